@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import requests
@@ -128,15 +128,15 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
-            raise AssertionError(f"server did not stop within {timeout_s}s:\n{self.log()}") from None
+            raise AssertionError(
+                f"server did not stop within {timeout_s}s:\n{self.log()}"
+            ) from None
 
     def kill_group(self) -> None:
         """Last resort for a test that failed midway: nothing may outlive the test."""
         if self.proc is not None:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(timeout=10)
 
 

@@ -1,0 +1,1 @@
+"""A flash sale service: exactly the stock is sold, first come first served."""

@@ -1,0 +1,1 @@
+"""The allocator: the one process that decides sales, and the workers' client of it."""

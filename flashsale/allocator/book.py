@@ -1,0 +1,81 @@
+"""The stock book: the allocator's in-memory state of one sale and its decisions.
+
+Pure logic, no I/O: the allocator loop feeds it requests in arrival order and
+journals the orders it returns before anyone is told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flashsale.journal import OrderRecord, SaleRecord, order_id_for
+from flashsale.outcomes import Outcome
+from flashsale.shm.sale_board import SaleSnapshot
+
+
+class StockBook:
+    def __init__(self, sale: SaleRecord, orders: Iterable[OrderRecord] = ()) -> None:
+        self.sale = sale
+        self.sold = 0
+        self._by_user: dict[str, list[OrderRecord]] = {}
+        self._by_id: dict[str, OrderRecord] = {}
+        self._unjournaled: list[OrderRecord] = []
+        for order in sorted(orders, key=lambda o: o.position):
+            self._remember(order)
+        if self.sold > sale.stock:
+            raise RuntimeError(f"journal holds {self.sold} orders for a stock of {sale.stock}")
+
+    def _remember(self, order: OrderRecord) -> None:
+        self._by_user.setdefault(order.user_id, []).append(order)
+        self._by_id[order.order_id] = order
+        self.sold = max(self.sold, order.position)
+
+    def decide(
+        self, user_id: str, request_id: bytes, now_us: int, *, expired: bool, resent: bool
+    ) -> tuple[Outcome, OrderRecord | None]:
+        """One purchase attempt. `expired`: its worker gives up too soon to sell to it."""
+        if resent:
+            # It may have been sold by an allocator that died before replying.
+            earlier = self._by_id.get(order_id_for(request_id))
+            if earlier is not None:
+                return Outcome.CONFIRMED, earlier
+        sale = self.sale
+        if sale.starts_at_us is not None and now_us < sale.starts_at_us:
+            return Outcome.NOT_STARTED, None
+        if sale.ends_at_us is not None and now_us >= sale.ends_at_us:
+            return Outcome.ENDED, None
+        owned = self._by_user.get(user_id, ())
+        if len(owned) >= sale.per_user_limit:
+            return Outcome.ALREADY_PURCHASED, owned[0]
+        if self.sold >= sale.stock:
+            return Outcome.SOLD_OUT, None
+        if expired:
+            return Outcome.EXPIRED, None
+        order = OrderRecord(
+            order_id=order_id_for(request_id),
+            sale_id=sale.sale_id,
+            user_id=user_id,
+            unit=len(owned) + 1,
+            position=self.sold + 1,
+            purchased_at_us=now_us,
+        )
+        self._remember(order)
+        self._unjournaled.append(order)
+        return Outcome.CONFIRMED, order
+
+    def take_unjournaled(self) -> list[OrderRecord]:
+        """The sales decided since the last call, for the journal's next commit."""
+        orders, self._unjournaled = self._unjournaled, []
+        return orders
+
+    def snapshot(self, sold: int | None = None) -> SaleSnapshot:
+        sale = self.sale
+        return SaleSnapshot(
+            sale_id=sale.sale_id,
+            stock=sale.stock,
+            per_user_limit=sale.per_user_limit,
+            starts_at_us=sale.starts_at_us,
+            ends_at_us=sale.ends_at_us,
+            created_at_us=sale.created_at_us,
+            sold=self.sold if sold is None else sold,
+        )

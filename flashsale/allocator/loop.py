@@ -1,0 +1,312 @@
+"""The allocator process: the only code that changes stock.
+
+One loop: wait for readable worker connections (at most HEARTBEAT_S), drain
+every complete request into a batch, decide the batch in arrival order, append
+its sales to the journal in one synced transaction (the group commit), publish
+the sold count, and only then reply. Accepting connections runs on a side
+thread so a slow handshake never delays a decision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import selectors
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, Listener
+from pathlib import Path
+
+from flashsale.allocator.book import StockBook
+from flashsale.allocator.protocol import NO_SLOT, RESENT, FrameBuffer, Kind, Reply, Request, frame
+from flashsale.journal import Journal, JournalLock, OrderRecord, SaleRecord
+from flashsale.outcomes import Outcome
+from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.slots import READ_SEQ, ProcessSlots
+
+log = logging.getLogger("flashsale.allocator")
+
+HEARTBEAT_S = 0.05
+READ_CHUNK_BYTES = 256 * 1024
+# A worker that stops reading its replies is cut off rather than allowed to
+# make the allocator buffer without bound.
+MAX_UNSENT_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FirstSale:
+    """The sale a brand-new journal starts with (from the settings)."""
+
+    stock: int
+    per_user_limit: int
+    starts_at_us: int | None
+    ends_at_us: int | None
+
+
+@dataclass
+class _Peer:
+    conn: Connection
+    fd: int
+    frames: FrameBuffer = field(default_factory=FrameBuffer)
+    unsent: bytearray = field(default_factory=bytearray)
+    slot: int | None = None
+    closed: bool = False
+
+
+class Allocator:
+    def __init__(
+        self,
+        *,
+        address: str,
+        authkey: bytes,
+        db_path: Path,
+        first_sale: FirstSale,
+        board: SaleBoard,
+        slots: ProcessSlots | None,
+        lock: JournalLock,
+    ) -> None:
+        self.address = address
+        self.authkey = authkey
+        self.db_path = db_path
+        self.first_sale = first_sale
+        self.board = board
+        self.slots = slots
+        self.lock = lock
+        self._selector = selectors.DefaultSelector()
+        self._accepted: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopping = False
+        self._slot_owner: dict[int, _Peer] = {}
+
+    # -- process entry ------------------------------------------------------------
+    def run(self, parent_pid: int | None = None) -> None:
+        """Recover, serve until SIGTERM (or the parent's death), then stop cleanly."""
+        signal.signal(signal.SIGTERM, lambda *_: self._stop())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides when we stop
+        self.board.announce_allocator(os.getpid())
+        if not self.lock.held:
+            self.lock.acquire()
+        self.journal = Journal(self.db_path)
+        self.book = self._recover()
+        self.board.publish_sale(self.book.snapshot())
+        listener = self._listen()
+        self.board.mark_ready(os.getpid())
+        log.info(
+            "allocator %s ready: sale %s, %s of %s sold",
+            os.getpid(), self.book.sale.sale_id, self.book.sold, self.book.sale.stock,
+        )  # fmt: skip
+        try:
+            while not self._stopping:
+                self._serve_once()
+                if parent_pid is not None and os.getppid() != parent_pid:
+                    log.warning("allocator %s: master is gone, exiting", os.getpid())
+                    break
+        finally:
+            listener.close()
+            self.journal.close()
+
+    def _stop(self) -> None:
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+
+    def _recover(self) -> StockBook:
+        sale = self.journal.latest_sale()
+        if sale is None:
+            first = self.first_sale
+            sale = self.journal.create_sale(
+                first.stock, first.per_user_limit, first.starts_at_us, first.ends_at_us
+            )
+        return StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
+
+    def _listen(self) -> Listener:
+        # A killed allocator leaves its socket file behind; nobody else may use
+        # this path because we hold the journal lock.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.address)
+        listener = Listener(self.address, family="AF_UNIX", backlog=512, authkey=self.authkey)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        threading.Thread(
+            target=self._accept_forever, args=(listener,), name="accept", daemon=True
+        ).start()
+        return listener
+
+    def _accept_forever(self, listener: Listener) -> None:
+        while True:
+            try:
+                conn = listener.accept()
+            except OSError:
+                if self._stopping:
+                    return
+                log.warning("allocator: a worker failed to connect", exc_info=True)
+                continue
+            self._accepted.put(conn)
+            os.write(self._wake_w, b"c")
+
+    # -- the loop -------------------------------------------------------------------
+    def _serve_once(self) -> None:
+        events = self._selector.select(HEARTBEAT_S)
+        self.board.beat()
+        batch: list[tuple[_Peer, Request]] = []
+        for key, mask in events:
+            peer = key.data
+            if peer is None:
+                self._admit_new_peers()
+                continue
+            if mask & selectors.EVENT_READ:
+                self._drain(peer, batch)
+            if mask & selectors.EVENT_WRITE and not peer.closed:
+                self._flush(peer)
+        if batch:
+            self._decide(batch)
+
+    def _admit_new_peers(self) -> None:
+        os.read(self._wake_r, 4096)
+        while True:
+            try:
+                conn = self._accepted.get_nowait()
+            except queue.Empty:
+                return
+            fd = conn.fileno()
+            os.set_blocking(fd, False)
+            peer = _Peer(conn, fd)
+            self._selector.register(fd, selectors.EVENT_READ, peer)
+
+    def _drain(self, peer: _Peer, batch: list[tuple[_Peer, Request]]) -> None:
+        """Read every complete request the peer has sent; a broken peer is dropped."""
+        highest_seq = 0
+        while True:
+            try:
+                data = os.read(peer.fd, READ_CHUNK_BYTES)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                self._drop(peer)
+                break
+            try:
+                frames = peer.frames.feed(data)
+            except ValueError:
+                log.warning("allocator: malformed frame from slot %s, dropping it", peer.slot)
+                self._drop(peer)
+                return
+            for payload in frames:
+                request = Request.decode(payload)
+                if request.kind is Kind.HELLO:
+                    self._greet(peer, request)
+                else:
+                    batch.append((peer, request))
+                    highest_seq = max(highest_seq, request.seq)
+            if len(data) < READ_CHUNK_BYTES:
+                break
+        # Publish what was read before anything is decided: a worker that
+        # times out and sees its request unread may answer 503, because the
+        # decision (made later, past the deadline) will then sell nothing.
+        if highest_seq and peer.slot is not None and self._slot_owner.get(peer.slot) is peer:
+            self.slots.row(peer.slot)[READ_SEQ] = highest_seq
+
+    def _greet(self, peer: _Peer, hello: Request) -> None:
+        peer.slot = hello.slot if self.slots is not None and hello.slot != NO_SLOT else None
+        if peer.slot is not None:
+            self._slot_owner[peer.slot] = peer
+            self.slots.row(peer.slot)[READ_SEQ] = 0
+
+    def _decide(self, batch: list[tuple[_Peer, Request]]) -> None:
+        purchases = [item for item in batch if item[1].kind is Kind.PURCHASE]
+        purchases.sort(key=lambda item: item[1].arrival_ns)
+        now_ns = time.monotonic_ns()
+        now_us = time.time_ns() // 1000
+        replies: list[tuple[_Peer, Reply]] = []
+        for peer, request in purchases:
+            outcome, order = self.book.decide(
+                request.body.decode("utf-8"),
+                request.request_id,
+                now_us,
+                expired=now_ns > request.sell_deadline_ns,
+                resent=bool(request.flags & RESENT),
+            )
+            replies.append((peer, _decision(request, outcome, order)))
+        sold = self.book.take_unjournaled()
+        if sold:
+            # The group commit: one synced transaction for the whole batch. If
+            # it fails, the process dies and recovers from what was durable;
+            # nobody has been told about these sales yet.
+            self.journal.record(sold)
+            self.board.publish_sold(self.book.sold)
+        replies.extend(
+            (peer, self._start_sale(request))
+            for peer, request in batch
+            if request.kind is Kind.START_SALE
+        )
+        for peer, reply in replies:
+            self._send(peer, reply)
+        for peer in {id(peer): peer for peer, _ in replies}.values():
+            if peer.unsent and not peer.closed:
+                self._flush(peer)
+
+    def _start_sale(self, request: Request) -> Reply:
+        spec = json.loads(request.body)
+        sale: SaleRecord = self.journal.create_sale(
+            spec["stock"], spec["perUserLimit"], spec.get("startsAtUs"), spec.get("endsAtUs")
+        )
+        self.book = StockBook(sale)
+        self.board.publish_sale(self.book.snapshot())
+        log.info("allocator: sale %s started with stock %s", sale.sale_id, sale.stock)
+        body = json.dumps(
+            {
+                "saleId": sale.sale_id,
+                "stock": sale.stock,
+                "perUserLimit": sale.per_user_limit,
+                "startsAtUs": sale.starts_at_us,
+                "endsAtUs": sale.ends_at_us,
+                "createdAtUs": sale.created_at_us,
+            }
+        ).encode()
+        return Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, request.seq, request.request_id,
+                     sale_id=sale.sale_id, body=body)  # fmt: skip
+
+    # -- replies ----------------------------------------------------------------------
+    def _send(self, peer: _Peer, reply: Reply) -> None:
+        if peer.closed:
+            return  # its worker is gone: the answer has nobody to go to
+        peer.unsent += frame(reply.encode())
+
+    def _flush(self, peer: _Peer) -> None:
+        try:
+            written = os.write(peer.fd, peer.unsent)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            self._drop(peer)
+            return
+        del peer.unsent[:written]
+        if len(peer.unsent) > MAX_UNSENT_BYTES:
+            log.warning("allocator: worker in slot %s stopped reading, dropping it", peer.slot)
+            self._drop(peer)
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if peer.unsent else 0)
+        self._selector.modify(peer.fd, events, peer)
+
+    def _drop(self, peer: _Peer) -> None:
+        if peer.closed:
+            return
+        peer.closed = True
+        self._selector.unregister(peer.fd)
+        if peer.slot is not None and self._slot_owner.get(peer.slot) is peer:
+            del self._slot_owner[peer.slot]
+        peer.conn.close()
+
+
+def _decision(request: Request, outcome: Outcome, order: OrderRecord | None) -> Reply:
+    if order is None:
+        return Reply(Kind.DECISION, outcome, request.seq, request.request_id)
+    return Reply(
+        Kind.DECISION, outcome, request.seq, request.request_id,
+        sale_id=order.sale_id, unit=order.unit, position=order.position,
+        purchased_at_us=order.purchased_at_us, body=order.order_id.encode(),
+    )  # fmt: skip

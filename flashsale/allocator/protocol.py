@@ -1,0 +1,121 @@
+"""Messages between workers and the allocator.
+
+Each worker has its own `multiprocessing.connection` over AF_UNIX, so there is
+no lock shared between processes: a worker killed mid-write leaves only a
+partial frame on its own connection, which the allocator drops with it.
+Frames use `Connection.send_bytes` framing (a 4-byte big-endian length, then
+the payload), so a worker sends and receives with the ordinary Connection
+methods while the allocator drains many frames per read.
+
+A request payload is REQUEST (48 bytes) followed by the UTF-8 user id (or, for
+START_SALE, a JSON body); a reply is REPLY (48 bytes), followed by JSON for
+SALE_STARTED.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+from flashsale.outcomes import Outcome
+
+LENGTH = struct.Struct("!i")
+# kind, flags, payload_len, slot, seq, request_id, arrival_ns, sell_deadline_ns
+REQUEST = struct.Struct("<BBHIQ16sqq")
+# kind, outcome, unit, sale_id, seq, request_id, position, purchased_at_us
+REPLY = struct.Struct("<BBHIQ16sQq")
+RESENT = 1  # flag: the request may have been decided by an allocator that died
+NO_SLOT = 0xFFFFFFFF  # a worker without a metrics row (all rows taken)
+
+
+class Kind(IntEnum):
+    HELLO = 1
+    PURCHASE = 2
+    START_SALE = 3
+    DECISION = 10
+    SALE_STARTED = 11
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: Kind
+    flags: int
+    slot: int
+    seq: int
+    request_id: bytes
+    arrival_ns: int
+    sell_deadline_ns: int
+    body: bytes
+
+    def encode(self) -> bytes:
+        header = REQUEST.pack(
+            self.kind, self.flags, len(self.body), self.slot, self.seq,
+            self.request_id, self.arrival_ns, self.sell_deadline_ns,
+        )  # fmt: skip
+        return header + self.body
+
+    @classmethod
+    def decode(cls, payload: bytes | memoryview) -> Request:
+        kind, flags, size, slot, seq, request_id, arrival, deadline = REQUEST.unpack_from(payload)
+        body = bytes(payload[REQUEST.size : REQUEST.size + size])
+        return cls(Kind(kind), flags, slot, seq, request_id, arrival, deadline, body)
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: Kind
+    outcome: Outcome
+    seq: int
+    request_id: bytes
+    sale_id: int = 0
+    unit: int = 0
+    position: int = 0
+    purchased_at_us: int = 0
+    body: bytes = b""
+
+    def encode(self) -> bytes:
+        header = REPLY.pack(
+            self.kind, self.outcome, self.unit, self.sale_id, self.seq,
+            self.request_id, self.position, self.purchased_at_us,
+        )  # fmt: skip
+        return header + self.body
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Reply:
+        kind, outcome, unit, sale_id, seq, request_id, position, at = REPLY.unpack_from(payload)
+        return cls(
+            Kind(kind), Outcome(outcome), seq, request_id, sale_id, unit, position, at,
+            payload[REPLY.size :],
+        )  # fmt: skip
+
+
+def frame(payload: bytes) -> bytes:
+    """The bytes `Connection.send_bytes(payload)` would write."""
+    return LENGTH.pack(len(payload)) + payload
+
+
+class FrameBuffer:
+    """Reassembles length-prefixed frames from a byte stream read in arbitrary pieces."""
+
+    MAX_FRAME_BYTES = 64 * 1024
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buffer = self._buffer
+        buffer += data
+        frames: list[bytes] = []
+        offset = 0
+        while len(buffer) - offset >= LENGTH.size:
+            (size,) = LENGTH.unpack_from(buffer, offset)
+            if not 0 <= size <= self.MAX_FRAME_BYTES:
+                raise ValueError(f"frame of {size} bytes")
+            end = offset + LENGTH.size + size
+            if end > len(buffer):
+                break
+            frames.append(bytes(buffer[offset + LENGTH.size : end]))
+            offset = end
+        del buffer[:offset]
+        return frames

@@ -1,0 +1,118 @@
+"""GET/POST /flash-sale/admin/sale: show the sale, or start a new one (bearer token)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any, Protocol
+
+import falcon
+
+from flashsale.allocator.client import Decision
+from flashsale.api.body import read_json_body
+from flashsale.api.representations import iso_from_us, now_us, sale_json
+from flashsale.api.status import starting_up
+from flashsale.api.validation import parse_json_object
+from flashsale.config import parse_instant
+from flashsale.errors import InvalidInput
+from flashsale.outcomes import Outcome
+from flashsale.shm.sale_board import SaleBoard
+
+MAX_STOCK = 10_000_000
+MAX_PER_USER_LIMIT = 1000
+
+
+class SaleStarter(Protocol):
+    def start_sale(self, body: bytes) -> Decision: ...
+
+
+class AdminSaleResource:
+    def __init__(self, token: str | None, board: SaleBoard, starter: SaleStarter) -> None:
+        self.token = token
+        self.board = board
+        self.starter = starter
+
+    def _authorize(self, req: falcon.Request) -> None:
+        if self.token is None:
+            raise falcon.HTTPNotFound(
+                title="Not found", description="the admin API is off (no FLASHSALE_ADMIN_TOKEN)"
+            )
+        header = req.get_header("Authorization")
+        if not header:
+            raise falcon.HTTPUnauthorized(
+                title="Authorization required",
+                description="send Authorization: Bearer <FLASHSALE_ADMIN_TOKEN>",
+                challenges=["Bearer"],
+            )
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self.token.encode()
+        ):
+            raise falcon.HTTPForbidden(title="Forbidden", description="wrong admin token")
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._authorize(req)
+        sale = self.board.sale()
+        if sale is None:
+            raise starting_up()
+        resp.media = {**sale_json(sale, now_us()), "stock": sale.stock,
+                      "createdAt": iso_from_us(sale.created_at_us)}  # fmt: skip
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._authorize(req)
+        spec = _sale_spec(
+            parse_json_object(
+                read_json_body(req), allowed={"stock", "perUserLimit", "startsAt", "endsAt"}
+            )
+        )
+        decision = self.starter.start_sale(json.dumps(spec).encode())
+        if decision.outcome is not Outcome.CONFIRMED:
+            raise falcon.HTTPServiceUnavailable(
+                title="Allocator busy", description="the sale was not started", retry_after=1
+            )
+        sale = json.loads(decision.body)
+        resp.status = falcon.HTTP_201
+        resp.media = {
+            "saleId": sale["saleId"],
+            "stock": sale["stock"],
+            "total": sale["stock"],
+            "perUserLimit": sale["perUserLimit"],
+            "startsAt": iso_from_us(sale["startsAtUs"]),
+            "endsAt": iso_from_us(sale["endsAtUs"]),
+            "createdAt": iso_from_us(sale["createdAtUs"]),
+        }
+
+
+def _bounded_int(body: dict[str, Any], name: str, default: int | None, low: int, high: int) -> int:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"Invalid {name}", f"{name} must be an integer")
+    if not low <= value <= high:
+        raise InvalidInput(f"Invalid {name}", f"{name} must be within [{low}, {high}]")
+    return value
+
+
+def _instant_us(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"Invalid {name}", f"{name} must be an ISO-8601 string or null")
+    try:
+        return int(parse_instant(value).timestamp() * 1_000_000)
+    except ValueError:
+        raise InvalidInput(f"Invalid {name}", f"{name} is not an ISO-8601 time") from None
+
+
+def _sale_spec(body: dict[str, Any]) -> dict[str, Any]:
+    if "stock" not in body:
+        raise InvalidInput("Invalid stock", "stock is required")
+    spec = {
+        "stock": _bounded_int(body, "stock", None, 0, MAX_STOCK),
+        "perUserLimit": _bounded_int(body, "perUserLimit", 1, 1, MAX_PER_USER_LIMIT),
+        "startsAtUs": _instant_us(body, "startsAt"),
+        "endsAtUs": _instant_us(body, "endsAt"),
+    }
+    if spec["startsAtUs"] and spec["endsAtUs"] and spec["endsAtUs"] <= spec["startsAtUs"]:
+        raise InvalidInput("Invalid endsAt", "endsAt must be later than startsAt")
+    return spec

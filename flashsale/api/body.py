@@ -1,0 +1,31 @@
+"""Reading a request body: JSON only, and never more than BODY_MAX_BYTES."""
+
+from __future__ import annotations
+
+import falcon
+
+from flashsale.config import BODY_MAX_BYTES
+
+
+def read_json_body(req: falcon.Request) -> bytes:
+    media_type, _, params = (req.content_type or "").partition(";")
+    if media_type.strip().lower() != "application/json":
+        raise falcon.HTTPUnsupportedMediaType(
+            title="Unsupported media type",
+            description="send the body as Content-Type: application/json",
+        )
+    charset = params.strip().lower()
+    if charset and charset.replace(" ", "") not in {"charset=utf-8", "charset=utf8"}:
+        raise falcon.HTTPUnsupportedMediaType(
+            title="Unsupported charset", description="send the body as UTF-8"
+        )
+    too_large = falcon.HTTPContentTooLarge(
+        title="Body too large", description=f"the body may be at most {BODY_MAX_BYTES} bytes"
+    )
+    # Refuse by the declared length before reading anything.
+    if req.content_length is not None and req.content_length > BODY_MAX_BYTES:
+        raise too_large
+    raw = req.bounded_stream.read(BODY_MAX_BYTES + 1)
+    if len(raw) > BODY_MAX_BYTES:
+        raise too_large
+    return raw

@@ -1,0 +1,91 @@
+"""Operator endpoints: health, metrics as JSON, and /metrics for Prometheus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from flashsale.api.representations import iso_from_us, now_us, sale_json
+from flashsale.metrics import THROUGHPUT_WINDOW_S, MetricsSnapshot
+from flashsale.observe import ServerView
+from flashsale.outcomes import REPORTED_OUTCOMES, Outcome
+from flashsale.prometheus import registry_for
+from flashsale.shm.slots import Endpoint
+
+
+class HealthResource:
+    def __init__(self, view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> None:
+        self.view = view
+        self.breaker_json = breaker_json
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        healthy = self.view.allocator_alive()
+        resp.status = falcon.HTTP_200 if healthy else falcon.HTTP_503
+        resp.cache_control = ["no-store"]
+        resp.media = {
+            "status": "ok" if healthy else "unhealthy",
+            "uptimeSeconds": self.view.uptime_s(),
+            "allocator": self.view.allocator_json(),
+            "breaker": self.breaker_json(),
+            "workers": self.view.workers_json(),
+            "serverTime": iso_from_us(now_us()),
+        }
+
+
+def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
+    snapshot = MetricsSnapshot.read(view.slots)
+    outcomes = {o.status: snapshot.outcomes[o] for o in REPORTED_OUTCOMES}
+    decided = snapshot.purchases - outcomes["invalid"]
+    sale = view.board.sale()
+    return {
+        "uptimeSeconds": view.uptime_s(),
+        "requests": {
+            "total": sum(snapshot.requests.values()),
+            **{e.name.lower(): snapshot.requests[e] for e in Endpoint},
+        },
+        "outcomes": outcomes,
+        "successRate": round(outcomes[Outcome.CONFIRMED.status] / decided, 4) if decided else 0.0,
+        "latencyMs": {
+            "p50": snapshot.latency_percentile_ms(0.50),
+            "p95": snapshot.latency_percentile_ms(0.95),
+            "p99": snapshot.latency_percentile_ms(0.99),
+            "max": snapshot.latency_max_us / 1000,
+            "mean": round(snapshot.latency_sum_us / snapshot.purchases / 1000, 3)
+            if snapshot.purchases
+            else 0.0,
+        },
+        "throughput": {
+            "requestsPerSecond": snapshot.requests_per_s,
+            "purchasesPerSecond": snapshot.purchases_per_s,
+            "windowSeconds": THROUGHPUT_WINDOW_S,
+        },
+        "queueDepth": snapshot.in_flight,
+        "queueCapacity": view.settings.queue_capacity,
+        "breaker": breaker,
+        "sale": sale_json(sale, now_us()) if sale else None,
+        "allocator": view.allocator_json(),
+        "workers": view.workers_json(),
+    }
+
+
+class MetricsResource:
+    def __init__(self, view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> None:
+        self.view = view
+        self.breaker_json = breaker_json
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.cache_control = ["no-store"]
+        resp.media = metrics_json(self.view, self.breaker_json())
+
+
+class PrometheusResource:
+    def __init__(self, view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> None:
+        self.registry = registry_for(view, breaker_json)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = CONTENT_TYPE_LATEST
+        resp.cache_control = ["no-store"]
+        resp.data = generate_latest(self.registry)

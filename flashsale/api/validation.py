@@ -1,0 +1,69 @@
+"""Strict reading of what clients send. Everything here raises InvalidInput (400)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flashsale.config import USER_ID_MAX_CHARS
+from flashsale.errors import InvalidInput
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise InvalidInput("Invalid JSON", "an object has the same key twice")
+    return dict(pairs)
+
+
+def _no_constants(name: str) -> None:
+    raise InvalidInput("Invalid JSON", f"{name} is not allowed")
+
+
+def parse_json_object(raw: bytes, *, allowed: set[str]) -> dict[str, Any]:
+    """A JSON object with only `allowed` keys, no duplicate keys, no NaN/Infinity."""
+    if not raw.strip():
+        raise InvalidInput("Empty body", "send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise InvalidInput("Invalid JSON", "the body is not UTF-8") from None
+    except RecursionError:
+        raise InvalidInput("Invalid JSON", "the body is nested too deeply") from None
+    except ValueError as exc:
+        raise InvalidInput("Invalid JSON", f"the body is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("Invalid body", "the body must be a JSON object")
+    unexpected = sorted(set(value) - allowed)
+    if unexpected:
+        raise InvalidInput("Invalid body", f"unexpected field {unexpected[0]!r}")
+    return value
+
+
+def check_user_id(value: Any) -> str:
+    """1-64 printable characters, no slash or backslash, no surrounding spaces, not . or .."""
+    if not isinstance(value, str):
+        raise InvalidInput("Invalid userId", "userId must be a string")
+    if not value:
+        raise InvalidInput("Invalid userId", "userId must not be empty")
+    if len(value) > USER_ID_MAX_CHARS:
+        raise InvalidInput(
+            "Invalid userId", f"userId must be at most {USER_ID_MAX_CHARS} characters"
+        )
+    # isprintable() is False for control characters, NUL, lone surrogates and
+    # other invisible code points.
+    if not value.isprintable() or "/" in value or "\\" in value:
+        raise InvalidInput(
+            "Invalid userId", "userId may hold printable characters only, without / or \\"
+        )
+    if value != value.strip() or value in {".", ".."}:
+        raise InvalidInput("Invalid userId", "userId must not be blank, padded, '.' or '..'")
+    return value
+
+
+def purchase_user_id(raw: bytes) -> str:
+    body = parse_json_object(raw, allowed={"userId"})
+    if "userId" not in body:
+        raise InvalidInput("Invalid body", "userId is required")
+    return check_user_id(body["userId"])

@@ -1,0 +1,158 @@
+"""Settings: the one place that reads the environment.
+
+Every knob is a `FLASHSALE_*` variable (plus gunicorn's own `WEB_CONCURRENCY`).
+An invalid value stops start-up with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from flashsale.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+# Chosen by measurement on a 2-core machine (README, "Tuning workers"): two
+# gthread workers of eight threads served the most purchases per second.
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 8
+MAX_WORKERS = 32
+USER_ID_MAX_CHARS = 64
+BODY_MAX_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Settings:
+    bind: str = "127.0.0.1:8000"
+    workers: int = DEFAULT_WORKERS
+    threads: int = DEFAULT_THREADS
+    worker_connections: int = 10000
+    backlog: int = 4096
+    stock: int = 100
+    per_user_limit: int = 1
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    db_path: Path = Path("var/flashsale.db")
+    admin_token: str | None = None
+    ui_dir: Path = REPO_ROOT / "webui" / "dist"
+    # How long a worker waits for the allocator's answer before it answers
+    # 503 (request never read) or 202 pending (read, outcome not yet known).
+    reply_timeout_s: float = 2.0
+    # The part of the reply timeout kept for the journal's commit: the
+    # allocator sells nothing to a request with less time than this left.
+    commit_budget_s: float = 0.5
+    queue_capacity: int = 2048
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        read = _Reader(env)
+        settings = cls(
+            bind=read.text("FLASHSALE_BIND", cls.bind, check=_valid_bind),
+            workers=read.integer("WEB_CONCURRENCY", DEFAULT_WORKERS, low=1, high=MAX_WORKERS),
+            threads=read.integer("FLASHSALE_THREADS", DEFAULT_THREADS, low=1, high=256),
+            worker_connections=read.integer(
+                "FLASHSALE_WORKER_CONNECTIONS", cls.worker_connections, low=1, high=100_000
+            ),
+            backlog=read.integer("FLASHSALE_BACKLOG", cls.backlog, low=16, high=65_535),
+            stock=read.integer("FLASHSALE_STOCK", cls.stock, low=0, high=10_000_000),
+            per_user_limit=read.integer(
+                "FLASHSALE_PER_USER_LIMIT", cls.per_user_limit, low=1, high=1000
+            ),
+            starts_at=read.instant("FLASHSALE_STARTS_AT"),
+            ends_at=read.instant("FLASHSALE_ENDS_AT"),
+            db_path=Path(read.text("FLASHSALE_DB", str(cls.db_path))),
+            admin_token=read.text("FLASHSALE_ADMIN_TOKEN", "") or None,
+            ui_dir=Path(read.text("FLASHSALE_UI_DIR", str(cls.ui_dir))),
+            reply_timeout_s=read.number(
+                "FLASHSALE_REPLY_TIMEOUT_S", cls.reply_timeout_s, low=0.2, high=20.0
+            ),
+            commit_budget_s=read.number(
+                "FLASHSALE_COMMIT_BUDGET_S", cls.commit_budget_s, low=0.05, high=10.0
+            ),
+            queue_capacity=read.integer(
+                "FLASHSALE_QUEUE_CAPACITY", cls.queue_capacity, low=1, high=1_000_000
+            ),
+            log_level=read.text(
+                "FLASHSALE_LOG_LEVEL", cls.log_level, check=_one_of("debug info warning error")
+            ),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ConfigError("FLASHSALE_ENDS_AT must be later than FLASHSALE_STARTS_AT")
+        if self.commit_budget_s >= self.reply_timeout_s:
+            raise ConfigError(
+                "FLASHSALE_COMMIT_BUDGET_S must be smaller than FLASHSALE_REPLY_TIMEOUT_S"
+            )
+        if self.admin_token is not None and len(self.admin_token) < 8:
+            raise ConfigError("FLASHSALE_ADMIN_TOKEN must be at least 8 characters")
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO-8601 with a zone (or `Z`); a naive time is taken as UTC."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _valid_bind(value: str) -> bool:
+    host, sep, port = value.rpartition(":")
+    return bool(host and sep and port.isdigit() and 0 < int(port) < 65536) or value.startswith(
+        "unix:"
+    )
+
+
+def _one_of(words: str) -> Callable[[str], bool]:
+    return lambda value: value in words.split()
+
+
+class _Reader:
+    """Typed reads of the environment; each failure names its variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def text(self, name: str, default: str, check: Callable[[str], bool] | None = None) -> str:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if check and not check(value):
+            raise ConfigError(f"{name}={value!r} is not valid")
+        return value
+
+    def _parsed(self, name: str, default: T, parse: Callable[[str], T], what: str) -> T:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not {what}") from None
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        number = self._parsed(name, default, int, "an integer")
+        if not low <= number <= high:
+            raise ConfigError(f"{name}={number} is out of range [{low}, {high}]")
+        return number
+
+    def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        number = self._parsed(name, default, float, "a number")
+        if not low <= number <= high:
+            raise ConfigError(f"{name}={number} is out of range [{low}, {high}]")
+        return number
+
+    def instant(self, name: str) -> datetime | None:
+        return self._parsed(name, None, parse_instant, "an ISO-8601 time")

@@ -1,0 +1,247 @@
+"""The durable record of sales: a SQLite file in WAL mode, written by the allocator only.
+
+The allocator appends each batch of sales in one transaction and the commit is
+synced (`synchronous=FULL`) before any buyer hears "confirmed". Workers open
+the same file read-only for look-ups. The schema itself refuses an oversell, a
+second unit over the per-user limit and a reused position, so a bug in the
+allocator fails loudly instead of selling twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from flashsale.errors import JournalLocked
+
+BUSY_TIMEOUT_MS = 5000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sales (
+    sale_id        INTEGER PRIMARY KEY,
+    stock          INTEGER NOT NULL CHECK (stock >= 0),
+    per_user_limit INTEGER NOT NULL CHECK (per_user_limit >= 1),
+    starts_at_us   INTEGER,
+    ends_at_us     INTEGER,
+    created_at_us  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id        TEXT PRIMARY KEY,
+    sale_id         INTEGER NOT NULL REFERENCES sales (sale_id),
+    user_id         TEXT NOT NULL,
+    unit            INTEGER NOT NULL,
+    position        INTEGER NOT NULL,
+    purchased_at_us INTEGER NOT NULL,
+    UNIQUE (sale_id, user_id, unit),
+    UNIQUE (sale_id, position)
+);
+CREATE TRIGGER IF NOT EXISTS orders_within_limits BEFORE INSERT ON orders
+WHEN NEW.position < 1
+  OR NEW.position > (SELECT stock FROM sales WHERE sale_id = NEW.sale_id)
+  OR NEW.unit < 1
+  OR NEW.unit > (SELECT per_user_limit FROM sales WHERE sale_id = NEW.sale_id)
+BEGIN
+    SELECT RAISE(ABORT, 'order outside the sale''s stock or per-user limit');
+END;
+"""
+
+
+@dataclass(frozen=True)
+class SaleRecord:
+    sale_id: int
+    stock: int
+    per_user_limit: int
+    starts_at_us: int | None
+    ends_at_us: int | None
+    created_at_us: int
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    order_id: str
+    sale_id: int
+    user_id: str
+    unit: int
+    position: int
+    purchased_at_us: int
+
+
+def order_id_for(request_id: bytes) -> str:
+    """An order is named after the request that bought it, so a resent request finds it."""
+    return str(uuid.UUID(bytes=request_id))
+
+
+class JournalLock:
+    """An exclusive lock beside the journal: one server, hence one allocator, per file.
+
+    flock belongs to the open file description, so the allocator and workers
+    forked by the locking master share it, and the kernel releases it when the
+    last of them exits, however it dies.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = Path(f"{db_path}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalLocked(
+                f"journal {self.path.with_suffix('')} is already served by another flashsale "
+                f"server (lock {self.path} is held); stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def forget_in_child(self) -> None:
+        """Close this process's copy of the descriptor; the lock stays with the others."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    else:
+        conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+class Journal:
+    """The allocator's read-write handle."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = _connect(path, read_only=False)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # FULL: the WAL is fsynced at every commit, so a confirmed sale survives
+        # a power cut, not only a process crash.
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.executescript(SCHEMA)
+
+    def latest_sale(self) -> SaleRecord | None:
+        row = self._db.execute(
+            "SELECT sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us "
+            "FROM sales ORDER BY sale_id DESC LIMIT 1"
+        ).fetchone()
+        return SaleRecord(*row) if row else None
+
+    def create_sale(
+        self, stock: int, per_user_limit: int, starts_at_us: int | None, ends_at_us: int | None
+    ) -> SaleRecord:
+        created = time.time_ns() // 1000
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO sales (stock, per_user_limit, starts_at_us, ends_at_us, "
+                "created_at_us) VALUES (?, ?, ?, ?, ?)",
+                (stock, per_user_limit, starts_at_us, ends_at_us, created),
+            )
+        return SaleRecord(
+            cursor.lastrowid or 0, stock, per_user_limit, starts_at_us, ends_at_us, created
+        )
+
+    def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
+        rows = self._db.execute(
+            "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
+            "FROM orders WHERE sale_id = ? ORDER BY position",
+            (sale_id,),
+        ).fetchall()
+        return [OrderRecord(*row) for row in rows]
+
+    def find_order(self, order_id: str) -> OrderRecord | None:
+        row = self._db.execute(
+            "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
+            "FROM orders WHERE order_id = ?",
+            (order_id,),
+        ).fetchone()
+        return OrderRecord(*row) if row else None
+
+    def record(self, orders: Iterable[OrderRecord]) -> None:
+        """Append a batch of sales in one synced transaction: the group commit."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO orders (order_id, sale_id, user_id, unit, position, "
+                "purchased_at_us) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (o.order_id, o.sale_id, o.user_id, o.unit, o.position, o.purchased_at_us)
+                    for o in orders
+                ],
+            )
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+class JournalReader:
+    """Read-only look-ups for the workers, one connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = _connect(self.path, read_only=True)
+        return db
+
+    def orders_of_user(self, sale_id: int, user_id: str) -> list[OrderRecord]:
+        rows = (
+            self._db()
+            .execute(
+                "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
+                "FROM orders WHERE sale_id = ? AND user_id = ? ORDER BY unit",
+                (sale_id, user_id),
+            )
+            .fetchall()
+        )
+        return [OrderRecord(*row) for row in rows]
+
+    def count_orders(self, sale_id: int) -> int:
+        return (
+            self._db()
+            .execute("SELECT count(*) FROM orders WHERE sale_id = ?", (sale_id,))
+            .fetchone()[0]
+        )

@@ -1,0 +1,192 @@
+"""What gunicorn's hooks call: shared state and the allocator before the workers
+fork, a metrics row per worker, the allocator's supervision, and the clean-up.
+
+The state lives in this module, not in gunicorn.conf.py, because gunicorn
+re-executes its config file on SIGHUP while this module stays imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import falcon
+
+from flashsale.allocator.client import AllocatorClient
+from flashsale.allocator.loop import Allocator, FirstSale
+from flashsale.app import AppDeps, create_app
+from flashsale.config import Settings
+from flashsale.errors import ConfigError, JournalLocked
+from flashsale.journal import JournalLock, JournalReader
+from flashsale.metrics import MetricsRecorder
+from flashsale.observe import ServerView
+from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.slots import ProcessSlots
+from flashsale.supervisor import AllocatorSupervisor
+
+log = logging.getLogger("flashsale.lifecycle")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    board: SaleBoard
+    slots: ProcessSlots
+    lock: JournalLock
+    socket_dir: Path
+    authkey: bytes
+    supervisor: AllocatorSupervisor | None = None
+    slot: int | None = None  # in a worker: its metrics row
+
+    @property
+    def address(self) -> str:
+        return str(self.socket_dir / "allocator.sock")
+
+
+_runtime: Runtime | None = None
+
+
+def settings_or_exit() -> Settings:
+    """Settings from the environment, or one line naming the bad variable and exit 2."""
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        print(f"flashsale: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _us(moment) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1_000_000)
+
+
+def _raise_open_file_limit() -> None:
+    # 5,000 shoppers means 5,000 sockets: take the hard limit, not the default.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# -- the master ------------------------------------------------------------------------
+def on_starting(server) -> None:
+    global _runtime
+    settings = settings_or_exit()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    lock = JournalLock(settings.db_path)
+    try:
+        lock.acquire()
+    except JournalLocked as exc:
+        print(f"flashsale: {exc}", file=sys.stderr)
+        raise SystemExit(3) from None
+    _raise_open_file_limit()
+    _runtime = Runtime(
+        settings=settings,
+        board=SaleBoard(),
+        slots=ProcessSlots(),
+        lock=lock,
+        socket_dir=Path(tempfile.mkdtemp(prefix="flashsale-")),
+        authkey=os.urandom(32),
+    )
+    _runtime.board.mark_server_started()
+
+
+def when_ready(server) -> None:
+    """Start the allocator after the listeners exist and before any worker forks."""
+    runtime = _require_runtime()
+    runtime.supervisor = AllocatorSupervisor(
+        lambda: _run_allocator(runtime, master_pid=os.getppid()),
+        close_in_child=[listener.fileno() for listener in server.LISTENERS],
+        on_restart=runtime.board.count_restart,
+    )
+    runtime.supervisor.start()
+
+
+def _run_allocator(runtime: Runtime, master_pid: int) -> None:
+    settings = runtime.settings
+    Allocator(
+        address=runtime.address,
+        authkey=runtime.authkey,
+        db_path=settings.db_path,
+        first_sale=FirstSale(
+            stock=settings.stock,
+            per_user_limit=settings.per_user_limit,
+            starts_at_us=_us(settings.starts_at),
+            ends_at_us=_us(settings.ends_at),
+        ),
+        board=runtime.board,
+        slots=runtime.slots,
+        lock=runtime.lock,
+    ).run(parent_pid=master_pid)
+
+
+def pre_fork(server, worker) -> None:
+    runtime = _require_runtime()
+    worker.flashsale_slot = runtime.slots.claim()
+    if worker.flashsale_slot is None:
+        log.error("no free metrics row for a new worker; its requests will not be counted")
+
+
+def child_exit(server, worker) -> None:
+    slot = getattr(worker, "flashsale_slot", None)
+    if slot is not None:
+        _require_runtime().slots.release(slot)
+
+
+def on_exit(server) -> None:
+    runtime = _runtime
+    if runtime is None:
+        return
+    if runtime.supervisor is not None:
+        runtime.supervisor.stop()
+    runtime.lock.release()
+    shutil.rmtree(runtime.socket_dir, ignore_errors=True)
+
+
+# -- a worker --------------------------------------------------------------------------
+def post_fork(server, worker) -> None:
+    runtime = _require_runtime()
+    runtime.slot = worker.flashsale_slot
+    if runtime.slot is not None:
+        runtime.slots.set_pid(runtime.slot, os.getpid())
+    runtime.lock.forget_in_child()
+    if runtime.supervisor is not None:
+        runtime.supervisor.forget_in_child()
+
+
+def worker_app() -> falcon.App:
+    """The Falcon app of one worker, wired to the state its master created."""
+    runtime = _require_runtime()
+    settings = runtime.settings
+    row = runtime.slots.row(runtime.slot) if runtime.slot is not None else None
+    client = AllocatorClient(
+        runtime.address,
+        runtime.authkey,
+        slot=runtime.slot,
+        slots=runtime.slots,
+        reply_timeout_s=settings.reply_timeout_s,
+        commit_budget_s=settings.commit_budget_s,
+    )
+    deps = AppDeps(
+        view=ServerView(settings, runtime.board, runtime.slots),
+        allocator=client,
+        journal=JournalReader(settings.db_path),
+        recorder=MetricsRecorder(row),
+        breaker_state=lambda: "closed",
+        breaker_json=lambda: {"state": "closed", "since": None, "trips": 0},
+    )
+    return create_app(deps)
+
+
+def _require_runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("flashsale runs under gunicorn -c gunicorn.conf.py")
+    return _runtime

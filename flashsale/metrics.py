@@ -1,0 +1,111 @@
+"""Request metrics: each process counts into its own shared-memory row; readers sum.
+
+No lock is shared between processes. Threads of one worker serialise on a
+process-local lock, so each row keeps a single writer (the slots module
+describes the layout).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from flashsale.outcomes import Outcome
+from flashsale.shm.slots import (
+    BUCKETS,
+    IN_FLIGHT,
+    LATENCY_BOUNDS_US,
+    LATENCY_MAX,
+    LATENCY_SUM,
+    OUTCOMES,
+    REQUESTS,
+    RING,
+    RING_SECONDS,
+    Endpoint,
+    ProcessSlots,
+)
+
+THROUGHPUT_WINDOW_S = 10
+
+
+class MetricsRecorder:
+    def __init__(self, row: memoryview | None) -> None:
+        self._row = row
+        self._lock = threading.Lock()
+
+    def record(self, endpoint: Endpoint, outcome: Outcome | None, latency_us: int) -> None:
+        row = self._row
+        if row is None:
+            return
+        is_purchase = endpoint is Endpoint.PURCHASE
+        second = int(time.time())
+        ring = RING + 3 * (second % RING_SECONDS)
+        with self._lock:
+            row[REQUESTS + endpoint] += 1
+            if outcome is not None:
+                row[OUTCOMES + outcome] += 1
+            if is_purchase:
+                row[BUCKETS + bisect_left(LATENCY_BOUNDS_US, latency_us)] += 1
+                row[LATENCY_SUM] += latency_us
+                if latency_us > row[LATENCY_MAX]:
+                    row[LATENCY_MAX] = latency_us
+            if row[ring] != second:
+                row[ring + 1] = row[ring + 2] = 0
+                row[ring] = second
+            row[ring + 1] += 1
+            row[ring + 2] += is_purchase
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    requests: dict[Endpoint, int]
+    outcomes: dict[Outcome, int]
+    buckets: list[int]
+    latency_sum_us: int
+    latency_max_us: int
+    in_flight: int
+    requests_per_s: float
+    purchases_per_s: float
+
+    @classmethod
+    def read(cls, slots: ProcessSlots) -> MetricsSnapshot:
+        rows = slots.all_rows()
+        now = int(time.time())
+        window = range(now - THROUGHPUT_WINDOW_S, now)  # complete seconds only
+        recent_requests = recent_purchases = 0
+        for row in rows:
+            for i in range(RING_SECONDS):
+                base = RING + 3 * i
+                if row[base] in window:
+                    recent_requests += row[base + 1]
+                    recent_purchases += row[base + 2]
+        return cls(
+            requests={e: sum(r[REQUESTS + e] for r in rows) for e in Endpoint},
+            outcomes={o: sum(r[OUTCOMES + o] for r in rows) for o in Outcome},
+            buckets=[sum(r[BUCKETS + i] for r in rows) for i in range(len(LATENCY_BOUNDS_US) + 1)],
+            latency_sum_us=sum(r[LATENCY_SUM] for r in rows),
+            latency_max_us=max(r[LATENCY_MAX] for r in rows),
+            in_flight=max(sum(r[IN_FLIGHT] for r in rows), 0),
+            requests_per_s=recent_requests / THROUGHPUT_WINDOW_S,
+            purchases_per_s=recent_purchases / THROUGHPUT_WINDOW_S,
+        )
+
+    @property
+    def purchases(self) -> int:
+        return self.requests[Endpoint.PURCHASE]
+
+    def latency_percentile_ms(self, fraction: float) -> float:
+        """Upper bound of the bucket holding the given fraction of purchases (max for the last)."""
+        total = sum(self.buckets)
+        if total == 0:
+            return 0.0
+        rank = fraction * total
+        seen = 0
+        for i, count in enumerate(self.buckets):
+            seen += count
+            if seen >= rank and count:
+                bound = LATENCY_BOUNDS_US[i] if i < len(LATENCY_BOUNDS_US) else self.latency_max_us
+                return min(bound, self.latency_max_us) / 1000
+        return self.latency_max_us / 1000

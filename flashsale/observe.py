@@ -1,0 +1,43 @@
+"""Read-only views of the shared state, for the status, health and metrics endpoints."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flashsale.config import Settings
+from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.slots import IN_FLIGHT, ProcessSlots
+
+# The allocator beats every 50 ms; a second of silence means dead or frozen.
+ALLOCATOR_STALE_AFTER_S = 1.0
+
+
+@dataclass(frozen=True)
+class ServerView:
+    settings: Settings
+    board: SaleBoard
+    slots: ProcessSlots
+
+    def queue_depth(self) -> int:
+        return max(sum(row[IN_FLIGHT] for row in self.slots.all_rows()), 0)
+
+    def allocator_alive(self) -> bool:
+        return self.board.allocator().alive(ALLOCATOR_STALE_AFTER_S)
+
+    def allocator_json(self) -> dict[str, Any]:
+        liveness = self.board.allocator()
+        return {
+            "alive": liveness.alive(ALLOCATOR_STALE_AFTER_S),
+            "pid": liveness.pid,
+            "heartbeatAgeMs": round(liveness.heartbeat_age_s * 1000, 1),
+            "restarts": liveness.restarts,
+        }
+
+    def workers_json(self) -> dict[str, int]:
+        return {"alive": len(self.slots.live_slots()), "configured": self.settings.workers}
+
+    def uptime_s(self) -> float:
+        started = self.board.server_started_at_us
+        return round(max(time.time() - started / 1e6, 0.0), 3) if started else 0.0

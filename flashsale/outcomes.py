@@ -1,0 +1,31 @@
+"""The outcomes of a purchase, shared by the allocator, the workers and the metrics."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Outcome(IntEnum):
+    """What became of one purchase attempt. Values travel in the allocator's replies."""
+
+    CONFIRMED = 0
+    ALREADY_PURCHASED = 1
+    SOLD_OUT = 2
+    NOT_STARTED = 3
+    ENDED = 4
+    RATE_LIMITED = 5
+    UNAVAILABLE = 6
+    PENDING = 7
+    INVALID = 8
+    # The allocator read the request after its worker's deadline and sold nothing:
+    # the worker has already answered (or will answer) `unavailable`.
+    EXPIRED = 9
+
+    @property
+    def status(self) -> str:
+        """The `status` word of the JSON answer."""
+        return "unavailable" if self is Outcome.EXPIRED else self.name.lower()
+
+
+# The outcomes a shopper can be told; EXPIRED is reported as UNAVAILABLE.
+REPORTED_OUTCOMES = tuple(o for o in Outcome if o is not Outcome.EXPIRED)

@@ -1,0 +1,100 @@
+"""The metrics in Prometheus text format, through prometheus_client's exposition.
+
+We keep our own shared-memory rows (one writer per row, summed at read time)
+instead of prometheus_client's multiprocess mode: that mode keeps one mmap file
+per process in a directory that must be wiped between runs and cleaned when
+workers die, while our rows live in one anonymous mapping, survive worker
+restarts by folding into a retired row, and also feed the JSON endpoints.
+A custom collector turns a snapshot into metric families; the library does the
+text format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from flashsale.metrics import MetricsSnapshot
+from flashsale.observe import ServerView
+from flashsale.outcomes import REPORTED_OUTCOMES
+from flashsale.shm.slots import LATENCY_BOUNDS_US, Endpoint
+
+BREAKER_STATES = ("closed", "open", "half_open")
+
+
+class FlashSaleCollector(Collector):
+    def __init__(self, view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> None:
+        self.view = view
+        self.breaker_json = breaker_json
+
+    def collect(self) -> Iterator[Metric]:
+        view = self.view
+        snapshot = MetricsSnapshot.read(view.slots)
+        requests = CounterMetricFamily(
+            "flashsale_http_requests", "HTTP requests answered, by endpoint", labels=["endpoint"]
+        )
+        for endpoint in Endpoint:
+            requests.add_metric([endpoint.name.lower()], snapshot.requests[endpoint])
+        yield requests
+
+        outcomes = CounterMetricFamily(
+            "flashsale_purchases", "Purchase answers, by outcome", labels=["outcome"]
+        )
+        for outcome in REPORTED_OUTCOMES:
+            outcomes.add_metric([outcome.status], snapshot.outcomes[outcome])
+        yield outcomes
+
+        cumulative, buckets = 0, []
+        for bound_us, count in zip((*LATENCY_BOUNDS_US, None), snapshot.buckets, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound_us is None else f"{bound_us / 1e6:g}", cumulative))
+        latency = HistogramMetricFamily(
+            "flashsale_purchase_latency_seconds", "Time to answer a purchase"
+        )
+        latency.add_metric([], buckets, sum_value=snapshot.latency_sum_us / 1e6)
+        yield latency
+
+        sale = view.board.sale()
+        if sale is not None:
+            yield GaugeMetricFamily("flashsale_stock_total", "Stock of the current sale",
+                                    value=sale.stock)  # fmt: skip
+            yield GaugeMetricFamily("flashsale_stock_sold", "Durable sales of the current sale",
+                                    value=sale.sold)  # fmt: skip
+            yield GaugeMetricFamily("flashsale_stock_remaining", "Items left to sell",
+                                    value=sale.remaining)  # fmt: skip
+            yield GaugeMetricFamily("flashsale_sale_id", "Id of the current sale",
+                                    value=sale.sale_id)  # fmt: skip
+        yield GaugeMetricFamily("flashsale_queue_depth", "Purchases waiting for the allocator",
+                                value=snapshot.in_flight)  # fmt: skip
+        yield GaugeMetricFamily("flashsale_queue_capacity", "Most purchases allowed to wait",
+                                value=view.settings.queue_capacity)  # fmt: skip
+        allocator = view.allocator_json()
+        yield GaugeMetricFamily("flashsale_allocator_up", "1 when the allocator is alive",
+                                value=int(allocator["alive"]))  # fmt: skip
+        yield CounterMetricFamily("flashsale_allocator_restarts", "Allocators restarted",
+                                  value=allocator["restarts"])  # fmt: skip
+        yield GaugeMetricFamily("flashsale_workers_alive", "Gunicorn workers alive",
+                                value=view.workers_json()["alive"])  # fmt: skip
+        breaker = self.breaker_json()
+        state = GaugeMetricFamily(
+            "flashsale_breaker_state", "1 for the breaker's current state", labels=["state"]
+        )
+        for name in BREAKER_STATES:
+            state.add_metric([name], float(breaker["state"] == name))
+        yield state
+        yield CounterMetricFamily("flashsale_breaker_trips", "Times the breaker opened",
+                                  value=breaker.get("trips", 0))  # fmt: skip
+
+
+def registry_for(view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FlashSaleCollector(view, breaker_json))
+    return registry

@@ -1,0 +1,150 @@
+"""The sale board: the current sale, its sold count and the allocator's liveness.
+
+Layout (int64 words):
+
+  word  field               writer      notes
+  0     version             allocator   seqlock: odd while words 1-6 are rewritten
+  1     sale_id             allocator   \
+  2     stock               allocator    |  one sale, published as a whole when the
+  3     per_user_limit      allocator    |  allocator recovers or starts a new sale
+  4     starts_at_us        allocator    |  (-1: open from creation)
+  5     ends_at_us          allocator    |  (-1: never ends)
+  6     created_at_us       allocator   /
+  7     sold                allocator   durable sales of the sale; only grows within a sale
+  8     allocator_pid       allocator
+  9     heartbeat_ns        allocator   CLOCK_MONOTONIC, the same clock in every process
+  10    ready_pid           allocator   pid of the allocator once it has recovered
+  11    restarts            master      allocators restarted after a death
+  12    started_at_us       master      when the server started
+
+Readers never lock: `sale()` retries until it reads the same even version before
+and after the sale words. `sold` is written after each durable commit, outside
+the seqlock: a reader may pair a fresh sale with a `sold` that is one commit old,
+which is harmless because sold only grows and the allocator decides every sale.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flashsale.shm.segment import Words
+
+NO_TIME = -1
+_VERSION, _SALE_ID, _STOCK, _LIMIT, _STARTS, _ENDS, _CREATED = range(7)
+_SOLD, _PID, _HEARTBEAT, _READY_PID, _RESTARTS, _STARTED = range(7, 13)
+_WORDS = 13
+
+
+@dataclass(frozen=True)
+class SaleSnapshot:
+    sale_id: int
+    stock: int
+    per_user_limit: int
+    starts_at_us: int | None
+    ends_at_us: int | None
+    created_at_us: int
+    sold: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.stock - self.sold, 0)
+
+    def state(self, now_us: int) -> str:
+        if self.starts_at_us is not None and now_us < self.starts_at_us:
+            return "upcoming"
+        if self.ends_at_us is not None and now_us >= self.ends_at_us:
+            return "ended"
+        if self.remaining == 0:
+            return "sold_out"
+        return "open"
+
+
+@dataclass(frozen=True)
+class AllocatorLiveness:
+    pid: int
+    heartbeat_age_s: float
+    ready: bool
+    restarts: int
+
+    def alive(self, stale_after_s: float) -> bool:
+        return self.ready and self.heartbeat_age_s < stale_after_s
+
+
+class SaleBoard:
+    def __init__(self) -> None:
+        self._words = Words(_WORDS)
+
+    # -- the allocator's side -------------------------------------------------
+    def publish_sale(self, sale: SaleSnapshot) -> None:
+        words = self._words
+        version = words[_VERSION]
+        words[_VERSION] = version + 1  # odd: readers retry
+        words[_SALE_ID] = sale.sale_id
+        words[_STOCK] = sale.stock
+        words[_LIMIT] = sale.per_user_limit
+        words[_STARTS] = NO_TIME if sale.starts_at_us is None else sale.starts_at_us
+        words[_ENDS] = NO_TIME if sale.ends_at_us is None else sale.ends_at_us
+        words[_CREATED] = sale.created_at_us
+        words[_SOLD] = sale.sold
+        words[_VERSION] = version + 2
+
+    def publish_sold(self, sold: int) -> None:
+        self._words[_SOLD] = sold
+
+    def announce_allocator(self, pid: int) -> None:
+        self._words[_PID] = pid
+        self.beat()
+
+    def mark_ready(self, pid: int) -> None:
+        self._words[_READY_PID] = pid
+
+    def beat(self) -> None:
+        self._words[_HEARTBEAT] = time.monotonic_ns()
+
+    # -- the master's side ----------------------------------------------------
+    def count_restart(self) -> None:
+        self._words[_RESTARTS] += 1
+
+    def mark_server_started(self) -> None:
+        self._words[_STARTED] = time.time_ns() // 1000
+
+    # -- every reader ---------------------------------------------------------
+    def sale(self) -> SaleSnapshot | None:
+        words = self._words
+        while True:
+            before = words[_VERSION]
+            if before & 1:
+                continue
+            fields = [words[i] for i in range(_SALE_ID, _SOLD + 1)]
+            if words[_VERSION] == before:
+                break
+        if before == 0:
+            return None  # no allocator has published a sale yet
+        sale_id, stock, limit, starts, ends, created, sold = fields
+        return SaleSnapshot(
+            sale_id=sale_id,
+            stock=stock,
+            per_user_limit=limit,
+            starts_at_us=None if starts == NO_TIME else starts,
+            ends_at_us=None if ends == NO_TIME else ends,
+            created_at_us=created,
+            sold=sold,
+        )
+
+    def allocator(self) -> AllocatorLiveness:
+        words = self._words
+        pid = words[_PID]
+        return AllocatorLiveness(
+            pid=pid,
+            heartbeat_age_s=(time.monotonic_ns() - words[_HEARTBEAT]) / 1e9,
+            ready=pid != 0 and words[_READY_PID] == pid,
+            restarts=words[_RESTARTS],
+        )
+
+    @property
+    def server_started_at_us(self) -> int:
+        return self._words[_STARTED]
+
+    def close(self) -> None:
+        self._words.close()

@@ -1,0 +1,119 @@
+"""Keeps one allocator process alive from the gunicorn master.
+
+Gunicorn's master reaps every child with `waitpid(-1)`, so the allocator's exit
+status is taken before anyone else could read it. Death is therefore detected
+with a pidfd, which becomes readable when the process exits whoever reaps it.
+A watch thread waits on it (with a timeout) and forks a successor at once; the
+successor recovers from the journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+log = logging.getLogger("flashsale.supervisor")
+
+WATCH_TIMEOUT_S = 1.0
+# An allocator that dies this soon after starting is failing to start:
+# wait before the next try instead of forking in a tight loop.
+QUICK_DEATH_S = 1.0
+QUICK_DEATH_BACKOFF_S = 0.5
+# Signals gunicorn's master handles; the allocator takes back the defaults.
+MASTER_SIGNALS = (
+    signal.SIGHUP, signal.SIGQUIT, signal.SIGINT, signal.SIGTERM, signal.SIGTTIN,
+    signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCHLD,
+)  # fmt: skip
+
+
+class AllocatorSupervisor:
+    def __init__(
+        self,
+        run_allocator: Callable[[], None],
+        *,
+        close_in_child: Iterable[int] = (),
+        on_restart: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._run_allocator = run_allocator
+        self._close_in_child = list(close_in_child)
+        self._on_restart = on_restart
+        self.pid = 0
+        self._pidfd = -1
+        self._started_at = 0.0
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread = threading.Thread(target=self._watch, name="allocator-watch", daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self._thread.start()
+
+    def _spawn(self) -> None:
+        pid = os.fork()
+        if pid == 0:
+            self._be_the_allocator()
+        self.pid = pid
+        self._pidfd = os.pidfd_open(pid)
+        self._started_at = time.monotonic()
+        log.info("allocator started (pid %s)", pid)
+
+    def _be_the_allocator(self) -> None:
+        code = 1
+        try:
+            for signum in MASTER_SIGNALS:
+                signal.signal(signum, signal.SIG_DFL)
+            for fd in (*self._close_in_child, self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._run_allocator()
+            code = 0
+        except BaseException:
+            log.exception("allocator %s failed", os.getpid())
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    def _watch(self) -> None:
+        while not self._stopping:
+            readable, _, _ = select.select([self._pidfd, self._wake_r], [], [], WATCH_TIMEOUT_S)
+            if self._stopping or self._pidfd not in readable:
+                continue
+            lived_s = time.monotonic() - self._started_at
+            log.error("allocator %s died after %.1f s; starting another", self.pid, lived_s)
+            os.close(self._pidfd)
+            if lived_s < QUICK_DEATH_S:
+                time.sleep(QUICK_DEATH_BACKOFF_S)
+            if self._stopping:
+                return
+            self._on_restart()
+            self._spawn()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM the allocator and wait for it; SIGKILL it if it does not go."""
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        self._thread.join(timeout_s)
+        if not self.pid:
+            return
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        readable, _, _ = select.select([self._pidfd], [], [], timeout_s)
+        if not readable:
+            log.error("allocator %s ignored SIGTERM; killing it", self.pid)
+            os.kill(self.pid, signal.SIGKILL)
+            select.select([self._pidfd], [], [], timeout_s)
+        os.close(self._pidfd)
+
+    def forget_in_child(self) -> None:
+        """In a forked worker: drop the master's descriptors (the thread is not inherited)."""
+        for fd in (self._pidfd, self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -1,0 +1,37 @@
+"""Gunicorn settings for the flash sale service; the hooks call into flashsale.lifecycle.
+
+Every value comes from flashsale.config.Settings (FLASHSALE_* and WEB_CONCURRENCY).
+The limits are deliberate; README.md, "Tuning", explains each.
+"""
+
+from flashsale import lifecycle
+
+settings = lifecycle.settings_or_exit()
+
+wsgi_app = "flashsale.wsgi:app"
+bind = [settings.bind]
+workers = settings.workers
+worker_class = "flashsale.gunicorn_worker.JsonErrorThreadWorker"
+threads = settings.threads
+worker_connections = settings.worker_connections
+backlog = settings.backlog
+# Far above the purchase reply timeout: no worker is killed for waiting on the allocator.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+preload_app = False
+loglevel = settings.log_level
+accesslog = None
+# The control socket defaults to one path per user: two servers would fight over it.
+control_socket_disable = True
+proc_name = "flashsale"
+
+on_starting = lifecycle.on_starting
+when_ready = lifecycle.when_ready
+pre_fork = lifecycle.pre_fork
+post_fork = lifecycle.post_fork
+child_exit = lifecycle.child_exit
+on_exit = lifecycle.on_exit
