@@ -1,0 +1,286 @@
+"""Command line of the stress toolkit: `python -m stress <command> --help`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from stress.scenarios import SCENARIOS, ScenarioOptions
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stress", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    flash = commands.add_parser("flash", help="run shoppers against a server and judge the sale")
+    _add_url(flash)
+    _add_load_options(flash)
+    flash.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write report.json, report.html and records.csv there",
+    )
+    flash.set_defaults(handler=_cmd_flash)
+
+    ceiling = commands.add_parser(
+        "ceiling",
+        help="purchase throughput (every purchase a durable sale) as a fraction "
+        "of the GET /flash-sale/status ceiling",
+    )
+    _add_url(ceiling)
+    _add_ceiling_options(ceiling)
+    ceiling.add_argument("--admin-token", help="needed: the run starts a sale as large as the load")
+    ceiling.add_argument("--report", type=Path, metavar="DIR", help="write ceiling.json there")
+    ceiling.set_defaults(handler=_cmd_ceiling)
+
+    sweep = commands.add_parser("sweep", help="start the server per worker count and compare")
+    sweep.add_argument("--workers", default="1,2,4,8", help="comma-separated worker counts")
+    sweep.add_argument("--threads", type=int, default=4, help="FLASHSALE_THREADS per worker")
+    sweep.add_argument(
+        "--repo",
+        type=Path,
+        default=None,
+        help="repository root holding gunicorn.conf.py (default: this checkout)",
+    )
+    sweep.add_argument("--no-ceiling", action="store_true", help="skip the throughput ceiling")
+    _add_load_options(sweep, with_token=False)
+    _add_ceiling_options(sweep)
+    sweep.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write sweep.json, sweep.html and one flash report per worker count",
+    )
+    sweep.set_defaults(handler=_cmd_sweep)
+
+    # `python -m stress allocator` (the allocator measured without HTTP) belongs to the
+    # backend engineer: a module `stress/allocator.py` with `add_command(commands)`
+    # registers itself here.
+    if importlib.util.find_spec("stress.allocator") is not None:
+        importlib.import_module("stress.allocator").add_command(commands)
+    return parser
+
+
+def _add_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", default=DEFAULT_URL, help=f"server base URL (default {DEFAULT_URL})"
+    )
+
+
+def _add_load_options(parser: argparse.ArgumentParser, *, with_token: bool = True) -> None:
+    load = parser.add_argument_group("load")
+    load.add_argument("--users", type=int, default=5000, help="simulated shoppers (default 5000)")
+    load.add_argument(
+        "--stock",
+        type=int,
+        default=None,
+        help="items of the new sale (with --admin-token; default 100)",
+    )
+    load.add_argument("--processes", type=int, default=8, help="client processes (default 8)")
+    if with_token:
+        load.add_argument(
+            "--admin-token",
+            help="start a new sale through the admin API (else use the sale as it stands)",
+        )
+    load.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="burst",
+        help="burst: everyone at once; bots: repeat buyers hammering; ramp: arrivals "
+        "growing linearly over --duration; soak: steady arrivals over --duration; "
+        "prestart: wait for a sale starting --start-lead seconds later",
+    )
+    load.add_argument(
+        "--duration",
+        type=float,
+        default=60.0,
+        help="ramp/soak: seconds over which users arrive (default 60)",
+    )
+    load.add_argument(
+        "--bots", type=int, default=50, help="bots: how many repeat buyers (default 50)"
+    )
+    load.add_argument(
+        "--bot-attempts",
+        type=int,
+        default=30,
+        help="bots: attempts per bot, back to back (default 30)",
+    )
+    load.add_argument(
+        "--rate-limit",
+        type=int,
+        default=10,
+        help="bots: the server's per-user limit a minute, checked (default 10)",
+    )
+    load.add_argument(
+        "--start-lead",
+        type=float,
+        default=5.0,
+        help="prestart: seconds from now to the sale's start (default 5)",
+    )
+    load.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        help="prestart: status polling period of each waiting shopper (default 2 s)",
+    )
+    load.add_argument(
+        "--max-retries",
+        type=int,
+        default=2,
+        help="attempts again after a 503 with Retry-After (default 2)",
+    )
+    load.add_argument("--per-user-limit", type=int, default=1, help="of the new sale (default 1)")
+    load.add_argument(
+        "--timeout", type=float, default=30.0, help="per request, seconds (default 30)"
+    )
+    load.add_argument(
+        "--warmup",
+        action="store_true",
+        help="open every shopper's connection (GET status) before the release; by "
+        "default each purchase opens a fresh connection at the release",
+    )
+    load.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="cap on simultaneous shoppers (default: all for burst/bots/prestart, "
+        "500 for ramp/soak)",
+    )
+    load.add_argument(
+        "--fairness-tolerance-ms",
+        type=float,
+        default=1000.0,
+        help="send-time gap beyond which an overtaken shopper makes the order unfair",
+    )
+    load.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_ceiling_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("ceiling")
+    group.add_argument(
+        "--connections",
+        type=int,
+        default=64,
+        help="concurrent keep-alive client loops (default 64)",
+    )
+    group.add_argument("--seconds", type=float, default=10.0, help="per measurement (default 10)")
+    group.add_argument(
+        "--engine",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator: wrk when installed (auto), or the Python loops",
+    )
+    group.add_argument(
+        "--client-processes",
+        type=int,
+        default=2,
+        help="python engine: client processes (default 2)",
+    )
+
+
+def _flash_options(args: argparse.Namespace, url: str, token: str | None, report: Path | None):
+    from stress.flash import FlashOptions
+
+    return FlashOptions(
+        url=url,
+        users=args.users,
+        stock=args.stock,
+        processes=args.processes,
+        admin_token=token,
+        report_dir=report,
+        scenario=ScenarioOptions(
+            scenario=args.scenario,
+            users=args.users,
+            max_retries=args.max_retries,
+            bots=args.bots,
+            bot_attempts=args.bot_attempts,
+            duration_s=args.duration,
+        ),
+        per_user_limit=args.per_user_limit,
+        timeout_s=args.timeout,
+        warmup=args.warmup,
+        concurrency=args.concurrency,
+        poll_interval_s=args.poll_interval,
+        start_lead_s=args.start_lead,
+        rate_limit_per_min=args.rate_limit,
+        fairness_tolerance_ms=args.fairness_tolerance_ms,
+        progress=not args.no_progress,
+    )
+
+
+def _cmd_flash(args: argparse.Namespace) -> int:
+    import requests
+
+    from stress.common import ApiError
+    from stress.flash import format_summary, run_flash
+
+    options = _flash_options(args, args.url, args.admin_token, args.report)
+    try:
+        result = run_flash(options)
+    except (ApiError, requests.RequestException) as exc:
+        print(f"stress flash: cannot run against {args.url}: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(result))
+    if args.report:
+        print(f"\nreport: {args.report / 'report.html'}")
+    return 0 if result.verdict.ok else 1
+
+
+def _cmd_ceiling(args: argparse.Namespace) -> int:
+    from stress.ceiling import CeilingOptions, format_ceiling, measure_ceiling
+
+    result = measure_ceiling(
+        CeilingOptions(
+            url=args.url,
+            admin_token=args.admin_token,
+            connections=args.connections,
+            seconds=args.seconds,
+            engine=args.engine,
+            client_processes=args.client_processes,
+        )
+    )
+    print(format_ceiling(result))
+    if args.report:
+        from stress.report import write_json
+
+        write_json(args.report / "ceiling.json", result.to_dict())
+    return 0 if result.ok else 1
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from stress.sweep import SweepOptions, format_sweep, run_sweep
+
+    workers = [int(part) for part in args.workers.split(",") if part.strip()]
+    options = SweepOptions(
+        workers=workers,
+        threads=args.threads,
+        repo=args.repo,
+        flash=_flash_options(args, "", None, None),
+        ceiling=not args.no_ceiling,
+        connections=args.connections,
+        seconds=args.seconds,
+        engine=args.engine,
+        client_processes=args.client_processes,
+        report_dir=args.report,
+    )
+    result = run_sweep(options)
+    print(format_sweep(result))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

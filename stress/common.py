@@ -1,0 +1,232 @@
+"""Shared code of the stress toolkit: the per-request record, the API client,
+process limits and small numeric helpers.
+
+Everything here is safe to import in a client process (no global state, no
+threads started at import).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+PURCHASE_PATH = "/flash-sale/purchase"
+STATUS_PATH = "/flash-sale/status"
+METRICS_PATH = "/flash-sale/metrics"
+HEALTH_PATH = "/flash-sale/health"
+ADMIN_SALE_PATH = "/flash-sale/admin/sale"
+
+API_TIMEOUT_S = 10.0
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+# Outcome names used in figures and charts: the JSON `status` of an answer when it
+# has one, else `http_<code>`, else `error` for a request that got no answer.
+OUTCOME_ERROR = "error"
+FINAL_PURCHASE_STATUSES = frozenset({"confirmed", "already_purchased", "sold_out", "ended"})
+
+
+@dataclass(slots=True)
+class Record:
+    """One request a simulated shopper sent, and what came back.
+
+    Times are wall-clock nanoseconds (`time.time_ns()`) so that records from
+    different client processes on the same host share one time axis; latency is
+    measured with the monotonic clock.
+    """
+
+    user: str
+    kind: str  # "purchase" | "status" | "lookup"
+    attempt: int
+    send_ns: int
+    latency_ns: int
+    http: int  # 0 when no answer came back
+    status: str  # JSON "status" of the answer, "" when none
+    position: int | None = None
+    order_id: str | None = None
+    sale_id: str | None = None
+    retry_after_s: float | None = None
+    error: str = ""
+
+    @property
+    def answer_ns(self) -> int:
+        return self.send_ns + self.latency_ns
+
+    @property
+    def outcome(self) -> str:
+        if self.http == 0:
+            return OUTCOME_ERROR
+        return self.status or f"http_{self.http}"
+
+    def to_row(self) -> tuple[Any, ...]:
+        """Compact tuple for crossing a process boundary."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Record:
+        return cls(*row)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_run_id() -> str:
+    """A short random prefix so user ids never collide with an earlier run's."""
+    return secrets.token_hex(3)
+
+
+def parse_iso(value: object) -> datetime | None:
+    """An ISO 8601 time from the API (naive times are taken as UTC); None if absent or bad."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def iso_to_ns(value: object) -> int | None:
+    moment = parse_iso(value)
+    return None if moment is None else int(moment.timestamp() * 1e9)
+
+
+def raise_nofile_limit() -> int:
+    """Raise RLIMIT_NOFILE's soft limit to the hard limit; return the new soft limit.
+
+    Each simulated shopper holds its own connection, so one client process may
+    need thousands of descriptors.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of an ascending sequence (None when empty)."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def latency_summary_ms(latencies_ns: Iterable[int]) -> dict[str, float | int | None]:
+    values = sorted(v / 1e6 for v in latencies_ns)
+    return {
+        "count": len(values),
+        "p50": _round(percentile(values, 0.50)),
+        "p95": _round(percentile(values, 0.95)),
+        "p99": _round(percentile(values, 0.99)),
+        "max": _round(values[-1] if values else None),
+    }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def decode_json(answer: requests.Response) -> dict[str, Any]:
+    try:
+        body = answer.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+class ApiError(RuntimeError):
+    """The server answered an API call of the toolkit itself unexpectedly."""
+
+
+class Api:
+    """The toolkit's own calls to the service (not the shoppers' traffic)."""
+
+    def __init__(self, base_url: str, admin_token: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.admin_token = admin_token
+        self.session = requests.Session()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _get_json(self, path: str) -> dict[str, Any]:
+        answer = self.session.get(self.base_url + path, timeout=API_TIMEOUT_S)
+        if answer.status_code != 200:
+            raise ApiError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
+        return decode_json(answer)
+
+    def status(self) -> dict[str, Any]:
+        return self._get_json(STATUS_PATH)
+
+    def metrics(self) -> dict[str, Any] | None:
+        try:
+            return self._get_json(METRICS_PATH)
+        except (ApiError, requests.RequestException):
+            return None
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            answer = self.session.get(self.base_url + HEALTH_PATH, timeout=API_TIMEOUT_S)
+        except requests.RequestException:
+            return None
+        return decode_json(answer) if answer.status_code == 200 else None
+
+    def start_sale(
+        self,
+        stock: int,
+        per_user_limit: int = 1,
+        starts_at: str | None = None,
+        ends_at: str | None = None,
+    ) -> dict[str, Any]:
+        if not self.admin_token:
+            raise ApiError("starting a sale needs --admin-token")
+        body = {
+            "stock": stock,
+            "perUserLimit": per_user_limit,
+            "startsAt": starts_at,
+            "endsAt": ends_at,
+        }
+        answer = self.session.post(
+            self.base_url + ADMIN_SALE_PATH,
+            data=json.dumps(body),
+            headers={**JSON_HEADERS, "Authorization": f"Bearer {self.admin_token}"},
+            timeout=API_TIMEOUT_S,
+        )
+        if answer.status_code not in (200, 201):
+            raise ApiError(
+                f"POST {ADMIN_SALE_PATH} answered {answer.status_code}: {answer.text[:300]}"
+            )
+        return decode_json(answer)
+
+
+def wait_for(predicate, timeout_s: float, interval_s: float = 0.05) -> bool:
+    """Poll `predicate` until truthy or `timeout_s` passes; return whether it held."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)

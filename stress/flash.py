@@ -1,0 +1,204 @@
+"""`python -m stress flash`: prepare the sale, run a scenario, look up every
+order, judge, print the figures and write the report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from stress.common import Api, ApiError, iso_to_ns, new_run_id, parse_iso
+from stress.figures import compute_figures
+from stress.load import run_load
+from stress.lookups import lookup_all
+from stress.scenarios import ScenarioOptions, all_at_once, build_plans
+from stress.verdict import SaleFacts, Verdict, judge
+
+SETTLE_AFTER_PENDING_S = 1.0
+DEFAULT_SPREAD_CONCURRENCY = 500
+
+
+@dataclass(frozen=True)
+class FlashOptions:
+    url: str = "http://127.0.0.1:8000"
+    users: int = 5000
+    stock: int | None = 100
+    processes: int = 8
+    admin_token: str | None = None
+    report_dir: Path | None = None
+    scenario: ScenarioOptions = field(default_factory=ScenarioOptions)
+    per_user_limit: int = 1
+    timeout_s: float = 30.0
+    warmup: bool = False
+    concurrency: int | None = None
+    poll_interval_s: float = 2.0
+    start_lead_s: float = 5.0
+    rate_limit_per_min: int = 10
+    fairness_tolerance_ms: float = 1000.0
+    progress: bool = True
+
+
+@dataclass
+class FlashResult:
+    verdict: Verdict
+    figures: dict[str, Any]
+    report: dict[str, Any]
+
+
+def run_flash(options: FlashOptions) -> FlashResult:
+    run_id = new_run_id()
+    api = Api(options.url, options.admin_token)
+    try:
+        status_before = api.status()
+        metrics_before = api.metrics()
+        sale, facts = _prepare_sale(api, options, status_before)
+        scenario = replace(options.scenario, users=options.users)
+        plans = build_plans(scenario, run_id)
+        concurrency = options.concurrency
+        if concurrency is None and not all_at_once(scenario.scenario):
+            concurrency = DEFAULT_SPREAD_CONCURRENCY
+        started_at = datetime.now(UTC).isoformat()
+        load = run_load(
+            options.url,
+            plans,
+            processes=options.processes,
+            concurrency=concurrency,
+            timeout_s=options.timeout_s,
+            warmup=options.warmup,
+            poll_interval_s=options.poll_interval_s,
+            progress=options.progress,
+        )
+        if any(r.http == 202 for r in load.records):
+            time.sleep(SETTLE_AFTER_PENDING_S)  # let in-flight purchases settle before looking up
+        lookups = lookup_all(options.url, (r.user for r in load.records if r.kind == "purchase"))
+        status_after = api.status()
+        metrics_after = api.metrics()
+    finally:
+        api.close()
+
+    facts = replace(facts, status_after=status_after)
+    verdict = judge(load.records, lookups, facts)
+    verdict.warnings.extend(f"client: {note}" for note in load.notes)
+    figures = compute_figures(load.records)
+    report = {
+        "run": {
+            "runId": run_id,
+            "startedAt": started_at,
+            "url": options.url,
+            "scenario": asdict(scenario),
+            "users": options.users,
+            "processes": load.processes,
+            "threadsPerProcess": load.threads_per_process,
+            "warmup": options.warmup,
+            "concurrency": concurrency,
+            "timeoutS": options.timeout_s,
+            "clientNotes": load.notes,
+        },
+        "sale": {
+            "created": sale,
+            "statusBefore": status_before,
+            "statusAfter": status_after,
+            "facts": {k: v for k, v in asdict(facts).items() if k != "status_after"},
+        },
+        "verdict": verdict.to_dict(),
+        "figures": figures,
+        "serverMetrics": {"before": metrics_before, "after": metrics_after},
+    }
+    if options.report_dir is not None:
+        from stress.report import write_flash_report
+
+        write_flash_report(options.report_dir, report, load.records)
+    return FlashResult(verdict, figures, report)
+
+
+def _prepare_sale(
+    api: Api, options: FlashOptions, status: dict[str, Any]
+) -> tuple[dict[str, Any] | None, SaleFacts]:
+    """Start a new sale with the admin token, else take the sale as it stands."""
+    name = options.scenario.scenario
+    rate_limit = options.rate_limit_per_min if name == "bots" else None
+    if options.admin_token:
+        starts_at = None
+        if name == "prestart":
+            server_now = parse_iso(status.get("serverTime")) or datetime.now(UTC)
+            starts_at = (server_now + timedelta(seconds=options.start_lead_s)).isoformat()
+        stock = options.stock if options.stock is not None else 100
+        sale = api.start_sale(stock, options.per_user_limit, starts_at=starts_at)
+        fresh = api.status()
+        facts = SaleFacts(
+            stock=stock,
+            per_user_limit=int(fresh.get("perUserLimit") or options.per_user_limit),
+            sale_id=_sale_id(sale, fresh),
+            sold_before=int(fresh.get("sold") or 0),
+            starts_at_ns=iso_to_ns(fresh.get("startsAt") or starts_at),
+            rate_limit_per_min=rate_limit,
+            fairness_tolerance_ms=options.fairness_tolerance_ms,
+        )
+        return sale, facts
+    if name == "prestart":
+        raise ApiError(
+            "the prestart scenario creates a sale that starts later: it needs --admin-token"
+        )
+    facts = SaleFacts(
+        stock=int(status.get("remaining") or 0),
+        per_user_limit=int(status.get("perUserLimit") or options.per_user_limit),
+        sale_id=status.get("saleId"),
+        sold_before=int(status.get("sold") or 0),
+        starts_at_ns=None,
+        rate_limit_per_min=rate_limit,
+        fairness_tolerance_ms=options.fairness_tolerance_ms,
+    )
+    return None, facts
+
+
+def _sale_id(sale: dict[str, Any], status: dict[str, Any]) -> str | None:
+    value = sale.get("saleId") or status.get("saleId")
+    return None if value is None else str(value)
+
+
+def format_summary(result: FlashResult) -> str:
+    """The verdict and figures as a terminal page."""
+    verdict, figures = result.verdict, result.figures
+    run = result.report["run"]
+    lines = [
+        f"scenario {run['scenario']['scenario']}: {run['users']} users over {run['processes']} "
+        f"processes, url {run['url']}",
+        "",
+        "VERDICT: " + ("PASS - the sale behaved" if verdict.ok else "FAIL"),
+    ]
+    for check in verdict.checks:
+        lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+    for warning in verdict.warnings:
+        lines.append(f"  [warn] {warning}")
+    lines += ["", "FIGURES"]
+    for key, label in (
+        ("purchaseRequests", "purchase requests"),
+        ("answered", "answered"),
+        ("requestsPerS", "requests/s"),
+        ("salesPerS", "sales/s"),
+        ("firstAttemptSpreadMs", "release spread of first attempts (ms)"),
+        ("firstRequestToLastSaleS", "first request -> last sale (s)"),
+        ("timeToSoldOutS", "first request -> first sold-out answer (s)"),
+        ("statusPolls", "status polls"),
+    ):
+        if figures.get(key) is not None:
+            lines.append(f"  {label:<44} {figures[key]}")
+    lines.append(f"  outcomes: {figures.get('outcomes', {})}")
+    lines.append("  latency ms        count      p50      p95      p99      max")
+    for name, summary in figures.get("latencyMs", {}).items():
+        lines.append(
+            f"  {name:<16} {summary['count']:>6} "
+            + " ".join(
+                f"{summary[p]:>8}" if summary[p] is not None else "       -"
+                for p in ("p50", "p95", "p99", "max")
+            )
+        )
+    server = (result.report.get("serverMetrics") or {}).get("after")
+    if server:
+        lines.append(
+            f"  server metrics: throughput {server.get('throughput')}, "
+            f"latencyMs {server.get('latencyMs')}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""After a run: look up every shopper's order (`GET /flash-sale/purchase/{userId}`)
+with a small pool of keep-alive sessions."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+import requests
+
+from stress.common import PURCHASE_PATH, decode_json, iso_to_ns, parse_retry_after
+from stress.verdict import LookupResult
+
+LOOKUP_THREADS = 16
+LOOKUP_TIMEOUT_S = 10.0
+LOOKUP_TRIES = 4
+MAX_WAIT_S = 5.0
+
+
+def lookup_all(
+    base_url: str, users: Iterable[str], threads: int = LOOKUP_THREADS
+) -> dict[str, LookupResult]:
+    local = threading.local()
+    base = base_url.rstrip("/") + PURCHASE_PATH + "/"
+
+    def one(user: str) -> LookupResult:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        return lookup_one(session, base, user)
+
+    unique = sorted(set(users))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lookup") as pool:
+        return {result.user: result for result in pool.map(one, unique)}
+
+
+def lookup_one(session: requests.Session, base: str, user: str) -> LookupResult:
+    """One look-up, retried on a dropped connection, a 429 or a 503 (bounded)."""
+    last = LookupResult(user, 0, error="not tried")
+    for _ in range(LOOKUP_TRIES):
+        try:
+            answer = session.get(base + quote(user, safe=""), timeout=LOOKUP_TIMEOUT_S)
+        except requests.RequestException as exc:
+            last = LookupResult(user, 0, error=f"{type(exc).__name__}: {str(exc)[:120]}")
+            time.sleep(0.2)
+            continue
+        if answer.status_code in (429, 503):
+            last = LookupResult(user, answer.status_code, error=answer.text[:120])
+            time.sleep(min(parse_retry_after(answer.headers.get("Retry-After")) or 1.0, MAX_WAIT_S))
+            continue
+        body = decode_json(answer)
+        if answer.status_code != 200:
+            return LookupResult(user, answer.status_code)
+        position = body.get("position")
+        return LookupResult(
+            user=user,
+            http=200,
+            order_id=body.get("orderId"),
+            position=position if isinstance(position, int) else None,
+            sale_id=body.get("saleId"),
+            purchased_at_ns=iso_to_ns(body.get("purchasedAt")),
+        )
+    return last

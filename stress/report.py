@@ -1,0 +1,242 @@
+"""Report folders: JSON with every figure, the raw records as CSV, and a
+self-contained HTML page with inline SVG charts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from stress.common import Record
+from stress.svg import line_chart, stacked_bars
+
+STYLE = """
+body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1040px; }
+h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; }
+.badge { display: inline-block; padding: 4px 12px; border-radius: 4px; color: #fff;
+         font-weight: bold; }
+.pass { background: #2e9d4a; } .fail { background: #c9302c; }
+table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
+td, th { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+td.num, th.num { text-align: right; }
+.ok { color: #2e9d4a; font-weight: bold; } .bad { color: #c9302c; font-weight: bold; }
+pre { background: #f6f6f6; padding: 8px; font-size: 12px; overflow-x: auto; }
+"""
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_records_csv(path: Path, records: list[Record]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        names = list(Record.__dataclass_fields__)
+        writer.writerow(names)
+        for record in records:
+            writer.writerow(record.to_row())
+
+
+def write_flash_report(folder: Path, report: dict[str, Any], records: list[Record]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "report.json", report)
+    write_records_csv(folder / "records.csv", records)
+    page = folder / "report.html"
+    page.write_text(flash_html(report))
+    return page
+
+
+def flash_html(report: dict[str, Any]) -> str:
+    verdict, figures, run = report["verdict"], report["figures"], report["run"]
+    title = f"Flash sale stress run {run['runId']}: {run['scenario']['scenario']}"
+    parts = [_head(title), f"<h1>{escape(title)}</h1>", _badge(verdict["ok"])]
+    parts.append(
+        f"<p>{run['users']} shoppers over {run['processes']} client processes against "
+        f"<code>{escape(run['url'])}</code>, started {escape(run['startedAt'])}; "
+        f"connections {'warmed before' if run['warmup'] else 'opened at'} the release.</p>"
+    )
+    parts.append("<h2>Verdict</h2><table><tr><th></th><th>check</th><th>detail</th></tr>")
+    for check in verdict["checks"]:
+        mark = '<span class="ok">ok</span>' if check["ok"] else '<span class="bad">FAIL</span>'
+        parts.append(
+            f"<tr><td>{mark}</td><td>{escape(check['name'])}</td>"
+            f"<td>{escape(check['detail'])}</td></tr>"
+        )
+    parts.append("</table>")
+    if verdict["warnings"]:
+        parts.append(
+            "<ul>" + "".join(f"<li>{escape(w)}</li>" for w in verdict["warnings"]) + "</ul>"
+        )
+    parts.append("<h2>Figures</h2>" + _figures_table(figures))
+    parts.append(_latency_table(figures.get("latencyMs", {})))
+    series = figures.get("answersPerInterval")
+    if series:
+        width = series["binWidthS"]
+        parts.append("<h2>Answers per second over time</h2>")
+        parts.append(
+            stacked_bars(
+                f"answers per second ({width:g} s bins), by outcome",
+                [f"{s:g}" for s in series["startsS"]],
+                series["perSecond"],
+                x_title="seconds since the first request (by answer time)",
+                y_title="answers / s",
+            )
+        )
+    histogram = figures.get("latencyHistogram")
+    if histogram:
+        edges = histogram["edgesMs"]
+        parts.append("<h2>Latency histogram</h2>")
+        parts.append(
+            stacked_bars(
+                "requests per latency bin (log scale), by outcome",
+                [_ms(edge) for edge in edges[:-1]],
+                histogram["counts"],
+                x_title="latency (ms, lower bin edge)",
+                y_title="requests",
+                label_every=4,
+            )
+        )
+    parts.append(
+        "<h2>Fairness</h2><pre>" + escape(json.dumps(verdict["fairness"], indent=2)) + "</pre>"
+    )
+    parts.append(
+        "<h2>Sale</h2><pre>" + escape(json.dumps(report["sale"], indent=2, default=str)) + "</pre>"
+    )
+    parts.append(
+        "<h2>Server metrics (after the run)</h2><pre>"
+        + escape(json.dumps((report.get("serverMetrics") or {}).get("after"), indent=2))
+        + "</pre>"
+    )
+    parts.append("<h2>Run</h2><pre>" + escape(json.dumps(run, indent=2, default=str)) + "</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_sweep_report(folder: Path, sweep: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "sweep.json", sweep)
+    page = folder / "sweep.html"
+    page.write_text(sweep_html(sweep))
+    return page
+
+
+def sweep_html(sweep: dict[str, Any]) -> str:
+    rows = sweep["rows"]
+    title = "Flash sale worker sweep"
+    parts = [_head(title), f"<h1>{title}</h1>", _badge(sweep["ok"])]
+    parts.append(f"<p><b>Recommendation:</b> {escape(sweep['recommendation'])}</p>")
+    header = (
+        "workers",
+        "threads",
+        "verdict",
+        "burst p99 ms",
+        "burst req/s",
+        "status req/s",
+        "purchase req/s",
+        "purchase / status",
+    )
+    parts.append("<table><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>")
+    for row in rows:
+        cells = (
+            row["workers"],
+            row["threads"],
+            "pass" if row["verdictOk"] else "FAIL",
+            row.get("burstP99Ms"),
+            row.get("burstRequestsPerS"),
+            row.get("statusPerS"),
+            row.get("purchasePerS"),
+            row.get("ratio"),
+        )
+        parts.append(
+            "<tr>" + "".join(f'<td class="num">{escape(_cell(c))}</td>' for c in cells) + "</tr>"
+        )
+    parts.append("</table>")
+    xs = [row["workers"] for row in rows]
+    parts.append(
+        line_chart(
+            "throughput vs workers",
+            xs,
+            {
+                "purchase req/s": [row.get("purchasePerS") for row in rows],
+                "status req/s": [row.get("statusPerS") for row in rows],
+                "burst req/s": [row.get("burstRequestsPerS") for row in rows],
+            },
+            x_title="gunicorn workers",
+            y_title="requests / s",
+        )
+    )
+    parts.append(
+        line_chart(
+            "burst p99 latency vs workers",
+            xs,
+            {"p99 ms": [row.get("burstP99Ms") for row in rows]},
+            x_title="gunicorn workers",
+            y_title="ms",
+        )
+    )
+    parts.append(
+        "<h2>Details</h2><pre>"
+        + escape(json.dumps(sweep, indent=2, default=str))
+        + "</pre></body></html>"
+    )
+    return "\n".join(parts)
+
+
+def _head(title: str) -> str:
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body>"
+    )
+
+
+def _badge(ok: bool) -> str:
+    return (
+        f'<span class="badge {"pass" if ok else "fail"}">'
+        f"{'PASS: the invariants held' if ok else 'FAIL: see the verdict'}</span>"
+    )
+
+
+def _figures_table(figures: dict[str, Any]) -> str:
+    keys = (
+        "users",
+        "purchaseRequests",
+        "answered",
+        "durationS",
+        "requestsPerS",
+        "salesPerS",
+        "firstAttemptSpreadMs",
+        "firstRequestToLastSaleS",
+        "timeToSoldOutS",
+        "statusPolls",
+    )
+    rows = "".join(
+        f"<tr><td>{key}</td><td class='num'>{escape(_cell(figures.get(key)))}</td></tr>"
+        for key in keys
+        if key in figures
+    )
+    outcomes = ", ".join(f"{k}: {v}" for k, v in figures.get("outcomes", {}).items())
+    return f"<table>{rows}<tr><td>outcomes</td><td>{escape(outcomes)}</td></tr></table>"
+
+
+def _latency_table(latency: dict[str, Any]) -> str:
+    head = "".join(f"<th class='num'>{h}</th>" for h in ("count", "p50", "p95", "p99", "max"))
+    rows = []
+    for name, summary in latency.items():
+        cells = "".join(
+            f"<td class='num'>{_cell(summary.get(key))}</td>"
+            for key in ("count", "p50", "p95", "p99", "max")
+        )
+        rows.append(f"<tr><td>{escape(name)}</td>{cells}</tr>")
+    return f"<table><tr><th>latency (ms)</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.2g}" if value < 10 else f"{value:.0f}"

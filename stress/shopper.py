@@ -1,0 +1,298 @@
+"""Client process: runs simulated shoppers, one thread and one HTTP session each.
+
+Every shopper has its own `requests.Session`, hence its own TCP connection, as a
+browser tab would. All threads of all client processes wait for one release
+instant (a wall-clock timestamp chosen by the parent once every process reported
+ready) and then follow their plan. Records go back to the parent as tuples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from stress.common import (
+    FINAL_PURCHASE_STATUSES,
+    JSON_HEADERS,
+    PURCHASE_PATH,
+    STATUS_PATH,
+    Record,
+    decode_json,
+    iso_to_ns,
+    parse_retry_after,
+    raise_nofile_limit,
+)
+from stress.scenarios import MAX_RETRY_WAIT_S, UserPlan
+
+THREAD_STACK_BYTES = 512 * 1024
+READY_TIMEOUT_S = 300.0
+GO_TIMEOUT_S = 600.0
+PROGRESS_PUBLISH_S = 0.1
+POLL_JITTER = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    base_url: str
+    threads: int  # shopper threads in this process
+    timeout_s: float  # per request
+    warmup: bool  # open each connection (GET status) before the release
+    poll_interval_s: float  # prestart: status polling period
+    deadline_s: float  # hard bound on this process's run after the release
+
+
+def client_main(
+    index: int,
+    settings: ClientSettings,
+    plan_rows: list[tuple],
+    ready_queue: Any,
+    go_event: Any,
+    release_ns: Any,
+    users_done: Any,
+    requests_done: Any,
+    result_queue: Any,
+) -> None:
+    """Entry point of one client process (see `stress.load`)."""
+    raise_nofile_limit()
+    threading.stack_size(THREAD_STACK_BYTES)
+    plans = deque(UserPlan.from_row(row) for row in plan_rows)
+    records: list[Record] = []
+    user_counter = itertools.count(1)
+    request_counter = itertools.count(1)
+    counts = {"users": 0, "requests": 0}
+    release = threading.Event()
+    threads_count = max(1, min(settings.threads, len(plans)))
+    ready = threading.Barrier(threads_count + 1)
+    start_ns_box: list[int] = []
+
+    def on_request(record: Record) -> None:
+        records.append(record)  # list.append is atomic under the GIL
+        counts["requests"] = next(request_counter)
+
+    def shopper_thread() -> None:
+        session: requests.Session | None = None
+        plan: UserPlan | None = None
+        try:
+            plan = plans.popleft()
+        except IndexError:
+            plan = None
+        if plan is not None:
+            session = requests.Session()
+            if settings.warmup:
+                _warm(session, settings)
+        try:
+            ready.wait(READY_TIMEOUT_S)
+        except threading.BrokenBarrierError:
+            return
+        release.wait()
+        start_ns = start_ns_box[0]
+        hard_stop_ns = start_ns + int(settings.deadline_s * 1e9)
+        while plan is not None and session is not None:
+            _sleep_until_ns(start_ns + int(plan.offset_s * 1e9))
+            run_shopper(session, settings, plan, hard_stop_ns, on_request)
+            session.close()
+            counts["users"] = next(user_counter)
+            try:
+                plan = plans.popleft()
+            except IndexError:
+                break
+            session = requests.Session()
+
+    workers = [
+        threading.Thread(target=shopper_thread, name=f"shopper-{n}", daemon=True)
+        for n in range(threads_count)
+    ]
+    for worker in workers:
+        worker.start()
+    ready.wait(READY_TIMEOUT_S)
+    ready_queue.put(index)
+    if not go_event.wait(GO_TIMEOUT_S):
+        result_queue.put((index, [], "never released"))
+        return
+    start_ns = int(release_ns.value)
+    start_ns_box.append(start_ns)
+    _sleep_until_ns(start_ns)
+    release.set()
+
+    deadline = time.monotonic() + settings.deadline_s + 5.0
+    while any(worker.is_alive() for worker in workers) and time.monotonic() < deadline:
+        users_done[index] = counts["users"]
+        requests_done[index] = counts["requests"]
+        for worker in workers:
+            worker.join(PROGRESS_PUBLISH_S)
+            if worker.is_alive():
+                break
+    users_done[index] = counts["users"]
+    requests_done[index] = counts["requests"]
+    stuck = sum(worker.is_alive() for worker in workers)
+    note = f"{stuck} shopper threads still running at the deadline" if stuck else ""
+    result_queue.put((index, [record.to_row() for record in list(records)], note))
+
+
+def run_shopper(
+    session: requests.Session,
+    settings: ClientSettings,
+    plan: UserPlan,
+    hard_stop_ns: int,
+    on_request: Any,
+) -> None:
+    """Follow one shopper's plan: wait for the start if asked, then buy."""
+    if plan.wait_for_start:
+        _wait_for_opening(session, settings, plan, hard_stop_ns, on_request)
+    body = json.dumps({"userId": plan.user}).encode()
+    for attempt in range(1, plan.attempts + 1):
+        if time.time_ns() >= hard_stop_ns:
+            return
+        record = purchase(session, settings, plan.user, body, attempt)
+        on_request(record)
+        pause = _pause_after(record, plan)
+        if pause is None:
+            return
+        if pause > 0:
+            time.sleep(pause)
+
+
+def _pause_after(record: Record, plan: UserPlan) -> float | None:
+    """Seconds to wait before the next attempt, or None when the shopper stops."""
+    if plan.persistent:
+        if record.http == 0:
+            return None  # a bot that lost its connection gives up
+        return plan.gap_s
+    if record.http == 0 or record.status in FINAL_PURCHASE_STATUSES:
+        return None
+    if record.status == "not_started":
+        return plan.gap_s if plan.wait_for_start else None
+    if record.http in (429, 503) and plan.honour_retry_after:
+        return min(record.retry_after_s or 1.0, MAX_RETRY_WAIT_S)
+    return None  # pending (202), invalid input or anything unexpected: stop and look up later
+
+
+def purchase(
+    session: requests.Session, settings: ClientSettings, user: str, body: bytes, attempt: int
+) -> Record:
+    url = settings.base_url + PURCHASE_PATH
+    send_ns = time.time_ns()
+    started = time.perf_counter_ns()
+    try:
+        answer = session.post(url, data=body, headers=JSON_HEADERS, timeout=settings.timeout_s)
+    except requests.RequestException as exc:
+        return Record(
+            user,
+            "purchase",
+            attempt,
+            send_ns,
+            time.perf_counter_ns() - started,
+            0,
+            "",
+            error=_describe(exc),
+        )
+    latency = time.perf_counter_ns() - started
+    payload = decode_json(answer)
+    position = payload.get("position")
+    return Record(
+        user=user,
+        kind="purchase",
+        attempt=attempt,
+        send_ns=send_ns,
+        latency_ns=latency,
+        http=answer.status_code,
+        status=str(payload.get("status") or ""),
+        position=position if isinstance(position, int) else None,
+        order_id=payload.get("orderId"),
+        sale_id=payload.get("saleId"),
+        retry_after_s=parse_retry_after(answer.headers.get("Retry-After")),
+    )
+
+
+def _wait_for_opening(
+    session: requests.Session,
+    settings: ClientSettings,
+    plan: UserPlan,
+    hard_stop_ns: int,
+    on_request: Any,
+) -> None:
+    """Poll the status like the countdown page does; return at the sale's start."""
+    url = settings.base_url + STATUS_PATH
+    while time.time_ns() < hard_stop_ns:
+        send_ns = time.time_ns()
+        started = time.perf_counter_ns()
+        try:
+            answer = session.get(url, timeout=settings.timeout_s)
+        except requests.RequestException as exc:
+            on_request(
+                Record(
+                    plan.user,
+                    "status",
+                    0,
+                    send_ns,
+                    time.perf_counter_ns() - started,
+                    0,
+                    "",
+                    error=_describe(exc),
+                )
+            )
+            time.sleep(settings.poll_interval_s)
+            continue
+        latency = time.perf_counter_ns() - started
+        payload = decode_json(answer)
+        on_request(
+            Record(
+                plan.user,
+                "status",
+                0,
+                send_ns,
+                latency,
+                answer.status_code,
+                str(payload.get("state") or ""),
+            )
+        )
+        if answer.status_code != 200:
+            time.sleep(settings.poll_interval_s)
+            continue
+        if payload.get("state") != "upcoming":
+            return
+        starts_ns = iso_to_ns(payload.get("startsAt"))
+        server_ns = iso_to_ns(payload.get("serverTime"))
+        if starts_ns is None:
+            return
+        # Same clock correction a countdown page makes: server time ~ mid-request.
+        skew_ns = 0 if server_ns is None else server_ns - (send_ns + latency // 2)
+        local_start_ns = starts_ns - skew_ns
+        wait_s = (local_start_ns - time.time_ns()) / 1e9
+        if wait_s <= settings.poll_interval_s:
+            _sleep_until_ns(local_start_ns)
+            return
+        time.sleep(settings.poll_interval_s * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER))
+
+
+def _warm(session: requests.Session, settings: ClientSettings) -> None:
+    """Open the shopper's connection before the release (a page load)."""
+    # On failure the purchase opens a fresh connection and records any error.
+    with contextlib.suppress(requests.RequestException):
+        session.get(settings.base_url + STATUS_PATH, timeout=settings.timeout_s).close()
+
+
+def _sleep_until_ns(target_ns: int) -> None:
+    # Sleep coarsely, then spin the last millisecond for a sharp release.
+    while True:
+        remaining = (target_ns - time.time_ns()) / 1e9
+        if remaining <= 0:
+            return
+        time.sleep(remaining - 0.001 if remaining > 0.002 else 0)
+
+
+def _describe(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout):
+        return f"timeout: {type(exc).__name__}"
+    if isinstance(exc, requests.ConnectionError):
+        return f"connection: {str(exc)[:160]}"
+    return f"{type(exc).__name__}: {str(exc)[:160]}"

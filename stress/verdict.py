@@ -1,0 +1,389 @@
+"""The verdict: did the sale behave? Pure functions over the shoppers' records,
+the look-ups made afterwards and the final status; no network.
+
+Each invariant is a `Check` that holds or fails with a detail line; the verdict
+is green only when every check holds. Warnings (shed load, pending answers,
+client notes) are reported but do not fail the run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from stress.common import Record
+from stress.fairness import FairnessFigures, fairness_figures
+
+RATE_WINDOW_NS = 60 * 10**9
+EXAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """`GET /flash-sale/purchase/{userId}` after the run: 200 with an order, 404, or
+    something else (http 0: no answer)."""
+
+    user: str
+    http: int
+    order_id: str | None = None
+    position: int | None = None
+    sale_id: str | None = None
+    purchased_at_ns: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SaleFacts:
+    """What the run knows about the sale under test, before and after."""
+
+    stock: int  # items offered to this run's shoppers
+    per_user_limit: int = 1
+    sale_id: str | None = None
+    sold_before: int = 0  # sold before the run (a sale used as it stood)
+    starts_at_ns: int | None = None
+    status_after: dict[str, Any] | None = None
+    rate_limit_per_min: int | None = None  # check the rate limit when set
+    fairness_tolerance_ms: float = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Verdict:
+    checks: list[Check]
+    warnings: list[str]
+    confirmed: int
+    demand: int
+    fairness: FairnessFigures
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "confirmed": self.confirmed,
+            "demand": self.demand,
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "warnings": self.warnings,
+            "fairness": self.fairness.to_dict(),
+            "counts": self.counts,
+        }
+
+
+@dataclass
+class _Orders:
+    """The sales of this run: user -> order ids, order id -> users, positions."""
+
+    by_user: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    users_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    position: dict[str, int] = field(default_factory=dict)
+    won_at_ns: dict[str, int] = field(default_factory=dict)  # order id -> winning send time
+
+    def add(self, user: str, order_id: str, position: int | None, send_ns: int | None) -> None:
+        self.by_user[user].add(order_id)
+        self.users_of[order_id].add(user)
+        if position is not None:
+            self.position.setdefault(order_id, position)
+        if send_ns is not None:
+            self.won_at_ns[order_id] = min(send_ns, self.won_at_ns.get(order_id, send_ns))
+
+
+def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFacts) -> Verdict:
+    purchases = [r for r in records if r.kind == "purchase"]
+    by_user: dict[str, list[Record]] = defaultdict(list)
+    for record in purchases:
+        by_user[record.user].append(record)
+    for attempts in by_user.values():
+        attempts.sort(key=lambda r: r.send_ns)
+
+    orders = _collect_orders(by_user, lookups)
+    confirmed = len(orders.users_of)
+    demand = sum(min(facts.per_user_limit, len(attempts)) for attempts in by_user.values())
+    counts = _count_outcomes(purchases)
+    checks: list[Check] = []
+    warnings: list[str] = []
+
+    checks.append(_check_oversell(confirmed, facts))
+    expected = min(facts.stock, demand)
+    checks.append(
+        Check(
+            "sold exactly min(stock, demand)",
+            confirmed == expected,
+            f"{confirmed} confirmed; stock {facts.stock}, demand {demand}, expected {expected}",
+        )
+    )
+    checks.append(_check_per_user_limit(orders, facts.per_user_limit))
+    checks.append(_check_unique_orders(orders))
+    checks.append(_check_repeat_answers(by_user, orders))
+    checks.append(_check_lookups(by_user, lookups, orders))
+    checks.append(_check_status(confirmed, facts))
+    checks.append(_check_positions(orders, facts))
+    checks.append(_check_sale_id(purchases, lookups, facts))
+    if facts.starts_at_ns is not None:
+        checks.append(_check_not_before_start(lookups, facts.starts_at_ns))
+    checks.append(_check_no_5xx(purchases, warnings))
+    errors = [r for r in purchases if r.http == 0]
+    checks.append(
+        Check(
+            "no connection errors",
+            not errors,
+            f"{len(errors)} requests without an answer" + _examples(r.error for r in errors),
+        )
+    )
+    if facts.rate_limit_per_min:
+        checks.append(_check_rate_limit(by_user, facts.rate_limit_per_min))
+
+    fairness = fairness_figures(
+        by_user, orders.position, orders.won_at_ns, set(orders.by_user), facts.fairness_tolerance_ms
+    )
+    checks.append(
+        Check(
+            f"fair order (nobody overtaken by more than {facts.fairness_tolerance_ms:g} ms)",
+            fairness.unfair_pairs == 0,
+            fairness.summary(),
+        )
+    )
+
+    pending = counts.get("pending", 0)
+    if pending:
+        warnings.append(f"{pending} answers were 202 pending; resolved by the look-ups")
+    return Verdict(checks, warnings, confirmed, demand, fairness, counts)
+
+
+def _collect_orders(by_user: dict[str, list[Record]], lookups: dict[str, LookupResult]) -> _Orders:
+    orders = _Orders()
+    for user, attempts in by_user.items():
+        for record in attempts:
+            if record.http == 201 and record.order_id:
+                orders.add(user, record.order_id, record.position, record.send_ns)
+        lookup = lookups.get(user)
+        if lookup is not None and lookup.http == 200 and lookup.order_id:
+            # A sale the shopper never saw confirmed (202 pending, timeout) still counts;
+            # its send time is that of the attempt that may have made it.
+            maybe = [r for r in attempts if r.http in (0, 202) or r.http >= 500]
+            orders.add(
+                user,
+                lookup.order_id,
+                lookup.position,
+                maybe[0].send_ns if maybe and user not in orders.by_user else None,
+            )
+    return orders
+
+
+def _count_outcomes(purchases: list[Record]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for record in purchases:
+        counts[record.outcome] += 1
+    return dict(sorted(counts.items()))
+
+
+def _check_oversell(confirmed: int, facts: SaleFacts) -> Check:
+    detail = f"{confirmed} confirmed for a stock of {facts.stock}"
+    ok = confirmed <= facts.stock
+    status = facts.status_after or {}
+    if isinstance(status.get("sold"), int) and isinstance(status.get("total"), int):
+        detail += f"; status sold {status['sold']} of total {status['total']}"
+        ok = ok and status["sold"] <= status["total"]
+    return Check("no oversell", ok, detail)
+
+
+def _check_per_user_limit(orders: _Orders, limit: int) -> Check:
+    over = {user: ids for user, ids in orders.by_user.items() if len(ids) > limit}
+    return Check(
+        f"nobody over the per-user limit ({limit})",
+        not over,
+        f"{len(over)} users over the limit"
+        + _examples(f"{user}: {sorted(ids)}" for user, ids in over.items()),
+    )
+
+
+def _check_unique_orders(orders: _Orders) -> Check:
+    shared = {oid: users for oid, users in orders.users_of.items() if len(users) > 1}
+    return Check(
+        "order ids unique",
+        not shared,
+        f"{len(shared)} order ids shared by several users"
+        + _examples(f"{oid}: {sorted(users)}" for oid, users in shared.items()),
+    )
+
+
+def _check_repeat_answers(by_user: dict[str, list[Record]], orders: _Orders) -> Check:
+    """A 409 must name the order the user already holds."""
+    wrong = []
+    for user, attempts in by_user.items():
+        held = orders.by_user.get(user, set())
+        for record in attempts:
+            if record.http != 409:
+                continue
+            if not held or (record.order_id and record.order_id not in held):
+                wrong.append(f"{user}: 409 order {record.order_id}, holds {sorted(held)}")
+    return Check(
+        "409 answers name the order held",
+        not wrong,
+        f"{len(wrong)} inconsistent 409 answers" + _examples(wrong),
+    )
+
+
+def _check_lookups(
+    by_user: dict[str, list[Record]], lookups: dict[str, LookupResult], orders: _Orders
+) -> Check:
+    lost, extra, mismatched, failed = [], [], [], []
+    for user, attempts in by_user.items():
+        lookup = lookups.get(user)
+        if lookup is None or lookup.http not in (200, 404):
+            failed.append(f"{user}: {'not looked up' if lookup is None else lookup.http}")
+            continue
+        confirmed = [r for r in attempts if r.http == 201 and r.order_id]
+        if confirmed:
+            if lookup.http == 404:
+                lost.append(f"{user}: 201 {confirmed[0].order_id}, look-up 404")
+            elif any(r.order_id != lookup.order_id for r in confirmed) or any(
+                r.position is not None
+                and lookup.position is not None
+                and r.position != lookup.position
+                for r in confirmed
+            ):
+                mismatched.append(
+                    f"{user}: 201 {confirmed[0].order_id}/{confirmed[0].position}, "
+                    f"look-up {lookup.order_id}/{lookup.position}"
+                )
+        elif lookup.http == 200:
+            uncertain = any(r.http in (0, 202, 409) or r.http >= 500 for r in attempts)
+            if not uncertain:
+                seen = sorted({r.outcome for r in attempts})
+                extra.append(f"{user}: answered {seen}, look-up has {lookup.order_id}")
+    problems = len(lost) + len(extra) + len(mismatched) + len(failed)
+    detail = (
+        f"{len(lost)} lost sales, {len(extra)} sales to users told otherwise, "
+        f"{len(mismatched)} mismatches, {len(failed)} failed look-ups"
+        + _examples(lost + extra + mismatched + failed)
+    )
+    return Check("look-ups agree with the answers", problems == 0, detail)
+
+
+def _check_status(confirmed: int, facts: SaleFacts) -> Check:
+    status = facts.status_after
+    if not status:
+        return Check("status agrees", False, "no final status")
+    sold, remaining, total = status.get("sold"), status.get("remaining"), status.get("total")
+    if not all(isinstance(v, int) for v in (sold, remaining, total)):
+        return Check("status agrees", False, f"status lacks sold/remaining/total: {status}")
+    problems = []
+    if sold - facts.sold_before != confirmed:
+        problems.append(f"sold {sold} - {facts.sold_before} before != {confirmed} confirmed")
+    if sold + remaining != total:
+        problems.append(f"sold {sold} + remaining {remaining} != total {total}")
+    if total - facts.sold_before != facts.stock:
+        problems.append(f"total {total} - sold before {facts.sold_before} != stock {facts.stock}")
+    return Check(
+        "status sold/remaining agree",
+        not problems,
+        "; ".join(problems) or f"sold {sold}, remaining {remaining}, total {total}",
+    )
+
+
+def _check_positions(orders: _Orders, facts: SaleFacts) -> Check:
+    positions = list(orders.position.values())
+    total = facts.stock + facts.sold_before
+    duplicates = len(positions) - len(set(positions))
+    outside = [p for p in positions if not 1 <= p <= total]
+    return Check(
+        "positions unique and within 1..total",
+        duplicates == 0 and not outside,
+        f"{duplicates} duplicate positions, {len(outside)} outside 1..{total}"
+        + _examples(str(p) for p in outside),
+    )
+
+
+def _check_sale_id(
+    purchases: list[Record], lookups: dict[str, LookupResult], facts: SaleFacts
+) -> Check:
+    if facts.sale_id is None:
+        return Check("answers name the sale under test", True, "sale id unknown: not checked")
+    wrong = {
+        r.sale_id for r in purchases if r.http == 201 and r.sale_id not in (None, facts.sale_id)
+    }
+    wrong |= {
+        lk.sale_id
+        for lk in lookups.values()
+        if lk.http == 200 and lk.sale_id not in (None, facts.sale_id)
+    }
+    return Check(
+        "answers name the sale under test",
+        not wrong,
+        f"sale {facts.sale_id}" + (f"; other sale ids {sorted(map(str, wrong))}" if wrong else ""),
+    )
+
+
+def _check_not_before_start(lookups: dict[str, LookupResult], starts_at_ns: int) -> Check:
+    early = [
+        lk
+        for lk in lookups.values()
+        if lk.http == 200 and lk.purchased_at_ns is not None and lk.purchased_at_ns < starts_at_ns
+    ]
+    return Check(
+        "no sale before the start time",
+        not early,
+        f"{len(early)} orders purchased before startsAt"
+        + _examples(
+            f"{lk.user} {(starts_at_ns - lk.purchased_at_ns) / 1e6:.1f} ms early" for lk in early
+        ),
+    )
+
+
+def _check_no_5xx(purchases: list[Record], warnings: list[str]) -> Check:
+    shed = [r for r in purchases if r.http == 503 and r.status == "unavailable"]
+    shed_ids = {id(r) for r in shed}
+    broken = [r for r in purchases if r.http >= 500 and id(r) not in shed_ids]
+    if shed:
+        warnings.append(f"{len(shed)} answers were 503 unavailable (load shed, Retry-After)")
+    return Check(
+        "no 5xx (besides 503 unavailable)",
+        not broken,
+        f"{len(broken)} server errors, {len(shed)} shed with 503 unavailable"
+        + _examples(f"{r.user}: {r.http} {r.status}" for r in broken),
+    )
+
+
+def _check_rate_limit(by_user: dict[str, list[Record]], per_minute: int) -> Check:
+    """Answered (non-429) attempts of one user within any 60 s: at most twice the
+    limit, which allows for a fixed window's boundary falling inside the run."""
+    allowed = 2 * per_minute
+    over = []
+    for user, attempts in by_user.items():
+        answered = [r.send_ns for r in attempts if r.http not in (0, 429)]
+        start = 0
+        for end, moment in enumerate(answered):
+            while moment - answered[start] >= RATE_WINDOW_NS:
+                start += 1
+            if end - start + 1 > allowed:
+                over.append(f"{user}: {end - start + 1} answered within 60 s")
+                break
+    limited = sum(1 for attempts in by_user.values() for r in attempts if r.http == 429)
+    return Check(
+        f"rate limit held ({per_minute}/min per user)",
+        not over,
+        f"{len(over)} users exceeded {allowed} answered attempts a minute; "
+        f"{limited} answers were 429" + _examples(over),
+    )
+
+
+def _examples(items) -> str:
+    items = list(items)
+    if not items:
+        return ""
+    shown = ", ".join(str(item) for item in items[:EXAMPLES])
+    more = f" (+{len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else ""
+    return f": {shown}{more}"
