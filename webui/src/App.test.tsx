@@ -1,0 +1,31 @@
+import { render, screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { App } from './App';
+import { json, mockFetch, OPEN_STATUS } from './test/fetchMock';
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  window.history.replaceState(null, '', '/');
+});
+
+describe('App', () => {
+  it('switches between the shop and the dashboard without a reload', async () => {
+    mockFetch((url) => (url.endsWith('/status') ? json(OPEN_STATUS) : json({}, 500)));
+    render(<App />);
+    expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Aurora');
+    expect(screen.getByRole('link', { name: 'Shop' })).toHaveAttribute('aria-current', 'page');
+
+    await userEvent.setup().click(screen.getByRole('link', { name: 'Dashboard' }));
+    expect(window.location.pathname).toBe('/dashboard');
+    expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Operator dashboard');
+    expect(screen.getByRole('link', { name: 'Dashboard' })).toHaveAttribute('aria-current', 'page');
+  });
+
+  it('says so for an unknown path', () => {
+    window.history.replaceState(null, '', '/nowhere');
+    mockFetch(() => json({}, 500));
+    render(<App />);
+    expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Page not found');
+  });
+});

@@ -1,0 +1,79 @@
+import { render, screen, waitFor } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { json, mockFetch, OPEN_STATUS } from '../test/fetchMock';
+import { Dashboard } from './Dashboard';
+
+afterEach(() => vi.unstubAllGlobals());
+
+function metricsBody(step: number) {
+  return {
+    uptimeSeconds: 10 + step,
+    requests: { total: 100 * step, purchase: 80 * step },
+    outcomes: { confirmed: 10 * step, sold_out: 0, already_purchased: step },
+    successRate: 0.9,
+    latencyMs: { p50: 1.5, p95: 4, p99: 9, max: 20 },
+    throughput: { requestsPerSecond: 100, purchasesPerSecond: 80, windowSeconds: 10 },
+    queueDepth: 3,
+    queueCapacity: 1000,
+    breaker: { state: 'closed', since: '2026-11-24T15:00:00Z', trips: 0 },
+    sale: OPEN_STATUS,
+    allocator: { alive: true, pid: 4242, heartbeatAgeMs: 12, restarts: 0 },
+    workers: { alive: 2, configured: 2 },
+  };
+}
+
+describe('Dashboard', () => {
+  it('shows health, allocator, breaker, queue, stock and moving rates', async () => {
+    let step = 0;
+    mockFetch((url) => {
+      if (url.endsWith('/health')) {
+        return json({
+          status: 'ok',
+          uptimeSeconds: 10,
+          allocator: { alive: true, pid: 4242, heartbeatAgeMs: 12, restarts: 0 },
+          breaker: { state: 'closed', since: null, trips: 0 },
+          workers: { alive: 2, configured: 2 },
+          serverTime: '2026-11-24T15:00:00Z',
+        });
+      }
+      step += 1;
+      return json(metricsBody(step));
+    });
+    render(<Dashboard pollMs={30} />);
+    expect(await screen.findByText('OK')).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByTestId('tile-allocator-value')).toHaveTextContent('Alive'));
+    expect(screen.getByTestId('tile-allocator')).toHaveTextContent('pid 4242');
+    expect(screen.getByTestId('tile-breaker-value')).toHaveTextContent('closed');
+    expect(screen.getByTestId('tile-queue-value')).toHaveTextContent('3');
+    expect(screen.getByTestId('tile-stock-value')).toHaveTextContent('37 / 100');
+    expect(screen.getByTestId('tile-workers-value')).toHaveTextContent('2 / 2');
+
+    // Two samples make a rate: confirmed grows by 10 per sample.
+    await waitFor(() => expect(screen.getByTestId('chart-rates-confirmed')).not.toHaveTextContent('–'));
+    expect(screen.getByTestId('chart-latency-p99')).toHaveTextContent('9.0 ms');
+    const confirmedLine = document.querySelector('[data-testid="chart-rates"] path[data-series="confirmed"]');
+    expect(confirmedLine?.getAttribute('d')).toMatch(/^M/);
+  });
+
+  it('shows an unhealthy server (503 health) as unhealthy, not as an error', async () => {
+    mockFetch((url) =>
+      url.endsWith('/health')
+        ? json(
+            {
+              status: 'unhealthy',
+              uptimeSeconds: 5,
+              allocator: { alive: false, pid: null, heartbeatAgeMs: 9000, restarts: 2 },
+              breaker: { state: 'open', since: null, trips: 1 },
+              workers: { alive: 1, configured: 2 },
+              serverTime: '2026-11-24T15:00:00Z',
+            },
+            503,
+          )
+        : json({}, 500),
+    );
+    render(<Dashboard pollMs={60_000} />);
+    expect(await screen.findByText('Unhealthy')).toBeInTheDocument();
+    expect(screen.getByTestId('tile-allocator-value')).toHaveTextContent('Down');
+    expect(screen.getByTestId('tile-breaker-value')).toHaveTextContent('open');
+  });
+});

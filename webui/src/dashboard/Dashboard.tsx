@@ -1,0 +1,202 @@
+import type { ReactNode } from 'react';
+import { formatMs, formatNumber, formatPercent, formatUptime } from '../lib/format';
+import { OUTCOME_KINDS, type BreakerState } from '../lib/types';
+import { LineChart, type ChartSeries } from './LineChart';
+import { OUTCOME_STYLE } from './outcomeStyle';
+import { HISTORY_SAMPLES, PERCENTILES, latencySeries, outcomeRates } from './series';
+import { DASHBOARD_POLL_MS, useDashboardData } from './useDashboardData';
+
+const PERCENTILE_COLORS = { p50: '#1c7ed6', p95: '#f08c00', p99: '#e03131' } as const;
+
+const BREAKER_TEXT: Record<BreakerState, string> = {
+  closed: 'closed',
+  open: 'open (shedding load)',
+  half_open: 'half-open (probing)',
+};
+
+const formatRate = (value: number) => `${formatNumber(value, 1)}/s`;
+
+export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
+  const { samples, health, problem } = useDashboardData(pollMs);
+  const latest = samples.at(-1)?.metrics ?? null;
+  const rates = outcomeRates(samples);
+  const latency = latencySeries(samples);
+  const slots = HISTORY_SAMPLES - 1;
+
+  const rateSeries: ChartSeries[] = OUTCOME_KINDS.map((kind) => ({
+    key: kind,
+    label: OUTCOME_STYLE[kind].label,
+    color: OUTCOME_STYLE[kind].color,
+    values: rates[kind],
+  }));
+  const latencyChart: ChartSeries[] = PERCENTILES.map((key) => ({
+    key,
+    label: key,
+    color: PERCENTILE_COLORS[key],
+    values: latency[key],
+  }));
+
+  const allocator = latest?.allocator ?? health?.allocator ?? null;
+  const breaker = latest?.breaker ?? health?.breaker ?? null;
+  const workers = latest?.workers ?? health?.workers ?? null;
+  const sale = latest?.sale ?? null;
+  const queueRatio =
+    latest && latest.queueCapacity > 0 ? latest.queueDepth / latest.queueCapacity : 0;
+
+  return (
+    <div className="dashboard">
+      <div className="dashboard__head">
+        <h1>Operator dashboard</h1>
+        <p className="hint">Live from /flash-sale/metrics and /flash-sale/health, every second.</p>
+      </div>
+      {problem ? (
+        <p className="live-problem" role="alert" data-testid="dashboard-problem">
+          Live updates interrupted: {problem} Retrying…
+        </p>
+      ) : null}
+
+      <div className="tiles">
+        <Tile
+          title="Health"
+          testId="tile-health"
+          tone={health ? (health.status === 'ok' ? 'good' : 'bad') : 'unknown'}
+          value={health ? (health.status === 'ok' ? 'OK' : 'Unhealthy') : '–'}
+        >
+          {health ? `up ${formatUptime(health.uptimeSeconds)}` : 'waiting…'}
+        </Tile>
+        <Tile
+          title="Allocator"
+          testId="tile-allocator"
+          tone={allocator ? (allocator.alive ? 'good' : 'bad') : 'unknown'}
+          value={allocator ? (allocator.alive ? 'Alive' : 'Down') : '–'}
+        >
+          {allocator
+            ? `pid ${allocator.pid ?? '–'} · heartbeat ${allocator.heartbeatAgeMs === null ? '–' : formatMs(allocator.heartbeatAgeMs)} · ${allocator.restarts} restarts`
+            : 'waiting…'}
+        </Tile>
+        <Tile
+          title="Circuit breaker"
+          testId="tile-breaker"
+          tone={breaker ? (breaker.state === 'closed' ? 'good' : breaker.state === 'open' ? 'bad' : 'warn') : 'unknown'}
+          value={breaker ? BREAKER_TEXT[breaker.state] : '–'}
+        >
+          {breaker ? `${breaker.trips} trips` : 'waiting…'}
+        </Tile>
+        <Tile
+          title="Queue depth"
+          testId="tile-queue"
+          tone={queueRatio > 0.8 ? 'bad' : queueRatio > 0.5 ? 'warn' : 'good'}
+          value={latest ? formatNumber(latest.queueDepth) : '–'}
+        >
+          {latest ? `of ${formatNumber(latest.queueCapacity)} slots` : 'waiting…'}
+        </Tile>
+        <Tile
+          title="Stock"
+          testId="tile-stock"
+          tone={sale ? (sale.remaining > 0 ? 'good' : 'warn') : 'unknown'}
+          value={sale ? `${formatNumber(sale.remaining)} / ${formatNumber(sale.total)}` : '–'}
+        >
+          {sale ? `${formatNumber(sale.sold)} sold · ${sale.state.replace('_', ' ')}` : 'waiting…'}
+        </Tile>
+        <Tile
+          title="Workers"
+          testId="tile-workers"
+          tone={workers ? (workers.alive >= workers.configured ? 'good' : 'warn') : 'unknown'}
+          value={workers ? `${workers.alive} / ${workers.configured}` : '–'}
+        >
+          alive / configured
+        </Tile>
+        <Tile
+          title="Requests"
+          testId="tile-requests"
+          tone="neutral"
+          value={latest ? formatNumber(latest.requests.total) : '–'}
+        >
+          {latest ? `${formatNumber(latest.requests.purchase)} purchases · ${formatRate(latest.throughput.requestsPerSecond)}` : 'waiting…'}
+        </Tile>
+        <Tile
+          title="Success rate"
+          testId="tile-success"
+          tone="neutral"
+          value={latest ? formatPercent(latest.successRate) : '–'}
+        >
+          {latest ? `p99 ${formatMs(latest.latencyMs.p99)} · max ${formatMs(latest.latencyMs.max)}` : 'waiting…'}
+        </Tile>
+      </div>
+
+      <div className="charts">
+        <section className="card">
+          <LineChart
+            title="Requests per second by outcome"
+            unit="per second"
+            series={rateSeries}
+            slots={slots}
+            formatValue={formatRate}
+            testId="chart-rates"
+          />
+        </section>
+        <section className="card">
+          <LineChart
+            title="Latency percentiles"
+            unit="ms"
+            series={latencyChart}
+            slots={slots}
+            formatValue={formatMs}
+            testId="chart-latency"
+          />
+        </section>
+      </div>
+
+      <section className="card" aria-labelledby="outcomes-heading">
+        <h2 id="outcomes-heading">Outcomes since start</h2>
+        <table className="table" data-testid="outcomes-table">
+          <thead>
+            <tr>
+              <th scope="col">Outcome</th>
+              <th scope="col" className="num">
+                Count
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {OUTCOME_KINDS.map((kind) => (
+              <tr key={kind}>
+                <th scope="row">
+                  <span className="legend__swatch" style={{ background: OUTCOME_STYLE[kind].color }} aria-hidden="true" />
+                  {OUTCOME_STYLE[kind].label}
+                </th>
+                <td className="num" data-testid={`outcome-${kind}`}>
+                  {latest ? formatNumber(latest.outcomes[kind] ?? 0) : '–'}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+    </div>
+  );
+}
+
+function Tile({
+  title,
+  value,
+  tone,
+  children,
+  testId,
+}: {
+  title: string;
+  value: string;
+  tone: 'good' | 'warn' | 'bad' | 'neutral' | 'unknown';
+  children: ReactNode;
+  testId: string;
+}) {
+  return (
+    <section className={`tile tile--${tone}`} data-testid={testId} aria-label={title}>
+      <h2 className="tile__title">{title}</h2>
+      <p className="tile__value" data-testid={`${testId}-value`}>
+        {value}
+      </p>
+      <p className="tile__sub">{children}</p>
+    </section>
+  );
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import type { Metrics } from '../lib/types';
+import { linePath, niceCeiling } from './chartMath';
+import { appendSample, latencySeries, outcomeRates, requestRates, type Sample } from './series';
+
+function metrics(uptimeSeconds: number, confirmed: number, total: number, p99 = 5): Metrics {
+  return {
+    uptimeSeconds,
+    requests: { total, purchase: total },
+    outcomes: { confirmed, sold_out: 0 },
+    successRate: 1,
+    latencyMs: { p50: 1, p95: 2, p99, max: 9 },
+  } as unknown as Metrics;
+}
+
+const sample = (atMs: number, m: Metrics): Sample => ({ atMs, metrics: m });
+
+describe('rates from cumulative counters', () => {
+  it('divides the change by the seconds between samples', () => {
+    const samples = [sample(0, metrics(10, 0, 0)), sample(2000, metrics(12, 10, 30))];
+    expect(outcomeRates(samples).confirmed).toEqual([5]);
+    expect(outcomeRates(samples).sold_out).toEqual([0]);
+    expect(outcomeRates(samples).pending).toEqual([0]);
+    expect(requestRates(samples)).toEqual([15]);
+  });
+
+  it('leaves a gap when the server restarted and its counters fell', () => {
+    const samples = [
+      sample(0, metrics(100, 50, 80)),
+      sample(1000, metrics(1, 2, 3)),
+      sample(2000, metrics(2, 4, 6)),
+    ];
+    expect(outcomeRates(samples).confirmed).toEqual([null, 2]);
+    expect(requestRates(samples)).toEqual([null, 3]);
+  });
+
+  it('keeps only the latest samples', () => {
+    let samples: Sample[] = [];
+    for (let i = 0; i < 5; i += 1) samples = appendSample(samples, sample(i, metrics(i, i, i)), 3);
+    expect(samples.map((s) => s.atMs)).toEqual([2, 3, 4]);
+  });
+
+  it('aligns latency with the rates', () => {
+    const samples = [sample(0, metrics(1, 0, 0, 4)), sample(1000, metrics(2, 0, 0, 8))];
+    expect(latencySeries(samples).p99).toEqual([8]);
+  });
+});
+
+describe('chart math', () => {
+  it('rounds the axis up to a nice number', () => {
+    expect(niceCeiling(0)).toBe(1);
+    expect(niceCeiling(0.3)).toBe(0.5);
+    expect(niceCeiling(7)).toBe(10);
+    expect(niceCeiling(180)).toBe(200);
+    expect(niceCeiling(230)).toBe(250);
+  });
+
+  it('draws from the right and breaks lines at gaps', () => {
+    expect(linePath([1, null, 1], 5, 2, 400, 100)).toBe('M200.0,50.0M400.0,50.0');
+    expect(linePath([0, 2], 2, 2, 100, 100)).toBe('M0.0,100.0L100.0,0.0');
+  });
+});

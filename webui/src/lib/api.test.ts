@@ -1,0 +1,148 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { header, json, mockFetch, notModified, OPEN_STATUS } from '../test/fetchMock';
+import { fetchHealth, lookupOrder, pollStatus, purchase, retryAfterSeconds } from './api';
+
+const ORDER = {
+  orderId: '7b0c9a52-1f1e-4a5b-9d36-2f0b1d2f1c11',
+  userId: 'alice',
+  position: 17,
+  purchasedAt: '2026-11-24T15:00:01.000Z',
+  saleId: 1,
+};
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
+});
+
+describe('purchase', () => {
+  it('posts the user id as JSON', async () => {
+    const calls = mockFetch(() => json({ status: 'confirmed', ...ORDER }, 201));
+    await purchase('alice');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.url).toBe('/flash-sale/purchase');
+    expect(calls[0]!.init?.method).toBe('POST');
+    expect(header(calls[0], 'Content-Type')).toBe('application/json');
+    expect(JSON.parse(calls[0]!.init?.body as string)).toEqual({ userId: 'alice' });
+  });
+
+  it.each([
+    [201, { status: 'confirmed', ...ORDER }, { kind: 'confirmed', order: ORDER }],
+    [
+      409,
+      { status: 'already_purchased', ...ORDER, title: 'Already purchased', description: 'one each' },
+      { kind: 'already_purchased', order: ORDER, detail: 'one each' },
+    ],
+    [410, { status: 'sold_out', title: 'Sold out', description: 'gone' }, { kind: 'sold_out', detail: 'gone' }],
+    [
+      403,
+      { status: 'not_started', title: 'Not started', description: 'soon', startsAt: '2030-01-01T00:00:00Z' },
+      { kind: 'not_started', startsAt: '2030-01-01T00:00:00Z', detail: 'soon' },
+    ],
+    [
+      403,
+      { status: 'ended', title: 'Ended', description: 'over', endsAt: '2020-01-01T00:00:00Z' },
+      { kind: 'ended', endsAt: '2020-01-01T00:00:00Z', detail: 'over' },
+    ],
+    [
+      429,
+      { status: 'rate_limited', title: 'Slow down', description: 'too many', retryAfter: 7 },
+      { kind: 'rate_limited', retryAfterS: 7, detail: 'too many' },
+    ],
+    [
+      503,
+      { status: 'unavailable', title: 'Busy', description: 'queue full', retryAfter: 2 },
+      { kind: 'unavailable', retryAfterS: 2, detail: 'queue full' },
+    ],
+    [
+      202,
+      { status: 'pending', title: 'Pending', description: 'check later', location: '/flash-sale/purchase/alice' },
+      { kind: 'pending', userId: 'alice', detail: 'check later' },
+    ],
+    [400, { title: 'Invalid user id', description: 'userId must not contain "/"' }, { kind: 'invalid', detail: 'userId must not contain "/"' }],
+    [413, { title: 'Body too large', description: 'at most 1 KiB' }, { kind: 'invalid', detail: 'at most 1 KiB' }],
+    [415, { title: 'Unsupported media type', description: 'send JSON' }, { kind: 'invalid', detail: 'send JSON' }],
+  ])('maps HTTP %i to its outcome', async (status, body, expected) => {
+    mockFetch(() => json(body, status));
+    expect(await purchase('alice')).toEqual(expected);
+  });
+
+  it('reads the wait from Retry-After when the body has none', async () => {
+    mockFetch(() => json({ status: 'rate_limited', title: 'Slow down' }, 429, { 'Retry-After': '12' }));
+    expect(await purchase('alice')).toMatchObject({ kind: 'rate_limited', retryAfterS: 12 });
+  });
+
+  it('reports a network failure as an error, never throws', async () => {
+    mockFetch(() => Promise.reject(new TypeError('Failed to fetch')));
+    expect(await purchase('alice')).toMatchObject({ kind: 'error' });
+  });
+
+  it('reports an unexpected status with its code', async () => {
+    mockFetch(() => new Response('<html>oops</html>', { status: 500 }));
+    const outcome = await purchase('alice');
+    expect(outcome.kind).toBe('error');
+    expect(outcome.kind === 'error' && outcome.detail).toContain('500');
+  });
+});
+
+describe('retryAfterSeconds', () => {
+  it('rounds up fractions and falls back to one second', () => {
+    expect(retryAfterSeconds({ retryAfter: 0.2 }, new Headers())).toBe(1);
+    expect(retryAfterSeconds({ retryAfter: 2.5 }, new Headers())).toBe(3);
+    expect(retryAfterSeconds({}, new Headers())).toBe(1);
+    expect(retryAfterSeconds({}, new Headers({ 'Retry-After': 'soon' }))).toBe(1);
+  });
+});
+
+describe('lookupOrder', () => {
+  it('URL-encodes the user id', async () => {
+    const calls = mockFetch(() => json(ORDER));
+    expect(await lookupOrder('a b?#%')).toEqual({ kind: 'found', order: ORDER });
+    expect(calls[0]!.url).toBe('/flash-sale/purchase/a%20b%3F%23%25');
+  });
+
+  it('says none on 404', async () => {
+    mockFetch(() => json({ title: 'Not found' }, 404));
+    expect(await lookupOrder('bob')).toEqual({ kind: 'none', userId: 'bob' });
+  });
+});
+
+describe('pollStatus', () => {
+  it('sends If-None-Match once it has an ETag and passes 304 through', async () => {
+    const calls = mockFetch((_url, init) => {
+      const headers = init?.headers as Record<string, string>;
+      return headers['If-None-Match'] === '"v1"'
+        ? notModified('"v1"')
+        : json(OPEN_STATUS, 200, { ETag: '"v1"' });
+    });
+    const first = await pollStatus(null);
+    expect(first).toMatchObject({ kind: 'fresh', etag: '"v1"', status: OPEN_STATUS });
+    expect(header(calls[0], 'If-None-Match')).toBeUndefined();
+
+    const second = await pollStatus('"v1"');
+    expect(second).toEqual({ kind: 'not_modified' });
+    expect(header(calls[1], 'If-None-Match')).toBe('"v1"');
+    expect(calls[1]!.init?.cache).toBe('no-store');
+  });
+
+  it('measures the server clock offset from serverTime', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-11-24T14:59:50.000Z'));
+    mockFetch(() => json(OPEN_STATUS));
+    const result = await pollStatus(null);
+    // The server says 15:00:00 while this browser says 14:59:50: it is 10 s ahead.
+    expect(result.kind === 'fresh' && result.clockOffsetMs).toBe(10_000);
+  });
+
+  it('reports a failing server as an error', async () => {
+    mockFetch(() => json({ title: 'Internal error' }, 500));
+    expect(await pollStatus(null)).toMatchObject({ kind: 'error' });
+  });
+});
+
+describe('fetchHealth', () => {
+  it('treats 503 unhealthy as data', async () => {
+    mockFetch(() => json({ status: 'unhealthy', uptimeSeconds: 3 }, 503));
+    expect(await fetchHealth()).toMatchObject({ ok: true, value: { status: 'unhealthy' } });
+  });
+});

@@ -1,0 +1,225 @@
+/**
+ * The browser side of the flash-sale HTTP API: one function per endpoint, each
+ * turning every answer (including network failures) into a typed value, so
+ * components never see a raw Response or a thrown fetch error.
+ */
+import type {
+  Health,
+  LookupResult,
+  Metrics,
+  Order,
+  PurchaseOutcome,
+  SaleStatus,
+} from './types';
+
+export const API_BASE = '/flash-sale';
+export const REQUEST_TIMEOUT_MS = 8000;
+const DEFAULT_RETRY_AFTER_S = 1;
+
+type JsonObject = Record<string, unknown>;
+
+async function readJson(response: Response): Promise<JsonObject> {
+  try {
+    const body: unknown = await response.json();
+    return body !== null && typeof body === 'object' ? (body as JsonObject) : {};
+  } catch {
+    return {};
+  }
+}
+
+function text(body: JsonObject, key: string): string {
+  const value = body[key];
+  return typeof value === 'string' ? value : '';
+}
+
+function detailOf(body: JsonObject): string {
+  return text(body, 'description') || text(body, 'title');
+}
+
+function orderOf(body: JsonObject): Order | null {
+  const { orderId, userId, position, purchasedAt, saleId } = body;
+  if (typeof orderId !== 'string' || typeof position !== 'number') return null;
+  return {
+    orderId,
+    userId: typeof userId === 'string' ? userId : '',
+    position,
+    purchasedAt: typeof purchasedAt === 'string' ? purchasedAt : '',
+    saleId: typeof saleId === 'number' ? saleId : 0,
+  };
+}
+
+/** Seconds to wait: the body's retryAfter, else the Retry-After header, else 1. */
+export function retryAfterSeconds(body: JsonObject, headers: Headers): number {
+  const fromBody = body.retryAfter;
+  if (typeof fromBody === 'number' && Number.isFinite(fromBody) && fromBody > 0) {
+    return Math.ceil(fromBody);
+  }
+  const header = headers.get('Retry-After');
+  if (header !== null) {
+    const seconds = Number(header);
+    if (Number.isFinite(seconds) && seconds > 0) return Math.ceil(seconds);
+    const date = Date.parse(header);
+    if (!Number.isNaN(date)) return Math.max(1, Math.ceil((date - Date.now()) / 1000));
+  }
+  return DEFAULT_RETRY_AFTER_S;
+}
+
+function timeoutSignal(signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+function networkProblem(error: unknown): string {
+  if (error instanceof DOMException && error.name === 'TimeoutError') {
+    return 'The shop did not answer in time.';
+  }
+  return 'The shop could not be reached. Check your connection.';
+}
+
+export async function purchase(userId: string): Promise<PurchaseOutcome> {
+  let response: Response;
+  try {
+    response = await fetch(`${API_BASE}/purchase`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ userId }),
+      cache: 'no-store',
+      signal: timeoutSignal(),
+    });
+  } catch (error) {
+    return { kind: 'error', detail: networkProblem(error) };
+  }
+  const body = await readJson(response);
+  const detail = detailOf(body);
+  const status = text(body, 'status');
+
+  switch (response.status) {
+    case 200:
+    case 201: {
+      const order = orderOf(body);
+      if (order) return { kind: 'confirmed', order };
+      break;
+    }
+    case 202:
+      return { kind: 'pending', userId, detail };
+    case 409:
+      return { kind: 'already_purchased', order: orderOf(body), detail };
+    case 410:
+      return { kind: 'sold_out', detail };
+    case 403:
+    case 425:
+      if (status === 'ended') {
+        return { kind: 'ended', endsAt: text(body, 'endsAt') || null, detail };
+      }
+      return { kind: 'not_started', startsAt: text(body, 'startsAt') || null, detail };
+    case 429:
+      return {
+        kind: 'rate_limited',
+        retryAfterS: retryAfterSeconds(body, response.headers),
+        detail,
+      };
+    case 503:
+      return {
+        kind: 'unavailable',
+        retryAfterS: retryAfterSeconds(body, response.headers),
+        detail,
+      };
+    case 400:
+    case 413:
+    case 415:
+    case 422:
+      return { kind: 'invalid', detail };
+  }
+  return {
+    kind: 'error',
+    detail: detail || `The shop answered with an unexpected status (${response.status}).`,
+  };
+}
+
+export async function lookupOrder(userId: string): Promise<LookupResult> {
+  let response: Response;
+  try {
+    response = await fetch(`${API_BASE}/purchase/${encodeURIComponent(userId)}`, {
+      headers: { Accept: 'application/json' },
+      cache: 'no-store',
+      signal: timeoutSignal(),
+    });
+  } catch (error) {
+    return { kind: 'error', detail: networkProblem(error) };
+  }
+  const body = await readJson(response);
+  if (response.status === 200) {
+    const order = orderOf(body);
+    if (order) return { kind: 'found', order };
+  }
+  if (response.status === 404) return { kind: 'none', userId };
+  if (response.status === 400) return { kind: 'invalid', detail: detailOf(body) };
+  return {
+    kind: 'error',
+    detail: detailOf(body) || `The shop answered with an unexpected status (${response.status}).`,
+  };
+}
+
+export type StatusPoll =
+  | { kind: 'fresh'; status: SaleStatus; etag: string | null; clockOffsetMs: number }
+  | { kind: 'not_modified' }
+  | { kind: 'error'; detail: string };
+
+/**
+ * One conditional GET of the sale status. A page polls this every second, so it
+ * sends the last ETag: an unchanged sale costs the server a 304 with no body.
+ * `clockOffsetMs` (server clock minus this browser's) corrects the countdown.
+ */
+export async function pollStatus(etag: string | null, signal?: AbortSignal): Promise<StatusPoll> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (etag) headers['If-None-Match'] = etag;
+  const sentAt = Date.now();
+  let response: Response;
+  try {
+    response = await fetch(`${API_BASE}/status`, {
+      headers,
+      cache: 'no-store',
+      signal: timeoutSignal(signal),
+    });
+  } catch (error) {
+    return { kind: 'error', detail: networkProblem(error) };
+  }
+  if (response.status === 304) return { kind: 'not_modified' };
+  const body = await readJson(response);
+  if (response.status !== 200 || typeof body.state !== 'string') {
+    return { kind: 'error', detail: detailOf(body) || `Status answered ${response.status}.` };
+  }
+  const status = body as unknown as SaleStatus;
+  const receivedAt = Date.now();
+  const serverTime = Date.parse(status.serverTime);
+  const clockOffsetMs = Number.isNaN(serverTime) ? 0 : serverTime - (sentAt + receivedAt) / 2;
+  return { kind: 'fresh', status, etag: response.headers.get('ETag'), clockOffsetMs };
+}
+
+export type Fetched<T> = { ok: true; value: T } | { ok: false; detail: string };
+
+async function getJson<T>(path: string, accept: (status: number) => boolean): Promise<Fetched<T>> {
+  try {
+    const response = await fetch(`${API_BASE}${path}`, {
+      headers: { Accept: 'application/json' },
+      cache: 'no-store',
+      signal: timeoutSignal(),
+    });
+    const body = await readJson(response);
+    if (!accept(response.status)) {
+      return { ok: false, detail: detailOf(body) || `${path} answered ${response.status}.` };
+    }
+    return { ok: true, value: body as unknown as T };
+  } catch (error) {
+    return { ok: false, detail: networkProblem(error) };
+  }
+}
+
+export function fetchMetrics(): Promise<Fetched<Metrics>> {
+  return getJson<Metrics>('/metrics', (status) => status === 200);
+}
+
+/** Health answers 503 with the same body when unhealthy: that is data, not a failure. */
+export function fetchHealth(): Promise<Fetched<Health>> {
+  return getJson<Health>('/health', (status) => status === 200 || status === 503);
+}

@@ -1,0 +1,100 @@
+/** The JSON shapes of the flash-sale API (camelCase, as the server sends them). */
+
+export type SaleState = 'upcoming' | 'open' | 'sold_out' | 'ended';
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+export interface SaleStatus {
+  saleId: number;
+  state: SaleState;
+  total: number;
+  remaining: number;
+  sold: number;
+  perUserLimit?: number;
+  startsAt: string | null;
+  endsAt: string | null;
+  queueDepth: number;
+  breaker: BreakerState;
+  serverTime: string;
+}
+
+export interface Order {
+  orderId: string;
+  userId: string;
+  position: number;
+  purchasedAt: string;
+  saleId: number;
+}
+
+export const OUTCOME_KINDS = [
+  'confirmed',
+  'already_purchased',
+  'sold_out',
+  'not_started',
+  'ended',
+  'rate_limited',
+  'unavailable',
+  'pending',
+  'invalid',
+] as const;
+export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
+
+export interface AllocatorHealth {
+  alive: boolean;
+  pid: number | null;
+  heartbeatAgeMs: number | null;
+  restarts: number;
+}
+
+export interface BreakerInfo {
+  state: BreakerState;
+  since: string | null;
+  trips: number;
+}
+
+export interface WorkersInfo {
+  alive: number;
+  configured: number;
+}
+
+export interface Metrics {
+  uptimeSeconds: number;
+  requests: { total: number; purchase: number };
+  outcomes: Partial<Record<OutcomeKind, number>>;
+  successRate: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  throughput: { requestsPerSecond: number; purchasesPerSecond: number; windowSeconds: number };
+  queueDepth: number;
+  queueCapacity: number;
+  breaker: BreakerInfo;
+  sale: SaleStatus;
+  allocator: AllocatorHealth;
+  workers: WorkersInfo;
+}
+
+export interface Health {
+  status: 'ok' | 'unhealthy';
+  uptimeSeconds: number;
+  allocator: AllocatorHealth;
+  breaker: BreakerInfo;
+  workers: WorkersInfo;
+  serverTime: string;
+}
+
+/** What the shopper is told after pressing Buy: one variant per API answer. */
+export type PurchaseOutcome =
+  | { kind: 'confirmed'; order: Order }
+  | { kind: 'already_purchased'; order: Order | null; detail: string }
+  | { kind: 'sold_out'; detail: string }
+  | { kind: 'not_started'; startsAt: string | null; detail: string }
+  | { kind: 'ended'; endsAt: string | null; detail: string }
+  | { kind: 'rate_limited'; retryAfterS: number; detail: string }
+  | { kind: 'unavailable'; retryAfterS: number; detail: string }
+  | { kind: 'pending'; userId: string; detail: string }
+  | { kind: 'invalid'; detail: string }
+  | { kind: 'error'; detail: string };
+
+export type LookupResult =
+  | { kind: 'found'; order: Order }
+  | { kind: 'none'; userId: string }
+  | { kind: 'invalid'; detail: string }
+  | { kind: 'error'; detail: string };

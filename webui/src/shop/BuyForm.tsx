@@ -1,0 +1,149 @@
+import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
+import { lookupOrder, purchase } from '../lib/api';
+import { rememberUserId, rememberedUserId } from '../lib/storage';
+import type { PurchaseOutcome } from '../lib/types';
+import { useNow } from '../lib/useNow';
+import { userIdProblem } from '../lib/validation';
+import { Message } from './Message';
+import { outcomeMessage } from './outcomeMessage';
+
+/** After a 202 (in flight at an allocator restart), how often and how long to look the order up. */
+export const PENDING_CHECK_MS = 1000;
+export const PENDING_CHECKS = 15;
+
+const sleep = (ms: number) => new Promise((resolve) => window.setTimeout(resolve, ms));
+
+export function BuyForm({
+  onAnswered,
+  pendingCheckMs = PENDING_CHECK_MS,
+}: {
+  onAnswered: (userId: string) => void;
+  pendingCheckMs?: number;
+}) {
+  const inputId = useId();
+  const hintId = useId();
+  const [userId, setUserId] = useState(rememberedUserId);
+  const [busy, setBusy] = useState<'buying' | 'checking' | null>(null);
+  const [outcome, setOutcome] = useState<PurchaseOutcome | null>(null);
+  const [retryAt, setRetryAt] = useState<number | null>(null);
+  // The ref, not the state, guards against a double submit: two clicks in the same
+  // frame both see the old state, but only the first finds the ref unset.
+  const inFlightRef = useRef(false);
+  const mountedRef = useRef(true);
+  const inputRef = useRef<HTMLInputElement>(null);
+  const retryTimerRef = useRef<number | undefined>(undefined);
+  const now = useNow(250, retryAt !== null);
+
+  useEffect(() => {
+    mountedRef.current = true;
+    return () => {
+      mountedRef.current = false;
+      window.clearTimeout(retryTimerRef.current);
+    };
+  }, []);
+
+  const waitLeftS = retryAt === null ? 0 : Math.max(0, Math.ceil((retryAt - now) / 1000));
+
+  async function settlePending(id: string): Promise<PurchaseOutcome> {
+    setBusy('checking');
+    for (let check = 0; check < PENDING_CHECKS && mountedRef.current; check += 1) {
+      await sleep(pendingCheckMs);
+      const result = await lookupOrder(id);
+      if (result.kind === 'found') return { kind: 'confirmed', order: result.order };
+    }
+    return {
+      kind: 'error',
+      detail: `The outcome for "${id}" is not known yet. Look it up under "My order" in a minute.`,
+    };
+  }
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    if (inFlightRef.current || waitLeftS > 0) return;
+    const problem = userIdProblem(userId);
+    if (problem) {
+      setOutcome({ kind: 'invalid', detail: problem });
+      inputRef.current?.focus();
+      return;
+    }
+    inFlightRef.current = true;
+    setBusy('buying');
+    setOutcome(null);
+    rememberUserId(userId);
+    try {
+      let answer = await purchase(userId);
+      if (!mountedRef.current) return;
+      if (answer.kind === 'pending') {
+        setOutcome(answer);
+        answer = await settlePending(userId);
+        if (!mountedRef.current) return;
+      }
+      setOutcome(answer);
+      if (answer.kind === 'rate_limited' || answer.kind === 'unavailable') {
+        const waitMs = answer.retryAfterS * 1000;
+        setRetryAt(Date.now() + waitMs);
+        window.clearTimeout(retryTimerRef.current);
+        retryTimerRef.current = window.setTimeout(() => setRetryAt(null), waitMs);
+      }
+      onAnswered(userId);
+    } finally {
+      inFlightRef.current = false;
+      if (mountedRef.current) setBusy(null);
+    }
+  }
+
+  const message = outcome ? outcomeMessage(outcome) : null;
+  const label =
+    busy === 'buying'
+      ? 'Buying…'
+      : busy === 'checking'
+        ? 'Checking…'
+        : waitLeftS > 0
+          ? `Try again in ${waitLeftS} s`
+          : 'Buy now';
+
+  return (
+    <section className="card" aria-labelledby="buy-heading">
+      <h2 id="buy-heading">Buy</h2>
+      <form className="form" onSubmit={submit} noValidate>
+        <label htmlFor={inputId}>Your user id</label>
+        <div className="form__row">
+          <input
+            ref={inputRef}
+            id={inputId}
+            name="userId"
+            type="text"
+            value={userId}
+            onChange={(event) => setUserId(event.target.value)}
+            autoComplete="username"
+            autoCapitalize="none"
+            spellCheck={false}
+            aria-describedby={hintId}
+            aria-invalid={outcome?.kind === 'invalid'}
+            placeholder="e.g. alice"
+            data-testid="buy-user-id"
+          />
+          <button
+            type="submit"
+            className="button button--primary"
+            disabled={busy !== null || waitLeftS > 0}
+            aria-busy={busy !== null}
+            data-testid="buy-button"
+          >
+            {label}
+          </button>
+        </div>
+        <p id={hintId} className="hint">
+          One per shopper. Up to 64 characters, no slashes.
+        </p>
+      </form>
+      <div role="status" aria-live="polite" className="outcome">
+        {message && outcome ? (
+          <Message tone={message.tone} title={message.title} testId="purchase-outcome" kind={outcome.kind}>
+            <p>{message.body}</p>
+          </Message>
+        ) : null}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,35 @@
+import { formatNumber } from '../lib/format';
+import type { SaleStatus } from '../lib/types';
+
+export function StockMeter({ status }: { status: SaleStatus | null }) {
+  const total = status?.total ?? 0;
+  const remaining = status?.remaining ?? 0;
+  const ratio = total > 0 ? remaining / total : 0;
+  const level = ratio > 0.5 ? 'plenty' : ratio > 0.1 ? 'low' : 'last';
+  return (
+    <div className="stock" data-testid="stock">
+      <p className="stock__figures">
+        <span className="stock__remaining" data-testid="stock-remaining">
+          {status ? formatNumber(remaining) : '–'}
+        </span>{' '}
+        <span className="stock__of">
+          of <span data-testid="stock-total">{status ? formatNumber(total) : '–'}</span> left
+        </span>
+      </p>
+      <div
+        className="bar"
+        role="progressbar"
+        aria-label="Items left"
+        aria-valuemin={0}
+        aria-valuemax={total}
+        aria-valuenow={remaining}
+        aria-valuetext={status ? `${remaining} of ${total} left` : 'loading'}
+      >
+        <div className={`bar__fill bar__fill--${level}`} style={{ width: `${ratio * 100}%` }} />
+      </div>
+      {status ? (
+        <p className="stock__sold">{formatNumber(status.sold)} sold</p>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,84 @@
+import { formatDateTime } from '../lib/format';
+import type { PurchaseOutcome } from '../lib/types';
+
+export type Tone = 'success' | 'info' | 'warning' | 'error';
+
+export interface OutcomeMessage {
+  tone: Tone;
+  title: string;
+  body: string;
+}
+
+/** The words the shopper reads for each answer of the purchase endpoint. */
+export function outcomeMessage(outcome: PurchaseOutcome): OutcomeMessage {
+  switch (outcome.kind) {
+    case 'confirmed':
+      return {
+        tone: 'success',
+        title: 'Order confirmed!',
+        body: `It's yours: you were number ${outcome.order.position} in line. Order ${outcome.order.orderId}.`,
+      };
+    case 'already_purchased':
+      return {
+        tone: 'info',
+        title: 'You already bought this item',
+        body: outcome.order
+          ? `The limit is one per shopper. Your order ${outcome.order.orderId} (number ${outcome.order.position} in line) stands.`
+          : outcome.detail || 'The limit is one per shopper.',
+      };
+    case 'sold_out':
+      return {
+        tone: 'warning',
+        title: 'Sold out',
+        body: 'Every item has been sold. Thanks for trying!',
+      };
+    case 'not_started':
+      return {
+        tone: 'info',
+        title: 'The sale has not started yet',
+        body: outcome.startsAt
+          ? `It opens ${formatDateTime(outcome.startsAt)}. Try again when the countdown ends.`
+          : 'Try again when the countdown ends.',
+      };
+    case 'ended':
+      return {
+        tone: 'warning',
+        title: 'The sale has ended',
+        body: 'Orders are no longer taken for this sale.',
+      };
+    case 'rate_limited':
+      return {
+        tone: 'warning',
+        title: 'Too many attempts',
+        body: `Please wait ${seconds(outcome.retryAfterS)} before trying again.`,
+      };
+    case 'unavailable':
+      return {
+        tone: 'warning',
+        title: 'The shop is very busy',
+        body: `Your order was not taken. Please try again in ${seconds(outcome.retryAfterS)}.`,
+      };
+    case 'pending':
+      return {
+        tone: 'info',
+        title: 'Your order is being processed',
+        body: `We are checking the outcome for "${outcome.userId}"; this takes a moment.`,
+      };
+    case 'invalid':
+      return {
+        tone: 'error',
+        title: 'Check your user id',
+        body: outcome.detail || 'That user id cannot be used.',
+      };
+    case 'error':
+      return {
+        tone: 'error',
+        title: 'Something went wrong',
+        body: `${outcome.detail} Your order was not confirmed; please try again.`,
+      };
+  }
+}
+
+function seconds(count: number): string {
+  return count === 1 ? '1 second' : `${count} seconds`;
+}

@@ -1,0 +1,52 @@
+import { vi } from 'vitest';
+
+export interface Call {
+  url: string;
+  init: RequestInit | undefined;
+}
+
+export type Handler = (url: string, init: RequestInit | undefined) => Response | Promise<Response>;
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json', ...headers },
+  });
+}
+
+export function notModified(etag: string): Response {
+  return new Response(null, { status: 304, headers: { ETag: etag } });
+}
+
+/** Replace the global fetch with `handler`; returns the recorded calls. */
+export function mockFetch(handler: Handler): Call[] {
+  const calls: Call[] = [];
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      calls.push({ url, init });
+      return handler(url, init);
+    }),
+  );
+  return calls;
+}
+
+export function header(call: Call | undefined, name: string): string | undefined {
+  const headers = call?.init?.headers as Record<string, string> | undefined;
+  return headers?.[name];
+}
+
+export const OPEN_STATUS = {
+  saleId: 1,
+  state: 'open',
+  total: 100,
+  remaining: 37,
+  sold: 63,
+  perUserLimit: 1,
+  startsAt: null,
+  endsAt: null,
+  queueDepth: 0,
+  breaker: 'closed',
+  serverTime: '2026-11-24T15:00:00.000Z',
+} as const;
