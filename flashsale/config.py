@@ -48,6 +48,8 @@ class Settings:
     # allocator sells nothing to a request with less time than this left.
     commit_budget_s: float = 0.5
     queue_capacity: int = 2048
+    # Recycle a worker after this many requests (0: never), as gunicorn's max_requests.
+    max_requests: int = 0
     log_level: str = "info"
 
     @classmethod
@@ -79,6 +81,9 @@ class Settings:
             ),
             queue_capacity=read.integer(
                 "FLASHSALE_QUEUE_CAPACITY", cls.queue_capacity, low=1, high=1_000_000
+            ),
+            max_requests=read.integer(
+                "FLASHSALE_MAX_REQUESTS", cls.max_requests, low=0, high=10_000_000
             ),
             log_level=read.text(
                 "FLASHSALE_LOG_LEVEL", cls.log_level, check=_one_of("debug info warning error")

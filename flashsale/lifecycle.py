@@ -32,6 +32,8 @@ from flashsale.supervisor import AllocatorSupervisor
 
 log = logging.getLogger("flashsale.lifecycle")
 
+WORKER_CONNECT_TIMEOUT_S = 5.0
+
 
 @dataclass
 class Runtime:
@@ -175,6 +177,10 @@ def worker_app() -> falcon.App:
         reply_timeout_s=settings.reply_timeout_s,
         commit_budget_s=settings.commit_budget_s,
     )
+    # Serve nothing before the allocator can be reached (it may be restarting:
+    # then requests wait for it within their own deadlines).
+    if not client.wait_connected(WORKER_CONNECT_TIMEOUT_S):
+        log.warning("worker %s: allocator not reachable yet; serving anyway", os.getpid())
     deps = AppDeps(
         view=ServerView(settings, runtime.board, runtime.slots),
         allocator=client,

@@ -19,13 +19,21 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
+from multiprocessing.connection import Connection
 
-from flashsale.allocator.protocol import NO_SLOT, RESENT, Kind, Reply, Request
+from flashsale.allocator.protocol import (
+    HANDSHAKE_TIMEOUT_S,
+    NO_SLOT,
+    RESENT,
+    Kind,
+    Reply,
+    Request,
+    authenticate,
+    set_timeouts,
+)
 from flashsale.journal import OrderRecord
 from flashsale.outcomes import Outcome
 from flashsale.shm.slots import IN_FLIGHT, READ_SEQ, ProcessSlots
@@ -77,6 +85,7 @@ class AllocatorClient:
         self._epoch = 0
         self._seq = 0
         self._stopped = threading.Event()
+        self._connected = threading.Event()
         self._thread = threading.Thread(target=self._run, name="allocator-client", daemon=True)
         self._thread.start()
 
@@ -102,8 +111,9 @@ class AllocatorClient:
             reply_deadline_ns=deadline,
         )
 
-    def in_flight(self) -> int:
-        return len(self._pending)
+    def wait_connected(self, timeout_s: float) -> bool:
+        """Block until the first connection is up (a new worker calls it before serving)."""
+        return self._connected.wait(timeout_s)
 
     def close(self) -> None:
         self._stopped.set()
@@ -145,6 +155,10 @@ class AllocatorClient:
             # commit its budget, then say "pending" rather than guess.
             if pending.done.wait(self.commit_budget_ns / 1e9):
                 return _decision(pending.reply)
+            log.warning(
+                "worker %s: request %s read but unanswered%s: answered pending",
+                os.getpid(), seq, " (allocator crashed)" if pending.crashed else "",
+            )  # fmt: skip
             return Decision(Outcome.PENDING)
         finally:
             with self._lock:
@@ -205,6 +219,7 @@ class AllocatorClient:
                     continue
                 self._epoch += 1
                 self._conn = conn
+                self._connected.set()
                 now = time.monotonic_ns()
                 for pending in list(self._pending.values()):
                     if pending.sent_epoch is None and pending.reply_deadline_ns > now:
@@ -259,18 +274,19 @@ def _seconds_until(deadline_ns: int) -> float:
 def _open_connection(address: str, authkey: bytes) -> Connection:
     """`multiprocessing.connection.Client`, with timeouts on every blocking step."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    timeval = struct.pack("ll", int(SOCKET_TIMEOUT_S), 0)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
     try:
+        sock.settimeout(HANDSHAKE_TIMEOUT_S)
         sock.connect(address)
+        sock.setblocking(True)
     except OSError:
         sock.close()
         raise
     conn = Connection(sock.detach())
     try:
-        answer_challenge(conn, authkey)
-        deliver_challenge(conn, authkey)
+        authenticate(conn, authkey, accepting=False)
+        # Replies are awaited with poll(); a reply cut in half by a frozen
+        # allocator still fails after SOCKET_TIMEOUT_S instead of hanging.
+        set_timeouts(conn, SOCKET_TIMEOUT_S)
     except BaseException:
         conn.close()
         raise

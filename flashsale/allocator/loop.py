@@ -19,11 +19,21 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 
 from flashsale.allocator.book import StockBook
-from flashsale.allocator.protocol import NO_SLOT, RESENT, FrameBuffer, Kind, Reply, Request, frame
+from flashsale.allocator.protocol import (
+    NO_SLOT,
+    RESENT,
+    FrameBuffer,
+    Kind,
+    Reply,
+    Request,
+    authenticate,
+    frame,
+)
 from flashsale.journal import Journal, JournalLock, OrderRecord, SaleRecord
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard
@@ -128,7 +138,9 @@ class Allocator:
         # this path because we hold the journal lock.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.address)
-        listener = Listener(self.address, family="AF_UNIX", backlog=512, authkey=self.authkey)
+        # No authkey here: the handshake runs below with timeouts, so a worker
+        # frozen halfway through it cannot stall everyone else's connection.
+        listener = Listener(self.address, family="AF_UNIX", backlog=512)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         threading.Thread(
             target=self._accept_forever, args=(listener,), name="accept", daemon=True
@@ -142,7 +154,13 @@ class Allocator:
             except OSError:
                 if self._stopping:
                     return
-                log.warning("allocator: a worker failed to connect", exc_info=True)
+                log.warning("allocator: accept failed", exc_info=True)
+                continue
+            try:
+                authenticate(conn, self.authkey, accepting=True)
+            except (OSError, EOFError, AuthenticationError) as exc:
+                log.warning("allocator: a worker failed the handshake (%s)", exc)
+                conn.close()
                 continue
             self._accepted.put(conn)
             os.write(self._wake_w, b"c")

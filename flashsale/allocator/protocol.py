@@ -14,9 +14,11 @@ SALE_STARTED.
 
 from __future__ import annotations
 
+import socket
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 
 from flashsale.outcomes import Outcome
 
@@ -119,3 +121,28 @@ class FrameBuffer:
             offset = end
         del buffer[:offset]
         return frames
+
+
+HANDSHAKE_TIMEOUT_S = 5
+
+
+def set_timeouts(conn: Connection, seconds: float) -> None:
+    """Kernel timeouts on a connection's socket (0: none); blocking calls then fail, not hang."""
+    sock = socket.socket(fileno=conn.fileno())
+    try:
+        timeval = struct.pack("ll", int(seconds), int((seconds % 1) * 1e6))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    finally:
+        sock.detach()
+
+
+def authenticate(conn: Connection, authkey: bytes, *, accepting: bool) -> None:
+    """multiprocessing's HMAC handshake, bounded by HANDSHAKE_TIMEOUT_S on each side."""
+    set_timeouts(conn, HANDSHAKE_TIMEOUT_S)
+    if accepting:
+        deliver_challenge(conn, authkey)
+        answer_challenge(conn, authkey)
+    else:
+        answer_challenge(conn, authkey)
+        deliver_challenge(conn, authkey)

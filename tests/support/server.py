@@ -118,6 +118,16 @@ class ServerProcess:
     def signal(self, signum: int) -> None:
         os.kill(self.pid, signum)
 
+    def allocator_pid(self) -> int:
+        return requests.get(f"{self.url}/flash-sale/health", timeout=5).json()["allocator"]["pid"]
+
+    def worker_pids(self) -> list[int]:
+        allocator = self.allocator_pid()
+        return [pid for pid in children_of(self.pid) if pid != allocator]
+
+    def status(self) -> dict:
+        return requests.get(f"{self.url}/flash-sale/status", timeout=5).json()
+
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM the master and wait; on a hang, kill the group and fail."""
         if self.proc is None or self.proc.poll() is not None:
@@ -149,3 +159,34 @@ def running_server(db_path: Path, **kwargs) -> Iterator[ServerProcess]:
         server.stop()
     finally:
         server.kill_group()
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of a process, read from /proc (no procps needed)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name (field 2) may hold spaces; fields after it are fixed.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def processes_in_group(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members

@@ -1,0 +1,98 @@
+"""Bursts of shoppers from several client processes, all released at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from contextlib import closing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+RELEASE_TIMEOUT_S = 60
+REQUEST_TIMEOUT_S = 30
+
+_barrier = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    user_id: str
+    status: int  # 0 when the connection failed
+    body: dict | None
+    error: str | None = None
+
+
+def _remember_barrier(barrier) -> None:
+    global _barrier
+    _barrier = barrier
+
+
+def _shop(url: str, user_ids: Sequence[str], attempts: int, retries: int) -> list[Answer]:
+    """One shopper per thread, each with its own connection, like browsers."""
+    release = threading.Event()
+
+    def one_shopper(user_id: str) -> list[Answer]:
+        with requests.Session() as session:
+            release.wait(RELEASE_TIMEOUT_S)
+            return [_buy(session, url, user_id, retries) for _ in range(attempts)]
+
+    with ThreadPoolExecutor(max_workers=len(user_ids)) as pool:
+        futures = [pool.submit(one_shopper, user_id) for user_id in user_ids]
+        _barrier.wait(RELEASE_TIMEOUT_S)
+        release.set()
+        return [answer for future in futures for answer in future.result()]
+
+
+def _buy(session: requests.Session, url: str, user_id: str, retries: int) -> Answer:
+    """One purchase; a shopper whose connection broke presses Buy again `retries` times."""
+    for attempt in range(retries + 1):
+        try:
+            answer = session.post(
+                f"{url}/flash-sale/purchase", json={"userId": user_id}, timeout=REQUEST_TIMEOUT_S
+            )
+            break
+        except requests.RequestException as exc:
+            if attempt == retries:
+                return Answer(user_id, 0, None, type(exc).__name__)
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    return Answer(user_id, answer.status_code, body)
+
+
+def burst(
+    url: str,
+    user_ids: Sequence[str],
+    *,
+    processes: int = 4,
+    attempts: int = 1,
+    retries: int = 0,
+) -> list[Answer]:
+    """Every user buys `attempts` times; returns every answer."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(processes)
+    shares = [list(user_ids[i::processes]) for i in range(processes)]
+    with ProcessPoolExecutor(
+        processes, mp_context=context, initializer=_remember_barrier, initargs=(barrier,)
+    ) as pool:
+        futures = [pool.submit(_shop, url, share, attempts, retries) for share in shares]
+        return [answer for future in futures for answer in future.result()]
+
+
+def journal_orders(db_path: Path, sale_id: int | None = None) -> dict[str, str]:
+    """user_id -> order_id of the journal's latest (or given) sale, read directly."""
+    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        if sale_id is None:
+            sale_id = db.execute("SELECT max(sale_id) FROM sales").fetchone()[0]
+        rows = db.execute(
+            "SELECT user_id, order_id FROM orders WHERE sale_id = ?", (sale_id,)
+        ).fetchall()
+    users = [user for user, _ in rows]
+    assert len(users) == len(set(users)), "a user holds two orders"
+    return dict(rows)
