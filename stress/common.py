@@ -148,12 +148,25 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+def str_or_none(value: object) -> str | None:
+    """Ids as text: the API may give a sale id as a number."""
+    return None if value is None else str(value)
+
+
 def decode_json(answer: requests.Response) -> dict[str, Any]:
     try:
         body = answer.json()
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def new_session() -> requests.Session:
+    """A session for loopback load: no proxy or netrc look-up per request, which
+    costs a third of requests' CPU time per call and changes nothing on 127.0.0.1."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 class ApiError(RuntimeError):
@@ -166,7 +179,7 @@ class Api:
     def __init__(self, base_url: str, admin_token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.admin_token = admin_token
-        self.session = requests.Session()
+        self.session = new_session()
 
     def close(self) -> None:
         self.session.close()

@@ -95,6 +95,8 @@ def run_flash(options: FlashOptions) -> FlashResult:
             "concurrency": concurrency,
             "timeoutS": options.timeout_s,
             "clientNotes": load.notes,
+            "clientCpuS": round(load.client_cpu_s, 2),
+            "loadWallS": round((load.finished_ns - load.release_ns) / 1e9, 2),
         },
         "sale": {
             "created": sale,
@@ -185,6 +187,10 @@ def format_summary(result: FlashResult) -> str:
     ):
         if figures.get(key) is not None:
             lines.append(f"  {label:<44} {figures[key]}")
+    lines.append(
+        f"  client CPU {run['clientCpuS']} s over {run['loadWallS']} s of load "
+        f"({run['processes']} processes; the host's cores are shared with the server)"
+    )
     lines.append(f"  outcomes: {figures.get('outcomes', {})}")
     lines.append("  latency ms        count      p50      p95      p99      max")
     for name, summary in figures.get("latencyMs", {}).items():

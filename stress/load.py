@@ -36,6 +36,7 @@ class LoadResult:
     processes: int
     threads_per_process: list[int]
     notes: list[str] = field(default_factory=list)
+    client_cpu_s: float = 0.0  # CPU time of all client processes after the release
 
 
 class LoadError(RuntimeError):
@@ -107,7 +108,7 @@ def run_load(
         release_ns = time.time_ns() + int(RELEASE_LEAD_S * 1e9)
         release_value.value = release_ns
         go_event.set()
-        rows, notes = _collect(
+        rows, notes, cpu_s = _collect(
             children, result_queue, users_done, requests_done, len(plans), deadline_s, progress
         )
     finally:
@@ -118,7 +119,7 @@ def run_load(
                 child.join(timeout=5)
     records = [Record.from_row(row) for row in rows]
     records.sort(key=lambda record: record.send_ns)
-    return LoadResult(records, release_ns, time.time_ns(), processes, threads, notes)
+    return LoadResult(records, release_ns, time.time_ns(), processes, threads, notes, cpu_s)
 
 
 def _deadline_s(plans: list[UserPlan], timeout_s: float, poll_interval_s: float) -> float:
@@ -150,17 +151,19 @@ def _wait_ready(ready_queue, children) -> None:
 
 def _collect(
     children, result_queue, users_done, requests_done, total_users, deadline_s, progress
-) -> tuple[list[tuple], list[str]]:
+) -> tuple[list[tuple], list[str], float]:
     bar = ProgressBar(total_users, "shoppers", enabled=progress)
     rows: list[tuple] = []
     notes: list[str] = []
     received = 0
+    cpu_s = 0.0
     started = time.monotonic()
     deadline = started + deadline_s + RESULT_GRACE_S
     while received < len(children):
         try:
-            index, part, note = result_queue.get(timeout=0.2)
+            index, part, note, child_cpu_s = result_queue.get(timeout=0.2)
             rows.extend(part)
+            cpu_s += child_cpu_s
             received += 1
             if note:
                 notes.append(f"client {index}: {note}")
@@ -181,4 +184,4 @@ def _collect(
         elapsed = max(time.monotonic() - started, 1e-6)
         bar.update(done, f"requests {answered} ({answered / elapsed:,.0f}/s)")
     bar.close(sum(users_done), f"requests {sum(requests_done)}")
-    return rows, notes
+    return rows, notes, cpu_s

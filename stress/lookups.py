@@ -11,7 +11,14 @@ from urllib.parse import quote
 
 import requests
 
-from stress.common import PURCHASE_PATH, decode_json, iso_to_ns, parse_retry_after
+from stress.common import (
+    PURCHASE_PATH,
+    decode_json,
+    iso_to_ns,
+    new_session,
+    parse_retry_after,
+    str_or_none,
+)
 from stress.verdict import LookupResult
 
 LOOKUP_THREADS = 16
@@ -29,7 +36,7 @@ def lookup_all(
     def one(user: str) -> LookupResult:
         session = getattr(local, "session", None)
         if session is None:
-            session = local.session = requests.Session()
+            session = local.session = new_session()
         return lookup_one(session, base, user)
 
     unique = sorted(set(users))
@@ -58,9 +65,9 @@ def lookup_one(session: requests.Session, base: str, user: str) -> LookupResult:
         return LookupResult(
             user=user,
             http=200,
-            order_id=body.get("orderId"),
+            order_id=str_or_none(body.get("orderId")),
             position=position if isinstance(position, int) else None,
-            sale_id=body.get("saleId"),
+            sale_id=str_or_none(body.get("saleId")),
             purchased_at_ns=iso_to_ns(body.get("purchasedAt")),
         )
     return last

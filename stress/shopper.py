@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import random
+import resource
 import threading
 import time
 from collections import deque
@@ -28,8 +29,10 @@ from stress.common import (
     Record,
     decode_json,
     iso_to_ns,
+    new_session,
     parse_retry_after,
     raise_nofile_limit,
+    str_or_none,
 )
 from stress.scenarios import MAX_RETRY_WAIT_S, UserPlan
 
@@ -79,14 +82,14 @@ def client_main(
         counts["requests"] = next(request_counter)
 
     def shopper_thread() -> None:
-        session: requests.Session | None = None
-        plan: UserPlan | None = None
         try:
-            plan = plans.popleft()
+            plan: UserPlan | None = plans.popleft()
         except IndexError:
             plan = None
         if plan is not None:
-            session = requests.Session()
+            # Everything a browser has before the click: the session, the request,
+            # and with warm-up the open connection.
+            session, prepared = open_shopper(settings, plan)
             if settings.warmup:
                 _warm(session, settings)
         try:
@@ -96,16 +99,16 @@ def client_main(
         release.wait()
         start_ns = start_ns_box[0]
         hard_stop_ns = start_ns + int(settings.deadline_s * 1e9)
-        while plan is not None and session is not None:
+        while plan is not None:
             _sleep_until_ns(start_ns + int(plan.offset_s * 1e9))
-            run_shopper(session, settings, plan, hard_stop_ns, on_request)
+            run_shopper(session, prepared, settings, plan, hard_stop_ns, on_request)
             session.close()
             counts["users"] = next(user_counter)
             try:
                 plan = plans.popleft()
             except IndexError:
                 break
-            session = requests.Session()
+            session, prepared = open_shopper(settings, plan)
 
     workers = [
         threading.Thread(target=shopper_thread, name=f"shopper-{n}", daemon=True)
@@ -116,12 +119,13 @@ def client_main(
     ready.wait(READY_TIMEOUT_S)
     ready_queue.put(index)
     if not go_event.wait(GO_TIMEOUT_S):
-        result_queue.put((index, [], "never released"))
+        result_queue.put((index, [], "never released", 0.0))
         return
     start_ns = int(release_ns.value)
     start_ns_box.append(start_ns)
     _sleep_until_ns(start_ns)
     release.set()
+    cpu_at_release_s = _cpu_s()
 
     deadline = time.monotonic() + settings.deadline_s + 5.0
     while any(worker.is_alive() for worker in workers) and time.monotonic() < deadline:
@@ -135,11 +139,32 @@ def client_main(
     requests_done[index] = counts["requests"]
     stuck = sum(worker.is_alive() for worker in workers)
     note = f"{stuck} shopper threads still running at the deadline" if stuck else ""
-    result_queue.put((index, [record.to_row() for record in list(records)], note))
+    rows = [record.to_row() for record in list(records)]
+    result_queue.put((index, rows, note, _cpu_s() - cpu_at_release_s))
+
+
+def _cpu_s() -> float:
+    """CPU seconds this process used so far; the run reports the part after the
+    release, which shows when the client rather than the server was the bottleneck."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def open_shopper(
+    settings: ClientSettings, plan: UserPlan
+) -> tuple[requests.Session, requests.PreparedRequest]:
+    """A shopper's own session (own connection) and its purchase request, built once."""
+    session = new_session()
+    body = json.dumps({"userId": plan.user}).encode()
+    prepared = session.prepare_request(
+        requests.Request("POST", settings.base_url + PURCHASE_PATH, data=body, headers=JSON_HEADERS)
+    )
+    return session, prepared
 
 
 def run_shopper(
     session: requests.Session,
+    prepared: requests.PreparedRequest,
     settings: ClientSettings,
     plan: UserPlan,
     hard_stop_ns: int,
@@ -148,11 +173,10 @@ def run_shopper(
     """Follow one shopper's plan: wait for the start if asked, then buy."""
     if plan.wait_for_start:
         _wait_for_opening(session, settings, plan, hard_stop_ns, on_request)
-    body = json.dumps({"userId": plan.user}).encode()
     for attempt in range(1, plan.attempts + 1):
         if time.time_ns() >= hard_stop_ns:
             return
-        record = purchase(session, settings, plan.user, body, attempt)
+        record = purchase(session, prepared, settings, plan.user, attempt)
         on_request(record)
         pause = _pause_after(record, plan)
         if pause is None:
@@ -177,13 +201,16 @@ def _pause_after(record: Record, plan: UserPlan) -> float | None:
 
 
 def purchase(
-    session: requests.Session, settings: ClientSettings, user: str, body: bytes, attempt: int
+    session: requests.Session,
+    prepared: requests.PreparedRequest,
+    settings: ClientSettings,
+    user: str,
+    attempt: int,
 ) -> Record:
-    url = settings.base_url + PURCHASE_PATH
     send_ns = time.time_ns()
     started = time.perf_counter_ns()
     try:
-        answer = session.post(url, data=body, headers=JSON_HEADERS, timeout=settings.timeout_s)
+        answer = session.send(prepared, timeout=settings.timeout_s)
     except requests.RequestException as exc:
         return Record(
             user,
@@ -207,8 +234,8 @@ def purchase(
         http=answer.status_code,
         status=str(payload.get("status") or ""),
         position=position if isinstance(position, int) else None,
-        order_id=payload.get("orderId"),
-        sale_id=payload.get("saleId"),
+        order_id=str_or_none(payload.get("orderId")),
+        sale_id=str_or_none(payload.get("saleId")),
         retry_after_s=parse_retry_after(answer.headers.get("Retry-After")),
     )
 
