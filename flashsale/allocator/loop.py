@@ -96,11 +96,11 @@ class Allocator:
     # -- process entry ------------------------------------------------------------
     def run(self, parent_pid: int | None = None) -> None:
         """Recover, serve until SIGTERM (or the parent's death), then stop cleanly."""
+        if not self.lock.held:
+            self.lock.acquire()  # before anything else: a refused allocator changes nothing
         signal.signal(signal.SIGTERM, lambda *_: self._stop())
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides when we stop
         self.board.announce_allocator(os.getpid())
-        if not self.lock.held:
-            self.lock.acquire()
         self.journal = Journal(self.db_path)
         self.book = self._recover()
         self.board.publish_sale(self.book.snapshot())

@@ -25,7 +25,11 @@ def read_json_body(req: falcon.Request) -> bytes:
     # Refuse by the declared length before reading anything.
     if req.content_length is not None and req.content_length > BODY_MAX_BYTES:
         raise too_large
-    raw = req.bounded_stream.read(BODY_MAX_BYTES + 1)
+    # Without a length (chunked transfer) Falcon's bounded stream reads nothing;
+    # gunicorn's own input decodes the chunks, and we still read one byte past
+    # the limit at most.
+    stream = req.bounded_stream if req.content_length is not None else req.stream
+    raw = stream.read(BODY_MAX_BYTES + 1)
     if len(raw) > BODY_MAX_BYTES:
         raise too_large
     return raw

@@ -5,9 +5,9 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
-from contextlib import closing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from flashsale.config import DEFAULT_WORKERS, Settings
+from flashsale.errors import ConfigError
+
+
+def test_defaults_need_no_environment():
+    settings = Settings.from_env({})
+    assert settings.bind == "127.0.0.1:8000"
+    assert settings.workers == DEFAULT_WORKERS
+    assert (settings.stock, settings.per_user_limit) == (100, 1)
+    assert settings.starts_at is settings.ends_at is None
+    assert settings.admin_token is None
+
+
+def test_values_are_read_and_typed():
+    settings = Settings.from_env(
+        {
+            "FLASHSALE_BIND": "0.0.0.0:9000",
+            "WEB_CONCURRENCY": "4",
+            "FLASHSALE_STOCK": "7",
+            "FLASHSALE_STARTS_AT": "2030-01-01T10:00:00Z",
+            "FLASHSALE_ENDS_AT": "2030-01-01T12:00:00+01:00",
+            "FLASHSALE_ADMIN_TOKEN": "long-enough-token",
+        }
+    )
+    assert (settings.bind, settings.workers, settings.stock) == ("0.0.0.0:9000", 4, 7)
+    assert settings.starts_at == datetime(2030, 1, 1, 10, tzinfo=UTC)
+    assert settings.ends_at == datetime(2030, 1, 1, 11, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("FLASHSALE_STOCK", "many", "FLASHSALE_STOCK='many' is not an integer"),
+        ("FLASHSALE_STOCK", "-1", "FLASHSALE_STOCK=-1 is out of range"),
+        ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY=0 is out of range"),
+        ("FLASHSALE_PER_USER_LIMIT", "1.5", "FLASHSALE_PER_USER_LIMIT='1.5' is not an integer"),
+        ("FLASHSALE_STARTS_AT", "tomorrow", "FLASHSALE_STARTS_AT='tomorrow' is not an ISO-8601"),
+        ("FLASHSALE_BIND", "nowhere", "FLASHSALE_BIND='nowhere' is not valid"),
+        ("FLASHSALE_ADMIN_TOKEN", "short", "FLASHSALE_ADMIN_TOKEN must be at least 8"),
+        ("FLASHSALE_REPLY_TIMEOUT_S", "0", "FLASHSALE_REPLY_TIMEOUT_S=0.0 is out of range"),
+    ],
+)
+def test_a_bad_value_names_its_variable(name, value, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        Settings.from_env({name: value})
+
+
+def test_an_end_before_the_start_is_refused():
+    with pytest.raises(ConfigError, match="FLASHSALE_ENDS_AT must be later"):
+        Settings.from_env(
+            {"FLASHSALE_STARTS_AT": "2030-01-02T00:00:00Z", "FLASHSALE_ENDS_AT": "2030-01-01"}
+        )

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from flashsale.metrics import MetricsRecorder, MetricsSnapshot
+from flashsale.outcomes import Outcome
+from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
+from flashsale.shm.slots import NUM_ROWS, Endpoint, ProcessSlots
+
+
+def test_the_sale_board_publishes_a_whole_sale():
+    board = SaleBoard()
+    assert board.sale() is None
+    sale = SaleSnapshot(3, 100, 1, None, 2_000, 10, 0)
+    board.publish_sale(sale)
+    board.publish_sold(40)
+    read = board.sale()
+    assert (read.sale_id, read.stock, read.sold, read.remaining) == (3, 100, 40, 60)
+    assert read.state(1_000) == "open"
+    assert read.state(2_000) == "ended"
+
+
+def test_counts_survive_a_worker_exit_through_the_retired_row():
+    slots = ProcessSlots()
+    first, second = slots.claim(), slots.claim()
+    MetricsRecorder(slots.row(first)).record(Endpoint.PURCHASE, Outcome.CONFIRMED, 1_500)
+    for _ in range(3):
+        MetricsRecorder(slots.row(second)).record(Endpoint.PURCHASE, Outcome.SOLD_OUT, 400)
+    slots.release(first)
+    snapshot = MetricsSnapshot.read(slots)
+    assert snapshot.requests[Endpoint.PURCHASE] == 4
+    assert snapshot.outcomes[Outcome.CONFIRMED] == 1
+    assert snapshot.latency_max_us == 1_500
+    assert snapshot.latency_percentile_ms(0.5) == 0.5
+    assert slots.claim() == first  # the row is reused, and starts from zero
+    assert MetricsSnapshot.read(slots).requests[Endpoint.PURCHASE] == 4
+
+
+def test_rows_run_out_without_crashing():
+    slots = ProcessSlots()
+    assert all(slots.claim() is not None for _ in range(NUM_ROWS))
+    assert slots.claim() is None
