@@ -14,6 +14,7 @@ from flashsale.api.middleware import MetricsMiddleware
 from flashsale.api.operator import HealthResource, MetricsResource, PrometheusResource
 from flashsale.api.purchase import Allocation, PurchaseLookupResource, PurchaseResource
 from flashsale.api.status import StatusResource
+from flashsale.api.ui import register_ui
 from flashsale.journal import JournalReader
 from flashsale.metrics import MetricsRecorder
 from flashsale.observe import ServerView
@@ -51,4 +52,5 @@ def create_app(deps: AppDeps) -> falcon.App:
         "/flash-sale/admin/sale",
         AdminSaleResource(view.settings.admin_token, view.board, deps.allocator),
     )
+    register_ui(app, view.settings.ui_dir)  # everything the API does not match
     return app
