@@ -6,6 +6,7 @@ import { OUTCOME_STYLE } from './outcomeStyle';
 import { HISTORY_SAMPLES, PERCENTILES, latencySeries, outcomeRates } from './series';
 import { DASHBOARD_POLL_MS, useDashboardData } from './useDashboardData';
 
+const MIN_CHART_SLOTS = 10;
 const PERCENTILE_COLORS = { p50: '#1c7ed6', p95: '#f08c00', p99: '#e03131' } as const;
 
 const BREAKER_TEXT: Record<BreakerState, string> = {
@@ -21,7 +22,8 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
   const latest = samples.at(-1)?.metrics ?? null;
   const rates = outcomeRates(samples);
   const latency = latencySeries(samples);
-  const slots = HISTORY_SAMPLES - 1;
+  // Stretch a short history over the width until the full minute is there.
+  const slots = Math.min(HISTORY_SAMPLES - 1, Math.max(MIN_CHART_SLOTS, samples.length - 1));
 
   const rateSeries: ChartSeries[] = OUTCOME_KINDS.map((kind) => ({
     key: kind,
@@ -127,7 +129,7 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
       <div className="charts">
         <section className="card">
           <LineChart
-            title="Requests per second by outcome"
+            title="Requests by outcome"
             unit="per second"
             series={rateSeries}
             slots={slots}

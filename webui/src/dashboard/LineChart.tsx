@@ -1,4 +1,6 @@
 /** A small dependency-free SVG line chart: a few series over the last minute. */
+import { useRef } from 'react';
+import { useElementWidth } from '../lib/useElementWidth';
 import { linePath, niceCeiling } from './chartMath';
 
 export interface ChartSeries {
@@ -8,8 +10,13 @@ export interface ChartSeries {
   values: (number | null)[];
 }
 
-const WIDTH = 640;
+const DEFAULT_WIDTH = 640;
 const PAD = { top: 12, right: 12, bottom: 22, left: 44 };
+
+/** A series that stayed at zero (or has no data) is left out of the plot, not the legend. */
+function flat(series: ChartSeries): boolean {
+  return series.values.every((value) => value === null || value === 0);
+}
 
 function tickLabel(value: number): string {
   if (value === 0) return '0';
@@ -29,13 +36,16 @@ export function LineChart({
   title: string;
   unit: string;
   series: ChartSeries[];
-  /** Number of x positions (samples) in the window, so the chart fills from the right. */
+  /** Number of x positions in the window; a series shorter than this is drawn from the right. */
   slots: number;
   height?: number;
   formatValue: (value: number) => string;
   testId?: string;
 }) {
-  const plotWidth = WIDTH - PAD.left - PAD.right;
+  const figureRef = useRef<HTMLElement>(null);
+  // Drawn at its real pixel width so the labels keep their size on a phone.
+  const width = useElementWidth(figureRef, DEFAULT_WIDTH);
+  const plotWidth = Math.max(60, width - PAD.left - PAD.right);
   const plotHeight = height - PAD.top - PAD.bottom;
   let max = 0;
   for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
@@ -56,12 +66,12 @@ export function LineChart({
     .join(', ');
 
   return (
-    <figure className="chart" data-testid={testId}>
+    <figure className="chart" data-testid={testId} ref={figureRef}>
       <figcaption className="chart__title">
         {title} <span className="chart__unit">({unit})</span>
       </figcaption>
       <svg
-        viewBox={`0 0 ${WIDTH} ${height}`}
+        viewBox={`0 0 ${plotWidth + PAD.left + PAD.right} ${height}`}
         className="chart__svg"
         role="img"
         aria-label={`${title}, latest: ${summary}`}
@@ -84,7 +94,7 @@ export function LineChart({
           <text x={plotWidth} y={plotHeight + 16} className="chart__tick" textAnchor="end">
             now
           </text>
-          {series.map((s) => (
+          {series.filter((s) => !flat(s)).map((s) => (
             <path
               key={s.key}
               d={linePath(s.values, slots, maxY, plotWidth, plotHeight)}
@@ -99,7 +109,7 @@ export function LineChart({
         {series.map((s) => {
           const value = latest(s);
           return (
-            <li key={s.key} className="legend__item">
+            <li key={s.key} className={flat(s) ? 'legend__item legend__item--flat' : 'legend__item'}>
               <span className="legend__swatch" style={{ background: s.color }} aria-hidden="true" />
               {s.label}
               <span className="legend__value" data-testid={testId ? `${testId}-${s.key}` : undefined}>

@@ -6,9 +6,15 @@ import type { LookupResult } from '../lib/types';
 import { userIdProblem } from '../lib/validation';
 import { Message } from './Message';
 
-export function OrderLookup() {
+/** `lastBuyer`: the id the Buy form last used, copied into the field when it changes. */
+export function OrderLookup({ lastBuyer = null }: { lastBuyer?: string | null }) {
   const inputId = useId();
   const [userId, setUserId] = useState(rememberedUserId);
+  const [seenBuyer, setSeenBuyer] = useState(lastBuyer);
+  if (lastBuyer !== seenBuyer) {
+    setSeenBuyer(lastBuyer);
+    if (lastBuyer) setUserId(lastBuyer);
+  }
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<LookupResult | null>(null);
   const inFlightRef = useRef(false);

@@ -1,4 +1,4 @@
-import { useCallback } from 'react';
+import { useCallback, useState } from 'react';
 import { BuyForm } from './BuyForm';
 import { OrderLookup } from './OrderLookup';
 import { PRODUCT } from './product';
@@ -8,7 +8,14 @@ import { STATUS_POLL_MS, useSaleStatus } from './useSaleStatus';
 
 export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
   const { status, clockOffsetMs, problem, refresh } = useSaleStatus(pollMs);
-  const onAnswered = useCallback(() => refresh(), [refresh]);
+  const [lastBuyer, setLastBuyer] = useState<string | null>(null);
+  const onAnswered = useCallback(
+    (userId: string) => {
+      setLastBuyer(userId);
+      refresh();
+    },
+    [refresh],
+  );
 
   return (
     <div className="shop">
@@ -35,7 +42,7 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
       </section>
       <div className="shop__side">
         <BuyForm onAnswered={onAnswered} />
-        <OrderLookup />
+        <OrderLookup lastBuyer={lastBuyer} />
       </div>
     </div>
   );
