@@ -1,0 +1,134 @@
+"""Browser fixtures: Debian's chromium driven by Playwright, against a real server.
+
+The tests skip (with the reason) only when the browser or the built UI is missing;
+CI installs chromium and runs `npm --prefix webui run build` first. No browser is
+ever downloaded: Playwright launches /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.server import REPO_ROOT
+
+CHROMIUM = Path(os.environ.get("FLASHSALE_CHROMIUM", "/usr/bin/chromium"))
+UI_DIST = REPO_ROOT / "webui" / "dist"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DOCS_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EXPECT_TIMEOUT_MS = 15_000
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# Chromium logs every 4xx answer to fetch() as a console error. These are the
+# API's ordinary answers to a shopper (already bought, sold out, not started,
+# rate limited, no order yet), which the page turns into messages: not faults.
+EXPECTED_API_STATUSES = {403, 404, 409, 410, 429}
+EXPECTED_API_PATH = "/flash-sale/purchase"
+
+
+def _skip_reason() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    if not (UI_DIST / "index.html").is_file():
+        return f"{UI_DIST} is not built (npm ci --prefix webui && npm --prefix webui run build)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install playwright==1.65.2")
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+class ConsoleWatch:
+    """Console errors and uncaught page errors seen during a test."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def on_console(self, message: Any) -> None:
+        if message.type not in ("error", "warning"):
+            return
+        if message.type == "error" and self._expected_api_answer(message):
+            return
+        self.problems.append(f"console.{message.type}: {message.text} @ {message.location}")
+
+    def on_page_error(self, error: Any) -> None:
+        self.problems.append(f"page error: {error}")
+
+    @staticmethod
+    def _expected_api_answer(message: Any) -> bool:
+        text = message.text
+        if not text.startswith("Failed to load resource: the server responded with a status of"):
+            return False
+        status = int(text.split("status of", 1)[1].split()[0])
+        path = urlsplit(message.location.get("url", "")).path
+        return status in EXPECTED_API_STATUSES and path.startswith(EXPECTED_API_PATH)
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """open_page(url, viewport=DESKTOP) -> page; fails the test on any console error."""
+    contexts = []
+    watch = ConsoleWatch()
+
+    def open_(url: str, viewport: dict[str, int] = DESKTOP) -> Any:
+        context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="UTC")
+        contexts.append(context)
+        page = context.new_page()
+        page.on("console", watch.on_console)
+        page.on("pageerror", watch.on_page_error)
+        page.goto(url)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert watch.problems == [], "\n".join(watch.problems)
+
+
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """Save the page as tests/e2e/artifacts/<name>.png (and return the path)."""
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+    return path
+
+
+def updating_docs() -> bool:
+    """FLASHSALE_UPDATE_DOCS_SCREENSHOTS=1 refreshes the README's pictures in docs/screenshots/."""
+    return os.environ.get("FLASHSALE_UPDATE_DOCS_SCREENSHOTS") == "1"
+
+
+def publish_for_docs(artifact: Path, name: str) -> None:
+    """When updating_docs(), copy a screenshot to docs/screenshots/<name>."""
+    if updating_docs():
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(artifact, DOCS_SCREENSHOTS / name)
