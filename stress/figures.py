@@ -81,13 +81,15 @@ def answers_over_time(purchases: list[Record], origin_ns: int) -> dict[str, Any]
 def latency_histogram(purchases: list[Record]) -> dict[str, Any]:
     """Counts of latencies in log-spaced bins (ms), one series per outcome."""
     values_ms = [max(r.latency_ns / 1e6, HISTOGRAM_FLOOR_MS) for r in purchases]
+    # Bins start at the decade of the fastest answer, so the chart is not mostly empty.
+    floor = 10 ** math.floor(math.log10(min(values_ms)))
     top = max(values_ms)
-    decades = max(1, math.ceil(math.log10(top / HISTOGRAM_FLOOR_MS) + 1e-9))
+    decades = max(1, math.ceil(math.log10(top / floor) + 1e-9))
     count = decades * HISTOGRAM_BINS_PER_DECADE
-    edges = [HISTOGRAM_FLOOR_MS * 10 ** (i / HISTOGRAM_BINS_PER_DECADE) for i in range(count + 1)]
+    edges = [floor * 10 ** (i / HISTOGRAM_BINS_PER_DECADE) for i in range(count + 1)]
     series: dict[str, list[int]] = {}
     for record, value in zip(purchases, values_ms, strict=True):
-        index = int(math.log10(value / HISTOGRAM_FLOOR_MS) * HISTOGRAM_BINS_PER_DECADE)
+        index = int(math.log10(value / floor) * HISTOGRAM_BINS_PER_DECADE)
         row = series.setdefault(record.outcome, [0] * count)
         row[min(max(index, 0), count - 1)] += 1
     return {

@@ -19,7 +19,8 @@ OUTCOME_COLOURS = {
 }
 FALLBACK_COLOURS = ("#b5651d", "#ff69b4", "#008b8b", "#9acd32", "#4b0082")
 LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 16, 34, 48
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 16, 52, 48
+LEGEND_Y = 28
 
 
 def colour_of(name: str, index: int = 0) -> str:
@@ -80,8 +81,8 @@ def line_chart(
     *,
     x_title: str,
     y_title: str,
-    width: int = 480,
-    height: int = 300,
+    width: int = 520,
+    height: int = 320,
 ) -> str:
     """Lines with point markers over categorical x values (e.g. worker counts)."""
     values = [v for row in series.values() for v in row if v is not None]
@@ -128,7 +129,7 @@ def _frame(title: str, width: int, height: int) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>'
-        + _text(MARGIN_LEFT, 20, title, size=14, weight="bold")
+        + _text(MARGIN_LEFT, 18, title, size=14, weight="bold")
     )
 
 
@@ -149,14 +150,14 @@ def _y_axis(top: float, plot_h: float, y_title: str) -> str:
 
 
 def _legend(names: list[str], width: int, colours: Sequence[str] | None = None) -> str:
+    """One row under the title, left to right."""
     parts = []
-    x = width - MARGIN_RIGHT
-    for index, name in reversed(list(enumerate(names))):
+    x = MARGIN_LEFT
+    for index, name in enumerate(names):
         colour = colours[index % len(colours)] if colours else colour_of(name, index)
-        label_w = 7 * len(name) + 24
-        x -= label_w
-        parts.append(f'<rect x="{x}" y="10" width="12" height="12" fill="{colour}"/>')
-        parts.append(_text(x + 16, 20, name, size=11))
+        parts.append(f'<rect x="{x}" y="{LEGEND_Y}" width="12" height="12" fill="{colour}"/>')
+        parts.append(_text(x + 16, LEGEND_Y + 10, name, size=11))
+        x += 7 * len(name) + 30
     return "".join(parts)
 
 

@@ -84,3 +84,44 @@ def test_the_html_report_renders_the_charts():
     page = flash_html(report)
     assert page.count("<svg") == 2
     assert "PASS" in page and "no oversell" in page
+
+
+def test_the_sweep_recommends_the_smallest_worker_count_near_the_best():
+    from stress.sweep import recommend
+
+    rows = [
+        {
+            "workers": 1,
+            "threads": 4,
+            "verdictOk": True,
+            "purchasePerS": 500.0,
+            "ratio": 0.3,
+            "burstP99Ms": 900.0,
+        },
+        {
+            "workers": 2,
+            "threads": 4,
+            "verdictOk": True,
+            "purchasePerS": 980.0,
+            "ratio": 0.5,
+            "burstP99Ms": 800.0,
+        },
+        {
+            "workers": 4,
+            "threads": 4,
+            "verdictOk": True,
+            "purchasePerS": 1000.0,
+            "ratio": 0.5,
+            "burstP99Ms": 850.0,
+        },
+        {
+            "workers": 8,
+            "threads": 4,
+            "verdictOk": False,
+            "purchasePerS": 2000.0,
+            "ratio": 0.9,
+            "burstP99Ms": 700.0,
+        },
+    ]
+    assert recommend(rows).startswith("WEB_CONCURRENCY=2 FLASHSALE_THREADS=4")
+    assert "held every invariant" in recommend([{**rows[0], "verdictOk": False}])

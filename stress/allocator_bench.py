@@ -1,0 +1,144 @@
+"""`python -m stress allocator`: how many purchases the allocator decides per second, without HTTP.
+
+A real allocator process runs on a temporary journal exactly as in production
+(WAL, synchronous=FULL, one synced commit per batch). Client processes, one
+connection each as gunicorn workers have, keep a window of requests in flight
+with frames encoded before the clock starts, so the figure is the allocator's:
+decisions per second, every sale durable before its reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import sqlite3
+import tempfile
+import time
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+
+from flashsale.allocator.client import _open_connection
+from flashsale.allocator.loop import Allocator, FirstSale
+from flashsale.allocator.protocol import NO_SLOT, FrameBuffer, Kind, Reply, Request, frame
+from flashsale.journal import JournalLock
+from flashsale.outcomes import Outcome
+from flashsale.shm.sale_board import SaleBoard
+
+FORK = multiprocessing.get_context("fork")
+DEADLINE_NS = 60 * 10**9
+READY_TIMEOUT_S = 30
+
+
+def _client(address: str, authkey: bytes, prefix: str, count: int, window: int, start, results):
+    hello = Request(Kind.HELLO, 0, NO_SLOT, os.getpid(), bytes(16), 0, 0, b"").encode()
+    far = time.monotonic_ns() + DEADLINE_NS
+    frames = [
+        frame(Request(Kind.PURCHASE, 0, NO_SLOT, i + 1, os.urandom(16), far - DEADLINE_NS + i,
+                      far, f"{prefix}-{i}".encode()).encode())
+        for i in range(count)
+    ]  # fmt: skip
+    conn = _open_connection(address, authkey)
+    conn.send_bytes(hello)
+    sock = socket.socket(fileno=conn.fileno())
+    sock.settimeout(30)
+    frames_in = FrameBuffer()
+    outcomes: Counter[str] = Counter()
+    sent = received = 0
+    start.wait()
+    began = time.perf_counter()
+    while received < count:
+        if sent < count and sent - received < window:
+            upto = min(count, received + window)
+            sock.sendall(b"".join(frames[sent:upto]))
+            sent = upto
+        for payload in frames_in.feed(sock.recv(1 << 20)):
+            outcomes[Reply.decode(payload).outcome.name] += 1
+            received += 1
+    results.put((began, time.perf_counter(), dict(outcomes)))
+    sock.detach()
+    conn.close()
+
+
+def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> dict:
+    board = SaleBoard()
+    address, authkey = str(journal_dir / "allocator.sock"), os.urandom(32)
+    db_path = journal_dir / "journal.db"
+    allocator = FORK.Process(
+        target=Allocator(
+            address=address, authkey=authkey, db_path=db_path,
+            first_sale=FirstSale(purchases, 1, None, None), board=board, slots=None,
+            lock=JournalLock(db_path),
+        ).run,
+    )  # fmt: skip
+    allocator.start()
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not board.allocator().ready:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the allocator did not start")
+            time.sleep(0.01)
+        start, results = FORK.Barrier(clients + 1), FORK.Queue()
+        share = purchases // clients
+        workers = [
+            FORK.Process(target=_client,
+                         args=(address, authkey, f"c{n}", share, window, start, results))
+            for n in range(clients)
+        ]  # fmt: skip
+        for worker in workers:
+            worker.start()
+        start.wait(READY_TIMEOUT_S)
+        runs = [results.get(timeout=300) for _ in workers]
+        for worker in workers:
+            worker.join(30)
+        liveness = board.allocator()
+    finally:
+        allocator.terminate()
+        allocator.join(30)
+    elapsed = max(end for _, end, _ in runs) - min(began for began, _, _ in runs)
+    outcomes = sum((Counter(o) for _, _, o in runs), Counter())
+    with closing(sqlite3.connect(db_path)) as db:
+        journaled = db.execute("SELECT count(*) FROM orders").fetchone()[0]
+    decided = share * clients
+    return {
+        "purchases": decided,
+        "clients": clients,
+        "window": window,
+        "seconds": round(elapsed, 3),
+        "decisionsPerSecond": round(decided / elapsed),
+        "outcomes": dict(outcomes),
+        "journaled": journaled,
+        "commits": liveness.commits,
+        "salesPerCommit": round(liveness.committed_sales / max(liveness.commits, 1), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stress allocator", description=__doc__)
+    parser.add_argument("--purchases", type=int, default=200_000)
+    parser.add_argument("--clients", type=int, default=2, help="client processes (connections)")
+    parser.add_argument("--window", type=int, default=256, help="requests in flight per client")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="flashsale-bench-") as tmp:
+        figures = measure(purchases=args.purchases, clients=args.clients, window=args.window,
+                          journal_dir=Path(tmp))  # fmt: skip
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(
+            f"allocator: {figures['purchases']:,} purchases from {figures['clients']} clients "
+            f"(window {figures['window']}) in {figures['seconds']} s = "
+            f"{figures['decisionsPerSecond']:,} decisions/s; {figures['commits']:,} synced "
+            f"commits, {figures['salesPerCommit']} sales per commit; journal holds "
+            f"{figures['journaled']:,}; outcomes {figures['outcomes']}"
+        )
+    ok = figures["journaled"] == figures["outcomes"].get(Outcome.CONFIRMED.name, 0)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

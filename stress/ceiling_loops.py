@@ -1,0 +1,186 @@
+"""The Python engine of the ceiling: closed loops over `http.client` keep-alive
+connections, spread over a few client processes (the `multiprocess` package),
+all started at one wall-clock instant and stopped at one deadline."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import multiprocess
+
+from stress.common import (
+    JSON_HEADERS,
+    PURCHASE_PATH,
+    STATUS_PATH,
+    new_run_id,
+    percentile,
+    raise_nofile_limit,
+)
+
+START_LEAD_S = 0.5
+CONNECT_TIMEOUT_S = 10.0
+READY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class LoopOutcome:
+    seconds: float
+    codes: dict[str, int]
+    errors: int
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+def run_python_loops(
+    url: str, target: str, connections: int, seconds: float, processes: int
+) -> LoopOutcome:
+    raise_nofile_limit()
+    processes = max(1, min(processes, connections))
+    shares = [connections // processes + (i < connections % processes) for i in range(processes)]
+    context = multiprocess.get_context("spawn")
+    ready_queue = context.Queue()
+    result_queue = context.Queue()
+    go = context.Event()
+    start_value = context.Value("d", 0.0, lock=False)  # written once, before `go` is set
+    prefix = f"c{new_run_id()}"
+    children = [
+        context.Process(
+            target=loop_process,
+            args=(
+                url,
+                target,
+                share,
+                seconds,
+                f"{prefix}-{i}",
+                ready_queue,
+                go,
+                start_value,
+                result_queue,
+            ),
+            daemon=True,
+        )
+        for i, share in enumerate(shares)
+    ]
+    for child in children:
+        child.start()
+    try:
+        for _ in children:
+            ready_queue.get(timeout=READY_TIMEOUT_S)
+        start_value.value = time.time() + START_LEAD_S
+        go.set()
+        parts = []
+        for _ in children:
+            parts.append(result_queue.get(timeout=seconds + READY_TIMEOUT_S))
+    except queue.Empty:
+        raise RuntimeError("ceiling client processes did not answer in time") from None
+    finally:
+        for child in children:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.terminate()
+    codes: Counter[str] = Counter()
+    latencies: list[float] = []
+    errors = 0
+    for part_codes, part_latencies, part_errors in parts:
+        codes.update(part_codes)
+        latencies.extend(part_latencies)
+        errors += part_errors
+    latencies.sort()
+    return LoopOutcome(
+        seconds=seconds,
+        codes=dict(codes),
+        errors=errors,
+        p50_ms=_ms(percentile(latencies, 0.5)),
+        p99_ms=_ms(percentile(latencies, 0.99)),
+        max_ms=_ms(latencies[-1] if latencies else None),
+    )
+
+
+def loop_process(
+    url: str,
+    target: str,
+    connections: int,
+    seconds: float,
+    prefix: str,
+    ready_queue: Any,
+    go: Any,
+    start_value: Any,
+    result_queue: Any,
+) -> None:
+    """One client process: `connections` threads, one keep-alive connection each.
+
+    Only answers received inside [start, start + seconds] count."""
+    raise_nofile_limit()
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    codes: Counter[str] = Counter()
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    release = threading.Event()
+    bounds: list[float] = []
+
+    def loop(thread_index: int) -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT_S)
+        local_codes: Counter[str] = Counter()
+        local_latencies: list[float] = []
+        local_errors = 0
+        release.wait()
+        start, stop = bounds
+        _sleep_until(start)
+        counter = 0
+        while time.time() < stop:
+            counter += 1
+            began = time.perf_counter()
+            try:
+                if target == "status":
+                    connection.request("GET", STATUS_PATH)
+                else:
+                    body = json.dumps({"userId": f"{prefix}-{thread_index}-{counter}"})
+                    connection.request("POST", PURCHASE_PATH, body=body, headers=JSON_HEADERS)
+                answer = connection.getresponse()
+                answer.read()
+            except (OSError, http.client.HTTPException):
+                local_errors += 1
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT_S)
+                continue
+            if time.time() <= stop:
+                local_codes[str(answer.status)] += 1
+                local_latencies.append(time.perf_counter() - began)
+        connection.close()
+        with lock:
+            codes.update(local_codes)
+            latencies.extend(local_latencies)
+            errors[0] += local_errors
+
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    ready_queue.put(prefix)
+    go.wait(READY_TIMEOUT_S)
+    start = float(start_value.value)
+    bounds.extend((start, start + seconds))
+    release.set()
+    for thread in threads:
+        thread.join(seconds + READY_TIMEOUT_S)
+    result_queue.put((dict(codes), latencies, errors[0]))
+
+
+def _sleep_until(moment: float) -> None:
+    delay = moment - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 2)

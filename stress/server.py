@@ -1,0 +1,110 @@
+"""Start and stop a real `gunicorn -c gunicorn.conf.py` for the sweep: its own
+port, journal and admin token; ready when health says every worker is alive;
+stopped with SIGTERM, then SIGKILL of its process group after a timeout."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from stress.common import Api
+
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 40.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def default_repo() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+class LaunchedServer:
+    def __init__(self, repo: Path, folder: Path, *, workers: int, threads: int, stock: int) -> None:
+        self.repo = repo
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = secrets.token_hex(16)
+        self.workers = workers
+        self.log_path = folder / f"server-w{workers}-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "WEB_CONCURRENCY": str(workers),
+            "FLASHSALE_THREADS": str(threads),
+            "FLASHSALE_BIND": f"127.0.0.1:{self.port}",
+            "FLASHSALE_DB": str(folder / f"sale-w{workers}-{self.port}.db"),
+            "FLASHSALE_ADMIN_TOKEN": self.token,
+            "FLASHSALE_STOCK": str(stock),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> LaunchedServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+                cwd=self.repo,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        api = Api(self.url)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        try:
+            while time.monotonic() < deadline:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}: {self.tail()}")
+                health = api.health()
+                workers = (health or {}).get("workers") or {}
+                if health and workers.get("alive", 0) >= workers.get("configured", 1):
+                    return
+                time.sleep(0.1)
+        finally:
+            api.close()
+        self.stop()
+        raise RuntimeError(f"server not ready after {READY_TIMEOUT_S}s: {self.tail()}")
+
+    def stop(self) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait(timeout=10)
+
+    def tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except FileNotFoundError:
+            return ""

@@ -1,0 +1,181 @@
+"""`python -m stress sweep`: for each worker count, start the server, run the
+same scenario and the throughput ceiling, stop it; then a table, a chart and a
+recommendation."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from stress.ceiling import CeilingOptions, measure_ceiling
+from stress.flash import FlashOptions, run_flash
+from stress.server import LaunchedServer, default_repo
+
+NEAR_BEST = 0.95  # within 5% of the best throughput counts as "as good"
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    workers: list[int]
+    threads: int = 4
+    repo: Path | None = None
+    flash: FlashOptions = field(default_factory=FlashOptions)
+    ceiling: bool = True
+    connections: int = 64
+    seconds: float = 10.0
+    engine: str = "auto"
+    client_processes: int = 2
+    report_dir: Path | None = None
+
+
+@dataclass
+class SweepResult:
+    rows: list[dict[str, Any]]
+    recommendation: str
+
+    @property
+    def ok(self) -> bool:
+        return all(row["verdictOk"] and row.get("ceilingOk", True) for row in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "recommendation": self.recommendation, "rows": self.rows}
+
+
+def run_sweep(options: SweepOptions) -> SweepResult:
+    repo = options.repo or default_repo()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="stress-sweep-") as scratch:
+        folder = Path(scratch)
+        for workers in options.workers:
+            print(f"== {workers} workers x {options.threads} threads", flush=True)
+            stock = options.flash.stock if options.flash.stock is not None else 100
+            with LaunchedServer(
+                repo, folder, workers=workers, threads=options.threads, stock=stock
+            ) as server:
+                rows.append(_one_setting(options, server, workers))
+            print(_row_line(rows[-1]), flush=True)
+    result = SweepResult(rows, recommend(rows))
+    if options.report_dir is not None:
+        from stress.report import write_sweep_report
+
+        write_sweep_report(options.report_dir, result.to_dict())
+    return result
+
+
+def _one_setting(options: SweepOptions, server: LaunchedServer, workers: int) -> dict[str, Any]:
+    report = None if options.report_dir is None else options.report_dir / f"workers-{workers}"
+    flash = run_flash(
+        replace(options.flash, url=server.url, admin_token=server.token, report_dir=report)
+    )
+    latency = flash.figures.get("latencyMs", {}).get("all", {})
+    row: dict[str, Any] = {
+        "workers": workers,
+        "threads": options.threads,
+        "verdictOk": flash.verdict.ok,
+        "failedChecks": [check.name for check in flash.verdict.failed()],
+        "burstP99Ms": latency.get("p99"),
+        "burstP50Ms": latency.get("p50"),
+        "burstRequestsPerS": flash.figures.get("requestsPerS"),
+        "burstAnswered": flash.figures.get("answered"),
+        "clientCpuS": flash.report["run"]["clientCpuS"],
+    }
+    if options.ceiling:
+        ceiling = measure_ceiling(
+            CeilingOptions(
+                url=server.url,
+                admin_token=server.token,
+                connections=options.connections,
+                seconds=options.seconds,
+                engine=options.engine,
+                client_processes=options.client_processes,
+            )
+        )
+        row.update(
+            {
+                "statusPerS": ceiling.status.per_second,
+                "purchasePerS": ceiling.purchase.per_second,
+                "ratio": ceiling.ratio,
+                "purchaseP99Ms": ceiling.purchase.p99_ms,
+                "ceilingOk": ceiling.ok,
+                "ceilingEngine": ceiling.purchase.engine,
+            }
+        )
+    return row
+
+
+def recommend(rows: list[dict[str, Any]]) -> str:
+    """The smallest worker count that held the invariants and came within 5% of the
+    best purchase throughput (or, without a ceiling, of the best burst p99)."""
+    good = [row for row in rows if row["verdictOk"] and row.get("ceilingOk", True)]
+    if not good:
+        return "no worker count held every invariant: fix the server before tuning it"
+    if all(row.get("purchasePerS") is not None for row in good):
+        best = max(row["purchasePerS"] for row in good)
+        pick = min(
+            (r for r in good if r["purchasePerS"] >= NEAR_BEST * best), key=lambda r: r["workers"]
+        )
+        figure = (
+            f"{pick['purchasePerS']} purchases/s ({_pct(pick.get('ratio'))} of the status "
+            f"ceiling), burst p99 {pick['burstP99Ms']} ms"
+        )
+    else:
+        best_p99 = min(row["burstP99Ms"] for row in good)
+        pick = min(
+            (r for r in good if r["burstP99Ms"] <= best_p99 / NEAR_BEST), key=lambda r: r["workers"]
+        )
+        figure = f"burst p99 {pick['burstP99Ms']} ms"
+    more = [r["workers"] for r in good if r["workers"] > pick["workers"]]
+    tail = (
+        f"; more workers ({', '.join(map(str, more))}) gave no more than 5% on this host"
+        if more
+        else ""
+    )
+    return f"WEB_CONCURRENCY={pick['workers']} FLASHSALE_THREADS={pick['threads']}: {figure}{tail}"
+
+
+def format_sweep(result: SweepResult) -> str:
+    lines = [
+        "",
+        "SWEEP",
+        "  workers threads verdict  p99 ms   burst/s  status/s  purchase/s  ratio",
+    ]
+    for row in result.rows:
+        lines.append(_row_line(row))
+    lines += ["", _ascii_chart(result.rows), "", f"RECOMMENDATION: {result.recommendation}"]
+    return "\n".join(lines)
+
+
+def _row_line(row: dict[str, Any]) -> str:
+    verdict = "pass" if row["verdictOk"] else "FAIL"
+    return (
+        f"  {row['workers']:>7} {row['threads']:>7} {verdict:>7} {_num(row.get('burstP99Ms')):>8}"
+        f" {_num(row.get('burstRequestsPerS')):>9} {_num(row.get('statusPerS')):>9}"
+        f" {_num(row.get('purchasePerS')):>11} {_pct(row.get('ratio')):>6}"
+        + (f"  failed: {', '.join(row['failedChecks'])}" if row["failedChecks"] else "")
+    )
+
+
+def _ascii_chart(rows: list[dict[str, Any]], width: int = 40) -> str:
+    """Throughput (#) and burst p99 (=) per worker count, each scaled to its maximum."""
+    lines = ["  purchase/s (#) and burst p99 (=) by workers, each scaled to its maximum"]
+    top_rate = max((row.get("purchasePerS") or 0 for row in rows), default=0) or 1
+    top_p99 = max((row.get("burstP99Ms") or 0 for row in rows), default=0) or 1
+    for row in rows:
+        rate = row.get("purchasePerS") or 0
+        p99 = row.get("burstP99Ms") or 0
+        lines.append(
+            f"  {row['workers']:>3} | {'#' * round(width * rate / top_rate):<{width}} "
+            f"{_num(rate)}/s"
+        )
+        lines.append(f"      | {'=' * round(width * p99 / top_p99):<{width}} {_num(p99)} ms")
+    return "\n".join(lines)
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
