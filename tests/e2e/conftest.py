@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.server import REPO_ROOT
+from tests.support.server import REPO_ROOT, ServerProcess
 
 CHROMIUM = Path(os.environ.get("FLASHSALE_CHROMIUM", "/usr/bin/chromium"))
 UI_DIST = REPO_ROOT / "webui" / "dist"
@@ -95,8 +95,34 @@ class ConsoleWatch:
 
 
 @pytest.fixture
-def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """open_page(url, viewport=DESKTOP) -> page; fails the test on any console error."""
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """start_server(env={...}) -> a running server, stopped after the test's pages closed.
+
+    A fixture rather than `running_server` inside the test, so that teardown closes
+    the pages first: a page still polling a stopping server would log errors.
+    """
+    servers: list[ServerProcess] = []
+
+    def start(env: dict[str, str] | None = None, workers: int = 2) -> ServerProcess:
+        server = ServerProcess(tmp_path / f"sale-{len(servers)}.db", workers=workers, env=env)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    try:
+        for server in servers:
+            server.stop()
+    finally:
+        for server in servers:
+            server.kill_group()
+
+
+@pytest.fixture
+def open_page(browser: Any, start_server: Any) -> Iterator[Callable[..., Any]]:
+    """open_page(url, viewport=DESKTOP) -> page; fails the test on any console error.
+
+    Depends on start_server so that its pages close before the servers stop.
+    """
     contexts = []
     watch = ConsoleWatch()
 
