@@ -31,6 +31,9 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 # Outcome names used in figures and charts: the JSON `status` of an answer when it
 # has one, else `http_<code>`, else `error` for a request that got no answer.
 OUTCOME_ERROR = "error"
+# A purchase lost with a kept-alive connection the server had just closed (idle
+# keep-alive timeout), sent again at once on a new connection, as browsers do.
+OUTCOME_RESENT = "resent"
 FINAL_PURCHASE_STATUSES = frozenset({"confirmed", "already_purchased", "sold_out", "ended"})
 
 
@@ -63,7 +66,7 @@ class Record:
     @property
     def outcome(self) -> str:
         if self.http == 0:
-            return OUTCOME_ERROR
+            return OUTCOME_RESENT if self.status == OUTCOME_RESENT else OUTCOME_ERROR
         return self.status or f"http_{self.http}"
 
     def to_row(self) -> tuple[Any, ...]:

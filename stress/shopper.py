@@ -24,6 +24,7 @@ import requests
 from stress.common import (
     FINAL_PURCHASE_STATUSES,
     JSON_HEADERS,
+    OUTCOME_RESENT,
     PURCHASE_PATH,
     STATUS_PATH,
     Record,
@@ -173,11 +174,17 @@ def run_shopper(
     """Follow one shopper's plan: wait for the start if asked, then buy."""
     if plan.wait_for_start:
         _wait_for_opening(session, settings, plan, hard_stop_ns, on_request)
+    reused = settings.warmup or plan.wait_for_start
     for attempt in range(1, plan.attempts + 1):
         if time.time_ns() >= hard_stop_ns:
             return
         record = purchase(session, prepared, settings, plan.user, attempt)
+        if reused and _stale_connection(record):
+            record.status = OUTCOME_RESENT
+            on_request(record)
+            record = purchase(session, prepared, settings, plan.user, attempt)
         on_request(record)
+        reused = True
         pause = _pause_after(record, plan)
         if pause is None:
             return
@@ -299,6 +306,12 @@ def _wait_for_opening(
             _sleep_until_ns(local_start_ns)
             return
         time.sleep(settings.poll_interval_s * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER))
+
+
+def _stale_connection(record: Record) -> bool:
+    """Whether a request died with its kept-alive connection before any answer: the
+    server closed the idle connection as the request went out. Browsers resend then."""
+    return record.http == 0 and "Connection aborted" in record.error
 
 
 def _warm(session: requests.Session, settings: ClientSettings) -> None:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from stress.common import Record
+from stress.common import OUTCOME_RESENT, Record
 from stress.fairness import FairnessFigures, fairness_figures
 
 RATE_WINDOW_NS = 60 * 10**9
@@ -134,7 +134,13 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
     if facts.starts_at_ns is not None:
         checks.append(_check_not_before_start(lookups, facts.starts_at_ns))
     checks.append(_check_no_5xx(purchases, warnings))
-    errors = [r for r in purchases if r.http == 0]
+    errors = [r for r in purchases if r.http == 0 and r.status != OUTCOME_RESENT]
+    resent = sum(1 for r in purchases if r.status == OUTCOME_RESENT)
+    if resent:
+        warnings.append(
+            f"{resent} purchases died with a kept-alive connection the server had closed "
+            "(idle keep-alive timeout) and were sent again at once, as browsers do"
+        )
     checks.append(
         Check(
             "no connection errors",

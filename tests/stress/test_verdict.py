@@ -238,3 +238,13 @@ def test_count_inversions_matches_brute_force(margin):
     values = [rng.randrange(40) for _ in range(120)]
     brute = sum(1 for a, b in itertools.combinations(values, 2) if a > b + margin)
     assert count_inversions(values, margin) == brute
+
+
+def test_a_purchase_resent_after_a_closed_keep_alive_connection_is_a_warning():
+    records = fair_burst()
+    lost = purchase("u70", 69.5, 0, "resent")
+    lost.error = "connection: ('Connection aborted.', RemoteDisconnected(...))"
+    records.append(lost)
+    verdict = judge(records, lookups_for(records), facts(20, 20))
+    assert verdict.ok, verdict.failed()
+    assert any("sent again" in warning for warning in verdict.warnings)
