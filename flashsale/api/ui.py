@@ -14,8 +14,10 @@ Rules, for every path the API did not match:
   is cached for a year, anything else (``index.html``, favicon) is revalidated;
 - a missing path without a file extension is a client-side route: ``index.html``;
 - a missing ``/assets/*`` or ``name.ext`` is 404;
-- no path resolves outside the build folder (``..``, absolute paths, NUL and
-  control characters, symlinks pointing out are all refused);
+- no path resolves outside the build folder: ``..`` and dot segments, backslashes,
+  NUL and control characters are 404 before any file system call, segments are
+  joined below the folder (so ``//etc/passwd`` stays inside), and a symlink that
+  points out is not followed;
 - no build folder (or no ``index.html`` in it): 503 with a JSON body saying how to build.
 """
 
@@ -77,7 +79,10 @@ class UIStaticSink:
             _answer_not_built(resp)
             return
 
-        target = _resolve_inside(root, path)
+        segments = _safe_segments(path)
+        if segments is None:
+            raise falcon.HTTPNotFound()
+        target = _resolve_inside(root, segments)
         if target is not None:
             if path.startswith(ASSETS_PREFIX):
                 cache_control = IMMUTABLE_CACHE_CONTROL
@@ -99,18 +104,23 @@ def _names_a_file(path: str) -> bool:
     return "." in path.rsplit("/", 1)[-1]
 
 
-def _resolve_inside(root: str, url_path: str) -> str | None:
-    """The real path of the regular file `url_path` names inside `root`, else None."""
+def _safe_segments(url_path: str) -> list[str] | None:
+    """The path's segments, or None for a path no build file can have (refused with 404)."""
     if len(url_path) > MAX_PATH_CHARS or "\\" in url_path:
         return None
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in url_path):
         return None
     segments = [segment for segment in url_path.split("/") if segment]
-    if not segments:
-        return None
     # Dot segments and dotfiles are never part of a Vite build; refusing them up front
-    # means `..` cannot climb even before the realpath check below.
+    # means `..` cannot climb even before the realpath check in _resolve_inside.
     if any(segment.startswith(".") for segment in segments):
+        return None
+    return segments
+
+
+def _resolve_inside(root: str, segments: list[str]) -> str | None:
+    """The real path of the regular file `segments` names inside `root`, else None."""
+    if not segments:
         return None
     real = os.path.realpath(os.path.join(root, *segments))
     # realpath follows symlinks, so a link pointing out of the folder fails here.
