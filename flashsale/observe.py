@@ -33,6 +33,11 @@ class ServerView:
             "pid": liveness.pid,
             "heartbeatAgeMs": round(liveness.heartbeat_age_s * 1000, 1),
             "restarts": liveness.restarts,
+            # Group commit at work: sales per fsync of the journal.
+            "commits": liveness.commits,
+            "salesPerCommit": round(liveness.committed_sales / liveness.commits, 2)
+            if liveness.commits
+            else 0.0,
         }
 
     def workers_json(self) -> dict[str, int]:

@@ -215,7 +215,7 @@ class Allocator:
                 return
             for payload in frames:
                 request = Request.decode(payload)
-                if request.kind is Kind.HELLO:
+                if request.kind == Kind.HELLO:
                     self._greet(peer, request)
                 else:
                     batch.append((peer, request))
@@ -235,7 +235,7 @@ class Allocator:
             self.slots.row(peer.slot)[READ_SEQ] = 0
 
     def _decide(self, batch: list[tuple[_Peer, Request]]) -> None:
-        purchases = [item for item in batch if item[1].kind is Kind.PURCHASE]
+        purchases = [item for item in batch if item[1].kind == Kind.PURCHASE]
         purchases.sort(key=lambda item: item[1].arrival_ns)
         now_ns = time.monotonic_ns()
         now_us = time.time_ns() // 1000
@@ -255,11 +255,11 @@ class Allocator:
             # it fails, the process dies and recovers from what was durable;
             # nobody has been told about these sales yet.
             self.journal.record(sold)
-            self.board.publish_sold(self.book.sold)
+            self.board.publish_sold(self.book.sold, len(sold))
         replies.extend(
             (peer, self._start_sale(request))
             for peer, request in batch
-            if request.kind is Kind.START_SALE
+            if request.kind == Kind.START_SALE
         )
         for peer, reply in replies:
             self._send(peer, reply)

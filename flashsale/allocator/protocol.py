@@ -58,10 +58,11 @@ class Request:
         return header + self.body
 
     @classmethod
-    def decode(cls, payload: bytes | memoryview) -> Request:
+    def decode(cls, payload: bytes) -> Request:
         kind, flags, size, slot, seq, request_id, arrival, deadline = REQUEST.unpack_from(payload)
-        body = bytes(payload[REQUEST.size : REQUEST.size + size])
-        return cls(Kind(kind), flags, slot, seq, request_id, arrival, deadline, body)
+        body = payload[REQUEST.size : REQUEST.size + size]
+        # `kind` stays a plain int on this hot path (IntEnum members compare equal).
+        return cls(kind, flags, slot, seq, request_id, arrival, deadline, body)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ Layout (int64 words):
   10    ready_pid           allocator   pid of the allocator once it has recovered
   11    restarts            master      allocators restarted after a death
   12    started_at_us       master      when the server started
+  13    commits             allocator   journal commits (each one fsync) since it started
+  14    committed_sales     allocator   sales written by those commits
 
 Readers never lock: `sale()` retries until it reads the same even version before
 and after the sale words. `sold` is written after each durable commit, outside
@@ -32,8 +34,8 @@ from flashsale.shm.segment import Words
 
 NO_TIME = -1
 _VERSION, _SALE_ID, _STOCK, _LIMIT, _STARTS, _ENDS, _CREATED = range(7)
-_SOLD, _PID, _HEARTBEAT, _READY_PID, _RESTARTS, _STARTED = range(7, 13)
-_WORDS = 13
+_SOLD, _PID, _HEARTBEAT, _READY_PID, _RESTARTS, _STARTED, _COMMITS, _COMMITTED = range(7, 15)
+_WORDS = 15
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class AllocatorLiveness:
     heartbeat_age_s: float
     ready: bool
     restarts: int
+    commits: int
+    committed_sales: int
 
     def alive(self, stale_after_s: float) -> bool:
         return self.ready and self.heartbeat_age_s < stale_after_s
@@ -89,8 +93,12 @@ class SaleBoard:
         words[_SOLD] = sale.sold
         words[_VERSION] = version + 2
 
-    def publish_sold(self, sold: int) -> None:
-        self._words[_SOLD] = sold
+    def publish_sold(self, sold: int, batch: int) -> None:
+        """After a durable commit of `batch` sales: the new total and the commit count."""
+        words = self._words
+        words[_SOLD] = sold
+        words[_COMMITS] += 1
+        words[_COMMITTED] += batch
 
     def announce_allocator(self, pid: int) -> None:
         self._words[_PID] = pid
@@ -140,6 +148,8 @@ class SaleBoard:
             heartbeat_age_s=(time.monotonic_ns() - words[_HEARTBEAT]) / 1e9,
             ready=pid != 0 and words[_READY_PID] == pid,
             restarts=words[_RESTARTS],
+            commits=words[_COMMITS],
+            committed_sales=words[_COMMITTED],
         )
 
     @property

@@ -11,11 +11,12 @@ def test_the_sale_board_publishes_a_whole_sale():
     assert board.sale() is None
     sale = SaleSnapshot(3, 100, 1, None, 2_000, 10, 0)
     board.publish_sale(sale)
-    board.publish_sold(40)
+    board.publish_sold(40, batch=40)
     read = board.sale()
     assert (read.sale_id, read.stock, read.sold, read.remaining) == (3, 100, 40, 60)
     assert read.state(1_000) == "open"
     assert read.state(2_000) == "ended"
+    assert (board.allocator().commits, board.allocator().committed_sales) == (1, 40)
 
 
 def test_counts_survive_a_worker_exit_through_the_retired_row():
