@@ -167,6 +167,29 @@ def test_countdown_before_the_start_then_open(
     expect(page.get_by_test_id("stock-remaining")).to_have_text("9")
 
 
+def test_ended_sale_says_so(
+    start_server: Callable[..., Any], open_page: Callable[..., Any]
+) -> None:
+    expect = expect_api()
+    now = datetime.now(UTC)
+    env = {
+        "FLASHSALE_STOCK": "10",
+        "FLASHSALE_STARTS_AT": (now - timedelta(hours=2)).isoformat(),
+        "FLASHSALE_ENDS_AT": (now - timedelta(hours=1)).isoformat(),
+    }
+    server = start_server(env)
+    page = open_page(server.url + "/")
+    expect(page.get_by_test_id("sale-state")).to_have_attribute("data-state", "ended")
+    expect(page.get_by_test_id("sale-state")).to_contain_text("Sale ended")
+    expect(page.get_by_test_id("stock")).to_contain_text("10 of 10 unsold")
+    page.get_by_label("Your user id").fill("latecomer")
+    page.get_by_role("button", name="Buy now").click()
+    outcome = page.get_by_test_id("purchase-outcome")
+    expect(outcome).to_have_attribute("data-kind", "ended")
+    expect(outcome).to_contain_text("The sale has ended")
+    screenshot(page, "shop-ended")
+
+
 def test_phone_screen_and_keyboard_only(
     start_server: Callable[..., Any], open_page: Callable[..., Any]
 ) -> None:

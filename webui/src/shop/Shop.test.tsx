@@ -58,6 +58,12 @@ describe('Shop', () => {
     await waitFor(() => expect(screen.getByTestId('sale-state')).toHaveTextContent(words));
   });
 
+  it('calls what is left after the end unsold', async () => {
+    mockFetch(() => json({ ...OPEN_STATUS, state: 'ended', remaining: 10, sold: 90 }));
+    render(<Shop pollMs={60_000} />);
+    await waitFor(() => expect(screen.getByTestId('stock')).toHaveTextContent('10 of 100 unsold'));
+  });
+
   it('keeps the last figures and says so when the server stops answering', async () => {
     let up = true;
     mockFetch(() => (up ? json(OPEN_STATUS) : Promise.reject(new TypeError('Failed to fetch'))));

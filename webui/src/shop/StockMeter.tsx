@@ -5,7 +5,9 @@ export function StockMeter({ status }: { status: SaleStatus | null }) {
   const total = status?.total ?? 0;
   const remaining = status?.remaining ?? 0;
   const ratio = total > 0 ? remaining / total : 0;
-  const level = ratio > 0.5 ? 'plenty' : ratio > 0.1 ? 'low' : 'last';
+  const ended = status?.state === 'ended';
+  // After the end, what is left is no longer on offer: grey, and called unsold.
+  const level = ended ? 'ended' : ratio > 0.5 ? 'plenty' : ratio > 0.1 ? 'low' : 'last';
   return (
     <div className="stock" data-testid="stock">
       <p className="stock__figures">
@@ -13,7 +15,8 @@ export function StockMeter({ status }: { status: SaleStatus | null }) {
           {status ? formatNumber(remaining) : '–'}
         </span>{' '}
         <span className="stock__of">
-          of <span data-testid="stock-total">{status ? formatNumber(total) : '–'}</span> left
+          of <span data-testid="stock-total">{status ? formatNumber(total) : '–'}</span>{' '}
+          {ended ? 'unsold' : 'left'}
         </span>
       </p>
       <div
@@ -23,7 +26,7 @@ export function StockMeter({ status }: { status: SaleStatus | null }) {
         aria-valuemin={0}
         aria-valuemax={total}
         aria-valuenow={remaining}
-        aria-valuetext={status ? `${remaining} of ${total} left` : 'loading'}
+        aria-valuetext={status ? `${remaining} of ${total} ${ended ? 'unsold' : 'left'}` : 'loading'}
       >
         <div className={`bar__fill bar__fill--${level}`} style={{ width: `${ratio * 100}%` }} />
       </div>
