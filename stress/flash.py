@@ -3,6 +3,7 @@ order, judge, print the figures and write the report."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,7 @@ def run_flash(options: FlashOptions) -> FlashResult:
         if concurrency is None and not all_at_once(scenario.scenario):
             concurrency = DEFAULT_SPREAD_CONCURRENCY
         started_at = datetime.now(UTC).isoformat()
+        load_before = os.getloadavg()[0]
         load = run_load(
             options.url,
             plans,
@@ -97,6 +99,12 @@ def run_flash(options: FlashOptions) -> FlashResult:
             "clientNotes": load.notes,
             "clientCpuS": round(load.client_cpu_s, 2),
             "loadWallS": round((load.finished_ns - load.release_ns) / 1e9, 2),
+            # Other work on the host skews every figure: say how busy it was.
+            "hostLoadAverage1m": {
+                "before": round(load_before, 2),
+                "after": round(os.getloadavg()[0], 2),
+                "cores": os.cpu_count(),
+            },
         },
         "sale": {
             "created": sale,
@@ -190,6 +198,11 @@ def format_summary(result: FlashResult) -> str:
     lines.append(
         f"  client CPU {run['clientCpuS']} s over {run['loadWallS']} s of load "
         f"({run['processes']} processes; the host's cores are shared with the server)"
+    )
+    host = run["hostLoadAverage1m"]
+    lines.append(
+        f"  host load average {host['before']} before, {host['after']} after "
+        f"({host['cores']} cores; a busy host skews every figure)"
     )
     lines.append(f"  outcomes: {figures.get('outcomes', {})}")
     lines.append("  latency ms        count      p50      p95      p99      max")

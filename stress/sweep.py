@@ -27,6 +27,7 @@ class SweepOptions:
     seconds: float = 10.0
     engine: str = "auto"
     client_processes: int = 2
+    rounds: int = 2
     report_dir: Path | None = None
 
 
@@ -80,6 +81,7 @@ def _one_setting(options: SweepOptions, server: LaunchedServer, workers: int) ->
         "burstRequestsPerS": flash.figures.get("requestsPerS"),
         "burstAnswered": flash.figures.get("answered"),
         "clientCpuS": flash.report["run"]["clientCpuS"],
+        "hostLoadAverage1m": flash.report["run"]["hostLoadAverage1m"],
     }
     if options.ceiling:
         ceiling = measure_ceiling(
