@@ -78,6 +78,12 @@ describe('BuyForm', () => {
     const button = screen.getByTestId('buy-button');
     expect(button).toBeDisabled();
     await waitFor(() => expect(button).toHaveTextContent(/Try again in (29|30) s/));
+
+    // The wait belongs to that user id; someone else may buy at once.
+    const user = userEvent.setup();
+    await user.type(screen.getByLabelText('Your user id'), '2');
+    expect(button).toBeEnabled();
+    expect(button).toHaveTextContent('Buy now');
   });
 
   it('asks to try again later when the shop is busy', async () => {

@@ -25,14 +25,15 @@ export function BuyForm({
   const [userId, setUserId] = useState(rememberedUserId);
   const [busy, setBusy] = useState<'buying' | 'checking' | null>(null);
   const [outcome, setOutcome] = useState<PurchaseOutcome | null>(null);
-  const [retryAt, setRetryAt] = useState<number | null>(null);
+  // The server's wait is per user id: another id typed in is not held back.
+  const [retry, setRetry] = useState<{ userId: string; at: number } | null>(null);
   // The ref, not the state, guards against a double submit: two clicks in the same
   // frame both see the old state, but only the first finds the ref unset.
   const inFlightRef = useRef(false);
   const mountedRef = useRef(true);
   const inputRef = useRef<HTMLInputElement>(null);
   const retryTimerRef = useRef<number | undefined>(undefined);
-  const now = useNow(250, retryAt !== null);
+  const now = useNow(250, retry !== null);
 
   useEffect(() => {
     mountedRef.current = true;
@@ -42,7 +43,8 @@ export function BuyForm({
     };
   }, []);
 
-  const waitLeftS = retryAt === null ? 0 : Math.max(0, Math.ceil((retryAt - now) / 1000));
+  const waitLeftS =
+    retry === null || retry.userId !== userId ? 0 : Math.max(0, Math.ceil((retry.at - now) / 1000));
 
   async function settlePending(id: string): Promise<PurchaseOutcome> {
     setBusy('checking');
@@ -81,9 +83,9 @@ export function BuyForm({
       setOutcome(answer);
       if (answer.kind === 'rate_limited' || answer.kind === 'unavailable') {
         const waitMs = answer.retryAfterS * 1000;
-        setRetryAt(Date.now() + waitMs);
+        setRetry({ userId, at: Date.now() + waitMs });
         window.clearTimeout(retryTimerRef.current);
-        retryTimerRef.current = window.setTimeout(() => setRetryAt(null), waitMs);
+        retryTimerRef.current = window.setTimeout(() => setRetry(null), waitMs);
       }
       onAnswered(userId);
     } finally {
