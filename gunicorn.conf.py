@@ -27,6 +27,8 @@ max_requests_jitter = settings.max_requests // 4
 preload_app = False
 loglevel = settings.log_level
 accesslog = None
+# The proxies whose X-Forwarded-For the app believes (flashsale.api.client_address).
+forwarded_allow_ips = ",".join(settings.forwarded_allow_ips)
 # The control socket defaults to one path per user: two servers would fight over it.
 control_socket_disable = True
 proc_name = "flashsale"

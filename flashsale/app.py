@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import falcon
 
 from flashsale.api import error_handlers
 from flashsale.api.admin import AdminSaleResource, SaleStarter
+from flashsale.api.guard import PurchaseGuard
 from flashsale.api.middleware import MetricsMiddleware
 from flashsale.api.operator import HealthResource, MetricsResource, PrometheusResource
 from flashsale.api.purchase import Allocation, PurchaseLookupResource, PurchaseResource
@@ -30,24 +29,24 @@ class AppDeps:
     allocator: AllocatorGateway
     journal: JournalReader
     recorder: MetricsRecorder
-    breaker_state: Callable[[], str]
-    breaker_json: Callable[[], dict[str, Any]]
+    guard: PurchaseGuard
 
 
 def create_app(deps: AppDeps) -> falcon.App:
-    view = deps.view
+    view, breaker = deps.view, deps.guard.breaker
     app = falcon.App(middleware=[MetricsMiddleware(deps.recorder)])
     error_handlers.install(app)
-    app.add_route("/flash-sale/status", StatusResource(view, deps.breaker_state))
+    app.add_route("/flash-sale/status", StatusResource(view, breaker.state))
     app.add_route(
-        "/flash-sale/purchase", PurchaseResource(view.board, deps.allocator, deps.journal)
+        "/flash-sale/purchase",
+        PurchaseResource(view.board, deps.allocator, deps.journal, deps.guard, deps.recorder),
     )
     app.add_route(
         "/flash-sale/purchase/{user_id}", PurchaseLookupResource(view.board, deps.journal)
     )
-    app.add_route("/flash-sale/metrics", MetricsResource(view, deps.breaker_json))
-    app.add_route("/flash-sale/health", HealthResource(view, deps.breaker_json))
-    app.add_route("/metrics", PrometheusResource(view, deps.breaker_json))
+    app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json))
+    app.add_route("/flash-sale/health", HealthResource(view, breaker.as_json))
+    app.add_route("/metrics", PrometheusResource(view, breaker.as_json))
     app.add_route(
         "/flash-sale/admin/sale",
         AdminSaleResource(view.settings.admin_token, view.board, deps.allocator),

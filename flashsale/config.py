@@ -6,6 +6,7 @@ An invalid value stops start-up with one line naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -51,6 +52,18 @@ class Settings:
     # Recycle a worker after this many requests (0: never), as gunicorn's max_requests.
     max_requests: int = 0
     log_level: str = "info"
+    # Protection (README, "Protection"): rate limits, breaker, queue.
+    rate_limit: int = 10
+    rate_window_s: int = 60
+    ip_rate_limit: int = 0  # 0: off (load tests and proxies share one address)
+    rate_table_size: int = 65536
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+    breaker_failure_threshold: int = 20
+    breaker_window_s: int = 10
+    breaker_silence_s: float = 0.5
+    breaker_saturation_s: float = 1.0
+    breaker_cooldown_s: float = 2.0
+    breaker_probes: int = 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +101,43 @@ class Settings:
             log_level=read.text(
                 "FLASHSALE_LOG_LEVEL", cls.log_level, check=_one_of("debug info warning error")
             ),
+            rate_limit=read.integer("FLASHSALE_RATE_LIMIT", cls.rate_limit, low=1, high=10**6),
+            rate_window_s=read.integer(
+                "FLASHSALE_RATE_WINDOW_S", cls.rate_window_s, low=1, high=86_400
+            ),
+            ip_rate_limit=read.integer(
+                "FLASHSALE_IP_RATE_LIMIT", cls.ip_rate_limit, low=0, high=10**7
+            ),
+            rate_table_size=read.integer(
+                "FLASHSALE_RATE_TABLE_SIZE", cls.rate_table_size, low=64, high=16_777_216
+            ),
+            forwarded_allow_ips=tuple(
+                ip.strip()
+                for ip in read.text(
+                    "FLASHSALE_FORWARDED_ALLOW_IPS",
+                    ",".join(cls.forwarded_allow_ips),
+                    check=_ip_list,
+                ).split(",")
+                if ip.strip()
+            ),
+            breaker_failure_threshold=read.integer(
+                "FLASHSALE_BREAKER_FAILURES", cls.breaker_failure_threshold, low=1, high=10**6
+            ),
+            breaker_window_s=read.integer(
+                "FLASHSALE_BREAKER_WINDOW_S", cls.breaker_window_s, low=1, high=60
+            ),
+            breaker_silence_s=read.number(
+                "FLASHSALE_BREAKER_SILENCE_S", cls.breaker_silence_s, low=0.1, high=60.0
+            ),
+            breaker_saturation_s=read.number(
+                "FLASHSALE_BREAKER_SATURATION_S", cls.breaker_saturation_s, low=0.1, high=60.0
+            ),
+            breaker_cooldown_s=read.number(
+                "FLASHSALE_BREAKER_COOLDOWN_S", cls.breaker_cooldown_s, low=0.1, high=600.0
+            ),
+            breaker_probes=read.integer(
+                "FLASHSALE_BREAKER_PROBES", cls.breaker_probes, low=1, high=1000
+            ),
         )
         settings.validate()
         return settings
@@ -114,6 +164,17 @@ def _valid_bind(value: str) -> bool:
     return bool(host and sep and port.isdigit() and 0 < int(port) < 65536) or value.startswith(
         "unix:"
     )
+
+
+def _ip_list(value: str) -> bool:
+    """Comma-separated addresses or networks, or '*': what gunicorn's forwarded_allow_ips takes."""
+    try:
+        for item in value.split(","):
+            if item.strip() and item.strip() != "*":
+                ipaddress.ip_network(item.strip(), strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def _one_of(words: str) -> Callable[[str], bool]:

@@ -20,12 +20,19 @@ import falcon
 
 from flashsale.allocator.client import AllocatorClient
 from flashsale.allocator.loop import Allocator, FirstSale
+from flashsale.api.client_address import ClientAddress
+from flashsale.api.guard import PurchaseGuard
 from flashsale.app import AppDeps, create_app
+from flashsale.breaker import BreakerSettings, CircuitBreaker
 from flashsale.config import Settings
 from flashsale.errors import ConfigError, JournalLocked
 from flashsale.journal import JournalLock, JournalReader
-from flashsale.metrics import MetricsRecorder
+from flashsale.metrics import MetricsRecorder, failures_since
 from flashsale.observe import ServerView
+from flashsale.ratelimit import RateLimiter
+from flashsale.shm.breaker_board import BreakerBoard
+from flashsale.shm.file_lock import RangeLocks
+from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
 from flashsale.supervisor import AllocatorSupervisor
@@ -43,6 +50,8 @@ class Runtime:
     lock: JournalLock
     socket_dir: Path
     authkey: bytes
+    breaker_board: BreakerBoard
+    rate_table: RateTable
     supervisor: AllocatorSupervisor | None = None
     slot: int | None = None  # in a worker: its metrics row
 
@@ -97,6 +106,8 @@ def on_starting(server) -> None:
         lock=lock,
         socket_dir=Path(tempfile.mkdtemp(prefix="flashsale-")),
         authkey=os.urandom(32),
+        breaker_board=BreakerBoard(),
+        rate_table=RateTable(settings.rate_table_size),
     )
     _runtime.board.mark_server_started()
 
@@ -181,13 +192,37 @@ def worker_app() -> falcon.App:
     # then requests wait for it within their own deadlines).
     if not client.wait_connected(WORKER_CONNECT_TIMEOUT_S):
         log.warning("worker %s: allocator not reachable yet; serving anyway", os.getpid())
+    board, slots = runtime.board, runtime.slots
+    breaker = CircuitBreaker(
+        runtime.breaker_board,
+        RangeLocks(runtime.socket_dir / "breaker.lock", 1),
+        BreakerSettings(
+            failure_threshold=settings.breaker_failure_threshold,
+            window_s=settings.breaker_window_s,
+            silence_s=settings.breaker_silence_s,
+            saturation_s=settings.breaker_saturation_s,
+            cooldown_s=settings.breaker_cooldown_s,
+            probes=settings.breaker_probes,
+        ),
+        allocator_silence_s=lambda: board.allocator().heartbeat_age_s,
+        failures_since=lambda since_s, window_s: failures_since(slots, since_s, window_s),
+    )
+    view = ServerView(settings, board, slots)
+    guard = PurchaseGuard(
+        settings=settings,
+        limiter=RateLimiter(
+            runtime.rate_table, RangeLocks(runtime.socket_dir / "rates.lock", NUM_STRIPES)
+        ),
+        breaker=breaker,
+        queue_depth=view.queue_depth,
+        addresses=ClientAddress(settings.forwarded_allow_ips),
+    )
     deps = AppDeps(
-        view=ServerView(settings, runtime.board, runtime.slots),
+        view=view,
         allocator=client,
         journal=JournalReader(settings.db_path),
         recorder=MetricsRecorder(row),
-        breaker_state=lambda: "closed",
-        breaker_json=lambda: {"state": "closed", "since": None, "trips": 0},
+        guard=guard,
     )
     return create_app(deps)
 

@@ -22,6 +22,7 @@ from flashsale.shm.slots import (
     OUTCOMES,
     REQUESTS,
     RING,
+    RING_ENTRY_WORDS,
     RING_SECONDS,
     Endpoint,
     ProcessSlots,
@@ -40,8 +41,6 @@ class MetricsRecorder:
         if row is None:
             return
         is_purchase = endpoint is Endpoint.PURCHASE
-        second = int(time.time())
-        ring = RING + 3 * (second % RING_SECONDS)
         with self._lock:
             row[REQUESTS + endpoint] += 1
             if outcome is not None:
@@ -51,11 +50,40 @@ class MetricsRecorder:
                 row[LATENCY_SUM] += latency_us
                 if latency_us > row[LATENCY_MAX]:
                     row[LATENCY_MAX] = latency_us
-            if row[ring] != second:
-                row[ring + 1] = row[ring + 2] = 0
-                row[ring] = second
+            ring = self._ring_entry(row)
             row[ring + 1] += 1
             row[ring + 2] += is_purchase
+
+    def count_failure(self) -> None:
+        """The allocator failed a purchase (no reply in time): the breaker counts these."""
+        row = self._row
+        if row is None:
+            return
+        with self._lock:
+            row[self._ring_entry(row) + 3] += 1
+
+    @staticmethod
+    def _ring_entry(row: memoryview) -> int:
+        """This second's ring entry, cleared when it is first used (call under the lock)."""
+        second = int(time.time())
+        entry = RING + RING_ENTRY_WORDS * (second % RING_SECONDS)
+        if row[entry] != second:
+            row[entry + 1] = row[entry + 2] = row[entry + 3] = 0
+            row[entry] = second
+        return entry
+
+
+def failures_since(slots: ProcessSlots, since_s: float, window_s: int) -> int:
+    """Allocator failures counted by all workers in the last `window_s` seconds after `since_s`."""
+    now = int(time.time())
+    first = max(now - window_s + 1, int(since_s) + 1)
+    total = 0
+    for row in slots.all_rows():
+        for i in range(RING_SECONDS):
+            entry = RING + RING_ENTRY_WORDS * i
+            if first <= row[entry] <= now:
+                total += row[entry + 3]
+    return total
 
 
 @dataclass(frozen=True)
@@ -77,7 +105,7 @@ class MetricsSnapshot:
         recent_requests = recent_purchases = 0
         for row in rows:
             for i in range(RING_SECONDS):
-                base = RING + 3 * i
+                base = RING + RING_ENTRY_WORDS * i
                 if row[base] in window:
                     recent_requests += row[base + 1]
                     recent_purchases += row[base + 2]

@@ -8,10 +8,7 @@ from typing import Any
 
 from flashsale.config import Settings
 from flashsale.shm.sale_board import SaleBoard
-from flashsale.shm.slots import IN_FLIGHT, ProcessSlots
-
-# The allocator beats every 50 ms; a second of silence means dead or frozen.
-ALLOCATOR_STALE_AFTER_S = 1.0
+from flashsale.shm.slots import ProcessSlots
 
 
 @dataclass(frozen=True)
@@ -21,15 +18,17 @@ class ServerView:
     slots: ProcessSlots
 
     def queue_depth(self) -> int:
-        return max(sum(row[IN_FLIGHT] for row in self.slots.all_rows()), 0)
+        return self.slots.in_flight_total()
 
     def allocator_alive(self) -> bool:
-        return self.board.allocator().alive(ALLOCATOR_STALE_AFTER_S)
+        # The allocator beats every 50 ms; the breaker's silence limit is the
+        # one notion of "dead or frozen" for health and breaker alike.
+        return self.board.allocator().alive(self.settings.breaker_silence_s)
 
     def allocator_json(self) -> dict[str, Any]:
         liveness = self.board.allocator()
         return {
-            "alive": liveness.alive(ALLOCATOR_STALE_AFTER_S),
+            "alive": liveness.alive(self.settings.breaker_silence_s),
             "pid": liveness.pid,
             "heartbeatAgeMs": round(liveness.heartbeat_age_s * 1000, 1),
             "restarts": liveness.restarts,

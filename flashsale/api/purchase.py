@@ -11,9 +11,12 @@ import falcon
 from flashsale.allocator.client import Decision
 from flashsale.api.answers import answer_purchase
 from flashsale.api.body import read_json_body
+from flashsale.api.guard import PurchaseGuard, rate_headers
 from flashsale.api.representations import order_json
 from flashsale.api.validation import check_user_id, purchase_user_id
+from flashsale.breaker import Admission
 from flashsale.journal import JournalReader
+from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 
@@ -30,20 +33,38 @@ def lookup_path(user_id: str) -> str:
     return LOOKUP_PREFIX + quote(user_id, safe="")
 
 
+# What the allocator may answer when it could not decide in time.
+ALLOCATOR_FAILURES = frozenset({Outcome.UNAVAILABLE, Outcome.PENDING, Outcome.EXPIRED})
+
+
 class PurchaseResource:
-    def __init__(self, board: SaleBoard, allocation: Allocation, journal: JournalReader) -> None:
+    def __init__(
+        self,
+        board: SaleBoard,
+        allocation: Allocation,
+        journal: JournalReader,
+        guard: PurchaseGuard,
+        recorder: MetricsRecorder,
+    ) -> None:
         self.board = board
         self.allocation = allocation
         self.journal = journal
+        self.guard = guard
+        self.recorder = recorder
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         arrival_ns = req.context.arrival_ns
         user_id = purchase_user_id(read_json_body(req))
+        rate = self.guard.rate(req, user_id)
+        rate_headers(resp, rate)
         sale = self.board.sale()
-        if sale is None:
+        retry_after_s = 1
+        if not rate.allowed:
+            decision, retry_after_s = Decision(Outcome.RATE_LIMITED), rate.reset_s
+        elif sale is None:
             decision = Decision(Outcome.UNAVAILABLE)  # the allocator has not recovered yet
         else:
-            decision = self._decide(sale, user_id, arrival_ns)
+            decision, retry_after_s = self._decide(sale, user_id, arrival_ns)
         outcome = Outcome.UNAVAILABLE if decision.outcome is Outcome.EXPIRED else decision.outcome
         req.context.outcome = outcome
         answer_purchase(
@@ -53,11 +74,30 @@ class PurchaseResource:
             order=decision.order,
             starts_at_us=sale.starts_at_us if sale else None,
             ends_at_us=sale.ends_at_us if sale else None,
+            retry_after_s=retry_after_s,
             lookup_path=lookup_path(user_id),
         )
 
-    def _decide(self, sale: SaleSnapshot, user_id: str, arrival_ns: int) -> Decision:
-        """Answer from shared memory when no sale is possible; else ask the allocator."""
+    def _decide(self, sale: SaleSnapshot, user_id: str, arrival_ns: int) -> tuple[Decision, int]:
+        """Answer from shared memory when no sale is possible; else ask the allocator.
+
+        Returns the decision and, for a refusal, the Retry-After in seconds.
+        """
+        decision = self._without_allocator(sale, user_id)
+        if decision is not None:
+            return decision, 1
+        admission, retry_after_s = self.guard.admit()
+        if admission is Admission.REJECT:
+            return Decision(Outcome.UNAVAILABLE), retry_after_s
+        decision = self.allocation.purchase(user_id, arrival_ns)
+        ok = decision.outcome not in ALLOCATOR_FAILURES
+        if not ok:
+            self.recorder.count_failure()
+        self.guard.breaker.record(admission, ok=ok)
+        return decision, 1
+
+    def _without_allocator(self, sale: SaleSnapshot, user_id: str) -> Decision | None:
+        """The answers shared memory (and the journal) can give on their own."""
         state = sale.state(time.time_ns() // 1000)
         if state == "upcoming":
             return Decision(Outcome.NOT_STARTED)
@@ -69,7 +109,7 @@ class PurchaseResource:
             if len(owned) >= sale.per_user_limit:
                 return Decision(Outcome.ALREADY_PURCHASED, owned[0])
             return Decision(Outcome.SOLD_OUT)
-        return self.allocation.purchase(user_id, arrival_ns)
+        return None
 
 
 class PurchaseLookupResource:

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from time import time_ns
 from typing import Any
 
+from flashsale.clock import iso_from_us, now_us  # noqa: F401  (re-exported for the resources)
 from flashsale.journal import OrderRecord
 from flashsale.shm.sale_board import SaleSnapshot
-
-
-def iso_from_us(moment_us: int | None) -> str | None:
-    if moment_us is None:
-        return None
-    moment = datetime.fromtimestamp(moment_us / 1e6, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def now_us() -> int:
-    return time_ns() // 1000
 
 
 def order_json(order: OrderRecord, user_id: str) -> dict[str, Any]:

@@ -19,7 +19,8 @@ Row layout (int64 words; NUM_ROWS worker rows followed by one retired row):
   .. +B                      latency buckets worker   purchase latency histogram
   .. +1                      latency_sum_us  worker
   .. +1                      latency_max_us  worker
-  .. +3*RING                 per-second ring worker   (epoch second, requests, purchases)
+  .. +4*RING                 per-second ring worker   (epoch second, requests, purchases,
+                                                       allocator failures)
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ BUCKETS = OUTCOMES + len(Outcome)
 LATENCY_SUM = BUCKETS + len(LATENCY_BOUNDS_US) + 1
 LATENCY_MAX = LATENCY_SUM + 1
 RING = LATENCY_MAX + 1
-ROW_WORDS = RING + 3 * RING_SECONDS
+RING_ENTRY_WORDS = 4
+ROW_WORDS = RING + RING_ENTRY_WORDS * RING_SECONDS
 # Words folded into the retired row when a worker exits: the cumulative ones.
 CUMULATIVE = range(REQUESTS, LATENCY_SUM + 1)
 
@@ -97,6 +99,14 @@ class ProcessSlots:
         row[STATE] = FREE
 
     # -- readers ----------------------------------------------------------------
+    def in_flight_total(self) -> int:
+        """Purchases sent to the allocator and not yet answered: the queue's depth.
+
+        Free and retired rows hold 0 here, so every row is summed without
+        looking at its state (a strided view: cheap enough for each purchase).
+        """
+        return max(sum(self._words.view[IN_FLIGHT::ROW_WORDS]), 0)
+
     def live_slots(self) -> list[int]:
         return [s for s in range(NUM_ROWS) if self.row(s)[STATE] == IN_USE]
 

@@ -1,0 +1,190 @@
+"""Breaker, rate limits and load shedding against a real gunicorn with several workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.test_resilience import assert_invariants
+from tests.support.load import Answer, burst, journal_orders
+from tests.support.server import ServerProcess, processes_in_group, wait_until
+
+PURCHASE = "/flash-sale/purchase"
+
+
+def health_json(server: ServerProcess) -> dict:
+    return requests.get(f"{server.url}/flash-sale/health", timeout=5).json()
+
+
+def timed_buy(server: ServerProcess, user: str) -> tuple[Answer, float]:
+    started = time.monotonic()
+    answer = requests.post(f"{server.url}{PURCHASE}", json={"userId": user}, timeout=30)
+    return Answer(user, answer.status_code, answer.json()), time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_a_frozen_allocator_opens_the_breaker_and_it_recovers(start_server):
+    # 32 threads a worker: more than the 16 shoppers who may wait on one worker
+    # (gthread accepts unevenly), so health checks are never queued behind them.
+    server = start_server(
+        workers=4, threads=32,
+        env={"FLASHSALE_STOCK": "1000", "FLASHSALE_REPLY_TIMEOUT_S": "4",
+             "FLASHSALE_BREAKER_COOLDOWN_S": "1"},
+    )  # fmt: skip
+    answers: list[Answer] = []
+    allocator = server.allocator_pid()
+    stop = threading.Event()
+
+    def shoppers() -> None:  # a steady stream of buyers across the whole episode
+        with ThreadPoolExecutor(16) as pool:
+            n = 0
+            while not stop.is_set():
+                batch = [f"s{n + i}" for i in range(16)]
+                n += 16
+                answers.extend(a for a, _ in pool.map(lambda u: timed_buy(server, u), batch))
+
+    stream = threading.Thread(target=shoppers)
+    stream.start()
+    try:
+        opened_after_s = _freeze_and_thaw(server, allocator, answers)
+    finally:
+        stop.set()
+        stream.join(60)
+    print(f"breaker opened {opened_after_s:.2f} s after the freeze")
+    assert opened_after_s < 2  # far below gunicorn's 30 s worker timeout
+    assert health_json(server)["breaker"]["trips"] >= 1
+    assert "WORKER TIMEOUT" not in server.log()
+    statuses = Counter(a.status for a in answers)
+    assert set(statuses) <= {201, 202, 503}, statuses
+    assert_invariants(server, answers, 1000)
+
+
+def _freeze_and_thaw(server: ServerProcess, allocator: int, answers: list[Answer]) -> float:
+    """SIGSTOP the allocator until the breaker opens, then SIGCONT it and wait for
+    the breaker to close again; returns how long the breaker took to open."""
+    wait_until(lambda: len(answers) > 50, 30, message="sales before the freeze")
+    os.kill(allocator, signal.SIGSTOP)
+    try:
+        frozen_at = datetime.now(UTC)
+        wait_until(lambda: health_json(server)["breaker"]["state"] == "open", 10,
+                   message="the breaker to open")  # fmt: skip
+        since = health_json(server)["breaker"]["since"].replace("Z", "+00:00")
+        opened_after_s = (datetime.fromisoformat(since) - frozen_at).total_seconds()
+        health = requests.get(f"{server.url}/flash-sale/health", timeout=5)
+        assert health.status_code == 503
+        assert health.json()["breaker"]["lastReason"] == "allocator silent"
+        # Once open, nobody waits for the 4 s reply timeout.
+        refused = [timed_buy(server, f"during-{i}") for i in range(10)]
+        assert all(a.status == 503 for a, _ in refused)
+        assert all(a.body["retryAfter"] >= 1 for a, _ in refused)
+        assert max(seconds for _, seconds in refused) < 2
+        answers.extend(a for a, _ in refused)
+    finally:
+        os.kill(allocator, signal.SIGCONT)
+    wait_until(lambda: health_json(server)["breaker"]["state"] == "closed", 30,
+               message="half-open probes to close the breaker")  # fmt: skip
+    sold_before = server.status()["sold"]
+    wait_until(lambda: server.status()["sold"] > sold_before, 30, message="selling again")
+    return opened_after_s
+
+
+def test_one_user_hammering_four_workers_gets_exactly_the_limit_per_window(start_server):
+    server = start_server(
+        workers=4, env={"FLASHSALE_RATE_LIMIT": "10", "FLASHSALE_RATE_WINDOW_S": "3"}
+    )
+    answers = burst(server.url, ["hammer"] * 40, processes=4)
+    statuses = Counter(a.status for a in answers)
+    assert statuses == {201: 1, 409: 9, 429: 30}, statuses
+    limited = next(a for a in answers if a.status == 429)
+    assert limited.body["status"] == "rate_limited"
+    assert 1 <= limited.body["retryAfter"] <= 3
+
+    time.sleep(3.1)  # the window itself is what is under test
+    again = requests.post(f"{server.url}{PURCHASE}", json={"userId": "hammer"}, timeout=5)
+    assert again.status_code == 409
+    assert again.headers["RateLimit-Limit"] == "10"
+    assert again.headers["RateLimit-Remaining"] == "9"
+
+
+def test_many_distinct_users_do_not_limit_each_other(start_server):
+    server = start_server(workers=4, env={"FLASHSALE_RATE_LIMIT": "3", "FLASHSALE_STOCK": "1000"})
+    users = [f"crowd-{i}" for i in range(300) for _ in range(3)]
+    statuses = Counter(a.status for a in burst(server.url, users, processes=4))
+    assert statuses == {201: 300, 409: 600}, statuses
+
+
+def test_a_client_address_limit_and_who_may_forward_addresses(start_server):
+    trusted = start_server(workers=2, env={"FLASHSALE_IP_RATE_LIMIT": "5"})
+
+    def buy(server, user, forwarded=None):
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        return requests.post(
+            f"{server.url}{PURCHASE}", json={"userId": user}, headers=headers, timeout=5
+        ).status_code
+
+    assert [buy(trusted, f"ip-{i}") for i in range(7)] == [201] * 5 + [429] * 2
+    # 127.0.0.1 is a trusted proxy by default: each forwarded client has its own count.
+    assert [buy(trusted, f"fwd-{i}", f"198.51.100.{i}") for i in range(7)] == [201] * 7
+
+    untrusted = start_server(
+        db_name="other.db", workers=2,
+        env={"FLASHSALE_IP_RATE_LIMIT": "5", "FLASHSALE_FORWARDED_ALLOW_IPS": "10.1.2.3"},
+    )  # fmt: skip
+    spoofed = [buy(untrusted, f"sp-{i}", f"203.0.113.{i}") for i in range(7)]
+    assert spoofed == [201] * 5 + [429] * 2
+
+
+def _server_rss_mib(server: ServerProcess) -> float:
+    total_kib = 0
+    for pid in processes_in_group(server.pid):
+        status = Path(f"/proc/{pid}/status").read_text()
+        total_kib += int(next(line.split()[1] for line in status.splitlines()
+                              if line.startswith("VmRSS:")))  # fmt: skip
+    return total_kib / 1024
+
+
+@pytest.mark.slow
+def test_a_flood_beyond_the_queue_is_shed_and_every_request_answered(start_server):
+    stock = 1000
+    server = start_server(
+        workers=4, threads=16,
+        env={"FLASHSALE_STOCK": str(stock), "FLASHSALE_QUEUE_CAPACITY": "4"},
+    )  # fmt: skip
+    rss_before = _server_rss_mib(server)
+    peak = [rss_before]
+    done = threading.Event()
+
+    def sample_memory() -> None:
+        while not done.wait(0.1):
+            peak.append(_server_rss_mib(server))
+
+    sampler = threading.Thread(target=sample_memory)
+    sampler.start()
+    try:
+        answers = burst(server.url, [f"flood-{i}" for i in range(3000)], processes=4)
+    finally:
+        done.set()
+        sampler.join(10)
+    statuses = Counter(a.status for a in answers)
+    print(f"flood: {dict(statuses)}; server RSS {rss_before:.0f} MiB before, "
+          f"{max(peak):.0f} MiB at peak")  # fmt: skip
+    assert not [a for a in answers if a.status == 0], "a request went unanswered"
+    assert set(statuses) <= {201, 202, 410, 503}, statuses
+    assert statuses[503] > 0, "the queue bound never shed anything"
+    assert all(a.body["status"] == "unavailable" for a in answers if a.status == 503)
+    assert max(peak) < 1024  # MiB, for master, allocator and four workers together
+    assert "WORKER TIMEOUT" not in server.log()
+    journal = assert_invariants(server, answers, stock)
+    assert len(journal) == statuses[201] + sum(
+        1 for a in answers if a.status == 202 and a.user_id in journal
+    )
+    assert journal_orders(server.db_path) == journal
