@@ -1,7 +1,7 @@
 /** A small dependency-free SVG line chart: a few series over the last minute. */
 import { useRef } from 'react';
 import { useElementWidth } from '../lib/useElementWidth';
-import { linePath, niceCeiling } from './chartMath';
+import { linePath, niceCeiling, tickLabel } from './chartMath';
 
 export interface ChartSeries {
   key: string;
@@ -16,12 +16,6 @@ const PAD = { top: 12, right: 12, bottom: 22, left: 44 };
 /** A series that stayed at zero (or has no data) is left out of the plot, not the legend. */
 function flat(series: ChartSeries): boolean {
   return series.values.every((value) => value === null || value === 0);
-}
-
-function tickLabel(value: number): string {
-  if (value === 0) return '0';
-  if (value >= 1000) return `${(value / 1000).toFixed(value % 1000 === 0 ? 0 : 1)}k`;
-  return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
 
 export function LineChart({

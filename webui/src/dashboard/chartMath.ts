@@ -33,3 +33,10 @@ export function linePath(
   });
   return path;
 }
+
+/** An axis label: "0", "2.5", "0.25", "1.5k" (no rounding that would mislabel a grid line). */
+export function tickLabel(value: number): string {
+  if (value === 0) return '0';
+  if (value >= 1000) return `${Number((value / 1000).toFixed(2))}k`;
+  return String(Number(value.toFixed(2)));
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Metrics } from '../lib/types';
-import { linePath, niceCeiling } from './chartMath';
+import { linePath, niceCeiling, tickLabel } from './chartMath';
 import { appendSample, latencySeries, outcomeRates, requestRates, type Sample } from './series';
 
 function metrics(uptimeSeconds: number, confirmed: number, total: number, p99 = 5): Metrics {
@@ -53,6 +53,11 @@ describe('chart math', () => {
     expect(niceCeiling(7)).toBe(10);
     expect(niceCeiling(180)).toBe(200);
     expect(niceCeiling(230)).toBe(250);
+  });
+
+  it('labels grid lines exactly', () => {
+    expect([0, 0.25, 0.5, 0.75, 1].map(tickLabel)).toEqual(['0', '0.25', '0.5', '0.75', '1']);
+    expect([2.5, 12.5, 1250, 2000].map(tickLabel)).toEqual(['2.5', '12.5', '1.25k', '2k']);
   });
 
   it('draws from the right and breaks lines at gaps', () => {
