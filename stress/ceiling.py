@@ -117,6 +117,7 @@ class CeilingResult:
     sold_increase: int | None
     notes: list[str] = field(default_factory=list)
     connections: int = 0
+    rounds: int = 1
 
     @property
     def ratio(self) -> float | None:
@@ -127,11 +128,11 @@ class CeilingResult:
     @property
     def durable(self) -> bool:
         """Every 201 counted is a sale the status shows, and the status shows no sale
-        beyond them except answers still in flight when the window closed (at most
-        one per connection, plus requests that failed)."""
+        beyond them except answers still in flight when a round's window closed (at
+        most one per connection and round, plus requests that failed)."""
         if self.sold_increase is None:
             return False
-        slack = self.connections + self.purchase.errors
+        slack = self.connections * self.rounds + self.purchase.errors
         return self.purchase.good <= self.sold_increase <= self.purchase.good + slack
 
     @property
@@ -186,7 +187,9 @@ def measure_ceiling(options: CeilingOptions) -> CeilingResult:
     sold_increase = None
     if isinstance(sold, int) and after.get("saleId") == before.get("saleId"):
         sold_increase = sold - int(before.get("sold") or 0)
-    return CeilingResult(status, purchase, sold_increase, notes, options.connections)
+    return CeilingResult(
+        status, purchase, sold_increase, notes, options.connections, max(1, options.rounds)
+    )
 
 
 def _merge(rounds: list[Measurement]) -> Measurement:

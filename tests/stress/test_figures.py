@@ -125,3 +125,16 @@ def test_the_sweep_recommends_the_smallest_worker_count_near_the_best():
     ]
     assert recommend(rows).startswith("WEB_CONCURRENCY=2 FLASHSALE_THREADS=4")
     assert "held every invariant" in recommend([{**rows[0], "verdictOk": False}])
+
+
+def test_the_ceiling_accepts_only_sales_in_flight_as_extra():
+    from stress.ceiling import CeilingResult, Measurement
+
+    def measured(target, code, count):
+        return Measurement(target, "wrk", 10.0, {str(code): count}, 0, 1.0, 2.0, 3.0, code)
+
+    status, purchase = measured("status", 200, 20000), measured("purchase", 201, 15000)
+    result = CeilingResult(status, purchase, 15100, connections=64, rounds=2)
+    assert result.durable and result.ok and result.ratio == 0.75
+    assert not CeilingResult(status, purchase, 14999, connections=64, rounds=2).durable
+    assert not CeilingResult(status, purchase, 15129, connections=64, rounds=2).durable
