@@ -172,7 +172,7 @@ def _text(
 
 def _nice_ceiling(value: float) -> float:
     exponent = math.floor(math.log10(value))
-    for factor in (1, 2, 2.5, 5, 10):
+    for factor in (1, 2, 4, 5, 8, 10):  # quarters of these make round tick labels
         candidate = factor * 10**exponent
         if candidate >= value:
             return candidate
