@@ -189,6 +189,12 @@ def _add_ceiling_options(parser: argparse.ArgumentParser) -> None:
         help="load generator: wrk when installed (auto), or the Python loops",
     )
     group.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="alternate status and purchase this many times within --seconds (default 2)",
+    )
+    group.add_argument(
         "--client-processes",
         type=int,
         default=2,
@@ -196,7 +202,7 @@ def _add_ceiling_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _flash_options(args: argparse.Namespace, url: str, token: str | None, report: Path | None):
+def flash_options(args: argparse.Namespace, url: str, token: str | None, report: Path | None):
     from stress.flash import FlashOptions
 
     return FlashOptions(
@@ -237,7 +243,7 @@ def _cmd_flash(args: argparse.Namespace) -> int:
             "stress flash: --stock needs --admin-token; using the sale as it stands",
             file=sys.stderr,
         )
-    options = _flash_options(args, args.url, args.admin_token, args.report)
+    options = flash_options(args, args.url, args.admin_token, args.report)
     try:
         result = run_flash(options)
     except (ApiError, requests.RequestException) as exc:
@@ -249,19 +255,24 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     return 0 if result.verdict.ok else 1
 
 
-def _cmd_ceiling(args: argparse.Namespace) -> int:
-    from stress.ceiling import CeilingOptions, format_ceiling, measure_ceiling
+def ceiling_options(args: argparse.Namespace):
+    from stress.ceiling import CeilingOptions
 
-    result = measure_ceiling(
-        CeilingOptions(
-            url=args.url,
-            admin_token=args.admin_token,
-            connections=args.connections,
-            seconds=args.seconds,
-            engine=args.engine,
-            client_processes=args.client_processes,
-        )
+    return CeilingOptions(
+        url=args.url,
+        admin_token=args.admin_token,
+        connections=args.connections,
+        seconds=args.seconds,
+        engine=args.engine,
+        client_processes=args.client_processes,
+        rounds=args.rounds,
     )
+
+
+def _cmd_ceiling(args: argparse.Namespace) -> int:
+    from stress.ceiling import format_ceiling, measure_ceiling
+
+    result = measure_ceiling(ceiling_options(args))
     print(format_ceiling(result))
     if args.report:
         from stress.report import write_json
@@ -270,15 +281,14 @@ def _cmd_ceiling(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
-    from stress.sweep import SweepOptions, format_sweep, run_sweep
+def sweep_options(args: argparse.Namespace):
+    from stress.sweep import SweepOptions
 
-    workers = [int(part) for part in args.workers.split(",") if part.strip()]
-    options = SweepOptions(
-        workers=workers,
+    return SweepOptions(
+        workers=[int(part) for part in args.workers.split(",") if part.strip()],
         threads=args.threads,
         repo=args.repo,
-        flash=_flash_options(args, "", None, None),
+        flash=flash_options(args, "", None, None),
         ceiling=not args.no_ceiling,
         connections=args.connections,
         seconds=args.seconds,
@@ -287,7 +297,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         report_dir=args.report,
     )
-    result = run_sweep(options)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from stress.sweep import format_sweep, run_sweep
+
+    result = run_sweep(sweep_options(args))
     print(format_sweep(result))
     return 0 if result.ok else 1
 

@@ -1,0 +1,30 @@
+"""The command line builds complete options for every command (nothing runs)."""
+
+from __future__ import annotations
+
+import shlex
+
+from stress.__main__ import build_parser, ceiling_options, flash_options, sweep_options
+
+
+def parse(line: str):
+    return build_parser().parse_args(shlex.split(line))
+
+
+def test_flash_options_from_the_documented_command_line():
+    args = parse(
+        "flash --url http://127.0.0.1:8000 --users 5000 --stock 100 --processes 8 "
+        "--admin-token T --report out --scenario prestart --start-lead 3"
+    )
+    options = flash_options(args, args.url, args.admin_token, args.report)
+    assert (options.users, options.stock, options.processes) == (5000, 100, 8)
+    assert options.admin_token == "T" and str(options.report_dir) == "out"
+    assert options.scenario.scenario == "prestart" and options.start_lead_s == 3.0
+
+
+def test_ceiling_and_sweep_options():
+    ceiling = ceiling_options(parse("ceiling --admin-token T --seconds 4 --rounds 3"))
+    assert (ceiling.seconds, ceiling.rounds, ceiling.engine) == (4.0, 3, "auto")
+    sweep = sweep_options(parse("sweep --workers 1,2,4,8 --threads 4 --users 900"))
+    assert sweep.workers == [1, 2, 4, 8] and sweep.threads == 4
+    assert sweep.flash.users == 900 and sweep.rounds == 2
