@@ -10,6 +10,7 @@ through; the first to succeed closes it, a failure opens it again.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from flashsale.shm.breaker_board import (
     BreakerBoard,
 )  # fmt: skip
 from flashsale.shm.file_lock import RangeLocks
+
+log = logging.getLogger("flashsale.breaker")
 
 FAILURES, SILENT, SATURATED, PROBE_FAILED = 1, 2, 3, 4
 
@@ -80,6 +83,9 @@ class CircuitBreaker:
             words = self.words
             if words[STATE] == OPEN and self._age_s() >= self.settings.cooldown_s:
                 self._set(HALF_OPEN)
+                log.info(
+                    "circuit breaker half-open: letting %s probes through", self.settings.probes
+                )
                 words[PROBES_LEFT] = self.settings.probes
             if words[STATE] == HALF_OPEN:
                 if words[PROBES_LEFT] > 0:
@@ -97,6 +103,7 @@ class CircuitBreaker:
                 if self.words[STATE] == HALF_OPEN:
                     if ok:
                         self._set(CLOSED)
+                        log.warning("circuit breaker closed: a probe purchase succeeded")
                     else:
                         self._open(PROBE_FAILED)
             return
@@ -167,6 +174,7 @@ class CircuitBreaker:
         self._set(OPEN)
         self.words[TRIPS] += 1
         self.words[REASON] = reason
+        log.warning("circuit breaker opened: %s", REASONS[reason])
 
     def _set(self, state: int) -> None:
         words = self.words

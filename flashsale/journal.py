@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from flashsale.errors import JournalLocked
 
@@ -44,10 +45,12 @@ CREATE TABLE IF NOT EXISTS orders (
     UNIQUE (sale_id, user_id, unit)
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS orders_within_limits BEFORE INSERT ON orders
-WHEN NEW.position < 1
-  OR NEW.position > (SELECT stock FROM sales WHERE sale_id = NEW.sale_id)
-  OR NEW.unit < 1
-  OR NEW.unit > (SELECT per_user_limit FROM sales WHERE sale_id = NEW.sale_id)
+WHEN NOT EXISTS (
+    SELECT 1 FROM sales
+    WHERE sale_id = NEW.sale_id
+      AND NEW.position BETWEEN 1 AND stock
+      AND NEW.unit BETWEEN 1 AND per_user_limit
+)
 BEGIN
     SELECT RAISE(ABORT, 'order outside the sale''s stock or per-user limit');
 END;
@@ -64,8 +67,9 @@ class SaleRecord:
     created_at_us: int
 
 
-@dataclass(frozen=True)
-class OrderRecord:
+class OrderRecord(NamedTuple):
+    """One sale. A NamedTuple: the allocator builds one per sale, and it is the row itself."""
+
     order_id: str
     sale_id: int
     user_id: str
@@ -188,10 +192,7 @@ class Journal:
             self._db.executemany(
                 "INSERT INTO orders (order_id, sale_id, user_id, unit, position, "
                 "purchased_at_us) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (o.order_id, o.sale_id, o.user_id, o.unit, o.position, o.purchased_at_us)
-                    for o in orders
-                ],
+                orders,  # OrderRecord's fields are in this order
             )
 
     def _transaction(self):

@@ -204,7 +204,7 @@ def worker_app() -> falcon.App:
             cooldown_s=settings.breaker_cooldown_s,
             probes=settings.breaker_probes,
         ),
-        allocator_silence_s=lambda: board.allocator().heartbeat_age_s,
+        allocator_silence_s=board.heartbeat_age_s,
         failures_since=lambda since_s, window_s: failures_since(slots, since_s, window_s),
     )
     view = ServerView(settings, board, slots)

@@ -26,9 +26,14 @@ class StockBook:
             raise RuntimeError(f"journal holds {self.sold} orders for a stock of {sale.stock}")
 
     def _remember(self, order: OrderRecord) -> None:
-        self._by_user.setdefault(order.user_id, []).append(order)
+        owned = self._by_user.get(order.user_id)
+        if owned is None:
+            self._by_user[order.user_id] = [order]
+        else:
+            owned.append(order)
         self._by_id[order.order_id] = order
-        self.sold = max(self.sold, order.position)
+        if order.position > self.sold:
+            self.sold = order.position
 
     def decide(
         self, user_id: str, request_id: bytes, now_us: int, *, expired: bool, resent: bool
@@ -52,12 +57,7 @@ class StockBook:
         if expired:
             return Outcome.EXPIRED, None
         order = OrderRecord(
-            order_id=order_id_for(request_id),
-            sale_id=sale.sale_id,
-            user_id=user_id,
-            unit=len(owned) + 1,
-            position=self.sold + 1,
-            purchased_at_us=now_us,
+            order_id_for(request_id), sale.sale_id, user_id, len(owned) + 1, self.sold + 1, now_us
         )
         self._remember(order)
         self._unjournaled.append(order)

@@ -25,16 +25,17 @@ from pathlib import Path
 
 from flashsale.allocator.book import StockBook
 from flashsale.allocator.protocol import (
+    LENGTH,
     NO_SLOT,
+    REPLY,
+    REQUEST,
     RESENT,
     FrameBuffer,
     Kind,
     Reply,
-    Request,
     authenticate,
-    frame,
 )
-from flashsale.journal import Journal, JournalLock, OrderRecord, SaleRecord
+from flashsale.journal import Journal, JournalLock, SaleRecord
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import READ_SEQ, ProcessSlots
@@ -58,7 +59,7 @@ class FirstSale:
     ends_at_us: int | None
 
 
-@dataclass
+@dataclass(eq=False)  # peers are compared (and hashed) by identity
 class _Peer:
     conn: Connection
     fd: int
@@ -169,7 +170,7 @@ class Allocator:
     def _serve_once(self) -> None:
         events = self._selector.select(HEARTBEAT_S)
         self.board.beat()
-        batch: list[tuple[_Peer, Request]] = []
+        batch: list[_Item] = []
         for key, mask in events:
             peer = key.data
             if peer is None:
@@ -194,7 +195,7 @@ class Allocator:
             peer = _Peer(conn, fd)
             self._selector.register(fd, selectors.EVENT_READ, peer)
 
-    def _drain(self, peer: _Peer, batch: list[tuple[_Peer, Request]]) -> None:
+    def _drain(self, peer: _Peer, batch: list[_Item]) -> None:
         """Read every complete request the peer has sent; a broken peer is dropped."""
         highest_seq = 0
         while True:
@@ -214,12 +215,14 @@ class Allocator:
                 self._drop(peer)
                 return
             for payload in frames:
-                request = Request.decode(payload)
-                if request.kind == Kind.HELLO:
-                    self._greet(peer, request)
+                # The hot path keeps the header as a plain tuple (no Request object).
+                header = REQUEST.unpack_from(payload)
+                if header[0] == Kind.HELLO:
+                    self._greet(peer, header[3])
                 else:
-                    batch.append((peer, request))
-                    highest_seq = max(highest_seq, request.seq)
+                    batch.append((peer, header, payload[REQUEST.size :]))
+                    if header[4] > highest_seq:
+                        highest_seq = header[4]
             if len(data) < READ_CHUNK_BYTES:
                 break
         # Publish what was read before anything is decided: a worker that
@@ -228,27 +231,41 @@ class Allocator:
         if highest_seq and peer.slot is not None and self._slot_owner.get(peer.slot) is peer:
             self.slots.row(peer.slot)[READ_SEQ] = highest_seq
 
-    def _greet(self, peer: _Peer, hello: Request) -> None:
-        peer.slot = hello.slot if self.slots is not None and hello.slot != NO_SLOT else None
+    def _greet(self, peer: _Peer, slot: int) -> None:
+        peer.slot = slot if self.slots is not None and slot != NO_SLOT else None
         if peer.slot is not None:
             self._slot_owner[peer.slot] = peer
             self.slots.row(peer.slot)[READ_SEQ] = 0
 
-    def _decide(self, batch: list[tuple[_Peer, Request]]) -> None:
-        purchases = [item for item in batch if item[1].kind == Kind.PURCHASE]
-        purchases.sort(key=lambda item: item[1].arrival_ns)
+    def _decide(self, batch: list[_Item]) -> None:
+        purchases = [item for item in batch if item[1][0] == Kind.PURCHASE]
+        purchases.sort(key=_arrival)
         now_ns = time.monotonic_ns()
         now_us = time.time_ns() // 1000
-        replies: list[tuple[_Peer, Reply]] = []
-        for peer, request in purchases:
-            outcome, order = self.book.decide(
-                request.body.decode("utf-8"),
-                request.request_id,
+        decide = self.book.decide
+        replies: dict[_Peer, list[bytes]] = {}
+        for peer, header, body in purchases:
+            _, flags, _, _, seq, request_id, _, sell_deadline_ns = header
+            outcome, order = decide(
+                body.decode("utf-8"),
+                request_id,
                 now_us,
-                expired=now_ns > request.sell_deadline_ns,
-                resent=bool(request.flags & RESENT),
+                expired=now_ns > sell_deadline_ns,
+                resent=bool(flags & RESENT),
             )
-            replies.append((peer, _decision(request, outcome, order)))
+            if outcome is Outcome.EXPIRED:
+                log.warning(
+                    "allocator: request %s of slot %s read %.0f ms past its sell deadline; "
+                    "nothing sold", seq, header[3], (now_ns - sell_deadline_ns) / 1e6,
+                )  # fmt: skip
+            if order is None:
+                reply = REPLY.pack(Kind.DECISION, outcome, 0, 0, seq, request_id, 0, 0)
+            else:
+                reply = REPLY.pack(
+                    Kind.DECISION, outcome, order.unit, order.sale_id, seq, request_id,
+                    order.position, order.purchased_at_us,
+                ) + order.order_id.encode()  # fmt: skip
+            replies.setdefault(peer, []).append(LENGTH.pack(len(reply)) + reply)
         sold = self.book.take_unjournaled()
         if sold:
             # The group commit: one synced transaction for the whole batch. If
@@ -256,26 +273,24 @@ class Allocator:
             # nobody has been told about these sales yet.
             self.journal.record(sold)
             self.board.publish_sold(self.book.sold, len(sold))
-        replies.extend(
-            (peer, self._start_sale(request))
-            for peer, request in batch
-            if request.kind == Kind.START_SALE
-        )
-        for peer, reply in replies:
-            self._send(peer, reply)
-        for peer in {id(peer): peer for peer, _ in replies}.values():
-            if peer.unsent and not peer.closed:
+        for peer, header, body in batch:
+            if header[0] == Kind.START_SALE:
+                reply = self._start_sale(header, body).encode()
+                replies.setdefault(peer, []).append(LENGTH.pack(len(reply)) + reply)
+        for peer, frames in replies.items():
+            if not peer.closed:  # else its worker is gone: the answers have nobody to go to
+                peer.unsent += b"".join(frames)
                 self._flush(peer)
 
-    def _start_sale(self, request: Request) -> Reply:
-        spec = json.loads(request.body)
+    def _start_sale(self, header: tuple, body: bytes) -> Reply:
+        spec = json.loads(body)
         sale: SaleRecord = self.journal.create_sale(
             spec["stock"], spec["perUserLimit"], spec.get("startsAtUs"), spec.get("endsAtUs")
         )
         self.book = StockBook(sale)
         self.board.publish_sale(self.book.snapshot())
         log.info("allocator: sale %s started with stock %s", sale.sale_id, sale.stock)
-        body = json.dumps(
+        reply_body = json.dumps(
             {
                 "saleId": sale.sale_id,
                 "stock": sale.stock,
@@ -285,15 +300,10 @@ class Allocator:
                 "createdAtUs": sale.created_at_us,
             }
         ).encode()
-        return Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, request.seq, request.request_id,
-                     sale_id=sale.sale_id, body=body)  # fmt: skip
+        return Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, header[4], header[5],
+                     sale_id=sale.sale_id, body=reply_body)  # fmt: skip
 
     # -- replies ----------------------------------------------------------------------
-    def _send(self, peer: _Peer, reply: Reply) -> None:
-        if peer.closed:
-            return  # its worker is gone: the answer has nobody to go to
-        peer.unsent += frame(reply.encode())
-
     def _flush(self, peer: _Peer) -> None:
         try:
             written = os.write(peer.fd, peer.unsent)
@@ -320,11 +330,9 @@ class Allocator:
         peer.conn.close()
 
 
-def _decision(request: Request, outcome: Outcome, order: OrderRecord | None) -> Reply:
-    if order is None:
-        return Reply(Kind.DECISION, outcome, request.seq, request.request_id)
-    return Reply(
-        Kind.DECISION, outcome, request.seq, request.request_id,
-        sale_id=order.sale_id, unit=order.unit, position=order.position,
-        purchased_at_us=order.purchased_at_us, body=order.order_id.encode(),
-    )  # fmt: skip
+# A batch item: the peer, the request header (REQUEST fields) and the body.
+_Item = tuple[_Peer, tuple, bytes]
+
+
+def _arrival(item: _Item) -> int:
+    return item[1][6]

@@ -140,6 +140,10 @@ class SaleBoard:
             sold=sold,
         )
 
+    def heartbeat_age_s(self) -> float:
+        """Seconds since the allocator's last beat (read on every purchase: one word)."""
+        return (time.monotonic_ns() - self._words[_HEARTBEAT]) / 1e9
+
     def allocator(self) -> AllocatorLiveness:
         words = self._words
         pid = words[_PID]

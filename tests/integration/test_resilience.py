@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from tests.integration.test_burst import PATIENT
 from tests.support.load import Answer, burst, journal_orders
 from tests.support.server import (
     GUNICORN_CONF,
@@ -135,7 +136,7 @@ def test_a_frozen_allocator_yields_503s_that_never_become_sales(start_server):
 
 def test_sighup_mid_burst_replaces_every_worker_and_loses_nothing(start_server):
     stock = 300
-    server = start_server(workers=4, env={"FLASHSALE_STOCK": str(stock)})
+    server = start_server(workers=4, env={"FLASHSALE_STOCK": str(stock), **PATIENT})
     before = set(server.worker_pids())
 
     def reload() -> None:
@@ -153,7 +154,7 @@ def test_sighup_mid_burst_replaces_every_worker_and_loses_nothing(start_server):
 def test_max_requests_recycling_mid_burst_loses_nothing(start_server):
     stock = 500
     server = start_server(
-        workers=4, env={"FLASHSALE_STOCK": str(stock), "FLASHSALE_MAX_REQUESTS": "60"}
+        workers=4, env={"FLASHSALE_STOCK": str(stock), "FLASHSALE_MAX_REQUESTS": "60", **PATIENT}
     )
     before = set(server.worker_pids())
     answers = burst(server.url, [f"cycle-{i}" for i in range(700)], processes=4, retries=3)
