@@ -1,12 +1,18 @@
 """How far the granted order departs from the arrival order.
 
-Arrival is the client's send time (wall clock, same host as the server). Client
-send times of requests leaving within a few milliseconds of each other say
-little about which one the server read first, so the pass/fail figure only
-counts *unfair pairs* separated by more than a tolerance:
-- two winners whose positions are the reverse of their send times, and
-- a shopper told "sold out" although a winner sent its request later.
-Plain inversion counts and the latest winner's arrival rank are reported too.
+The client knows two moments per request: its send time (taken just before the
+request is handed to `requests`), and a moment by which the request had
+certainly reached the server's socket: the time its bytes were written, or
+failing that its answer time. On a saturated client the two can be seconds
+apart, because a thread may wait for the GIL between them. So:
+
+- pass/fail counts only *certain* unfairness beyond a tolerance:
+  - a shopper told "sold out" whose request had certainly arrived more than
+    the tolerance before a winner's request was even sent;
+  - a winner granted a later position than another winner whose request was
+    sent more than the tolerance after the first one had certainly arrived.
+- The reported figures are by send time: the inversions among winners, the
+  latest winner's arrival rank, and the worst overtake.
 """
 
 from __future__ import annotations
@@ -19,31 +25,44 @@ from stress.common import Record
 
 
 @dataclass(frozen=True, slots=True)
+class Entry:
+    """A request that decided a shopper's outcome."""
+
+    send_ns: int
+    arrived_by_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class FairnessFigures:
     winners: int
     inversions: int  # winner pairs whose positions reverse their send order
     inversion_ratio: float | None  # inversions / pairs: 0 = arrival order, 0.5 = random
-    significant_inversions: int  # ... reversed by more than the tolerance
     latest_winner_rank: int | None  # rank of the latest winner's send among all senders
     senders: int
     losers: int  # told "sold out" and holding no order
-    overtaken_losers: int  # losers that a winner sent after (by more than the tolerance)
+    worst_send_overtake_ms: float | None  # latest winner send - earliest loser send
+    unfair_winner_pairs: int  # certain reversals beyond the tolerance
+    overtaken_losers: int  # losers certainly overtaken beyond the tolerance
     overtaken_pairs: int
-    worst_overtake_ms: float | None  # latest winner send - earliest loser send, if positive
     tolerance_ms: float
 
     @property
     def unfair_pairs(self) -> int:
-        return self.significant_inversions + self.overtaken_pairs
+        return self.unfair_winner_pairs + self.overtaken_pairs
 
     def summary(self) -> str:
         ratio = "n/a" if self.inversion_ratio is None else f"{self.inversion_ratio:.3f}"
-        worst = "none" if self.worst_overtake_ms is None else f"{self.worst_overtake_ms:.1f} ms"
+        worst = (
+            "none"
+            if self.worst_send_overtake_ms is None
+            else (f"{self.worst_send_overtake_ms:.1f} ms")
+        )
         return (
-            f"{self.winners} winners: {self.inversions} inversions (ratio {ratio}), "
-            f"{self.significant_inversions} beyond {self.tolerance_ms:g} ms; latest winner sent "
-            f"#{self.latest_winner_rank} of {self.senders}; {self.overtaken_losers} of "
-            f"{self.losers} losers overtaken beyond the tolerance; worst overtake {worst}"
+            f"{self.unfair_pairs} certainly unfair pairs ({self.unfair_winner_pairs} among "
+            f"winners, {self.overtaken_losers} of {self.losers} losers overtaken); by send time: "
+            f"{self.winners} winners with {self.inversions} inversions (ratio {ratio}), "
+            f"latest winner sent #{self.latest_winner_rank} of {self.senders}, "
+            f"worst overtake {worst}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,69 +72,80 @@ class FairnessFigures:
 def fairness_figures(
     by_user: dict[str, list[Record]],
     position: dict[str, int],
-    won_at_ns: dict[str, int],
+    won_by: dict[str, Entry],
     winner_users: set[str],
     tolerance_ms: float,
 ) -> FairnessFigures:
+    """`won_by`: order id -> the request that won it; `position`: order id -> position."""
     tolerance_ns = int(tolerance_ms * 1e6)
-    ranked = sorted((position[oid], sent) for oid, sent in won_at_ns.items() if oid in position)
-    sends_in_position_order = [sent for _, sent in ranked]
-    inversions = count_inversions(sends_in_position_order, 0)
-    significant = count_inversions(sends_in_position_order, tolerance_ns)
+    ranked = sorted((position[oid], entry) for oid, entry in won_by.items() if oid in position)
+    in_position_order = [entry for _, entry in ranked]
+    sends = [entry.send_ns for entry in in_position_order]
+    inversions = count_pairs(sends, sends, 0)
+    # Granted earlier (i) although sent after j had certainly arrived, beyond the tolerance.
+    unfair_winner_pairs = count_pairs(
+        sends, [entry.arrived_by_ns for entry in in_position_order], tolerance_ns
+    )
     pairs = len(ranked) * (len(ranked) - 1) // 2
 
     arrivals = sorted(attempts[0].send_ns for attempts in by_user.values() if attempts)
-    winner_sends = sorted(won_at_ns.values())
+    winner_sends = sorted(entry.send_ns for entry in won_by.values())
     latest_rank = bisect_right(arrivals, winner_sends[-1]) if winner_sends else None
 
-    loser_sends = []
+    losers: list[Record] = []
     for user, attempts in by_user.items():
         if user in winner_users:
             continue
-        told_sold_out = [r.send_ns for r in attempts if r.status == "sold_out"]
+        told_sold_out = [r for r in attempts if r.status == "sold_out"]
         if told_sold_out:
-            loser_sends.append(min(told_sold_out))
+            losers.append(min(told_sold_out, key=lambda r: r.send_ns))
     overtaken_pairs = 0
     overtaken_losers = 0
-    for sent in loser_sends:
-        later = len(winner_sends) - bisect_right(winner_sends, sent + tolerance_ns)
+    for loser in losers:
+        later = len(winner_sends) - bisect_right(winner_sends, loser.arrived_by_ns + tolerance_ns)
         overtaken_pairs += later
         overtaken_losers += later > 0
     worst = None
-    if loser_sends and winner_sends and winner_sends[-1] > min(loser_sends):
-        worst = (winner_sends[-1] - min(loser_sends)) / 1e6
+    if losers and winner_sends:
+        earliest_loser = min(loser.send_ns for loser in losers)
+        if winner_sends[-1] > earliest_loser:
+            worst = round((winner_sends[-1] - earliest_loser) / 1e6, 2)
 
     return FairnessFigures(
-        winners=len(won_at_ns),
+        winners=len(won_by),
         inversions=inversions,
         inversion_ratio=round(inversions / pairs, 4) if pairs else None,
-        significant_inversions=significant,
         latest_winner_rank=latest_rank,
         senders=len(arrivals),
-        losers=len(loser_sends),
+        losers=len(losers),
+        worst_send_overtake_ms=worst,
+        unfair_winner_pairs=unfair_winner_pairs,
         overtaken_losers=overtaken_losers,
         overtaken_pairs=overtaken_pairs,
-        worst_overtake_ms=None if worst is None else round(worst, 2),
         tolerance_ms=tolerance_ms,
     )
 
 
-def count_inversions(values: list[int], margin: int) -> int:
-    """Pairs i < j with values[i] > values[j] + margin, in O(n log n) (Fenwick tree)."""
-    ordered = sorted(values)
+def count_pairs(first: list[int], second: list[int], margin: int) -> int:
+    """Pairs i < j with first[i] > second[j] + margin, in O(n log n) (Fenwick tree)."""
+    ordered = sorted(first)
     tree = [0] * (len(ordered) + 1)
     total = 0
-    for inserted, value in enumerate(values):
-        # earlier values greater than value + margin = inserted - (those <= value + margin)
-        rank = bisect_right(ordered, value + margin)
-        seen_at_most = 0
-        i = rank
+    for inserted, (value, probe) in enumerate(zip(first, second, strict=True)):
+        # earlier firsts above probe + margin = inserted - (those <= probe + margin)
+        i = bisect_right(ordered, probe + margin)
+        at_most = 0
         while i > 0:
-            seen_at_most += tree[i]
+            at_most += tree[i]
             i -= i & -i
-        total += inserted - seen_at_most
+        total += inserted - at_most
         i = bisect_left(ordered, value) + 1
         while i <= len(ordered):
             tree[i] += 1
             i += i & -i
     return total
+
+
+def count_inversions(values: list[int], margin: int) -> int:
+    """Pairs i < j with values[i] > values[j] + margin."""
+    return count_pairs(values, values, margin)

@@ -30,6 +30,7 @@ from stress.common import (
     Record,
     decode_json,
     iso_to_ns,
+    last_written_ns,
     new_session,
     parse_retry_after,
     raise_nofile_limit,
@@ -155,7 +156,7 @@ def open_shopper(
     settings: ClientSettings, plan: UserPlan
 ) -> tuple[requests.Session, requests.PreparedRequest]:
     """A shopper's own session (own connection) and its purchase request, built once."""
-    session = new_session()
+    session = new_session(timed=True)
     body = json.dumps({"userId": plan.user}).encode()
     prepared = session.prepare_request(
         requests.Request("POST", settings.base_url + PURCHASE_PATH, data=body, headers=JSON_HEADERS)
@@ -216,9 +217,11 @@ def purchase(
 ) -> Record:
     send_ns = time.time_ns()
     started = time.perf_counter_ns()
+    written_before = last_written_ns()
     try:
         answer = session.send(prepared, timeout=settings.timeout_s)
     except requests.RequestException as exc:
+        written = last_written_ns()
         return Record(
             user,
             "purchase",
@@ -228,8 +231,10 @@ def purchase(
             0,
             "",
             error=_describe(exc),
+            written_ns=written if written != written_before else 0,
         )
     latency = time.perf_counter_ns() - started
+    written = last_written_ns()
     payload = decode_json(answer)
     position = payload.get("position")
     return Record(
@@ -244,6 +249,7 @@ def purchase(
         order_id=str_or_none(payload.get("orderId")),
         sale_id=str_or_none(payload.get("saleId")),
         retry_after_s=parse_retry_after(answer.headers.get("Retry-After")),
+        written_ns=written if written != written_before else 0,
     )
 
 
@@ -254,53 +260,46 @@ def _wait_for_opening(
     hard_stop_ns: int,
     on_request: Any,
 ) -> None:
-    """Poll the status like the countdown page does; return at the sale's start."""
+    """Poll the status like the countdown page does; return at the sale's start.
+
+    Like the browser, the poll is conditional (If-None-Match): an unchanged sale
+    answers 304 and the countdown runs on the local clock corrected by the skew
+    measured on the last full answer."""
     url = settings.base_url + STATUS_PATH
+    etag: str | None = None
+    local_start_ns: int | None = None
     while time.time_ns() < hard_stop_ns:
         send_ns = time.time_ns()
         started = time.perf_counter_ns()
+        headers = {"If-None-Match": etag} if etag else None
         try:
-            answer = session.get(url, timeout=settings.timeout_s)
+            answer = session.get(url, headers=headers, timeout=settings.timeout_s)
         except requests.RequestException as exc:
             on_request(
-                Record(
-                    plan.user,
-                    "status",
-                    0,
-                    send_ns,
-                    time.perf_counter_ns() - started,
-                    0,
-                    "",
-                    error=_describe(exc),
-                )
-            )
+                Record(plan.user, "status", 0, send_ns, time.perf_counter_ns() - started, 0, "",
+                       error=_describe(exc))
+            )  # fmt: skip
             time.sleep(settings.poll_interval_s)
             continue
         latency = time.perf_counter_ns() - started
-        payload = decode_json(answer)
-        on_request(
-            Record(
-                plan.user,
-                "status",
-                0,
-                send_ns,
-                latency,
-                answer.status_code,
-                str(payload.get("state") or ""),
-            )
-        )
-        if answer.status_code != 200:
+        payload = decode_json(answer) if answer.status_code == 200 else {}
+        state = str(payload.get("state") or ("not_modified" if answer.status_code == 304 else ""))
+        on_request(Record(plan.user, "status", 0, send_ns, latency, answer.status_code, state))
+        if answer.status_code == 200:
+            etag = answer.headers.get("ETag")
+            if payload.get("state") != "upcoming":
+                return
+            starts_ns = iso_to_ns(payload.get("startsAt"))
+            if starts_ns is None:
+                return
+            server_ns = iso_to_ns(payload.get("serverTime"))
+            # Same clock correction a countdown page makes: server time ~ mid-request.
+            skew_ns = 0 if server_ns is None else server_ns - (send_ns + latency // 2)
+            local_start_ns = starts_ns - skew_ns
+        elif answer.status_code != 304 or local_start_ns is None:
+            etag = None
             time.sleep(settings.poll_interval_s)
             continue
-        if payload.get("state") != "upcoming":
-            return
-        starts_ns = iso_to_ns(payload.get("startsAt"))
-        server_ns = iso_to_ns(payload.get("serverTime"))
-        if starts_ns is None:
-            return
-        # Same clock correction a countdown page makes: server time ~ mid-request.
-        skew_ns = 0 if server_ns is None else server_ns - (send_ns + latency // 2)
-        local_start_ns = starts_ns - skew_ns
         wait_s = (local_start_ns - time.time_ns()) / 1e9
         if wait_s <= settings.poll_interval_s:
             _sleep_until_ns(local_start_ns)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stress.common import OUTCOME_RESENT, Record
-from stress.fairness import FairnessFigures, fairness_figures
+from stress.fairness import Entry, FairnessFigures, fairness_figures
 
 RATE_WINDOW_NS = 60 * 10**9
 EXAMPLES = 5
@@ -89,15 +89,17 @@ class _Orders:
     by_user: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     users_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     position: dict[str, int] = field(default_factory=dict)
-    won_at_ns: dict[str, int] = field(default_factory=dict)  # order id -> winning send time
+    won_by: dict[str, Entry] = field(default_factory=dict)  # order id -> winning request
 
-    def add(self, user: str, order_id: str, position: int | None, send_ns: int | None) -> None:
+    def add(self, user: str, order_id: str, position: int | None, won: Record | None) -> None:
         self.by_user[user].add(order_id)
         self.users_of[order_id].add(user)
         if position is not None:
             self.position.setdefault(order_id, position)
-        if send_ns is not None:
-            self.won_at_ns[order_id] = min(send_ns, self.won_at_ns.get(order_id, send_ns))
+        if won is not None:
+            known = self.won_by.get(order_id)
+            if known is None or won.send_ns < known.send_ns:
+                self.won_by[order_id] = Entry(won.send_ns, won.arrived_by_ns)
 
 
 def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFacts) -> Verdict:
@@ -152,11 +154,11 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
         checks.append(_check_rate_limit(by_user, facts.rate_limit_per_min))
 
     fairness = fairness_figures(
-        by_user, orders.position, orders.won_at_ns, set(orders.by_user), facts.fairness_tolerance_ms
+        by_user, orders.position, orders.won_by, set(orders.by_user), facts.fairness_tolerance_ms
     )
     checks.append(
         Check(
-            f"fair order (nobody overtaken by more than {facts.fairness_tolerance_ms:g} ms)",
+            f"fair order (nobody certainly overtaken by over {facts.fairness_tolerance_ms:g} ms)",
             fairness.unfair_pairs == 0,
             fairness.summary(),
         )
@@ -173,7 +175,7 @@ def _collect_orders(by_user: dict[str, list[Record]], lookups: dict[str, LookupR
     for user, attempts in by_user.items():
         for record in attempts:
             if record.http == 201 and record.order_id:
-                orders.add(user, record.order_id, record.position, record.send_ns)
+                orders.add(user, record.order_id, record.position, record)
         lookup = lookups.get(user)
         if lookup is not None and lookup.http == 200 and lookup.order_id:
             # A sale the shopper never saw confirmed (202 pending, timeout) still counts;
@@ -183,7 +185,7 @@ def _collect_orders(by_user: dict[str, list[Record]], lookups: dict[str, LookupR
                 user,
                 lookup.order_id,
                 lookup.position,
-                maybe[0].send_ns if maybe and user not in orders.by_user else None,
+                maybe[0] if maybe and user not in orders.by_user else None,
             )
     return orders
 
