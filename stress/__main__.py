@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from stress.scenarios import SCENARIOS, ScenarioOptions
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="write report.json, report.html and records.csv there",
     )
+    flash.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="after the scenario, measure the throughput ceiling on the same server "
+        "(needs --admin-token; see the ceiling options)",
+    )
+    _add_ceiling_options(flash)
     flash.set_defaults(handler=_cmd_flash)
 
     ceiling = commands.add_parser(
@@ -243,16 +251,25 @@ def _cmd_flash(args: argparse.Namespace) -> int:
             "stress flash: --stock needs --admin-token; using the sale as it stands",
             file=sys.stderr,
         )
+    if args.ceiling and not args.admin_token:
+        print("stress flash: --ceiling needs --admin-token", file=sys.stderr)
+        return 2
     options = flash_options(args, args.url, args.admin_token, args.report)
+    if args.ceiling:
+        options = replace(options, ceiling=ceiling_options(args))
     try:
         result = run_flash(options)
     except (ApiError, requests.RequestException) as exc:
         print(f"stress flash: cannot run against {args.url}: {exc}", file=sys.stderr)
         return 2
     print(format_summary(result))
+    if result.ceiling is not None:
+        from stress.ceiling import format_ceiling
+
+        print("\n" + format_ceiling(result.ceiling))
     if args.report:
         print(f"\nreport: {args.report / 'report.html'}")
-    return 0 if result.verdict.ok else 1
+    return 0 if result.ok else 1
 
 
 def ceiling_options(args: argparse.Namespace):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stress.ceiling import CeilingOptions, CeilingResult, measure_ceiling
 from stress.common import Api, ApiError, iso_to_ns, new_run_id, parse_iso
 from stress.figures import compute_figures
 from stress.load import run_load
@@ -39,6 +40,7 @@ class FlashOptions:
     rate_limit_per_min: int = 10
     fairness_tolerance_ms: float = 1000.0
     progress: bool = True
+    ceiling: CeilingOptions | None = None  # measure the ceiling on the same server after
 
 
 @dataclass
@@ -46,6 +48,11 @@ class FlashResult:
     verdict: Verdict
     figures: dict[str, Any]
     report: dict[str, Any]
+    ceiling: CeilingResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok and (self.ceiling is None or self.ceiling.ok)
 
 
 def run_flash(options: FlashOptions) -> FlashResult:
@@ -116,11 +123,16 @@ def run_flash(options: FlashOptions) -> FlashResult:
         "figures": figures,
         "serverMetrics": {"before": metrics_before, "after": metrics_after},
     }
+    ceiling = None
+    if options.ceiling is not None:
+        ceiling = measure_ceiling(replace(options.ceiling, url=options.url,
+                                          admin_token=options.admin_token))  # fmt: skip
+        report["ceiling"] = ceiling.to_dict()
     if options.report_dir is not None:
         from stress.report import write_flash_report
 
         write_flash_report(options.report_dir, report, load.records)
-    return FlashResult(verdict, figures, report)
+    return FlashResult(verdict, figures, report, ceiling)
 
 
 def _prepare_sale(

@@ -100,6 +100,9 @@ def flash_html(report: dict[str, Any]) -> str:
                 label_every=4,
             )
         )
+    if report.get("ceiling"):
+        parts.append("<h2>Throughput ceiling (same server, after the scenario)</h2>")
+        parts.append(_ceiling_table(report["ceiling"]))
     parts.append(
         "<h2>Fairness</h2><pre>" + escape(json.dumps(verdict["fairness"], indent=2)) + "</pre>"
     )
@@ -232,6 +235,24 @@ def _latency_table(latency: dict[str, Any]) -> str:
         )
         rows.append(f"<tr><td>{escape(name)}</td>{cells}</tr>")
     return f"<table><tr><th>latency (ms)</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _ceiling_table(ceiling: dict[str, Any]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("load", "answers/s", "p50 ms", "p99 ms", "codes"))
+    rows = []
+    for key in ("status", "purchase"):
+        m = ceiling[key]
+        rows.append(
+            f"<tr><td>{key} ({escape(m['engine'])})</td><td class='num'>{m['perSecond']}</td>"
+            f"<td class='num'>{_cell(m['p50_ms'])}</td><td class='num'>{_cell(m['p99_ms'])}</td>"
+            f"<td>{escape(str(m['codes']))}</td></tr>"
+        )
+    ratio = "-" if ceiling["ratio"] is None else f"{ceiling['ratio']:.1%}"
+    return (
+        f"<table><tr>{head}</tr>{''.join(rows)}</table><p><b>purchase / status: {ratio}</b>; "
+        f"every purchase a durable sale: {'yes' if ceiling['durable'] else 'NO'} "
+        f"(status sold +{ceiling['soldIncrease']})</p>"
+    )
 
 
 def _cell(value: Any) -> str:

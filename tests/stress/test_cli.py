@@ -28,3 +28,9 @@ def test_ceiling_and_sweep_options():
     sweep = sweep_options(parse("sweep --workers 1,2,4,8 --threads 4 --users 900"))
     assert sweep.workers == [1, 2, 4, 8] and sweep.threads == 4
     assert sweep.flash.users == 900 and sweep.rounds == 2
+
+
+def test_flash_can_add_the_ceiling_on_the_same_server():
+    args = parse("flash --admin-token T --ceiling --seconds 6 --engine python")
+    assert args.ceiling and ceiling_options(args).seconds == 6.0
+    assert ceiling_options(args).engine == "python"
