@@ -249,6 +249,8 @@ def purchase(
         order_id=str_or_none(payload.get("orderId")),
         sale_id=str_or_none(payload.get("saleId")),
         retry_after_s=parse_retry_after(answer.headers.get("Retry-After")),
+        # What a server error said, for the report (its JSON title, else raw text).
+        error=_server_error_text(answer, payload) if answer.status_code >= 500 else "",
         written_ns=written if written != written_before else 0,
     )
 
@@ -305,6 +307,11 @@ def _wait_for_opening(
             _sleep_until_ns(local_start_ns)
             return
         time.sleep(settings.poll_interval_s * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER))
+
+
+def _server_error_text(answer: requests.Response, payload: dict[str, Any]) -> str:
+    title = payload.get("title") or payload.get("description")
+    return f"{answer.status_code}: {title or answer.text[:200]}"
 
 
 def _stale_connection(record: Record) -> bool:

@@ -4,6 +4,7 @@ recommendation."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,10 +53,17 @@ def run_sweep(options: SweepOptions) -> SweepResult:
         for workers in options.workers:
             print(f"== {workers} workers x {options.threads} threads", flush=True)
             stock = options.flash.stock if options.flash.stock is not None else 100
-            with LaunchedServer(
+            server = LaunchedServer(
                 repo, folder, workers=workers, threads=options.threads, stock=stock
-            ) as server:
-                rows.append(_one_setting(options, server, workers))
+            )
+            try:
+                with server:
+                    rows.append(_one_setting(options, server, workers))
+            finally:
+                if options.report_dir is not None and server.log_path.exists():
+                    # The server's log explains any 5xx the verdict reports.
+                    options.report_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(server.log_path, options.report_dir / f"server-w{workers}.log")
             print(_row_line(rows[-1]), flush=True)
     result = SweepResult(rows, recommend(rows))
     if options.report_dir is not None:

@@ -361,7 +361,7 @@ def _check_no_5xx(purchases: list[Record], warnings: list[str]) -> Check:
         "no 5xx (besides 503 unavailable)",
         not broken,
         f"{len(broken)} server errors, {len(shed)} shed with 503 unavailable"
-        + _examples(f"{r.user}: {r.http} {r.status}" for r in broken),
+        + _examples(f"{r.user}: {r.http} {r.status or r.error}" for r in broken),
     )
 
 
