@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from stress.ceiling import CeilingOptions, CeilingResult, measure_ceiling
-from stress.common import Api, ApiError, iso_to_ns, new_run_id, parse_iso
+from stress.common import Api, ApiError, iso_to_ns, new_run_id, parse_iso, str_or_none
 from stress.figures import compute_figures
 from stress.load import run_load
 from stress.lookups import lookup_all
@@ -166,7 +166,7 @@ def _prepare_sale(
     facts = SaleFacts(
         stock=int(status.get("remaining") or 0),
         per_user_limit=int(status.get("perUserLimit") or options.per_user_limit),
-        sale_id=status.get("saleId"),
+        sale_id=str_or_none(status.get("saleId")),
         sold_before=int(status.get("sold") or 0),
         starts_at_ns=None,
         rate_limit_per_min=rate_limit,
