@@ -44,7 +44,7 @@ FAILURES, SILENT, SATURATED, PROBE_FAILED = 1, 2, 3, 4
 class BreakerSettings:
     failure_threshold: int = 20
     window_s: int = 10
-    silence_s: float = 0.5
+    silence_s: float = 1.0
     saturation_s: float = 1.0
     cooldown_s: float = 2.0
     probes: int = 3

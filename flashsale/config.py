@@ -60,7 +60,7 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     breaker_failure_threshold: int = 20
     breaker_window_s: int = 10
-    breaker_silence_s: float = 0.5
+    breaker_silence_s: float = 1.0
     breaker_saturation_s: float = 1.0
     breaker_cooldown_s: float = 2.0
     breaker_probes: int = 3

@@ -1,21 +1,33 @@
 """Cross-process locks that a killed holder cannot leave locked.
 
 A `multiprocessing.Lock` held by a process that is killed stays locked forever.
-fcntl byte-range locks belong to the process, and the kernel drops them when
-it dies, however it dies. fcntl locks do not exclude threads of one process
-from each other, so each range also has a process-local thread lock.
+These are Linux open-file-description (OFD) byte-range locks: each process
+opens the lock file itself, the kernel drops its locks when that descriptor
+closes, however the process dies, and, unlike classic POSIX record locks
+(owned by the process), they get no per-process deadlock check. With several
+threads per worker that check saw false cycles between workers and failed
+with EDEADLK, although no caller ever holds two ranges. Threads of one process
+share a descriptor, so each range also has a process-local thread lock.
 
-Used only off the hot path: breaker transitions and rate-limit buckets.
+Used for the breaker's transitions and the rate-limit buckets.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+# struct flock (Linux): l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks).
+_FLOCK = struct.Struct("hhqqi4x")
+
+
+def _flock(lock_type: int, index: int) -> bytes:
+    return _FLOCK.pack(lock_type, os.SEEK_SET, index, 1, 0)
 
 
 class RangeLocks:
@@ -42,8 +54,8 @@ class RangeLocks:
         index %= self.count
         with self._threads[index]:
             fd = self._descriptor()
-            fcntl.lockf(fd, fcntl.LOCK_EX, 1, index)
+            fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, _flock(fcntl.F_WRLCK, index))
             try:
                 yield
             finally:
-                fcntl.lockf(fd, fcntl.LOCK_UN, 1, index)
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, _flock(fcntl.F_UNLCK, index))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import multiprocessing
+import os
+import signal
 import time
 
 import pytest
@@ -9,8 +13,10 @@ import pytest
 from flashsale.breaker import Admission, BreakerSettings, CircuitBreaker
 from flashsale.ratelimit import RateLimiter
 from flashsale.shm.breaker_board import BreakerBoard
-from flashsale.shm.file_lock import RangeLocks
+from flashsale.shm.file_lock import RangeLocks, _flock
 from flashsale.shm.rate_table import BUCKET_SLOTS, NUM_STRIPES, RateTable
+
+FORK = multiprocessing.get_context("fork")
 
 
 class Allocator:
@@ -121,3 +127,29 @@ def test_a_full_bucket_evicts_the_oldest_window_and_memory_stays_fixed(tmp_path)
     assert limiter.hit("newcomer", limit=1, window_s=60, now_s=120).allowed  # k0 evicted
     assert limiter.hit("k0", limit=1, window_s=60, now_s=121).allowed  # k0 starts over
     assert table.words.count == size
+
+
+def test_range_locks_exclude_other_processes_and_die_with_their_holder(tmp_path):
+    locks = RangeLocks(tmp_path / "ranges.lock", 4)
+    holding, release = FORK.Event(), FORK.Event()
+
+    def hold_then_wait() -> None:
+        with locks.hold(2):
+            holding.set()
+            release.wait(30)
+
+    holder = FORK.Process(target=hold_then_wait)
+    holder.start()
+    assert holding.wait(30)
+    fd = os.open(tmp_path / "ranges.lock", os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):  # range 2 is held by the other process
+            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_WRLCK, 2))
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_WRLCK, 3))  # another range is free
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_UNLCK, 3))
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join(30)
+        with locks.hold(2):  # the kernel released the dead holder's range
+            pass
+    finally:
+        os.close(fd)
