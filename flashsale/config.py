@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from flashsale.breaker import BreakerSettings
 from flashsale.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,7 @@ T = TypeVar("T")
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 8
 MAX_WORKERS = 32
+BREAKER = BreakerSettings()  # the breaker's defaults live with the breaker
 USER_ID_MAX_CHARS = 64
 BODY_MAX_BYTES = 4096
 
@@ -58,12 +60,7 @@ class Settings:
     ip_rate_limit: int = 0  # 0: off (load tests and proxies share one address)
     rate_table_size: int = 65536
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
-    breaker_failure_threshold: int = 20
-    breaker_window_s: int = 10
-    breaker_silence_s: float = 1.0
-    breaker_saturation_s: float = 1.0
-    breaker_cooldown_s: float = 2.0
-    breaker_probes: int = 3
+    breaker: BreakerSettings = BREAKER  # frozen, so one shared default is safe
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -120,23 +117,23 @@ class Settings:
                 ).split(",")
                 if ip.strip()
             ),
-            breaker_failure_threshold=read.integer(
-                "FLASHSALE_BREAKER_FAILURES", cls.breaker_failure_threshold, low=1, high=10**6
-            ),
-            breaker_window_s=read.integer(
-                "FLASHSALE_BREAKER_WINDOW_S", cls.breaker_window_s, low=1, high=60
-            ),
-            breaker_silence_s=read.number(
-                "FLASHSALE_BREAKER_SILENCE_S", cls.breaker_silence_s, low=0.1, high=60.0
-            ),
-            breaker_saturation_s=read.number(
-                "FLASHSALE_BREAKER_SATURATION_S", cls.breaker_saturation_s, low=0.1, high=60.0
-            ),
-            breaker_cooldown_s=read.number(
-                "FLASHSALE_BREAKER_COOLDOWN_S", cls.breaker_cooldown_s, low=0.1, high=600.0
-            ),
-            breaker_probes=read.integer(
-                "FLASHSALE_BREAKER_PROBES", cls.breaker_probes, low=1, high=1000
+            breaker=BreakerSettings(
+                failure_threshold=read.integer(
+                    "FLASHSALE_BREAKER_FAILURES", BREAKER.failure_threshold, low=1, high=10**6
+                ),
+                window_s=read.integer(
+                    "FLASHSALE_BREAKER_WINDOW_S", BREAKER.window_s, low=1, high=60
+                ),
+                silence_s=read.number(
+                    "FLASHSALE_BREAKER_SILENCE_S", BREAKER.silence_s, low=0.1, high=60.0
+                ),
+                saturation_s=read.number(
+                    "FLASHSALE_BREAKER_SATURATION_S", BREAKER.saturation_s, low=0.1, high=60.0
+                ),
+                cooldown_s=read.number(
+                    "FLASHSALE_BREAKER_COOLDOWN_S", BREAKER.cooldown_s, low=0.1, high=600.0
+                ),
+                probes=read.integer("FLASHSALE_BREAKER_PROBES", BREAKER.probes, low=1, high=1000),
             ),
         )
         settings.validate()

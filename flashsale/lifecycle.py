@@ -23,7 +23,7 @@ from flashsale.allocator.loop import Allocator, FirstSale
 from flashsale.api.client_address import ClientAddress
 from flashsale.api.guard import PurchaseGuard
 from flashsale.app import AppDeps, create_app
-from flashsale.breaker import BreakerSettings, CircuitBreaker
+from flashsale.breaker import CircuitBreaker
 from flashsale.config import Settings
 from flashsale.errors import ConfigError, JournalLocked
 from flashsale.journal import JournalLock, JournalReader
@@ -196,14 +196,7 @@ def worker_app() -> falcon.App:
     breaker = CircuitBreaker(
         runtime.breaker_board,
         RangeLocks(runtime.socket_dir / "breaker.lock", 1),
-        BreakerSettings(
-            failure_threshold=settings.breaker_failure_threshold,
-            window_s=settings.breaker_window_s,
-            silence_s=settings.breaker_silence_s,
-            saturation_s=settings.breaker_saturation_s,
-            cooldown_s=settings.breaker_cooldown_s,
-            probes=settings.breaker_probes,
-        ),
+        settings.breaker,
         allocator_silence_s=board.heartbeat_age_s,
         failures_since=lambda since_s, window_s: failures_since(slots, since_s, window_s),
     )

@@ -23,12 +23,12 @@ class ServerView:
     def allocator_alive(self) -> bool:
         # The allocator beats every 50 ms; the breaker's silence limit is the
         # one notion of "dead or frozen" for health and breaker alike.
-        return self.board.allocator().alive(self.settings.breaker_silence_s)
+        return self.board.allocator().alive(self.settings.breaker.silence_s)
 
     def allocator_json(self) -> dict[str, Any]:
         liveness = self.board.allocator()
         return {
-            "alive": liveness.alive(self.settings.breaker_silence_s),
+            "alive": liveness.alive(self.settings.breaker.silence_s),
             "pid": liveness.pid,
             "heartbeatAgeMs": round(liveness.heartbeat_age_s * 1000, 1),
             "restarts": liveness.restarts,
