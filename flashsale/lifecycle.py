@@ -40,6 +40,8 @@ from flashsale.supervisor import AllocatorSupervisor
 log = logging.getLogger("flashsale.lifecycle")
 
 WORKER_CONNECT_TIMEOUT_S = 5.0
+# The master's private folder for the allocator's socket and lock files.
+SOCKET_DIR_PREFIX = "flashsale-"
 
 
 @dataclass
@@ -76,6 +78,24 @@ def _us(moment) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1_000_000)
 
 
+def _remove_dead_masters_socket_dirs() -> None:
+    """A master killed with SIGKILL cannot clean up: its successor does."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SOCKET_DIR_PREFIX}*-*"):
+        pid = folder.name[len(SOCKET_DIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def _raise_open_file_limit() -> None:
     # 5,000 shoppers means 5,000 sockets: take the hard limit, not the default.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -99,12 +119,13 @@ def on_starting(server) -> None:
         print(f"flashsale: {exc}", file=sys.stderr)
         raise SystemExit(3) from None
     _raise_open_file_limit()
+    _remove_dead_masters_socket_dirs()
     _runtime = Runtime(
         settings=settings,
         board=SaleBoard(),
         slots=ProcessSlots(),
         lock=lock,
-        socket_dir=Path(tempfile.mkdtemp(prefix="flashsale-")),
+        socket_dir=Path(tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-")),
         authkey=os.urandom(32),
         breaker_board=BreakerBoard(),
         rate_table=RateTable(settings.rate_table_size),

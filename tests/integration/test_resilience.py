@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
@@ -225,14 +227,20 @@ def test_stopping_leaves_no_process_and_no_socket(start_server):
     server = start_server(workers=3)
     members = processes_in_group(server.pid)
     assert len(members) == 5  # master, allocator, three workers
-    sockets_before = {p.name for p in _tmp_socket_dirs()}
+    assert _socket_dirs_of(server.pid)
     assert server.stop() == 0
     wait_until(lambda: not processes_in_group(server.pid), 10, message="no orphans")
-    assert {p.name for p in _tmp_socket_dirs()} < sockets_before | set()
+    assert not _socket_dirs_of(server.pid)
 
 
-def _tmp_socket_dirs():
-    import tempfile
-    from pathlib import Path
+def test_a_master_killed_with_sigkill_is_cleaned_up_after(start_server):
+    killed = start_server(workers=1)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.proc.wait(10)
+    assert _socket_dirs_of(killed.pid)  # nothing could run in the killed master
+    start_server(workers=1, db_name="next.db")
+    assert not _socket_dirs_of(killed.pid)
 
-    return list(Path(tempfile.gettempdir()).glob("flashsale-*"))
+
+def _socket_dirs_of(master_pid: int) -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(f"flashsale-{master_pid}-*"))
