@@ -81,10 +81,11 @@ class OrderRecord(NamedTuple):
 def order_id_for(request_id: bytes) -> str:
     """An order is named after the request that bought it, so a resent request finds it.
 
-    32 hex digits of the request's 16 random bytes. (UUID formatting, by
-    uuid.UUID or by hand, cost the allocator a tenth of its time per sale.)
+    The 16 random bytes are written as a UUID (formatted by hand: building
+    uuid.UUID objects was a tenth of the allocator's time).
     """
-    return request_id.hex()
+    h = request_id.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class JournalLock:
