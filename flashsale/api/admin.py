@@ -10,9 +10,10 @@ import falcon
 
 from flashsale.allocator.client import Decision
 from flashsale.api.body import read_json_body
-from flashsale.api.representations import iso_from_us, now_us, sale_json
+from flashsale.api.representations import sale_json
 from flashsale.api.status import starting_up
 from flashsale.api.validation import parse_json_object
+from flashsale.clock import iso_from_us, now_us
 from flashsale.config import parse_instant
 from flashsale.errors import InvalidInput
 from flashsale.outcomes import Outcome

@@ -6,7 +6,8 @@ from typing import Any
 
 import falcon
 
-from flashsale.api.representations import iso_from_us, order_json
+from flashsale.api.representations import order_json
+from flashsale.clock import iso_from_us
 from flashsale.journal import OrderRecord
 from flashsale.outcomes import Outcome
 

@@ -8,7 +8,8 @@ from typing import Any
 import falcon
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from flashsale.api.representations import iso_from_us, now_us, sale_json
+from flashsale.api.representations import sale_json
+from flashsale.clock import iso_from_us, now_us
 from flashsale.metrics import THROUGHPUT_WINDOW_S, MetricsSnapshot
 from flashsale.observe import ServerView
 from flashsale.outcomes import REPORTED_OUTCOMES, Outcome

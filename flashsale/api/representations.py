@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashsale.clock import iso_from_us, now_us  # noqa: F401  (re-exported for the resources)
+from flashsale.clock import iso_from_us
 from flashsale.journal import OrderRecord
 from flashsale.shm.sale_board import SaleSnapshot
 

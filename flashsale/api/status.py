@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import falcon
 
-from flashsale.api.representations import iso_from_us, now_us, sale_json
+from flashsale.api.representations import sale_json
+from flashsale.clock import iso_from_us, now_us
 from flashsale.observe import ServerView
 
 

@@ -35,6 +35,3 @@ STATE, SINCE_US, SINCE_NS, TRIPS, PROBES_LEFT, REASON, SATURATED_SINCE_NS = rang
 class BreakerBoard:
     def __init__(self) -> None:
         self.words = Words(7)
-
-    def close(self) -> None:
-        self.words.close()

@@ -33,6 +33,3 @@ class RateTable:
     def slot_offsets(self, bucket: int) -> range:
         first = bucket * BUCKET_SLOTS * ENTRY_WORDS
         return range(first, first + BUCKET_SLOTS * ENTRY_WORDS, ENTRY_WORDS)
-
-    def close(self) -> None:
-        self.words.close()

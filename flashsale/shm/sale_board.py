@@ -159,6 +159,3 @@ class SaleBoard:
     @property
     def server_started_at_us(self) -> int:
         return self._words[_STARTED]
-
-    def close(self) -> None:
-        self._words.close()

@@ -34,7 +34,3 @@ class Words:
 
     def row(self, start: int, length: int) -> memoryview:
         return self.view[start : start + length]
-
-    def close(self) -> None:
-        self.view.release()
-        self._map.close()

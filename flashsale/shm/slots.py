@@ -113,6 +113,3 @@ class ProcessSlots:
     def all_rows(self) -> list[memoryview]:
         """Live rows and the retired row: everything a total must sum."""
         return [self.row(s) for s in self.live_slots()] + [self.row(self.retired)]
-
-    def close(self) -> None:
-        self._words.close()
