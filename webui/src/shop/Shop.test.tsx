@@ -18,7 +18,8 @@ describe('Shop', () => {
       return json({ ...OPEN_STATUS, remaining: 100 - version, sold: version }, 200, { ETag: tag });
     });
     render(<Shop pollMs={20} />);
-    expect(await screen.findByTestId('stock-remaining')).toHaveTextContent('99');
+    // The figure is on the page from the first render ('–'): wait for the value itself.
+    await waitFor(() => expect(screen.getByTestId('stock-remaining')).toHaveTextContent('99'));
     expect(screen.getByTestId('stock-total')).toHaveTextContent('100');
     expect(screen.getByRole('progressbar', { name: 'Items left' })).toHaveAttribute('aria-valuenow', '99');
     expect(screen.getByTestId('sale-state')).toHaveTextContent('Sale is live');
@@ -68,7 +69,8 @@ describe('Shop', () => {
     let up = true;
     mockFetch(() => (up ? json(OPEN_STATUS) : Promise.reject(new TypeError('Failed to fetch'))));
     render(<Shop pollMs={20} />);
-    expect(await screen.findByTestId('stock-remaining')).toHaveTextContent('37');
+    // The figure is on the page from the first render ('–'): wait for the value itself.
+    await waitFor(() => expect(screen.getByTestId('stock-remaining')).toHaveTextContent('37'));
     up = false;
     expect(await screen.findByTestId('status-problem')).toHaveTextContent('could not be reached');
     expect(screen.getByTestId('stock-remaining')).toHaveTextContent('37');
