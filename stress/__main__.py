@@ -276,8 +276,9 @@ def ceiling_options(args: argparse.Namespace):
     from stress.ceiling import CeilingOptions
 
     return CeilingOptions(
-        url=args.url,
-        admin_token=args.admin_token,
+        # The sweep has neither: it fills in each server's own url and token.
+        url=getattr(args, "url", ""),
+        admin_token=getattr(args, "admin_token", None),
         connections=args.connections,
         seconds=args.seconds,
         engine=args.engine,
@@ -306,12 +307,7 @@ def sweep_options(args: argparse.Namespace):
         threads=args.threads,
         repo=args.repo,
         flash=flash_options(args, "", None, None),
-        ceiling=not args.no_ceiling,
-        connections=args.connections,
-        seconds=args.seconds,
-        engine=args.engine,
-        client_processes=args.client_processes,
-        rounds=args.rounds,
+        ceiling=None if args.no_ceiling else ceiling_options(args),
         report_dir=args.report,
     )
 

@@ -23,12 +23,9 @@ class SweepOptions:
     threads: int = 4
     repo: Path | None = None
     flash: FlashOptions = field(default_factory=FlashOptions)
-    ceiling: bool = True
-    connections: int = 64
-    seconds: float = 10.0
-    engine: str = "auto"
-    client_processes: int = 2
-    rounds: int = 2
+    # The ceiling's load, measured on each server (its url and token are filled
+    # in per server); None skips the ceiling.
+    ceiling: CeilingOptions | None = None
     report_dir: Path | None = None
 
 
@@ -91,16 +88,9 @@ def _one_setting(options: SweepOptions, server: LaunchedServer, workers: int) ->
         "clientCpuS": flash.report["run"]["clientCpuS"],
         "hostLoadAverage1m": flash.report["run"]["hostLoadAverage1m"],
     }
-    if options.ceiling:
+    if options.ceiling is not None:
         ceiling = measure_ceiling(
-            CeilingOptions(
-                url=server.url,
-                admin_token=server.token,
-                connections=options.connections,
-                seconds=options.seconds,
-                engine=options.engine,
-                client_processes=options.client_processes,
-            )
+            replace(options.ceiling, url=server.url, admin_token=server.token)
         )
         row.update(
             {

@@ -27,7 +27,10 @@ def test_ceiling_and_sweep_options():
     assert (ceiling.seconds, ceiling.rounds, ceiling.engine) == (4.0, 3, "auto")
     sweep = sweep_options(parse("sweep --workers 1,2,4,8 --threads 4 --users 900"))
     assert sweep.workers == [1, 2, 4, 8] and sweep.threads == 4
-    assert sweep.flash.users == 900 and sweep.rounds == 2
+    assert sweep.flash.users == 900 and sweep.ceiling.rounds == 2
+    # The sweep's ceiling takes every ceiling option, --rounds included.
+    assert sweep_options(parse("sweep --workers 2 --rounds 4")).ceiling.rounds == 4
+    assert sweep_options(parse("sweep --workers 2 --no-ceiling")).ceiling is None
 
 
 def test_flash_can_add_the_ceiling_on_the_same_server():
