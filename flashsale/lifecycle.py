@@ -157,7 +157,6 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
             ends_at_us=_us(settings.ends_at),
         ),
         board=runtime.board,
-        slots=runtime.slots,
         lock=runtime.lock,
     ).run(parent_pid=master_pid)
 
@@ -205,13 +204,13 @@ def worker_app() -> falcon.App:
         runtime.address,
         runtime.authkey,
         slot=runtime.slot,
-        slots=runtime.slots,
+        metrics_row=row,
         reply_timeout_s=settings.reply_timeout_s,
         commit_budget_s=settings.commit_budget_s,
     )
     # Serve nothing before the allocator can be reached (it may be restarting:
     # then requests wait for it within their own deadlines).
-    if not client.wait_connected(WORKER_CONNECT_TIMEOUT_S):
+    if not client.open_lines(settings.threads, WORKER_CONNECT_TIMEOUT_S):
         log.warning("worker %s: allocator not reachable yet; serving anyway", os.getpid())
     board, slots = runtime.board, runtime.slots
     breaker = CircuitBreaker(

@@ -13,7 +13,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import socket
 import sqlite3
 import tempfile
 import time
@@ -21,7 +20,7 @@ from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
-from flashsale.allocator.client import _open_connection
+from flashsale.allocator.client import Line
 from flashsale.allocator.loop import Allocator, FirstSale
 from flashsale.allocator.protocol import NO_SLOT, FrameBuffer, Kind, Request, frame
 from flashsale.journal import JournalLock
@@ -34,16 +33,13 @@ READY_TIMEOUT_S = 30
 
 
 def _client(address: str, authkey: bytes, prefix: str, count: int, window: int, start, results):
-    hello = Request(Kind.HELLO, 0, NO_SLOT, os.getpid(), bytes(16), 0, 0, b"").encode()
     far = time.monotonic_ns() + DEADLINE_NS
     frames = [
         frame(Request(Kind.PURCHASE, 0, NO_SLOT, i + 1, os.urandom(16), far - DEADLINE_NS + i,
                       far, f"{prefix}-{i}".encode()).encode())
         for i in range(count)
     ]  # fmt: skip
-    conn = _open_connection(address, authkey)
-    conn.send_bytes(hello)
-    sock = socket.socket(fileno=conn.fileno())
+    sock = Line.open(address, authkey).sock
     sock.settimeout(30)
     frames_in = FrameBuffer()
     outcomes: Counter[str] = Counter()
@@ -59,8 +55,7 @@ def _client(address: str, authkey: bytes, prefix: str, count: int, window: int, 
             outcomes[Outcome(payload[1]).name] += 1  # REPLY's second byte: the outcome
             received += 1
     results.put((began, time.perf_counter(), dict(outcomes)))
-    sock.detach()
-    conn.close()
+    sock.close()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -76,7 +71,7 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
     allocator = FORK.Process(
         target=Allocator(
             address=address, authkey=authkey, db_path=db_path,
-            first_sale=FirstSale(purchases, 1, None, None), board=board, slots=None,
+            first_sale=FirstSale(purchases, 1, None, None), board=board,
             lock=JournalLock(db_path),
         ).run,
     )  # fmt: skip

@@ -1,27 +1,37 @@
-"""A worker's client of the allocator, shared by the worker's threads.
+"""A worker's client of the allocator: one connection per request in flight.
 
-Each worker process opens its own connection after it forks, so workers share
-no lock: a worker killed mid-send only breaks its own connection. A reader
-thread routes replies to the waiting request threads by sequence number and,
-when the allocator dies, reconnects to its successor and resends what was in
-flight (flagged RESENT, so a sale the dead allocator committed is found in the
+A request thread takes a connection (a `Line`) from its worker's pool, sends
+its request and waits for the reply on that line itself. No reader thread sits
+in between, so a purchase costs a send, a poll and a receive, and no thread
+has to wake another. Lines are opened after the fork, so workers share no
+lock: a worker killed mid-send breaks only its own lines.
+
+The rule that keeps a 503 honest: a request whose reply is late is answered
+`unavailable` only if the allocator never read it, because the allocator sells
+nothing once a request's sell deadline has passed. A line carries one request
+at a time, so the kernel's count of the bytes the allocator has not yet read
+from it (SIOCOUTQ) says exactly that. A request that was read, or that was on
+a line when the allocator died, is answered `pending` instead if no reply
+comes in time.
+
+When the allocator dies, the request thread reconnects to its successor and
+resends (flagged RESENT, so a sale the dead allocator committed is found in the
 journal instead of being sold again).
-
-The rule that keeps a 503 honest: a request that times out is answered
-`unavailable` only if the allocator never read it (its `read_seq` in shared
-memory is lower), because the allocator sells nothing once a request's sell
-deadline has passed. A request that was read, or was in flight at a crash, is
-answered `pending` instead if no reply comes in time.
 """
 
 from __future__ import annotations
 
-import logging
+import fcntl
+import itertools
 import os
+import select
 import socket
+import struct
+import termios
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection
 
 from flashsale.allocator.protocol import (
@@ -33,18 +43,18 @@ from flashsale.allocator.protocol import (
     Reply,
     Request,
     authenticate,
+    frame,
     set_timeouts,
 )
 from flashsale.journal import OrderRecord
 from flashsale.outcomes import Outcome
-from flashsale.shm.slots import IN_FLIGHT, READ_SEQ, ProcessSlots
-
-log = logging.getLogger("flashsale.client")
+from flashsale.shm.slots import IN_FLIGHT
 
 RECONNECT_INTERVAL_S = 0.02
-POLL_INTERVAL_S = 0.5
+# A frozen allocator fails a blocked send or a half-received reply after this.
 SOCKET_TIMEOUT_S = 5.0
-READ_CHUNK_BYTES = 256 * 1024
+READ_CHUNK_BYTES = 64 * 1024
+_UNREAD_BYTES = struct.Struct("i")
 
 
 @dataclass(frozen=True)
@@ -54,50 +64,88 @@ class Decision:
     body: bytes = b""
 
 
-def _taken_lock() -> threading.Lock:
-    lock = threading.Lock()
-    lock.acquire()
-    return lock
+class Line:
+    """One authenticated connection to the allocator, carrying one request at a time."""
 
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._frames = FrameBuffer()
+        # A poll object made once: waiting costs one system call, not a selector.
+        self._poller = select.poll()
+        self._poller.register(sock, select.POLLIN)
 
-@dataclass(eq=False)
-class _Pending:
-    request: Request
-    reply_deadline_ns: int
-    # Released once by the reader thread when the reply is in. A bare lock is a
-    # tenth of the cost of a threading.Event, and one is made per purchase.
-    done: threading.Lock = field(default_factory=_taken_lock)
-    reply: Reply | None = None
-    sent_epoch: int | None = None  # connection epoch it was last sent on
-    crashed: bool = False  # it was on a connection that broke: it may have been decided
+    @classmethod
+    def open(cls, address: str, authkey: bytes) -> Line:
+        """`multiprocessing.connection.Client`, with timeouts on every blocking step."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(HANDSHAKE_TIMEOUT_S)
+            sock.connect(address)
+            sock.setblocking(True)
+            # The handshake speaks through a Connection on a duplicate descriptor.
+            with Connection(os.dup(sock.fileno())) as conn:
+                authenticate(conn, authkey, accepting=False)
+                set_timeouts(conn, SOCKET_TIMEOUT_S)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def receive(self, request_id: bytes, deadline_ns: int) -> Reply | None:
+        """The reply to `request_id`, or None if the deadline passes first.
+
+        Replies to earlier requests on this line, whose threads stopped waiting,
+        are skipped. Raises OSError or EOFError when the line breaks.
+        """
+        while True:
+            timeout_ms = -((time.monotonic_ns() - deadline_ns) // 1_000_000)  # rounded up
+            if timeout_ms <= 0:
+                return None
+            if not self._poller.poll(timeout_ms):
+                continue
+            data = self.sock.recv(READ_CHUNK_BYTES)
+            if not data:
+                raise EOFError("the allocator closed the line")
+            for payload in self._frames.feed(data):
+                reply = Reply.decode(payload)
+                if reply.request_id == request_id:
+                    return reply
+
+    def unread(self) -> bool:
+        """Does the allocator still have bytes of this line to read? (Linux SIOCOUTQ)"""
+        raw = fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ, bytes(_UNREAD_BYTES.size))
+        return _UNREAD_BYTES.unpack(raw)[0] > 0
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class AllocatorClient:
+    """The allocator as a worker's threads see it: one blocking call per purchase."""
+
     def __init__(
         self,
         address: str,
         authkey: bytes,
         *,
         slot: int | None,
-        slots: ProcessSlots | None,
+        metrics_row: memoryview | None,
         reply_timeout_s: float,
         commit_budget_s: float,
     ) -> None:
         self.address = address
         self.authkey = authkey
-        self.slot = slot
-        self._row = slots.row(slot) if slots is not None and slot is not None else None
+        self.slot = NO_SLOT if slot is None else slot
+        self._row = metrics_row
         self.reply_timeout_ns = int(reply_timeout_s * 1e9)
         self.commit_budget_ns = int(commit_budget_s * 1e9)
-        self._lock = threading.Lock()
-        self._pending: dict[int, _Pending] = {}
-        self._conn: Connection | None = None
-        self._epoch = 0
-        self._seq = 0
-        self._stopped = threading.Event()
-        self._connected = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="allocator-client", daemon=True)
-        self._thread.start()
+        # Idle lines. list.append and list.pop are atomic, so no lock is needed.
+        self._idle: list[Line] = []
+        self._seq = itertools.count(1)
+        self._in_flight_lock = threading.Lock()
 
     # -- what request threads call ---------------------------------------------------
     def purchase(self, user_id: str, arrival_ns: int) -> Decision:
@@ -121,12 +169,21 @@ class AllocatorClient:
             reply_deadline_ns=deadline,
         )
 
-    def wait_connected(self, timeout_s: float) -> bool:
-        """Block until the first connection is up (a new worker calls it before serving)."""
-        return self._connected.wait(timeout_s)
+    def open_lines(self, count: int, timeout_s: float) -> bool:
+        """Open a line for each of `count` threads before serving; False if the
+        allocator could not be reached in time (it may be restarting: requests
+        then wait for it within their own deadlines)."""
+        deadline_ns = time.monotonic_ns() + int(timeout_s * 1e9)
+        while len(self._idle) < count:
+            line = self._open_line(deadline_ns)
+            if line is None:
+                return False
+            self._idle.append(line)
+        return True
 
     def close(self) -> None:
-        self._stopped.set()
+        while self._idle:
+            self._idle.pop().close()
 
     # -- one call -----------------------------------------------------------------------
     def _call(
@@ -138,140 +195,89 @@ class AllocatorClient:
         sell_deadline_ns: int,
         reply_deadline_ns: int,
     ) -> Decision:
-        with self._lock:
-            self._seq += 1
-            seq = self._seq
-            request = Request(
-                kind, 0, NO_SLOT if self.slot is None else self.slot, seq,
-                # A random request id names the order it may become (a UUID).
-                os.urandom(16), arrival_ns, sell_deadline_ns, body,
-            )  # fmt: skip
-            pending = _Pending(request, reply_deadline_ns)
-            self._pending[seq] = pending
-            self._count_in_flight(+1)
-            self._send_locked(pending)
+        request = Request(
+            kind, 0, self.slot, next(self._seq),
+            # A random request id names the order it may become (a UUID).
+            os.urandom(16), arrival_ns, sell_deadline_ns, body,
+        )  # fmt: skip
+        self._count_in_flight(+1)
         try:
-            if pending.done.acquire(timeout=_seconds_until(reply_deadline_ns)):
-                return _decision(pending.reply)
-            with self._lock:
-                if pending.reply is not None:
-                    return _decision(pending.reply)
-                if not pending.crashed and (pending.sent_epoch is None or self._read_seq() < seq):
-                    # Never read by any allocator; removing it now means it will
-                    # not be (re)sent, and if it is read later its sell deadline
-                    # has passed, so nothing can be sold to it.
-                    return Decision(Outcome.UNAVAILABLE)
-            # Read, or caught in a crash: a sale may be committing. Give the
-            # commit its budget, then say "pending" rather than guess.
-            if pending.done.acquire(timeout=self.commit_budget_ns / 1e9):
-                return _decision(pending.reply)
-            log.warning(
-                "worker %s: request %s read but unanswered%s: answered pending",
-                os.getpid(), seq, " (allocator crashed)" if pending.crashed else "",
-            )  # fmt: skip
-            return Decision(Outcome.PENDING)
+            return self._exchange(request, reply_deadline_ns)
         finally:
-            with self._lock:
-                self._pending.pop(seq, None)
-                self._count_in_flight(-1)
+            self._count_in_flight(-1)
 
-    def _read_seq(self) -> int:
-        # Without a slot the allocator cannot tell us what it read: assume all.
-        return self._row[READ_SEQ] if self._row is not None else 2**63 - 1
+    def _exchange(self, request: Request, reply_deadline_ns: int) -> Decision:
+        crashed = False  # it was on a line that broke: a dead allocator may have decided it
+        while True:
+            line = self._take_line(reply_deadline_ns)
+            if line is None:
+                # No allocator could be reached in time. Unless a dead one read
+                # it, nobody has this request: nothing can be sold to it.
+                return Decision(Outcome.PENDING if crashed else Outcome.UNAVAILABLE)
+            try:
+                # Not sent whole, a frame cannot be decided: a failed send is a retry.
+                line.send(frame(_flagged(request, crashed)))
+            except OSError:
+                line.close()
+                continue
+            try:
+                reply = line.receive(request.request_id, reply_deadline_ns)
+            except (OSError, EOFError, ValueError):
+                line.close()
+                crashed = True
+                continue
+            if reply is not None:
+                self._idle.append(line)
+                return _decision(reply)
+            return self._late(request, line, crashed)
+
+    def _late(self, request: Request, line: Line, crashed: bool) -> Decision:
+        """No reply by the reply deadline, and `request` is on `line`."""
+        if not crashed and line.unread():
+            # Read later, it is past its sell deadline: nothing can be sold to it.
+            self._idle.append(line)
+            return Decision(Outcome.UNAVAILABLE)
+        # Read, or caught in a crash: a sale may be committing. Give the commit
+        # its budget, then say "pending" rather than guess.
+        try:
+            reply = line.receive(request.request_id, time.monotonic_ns() + self.commit_budget_ns)
+        except (OSError, EOFError, ValueError):
+            line.close()
+            return Decision(Outcome.PENDING)
+        self._idle.append(line)
+        return Decision(Outcome.PENDING) if reply is None else _decision(reply)
+
+    def _take_line(self, deadline_ns: int) -> Line | None:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self._open_line(deadline_ns)
+
+    def _open_line(self, deadline_ns: int) -> Line | None:
+        while True:
+            try:
+                return Line.open(self.address, self.authkey)
+            except (OSError, EOFError, AuthenticationError):
+                if time.monotonic_ns() + RECONNECT_INTERVAL_S * 1e9 > deadline_ns:
+                    return None
+                time.sleep(RECONNECT_INTERVAL_S)
 
     def _count_in_flight(self, delta: int) -> None:
         if self._row is not None:
-            self._row[IN_FLIGHT] += delta
-
-    def _send_locked(self, pending: _Pending) -> None:
-        conn = self._conn
-        if conn is None:
-            return  # sent by the reader thread once connected
-        request = pending.request
-        if pending.crashed:
-            request = Request(
-                request.kind, request.flags | RESENT, request.slot, request.seq,
-                request.request_id, request.arrival_ns, request.sell_deadline_ns, request.body,
-            )  # fmt: skip
-        try:
-            conn.send_bytes(request.encode())
-        except OSError:
-            # Part of the frame may be out: the stream is unusable. Shut it so
-            # the reader thread sees the break and reconnects; the request may
-            # have reached the allocator, so treat it as caught in a crash.
-            pending.crashed = True
-            _shutdown(conn)
-            return
-        pending.sent_epoch = self._epoch
-
-    # -- the reader thread ----------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            conn = self._connect()
-            if conn is None:
-                return
-            self._serve(conn)
-
-    def _connect(self) -> Connection | None:
-        while not self._stopped.is_set():
-            try:
-                conn = _open_connection(self.address, self.authkey)
-            except (OSError, EOFError):
-                time.sleep(RECONNECT_INTERVAL_S)
-                continue
-            with self._lock:
-                hello = Request(Kind.HELLO, 0, NO_SLOT if self.slot is None else self.slot,
-                                os.getpid(), bytes(16), 0, 0, b"")  # fmt: skip
-                try:
-                    conn.send_bytes(hello.encode())
-                except OSError:
-                    conn.close()
-                    continue
-                self._epoch += 1
-                self._conn = conn
-                self._connected.set()
-                now = time.monotonic_ns()
-                for pending in list(self._pending.values()):
-                    if pending.sent_epoch is None and pending.reply_deadline_ns > now:
-                        self._send_locked(pending)
-            return conn
-        return None
-
-    def _serve(self, conn: Connection) -> None:
-        """Read replies in large chunks (one syscall for many) and hand each to its waiter."""
-        frames = FrameBuffer()
-        fd = conn.fileno()
-        try:
-            while not self._stopped.is_set():
-                if not conn.poll(POLL_INTERVAL_S):
-                    continue
-                data = os.read(fd, READ_CHUNK_BYTES)
-                if not data:
-                    raise EOFError
-                for payload in frames.feed(data):
-                    self._deliver(Reply.decode(payload))
-        except (EOFError, OSError, ValueError):
-            log.warning("worker %s: lost the allocator, reconnecting", os.getpid())
-        finally:
-            with self._lock:
-                self._conn = None
-                for pending in self._pending.values():
-                    if pending.sent_epoch == self._epoch:
-                        pending.crashed = True
-                        pending.sent_epoch = None
-            conn.close()
-
-    def _deliver(self, reply: Reply) -> None:
-        with self._lock:
-            pending = self._pending.get(reply.seq)
-            if pending is None or pending.request.request_id != reply.request_id:
-                return  # its request thread has already answered
-            pending.reply = reply
-        pending.done.release()
+            with self._in_flight_lock:
+                self._row[IN_FLIGHT] += delta
 
 
-def _decision(reply: Reply | None) -> Decision:
-    assert reply is not None
+def _flagged(request: Request, resent: bool) -> bytes:
+    if not resent:
+        return request.encode()
+    return Request(
+        request.kind, request.flags | RESENT, request.slot, request.seq,
+        request.request_id, request.arrival_ns, request.sell_deadline_ns, request.body,
+    ).encode()  # fmt: skip
+
+
+def _decision(reply: Reply) -> Decision:
     if reply.kind is not Kind.DECISION or reply.position == 0:
         return Decision(reply.outcome, body=reply.body)
     order = OrderRecord(
@@ -283,39 +289,3 @@ def _decision(reply: Reply | None) -> Decision:
         purchased_at_us=reply.purchased_at_us,
     )
     return Decision(reply.outcome, order)
-
-
-def _seconds_until(deadline_ns: int) -> float:
-    return max(deadline_ns - time.monotonic_ns(), 0) / 1e9
-
-
-def _open_connection(address: str, authkey: bytes) -> Connection:
-    """`multiprocessing.connection.Client`, with timeouts on every blocking step."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(HANDSHAKE_TIMEOUT_S)
-        sock.connect(address)
-        sock.setblocking(True)
-    except OSError:
-        sock.close()
-        raise
-    conn = Connection(sock.detach())
-    try:
-        authenticate(conn, authkey, accepting=False)
-        # Replies are awaited with poll(); a reply cut in half by a frozen
-        # allocator still fails after SOCKET_TIMEOUT_S instead of hanging.
-        set_timeouts(conn, SOCKET_TIMEOUT_S)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _shutdown(conn: Connection) -> None:
-    sock = socket.socket(fileno=conn.fileno())
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    finally:
-        sock.detach()

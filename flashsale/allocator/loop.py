@@ -26,7 +26,6 @@ from pathlib import Path
 from flashsale.allocator.book import StockBook
 from flashsale.allocator.protocol import (
     LENGTH,
-    NO_SLOT,
     REPLY,
     REQUEST,
     RESENT,
@@ -38,7 +37,6 @@ from flashsale.allocator.protocol import (
 from flashsale.journal import Journal, JournalLock, SaleRecord
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard
-from flashsale.shm.slots import READ_SEQ, ProcessSlots
 
 log = logging.getLogger("flashsale.allocator")
 
@@ -65,7 +63,6 @@ class _Peer:
     fd: int
     frames: FrameBuffer = field(default_factory=FrameBuffer)
     unsent: bytearray = field(default_factory=bytearray)
-    slot: int | None = None
     closed: bool = False
 
 
@@ -78,7 +75,6 @@ class Allocator:
         db_path: Path,
         first_sale: FirstSale,
         board: SaleBoard,
-        slots: ProcessSlots | None,
         lock: JournalLock,
     ) -> None:
         self.address = address
@@ -86,13 +82,11 @@ class Allocator:
         self.db_path = db_path
         self.first_sale = first_sale
         self.board = board
-        self.slots = slots
         self.lock = lock
         self._selector = selectors.DefaultSelector()
         self._accepted: queue.SimpleQueue[Connection] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
-        self._slot_owner: dict[int, _Peer] = {}
 
     # -- process entry ------------------------------------------------------------
     def run(self, parent_pid: int | None = None) -> None:
@@ -196,8 +190,12 @@ class Allocator:
             self._selector.register(fd, selectors.EVENT_READ, peer)
 
     def _drain(self, peer: _Peer, batch: list[_Item]) -> None:
-        """Read every complete request the peer has sent; a broken peer is dropped."""
-        highest_seq = 0
+        """Read every complete request the peer has sent; a broken peer is dropped.
+
+        Decisions come after the reads, with the clock read after them: a worker
+        that sees its request still unread at its reply deadline may answer 503,
+        because the decision, later and past the sell deadline, sells nothing.
+        """
         while True:
             try:
                 data = os.read(peer.fd, READ_CHUNK_BYTES)
@@ -211,31 +209,14 @@ class Allocator:
             try:
                 frames = peer.frames.feed(data)
             except ValueError:
-                log.warning("allocator: malformed frame from slot %s, dropping it", peer.slot)
+                log.warning("allocator: malformed frame from a worker, dropping its line")
                 self._drop(peer)
                 return
             for payload in frames:
                 # The hot path keeps the header as a plain tuple (no Request object).
-                header = REQUEST.unpack_from(payload)
-                if header[0] == Kind.HELLO:
-                    self._greet(peer, header[3])
-                else:
-                    batch.append((peer, header, payload[REQUEST.size :]))
-                    if header[4] > highest_seq:
-                        highest_seq = header[4]
+                batch.append((peer, REQUEST.unpack_from(payload), payload[REQUEST.size :]))
             if len(data) < READ_CHUNK_BYTES:
                 break
-        # Publish what was read before anything is decided: a worker that
-        # times out and sees its request unread may answer 503, because the
-        # decision (made later, past the deadline) will then sell nothing.
-        if highest_seq and peer.slot is not None and self._slot_owner.get(peer.slot) is peer:
-            self.slots.row(peer.slot)[READ_SEQ] = highest_seq
-
-    def _greet(self, peer: _Peer, slot: int) -> None:
-        peer.slot = slot if self.slots is not None and slot != NO_SLOT else None
-        if peer.slot is not None:
-            self._slot_owner[peer.slot] = peer
-            self.slots.row(peer.slot)[READ_SEQ] = 0
 
     def _decide(self, batch: list[_Item]) -> None:
         purchases = [item for item in batch if item[1][0] == Kind.PURCHASE]
@@ -314,7 +295,7 @@ class Allocator:
             return
         del peer.unsent[:written]
         if len(peer.unsent) > MAX_UNSENT_BYTES:
-            log.warning("allocator: worker in slot %s stopped reading, dropping it", peer.slot)
+            log.warning("allocator: a worker stopped reading its replies, dropping its line")
             self._drop(peer)
             return
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if peer.unsent else 0)
@@ -325,8 +306,6 @@ class Allocator:
             return
         peer.closed = True
         self._selector.unregister(peer.fd)
-        if peer.slot is not None and self._slot_owner.get(peer.slot) is peer:
-            del self._slot_owner[peer.slot]
         peer.conn.close()
 
 

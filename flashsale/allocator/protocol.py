@@ -1,11 +1,11 @@
 """Messages between workers and the allocator.
 
-Each worker has its own `multiprocessing.connection` over AF_UNIX, so there is
-no lock shared between processes: a worker killed mid-write leaves only a
-partial frame on its own connection, which the allocator drops with it.
-Frames use `Connection.send_bytes` framing (a 4-byte big-endian length, then
-the payload), so a worker sends and receives with the ordinary Connection
-methods while the allocator drains many frames per read.
+Each request thread of a worker has its own `multiprocessing.connection`
+over AF_UNIX (opened after the fork, with its HMAC handshake), so there is no
+lock shared between processes: a worker killed mid-write leaves only a partial
+frame on its own connection, which the allocator drops with it. Frames use
+`Connection.send_bytes` framing (a 4-byte big-endian length, then the
+payload), and the allocator drains many frames per read.
 
 A request payload is REQUEST (48 bytes) followed by the UTF-8 user id (or, for
 START_SALE, a JSON body); a reply is REPLY (48 bytes), followed by JSON for
@@ -32,7 +32,6 @@ NO_SLOT = 0xFFFFFFFF  # a worker without a metrics row (all rows taken)
 
 
 class Kind(IntEnum):
-    HELLO = 1
     PURCHASE = 2
     START_SALE = 3
     DECISION = 10

@@ -4,17 +4,15 @@ Each worker owns one row while it lives, so its counters have a single writer
 (threads of one worker serialise on a process-local lock, see
 `flashsale.metrics`). The master hands out rows before it forks a worker and,
 when the worker has exited, folds the row into the `retired` row and frees it,
-so totals survive worker restarts. One more field of each row is written by the
-allocator: the highest request sequence number it has read from that worker.
+so totals survive worker restarts.
 
 Row layout (int64 words; NUM_ROWS worker rows followed by one retired row):
 
   word                       field           writer
   0                          state           master   FREE / IN_USE
   1                          pid             worker   (once, when it starts)
-  2                          read_seq        allocator  highest seq read from this worker
-  3                          in_flight       worker   requests sent, not yet answered
-  4 .. 4+E                   requests        worker   per endpoint (Endpoint)
+  2                          in_flight       worker   requests sent, not yet answered
+  3 .. 3+E                   requests        worker   per endpoint (Endpoint)
   .. +O                      outcomes        worker   per purchase outcome (Outcome)
   .. +B                      latency buckets worker   purchase latency histogram
   .. +1                      latency_sum_us  worker
@@ -51,8 +49,8 @@ class Endpoint(IntEnum):
     OTHER = 5
 
 
-STATE, PID, READ_SEQ, IN_FLIGHT = 0, 1, 2, 3
-REQUESTS = 4
+STATE, PID, IN_FLIGHT = 0, 1, 2
+REQUESTS = 3
 OUTCOMES = REQUESTS + len(Endpoint)
 BUCKETS = OUTCOMES + len(Outcome)
 LATENCY_SUM = BUCKETS + len(LATENCY_BOUNDS_US) + 1

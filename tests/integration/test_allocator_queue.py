@@ -10,18 +10,19 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
+from multiprocessing.connection import Listener
 
 import pytest
 
-from flashsale.allocator.client import AllocatorClient, _open_connection
+from flashsale.allocator.client import AllocatorClient, Line
 from flashsale.allocator.loop import Allocator, FirstSale
-from flashsale.allocator.protocol import NO_SLOT, Kind, Request, frame
+from flashsale.allocator.protocol import NO_SLOT, Kind, Request, authenticate, frame
 from flashsale.errors import JournalLocked
 from flashsale.journal import JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard
-from flashsale.shm.slots import ProcessSlots
 from tests.support.server import wait_until
 
 FORK = multiprocessing.get_context("fork")
@@ -29,12 +30,12 @@ FORK = multiprocessing.get_context("fork")
 
 @pytest.fixture
 def allocator(tmp_path):
-    board, slots = SaleBoard(), ProcessSlots()
+    board = SaleBoard()
     address, authkey = str(tmp_path / "allocator.sock"), os.urandom(32)
     process = FORK.Process(
         target=Allocator(
             address=address, authkey=authkey, db_path=tmp_path / "journal.db",
-            first_sale=FirstSale(50, 1, None, None), board=board, slots=slots,
+            first_sale=FirstSale(50, 1, None, None), board=board,
             lock=JournalLock(tmp_path / "journal.db"),
         ).run,
     )  # fmt: skip
@@ -49,15 +50,13 @@ def allocator(tmp_path):
 
 
 def _die_halfway_through_a_frame(address: str, authkey: bytes) -> None:
-    conn = _open_connection(address, authkey)
-    hello = Request(Kind.HELLO, 0, NO_SLOT, os.getpid(), bytes(16), 0, 0, b"").encode()
-    conn.send_bytes(hello)
+    line = Line.open(address, authkey)
     request = Request(
         Kind.PURCHASE, 0, NO_SLOT, 1, os.urandom(16), time.monotonic_ns(),
         time.monotonic_ns() + 10**9, b"half-sent",
     )  # fmt: skip
     data = frame(request.encode())
-    os.write(conn.fileno(), data[: len(data) // 2])
+    line.send(data[: len(data) // 2])
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -69,10 +68,10 @@ def test_writers_killed_mid_frame_do_not_block_the_others(allocator):
         writer.join(10)
         assert writer.exitcode == -signal.SIGKILL
     client = AllocatorClient(
-        address, authkey, slot=None, slots=None, reply_timeout_s=5, commit_budget_s=1
+        address, authkey, slot=None, metrics_row=None, reply_timeout_s=5, commit_budget_s=1
     )
     try:
-        assert client.wait_connected(10)
+        assert client.open_lines(1, 10)
         started = time.monotonic()
         decision = client.purchase("survivor", time.monotonic_ns())
         assert decision.outcome is Outcome.CONFIRMED
@@ -85,8 +84,79 @@ def test_writers_killed_mid_frame_do_not_block_the_others(allocator):
 def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
     second = Allocator(
         address=str(tmp_path / "second.sock"), authkey=b"k", db_path=tmp_path / "journal.db",
-        first_sale=FirstSale(50, 1, None, None), board=SaleBoard(), slots=None,
+        first_sale=FirstSale(50, 1, None, None), board=SaleBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
     )  # fmt: skip
     with pytest.raises(JournalLocked):
         second.run()
+
+
+class _SilentAllocator:
+    """A listener that completes the handshake, then reads requests (or not) and never answers."""
+
+    def __init__(self, tmp_path, *, reads: bool) -> None:
+        self.address, self.authkey = str(tmp_path / "silent.sock"), os.urandom(32)
+        self.reads = reads
+        self.received = threading.Event()
+        self._listener = Listener(self.address, family="AF_UNIX")
+        self._conns = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn = self._listener.accept()
+        authenticate(conn, self.authkey, accepting=True)
+        self._conns.append(conn)
+        if self.reads:
+            conn.recv_bytes()
+            self.received.set()
+
+    def close(self) -> None:
+        for conn in self._conns:
+            conn.close()
+        self._listener.close()
+
+
+@pytest.mark.parametrize(
+    ("reads", "expected"), [(False, Outcome.UNAVAILABLE), (True, Outcome.PENDING)]
+)
+def test_a_late_reply_is_503_only_if_the_allocator_never_read_the_request(
+    tmp_path, reads, expected
+):
+    allocator = _SilentAllocator(tmp_path, reads=reads)
+    client = AllocatorClient(
+        allocator.address, allocator.authkey, slot=None, metrics_row=None,
+        reply_timeout_s=0.5, commit_budget_s=0.2,
+    )  # fmt: skip
+    try:
+        assert client.open_lines(1, 10)
+        decision = client.purchase("someone", time.monotonic_ns())
+        assert allocator.received.is_set() is reads
+        assert decision.outcome is expected
+    finally:
+        client.close()
+        allocator.close()
+
+
+def test_a_line_knows_whether_its_request_was_read(tmp_path):
+    listener = Listener(str(tmp_path / "peer.sock"), family="AF_UNIX")
+    accepted = []
+
+    def accept() -> None:
+        conn = listener.accept()
+        authenticate(conn, b"key", accepting=True)
+        accepted.append(conn)
+
+    acceptor = threading.Thread(target=accept)
+    acceptor.start()
+    line = Line.open(str(tmp_path / "peer.sock"), b"key")
+    acceptor.join(10)
+    try:
+        assert not line.unread()
+        line.send(frame(b"x" * 60))
+        assert line.unread()
+        accepted[0].recv_bytes()
+        assert not line.unread()
+    finally:
+        line.close()
+        accepted[0].close()
+        listener.close()
