@@ -23,7 +23,7 @@ T = TypeVar("T")
 # Chosen by measurement on a 2-core machine (README, "Tuning workers"): two
 # gthread workers of eight threads served the most purchases per second.
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 8
+DEFAULT_THREADS = 16
 MAX_WORKERS = 32
 BREAKER = BreakerSettings()  # the breaker's defaults live with the breaker
 USER_ID_MAX_CHARS = 64

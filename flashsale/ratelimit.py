@@ -11,7 +11,15 @@ import hashlib
 from dataclasses import dataclass
 
 from flashsale.shm.file_lock import RangeLocks
-from flashsale.shm.rate_table import COUNT, KEY, NUM_STRIPES, START, RateTable
+from flashsale.shm.rate_table import (
+    BUCKET_WORDS,
+    COUNT,
+    ENTRY_WORDS,
+    KEY,
+    NUM_STRIPES,
+    START,
+    RateTable,
+)
 
 
 @dataclass(frozen=True)
@@ -37,30 +45,34 @@ class RateLimiter:
         """Count one attempt of `key`; refused (and not counted) past the limit."""
         h = key_hash(key)
         bucket = self.table.bucket_of(h)
-        words = self.table.words
+        first = self.table.first_word(bucket)
+        words = self.table.words.view
         with self.locks.hold(bucket % NUM_STRIPES):
-            entry = self._entry_for(h, bucket, window_s, now_s)
-            if words[entry + KEY] != h or words[entry + START] + window_s <= now_s:
-                words[entry + KEY] = h
-                words[entry + START] = now_s
-                words[entry + COUNT] = 0
-            count = words[entry + COUNT]
-            reset_s = max(words[entry + START] + window_s - now_s, 1)
+            # The whole bucket in one read; then only the chosen entry is written.
+            slots = words[first : first + BUCKET_WORDS].tolist()
+            at = _entry_for(slots, h, window_s, now_s)
+            if slots[at + KEY] != h or slots[at + START] + window_s <= now_s:
+                start, count = now_s, 0
+                words[first + at + KEY] = h
+                words[first + at + START] = now_s
+            else:
+                start, count = slots[at + START], slots[at + COUNT]
+            reset_s = max(start + window_s - now_s, 1)
             if count >= limit:
                 return RateDecision(False, limit, 0, reset_s)
-            words[entry + COUNT] = count + 1
+            words[first + at + COUNT] = count + 1
             return RateDecision(True, limit, limit - count - 1, reset_s)
 
-    def _entry_for(self, h: int, bucket: int, window_s: int, now_s: int) -> int:
-        """The key's slot if it has one; else a free or expired slot; else the stalest."""
-        words = self.table.words
-        free = stalest = None
-        for entry in self.table.slot_offsets(bucket):
-            if words[entry + KEY] == h:
-                return entry
-            expired = words[entry + KEY] == 0 or words[entry + START] + window_s <= now_s
-            if expired and free is None:
-                free = entry
-            if stalest is None or words[entry + START] < words[stalest + START]:
-                stalest = entry
-        return free if free is not None else stalest
+
+def _entry_for(slots: list[int], h: int, window_s: int, now_s: int) -> int:
+    """The key's entry if it has one; else a free or expired one; else the stalest."""
+    free = stalest = None
+    for at in range(0, len(slots), ENTRY_WORDS):
+        if slots[at + KEY] == h:
+            return at
+        expired = slots[at + KEY] == 0 or slots[at + START] + window_s <= now_s
+        if expired and free is None:
+            free = at
+        if stalest is None or slots[at + START] < slots[stalest + START]:
+            stalest = at
+    return free if free is not None else stalest

@@ -24,7 +24,7 @@ from __future__ import annotations
 import fcntl
 import itertools
 import os
-import select
+import random
 import socket
 import struct
 import termios
@@ -53,8 +53,13 @@ from flashsale.shm.slots import IN_FLIGHT
 RECONNECT_INTERVAL_S = 0.02
 # A frozen allocator fails a blocked send or a half-received reply after this.
 SOCKET_TIMEOUT_S = 5.0
-READ_CHUNK_BYTES = 64 * 1024
+READ_CHUNK_BYTES = 4096  # a reply is under 100 bytes
 _UNREAD_BYTES = struct.Struct("i")
+_TIMEVAL = struct.Struct("ll")
+
+
+def _timeval(microseconds: int) -> bytes:
+    return _TIMEVAL.pack(*divmod(microseconds, 1_000_000))
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,6 @@ class Line:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._frames = FrameBuffer()
-        # A poll object made once: waiting costs one system call, not a selector.
-        self._poller = select.poll()
-        self._poller.register(sock, select.POLLIN)
 
     @classmethod
     def open(cls, address: str, authkey: bytes) -> Line:
@@ -100,13 +102,19 @@ class Line:
         Replies to earlier requests on this line, whose threads stopped waiting,
         are skipped. Raises OSError or EOFError when the line breaks.
         """
+        sock = self.sock
         while True:
-            timeout_ms = -((time.monotonic_ns() - deadline_ns) // 1_000_000)  # rounded up
-            if timeout_ms <= 0:
+            left_us = (deadline_ns - time.monotonic_ns()) // 1000
+            if left_us <= 0:
                 return None
-            if not self._poller.poll(timeout_ms):
+            # A blocking receive bounded by the kernel (SO_RCVTIMEO), not poll()
+            # then recv(): each call that lets go of the GIL costs a busy worker
+            # two context switches, as other threads take the GIL meanwhile.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(left_us))
+            try:
+                data = sock.recv(READ_CHUNK_BYTES)
+            except BlockingIOError:  # EAGAIN: the timeout
                 continue
-            data = self.sock.recv(READ_CHUNK_BYTES)
             if not data:
                 raise EOFError("the allocator closed the line")
             for payload in self._frames.feed(data):
@@ -145,6 +153,11 @@ class AllocatorClient:
         # Idle lines. list.append and list.pop are atomic, so no lock is needed.
         self._idle: list[Line] = []
         self._seq = itertools.count(1)
+        # Request ids need to be unique, not secret: a generator seeded from
+        # os.urandom here, after the fork, spares each purchase a getrandom()
+        # call (which, like every call that lets go of the GIL, costs two
+        # context switches in a busy worker).
+        self._ids = random.Random(os.urandom(32))
         self._in_flight_lock = threading.Lock()
 
     # -- what request threads call ---------------------------------------------------
@@ -198,7 +211,7 @@ class AllocatorClient:
         request = Request(
             kind, 0, self.slot, next(self._seq),
             # A random request id names the order it may become (a UUID).
-            os.urandom(16), arrival_ns, sell_deadline_ns, body,
+            self._ids.randbytes(16), arrival_ns, sell_deadline_ns, body,
         )  # fmt: skip
         self._count_in_flight(+1)
         try:

@@ -41,6 +41,10 @@ from flashsale.shm.sale_board import SaleBoard
 log = logging.getLogger("flashsale.allocator")
 
 HEARTBEAT_S = 0.05
+# Commits start at most this often while requests keep coming; a batch of
+# PACED_BATCH requests is committed without waiting.
+COMMIT_INTERVAL_S = 0.005
+PACED_BATCH = 256
 READ_CHUNK_BYTES = 256 * 1024
 # A worker that stops reading its replies is cut off rather than allowed to
 # make the allocator buffer without bound.
@@ -63,6 +67,7 @@ class _Peer:
     fd: int
     frames: FrameBuffer = field(default_factory=FrameBuffer)
     unsent: bytearray = field(default_factory=bytearray)
+    waiting_to_write: bool = False  # registered for EVENT_WRITE: replies are pending
     closed: bool = False
 
 
@@ -87,6 +92,11 @@ class Allocator:
         self._accepted: queue.SimpleQueue[Connection] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
+        self._last_commit_s = 0.0
+        # One read buffer for every peer: os.read would allocate (and, at this
+        # size, mmap) a fresh bytes object for each read of a few dozen bytes.
+        self._chunk = bytearray(READ_CHUNK_BYTES)
+        self._chunk_view = memoryview(self._chunk)
 
     # -- process entry ------------------------------------------------------------
     def run(self, parent_pid: int | None = None) -> None:
@@ -162,9 +172,25 @@ class Allocator:
 
     # -- the loop -------------------------------------------------------------------
     def _serve_once(self) -> None:
-        events = self._selector.select(HEARTBEAT_S)
-        self.board.beat()
         batch: list[_Item] = []
+        self._gather(batch, HEARTBEAT_S)
+        # Group commit pacing: under steady load, gather for the rest of
+        # COMMIT_INTERVAL_S before committing, so one fsync carries many sales
+        # (each fsync costs the machine about 0.2 ms of CPU besides its wait).
+        # After a pause, the first request is committed at once.
+        while batch and len(batch) < PACED_BATCH:
+            left_s = self._last_commit_s + COMMIT_INTERVAL_S - time.monotonic()
+            if left_s <= 0:
+                break
+            self._gather(batch, left_s)
+        if batch:
+            self._last_commit_s = time.monotonic()
+            self._decide(batch)
+
+    def _gather(self, batch: list[_Item], timeout_s: float) -> None:
+        """Wait up to `timeout_s` for work; read every request that came into `batch`."""
+        events = self._selector.select(timeout_s)
+        self.board.beat()
         for key, mask in events:
             peer = key.data
             if peer is None:
@@ -174,8 +200,6 @@ class Allocator:
                 self._drain(peer, batch)
             if mask & selectors.EVENT_WRITE and not peer.closed:
                 self._flush(peer)
-        if batch:
-            self._decide(batch)
 
     def _admit_new_peers(self) -> None:
         os.read(self._wake_r, 4096)
@@ -196,18 +220,19 @@ class Allocator:
         that sees its request still unread at its reply deadline may answer 503,
         because the decision, later and past the sell deadline, sells nothing.
         """
+        chunk = self._chunk
         while True:
             try:
-                data = os.read(peer.fd, READ_CHUNK_BYTES)
+                size = os.readv(peer.fd, (chunk,))
             except BlockingIOError:
                 break
             except OSError:
-                data = b""
-            if not data:
+                size = 0
+            if not size:
                 self._drop(peer)
                 break
             try:
-                frames = peer.frames.feed(data)
+                frames = peer.frames.feed(self._chunk_view[:size])
             except ValueError:
                 log.warning("allocator: malformed frame from a worker, dropping its line")
                 self._drop(peer)
@@ -215,7 +240,7 @@ class Allocator:
             for payload in frames:
                 # The hot path keeps the header as a plain tuple (no Request object).
                 batch.append((peer, REQUEST.unpack_from(payload), payload[REQUEST.size :]))
-            if len(data) < READ_CHUNK_BYTES:
+            if size < READ_CHUNK_BYTES:
                 break
 
     def _decide(self, batch: list[_Item]) -> None:
@@ -298,8 +323,11 @@ class Allocator:
             log.warning("allocator: a worker stopped reading its replies, dropping its line")
             self._drop(peer)
             return
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if peer.unsent else 0)
-        self._selector.modify(peer.fd, events, peer)
+        blocked = bool(peer.unsent)
+        if blocked != peer.waiting_to_write:  # epoll_ctl only when that changes
+            peer.waiting_to_write = blocked
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if blocked else 0)
+            self._selector.modify(peer.fd, events, peer)
 
     def _drop(self, peer: _Peer) -> None:
         if peer.closed:

@@ -19,17 +19,21 @@ def read_json_body(req: falcon.Request) -> bytes:
         raise falcon.HTTPUnsupportedMediaType(
             title="Unsupported charset", description="send the body as UTF-8"
         )
-    too_large = falcon.HTTPContentTooLarge(
-        title="Body too large", description=f"the body may be at most {BODY_MAX_BYTES} bytes"
-    )
     # Refuse by the declared length before reading anything.
-    if req.content_length is not None and req.content_length > BODY_MAX_BYTES:
-        raise too_large
+    length = req.content_length
+    if length is not None and length > BODY_MAX_BYTES:
+        raise _too_large()
     # Without a length (chunked transfer) Falcon's bounded stream reads nothing;
     # gunicorn's own input decodes the chunks, and we still read one byte past
     # the limit at most.
-    stream = req.bounded_stream if req.content_length is not None else req.stream
+    stream = req.bounded_stream if length is not None else req.stream
     raw = stream.read(BODY_MAX_BYTES + 1)
     if len(raw) > BODY_MAX_BYTES:
-        raise too_large
+        raise _too_large()
     return raw
+
+
+def _too_large() -> falcon.HTTPContentTooLarge:
+    return falcon.HTTPContentTooLarge(
+        title="Body too large", description=f"the body may be at most {BODY_MAX_BYTES} bytes"
+    )

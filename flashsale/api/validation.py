@@ -20,13 +20,17 @@ def _no_constants(name: str) -> None:
     raise InvalidInput("Invalid JSON", f"{name} is not allowed")
 
 
+# Made once: json.loads with hooks builds a new decoder on every call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+
+
 def parse_json_object(raw: bytes, *, allowed: set[str]) -> dict[str, Any]:
     """A JSON object with only `allowed` keys, no duplicate keys, no NaN/Infinity."""
     if not raw.strip():
         raise InvalidInput("Empty body", "send a JSON object")
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+        value = _DECODER.decode(text)
     except UnicodeDecodeError:
         raise InvalidInput("Invalid JSON", "the body is not UTF-8") from None
     except RecursionError:

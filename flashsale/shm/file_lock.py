@@ -18,8 +18,6 @@ import fcntl
 import os
 import struct
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 # struct flock (Linux): l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks).
@@ -39,23 +37,51 @@ class RangeLocks:
         path.touch(exist_ok=True)
         self._fd: int | None = None
         self._fd_pid = 0
-        self._threads = [threading.Lock() for _ in range(count)]
+        self._opening = threading.Lock()
+        self._ranges = [_RangeLock(self, index) for index in range(count)]
 
-    def _descriptor(self) -> int:
+    def descriptor(self) -> int:
         # Opened lazily per process: a descriptor inherited across fork would
-        # share lock ownership with the parent.
-        if self._fd is None or self._fd_pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
-            self._fd_pid = os.getpid()
+        # share lock ownership with the parent. Opened once per process: a lock
+        # taken through one descriptor is not released through another.
+        pid = os.getpid()
+        if self._fd_pid != pid:
+            with self._opening:
+                if self._fd_pid != pid:
+                    self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+                    self._fd_pid = pid
         return self._fd
 
-    @contextmanager
-    def hold(self, index: int) -> Iterator[None]:
-        index %= self.count
-        with self._threads[index]:
-            fd = self._descriptor()
-            fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, _flock(fcntl.F_WRLCK, index))
-            try:
-                yield
-            finally:
-                fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, _flock(fcntl.F_UNLCK, index))
+    def hold(self, index: int) -> _RangeLock:
+        """`with locks.hold(i):` holds lock i against every thread of every process."""
+        return self._ranges[index % self.count]
+
+
+class _RangeLock:
+    """One range: a context manager (a class, not a generator: it is taken on
+    every purchase, and @contextmanager costs several times as much)."""
+
+    __slots__ = ("_fd", "_lock_request", "_locks", "_thread_lock", "_unlock_request")
+
+    def __init__(self, locks: RangeLocks, index: int) -> None:
+        self._locks = locks
+        self._thread_lock = threading.Lock()
+        self._fd = -1
+        self._lock_request = _flock(fcntl.F_WRLCK, index)
+        self._unlock_request = _flock(fcntl.F_UNLCK, index)
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            # Kept for the release, which must go through the same descriptor.
+            self._fd = self._locks.descriptor()
+            fcntl.fcntl(self._fd, fcntl.F_OFD_SETLKW, self._lock_request)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            fcntl.fcntl(self._fd, fcntl.F_OFD_SETLKW, self._unlock_request)
+        finally:
+            self._thread_lock.release()

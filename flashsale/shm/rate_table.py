@@ -18,6 +18,7 @@ from flashsale.shm.segment import Words
 
 BUCKET_SLOTS = 8
 ENTRY_WORDS = 3
+BUCKET_WORDS = BUCKET_SLOTS * ENTRY_WORDS
 NUM_STRIPES = 256
 KEY, START, COUNT = range(3)
 
@@ -30,6 +31,6 @@ class RateTable:
     def bucket_of(self, key_hash: int) -> int:
         return key_hash % self.buckets
 
-    def slot_offsets(self, bucket: int) -> range:
-        first = bucket * BUCKET_SLOTS * ENTRY_WORDS
-        return range(first, first + BUCKET_SLOTS * ENTRY_WORDS, ENTRY_WORDS)
+    def first_word(self, bucket: int) -> int:
+        """Where the bucket's BUCKET_WORDS words begin."""
+        return bucket * BUCKET_WORDS

@@ -119,12 +119,12 @@ class SaleBoard:
 
     # -- every reader ---------------------------------------------------------
     def sale(self) -> SaleSnapshot | None:
-        words = self._words
+        words = self._words.view  # read on every request: straight from the memoryview
         while True:
             before = words[_VERSION]
             if before & 1:
                 continue
-            fields = [words[i] for i in range(_SALE_ID, _SOLD + 1)]
+            fields = words[_SALE_ID : _SOLD + 1].tolist()
             if words[_VERSION] == before:
                 break
         if before == 0:

@@ -6,6 +6,7 @@ import fcntl
 import multiprocessing
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -151,5 +152,37 @@ def test_range_locks_exclude_other_processes_and_die_with_their_holder(tmp_path)
         holder.join(30)
         with locks.hold(2):  # the kernel released the dead holder's range
             pass
+    finally:
+        os.close(fd)
+
+
+def test_threads_taking_a_range_at_once_at_first_use_release_it(tmp_path, monkeypatch):
+    # The descriptor is opened lazily; threads racing to open it must end up
+    # locking and unlocking through one descriptor, or a range stays held.
+    # A slow open() holds the race window open.
+    real_open = os.open
+
+    def slow_open(*args, **kwargs):
+        time.sleep(0.01)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr("flashsale.shm.file_lock.os.open", slow_open)
+    locks = RangeLocks(tmp_path / "ranges.lock", 16)
+    start = threading.Barrier(16)
+
+    def take(index: int) -> None:
+        start.wait(30)
+        with locks.hold(index):
+            pass
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    fd = os.open(tmp_path / "ranges.lock", os.O_RDWR)
+    try:
+        for index in range(16):  # raises BlockingIOError if a range is still held
+            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_WRLCK, index))
     finally:
         os.close(fd)
