@@ -222,7 +222,9 @@ class AllocatorClient:
     def _exchange(self, request: Request, reply_deadline_ns: int) -> Decision:
         crashed = False  # it was on a line that broke: a dead allocator may have decided it
         while True:
-            line = self._take_line(reply_deadline_ns)
+            line = None
+            if time.monotonic_ns() < reply_deadline_ns:
+                line = self._take_line(reply_deadline_ns)
             if line is None:
                 # No allocator could be reached in time. Unless a dead one read
                 # it, nobody has this request: nothing can be sold to it.
