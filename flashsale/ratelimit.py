@@ -49,14 +49,14 @@ class RateLimiter:
         words = self.table.words.view
         with self.locks.hold(bucket % NUM_STRIPES):
             # The whole bucket in one read; then only the chosen entry is written.
-            slots = words[first : first + BUCKET_WORDS].tolist()
-            at = _entry_for(slots, h, window_s, now_s)
-            if slots[at + KEY] != h or slots[at + START] + window_s <= now_s:
+            bucket_words = words[first : first + BUCKET_WORDS].tolist()
+            at = _entry_for(bucket_words, h, window_s, now_s)
+            if bucket_words[at + KEY] != h or bucket_words[at + START] + window_s <= now_s:
                 start, count = now_s, 0
                 words[first + at + KEY] = h
                 words[first + at + START] = now_s
             else:
-                start, count = slots[at + START], slots[at + COUNT]
+                start, count = bucket_words[at + START], bucket_words[at + COUNT]
             reset_s = max(start + window_s - now_s, 1)
             if count >= limit:
                 return RateDecision(False, limit, 0, reset_s)
@@ -64,15 +64,15 @@ class RateLimiter:
             return RateDecision(True, limit, limit - count - 1, reset_s)
 
 
-def _entry_for(slots: list[int], h: int, window_s: int, now_s: int) -> int:
+def _entry_for(entries: list[int], h: int, window_s: int, now_s: int) -> int:
     """The key's entry if it has one; else a free or expired one; else the stalest."""
     free = stalest = None
-    for at in range(0, len(slots), ENTRY_WORDS):
-        if slots[at + KEY] == h:
+    for at in range(0, len(entries), ENTRY_WORDS):
+        if entries[at + KEY] == h:
             return at
-        expired = slots[at + KEY] == 0 or slots[at + START] + window_s <= now_s
+        expired = entries[at + KEY] == 0 or entries[at + START] + window_s <= now_s
         if expired and free is None:
             free = at
-        if stalest is None or slots[at + START] < slots[stalest + START]:
+        if stalest is None or entries[at + START] < entries[stalest + START]:
             stalest = at
     return free if free is not None else stalest
