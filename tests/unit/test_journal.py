@@ -29,6 +29,14 @@ def test_sales_are_recorded_and_read_back(journal, tmp_path):
     assert reader.orders_of_user(sale.sale_id, "cyd") == []
 
 
+def test_a_large_batch_is_recorded_whole_and_in_order(journal):
+    # 301 rows: one INSERT of each size the batch is cut into.
+    sale = journal.create_sale(301, 1, None, None)
+    batch = [order(n, f"user-{n}") for n in range(1, 302)]
+    journal.record(batch)
+    assert journal.orders_of_sale(sale.sale_id) == batch
+
+
 @pytest.mark.parametrize(
     "bad",
     [
