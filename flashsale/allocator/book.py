@@ -36,9 +36,12 @@ class StockBook:
             self.sold = order.position
 
     def decide(
-        self, user_id: str, request_id: bytes, now_us: int, *, expired: bool, resent: bool
+        self, user_id: str, request_id: bytes, now_us: int, expired: bool, resent: int
     ) -> tuple[Outcome, OrderRecord | None]:
-        """One purchase attempt. `expired`: its worker gives up too soon to sell to it."""
+        """One purchase attempt. `expired`: its worker gives up too soon to sell to it.
+
+        The flags are positional (`resent` any truthy int): this runs once per request.
+        """
         if resent:
             # It may have been sold by an allocator that died before replying.
             earlier = self._by_id.get(order_id_for(request_id))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import operator
 import os
 import queue
 import selectors
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from flashsale.allocator.book import StockBook
 from flashsale.allocator.protocol import (
+    FRAMED_REPLY,
     LENGTH,
     REPLY,
     REQUEST,
@@ -239,39 +241,40 @@ class Allocator:
                 return
             for payload in frames:
                 # The hot path keeps the header as a plain tuple (no Request object).
-                batch.append((peer, REQUEST.unpack_from(payload), payload[REQUEST.size :]))
+                header = REQUEST.unpack_from(payload)
+                batch.append((header[6], peer, header, payload[REQUEST.size :]))
             if size < READ_CHUNK_BYTES:
                 break
 
     def _decide(self, batch: list[_Item]) -> None:
-        purchases = [item for item in batch if item[1][0] == Kind.PURCHASE]
+        purchases = [item for item in batch if item[2][0] == Kind.PURCHASE]
         purchases.sort(key=_arrival)
         now_ns = time.monotonic_ns()
         now_us = time.time_ns() // 1000
         decide = self.book.decide
         replies: dict[_Peer, list[bytes]] = {}
-        for peer, header, body in purchases:
+        for _, peer, header, body in purchases:
             _, flags, _, _, seq, request_id, _, sell_deadline_ns = header
             outcome, order = decide(
-                body.decode("utf-8"),
-                request_id,
-                now_us,
-                expired=now_ns > sell_deadline_ns,
-                resent=bool(flags & RESENT),
-            )
+                body.decode("utf-8"), request_id, now_us,
+                now_ns > sell_deadline_ns, flags & RESENT,
+            )  # fmt: skip
             if outcome is Outcome.EXPIRED:
                 log.warning(
                     "allocator: request %s of slot %s read %.0f ms past its sell deadline; "
                     "nothing sold", seq, header[3], (now_ns - sell_deadline_ns) / 1e6,
                 )  # fmt: skip
             if order is None:
-                reply = REPLY.pack(Kind.DECISION, outcome, 0, 0, seq, request_id, 0, 0)
+                reply = FRAMED_REPLY.pack(
+                    REPLY.size, Kind.DECISION, outcome, 0, 0, seq, request_id, 0, 0
+                )
             else:
-                reply = REPLY.pack(
-                    Kind.DECISION, outcome, order.unit, order.sale_id, seq, request_id,
-                    order.position, order.purchased_at_us,
-                ) + order.order_id.encode()  # fmt: skip
-            replies.setdefault(peer, []).append(LENGTH.pack(len(reply)) + reply)
+                order_id = order.order_id.encode()
+                reply = FRAMED_REPLY.pack(
+                    REPLY.size + len(order_id), Kind.DECISION, outcome, order.unit,
+                    order.sale_id, seq, request_id, order.position, order.purchased_at_us,
+                ) + order_id  # fmt: skip
+            replies.setdefault(peer, []).append(reply)
         sold = self.book.take_unjournaled()
         if sold:
             # The group commit: one synced transaction for the whole batch. If
@@ -279,7 +282,7 @@ class Allocator:
             # nobody has been told about these sales yet.
             self.journal.record(sold)
             self.board.publish_sold(self.book.sold, len(sold))
-        for peer, header, body in batch:
+        for _, peer, header, body in batch:
             if header[0] == Kind.START_SALE:
                 reply = self._start_sale(header, body).encode()
                 replies.setdefault(peer, []).append(LENGTH.pack(len(reply)) + reply)
@@ -337,9 +340,7 @@ class Allocator:
         peer.conn.close()
 
 
-# A batch item: the peer, the request header (REQUEST fields) and the body.
-_Item = tuple[_Peer, tuple, bytes]
-
-
-def _arrival(item: _Item) -> int:
-    return item[1][6]
+# A batch item: the arrival time, the peer, the request header (REQUEST
+# fields) and the body.
+_Item = tuple[int, _Peer, tuple, bytes]
+_arrival = operator.itemgetter(0)

@@ -26,7 +26,9 @@ LENGTH = struct.Struct("!i")
 # kind, flags, payload_len, slot, seq, request_id, arrival_ns, sell_deadline_ns
 REQUEST = struct.Struct("<BBHIQ16sqq")
 # kind, outcome, unit, sale_id, seq, request_id, position, purchased_at_us
-REPLY = struct.Struct("<BBHIQ16sQq")
+REPLY = struct.Struct("!BBHIQ16sQq")
+# A reply's frame length and header, packed in one call on the allocator's hot path.
+FRAMED_REPLY = struct.Struct("!i" + REPLY.format[1:])
 RESENT = 1  # flag: the request may have been decided by an allocator that died
 NO_SLOT = 0xFFFFFFFF  # a worker without a metrics row (all rows taken)
 
