@@ -153,7 +153,8 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
             f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
         )
     else:
-        conn = sqlite3.connect(path, isolation_level=None)
+        # Used by the allocator's loop and its committer thread, never at once.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
 

@@ -1,10 +1,11 @@
 """The allocator process: the only code that changes stock.
 
 One loop: wait for readable worker connections (at most HEARTBEAT_S), drain
-every complete request into a batch, decide the batch in arrival order, append
-its sales to the journal in one synced transaction (the group commit), publish
-the sold count, and only then reply. Accepting connections runs on a side
-thread so a slow handshake never delays a decision.
+every complete request into a batch and decide it in arrival order. The sales
+go to the journal in one synced transaction (the group commit), written by the
+Committer's thread while the loop decides the next batch; the sold count is
+published and the replies sent only once that commit is durable. Accepting
+connections runs on a side thread so a slow handshake never delays a decision.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import queue
 import selectors
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 
 from flashsale.allocator.book import StockBook
+from flashsale.allocator.committer import Committer
 from flashsale.allocator.protocol import (
     FRAMED_REPLY,
     LENGTH,
@@ -36,7 +39,7 @@ from flashsale.allocator.protocol import (
     Reply,
     authenticate,
 )
-from flashsale.journal import Journal, JournalLock, SaleRecord
+from flashsale.journal import Journal, JournalLock, OrderRecord, SaleRecord
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard
 
@@ -48,6 +51,7 @@ HEARTBEAT_S = 0.05
 COMMIT_INTERVAL_S = 0.005
 PACED_BATCH = 256
 READ_CHUNK_BYTES = 256 * 1024
+GIL_SWITCH_INTERVAL_S = 0.0002
 # A worker that stops reading its replies is cut off rather than allowed to
 # make the allocator buffer without bound.
 MAX_UNSENT_BYTES = 4 * 1024 * 1024
@@ -73,6 +77,14 @@ class _Peer:
     closed: bool = False
 
 
+@dataclass
+class _Group:
+    """Decided requests whose replies wait for one commit: its sales and all before them."""
+
+    orders: list[OrderRecord] = field(default_factory=list)
+    replies: dict[_Peer, list[bytes]] = field(default_factory=dict)
+
+
 class Allocator:
     def __init__(
         self,
@@ -95,6 +107,8 @@ class Allocator:
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False
         self._last_commit_s = 0.0
+        self._next = _Group()  # decided, waiting for the committer
+        self._in_flight: _Group | None = None  # being made durable
         # One read buffer for every peer: os.read would allocate (and, at this
         # size, mmap) a fresh bytes object for each read of a few dozen bytes.
         self._chunk = bytearray(READ_CHUNK_BYTES)
@@ -107,10 +121,16 @@ class Allocator:
             self.lock.acquire()  # before anything else: a refused allocator changes nothing
         signal.signal(signal.SIGTERM, lambda *_: self._stop())
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides when we stop
+        # The committer thread needs the GIL for a moment between SQLite calls
+        # while this loop decides in pure Python; at the default 5 ms it would
+        # wait that long each time.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.board.announce_allocator(os.getpid())
         self.journal = Journal(self.db_path)
         self.book = self._recover()
         self.board.publish_sale(self.book.snapshot())
+        self._committer = Committer(self.journal)
+        self._selector.register(self._committer.done_fd, selectors.EVENT_READ, _COMMIT_DONE)
         listener = self._listen()
         self.board.mark_ready(os.getpid())
         log.info(
@@ -123,6 +143,7 @@ class Allocator:
                 if parent_pid is not None and os.getppid() != parent_pid:
                     log.warning("allocator %s: master is gone, exiting", os.getpid())
                     break
+            self._settle()
         finally:
             listener.close()
             self.journal.close()
@@ -175,19 +196,13 @@ class Allocator:
     # -- the loop -------------------------------------------------------------------
     def _serve_once(self) -> None:
         batch: list[_Item] = []
-        self._gather(batch, HEARTBEAT_S)
-        # Group commit pacing: under steady load, gather for the rest of
-        # COMMIT_INTERVAL_S before committing, so one fsync carries many sales
-        # (each fsync costs the machine about 0.2 ms of CPU besides its wait).
-        # After a pause, the first request is committed at once.
-        while batch and len(batch) < PACED_BATCH:
-            left_s = self._last_commit_s + COMMIT_INTERVAL_S - time.monotonic()
-            if left_s <= 0:
-                break
-            self._gather(batch, left_s)
+        wait_s = HEARTBEAT_S
+        if self._next.orders and not self._committer.busy:
+            wait_s = max(0.0, self._last_commit_s + COMMIT_INTERVAL_S - time.monotonic())
+        self._gather(batch, wait_s)
         if batch:
-            self._last_commit_s = time.monotonic()
             self._decide(batch)
+        self._advance()
 
     def _gather(self, batch: list[_Item], timeout_s: float) -> None:
         """Wait up to `timeout_s` for work; read every request that came into `batch`."""
@@ -197,6 +212,9 @@ class Allocator:
             peer = key.data
             if peer is None:
                 self._admit_new_peers()
+                continue
+            if peer is _COMMIT_DONE:
+                self._complete_commit()
                 continue
             if mask & selectors.EVENT_READ:
                 self._drain(peer, batch)
@@ -252,7 +270,7 @@ class Allocator:
         now_ns = time.monotonic_ns()
         now_us = time.time_ns() // 1000
         decide = self.book.decide
-        replies: dict[_Peer, list[bytes]] = {}
+        replies = self._next.replies
         for _, peer, header, body in purchases:
             _, flags, _, _, seq, request_id, _, sell_deadline_ns = header
             outcome, order = decide(
@@ -275,21 +293,54 @@ class Allocator:
                     order.sale_id, seq, request_id, order.position, order.purchased_at_us,
                 ) + order_id  # fmt: skip
             replies.setdefault(peer, []).append(reply)
-        sold = self.book.take_unjournaled()
-        if sold:
-            # The group commit: one synced transaction for the whole batch. If
-            # it fails, the process dies and recovers from what was durable;
-            # nobody has been told about these sales yet.
-            self.journal.record(sold)
-            self.board.publish_sold(self.book.sold, len(sold))
+        self._next.orders += self.book.take_unjournaled()
         for _, peer, header, body in batch:
             if header[0] == Kind.START_SALE:
+                self._settle()  # the old sale's decisions are durable and answered first
                 reply = self._start_sale(header, body).encode()
-                replies.setdefault(peer, []).append(LENGTH.pack(len(reply)) + reply)
-        for peer, frames in replies.items():
-            if not peer.closed:  # else its worker is gone: the answers have nobody to go to
-                peer.unsent += b"".join(frames)
-                self._flush(peer)
+                self._send({peer: [LENGTH.pack(len(reply)) + reply]})
+
+    # -- group commits ------------------------------------------------------------------
+    def _advance(self, *, paced: bool = True) -> None:
+        """Hand the decided group to the committer if it is free; answer at once if it sold nothing.
+
+        A refusal waits like a sale for the commit before it (a "sold out"
+        must not outlive the sales that sold out if the machine dies).
+        Pacing: under steady load a commit starts at most every
+        COMMIT_INTERVAL_S, so one fsync carries many sales (each fsync costs
+        the machine about 0.2 ms of CPU besides its wait); after a pause the
+        first sale is committed at once.
+        """
+        group = self._next
+        if self._committer.busy or not group.replies:
+            return
+        if not group.orders:
+            self._next = _Group()
+            self._send(group.replies)
+            return
+        now_s = time.monotonic()
+        early = now_s < self._last_commit_s + COMMIT_INTERVAL_S
+        if paced and early and len(group.orders) < PACED_BATCH:
+            return  # _serve_once wakes up in time for it
+        self._last_commit_s = now_s
+        self._in_flight, self._next = group, _Group()
+        self._committer.start(group.orders)
+
+    def _complete_commit(self) -> None:
+        """The commit in flight is durable (or failed, which raises): publish and answer."""
+        self._committer.finish()
+        group, self._in_flight = self._in_flight, None
+        assert group is not None
+        self.board.publish_sold(group.orders[-1].position, len(group.orders))
+        self._send(group.replies)
+
+    def _settle(self) -> None:
+        """Make every decided sale durable and send every reply: before a new sale, and at exit."""
+        while self._committer.busy or self._next.replies:
+            if self._committer.busy:
+                self._complete_commit()
+            else:
+                self._advance(paced=False)
 
     def _start_sale(self, header: tuple, body: bytes) -> Reply:
         spec = json.loads(body)
@@ -313,6 +364,12 @@ class Allocator:
                      sale_id=sale.sale_id, body=reply_body)  # fmt: skip
 
     # -- replies ----------------------------------------------------------------------
+    def _send(self, replies: dict[_Peer, list[bytes]]) -> None:
+        for peer, frames in replies.items():
+            if not peer.closed:  # else its worker is gone: the answers have nobody to go to
+                peer.unsent += b"".join(frames)
+                self._flush(peer)
+
     def _flush(self, peer: _Peer) -> None:
         try:
             written = os.write(peer.fd, peer.unsent)
@@ -339,6 +396,9 @@ class Allocator:
         self._selector.unregister(peer.fd)
         peer.conn.close()
 
+
+# The selector's mark for the committer's "done" pipe (peers carry a _Peer, the wake pipe None).
+_COMMIT_DONE = object()
 
 # A batch item: the arrival time, the peer, the request header (REQUEST
 # fields) and the body.

@@ -1,0 +1,52 @@
+"""The journal's group commits, written on a thread of their own.
+
+SQLite inserts a batch and waits for its fsync without holding the GIL, so
+while one batch is being made durable the allocator loop reads and decides
+the next: the two halves of a sale's cost overlap on two cores. One commit at
+a time, so batches become durable in the order they were decided.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Sequence
+
+from flashsale.journal import Journal, OrderRecord
+
+
+class Committer:
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._batches: queue.SimpleQueue[Sequence[OrderRecord]] = queue.SimpleQueue()
+        self._failure: BaseException | None = None
+        # Readable once a commit is over: the loop selects on it.
+        self.done_fd, self._done_w = os.pipe()
+        self.busy = False
+        threading.Thread(target=self._write_forever, name="journal", daemon=True).start()
+
+    def start(self, orders: Sequence[OrderRecord]) -> None:
+        """Begin making `orders` durable; the caller hears of it through `done_fd`."""
+        if self.busy:
+            raise RuntimeError("a commit is already being written")
+        self.busy = True
+        self._batches.put(orders)
+
+    def finish(self) -> None:
+        """Collect the commit `done_fd` announced; a failed commit is raised here."""
+        os.read(self.done_fd, 1)  # blocks until it is over
+        self.busy = False
+        if self._failure is not None:
+            # The process dies and recovers from what was durable; nobody has
+            # been told about these sales yet.
+            raise self._failure
+
+    def _write_forever(self) -> None:
+        while True:
+            orders = self._batches.get()
+            try:
+                self._journal.record(orders)
+            except BaseException as exc:  # handed to the loop, which dies of it
+                self._failure = exc
+            os.write(self._done_w, b"d")
