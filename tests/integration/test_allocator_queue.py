@@ -20,7 +20,7 @@ from flashsale.allocator.client import AllocatorClient, Line
 from flashsale.allocator.loop import Allocator, FirstSale
 from flashsale.allocator.protocol import NO_SLOT, Kind, Request, authenticate, frame
 from flashsale.errors import JournalLocked
-from flashsale.journal import JournalLock
+from flashsale.journal import Journal, JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard
 from tests.support.server import wait_until
@@ -160,3 +160,62 @@ def test_a_line_knows_whether_its_request_was_read(tmp_path):
         line.close()
         accepted[0].close()
         listener.close()
+
+
+def _serve_with_held_commits(allocator: Allocator, entered, release) -> None:
+    """Run the allocator with every journal commit held until the test releases it."""
+    record = Journal.record
+
+    def held(journal: Journal, orders) -> None:
+        entered.set()
+        release.wait(60)
+        record(journal, orders)
+
+    Journal.record = held  # in this forked process only
+    allocator.run()
+
+
+def _purchase_frame(user: str, request_id: bytes) -> bytes:
+    now = time.monotonic_ns()
+    request = Request(Kind.PURCHASE, 0, NO_SLOT, 1, request_id, now, now + 60 * 10**9,
+                      user.encode())  # fmt: skip
+    return frame(request.encode())
+
+
+def test_no_answer_goes_out_before_the_sales_it_depends_on_are_durable(tmp_path):
+    # While ann's sale is being committed, her second try is decided "already
+    # purchased": that answer must wait for the commit, or a crash could leave
+    # her told she owns one that the journal never got.
+    board, entered, release = SaleBoard(), FORK.Event(), FORK.Event()
+    address, authkey = str(tmp_path / "allocator.sock"), os.urandom(32)
+    allocator = Allocator(
+        address=address, authkey=authkey, db_path=tmp_path / "journal.db",
+        first_sale=FirstSale(50, 1, None, None), board=board,
+        lock=JournalLock(tmp_path / "journal.db"),
+    )  # fmt: skip
+    process = FORK.Process(target=_serve_with_held_commits, args=(allocator, entered, release))
+    process.start()
+    first = second = None
+    try:
+        wait_until(lambda: board.allocator().ready, 30, message="allocator ready")
+        first, second = Line.open(address, authkey), Line.open(address, authkey)
+        sale_id, retry_id = os.urandom(16), os.urandom(16)
+        first.send(_purchase_frame("ann", sale_id))
+        assert entered.wait(30), "the sale's commit never started"
+        second.send(_purchase_frame("ann", retry_id))
+        # Decided at once, but held back: nothing may arrive while the commit is held.
+        assert second.receive(retry_id, time.monotonic_ns() + 500_000_000) is None
+        assert board.sale().sold == 0
+        release.set()
+        far = time.monotonic_ns() + 30 * 10**9
+        assert first.receive(sale_id, far).outcome is Outcome.CONFIRMED
+        assert second.receive(retry_id, far).outcome is Outcome.ALREADY_PURCHASED
+        assert board.sale().sold == 1
+    finally:
+        release.set()
+        for line in (first, second):
+            if line is not None:
+                line.close()
+        process.terminate()
+        process.join(10)
+    assert process.exitcode == 0
