@@ -220,7 +220,8 @@ def worker_app() -> falcon.App:
         allocator_silence_s=board.heartbeat_age_s,
         failures_since=lambda since_s, window_s: failures_since(slots, since_s, window_s),
     )
-    view = ServerView(settings, board, slots)
+    # This runs in a worker, whose parent is gunicorn's master.
+    view = ServerView(settings, board, slots, master_pid=os.getppid())
     guard = PurchaseGuard(
         settings=settings,
         limiter=RateLimiter(

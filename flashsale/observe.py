@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flashsale.config import Settings
+from flashsale.processes import ProcessUsage, usage_of_all
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
 
@@ -16,6 +17,7 @@ class ServerView:
     settings: Settings
     board: SaleBoard
     slots: ProcessSlots
+    master_pid: int = 0
 
     def queue_depth(self) -> int:
         return self.slots.in_flight_total()
@@ -41,6 +43,12 @@ class ServerView:
 
     def workers_json(self) -> dict[str, int]:
         return {"alive": len(self.slots.live_slots()), "configured": self.settings.workers}
+
+    def processes(self) -> list[ProcessUsage]:
+        """CPU and memory of the master, the allocator and every worker alive."""
+        pids = [("master", self.master_pid), ("allocator", self.board.allocator().pid)]
+        pids += [("worker", pid) for pid in self.slots.live_pids()]
+        return usage_of_all(pids)
 
     def uptime_s(self) -> float:
         started = self.board.server_started_at_us

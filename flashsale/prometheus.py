@@ -92,6 +92,27 @@ class FlashSaleCollector(Collector):
         yield state
         yield CounterMetricFamily("flashsale_breaker_trips", "Times the breaker opened",
                                   value=breaker.get("trips", 0))  # fmt: skip
+        yield from _process_families(view)
+
+
+def _process_families(view: ServerView) -> Iterator[Metric]:
+    # Labelled by pid: a restarted process starts a new series, as a counter should.
+    cpu = CounterMetricFamily(
+        "flashsale_process_cpu_seconds",
+        "User and system CPU time of each server process",
+        labels=["role", "pid"],
+    )
+    memory = GaugeMetricFamily(
+        "flashsale_process_resident_memory_bytes",
+        "Resident memory of each server process",
+        labels=["role", "pid"],
+    )
+    for usage in view.processes():
+        labels = [usage.role, str(usage.pid)]
+        cpu.add_metric(labels, usage.cpu_s)
+        memory.add_metric(labels, usage.resident_bytes)
+    yield cpu
+    yield memory
 
 
 def registry_for(view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> CollectorRegistry:

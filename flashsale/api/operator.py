@@ -69,6 +69,9 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
         "sale": sale_json(sale, now_us()) if sale else None,
         "allocator": view.allocator_json(),
         "workers": view.workers_json(),
+        # CPU seconds and memory of each server process: with two readings a
+        # load test tells the server's share of the machine from its own.
+        "processes": [usage.to_json() for usage in view.processes()],
     }
 
 

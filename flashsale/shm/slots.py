@@ -108,6 +108,10 @@ class ProcessSlots:
     def live_slots(self) -> list[int]:
         return [s for s in range(NUM_ROWS) if self.row(s)[STATE] == IN_USE]
 
+    def live_pids(self) -> list[int]:
+        """Pids of the workers holding a row (0 for one forked but not yet started)."""
+        return [self.row(s)[PID] for s in self.live_slots()]
+
     def all_rows(self) -> list[memoryview]:
         """Live rows and the retired row: everything a total must sum."""
         return [self.row(s) for s in self.live_slots()] + [self.row(self.retired)]

@@ -1,0 +1,58 @@
+"""CPU time and memory of the server's processes, read from Linux's /proc.
+
+The master, the allocator and each worker are separate processes, so one
+process's own figures (what a Prometheus client library exports) would say
+little: a scrape lands on any worker. Any worker can read every sibling's
+/proc entry instead, and the stress toolkit compares two readings to tell how
+much CPU the server spent on a load.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+# Fields of /proc/<pid>/stat after the command name, counted from 0 (state is 0).
+_UTIME, _STIME = 11, 12
+_RSS_PAGES = 21
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    role: str  # "master", "allocator" or "worker"
+    pid: int
+    cpu_s: float  # user + system time since the process started
+    resident_bytes: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "role": self.role,
+            "pid": self.pid,
+            "cpuSeconds": round(self.cpu_s, 2),
+            "residentBytes": self.resident_bytes,
+        }
+
+
+def usage_of(role: str, pid: int, proc: Path = Path("/proc")) -> ProcessUsage | None:
+    """The process's usage; None when it is gone (or was never there)."""
+    try:
+        stat = (proc / str(pid) / "stat").read_bytes()
+    except OSError:
+        return None
+    # The command name, in parentheses, may itself hold spaces and parentheses.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return ProcessUsage(
+        role=role,
+        pid=pid,
+        cpu_s=(int(fields[_UTIME]) + int(fields[_STIME])) / _CLOCK_TICKS_PER_S,
+        resident_bytes=int(fields[_RSS_PAGES]) * _PAGE_BYTES,
+    )
+
+
+def usage_of_all(pids: list[tuple[str, int]]) -> list[ProcessUsage]:
+    """Usage of each (role, pid) that is alive, in the order given."""
+    found = (usage_of(role, pid) for role, pid in pids if pid > 0)
+    return [usage for usage in found if usage is not None]
