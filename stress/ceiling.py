@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from stress.ceiling_loops import run_python_loops
 from stress.common import Api, ApiError, new_run_id
+from stress.server_usage import per_request_us, server_cpu_s
 
 CEILING_STOCK = 5_000_000
 WRK_THREADS = 2
@@ -97,17 +98,27 @@ class Measurement:
     p99_ms: float | None
     max_ms: float | None
     expected_code: int
+    server_cpu_s: float | None = None  # the server's processes, over this measurement
 
     @property
     def good(self) -> int:
         return self.codes.get(str(self.expected_code), 0)
 
     @property
+    def server_cpu_per_answer_us(self) -> int | None:
+        return per_request_us(self.server_cpu_s, sum(self.codes.values()))
+
+    @property
     def per_second(self) -> float:
         return round(self.good / self.seconds, 1) if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "good": self.good, "perSecond": self.per_second}
+        return {
+            **asdict(self),
+            "good": self.good,
+            "perSecond": self.per_second,
+            "serverCpuPerAnswerUs": self.server_cpu_per_answer_us,
+        }
 
 
 @dataclass
@@ -124,6 +135,15 @@ class CeilingResult:
         if not self.status.per_second:
             return None
         return round(self.purchase.per_second / self.status.per_second, 3)
+
+    @property
+    def cost_ratio(self) -> float | None:
+        """Server CPU per purchase over server CPU per status read."""
+        purchase = self.purchase.server_cpu_per_answer_us
+        status = self.status.server_cpu_per_answer_us
+        if not purchase or not status:
+            return None
+        return round(purchase / status, 2)
 
     @property
     def durable(self) -> bool:
@@ -150,6 +170,7 @@ class CeilingResult:
             "status": self.status.to_dict(),
             "purchase": self.purchase.to_dict(),
             "ratio": self.ratio,
+            "costRatio": self.cost_ratio,
             "soldIncrease": self.sold_increase,
             "durable": self.durable,
             "ok": self.ok,
@@ -173,8 +194,8 @@ def measure_ceiling(options: CeilingOptions) -> CeilingResult:
         statuses, purchases = [], []
         share = replace(options, seconds=options.seconds / max(1, options.rounds))
         for _ in range(max(1, options.rounds)):
-            statuses.append(_measure(engine, share, "status"))
-            purchases.append(_measure(engine, share, "purchase"))
+            statuses.append(_measure_with_cpu(api, engine, share, "status"))
+            purchases.append(_measure_with_cpu(api, engine, share, "purchase"))
         status, purchase = _merge(statuses), _merge(purchases)
         after = api.status()
         notes.append(
@@ -192,6 +213,13 @@ def measure_ceiling(options: CeilingOptions) -> CeilingResult:
     )
 
 
+def _measure_with_cpu(api: Api, engine: str, options: CeilingOptions, target: str) -> Measurement:
+    before = api.metrics()
+    measurement = _measure(engine, options, target)
+    measurement.server_cpu_s = server_cpu_s(before, api.metrics())
+    return measurement
+
+
 def _merge(rounds: list[Measurement]) -> Measurement:
     """Rounds of one target as one measurement: counts add up; p50 is the median of
     the rounds' p50s, p99 and max the worst round's."""
@@ -202,6 +230,7 @@ def _merge(rounds: list[Measurement]) -> Measurement:
     p50s = sorted(m.p50_ms for m in rounds if m.p50_ms is not None)
     p99s = [m.p99_ms for m in rounds if m.p99_ms is not None]
     maxes = [m.max_ms for m in rounds if m.max_ms is not None]
+    cpu = [m.server_cpu_s for m in rounds]
     first = rounds[0]
     return Measurement(
         target=first.target,
@@ -213,6 +242,7 @@ def _merge(rounds: list[Measurement]) -> Measurement:
         p99_ms=max(p99s) if p99s else None,
         max_ms=max(maxes) if maxes else None,
         expected_code=first.expected_code,
+        server_cpu_s=None if None in cpu else round(sum(cpu), 2),
     )
 
 
@@ -291,11 +321,20 @@ def format_ceiling(result: CeilingResult) -> str:
             f"({m.engine}); p50 {m.p50_ms} ms, p99 {m.p99_ms} ms, max {m.max_ms} ms; "
             f"codes {m.codes}, errors {m.errors}"
         )
+        if m.server_cpu_per_answer_us is not None:
+            cpu = f"server CPU {m.server_cpu_s} s, {m.server_cpu_per_answer_us} µs per answer"
+            lines.append(f"  {'':<9} {cpu}")
     ratio = "n/a" if result.ratio is None else f"{result.ratio:.1%}"
     lines.append(
         f"  purchase / status throughput: {ratio}  (every purchase a durable sale: "
         f"{result.purchase.good} 201s, status sold +{result.sold_increase}"
         f"{'' if result.durable else ' - MISMATCH'})"
     )
+    cost = result.cost_ratio
+    if cost is not None:
+        lines.append(
+            f"  a purchase costs the server {cost:.2f}x the CPU of a status read "
+            f"(given the same CPU, the ratio would be {1 / cost:.0%})"
+        )
     lines += [f"  note: {note}" for note in result.notes]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from stress.figures import compute_figures
 from stress.load import run_load
 from stress.lookups import lookup_all
 from stress.scenarios import ScenarioOptions, all_at_once, build_plans
+from stress.server_usage import cpu_summary, per_request_us, server_cpu_s
 from stress.verdict import SaleFacts, Verdict, judge
 
 SETTLE_AFTER_PENDING_S = 1.0
@@ -79,6 +80,7 @@ def run_flash(options: FlashOptions) -> FlashResult:
             poll_interval_s=options.poll_interval_s,
             progress=options.progress,
         )
+        metrics_loaded = api.metrics()  # before the look-ups add their own load
         if any(r.http == 202 for r in load.records):
             time.sleep(SETTLE_AFTER_PENDING_S)  # let in-flight purchases settle before looking up
         lookups = lookup_all(options.url, (r.user for r in load.records if r.kind == "purchase"))
@@ -91,6 +93,7 @@ def run_flash(options: FlashOptions) -> FlashResult:
     verdict = judge(load.records, lookups, facts)
     verdict.warnings.extend(f"client: {note}" for note in load.notes)
     figures = compute_figures(load.records)
+    server_cpu = server_cpu_s(metrics_before, metrics_loaded)
     report = {
         "run": {
             "runId": run_id,
@@ -105,6 +108,8 @@ def run_flash(options: FlashOptions) -> FlashResult:
             "timeoutS": options.timeout_s,
             "clientNotes": load.notes,
             "clientCpuS": round(load.client_cpu_s, 2),
+            "serverCpuS": server_cpu,
+            "serverCpuPerRequestUs": per_request_us(server_cpu, len(load.records)),
             "loadWallS": round((load.finished_ns - load.release_ns) / 1e9, 2),
             # Other work on the host skews every figure: say how busy it was.
             "hostLoadAverage1m": {
@@ -207,11 +212,8 @@ def format_summary(result: FlashResult) -> str:
     ):
         if figures.get(key) is not None:
             lines.append(f"  {label:<44} {figures[key]}")
-    lines.append(
-        f"  client CPU {run['clientCpuS']} s over {run['loadWallS']} s of load "
-        f"({run['processes']} processes; the host's cores are shared with the server)"
-    )
     host = run["hostLoadAverage1m"]
+    lines.append(f"  {cpu_summary(run)}")
     lines.append(
         f"  host load average {host['before']} before, {host['after']} after "
         f"({host['cores']} cores; a busy host skews every figure)"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stress.common import Record
+from stress.server_usage import cpu_summary
 from stress.svg import line_chart, stacked_bars
 
 STYLE = """
@@ -72,6 +73,7 @@ def flash_html(report: dict[str, Any]) -> str:
             "<ul>" + "".join(f"<li>{escape(w)}</li>" for w in verdict["warnings"]) + "</ul>"
         )
     parts.append("<h2>Figures</h2>" + _figures_table(figures))
+    parts.append(f"<p>{escape(cpu_summary(run))}</p>")
     parts.append(_latency_table(figures.get("latencyMs", {})))
     series = figures.get("answersPerInterval")
     if series:
@@ -238,20 +240,28 @@ def _latency_table(latency: dict[str, Any]) -> str:
 
 
 def _ceiling_table(ceiling: dict[str, Any]) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("load", "answers/s", "p50 ms", "p99 ms", "codes"))
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("load", "answers/s", "p50 ms", "p99 ms", "server CPU µs/answer", "codes")
+    )
     rows = []
     for key in ("status", "purchase"):
         m = ceiling[key]
         rows.append(
             f"<tr><td>{key} ({escape(m['engine'])})</td><td class='num'>{m['perSecond']}</td>"
             f"<td class='num'>{_cell(m['p50_ms'])}</td><td class='num'>{_cell(m['p99_ms'])}</td>"
+            f"<td class='num'>{_cell(m.get('serverCpuPerAnswerUs'))}</td>"
             f"<td>{escape(str(m['codes']))}</td></tr>"
         )
     ratio = "-" if ceiling["ratio"] is None else f"{ceiling['ratio']:.1%}"
+    cost = ceiling.get("costRatio")
+    cost_text = ""
+    if cost:
+        cost_text = f"; a purchase costs the server {cost:.2f}x the CPU of a status read"
     return (
         f"<table><tr>{head}</tr>{''.join(rows)}</table><p><b>purchase / status: {ratio}</b>; "
         f"every purchase a durable sale: {'yes' if ceiling['durable'] else 'NO'} "
-        f"(status sold +{ceiling['soldIncrease']})</p>"
+        f"(status sold +{ceiling['soldIncrease']}){cost_text}</p>"
     )
 
 

@@ -86,6 +86,7 @@ def _one_setting(options: SweepOptions, server: LaunchedServer, workers: int) ->
         "burstRequestsPerS": flash.figures.get("requestsPerS"),
         "burstAnswered": flash.figures.get("answered"),
         "clientCpuS": flash.report["run"]["clientCpuS"],
+        "burstServerCpuPerRequestUs": flash.report["run"]["serverCpuPerRequestUs"],
         "hostLoadAverage1m": flash.report["run"]["hostLoadAverage1m"],
     }
     if options.ceiling is not None:
@@ -98,6 +99,7 @@ def _one_setting(options: SweepOptions, server: LaunchedServer, workers: int) ->
                 "purchasePerS": ceiling.purchase.per_second,
                 "ratio": ceiling.ratio,
                 "purchaseP99Ms": ceiling.purchase.p99_ms,
+                "purchaseCpuUs": ceiling.purchase.server_cpu_per_answer_us,
                 "ceilingOk": ceiling.ok,
                 "ceilingEngine": ceiling.purchase.engine,
             }
@@ -139,7 +141,7 @@ def format_sweep(result: SweepResult) -> str:
     lines = [
         "",
         "SWEEP",
-        "  workers threads verdict  p99 ms   burst/s  status/s  purchase/s  ratio",
+        "  workers threads verdict  p99 ms   burst/s  status/s  purchase/s  ratio  µs/purchase",
     ]
     for row in result.rows:
         lines.append(_row_line(row))
@@ -153,6 +155,7 @@ def _row_line(row: dict[str, Any]) -> str:
         f"  {row['workers']:>7} {row['threads']:>7} {verdict:>7} {_num(row.get('burstP99Ms')):>8}"
         f" {_num(row.get('burstRequestsPerS')):>9} {_num(row.get('statusPerS')):>9}"
         f" {_num(row.get('purchasePerS')):>11} {_pct(row.get('ratio')):>6}"
+        f" {_num(row.get('purchaseCpuUs')):>12}"
         + (f"  failed: {', '.join(row['failedChecks'])}" if row["failedChecks"] else "")
     )
 

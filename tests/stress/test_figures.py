@@ -70,6 +70,11 @@ def test_the_html_report_renders_the_charts():
             "url": "http://127.0.0.1:1",
             "startedAt": "now",
             "warmup": False,
+            "clientCpuS": 1.5,
+            "serverCpuS": 0.5,
+            "serverCpuPerRequestUs": 5000,
+            "loadWallS": 2.0,
+            "hostLoadAverage1m": {"before": 0.1, "after": 0.5, "cores": 2},
         },
         "verdict": {
             "ok": True,
@@ -84,6 +89,7 @@ def test_the_html_report_renders_the_charts():
     page = flash_html(report)
     assert page.count("<svg") == 2
     assert "PASS" in page and "no oversell" in page
+    assert "server CPU 0.5 s (5000 µs per request)" in page
 
 
 def test_the_sweep_recommends_the_smallest_worker_count_near_the_best():

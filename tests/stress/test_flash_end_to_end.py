@@ -46,6 +46,8 @@ def test_a_500_shopper_burst_for_50_items_behaves(tmp_path):
     assert verdict.confirmed == STOCK
     assert result.figures["outcomes"].get("confirmed") == STOCK
     assert result.figures["purchaseRequests"] >= USERS
+    # The server's own CPU over the load, read from its metrics before and after.
+    assert result.report["run"]["serverCpuS"] > 0
     written = json.loads((tmp_path / "report" / "report.json").read_text())
     assert written["verdict"]["ok"] is True
     assert (tmp_path / "report" / "report.html").read_text().count("<svg") == 2
