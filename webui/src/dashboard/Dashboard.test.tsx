@@ -19,6 +19,10 @@ function metricsBody(step: number) {
     sale: OPEN_STATUS,
     allocator: { alive: true, pid: 4242, heartbeatAgeMs: 12, restarts: 0 },
     workers: { alive: 2, configured: 2 },
+    processes: [
+      { role: 'allocator', pid: 4242, cpuSeconds: 2 + 0.5 * step, residentBytes: 31.5 * 2 ** 20 },
+      { role: 'worker', pid: 4243, cpuSeconds: 5, residentBytes: 30 * 2 ** 20 },
+    ],
   };
 }
 
@@ -53,6 +57,12 @@ describe('Dashboard', () => {
     expect(screen.getByTestId('chart-latency-p99')).toHaveTextContent('9.0 ms');
     const confirmedLine = document.querySelector('[data-testid="chart-rates"] path[data-series="confirmed"]');
     expect(confirmedLine?.getAttribute('d')).toMatch(/^M/);
+
+    expect(screen.getByTestId('process-4242')).toHaveTextContent('allocator');
+    expect(screen.getByTestId('process-4242')).toHaveTextContent('31.5 MiB');
+    // Between two samples the server's uptime grows by 1 s and the allocator's CPU by 0.5 s.
+    expect(screen.getByTestId('process-4242')).toHaveTextContent('50.0%');
+    expect(screen.getByTestId('process-4243')).toHaveTextContent('0.0%');
   });
 
   it('shows an unhealthy server (503 health) as unhealthy, not as an error', async () => {

@@ -1,9 +1,9 @@
 import type { ReactNode } from 'react';
-import { formatMs, formatNumber, formatPercent, formatUptime } from '../lib/format';
+import { formatBytes, formatMs, formatNumber, formatPercent, formatUptime } from '../lib/format';
 import { OUTCOME_KINDS, type BreakerState } from '../lib/types';
 import { LineChart, type ChartSeries } from './LineChart';
 import { OUTCOME_STYLE } from './outcomeStyle';
-import { HISTORY_SAMPLES, PERCENTILES, latencySeries, outcomeRates } from './series';
+import { HISTORY_SAMPLES, PERCENTILES, latencySeries, outcomeRates, processLoads } from './series';
 import { DASHBOARD_POLL_MS, useDashboardData } from './useDashboardData';
 
 const MIN_CHART_SLOTS = 10;
@@ -42,6 +42,7 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
   const breaker = latest?.breaker ?? health?.breaker ?? null;
   const workers = latest?.workers ?? health?.workers ?? null;
   const sale = latest?.sale ?? null;
+  const processes = processLoads(samples);
   const queueRatio =
     latest && latest.queueCapacity > 0 ? latest.queueDepth / latest.queueCapacity : 0;
 
@@ -175,6 +176,40 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
           </tbody>
         </table>
       </section>
+
+      {processes.length > 0 ? (
+        <section className="card" aria-labelledby="processes-heading">
+          <h2 id="processes-heading">Server processes</h2>
+          <table className="table" data-testid="processes-table">
+            <thead>
+              <tr>
+                <th scope="col">Process</th>
+                <th scope="col" className="num">
+                  CPU (% of a core)
+                </th>
+                <th scope="col" className="num">
+                  CPU time
+                </th>
+                <th scope="col" className="num">
+                  Memory
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {processes.map((process) => (
+                <tr key={process.pid} data-testid={`process-${process.pid}`}>
+                  <th scope="row">
+                    {process.role} <span className="hint">pid {process.pid}</span>
+                  </th>
+                  <td className="num">{process.cores === null ? '–' : formatPercent(process.cores)}</td>
+                  <td className="num">{formatNumber(process.cpuSeconds, 1)} s</td>
+                  <td className="num">{formatBytes(process.residentBytes)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      ) : null}
     </div>
   );
 }

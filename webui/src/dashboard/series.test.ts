@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Metrics } from '../lib/types';
 import { linePath, niceCeiling, tickLabel } from './chartMath';
-import { appendSample, latencySeries, outcomeRates, requestRates, type Sample } from './series';
+import { appendSample, latencySeries, outcomeRates, processLoads, requestRates, type Sample } from './series';
 
 function metrics(uptimeSeconds: number, confirmed: number, total: number, p99 = 5): Metrics {
   return {
@@ -43,6 +43,32 @@ describe('rates from cumulative counters', () => {
   it('aligns latency with the rates', () => {
     const samples = [sample(0, metrics(1, 0, 0, 4)), sample(1000, metrics(2, 0, 0, 8))];
     expect(latencySeries(samples).p99).toEqual([8]);
+  });
+});
+
+describe('process loads', () => {
+  const withProcesses = (uptimeSeconds: number, processes: [number, number][]): Metrics =>
+    ({
+      ...metrics(uptimeSeconds, 0, 0),
+      processes: processes.map(([pid, cpuSeconds]) => ({ role: 'worker', pid, cpuSeconds, residentBytes: 1 })),
+    }) as Metrics;
+
+  it('turns CPU seconds into cores busy between the last two samples', () => {
+    // The browser's clock says 5 s passed, the server's 2 s: the server's is the one.
+    const samples = [
+      sample(0, withProcesses(100, [[1, 10], [2, 3]])),
+      sample(5000, withProcesses(102, [[1, 11.5], [3, 0.2]])),
+    ];
+    // Worker 2 died and worker 3 replaced it: a new process has no rate yet.
+    expect(processLoads(samples).map((p) => [p.pid, p.cores])).toEqual([
+      [1, 0.75],
+      [3, null],
+    ]);
+  });
+
+  it('is empty for a server that does not report its processes', () => {
+    expect(processLoads([sample(0, metrics(1, 0, 0))])).toEqual([]);
+    expect(processLoads([])).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@
  * the samples; a counter that went down means the server restarted, and that
  * step has no rate (a gap in the line) rather than a negative one.
  */
-import { OUTCOME_KINDS, type Metrics, type OutcomeKind } from '../lib/types';
+import { OUTCOME_KINDS, type Metrics, type OutcomeKind, type ProcessInfo } from '../lib/types';
 
 export interface Sample {
   /** Browser clock when the sample arrived, ms. */
@@ -77,4 +77,26 @@ export function latencySeries(samples: Sample[]): Record<Percentile, (number | n
       return typeof value === 'number' && Number.isFinite(value) ? value : null;
     });
   return { p50: pick('p50'), p95: pick('p95'), p99: pick('p99') };
+}
+
+export interface ProcessLoad extends ProcessInfo {
+  /** Cores' worth of CPU over the last two samples (1 = one core busy); null for a new process. */
+  cores: number | null;
+}
+
+/**
+ * Each server process of the latest sample, with its CPU use since the sample before.
+ * The seconds between come from the server's uptime, read with the CPU times, not
+ * from the browser's clock, which a busy tab (or a headless one) may not keep.
+ */
+export function processLoads(samples: Sample[]): ProcessLoad[] {
+  const after = samples.at(-1);
+  if (!after) return [];
+  const before = samples.at(-2);
+  const seconds = before ? after.metrics.uptimeSeconds - before.metrics.uptimeSeconds : 0;
+  const earlier = new Map((before?.metrics.processes ?? []).map((p) => [p.pid, p.cpuSeconds]));
+  return (after.metrics.processes ?? []).map((process) => ({
+    ...process,
+    cores: perSecond(earlier.get(process.pid), process.cpuSeconds, seconds),
+  }));
 }

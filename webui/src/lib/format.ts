@@ -51,3 +51,8 @@ export function formatMs(value: number): string {
   if (!Number.isFinite(value)) return '–';
   return value < 10 ? `${value.toFixed(1)} ms` : `${Math.round(value)} ms`;
 }
+
+export function formatBytes(value: number): string {
+  if (!Number.isFinite(value)) return '–';
+  return `${formatNumber(value / 2 ** 20, 1)} MiB`;
+}

@@ -56,6 +56,14 @@ export interface WorkersInfo {
   configured: number;
 }
 
+export interface ProcessInfo {
+  role: 'master' | 'allocator' | 'worker';
+  pid: number;
+  /** User and system CPU time since the process started. */
+  cpuSeconds: number;
+  residentBytes: number;
+}
+
 export interface Metrics {
   uptimeSeconds: number;
   requests: { total: number; purchase: number };
@@ -69,6 +77,8 @@ export interface Metrics {
   sale: SaleStatus;
   allocator: AllocatorHealth;
   workers: WorkersInfo;
+  /** Absent from servers older than this UI. */
+  processes?: ProcessInfo[];
 }
 
 export interface Health {
