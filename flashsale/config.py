@@ -20,8 +20,9 @@ from flashsale.errors import ConfigError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
-# Chosen by measurement on a 2-core machine (README, "Tuning workers"): two
-# gthread workers of eight threads served the most purchases per second.
+# Chosen by measurement on a 2-core machine (README, "Tuning workers"): one
+# gthread worker per core, with enough threads to keep purchases in flight
+# while the allocator gathers a group commit.
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 16
 MAX_WORKERS = 32
