@@ -112,6 +112,7 @@ describe('BuyForm', () => {
     expect(outcome).toHaveAttribute('data-kind', 'invalid');
     expect(outcome).toHaveTextContent('Check your user id');
     expect(screen.getByLabelText('Your user id')).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.getByLabelText('Your user id')).toHaveFocus(); // back to the field to fix it
     expect(calls).toHaveLength(0);
   });
 

@@ -6,6 +6,7 @@ import { useNow } from '../lib/useNow';
 import { userIdProblem } from '../lib/validation';
 import { Message } from './Message';
 import { outcomeMessage } from './outcomeMessage';
+import { UserIdInput } from './UserIdInput';
 
 /** After a 202 (in flight at an allocator restart), how often and how long to look the order up. */
 export const PENDING_CHECK_MS = 1000;
@@ -110,19 +111,14 @@ export function BuyForm({
       <form className="form" onSubmit={submit} noValidate>
         <label htmlFor={inputId}>Your user id</label>
         <div className="form__row">
-          <input
+          <UserIdInput
             ref={inputRef}
             id={inputId}
             name="userId"
-            type="text"
             value={userId}
-            onChange={(event) => setUserId(event.target.value)}
-            autoComplete="username"
-            autoCapitalize="none"
-            spellCheck={false}
+            onValueChange={setUserId}
             aria-describedby={hintId}
             aria-invalid={outcome?.kind === 'invalid'}
-            placeholder="e.g. alice"
             data-testid="buy-user-id"
           />
           <button

@@ -5,6 +5,7 @@ import { rememberedUserId } from '../lib/storage';
 import type { LookupResult } from '../lib/types';
 import { userIdProblem } from '../lib/validation';
 import { Message } from './Message';
+import { UserIdInput } from './UserIdInput';
 
 /** `lastBuyer`: the id the Buy form last used, copied into the field when it changes. */
 export function OrderLookup({ lastBuyer = null }: { lastBuyer?: string | null }) {
@@ -43,16 +44,11 @@ export function OrderLookup({ lastBuyer = null }: { lastBuyer?: string | null })
       <form className="form" onSubmit={submit} noValidate>
         <label htmlFor={inputId}>User id to look up</label>
         <div className="form__row">
-          <input
+          <UserIdInput
             id={inputId}
             name="lookupUserId"
-            type="text"
             value={userId}
-            onChange={(event) => setUserId(event.target.value)}
-            autoComplete="username"
-            autoCapitalize="none"
-            spellCheck={false}
-            placeholder="e.g. alice"
+            onValueChange={setUserId}
             data-testid="lookup-user-id"
           />
           <button
