@@ -322,8 +322,12 @@ def format_ceiling(result: CeilingResult) -> str:
             f"codes {m.codes}, errors {m.errors}"
         )
         if m.server_cpu_per_answer_us is not None:
-            cpu = f"server CPU {m.server_cpu_s} s, {m.server_cpu_per_answer_us} µs per answer"
-            lines.append(f"  {'':<9} {cpu}")
+            cores = os.cpu_count() or 1
+            share = m.server_cpu_s / (m.seconds * cores) if m.seconds > 0 else 0.0
+            lines.append(
+                f"  {'':<9} server CPU {m.server_cpu_s} s, {m.server_cpu_per_answer_us} µs per "
+                f"answer ({share:.0%} of this host's {cores} cores)"
+            )
     ratio = "n/a" if result.ratio is None else f"{result.ratio:.1%}"
     lines.append(
         f"  purchase / status throughput: {ratio}  (every purchase a durable sale: "
