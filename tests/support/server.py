@@ -162,7 +162,10 @@ def running_server(db_path: Path, **kwargs) -> Iterator[ServerProcess]:
 
 
 def children_of(pid: int) -> list[int]:
-    """Direct children of a process, read from /proc (no procps needed)."""
+    """Live direct children of a process, read from /proc (no procps needed).
+
+    A killed child stays a zombie until its parent reaps it, and may vanish
+    at any moment after: it is left out."""
     children = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -173,7 +176,7 @@ def children_of(pid: int) -> list[int]:
             continue
         # The command name (field 2) may hold spaces; fields after it are fixed.
         fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and fields[0] != "Z":
             children.append(int(entry.name))
     return children
 
