@@ -58,7 +58,8 @@ def _buy(session: requests.Session, url: str, user_id: str, retries: int) -> Ans
             break
         except requests.RequestException as exc:
             if attempt == retries:
-                return Answer(user_id, 0, None, type(exc).__name__)
+                # The whole message: refused, reset or closed without an answer differ.
+                return Answer(user_id, 0, None, f"{type(exc).__name__}: {exc}"[:300])
     try:
         body = answer.json()
     except ValueError:
