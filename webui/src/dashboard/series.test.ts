@@ -66,6 +66,11 @@ describe('process loads', () => {
     ]);
   });
 
+  it('gives no share over a span too short for the CPU clock', () => {
+    const samples = [sample(0, withProcesses(100, [[1, 10]])), sample(40, withProcesses(100.04, [[1, 10.01]]))];
+    expect(processLoads(samples).map((p) => p.cores)).toEqual([null]);
+  });
+
   it('is empty for a server that does not report its processes', () => {
     expect(processLoads([sample(0, metrics(1, 0, 0))])).toEqual([]);
     expect(processLoads([])).toEqual([]);

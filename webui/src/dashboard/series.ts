@@ -79,6 +79,9 @@ export function latencySeries(samples: Sample[]): Record<Percentile, (number | n
   return { p50: pick('p50'), p95: pick('p95'), p99: pick('p99') };
 }
 
+/** CPU times count in 10 ms ticks: over a shorter span a share would be mostly rounding. */
+const MIN_LOAD_SPAN_S = 0.5;
+
 export interface ProcessLoad extends ProcessInfo {
   /** Cores' worth of CPU over the last two samples (1 = one core busy); null for a new process. */
   cores: number | null;
@@ -93,7 +96,8 @@ export function processLoads(samples: Sample[]): ProcessLoad[] {
   const after = samples.at(-1);
   if (!after) return [];
   const before = samples.at(-2);
-  const seconds = before ? after.metrics.uptimeSeconds - before.metrics.uptimeSeconds : 0;
+  const span = before ? after.metrics.uptimeSeconds - before.metrics.uptimeSeconds : 0;
+  const seconds = span >= MIN_LOAD_SPAN_S ? span : 0;
   const earlier = new Map((before?.metrics.processes ?? []).map((p) => [p.pid, p.cpuSeconds]));
   return (after.metrics.processes ?? []).map((process) => ({
     ...process,
