@@ -173,7 +173,8 @@ def test_max_requests_recycling_mid_burst_loses_nothing(start_server):
     assert_invariants(server, answers, stock)
     assert Counter(a.status for a in answers) == {201: stock, 410: 200}
     # 700 requests over 4 workers: at least one passed max_requests + jitter (75).
-    assert before - set(server.worker_pids()), "no worker was recycled"
+    # It leaves once its last connections close, which may be after the burst.
+    wait_until(lambda: before - set(server.worker_pids()), 30, message="a worker recycled")
     later = requests.post(f"{server.url}/flash-sale/purchase", json={"userId": "z"}, timeout=10)
     assert later.status_code == 410
 
