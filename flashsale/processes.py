@@ -36,14 +36,22 @@ class ProcessUsage:
         }
 
 
-def usage_of(role: str, pid: int, proc: Path = Path("/proc")) -> ProcessUsage | None:
-    """The process's usage; None when it is gone (or was never there)."""
+def stat_fields(pid: int, proc: Path = Path("/proc")) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first); None
+    when the process is gone (or was never there)."""
     try:
-        stat = (proc / str(pid) / "stat").read_bytes()
+        stat = (proc / str(pid) / "stat").read_text()
     except OSError:
         return None
     # The command name, in parentheses, may itself hold spaces and parentheses.
-    fields = stat[stat.rindex(b")") + 2 :].split()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def usage_of(role: str, pid: int, proc: Path = Path("/proc")) -> ProcessUsage | None:
+    """The process's usage; None when it is gone (or was never there)."""
+    fields = stat_fields(pid, proc)
+    if fields is None:
+        return None
     return ProcessUsage(
         role=role,
         pid=pid,

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import requests
 
+from flashsale.processes import stat_fields
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = REPO_ROOT / "gunicorn.conf.py"
 READY_TIMEOUT_S = 60.0
@@ -161,35 +163,21 @@ def running_server(db_path: Path, **kwargs) -> Iterator[ServerProcess]:
         server.kill_group()
 
 
-def children_of(pid: int) -> list[int]:
-    """Live direct children of a process, read from /proc (no procps needed).
-
-    A killed child stays a zombie until its parent reaps it, and may vanish
-    at any moment after: it is left out."""
-    children = []
+def _live_processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, stat fields after the command name) of every process that is not
+    a zombie: a killed process stays one until its parent reaps it, and may
+    vanish at any moment after."""
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name (field 2) may hold spaces; fields after it are fixed.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            children.append(int(entry.name))
-    return children
+        if entry.name.isdigit():
+            fields = stat_fields(int(entry.name))
+            if fields is not None and fields[0] != "Z":
+                yield int(entry.name), fields
+
+
+def children_of(pid: int) -> list[int]:
+    """Live direct children of a process, read from /proc (no procps needed)."""
+    return [child for child, fields in _live_processes() if int(fields[1]) == pid]
 
 
 def processes_in_group(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
+    return [member for member, fields in _live_processes() if int(fields[2]) == pgid]
