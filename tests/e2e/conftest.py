@@ -50,7 +50,9 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and tests after these ones run their own loops.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     reason = _skip_reason()
     if reason:
