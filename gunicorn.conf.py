@@ -8,14 +8,18 @@ from flashsale import lifecycle
 
 settings = lifecycle.settings_or_exit()
 
-wsgi_app = "flashsale.wsgi:app"
+wsgi_app = "flashsale.asgi:app"
 bind = [settings.bind]
 workers = settings.workers
-worker_class = "flashsale.gunicorn_worker.FlashSaleThreadWorker"
-threads = settings.threads
+# gunicorn's asgi worker on uvloop, kept to the backlog below (flashsale.serving.worker).
+worker_class = "flashsale.serving.worker.FlashSaleWorker"
+# The C parser (gunicorn_h1c), required: never a silent fall-back to the Python one.
+http_parser = "fast"
+# Open connections per worker, enforced by our protocol (503 beyond it).
 worker_connections = settings.worker_connections
 backlog = settings.backlog
-# Far above the purchase reply timeout: no worker is killed for waiting on the allocator.
+# How long the event loop may go without reporting before the master kills the
+# worker; far above the purchase reply timeout, which never blocks the loop.
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

@@ -1,10 +1,16 @@
-"""create_app(deps) -> falcon.App: wiring only."""
+"""create_app(deps) -> falcon.asgi.App: wiring only."""
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
+from typing import Protocol
 
 import falcon
+import falcon.asgi
+import falcon.media
+import orjson
 
 from flashsale.api import error_handlers
 from flashsale.api.admin import AdminSaleResource, SaleStarter
@@ -14,35 +20,64 @@ from flashsale.api.operator import HealthResource, MetricsResource, PrometheusRe
 from flashsale.api.purchase import Allocation, PurchaseLookupResource, PurchaseResource
 from flashsale.api.status import StatusResource
 from flashsale.api.ui import register_ui
-from flashsale.journal import JournalReader
+from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.observe import ServerView
 
+# Request bodies are parsed by flashsale.api.validation (strict: orjson keeps
+# the last of two equal keys), so only answers go through this handler.
+JSON_HANDLER = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
 
-class AllocatorGateway(Allocation, SaleStarter):
-    """The allocator as the API sees it: purchases and new sales."""
+log = logging.getLogger("flashsale.app")
+
+
+class AllocatorGateway(Allocation, SaleStarter, Protocol):
+    """The allocator as the API sees it: purchases and new sales, and its connection."""
+
+    async def start(self, timeout_s: float) -> bool: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class AppDeps:
     view: ServerView
     allocator: AllocatorGateway
-    journal: JournalReader
+    lookups: OrderLookups
     recorder: MetricsRecorder
     guard: PurchaseGuard
+    connect_timeout_s: float = 5.0
 
 
-def create_app(deps: AppDeps) -> falcon.App:
+class LifespanMiddleware:
+    """Connect to the allocator before serving; let go of it and the journal after."""
+
+    def __init__(self, deps: AppDeps) -> None:
+        self.deps = deps
+
+    async def process_startup(self, scope: dict, event: dict) -> None:
+        if not await self.deps.allocator.start(self.deps.connect_timeout_s):
+            # It may be restarting: serve anyway; purchases wait for it within
+            # their own deadlines while the client keeps trying.
+            log.warning("worker %s: allocator not reachable yet; serving anyway", os.getpid())
+
+    async def process_shutdown(self, scope: dict, event: dict) -> None:
+        await self.deps.allocator.close()
+        self.deps.lookups.close()
+
+
+def create_app(deps: AppDeps) -> falcon.asgi.App:
     view, breaker = deps.view, deps.guard.breaker
-    app = falcon.App(middleware=[MetricsMiddleware(deps.recorder)])
+    app = falcon.asgi.App(middleware=[LifespanMiddleware(deps), MetricsMiddleware(deps.recorder)])
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = JSON_HANDLER
     error_handlers.install(app)
     app.add_route("/flash-sale/status", StatusResource(view, breaker.state))
     app.add_route(
         "/flash-sale/purchase",
-        PurchaseResource(view.board, deps.allocator, deps.journal, deps.guard, deps.recorder),
+        PurchaseResource(view.board, deps.allocator, deps.lookups, deps.guard, deps.recorder),
     )
     app.add_route(
-        "/flash-sale/purchase/{user_id}", PurchaseLookupResource(view.board, deps.journal)
+        "/flash-sale/purchase/{user_id}", PurchaseLookupResource(view.board, deps.lookups)
     )
     app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json))
     app.add_route("/flash-sale/health", HealthResource(view, breaker.as_json))

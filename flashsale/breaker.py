@@ -6,6 +6,12 @@ older than `silence_s` (dead or frozen), or when the queue stays full for
 `saturation_s`. Open: purchases are refused at once with Retry-After, without
 touching the queue. After `cooldown_s`: half-open, letting `probes` purchases
 through; the first to succeed closes it, a failure opens it again.
+
+Transitions take the board's lock without waiting (its holder may be stopped,
+and a worker's event loop never waits for it). When another worker holds it,
+that worker is making a transition itself, and this one is skipped: a
+purchase is then refused, never let through, and the others are made again
+by the next purchase or reading.
 """
 
 from __future__ import annotations
@@ -79,7 +85,9 @@ class CircuitBreaker:
             return Admission.ALLOW if self._allocator_heard() else Admission.REJECT
         if state == OPEN and self._age_s() < self.settings.cooldown_s:
             return Admission.REJECT
-        with self.lock.hold(0):
+        with self.lock.attempt(0) as held:
+            if not held:
+                return Admission.REJECT
             words = self.words
             if words[STATE] == OPEN and self._age_s() >= self.settings.cooldown_s:
                 self._set(HALF_OPEN)
@@ -99,8 +107,8 @@ class CircuitBreaker:
     def record(self, admission: Admission, *, ok: bool) -> None:
         """The allocator answered (ok) or failed a purchase that `admit` let through."""
         if admission is Admission.PROBE:
-            with self.lock.hold(0):
-                if self.words[STATE] == HALF_OPEN:
+            with self.lock.attempt(0) as held:
+                if held and self.words[STATE] == HALF_OPEN:
                     if ok:
                         self._set(CLOSED)
                         log.warning("circuit breaker closed: a probe purchase succeeded")
@@ -120,7 +128,9 @@ class CircuitBreaker:
         words = self.words
         if not full and words[SATURATED_SINCE_NS] == 0:
             return
-        with self.lock.hold(0):
+        with self.lock.attempt(0) as held:
+            if not held:
+                return
             if not full:
                 words[SATURATED_SINCE_NS] = 0
                 return
@@ -166,8 +176,8 @@ class CircuitBreaker:
 
     # -- transitions, under the lock ----------------------------------------------------------
     def _trip(self, reason: int, *, expect: int) -> None:
-        with self.lock.hold(0):
-            if self.words[STATE] == expect:
+        with self.lock.attempt(0) as held:
+            if held and self.words[STATE] == expect:
                 self._open(reason)
 
     def _open(self, reason: int) -> None:

@@ -20,12 +20,14 @@ from flashsale.errors import ConfigError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
-# Chosen by measurement on a 2-core machine (README, "Tuning workers"): one
-# gthread worker per core, with enough threads to keep purchases in flight
-# while the allocator gathers a group commit.
+# One event-loop worker per core (README, "Tuning workers and limits").
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 16
 MAX_WORKERS = 32
+# Settings of earlier versions that no longer mean anything, with what replaced them.
+RETIRED_SETTINGS = {
+    "FLASHSALE_THREADS": "workers are event loops now and use no threads; "
+    "FLASHSALE_WORKER_CONNECTIONS bounds what one worker serves at once",
+}
 BREAKER = BreakerSettings()  # the breaker's defaults live with the breaker
 USER_ID_MAX_CHARS = 64
 BODY_MAX_BYTES = 4096
@@ -35,9 +37,12 @@ BODY_MAX_BYTES = 4096
 class Settings:
     bind: str = "127.0.0.1:8000"
     workers: int = DEFAULT_WORKERS
-    threads: int = DEFAULT_THREADS
+    # Open connections per worker; beyond it a connection gets 503 at once.
     worker_connections: int = 10000
     backlog: int = 4096
+    # How long a client may take to send a request's head, then its body.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
     stock: int = 100
     per_user_limit: int = 1
     starts_at: datetime | None = None
@@ -66,15 +71,23 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        for name, why in RETIRED_SETTINGS.items():
+            if env.get(name, "").strip():
+                raise ConfigError(f"{name} is no longer used: {why}")
         read = _Reader(env)
         settings = cls(
             bind=read.text("FLASHSALE_BIND", cls.bind, check=_valid_bind),
             workers=read.integer("WEB_CONCURRENCY", DEFAULT_WORKERS, low=1, high=MAX_WORKERS),
-            threads=read.integer("FLASHSALE_THREADS", DEFAULT_THREADS, low=1, high=256),
             worker_connections=read.integer(
                 "FLASHSALE_WORKER_CONNECTIONS", cls.worker_connections, low=1, high=100_000
             ),
             backlog=read.integer("FLASHSALE_BACKLOG", cls.backlog, low=16, high=65_535),
+            header_timeout_s=read.number(
+                "FLASHSALE_HEADER_TIMEOUT_S", cls.header_timeout_s, low=0.5, high=300.0
+            ),
+            body_timeout_s=read.number(
+                "FLASHSALE_BODY_TIMEOUT_S", cls.body_timeout_s, low=0.5, high=300.0
+            ),
             stock=read.integer("FLASHSALE_STOCK", cls.stock, low=0, high=10_000_000),
             per_user_limit=read.integer(
                 "FLASHSALE_PER_USER_LIMIT", cls.per_user_limit, low=1, high=1000

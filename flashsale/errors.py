@@ -20,3 +20,10 @@ class InvalidInput(FlashSaleError):
 
 class JournalLocked(FlashSaleError):
     """Another server (or allocator) already serves this journal."""
+
+
+class Unavailable(FlashSaleError):
+    """A part the answer needs (the journal, a shared lock) did not answer in time.
+
+    Nothing was changed: the client may try again (503 with Retry-After).
+    """

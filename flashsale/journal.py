@@ -233,7 +233,8 @@ class Journal:
 
 
 class JournalReader:
-    """Read-only look-ups for the workers, one connection per thread."""
+    """Read-only look-ups for the workers, one connection per thread (they block:
+    workers call them on a thread pool, see flashsale.lookups)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -252,6 +253,18 @@ class JournalReader:
                 "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
                 "FROM orders WHERE sale_id = ? AND user_id = ? ORDER BY unit",
                 (sale_id, user_id),
+            )
+            .fetchall()
+        )
+        return [OrderRecord(*row) for row in rows]
+
+    def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
+        rows = (
+            self._db()
+            .execute(
+                "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
+                "FROM orders WHERE sale_id = ? ORDER BY position",
+                (sale_id,),
             )
             .fetchall()
         )

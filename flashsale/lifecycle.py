@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import falcon
+import falcon.asgi
 
 from flashsale.allocator.client import AllocatorClient
 from flashsale.allocator.loop import Allocator, FirstSale
@@ -27,6 +27,7 @@ from flashsale.breaker import CircuitBreaker
 from flashsale.config import Settings
 from flashsale.errors import ConfigError, JournalLocked
 from flashsale.journal import JournalLock, JournalReader
+from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder, failures_since
 from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
@@ -195,8 +196,11 @@ def post_fork(server, worker) -> None:
         runtime.supervisor.forget_in_child()
 
 
-def worker_app() -> falcon.App:
-    """The Falcon app of one worker, wired to the state its master created."""
+def worker_app() -> falcon.asgi.App:
+    """The Falcon app of one worker, wired to the state its master created.
+
+    It connects to the allocator in its lifespan start-up, on the worker's loop.
+    """
     runtime = _require_runtime()
     settings = runtime.settings
     row = runtime.slots.row(runtime.slot) if runtime.slot is not None else None
@@ -208,10 +212,6 @@ def worker_app() -> falcon.App:
         reply_timeout_s=settings.reply_timeout_s,
         commit_budget_s=settings.commit_budget_s,
     )
-    # Serve nothing before the allocator can be reached (it may be restarting:
-    # then requests wait for it within their own deadlines).
-    if not client.open_lines(settings.threads, WORKER_CONNECT_TIMEOUT_S):
-        log.warning("worker %s: allocator not reachable yet; serving anyway", os.getpid())
     board, slots = runtime.board, runtime.slots
     breaker = CircuitBreaker(
         runtime.breaker_board,
@@ -234,9 +234,10 @@ def worker_app() -> falcon.App:
     deps = AppDeps(
         view=view,
         allocator=client,
-        journal=JournalReader(settings.db_path),
+        lookups=OrderLookups(JournalReader(settings.db_path)),
         recorder=MetricsRecorder(row),
         guard=guard,
+        connect_timeout_s=WORKER_CONNECT_TIMEOUT_S,
     )
     return create_app(deps)
 

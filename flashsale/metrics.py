@@ -1,13 +1,12 @@
 """Request metrics: each process counts into its own shared-memory row; readers sum.
 
-No lock is shared between processes. Threads of one worker serialise on a
-process-local lock, so each row keeps a single writer (the slots module
-describes the layout).
+No lock is shared between processes, and none is needed within one: a row's
+only writer is its worker's event loop thread (the slots module describes the
+layout).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from bisect import bisect_left
 from dataclasses import dataclass
@@ -34,37 +33,34 @@ THROUGHPUT_WINDOW_S = 10
 class MetricsRecorder:
     def __init__(self, row: memoryview | None) -> None:
         self._row = row
-        self._lock = threading.Lock()
 
     def record(self, endpoint: Endpoint, outcome: Outcome | None, latency_us: int) -> None:
         row = self._row
         if row is None:
             return
         is_purchase = endpoint is Endpoint.PURCHASE
-        with self._lock:
-            row[REQUESTS + endpoint] += 1
-            if outcome is not None:
-                row[OUTCOMES + outcome] += 1
-            if is_purchase:
-                row[BUCKETS + bisect_left(LATENCY_BOUNDS_US, latency_us)] += 1
-                row[LATENCY_SUM] += latency_us
-                if latency_us > row[LATENCY_MAX]:
-                    row[LATENCY_MAX] = latency_us
-            ring = self._ring_entry(row)
-            row[ring + 1] += 1
-            row[ring + 2] += is_purchase
+        row[REQUESTS + endpoint] += 1
+        if outcome is not None:
+            row[OUTCOMES + outcome] += 1
+        if is_purchase:
+            row[BUCKETS + bisect_left(LATENCY_BOUNDS_US, latency_us)] += 1
+            row[LATENCY_SUM] += latency_us
+            if latency_us > row[LATENCY_MAX]:
+                row[LATENCY_MAX] = latency_us
+        ring = self._ring_entry(row)
+        row[ring + 1] += 1
+        row[ring + 2] += is_purchase
 
     def count_failure(self) -> None:
         """The allocator failed a purchase (no reply in time): the breaker counts these."""
         row = self._row
         if row is None:
             return
-        with self._lock:
-            row[self._ring_entry(row) + 3] += 1
+        row[self._ring_entry(row) + 3] += 1
 
     @staticmethod
     def _ring_entry(row: memoryview) -> int:
-        """This second's ring entry, cleared when it is first used (call under the lock)."""
+        """This second's ring entry, cleared when it is first used."""
         second = int(time.time())
         entry = RING + RING_ENTRY_WORDS * (second % RING_SECONDS)
         if row[entry] != second:

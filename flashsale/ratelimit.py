@@ -3,6 +3,8 @@
 A fixed window per key: the first attempt opens a window of `window_s`; at most
 `limit` attempts are let through until it closes. The windows live in a
 shared-memory RateTable, so whichever worker answers, the count is the same.
+A bucket's lock is waited for on the event loop, for LOCK_TIMEOUT_S at most
+(its holder may be stopped); past that the attempt is refused as unavailable.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from flashsale.errors import Unavailable
 from flashsale.shm.file_lock import RangeLocks
 from flashsale.shm.rate_table import (
     BUCKET_WORDS,
@@ -30,6 +33,9 @@ class RateDecision:
     reset_s: int  # seconds until the window closes
 
 
+LOCK_TIMEOUT_S = 0.2
+
+
 def key_hash(key: str) -> int:
     """A stable, non-zero 63-bit hash (Python's hash() differs between interpreters)."""
     digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
@@ -41,13 +47,16 @@ class RateLimiter:
         self.table = table
         self.locks = locks
 
-    def hit(self, key: str, *, limit: int, window_s: int, now_s: int) -> RateDecision:
+    async def hit(self, key: str, *, limit: int, window_s: int, now_s: int) -> RateDecision:
         """Count one attempt of `key`; refused (and not counted) past the limit."""
         h = key_hash(key)
         bucket = self.table.bucket_of(h)
         first = self.table.first_word(bucket)
         words = self.table.words.view
-        with self.locks.hold(bucket % NUM_STRIPES):
+        stripe = bucket % NUM_STRIPES
+        if not await self.locks.lock(stripe, LOCK_TIMEOUT_S):
+            raise Unavailable("the rate limiter is busy")
+        try:
             # The whole bucket in one read; then only the chosen entry is written.
             bucket_words = words[first : first + BUCKET_WORDS].tolist()
             at = _entry_for(bucket_words, h, window_s, now_s)
@@ -62,6 +71,8 @@ class RateLimiter:
                 return RateDecision(False, limit, 0, reset_s)
             words[first + at + COUNT] = count + 1
             return RateDecision(True, limit, limit - count - 1, reset_s)
+        finally:
+            self.locks.unlock(stripe)
 
 
 def _entry_for(entries: list[int], h: int, window_s: int, now_s: int) -> int:

@@ -1,40 +1,47 @@
-"""A worker's client of the allocator: one connection per request in flight.
+"""A worker's client of the allocator: one connection, shared by every request in flight.
 
-A request thread takes a connection (a `Line`) from its worker's pool, sends
-its request and waits for the reply on that line itself. No reader thread sits
-in between, so a purchase costs a send, a poll and a receive, and no thread
-has to wake another. Lines are opened after the fork, so workers share no
-lock: a worker killed mid-send breaks only its own lines.
+Requests are multiplexed by request id. A purchase queues its frame and awaits
+a future; frames queued in one turn of the event loop go out in one write, and
+the connection's protocol, called by the loop as data arrives, resolves the
+futures from the replies. No thread waits for the allocator.
 
 The rule that keeps a 503 honest: a request whose reply is late is answered
-`unavailable` only if the allocator never read it, because the allocator sells
-nothing once a request's sell deadline has passed. A line carries one request
-at a time, so the kernel's count of the bytes the allocator has not yet read
-from it (SIOCOUTQ) says exactly that. A request that was read, or that was on
-a line when the allocator died, is answered `pending` instead if no reply
-comes in time.
+`unavailable` only if the allocator never read it. The allocator sends an ACK
+(the count of frames it has read from this connection) before it reads the
+clock to decide them, and it sells nothing past a request's sell deadline. So
+at the reply deadline, which is after the sell deadline, a frame that no ACK
+covers, with no ACK still waiting unread in our socket, can only be read
+later, past its sell deadline: nothing can be sold to it. (The kernel's own
+count of unread bytes cannot say this for one request among several: on
+AF_UNIX, SIOCOUTQ counts buffer memory, 768 for a 60-byte write, not bytes.)
+A request that was read, or was in flight when the connection broke, is
+answered `pending` if no reply comes within the commit budget.
 
-When the allocator dies, the request thread reconnects to its successor and
-resends (flagged RESENT, so a sale the dead allocator committed is found in the
-journal instead of being sold again).
+When the connection breaks (the allocator died), the client connects to its
+successor and resends what was in flight, flagged RESENT, so a sale the dead
+allocator committed is found in the journal instead of being sold again.
+Connecting runs multiprocessing's blocking HMAC handshake on a thread, with
+timeouts, so a frozen allocator never stalls the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import itertools
+import logging
 import os
 import random
 import socket
 import struct
 import termios
-import threading
 import time
 from dataclasses import dataclass
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection
 
 from flashsale.allocator.protocol import (
+    ACK,
     HANDSHAKE_TIMEOUT_S,
     NO_SLOT,
     RESENT,
@@ -44,22 +51,16 @@ from flashsale.allocator.protocol import (
     Request,
     authenticate,
     frame,
-    set_timeouts,
 )
 from flashsale.journal import OrderRecord
 from flashsale.outcomes import Outcome
 from flashsale.shm.slots import IN_FLIGHT
 
+log = logging.getLogger("flashsale.allocator.client")
+
 RECONNECT_INTERVAL_S = 0.02
-# A frozen allocator fails a blocked send or a half-received reply after this.
-SOCKET_TIMEOUT_S = 5.0
-READ_CHUNK_BYTES = 4096  # a reply is under 100 bytes
+START_SALE_TIMEOUT_S = 5.0
 _UNREAD_BYTES = struct.Struct("i")
-_TIMEVAL = struct.Struct("ll")
-
-
-def _timeval(microseconds: int) -> bytes:
-    return _TIMEVAL.pack(*divmod(microseconds, 1_000_000))
 
 
 @dataclass(frozen=True)
@@ -69,70 +70,119 @@ class Decision:
     body: bytes = b""
 
 
-class Line:
-    """One authenticated connection to the allocator, carrying one request at a time."""
+class _Call:
+    """One request in flight, from its frame's queueing to its answer."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    __slots__ = ("connection", "crashed", "future", "number", "request", "timer")
+
+    def __init__(self, request: Request, future: asyncio.Future[Decision]) -> None:
+        self.request = request
+        self.future = future
+        self.connection: _Connection | None = None  # None: waiting for a connection
+        self.number = 0  # its frame's number on `connection`, from 1
+        self.crashed = False  # it was on a connection that broke: maybe decided
+        self.timer: asyncio.TimerHandle | None = None
+
+
+def connect_blocking(address: str, authkey: bytes) -> socket.socket:
+    """`multiprocessing.connection.Client`, with timeouts on every blocking step.
+
+    Runs on a thread: the handshake blocks, for HANDSHAKE_TIMEOUT_S at most.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(HANDSHAKE_TIMEOUT_S)
+        sock.connect(address)
+        sock.setblocking(True)
+        # The handshake speaks through a Connection on a duplicate descriptor.
+        with Connection(os.dup(sock.fileno())) as conn:
+            authenticate(conn, authkey, accepting=False)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class _Connection(asyncio.Protocol):
+    """One connection to the allocator: sends frames, reads ACKs and replies."""
+
+    def __init__(self, client: AllocatorClient) -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+        self.calls: dict[bytes, _Call] = {}  # in flight, by request id
+        self.sent = 0  # frames queued on this connection
+        self.acknowledged = 0  # frames the allocator says it has read
+        self.lost = False
         self._frames = FrameBuffer()
+        self._outbox: list[bytes] = []
 
-    @classmethod
-    def open(cls, address: str, authkey: bytes) -> Line:
-        """`multiprocessing.connection.Client`, with timeouts on every blocking step."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's, duck-typed
+
+    def send(self, call: _Call) -> None:
+        request = call.request
+        if call.crashed:
+            request = _resent(request)
+        self.sent += 1
+        call.connection, call.number = self, self.sent
+        self.calls[request.request_id] = call
+        self._outbox.append(frame(request.encode()))
+        if len(self._outbox) == 1:
+            self.client.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self._outbox and not self.lost:
+            assert self.transport is not None
+            self.transport.write(b"".join(self._outbox))
+        self._outbox.clear()
+
+    def data_received(self, data: bytes) -> None:
         try:
-            sock.settimeout(HANDSHAKE_TIMEOUT_S)
-            sock.connect(address)
-            sock.setblocking(True)
-            # The handshake speaks through a Connection on a duplicate descriptor.
-            with Connection(os.dup(sock.fileno())) as conn:
-                authenticate(conn, authkey, accepting=False)
-                set_timeouts(conn, SOCKET_TIMEOUT_S)
-        except BaseException:
-            sock.close()
-            raise
-        return cls(sock)
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def receive(self, request_id: bytes, deadline_ns: int) -> Reply | None:
-        """The reply to `request_id`, or None if the deadline passes first.
-
-        Replies to earlier requests on this line, whose threads stopped waiting,
-        are skipped. Raises OSError or EOFError when the line breaks.
-        """
-        sock = self.sock
-        while True:
-            left_us = (deadline_ns - time.monotonic_ns()) // 1000
-            if left_us <= 0:
-                return None
-            # A blocking receive bounded by the kernel (SO_RCVTIMEO), not poll()
-            # then recv(): each call that lets go of the GIL costs a busy worker
-            # two context switches, as other threads take the GIL meanwhile.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(left_us))
-            try:
-                data = sock.recv(READ_CHUNK_BYTES)
-            except BlockingIOError:  # EAGAIN: the timeout
+            payloads = self._frames.feed(data)
+        except ValueError:
+            log.error("malformed frame from the allocator; reconnecting")
+            self.close()
+            return
+        for payload in payloads:
+            if payload[0] == Kind.ACK:
+                self.acknowledged = ACK.unpack_from(payload)[1]
                 continue
-            if not data:
-                raise EOFError("the allocator closed the line")
-            for payload in self._frames.feed(data):
-                reply = Reply.decode(payload)
-                if reply.request_id == request_id:
-                    return reply
+            reply = Reply.decode(payload)
+            call = self.calls.pop(reply.request_id, None)
+            if call is not None:  # else its worker stopped waiting for it
+                self.client.resolve(call, _decision(reply))
 
-    def unread(self) -> bool:
-        """Does the allocator still have bytes of this line to read? (Linux SIOCOUTQ)"""
-        raw = fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ, bytes(_UNREAD_BYTES.size))
-        return _UNREAD_BYTES.unpack(raw)[0] > 0
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.client.connection_lost(self)
+
+    def read_by_allocator(self, call: _Call) -> bool:
+        """Has the allocator read this call's frame, or may it have? (False: it never will
+        before the frame's sell deadline; see the module's docstring.)"""
+        if self.acknowledged >= call.number:
+            return True
+        # An ACK may sit in our socket, not yet handed to data_received.
+        return self._unread_input_bytes() > 0
+
+    def _unread_input_bytes(self) -> int:
+        assert self.transport is not None
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return 0
+        try:
+            raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, bytes(_UNREAD_BYTES.size))
+        except OSError:
+            return 0
+        return _UNREAD_BYTES.unpack(raw)[0]
 
     def close(self) -> None:
-        self.sock.close()
+        if self.transport is not None:
+            self.transport.close()
 
 
 class AllocatorClient:
-    """The allocator as a worker's threads see it: one blocking call per purchase."""
+    """The allocator as a worker's coroutines see it: one awaitable call per purchase."""
 
     def __init__(
         self,
@@ -149,147 +199,166 @@ class AllocatorClient:
         self.slot = NO_SLOT if slot is None else slot
         self._row = metrics_row
         self.reply_timeout_ns = int(reply_timeout_s * 1e9)
-        self.commit_budget_ns = int(commit_budget_s * 1e9)
-        # Idle lines. list.append and list.pop are atomic, so no lock is needed.
-        self._idle: list[Line] = []
+        self.commit_budget_s = commit_budget_s
+        self._connection: _Connection | None = None
+        # Calls with no connection to go on yet, by request id, in arrival order.
+        self._waiting: dict[bytes, _Call] = {}
+        self._connecting: asyncio.Task[None] | None = None
+        self._closed = False
         self._seq = itertools.count(1)
         # Request ids need to be unique, not secret: a generator seeded from
-        # os.urandom here, after the fork, spares each purchase a getrandom()
-        # call (which, like every call that lets go of the GIL, costs two
-        # context switches in a busy worker).
+        # os.urandom after the fork spares each purchase a getrandom() call.
         self._ids = random.Random(os.urandom(32))
-        self._in_flight_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    # -- what request threads call ---------------------------------------------------
-    def purchase(self, user_id: str, arrival_ns: int) -> Decision:
-        reply_deadline = arrival_ns + self.reply_timeout_ns
-        return self._call(
-            Kind.PURCHASE,
-            user_id.encode("utf-8"),
-            arrival_ns=arrival_ns,
-            sell_deadline_ns=reply_deadline - self.commit_budget_ns,
-            reply_deadline_ns=reply_deadline,
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    # -- the worker's life ------------------------------------------------------------
+    async def start(self, timeout_s: float) -> bool:
+        """Connect before serving; False if the allocator could not be reached in
+        time (it may be restarting): the client keeps trying meanwhile, and
+        requests wait for it within their own deadlines."""
+        self._ensure_connecting()
+        assert self._connecting is not None
+        done, _ = await asyncio.wait({self._connecting}, timeout=timeout_s)
+        return bool(done)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._connecting is not None:
+            self._connecting.cancel()
+        if self._connection is not None:
+            self._connection.close()
+
+    # -- what requests call -----------------------------------------------------------
+    async def purchase(self, user_id: str, arrival_ns: int) -> Decision:
+        reply_deadline_ns = arrival_ns + self.reply_timeout_ns
+        sell_deadline_ns = reply_deadline_ns - int(self.commit_budget_s * 1e9)
+        return await self._call(
+            Kind.PURCHASE, user_id.encode("utf-8"), arrival_ns, sell_deadline_ns, reply_deadline_ns
         )
 
-    def start_sale(self, body: bytes) -> Decision:
-        now = time.monotonic_ns()
-        deadline = now + max(self.reply_timeout_ns, 5 * 10**9)
-        return self._call(
-            Kind.START_SALE,
-            body,
-            arrival_ns=now,
-            sell_deadline_ns=deadline,
-            reply_deadline_ns=deadline,
-        )
+    async def start_sale(self, body: bytes) -> Decision:
+        now_ns = time.monotonic_ns()
+        deadline_ns = now_ns + max(self.reply_timeout_ns, int(START_SALE_TIMEOUT_S * 1e9))
+        return await self._call(Kind.START_SALE, body, now_ns, deadline_ns, deadline_ns)
 
-    def open_lines(self, count: int, timeout_s: float) -> bool:
-        """Open a line for each of `count` threads before serving; False if the
-        allocator could not be reached in time (it may be restarting: requests
-        then wait for it within their own deadlines)."""
-        deadline_ns = time.monotonic_ns() + int(timeout_s * 1e9)
-        while len(self._idle) < count:
-            line = self._open_line(deadline_ns)
-            if line is None:
-                return False
-            self._idle.append(line)
-        return True
-
-    def close(self) -> None:
-        while self._idle:
-            self._idle.pop().close()
-
-    # -- one call -----------------------------------------------------------------------
-    def _call(
+    async def _call(
         self,
         kind: Kind,
         body: bytes,
-        *,
         arrival_ns: int,
         sell_deadline_ns: int,
         reply_deadline_ns: int,
     ) -> Decision:
+        loop = self.loop
         request = Request(
             kind, 0, self.slot, next(self._seq),
             # A random request id names the order it may become (a UUID).
             self._ids.randbytes(16), arrival_ns, sell_deadline_ns, body,
         )  # fmt: skip
+        call = _Call(request, loop.create_future())
+        call.timer = loop.call_later(
+            (reply_deadline_ns - time.monotonic_ns()) / 1e9, self._reply_deadline_passed, call
+        )
         self._count_in_flight(+1)
         try:
-            return self._exchange(request, reply_deadline_ns)
+            connection = self._connection
+            if connection is not None and not connection.lost:
+                connection.send(call)
+            else:
+                self._waiting[request.request_id] = call
+                self._ensure_connecting()
+            return await call.future
         finally:
             self._count_in_flight(-1)
+            self._forget(call)
 
-    def _exchange(self, request: Request, reply_deadline_ns: int) -> Decision:
-        crashed = False  # it was on a line that broke: a dead allocator may have decided it
-        while True:
-            line = None
-            if time.monotonic_ns() < reply_deadline_ns:
-                line = self._take_line(reply_deadline_ns)
-            if line is None:
-                # No allocator could be reached in time. Unless a dead one read
-                # it, nobody has this request: nothing can be sold to it.
-                return Decision(Outcome.PENDING if crashed else Outcome.UNAVAILABLE)
+    def resolve(self, call: _Call, decision: Decision) -> None:
+        if not call.future.done():
+            call.future.set_result(decision)
+
+    # -- late answers -------------------------------------------------------------------
+    def _reply_deadline_passed(self, call: _Call) -> None:
+        if call.future.done():
+            return
+        left_s = (call.request.sell_deadline_ns - time.monotonic_ns()) / 1e9
+        if left_s > 0:  # never decide before the sell deadline (a timer may fire early)
+            call.timer = self.loop.call_later(left_s, self._reply_deadline_passed, call)
+            return
+        connection = call.connection
+        if connection is None:
+            # No allocator could be reached in time. Unless a dead one read
+            # it, nobody has this request: nothing can be sold to it.
+            self.resolve(call, Decision(Outcome.PENDING if call.crashed else Outcome.UNAVAILABLE))
+        elif not call.crashed and not connection.read_by_allocator(call):
+            self.resolve(call, Decision(Outcome.UNAVAILABLE))
+        else:
+            # Read, or caught in a crash: a sale may be committing. Give the
+            # commit its budget, then say "pending" rather than guess.
+            call.timer = self.loop.call_later(self.commit_budget_s, self._budget_spent, call)
+
+    def _budget_spent(self, call: _Call) -> None:
+        self.resolve(call, Decision(Outcome.PENDING))
+
+    def _forget(self, call: _Call) -> None:
+        if call.timer is not None:
+            call.timer.cancel()
+        request_id = call.request.request_id
+        if call.connection is not None:
+            call.connection.calls.pop(request_id, None)
+        self._waiting.pop(request_id, None)
+
+    # -- connections ----------------------------------------------------------------------
+    def connection_lost(self, connection: _Connection) -> None:
+        if connection is self._connection:
+            self._connection = None
+        for request_id, call in connection.calls.items():  # in the order they were sent
+            # Handed to the socket: the dead allocator may have decided it.
+            call.crashed, call.connection = True, None
+            self._waiting[request_id] = call
+        connection.calls.clear()
+        if self._waiting and not self._closed:
+            self._ensure_connecting()
+
+    def _ensure_connecting(self) -> None:
+        if self._connecting is None or self._connecting.done():
+            self._connecting = self.loop.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        loop = self.loop
+        while not self._closed:
             try:
-                # Not sent whole, a frame cannot be decided: a failed send is a retry.
-                line.send(frame(_flagged(request, crashed)))
-            except OSError:
-                line.close()
-                continue
-            try:
-                reply = line.receive(request.request_id, reply_deadline_ns)
-            except (OSError, EOFError, ValueError):
-                line.close()
-                crashed = True
-                continue
-            if reply is not None:
-                self._idle.append(line)
-                return _decision(reply)
-            return self._late(request, line, crashed)
-
-    def _late(self, request: Request, line: Line, crashed: bool) -> Decision:
-        """No reply by the reply deadline, and `request` is on `line`."""
-        if not crashed and line.unread():
-            # Read later, it is past its sell deadline: nothing can be sold to it.
-            self._idle.append(line)
-            return Decision(Outcome.UNAVAILABLE)
-        # Read, or caught in a crash: a sale may be committing. Give the commit
-        # its budget, then say "pending" rather than guess.
-        try:
-            reply = line.receive(request.request_id, time.monotonic_ns() + self.commit_budget_ns)
-        except (OSError, EOFError, ValueError):
-            line.close()
-            return Decision(Outcome.PENDING)
-        self._idle.append(line)
-        return Decision(Outcome.PENDING) if reply is None else _decision(reply)
-
-    def _take_line(self, deadline_ns: int) -> Line | None:
-        try:
-            return self._idle.pop()
-        except IndexError:
-            return self._open_line(deadline_ns)
-
-    def _open_line(self, deadline_ns: int) -> Line | None:
-        while True:
-            try:
-                return Line.open(self.address, self.authkey)
+                sock = await loop.run_in_executor(
+                    None, connect_blocking, self.address, self.authkey
+                )
+                _, connection = await loop.create_unix_connection(
+                    lambda: _Connection(self), sock=sock
+                )
             except (OSError, EOFError, AuthenticationError):
-                if time.monotonic_ns() + RECONNECT_INTERVAL_S * 1e9 > deadline_ns:
-                    return None
-                time.sleep(RECONNECT_INTERVAL_S)
+                await asyncio.sleep(RECONNECT_INTERVAL_S)
+                continue
+            self._connection = connection
+            waiting, self._waiting = self._waiting, {}
+            for call in waiting.values():
+                connection.send(call)
+            return
 
     def _count_in_flight(self, delta: int) -> None:
+        # One writer: this worker's event loop thread.
         if self._row is not None:
-            with self._in_flight_lock:
-                self._row[IN_FLIGHT] += delta
+            self._row[IN_FLIGHT] += delta
 
 
-def _flagged(request: Request, resent: bool) -> bytes:
-    if not resent:
-        return request.encode()
+def _resent(request: Request) -> Request:
     return Request(
         request.kind, request.flags | RESENT, request.slot, request.seq,
         request.request_id, request.arrival_ns, request.sell_deadline_ns, request.body,
-    ).encode()  # fmt: skip
+    )  # fmt: skip
 
 
 def _decision(reply: Reply) -> Decision:

@@ -1,7 +1,8 @@
 """The allocator process: the only code that changes stock.
 
 One loop: wait for readable worker connections (at most HEARTBEAT_S), drain
-every complete request into a batch and decide it in arrival order. The sales
+every complete request into a batch, acknowledge what was read to each worker,
+and only then read the clock and decide the batch in arrival order. The sales
 go to the journal in one synced transaction (the group commit), written by the
 Committer's thread while the loop decides the next batch; the sold count is
 published and the replies sent only once that commit is durable. Accepting
@@ -29,6 +30,8 @@ from pathlib import Path
 from flashsale.allocator.book import StockBook
 from flashsale.allocator.committer import Committer
 from flashsale.allocator.protocol import (
+    ACK,
+    FRAMED_ACK,
     FRAMED_REPLY,
     LENGTH,
     REPLY,
@@ -75,6 +78,10 @@ class _Peer:
     unsent: bytearray = field(default_factory=bytearray)
     waiting_to_write: bool = False  # registered for EVENT_WRITE: replies are pending
     closed: bool = False
+    frames_read: int = 0  # request frames read from this connection, ever
+    # Of those, how many the worker has been told of (an ACK in its socket):
+    # only these may be sold to (see _acknowledge).
+    acknowledged: int = 0
 
 
 @dataclass
@@ -205,9 +212,11 @@ class Allocator:
         self._advance()
 
     def _gather(self, batch: list[_Item], timeout_s: float) -> None:
-        """Wait up to `timeout_s` for work; read every request that came into `batch`."""
+        """Wait up to `timeout_s` for work; read every request that came into `batch`,
+        then tell each worker how much of its connection has been read."""
         events = self._selector.select(timeout_s)
         self.board.beat()
+        read_from: list[_Peer] = []
         for key, mask in events:
             peer = key.data
             if peer is None:
@@ -216,10 +225,27 @@ class Allocator:
             if peer is _COMMIT_DONE:
                 self._complete_commit()
                 continue
-            if mask & selectors.EVENT_READ:
-                self._drain(peer, batch)
+            if mask & selectors.EVENT_READ and self._drain(peer, batch):
+                read_from.append(peer)
             if mask & selectors.EVENT_WRITE and not peer.closed:
                 self._flush(peer)
+        for peer in read_from:
+            self._acknowledge(peer)
+
+    def _acknowledge(self, peer: _Peer) -> None:
+        """Tell the worker how many of its frames have been read, before the clock is read.
+
+        A worker whose request times out answers 503 only if no ACK covers it:
+        this ACK is in its socket before _decide reads the clock, so a request
+        it does not cover is decided later, past its sell deadline (nothing
+        sold). An ACK that cannot be written whole now (the worker is not
+        reading its replies) covers nothing: its requests are decided as if
+        expired, so the worker's 503 stays true.
+        """
+        peer.unsent += FRAMED_ACK.pack(ACK.size, Kind.ACK, peer.frames_read)
+        self._flush(peer)
+        if not peer.unsent and not peer.closed:
+            peer.acknowledged = peer.frames_read
 
     def _admit_new_peers(self) -> None:
         os.read(self._wake_r, 4096)
@@ -233,14 +259,13 @@ class Allocator:
             peer = _Peer(conn, fd)
             self._selector.register(fd, selectors.EVENT_READ, peer)
 
-    def _drain(self, peer: _Peer, batch: list[_Item]) -> None:
+    def _drain(self, peer: _Peer, batch: list[_Item]) -> bool:
         """Read every complete request the peer has sent; a broken peer is dropped.
 
-        Decisions come after the reads, with the clock read after them: a worker
-        that sees its request still unread at its reply deadline may answer 503,
-        because the decision, later and past the sell deadline, sells nothing.
+        Returns whether any frame was read (and is to be acknowledged).
         """
         chunk = self._chunk
+        read_before = peer.frames_read
         while True:
             try:
                 size = os.readv(peer.fd, (chunk,))
@@ -256,13 +281,17 @@ class Allocator:
             except ValueError:
                 log.warning("allocator: malformed frame from a worker, dropping its line")
                 self._drop(peer)
-                return
+                return False
+            number = peer.frames_read
             for payload in frames:
                 # The hot path keeps the header as a plain tuple (no Request object).
                 header = REQUEST.unpack_from(payload)
-                batch.append((header[6], peer, header, payload[REQUEST.size :]))
+                number += 1
+                batch.append((header[6], peer, header, payload[REQUEST.size :], number))
+            peer.frames_read = number
             if size < READ_CHUNK_BYTES:
                 break
+        return peer.frames_read > read_before and not peer.closed
 
     def _decide(self, batch: list[_Item]) -> None:
         purchases = [item for item in batch if item[2][0] == Kind.PURCHASE]
@@ -271,17 +300,16 @@ class Allocator:
         now_us = time.time_ns() // 1000
         decide = self.book.decide
         replies = self._next.replies
-        for _, peer, header, body in purchases:
+        expired_count = late = 0
+        for _, peer, header, body, number in purchases:
             _, flags, _, _, seq, request_id, _, sell_deadline_ns = header
+            expired = now_ns > sell_deadline_ns or number > peer.acknowledged
             outcome, order = decide(
-                body.decode("utf-8"), request_id, now_us,
-                now_ns > sell_deadline_ns, flags & RESENT,
-            )  # fmt: skip
+                body.decode("utf-8"), request_id, now_us, expired, flags & RESENT
+            )
             if outcome is Outcome.EXPIRED:
-                log.warning(
-                    "allocator: request %s of slot %s read %.0f ms past its sell deadline; "
-                    "nothing sold", seq, header[3], (now_ns - sell_deadline_ns) / 1e6,
-                )  # fmt: skip
+                expired_count += 1
+                late += now_ns > sell_deadline_ns
             if order is None:
                 reply = FRAMED_REPLY.pack(
                     REPLY.size, Kind.DECISION, outcome, 0, 0, seq, request_id, 0, 0
@@ -293,8 +321,14 @@ class Allocator:
                     order.sale_id, seq, request_id, order.position, order.purchased_at_us,
                 ) + order_id  # fmt: skip
             replies.setdefault(peer, []).append(reply)
+        if expired_count:
+            # One line a batch: after a freeze, thousands of requests expire at once.
+            log.warning(
+                "allocator: nothing sold to %s requests (%s read past their sell deadline, "
+                "the rest not acknowledged to their worker)", expired_count, late,
+            )  # fmt: skip
         self._next.orders += self.book.take_unjournaled()
-        for _, peer, header, body in batch:
+        for _, peer, header, body, _ in batch:
             if header[0] == Kind.START_SALE:
                 self._settle()  # the old sale's decisions are durable and answered first
                 reply = self._start_sale(header, body).encode()
@@ -401,6 +435,6 @@ class Allocator:
 _COMMIT_DONE = object()
 
 # A batch item: the arrival time, the peer, the request header (REQUEST
-# fields) and the body.
-_Item = tuple[int, _Peer, tuple, bytes]
+# fields), the body, and the frame's number on its connection (from 1).
+_Item = tuple[int, _Peer, tuple, bytes, int]
 _arrival = operator.itemgetter(0)

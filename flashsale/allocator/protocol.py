@@ -1,15 +1,22 @@
 """Messages between workers and the allocator.
 
-Each request thread of a worker has its own `multiprocessing.connection`
-over AF_UNIX (opened after the fork, with its HMAC handshake), so there is no
-lock shared between processes: a worker killed mid-write leaves only a partial
-frame on its own connection, which the allocator drops with it. Frames use
-`Connection.send_bytes` framing (a 4-byte big-endian length, then the
-payload), and the allocator drains many frames per read.
+Each worker has its own `multiprocessing.connection` over AF_UNIX (opened after
+the fork, with its HMAC handshake), shared by every request the worker has in
+flight and multiplexed by request id. No lock is shared between processes: a
+worker killed mid-write leaves only a partial frame on its own connection,
+which the allocator drops with it. Frames use `Connection.send_bytes` framing
+(a 4-byte big-endian length, then the payload); either side reads many frames
+per read.
 
-A request payload is REQUEST (48 bytes) followed by the UTF-8 user id (or, for
-START_SALE, a JSON body); a reply is REPLY (48 bytes), followed by JSON for
-SALE_STARTED.
+Worker to allocator: REQUEST (48 bytes) followed by the UTF-8 user id (or, for
+START_SALE, a JSON body).
+
+Allocator to worker, told apart by their first byte (the kind):
+- ACK: how many frames of this connection the allocator has read in all. It is
+  written before the allocator reads the clock for those requests' decisions,
+  which is what lets a worker tell "never read" from "read" (client.py).
+- REPLY (48 bytes) for a decision, followed by the order id when there is a
+  sale, or by JSON for SALE_STARTED.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ REQUEST = struct.Struct("<BBHIQ16sqq")
 REPLY = struct.Struct("!BBHIQ16sQq")
 # A reply's frame length and header, packed in one call on the allocator's hot path.
 FRAMED_REPLY = struct.Struct("!i" + REPLY.format[1:])
+# kind, frames read on this connection so far
+ACK = struct.Struct("!BQ")
+FRAMED_ACK = struct.Struct("!i" + ACK.format[1:])
 RESENT = 1  # flag: the request may have been decided by an allocator that died
 NO_SLOT = 0xFFFFFFFF  # a worker without a metrics row (all rows taken)
 
@@ -38,6 +48,7 @@ class Kind(IntEnum):
     START_SALE = 3
     DECISION = 10
     SALE_STARTED = 11
+    ACK = 12
 
 
 @dataclass(frozen=True)

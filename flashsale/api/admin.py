@@ -7,6 +7,7 @@ import json
 from typing import Any, Protocol
 
 import falcon
+import falcon.asgi
 
 from flashsale.allocator.client import Decision
 from flashsale.api.body import read_json_body
@@ -24,7 +25,7 @@ MAX_PER_USER_LIMIT = 1000
 
 
 class SaleStarter(Protocol):
-    def start_sale(self, body: bytes) -> Decision: ...
+    async def start_sale(self, body: bytes) -> Decision: ...
 
 
 class AdminSaleResource:
@@ -51,7 +52,7 @@ class AdminSaleResource:
         ):
             raise falcon.HTTPForbidden(title="Forbidden", description="wrong admin token")
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         self._authorize(req)
         sale = self.board.sale()
         if sale is None:
@@ -59,14 +60,14 @@ class AdminSaleResource:
         resp.media = {**sale_json(sale, now_us()), "stock": sale.stock,
                       "createdAt": iso_from_us(sale.created_at_us)}  # fmt: skip
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         self._authorize(req)
         spec = _sale_spec(
             parse_json_object(
-                read_json_body(req), allowed={"stock", "perUserLimit", "startsAt", "endsAt"}
+                await read_json_body(req), allowed={"stock", "perUserLimit", "startsAt", "endsAt"}
             )
         )
-        decision = self.starter.start_sale(json.dumps(spec).encode())
+        decision = await self.starter.start_sale(json.dumps(spec).encode())
         if decision.outcome is not Outcome.CONFIRMED:
             raise falcon.HTTPServiceUnavailable(
                 title="Allocator busy", description="the sale was not started", retry_after=1

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import falcon
+import falcon.asgi
 
 from flashsale.config import BODY_MAX_BYTES
 
 
-def read_json_body(req: falcon.Request) -> bytes:
+async def read_json_body(req: falcon.asgi.Request) -> bytes:
     media_type, _, params = (req.content_type or "").partition(";")
     if media_type.strip().lower() != "application/json":
         raise falcon.HTTPUnsupportedMediaType(
@@ -23,11 +24,10 @@ def read_json_body(req: falcon.Request) -> bytes:
     length = req.content_length
     if length is not None and length > BODY_MAX_BYTES:
         raise _too_large()
-    # Without a length (chunked transfer) Falcon's bounded stream reads nothing;
-    # gunicorn's own input decodes the chunks, and we still read one byte past
-    # the limit at most.
-    stream = req.bounded_stream if length is not None else req.stream
-    raw = stream.read(BODY_MAX_BYTES + 1)
+    # A chunked body has no declared length: read one byte past the limit at
+    # most. The body is whole: the server runs no request on a body it did not
+    # get whole (flashsale.serving.protocol).
+    raw = await req.stream.read(BODY_MAX_BYTES + 1)
     if len(raw) > BODY_MAX_BYTES:
         raise _too_large()
     return raw

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import falcon
+import falcon.asgi
+import orjson
 
-from flashsale.errors import InvalidInput
+from flashsale.api.answers import RETRY_AFTER_UNAVAILABLE_S, OutcomeError
+from flashsale.errors import InvalidInput, Unavailable
+from flashsale.outcomes import Outcome
 
 log = logging.getLogger("flashsale.api")
 
 
-def _invalid_input(req: falcon.Request, resp: falcon.Response, exc: InvalidInput, params) -> None:
+async def _invalid_input(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: InvalidInput, params: dict
+) -> None:
     raise falcon.HTTPBadRequest(title=exc.title, description=exc.description)
 
 
-def _unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params) -> None:
+async def _unavailable(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Unavailable, params: dict
+) -> None:
+    seconds = RETRY_AFTER_UNAVAILABLE_S
+    raise OutcomeError(
+        falcon.HTTP_503, Outcome.UNAVAILABLE, "Busy",
+        f"{exc}; nothing was changed; try again in {seconds} s",
+        {"retryAfter": seconds}, {"Retry-After": str(seconds)},
+    )  # fmt: skip
+
+
+async def _unexpected(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Exception, params: dict
+) -> None:
     if isinstance(exc, falcon.HTTPError):
         raise exc
     log.exception("unexpected error on %s %s", req.method, req.path)
@@ -28,10 +46,11 @@ def _unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, para
 def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
     """JSON whatever the client accepts: every error body is machine-readable."""
     resp.content_type = falcon.MEDIA_JSON
-    resp.data = json.dumps(error.to_dict(), ensure_ascii=False).encode()
+    resp.data = orjson.dumps(error.to_dict())
 
 
-def install(app: falcon.App) -> None:
+def install(app: falcon.asgi.App) -> None:
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(InvalidInput, _invalid_input)
+    app.add_error_handler(Unavailable, _unavailable)
     app.set_error_serializer(serialize_error)

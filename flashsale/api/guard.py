@@ -22,15 +22,15 @@ class PurchaseGuard:
     queue_depth: Callable[[], int]
     addresses: ClientAddress
 
-    def rate(self, req: falcon.Request, user_id: str) -> RateDecision:
+    async def rate(self, req: falcon.Request, user_id: str) -> RateDecision:
         """Count the attempt against the user (and the client address, if limited)."""
         settings, now_s = self.settings, int(time.time())
-        decision = self.limiter.hit(
+        decision = await self.limiter.hit(
             f"user:{user_id}", limit=settings.rate_limit, window_s=settings.rate_window_s,
             now_s=now_s,
         )  # fmt: skip
         if decision.allowed and settings.ip_rate_limit:
-            by_address = self.limiter.hit(
+            by_address = await self.limiter.hit(
                 f"ip:{self.addresses.of(req)}", limit=settings.ip_rate_limit,
                 window_s=settings.rate_window_s, now_s=now_s,
             )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import falcon
+import falcon.asgi
 
 from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
@@ -32,14 +33,18 @@ class MetricsMiddleware:
     def __init__(self, recorder: MetricsRecorder) -> None:
         self.recorder = recorder
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         # The arrival time orders purchases across workers: CLOCK_MONOTONIC is
         # one clock for every process on the machine.
         req.context.arrival_ns = time.monotonic_ns()
         req.context.outcome = None
 
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    async def process_response(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
     ) -> None:
         endpoint = endpoint_of(req.path)
         outcome = req.context.get("outcome")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import falcon
+import falcon.asgi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from flashsale.api.representations import sale_json
@@ -22,7 +23,7 @@ class HealthResource:
         self.view = view
         self.breaker_json = breaker_json
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         healthy = self.view.allocator_alive()
         resp.status = falcon.HTTP_200 if healthy else falcon.HTTP_503
         resp.cache_control = ["no-store"]
@@ -80,7 +81,7 @@ class MetricsResource:
         self.view = view
         self.breaker_json = breaker_json
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.cache_control = ["no-store"]
         resp.media = metrics_json(self.view, self.breaker_json())
 
@@ -89,7 +90,7 @@ class PrometheusResource:
     def __init__(self, view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> None:
         self.registry = registry_for(view, breaker_json)
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.content_type = CONTENT_TYPE_LATEST
         resp.cache_control = ["no-store"]
         resp.data = generate_latest(self.registry)

@@ -7,6 +7,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 import falcon
+import falcon.asgi
 
 from flashsale.allocator.client import Decision
 from flashsale.api.answers import answer_purchase
@@ -15,7 +16,7 @@ from flashsale.api.guard import PurchaseGuard, rate_headers
 from flashsale.api.representations import order_json
 from flashsale.api.validation import check_user_id, purchase_user_id
 from flashsale.breaker import Admission
-from flashsale.journal import JournalReader
+from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
@@ -26,7 +27,7 @@ LOOKUP_PREFIX = "/flash-sale/purchase/"
 class Allocation(Protocol):
     """What the purchase path needs of the allocator (flashsale.allocator.client)."""
 
-    def purchase(self, user_id: str, arrival_ns: int) -> Decision: ...
+    async def purchase(self, user_id: str, arrival_ns: int) -> Decision: ...
 
 
 def lookup_path(user_id: str) -> str:
@@ -42,20 +43,20 @@ class PurchaseResource:
         self,
         board: SaleBoard,
         allocation: Allocation,
-        journal: JournalReader,
+        lookups: OrderLookups,
         guard: PurchaseGuard,
         recorder: MetricsRecorder,
     ) -> None:
         self.board = board
         self.allocation = allocation
-        self.journal = journal
+        self.lookups = lookups
         self.guard = guard
         self.recorder = recorder
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         arrival_ns = req.context.arrival_ns
-        user_id = purchase_user_id(read_json_body(req))
-        rate = self.guard.rate(req, user_id)
+        user_id = purchase_user_id(await read_json_body(req))
+        rate = await self.guard.rate(req, user_id)
         rate_headers(resp, rate)
         sale = self.board.sale()
         retry_after_s = 1
@@ -64,7 +65,7 @@ class PurchaseResource:
         elif sale is None:
             decision = Decision(Outcome.UNAVAILABLE)  # the allocator has not recovered yet
         else:
-            decision, retry_after_s = self._decide(sale, user_id, arrival_ns)
+            decision, retry_after_s = await self._decide(sale, user_id, arrival_ns)
         outcome = Outcome.UNAVAILABLE if decision.outcome is Outcome.EXPIRED else decision.outcome
         req.context.outcome = outcome
         answer_purchase(
@@ -78,25 +79,27 @@ class PurchaseResource:
             lookup_path=lookup_path(user_id),
         )
 
-    def _decide(self, sale: SaleSnapshot, user_id: str, arrival_ns: int) -> tuple[Decision, int]:
+    async def _decide(
+        self, sale: SaleSnapshot, user_id: str, arrival_ns: int
+    ) -> tuple[Decision, int]:
         """Answer from shared memory when no sale is possible; else ask the allocator.
 
         Returns the decision and, for a refusal, the Retry-After in seconds.
         """
-        decision = self._without_allocator(sale, user_id)
+        decision = await self._without_allocator(sale, user_id)
         if decision is not None:
             return decision, 1
         admission, retry_after_s = self.guard.admit()
         if admission is Admission.REJECT:
             return Decision(Outcome.UNAVAILABLE), retry_after_s
-        decision = self.allocation.purchase(user_id, arrival_ns)
+        decision = await self.allocation.purchase(user_id, arrival_ns)
         ok = decision.outcome not in ALLOCATOR_FAILURES
         if not ok:
             self.recorder.count_failure()
         self.guard.breaker.record(admission, ok=ok)
         return decision, 1
 
-    def _without_allocator(self, sale: SaleSnapshot, user_id: str) -> Decision | None:
+    async def _without_allocator(self, sale: SaleSnapshot, user_id: str) -> Decision | None:
         """The answers shared memory (and the journal) can give on their own."""
         state = sale.state(time.time_ns() // 1000)
         if state == "upcoming":
@@ -105,7 +108,7 @@ class PurchaseResource:
             return Decision(Outcome.ENDED)
         if state == "sold_out":
             # A shopper whose first answer was lost must learn they own one.
-            owned = self.journal.orders_of_user(sale.sale_id, user_id)
+            owned = await self.lookups.orders_of_user(sale, user_id)
             if len(owned) >= sale.per_user_limit:
                 return Decision(Outcome.ALREADY_PURCHASED, owned[0])
             return Decision(Outcome.SOLD_OUT)
@@ -113,14 +116,16 @@ class PurchaseResource:
 
 
 class PurchaseLookupResource:
-    def __init__(self, board: SaleBoard, journal: JournalReader) -> None:
+    def __init__(self, board: SaleBoard, lookups: OrderLookups) -> None:
         self.board = board
-        self.journal = journal
+        self.lookups = lookups
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user_id: str
+    ) -> None:
         user_id = check_user_id(user_id)
         sale = self.board.sale()
-        orders = self.journal.orders_of_user(sale.sale_id, user_id) if sale else []
+        orders = await self.lookups.orders_of_user(sale, user_id) if sale else []
         if not orders:
             raise falcon.HTTPNotFound(
                 title="No purchase", description=f"{user_id!r} has bought nothing in this sale"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import falcon
+import falcon.asgi
 
 from flashsale.api.representations import sale_json
 from flashsale.clock import iso_from_us, now_us
@@ -20,7 +21,7 @@ class StatusResource:
         self.view = view
         self.breaker_state = breaker_state
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         sale = self.view.board.sale()
         if sale is None:
             raise starting_up()

@@ -18,17 +18,20 @@ Rules, for every path the API did not match:
   NUL and control characters are 404 before any file system call, segments are
   joined below the folder (so ``//etc/passwd`` stays inside), and a symlink that
   points out is not followed;
-- no build folder (or no ``index.html`` in it): 503 with a JSON body saying how to build.
+- no build folder (or no ``index.html`` in it): 503 with a JSON body saying how to build;
+- every file-system call runs on a thread: a disk may stall, the event loop must not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import stat
 from datetime import UTC, datetime
 
 import falcon
+import falcon.asgi
 
 API_PREFIXES = ("/flash-sale", "/metrics")
 ASSETS_PREFIX = "/assets/"
@@ -54,7 +57,7 @@ MEDIA_TYPES = {
 }
 
 
-def register_ui(app: falcon.App, build_dir: pathlib.Path) -> None:
+def register_ui(app: falcon.asgi.App, build_dir: pathlib.Path) -> None:
     """Answer every path the API routes do not match with the built UI."""
     app.add_sink(UIStaticSink(build_dir), prefix="/")
 
@@ -66,13 +69,19 @@ class UIStaticSink:
         # Resolved on each request: the folder may be (re)built while the server runs.
         self._build_dir = pathlib.Path(build_dir)
 
-    def __call__(self, req: falcon.Request, resp: falcon.Response, **_params: str) -> None:
+    async def __call__(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, **_params: str
+    ) -> None:
         path = req.path
         if _is_api_path(path):
             raise falcon.HTTPNotFound()
         if req.method not in ("GET", "HEAD"):
             raise falcon.HTTPMethodNotAllowed(["GET", "HEAD"])
+        # The loop waits for the thread; nothing else touches req or resp meanwhile.
+        await asyncio.get_running_loop().run_in_executor(None, self._answer, req, resp)
 
+    def _answer(self, req: falcon.Request, resp: falcon.Response) -> None:
+        path = req.path
         root = os.path.realpath(self._build_dir)
         index = os.path.join(root, INDEX_FILENAME)
         if not os.path.isfile(index):
@@ -158,12 +167,11 @@ def _send_file(req: falcon.Request, resp: falcon.Response, file_path: str, cache
     resp.content_type = MEDIA_TYPES.get(
         suffix, resp.options.static_media_types.get(suffix, "application/octet-stream")
     )
-    if req.method == "HEAD":
-        # falcon drops (without closing) a HEAD response's stream: don't hand it one.
-        file.close()
-        resp.content_length = st.st_size
-        return
-    resp.set_stream(file, st.st_size)
+    with file:
+        if req.method == "HEAD":
+            resp.content_length = st.st_size
+        else:
+            resp.data = file.read()  # built files are small: whole, while on this thread
 
 
 def _is_not_modified(req: falcon.Request, etag: str, last_modified: datetime) -> bool:

@@ -1,27 +1,36 @@
-"""Cross-process locks that a killed holder cannot leave locked.
+"""Cross-process locks that a killed holder cannot leave locked, and that never block.
 
 A `multiprocessing.Lock` held by a process that is killed stays locked forever.
 These are Linux open-file-description (OFD) byte-range locks: each process
-opens the lock file itself, the kernel drops its locks when that descriptor
-closes, however the process dies, and, unlike classic POSIX record locks
-(owned by the process), they get no per-process deadlock check. With several
-threads per worker that check saw false cycles between workers and failed
-with EDEADLK, although no caller ever holds two ranges. Threads of one process
-share a descriptor, so each range also has a process-local thread lock.
+opens the lock file itself, and the kernel drops its locks when that
+descriptor closes, however the process dies.
 
-Used for the breaker's transitions and the rate-limit buckets.
+Nothing here waits in the kernel: a holder may be stopped (SIGSTOP, a
+debugger), and a worker's event loop must never wait for it. `try_lock` takes
+a range at once or not at all; `lock` retries it from the event loop, with
+short sleeps, until a deadline. A range is held only across code that does not
+await, and only by a worker's event loop thread, so one process never tries to
+take a range it already holds (an OFD lock would let it, being its owner).
+
+Used for the rate-limit buckets (which wait) and the breaker's transitions
+(which are skipped when another worker is making one).
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import struct
-import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # struct flock (Linux): l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks).
 _FLOCK = struct.Struct("hhqqi4x")
+# A holder keeps a range for microseconds; a preempted one for a scheduler tick.
+RETRY_INTERVAL_S = 0.0005
 
 
 def _flock(lock_type: int, index: int) -> bytes:
@@ -35,53 +44,48 @@ class RangeLocks:
         self.path = path
         self.count = count
         path.touch(exist_ok=True)
-        self._fd: int | None = None
+        self._fd = -1
         self._fd_pid = 0
-        self._opening = threading.Lock()
-        self._ranges = [_RangeLock(self, index) for index in range(count)]
+        self._lock_requests = [_flock(fcntl.F_WRLCK, i) for i in range(count)]
+        self._unlock_requests = [_flock(fcntl.F_UNLCK, i) for i in range(count)]
 
-    def descriptor(self) -> int:
+    def _descriptor(self) -> int:
         # Opened lazily per process: a descriptor inherited across fork would
-        # share lock ownership with the parent. Opened once per process: a lock
-        # taken through one descriptor is not released through another.
+        # share lock ownership with the parent.
         pid = os.getpid()
         if self._fd_pid != pid:
-            with self._opening:
-                if self._fd_pid != pid:
-                    self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
-                    self._fd_pid = pid
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            self._fd_pid = pid
         return self._fd
 
-    def hold(self, index: int) -> _RangeLock:
-        """`with locks.hold(i):` holds lock i against every thread of every process."""
-        return self._ranges[index % self.count]
-
-
-class _RangeLock:
-    """One range: a context manager (a class, not a generator: it is taken on
-    every purchase, and @contextmanager costs several times as much)."""
-
-    __slots__ = ("_fd", "_lock_request", "_locks", "_thread_lock", "_unlock_request")
-
-    def __init__(self, locks: RangeLocks, index: int) -> None:
-        self._locks = locks
-        self._thread_lock = threading.Lock()
-        self._fd = -1
-        self._lock_request = _flock(fcntl.F_WRLCK, index)
-        self._unlock_request = _flock(fcntl.F_UNLCK, index)
-
-    def __enter__(self) -> None:
-        self._thread_lock.acquire()
+    def try_lock(self, index: int) -> bool:
+        """Take lock `index` if no other process holds it; never waits."""
         try:
-            # Kept for the release, which must go through the same descriptor.
-            self._fd = self._locks.descriptor()
-            fcntl.fcntl(self._fd, fcntl.F_OFD_SETLKW, self._lock_request)
-        except BaseException:
-            self._thread_lock.release()
-            raise
+            fcntl.fcntl(self._descriptor(), fcntl.F_OFD_SETLK, self._lock_requests[index])
+        except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: held elsewhere
+            return False
+        return True
 
-    def __exit__(self, *exc_info: object) -> None:
+    def unlock(self, index: int) -> None:
+        fcntl.fcntl(self._descriptor(), fcntl.F_OFD_SETLK, self._unlock_requests[index])
+
+    async def lock(self, index: int, timeout_s: float) -> bool:
+        """Take lock `index`, waiting on the event loop for at most `timeout_s`."""
+        if self.try_lock(index):
+            return True
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(RETRY_INTERVAL_S)
+            if self.try_lock(index):
+                return True
+        return False
+
+    @contextmanager
+    def attempt(self, index: int) -> Iterator[bool]:
+        """`with locks.attempt(i) as held:` holds lock i if it was free (held is True)."""
+        held = self.try_lock(index)
         try:
-            fcntl.fcntl(self._fd, fcntl.F_OFD_SETLKW, self._unlock_request)
+            yield held
         finally:
-            self._thread_lock.release()
+            if held:
+                self.unlock(index)

@@ -1,10 +1,9 @@
 """Process slots: one row of counters per gunicorn worker, summed by readers.
 
 Each worker owns one row while it lives, so its counters have a single writer
-(threads of one worker serialise on a process-local lock, see
-`flashsale.metrics`). The master hands out rows before it forks a worker and,
-when the worker has exited, folds the row into the `retired` row and frees it,
-so totals survive worker restarts.
+(the worker's event loop thread, see `flashsale.metrics`). The master hands out
+rows before it forks a worker and, when the worker has exited, folds the row
+into the `retired` row and frees it, so totals survive worker restarts.
 
 Row layout (int64 words; NUM_ROWS worker rows followed by one retired row):
 

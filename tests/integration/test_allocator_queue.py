@@ -2,43 +2,62 @@
 
 A `multiprocessing.Queue` writer killed while holding the queue's lock blocks
 every other writer forever. Our workers each own a connection instead; these
-tests kill writers in the middle of a frame and check that nobody else waits.
+tests kill writers in the middle of a frame and check that nobody else waits,
+and check the rule that makes a 503 honest when several requests share one
+connection: only a request the allocator never read is answered 503.
 """
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 import time
 from multiprocessing.connection import Listener
 
 import pytest
 
-from flashsale.allocator.client import AllocatorClient, Line
+from flashsale.allocator.client import AllocatorClient, _Call, _Connection, connect_blocking
 from flashsale.allocator.loop import Allocator, FirstSale
-from flashsale.allocator.protocol import NO_SLOT, Kind, Request, authenticate, frame
+from flashsale.allocator.protocol import (
+    ACK,
+    FRAMED_ACK,
+    NO_SLOT,
+    FrameBuffer,
+    Kind,
+    Reply,
+    Request,
+    authenticate,
+    frame,
+)
 from flashsale.errors import JournalLocked
 from flashsale.journal import Journal, JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard
+from tests.support.load import journal_orders
 from tests.support.server import wait_until
 
 FORK = multiprocessing.get_context("fork")
 
 
+def _allocator(tmp_path, board: SaleBoard, stock: int = 50) -> tuple[Allocator, str, bytes]:
+    address, authkey = str(tmp_path / "allocator.sock"), os.urandom(32)
+    allocator = Allocator(
+        address=address, authkey=authkey, db_path=tmp_path / "journal.db",
+        first_sale=FirstSale(stock, 1, None, None), board=board,
+        lock=JournalLock(tmp_path / "journal.db"),
+    )  # fmt: skip
+    return allocator, address, authkey
+
+
 @pytest.fixture
 def allocator(tmp_path):
     board = SaleBoard()
-    address, authkey = str(tmp_path / "allocator.sock"), os.urandom(32)
-    process = FORK.Process(
-        target=Allocator(
-            address=address, authkey=authkey, db_path=tmp_path / "journal.db",
-            first_sale=FirstSale(50, 1, None, None), board=board,
-            lock=JournalLock(tmp_path / "journal.db"),
-        ).run,
-    )  # fmt: skip
+    allocator, address, authkey = _allocator(tmp_path, board)
+    process = FORK.Process(target=allocator.run)
     process.start()
     try:
         wait_until(lambda: board.allocator().ready, 30, message="allocator ready")
@@ -49,13 +68,56 @@ def allocator(tmp_path):
         assert process.exitcode == 0
 
 
-def _die_halfway_through_a_frame(address: str, authkey: bytes) -> None:
-    line = Line.open(address, authkey)
-    request = Request(
-        Kind.PURCHASE, 0, NO_SLOT, 1, os.urandom(16), time.monotonic_ns(),
-        time.monotonic_ns() + 10**9, b"half-sent",
+def _client(address: str, authkey: bytes, reply_timeout_s: float = 5, budget_s: float = 1):
+    return AllocatorClient(
+        address, authkey, slot=None, metrics_row=None,
+        reply_timeout_s=reply_timeout_s, commit_budget_s=budget_s,
     )  # fmt: skip
-    data = frame(request.encode())
+
+
+def _purchase_frame(user: str, request_id: bytes, lifetime_s: float = 60) -> bytes:
+    now = time.monotonic_ns()
+    request = Request(Kind.PURCHASE, 0, NO_SLOT, 1, request_id, now,
+                      now + int(lifetime_s * 1e9), user.encode())  # fmt: skip
+    return frame(request.encode())
+
+
+class RawLine:
+    """A blocking connection that speaks the protocol by hand, for what the client never does."""
+
+    def __init__(self, address: str, authkey: bytes) -> None:
+        self.sock = connect_blocking(address, authkey)
+        self.sock.setblocking(True)
+        self.frames = FrameBuffer()
+        self.acknowledged = 0
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def receive(self, request_id: bytes, timeout_s: float) -> Reply | None:
+        """The reply to `request_id` (ACKs are noted on the way), or None at the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                return None
+            assert data, "the allocator closed the connection"
+            for payload in self.frames.feed(data):
+                if payload[0] == Kind.ACK:
+                    self.acknowledged = ACK.unpack_from(payload)[1]
+                elif (reply := Reply.decode(payload)).request_id == request_id:
+                    return reply
+        return None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _die_halfway_through_a_frame(address: str, authkey: bytes) -> None:
+    line = RawLine(address, authkey)
+    data = _purchase_frame("half-sent", os.urandom(16))
     line.send(data[: len(data) // 2])
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -67,18 +129,41 @@ def test_writers_killed_mid_frame_do_not_block_the_others(allocator):
         writer.start()
         writer.join(10)
         assert writer.exitcode == -signal.SIGKILL
-    client = AllocatorClient(
-        address, authkey, slot=None, metrics_row=None, reply_timeout_s=5, commit_budget_s=1
-    )
-    try:
-        assert client.open_lines(1, 10)
-        started = time.monotonic()
-        decision = client.purchase("survivor", time.monotonic_ns())
-        assert decision.outcome is Outcome.CONFIRMED
-        assert time.monotonic() - started < 5
-        assert board.sale().sold == 1  # the half-sent request was never sold
-    finally:
-        client.close()
+
+    async def survivor() -> tuple[Outcome, float]:
+        client = _client(address, authkey)
+        try:
+            assert await client.start(10)
+            started = time.monotonic()
+            decision = await client.purchase("survivor", time.monotonic_ns())
+            return decision.outcome, time.monotonic() - started
+        finally:
+            await client.close()
+
+    outcome, seconds = asyncio.run(survivor())
+    assert outcome is Outcome.CONFIRMED
+    assert seconds < 5
+    assert board.sale().sold == 1  # the half-sent requests were never sold
+
+
+def test_many_requests_share_one_connection_each_getting_its_own_answer(allocator):
+    address, authkey, board = allocator
+
+    async def crowd() -> list[Outcome]:
+        client = _client(address, authkey)
+        try:
+            assert await client.start(10)
+            users = [f"crowd-{i % 40}" for i in range(120)]  # each of 40 users thrice
+            now = time.monotonic_ns()
+            decisions = await asyncio.gather(*(client.purchase(u, now) for u in users))
+            return [d.outcome for d in decisions]
+        finally:
+            await client.close()
+
+    outcomes = asyncio.run(crowd())
+    assert outcomes.count(Outcome.CONFIRMED) == 40
+    assert outcomes.count(Outcome.ALREADY_PURCHASED) == 80
+    assert board.sale().sold == 40
 
 
 def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
@@ -92,12 +177,13 @@ def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
 
 
 class _SilentAllocator:
-    """A listener that completes the handshake, then reads requests (or not) and never answers."""
+    """A listener that completes the handshake, then reads (and acknowledges, as the
+    real allocator does before deciding) the first `reads` frames, and never answers."""
 
-    def __init__(self, tmp_path, *, reads: bool) -> None:
+    def __init__(self, tmp_path, *, reads: int) -> None:
         self.address, self.authkey = str(tmp_path / "silent.sock"), os.urandom(32)
         self.reads = reads
-        self.received = threading.Event()
+        self.read_all = threading.Event()
         self._listener = Listener(self.address, family="AF_UNIX")
         self._conns = []
         threading.Thread(target=self._serve, daemon=True).start()
@@ -106,9 +192,10 @@ class _SilentAllocator:
         conn = self._listener.accept()
         authenticate(conn, self.authkey, accepting=True)
         self._conns.append(conn)
-        if self.reads:
+        for number in range(1, self.reads + 1):
             conn.recv_bytes()
-            self.received.set()
+            conn.send_bytes(ACK.pack(Kind.ACK, number))
+        self.read_all.set()
 
     def close(self) -> None:
         for conn in self._conns:
@@ -116,50 +203,53 @@ class _SilentAllocator:
         self._listener.close()
 
 
-@pytest.mark.parametrize(
-    ("reads", "expected"), [(False, Outcome.UNAVAILABLE), (True, Outcome.PENDING)]
-)
-def test_a_late_reply_is_503_only_if_the_allocator_never_read_the_request(
-    tmp_path, reads, expected
-):
+@pytest.mark.parametrize("reads", [0, 1, 2])
+def test_a_late_reply_is_503_only_for_requests_the_allocator_never_read(tmp_path, reads):
     allocator = _SilentAllocator(tmp_path, reads=reads)
-    client = AllocatorClient(
-        allocator.address, allocator.authkey, slot=None, metrics_row=None,
-        reply_timeout_s=0.5, commit_budget_s=0.2,
-    )  # fmt: skip
+
+    async def three_in_flight() -> list[Outcome]:
+        client = _client(allocator.address, allocator.authkey, reply_timeout_s=0.6, budget_s=0.2)
+        try:
+            assert await client.start(10)
+            now = time.monotonic_ns()
+            calls = []
+            for user in ("first", "second", "third"):  # one after the other, on one connection
+                calls.append(asyncio.ensure_future(client.purchase(user, now)))
+                await asyncio.sleep(0.02)
+            return [d.outcome for d in await asyncio.gather(*calls)]
+        finally:
+            await client.close()
+
     try:
-        assert client.open_lines(1, 10)
-        decision = client.purchase("someone", time.monotonic_ns())
-        assert allocator.received.is_set() is reads
-        assert decision.outcome is expected
+        outcomes = asyncio.run(three_in_flight())
     finally:
-        client.close()
         allocator.close()
+    assert allocator.read_all.is_set()
+    assert outcomes == [Outcome.PENDING] * reads + [Outcome.UNAVAILABLE] * (3 - reads)
 
 
-def test_a_line_knows_whether_its_request_was_read(tmp_path):
-    listener = Listener(str(tmp_path / "peer.sock"), family="AF_UNIX")
-    accepted = []
+def test_an_acknowledgement_not_yet_read_counts_as_read(tmp_path):
+    # At a reply deadline the client may not have read an ACK the allocator
+    # already wrote; the request must then count as read (never a false 503).
+    async def look() -> tuple[bool, bool]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.setblocking(False)
+        transport, connection = await loop.create_unix_connection(
+            lambda: _Connection(_client("unused", b"k")), sock=ours
+        )
+        transport.pause_reading()  # the loop does not get to read it
+        call = _Call(Request(Kind.PURCHASE, 0, NO_SLOT, 1, os.urandom(16), 0, 0, b"u"),
+                     loop.create_future())  # fmt: skip
+        call.number = 1
+        before = connection.read_by_allocator(call)
+        theirs.sendall(FRAMED_ACK.pack(ACK.size, Kind.ACK, 1))
+        after = connection.read_by_allocator(call)
+        transport.close()
+        theirs.close()
+        return before, after
 
-    def accept() -> None:
-        conn = listener.accept()
-        authenticate(conn, b"key", accepting=True)
-        accepted.append(conn)
-
-    acceptor = threading.Thread(target=accept)
-    acceptor.start()
-    line = Line.open(str(tmp_path / "peer.sock"), b"key")
-    acceptor.join(10)
-    try:
-        assert not line.unread()
-        line.send(frame(b"x" * 60))
-        assert line.unread()
-        accepted[0].recv_bytes()
-        assert not line.unread()
-    finally:
-        line.close()
-        accepted[0].close()
-        listener.close()
+    assert asyncio.run(look()) == (False, True)
 
 
 def _serve_with_held_commits(allocator: Allocator, entered, release) -> None:
@@ -175,11 +265,58 @@ def _serve_with_held_commits(allocator: Allocator, entered, release) -> None:
     allocator.run()
 
 
-def _purchase_frame(user: str, request_id: bytes) -> bytes:
-    now = time.monotonic_ns()
-    request = Request(Kind.PURCHASE, 0, NO_SLOT, 1, request_id, now, now + 60 * 10**9,
-                      user.encode())  # fmt: skip
-    return frame(request.encode())
+def test_a_frozen_allocator_gets_pending_for_what_it_read_and_503_for_the_rest(tmp_path):
+    # ann's sale is read, acknowledged and decided, its commit held; then the
+    # allocator freezes (SIGSTOP) and three more purchases arrive on the same
+    # connection, unread. At their deadlines ann gets 202 pending (her sale
+    # may be committing) and the others 503. Thawed, the allocator reads the
+    # three past their sell deadlines: only ann's sale exists.
+    board, entered, release = SaleBoard(), FORK.Event(), FORK.Event()
+    allocator, address, authkey = _allocator(tmp_path, board)
+    process = FORK.Process(target=_serve_with_held_commits, args=(allocator, entered, release))
+    process.start()
+
+    async def until(predicate, message: str) -> None:
+        deadline = time.monotonic() + 30
+        while not predicate():  # polled on the loop: it must keep reading meanwhile
+            assert time.monotonic() < deadline, message
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> list[Outcome]:
+        client = _client(address, authkey, reply_timeout_s=1.5, budget_s=0.3)
+        try:
+            assert await client.start(10)
+            connection = client._connection
+            ann = asyncio.ensure_future(client.purchase("ann", time.monotonic_ns()))
+            await until(entered.is_set, "ann's commit never started")
+            await until(lambda: connection.acknowledged == 1, "ann's ACK never came")
+            os.kill(process.pid, signal.SIGSTOP)
+            try:
+                now = time.monotonic_ns()
+                others = [client.purchase(user, now) for user in ("bob", "cy", "di")]
+                outcomes = [d.outcome for d in await asyncio.gather(ann, *others)]
+            finally:
+                os.kill(process.pid, signal.SIGCONT)
+            # Still connected: the thawed allocator reads the three (their ACK
+            # reaches us) past their sell deadlines, and must sell none of them.
+            await until(lambda: connection.acknowledged == 4, "the three were never read")
+            release.set()
+            await until(lambda: board.sale().sold == 1, "ann's sale never committed")
+            return outcomes
+        finally:
+            await client.close()
+
+    try:
+        wait_until(lambda: board.allocator().ready, 30, message="allocator ready")
+        outcomes = asyncio.run(scenario())
+    finally:
+        release.set()
+        process.terminate()  # it settles everything it decided before it exits
+        process.join(10)
+    assert outcomes == [Outcome.PENDING] + [Outcome.UNAVAILABLE] * 3
+    assert process.exitcode == 0
+    assert set(journal_orders(tmp_path / "journal.db")) == {"ann"}
+    assert board.sale().sold == 1
 
 
 def test_no_answer_goes_out_before_the_sales_it_depends_on_are_durable(tmp_path):
@@ -187,29 +324,24 @@ def test_no_answer_goes_out_before_the_sales_it_depends_on_are_durable(tmp_path)
     # purchased": that answer must wait for the commit, or a crash could leave
     # her told she owns one that the journal never got.
     board, entered, release = SaleBoard(), FORK.Event(), FORK.Event()
-    address, authkey = str(tmp_path / "allocator.sock"), os.urandom(32)
-    allocator = Allocator(
-        address=address, authkey=authkey, db_path=tmp_path / "journal.db",
-        first_sale=FirstSale(50, 1, None, None), board=board,
-        lock=JournalLock(tmp_path / "journal.db"),
-    )  # fmt: skip
+    allocator, address, authkey = _allocator(tmp_path, board)
     process = FORK.Process(target=_serve_with_held_commits, args=(allocator, entered, release))
     process.start()
     first = second = None
     try:
         wait_until(lambda: board.allocator().ready, 30, message="allocator ready")
-        first, second = Line.open(address, authkey), Line.open(address, authkey)
+        first, second = RawLine(address, authkey), RawLine(address, authkey)
         sale_id, retry_id = os.urandom(16), os.urandom(16)
         first.send(_purchase_frame("ann", sale_id))
         assert entered.wait(30), "the sale's commit never started"
         second.send(_purchase_frame("ann", retry_id))
         # Decided at once, but held back: nothing may arrive while the commit is held.
-        assert second.receive(retry_id, time.monotonic_ns() + 500_000_000) is None
+        assert second.receive(retry_id, 0.5) is None
+        assert second.acknowledged == 1  # read, though: its ACK came at once
         assert board.sale().sold == 0
         release.set()
-        far = time.monotonic_ns() + 30 * 10**9
-        assert first.receive(sale_id, far).outcome is Outcome.CONFIRMED
-        assert second.receive(retry_id, far).outcome is Outcome.ALREADY_PURCHASED
+        assert first.receive(sale_id, 30).outcome is Outcome.CONFIRMED
+        assert second.receive(retry_id, 30).outcome is Outcome.ALREADY_PURCHASED
         assert board.sale().sold == 1
     finally:
         release.set()

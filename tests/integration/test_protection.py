@@ -33,10 +33,8 @@ def timed_buy(server: ServerProcess, user: str) -> tuple[Answer, float]:
 
 @pytest.mark.slow
 def test_a_frozen_allocator_opens_the_breaker_and_it_recovers(start_server):
-    # 32 threads a worker: more than the 16 shoppers who may wait on one worker
-    # (gthread accepts unevenly), so health checks are never queued behind them.
     server = start_server(
-        workers=4, threads=32,
+        workers=4,
         env={"FLASHSALE_STOCK": "1000", "FLASHSALE_REPLY_TIMEOUT_S": "4",
              "FLASHSALE_BREAKER_COOLDOWN_S": "1"},
     )  # fmt: skip
@@ -158,8 +156,7 @@ def _server_rss_mib(server: ServerProcess) -> float:
 def test_a_flood_beyond_the_queue_is_shed_and_every_request_answered(start_server):
     stock = 1000
     server = start_server(
-        workers=4, threads=16,
-        env={"FLASHSALE_STOCK": str(stock), "FLASHSALE_QUEUE_CAPACITY": "4"},
+        workers=4, env={"FLASHSALE_STOCK": str(stock), "FLASHSALE_QUEUE_CAPACITY": "4"},
     )  # fmt: skip
     rss_before = _server_rss_mib(server)
     peak = [rss_before]

@@ -51,11 +51,12 @@ class ServerProcess:
         db_path: Path,
         *,
         workers: int = 4,
-        threads: int = 4,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        conf: Path = GUNICORN_CONF,
     ) -> None:
         self.db_path = Path(db_path)
+        self.conf = conf
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.db_path.with_suffix(f".{self.port}.log")
@@ -64,7 +65,6 @@ class ServerProcess:
             "FLASHSALE_BIND": f"127.0.0.1:{self.port}",
             "FLASHSALE_DB": str(self.db_path),
             "WEB_CONCURRENCY": str(workers),
-            "FLASHSALE_THREADS": str(threads),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
@@ -79,7 +79,7 @@ class ServerProcess:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
+            [sys.executable, "-m", "gunicorn", "-c", str(self.conf)],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=log,

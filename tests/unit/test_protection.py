@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import fcntl
+import asyncio
 import multiprocessing
 import os
 import signal
-import threading
 import time
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from flashsale.breaker import Admission, BreakerSettings, CircuitBreaker
 from flashsale.ratelimit import RateLimiter
 from flashsale.shm.breaker_board import BreakerBoard
-from flashsale.shm.file_lock import RangeLocks, _flock
+from flashsale.shm.file_lock import RangeLocks
 from flashsale.shm.rate_table import BUCKET_SLOTS, NUM_STRIPES, RateTable
 
 FORK = multiprocessing.get_context("fork")
@@ -104,18 +103,27 @@ def limiter(tmp_path):
     return RateLimiter(RateTable(1024), RangeLocks(tmp_path / "rates.lock", NUM_STRIPES))
 
 
+def hit(limiter: RateLimiter, key: str, *, limit: int, window_s: int, now_s: int):
+    return asyncio.run(limiter.hit(key, limit=limit, window_s=window_s, now_s=now_s))
+
+
 def test_exactly_the_limit_per_window_then_a_fresh_window(limiter):
-    answers = [limiter.hit("user:a", limit=3, window_s=60, now_s=1000) for _ in range(5)]
+    answers = [hit(limiter, "user:a", limit=3, window_s=60, now_s=1000) for _ in range(5)]
     assert [a.allowed for a in answers] == [True, True, True, False, False]
     assert [a.remaining for a in answers] == [2, 1, 0, 0, 0]
     assert answers[-1].reset_s == 60
-    assert limiter.hit("user:a", limit=3, window_s=60, now_s=1059).reset_s == 1
-    assert limiter.hit("user:a", limit=3, window_s=60, now_s=1060).allowed
+    assert hit(limiter, "user:a", limit=3, window_s=60, now_s=1059).reset_s == 1
+    assert hit(limiter, "user:a", limit=3, window_s=60, now_s=1060).allowed
 
 
 def test_keys_do_not_limit_each_other(limiter):
-    for n in range(500):
-        assert limiter.hit(f"user:{n}", limit=1, window_s=60, now_s=5).allowed
+    async def everyone_once() -> list[bool]:
+        return [
+            (await limiter.hit(f"user:{n}", limit=1, window_s=60, now_s=5)).allowed
+            for n in range(500)
+        ]
+
+    assert all(asyncio.run(everyone_once()))
 
 
 def test_a_full_bucket_evicts_the_oldest_window_and_memory_stays_fixed(tmp_path):
@@ -123,66 +131,80 @@ def test_a_full_bucket_evicts_the_oldest_window_and_memory_stays_fixed(tmp_path)
     limiter = RateLimiter(table, RangeLocks(tmp_path / "rates.lock", NUM_STRIPES))
     size = table.words.count
     for n in range(BUCKET_SLOTS):
-        limiter.hit(f"k{n}", limit=1, window_s=60, now_s=100 + n)
-    assert not limiter.hit("k3", limit=1, window_s=60, now_s=120).allowed
-    assert limiter.hit("newcomer", limit=1, window_s=60, now_s=120).allowed  # k0 evicted
-    assert limiter.hit("k0", limit=1, window_s=60, now_s=121).allowed  # k0 starts over
+        hit(limiter, f"k{n}", limit=1, window_s=60, now_s=100 + n)
+    assert not hit(limiter, "k3", limit=1, window_s=60, now_s=120).allowed
+    assert hit(limiter, "newcomer", limit=1, window_s=60, now_s=120).allowed  # k0 evicted
+    assert hit(limiter, "k0", limit=1, window_s=60, now_s=121).allowed  # k0 starts over
     assert table.words.count == size
 
 
-def test_range_locks_exclude_other_processes_and_die_with_their_holder(tmp_path):
-    locks = RangeLocks(tmp_path / "ranges.lock", 4)
-    holding, release = FORK.Event(), FORK.Event()
+def _hold_range_until_killed(path, index: int, holding) -> None:
+    locks = RangeLocks(path, 4)
+    assert locks.try_lock(index)
+    holding.set()
+    while True:
+        signal.pause()
 
-    def hold_then_wait() -> None:
-        with locks.hold(2):
-            holding.set()
-            release.wait(30)
 
-    holder = FORK.Process(target=hold_then_wait)
+def _holder(path, index: int):
+    """A process holding range `index` until it is killed (no Event to set
+    afterwards: setting one whose waiter was killed blocks for ever)."""
+    holding = FORK.Event()
+    holder = FORK.Process(target=_hold_range_until_killed, args=(path, index, holding))
     holder.start()
     assert holding.wait(30)
-    fd = os.open(tmp_path / "ranges.lock", os.O_RDWR)
+    return holder
+
+
+def test_range_locks_exclude_other_processes_and_die_with_their_holder(tmp_path):
+    path = tmp_path / "ranges.lock"
+    locks = RangeLocks(path, 4)
+    holder = _holder(path, 2)
     try:
-        with pytest.raises(BlockingIOError):  # range 2 is held by the other process
-            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_WRLCK, 2))
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_WRLCK, 3))  # another range is free
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_UNLCK, 3))
+        assert not locks.try_lock(2)  # held by the other process
+        assert locks.try_lock(3)  # another range is free
+        locks.unlock(3)
         os.kill(holder.pid, signal.SIGKILL)
         holder.join(30)
-        with locks.hold(2):  # the kernel released the dead holder's range
-            pass
+        assert locks.try_lock(2)  # the kernel released the dead holder's range
+        locks.unlock(2)
     finally:
-        os.close(fd)
+        holder.kill()
+        holder.join(30)
 
 
-def test_threads_taking_a_range_at_once_at_first_use_release_it(tmp_path, monkeypatch):
-    # The descriptor is opened lazily; threads racing to open it must end up
-    # locking and unlocking through one descriptor, or a range stays held.
-    # A slow open() holds the race window open.
-    real_open = os.open
-
-    def slow_open(*args, **kwargs):
-        time.sleep(0.01)
-        return real_open(*args, **kwargs)
-
-    monkeypatch.setattr("flashsale.shm.file_lock.os.open", slow_open)
-    locks = RangeLocks(tmp_path / "ranges.lock", 16)
-    start = threading.Barrier(16)
-
-    def take(index: int) -> None:
-        start.wait(30)
-        with locks.hold(index):
-            pass
-
-    threads = [threading.Thread(target=take, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    fd = os.open(tmp_path / "ranges.lock", os.O_RDWR)
+def test_a_stopped_holder_makes_a_waiter_give_up_at_its_deadline(tmp_path):
+    # The holder is frozen (as by SIGSTOP): the waiter's event loop keeps
+    # running and the wait ends at its deadline, never in the kernel.
+    path = tmp_path / "ranges.lock"
+    locks = RangeLocks(path, 4)
+    holder = _holder(path, 1)
     try:
-        for index in range(16):  # raises BlockingIOError if a range is still held
-            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_WRLCK, index))
+        os.kill(holder.pid, signal.SIGSTOP)
+
+        async def wait_while_the_loop_ticks() -> tuple[bool, int, float]:
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticker = asyncio.create_task(tick())
+            started = time.monotonic()
+            got = await locks.lock(1, timeout_s=0.3)
+            ticker.cancel()
+            return got, ticks, time.monotonic() - started
+
+        got, ticks, waited_s = asyncio.run(wait_while_the_loop_ticks())
+        assert not got
+        assert 0.3 <= waited_s < 5
+        assert ticks >= 5  # the loop ran other work meanwhile
+        with locks.attempt(1) as held:
+            assert not held
     finally:
-        os.close(fd)
+        holder.kill()
+        holder.join(30)
+    assert asyncio.run(locks.lock(1, timeout_s=1))  # released with its holder
+    locks.unlock(1)

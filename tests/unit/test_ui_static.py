@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import falcon
+import falcon.asgi
 import falcon.testing
 import pytest
 
@@ -22,7 +23,7 @@ SECRET = "top secret, outside the build folder"
 
 
 class ApiStubResource:
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.media = {"state": "open"}
 
 
@@ -39,7 +40,7 @@ def build_dir(tmp_path: Path) -> Path:
 
 
 def make_client(build_dir: Path) -> falcon.testing.TestClient:
-    app = falcon.App()
+    app = falcon.asgi.App()
     app.add_route("/flash-sale/status", ApiStubResource())
     register_ui(app, build_dir)
     return falcon.testing.TestClient(app)

@@ -1,4 +1,4 @@
-"""The WSGI app gunicorn loads in each worker (after fork, from the master's state)."""
+"""The ASGI app gunicorn loads in each worker (after fork, from the master's state)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,177 @@
+"""One HTTP/1 connection: gunicorn 27's ASGIProtocol with read deadlines, load
+shedding, whole bodies only, and JSON error pages.
+
+gunicorn's protocol gives a connection no deadline until its first request head
+is complete, and a body only the worker timeout (30 s) per wait, so a client
+that sends half a head or half a body holds its connection for that long, or
+for ever. This subclass adds, per connection:
+
+- a head deadline from the connection's start: a partial head gets 408, a
+  connection that sent nothing is closed quietly (between keep-alive requests
+  gunicorn's own keep-alive timer closes an idle or half-sent connection);
+- a body deadline from the end of the head: 408;
+- the app never acts on a body that did not arrive whole. gunicorn ends a cut
+  body (the client gone, a malformed chunk, a deadline) with `http.disconnect`,
+  and Falcon's stream then returns the part received as if it were the whole
+  body: a truncated `{"userId": "a"}` would buy. Our receiver raises
+  CancelledError instead, which ends the request quietly;
+- a bound on open connections per worker (gunicorn's `worker_connections`,
+  which its asgi worker does not enforce): beyond it a connection gets 503
+  with Retry-After at once, before anything is read;
+- a client that half-closes after a whole request still gets its answer (the
+  loop's default on EOF is to close at once, dropping it), then the close;
+- JSON bodies on the answers gunicorn writes itself (a malformed request line,
+  an over-long header, a bad chunk), like every other error of this service.
+
+All of it runs on the event loop as callbacks: a slow client costs a timer and
+its buffered bytes, never a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import orjson
+from gunicorn.asgi.protocol import ASGIProtocol, BodyReceiver
+
+RETRY_AFTER_SHED_S = 1
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    header_timeout_s: float
+    body_timeout_s: float
+    max_connections: int
+
+
+def error_page(status: int, description: str, extra_headers=()) -> bytes:
+    """A whole HTTP/1.1 answer with a JSON body; the connection closes after it."""
+    reason = HTTPStatus(status).phrase
+    body = orjson.dumps({"title": f"{status} {reason}", "description": description})
+    extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"{extra}"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class WholeBodyReceiver(BodyReceiver):
+    """gunicorn's body receiver, but a body cut short cancels its request."""
+
+    __slots__ = ()
+
+    async def receive(self):
+        event = await super().receive()
+        if event["type"] == "http.disconnect" and not self._complete:
+            raise asyncio.CancelledError("the request's body was cut short")
+        return event
+
+
+class FlashSaleProtocol(ASGIProtocol):
+    def __init__(self, worker, limits: ConnectionLimits) -> None:
+        super().__init__(worker)
+        self._limits = limits
+        self._deadline: asyncio.TimerHandle | None = None
+        self._received_bytes = False
+        self._message_complete = False  # the current request's
+        self._client_done_writing = False
+
+    # -- connections ----------------------------------------------------------------
+    def connection_made(self, transport) -> None:
+        if self.worker.nr_conns >= self._limits.max_connections:
+            # Shed before anything is set up; connection_lost still runs, and
+            # takes back this count.
+            self.transport = transport
+            self.worker.nr_conns += 1
+            self._send_error_response(
+                503,
+                "this server holds as many connections as it may; try again in a second",
+                [("Retry-After", str(RETRY_AFTER_SHED_S))],
+            )
+            self._close_transport()
+            return
+        super().connection_made(transport)
+        self._deadline = self.worker.loop.call_later(
+            self._limits.header_timeout_s, self._head_deadline_passed
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._received_bytes = True
+        super().data_received(data)
+
+    def eof_received(self) -> bool:
+        """Keep the connection open (True) to answer a whole request already received."""
+        self._client_done_writing = True
+        answering = self._current_request is not None and self._message_complete
+        if not answering and self._request_ready is not None:
+            self._request_ready.set()  # a task waiting for a head: it ends now
+        return answering
+
+    def _will_close(self, request, response_requires_close) -> bool:
+        return self._client_done_writing or super()._will_close(request, response_requires_close)
+
+    # -- the parser's callbacks ---------------------------------------------------------
+    def _on_headers_complete(self):
+        self._cancel_deadline()
+        self._message_complete = False
+        result = super()._on_headers_complete()
+        request = self._current_request
+        if request is not None:
+            self._body_receiver = WholeBodyReceiver(request, self)
+            if request.chunked or request.content_length:
+                self._deadline = self.worker.loop.call_later(
+                    self._limits.body_timeout_s, self._body_deadline_passed
+                )
+        return result
+
+    def _on_message_complete(self) -> None:
+        self._cancel_deadline()
+        self._message_complete = True
+        super()._on_message_complete()
+
+    # -- deadlines --------------------------------------------------------------------
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _head_deadline_passed(self) -> None:
+        self._deadline = None
+        if self._closed or self._current_request is not None:
+            return
+        if self._received_bytes:
+            self._send_error_response(
+                408, f"the request head did not arrive within {self._limits.header_timeout_s:g} s"
+            )
+        self._close_transport()
+        # Wake the connection's task, which waits for a head, so that it ends now.
+        self._request_ready.set()
+
+    def _body_deadline_passed(self) -> None:
+        self._deadline = None
+        if self._closed:
+            return
+        self._send_error_response(
+            408, f"the request body did not arrive within {self._limits.body_timeout_s:g} s"
+        )
+        self._close_transport()
+        if self._body_receiver is not None:
+            self._body_receiver.signal_disconnect()  # the request ends: its body never will
+
+    # -- answers gunicorn writes itself -------------------------------------------------
+    def _send_error_response(self, status: int, message: str, extra_headers=()) -> None:
+        # Also called when an app gave no answer, which ours only does to a
+        # client already gone: nothing to write then.
+        if self._closed:
+            return
+        self._safe_write(error_page(status, message, extra_headers))

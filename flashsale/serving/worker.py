@@ -1,0 +1,65 @@
+"""The gunicorn worker class: gunicorn 27's asgi worker, on uvloop, with our protocol.
+
+What it changes of gunicorn's `ASGIWorker`, and why:
+
+- gunicorn's worker hands its listening socket to `loop.create_server()`
+  without a backlog, and the loop listens again with its default of 100. A
+  burst of 5,000 new connections then overflows the accept queue, and the
+  kernel drops the excess handshakes, which clients retry after 1 s, 3 s, 7 s.
+  Our loop passes the configured `backlog` instead.
+- uvloop and the C parser (`gunicorn_h1c`) are dependencies, not options: a
+  worker that silently fell back to asyncio's loop or the Python parser would
+  serve a third slower. Both are required at start-up. (gunicorn caches the
+  parser's presence on the class that asks, and reads it from its own base
+  class: for a subclass it would always read "absent". We ask on the base.)
+- Each connection is our FlashSaleProtocol: read deadlines, a bound on open
+  connections, JSON error pages (see flashsale.serving.protocol).
+
+Gunicorn's worker timeout still watches the event loop: the worker's main
+coroutine reports to the master once a second, so a loop stuck in a blocking
+call stops reporting, and the master kills the worker after `timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import uvloop
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.workers import gasgi
+
+from flashsale.config import Settings
+from flashsale.serving.protocol import ConnectionLimits, FlashSaleProtocol
+
+
+class ListenBacklogLoop(uvloop.Loop):
+    """uvloop, listening with the configured backlog on the sockets it is handed."""
+
+    def __init__(self, backlog: int) -> None:
+        super().__init__()
+        self.backlog = backlog
+
+    async def create_server(self, *args, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("backlog", self.backlog)
+        return await super().create_server(*args, **kwargs)
+
+
+class FlashSaleWorker(gasgi.ASGIWorker):
+    def init_process(self) -> None:
+        if not (ASGIProtocol._check_h1c_protocol_available() and ASGIProtocol._h1c_has_limits):
+            raise RuntimeError("gunicorn_h1c (the C HTTP parser) is required; pip install -e .")
+        settings = Settings.from_env()  # validated by the master before any fork
+        limits = ConnectionLimits(
+            header_timeout_s=settings.header_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+            max_connections=self.cfg.worker_connections,
+        )
+        # gunicorn's _serve() builds each connection's protocol from this
+        # module-level name; this process is a worker of ours alone.
+        gasgi.ASGIProtocol = functools.partial(FlashSaleProtocol, limits=limits)
+        super().init_process()
+
+    def _setup_event_loop(self) -> None:
+        self.loop = ListenBacklogLoop(self.cfg.backlog)
+        asyncio.set_event_loop(self.loop)
