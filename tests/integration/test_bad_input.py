@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 import requests
 
 from tests.support.load import journal_orders
+from tests.support.raw_http import exchange
 from tests.support.server import ServerProcess
 
 PURCHASE = "/flash-sale/purchase"
@@ -104,6 +104,9 @@ RAW_CASES = [
     ("malformed request line", b"BUY\r\n\r\n", 400),
     ("non-numeric Content-Length", b"POST /flash-sale/purchase HTTP/1.1\r\nHost: x\r\n"
      b"Content-Type: application/json\r\nContent-Length: lots\r\n\r\n", 400),
+    ("bad chunk size", b"POST /flash-sale/purchase HTTP/1.1\r\nHost: x\r\n"
+     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"zz\r\n{}\r\n0\r\n\r\n", 400),
     ("over-long chunked body", b"POST /flash-sale/purchase HTTP/1.1\r\nHost: x\r\n"
      b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
      + b"%x\r\n" % 5000 + b"{" * 5000 + b"\r\n0\r\n\r\n", 413),
@@ -143,19 +146,9 @@ def test_bad_request_gets_a_json_4xx(server, name, method, path, headers, body, 
 
 @pytest.mark.parametrize(("name", "raw", "expected"), RAW_CASES, ids=[c[0] for c in RAW_CASES])
 def test_malformed_http_gets_a_json_4xx(server, name, raw, expected):
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
-        conn.sendall(raw)
-        conn.shutdown(socket.SHUT_WR)
-        reply = b""
-        while chunk := conn.recv(65536):
-            reply += chunk
-    head, _, body = reply.partition(b"\r\n\r\n")
-    status = int(head.split()[1])
-    content_type = next(
-        (line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n")
-         if line.lower().startswith(b"content-type:")), "",
-    )  # fmt: skip
-    assert_json_error(status, content_type, body, expected)
+    answer = exchange(server.port, raw)
+    assert answer.status is not None, "closed without an answer"
+    assert_json_error(answer.status, answer.headers.get("content-type", ""), answer.body, expected)
 
 
 def test_bad_input_changed_nothing(server):

@@ -1,0 +1,58 @@
+"""HTTP/1.1 by hand, for requests no client library would send."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int | None  # None: the server closed without answering
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def parse_answer(reply: bytes) -> RawAnswer:
+    if not reply:
+        return RawAnswer(None, {}, b"")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return RawAnswer(int(lines[0].split()[1]), headers, body)
+
+
+def exchange(
+    port: int, data: bytes, *, half_close: bool = True, timeout_s: float = 10
+) -> RawAnswer:
+    """Send `data` on a new connection (then half-close it), read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as conn:
+        conn.sendall(data)
+        if half_close:
+            conn.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    return parse_answer(reply)
+
+
+def purchase_head(body_length: int | None, *, extra: str = "") -> bytes:
+    """The head of a JSON purchase: with a Content-Length, or chunked when None."""
+    framing = (
+        "Transfer-Encoding: chunked" if body_length is None else f"Content-Length: {body_length}"
+    )
+    return (
+        "POST /flash-sale/purchase HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\n{framing}\r\n{extra}\r\n"
+    ).encode()
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
