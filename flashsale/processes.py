@@ -10,6 +10,7 @@ much CPU the server spent on a load.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,3 +65,19 @@ def usage_of_all(pids: list[tuple[str, int]]) -> list[ProcessUsage]:
     """Usage of each (role, pid) that is alive, in the order given."""
     found = (usage_of(role, pid) for role, pid in pids if pid > 0)
     return [usage for usage in found if usage is not None]
+
+
+def live_processes(proc: Path = Path("/proc")) -> Iterator[tuple[int, list[str]]]:
+    """(pid, stat fields after the command name) of every process that is not a
+    zombie: a killed process stays one until its parent reaps it, and may vanish
+    at any moment after."""
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            fields = stat_fields(int(entry.name), proc)
+            if fields is not None and fields[0] != "Z":
+                yield int(entry.name), fields
+
+
+def children_of(pid: int) -> list[int]:
+    """Live direct children of a process."""
+    return [child for child, fields in live_processes() if int(fields[1]) == pid]

@@ -49,18 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     ceiling = commands.add_parser(
         "ceiling",
-        help="purchase throughput (every purchase a durable sale) as a fraction "
-        "of the GET /flash-sale/status ceiling",
+        help="status reads/s, durable purchases/s and a burst's p99, against a trivial "
+        "Falcon app served alike (started by the command)",
     )
     _add_url(ceiling)
     _add_ceiling_options(ceiling)
-    ceiling.add_argument("--admin-token", help="needed: the run starts a sale as large as the load")
+    ceiling.add_argument(
+        "--admin-token", help="needed: the run starts a sale as large as the load, then the burst's"
+    )
     ceiling.add_argument("--report", type=Path, metavar="DIR", help="write ceiling.json there")
     ceiling.set_defaults(handler=_cmd_ceiling)
 
     sweep = commands.add_parser("sweep", help="start the server per worker count and compare")
     sweep.add_argument("--workers", default="1,2,4,8", help="comma-separated worker counts")
-    sweep.add_argument("--threads", type=int, default=4, help="FLASHSALE_THREADS per worker")
     sweep.add_argument(
         "--repo",
         type=Path,
@@ -208,6 +209,21 @@ def _add_ceiling_options(parser: argparse.ArgumentParser) -> None:
         default=2,
         help="python engine: client processes (default 2)",
     )
+    group.add_argument(
+        "--burst-users",
+        type=int,
+        default=5000,
+        help="shoppers of the burst, each on a new connection (default 5000; 0: no burst)",
+    )
+    group.add_argument(
+        "--burst-stock", type=int, default=100, help="items of the burst's sale (default 100)"
+    )
+    group.add_argument(
+        "--burst-processes",
+        type=int,
+        default=2,
+        help="client processes of the burst (default 2)",
+    )
 
 
 def flash_options(args: argparse.Namespace, url: str, token: str | None, report: Path | None):
@@ -284,6 +300,9 @@ def ceiling_options(args: argparse.Namespace):
         engine=args.engine,
         client_processes=args.client_processes,
         rounds=args.rounds,
+        burst_users=args.burst_users,
+        burst_stock=args.burst_stock,
+        burst_processes=args.burst_processes,
     )
 
 
@@ -304,7 +323,6 @@ def sweep_options(args: argparse.Namespace):
 
     return SweepOptions(
         workers=[int(part) for part in args.workers.split(",") if part.strip()],
-        threads=args.threads,
         repo=args.repo,
         flash=flash_options(args, "", None, None),
         ceiling=None if args.no_ceiling else ceiling_options(args),

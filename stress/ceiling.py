@@ -1,79 +1,44 @@
-"""The throughput ceiling: the same closed-loop load (N keep-alive connections,
-each sending its next request as soon as the answer arrives) first on
-`GET /flash-sale/status` (no IPC), then on `POST /flash-sale/purchase` with a
-new user per request and a stock larger than the load, so that every purchase
-is a real, durable sale. Purchase throughput as a fraction of the status
-throughput is the project's headline performance figure.
+"""The throughput ceiling: the server as a fraction of a trivial Falcon app.
 
-Engines: `wrk` (Debian's package) when installed, else Python loops over
-`http.client` keep-alive connections in a few client processes. The Python
-engine skips `requests` on purpose: it costs about 1 ms of CPU per call on this
-2-core host against 0.25 ms for `http.client`, and every client cycle is a cycle
-the server does not get.
+`ceiling` starts the trivial reference app itself (stress/reference_app.py, on
+the server's own worker class, worker count and settings) and loads it and the
+server the same way in one run, alternating between them so that drift in the
+host's load hits both:
+
+- closed-loop keep-alive load (stress/closed_loop.py) on GET /flash-sale/status,
+  then on POST /flash-sale/purchase with a new user per request and a sale
+  larger than the load, so that every purchase of the server is a real,
+  durable sale;
+- a burst (stress/burst.py): shoppers each on a new connection, released
+  together by a cheap asyncio client, against a sale of `burst_stock` items.
+
+It prints status reads/s and purchases/s as fractions of the reference's, the
+burst's p99 beside the reference's, and each target met or missed. The exit
+code says only whether the server was correct: every 201 a durable sale, no
+errors or 5xx, the burst's stock sold exactly.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from stress.ceiling_loops import run_python_loops
-from stress.common import Api, ApiError, new_run_id
-from stress.server_usage import per_request_us, server_cpu_s
+from stress.burst import BurstResult, run_burst
+from stress.closed_loop import Measurement, measure, merge, pick_engine
+from stress.common import Api, new_run_id
+from stress.server import ReferenceServer, default_repo
 
 CEILING_STOCK = 5_000_000
-WRK_THREADS = 2
-WRK_SCRIPT = """
-local threads = {}
-local next_id = 0
-function setup(thread)
-  next_id = next_id + 1
-  thread:set("tid", next_id)
-  table.insert(threads, thread)
-end
-function init(args)
-  mode = args[1]
-  prefix = args[2]
-  counter = 0
-  codes = {}
-end
-function request()
-  if mode == "status" then
-    return wrk.format("GET", "/flash-sale/status")
-  end
-  counter = counter + 1
-  local body = '{"userId":"' .. prefix .. '-' .. tid .. '-' .. counter .. '"}'
-  return wrk.format("POST", "/flash-sale/purchase", {["Content-Type"] = "application/json"}, body)
-end
-function response(status, headers, body)
-  codes[status] = (codes[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local all = {}
-  for _, thread in ipairs(threads) do
-    for code, count in pairs(thread:get("codes")) do
-      all[code] = (all[code] or 0) + count
-    end
-  end
-  local parts = {}
-  for code, count in pairs(all) do
-    table.insert(parts, string.format('"%d": %d', code, count))
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'STRESS_WRK {"durationUs": %.0f, "errors": %.0f, "p50Us": %.0f, "p99Us": %.0f, ' ..
-    '"maxUs": %.0f, "codes": {%s}}\\n',
-    summary.duration, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max, table.concat(parts, ", ")))
-end
-"""
+WARM_UP_S = 1.0
+# The targets of the issue that brought the event loop, on a 2-core host.
+STATUS_FRACTION_TARGET = 0.7
+PURCHASE_FRACTION_TARGET = 0.4
+BURST_P99_TARGET_MS = 1000.0
+BURST_P99_RATIO_TARGET = 1.5
 
 
 @dataclass(frozen=True)
@@ -84,66 +49,57 @@ class CeilingOptions:
     seconds: float = 10.0
     engine: str = "auto"  # auto | wrk | python
     client_processes: int = 2
-    rounds: int = 2  # status and purchase alternate, so drift in the host's load hits both
+    rounds: int = 2  # server and reference alternate this many times per target
+    burst_users: int = 5000  # 0: no burst
+    burst_stock: int = 100
+    burst_processes: int = 2
+    repo: Path | None = None  # holds the reference's config; default: this checkout
 
 
 @dataclass
-class Measurement:
-    target: str  # "status" | "purchase"
-    engine: str
-    seconds: float
-    codes: dict[str, int]
-    errors: int
-    p50_ms: float | None
-    p99_ms: float | None
-    max_ms: float | None
-    expected_code: int
-    server_cpu_s: float | None = None  # the server's processes, over this measurement
+class Side:
+    """One server's figures: the server's, or the reference app's."""
 
-    @property
-    def good(self) -> int:
-        return self.codes.get(str(self.expected_code), 0)
-
-    @property
-    def server_cpu_per_answer_us(self) -> int | None:
-        return per_request_us(self.server_cpu_s, sum(self.codes.values()))
-
-    @property
-    def per_second(self) -> float:
-        return round(self.good / self.seconds, 1) if self.seconds > 0 else 0.0
+    status: Measurement
+    purchase: Measurement
+    burst: BurstResult | None = None
+    burst_server_cpu_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            **asdict(self),
-            "good": self.good,
-            "perSecond": self.per_second,
-            "serverCpuPerAnswerUs": self.server_cpu_per_answer_us,
+            "status": self.status.to_dict(),
+            "purchase": self.purchase.to_dict(),
+            "burst": None if self.burst is None else self.burst.to_dict(),
+            "burstServerCpuS": self.burst_server_cpu_s,
         }
 
 
 @dataclass
 class CeilingResult:
-    status: Measurement
-    purchase: Measurement
-    sold_increase: int | None
+    server: Side
+    reference: Side
+    sold_increase: int | None  # the server's status sold over the closed-loop purchases
+    burst_sold: int | None = None
+    burst_stock: int = 0
     notes: list[str] = field(default_factory=list)
     connections: int = 0
     rounds: int = 1
+    workers: int = 0
 
     @property
-    def ratio(self) -> float | None:
-        if not self.status.per_second:
-            return None
-        return round(self.purchase.per_second / self.status.per_second, 3)
+    def status_fraction(self) -> float | None:
+        return _fraction(self.server.status.per_second, self.reference.status.per_second)
 
     @property
-    def cost_ratio(self) -> float | None:
-        """Server CPU per purchase over server CPU per status read."""
-        purchase = self.purchase.server_cpu_per_answer_us
-        status = self.status.server_cpu_per_answer_us
-        if not purchase or not status:
+    def purchase_fraction(self) -> float | None:
+        return _fraction(self.server.purchase.per_second, self.reference.purchase.per_second)
+
+    @property
+    def burst_p99_ratio(self) -> float | None:
+        ours, theirs = self.server.burst, self.reference.burst
+        if ours is None or theirs is None:
             return None
-        return round(purchase / status, 2)
+        return _fraction(ours.latency_ms(0.99), theirs.latency_ms(0.99))
 
     @property
     def durable(self) -> bool:
@@ -152,193 +108,252 @@ class CeilingResult:
         most one per connection and round, plus requests that failed)."""
         if self.sold_increase is None:
             return False
-        slack = self.connections * self.rounds + self.purchase.errors
-        return self.purchase.good <= self.sold_increase <= self.purchase.good + slack
+        purchase = self.server.purchase
+        slack = self.connections * self.rounds + purchase.errors
+        return purchase.good <= self.sold_increase <= purchase.good + slack
+
+    @property
+    def burst_exact(self) -> bool:
+        """Every shopper answered, and exactly the stock sold, each sale a 201."""
+        burst = self.server.burst
+        if burst is None:
+            return True
+        expected = min(self.burst_stock, burst.shoppers)
+        return (
+            burst.answered == burst.shoppers
+            and self.burst_sold == expected
+            and burst.codes.get("201", 0) == expected
+        )
 
     @property
     def ok(self) -> bool:
+        measured = (self.server.status, self.server.purchase)
         return (
             self.durable
-            and self.status.errors == 0
-            and self.purchase.errors == 0
-            and not any(code.startswith("5") for code in self.purchase.codes)
-            and not any(code.startswith("5") for code in self.status.codes)
+            and self.burst_exact
+            and all(m.errors == 0 for m in measured)
+            and not any(code.startswith("5") for m in measured for code in m.codes)
         )
+
+    def targets(self) -> list[tuple[str, str, bool | None]]:
+        """(what, figure against its target, met) for each target; None: not measured."""
+        p99 = None if self.server.burst is None else self.server.burst.latency_ms(0.99)
+        ratio = self.burst_p99_ratio
+        return [
+            (
+                "status reads",
+                f"{_num(self.status_fraction)} of the reference (target {STATUS_FRACTION_TARGET})",
+                _at_least(self.status_fraction, STATUS_FRACTION_TARGET),
+            ),
+            (
+                "durable purchases",
+                f"{_num(self.purchase_fraction)} of the reference's POSTs "
+                f"(target {PURCHASE_FRACTION_TARGET})",
+                _at_least(self.purchase_fraction, PURCHASE_FRACTION_TARGET),
+            ),
+            (
+                "burst p99",
+                f"{_num(p99)} ms (target at most {BURST_P99_TARGET_MS:g} ms)",
+                None if p99 is None else p99 <= BURST_P99_TARGET_MS,
+            ),
+            (
+                "burst p99 against the reference",
+                f"{_num(ratio)}x (target at most {BURST_P99_RATIO_TARGET}x)",
+                None if ratio is None else ratio <= BURST_P99_RATIO_TARGET,
+            ),
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "status": self.status.to_dict(),
-            "purchase": self.purchase.to_dict(),
-            "ratio": self.ratio,
-            "costRatio": self.cost_ratio,
+            "server": self.server.to_dict(),
+            "reference": self.reference.to_dict(),
+            "workers": self.workers,
+            "statusFraction": self.status_fraction,
+            "purchaseFraction": self.purchase_fraction,
+            "burstP99Ratio": self.burst_p99_ratio,
             "soldIncrease": self.sold_increase,
             "durable": self.durable,
+            "burstSold": self.burst_sold,
+            "burstStock": self.burst_stock,
+            "burstExact": self.burst_exact,
+            "targets": [
+                {"what": what, "figure": figure, "met": met} for what, figure, met in self.targets()
+            ],
             "ok": self.ok,
             "notes": self.notes,
         }
 
 
 def measure_ceiling(options: CeilingOptions) -> CeilingResult:
-    engine = _pick_engine(options.engine)
+    engine = pick_engine(options.engine)
     notes: list[str] = []
     api = Api(options.url, options.admin_token)
     try:
-        if options.admin_token:
-            api.start_sale(CEILING_STOCK, 1)
-        else:
-            notes.append("no admin token: purchases go to the sale as it stands")
-        before = api.status()
-        if int(before.get("remaining") or 0) < CEILING_STOCK // 10:
-            notes.append(f"only {before.get('remaining')} items left: 410s are not counted")
+        health = api.health() or {}
+        workers = int((health.get("workers") or {}).get("configured") or 1)
         load_before = os.getloadavg()[0]
-        statuses, purchases = [], []
-        share = replace(options, seconds=options.seconds / max(1, options.rounds))
-        for _ in range(max(1, options.rounds)):
-            statuses.append(_measure_with_cpu(api, engine, share, "status"))
-            purchases.append(_measure_with_cpu(api, engine, share, "purchase"))
-        status, purchase = _merge(statuses), _merge(purchases)
-        after = api.status()
+        with tempfile.TemporaryDirectory(prefix="stress-ceiling-") as folder:
+            repo = options.repo or default_repo()
+            with ReferenceServer(repo, Path(folder), workers=workers) as reference:
+                result = _measure_both(engine, options, api, reference, notes)
         notes.append(
             f"host load average (1 min) {load_before:.2f} before, "
             f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} cores"
         )
     finally:
         api.close()
-    sold = after.get("sold")
+    result.workers = workers
+    return result
+
+
+def _measure_both(
+    engine: str, options: CeilingOptions, api: Api, reference: ReferenceServer, notes: list[str]
+) -> CeilingResult:
+    sides = {"server": (options.url, lambda: _server_cpu_s(api)), "reference": (
+        reference.url, reference.cpu_s)}  # fmt: skip
+    for url, _ in sides.values():  # first requests of a worker cost more: not measured
+        _one(engine, options, url, "status", None, WARM_UP_S)
+    if options.admin_token:
+        api.start_sale(CEILING_STOCK, 1)
+    else:
+        notes.append("no admin token: purchases go to the sale as it stands, and no burst")
+    before = api.status()
+    share = options.seconds / max(1, options.rounds)
+    rounds: dict[tuple[str, str], list[Measurement]] = {}
+    for round_ in range(max(1, options.rounds)):
+        for target in ("status", "purchase"):
+            order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
+            for name in order:
+                url, cpu = sides[name]
+                rounds.setdefault((name, target), []).append(
+                    _one(engine, options, url, target, cpu, share)
+                )
+    after = api.status()
     sold_increase = None
-    if isinstance(sold, int) and after.get("saleId") == before.get("saleId"):
-        sold_increase = sold - int(before.get("sold") or 0)
-    return CeilingResult(
-        status, purchase, sold_increase, notes, options.connections, max(1, options.rounds)
-    )
+    if isinstance(after.get("sold"), int) and after.get("saleId") == before.get("saleId"):
+        sold_increase = after["sold"] - int(before.get("sold") or 0)
+    if int(before.get("remaining") or 0) < CEILING_STOCK // 10:
+        notes.append(f"only {before.get('remaining')} items left: 410s are not counted")
+    server = Side(merge(rounds["server", "status"]), merge(rounds["server", "purchase"]))
+    theirs = Side(merge(rounds["reference", "status"]), merge(rounds["reference", "purchase"]))
+    result = CeilingResult(
+        server, theirs, sold_increase, notes=notes, connections=options.connections,
+        rounds=max(1, options.rounds), burst_stock=options.burst_stock,
+    )  # fmt: skip
+    if options.admin_token and options.burst_users > 0:
+        _bursts(options, api, sides, result)
+    return result
 
 
-def _measure_with_cpu(api: Api, engine: str, options: CeilingOptions, target: str) -> Measurement:
-    before = api.metrics()
-    measurement = _measure(engine, options, target)
-    measurement.server_cpu_s = server_cpu_s(before, api.metrics())
+def _bursts(
+    options: CeilingOptions,
+    api: Api,
+    sides: dict[str, tuple[str, Callable[[], float | None]]],
+    result: CeilingResult,
+) -> None:
+    sale = api.start_sale(options.burst_stock, 1)
+    for name, side in (("server", result.server), ("reference", result.reference)):
+        url, cpu = sides[name]
+        users = [f"burst-{new_run_id()}-{i}" for i in range(options.burst_users)]
+        cpu_before = cpu()
+        side.burst = run_burst(url, users, options.burst_processes)
+        cpu_after = cpu()
+        if cpu_before is not None and cpu_after is not None:
+            side.burst_server_cpu_s = round(cpu_after - cpu_before, 2)
+        if name == "server":
+            status = api.status()
+            if status.get("saleId") == sale.get("saleId"):
+                result.burst_sold = status.get("sold")
+
+
+def _one(
+    engine: str,
+    options: CeilingOptions,
+    url: str,
+    target: str,
+    cpu: Callable[[], float | None] | None,
+    seconds: float,
+) -> Measurement:
+    cpu_before = cpu() if cpu else None
+    measurement = measure(
+        engine, url, target, connections=options.connections, seconds=seconds,
+        client_processes=options.client_processes,
+    )  # fmt: skip
+    cpu_after = cpu() if cpu else None
+    if cpu_before is not None and cpu_after is not None:
+        measurement.server_cpu_s = round(cpu_after - cpu_before, 2)
     return measurement
 
 
-def _merge(rounds: list[Measurement]) -> Measurement:
-    """Rounds of one target as one measurement: counts add up; p50 is the median of
-    the rounds' p50s, p99 and max the worst round's."""
-    codes: dict[str, int] = {}
-    for m in rounds:
-        for code, count in m.codes.items():
-            codes[code] = codes.get(code, 0) + count
-    p50s = sorted(m.p50_ms for m in rounds if m.p50_ms is not None)
-    p99s = [m.p99_ms for m in rounds if m.p99_ms is not None]
-    maxes = [m.max_ms for m in rounds if m.max_ms is not None]
-    cpu = [m.server_cpu_s for m in rounds]
-    first = rounds[0]
-    return Measurement(
-        target=first.target,
-        engine=first.engine,
-        seconds=round(sum(m.seconds for m in rounds), 3),
-        codes=codes,
-        errors=sum(m.errors for m in rounds),
-        p50_ms=p50s[len(p50s) // 2] if p50s else None,
-        p99_ms=max(p99s) if p99s else None,
-        max_ms=max(maxes) if maxes else None,
-        expected_code=first.expected_code,
-        server_cpu_s=None if None in cpu else round(sum(cpu), 2),
-    )
-
-
-def _pick_engine(engine: str) -> str:
-    if engine == "auto":
-        return "wrk" if shutil.which("wrk") else "python"
-    if engine == "wrk" and not shutil.which("wrk"):
-        raise ApiError("--engine wrk: wrk is not installed (apt-get install -y wrk)")
-    return engine
-
-
-def _measure(engine: str, options: CeilingOptions, target: str) -> Measurement:
-    expected = 200 if target == "status" else 201
-    if engine == "wrk":
-        return _measure_wrk(options, target, expected)
-    outcome = run_python_loops(
-        options.url, target, options.connections, options.seconds, options.client_processes
-    )
-    return Measurement(
-        target,
-        "python",
-        outcome.seconds,
-        outcome.codes,
-        outcome.errors,
-        outcome.p50_ms,
-        outcome.p99_ms,
-        outcome.max_ms,
-        expected,
-    )
-
-
-def _measure_wrk(options: CeilingOptions, target: str, expected: int) -> Measurement:
-    parts = urlsplit(options.url)
-    with tempfile.TemporaryDirectory(prefix="stress-wrk-") as folder:
-        script = Path(folder) / "flashsale.lua"
-        script.write_text(WRK_SCRIPT)
-        command = [
-            "wrk",
-            f"-t{WRK_THREADS}",
-            f"-c{max(options.connections, WRK_THREADS)}",
-            f"-d{max(1, round(options.seconds))}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            f"{parts.scheme}://{parts.netloc}/",
-            "--",
-            target,
-            f"w{new_run_id()}",
-        ]
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=options.seconds + 60, check=False
-        )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("STRESS_WRK ")), None)
-    if line is None:
-        raise ApiError(f"wrk gave no summary (exit {done.returncode}): {done.stderr[-500:]}")
-    data = json.loads(line.removeprefix("STRESS_WRK "))
-    return Measurement(
-        target=target,
-        engine="wrk",
-        seconds=data["durationUs"] / 1e6,
-        codes={str(k): v for k, v in data["codes"].items()},
-        errors=int(data["errors"]),
-        p50_ms=round(data["p50Us"] / 1000, 2),
-        p99_ms=round(data["p99Us"] / 1000, 2),
-        max_ms=round(data["maxUs"] / 1000, 2),
-        expected_code=expected,
-    )
+def _server_cpu_s(api: Api) -> float | None:
+    """CPU seconds the server's processes have spent so far, from its own metrics."""
+    metrics = api.metrics()
+    if not metrics or "processes" not in metrics:
+        return None
+    return sum(process["cpuSeconds"] for process in metrics["processes"])
 
 
 def format_ceiling(result: CeilingResult) -> str:
-    lines = ["CEILING (closed loop, keep-alive connections)"]
-    for m in (result.status, result.purchase):
+    server, theirs = result.server, result.reference
+    lines = [
+        f"CEILING: the server against the trivial reference app (same worker class, "
+        f"{result.workers} workers), closed loop over {result.connections} keep-alive "
+        f"connections ({server.status.engine})"
+    ]
+    for target in ("status", "purchase"):
+        ours, ref = getattr(server, target), getattr(theirs, target)
+        fraction = _fraction(ours.per_second, ref.per_second)
         lines.append(
-            f"  {m.target:<9} {m.per_second:>9} answers {m.expected_code}/s over {m.seconds:.1f} s "
-            f"({m.engine}); p50 {m.p50_ms} ms, p99 {m.p99_ms} ms, max {m.max_ms} ms; "
-            f"codes {m.codes}, errors {m.errors}"
+            f"  {target:<9} server {ours.per_second:>9,.0f} {ours.expected_code}/s, reference "
+            f"{ref.per_second:>9,.0f} {ref.expected_code}/s: {_num(fraction)} of it; "
+            f"p99 {ours.p99_ms} / {ref.p99_ms} ms; server CPU per answer "
+            f"{_num(ours.server_cpu_per_answer_us)} / {_num(ref.server_cpu_per_answer_us)} µs"
         )
-        if m.server_cpu_per_answer_us is not None:
-            cores = os.cpu_count() or 1
-            share = m.server_cpu_s / (m.seconds * cores) if m.seconds > 0 else 0.0
-            lines.append(
-                f"  {'':<9} server CPU {m.server_cpu_s} s, {m.server_cpu_per_answer_us} µs per "
-                f"answer ({share:.0%} of this host's {cores} cores)"
-            )
-    ratio = "n/a" if result.ratio is None else f"{result.ratio:.1%}"
+        if ours.errors or ref.errors or set(ours.codes) != {str(ours.expected_code)}:
+            lines.append(f"  {'':<9} codes {ours.codes} / {ref.codes}, errors {ours.errors} / "
+                         f"{ref.errors}")  # fmt: skip
     lines.append(
-        f"  purchase / status throughput: {ratio}  (every purchase a durable sale: "
-        f"{result.purchase.good} 201s, status sold +{result.sold_increase}"
-        f"{'' if result.durable else ' - MISMATCH'})"
+        f"  every purchase a durable sale: {server.purchase.good} 201s, status sold "
+        f"+{result.sold_increase}{'' if result.durable else ' - MISMATCH'}"
     )
-    cost = result.cost_ratio
-    if cost is not None:
+    if server.burst is not None and theirs.burst is not None:
         lines.append(
-            f"  a purchase costs the server {cost:.2f}x the CPU of a status read "
-            f"(given the same CPU, the ratio would be {1 / cost:.0%})"
+            f"BURST: {server.burst.shoppers} shoppers, each on a new connection, released "
+            f"together (asyncio on uvloop), {result.burst_stock} items"
         )
+        for name, side in (("server", server), ("reference", theirs)):
+            burst = side.burst
+            assert burst is not None
+            cpu = side.burst_server_cpu_s
+            per = "" if cpu is None else f", {cpu * 1e6 / burst.shoppers:.0f} µs per shopper"
+            lines.append(
+                f"  {name:<9} p50 {_num(burst.latency_ms(0.5))} ms, p99 "
+                f"{_num(burst.latency_ms(0.99))} ms, max {_num(burst.latency_ms(1.0))} ms; "
+                f"answers {burst.codes}; server CPU {_num(cpu)} s{per}; client CPU "
+                f"{burst.client_cpu_s:.2f} s; release spread {_num(burst.release_spread_ms)} ms"
+            )
+        lines.append(
+            f"  sold {result.burst_sold} of {result.burst_stock}: "
+            f"{'exact' if result.burst_exact else 'NOT EXACT'}"
+            + (f"; errors {server.burst.errors}" if server.burst.errors else "")
+        )
+    lines.append("TARGETS")
+    for what, figure, met in result.targets():
+        verdict = "not measured" if met is None else "met" if met else "MISSED"
+        lines.append(f"  {what}: {figure}: {verdict}")
     lines += [f"  note: {note}" for note in result.notes]
     return "\n".join(lines)
+
+
+def _fraction(ours: float | None, theirs: float | None) -> float | None:
+    if ours is None or not theirs:
+        return None
+    return round(ours / theirs, 3)
+
+
+def _at_least(value: float | None, target: float) -> bool | None:
+    return None if value is None else value >= target
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)

@@ -136,25 +136,29 @@ def sweep_html(sweep: dict[str, Any]) -> str:
     parts.append(f"<p><b>Recommendation:</b> {escape(sweep['recommendation'])}</p>")
     header = (
         "workers",
-        "threads",
         "verdict",
         "burst p99 ms",
         "burst req/s",
         "status req/s",
         "purchase req/s",
-        "purchase / status",
+        "status / trivial",
+        "purchase / trivial",
+        "cheap burst p99 ms",
+        "cheap burst p99 / trivial",
     )
     parts.append("<table><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>")
     for row in rows:
         cells = (
             row["workers"],
-            row["threads"],
             "pass" if row["verdictOk"] else "FAIL",
             row.get("burstP99Ms"),
             row.get("burstRequestsPerS"),
             row.get("statusPerS"),
             row.get("purchasePerS"),
-            row.get("ratio"),
+            row.get("statusFraction"),
+            row.get("purchaseFraction"),
+            row.get("cheapBurstP99Ms"),
+            row.get("cheapBurstP99Ratio"),
         )
         parts.append(
             "<tr>" + "".join(f'<td class="num">{escape(_cell(c))}</td>' for c in cells) + "</tr>"
@@ -242,26 +246,31 @@ def _latency_table(latency: dict[str, Any]) -> str:
 def _ceiling_table(ceiling: dict[str, Any]) -> str:
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("load", "answers/s", "p50 ms", "p99 ms", "server CPU µs/answer", "codes")
-    )
+        for h in ("load", "server/s", "reference/s", "fraction", "p99 ms (server / ref.)",
+                  "server CPU µs/answer (server / ref.)")
+    )  # fmt: skip
     rows = []
-    for key in ("status", "purchase"):
-        m = ceiling[key]
+    for key, fraction in (("status", "statusFraction"), ("purchase", "purchaseFraction")):
+        ours, ref = ceiling["server"][key], ceiling["reference"][key]
         rows.append(
-            f"<tr><td>{key} ({escape(m['engine'])})</td><td class='num'>{m['perSecond']}</td>"
-            f"<td class='num'>{_cell(m['p50_ms'])}</td><td class='num'>{_cell(m['p99_ms'])}</td>"
-            f"<td class='num'>{_cell(m.get('serverCpuPerAnswerUs'))}</td>"
-            f"<td>{escape(str(m['codes']))}</td></tr>"
+            f"<tr><td>{key} ({escape(ours['engine'])})</td>"
+            f"<td class='num'>{ours['perSecond']}</td><td class='num'>{ref['perSecond']}</td>"
+            f"<td class='num'>{_cell(ceiling[fraction])}</td>"
+            f"<td class='num'>{_cell(ours['p99_ms'])} / {_cell(ref['p99_ms'])}</td>"
+            f"<td class='num'>{_cell(ours.get('serverCpuPerAnswerUs'))} / "
+            f"{_cell(ref.get('serverCpuPerAnswerUs'))}</td></tr>"
         )
-    ratio = "-" if ceiling["ratio"] is None else f"{ceiling['ratio']:.1%}"
-    cost = ceiling.get("costRatio")
-    cost_text = ""
-    if cost:
-        cost_text = f"; a purchase costs the server {cost:.2f}x the CPU of a status read"
+    targets = "".join(
+        f"<li>{escape(t['what'])}: {escape(t['figure'])}: "
+        f"{'not measured' if t['met'] is None else 'met' if t['met'] else 'MISSED'}</li>"
+        for t in ceiling["targets"]
+    )
     return (
-        f"<table><tr>{head}</tr>{''.join(rows)}</table><p><b>purchase / status: {ratio}</b>; "
-        f"every purchase a durable sale: {'yes' if ceiling['durable'] else 'NO'} "
-        f"(status sold +{ceiling['soldIncrease']}){cost_text}</p>"
+        f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+        f"<p>every purchase a durable sale: {'yes' if ceiling['durable'] else 'NO'} "
+        f"(status sold +{ceiling['soldIncrease']}); burst sold {ceiling['burstSold']} of "
+        f"{ceiling['burstStock']}: {'exact' if ceiling['burstExact'] else 'NOT EXACT'}</p>"
+        f"<ul>{targets}</ul>"
     )
 
 

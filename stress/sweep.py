@@ -1,6 +1,6 @@
 """`python -m stress sweep`: for each worker count, start the server, run the
-same scenario and the throughput ceiling, stop it; then a table, a chart and a
-recommendation."""
+same scenario and the throughput ceiling (against the trivial reference app on
+as many workers), stop it; then a table, a chart and a recommendation."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ NEAR_BEST = 0.95  # within 5% of the best throughput counts as "as good"
 @dataclass(frozen=True)
 class SweepOptions:
     workers: list[int]
-    threads: int = 4
     repo: Path | None = None
     flash: FlashOptions = field(default_factory=FlashOptions)
     # The ceiling's load, measured on each server (its url and token are filled
@@ -48,11 +47,9 @@ def run_sweep(options: SweepOptions) -> SweepResult:
     with tempfile.TemporaryDirectory(prefix="stress-sweep-") as scratch:
         folder = Path(scratch)
         for workers in options.workers:
-            print(f"== {workers} workers x {options.threads} threads", flush=True)
+            print(f"== {workers} workers", flush=True)
             stock = options.flash.stock if options.flash.stock is not None else 100
-            server = LaunchedServer(
-                repo, folder, workers=workers, threads=options.threads, stock=stock
-            )
+            server = LaunchedServer(repo, folder, workers=workers, stock=stock)
             try:
                 with server:
                     rows.append(_one_setting(options, server, workers))
@@ -78,7 +75,6 @@ def _one_setting(options: SweepOptions, server: LaunchedServer, workers: int) ->
     latency = flash.figures.get("latencyMs", {}).get("all", {})
     row: dict[str, Any] = {
         "workers": workers,
-        "threads": options.threads,
         "verdictOk": flash.verdict.ok,
         "failedChecks": [check.name for check in flash.verdict.failed()],
         "burstP99Ms": latency.get("p99"),
@@ -91,17 +87,21 @@ def _one_setting(options: SweepOptions, server: LaunchedServer, workers: int) ->
     }
     if options.ceiling is not None:
         ceiling = measure_ceiling(
-            replace(options.ceiling, url=server.url, admin_token=server.token)
+            replace(options.ceiling, url=server.url, admin_token=server.token, repo=server.repo)
         )
+        burst = ceiling.server.burst
         row.update(
             {
-                "statusPerS": ceiling.status.per_second,
-                "purchasePerS": ceiling.purchase.per_second,
-                "ratio": ceiling.ratio,
-                "purchaseP99Ms": ceiling.purchase.p99_ms,
-                "purchaseCpuUs": ceiling.purchase.server_cpu_per_answer_us,
+                "statusPerS": ceiling.server.status.per_second,
+                "purchasePerS": ceiling.server.purchase.per_second,
+                "statusFraction": ceiling.status_fraction,
+                "purchaseFraction": ceiling.purchase_fraction,
+                "cheapBurstP99Ms": None if burst is None else burst.latency_ms(0.99),
+                "cheapBurstP99Ratio": ceiling.burst_p99_ratio,
+                "purchaseP99Ms": ceiling.server.purchase.p99_ms,
+                "purchaseCpuUs": ceiling.server.purchase.server_cpu_per_answer_us,
                 "ceilingOk": ceiling.ok,
-                "ceilingEngine": ceiling.purchase.engine,
+                "ceilingEngine": ceiling.server.purchase.engine,
             }
         )
     return row
@@ -119,8 +119,8 @@ def recommend(rows: list[dict[str, Any]]) -> str:
             (r for r in good if r["purchasePerS"] >= NEAR_BEST * best), key=lambda r: r["workers"]
         )
         figure = (
-            f"{pick['purchasePerS']} purchases/s ({_pct(pick.get('ratio'))} of the status "
-            f"ceiling), burst p99 {pick['burstP99Ms']} ms"
+            f"{pick['purchasePerS']} purchases/s ({_num(pick.get('purchaseFraction'))} of the "
+            f"trivial app's), burst p99 {pick['burstP99Ms']} ms"
         )
     else:
         best_p99 = min(row["burstP99Ms"] for row in good)
@@ -134,14 +134,15 @@ def recommend(rows: list[dict[str, Any]]) -> str:
         if more
         else ""
     )
-    return f"WEB_CONCURRENCY={pick['workers']} FLASHSALE_THREADS={pick['threads']}: {figure}{tail}"
+    return f"WEB_CONCURRENCY={pick['workers']}: {figure}{tail}"
 
 
 def format_sweep(result: SweepResult) -> str:
     lines = [
         "",
         "SWEEP",
-        "  workers threads verdict  p99 ms   burst/s  status/s  purchase/s  ratio  µs/purchase",
+        "  workers verdict  p99 ms   burst/s  status/s  purchase/s  of trivial: status"
+        " purchase  cheap burst p99 ms (x trivial)  µs/purchase",
     ]
     for row in result.rows:
         lines.append(_row_line(row))
@@ -151,10 +152,12 @@ def format_sweep(result: SweepResult) -> str:
 
 def _row_line(row: dict[str, Any]) -> str:
     verdict = "pass" if row["verdictOk"] else "FAIL"
+    cheap = f"{_num(row.get('cheapBurstP99Ms'))} ({_num(row.get('cheapBurstP99Ratio'))})"
     return (
-        f"  {row['workers']:>7} {row['threads']:>7} {verdict:>7} {_num(row.get('burstP99Ms')):>8}"
+        f"  {row['workers']:>7} {verdict:>7} {_num(row.get('burstP99Ms')):>8}"
         f" {_num(row.get('burstRequestsPerS')):>9} {_num(row.get('statusPerS')):>9}"
-        f" {_num(row.get('purchasePerS')):>11} {_pct(row.get('ratio')):>6}"
+        f" {_num(row.get('purchasePerS')):>11} {_num(row.get('statusFraction')):>18}"
+        f" {_num(row.get('purchaseFraction')):>8} {cheap:>32}"
         f" {_num(row.get('purchaseCpuUs')):>12}"
         + (f"  failed: {', '.join(row['failedChecks'])}" if row["failedChecks"] else "")
     )
@@ -178,7 +181,3 @@ def _ascii_chart(rows: list[dict[str, Any]], width: int = 40) -> str:
 
 def _num(value: Any) -> str:
     return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"

@@ -25,8 +25,11 @@ def test_flash_options_from_the_documented_command_line():
 def test_ceiling_and_sweep_options():
     ceiling = ceiling_options(parse("ceiling --admin-token T --seconds 4 --rounds 3"))
     assert (ceiling.seconds, ceiling.rounds, ceiling.engine) == (4.0, 3, "auto")
-    sweep = sweep_options(parse("sweep --workers 1,2,4,8 --threads 4 --users 900"))
-    assert sweep.workers == [1, 2, 4, 8] and sweep.threads == 4
+    assert (ceiling.burst_users, ceiling.burst_stock, ceiling.burst_processes) == (5000, 100, 2)
+    no_burst = ceiling_options(parse("ceiling --admin-token T --burst-users 0 --burst-stock 7"))
+    assert (no_burst.burst_users, no_burst.burst_stock) == (0, 7)
+    sweep = sweep_options(parse("sweep --workers 1,2,4,8 --users 900"))
+    assert sweep.workers == [1, 2, 4, 8]
     assert sweep.flash.users == 900 and sweep.ceiling.rounds == 2
     # The sweep's ceiling takes every ceiling option, --rounds included.
     assert sweep_options(parse("sweep --workers 2 --rounds 4")).ceiling.rounds == 4

@@ -95,52 +95,73 @@ def test_the_html_report_renders_the_charts():
 def test_the_sweep_recommends_the_smallest_worker_count_near_the_best():
     from stress.sweep import recommend
 
+    def row(workers, ok, purchases, fraction, p99):
+        return {"workers": workers, "verdictOk": ok, "purchasePerS": purchases,
+                "purchaseFraction": fraction, "burstP99Ms": p99}  # fmt: skip
+
     rows = [
-        {
-            "workers": 1,
-            "threads": 4,
-            "verdictOk": True,
-            "purchasePerS": 500.0,
-            "ratio": 0.3,
-            "burstP99Ms": 900.0,
-        },
-        {
-            "workers": 2,
-            "threads": 4,
-            "verdictOk": True,
-            "purchasePerS": 980.0,
-            "ratio": 0.5,
-            "burstP99Ms": 800.0,
-        },
-        {
-            "workers": 4,
-            "threads": 4,
-            "verdictOk": True,
-            "purchasePerS": 1000.0,
-            "ratio": 0.5,
-            "burstP99Ms": 850.0,
-        },
-        {
-            "workers": 8,
-            "threads": 4,
-            "verdictOk": False,
-            "purchasePerS": 2000.0,
-            "ratio": 0.9,
-            "burstP99Ms": 700.0,
-        },
+        row(1, True, 500.0, 0.2, 900.0),
+        row(2, True, 980.0, 0.35, 800.0),
+        row(4, True, 1000.0, 0.36, 850.0),
+        row(8, False, 2000.0, 0.5, 700.0),
     ]
-    assert recommend(rows).startswith("WEB_CONCURRENCY=2 FLASHSALE_THREADS=4")
+    assert recommend(rows) == (
+        "WEB_CONCURRENCY=2: 980.0 purchases/s (0.35 of the trivial app's), burst p99 800.0 ms; "
+        "more workers (4) gave no more than 5% on this host"
+    )
     assert "held every invariant" in recommend([{**rows[0], "verdictOk": False}])
 
 
+def _measured(target, code, count, seconds=10.0):
+    from stress.closed_loop import Measurement
+
+    return Measurement(target, "wrk", seconds, {str(code): count}, 0, 1.0, 2.0, 3.0, code)
+
+
+def _ceiling(server_purchases=15000, sold_increase=15100, burst=None, burst_sold=None):
+    from stress.ceiling import CeilingResult, Side
+
+    server = Side(_measured("status", 200, 17500), _measured("purchase", 201, server_purchases))
+    reference = Side(_measured("status", 200, 25000), _measured("purchase", 201, 30000))
+    server.burst, reference.burst = burst
+    return CeilingResult(
+        server, reference, sold_increase, burst_sold=burst_sold, burst_stock=100,
+        connections=64, rounds=2,
+    )  # fmt: skip
+
+
+def _burst(p99_s, codes, shoppers=5000):
+    from stress.burst import BurstResult
+
+    answered = sum(codes.values())
+    latencies = [0.1] * (answered - 100) + [p99_s] * 100  # the slowest 2%: the p99
+    return BurstResult(shoppers, codes, latencies, 0.0, 0.2, 0.5)
+
+
+def test_the_ceiling_reports_fractions_of_the_reference_and_its_targets():
+    burst = (_burst(0.9, {"201": 100, "410": 4900}), _burst(0.75, {"201": 5000}))
+    result = _ceiling(burst=burst, burst_sold=100)
+    assert (result.status_fraction, result.purchase_fraction) == (0.7, 0.5)
+    assert result.burst_p99_ratio == 1.2
+    assert [met for _, _, met in result.targets()] == [True, True, True, True]
+    assert result.ok
+    slow = _ceiling(burst=(_burst(1.2, {"201": 100, "410": 4900}), burst[1]), burst_sold=100)
+    assert [met for _, _, met in slow.targets()] == [True, True, False, False]
+    assert slow.ok  # a missed target is a figure, not a failure
+    assert [met for _, _, met in _ceiling(burst=(None, None)).targets()][2:] == [None, None]
+
+
 def test_the_ceiling_accepts_only_sales_in_flight_as_extra():
-    from stress.ceiling import CeilingResult, Measurement
+    assert _ceiling(sold_increase=15100, burst=(None, None)).durable
+    assert not _ceiling(sold_increase=14999, burst=(None, None)).durable
+    assert not _ceiling(sold_increase=15129, burst=(None, None)).durable
 
-    def measured(target, code, count):
-        return Measurement(target, "wrk", 10.0, {str(code): count}, 0, 1.0, 2.0, 3.0, code)
 
-    status, purchase = measured("status", 200, 20000), measured("purchase", 201, 15000)
-    result = CeilingResult(status, purchase, 15100, connections=64, rounds=2)
-    assert result.durable and result.ok and result.ratio == 0.75
-    assert not CeilingResult(status, purchase, 14999, connections=64, rounds=2).durable
-    assert not CeilingResult(status, purchase, 15129, connections=64, rounds=2).durable
+def test_a_burst_is_exact_only_if_everyone_answered_and_exactly_the_stock_sold():
+    reference = _burst(0.7, {"201": 5000})
+    exact = _burst(0.9, {"201": 100, "410": 4900})
+    assert _ceiling(burst=(exact, reference), burst_sold=100).burst_exact
+    assert not _ceiling(burst=(exact, reference), burst_sold=101).burst_exact
+    unanswered = _burst(0.9, {"201": 100, "410": 4890})
+    assert not _ceiling(burst=(unanswered, reference), burst_sold=100).ok
+

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from flashsale.processes import stat_fields
+from flashsale.processes import children_of, live_processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = REPO_ROOT / "gunicorn.conf.py"
@@ -163,21 +163,5 @@ def running_server(db_path: Path, **kwargs) -> Iterator[ServerProcess]:
         server.kill_group()
 
 
-def _live_processes() -> Iterator[tuple[int, list[str]]]:
-    """(pid, stat fields after the command name) of every process that is not
-    a zombie: a killed process stays one until its parent reaps it, and may
-    vanish at any moment after."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = stat_fields(int(entry.name))
-            if fields is not None and fields[0] != "Z":
-                yield int(entry.name), fields
-
-
-def children_of(pid: int) -> list[int]:
-    """Live direct children of a process, read from /proc (no procps needed)."""
-    return [child for child, fields in _live_processes() if int(fields[1]) == pid]
-
-
 def processes_in_group(pgid: int) -> list[int]:
-    return [member for member, fields in _live_processes() if int(fields[2]) == pgid]
+    return [member for member, fields in live_processes() if int(fields[2]) == pgid]
