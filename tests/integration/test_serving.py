@@ -151,12 +151,15 @@ def test_slow_and_half_finished_clients_do_not_stall_shoppers(start_server):
     assert "Traceback" not in server.log()
 
 
-def _open_connections(server) -> int:
-    """Established TCP connections to the server's port (its side), from /proc/net/tcp."""
-    local_port, established = f":{server.port:04X}", "01"
+ESTABLISHED, CLOSE_WAIT = "01", "08"  # TCP states as /proc/net/tcp writes them
+
+
+def _open_connections(server, states: tuple[str, ...] = (ESTABLISHED,)) -> int:
+    """TCP connections to the server's port in `states` (its side), from /proc/net/tcp."""
+    local_port = f":{server.port:04X}"
     with open("/proc/net/tcp") as table:
         rows = [line.split() for line in table.readlines()[1:]]
-    return sum(1 for row in rows if row[1].endswith(local_port) and row[3] == established)
+    return sum(1 for row in rows if row[1].endswith(local_port) and row[3] in states)
 
 
 def test_a_body_that_never_arrives_whole_is_never_acted_on(start_server):
@@ -204,13 +207,18 @@ def test_a_client_that_half_closes_after_its_request_gets_the_answer(start_serve
 
 def test_beyond_the_connection_bound_a_connection_gets_503_at_once(start_server):
     server = start_server(workers=1, env={"FLASHSALE_WORKER_CONNECTIONS": "20"})
+    # The readiness checks' connections may not be closed on the server's side yet.
+    wait_until(
+        lambda: _open_connections(server, (ESTABLISHED, CLOSE_WAIT)) == 0, 30,
+        message="the server holding no connection",
+    )  # fmt: skip
     held = []
     try:
         for _ in range(20):  # each answered once, so each is held by the worker
             conn = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            held.append(conn)
             conn.sendall(b"GET /flash-sale/status HTTP/1.1\r\nHost: x\r\n\r\n")
             assert conn.recv(65536).startswith(b"HTTP/1.1 200")
-            held.append(conn)
         started = time.monotonic()
         shed = exchange(server.port, b"GET /flash-sale/status HTTP/1.1\r\nHost: x\r\n\r\n")
         assert time.monotonic() - started < 5

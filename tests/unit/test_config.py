@@ -56,3 +56,17 @@ def test_an_end_before_the_start_is_refused():
         Settings.from_env(
             {"FLASHSALE_STARTS_AT": "2030-01-02T00:00:00Z", "FLASHSALE_ENDS_AT": "2030-01-01"}
         )
+
+
+def test_the_read_deadlines_have_defaults_and_bounds():
+    settings = Settings.from_env({})
+    assert (settings.header_timeout_s, settings.body_timeout_s) == (10.0, 10.0)
+    assert Settings.from_env({"FLASHSALE_BODY_TIMEOUT_S": "2.5"}).body_timeout_s == 2.5
+    with pytest.raises(ConfigError, match=r"FLASHSALE_HEADER_TIMEOUT_S=0.1 is out of range"):
+        Settings.from_env({"FLASHSALE_HEADER_TIMEOUT_S": "0.1"})
+
+
+def test_a_retired_setting_is_refused_with_what_replaced_it():
+    with pytest.raises(ConfigError, match=r"^FLASHSALE_THREADS is no longer used: .*CONNECTIONS"):
+        Settings.from_env({"FLASHSALE_THREADS": "16"})
+    Settings.from_env({"FLASHSALE_THREADS": " "})  # set but empty: as if unset
