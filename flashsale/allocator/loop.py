@@ -51,7 +51,7 @@ log = logging.getLogger("flashsale.allocator")
 HEARTBEAT_S = 0.05
 # Commits start at most this often while requests keep coming; a batch of
 # PACED_BATCH requests is committed without waiting.
-COMMIT_INTERVAL_S = 0.005
+COMMIT_INTERVAL_S = 0.002
 PACED_BATCH = 256
 READ_CHUNK_BYTES = 256 * 1024
 GIL_SWITCH_INTERVAL_S = 0.0002
