@@ -52,8 +52,11 @@ class OrderLookups:
             loading = asyncio.ensure_future(self._run(self._load_buyers, sale_id))
             known = self._sold_out = (sale_id, loading)
             loading.add_done_callback(self._forget_failed_load)
+        loading = known[1]
+        if loading.done():  # loaded: every later sold-out answer comes from here
+            return loading.result()
         # Shielded: one caller's cancellation must not cancel the load for all.
-        return await asyncio.shield(known[1])
+        return await asyncio.shield(loading)
 
     def _forget_failed_load(self, loading: asyncio.Future[Buyers]) -> None:
         failed = loading.cancelled() or loading.exception() is not None

@@ -8,9 +8,8 @@ import falcon
 import falcon.asgi
 import orjson
 
-from flashsale.api.answers import RETRY_AFTER_UNAVAILABLE_S, OutcomeError
+from flashsale.api.answers import RETRY_AFTER_UNAVAILABLE_S, answer_unavailable
 from flashsale.errors import InvalidInput, Unavailable
-from flashsale.outcomes import Outcome
 
 log = logging.getLogger("flashsale.api")
 
@@ -24,12 +23,7 @@ async def _invalid_input(
 async def _unavailable(
     req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Unavailable, params: dict
 ) -> None:
-    seconds = RETRY_AFTER_UNAVAILABLE_S
-    raise OutcomeError(
-        falcon.HTTP_503, Outcome.UNAVAILABLE, "Busy",
-        f"{exc}; nothing was changed; try again in {seconds} s",
-        {"retryAfter": seconds}, {"Retry-After": str(seconds)},
-    )  # fmt: skip
+    answer_unavailable(resp, f"{exc}; nothing was changed", RETRY_AFTER_UNAVAILABLE_S)
 
 
 async def _unexpected(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Protocol
 from urllib.parse import quote
@@ -30,8 +31,12 @@ class Allocation(Protocol):
     async def purchase(self, user_id: str, arrival_ns: int) -> Decision: ...
 
 
+# Ids made only of URL-unreserved characters need no quoting, and most are.
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+").fullmatch
+
+
 def lookup_path(user_id: str) -> str:
-    return LOOKUP_PREFIX + quote(user_id, safe="")
+    return LOOKUP_PREFIX + (user_id if _UNRESERVED(user_id) else quote(user_id, safe=""))
 
 
 # What the allocator may answer when it could not decide in time.
@@ -76,7 +81,7 @@ class PurchaseResource:
             starts_at_us=sale.starts_at_us if sale else None,
             ends_at_us=sale.ends_at_us if sale else None,
             retry_after_s=retry_after_s,
-            lookup_path=lookup_path(user_id),
+            lookup_path=lambda: lookup_path(user_id),
         )
 
     async def _decide(

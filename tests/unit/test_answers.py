@@ -1,0 +1,71 @@
+"""Purchase outcomes as HTTP answers: status, JSON body and headers."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import falcon
+import pytest
+
+from flashsale.api.answers import answer_purchase
+from flashsale.api.purchase import lookup_path
+from flashsale.journal import OrderRecord
+from flashsale.outcomes import Outcome
+
+ORDER = OrderRecord("0f0e0d0c-0b0a-0908-0706-050403020100", 3, "", 1, 7, 1764600000123456)
+
+
+def answer(outcome: Outcome, **kwargs) -> falcon.Response:
+    resp = falcon.Response()
+    answer_purchase(resp, outcome, user_id="ann", lookup_path=lambda: "/look/ann", **kwargs)
+    return resp
+
+
+def test_a_sale_is_201_with_the_order_and_its_look_up():
+    resp = answer(Outcome.CONFIRMED, order=ORDER)
+    assert resp.status == falcon.HTTP_201
+    assert resp.location == "/look/ann"
+    assert resp.media == {
+        "status": "confirmed", "orderId": ORDER.order_id, "userId": "ann", "position": 7,
+        "purchasedAt": "2025-12-01T14:40:00.123Z", "saleId": 3,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kwargs", "http", "status", "extra", "retry_after"),
+    [
+        (Outcome.ALREADY_PURCHASED, {"order": ORDER}, falcon.HTTP_409, "already_purchased",
+         {"orderId": ORDER.order_id, "position": 7}, None),
+        (Outcome.SOLD_OUT, {}, falcon.HTTP_410, "sold_out", {}, None),
+        (Outcome.NOT_STARTED, {"starts_at_us": 0}, falcon.HTTP_403, "not_started",
+         {"startsAt": "1970-01-01T00:00:00.000Z"}, None),
+        (Outcome.ENDED, {"ends_at_us": 0}, falcon.HTTP_403, "ended",
+         {"endsAt": "1970-01-01T00:00:00.000Z"}, None),
+        (Outcome.RATE_LIMITED, {"retry_after_s": 42}, falcon.HTTP_429, "rate_limited",
+         {"retryAfter": 42}, "42"),
+        (Outcome.UNAVAILABLE, {"retry_after_s": 2}, falcon.HTTP_503, "unavailable",
+         {"retryAfter": 2}, "2"),
+        (Outcome.EXPIRED, {}, falcon.HTTP_503, "unavailable", {"retryAfter": 1}, "1"),
+    ],
+)  # fmt: skip
+def test_a_refusal_has_a_title_a_description_and_its_details(
+    outcome, kwargs, http, status, extra, retry_after
+):
+    resp = answer(outcome, **kwargs)
+    assert resp.status == http
+    assert resp.media["status"] == status
+    assert resp.media["title"] and resp.media["description"]
+    assert extra.items() <= resp.media.items()
+    assert resp.get_header("Retry-After") == retry_after
+    assert resp.location is None
+
+
+def test_pending_points_at_the_look_up():
+    resp = answer(Outcome.PENDING)
+    assert resp.status == falcon.HTTP_202
+    assert resp.location == resp.media["location"] == "/look/ann"
+
+
+@pytest.mark.parametrize("user", ["alice", "u-1.2_3~", "a b", "é", "a%2F", "a+b", "\U0001f600"])
+def test_the_look_up_path_quotes_what_needs_it(user):
+    assert lookup_path(user) == "/flash-sale/purchase/" + quote(user, safe="")
