@@ -9,7 +9,6 @@ A bucket's lock is waited for on the event loop, for LOCK_TIMEOUT_S at most
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from flashsale.errors import Unavailable
@@ -37,9 +36,18 @@ LOCK_TIMEOUT_S = 0.2
 
 
 def key_hash(key: str) -> int:
-    """A stable, non-zero 63-bit hash (Python's hash() differs between interpreters)."""
-    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return (int.from_bytes(digest, "big") >> 1) or 1
+    """A non-zero 63-bit hash of `key`, the same in every process that shares the table.
+
+    Python's str hash is seeded once per interpreter start; the table lives in
+    one master's shared memory, and every worker that reads it is forked from
+    that master with its seed. Seeded (SipHash), it also keeps a client from
+    computing ids that all land in one bucket to evict other shoppers' windows,
+    which an unkeyed hash would allow.
+    """
+    return (hash(key) & _HASH_MASK) or 1
+
+
+_HASH_MASK = (1 << 63) - 1
 
 
 class RateLimiter:
@@ -76,14 +84,13 @@ class RateLimiter:
 
 
 def _entry_for(entries: list[int], h: int, window_s: int, now_s: int) -> int:
-    """The key's entry if it has one; else a free or expired one; else the stalest."""
-    free = stalest = None
-    for at in range(0, len(entries), ENTRY_WORDS):
-        if entries[at + KEY] == h:
-            return at
-        expired = entries[at + KEY] == 0 or entries[at + START] + window_s <= now_s
-        if expired and free is None:
-            free = at
-        if stalest is None or entries[at + START] < entries[stalest + START]:
-            stalest = at
-    return free if free is not None else stalest
+    """The key's entry if it has one; else the first free or expired one; else the stalest."""
+    keys = entries[KEY::ENTRY_WORDS]
+    if h in keys:  # list operations in C: this runs on every purchase
+        return keys.index(h) * ENTRY_WORDS
+    starts = entries[START::ENTRY_WORDS]
+    cutoff = now_s - window_s
+    for index, start in enumerate(starts):
+        if keys[index] == 0 or start <= cutoff:
+            return index * ENTRY_WORDS
+    return starts.index(min(starts)) * ENTRY_WORDS
