@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from time import time_ns
 
@@ -11,7 +12,15 @@ def now_us() -> int:
 
 
 def iso_from_us(moment_us: int | None) -> str | None:
+    """`2026-12-01T17:17:50.634Z`: milliseconds, truncated, as datetime.isoformat does."""
     if moment_us is None:
         return None
-    moment = datetime.fromtimestamp(moment_us / 1e6, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seconds, micros = divmod(moment_us, 1_000_000)
+    return f"{_iso_second(seconds)}.{micros // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _iso_second(seconds: int) -> str:
+    # Most times shown are of this second (serverTime, a sale just made): a
+    # datetime a second instead of one per time shown, on every status read.
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds")[:-6]

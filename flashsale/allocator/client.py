@@ -44,10 +44,10 @@ from flashsale.allocator.protocol import (
     ACK,
     HANDSHAKE_TIMEOUT_S,
     NO_SLOT,
+    REPLY,
     RESENT,
     FrameBuffer,
     Kind,
-    Reply,
     Request,
     authenticate,
     frame,
@@ -148,10 +148,10 @@ class _Connection(asyncio.Protocol):
             if payload[0] == Kind.ACK:
                 self.acknowledged = ACK.unpack_from(payload)[1]
                 continue
-            reply = Reply.decode(payload)
-            call = self.calls.pop(reply.request_id, None)
+            request_id, decision = decode_reply(payload)
+            call = self.calls.pop(request_id, None)
             if call is not None:  # else its worker stopped waiting for it
-                self.client.resolve(call, _decision(reply))
+                self.client.resolve(call, decision)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -361,15 +361,17 @@ def _resent(request: Request) -> Request:
     )  # fmt: skip
 
 
-def _decision(reply: Reply) -> Decision:
-    if reply.kind is not Kind.DECISION or reply.position == 0:
-        return Decision(reply.outcome, body=reply.body)
-    order = OrderRecord(
-        order_id=reply.body.decode(),
-        sale_id=reply.sale_id,
-        user_id="",
-        unit=reply.unit,
-        position=reply.position,
-        purchased_at_us=reply.purchased_at_us,
+# Outcomes by value: Outcome(value) costs an enum look-up on every reply.
+_OUTCOMES = {outcome.value: outcome for outcome in Outcome}
+
+
+def decode_reply(payload: bytes) -> tuple[bytes, Decision]:
+    """A REPLY payload as (request id, decision), on the worker's hot path."""
+    kind, outcome, unit, sale_id, _, request_id, position, purchased_at_us = REPLY.unpack_from(
+        payload
     )
-    return Decision(reply.outcome, order)
+    body = payload[REPLY.size :]
+    if kind != Kind.DECISION or position == 0:
+        return request_id, Decision(_OUTCOMES[outcome], body=body)
+    order = OrderRecord(body.decode(), sale_id, "", unit, position, purchased_at_us)
+    return request_id, Decision(_OUTCOMES[outcome], order)

@@ -108,6 +108,17 @@ class FlashSaleProtocol(ASGIProtocol):
     def data_received(self, data: bytes) -> None:
         self._received_bytes = True
         super().data_received(data)
+        # A body that did not come with its head gets a deadline; most come
+        # whole in one read and need no timer at all.
+        if (
+            self._current_request is not None
+            and not self._message_complete
+            and self._deadline is None
+            and not self._closed
+        ):
+            self._deadline = self.worker.loop.call_later(
+                self._limits.body_timeout_s, self._body_deadline_passed
+            )
 
     def eof_received(self) -> bool:
         """Keep the connection open (True) to answer a whole request already received."""
@@ -126,12 +137,8 @@ class FlashSaleProtocol(ASGIProtocol):
         self._message_complete = False
         result = super()._on_headers_complete()
         request = self._current_request
-        if request is not None:
-            self._body_receiver = WholeBodyReceiver(request, self)
-            if request.chunked or request.content_length:
-                self._deadline = self.worker.loop.call_later(
-                    self._limits.body_timeout_s, self._body_deadline_passed
-                )
+        if request is not None and (request.chunked or request.content_length):
+            self._body_receiver = WholeBodyReceiver(request, self)  # a body may be cut
         return result
 
     def _on_message_complete(self) -> None:

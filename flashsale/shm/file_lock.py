@@ -32,6 +32,18 @@ _FLOCK = struct.Struct("hhqqi4x")
 # A holder keeps a range for microseconds; a preempted one for a scheduler tick.
 RETRY_INTERVAL_S = 0.0005
 
+# This process's pid, kept up to date across forks (os.getpid() is a system
+# call, and a lock is taken on every purchase).
+_pid = os.getpid()
+
+
+def _note_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_note_fork)
+
 
 def _flock(lock_type: int, index: int) -> bytes:
     return _FLOCK.pack(lock_type, os.SEEK_SET, index, 1, 0)
@@ -52,10 +64,9 @@ class RangeLocks:
     def _descriptor(self) -> int:
         # Opened lazily per process: a descriptor inherited across fork would
         # share lock ownership with the parent.
-        pid = os.getpid()
-        if self._fd_pid != pid:
+        if self._fd_pid != _pid:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
-            self._fd_pid = pid
+            self._fd_pid = _pid
         return self._fd
 
     def try_lock(self, index: int) -> bool:

@@ -20,9 +20,11 @@ Layout (int64 words):
   14    committed_sales     allocator   sales written by those commits
 
 Readers never lock: `sale()` retries until it reads the same even version before
-and after the sale words. `sold` is written after each durable commit, outside
-the seqlock: a reader may pair a fresh sale with a `sold` that is one commit old,
-which is harmless because sold only grows and the allocator decides every sale.
+and after the sale words. Each reader keeps the last snapshot it built and
+hands it out again while the version and `sold` are unchanged. `sold` is
+written after each durable commit, outside the seqlock: a reader may pair a
+fresh sale with a `sold` that is one commit old, which is harmless because sold
+only grows and the allocator decides every sale.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class AllocatorLiveness:
 class SaleBoard:
     def __init__(self) -> None:
         self._words = Words(_WORDS)
+        # This process's last snapshot and the (version, sold) it was read at.
+        self._last: tuple[int, int, SaleSnapshot] | None = None
 
     # -- the allocator's side -------------------------------------------------
     def publish_sale(self, sale: SaleSnapshot) -> None:
@@ -120,6 +124,12 @@ class SaleBoard:
     # -- every reader ---------------------------------------------------------
     def sale(self) -> SaleSnapshot | None:
         words = self._words.view  # read on every request: straight from the memoryview
+        last = self._last
+        if last is not None:
+            version, sold = words[_VERSION], words[_SOLD]
+            # The version unchanged after `sold`: the sale words are the ones read.
+            if version == last[0] and sold == last[1] and words[_VERSION] == version:
+                return last[2]
         while True:
             before = words[_VERSION]
             if before & 1:
@@ -130,7 +140,7 @@ class SaleBoard:
         if before == 0:
             return None  # no allocator has published a sale yet
         sale_id, stock, limit, starts, ends, created, sold = fields
-        return SaleSnapshot(
+        snapshot = SaleSnapshot(
             sale_id=sale_id,
             stock=stock,
             per_user_limit=limit,
@@ -139,6 +149,8 @@ class SaleBoard:
             created_at_us=created,
             sold=sold,
         )
+        self._last = (before, sold, snapshot)
+        return snapshot
 
     def heartbeat_age_s(self) -> float:
         """Seconds since the allocator's last beat (read on every purchase: one word)."""

@@ -102,7 +102,7 @@ class ProcessSlots:
         Free and retired rows hold 0 here, so every row is summed without
         looking at its state (a strided view: cheap enough for each purchase).
         """
-        return max(sum(self._words.view[IN_FLIGHT::ROW_WORDS]), 0)
+        return max(sum(self._words.view[IN_FLIGHT::ROW_WORDS].tolist()), 0)
 
     def live_slots(self) -> list[int]:
         return [s for s in range(NUM_ROWS) if self.row(s)[STATE] == IN_USE]

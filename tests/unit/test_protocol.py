@@ -26,3 +26,22 @@ def test_frames_are_reassembled_from_any_split():
 def test_an_absurd_frame_length_is_refused():
     with pytest.raises(ValueError):
         FrameBuffer().feed(b"\x7f\xff\xff\xff")
+
+
+def test_the_worker_decodes_a_reply_into_its_decision():
+    from flashsale.allocator.client import decode_reply
+
+    request_id = os.urandom(16)
+    sale = Reply(Kind.DECISION, Outcome.CONFIRMED, 9, request_id, 4, 1, 17, 1234, b"order-id")
+    got_id, decision = decode_reply(sale.encode())
+    assert got_id == request_id
+    assert decision.outcome is Outcome.CONFIRMED
+    assert (decision.order.order_id, decision.order.sale_id, decision.order.position) == (
+        "order-id", 4, 17,
+    )  # fmt: skip
+    assert (decision.order.unit, decision.order.purchased_at_us) == (1, 1234)
+    refused = Reply(Kind.DECISION, Outcome.SOLD_OUT, 9, request_id).encode()
+    assert decode_reply(refused)[1].outcome is Outcome.SOLD_OUT
+    assert decode_reply(refused)[1].order is None
+    started = Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, 9, request_id, 5, body=b'{"a": 1}')
+    assert decode_reply(started.encode())[1].body == b'{"a": 1}'

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import multiprocessing
+
 from flashsale.metrics import MetricsRecorder, MetricsSnapshot
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
@@ -17,6 +19,34 @@ def test_the_sale_board_publishes_a_whole_sale():
     assert read.state(1_000) == "open"
     assert read.state(2_000) == "ended"
     assert (board.allocator().commits, board.allocator().committed_sales) == (1, 40)
+
+
+def _publish(board: SaleBoard, sale: SaleSnapshot | None, sold: int | None) -> None:
+    if sale is not None:
+        board.publish_sale(sale)
+    if sold is not None:
+        board.publish_sold(sold, batch=1)
+
+
+def test_a_reader_sees_every_change_another_process_publishes():
+    # A reader reuses its last snapshot while nothing changed: not once something did.
+    board = SaleBoard()
+    fork = multiprocessing.get_context("fork")
+    changes = [
+        (SaleSnapshot(1, 100, 1, None, None, 10, 0), None),
+        (None, 7),  # a commit: sold only
+        (SaleSnapshot(2, 5, 2, 1_000, None, 20, 0), None),  # a new sale, sold back to 0
+        (None, 5),
+    ]
+    for sale, sold in changes:
+        writer = fork.Process(target=_publish, args=(board, sale, sold))
+        writer.start()
+        writer.join(10)
+        read = board.sale()
+        assert read is board.sale()  # unchanged since: the same snapshot
+        expected_id = sale.sale_id if sale else read.sale_id
+        assert (read.sale_id, read.sold) == (expected_id, sold if sold is not None else 0)
+    assert (read.sale_id, read.stock, read.per_user_limit, read.starts_at_us) == (2, 5, 2, 1_000)
 
 
 def test_counts_survive_a_worker_exit_through_the_retired_row():
