@@ -166,6 +166,35 @@ def test_many_requests_share_one_connection_each_getting_its_own_answer(allocato
     assert board.sale().sold == 40
 
 
+def test_a_worker_that_stops_reading_its_replies_is_cut_off(allocator):
+    # Its replies would pile up in the allocator without bound; past
+    # MAX_UNSENT_BYTES the allocator drops the connection instead.
+    address, authkey, board = allocator
+    flood = RawLine(address, authkey)
+    frames = b"".join(_purchase_frame(f"flood-{i}", os.urandom(16)) for i in range(20_000))
+    deadline, cut = time.monotonic() + 60, False
+    try:
+        while not cut and time.monotonic() < deadline:
+            try:
+                flood.send(frames)  # never reading a reply
+            except (BrokenPipeError, ConnectionResetError):
+                cut = True
+    finally:
+        flood.close()
+    assert cut, "the allocator kept a connection that never reads"
+
+    async def another_worker() -> Outcome:
+        client = _client(address, authkey)
+        try:
+            assert await client.start(10)
+            return (await client.purchase("someone-else", time.monotonic_ns())).outcome
+        finally:
+            await client.close()
+
+    assert asyncio.run(another_worker()) is Outcome.SOLD_OUT  # the flood bought the 50
+    assert board.sale().sold == 50
+
+
 def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
     second = Allocator(
         address=str(tmp_path / "second.sock"), authkey=b"k", db_path=tmp_path / "journal.db",
