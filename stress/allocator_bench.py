@@ -20,7 +20,7 @@ from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
-from flashsale.allocator.client import Line
+from flashsale.allocator.client import connect_blocking
 from flashsale.allocator.loop import Allocator, FirstSale
 from flashsale.allocator.protocol import NO_SLOT, FrameBuffer, Kind, Request, frame
 from flashsale.journal import JournalLock
@@ -39,7 +39,7 @@ def _client(address: str, authkey: bytes, prefix: str, count: int, window: int, 
                       far, f"{prefix}-{i}".encode()).encode())
         for i in range(count)
     ]  # fmt: skip
-    sock = Line.open(address, authkey).sock
+    sock = connect_blocking(address, authkey)
     sock.settimeout(30)
     frames_in = FrameBuffer()
     outcomes: Counter[str] = Counter()
@@ -52,6 +52,8 @@ def _client(address: str, authkey: bytes, prefix: str, count: int, window: int, 
             sock.sendall(b"".join(frames[sent:upto]))
             sent = upto
         for payload in frames_in.feed(sock.recv(1 << 20)):
+            if payload[0] == Kind.ACK:
+                continue  # how many frames the allocator has read: not a reply
             outcomes[Outcome(payload[1]).name] += 1  # REPLY's second byte: the outcome
             received += 1
     results.put((began, time.perf_counter(), dict(outcomes)))

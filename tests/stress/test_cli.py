@@ -55,3 +55,13 @@ def test_a_sale_used_as_it_stands_is_read_from_the_status():
         120,
         2,
     )
+
+
+def test_the_allocator_benchmark_decides_and_journals_every_purchase(tmp_path):
+    from stress.allocator_bench import measure
+
+    figures = measure(purchases=3000, clients=2, window=64, journal_dir=tmp_path)
+    assert figures["purchases"] == 3000
+    assert figures["outcomes"] == {"CONFIRMED": 3000}  # ACKs are not counted as replies
+    assert figures["journaled"] == 3000
+    assert figures["decisionsPerSecond"] > 0
