@@ -50,7 +50,6 @@ from flashsale.allocator.protocol import (
     Kind,
     Request,
     authenticate,
-    frame,
 )
 from flashsale.journal import OrderRecord
 from flashsale.outcomes import Outcome
@@ -127,7 +126,7 @@ class _Connection(asyncio.Protocol):
         self.sent += 1
         call.connection, call.number = self, self.sent
         self.calls[request.request_id] = call
-        self._outbox.append(frame(request.encode()))
+        self._outbox.append(request.frame())
         if len(self._outbox) == 1:
             self.client.loop.call_soon(self._flush)
 
@@ -355,10 +354,7 @@ class AllocatorClient:
 
 
 def _resent(request: Request) -> Request:
-    return Request(
-        request.kind, request.flags | RESENT, request.slot, request.seq,
-        request.request_id, request.arrival_ns, request.sell_deadline_ns, request.body,
-    )  # fmt: skip
+    return request._replace(flags=request.flags | RESENT)
 
 
 # Outcomes by value: Outcome(value) costs an enum look-up on every reply.

@@ -45,3 +45,9 @@ def test_the_worker_decodes_a_reply_into_its_decision():
     assert decode_reply(refused)[1].order is None
     started = Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, 9, request_id, 5, body=b'{"a": 1}')
     assert decode_reply(started.encode())[1].body == b'{"a": 1}'
+
+
+def test_a_request_frames_itself_as_frame_of_its_encoding_would():
+    request = Request(Kind.PURCHASE, 1, 3, 42, os.urandom(16), 10, 20, "émile".encode())
+    assert request.frame() == frame(request.encode())
+    assert FrameBuffer().feed(memoryview(request.frame() * 2)) == [request.encode()] * 2
