@@ -9,7 +9,7 @@ A bucket's lock is waited for on the event loop, for LOCK_TIMEOUT_S at most
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from flashsale.errors import Unavailable
 from flashsale.shm.file_lock import RangeLocks
@@ -24,8 +24,7 @@ from flashsale.shm.rate_table import (
 )
 
 
-@dataclass(frozen=True)
-class RateDecision:
+class RateDecision(NamedTuple):
     allowed: bool
     limit: int
     remaining: int
@@ -62,7 +61,10 @@ class RateLimiter:
         first = self.table.first_word(bucket)
         words = self.table.words.view
         stripe = bucket % NUM_STRIPES
-        if not await self.locks.lock(stripe, LOCK_TIMEOUT_S):
+        # try_lock first: a free lock (nearly always) then costs no coroutine.
+        if not self.locks.try_lock(stripe) and not await self.locks.lock(
+            stripe, LOCK_TIMEOUT_S
+        ):
             raise Unavailable("the rate limiter is busy")
         try:
             # The whole bucket in one read; then only the chosen entry is written.
