@@ -223,8 +223,8 @@ class AllocatorClient:
         requests wait for it within their own deadlines."""
         self._ensure_connecting()
         assert self._connecting is not None
-        done, _ = await asyncio.wait({self._connecting}, timeout=timeout_s)
-        return bool(done)
+        await asyncio.wait({self._connecting}, timeout=timeout_s)
+        return self._connection is not None
 
     async def close(self) -> None:
         self._closed = True
@@ -335,10 +335,15 @@ class AllocatorClient:
                 sock = await loop.run_in_executor(
                     None, connect_blocking, self.address, self.authkey
                 )
+            except (OSError, EOFError, AuthenticationError):
+                await asyncio.sleep(RECONNECT_INTERVAL_S)
+                continue
+            try:
                 _, connection = await loop.create_unix_connection(
                     lambda: _Connection(self), sock=sock
                 )
-            except (OSError, EOFError, AuthenticationError):
+            except OSError:
+                sock.close()
                 await asyncio.sleep(RECONNECT_INTERVAL_S)
                 continue
             self._connection = connection
