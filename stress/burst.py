@@ -12,20 +12,18 @@ aiohttp spent 335-366 µs of client CPU per new-connection purchase against
 from __future__ import annotations
 
 import asyncio
-import queue
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import multiprocess
 import orjson
 
 from stress.common import PURCHASE_PATH, percentile, raise_nofile_limit
+from stress.release import READY_TIMEOUT_S, release_together
 
 START_LEAD_S = 1.0
-READY_TIMEOUT_S = 60.0
 ANSWER_TIMEOUT_S = 30.0
 
 
@@ -71,33 +69,13 @@ def run_burst(url: str, users: list[str], processes: int = 2) -> BurstResult:
     """Every user buys once, on a connection of its own, all released together."""
     raise_nofile_limit()
     processes = max(1, min(processes, len(users)))
-    context = multiprocess.get_context("spawn")
-    ready, results = context.Queue(), context.Queue()
-    go = context.Event()
-    release = context.Value("d", 0.0, lock=False)  # written once, before `go` is set
-    children = [
-        context.Process(
-            target=_shopper_process,
-            args=(url, users[i::processes], ready, go, release, results),
-            daemon=True,
-        )
-        for i in range(processes)
-    ]
-    for child in children:
-        child.start()
-    try:
-        for _ in children:
-            ready.get(timeout=READY_TIMEOUT_S)
-        release.value = time.time() + START_LEAD_S
-        go.set()
-        parts = [results.get(timeout=READY_TIMEOUT_S + ANSWER_TIMEOUT_S) for _ in children]
-    except queue.Empty:
-        raise RuntimeError("burst client processes did not answer in time") from None
-    finally:
-        for child in children:
-            child.join(timeout=10)
-            if child.is_alive():
-                child.terminate()
+    parts = release_together(
+        _shopper_process,
+        [(url, users[i::processes]) for i in range(processes)],
+        work_timeout_s=ANSWER_TIMEOUT_S + 10,
+        what="burst",
+        lead_s=START_LEAD_S,  # each process has thousands of shoppers to set going
+    )
     codes: Counter[str] = Counter()
     latencies: list[float] = []
     sends: list[float] = []

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import queue
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-
-import multiprocess
 
 from stress.common import (
     JSON_HEADERS,
@@ -24,10 +21,9 @@ from stress.common import (
     percentile,
     raise_nofile_limit,
 )
+from stress.release import READY_TIMEOUT_S, release_together
 
-START_LEAD_S = 0.5
 CONNECT_TIMEOUT_S = 10.0
-READY_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -46,47 +42,13 @@ def run_python_loops(
     raise_nofile_limit()
     processes = max(1, min(processes, connections))
     shares = [connections // processes + (i < connections % processes) for i in range(processes)]
-    context = multiprocess.get_context("spawn")
-    ready_queue = context.Queue()
-    result_queue = context.Queue()
-    go = context.Event()
-    start_value = context.Value("d", 0.0, lock=False)  # written once, before `go` is set
     prefix = f"c{new_run_id()}"
-    children = [
-        context.Process(
-            target=loop_process,
-            args=(
-                url,
-                target,
-                share,
-                seconds,
-                f"{prefix}-{i}",
-                ready_queue,
-                go,
-                start_value,
-                result_queue,
-            ),
-            daemon=True,
-        )
-        for i, share in enumerate(shares)
-    ]
-    for child in children:
-        child.start()
-    try:
-        for _ in children:
-            ready_queue.get(timeout=READY_TIMEOUT_S)
-        start_value.value = time.time() + START_LEAD_S
-        go.set()
-        parts = []
-        for _ in children:
-            parts.append(result_queue.get(timeout=seconds + READY_TIMEOUT_S))
-    except queue.Empty:
-        raise RuntimeError("ceiling client processes did not answer in time") from None
-    finally:
-        for child in children:
-            child.join(timeout=10)
-            if child.is_alive():
-                child.terminate()
+    parts = release_together(
+        loop_process,
+        [(url, target, share, seconds, f"{prefix}-{i}") for i, share in enumerate(shares)],
+        work_timeout_s=seconds + READY_TIMEOUT_S,
+        what="ceiling",
+    )
     codes: Counter[str] = Counter()
     latencies: list[float] = []
     errors = 0
