@@ -10,8 +10,9 @@ through; the first to succeed closes it, a failure opens it again.
 Transitions take the board's lock without waiting (its holder may be stopped,
 and a worker's event loop never waits for it). When another worker holds it,
 that worker is making a transition itself, and this one is skipped: a
-purchase is then refused, never let through, and the others are made again
-by the next purchase or reading.
+purchase is then refused, never let through; a skipped opening or half-opening
+is made by a later call; a probe's result that could not be recorded is lost
+like a probe that never came back (half-open reopens after the cool-down).
 """
 
 from __future__ import annotations

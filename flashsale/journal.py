@@ -98,6 +98,16 @@ class OrderRecord(NamedTuple):
     purchased_at_us: int
 
 
+def _orders(db: sqlite3.Connection, where: str, params: tuple) -> list[OrderRecord]:
+    """Orders matching `where`, the columns in OrderRecord's order."""
+    rows = db.execute(
+        "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
+        f"FROM orders WHERE {where}",
+        params,
+    ).fetchall()
+    return [OrderRecord(*row) for row in rows]
+
+
 def order_id_for(request_id: bytes) -> str:
     """An order is named after the request that bought it, so a resent request finds it.
 
@@ -201,12 +211,7 @@ class Journal:
         )
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
-        rows = self._db.execute(
-            "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
-            "FROM orders WHERE sale_id = ? ORDER BY position",
-            (sale_id,),
-        ).fetchall()
-        return [OrderRecord(*row) for row in rows]
+        return _orders(self._db, "sale_id = ? ORDER BY position", (sale_id,))
 
     def record(self, orders: Sequence[OrderRecord]) -> None:
         """Append a batch of sales in one synced transaction: the group commit.
@@ -253,25 +258,7 @@ class JournalReader:
         return db
 
     def orders_of_user(self, sale_id: int, user_id: str) -> list[OrderRecord]:
-        rows = (
-            self._db()
-            .execute(
-                "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
-                "FROM orders WHERE sale_id = ? AND user_id = ? ORDER BY unit",
-                (sale_id, user_id),
-            )
-            .fetchall()
-        )
-        return [OrderRecord(*row) for row in rows]
+        return _orders(self._db(), "sale_id = ? AND user_id = ? ORDER BY unit", (sale_id, user_id))
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
-        rows = (
-            self._db()
-            .execute(
-                "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
-                "FROM orders WHERE sale_id = ? ORDER BY position",
-                (sale_id,),
-            )
-            .fetchall()
-        )
-        return [OrderRecord(*row) for row in rows]
+        return _orders(self._db(), "sale_id = ? ORDER BY position", (sale_id,))
