@@ -20,18 +20,22 @@ errors or 5xx, the burst's stock sold exactly.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from stress.burst import BurstResult, run_burst
 from stress.closed_loop import Measurement, measure, merge, pick_engine
 from stress.common import Api, new_run_id
 from stress.server import ReferenceServer, default_repo
+
+T = TypeVar("T")
+CpuReader = Callable[[], float | None]  # CPU seconds a server has spent so far, if known
 
 CEILING_STOCK = 5_000_000
 WARM_UP_S = 1.0
@@ -212,10 +216,12 @@ def measure_ceiling(options: CeilingOptions) -> CeilingResult:
 def _measure_both(
     engine: str, options: CeilingOptions, api: Api, reference: ReferenceServer, notes: list[str]
 ) -> CeilingResult:
-    sides = {"server": (options.url, lambda: _server_cpu_s(api)), "reference": (
-        reference.url, reference.cpu_s)}  # fmt: skip
-    for url, _ in sides.values():  # first requests of a worker cost more: not measured
-        _one(engine, options, url, "status", None, WARM_UP_S)
+    sides: dict[str, tuple[str, CpuReader]] = {
+        "server": (options.url, lambda: _server_cpu_s(api)),
+        "reference": (reference.url, reference.cpu_s),
+    }
+    for url, cpu in sides.values():  # first requests of a worker cost more: not measured
+        _one(engine, options, url, "status", cpu, WARM_UP_S)
     if options.admin_token:
         api.start_sale(CEILING_STOCK, 1)
     else:
@@ -249,11 +255,9 @@ def _measure_both(
 
 
 def _bursts(
-    options: CeilingOptions,
-    api: Api,
-    sides: dict[str, tuple[str, Callable[[], float | None]]],
+    options: CeilingOptions, api: Api, sides: dict[str, tuple[str, CpuReader]],
     result: CeilingResult,
-) -> None:
+) -> None:  # fmt: skip
     # Purchases of the closed loop still queued in the server would land in the
     # burst's sale (seen: 37 of 100 items, on the gthread server).
     _wait_until_quiet(api)
@@ -262,11 +266,9 @@ def _bursts(
         url, cpu = sides[name]
         run_id = new_run_id()
         users = [f"burst-{run_id}-{i}" for i in range(options.burst_users)]
-        cpu_before = cpu()
-        side.burst = run_burst(url, users, options.burst_processes)
-        cpu_after = cpu()
-        if cpu_before is not None and cpu_after is not None:
-            side.burst_server_cpu_s = round(cpu_after - cpu_before, 2)
+        side.burst, side.burst_server_cpu_s = _with_cpu(
+            cpu, functools.partial(run_burst, url, users, options.burst_processes)
+        )
         if name == "server":
             status = api.status()
             if status.get("saleId") == sale.get("saleId"):
@@ -285,22 +287,25 @@ def _wait_until_quiet(api: Api) -> None:
 
 
 def _one(
-    engine: str,
-    options: CeilingOptions,
-    url: str,
-    target: str,
-    cpu: Callable[[], float | None] | None,
-    seconds: float,
+    engine: str, options: CeilingOptions, url: str, target: str, cpu: CpuReader, seconds: float
 ) -> Measurement:
-    cpu_before = cpu() if cpu else None
-    measurement = measure(
-        engine, url, target, connections=options.connections, seconds=seconds,
-        client_processes=options.client_processes,
+    measurement, cpu_s = _with_cpu(
+        cpu,
+        functools.partial(
+            measure, engine, url, target, connections=options.connections, seconds=seconds,
+            client_processes=options.client_processes,
+        ),
     )  # fmt: skip
-    cpu_after = cpu() if cpu else None
-    if cpu_before is not None and cpu_after is not None:
-        measurement.server_cpu_s = round(cpu_after - cpu_before, 2)
+    measurement.server_cpu_s = cpu_s
     return measurement
+
+
+def _with_cpu(cpu: CpuReader, work: Callable[[], T]) -> tuple[T, float | None]:
+    """What `work` returns, and the CPU seconds the server spent meanwhile (if known)."""
+    before = cpu()
+    result = work()
+    after = cpu()
+    return result, None if before is None or after is None else round(after - before, 2)
 
 
 def _server_cpu_s(api: Api) -> float | None:
