@@ -42,7 +42,8 @@ class ServerView:
         }
 
     def workers_json(self) -> dict[str, int]:
-        return {"alive": len(self.slots.live_slots()), "configured": self.settings.workers}
+        # Counted by pid: a worker still being forked is not alive yet.
+        return {"alive": len(self.slots.live_pids()), "configured": self.settings.workers}
 
     def processes(self) -> list[ProcessUsage]:
         """CPU and memory of the master, the allocator and every worker alive."""

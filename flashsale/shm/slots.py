@@ -108,8 +108,9 @@ class ProcessSlots:
         return [s for s in range(NUM_ROWS) if self.row(s)[STATE] == IN_USE]
 
     def live_pids(self) -> list[int]:
-        """Pids of the workers holding a row (0 for one forked but not yet started)."""
-        return [self.row(s)[PID] for s in self.live_slots()]
+        """Pids of the workers that have started; a row claimed for a worker
+        being forked has no pid yet and is left out."""
+        return [pid for s in self.live_slots() if (pid := self.row(s)[PID])]
 
     def all_rows(self) -> list[memoryview]:
         """Live rows and the retired row: everything a total must sum."""

@@ -69,3 +69,12 @@ def test_rows_run_out_without_crashing():
     slots = ProcessSlots()
     assert all(slots.claim() is not None for _ in range(NUM_ROWS))
     assert slots.claim() is None
+
+
+def test_a_worker_still_being_forked_is_not_counted_alive():
+    # The master claims a row before fork; the worker writes its pid once it runs.
+    slots = ProcessSlots()
+    started, forking = slots.claim(), slots.claim()
+    assert started is not None and forking is not None
+    slots.set_pid(started, 4242)
+    assert slots.live_pids() == [4242]
