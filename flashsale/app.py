@@ -1,10 +1,15 @@
-"""create_app(deps) -> falcon.asgi.App: wiring only."""
+"""create_app(deps) -> the ASGI app of a worker: wiring only.
+
+Falcon's app serves everything but the event streams, which EventStreams
+serves in front of it (flashsale.api.events says why).
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,11 +20,12 @@ import orjson
 
 from flashsale.api import error_handlers
 from flashsale.api.admin import AdminSaleResource, SaleStarter
+from flashsale.api.events import EventStreams, StatusBroadcaster
 from flashsale.api.guard import PurchaseGuard
 from flashsale.api.middleware import MetricsMiddleware
 from flashsale.api.operator import HealthResource, MetricsResource, PrometheusResource
 from flashsale.api.purchase import Allocation, PurchaseLookupResource, PurchaseResource
-from flashsale.api.status import StatusResource
+from flashsale.api.status import SaleStatus, StatusResource
 from flashsale.api.ui import register_ui
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
@@ -55,34 +61,51 @@ class AppDeps:
     recorder: MetricsRecorder
     guard: PurchaseGuard
     connect_timeout_s: float = 5.0
+    # Registers what to do when the worker begins to stop (flashsale.serving.worker).
+    when_stopping: Callable[[Callable[[], None]], None] = lambda callback: None
 
 
 class LifespanMiddleware:
-    """Connect to the allocator before serving; let go of it and the journal after."""
+    """Connect to the allocator and start the broadcaster before serving; let go of
+    them and the journal after."""
 
-    def __init__(self, deps: AppDeps) -> None:
+    def __init__(self, deps: AppDeps, broadcaster: StatusBroadcaster) -> None:
         self.deps = deps
+        self.broadcaster = broadcaster
 
     async def process_startup(self, scope: dict, event: dict) -> None:
         if not await self.deps.allocator.start(self.deps.connect_timeout_s):
             # It may be restarting: serve anyway; purchases wait for it within
             # their own deadlines while the client keeps trying.
             log.warning("worker %s: allocator not reachable yet; serving anyway", os.getpid())
+        self.broadcaster.start()
+        # Open streams never end by themselves: gunicorn would wait for them.
+        self.deps.when_stopping(self.broadcaster.stop)
         # What start-up built lives as long as the worker: no collection need scan it.
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
     async def process_shutdown(self, scope: dict, event: dict) -> None:
+        self.broadcaster.stop()
         await self.deps.allocator.close()
         self.deps.lookups.close()
 
 
-def create_app(deps: AppDeps) -> falcon.asgi.App:
-    view, breaker = deps.view, deps.guard.breaker
-    app = falcon.asgi.App(middleware=[LifespanMiddleware(deps), MetricsMiddleware(deps.recorder)])
+def create_app(deps: AppDeps) -> EventStreams:
+    view, breaker, settings = deps.view, deps.guard.breaker, deps.view.settings
+    status = SaleStatus(view, breaker.state)
+    broadcaster = StatusBroadcaster(
+        status,
+        max_streams=settings.max_event_streams,
+        heartbeat_s=settings.events_heartbeat_s,
+        count_streams=deps.recorder.count_streams,
+    )
+    app = falcon.asgi.App(
+        middleware=[LifespanMiddleware(deps, broadcaster), MetricsMiddleware(deps.recorder)]
+    )
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = JSON_HANDLER
     error_handlers.install(app)
-    app.add_route("/flash-sale/status", StatusResource(view, breaker.state))
+    app.add_route("/flash-sale/status", StatusResource(status))
     app.add_route(
         "/flash-sale/purchase",
         PurchaseResource(view.board, deps.allocator, deps.lookups, deps.guard, deps.recorder),
@@ -95,7 +118,7 @@ def create_app(deps: AppDeps) -> falcon.asgi.App:
     app.add_route("/metrics", PrometheusResource(view, breaker.as_json))
     app.add_route(
         "/flash-sale/admin/sale",
-        AdminSaleResource(view.settings.admin_token, view.board, deps.allocator),
+        AdminSaleResource(settings.admin_token, view.board, deps.allocator),
     )
-    register_ui(app, view.settings.ui_dir)  # everything the API does not match
-    return app
+    register_ui(app, settings.ui_dir)  # everything the API does not match
+    return EventStreams(app, status, broadcaster, deps.recorder)

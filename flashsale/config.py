@@ -43,6 +43,10 @@ class Settings:
     # How long a client may take to send a request's head, then its body.
     header_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
+    # Live pages (/flash-sale/events) per worker; beyond it a 503, and pages poll.
+    max_event_streams: int = 8192
+    # A comment on every idle event stream this often keeps it (and proxies) open.
+    events_heartbeat_s: float = 15.0
     stock: int = 100
     per_user_limit: int = 1
     starts_at: datetime | None = None
@@ -87,6 +91,12 @@ class Settings:
             ),
             body_timeout_s=read.number(
                 "FLASHSALE_BODY_TIMEOUT_S", cls.body_timeout_s, low=0.5, high=300.0
+            ),
+            max_event_streams=read.integer(
+                "FLASHSALE_MAX_EVENT_STREAMS", cls.max_event_streams, low=0, high=100_000
+            ),
+            events_heartbeat_s=read.number(
+                "FLASHSALE_EVENTS_HEARTBEAT_S", cls.events_heartbeat_s, low=0.5, high=300.0
             ),
             stock=read.integer("FLASHSALE_STOCK", cls.stock, low=0, high=10_000_000),
             per_user_limit=read.integer(

@@ -16,11 +16,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import falcon.asgi
-
 from flashsale.allocator.client import AllocatorClient
 from flashsale.allocator.loop import Allocator, FirstSale
 from flashsale.api.client_address import ClientAddress
+from flashsale.api.events import EventStreams
 from flashsale.api.guard import PurchaseGuard
 from flashsale.app import AppDeps, create_app
 from flashsale.breaker import CircuitBreaker
@@ -31,6 +30,7 @@ from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder, failures_since
 from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
+from flashsale.serving.worker import when_stopping
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
@@ -196,7 +196,7 @@ def post_fork(server, worker) -> None:
         runtime.supervisor.forget_in_child()
 
 
-def worker_app() -> falcon.asgi.App:
+def worker_app() -> EventStreams:
     """The Falcon app of one worker, wired to the state its master created.
 
     It connects to the allocator in its lifespan start-up, on the worker's loop.
@@ -238,6 +238,7 @@ def worker_app() -> falcon.asgi.App:
         recorder=MetricsRecorder(row),
         guard=guard,
         connect_timeout_s=WORKER_CONNECT_TIMEOUT_S,
+        when_stopping=when_stopping,
     )
     return create_app(deps)
 

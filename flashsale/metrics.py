@@ -18,6 +18,7 @@ from flashsale.shm.slots import (
     LATENCY_BOUNDS_US,
     LATENCY_MAX,
     LATENCY_SUM,
+    OPEN_STREAMS,
     OUTCOMES,
     REQUESTS,
     RING,
@@ -50,6 +51,11 @@ class MetricsRecorder:
         ring = self._ring_entry(row)
         row[ring + 1] += 1
         row[ring + 2] += is_purchase
+
+    def count_streams(self, delta: int) -> None:
+        """An event stream opened (+1) or closed (-1) on this worker."""
+        if self._row is not None:
+            self._row[OPEN_STREAMS] += delta
 
     def count_failure(self) -> None:
         """The allocator failed a purchase (no reply in time): the breaker counts these."""
@@ -90,6 +96,7 @@ class MetricsSnapshot:
     latency_sum_us: int
     latency_max_us: int
     in_flight: int
+    open_streams: int
     requests_per_s: float
     purchases_per_s: float
 
@@ -112,6 +119,7 @@ class MetricsSnapshot:
             latency_sum_us=sum(r[LATENCY_SUM] for r in rows),
             latency_max_us=max(r[LATENCY_MAX] for r in rows),
             in_flight=max(sum(r[IN_FLIGHT] for r in rows), 0),
+            open_streams=max(sum(r[OPEN_STREAMS] for r in rows), 0),
             requests_per_s=recent_requests / THROUGHPUT_WINDOW_S,
             purchases_per_s=recent_purchases / THROUGHPUT_WINDOW_S,
         )

@@ -74,6 +74,9 @@ class FlashSaleCollector(Collector):
                                     value=sale.sale_id)  # fmt: skip
         yield GaugeMetricFamily("flashsale_queue_depth", "Purchases waiting for the allocator",
                                 value=snapshot.in_flight)  # fmt: skip
+        yield GaugeMetricFamily("flashsale_open_event_streams",
+                                "Live pages: /flash-sale/events streams open on all workers",
+                                value=snapshot.open_streams)  # fmt: skip
         yield GaugeMetricFamily("flashsale_queue_capacity", "Most purchases allowed to wait",
                                 value=view.settings.queue_capacity)  # fmt: skip
         allocator = view.allocator_json()

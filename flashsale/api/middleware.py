@@ -16,7 +16,11 @@ OPERATOR_PATHS = ("/flash-sale/metrics", "/flash-sale/health", "/flash-sale/admi
 
 
 # The busiest paths, found with one dict look-up.
-_EXACT = {PURCHASE_PATH: Endpoint.PURCHASE, "/flash-sale/status": Endpoint.STATUS}
+_EXACT = {
+    PURCHASE_PATH: Endpoint.PURCHASE,
+    "/flash-sale/status": Endpoint.STATUS,
+    "/flash-sale/events": Endpoint.EVENTS,
+}
 
 
 def endpoint_of(path: str) -> Endpoint:

@@ -65,6 +65,7 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
             "windowSeconds": THROUGHPUT_WINDOW_S,
         },
         "queueDepth": snapshot.in_flight,
+        "openEventStreams": snapshot.open_streams,
         "queueCapacity": view.settings.queue_capacity,
         "breaker": breaker,
         "sale": sale_json(sale, now_us()) if sale else None,

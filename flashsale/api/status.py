@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import falcon
 import falcon.asgi
 
@@ -16,26 +19,47 @@ def starting_up() -> falcon.HTTPServiceUnavailable:
     )
 
 
-class StatusResource:
-    def __init__(self, view: ServerView, breaker_state) -> None:
+class SaleStatus:
+    """The sale as a shopper's page shows it, read from shared memory; the status
+    endpoint and the event stream answer the same JSON."""
+
+    def __init__(self, view: ServerView, breaker_state: Callable[[], str]) -> None:
         self.view = view
         self.breaker_state = breaker_state
 
-    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+    def read(self) -> tuple[str, dict[str, Any], int] | None:
+        """(tag, body, at_us), without the body's fields of the moment (see complete);
+        None before the allocator has published a sale.
+
+        The tag covers what a shopper's page shows: it changes when the page should.
+        """
         sale = self.view.board.sale()
         if sale is None:
-            raise starting_up()
+            return None
         at_us = now_us()
         body = sale_json(sale, at_us)
         body["breaker"] = self.breaker_state()
-        # The tag covers what a shopper's page shows, so a page that polls every
-        # second gets 304s while nothing changes.
-        tag = f"{sale.sale_id}-{sale.sold}-{body['state']}-{body['breaker']}"
+        return f"{sale.sale_id}-{sale.sold}-{body['state']}-{body['breaker']}", body, at_us
+
+    def complete(self, body: dict[str, Any], at_us: int) -> dict[str, Any]:
+        body["queueDepth"] = self.view.queue_depth()
+        body["serverTime"] = iso_from_us(at_us)
+        return body
+
+
+class StatusResource:
+    def __init__(self, status: SaleStatus) -> None:
+        self.status = status
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        read = self.status.read()
+        if read is None:
+            raise starting_up()
+        tag, body, at_us = read
+        # A page that polls every second gets 304s while nothing changes.
         resp.etag = tag
         resp.cache_control = ["no-cache"]
         if req.if_none_match and any(candidate in ("*", tag) for candidate in req.if_none_match):
             resp.status = falcon.HTTP_304
             return
-        body["queueDepth"] = self.view.queue_depth()
-        body["serverTime"] = iso_from_us(at_us)
-        resp.media = body
+        resp.media = self.status.complete(body, at_us)

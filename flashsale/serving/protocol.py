@@ -19,7 +19,8 @@ for ever. This subclass adds, per connection:
   which its asgi worker does not enforce): beyond it a connection gets 503
   with Retry-After at once, before anything is read;
 - a client that half-closes after a whole request still gets its answer (the
-  loop's default on EOF is to close at once, dropping it), then the close;
+  loop's default on EOF is to close at once, dropping it), then the close; an
+  app listening for the disconnect (an event stream) hears it at once;
 - JSON bodies on the answers gunicorn writes itself (a malformed request line,
   an over-long header, a bad chunk), like every other error of this service.
 
@@ -61,12 +62,29 @@ def error_page(status: int, description: str, extra_headers=()) -> bytes:
     return head.encode("latin-1") + body
 
 
-class WholeBodyReceiver(BodyReceiver):
-    """gunicorn's body receiver, but a body cut short cancels its request."""
+class RequestReceiver(BodyReceiver):
+    """gunicorn's body receiver, with two changes.
 
-    __slots__ = ()
+    A body cut short cancels its request (see the module's docstring). And a
+    client that stops writing after its whole request counts as gone for an app
+    that listens for the disconnect once the body is read (an event stream):
+    the connection stays open so that an answer can still be written, so the
+    loop would not report the disconnect until a write failed.
+    """
+
+    __slots__ = ("peer_done_writing",)
+
+    def __init__(self, request, protocol) -> None:
+        super().__init__(request, protocol)
+        self.peer_done_writing = False
+
+    def peer_stopped_writing(self) -> None:
+        self.peer_done_writing = True
+        self._wake_waiter()  # a listener for the disconnect hears it now
 
     async def receive(self):
+        if self._body_finished and self.peer_done_writing:
+            return {"type": "http.disconnect"}
         event = await super().receive()
         if event["type"] == "http.disconnect" and not self._complete:
             raise asyncio.CancelledError("the request's body was cut short")
@@ -124,7 +142,9 @@ class FlashSaleProtocol(ASGIProtocol):
         """Keep the connection open (True) to answer a whole request already received."""
         self._client_done_writing = True
         answering = self._current_request is not None and self._message_complete
-        if not answering and self._request_ready is not None:
+        if answering and isinstance(self._body_receiver, RequestReceiver):
+            self._body_receiver.peer_stopped_writing()
+        elif not answering and self._request_ready is not None:
             self._request_ready.set()  # a task waiting for a head: it ends now
         return answering
 
@@ -136,9 +156,8 @@ class FlashSaleProtocol(ASGIProtocol):
         self._cancel_deadline()
         self._message_complete = False
         result = super()._on_headers_complete()
-        request = self._current_request
-        if request is not None and (request.chunked or request.content_length):
-            self._body_receiver = WholeBodyReceiver(request, self)  # a body may be cut
+        if self._current_request is not None:
+            self._body_receiver = RequestReceiver(self._current_request, self)
         return result
 
     def _on_message_complete(self) -> None:

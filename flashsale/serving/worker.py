@@ -15,6 +15,11 @@ What it changes of gunicorn's `ASGIWorker`, and why:
 - Each connection is our FlashSaleProtocol: read deadlines, a bound on open
   connections, JSON error pages (see flashsale.serving.protocol).
 
+- When the worker begins to stop (a signal, max_requests, its master gone),
+  it calls what the app registered with `when_stopping`: gunicorn waits up to
+  `graceful_timeout` for every connection to end, and a live page's event
+  stream would never end by itself.
+
 Gunicorn's worker timeout still watches the event loop: the worker's main
 coroutine reports to the master once a second, so a loop stuck in a blocking
 call stops reporting, and the master kills the worker after `timeout`.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 
 import uvloop
 from gunicorn.asgi.protocol import ASGIProtocol
@@ -45,7 +51,27 @@ class ListenBacklogLoop(uvloop.Loop):
         return await super().create_server(*args, **kwargs)
 
 
+# What to call when this process's worker begins to stop.
+_on_stopping: list[Callable[[], None]] = []
+
+
+def when_stopping(callback: Callable[[], None]) -> None:
+    _on_stopping.append(callback)
+
+
 class FlashSaleWorker(gasgi.ASGIWorker):
+    # gunicorn says "stop" by setting `alive` to False, from several places.
+    @property
+    def alive(self) -> bool:
+        return self._alive
+
+    @alive.setter
+    def alive(self, value: bool) -> None:
+        was_alive, self._alive = getattr(self, "_alive", False), value
+        if was_alive and not value:
+            for callback in _on_stopping:
+                callback()
+
     def init_process(self) -> None:
         if not (ASGIProtocol._check_h1c_protocol_available() and ASGIProtocol._h1c_has_limits):
             raise RuntimeError("gunicorn_h1c (the C HTTP parser) is required; pip install -e .")

@@ -11,7 +11,8 @@ Row layout (int64 words; NUM_ROWS worker rows followed by one retired row):
   0                          state           master   FREE / IN_USE
   1                          pid             worker   (once, when it starts)
   2                          in_flight       worker   requests sent, not yet answered
-  3 .. 3+E                   requests        worker   per endpoint (Endpoint)
+  3                          open_streams    worker   event streams (live pages) it serves
+  4 .. 4+E                   requests        worker   per endpoint (Endpoint)
   .. +O                      outcomes        worker   per purchase outcome (Outcome)
   .. +B                      latency buckets worker   purchase latency histogram
   .. +1                      latency_sum_us  worker
@@ -46,10 +47,11 @@ class Endpoint(IntEnum):
     OPERATOR = 3  # metrics, health, /metrics, admin
     UI = 4
     OTHER = 5
+    EVENTS = 6  # event streams opened
 
 
-STATE, PID, IN_FLIGHT = 0, 1, 2
-REQUESTS = 3
+STATE, PID, IN_FLIGHT, OPEN_STREAMS = 0, 1, 2, 3
+REQUESTS = 4
 OUTCOMES = REQUESTS + len(Endpoint)
 BUCKETS = OUTCOMES + len(Outcome)
 LATENCY_SUM = BUCKETS + len(LATENCY_BOUNDS_US) + 1
@@ -103,6 +105,10 @@ class ProcessSlots:
         looking at its state (a strided view: cheap enough for each purchase).
         """
         return max(sum(self._words.view[IN_FLIGHT::ROW_WORDS].tolist()), 0)
+
+    def open_streams_total(self) -> int:
+        """Event streams open on all workers (free and retired rows hold 0)."""
+        return max(sum(self._words.view[OPEN_STREAMS::ROW_WORDS].tolist()), 0)
 
     def live_slots(self) -> list[int]:
         return [s for s in range(NUM_ROWS) if self.row(s)[STATE] == IN_USE]
