@@ -62,9 +62,7 @@ class RateLimiter:
         words = self.table.words.view
         stripe = bucket % NUM_STRIPES
         # try_lock first: a free lock (nearly always) then costs no coroutine.
-        if not self.locks.try_lock(stripe) and not await self.locks.lock(
-            stripe, LOCK_TIMEOUT_S
-        ):
+        if not self.locks.try_lock(stripe) and not await self.locks.lock(stripe, LOCK_TIMEOUT_S):
             raise Unavailable("the rate limiter is busy")
         try:
             # The whole bucket in one read; then only the chosen entry is written.

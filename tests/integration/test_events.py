@@ -1,0 +1,126 @@
+"""GET /flash-sale/events against a real server: what an open page is pushed, and what it costs."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import requests
+
+from tests.support.server import wait_until
+from tests.support.sse import EVENTS_PATH, open_raw_stream, open_stream
+
+
+def _buy(url: str, user_id: str) -> int:
+    answer = requests.post(f"{url}/flash-sale/purchase", json={"userId": user_id}, timeout=10)
+    return answer.status_code
+
+
+def _open_streams(url: str) -> int:
+    return requests.get(f"{url}/flash-sale/metrics", timeout=5).json()["openEventStreams"]
+
+
+def test_a_page_gets_the_status_on_connect_then_every_change_to_sold_out(start_server):
+    server = start_server(workers=2, env={"FLASHSALE_STOCK": "3"})
+    stream = open_stream(server.url)
+    try:
+        assert stream.answer.headers["content-type"] == "text/event-stream"
+        assert stream.answer.headers["cache-control"] == "no-cache"
+        first = stream.next()
+        assert first.retry_ms is not None and first.retry_ms >= 1000  # EventSource's reconnect
+        polled = requests.get(f"{server.url}/flash-sale/status", timeout=5)
+        assert first.name == "status"
+        assert first.id == polled.headers["etag"].strip('"')
+        pushed = first.json()
+        assert set(pushed) == set(polled.json())
+        assert (pushed["remaining"], pushed["state"]) == (3, "open")
+
+        assert _buy(server.url, "first-buyer") == 201
+        after_sale = stream.next_status()
+        assert (after_sale["remaining"], after_sale["sold"]) == (2, 1)
+
+        assert [_buy(server.url, f"buyer-{i}") for i in range(2)] == [201, 201]
+        sold_out = stream.status_until(lambda status: status["state"] == "sold_out")
+        assert (sold_out["remaining"], sold_out["sold"]) == (0, 3)
+    finally:
+        stream.close()
+
+
+def test_an_idle_stream_gets_a_heartbeat(start_server):
+    server = start_server(workers=1, env={"FLASHSALE_EVENTS_HEARTBEAT_S": "0.5"})
+    stream = open_stream(server.url)
+    try:
+        assert stream.next().name == "status"
+        heartbeat = stream.next()
+        assert (heartbeat.name, heartbeat.comment) == (None, "heartbeat")
+    finally:
+        stream.close()
+
+
+def test_beyond_the_bound_a_stream_gets_503_json_and_the_page_can_poll(start_server):
+    server = start_server(workers=1, env={"FLASHSALE_MAX_EVENT_STREAMS": "2"})
+    held = [open_stream(server.url) for _ in range(2)]
+    try:
+        refused = requests.get(f"{server.url}{EVENTS_PATH}", timeout=5)
+        assert refused.status_code == 503
+        assert int(refused.headers["retry-after"]) > 0
+        assert refused.json()["title"] == "Too many event streams"
+        assert "/flash-sale/status" in refused.json()["description"]
+        assert requests.get(f"{server.url}/flash-sale/status", timeout=5).status_code == 200
+    finally:
+        for stream in held:
+            stream.close()
+    wait_until(
+        lambda: requests.get(f"{server.url}{EVENTS_PATH}", stream=True, timeout=5).status_code
+        == 200,
+        30, message="a stream admitted again once the others left",
+    )  # fmt: skip
+
+
+def test_other_methods_get_405(start_server):
+    server = start_server(workers=1)
+    answer = requests.post(f"{server.url}{EVENTS_PATH}", timeout=5)
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET"
+    assert answer.json()["title"] == "Method not allowed"
+
+
+def test_pages_that_leave_are_let_go_and_the_others_stay_live(start_server):
+    server = start_server(workers=2, env={"FLASHSALE_STOCK": "10"})
+    staying = [open_stream(server.url) for _ in range(6)]
+    leaving = [open_raw_stream(server.port) for _ in range(6)]
+    try:
+        wait_until(lambda: _open_streams(server.url) == 12, 30, message="12 streams open")
+        for stream in staying:
+            assert stream.next_status()["remaining"] == 10
+        # Half of those leaving close at once, half only stop writing (a half-close):
+        # both are pages gone.
+        for i, conn in enumerate(leaving):
+            if i % 2:
+                conn.close()
+            else:
+                conn.shutdown(socket.SHUT_WR)
+        wait_until(lambda: _open_streams(server.url) == 6, 30, message="6 streams let go")
+
+        assert _buy(server.url, "after-the-leavers") == 201
+        for stream in staying:
+            assert stream.next_status()["remaining"] == 9
+    finally:
+        for stream in staying:
+            stream.close()
+        for conn in leaving:
+            conn.close()
+    wait_until(lambda: _open_streams(server.url) == 0, 30, message="every stream let go")
+
+
+def test_open_streams_do_not_hold_up_a_graceful_stop(start_server):
+    server = start_server(workers=2)
+    streams = [open_stream(server.url) for _ in range(10)]
+    for stream in streams:
+        assert stream.next().name == "status"
+    started = time.monotonic()
+    assert server.stop() == 0
+    # graceful_timeout is 20 s: a stop that waited for the streams would take that long.
+    assert time.monotonic() - started < 15
+    for stream in streams:
+        stream.close()

@@ -1,0 +1,158 @@
+"""The broadcaster of one worker, over real shared memory: what each open stream is sent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from flashsale.api.events import StatusBroadcaster, StatusEvent
+from flashsale.api.status import SaleStatus
+from flashsale.config import Settings
+from flashsale.observe import ServerView
+from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
+from flashsale.shm.slots import ProcessSlots
+
+WAIT_S = 10.0
+
+
+class Page:
+    """One stream's ASGI side: what the server sent it, and a way to leave."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+        self.arrived = asyncio.Event()
+        self._leave = asyncio.Event()
+
+    async def send(self, message: dict) -> None:
+        self.sent.append(message)
+        self.arrived.set()
+
+    async def receive(self) -> dict:
+        await self._leave.wait()
+        return {"type": "http.disconnect"}
+
+    def leave(self) -> None:
+        self._leave.set()
+
+    def statuses(self) -> list[dict]:
+        found = []
+        for message in self.sent:
+            for block in message.get("body", b"").split(b"\n\n"):
+                for line in block.split(b"\n"):
+                    if line.startswith(b"data: "):
+                        found.append(orjson.loads(line[len(b"data: ") :]))
+        return found
+
+    async def wait_for(self, count: int) -> list[dict]:
+        async def enough() -> None:
+            while len(self.statuses()) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+        await asyncio.wait_for(enough(), WAIT_S)
+        return self.statuses()
+
+
+def _sale() -> tuple[SaleBoard, SaleStatus]:
+    board = SaleBoard()
+    board.publish_sale(SaleSnapshot(1, 100, 1, None, None, 10, 0))
+    view = ServerView(Settings(), board, ProcessSlots())
+    return board, SaleStatus(view, lambda: "closed")
+
+
+def _first_event(status: SaleStatus) -> StatusEvent:
+    read = status.read()
+    assert read is not None
+    tag, body, at_us = read
+    return StatusEvent(tag, status.complete(body, at_us))
+
+
+def _serve(broadcaster: StatusBroadcaster, status: SaleStatus, page: Page) -> asyncio.Task:
+    return asyncio.create_task(broadcaster.serve(_first_event(status), page.send, page.receive))
+
+
+def _broadcaster(status: SaleStatus, counted: list[int], **kwargs) -> StatusBroadcaster:
+    return StatusBroadcaster(
+        status,
+        max_streams=kwargs.get("max_streams", 10),
+        heartbeat_s=kwargs.get("heartbeat_s", 60.0),
+        count_streams=counted.append,
+    )
+
+
+def test_changes_in_a_burst_reach_a_page_as_one_event_with_the_latest_stock():
+    async def scenario() -> None:
+        board, status = _sale()
+        broadcaster = _broadcaster(status, [])
+        broadcaster.start()
+        page = Page()
+        serving = _serve(broadcaster, status, page)
+        assert [s["sold"] for s in await page.wait_for(1)] == [0]
+        for sold in range(1, 6):  # five commits between two reads of shared memory
+            board.publish_sold(sold, batch=1)
+        assert [s["sold"] for s in await page.wait_for(2)] == [0, 5]
+        broadcaster.stop()
+        await asyncio.wait_for(serving, WAIT_S)
+        assert page.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+    asyncio.run(scenario())
+
+
+def test_one_page_leaving_ends_only_its_own_stream():
+    async def scenario() -> None:
+        board, status = _sale()
+        counted: list[int] = []
+        broadcaster = _broadcaster(status, counted)
+        broadcaster.start()
+        pages = [Page() for _ in range(3)]
+        served = [_serve(broadcaster, status, p) for p in pages]
+        for page in pages:
+            await page.wait_for(1)
+        assert broadcaster.open_streams == 3
+        pages[0].leave()
+        await asyncio.wait_for(served[0], WAIT_S)
+        assert broadcaster.open_streams == 2
+        board.publish_sold(1, batch=1)
+        for page in pages[1:]:
+            assert (await page.wait_for(2))[-1]["sold"] == 1
+        assert not any(task.done() for task in served[1:])
+        broadcaster.stop()
+        await asyncio.wait_for(asyncio.gather(*served[1:]), WAIT_S)
+        assert broadcaster.open_streams == 0
+        assert sum(counted) == 0 and counted.count(+1) == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_page_that_connected_after_a_change_is_not_sent_it_twice():
+    async def scenario() -> None:
+        board, status = _sale()
+        broadcaster = _broadcaster(status, [], heartbeat_s=0.5)
+        broadcaster.start()
+        board.publish_sold(1, batch=1)
+        page = Page()  # connects with sold=1 before the broadcaster has read it
+        serving = _serve(broadcaster, status, page)
+
+        # The next thing after the first event is a heartbeat, not sold=1 again.
+        async def heartbeat() -> None:
+            while not any(m.get("body") == b": heartbeat\n\n" for m in page.sent):
+                page.arrived.clear()
+                await page.arrived.wait()
+
+        await asyncio.wait_for(heartbeat(), WAIT_S)
+        assert [s["sold"] for s in page.statuses()] == [1]
+        broadcaster.stop()
+        await asyncio.wait_for(serving, WAIT_S)
+
+    asyncio.run(scenario())
+
+
+def test_the_bound_and_a_stopping_worker_admit_no_more_streams():
+    _, status = _sale()
+    broadcaster = _broadcaster(status, [], max_streams=0)
+    assert not broadcaster.admits_another()
+    broadcaster = _broadcaster(status, [], max_streams=5)
+    assert broadcaster.admits_another()
+    broadcaster.stop()
+    assert not broadcaster.admits_another()
