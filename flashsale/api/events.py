@@ -147,6 +147,7 @@ class StatusBroadcaster:
         try:
             await _send_body(send, b"retry: %d\n" % random.randint(*RETRY_MS_RANGE) + first.payload)
             version, beats, shown = self._version, self._beats, first.tag
+            del first  # sent: not held for as long as the page stays
             while not (self._stopping or gone.done()):
                 waiter = loop.create_future()
                 self._waiters.add(waiter)
@@ -210,17 +211,25 @@ class EventStreams:
                 [(b"retry-after", b"%d" % RETRY_AFTER_S)],
             )  # fmt: skip
             return
-        read = self.status.read()
-        if read is None:
+        first = self._status_now()
+        if first is None:
             await _answer(
                 send, 503, "Starting", "the allocator is recovering the sale",
                 [(b"retry-after", b"1")],
             )  # fmt: skip
             return
-        tag, body, at_us = read
-        first = StatusEvent(tag, self.status.complete(body, at_us))
         await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
-        await self.broadcaster.serve(first, send, receive)
+        # `first` goes to the stream, which lets go of it once sent; not kept here.
+        stream, first = self.broadcaster.serve(first, send, receive), None
+        await stream
+
+    def _status_now(self) -> StatusEvent | None:
+        # Its own frame: the status's dict is not held for the stream's life.
+        read = self.status.read()
+        if read is None:
+            return None
+        tag, body, at_us = read
+        return StatusEvent(tag, self.status.complete(body, at_us))
 
 
 async def _answer(send: AsgiSend, status: int, title: str, description: str, headers=()) -> None:
