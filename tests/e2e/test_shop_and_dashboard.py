@@ -34,46 +34,54 @@ def expect_api() -> Any:
     return expect
 
 
+def status_requests(page: Any) -> list[str]:
+    """The page's GETs of /flash-sale/status from now on (polls and refreshes)."""
+    seen: list[str] = []
+    page.on(
+        "request",
+        lambda request: seen.append(request.url) if "/flash-sale/status" in request.url else None,
+    )
+    return seen
+
+
 def test_buy_shows_confirmation_and_stock_drop_then_already_bought(
     start_server: Callable[..., Any], open_page: Callable[..., Any]
 ) -> None:
     expect = expect_api()
     server = start_server({"FLASHSALE_STOCK": "5"})
     page = open_page(server.url + "/")
+    polls = status_requests(page)
     expect(page.get_by_test_id("sale-state")).to_have_attribute("data-state", "open")
     expect(page.get_by_test_id("stock-remaining")).to_have_text("5")
     expect(page.get_by_test_id("stock-total")).to_have_text("5")
-    # While nothing changes, the live poll costs the server a 304 without a body.
-    with page.expect_response(
-        lambda response: response.url.endswith("/flash-sale/status") and response.status == 304,
-        timeout=10_000,
-    ) as answer:
-        pass  # the next poll, a second away at most
-    unchanged = answer.value
-    sent_tag = unchanged.request.headers.get("if-none-match")
-    assert sent_tag
-    assert sent_tag == unchanged.headers.get("etag")
+    freshness = page.get_by_test_id("stock-freshness")
+    expect(freshness).to_have_attribute("data-mode", "live")
+    expect(freshness).to_have_text("Stock: Live updates")
     screenshot(page, "shop-open")
 
+    # Another shopper's purchase is pushed to the page: no reload, and no poll.
+    assert buy(server.url, "zoe").status_code == 201
+    expect(page.get_by_test_id("stock-remaining")).to_have_text("4")
+    assert polls == [], "a live page polled the status"
+
     page.get_by_label("Your user id").fill("alice")
-    page.get_by_role("button", name="Buy now").click()
+    # The shopper's own purchase is asked for at once, not left to the stream.
+    with page.expect_request(lambda request: "/flash-sale/status" in request.url):
+        page.get_by_role("button", name="Buy now").click()
     outcome = page.get_by_test_id("purchase-outcome")
     expect(outcome).to_have_attribute("data-kind", "confirmed")
     expect(outcome).to_contain_text("Order confirmed!")
     order = requests.get(f"{server.url}/flash-sale/purchase/alice", timeout=5).json()
     expect(outcome).to_contain_text(order["orderId"])
     expect(outcome).to_contain_text(f"number {order['position']} in line")
-    # The stock drop arrives through the live status poll, without a reload.
-    expect(page.get_by_test_id("stock-remaining")).to_have_text("4")
+    expect(page.get_by_test_id("stock-remaining")).to_have_text("3")
     expect(page.get_by_role("progressbar", name="Items left")).to_have_attribute(
-        "aria-valuenow", "4"
+        "aria-valuenow", "3"
     )
+    assert len(polls) == 1, "a live page polled the status"
+    expect(freshness).to_have_attribute("data-mode", "live")
     artifact = screenshot(page, "shop-confirmed")
     publish_for_docs(artifact, "shop.png")
-
-    # Another shopper's purchase shows up live as well.
-    assert buy(server.url, "zoe").status_code == 201
-    expect(page.get_by_test_id("stock-remaining")).to_have_text("3")
 
     page.get_by_role("button", name="Buy now").click()
     expect(outcome).to_have_attribute("data-kind", "already_purchased")
@@ -91,6 +99,37 @@ def test_buy_shows_confirmation_and_stock_drop_then_already_bought(
     page.get_by_role("button", name="Look up").click()
     expect(lookup).to_contain_text("No order yet")
     screenshot(page, "shop-lookup")
+
+
+def test_refused_stream_falls_back_to_polling(
+    start_server: Callable[..., Any], open_page: Callable[..., Any]
+) -> None:
+    expect = expect_api()
+    server = start_server({"FLASHSALE_STOCK": "5", "FLASHSALE_MAX_EVENT_STREAMS": "0"})
+    page = open_page(server.url + "/")
+    freshness = page.get_by_test_id("stock-freshness")
+    expect(freshness).to_have_attribute("data-mode", "polling")
+    expect(freshness).to_have_text("Stock: Updating every second")
+    expect(page.get_by_test_id("stock-remaining")).to_have_text("5")
+    # While nothing changes, the poll costs the server a 304 without a body.
+    with page.expect_response(
+        lambda response: response.url.endswith("/flash-sale/status") and response.status == 304,
+        timeout=10_000,
+    ) as answer:
+        pass  # the next poll, a second away at most
+    unchanged = answer.value
+    sent_tag = unchanged.request.headers.get("if-none-match")
+    assert sent_tag
+    assert sent_tag == unchanged.headers.get("etag")
+    screenshot(page, "shop-polling")
+
+    assert buy(server.url, "zoe").status_code == 201
+    expect(page.get_by_test_id("stock-remaining")).to_have_text("4")
+    expect(freshness).to_have_attribute("data-mode", "polling")
+
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_test_id("tile-stock-value")).to_have_text("4 / 5")
+    expect(page.get_by_test_id("stock-freshness")).to_have_attribute("data-mode", "polling")
 
 
 def test_sell_out_shows_sold_out_state(
@@ -207,6 +246,7 @@ def test_phone_screen_and_keyboard_only(
     server = start_server({"FLASHSALE_STOCK": "5"})
     page = open_page(server.url + "/", viewport=PHONE)
     expect(page.get_by_test_id("stock-remaining")).to_have_text("5")
+    expect(page.get_by_test_id("stock-freshness")).to_have_attribute("data-mode", "live")
     overflow = page.evaluate(
         "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
     )
@@ -251,6 +291,7 @@ def test_dashboard_figures_move(
     expect(page.get_by_test_id("tile-breaker-value")).to_have_text("closed")
     expect(page.get_by_test_id("tile-workers-value")).to_have_text("2 / 2")
     expect(page.get_by_test_id("tile-stock-value")).to_have_text("60 / 60")
+    expect(page.get_by_test_id("stock-freshness")).to_have_attribute("data-mode", "live")
     requests_before = page.get_by_test_id("tile-requests-value").inner_text()
 
     stop = threading.Event()

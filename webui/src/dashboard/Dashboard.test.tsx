@@ -1,5 +1,6 @@
-import { render, screen, waitFor } from '@testing-library/react';
+import { act, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { installFakeEventSource, latest } from '../test/fakeEventSource';
 import { json, mockFetch, OPEN_STATUS } from '../test/fetchMock';
 import { Dashboard } from './Dashboard';
 
@@ -19,6 +20,7 @@ function metricsBody(step: number) {
     sale: OPEN_STATUS,
     allocator: { alive: true, pid: 4242, heartbeatAgeMs: 12, restarts: 0 },
     workers: { alive: 2, configured: 2 },
+    openEventStreams: 1234,
     processes: [
       { role: 'allocator', pid: 4242, cpuSeconds: 2 + 0.5 * step, residentBytes: 31.5 * 2 ** 20 },
       { role: 'worker', pid: 4243, cpuSeconds: 5, residentBytes: 30 * 2 ** 20 },
@@ -26,20 +28,21 @@ function metricsBody(step: number) {
   };
 }
 
+const HEALTH = {
+  status: 'ok',
+  uptimeSeconds: 10,
+  allocator: { alive: true, pid: 4242, heartbeatAgeMs: 12, restarts: 0 },
+  breaker: { state: 'closed', since: null, trips: 0 },
+  workers: { alive: 2, configured: 2 },
+  serverTime: '2026-11-24T15:00:00Z',
+};
+
 describe('Dashboard', () => {
   it('shows health, allocator, breaker, queue, stock and moving rates', async () => {
     let step = 0;
     mockFetch((url) => {
-      if (url.endsWith('/health')) {
-        return json({
-          status: 'ok',
-          uptimeSeconds: 10,
-          allocator: { alive: true, pid: 4242, heartbeatAgeMs: 12, restarts: 0 },
-          breaker: { state: 'closed', since: null, trips: 0 },
-          workers: { alive: 2, configured: 2 },
-          serverTime: '2026-11-24T15:00:00Z',
-        });
-      }
+      if (url.endsWith('/health')) return json(HEALTH);
+      if (url.endsWith('/status')) return json(OPEN_STATUS);
       step += 1;
       return json(metricsBody(step));
     });
@@ -51,6 +54,7 @@ describe('Dashboard', () => {
     expect(screen.getByTestId('tile-queue-value')).toHaveTextContent('3');
     expect(screen.getByTestId('tile-stock-value')).toHaveTextContent('37 / 100');
     expect(screen.getByTestId('tile-workers-value')).toHaveTextContent('2 / 2');
+    expect(screen.getByTestId('tile-workers')).toHaveTextContent('1,234 live pages');
 
     // Two samples make a rate: confirmed grows by 10 per sample.
     await waitFor(() => expect(screen.getByTestId('chart-rates-confirmed')).not.toHaveTextContent('–'));
@@ -85,5 +89,20 @@ describe('Dashboard', () => {
     expect(await screen.findByText('Unhealthy')).toBeInTheDocument();
     expect(screen.getByTestId('tile-allocator-value')).toHaveTextContent('Down');
     expect(screen.getByTestId('tile-breaker-value')).toHaveTextContent('open');
+  });
+
+  it('shows the stock and breaker pushed by the stream, and says they are live', async () => {
+    const sources = installFakeEventSource();
+    mockFetch((url) => (url.endsWith('/health') ? json(HEALTH) : json(metricsBody(1))));
+    render(<Dashboard pollMs={60_000} />);
+    await waitFor(() => expect(screen.getByTestId('tile-stock-value')).toHaveTextContent('37 / 100'));
+    expect(screen.getByTestId('stock-freshness')).toHaveAttribute('data-mode', 'connecting');
+
+    act(() => latest(sources).pushStatus({ ...OPEN_STATUS, remaining: 12, sold: 88, breaker: 'open' }));
+    expect(screen.getByTestId('tile-stock-value')).toHaveTextContent('12 / 100');
+    expect(screen.getByTestId('tile-breaker-value')).toHaveTextContent('open (shedding load)');
+    const freshness = screen.getByTestId('stock-freshness');
+    expect(freshness).toHaveAttribute('data-mode', 'live');
+    expect(freshness).toHaveTextContent('Stock and breaker state: Live updates');
   });
 });

@@ -1,6 +1,8 @@
 import type { ReactNode } from 'react';
 import { formatBytes, formatMs, formatNumber, formatPercent, formatUptime } from '../lib/format';
+import { Freshness } from '../lib/Freshness';
 import { OUTCOME_KINDS, type BreakerState } from '../lib/types';
+import { useLiveStatus } from '../lib/useLiveStatus';
 import { LineChart, type ChartSeries } from './LineChart';
 import { OUTCOME_STYLE } from './outcomeStyle';
 import { HISTORY_SAMPLES, PERCENTILES, latencySeries, outcomeRates, processLoads } from './series';
@@ -19,6 +21,8 @@ const formatRate = (value: number) => `${formatNumber(value, 1)}/s`;
 
 export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
   const { samples, health, problem } = useDashboardData(pollMs);
+  // Stock and breaker state as the shoppers' pages get them: pushed, else polled.
+  const live = useLiveStatus(pollMs);
   const latest = samples.at(-1)?.metrics ?? null;
   const rates = outcomeRates(samples);
   const latency = latencySeries(samples);
@@ -40,8 +44,10 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
 
   const allocator = latest?.allocator ?? health?.allocator ?? null;
   const breaker = latest?.breaker ?? health?.breaker ?? null;
+  const breakerState = live.status?.breaker ?? breaker?.state ?? null;
   const workers = latest?.workers ?? health?.workers ?? null;
-  const sale = latest?.sale ?? null;
+  const sale = live.status ?? latest?.sale ?? null;
+  const shownProblem = problem ?? live.problem;
   const processes = processLoads(samples);
   const queueRatio =
     latest && latest.queueCapacity > 0 ? latest.queueDepth / latest.queueCapacity : 0;
@@ -50,11 +56,14 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
     <div className="dashboard">
       <div className="dashboard__head">
         <h1>Operator dashboard</h1>
-        <p className="hint">Live from /flash-sale/metrics and /flash-sale/health, every second.</p>
+        <p className="hint">
+          <span>Metrics and health every second. Stock and breaker state:</span>
+          <Freshness mode={live.mode} what="Stock and breaker state" />
+        </p>
       </div>
-      {problem ? (
+      {shownProblem ? (
         <p className="live-problem" role="alert" data-testid="dashboard-problem">
-          Live updates interrupted: {problem} Retrying…
+          Live updates interrupted: {shownProblem} Retrying…
         </p>
       ) : null}
 
@@ -80,8 +89,8 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
         <Tile
           title="Circuit breaker"
           testId="tile-breaker"
-          tone={breaker ? (breaker.state === 'closed' ? 'good' : breaker.state === 'open' ? 'bad' : 'warn') : 'unknown'}
-          value={breaker ? BREAKER_TEXT[breaker.state] : '–'}
+          tone={breakerState ? (breakerState === 'closed' ? 'good' : breakerState === 'open' ? 'bad' : 'warn') : 'unknown'}
+          value={breakerState ? BREAKER_TEXT[breakerState] : '–'}
         >
           {breaker ? `${breaker.trips} trips` : 'waiting…'}
         </Tile>
@@ -108,6 +117,8 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
           value={workers ? `${workers.alive} / ${workers.configured}` : '–'}
         >
           alive / configured
+          {latest?.openEventStreams !== undefined &&
+            ` · ${formatNumber(latest.openEventStreams)} live ${latest.openEventStreams === 1 ? 'page' : 'pages'}`}
         </Tile>
         <Tile
           title="Requests"

@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { header, json, mockFetch, notModified, OPEN_STATUS } from '../test/fetchMock';
-import { fetchHealth, lookupOrder, pollStatus, purchase, retryAfterSeconds } from './api';
+import {
+  fetchHealth,
+  lookupOrder,
+  parseStatusEvent,
+  pollStatus,
+  purchase,
+  retryAfterSeconds,
+} from './api';
 
 const ORDER = {
   orderId: '7b0c9a52-1f1e-4a5b-9d36-2f0b1d2f1c11',
@@ -134,9 +141,35 @@ describe('pollStatus', () => {
     expect(result.kind === 'fresh' && result.clockOffsetMs).toBe(10_000);
   });
 
+  it('reports a 200 that is not a status as an error', async () => {
+    mockFetch(() => json({ state: 'open', total: 100 }));
+    expect(await pollStatus(null)).toMatchObject({ kind: 'error' });
+  });
+
   it('reports a failing server as an error', async () => {
     mockFetch(() => json({ title: 'Internal error' }, 500));
     expect(await pollStatus(null)).toMatchObject({ kind: 'error' });
+  });
+});
+
+describe('parseStatusEvent', () => {
+  it('reads a status event like a status answer, with the clock offset', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-11-24T14:59:50.000Z'));
+    expect(parseStatusEvent(JSON.stringify(OPEN_STATUS))).toEqual({
+      status: OPEN_STATUS,
+      clockOffsetMs: 10_000,
+    });
+  });
+
+  it.each([
+    ['not JSON', '{"state": "open"'],
+    ['not an object', '"open"'],
+    ['null', 'null'],
+    ['without the stock', JSON.stringify({ ...OPEN_STATUS, remaining: undefined })],
+    ['with a state that is not text', JSON.stringify({ ...OPEN_STATUS, state: 3 })],
+  ])('refuses data that is %s', (_what, data) => {
+    expect(parseStatusEvent(data)).toBeNull();
   });
 });
 

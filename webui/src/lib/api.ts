@@ -160,10 +160,30 @@ export async function lookupOrder(userId: string): Promise<LookupResult> {
   };
 }
 
+/** A sale status, and the server's clock minus this browser's when it was read. */
+export interface StatusSnapshot {
+  status: SaleStatus;
+  clockOffsetMs: number;
+}
+
 export type StatusPoll =
-  | { kind: 'fresh'; status: SaleStatus; etag: string | null; clockOffsetMs: number }
+  | ({ kind: 'fresh'; etag: string | null } & StatusSnapshot)
   | { kind: 'not_modified' }
   | { kind: 'error'; detail: string };
+
+/** The body as a status, if it has what the pages read; the poll and the stream both check it. */
+function saleStatusOf(body: JsonObject): SaleStatus | null {
+  const { state, total, remaining, sold } = body;
+  const counts = [total, remaining, sold];
+  if (typeof state !== 'string' || !counts.every((count) => typeof count === 'number')) return null;
+  return body as unknown as SaleStatus;
+}
+
+/** Server clock minus this browser's, taking serverTime as read halfway between sentAt and receivedAt. */
+function clockOffsetMs(status: SaleStatus, sentAt: number, receivedAt: number): number {
+  const serverTime = Date.parse(status.serverTime);
+  return Number.isNaN(serverTime) ? 0 : serverTime - (sentAt + receivedAt) / 2;
+}
 
 /**
  * One conditional GET of the sale status. A page polls this every second, so it
@@ -186,14 +206,34 @@ export async function pollStatus(etag: string | null, signal?: AbortSignal): Pro
   }
   if (response.status === 304) return { kind: 'not_modified' };
   const body = await readJson(response);
-  if (response.status !== 200 || typeof body.state !== 'string') {
+  const status = response.status === 200 ? saleStatusOf(body) : null;
+  if (!status) {
     return { kind: 'error', detail: detailOf(body) || `Status answered ${response.status}.` };
   }
-  const status = body as unknown as SaleStatus;
+  return {
+    kind: 'fresh',
+    status,
+    etag: response.headers.get('ETag'),
+    clockOffsetMs: clockOffsetMs(status, sentAt, Date.now()),
+  };
+}
+
+/** GET /flash-sale/events: the same status as pollStatus, pushed (Server-Sent Events). */
+export const STATUS_EVENTS_URL = `${API_BASE}/events`;
+
+/** The data of one `status` event, or null if it is not a sale status. */
+export function parseStatusEvent(data: string): StatusSnapshot | null {
+  let body: unknown;
+  try {
+    body = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  const status = body !== null && typeof body === 'object' ? saleStatusOf(body as JsonObject) : null;
+  if (!status) return null;
+  // Pushed as soon as it was read: no request to take the middle of.
   const receivedAt = Date.now();
-  const serverTime = Date.parse(status.serverTime);
-  const clockOffsetMs = Number.isNaN(serverTime) ? 0 : serverTime - (sentAt + receivedAt) / 2;
-  return { kind: 'fresh', status, etag: response.headers.get('ETag'), clockOffsetMs };
+  return { status, clockOffsetMs: clockOffsetMs(status, receivedAt, receivedAt) };
 }
 
 export type Fetched<T> = { ok: true; value: T } | { ok: false; detail: string };

@@ -79,6 +79,8 @@ export interface Metrics {
   workers: WorkersInfo;
   /** Absent from servers older than this UI. */
   processes?: ProcessInfo[];
+  /** Pages holding /flash-sale/events open, over every worker; absent from older servers. */
+  openEventStreams?: number;
 }
 
 export interface Health {

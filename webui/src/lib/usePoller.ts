@@ -6,11 +6,13 @@ export const MAX_BACKOFF_MS = 10_000;
  * Run `poll` now and then every `intervalMs`, one call at a time, doubling the
  * pause after failures (up to MAX_BACKOFF_MS) and pausing while the tab is
  * hidden: thousands of open pages must not become thousands of busy pollers.
- * `poll` resolves true on success. Returns a function that polls at once.
+ * `poll` resolves true on success. Returns a function that polls at once, also
+ * while not `enabled` (then once, without a schedule after it).
  */
 export function usePoller(
   poll: (signal: AbortSignal) => Promise<boolean>,
   intervalMs: number,
+  enabled = true,
 ): () => void {
   const pollRef = useRef(poll);
   const triggerRef = useRef<() => void>(() => undefined);
@@ -48,25 +50,26 @@ export function usePoller(
       if (controller.signal.aborted) return;
       failures = ok ? 0 : failures + 1;
       const delay = failures === 0 ? intervalMs : Math.min(intervalMs * 2 ** failures, MAX_BACKOFF_MS);
-      schedule(again ? 0 : delay);
+      if (again) schedule(0);
+      else if (enabled) schedule(delay);
       again = false;
     }
 
     const onVisibility = () => {
       if (document.hidden) window.clearTimeout(timer);
-      else schedule(0);
+      else if (enabled) schedule(0);
     };
 
     triggerRef.current = () => schedule(0);
     document.addEventListener('visibilitychange', onVisibility);
-    void tick();
+    if (enabled) void tick();
     return () => {
       controller.abort();
       window.clearTimeout(timer);
       document.removeEventListener('visibilitychange', onVisibility);
       triggerRef.current = () => undefined;
     };
-  }, [intervalMs]);
+  }, [intervalMs, enabled]);
 
   return useCallback(() => triggerRef.current(), []);
 }

@@ -1,17 +1,18 @@
 import { useCallback, useState } from 'react';
+import { STATUS_POLL_MS, useLiveStatus } from '../lib/useLiveStatus';
 import { BuyForm } from './BuyForm';
 import { OrderLookup } from './OrderLookup';
 import { PRODUCT } from './product';
 import { SaleState } from './SaleState';
 import { StockMeter } from './StockMeter';
-import { STATUS_POLL_MS, useSaleStatus } from './useSaleStatus';
 
 export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
-  const { status, clockOffsetMs, problem, refresh } = useSaleStatus(pollMs);
+  const { status, clockOffsetMs, mode, problem, refresh } = useLiveStatus(pollMs);
   const [lastBuyer, setLastBuyer] = useState<string | null>(null);
   const onAnswered = useCallback(
     (userId: string) => {
       setLastBuyer(userId);
+      // The stream brings the change within a second anyway; the shopper's own should show at once.
       refresh();
     },
     [refresh],
@@ -32,7 +33,7 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
           </p>
           <p className="product__blurb">{PRODUCT.blurb}</p>
           <SaleState status={status} clockOffsetMs={clockOffsetMs} onStartReached={refresh} />
-          <StockMeter status={status} />
+          <StockMeter status={status} mode={mode} />
           {problem ? (
             <p className="live-problem" role="alert" data-testid="status-problem">
               Live updates interrupted: {problem} Retrying…

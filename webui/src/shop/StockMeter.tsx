@@ -1,7 +1,9 @@
 import { formatNumber } from '../lib/format';
+import { Freshness } from '../lib/Freshness';
+import type { LiveMode } from '../lib/statusStream';
 import type { SaleStatus } from '../lib/types';
 
-export function StockMeter({ status }: { status: SaleStatus | null }) {
+export function StockMeter({ status, mode }: { status: SaleStatus | null; mode: LiveMode }) {
   const total = status?.total ?? 0;
   const remaining = status?.remaining ?? 0;
   const ratio = total > 0 ? remaining / total : 0;
@@ -30,9 +32,10 @@ export function StockMeter({ status }: { status: SaleStatus | null }) {
       >
         <div className={`bar__fill bar__fill--${level}`} style={{ width: `${ratio * 100}%` }} />
       </div>
-      {status ? (
-        <p className="stock__sold">{formatNumber(status.sold)} sold</p>
-      ) : null}
+      <div className="stock__foot">
+        <p className="stock__sold">{status ? `${formatNumber(status.sold)} sold` : ''}</p>
+        <Freshness mode={mode} what="Stock" />
+      </div>
     </div>
   );
 }
