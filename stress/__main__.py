@@ -103,7 +103,12 @@ def _add_load_options(parser: argparse.ArgumentParser, *, with_token: bool = Tru
         default=None,
         help="items of the new sale (with --admin-token; default 100)",
     )
-    load.add_argument("--processes", type=int, default=8, help="client processes (default 8)")
+    load.add_argument(
+        "--processes",
+        type=int,
+        default=4,
+        help="client processes of the shoppers, each an event loop (default 4)",
+    )
     if with_token:
         load.add_argument(
             "--admin-token",
@@ -161,17 +166,42 @@ def _add_load_options(parser: argparse.ArgumentParser, *, with_token: bool = Tru
         "--timeout", type=float, default=30.0, help="per request, seconds (default 30)"
     )
     load.add_argument(
-        "--warmup",
+        "--cold",
         action="store_true",
-        help="open every shopper's connection (GET status) before the release; by "
-        "default each purchase opens a fresh connection at the release",
+        help="no page open before the release: each shopper's first purchase opens its "
+        "connection (by default every shopper there at the release has loaded its page, "
+        "GET status, and holds that connection, as a browser tab does)",
+    )
+    load.add_argument(
+        "--watchers",
+        type=int,
+        default=0,
+        help="open pages holding GET /flash-sale/events through the run; the verdict "
+        "checks each got the status at once and showed sold_out in time (default 0)",
+    )
+    load.add_argument(
+        "--watcher-processes",
+        type=int,
+        default=2,
+        help="client processes of the watchers' own (0: on the shoppers'; default 2)",
     )
     load.add_argument(
         "--concurrency",
         type=int,
         default=None,
-        help="cap on simultaneous shoppers (default: all for burst/bots/prestart, "
-        "500 for ramp/soak)",
+        help="cap on simultaneous shoppers (default: none)",
+    )
+    load.add_argument(
+        "--spread-warning-ms",
+        type=float,
+        default=100.0,
+        help="warn 'not a burst' when the first attempts spread wider (default 100)",
+    )
+    load.add_argument(
+        "--sold-out-within-ms",
+        type=float,
+        default=1000.0,
+        help="every open page must show sold_out this soon after the last sale (default 1000)",
     )
     load.add_argument(
         "--fairness-tolerance-ms",
@@ -246,12 +276,16 @@ def flash_options(args: argparse.Namespace, url: str, token: str | None, report:
         ),
         per_user_limit=args.per_user_limit,
         timeout_s=args.timeout,
-        warmup=args.warmup,
+        page_open=not args.cold,
+        watchers=args.watchers,
+        watcher_processes=args.watcher_processes,
         concurrency=args.concurrency,
         poll_interval_s=args.poll_interval,
         start_lead_s=args.start_lead,
         rate_limit_per_min=args.rate_limit,
         fairness_tolerance_ms=args.fairness_tolerance_ms,
+        spread_warning_ms=args.spread_warning_ms,
+        sold_out_within_ms=args.sold_out_within_ms,
         progress=not args.no_progress,
     )
 

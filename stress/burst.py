@@ -3,10 +3,9 @@ released at one wall-clock instant by asyncio on uvloop, in a few processes.
 
 Each shopper connects, sends one purchase with `Connection: close`, and reads
 the answer; its latency counts from the release instant, as a shopper who
-pressed Buy then would see it. The client is plain asyncio streams and a
-minimal HTTP/1.1 exchange, not a client library: measured on this 2-core host,
-aiohttp spent 335-366 µs of client CPU per new-connection purchase against
-83-102 µs for this, and every client cycle is one the server does not get.
+pressed Buy then would see it. The client is the toolkit's own minimal one
+(stress/wire.py, which gives the figures that chose it): every client cycle is
+one the server does not get.
 """
 
 from __future__ import annotations
@@ -18,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
 from stress.common import PURCHASE_PATH, percentile, raise_nofile_limit
-from stress.release import READY_TIMEOUT_S, release_together
+from stress.release import STARTED, PhaseGate, release_together
+from stress.wire import WIRE_ERRORS, connect, json_post
 
 START_LEAD_S = 1.0
 ANSWER_TIMEOUT_S = 30.0
@@ -93,7 +91,7 @@ def run_burst(url: str, users: list[str], processes: int = 2) -> BurstResult:
     )  # fmt: skip
 
 
-def _shopper_process(url, users, ready, go, release, results) -> None:
+def _shopper_process(index: int, url: str, users: list[str], gate: PhaseGate, results) -> None:
     import resource
 
     import uvloop
@@ -101,23 +99,16 @@ def _shopper_process(url, users, ready, go, release, results) -> None:
     raise_nofile_limit()
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    requests = [_purchase(host, user) for user in users]
-    ready.put(len(users))
-    go.wait(READY_TIMEOUT_S)
+    requests = [json_post(PURCHASE_PATH, host, {"userId": user}, close=True) for user in users]
+    gate.report(index, STARTED)
+    release_ns = gate.release_ns()
+    if release_ns is None:
+        return  # the parent gave up on the run
     before = resource.getrusage(resource.RUSAGE_SELF)
-    outcome = uvloop.run(_release_all(host, port, requests, float(release.value)))
+    outcome = uvloop.run(_release_all(host, port, requests, release_ns / 1e9))
     after = resource.getrusage(resource.RUSAGE_SELF)
     outcome["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     results.put(outcome)
-
-
-def _purchase(host: str, user: str) -> bytes:
-    body = orjson.dumps({"userId": user})
-    head = (
-        f"POST {PURCHASE_PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    return head.encode() + body
 
 
 async def _release_all(host: str, port: int, requests: list[bytes], at: float) -> dict:
@@ -131,7 +122,7 @@ async def _release_all(host: str, port: int, requests: list[bytes], at: float) -
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT_S):
                 status = await _exchange(host, port, request)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+        except WIRE_ERRORS as exc:
             return "error", None, f"{type(exc).__name__}: {exc}"[:200]
         return status, time.time() - at, ""
 
@@ -146,16 +137,8 @@ async def _release_all(host: str, port: int, requests: list[bytes], at: float) -
 
 async def _exchange(host: str, port: int, request: bytes) -> str:
     """One request on a new connection; the answer's status code."""
-    reader, writer = await asyncio.open_connection(host, port)
+    connection = await connect(host, port)
     try:
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        return head.split(b" ", 2)[1].decode()
+        return str((await connection.exchange(request)).status)
     finally:
-        writer.close()
+        connection.close()

@@ -21,7 +21,7 @@ from stress.common import (
     percentile,
     raise_nofile_limit,
 )
-from stress.release import READY_TIMEOUT_S, release_together
+from stress.release import READY_TIMEOUT_S, STARTED, PhaseGate, release_together
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -68,14 +68,13 @@ def run_python_loops(
 
 
 def loop_process(
+    index: int,
     url: str,
     target: str,
     connections: int,
     seconds: float,
     prefix: str,
-    ready_queue: Any,
-    go: Any,
-    start_value: Any,
+    gate: PhaseGate,
     result_queue: Any,
 ) -> None:
     """One client process: `connections` threads, one keep-alive connection each.
@@ -128,9 +127,11 @@ def loop_process(
     threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(connections)]
     for thread in threads:
         thread.start()
-    ready_queue.put(prefix)
-    go.wait(READY_TIMEOUT_S)
-    start = float(start_value.value)
+    gate.report(index, STARTED)
+    release_ns = gate.release_ns()
+    if release_ns is None:
+        return  # the parent gave up on the run
+    start = release_ns / 1e9
     bounds.extend((start, start + seconds))
     release.set()
     for thread in threads:

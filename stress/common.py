@@ -11,7 +11,6 @@ import json
 import math
 import resource
 import secrets
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -19,12 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-import requests.adapters
-import urllib3.connection
-import urllib3.connectionpool
 
 PURCHASE_PATH = "/flash-sale/purchase"
 STATUS_PATH = "/flash-sale/status"
+EVENTS_PATH = "/flash-sale/events"
 METRICS_PATH = "/flash-sale/metrics"
 HEALTH_PATH = "/flash-sale/health"
 ADMIN_SALE_PATH = "/flash-sale/admin/sale"
@@ -174,43 +171,11 @@ def decode_json(answer: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-_written = threading.local()
-
-
-class _TimedConnection(urllib3.connection.HTTPConnection):
-    """Notes the wall-clock time once a request's bytes have been handed to the kernel.
-
-    With hundreds of shopper threads per process, a thread may wait a long time for
-    the GIL between taking its send time and writing; the fairness verdict needs a
-    moment by which the request had certainly left."""
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)
-        _written.ns = time.time_ns()
-
-
-class _TimedPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = _TimedConnection
-
-
-def last_written_ns() -> int:
-    """When this thread's last request was written (0 if none yet)."""
-    return getattr(_written, "ns", 0)
-
-
-def new_session(*, timed: bool = False) -> requests.Session:
+def new_session() -> requests.Session:
     """A session for loopback load: no proxy or netrc look-up per request, which
-    costs a third of requests' CPU time per call and changes nothing on 127.0.0.1.
-    `timed` records when each request was written (see `last_written_ns`)."""
+    costs a third of requests' CPU time per call and changes nothing on 127.0.0.1."""
     session = requests.Session()
     session.trust_env = False
-    if timed:
-        adapter = requests.adapters.HTTPAdapter()
-        adapter.poolmanager.pool_classes_by_scheme = {
-            **adapter.poolmanager.pool_classes_by_scheme,
-            "http": _TimedPool,
-        }
-        session.mount("http://", adapter)
     return session
 
 

@@ -29,7 +29,6 @@ def compute_figures(records: list[Record]) -> dict[str, Any]:
     last_answer = max(r.answer_ns for r in purchases)
     span_s = max((last_answer - first_send) / 1e9, 1e-9)
     answered = [r for r in purchases if r.http]
-    first_attempts = sorted(r.send_ns for r in purchases if r.attempt == 1)
     sales = [r.answer_ns for r in purchases if r.http == 201]
     sold_out = [r.answer_ns for r in purchases if r.status == "sold_out"]
 
@@ -42,9 +41,6 @@ def compute_figures(records: list[Record]) -> dict[str, Any]:
             "durationS": round(span_s, 3),
             "requestsPerS": round(len(answered) / span_s, 1),
             "salesPerS": round(len(sales) / span_s, 1) if sales else 0.0,
-            "firstAttemptSpreadMs": round((first_attempts[-1] - first_attempts[0]) / 1e6, 2)
-            if first_attempts
-            else None,
             "firstRequestToLastSaleS": round((max(sales) - first_send) / 1e9, 4) if sales else None,
             "timeToSoldOutS": round((min(sold_out) - first_send) / 1e9, 4) if sold_out else None,
             "latencyMs": {

@@ -13,14 +13,15 @@ from typing import Any
 from stress.ceiling import CeilingOptions, CeilingResult, measure_ceiling
 from stress.common import Api, ApiError, iso_to_ns, new_run_id, parse_iso, str_or_none
 from stress.figures import compute_figures
-from stress.load import run_load
+from stress.load import LoadResult, run_load
 from stress.lookups import lookup_all
-from stress.scenarios import ScenarioOptions, all_at_once, build_plans
+from stress.pages import SOLD_OUT_WITHIN_MS, last_sale, page_checks, page_figures
+from stress.scenarios import ScenarioOptions, build_plans
 from stress.server_usage import cpu_summary, per_request_us, server_cpu_s
-from stress.verdict import SaleFacts, Verdict, judge
+from stress.spread import AT_ONE_INSTANT, SPREAD_WARNING_MS, not_a_burst, release_spread
+from stress.verdict import LookupResult, SaleFacts, Verdict, judge
 
 SETTLE_AFTER_PENDING_S = 1.0
-DEFAULT_SPREAD_CONCURRENCY = 500
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,25 @@ class FlashOptions:
     url: str = "http://127.0.0.1:8000"
     users: int = 5000
     stock: int | None = 100
-    processes: int = 8
+    # Shoppers' client processes: measured on 2 cores, 4 released 5,000 shoppers
+    # within 55-84 ms, 2 within 68-98 ms and 8 within 51-119 ms.
+    processes: int = 4
     admin_token: str | None = None
     report_dir: Path | None = None
     scenario: ScenarioOptions = field(default_factory=ScenarioOptions)
     per_user_limit: int = 1
     timeout_s: float = 30.0
-    warmup: bool = False
+    # Every shopper there at the release has its page open, hence its connection.
+    page_open: bool = True
+    watchers: int = 0  # open pages holding an event stream through the run
+    watcher_processes: int = 2  # client processes of their own (0: the shoppers')
     concurrency: int | None = None
     poll_interval_s: float = 2.0
     start_lead_s: float = 5.0
     rate_limit_per_min: int = 10
     fairness_tolerance_ms: float = 1000.0
+    spread_warning_ms: float = SPREAD_WARNING_MS  # first attempts spread wider: "not a burst"
+    sold_out_within_ms: float = SOLD_OUT_WITHIN_MS  # every page shows sold_out this soon
     progress: bool = True
     ceiling: CeilingOptions | None = None  # measure the ceiling on the same server after
 
@@ -65,21 +73,23 @@ def run_flash(options: FlashOptions) -> FlashResult:
         sale, facts = _prepare_sale(api, options, status_before)
         scenario = replace(options.scenario, users=options.users)
         plans = build_plans(scenario, run_id)
-        concurrency = options.concurrency
-        if concurrency is None and not all_at_once(scenario.scenario):
-            concurrency = DEFAULT_SPREAD_CONCURRENCY
         started_at = datetime.now(UTC).isoformat()
         load_before = os.getloadavg()[0]
+        opened: list[dict[str, Any] | None] = []
         load = run_load(
             options.url,
             plans,
             processes=options.processes,
-            concurrency=concurrency,
+            pages=options.watchers,
+            page_processes=options.watcher_processes,
+            concurrency=options.concurrency,
             timeout_s=options.timeout_s,
-            warmup=options.warmup,
+            page_open=options.page_open,
             poll_interval_s=options.poll_interval_s,
             progress=options.progress,
+            before_release=lambda: opened.append(api.metrics()),
         )
+        metrics_opened = opened[0] if opened else metrics_before
         metrics_loaded = api.metrics()  # before the look-ups add their own load
         if any(r.http == 202 for r in load.records):
             time.sleep(SETTLE_AFTER_PENDING_S)  # let in-flight purchases settle before looking up
@@ -93,7 +103,10 @@ def run_flash(options: FlashOptions) -> FlashResult:
     verdict = judge(load.records, lookups, facts)
     verdict.warnings.extend(f"client: {note}" for note in load.notes)
     figures = compute_figures(load.records)
-    server_cpu = server_cpu_s(metrics_before, metrics_loaded)
+    _judge_release(options, facts, load, verdict, figures)
+    _judge_pages(options, load, lookups, status_after, verdict, figures)
+    # From the release on: opening the pages and connections is counted apart.
+    server_cpu = server_cpu_s(metrics_opened, metrics_loaded)
     report = {
         "run": {
             "runId": run_id,
@@ -102,14 +115,22 @@ def run_flash(options: FlashOptions) -> FlashResult:
             "scenario": asdict(scenario),
             "users": options.users,
             "processes": load.processes,
-            "threadsPerProcess": load.threads_per_process,
-            "warmup": options.warmup,
-            "concurrency": concurrency,
+            "engine": "asyncio on uvloop, stress/wire.py (httptools)",
+            "shoppersPerProcess": load.shoppers_per_process,
+            "pagesPerProcess": load.pages_per_process,
+            "pageOpen": options.page_open,
+            "watchers": options.watchers,
+            "openBeforeReleaseS": load.open_s,
+            "spreadWarningMs": options.spread_warning_ms,
+            "soldOutWithinMs": options.sold_out_within_ms,
+            "concurrency": options.concurrency,
             "timeoutS": options.timeout_s,
             "clientNotes": load.notes,
             "clientCpuS": round(load.client_cpu_s, 2),
+            "clientCpuPerRequestUs": per_request_us(load.client_cpu_s, len(load.records)),
             "serverCpuS": server_cpu,
             "serverCpuPerRequestUs": per_request_us(server_cpu, len(load.records)),
+            "serverCpuOpeningS": server_cpu_s(metrics_before, metrics_opened),
             "loadWallS": round((load.finished_ns - load.release_ns) / 1e9, 2),
             # Other work on the host skews every figure: say how busy it was.
             "hostLoadAverage1m": {
@@ -136,8 +157,39 @@ def run_flash(options: FlashOptions) -> FlashResult:
     if options.report_dir is not None:
         from stress.report import write_flash_report
 
-        write_flash_report(options.report_dir, report, load.records)
+        write_flash_report(options.report_dir, report, load.records, load.pages)
     return FlashResult(verdict, figures, report, ceiling)
+
+
+def _judge_release(
+    options: FlashOptions, facts: SaleFacts, load: LoadResult, verdict: Verdict,
+    figures: dict[str, Any],
+) -> None:  # fmt: skip
+    """The spread of the first attempts, for scenarios whose shoppers press Buy at once."""
+    name = options.scenario.scenario
+    if name not in AT_ONE_INSTANT:
+        return
+    if name == "prestart" and facts.starts_at_ns is not None:
+        spread = release_spread(load.records, facts.starts_at_ns, "the sale's start")
+    else:
+        spread = release_spread(load.records, load.release_ns, "the release instant")
+    figures["releaseSpread"] = spread
+    warning = not_a_burst(spread, options.spread_warning_ms)
+    if warning:
+        verdict.warnings.append(warning)
+
+
+def _judge_pages(
+    options: FlashOptions, load: LoadResult, lookups: dict[str, LookupResult],
+    status_after: dict[str, Any], verdict: Verdict, figures: dict[str, Any],
+) -> None:  # fmt: skip
+    if not load.pages:
+        return
+    last = last_sale(load.records, lookups)
+    figures["pages"] = page_figures(load.pages, last, status_after.get("state"))
+    checks, warnings = page_checks(load.pages, last, status_after, options.sold_out_within_ms)
+    verdict.checks.extend(checks)
+    verdict.warnings.extend(warnings)
 
 
 def _prepare_sale(
@@ -185,6 +237,39 @@ def _sale_id(sale: dict[str, Any], status: dict[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
+def release_lines(spread: dict[str, Any] | None, run: dict[str, Any]) -> list[str]:
+    if spread is None:
+        return []
+    opened = (
+        f"pages (and connections) opened {run['openBeforeReleaseS']} s before"
+        if run["pageOpen"]
+        else "connections opened at the release"
+    )
+    return [
+        f"  release spread of first attempts             {spread['spreadMs']} ms "
+        f"(p50 {spread['p50Ms']}, p99 {spread['p99Ms']}, last {spread['lastMs']} ms after "
+        f"{spread['origin']}; {opened})"
+    ]
+
+
+def page_lines(pages: dict[str, Any] | None) -> list[str]:
+    if not pages:
+        return []
+    lines = [
+        f"  open pages: {pages['connected']} of {pages['watchers']} connected, "
+        f"{pages['refused']} refused (503), {pages['failed']} failed; first event "
+        f"p50 {pages['firstEventMs']['p50']} ms, p99 {pages['firstEventMs']['p99']} ms"
+    ]
+    delay = pages.get("soldOutDelayMs")
+    if delay:
+        lines.append(
+            f"  sold_out shown after the last sale (ms): p50 {delay['p50']}, p90 {delay['p90']}, "
+            f"p99 {delay['p99']}, max {delay['max']} ({delay['count']} pages; from "
+            f"{delay['from']})"
+        )
+    return lines
+
+
 def format_summary(result: FlashResult) -> str:
     """The verdict and figures as a terminal page."""
     verdict, figures = result.verdict, result.figures
@@ -205,13 +290,14 @@ def format_summary(result: FlashResult) -> str:
         ("answered", "answered"),
         ("requestsPerS", "requests/s"),
         ("salesPerS", "sales/s"),
-        ("firstAttemptSpreadMs", "release spread of first attempts (ms)"),
         ("firstRequestToLastSaleS", "first request -> last sale (s)"),
         ("timeToSoldOutS", "first request -> first sold-out answer (s)"),
         ("statusPolls", "status polls"),
     ):
         if figures.get(key) is not None:
             lines.append(f"  {label:<44} {figures[key]}")
+    lines += release_lines(figures.get("releaseSpread"), run)
+    lines += page_lines(figures.get("pages"))
     host = run["hostLoadAverage1m"]
     lines.append(f"  {cpu_summary(run)}")
     lines.append(

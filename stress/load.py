@@ -1,31 +1,36 @@
-"""Parent side of a load run: spread plans over client processes (the
-`multiprocess` package), release them at one instant, show progress and gather
-the records.
+"""Parent side of a load run: spread the shoppers' plans and the open pages over
+client processes (the `multiprocess` package, each an event loop: stress.engine),
+step them through opening their connections, release them at one instant,
+show progress and gather the records.
 
-Release protocol: each client process starts its shopper threads (each opens its
-connection first when warm-up is on), reports ready on a queue, and waits on an
-event. Once all are ready the parent writes a wall-clock release time 300 ms
-ahead into shared memory and sets the event; every process sleeps until that
-instant and opens its gate, so the first requests of all processes leave within
-about a millisecond of each other (then the GIL and the two cores decide).
+The release: once every process has opened its pages, then its shoppers'
+connections, the parent writes a wall-clock instant RELEASE_LEAD_S ahead and
+lets them go; each process sleeps until then and sets its shoppers off at once.
 """
 
 from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import multiprocess
 
 from stress.common import Record, raise_nofile_limit
+from stress.engine import PHASES, EngineSettings, SharedProgress, client_main
+from stress.pages import PageRecord
 from stress.progress import ProgressBar
+from stress.release import STARTED, PhaseGate, ReleaseError
 from stress.scenarios import MAX_RETRY_WAIT_S, UserPlan
-from stress.shopper import ClientSettings, client_main
+from stress.shopper import ShopperSettings
 
 RELEASE_LEAD_S = 0.3
-READY_TIMEOUT_S = 300.0
 RESULT_GRACE_S = 30.0
+# After the last shopper: time for the pages to get the sale's last event
+# (the server sends one at most every 0.5 s, polling shared memory every 0.1 s).
+PAGES_SETTLE_S = 2.0
 
 
 @dataclass
@@ -34,7 +39,10 @@ class LoadResult:
     release_ns: int
     finished_ns: int
     processes: int
-    threads_per_process: list[int]
+    shoppers_per_process: list[int]
+    pages: list[PageRecord] = field(default_factory=list)
+    pages_per_process: list[int] = field(default_factory=list)
+    open_s: float = 0.0  # opening the pages and the shoppers' connections, before the release
     notes: list[str] = field(default_factory=list)
     client_cpu_s: float = 0.0  # CPU time of all client processes after the release
 
@@ -48,70 +56,66 @@ def run_load(
     plans: list[UserPlan],
     *,
     processes: int,
+    pages: int = 0,
+    page_processes: int = 0,
     concurrency: int | None = None,
     timeout_s: float = 30.0,
-    warmup: bool = False,
+    page_open: bool = True,
     poll_interval_s: float = 2.0,
     progress: bool = True,
+    before_release: Callable[[], None] | None = None,
 ) -> LoadResult:
-    """Run `plans` over `processes` client processes; `concurrency` caps the
-    simultaneous shoppers (None: every shopper at once)."""
+    """Run `plans` over `processes` client processes, with `pages` open pages on
+    `page_processes` processes of their own (0: on the shoppers' processes);
+    `concurrency` caps the simultaneous shoppers (None: every shopper at once);
+    `before_release` runs once every connection is open (a metrics reading)."""
     raise_nofile_limit()
     processes = max(1, min(processes, len(plans) or 1))
     shares: list[list[UserPlan]] = [plans[i::processes] for i in range(processes)]
-    per_process_cap = None if concurrency is None else max(1, -(-concurrency // processes))
-    threads = [
-        len(share) if per_process_cap is None else min(len(share), per_process_cap)
-        for share in shares
-    ]
-    deadline_s = _deadline_s(plans, timeout_s, poll_interval_s)
+    page_shares = _spread(pages, processes, page_processes)
+    shares += [[] for _ in range(len(page_shares) - len(shares))]
+    cap = None if concurrency is None else max(1, -(-concurrency // processes))
+    parts = urlsplit(base_url)
+    shopper = ShopperSettings(parts.hostname or "127.0.0.1", parts.port or 80, timeout_s,
+                              poll_interval_s)  # fmt: skip
+    settings = EngineSettings(shopper, page_open, _deadline_s(plans, timeout_s, poll_interval_s),
+                              cap)  # fmt: skip
 
     context = multiprocess.get_context("spawn")
-    ready_queue = context.Queue()
-    result_queue = context.Queue()
-    go_event = context.Event()
-    release_value = context.Value("q", 0, lock=False)  # written once, before go_event is set
-    users_done = context.Array("q", processes, lock=False)  # slot i written only by process i
-    requests_done = context.Array("q", processes, lock=False)
-
+    gate = PhaseGate(context, PHASES)
+    shared = SharedProgress.create(context, len(shares))
+    stop, results = context.Event(), context.Queue()
     children = []
+    first_page = 0
     for index, share in enumerate(shares):
-        settings = ClientSettings(
-            base_url.rstrip("/"),
-            max(1, threads[index]),
-            timeout_s,
-            warmup,
-            poll_interval_s,
-            deadline_s,
-        )
         child = context.Process(
             target=client_main,
-            args=(
-                index,
-                settings,
-                [plan.to_row() for plan in share],
-                ready_queue,
-                go_event,
-                release_value,
-                users_done,
-                requests_done,
-                result_queue,
-            ),
+            args=(index, settings, [plan.to_row() for plan in share],
+                  (first_page, page_shares[index]), gate, shared, stop, results),
             name=f"stress-client-{index}",
             daemon=True,
-        )
+        )  # fmt: skip
+        first_page += page_shares[index]
         child.start()
         children.append(child)
 
     try:
-        _wait_ready(ready_queue, children)
-        release_ns = time.time_ns() + int(RELEASE_LEAD_S * 1e9)
-        release_value.value = release_ns
-        go_event.set()
-        rows, notes, cpu_s = _collect(
-            children, result_queue, users_done, requests_done, len(plans), deadline_s, progress
+        try:
+            gate.collect(STARTED, children)
+            opening = time.monotonic()
+            for phase in PHASES:
+                gate.step(phase, children)
+            open_s = time.monotonic() - opening
+        except ReleaseError as exc:
+            raise LoadError(str(exc)) from None
+        if before_release is not None:
+            before_release()
+        release_ns = gate.release(RELEASE_LEAD_S)
+        rows, page_rows, notes, cpu_s = _collect(
+            children, results, shared, stop, len(plans), pages, settings.deadline_s, progress
         )
     finally:
+        stop.set()
         for child in children:
             child.join(timeout=5)
             if child.is_alive():
@@ -119,7 +123,22 @@ def run_load(
                 child.join(timeout=5)
     records = [Record.from_row(row) for row in rows]
     records.sort(key=lambda record: record.send_ns)
-    return LoadResult(records, release_ns, time.time_ns(), processes, threads, notes, cpu_s)
+    page_records = sorted((PageRecord.from_row(row) for row in page_rows), key=lambda p: p.page)
+    return LoadResult(
+        records, release_ns, time.time_ns(), len(children), [len(s) for s in shares],
+        page_records, page_shares, round(open_s, 2), notes, cpu_s,
+    )  # fmt: skip
+
+
+def _spread(pages: int, processes: int, page_processes: int) -> list[int]:
+    """Pages per client process: over the first `processes` (the shoppers') when
+    `page_processes` is 0, else over that many processes after them."""
+    if pages <= 0:
+        return [0] * processes
+    if page_processes <= 0:
+        return [pages // processes + (i < pages % processes) for i in range(processes)]
+    own = [pages // page_processes + (i < pages % page_processes) for i in range(page_processes)]
+    return [0] * processes + own
 
 
 def _deadline_s(plans: list[UserPlan], timeout_s: float, poll_interval_s: float) -> float:
@@ -134,35 +153,30 @@ def _deadline_s(plans: list[UserPlan], timeout_s: float, poll_interval_s: float)
     return min(last_offset + start_wait + attempts * per_attempt + poll_interval_s, 3600.0)
 
 
-def _wait_ready(ready_queue, children) -> None:
-    pending = len(children)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while pending:
-        if time.monotonic() > deadline:
-            raise LoadError(f"{pending} client processes not ready after {READY_TIMEOUT_S}s")
-        try:
-            ready_queue.get(timeout=0.5)
-            pending -= 1
-        except queue.Empty:
-            dead = [child.name for child in children if child.exitcode not in (None, 0)]
-            if dead:
-                raise LoadError(f"client processes died before the release: {dead}") from None
-
-
 def _collect(
-    children, result_queue, users_done, requests_done, total_users, deadline_s, progress
-) -> tuple[list[tuple], list[str], float]:
+    children, results, shared: SharedProgress, stop, total_users: int, pages: int,
+    deadline_s: float, progress: bool,
+) -> tuple[list[tuple], list[tuple], list[str], float]:  # fmt: skip
     bar = ProgressBar(total_users, "shoppers", enabled=progress)
     rows: list[tuple] = []
+    page_rows: list[tuple] = []
     notes: list[str] = []
     received = 0
     cpu_s = 0.0
     started = time.monotonic()
-    deadline = started + deadline_s + RESULT_GRACE_S
+    deadline = started + deadline_s + PAGES_SETTLE_S + RESULT_GRACE_S
+    settle_until: float | None = None
     while received < len(children):
+        if settle_until is None and all(shared.finished):
+            settle_until = time.monotonic() + (PAGES_SETTLE_S if pages else 0.0)
+        if settle_until is not None and (
+            time.monotonic() >= settle_until or sum(shared.sold_out) >= sum(shared.pages)
+        ):
+            stop.set()  # every shopper is done; the pages saw the end or had time to
         try:
-            index, part, note, child_cpu_s = result_queue.get(timeout=0.2)
+            index, part, page_part, note, child_cpu_s = results.get(timeout=0.2)
             rows.extend(part)
+            page_rows.extend(page_part)
             cpu_s += child_cpu_s
             received += 1
             if note:
@@ -171,17 +185,17 @@ def _collect(
             if time.monotonic() > deadline:
                 notes.append(f"{len(children) - received} client processes sent no results")
                 break
-            if any(child.exitcode not in (None, 0) for child in children):
-                lost = len(children) - received
-                dead = [c for c in children if c.exitcode not in (None, 0)]
-                if len(dead) >= lost:
-                    notes.append(
-                        f"{len(dead)} client processes died: {[(c.name, c.exitcode) for c in dead]}"
-                    )
-                    break
-        done = sum(users_done)
-        answered = sum(requests_done)
+            dead = [c for c in children if c.exitcode not in (None, 0)]
+            if dead and len(dead) >= len(children) - received:
+                notes.append(
+                    f"{len(dead)} client processes died: {[(c.name, c.exitcode) for c in dead]}"
+                )
+                break
+        answered = sum(shared.requests)
         elapsed = max(time.monotonic() - started, 1e-6)
-        bar.update(done, f"requests {answered} ({answered / elapsed:,.0f}/s)")
-    bar.close(sum(users_done), f"requests {sum(requests_done)}")
-    return rows, notes, cpu_s
+        extra = f"requests {answered} ({answered / elapsed:,.0f}/s)"
+        if pages:
+            extra += f", pages open {sum(shared.pages)}/{pages}"
+        bar.update(sum(shared.users), extra)
+    bar.close(sum(shared.users), f"requests {sum(shared.requests)}")
+    return rows, page_rows, notes, cpu_s

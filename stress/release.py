@@ -1,10 +1,15 @@
-"""Client processes released together: started one by one, let go at one wall-clock instant.
+"""Client processes released together: started one by one, stepped through named
+phases in step, let go at one wall-clock instant.
 
-Each child is `target(*args, ready, go, release_at, results)`: it prepares, puts
-anything on `ready`, waits for `go`, reads the instant from `release_at.value`,
-sleeps until then, works, and puts its one result on `results`. Processes come
-from the `multiprocess` package (spawn), so a child starts with nothing of the
-parent but its arguments.
+A `PhaseGate` is handed to every child (processes come from the `multiprocess`
+package, spawn, so a child starts with nothing of the parent but its
+arguments). The child reports `started`; for each phase, it waits until the
+parent opens it, does that phase's work and reports it done; then it reads the
+release instant and sleeps until then. The parent opens a phase only once every
+child reported the one before, so no child's work of one phase (opening
+connections, say) waits on another child still starting up.
+
+`release_together` is the plain case: no phases, one result per child.
 """
 
 from __future__ import annotations
@@ -17,9 +22,75 @@ from typing import Any
 import multiprocess
 
 READY_TIMEOUT_S = 60.0
-# Time between the last child saying ready and the release: every child has
-# read the instant and is sleeping until it by then.
+# Time between the last child reporting and the release: every child has read
+# the instant and is sleeping until it by then.
 START_LEAD_S = 0.5
+STARTED = "started"
+
+
+class ReleaseError(RuntimeError):
+    pass
+
+
+class PhaseGate:
+    def __init__(self, context: Any, phases: Sequence[str] = ()) -> None:
+        self.phases = tuple(phases)
+        self._reports = context.Queue()
+        self._open = {name: context.Event() for name in (*self.phases, "release")}
+        self._release_ns = context.Value("q", 0, lock=False)  # written once, before "release"
+
+    # -- in a child ---------------------------------------------------------------------
+    def report(self, child: int, phase: str, detail: Any = None) -> None:
+        self._reports.put((child, phase, detail))
+
+    def wait(self, phase: str, timeout_s: float = READY_TIMEOUT_S) -> bool:
+        """Block until the parent opens `phase` ("release" included)."""
+        return bool(self._open[phase].wait(timeout_s))
+
+    def release_ns(self, timeout_s: float = READY_TIMEOUT_S) -> int | None:
+        """The release instant (wall clock, ns), once the parent set it; None on timeout."""
+        if not self.wait("release", timeout_s):
+            return None
+        return int(self._release_ns.value)
+
+    # -- in the parent ------------------------------------------------------------------
+    def collect(
+        self, phase: str, children: Sequence[Any], timeout_s: float = READY_TIMEOUT_S
+    ) -> list[Any]:
+        """Every child's report of `phase`, by child index; fails on a dead child."""
+        details: dict[int, Any] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(details) < len(children):
+            if time.monotonic() > deadline:
+                raise ReleaseError(
+                    f"{len(children) - len(details)} client processes did not report "
+                    f"{phase!r} within {timeout_s:g} s"
+                )
+            try:
+                child, reported, detail = self._reports.get(timeout=0.2)
+            except queue.Empty:
+                dead = [c.name for c in children if c.exitcode not in (None, 0)]
+                if dead:
+                    raise ReleaseError(f"client processes died: {dead}") from None
+                continue
+            if reported != phase:
+                raise ReleaseError(f"client {child} reported {reported!r} during {phase!r}")
+            details[child] = detail
+        return [details[index] for index in sorted(details)]
+
+    def step(
+        self, phase: str, children: Sequence[Any], timeout_s: float = READY_TIMEOUT_S
+    ) -> list[Any]:
+        """Open `phase` and wait until every child reported it done."""
+        self._open[phase].set()
+        return self.collect(phase, children, timeout_s)
+
+    def release(self, lead_s: float = START_LEAD_S) -> int:
+        """Let every child go at `lead_s` from now; the instant, wall clock ns."""
+        instant_ns = time.time_ns() + int(lead_s * 1e9)
+        self._release_ns.value = instant_ns
+        self._open["release"].set()
+        return instant_ns
 
 
 def release_together(
@@ -30,26 +101,25 @@ def release_together(
     what: str,
     lead_s: float = START_LEAD_S,
 ) -> list[Any]:
-    """Run one child per argument tuple, all released at once; their results, in the
-    order the children finish."""
+    """Run one child per argument tuple as `target(index, *args, gate, results)`; the
+    child reports STARTED, reads `gate.release_ns()`, sleeps until then, works and
+    puts its one result on `results`. Their results, in the order they finish."""
     context = multiprocess.get_context("spawn")
-    ready, results = context.Queue(), context.Queue()
-    go = context.Event()
-    release_at = context.Value("d", 0.0, lock=False)  # written once, before `go` is set
+    gate, results = PhaseGate(context), context.Queue()
     children = [
-        context.Process(target=target, args=(*args, ready, go, release_at, results), daemon=True)
-        for args in args_per_child
+        context.Process(target=target, args=(index, *args, gate, results), daemon=True)
+        for index, args in enumerate(args_per_child)
     ]
     for child in children:
         child.start()
     try:
-        for _ in children:
-            ready.get(timeout=READY_TIMEOUT_S)
-        release_at.value = time.time() + lead_s
-        go.set()
+        gate.collect(STARTED, children)
+        gate.release(lead_s)
         return [results.get(timeout=lead_s + work_timeout_s) for _ in children]
     except queue.Empty:
         raise RuntimeError(f"{what} client processes did not answer in time") from None
+    except ReleaseError as exc:
+        raise RuntimeError(f"{what}: {exc}") from None
     finally:
         for child in children:
             child.join(timeout=10)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from stress.common import Record
+from stress.pages import PageRecord
 from stress.server_usage import cpu_summary
 from stress.svg import line_chart, stacked_bars
 
@@ -42,10 +44,21 @@ def write_records_csv(path: Path, records: list[Record]) -> None:
             writer.writerow(record.to_row())
 
 
-def write_flash_report(folder: Path, report: dict[str, Any], records: list[Record]) -> Path:
+def write_pages_csv(path: Path, pages: Sequence[PageRecord]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(PageRecord.__dataclass_fields__)
+        writer.writerows(page.to_row() for page in pages)
+
+
+def write_flash_report(
+    folder: Path, report: dict[str, Any], records: list[Record], pages: Sequence[PageRecord] = ()
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / "report.json", report)
     write_records_csv(folder / "records.csv", records)
+    if pages:
+        write_pages_csv(folder / "pages.csv", pages)
     page = folder / "report.html"
     page.write_text(flash_html(report))
     return page
@@ -58,7 +71,13 @@ def flash_html(report: dict[str, Any]) -> str:
     parts.append(
         f"<p>{run['users']} shoppers over {run['processes']} client processes against "
         f"<code>{escape(run['url'])}</code>, started {escape(run['startedAt'])}; "
-        f"connections {'warmed before' if run['warmup'] else 'opened at'} the release.</p>"
+        + (
+            "every shopper there at the release had its page open, hence its connection, "
+            "before the release (the page load is not a purchase: only the Buy is timed)."
+            if run.get("pageOpen")
+            else "each shopper's connection opened with its first purchase."
+        )
+        + "</p>"
     )
     parts.append("<h2>Verdict</h2><table><tr><th></th><th>check</th><th>detail</th></tr>")
     for check in verdict["checks"]:
@@ -75,6 +94,11 @@ def flash_html(report: dict[str, Any]) -> str:
     parts.append("<h2>Figures</h2>" + _figures_table(figures))
     parts.append(f"<p>{escape(cpu_summary(run))}</p>")
     parts.append(_latency_table(figures.get("latencyMs", {})))
+    if figures.get("releaseSpread"):
+        threshold = run.get("spreadWarningMs", "the threshold")
+        parts.append("<h2>Release</h2>" + _spread_table(figures["releaseSpread"], threshold))
+    if figures.get("pages"):
+        parts.append("<h2>Open pages (event streams)</h2>" + _pages_table(figures["pages"]))
     series = figures.get("answersPerInterval")
     if series:
         width = series["binWidthS"]
@@ -217,7 +241,6 @@ def _figures_table(figures: dict[str, Any]) -> str:
         "durationS",
         "requestsPerS",
         "salesPerS",
-        "firstAttemptSpreadMs",
         "firstRequestToLastSaleS",
         "timeToSoldOutS",
         "statusPolls",
@@ -229,6 +252,48 @@ def _figures_table(figures: dict[str, Any]) -> str:
     )
     outcomes = ", ".join(f"{k}: {v}" for k, v in figures.get("outcomes", {}).items())
     return f"<table>{rows}<tr><td>outcomes</td><td>{escape(outcomes)}</td></tr></table>"
+
+
+def _spread_table(spread: dict[str, Any], threshold_ms: object) -> str:
+    cells = "".join(
+        f"<td class='num'>{_cell(spread.get(key))}</td>"
+        for key in ("firstAttempts", "spreadMs", "firstMs", "p50Ms", "p99Ms", "lastMs")
+    )
+    head = "".join(
+        f"<th class='num'>{h}</th>"
+        for h in ("first attempts", "spread (last - first)", "first", "p50", "p99", "last")
+    )
+    return (
+        f"<p>When each shopper's first purchase left, in ms after {escape(spread['origin'])}. "
+        f"A spread above {escape(str(threshold_ms))} ms is a ramp the client made, not a burst "
+        "(connections opened before the release make it small: a page that is open has its "
+        "connection already).</p>"
+        f"<table><tr>{head}</tr><tr>{cells}</tr></table>"
+    )
+
+
+def _pages_table(pages: dict[str, Any]) -> str:
+    rows = [
+        ("pages", pages["watchers"]),
+        ("connected (200 and a status event)", pages["connected"]),
+        ("refused (503)", pages["refused"]),
+        ("failed", pages["failed"]),
+        ("streams ended early", pages["endedEarly"]),
+        ("first event after asking, p50 / p99 ms",
+         f"{_cell(pages['firstEventMs']['p50'])} / {_cell(pages['firstEventMs']['p99'])}"),
+        ("status events per page", pages["eventsPerPage"]),
+    ]  # fmt: skip
+    delay = pages.get("soldOutDelayMs")
+    if delay:
+        rows.append(
+            (f"sold_out shown after {delay['from']}, p50 / p90 / p99 / max ms",
+             " / ".join(_cell(delay[k]) for k in ("p50", "p90", "p99", "max")))
+        )  # fmt: skip
+    body = "".join(
+        f"<tr><td>{escape(name)}</td><td class='num'>{escape(_cell(value))}</td></tr>"
+        for name, value in rows
+    )
+    return f"<table>{body}</table>"
 
 
 def _latency_table(latency: dict[str, Any]) -> str:

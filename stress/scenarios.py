@@ -102,10 +102,5 @@ def build_plans(options: ScenarioOptions, run_id: str) -> list[UserPlan]:
     raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
 
 
-def all_at_once(name: str) -> bool:
-    """Whether every shopper of the scenario must hold a thread (and connection) at once."""
-    return name in ("burst", "bots", "prestart")
-
-
 def _user(run_id: str, kind: str, index: int) -> str:
     return f"{run_id}-{kind}{index}"

@@ -22,6 +22,20 @@ def test_flash_options_from_the_documented_command_line():
     assert options.scenario.scenario == "prestart" and options.start_lead_s == 3.0
 
 
+def test_flash_options_of_the_async_engine():
+    defaults = flash_options(parse("flash"), "u", None, None)
+    assert (defaults.processes, defaults.watchers, defaults.watcher_processes) == (4, 0, 2)
+    assert defaults.page_open and defaults.concurrency is None
+    assert (defaults.spread_warning_ms, defaults.sold_out_within_ms) == (100.0, 1000.0)
+    args = parse(
+        "flash --watchers 10000 --watcher-processes 0 --cold --spread-warning-ms 250 "
+        "--sold-out-within-ms 2000"
+    )
+    options = flash_options(args, "u", None, None)
+    assert (options.watchers, options.watcher_processes, options.page_open) == (10000, 0, False)
+    assert (options.spread_warning_ms, options.sold_out_within_ms) == (250.0, 2000.0)
+
+
 def test_ceiling_and_sweep_options():
     ceiling = ceiling_options(parse("ceiling --admin-token T --seconds 4 --rounds 3"))
     assert (ceiling.seconds, ceiling.rounds, ceiling.engine) == (4.0, 3, "auto")

@@ -69,7 +69,7 @@ def test_the_html_report_renders_the_charts():
             "processes": 2,
             "url": "http://127.0.0.1:1",
             "startedAt": "now",
-            "warmup": False,
+            "pageOpen": True,
             "clientCpuS": 1.5,
             "serverCpuS": 0.5,
             "serverCpuPerRequestUs": 5000,
@@ -164,4 +164,3 @@ def test_a_burst_is_exact_only_if_everyone_answered_and_exactly_the_stock_sold()
     assert not _ceiling(burst=(exact, reference), burst_sold=101).burst_exact
     unanswered = _burst(0.9, {"201": 100, "410": 4890})
     assert not _ceiling(burst=(unanswered, reference), burst_sold=100).ok
-

@@ -1,76 +1,56 @@
-"""A page's event stream, read as a test would: one event at a time, with a deadline."""
+"""A page's event stream, read as a test would: one event at a time, parsed by the
+stress toolkit's parser (stress.sse), as a browser's EventSource reads it."""
 
 from __future__ import annotations
 
 import json
 import socket
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable
 
 import requests
+
+from stress.sse import SseEvent, SseParser
 
 EVENTS_PATH = "/flash-sale/events"
 
 
-@dataclass
-class Event:
-    name: str | None = None  # None for a comment (a heartbeat)
-    id: str | None = None
-    data: str = ""
-    retry_ms: int | None = None
-    comment: str | None = None
-
-    def json(self) -> dict:
-        return json.loads(self.data)
-
-
 class EventStream:
-    """An open `GET /flash-sale/events`, read line by line."""
+    """An open `GET /flash-sale/events`; a read timeout of the connection fails the test."""
 
     def __init__(self, answer: requests.Response) -> None:
         self.answer = answer
-        self._lines: Iterator[str] = answer.iter_lines(decode_unicode=True)
+        self.parser = SseParser()
+        self._chunks = answer.iter_content(chunk_size=None)
+        self._events: deque[SseEvent] = deque()
 
-    def next(self) -> Event:
-        """The next event or comment; a read timeout of the connection fails the test."""
-        event = Event()
-        for line in self._lines:
-            if line == "":
-                if event.name or event.comment is not None:
-                    return event
-                continue
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "":
-                event.comment = value
-                return event
-            if name == "event":
-                event.name = value
-            elif name == "id":
-                event.id = value
-            elif name == "data":
-                event.data += value
-            elif name == "retry":
-                event.retry_ms = int(value)
-        raise AssertionError("the stream ended")
+    def _read(self) -> None:
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            raise AssertionError("the stream ended")
+        self._events.extend(self.parser.feed(chunk))
 
-    def next_status(self, timeout_s: float = 15.0) -> dict:
-        """The data of the next status event, skipping heartbeats."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            event = self.next()
-            if event.name == "status":
-                return event.json()
-        raise AssertionError(f"no status event within {timeout_s}s")
+    def next_event(self) -> SseEvent:
+        while not self._events:
+            self._read()
+        return self._events.popleft()
 
-    def status_until(self, predicate: Callable[[dict], bool], timeout_s: float = 15.0) -> dict:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            status = self.next_status(timeout_s)
-            if predicate(status):
-                return status
-        raise AssertionError(f"no status event as wanted within {timeout_s}s")
+    def next_status(self) -> dict:
+        event = self.next_event()
+        assert event.event == "status", event
+        return json.loads(event.data)
+
+    def status_until(self, wanted: Callable[[dict], bool]) -> dict:
+        while not wanted(status := self.next_status()):
+            pass
+        return status
+
+    def wait_for_heartbeat(self) -> None:
+        """Until a comment arrives, with no event meanwhile."""
+        comments = self.parser.comments
+        while self.parser.comments == comments:
+            self._read()
+            assert not self._events, "an event came where only a heartbeat was due"
 
     def close(self) -> None:
         self.answer.close()
