@@ -106,10 +106,6 @@ class ProcessSlots:
         """
         return max(sum(self._words.view[IN_FLIGHT::ROW_WORDS].tolist()), 0)
 
-    def open_streams_total(self) -> int:
-        """Event streams open on all workers (free and retired rows hold 0)."""
-        return max(sum(self._words.view[OPEN_STREAMS::ROW_WORDS].tolist()), 0)
-
     def live_slots(self) -> list[int]:
         return [s for s in range(NUM_ROWS) if self.row(s)[STATE] == IN_USE]
 
