@@ -156,3 +156,30 @@ def test_the_bound_and_a_stopping_worker_admit_no_more_streams():
     assert broadcaster.admits_another()
     broadcaster.stop()
     assert not broadcaster.admits_another()
+
+
+def test_a_failed_read_of_the_sale_does_not_end_the_updates():
+    class FailsOnce(SaleStatus):
+        failed = False
+
+        def read(self):
+            if not self.failed and board.sale().sold == 1:
+                self.failed = True
+                raise RuntimeError("a bug in reading the sale")
+            return super().read()
+
+    async def scenario() -> None:
+        broadcaster = _broadcaster(status, [])
+        broadcaster.start()
+        page = Page()
+        serving = _serve(broadcaster, status, page)
+        await page.wait_for(1)
+        board.publish_sold(1, batch=1)
+        assert (await page.wait_for(2))[-1]["sold"] == 1
+        assert status.failed
+        broadcaster.stop()
+        await asyncio.wait_for(serving, WAIT_S)
+
+    board, plain = _sale()
+    status = FailsOnce(plain.view, plain.breaker_state)
+    asyncio.run(scenario())
