@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from flashsale.breaker import BreakerSettings
+from flashsale.clock import RANGE_TEXT, instant_us, representable
 from flashsale.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -242,4 +243,7 @@ class _Reader:
         return number
 
     def instant(self, name: str) -> datetime | None:
-        return self._parsed(name, None, parse_instant, "an ISO-8601 time")
+        moment = self._parsed(name, None, parse_instant, "an ISO-8601 time")
+        if moment is not None and not representable(instant_us(moment)):
+            raise ConfigError(f"{name}={moment.isoformat()} is not {RANGE_TEXT}")
+        return moment

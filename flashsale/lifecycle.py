@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from flashsale.allocator.client import AllocatorClient
@@ -23,6 +24,7 @@ from flashsale.api.events import EventStreams
 from flashsale.api.guard import PurchaseGuard
 from flashsale.app import AppDeps, create_app
 from flashsale.breaker import CircuitBreaker
+from flashsale.clock import instant_us
 from flashsale.config import Settings
 from flashsale.errors import ConfigError, JournalLocked
 from flashsale.journal import JournalLock, JournalReader
@@ -75,8 +77,8 @@ def settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
-def _us(moment) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1_000_000)
+def _us(moment: datetime | None) -> int | None:
+    return None if moment is None else instant_us(moment)
 
 
 def _remove_dead_masters_socket_dirs() -> None:

@@ -14,7 +14,7 @@ from flashsale.api.body import read_json_body
 from flashsale.api.representations import sale_json
 from flashsale.api.status import starting_up
 from flashsale.api.validation import parse_json_object
-from flashsale.clock import iso_from_us, now_us
+from flashsale.clock import RANGE_TEXT, instant_us, iso_from_us, now_us, representable
 from flashsale.config import parse_instant
 from flashsale.errors import InvalidInput
 from flashsale.outcomes import Outcome
@@ -101,9 +101,12 @@ def _instant_us(body: dict[str, Any], name: str) -> int | None:
     if not isinstance(value, str):
         raise InvalidInput(f"Invalid {name}", f"{name} must be an ISO-8601 string or null")
     try:
-        return int(parse_instant(value).timestamp() * 1_000_000)
+        moment_us = instant_us(parse_instant(value))
     except ValueError:
         raise InvalidInput(f"Invalid {name}", f"{name} is not an ISO-8601 time") from None
+    if not representable(moment_us):
+        raise InvalidInput(f"Invalid {name}", f"{name} must be {RANGE_TEXT}")
+    return moment_us
 
 
 def _sale_spec(body: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +118,7 @@ def _sale_spec(body: dict[str, Any]) -> dict[str, Any]:
         "startsAtUs": _instant_us(body, "startsAt"),
         "endsAtUs": _instant_us(body, "endsAt"),
     }
-    if spec["startsAtUs"] and spec["endsAtUs"] and spec["endsAtUs"] <= spec["startsAtUs"]:
+    starts_us, ends_us = spec["startsAtUs"], spec["endsAtUs"]
+    if starts_us is not None and ends_us is not None and ends_us <= starts_us:
         raise InvalidInput("Invalid endsAt", "endsAt must be later than startsAt")
     return spec

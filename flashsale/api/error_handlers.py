@@ -32,8 +32,11 @@ async def _unexpected(
     if isinstance(exc, falcon.HTTPError):
         raise exc
     log.exception("unexpected error on %s %s", req.method, req.path)
+    # Not "nothing was changed": the failure may come after the change (an
+    # answer that could not be written), so say what is known.
     raise falcon.HTTPInternalServerError(
-        title="Internal error", description="the server failed; nothing was changed by it"
+        title="Internal error",
+        description="the server failed while answering; read the current state before retrying",
     )
 
 

@@ -89,6 +89,19 @@ CASES = [
     ("admin end before start", "POST", "/flash-sale/admin/sale",
      {**JSON, "Authorization": f"Bearer {TOKEN}"},
      b'{"stock": 1, "startsAt": "2030-01-02T00:00:00Z", "endsAt": "2030-01-01T00:00:00Z"}', 400),
+    # Times the server cannot hold: it once made the sale, then answered 500.
+    ("admin startsAt in year 1", "POST", "/flash-sale/admin/sale",
+     {**JSON, "Authorization": f"Bearer {TOKEN}"},
+     b'{"stock": 5, "startsAt": "0001-01-01T00:00:00+14:00"}', 400),
+    ("admin startsAt just before the epoch", "POST", "/flash-sale/admin/sale",
+     {**JSON, "Authorization": f"Bearer {TOKEN}"},
+     b'{"stock": 5, "startsAt": "1969-12-31T23:59:59.999999Z"}', 400),
+    ("admin endsAt after year 9999", "POST", "/flash-sale/admin/sale",
+     {**JSON, "Authorization": f"Bearer {TOKEN}"},
+     b'{"stock": 5, "endsAt": "9999-12-31T23:59:59.999999-01:00"}', 400),
+    ("admin end equal to a start at the epoch", "POST", "/flash-sale/admin/sale",
+     {**JSON, "Authorization": f"Bearer {TOKEN}"},
+     b'{"stock": 5, "startsAt": "1970-01-01T00:00:00Z", "endsAt": "1970-01-01T00:00:00Z"}', 400),
 ]  # fmt: skip
 
 # Requests gunicorn itself refuses before the app sees them: sent raw.
@@ -172,3 +185,21 @@ def test_admin_is_off_without_a_token(start_server):
         )  # fmt: skip
         assert answer.status_code == 404
         assert answer.json()["title"]
+
+
+def test_a_sale_at_the_calendars_edge_is_held_and_shown_across_a_restart(start_server):
+    server = start_server(workers=2, env={"FLASHSALE_ADMIN_TOKEN": TOKEN})
+    body = {"stock": 5, "startsAt": "1970-01-01T00:00:00Z", "endsAt": "9999-12-31T23:59:59.999999Z"}
+    created = requests.post(
+        f"{server.url}/flash-sale/admin/sale", json=body,
+        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    for _ in range(2):  # as served, then as recovered from the journal
+        status = server.status()
+        assert (status["saleId"], status["state"]) == (2, "open")
+        assert status["startsAt"] == "1970-01-01T00:00:00.000Z"
+        assert status["endsAt"] == "9999-12-31T23:59:59.999Z"
+        server.stop()
+        server.start()
+    assert "Traceback" not in server.log()
