@@ -33,6 +33,9 @@ loglevel = settings.log_level
 accesslog = None
 # The proxies whose X-Forwarded-For the app believes (flashsale.api.client_address).
 forwarded_allow_ips = ",".join(settings.forwarded_allow_ips)
+# By default gunicorn lets a trusted proxy set SCRIPT_NAME and PATH_INFO by
+# header (on gthread that re-routed a status URL to the HTML page): we need neither.
+forwarder_headers = ""
 # The control socket defaults to one path per user: two servers would fight over it.
 control_socket_disable = True
 proc_name = "flashsale"

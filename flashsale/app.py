@@ -25,6 +25,7 @@ from flashsale.api.guard import PurchaseGuard
 from flashsale.api.middleware import MetricsMiddleware
 from flashsale.api.operator import HealthResource, MetricsResource, PrometheusResource
 from flashsale.api.purchase import Allocation, PurchaseLookupResource, PurchaseResource
+from flashsale.api.security import SecurityHeaders
 from flashsale.api.status import SaleStatus, StatusResource
 from flashsale.api.ui import register_ui
 from flashsale.lookups import OrderLookups
@@ -101,7 +102,11 @@ def create_app(deps: AppDeps) -> EventStreams:
         count_streams=deps.recorder.count_streams,
     )
     app = falcon.asgi.App(
-        middleware=[LifespanMiddleware(deps, broadcaster), MetricsMiddleware(deps.recorder)]
+        middleware=[
+            LifespanMiddleware(deps, broadcaster),
+            MetricsMiddleware(deps.recorder),
+            SecurityHeaders(),
+        ]
     )
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = JSON_HANDLER
     error_handlers.install(app)

@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from flashsale.api.security import RAW_EVERY_ANSWER
 from flashsale.api.status import SaleStatus
 from flashsale.metrics import MetricsRecorder
 from flashsale.shm.slots import Endpoint
@@ -48,6 +49,7 @@ STREAM_HEADERS = [
     (b"content-type", b"text/event-stream"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),  # a proxy must pass each event on at once
+    *RAW_EVERY_ANSWER,
 ]
 
 AsgiReceive = Callable[[], Awaitable[dict]]
@@ -245,7 +247,7 @@ async def _answer(send: AsgiSend, status: int, title: str, description: str, hea
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), *headers],
+            "headers": [(b"content-type", b"application/json"), *RAW_EVERY_ANSWER, *headers],
         }
     )
     await send({"type": "http.response.body", "body": body})

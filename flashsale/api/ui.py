@@ -74,7 +74,9 @@ class UIStaticSink:
     ) -> None:
         path = req.path
         if _is_api_path(path):
-            raise falcon.HTTPNotFound()
+            raise falcon.HTTPNotFound(
+                description=f"no such path in this API: {path}; see README.md, API"
+            )
         if req.method not in ("GET", "HEAD"):
             raise falcon.HTTPMethodNotAllowed(["GET", "HEAD"])
         # The loop waits for the thread; nothing else touches req or resp meanwhile.
@@ -156,7 +158,6 @@ def _send_file(req: falcon.Request, resp: falcon.Response, file_path: str, cache
     resp.etag = etag
     resp.last_modified = last_modified
     resp.set_header("Cache-Control", cache)
-    resp.set_header("X-Content-Type-Options", "nosniff")
 
     if _is_not_modified(req, etag, last_modified):
         file.close()

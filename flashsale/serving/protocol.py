@@ -55,6 +55,7 @@ def error_page(status: int, description: str, extra_headers=()) -> bytes:
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
         "Content-Type: application/json\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"{extra}"
         "Connection: close\r\n\r\n"
