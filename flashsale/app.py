@@ -20,6 +20,7 @@ import orjson
 
 from flashsale.api import error_handlers
 from flashsale.api.admin import AdminSaleResource, SaleStarter
+from flashsale.api.admin_auth import AdminAuth
 from flashsale.api.events import EventStreams, StatusBroadcaster
 from flashsale.api.guard import PurchaseGuard
 from flashsale.api.middleware import MetricsMiddleware
@@ -123,7 +124,11 @@ def create_app(deps: AppDeps) -> EventStreams:
     app.add_route("/metrics", PrometheusResource(view, breaker.as_json))
     app.add_route(
         "/flash-sale/admin/sale",
-        AdminSaleResource(settings.admin_token, view.board, deps.allocator),
+        AdminSaleResource(
+            AdminAuth(settings.admin_token, deps.guard.limiter, deps.guard.addresses),
+            view.board,
+            deps.allocator,
+        ),
     )
     register_ui(app, settings.ui_dir)  # everything the API does not match
     return EventStreams(app, status, broadcaster, deps.recorder)

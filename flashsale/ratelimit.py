@@ -82,6 +82,27 @@ class RateLimiter:
         finally:
             self.locks.unlock(stripe)
 
+    async def count(self, key: str, *, window_s: int, now_s: int) -> tuple[int, int]:
+        """(attempts of `key` in its open window, seconds until it closes), counting nothing."""
+        h = key_hash(key)
+        bucket = self.table.bucket_of(h)
+        first = self.table.first_word(bucket)
+        stripe = bucket % NUM_STRIPES
+        if not self.locks.try_lock(stripe) and not await self.locks.lock(stripe, LOCK_TIMEOUT_S):
+            raise Unavailable("the rate limiter is busy")
+        try:
+            entries = self.table.words.view[first : first + BUCKET_WORDS].tolist()
+        finally:
+            self.locks.unlock(stripe)
+        keys = entries[KEY::ENTRY_WORDS]
+        if h not in keys:
+            return 0, window_s
+        at = keys.index(h) * ENTRY_WORDS
+        start = entries[at + START]
+        if start + window_s <= now_s:
+            return 0, window_s
+        return entries[at + COUNT], max(start + window_s - now_s, 1)
+
 
 def _entry_for(entries: list[int], h: int, window_s: int, now_s: int) -> int:
     """The key's entry if it has one; else the first free or expired one; else the stalest."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any, Protocol
 
@@ -10,6 +9,7 @@ import falcon
 import falcon.asgi
 
 from flashsale.allocator.client import Decision
+from flashsale.api.admin_auth import AdminAuth
 from flashsale.api.body import read_json_body
 from flashsale.api.representations import sale_json
 from flashsale.api.status import starting_up
@@ -29,31 +29,13 @@ class SaleStarter(Protocol):
 
 
 class AdminSaleResource:
-    def __init__(self, token: str | None, board: SaleBoard, starter: SaleStarter) -> None:
-        self.token = token
+    def __init__(self, auth: AdminAuth, board: SaleBoard, starter: SaleStarter) -> None:
+        self.auth = auth
         self.board = board
         self.starter = starter
 
-    def _authorize(self, req: falcon.Request) -> None:
-        if self.token is None:
-            raise falcon.HTTPNotFound(
-                title="Not found", description="the admin API is off (no FLASHSALE_ADMIN_TOKEN)"
-            )
-        header = req.get_header("Authorization")
-        if not header:
-            raise falcon.HTTPUnauthorized(
-                title="Authorization required",
-                description="send Authorization: Bearer <FLASHSALE_ADMIN_TOKEN>",
-                challenges=["Bearer"],
-            )
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), self.token.encode()
-        ):
-            raise falcon.HTTPForbidden(title="Forbidden", description="wrong admin token")
-
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        self._authorize(req)
+        await self.auth.authorize(req)
         sale = self.board.sale()
         if sale is None:
             raise starting_up()
@@ -61,7 +43,7 @@ class AdminSaleResource:
                       "createdAt": iso_from_us(sale.created_at_us)}  # fmt: skip
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        self._authorize(req)
+        await self.auth.authorize(req)
         spec = _sale_spec(
             parse_json_object(
                 await read_json_body(req), allowed={"stock", "perUserLimit", "startsAt", "endsAt"}
