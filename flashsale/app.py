@@ -20,7 +20,7 @@ import orjson
 
 from flashsale.api import error_handlers
 from flashsale.api.admin import AdminSaleResource, SaleStarter
-from flashsale.api.admin_auth import AdminAuth
+from flashsale.api.bearer import BearerAuth
 from flashsale.api.events import EventStreams, StatusBroadcaster
 from flashsale.api.guard import PurchaseGuard
 from flashsale.api.middleware import MetricsMiddleware
@@ -119,16 +119,27 @@ def create_app(deps: AppDeps) -> EventStreams:
     app.add_route(
         "/flash-sale/purchase/{user_id}", PurchaseLookupResource(view.board, deps.lookups)
     )
-    app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json))
-    app.add_route("/flash-sale/health", HealthResource(view, breaker.as_json))
-    app.add_route("/metrics", PrometheusResource(view, breaker.as_json))
+    operator = _bearer(deps, settings.operator_token, "operator", "FLASHSALE_OPERATOR_TOKEN")
+    app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json, operator))
+    app.add_route("/flash-sale/health", HealthResource(view, breaker.as_json, operator))
+    app.add_route("/metrics", PrometheusResource(view, breaker.as_json, operator))
     app.add_route(
         "/flash-sale/admin/sale",
         AdminSaleResource(
-            AdminAuth(settings.admin_token, deps.guard.limiter, deps.guard.addresses),
+            _bearer(deps, settings.admin_token, "admin", "FLASHSALE_ADMIN_TOKEN"),
             view.board,
             deps.allocator,
         ),
     )
     register_ui(app, settings.ui_dir)  # everything the API does not match
     return EventStreams(app, status, broadcaster, deps.recorder)
+
+
+def _bearer(deps: AppDeps, token: str | None, name: str, variable: str) -> BearerAuth | None:
+    """The check of one bearer token; None when the token is not set."""
+    if token is None:
+        return None
+    guard = deps.guard
+    return BearerAuth(
+        token, name=name, variable=variable, limiter=guard.limiter, addresses=guard.addresses
+    )

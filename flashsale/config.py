@@ -54,6 +54,8 @@ class Settings:
     ends_at: datetime | None = None
     db_path: Path = Path("var/flashsale.db")
     admin_token: str | None = None
+    # Guards metrics, /metrics and health's detail; unset: they are open.
+    operator_token: str | None = None
     ui_dir: Path = REPO_ROOT / "webui" / "dist"
     # How long a worker waits for the allocator's answer before it answers
     # 503 (request never read) or 202 pending (read, outcome not yet known).
@@ -107,6 +109,7 @@ class Settings:
             ends_at=read.instant("FLASHSALE_ENDS_AT"),
             db_path=Path(read.text("FLASHSALE_DB", str(cls.db_path))),
             admin_token=read.text("FLASHSALE_ADMIN_TOKEN", "") or None,
+            operator_token=read.text("FLASHSALE_OPERATOR_TOKEN", "") or None,
             ui_dir=Path(read.text("FLASHSALE_UI_DIR", str(cls.ui_dir))),
             reply_timeout_s=read.number(
                 "FLASHSALE_REPLY_TIMEOUT_S", cls.reply_timeout_s, low=0.2, high=20.0
@@ -171,8 +174,12 @@ class Settings:
             raise ConfigError(
                 "FLASHSALE_COMMIT_BUDGET_S must be smaller than FLASHSALE_REPLY_TIMEOUT_S"
             )
-        if self.admin_token is not None and len(self.admin_token) < 8:
-            raise ConfigError("FLASHSALE_ADMIN_TOKEN must be at least 8 characters")
+        for name, token in (
+            ("FLASHSALE_ADMIN_TOKEN", self.admin_token),
+            ("FLASHSALE_OPERATOR_TOKEN", self.operator_token),
+        ):
+            if token is not None and len(token) < 8:
+                raise ConfigError(f"{name} must be at least 8 characters")
 
 
 def parse_instant(text: str) -> datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import secrets
 import time
@@ -190,12 +191,16 @@ class Api:
         self.base_url = base_url.rstrip("/")
         self.admin_token = admin_token
         self.session = new_session()
+        # A server with an operator token shows its figures only with it: the
+        # toolkit takes it from the same variable the server reads.
+        operator_token = os.environ.get("FLASHSALE_OPERATOR_TOKEN")
+        self._operator = {"Authorization": f"Bearer {operator_token}"} if operator_token else {}
 
     def close(self) -> None:
         self.session.close()
 
-    def _get_json(self, path: str) -> dict[str, Any]:
-        answer = self.session.get(self.base_url + path, timeout=API_TIMEOUT_S)
+    def _get_json(self, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        answer = self.session.get(self.base_url + path, headers=headers, timeout=API_TIMEOUT_S)
         if answer.status_code != 200:
             raise ApiError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
         return decode_json(answer)
@@ -205,13 +210,15 @@ class Api:
 
     def metrics(self) -> dict[str, Any] | None:
         try:
-            return self._get_json(METRICS_PATH)
+            return self._get_json(METRICS_PATH, self._operator)
         except (ApiError, requests.RequestException):
             return None
 
     def health(self) -> dict[str, Any] | None:
         try:
-            answer = self.session.get(self.base_url + HEALTH_PATH, timeout=API_TIMEOUT_S)
+            answer = self.session.get(
+                self.base_url + HEALTH_PATH, headers=self._operator, timeout=API_TIMEOUT_S
+            )
         except requests.RequestException:
             return None
         return decode_json(answer) if answer.status_code == 200 else None

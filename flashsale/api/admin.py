@@ -9,7 +9,7 @@ import falcon
 import falcon.asgi
 
 from flashsale.allocator.client import Decision
-from flashsale.api.admin_auth import AdminAuth
+from flashsale.api.bearer import BearerAuth
 from flashsale.api.body import read_json_body
 from flashsale.api.representations import sale_json
 from flashsale.api.status import starting_up
@@ -29,13 +29,20 @@ class SaleStarter(Protocol):
 
 
 class AdminSaleResource:
-    def __init__(self, auth: AdminAuth, board: SaleBoard, starter: SaleStarter) -> None:
+    def __init__(self, auth: BearerAuth | None, board: SaleBoard, starter: SaleStarter) -> None:
         self.auth = auth
         self.board = board
         self.starter = starter
 
-    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+    async def _authorize(self, req: falcon.asgi.Request) -> None:
+        if self.auth is None:
+            raise falcon.HTTPNotFound(
+                title="Not found", description="the admin API is off (no FLASHSALE_ADMIN_TOKEN)"
+            )
         await self.auth.authorize(req)
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        await self._authorize(req)
         sale = self.board.sale()
         if sale is None:
             raise starting_up()
@@ -43,7 +50,7 @@ class AdminSaleResource:
                       "createdAt": iso_from_us(sale.created_at_us)}  # fmt: skip
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        await self.auth.authorize(req)
+        await self._authorize(req)
         spec = _sale_spec(
             parse_json_object(
                 await read_json_body(req), allowed={"stock", "perUserLimit", "startsAt", "endsAt"}

@@ -9,6 +9,7 @@ import falcon
 import falcon.asgi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from flashsale.api.bearer import BearerAuth
 from flashsale.api.representations import sale_json
 from flashsale.clock import iso_from_us, now_us
 from flashsale.metrics import THROUGHPUT_WINDOW_S, MetricsSnapshot
@@ -19,14 +20,24 @@ from flashsale.shm.slots import Endpoint
 
 
 class HealthResource:
-    def __init__(self, view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> None:
+    """200 or 503 for load balancers, open to all; the detail (processes, restarts,
+    the breaker) only with the operator token when one is set."""
+
+    def __init__(
+        self, view: ServerView, breaker_json: Callable[[], dict[str, Any]],
+        auth: BearerAuth | None,
+    ) -> None:  # fmt: skip
         self.view = view
         self.breaker_json = breaker_json
+        self.auth = auth
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         healthy = self.view.allocator_alive()
         resp.status = falcon.HTTP_200 if healthy else falcon.HTTP_503
         resp.cache_control = ["no-store"]
+        if self.auth is not None and not await self.auth.presented(req):
+            resp.media = {"status": "ok" if healthy else "unhealthy"}
+            return
         resp.media = {
             "status": "ok" if healthy else "unhealthy",
             "uptimeSeconds": self.view.uptime_s(),
@@ -78,20 +89,32 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
 
 
 class MetricsResource:
-    def __init__(self, view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self, view: ServerView, breaker_json: Callable[[], dict[str, Any]],
+        auth: BearerAuth | None,
+    ) -> None:  # fmt: skip
         self.view = view
         self.breaker_json = breaker_json
+        self.auth = auth
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        if self.auth is not None:
+            await self.auth.authorize(req)
         resp.cache_control = ["no-store"]
         resp.media = metrics_json(self.view, self.breaker_json())
 
 
 class PrometheusResource:
-    def __init__(self, view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self, view: ServerView, breaker_json: Callable[[], dict[str, Any]],
+        auth: BearerAuth | None,
+    ) -> None:  # fmt: skip
         self.registry = registry_for(view, breaker_json)
+        self.auth = auth  # Prometheus sends it with `authorization: {credentials: ...}`
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        if self.auth is not None:
+            await self.auth.authorize(req)
         resp.content_type = CONTENT_TYPE_LATEST
         resp.cache_control = ["no-store"]
         resp.data = generate_latest(self.registry)

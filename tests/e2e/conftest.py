@@ -43,6 +43,8 @@ PHONE = {"width": 390, "height": 844}
 EXPECTED_API_ANSWERS = {
     "/flash-sale/purchase": {400, 403, 404, 409, 410, 413, 415, 429, 503},
     "/flash-sale/events": {503},
+    # A server with FLASHSALE_OPERATOR_TOKEN: the dashboard then asks for it.
+    "/flash-sale/metrics": {401, 403},
 }
 
 

@@ -332,3 +332,26 @@ def test_dashboard_figures_move(
         worker.join(timeout=30)
     publish_for_docs(artifact, "dashboard.png")
     assert 201 in answers
+
+
+def test_dashboard_asks_for_the_operator_token_once(
+    start_server: Callable[..., Any], open_page: Callable[..., Any]
+) -> None:
+    expect = expect_api()
+    token = "operator-secret-1"
+    server = start_server({"FLASHSALE_STOCK": "5", "FLASHSALE_OPERATOR_TOKEN": token})
+    page = open_page(server.url + "/dashboard")
+    form = page.get_by_test_id("operator-token-form")
+    expect(form).to_contain_text("operators only")
+    # Stock is not operator data: it stays live meanwhile.
+    expect(page.get_by_test_id("tile-stock-value")).to_have_text("5 / 5")
+    expect(page.get_by_test_id("tile-health")).to_contain_text("detail for operators")
+    screenshot(page, "dashboard-token")
+    page.get_by_label("Operator token").fill(token)
+    page.get_by_role("button", name="Show figures").click()
+    expect(page.get_by_test_id("tile-workers-value")).to_have_text("2 / 2")
+    expect(page.get_by_test_id("tile-allocator-value")).to_have_text("Alive")
+    expect(form).to_have_count(0)
+    page.reload()  # kept for the tab: not asked again
+    expect(page.get_by_test_id("tile-allocator-value")).to_have_text("Alive")
+    expect(page.get_by_test_id("operator-token-form")).to_have_count(0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from flashsale.api.admin_auth import ADMIN_FAILURE_LIMIT
+from flashsale.api.bearer import FAILURE_LIMIT as ADMIN_FAILURE_LIMIT
 
 TOKEN = "the-right-admin-token"
 SALE = "/flash-sale/admin/sale"

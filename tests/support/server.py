@@ -69,6 +69,9 @@ class ServerProcess:
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        token = self.env.get("FLASHSALE_OPERATOR_TOKEN")
+        # What health's detail (readiness, pids) needs when the server has a token.
+        self.operator_headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     @property
     def pid(self) -> int:
@@ -93,7 +96,9 @@ class ServerProcess:
 
     def health(self) -> dict | None:
         try:
-            answer = requests.get(f"{self.url}/flash-sale/health", timeout=2)
+            answer = requests.get(
+                f"{self.url}/flash-sale/health", headers=self.operator_headers, timeout=2
+            )
         except requests.RequestException:
             return None
         return answer.json() if answer.status_code == 200 else None
@@ -121,7 +126,10 @@ class ServerProcess:
         os.kill(self.pid, signum)
 
     def allocator_pid(self) -> int:
-        return requests.get(f"{self.url}/flash-sale/health", timeout=5).json()["allocator"]["pid"]
+        health = requests.get(
+            f"{self.url}/flash-sale/health", headers=self.operator_headers, timeout=5
+        )
+        return health.json()["allocator"]["pid"]
 
     def worker_pids(self) -> list[int]:
         allocator = self.allocator_pid()

@@ -1,7 +1,8 @@
 import { act, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installFakeEventSource, latest } from '../test/fakeEventSource';
-import { json, mockFetch, OPEN_STATUS } from '../test/fetchMock';
+import { header, json, mockFetch, OPEN_STATUS } from '../test/fetchMock';
+import userEvent from '@testing-library/user-event';
 import { Dashboard } from './Dashboard';
 
 afterEach(() => vi.unstubAllGlobals());
@@ -38,6 +39,39 @@ const HEALTH = {
 };
 
 describe('Dashboard', () => {
+  it('asks once for the operator token when the server guards its figures, then shows them', async () => {
+    const TOKEN = 'operator-secret-1';
+    const calls = mockFetch((url, init) => {
+      if (url.endsWith('/status')) return json(OPEN_STATUS);
+      const sent = (init?.headers as Record<string, string> | undefined)?.Authorization;
+      if (url.endsWith('/health')) {
+        return json(sent === `Bearer ${TOKEN}` ? HEALTH : { status: 'ok' });
+      }
+      if (!sent) return json({ title: 'Authorization required', description: 'send it' }, 401);
+      if (sent !== `Bearer ${TOKEN}`) return json({ title: 'Forbidden', description: 'wrong' }, 403);
+      return json(metricsBody(1));
+    });
+    const user = userEvent.setup();
+    render(<Dashboard pollMs={30} />);
+    const form = await screen.findByTestId('operator-token-form');
+    expect(form).toHaveTextContent('operators only');
+    expect(screen.queryByTestId('dashboard-problem')).not.toBeInTheDocument();
+
+    await user.type(screen.getByLabelText('Operator token'), 'not-it');
+    await user.click(screen.getByRole('button', { name: 'Show figures' }));
+    expect(await screen.findByText('That operator token was refused. Try again.')).toBeInTheDocument();
+
+    await user.clear(screen.getByLabelText('Operator token'));
+    await user.type(screen.getByLabelText('Operator token'), TOKEN);
+    await user.click(screen.getByRole('button', { name: 'Show figures' }));
+    await waitFor(() => expect(screen.getByTestId('tile-allocator')).toHaveTextContent('pid 4242'));
+    expect(screen.queryByTestId('operator-token-form')).not.toBeInTheDocument();
+    expect(window.sessionStorage.getItem('flashsale.operatorToken')).toBe(TOKEN);
+    const lastMetrics = calls.filter((call) => call.url.endsWith('/metrics')).at(-1);
+    expect(header(lastMetrics, 'Authorization')).toBe(`Bearer ${TOKEN}`);
+    window.sessionStorage.clear();
+  });
+
   it('shows health, allocator, breaker, queue, stock and moving rates', async () => {
     let step = 0;
     mockFetch((url) => {

@@ -4,6 +4,7 @@ import { Freshness } from '../lib/Freshness';
 import { OUTCOME_KINDS, type BreakerState } from '../lib/types';
 import { useLiveStatus } from '../lib/useLiveStatus';
 import { LineChart, type ChartSeries } from './LineChart';
+import { OperatorTokenForm } from './OperatorTokenForm';
 import { OUTCOME_STYLE } from './outcomeStyle';
 import { HISTORY_SAMPLES, PERCENTILES, latencySeries, outcomeRates, processLoads } from './series';
 import { DASHBOARD_POLL_MS, useDashboardData } from './useDashboardData';
@@ -20,7 +21,7 @@ const BREAKER_TEXT: Record<BreakerState, string> = {
 const formatRate = (value: number) => `${formatNumber(value, 1)}/s`;
 
 export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
-  const { samples, health, problem } = useDashboardData(pollMs);
+  const { samples, health, problem, tokenNeed, giveToken } = useDashboardData(pollMs);
   // Stock and breaker state as the shoppers' pages get them: pushed, else polled.
   const live = useLiveStatus(pollMs);
   const latest = samples.at(-1)?.metrics ?? null;
@@ -61,6 +62,7 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
           <Freshness mode={live.mode} what="Stock and breaker state" />
         </p>
       </div>
+      {tokenNeed ? <OperatorTokenForm need={tokenNeed} onToken={giveToken} /> : null}
       {shownProblem ? (
         <p className="live-problem" role="alert" data-testid="dashboard-problem">
           Live updates interrupted: {shownProblem} Retrying…
@@ -74,7 +76,11 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
           tone={health ? (health.status === 'ok' ? 'good' : 'bad') : 'unknown'}
           value={health ? (health.status === 'ok' ? 'OK' : 'Unhealthy') : '–'}
         >
-          {health ? `up ${formatUptime(health.uptimeSeconds)}` : 'waiting…'}
+          {health?.uptimeSeconds !== undefined
+            ? `up ${formatUptime(health.uptimeSeconds)}`
+            : health
+              ? 'detail for operators'
+              : 'waiting…'}
         </Tile>
         <Tile
           title="Allocator"

@@ -236,18 +236,26 @@ export function parseStatusEvent(data: string): StatusSnapshot | null {
   return { status, clockOffsetMs: clockOffsetMs(status, receivedAt, receivedAt) };
 }
 
-export type Fetched<T> = { ok: true; value: T } | { ok: false; detail: string };
+/** `status` is the HTTP status of a refusal (401: a token is needed, 403: a wrong one). */
+export type Fetched<T> = { ok: true; value: T } | { ok: false; detail: string; status?: number };
 
-async function getJson<T>(path: string, accept: (status: number) => boolean): Promise<Fetched<T>> {
+async function getJson<T>(
+  path: string,
+  accept: (status: number) => boolean,
+  token: string | null = null,
+): Promise<Fetched<T>> {
   try {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
     const response = await fetch(`${API_BASE}${path}`, {
-      headers: { Accept: 'application/json' },
+      headers,
       cache: 'no-store',
       signal: timeoutSignal(),
     });
     const body = await readJson(response);
     if (!accept(response.status)) {
-      return { ok: false, detail: detailOf(body) || `${path} answered ${response.status}.` };
+      const detail = detailOf(body) || `${path} answered ${response.status}.`;
+      return { ok: false, detail, status: response.status };
     }
     return { ok: true, value: body as unknown as T };
   } catch (error) {
@@ -255,11 +263,15 @@ async function getJson<T>(path: string, accept: (status: number) => boolean): Pr
   }
 }
 
-export function fetchMetrics(): Promise<Fetched<Metrics>> {
-  return getJson<Metrics>('/metrics', (status) => status === 200);
+/** `token`: the server's FLASHSALE_OPERATOR_TOKEN, when it has one. */
+export function fetchMetrics(token: string | null = null): Promise<Fetched<Metrics>> {
+  return getJson<Metrics>('/metrics', (status) => status === 200, token);
 }
 
-/** Health answers 503 with the same body when unhealthy: that is data, not a failure. */
-export function fetchHealth(): Promise<Fetched<Health>> {
-  return getJson<Health>('/health', (status) => status === 200 || status === 503);
+/**
+ * Health answers 503 with the same body when unhealthy: that is data, not a failure.
+ * Without the operator token a server that has one answers only `{status}`.
+ */
+export function fetchHealth(token: string | null = null): Promise<Fetched<Health>> {
+  return getJson<Health>('/health', (status) => status === 200 || status === 503, token);
 }

@@ -16,3 +16,23 @@ export function rememberUserId(userId: string): void {
     // Private mode or storage disabled: remembering is a convenience only.
   }
 }
+
+/** The operator token, for this tab only: it guards the server's figures. */
+const OPERATOR_TOKEN_KEY = 'flashsale.operatorToken';
+
+export function rememberedOperatorToken(): string | null {
+  try {
+    return window.sessionStorage.getItem(OPERATOR_TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function rememberOperatorToken(token: string | null): void {
+  try {
+    if (token) window.sessionStorage.setItem(OPERATOR_TOKEN_KEY, token);
+    else window.sessionStorage.removeItem(OPERATOR_TOKEN_KEY);
+  } catch {
+    // Storage disabled: the token then lasts as long as the page.
+  }
+}

@@ -83,13 +83,14 @@ export interface Metrics {
   openEventStreams?: number;
 }
 
+/** A server with an operator token answers only `status` without it. */
 export interface Health {
   status: 'ok' | 'unhealthy';
-  uptimeSeconds: number;
-  allocator: AllocatorHealth;
-  breaker: BreakerInfo;
-  workers: WorkersInfo;
-  serverTime: string;
+  uptimeSeconds?: number;
+  allocator?: AllocatorHealth;
+  breaker?: BreakerInfo;
+  workers?: WorkersInfo;
+  serverTime?: string;
 }
 
 /** What the shopper is told after pressing Buy: one variant per API answer. */
