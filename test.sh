@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run every test: the UI's lint, type check and unit tests, then pytest (unit,
-# integration against real gunicorn servers, stress toolkit, and the browser
-# tests in headless Chromium). Extra arguments go to pytest.
+# Run every test: the UI's lint, type check and unit tests, ruff and mypy on the
+# Python, then pytest (unit, integration against real gunicorn servers, stress
+# toolkit, and the browser tests in headless Chromium). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh test
@@ -13,4 +13,5 @@ fi
 
 npm --prefix webui run check --silent
 "$VENV/bin/ruff" check flashsale stress tests gunicorn.conf.py
+"$VENV/bin/mypy" flashsale stress
 "$VENV/bin/python" -m pytest "$@"

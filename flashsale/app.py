@@ -9,9 +9,9 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import falcon
 import falcon.asgi
@@ -75,7 +75,7 @@ class LifespanMiddleware:
         self.deps = deps
         self.broadcaster = broadcaster
 
-    async def process_startup(self, scope: dict, event: dict) -> None:
+    async def process_startup(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         if not await self.deps.allocator.start(self.deps.connect_timeout_s):
             # It may be restarting: serve anyway; purchases wait for it within
             # their own deadlines while the client keeps trying.
@@ -87,7 +87,7 @@ class LifespanMiddleware:
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
-    async def process_shutdown(self, scope: dict, event: dict) -> None:
+    async def process_shutdown(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         self.broadcaster.stop()
         await self.deps.allocator.close()
         self.deps.lookups.close()
@@ -102,7 +102,7 @@ def create_app(deps: AppDeps) -> EventStreams:
         heartbeat_s=settings.events_heartbeat_s,
         count_streams=deps.recorder.count_streams,
     )
-    app = falcon.asgi.App(
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
         middleware=[
             LifespanMiddleware(deps, broadcaster),
             MetricsMiddleware(deps.recorder),

@@ -98,7 +98,7 @@ class OrderRecord(NamedTuple):
     purchased_at_us: int
 
 
-def _orders(db: sqlite3.Connection, where: str, params: tuple) -> list[OrderRecord]:
+def _orders(db: sqlite3.Connection, where: str, params: tuple[int | str, ...]) -> list[OrderRecord]:
     """Orders matching `where`, the columns in OrderRecord's order."""
     rows = db.execute(
         "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "

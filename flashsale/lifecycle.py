@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flashsale.allocator.client import AllocatorClient
 from flashsale.allocator.loop import Allocator, FirstSale
@@ -39,6 +40,10 @@ from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
 from flashsale.supervisor import AllocatorSupervisor
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 log = logging.getLogger("flashsale.lifecycle")
 
@@ -107,7 +112,7 @@ def _raise_open_file_limit() -> None:
 
 
 # -- the master ------------------------------------------------------------------------
-def on_starting(server) -> None:
+def on_starting(server: Arbiter) -> None:
     global _runtime
     settings = settings_or_exit()
     logging.basicConfig(
@@ -136,7 +141,7 @@ def on_starting(server) -> None:
     _runtime.board.mark_server_started()
 
 
-def when_ready(server) -> None:
+def when_ready(server: Arbiter) -> None:
     """Start the allocator after the listeners exist and before any worker forks."""
     runtime = _require_runtime()
     runtime.supervisor = AllocatorSupervisor(
@@ -164,20 +169,20 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
     ).run(parent_pid=master_pid)
 
 
-def pre_fork(server, worker) -> None:
+def pre_fork(server: Arbiter, worker: Worker) -> None:
     runtime = _require_runtime()
     worker.flashsale_slot = runtime.slots.claim()
     if worker.flashsale_slot is None:
         log.error("no free metrics row for a new worker; its requests will not be counted")
 
 
-def child_exit(server, worker) -> None:
+def child_exit(server: Arbiter, worker: Worker) -> None:
     slot = getattr(worker, "flashsale_slot", None)
     if slot is not None:
         _require_runtime().slots.release(slot)
 
 
-def on_exit(server) -> None:
+def on_exit(server: Arbiter) -> None:
     runtime = _runtime
     if runtime is None:
         return
@@ -188,7 +193,7 @@ def on_exit(server) -> None:
 
 
 # -- a worker --------------------------------------------------------------------------
-def post_fork(server, worker) -> None:
+def post_fork(server: Arbiter, worker: Worker) -> None:
     runtime = _require_runtime()
     runtime.slot = worker.flashsale_slot
     if runtime.slot is not None:

@@ -49,7 +49,9 @@ class OrderLookups:
     async def _buyers_of_sold_out(self, sale_id: int) -> Buyers:
         known = self._sold_out
         if known is None or known[0] != sale_id:
-            loading = asyncio.ensure_future(self._run(self._load_buyers, sale_id))
+            loading: asyncio.Future[Buyers] = asyncio.ensure_future(
+                self._run(self._load_buyers, sale_id)
+            )
             known = self._sold_out = (sale_id, loading)
             loading.add_done_callback(self._forget_failed_load)
         loading = known[1]

@@ -93,6 +93,7 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
         ]  # fmt: skip
         for worker in workers:
             worker.start()
+        assert allocator.pid is not None  # set by start()
         cpu_before = _cpu_seconds(allocator.pid)
         start.wait(READY_TIMEOUT_S)
         runs = [results.get(timeout=300) for _ in workers]

@@ -116,7 +116,7 @@ def merge(rounds: list[Measurement]) -> Measurement:
     p50s = sorted(m.p50_ms for m in rounds if m.p50_ms is not None)
     p99s = [m.p99_ms for m in rounds if m.p99_ms is not None]
     maxes = [m.max_ms for m in rounds if m.max_ms is not None]
-    cpu = [m.server_cpu_s for m in rounds]
+    cpu = [m.server_cpu_s for m in rounds if m.server_cpu_s is not None]
     first = rounds[0]
     return Measurement(
         target=first.target,
@@ -128,7 +128,7 @@ def merge(rounds: list[Measurement]) -> Measurement:
         p99_ms=max(p99s) if p99s else None,
         max_ms=max(maxes) if maxes else None,
         expected_code=first.expected_code,
-        server_cpu_s=None if None in cpu else round(sum(cpu), 2),
+        server_cpu_s=round(sum(cpu), 2) if len(cpu) == len(rounds) else None,
     )
 
 

@@ -131,7 +131,10 @@ def pause_after(http: int, status: str, retry_after: str | None, retries_left: i
 
 def status_events(lines: list[str]) -> list[dict[str, Any]]:
     """The `status` events among whole SSE lines (blank line ends an event)."""
-    found, name, data = [], "", []
+    found: list[dict[str, Any]] = []
+    # The event being read: its name and its data lines.
+    name = ""
+    data: list[str] = []
     for line in lines:
         if not line:
             if name == "status" and data:

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import requests
 
@@ -63,7 +64,7 @@ class LaunchedServer:
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> LaunchedServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from stress.common import (
@@ -109,6 +109,7 @@ class Shopper:
         """One request, its record and answer; whether it died on a stale connection."""
         user = self.plan.user
         fired, self._fired = self._fired, None
+        answering: Awaitable[Answer]  # one fired ahead (a future), or this request's exchange
         if fired is not None and kind == "purchase":
             send_ns, started, answering = fired
         else:

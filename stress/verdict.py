@@ -286,7 +286,7 @@ def _check_status(confirmed: int, facts: SaleFacts) -> Check:
     if not status:
         return Check("status agrees", False, "no final status")
     sold, remaining, total = status.get("sold"), status.get("remaining"), status.get("total")
-    if not all(isinstance(v, int) for v in (sold, remaining, total)):
+    if not (isinstance(sold, int) and isinstance(remaining, int) and isinstance(total, int)):
         return Check("status agrees", False, f"status lacks sold/remaining/total: {status}")
     problems = []
     if sold - facts.sold_before != confirmed:
@@ -337,7 +337,7 @@ def _check_sale_id(
 
 def _check_not_before_start(lookups: dict[str, LookupResult], starts_at_ns: int) -> Check:
     early = [
-        lk
+        (lk.user, lk.purchased_at_ns)
         for lk in lookups.values()
         if lk.http == 200 and lk.purchased_at_ns is not None and lk.purchased_at_ns < starts_at_ns
     ]
@@ -345,9 +345,7 @@ def _check_not_before_start(lookups: dict[str, LookupResult], starts_at_ns: int)
         "no sale before the start time",
         not early,
         f"{len(early)} orders purchased before startsAt"
-        + _examples(
-            f"{lk.user} {(starts_at_ns - lk.purchased_at_ns) / 1e6:.1f} ms early" for lk in early
-        ),
+        + _examples(f"{user} {(starts_at_ns - at_ns) / 1e6:.1f} ms early" for user, at_ns in early),
     )
 
 

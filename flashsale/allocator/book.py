@@ -6,7 +6,7 @@ journals the orders it returns before anyone is told.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from flashsale.journal import OrderRecord, SaleRecord, order_id_for
 from flashsale.outcomes import Outcome
@@ -52,7 +52,7 @@ class StockBook:
             return Outcome.NOT_STARTED, None
         if sale.ends_at_us is not None and now_us >= sale.ends_at_us:
             return Outcome.ENDED, None
-        owned = self._by_user.get(user_id, ())
+        owned: Sequence[OrderRecord] = self._by_user.get(user_id, ())
         if len(owned) >= sale.per_user_limit:
             return Outcome.ALREADY_PURCHASED, owned[0]
         if self.sold >= sale.stock:

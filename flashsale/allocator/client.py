@@ -173,7 +173,8 @@ class _Connection(asyncio.Protocol):
             raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, bytes(_UNREAD_BYTES.size))
         except OSError:
             return 0
-        return _UNREAD_BYTES.unpack(raw)[0]
+        unread_bytes: int = _UNREAD_BYTES.unpack(raw)[0]
+        return unread_bytes
 
     def close(self) -> None:
         if self.transport is not None:

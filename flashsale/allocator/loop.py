@@ -376,7 +376,7 @@ class Allocator:
             else:
                 self._advance(paced=False)
 
-    def _start_sale(self, header: tuple, body: bytes) -> Reply:
+    def _start_sale(self, header: _Header, body: bytes) -> Reply:
         spec = json.loads(body)
         sale: SaleRecord = self.journal.create_sale(
             spec["stock"], spec["perUserLimit"], spec.get("startsAtUs"), spec.get("endsAtUs")
@@ -434,7 +434,10 @@ class Allocator:
 # The selector's mark for the committer's "done" pipe (peers carry a _Peer, the wake pipe None).
 _COMMIT_DONE = object()
 
-# A batch item: the arrival time, the peer, the request header (REQUEST
-# fields), the body, and the frame's number on its connection (from 1).
-_Item = tuple[int, _Peer, tuple, bytes, int]
+# REQUEST's fields: kind, flags, body size, slot, seq, request id, arrival and
+# sell deadline (monotonic ns).
+_Header = tuple[int, int, int, int, int, bytes, int, int]
+# A batch item: the arrival time, the peer, the request header, the body, and
+# the frame's number on its connection (from 1).
+_Item = tuple[int, _Peer, _Header, bytes, int]
 _arrival = operator.itemgetter(0)

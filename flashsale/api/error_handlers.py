@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import falcon
 import falcon.asgi
@@ -15,19 +16,19 @@ log = logging.getLogger("flashsale.api")
 
 
 async def _invalid_input(
-    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: InvalidInput, params: dict
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: InvalidInput, params: dict[str, Any]
 ) -> None:
     raise falcon.HTTPBadRequest(title=exc.title, description=exc.description)
 
 
 async def _unavailable(
-    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Unavailable, params: dict
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Unavailable, params: dict[str, Any]
 ) -> None:
     answer_unavailable(resp, f"{exc}; nothing was changed", RETRY_AFTER_UNAVAILABLE_S)
 
 
 async def _unexpected(
-    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Exception, params: dict
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Exception, params: dict[str, Any]
 ) -> None:
     if isinstance(exc, falcon.HTTPError):
         raise exc
@@ -46,7 +47,7 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HT
     resp.data = orjson.dumps(error.to_dict())
 
 
-def install(app: falcon.asgi.App) -> None:
+def install(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]) -> None:
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(InvalidInput, _invalid_input)
     app.add_error_handler(Unavailable, _unavailable)

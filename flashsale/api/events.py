@@ -25,7 +25,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -52,9 +52,10 @@ STREAM_HEADERS = [
     *RAW_EVERY_ANSWER,
 ]
 
-AsgiReceive = Callable[[], Awaitable[dict]]
-AsgiSend = Callable[[dict], Awaitable[None]]
-AsgiCall = Callable[[dict, AsgiReceive, AsgiSend], Awaitable[None]]
+AsgiMessage = dict[str, Any]  # an ASGI scope or event
+AsgiReceive = Callable[[], Awaitable[AsgiMessage]]
+AsgiSend = Callable[[AsgiMessage], Awaitable[None]]
+AsgiCall = Callable[[AsgiMessage, AsgiReceive, AsgiSend], Awaitable[None]]
 
 
 class StatusEvent:
@@ -204,7 +205,7 @@ class EventStreams:
         self.broadcaster = broadcaster
         self.recorder = recorder
 
-    async def __call__(self, scope: dict, receive: AsgiReceive, send: AsgiSend) -> None:
+    async def __call__(self, scope: AsgiMessage, receive: AsgiReceive, send: AsgiSend) -> None:
         if scope["type"] != "http" or scope["path"] != EVENTS_PATH:
             await self.app(scope, receive, send)
             return
@@ -240,7 +241,13 @@ class EventStreams:
         return StatusEvent(tag, self.status.complete(body, at_us))
 
 
-async def _answer(send: AsgiSend, status: int, title: str, description: str, headers=()) -> None:
+async def _answer(
+    send: AsgiSend,
+    status: int,
+    title: str,
+    description: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
     """A JSON error, as every error of this service has (Falcon's shape)."""
     body = orjson.dumps({"title": title, "description": description})
     await send(

@@ -58,5 +58,6 @@ class MetricsMiddleware:
         if endpoint is Endpoint.PURCHASE and outcome is None:
             # Refused before any decision: bad input, or a server error.
             outcome = Outcome.INVALID if resp.status_code < 500 else Outcome.UNAVAILABLE
-        elapsed_us = (time.monotonic_ns() - req.context.get("arrival_ns", 0)) // 1000
+        arrival_ns: int = req.context.get("arrival_ns") or 0  # 0 if process_request did not run
+        elapsed_us = (time.monotonic_ns() - arrival_ns) // 1000
         self.recorder.record(endpoint, outcome, elapsed_us)

@@ -57,7 +57,9 @@ MEDIA_TYPES = {
 }
 
 
-def register_ui(app: falcon.asgi.App, build_dir: pathlib.Path) -> None:
+def register_ui(
+    app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response], build_dir: pathlib.Path
+) -> None:
     """Answer every path the API routes do not match with the built UI."""
     app.add_sink(UIStaticSink(build_dir), prefix="/")
 
@@ -70,8 +72,16 @@ class UIStaticSink:
         self._build_dir = pathlib.Path(build_dir)
 
     async def __call__(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, **_params: str
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response | None,
+        ws: falcon.asgi.WebSocket | None = None,
+        **_params: str,
     ) -> None:
+        # Taking `ws` makes Falcon pass a WebSocket request as resp=None (else it
+        # passes the WebSocket as resp): no path of this service is a WebSocket.
+        if resp is None:
+            raise falcon.HTTPNotFound()
         path = req.path
         if _is_api_path(path):
             raise falcon.HTTPNotFound(

@@ -31,11 +31,16 @@ its buffered bytes, never a thread.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 import orjson
 from gunicorn.asgi.protocol import ASGIProtocol, BodyReceiver
+
+if TYPE_CHECKING:
+    from gunicorn.workers.gasgi import ASGIWorker
 
 RETRY_AFTER_SHED_S = 1
 
@@ -47,7 +52,9 @@ class ConnectionLimits:
     max_connections: int
 
 
-def error_page(status: int, description: str, extra_headers=()) -> bytes:
+def error_page(
+    status: int, description: str, extra_headers: Iterable[tuple[str, str]] = ()
+) -> bytes:
     """A whole HTTP/1.1 answer with a JSON body; the connection closes after it."""
     reason = HTTPStatus(status).phrase
     body = orjson.dumps({"title": f"{status} {reason}", "description": description})
@@ -75,7 +82,7 @@ class RequestReceiver(BodyReceiver):
 
     __slots__ = ("peer_done_writing",)
 
-    def __init__(self, request, protocol) -> None:
+    def __init__(self, request: object, protocol: ASGIProtocol) -> None:
         super().__init__(request, protocol)
         self.peer_done_writing = False
 
@@ -83,17 +90,17 @@ class RequestReceiver(BodyReceiver):
         self.peer_done_writing = True
         self._wake_waiter()  # a listener for the disconnect hears it now
 
-    async def receive(self):
+    async def receive(self) -> dict[str, object]:
         if self._body_finished and self.peer_done_writing:
             return {"type": "http.disconnect"}
-        event = await super().receive()
+        event: dict[str, object] = await super().receive()
         if event["type"] == "http.disconnect" and not self._complete:
             raise asyncio.CancelledError("the request's body was cut short")
         return event
 
 
 class FlashSaleProtocol(ASGIProtocol):
-    def __init__(self, worker, limits: ConnectionLimits) -> None:
+    def __init__(self, worker: ASGIWorker, limits: ConnectionLimits) -> None:
         super().__init__(worker)
         self._limits = limits
         self._deadline: asyncio.TimerHandle | None = None
@@ -102,7 +109,7 @@ class FlashSaleProtocol(ASGIProtocol):
         self._client_done_writing = False
 
     # -- connections ----------------------------------------------------------------
-    def connection_made(self, transport) -> None:
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self.worker.nr_conns >= self._limits.max_connections:
             # Shed before anything is set up; connection_lost still runs, and
             # takes back this count.
@@ -149,17 +156,18 @@ class FlashSaleProtocol(ASGIProtocol):
             self._request_ready.set()  # a task waiting for a head: it ends now
         return answering
 
-    def _will_close(self, request, response_requires_close) -> bool:
+    def _will_close(self, request: object, response_requires_close: bool) -> bool:
         return self._client_done_writing or super()._will_close(request, response_requires_close)
 
     # -- the parser's callbacks ---------------------------------------------------------
-    def _on_headers_complete(self):
+    def _on_headers_complete(self) -> bool:
+        """gunicorn's parser callback; True would skip the body (gunicorn never does)."""
         self._cancel_deadline()
         self._message_complete = False
-        result = super()._on_headers_complete()
+        skip_body: bool = super()._on_headers_complete()
         if self._current_request is not None:
             self._body_receiver = RequestReceiver(self._current_request, self)
-        return result
+        return skip_body
 
     def _on_message_complete(self) -> None:
         self._cancel_deadline()
@@ -196,7 +204,9 @@ class FlashSaleProtocol(ASGIProtocol):
             self._body_receiver.signal_disconnect()  # the request ends: its body never will
 
     # -- answers gunicorn writes itself -------------------------------------------------
-    def _send_error_response(self, status: int, message: str, extra_headers=()) -> None:
+    def _send_error_response(
+        self, status: int, message: str, extra_headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
         # Also called when an app gave no answer, which ours only does to a
         # client already gone: nothing to write then.
         if self._closed:

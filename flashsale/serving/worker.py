@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import uvloop
 from gunicorn.asgi.protocol import ASGIProtocol
@@ -46,7 +47,11 @@ class ListenBacklogLoop(uvloop.Loop):
         super().__init__()
         self.backlog = backlog
 
-    async def create_server(self, *args, **kwargs):  # type: ignore[override]
+    # Ignored [override]: uvloop's server is an AbstractServer (uvloop's stub says so),
+    # not the asyncio.Server that AbstractEventLoop's stub promises.
+    async def create_server(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> asyncio.AbstractServer:
         kwargs.setdefault("backlog", self.backlog)
         return await super().create_server(*args, **kwargs)
 

@@ -76,3 +76,16 @@ def test_a_proxy_header_cannot_reroute_a_request(server):
     )
     assert answer.status_code == 200
     assert answer.json()["saleId"] == 1
+
+
+def test_a_websocket_request_to_a_page_is_refused_without_a_traceback(server):
+    # gunicorn passes WebSocket upgrades on; Falcon once handed the page handler
+    # the WebSocket in the response's place, and every such request logged a
+    # traceback (found by mypy).
+    upgrade = (
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    refused = exchange(server.port, upgrade)
+    assert refused.status == 403
+    assert "Traceback" not in server.log()
