@@ -30,8 +30,7 @@ async def _unavailable(
 async def _unexpected(
     req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Exception, params: dict[str, Any]
 ) -> None:
-    if isinstance(exc, falcon.HTTPError):
-        raise exc
+    # Falcon's own handler of HTTPError is more specific: only other exceptions come here.
     log.exception("unexpected error on %s %s", req.method, req.path)
     # Not "nothing was changed": the failure may come after the change (an
     # answer that could not be written), so say what is known.

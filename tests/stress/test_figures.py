@@ -6,6 +6,7 @@ from stress.common import Record, percentile
 from stress.figures import compute_figures
 from stress.report import flash_html
 from stress.scenarios import ScenarioOptions, build_plans
+from tests.support.report_charts import bar_totals, charts
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6
@@ -59,7 +60,7 @@ def test_plans_of_each_scenario():
     assert len({plan.user for plan in burst}) == 10
 
 
-def test_the_html_report_renders_the_charts():
+def test_the_html_report_renders_thecharts():
     figures = compute_figures(sample())
     report = {
         "run": {
@@ -87,7 +88,14 @@ def test_the_html_report_renders_the_charts():
         "serverMetrics": {},
     }
     page = flash_html(report)
-    assert page.count("<svg") == 2
+    rates, histogram = charts(page)
+    # The charts carry the run's data: every answer is in a bar of its outcome.
+    assert bar_totals(histogram) == {"confirmed": 10, "sold_out": 90}
+    bin_s = figures["answersPerInterval"]["binWidthS"]
+    assert {k: round(v * bin_s) for k, v in bar_totals(rates).items()} == {
+        "confirmed": 10,
+        "sold_out": 90,
+    }
     assert "PASS" in page and "no oversell" in page
     assert "server CPU 0.5 s (5000 µs per request)" in page
 
