@@ -18,6 +18,7 @@ from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
+    InfoMetricFamily,
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -25,7 +26,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from flashsale.metrics import MetricsSnapshot
 from flashsale.observe import ServerView
 from flashsale.outcomes import REPORTED_OUTCOMES
-from flashsale.shm.slots import LATENCY_BOUNDS_US, Endpoint
+from flashsale.shm.slots import LATENCY_BOUNDS_US, PID, Endpoint
 
 BREAKER_STATES = ("closed", "open", "half_open")
 
@@ -70,8 +71,10 @@ class FlashSaleCollector(Collector):
                                     value=sale.sold)  # fmt: skip
             yield GaugeMetricFamily("flashsale_stock_remaining", "Items left to sell",
                                     value=sale.remaining)  # fmt: skip
-            yield GaugeMetricFamily("flashsale_sale_id", "Id of the current sale",
-                                    value=sale.sale_id)  # fmt: skip
+            # An identity, not a measurement: a label on an info metric (one new
+            # series per sale, and sales are few), joinable onto the stock gauges.
+            yield InfoMetricFamily("flashsale_sale", "The current sale",
+                                   value={"sale_id": str(sale.sale_id)})  # fmt: skip
         yield GaugeMetricFamily("flashsale_queue_depth", "Purchases waiting for the allocator",
                                 value=snapshot.in_flight)  # fmt: skip
         yield GaugeMetricFamily("flashsale_open_event_streams",
@@ -99,23 +102,40 @@ class FlashSaleCollector(Collector):
 
 
 def _process_families(view: ServerView) -> Iterator[Metric]:
-    # Labelled by pid: a restarted process starts a new series, as a counter should.
+    # Labelled by role and worker slot, not by pid: a pid label starts a series
+    # for every worker ever forked, while the master gives a new worker the
+    # lowest free slot, so slots stay as few as the most workers alive at once.
+    # A recycled worker's counter then starts again from zero in its slot's
+    # series, which rate() reads as the counter reset it is. The master and the
+    # allocator have no slot: Prometheus treats slot="" as no slot label at all,
+    # where a made-up value would repeat the role. The pid is an info metric's
+    # label: only that series changes when a process is replaced.
     cpu = CounterMetricFamily(
         "flashsale_process_cpu_seconds",
         "User and system CPU time of each server process",
-        labels=["role", "pid"],
+        labels=["role", "slot"],
     )
     memory = GaugeMetricFamily(
         "flashsale_process_resident_memory_bytes",
         "Resident memory of each server process",
-        labels=["role", "pid"],
+        labels=["role", "slot"],
     )
+    info = InfoMetricFamily(
+        "flashsale_process", "Pid of each server process", labels=["role", "slot"]
+    )
+    # Read before the processes: a worker that starts in between has no slot
+    # here yet and is left out of this scrape.
+    slot_of = {view.slots.row(slot)[PID]: str(slot) for slot in view.slots.live_slots()}
     for usage in view.processes():
-        labels = [usage.role, str(usage.pid)]
-        cpu.add_metric(labels, usage.cpu_s)
-        memory.add_metric(labels, usage.resident_bytes)
+        slot = slot_of.get(usage.pid) if usage.role == "worker" else ""
+        if slot is None:
+            continue
+        cpu.add_metric([usage.role, slot], usage.cpu_s)
+        memory.add_metric([usage.role, slot], usage.resident_bytes)
+        info.add_metric([usage.role, slot], {"pid": str(usage.pid)})
     yield cpu
     yield memory
+    yield info
 
 
 def registry_for(view: ServerView, breaker_json: Callable[[], dict[str, Any]]) -> CollectorRegistry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def _processes(server) -> dict[int, dict]:
@@ -29,8 +30,13 @@ def test_metrics_name_every_server_process_with_its_cpu_and_memory(start_server)
     spent = sum(after[pid]["cpuSeconds"] - before[pid]["cpuSeconds"] for pid in workers)
     assert spent > 0, "300 answers took no worker CPU time"
 
+    # Series by role and worker slot; the pid only on flashsale_process_info.
     prometheus = requests.get(f"{server.url}/metrics", timeout=5).text
-    for pid, role in roles.items():
-        labels = f'{{pid="{pid}",role="{role}"}}'
-        assert f"flashsale_process_cpu_seconds_total{labels}" in prometheus
-        assert f"flashsale_process_resident_memory_bytes{labels}" in prometheus
+    families = {f.name: f.samples for f in text_string_to_metric_families(prometheus)}
+    named = {int(s.labels["pid"]): s.labels for s in families["flashsale_process_info"]}
+    assert {pid: labels["role"] for pid, labels in named.items()} == roles
+    slots = {(labels["role"], labels["slot"]) for labels in named.values()}
+    assert slots == {("master", ""), ("allocator", ""), ("worker", "0"), ("worker", "1")}
+    for family in ("flashsale_process_cpu_seconds", "flashsale_process_resident_memory_bytes"):
+        assert {(s.labels["role"], s.labels["slot"]) for s in families[family]} == slots
+        assert all(set(s.labels) == {"role", "slot"} for s in families[family])

@@ -1,0 +1,99 @@
+"""/metrics as Prometheus reads it: the exposition parsed back by prometheus_client."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from flashsale.config import Settings
+from flashsale.observe import ServerView
+from flashsale.prometheus import registry_for
+from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
+from flashsale.shm.slots import ProcessSlots
+
+# Live processes for /proc to read: this one stands for a worker, its parent
+# for the master or another worker.
+PID, PARENT_PID = os.getpid(), os.getppid()
+
+
+def _scrape(view: ServerView) -> dict[str, tuple[str, list[Sample]]]:
+    """Family name -> (type, samples), as a scraper parses the text."""
+    breaker = {"state": "closed", "trips": 0}
+    text = generate_latest(registry_for(view, lambda: breaker)).decode()
+    return {f.name: (f.type, f.samples) for f in text_string_to_metric_families(text)}
+
+
+def _labels(samples: list[Sample]) -> list[dict[str, str]]:
+    return [sample.labels for sample in samples]
+
+
+def test_the_exposition_parses_back_into_the_families_it_names():
+    board, slots = SaleBoard(), ProcessSlots()
+    board.publish_sale(SaleSnapshot(7, 100, 1, None, None, 10, 0))
+    board.publish_sold(40, batch=40)
+    slot = slots.claim(PID)
+    families = _scrape(ServerView(Settings(), board, slots, master_pid=PARENT_PID))
+
+    types = {name: kind for name, (kind, _) in families.items()}
+    assert types["flashsale_http_requests"] == "counter"
+    assert types["flashsale_purchase_latency_seconds"] == "histogram"
+    assert types["flashsale_stock_remaining"] == "gauge"
+    assert types["flashsale_process_cpu_seconds"] == "counter"
+    assert types["flashsale_process_resident_memory_bytes"] == "gauge"
+    # The classic text format has no info type: an info metric is a gauge of 1
+    # named *_info, as Prometheus's own target_info is.
+    assert types["flashsale_process_info"] == "gauge"
+    assert types["flashsale_sale_info"] == "gauge"
+    assert "flashsale_sale_id" not in types  # an id is a label, not a value
+
+    (sale,) = families["flashsale_sale_info"][1]
+    assert (sale.name, sale.labels, sale.value) == ("flashsale_sale_info", {"sale_id": "7"}, 1)
+    (remaining,) = families["flashsale_stock_remaining"][1]
+    assert remaining.value == 60
+
+    # No allocator has announced itself: the master and the one worker.
+    processes = [{"role": "master", "slot": ""}, {"role": "worker", "slot": str(slot)}]
+    _, cpu = families["flashsale_process_cpu_seconds"]
+    assert [s.name for s in cpu] == ["flashsale_process_cpu_seconds_total"] * 2
+    assert _labels(cpu) == processes
+    assert all(s.value >= 0 for s in cpu)
+    _, memory = families["flashsale_process_resident_memory_bytes"]
+    assert _labels(memory) == processes
+    assert all(s.value > 0 for s in memory)
+    _, info = families["flashsale_process_info"]
+    assert _labels(info) == [
+        {"role": "master", "slot": "", "pid": str(PARENT_PID)},
+        {"role": "worker", "slot": str(slot), "pid": str(PID)},
+    ]
+    assert {s.value for s in info} == {1}
+
+
+def test_a_recycled_worker_keeps_its_slots_series_and_changes_only_its_pid():
+    board, slots = SaleBoard(), ProcessSlots()
+    view = ServerView(Settings(), board, slots)
+    first = slots.claim(PID)
+    before = _scrape(view)
+    slots.release(first)
+    assert slots.claim(PARENT_PID) == first  # the new worker takes the row it left
+    after = _scrape(view)
+
+    for family in ("flashsale_process_cpu_seconds", "flashsale_process_resident_memory_bytes"):
+        assert _labels(before[family][1]) == _labels(after[family][1])
+        assert _labels(after[family][1]) == [{"role": "worker", "slot": str(first)}]
+    assert _labels(before["flashsale_process_info"][1]) == [
+        {"role": "worker", "slot": str(first), "pid": str(PID)}
+    ]
+    assert _labels(after["flashsale_process_info"][1]) == [
+        {"role": "worker", "slot": str(first), "pid": str(PARENT_PID)}
+    ]
+
+
+def test_a_worker_still_being_forked_has_no_series_yet():
+    slots = ProcessSlots()
+    slots.claim()  # the master claims the row before fork; the pid comes later
+    families = _scrape(ServerView(Settings(), SaleBoard(), slots))
+    assert families["flashsale_process_cpu_seconds"][1] == []
+    assert families["flashsale_process_info"][1] == []
