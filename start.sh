@@ -4,6 +4,7 @@
 # has an embedded default, see README.md, "Configuration".
 set -euo pipefail
 cd "$(dirname "$0")"
-source scripts/bootstrap.sh
+# With the stress toolkit's packages: `python -m stress` works against it at once.
+source scripts/bootstrap.sh stress
 mkdir -p var
 exec "$VENV/bin/gunicorn" -c gunicorn.conf.py
