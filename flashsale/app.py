@@ -24,6 +24,7 @@ from flashsale.api.bearer import BearerAuth
 from flashsale.api.events import EventStreams, StatusBroadcaster
 from flashsale.api.guard import PurchaseGuard
 from flashsale.api.middleware import MetricsMiddleware
+from flashsale.api.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
 from flashsale.api.operator import HealthResource, MetricsResource, PrometheusResource
 from flashsale.api.purchase import Allocation, PurchaseLookupResource, PurchaseResource
 from flashsale.api.security import SecurityHeaders
@@ -131,6 +132,7 @@ def create_app(deps: AppDeps) -> EventStreams:
             deps.allocator,
         ),
     )
+    app.add_route(OPENAPI_PATH, OpenApiResource(openapi_document()))
     register_ui(app, settings.ui_dir)  # everything the API does not match
     return EventStreams(app, status, broadcaster, deps.recorder)
 

@@ -1,0 +1,186 @@
+"""The OpenAPI document (flashsale/api/openapi.json) and the server agree.
+
+The routes of the app are the document's paths; /openapi.json serves the
+document; and schemathesis, against a real server, finds no 5xx, no status
+code, content type or body the document does not name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import falcon.inspect
+import requests
+
+from flashsale.allocator.client import AllocatorClient
+from flashsale.api.client_address import ClientAddress
+from flashsale.api.events import EVENTS_PATH
+from flashsale.api.guard import PurchaseGuard
+from flashsale.api.openapi import OPENAPI_PATH, openapi_document
+from flashsale.app import AppDeps, create_app
+from flashsale.breaker import CircuitBreaker
+from flashsale.config import Settings
+from flashsale.journal import JournalReader
+from flashsale.lookups import OrderLookups
+from flashsale.metrics import MetricsRecorder
+from flashsale.observe import ServerView
+from flashsale.ratelimit import RateLimiter
+from flashsale.shm.breaker_board import BreakerBoard
+from flashsale.shm.file_lock import RangeLocks
+from flashsale.shm.rate_table import NUM_STRIPES, RateTable
+from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.slots import ProcessSlots
+
+ADMIN_TOKEN = "schemathesis-admin-token"
+OPERATOR_TOKEN = "schemathesis-operator-token"
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+# Schemathesis' whole budget; the run stops there, whatever phase it is in.
+FUZZ_BUDGET_S = 60
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+)
+
+
+def _document() -> dict:
+    return json.loads(openapi_document())
+
+
+def _app_paths(tmp_path: Path) -> set[str]:
+    """The paths the app answers: Falcon's routes (not the UI sink) and the event stream.
+
+    The app is wired as a worker wires it (flashsale.lifecycle.worker_app), from
+    real parts that are not started: nothing here connects or serves."""
+    settings = Settings.from_env({"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
+    board, slots = SaleBoard(), ProcessSlots()
+    view = ServerView(settings, board, slots)
+    breaker = CircuitBreaker(
+        BreakerBoard(), RangeLocks(tmp_path / "breaker.lock", 1), settings.breaker,
+        allocator_silence_s=board.heartbeat_age_s, failures_since=lambda since, window: 0,
+    )  # fmt: skip
+    deps = AppDeps(
+        view=view,
+        allocator=AllocatorClient(
+            str(tmp_path / "allocator.sock"),
+            b"unused",
+            slot=None,
+            metrics_row=None,
+            reply_timeout_s=settings.reply_timeout_s,
+            commit_budget_s=settings.commit_budget_s,
+        ),
+        lookups=OrderLookups(JournalReader(tmp_path / "journal.db")),
+        recorder=MetricsRecorder(None),
+        guard=PurchaseGuard(
+            settings=settings,
+            limiter=RateLimiter(RateTable(64), RangeLocks(tmp_path / "rates.lock", NUM_STRIPES)),
+            breaker=breaker,
+            queue_depth=view.queue_depth,
+            addresses=ClientAddress(settings.forwarded_allow_ips),
+        ),
+    )
+    streams = create_app(deps)
+    routes = {route.path for route in falcon.inspect.inspect_routes(streams.app)}
+    return routes | {EVENTS_PATH}
+
+
+def test_the_documents_paths_are_the_apps_routes(tmp_path):
+    paths = _app_paths(tmp_path)
+    assert set(_document()["paths"]) == paths
+    assert {OPENAPI_PATH, EVENTS_PATH} <= paths
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def _resolve(document: dict, ref: str) -> object:
+    assert ref.startswith("#/"), ref
+    node: object = document
+    for part in ref[2:].split("/"):
+        assert isinstance(node, dict) and part in node, f"unresolved {ref}"
+        node = node[part]
+    return node
+
+
+def _check_openapi_31_basics(document: dict) -> None:
+    assert re.fullmatch(r"3\.1\.\d+", document["openapi"])
+    assert document["info"]["title"] and document["info"]["version"]
+    schemes = document["components"]["securitySchemes"]
+    for path, item in document["paths"].items():
+        assert path.startswith("/"), path
+        templated = set(re.findall(r"{([^}]+)}", path))
+        for method, operation in item.items():
+            if method not in METHODS:
+                assert method in {"summary", "description", "parameters"}, (path, method)
+                continue
+            declared = {
+                param["name"]
+                for param in operation.get("parameters", [])
+                if param.get("in") == "path" and param.get("required") is True
+            }
+            assert declared == templated, (path, method)
+            assert operation["responses"], (path, method)
+            for code in operation["responses"]:
+                assert re.fullmatch(r"[1-5]\d\d", code), (path, method, code)
+            for requirement in operation.get("security", []):
+                assert set(requirement) <= set(schemes), (path, method)
+    for ref in _refs(document):
+        _resolve(document, ref)
+
+
+def test_openapi_json_is_served_and_is_openapi_31(start_server):
+    server = start_server(workers=1)
+    answer = requests.get(f"{server.url}{OPENAPI_PATH}", timeout=5)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.headers["Cache-Control"] == "no-cache"
+    assert answer.content == openapi_document()
+    _check_openapi_31_basics(answer.json())
+
+
+def test_schemathesis_finds_the_server_and_the_document_agree(start_server, tmp_path: Path):
+    server = start_server(
+        workers=2,
+        env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN, "FLASHSALE_OPERATOR_TOKEN": OPERATOR_TOKEN},
+    )
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        f'[auth.openapi.adminToken]\nbearer = "{ADMIN_TOKEN}"\n'
+        f'[auth.openapi.operatorToken]\nbearer = "{OPERATOR_TOKEN}"\n'
+    )
+    command = [
+        str(Path(sys.executable).with_name("st")), "--config-file", str(config), "--no-color",
+        "run", f"{server.url}{OPENAPI_PATH}",
+        "--checks", ",".join(CHECKS),
+        "--mode", "all",  # positive and negative data
+        "--exclude-path", EVENTS_PATH,  # a stream that never ends
+        "--max-time", str(FUZZ_BUDGET_S),
+        "--max-examples", "50",
+        "--request-timeout", "10",
+        "--continue-on-failure",
+        "--generation-database", "none",
+        "--seed", "20261201",
+    ]  # fmt: skip
+    started = time.monotonic()
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=FUZZ_BUDGET_S + 60, cwd=tmp_path
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, f"{output[-20000:]}\n--- server log ---\n{server.log()}"
+    operations = sum(method in METHODS for item in _document()["paths"].values() for method in item)
+    # All but the event stream and /openapi.json, which schemathesis leaves out when it
+    # loaded the document from there (the test above checks it).
+    assert f"Tested: {operations - 2}" in output, output[-5000:]
+    assert time.monotonic() - started < FUZZ_BUDGET_S + 30
