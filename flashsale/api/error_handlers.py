@@ -43,7 +43,16 @@ async def _unexpected(
 def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
     """JSON whatever the client accepts: every error body is machine-readable."""
     resp.content_type = falcon.MEDIA_JSON
-    resp.data = orjson.dumps(error.to_dict())
+    body = error.to_dict()
+    # Falcon's own 404s and 405s come without one; every error says what is wrong.
+    body.setdefault("description", _DESCRIPTIONS.get(error.status_code, error.title))
+    resp.data = orjson.dumps(body)
+
+
+_DESCRIPTIONS = {
+    404: "nothing is at this path",
+    405: "this path does not take this method (see Allow)",
+}
 
 
 def install(app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]) -> None:

@@ -144,7 +144,8 @@ def server(tmp_path_factory):
 def assert_json_error(status: int, content_type: str, body: bytes, expected: int) -> None:
     assert status == expected
     assert content_type.startswith("application/json"), content_type
-    assert json.loads(body)["title"]
+    error = json.loads(body)
+    assert error["title"] and error["description"]  # what is wrong, in words
 
 
 @pytest.mark.parametrize(
