@@ -9,7 +9,7 @@ import requests
 
 from tests.support.load import journal_orders
 from tests.support.raw_http import exchange
-from tests.support.server import ServerProcess
+from tests.support.server import running_server
 
 PURCHASE = "/flash-sale/purchase"
 JSON = {"Content-Type": "application/json"}
@@ -128,17 +128,12 @@ RAW_CASES = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = ServerProcess(
+    with running_server(
         tmp_path_factory.mktemp("bad-input") / "journal.db",
         workers=2,
         env={"FLASHSALE_ADMIN_TOKEN": TOKEN, "FLASHSALE_STOCK": "10"},
-    )
-    try:
-        server.start()
+    ) as server:
         yield server
-        server.stop()
-    finally:
-        server.kill_group()
 
 
 def assert_json_error(status: int, content_type: str, body: bytes, expected: int) -> None:

@@ -6,20 +6,14 @@ import pytest
 import requests
 
 from tests.support.raw_http import exchange
+from tests.support.server import running_server
 from tests.support.sse import EVENTS_PATH
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from tests.support.server import ServerProcess
-
-    server = ServerProcess(tmp_path_factory.mktemp("hardening") / "journal.db", workers=1)
-    try:
-        server.start()
+    with running_server(tmp_path_factory.mktemp("hardening") / "journal.db", workers=1) as server:
         yield server
-        server.stop()
-    finally:
-        server.kill_group()
 
 
 def test_the_shop_page_cannot_be_framed_or_load_anything_foreign(server):
