@@ -56,19 +56,15 @@ class RateLimiter:
 
     async def hit(self, key: str, *, limit: int, window_s: int, now_s: int) -> RateDecision:
         """Count one attempt of `key`; refused (and not counted) past the limit."""
-        h = key_hash(key)
-        bucket = self.table.bucket_of(h)
-        first = self.table.first_word(bucket)
+        h, first, stripe = self._place(key)
         words = self.table.words.view
-        stripe = bucket % NUM_STRIPES
-        # try_lock first: a free lock (nearly always) then costs no coroutine.
-        if not self.locks.try_lock(stripe) and not await self.locks.lock(stripe, LOCK_TIMEOUT_S):
-            raise Unavailable("the rate limiter is busy")
+        if not self.locks.try_lock(stripe):  # nearly always free: then no coroutine
+            await self._wait_for(stripe)
         try:
             # The whole bucket in one read; then only the chosen entry is written.
             bucket_words = words[first : first + BUCKET_WORDS].tolist()
             at = _entry_for(bucket_words, h, window_s, now_s)
-            if bucket_words[at + KEY] != h or bucket_words[at + START] + window_s <= now_s:
+            if not _is_open(bucket_words, at, h, window_s, now_s):
                 start, count = now_s, 0
                 words[first + at + KEY] = h
                 words[first + at + START] = now_s
@@ -84,24 +80,35 @@ class RateLimiter:
 
     async def count(self, key: str, *, window_s: int, now_s: int) -> tuple[int, int]:
         """(attempts of `key` in its open window, seconds until it closes), counting nothing."""
-        h = key_hash(key)
-        bucket = self.table.bucket_of(h)
-        first = self.table.first_word(bucket)
-        stripe = bucket % NUM_STRIPES
-        if not self.locks.try_lock(stripe) and not await self.locks.lock(stripe, LOCK_TIMEOUT_S):
-            raise Unavailable("the rate limiter is busy")
+        h, first, stripe = self._place(key)
+        if not self.locks.try_lock(stripe):
+            await self._wait_for(stripe)
         try:
-            entries = self.table.words.view[first : first + BUCKET_WORDS].tolist()
+            bucket_words = self.table.words.view[first : first + BUCKET_WORDS].tolist()
         finally:
             self.locks.unlock(stripe)
-        keys = entries[KEY::ENTRY_WORDS]
-        if h not in keys:
+        keys = bucket_words[KEY::ENTRY_WORDS]
+        at = keys.index(h) * ENTRY_WORDS if h in keys else 0
+        if not _is_open(bucket_words, at, h, window_s, now_s):
             return 0, window_s
-        at = keys.index(h) * ENTRY_WORDS
-        start = entries[at + START]
-        if start + window_s <= now_s:
-            return 0, window_s
-        return entries[at + COUNT], max(start + window_s - now_s, 1)
+        start = bucket_words[at + START]
+        return bucket_words[at + COUNT], max(start + window_s - now_s, 1)
+
+    def _place(self, key: str) -> tuple[int, int, int]:
+        """The key's hash, its bucket's first word and the bucket's lock stripe."""
+        h = key_hash(key)
+        bucket = self.table.bucket_of(h)
+        return h, self.table.first_word(bucket), bucket % NUM_STRIPES
+
+    async def _wait_for(self, stripe: int) -> None:
+        """Take the stripe's lock, held by another worker now, or give up."""
+        if not await self.locks.lock(stripe, LOCK_TIMEOUT_S):
+            raise Unavailable("the rate limiter is busy")
+
+
+def _is_open(bucket_words: list[int], at: int, h: int, window_s: int, now_s: int) -> bool:
+    """Whether the entry at `at` is `h`'s and its window has not closed."""
+    return bucket_words[at + KEY] == h and bucket_words[at + START] + window_s > now_s
 
 
 def _entry_for(entries: list[int], h: int, window_s: int, now_s: int) -> int:
