@@ -15,13 +15,15 @@ from flashsale.api.representations import sale_json
 from flashsale.api.status import starting_up
 from flashsale.api.validation import parse_json_object
 from flashsale.clock import RANGE_TEXT, instant_us, iso_from_us, now_us, representable
-from flashsale.config import parse_instant
+from flashsale.config import Settings, declared
 from flashsale.errors import InvalidInput
 from flashsale.outcomes import Outcome
+from flashsale.setting import Integer, parse_instant
 from flashsale.shm.sale_board import SaleBoard
 
-MAX_STOCK = 10_000_000
-MAX_PER_USER_LIMIT = 1000
+# A new sale takes the bounds (and default) of the settings that make the first one.
+STOCK = declared("stock", Integer)
+PER_USER_LIMIT = declared("per_user_limit", Integer)
 
 
 class SaleStarter(Protocol):
@@ -74,12 +76,14 @@ class AdminSaleResource:
         }
 
 
-def _bounded_int(body: dict[str, Any], name: str, default: int | None, low: int, high: int) -> int:
+def _bounded_int(body: dict[str, Any], name: str, default: int | None, bounds: Integer) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"Invalid {name}", f"{name} must be an integer")
-    if not low <= value <= high:
-        raise InvalidInput(f"Invalid {name}", f"{name} must be within [{low}, {high}]")
+    if not bounds.low <= value <= bounds.high:
+        raise InvalidInput(
+            f"Invalid {name}", f"{name} must be within [{bounds.low}, {bounds.high}]"
+        )
     return value
 
 
@@ -102,8 +106,8 @@ def _sale_spec(body: dict[str, Any]) -> dict[str, Any]:
     if "stock" not in body:
         raise InvalidInput("Invalid stock", "stock is required")
     spec = {
-        "stock": _bounded_int(body, "stock", None, 0, MAX_STOCK),
-        "perUserLimit": _bounded_int(body, "perUserLimit", 1, 1, MAX_PER_USER_LIMIT),
+        "stock": _bounded_int(body, "stock", None, STOCK),
+        "perUserLimit": _bounded_int(body, "perUserLimit", Settings.per_user_limit, PER_USER_LIMIT),
         "startsAtUs": _instant_us(body, "startsAt"),
         "endsAtUs": _instant_us(body, "endsAt"),
     }

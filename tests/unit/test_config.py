@@ -76,3 +76,59 @@ def test_a_retired_setting_is_refused_with_what_replaced_it():
     with pytest.raises(ConfigError, match=r"^FLASHSALE_THREADS is no longer used: .*CONNECTIONS"):
         Settings.from_env({"FLASHSALE_THREADS": "16"})
     Settings.from_env({"FLASHSALE_THREADS": " "})  # set but empty: as if unset
+
+
+def test_the_declared_defaults_are_the_dataclass_defaults():
+    assert Settings.from_env({}) == Settings()
+    assert Settings.from_env({"FLASHSALE_STOCK": "  ", "FLASHSALE_DB": ""}) == Settings()
+
+
+def test_nested_and_listed_settings_are_read_and_typed():
+    settings = Settings.from_env(
+        {
+            "FLASHSALE_BREAKER_PROBES": "5",
+            "FLASHSALE_BREAKER_COOLDOWN_S": "0.5",
+            "FLASHSALE_FORWARDED_ALLOW_IPS": " 10.0.0.0/8, ::1 ,",
+            "FLASHSALE_DB": "/tmp/sale.db",
+            "FLASHSALE_LOG_LEVEL": "debug",
+        }
+    )
+    assert (settings.breaker.probes, settings.breaker.cooldown_s) == (5, 0.5)
+    assert settings.breaker.window_s == Settings().breaker.window_s
+    assert settings.forwarded_allow_ips == ("10.0.0.0/8", "::1")
+    assert (str(settings.db_path), settings.log_level) == ("/tmp/sale.db", "debug")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"FLASHSALE_BREAKER_WINDOW_S": "61"},
+            "FLASHSALE_BREAKER_WINDOW_S=61 is out of range [1, 60]",
+        ),
+        ({"FLASHSALE_STOCK": "10000001"}, "FLASHSALE_STOCK=10000001 is out of range [0, 10000000]"),
+        ({"FLASHSALE_RATE_LIMIT": "0"}, "FLASHSALE_RATE_LIMIT=0 is out of range [1, 1000000]"),
+        ({"FLASHSALE_BREAKER_SILENCE_S": "x"}, "FLASHSALE_BREAKER_SILENCE_S='x' is not a number"),
+        ({"FLASHSALE_LOG_LEVEL": "loud"}, "FLASHSALE_LOG_LEVEL='loud' is not valid"),
+        (
+            {"FLASHSALE_FORWARDED_ALLOW_IPS": "proxy"},
+            "FLASHSALE_FORWARDED_ALLOW_IPS='proxy' is not valid",
+        ),
+        (
+            {"FLASHSALE_OPERATOR_TOKEN": "1234567"},
+            "FLASHSALE_OPERATOR_TOKEN must be at least 8 characters",
+        ),
+        (
+            {"FLASHSALE_COMMIT_BUDGET_S": "2", "FLASHSALE_REPLY_TIMEOUT_S": "2"},
+            "FLASHSALE_COMMIT_BUDGET_S must be smaller than FLASHSALE_REPLY_TIMEOUT_S",
+        ),
+    ],
+)
+def test_every_kind_of_setting_names_its_variable(environ, message):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        Settings.from_env(environ)
+
+
+def test_validate_checks_settings_built_without_the_environment():
+    with pytest.raises(ConfigError, match="FLASHSALE_ADMIN_TOKEN must be at least 8"):
+        Settings(admin_token="short").validate()

@@ -1,0 +1,64 @@
+"""Every setting is declared once (flashsale.config); README and the admin API follow it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from flashsale.api import admin
+from flashsale.api.openapi import openapi_document
+from flashsale.config import Settings, declared
+from flashsale.errors import InvalidInput
+from flashsale.setting import Integer, Number, declarations
+from flashsale.settings_doc import README, REGENERATE, readme_table, table, with_table
+
+ALL = list(declarations(Settings))
+
+
+def test_readme_lists_the_declared_settings():
+    assert readme_table(README.read_text(encoding="utf-8")) == table(), (
+        f"README.md's Configuration table differs from flashsale/config.py: run `{REGENERATE}`"
+    )
+
+
+def test_the_table_is_replaced_and_nothing_else():
+    readme = "# X\n\n## Configuration\n\nProse.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nAfter.\n"
+    assert with_table(readme) == ("# X\n\n## Configuration\n\nProse.\n\n" + table() + "\nAfter.\n")
+
+
+def test_each_variable_is_declared_once_and_documented():
+    counts = Counter(declaration.env for _path, declaration, _default in ALL)
+    assert [env for env, count in counts.items() if count > 1] == []
+    for _path, declaration, _default in ALL:
+        assert declaration.doc and "|" not in declaration.doc + declaration.rule()
+
+
+@pytest.mark.parametrize(("path", "declaration", "default"), ALL, ids=[path for path, *_ in ALL])
+def test_each_default_is_valid(path, declaration, default):
+    if isinstance(declaration, Integer | Number):
+        assert declaration.low <= default <= declaration.high
+    elif isinstance(default, str):
+        assert declaration.parse(default) == default
+    elif isinstance(default, tuple):
+        assert declaration.parse(",".join(default)) == default
+    else:
+        assert default is None or declaration.parse(str(default)) == default
+
+
+def test_the_admin_api_takes_the_declared_bounds():
+    stock = declared("stock", Integer)
+    with pytest.raises(InvalidInput) as refused:
+        admin._sale_spec({"stock": stock.high + 1})
+    assert f"[{stock.low}, {stock.high}]" in str(refused.value.description)
+    spec = admin._sale_spec({"stock": stock.high})
+    assert (spec["stock"], spec["perUserLimit"]) == (stock.high, Settings().per_user_limit)
+
+
+def test_the_openapi_document_states_the_declared_bounds():
+    sale = json.loads(openapi_document())["components"]["schemas"]["SaleSpec"]["properties"]
+    for key, name in (("stock", "stock"), ("perUserLimit", "per_user_limit")):
+        bounds = declared(name, Integer)
+        assert (sale[key]["minimum"], sale[key]["maximum"]) == (bounds.low, bounds.high), key
+    assert sale["perUserLimit"]["default"] == Settings().per_user_limit
