@@ -25,6 +25,7 @@ from flashsale.allocator.loop import Allocator, FirstSale
 from flashsale.allocator.protocol import NO_SLOT, FrameBuffer, Kind, Request, frame
 from flashsale.journal import JournalLock
 from flashsale.outcomes import Outcome
+from flashsale.processes import usage_of
 from flashsale.shm.sale_board import SaleBoard
 
 FORK = multiprocessing.get_context("fork")
@@ -61,9 +62,11 @@ def _client(address: str, authkey: bytes, prefix: str, count: int, window: int, 
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process: its cost, whatever else runs on the machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of the allocator: its cost, whatever else runs on the machine."""
+    usage = usage_of("allocator", pid)
+    if usage is None:
+        raise RuntimeError(f"the allocator (pid {pid}) is gone")
+    return usage.cpu_s
 
 
 def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> dict:

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from stress.burst import BurstResult, run_burst
 from stress.closed_loop import Measurement, measure, merge, pick_engine
 from stress.common import Api, new_run_id
-from stress.server import ReferenceServer, default_repo
+from stress.server import ReferenceServer
 
 T = TypeVar("T")
 CpuReader = Callable[[], float | None]  # CPU seconds a server has spent so far, if known
@@ -200,8 +200,10 @@ def measure_ceiling(options: CeilingOptions) -> CeilingResult:
         workers = int((health.get("workers") or {}).get("configured") or 1)
         load_before = os.getloadavg()[0]
         with tempfile.TemporaryDirectory(prefix="stress-ceiling-") as folder:
-            repo = options.repo or default_repo()
-            with ReferenceServer(repo, Path(folder), workers=workers) as reference:
+            reference = ReferenceServer(
+                Path(folder) / "reference.db", workers=workers, repo=options.repo
+            )
+            with reference:
                 result = _measure_both(engine, options, api, reference, notes)
         notes.append(
             f"host load average (1 min) {load_before:.2f} before, "

@@ -4,6 +4,7 @@ as many workers), stop it; then a table, a chart and a recommendation."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -12,7 +13,7 @@ from typing import Any
 
 from stress.ceiling import CeilingOptions, measure_ceiling
 from stress.flash import FlashOptions, run_flash
-from stress.server import LaunchedServer, default_repo
+from stress.server import FlashSaleServer
 
 NEAR_BEST = 0.95  # within 5% of the best throughput counts as "as good"
 
@@ -42,14 +43,16 @@ class SweepResult:
 
 
 def run_sweep(options: SweepOptions) -> SweepResult:
-    repo = options.repo or default_repo()
     rows = []
     with tempfile.TemporaryDirectory(prefix="stress-sweep-") as scratch:
         folder = Path(scratch)
         for workers in options.workers:
             print(f"== {workers} workers", flush=True)
             stock = options.flash.stock if options.flash.stock is not None else 100
-            server = LaunchedServer(repo, folder, workers=workers, stock=stock)
+            server = FlashSaleServer(
+                folder / f"sale-w{workers}.db", workers=workers, repo=options.repo,
+                env={"FLASHSALE_STOCK": str(stock), "FLASHSALE_ADMIN_TOKEN": secrets.token_hex(16)},
+            )  # fmt: skip
             try:
                 with server:
                     rows.append(_one_setting(options, server, workers))
@@ -67,10 +70,10 @@ def run_sweep(options: SweepOptions) -> SweepResult:
     return result
 
 
-def _one_setting(options: SweepOptions, server: LaunchedServer, workers: int) -> dict[str, Any]:
+def _one_setting(options: SweepOptions, server: FlashSaleServer, workers: int) -> dict[str, Any]:
     report = None if options.report_dir is None else options.report_dir / f"workers-{workers}"
     flash = run_flash(
-        replace(options.flash, url=server.url, admin_token=server.token, report_dir=report)
+        replace(options.flash, url=server.url, admin_token=server.admin_token, report_dir=report)
     )
     latency = flash.figures.get("latencyMs", {}).get("all", {})
     row: dict[str, Any] = {
@@ -87,7 +90,9 @@ def _one_setting(options: SweepOptions, server: LaunchedServer, workers: int) ->
     }
     if options.ceiling is not None:
         ceiling = measure_ceiling(
-            replace(options.ceiling, url=server.url, admin_token=server.token, repo=server.repo)
+            replace(
+                options.ceiling, url=server.url, admin_token=server.admin_token, repo=server.repo
+            )
         )
         burst = ceiling.server.burst
         row.update(

@@ -9,11 +9,11 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
 
+from flashsale.processes import total_resident_bytes
 from tests.integration.test_resilience import assert_invariants
 from tests.support.load import Answer, burst, journal_orders
 from tests.support.server import ServerProcess, processes_in_group, wait_until
@@ -144,12 +144,7 @@ def test_a_client_address_limit_and_who_may_forward_addresses(start_server):
 
 
 def _server_rss_mib(server: ServerProcess) -> float:
-    total_kib = 0
-    for pid in processes_in_group(server.pid):
-        status = Path(f"/proc/{pid}/status").read_text()
-        total_kib += int(next(line.split()[1] for line in status.splitlines()
-                              if line.startswith("VmRSS:")))  # fmt: skip
-    return total_kib / 1024
+    return total_resident_bytes(processes_in_group(server.pid)) / (1 << 20)
 
 
 @pytest.mark.slow
