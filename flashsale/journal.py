@@ -98,6 +98,21 @@ class OrderRecord(NamedTuple):
     purchased_at_us: int
 
 
+class Confirmation(NamedTuple):
+    """A sale as the allocator's reply tells it: the order without its buyer, whom
+    the worker that asked knows."""
+
+    order_id: str
+    sale_id: int
+    unit: int
+    position: int
+    purchased_at_us: int
+
+
+# An order as answers show it: from the journal, or from the allocator's reply.
+Order = OrderRecord | Confirmation
+
+
 def _orders(db: sqlite3.Connection, where: str, params: tuple[int | str, ...]) -> list[OrderRecord]:
     """Orders matching `where`, the columns in OrderRecord's order."""
     rows = db.execute(

@@ -51,7 +51,7 @@ from flashsale.allocator.protocol import (
     Request,
     authenticate,
 )
-from flashsale.journal import OrderRecord
+from flashsale.journal import Confirmation, Order
 from flashsale.outcomes import Outcome
 from flashsale.shm.slots import IN_FLIGHT
 
@@ -65,7 +65,7 @@ _UNREAD_BYTES = struct.Struct("i")
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
-    order: OrderRecord | None = None
+    order: Order | None = None
     body: bytes = b""
 
 
@@ -375,5 +375,5 @@ def decode_reply(payload: bytes) -> tuple[bytes, Decision]:
     body = payload[REPLY.size :]
     if kind != Kind.DECISION or position == 0:
         return request_id, Decision(_OUTCOMES[outcome], body=body)
-    order = OrderRecord(body.decode(), sale_id, "", unit, position, purchased_at_us)
+    order = Confirmation(body.decode(), sale_id, unit, position, purchased_at_us)
     return request_id, Decision(_OUTCOMES[outcome], order)

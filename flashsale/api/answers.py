@@ -16,7 +16,7 @@ import falcon
 
 from flashsale.api.representations import order_json
 from flashsale.clock import iso_from_us
-from flashsale.journal import OrderRecord
+from flashsale.journal import Order
 from flashsale.outcomes import Outcome
 
 RETRY_AFTER_UNAVAILABLE_S = 1
@@ -28,7 +28,7 @@ def answer_purchase(
     *,
     user_id: str,
     lookup_path: Callable[[], str],
-    order: OrderRecord | None = None,
+    order: Order | None = None,
     starts_at_us: int | None = None,
     ends_at_us: int | None = None,
     retry_after_s: int = RETRY_AFTER_UNAVAILABLE_S,

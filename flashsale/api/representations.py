@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flashsale.clock import iso_from_us
-from flashsale.journal import OrderRecord
+from flashsale.journal import Order
 from flashsale.shm.sale_board import SaleSnapshot
 
 
-def order_json(order: OrderRecord, user_id: str) -> dict[str, Any]:
+def order_json(order: Order, user_id: str) -> dict[str, Any]:
     return {
         "orderId": order.order_id,
         "userId": user_id,
