@@ -146,6 +146,7 @@ def when_ready(server: Arbiter) -> None:
     runtime = _require_runtime()
     runtime.supervisor = AllocatorSupervisor(
         lambda: _run_allocator(runtime, master_pid=os.getppid()),
+        was_ready=runtime.board.was_ready,
         close_in_child=[listener.fileno() for listener in server.LISTENERS],
         on_restart=runtime.board.count_restart,
     )

@@ -21,10 +21,14 @@ from collections.abc import Callable, Iterable
 log = logging.getLogger("flashsale.supervisor")
 
 WATCH_TIMEOUT_S = 1.0
-# An allocator that dies this soon after starting is failing to start:
-# wait before the next try instead of forking in a tight loop.
+# An allocator that dies before it is ready is failing to start: each such
+# death in a row doubles the wait before the next try, up to MAX_BACKOFF_S (a
+# journal that cannot be opened costs a try every 30 s, not a fork loop). One
+# that was ready is replaced at once, unless it died within QUICK_DEATH_S
+# (a crash on every first batch): then after QUICK_DEATH_BACKOFF_S.
 QUICK_DEATH_S = 1.0
 QUICK_DEATH_BACKOFF_S = 0.5
+MAX_BACKOFF_S = 30.0
 # Signals gunicorn's master handles; the allocator takes back the defaults.
 MASTER_SIGNALS = (
     signal.SIGHUP, signal.SIGQUIT, signal.SIGINT, signal.SIGTERM, signal.SIGTTIN,
@@ -37,15 +41,18 @@ class AllocatorSupervisor:
         self,
         run_allocator: Callable[[], None],
         *,
+        was_ready: Callable[[int], bool],
         close_in_child: Iterable[int] = (),
         on_restart: Callable[[], None] = lambda: None,
     ) -> None:
         self._run_allocator = run_allocator
+        self._was_ready = was_ready
         self._close_in_child = list(close_in_child)
         self._on_restart = on_restart
         self.pid = 0
         self._pidfd = -1
         self._started_at = 0.0
+        self._backoff_s = 0.0  # the wait after the last death
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._watch, name="allocator-watch", daemon=True)
@@ -85,14 +92,23 @@ class AllocatorSupervisor:
             if self._stopping or self._pidfd not in readable:
                 continue
             lived_s = time.monotonic() - self._started_at
-            log.error("allocator %s died after %.1f s; starting another", self.pid, lived_s)
             os.close(self._pidfd)
-            if lived_s < QUICK_DEATH_S:
-                time.sleep(QUICK_DEATH_BACKOFF_S)
+            self._backoff_s = self._next_backoff_s(lived_s)
+            log.error(
+                "allocator %s died after %.1f s; starting another in %.1f s",
+                self.pid, lived_s, self._backoff_s,
+            )  # fmt: skip
+            # Waiting on the wake pipe: stop() need not wait out the backoff.
+            select.select([self._wake_r], [], [], self._backoff_s)
             if self._stopping:
                 return
             self._on_restart()
             self._spawn()
+
+    def _next_backoff_s(self, lived_s: float) -> float:
+        if not self._was_ready(self.pid):
+            return min(max(self._backoff_s * 2, QUICK_DEATH_BACKOFF_S), MAX_BACKOFF_S)
+        return QUICK_DEATH_BACKOFF_S if lived_s < QUICK_DEATH_S else 0.0
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM the allocator and wait for it; SIGKILL it if it does not go."""

@@ -111,6 +111,10 @@ class SaleBoard:
     def mark_ready(self, pid: int) -> None:
         self._words[_READY_PID] = pid
 
+    def was_ready(self, pid: int) -> bool:
+        """Whether allocator `pid` recovered and served (also after its death)."""
+        return self._words[_READY_PID] == pid
+
     def beat(self) -> None:
         self._words[_HEARTBEAT] = time.monotonic_ns()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -254,3 +255,18 @@ def test_a_master_killed_with_sigkill_is_cleaned_up_after(start_server):
 
 def _socket_dirs_of(master_pid: int) -> list[Path]:
     return list(Path(tempfile.gettempdir()).glob(f"flashsale-{master_pid}-*"))
+
+
+def test_an_allocator_that_cannot_start_is_retried_ever_more_slowly(start_server, tmp_path):
+    # A journal path that is a folder: every allocator dies opening it, before it is ready.
+    (tmp_path / "folder.db").mkdir()
+    server = start_server(workers=1, db_name="folder.db", wait=False)
+    waits: list[float] = []
+
+    def three_retries() -> bool:
+        waits[:] = [float(w) for w in re.findall(r"starting another in ([\d.]+) s", server.log())]
+        return len(waits) >= 3
+
+    wait_until(three_retries, 60, interval_s=0.1, message="three restarts of the allocator")
+    assert waits[:3] == [0.5, 1.0, 2.0]
+    assert server.proc.poll() is None, "the master gave up"
