@@ -2,10 +2,12 @@
 
 Closed -> open when the allocator's replies fail (timeouts, unanswered
 requests) `failure_threshold` times within `window_s`, when its heartbeat is
-older than `silence_s` (dead or frozen), or when the queue stays full for
-`saturation_s`. Open: purchases are refused at once with Retry-After, without
-touching the queue. After `cooldown_s`: half-open, letting `probes` purchases
-through; the first to succeed closes it, a failure opens it again.
+older than `silence_s` (dead or frozen), when the queue stays full for
+`saturation_s`, or when the allocator reports that the journal cannot be
+written. Open: purchases are refused at once with Retry-After, without
+touching the queue. After `cooldown_s`, and once the journal can be written
+again: half-open, letting `probes` purchases through; the first to succeed
+closes it, a failure opens it again.
 
 Transitions take the board's lock without waiting (its holder may be stopped,
 and a worker's event loop never waits for it). When another worker holds it,
@@ -44,7 +46,7 @@ from flashsale.shm.file_lock import RangeLocks
 
 log = logging.getLogger("flashsale.breaker")
 
-FAILURES, SILENT, SATURATED, PROBE_FAILED = 1, 2, 3, 4
+FAILURES, SILENT, SATURATED, PROBE_FAILED, JOURNAL = 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True)
@@ -72,19 +74,21 @@ class CircuitBreaker:
         *,
         allocator_silence_s: Callable[[], float],
         failures_since: Callable[[float, int], int],
+        journal_failing: Callable[[], bool],
     ) -> None:
         self.words = board.words
         self.lock = lock
         self.settings = settings
         self.allocator_silence_s = allocator_silence_s
         self.failures_since = failures_since
+        self.journal_failing = journal_failing
 
     # -- the purchase path ------------------------------------------------------------
     def admit(self) -> Admission:
         state = self.words[STATE]
         if state == CLOSED:
-            return Admission.ALLOW if self._allocator_heard() else Admission.REJECT
-        if state == OPEN and self._age_s() < self.settings.cooldown_s:
+            return Admission.ALLOW if self._allocator_can_sell() else Admission.REJECT
+        if state == OPEN and (self._age_s() < self.settings.cooldown_s or self.journal_failing()):
             return Admission.REJECT
         with self.lock.attempt(0) as held:
             if not held:
@@ -148,19 +152,23 @@ class CircuitBreaker:
             return max(int(self.settings.cooldown_s - self._age_s() + 0.999), 1)
         return 1
 
-    def _allocator_heard(self) -> bool:
-        """False, after opening the breaker, when the allocator has been silent too long."""
+    def _allocator_can_sell(self) -> bool:
+        """False, after opening the breaker, when the allocator has been silent too long
+        or cannot write its journal."""
+        if self.journal_failing():
+            self._trip(JOURNAL, expect=CLOSED)
+            return False
         if self.allocator_silence_s() <= self.settings.silence_s:
             return True
         self._trip(SILENT, expect=CLOSED)
         return False
 
     # -- what operators see -----------------------------------------------------------------
-    # Reading applies the silence rule too, so health and status never show a
-    # closed breaker in front of a frozen allocator while no purchase arrives.
+    # Reading applies the silence and journal rules too, so health and status never
+    # show a closed breaker in front of a frozen allocator while no purchase arrives.
     def state(self) -> str:
         if self.words[STATE] == CLOSED:
-            self._allocator_heard()
+            self._allocator_can_sell()
         return STATE_NAMES[self.words[STATE]]
 
     def as_json(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -61,6 +61,12 @@ WHEN NOT EXISTS (
 BEGIN
     SELECT RAISE(ABORT, 'order outside the sale''s stock or per-user limit');
 END;
+-- One row the allocator rewrites to learn whether the journal can take a
+-- commit again after a write failed (Journal.probe).
+CREATE TABLE IF NOT EXISTS write_probe (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    at_us INTEGER NOT NULL
+);
 """
 
 
@@ -195,14 +201,18 @@ class Journal:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = _connect(path, read_only=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db = self._open()
+        self._db.executescript(SCHEMA)
+
+    def _open(self) -> sqlite3.Connection:
+        db = _connect(self.path, read_only=False)
+        db.execute("PRAGMA journal_mode = WAL")
         # FULL: the WAL is fsynced at every commit, so a confirmed sale survives
         # a power cut, not only a process crash.
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.executescript(SCHEMA)
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        db.execute("PRAGMA foreign_keys = ON")
+        return db
 
     def latest_sale(self) -> SaleRecord | None:
         row = self._db.execute(
@@ -244,15 +254,33 @@ class Journal:
                     self._db.execute(_insert_orders(rows), [v for order in chunk for v in order])
                     start += rows
 
+    def probe(self) -> None:
+        """Commit one row on a fresh connection: raises unless the journal can be written.
+
+        After a failed write (a full disk, a read-only file system), a new
+        connection leaves behind whatever state the failure left in the old one.
+        """
+        fresh = self._open()
+        self._db.close()
+        self._db = fresh
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO write_probe (id, at_us) VALUES (1, ?)",
+                (time.time_ns() // 1000,),
+            )
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A failed COMMIT (a full disk) may leave the transaction open.
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):  # the error that matters is the first
+                    self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()

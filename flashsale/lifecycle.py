@@ -36,6 +36,7 @@ from flashsale.ratelimit import RateLimiter
 from flashsale.serving.worker import when_stopping
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
+from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
@@ -61,6 +62,7 @@ class Runtime:
     socket_dir: Path
     authkey: bytes
     breaker_board: BreakerBoard
+    journal_board: JournalBoard
     rate_table: RateTable
     supervisor: AllocatorSupervisor | None = None
     slot: int | None = None  # in a worker: its metrics row
@@ -136,6 +138,7 @@ def on_starting(server: Arbiter) -> None:
         socket_dir=Path(tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-")),
         authkey=os.urandom(32),
         breaker_board=BreakerBoard(),
+        journal_board=JournalBoard(),
         rate_table=RateTable(settings.rate_table_size),
     )
     _runtime.board.mark_server_started()
@@ -166,6 +169,7 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
             ends_at_us=_us(settings.ends_at),
         ),
         board=runtime.board,
+        journal_board=runtime.journal_board,
         lock=runtime.lock,
     ).run(parent_pid=master_pid)
 
@@ -227,9 +231,10 @@ def worker_app() -> EventStreams:
         settings.breaker,
         allocator_silence_s=board.heartbeat_age_s,
         failures_since=lambda since_s, window_s: failures_since(slots, since_s, window_s),
+        journal_failing=runtime.journal_board.failing,
     )
     # This runs in a worker, whose parent is gunicorn's master.
-    view = ServerView(settings, board, slots, master_pid=os.getppid())
+    view = ServerView(settings, board, slots, runtime.journal_board, master_pid=os.getppid())
     guard = PurchaseGuard(
         settings=settings,
         limiter=RateLimiter(
@@ -238,6 +243,7 @@ def worker_app() -> EventStreams:
         breaker=breaker,
         queue_depth=view.queue_depth,
         addresses=ClientAddress(settings.forwarded_allow_ips),
+        journal=runtime.journal_board,
     )
     deps = AppDeps(
         view=view,

@@ -6,8 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from flashsale.clock import iso_from_us
 from flashsale.config import Settings
 from flashsale.processes import ProcessUsage, usage_of_all
+from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
 
@@ -17,6 +19,7 @@ class ServerView:
     settings: Settings
     board: SaleBoard
     slots: ProcessSlots
+    journal: JournalBoard
     master_pid: int = 0
 
     def queue_depth(self) -> int:
@@ -26,6 +29,23 @@ class ServerView:
         # The allocator beats every 50 ms; the breaker's silence limit is the
         # one notion of "dead or frozen" for health and breaker alike.
         return self.board.allocator().alive(self.settings.breaker.silence_s)
+
+    def problems(self) -> list[str]:
+        """What keeps purchases from being sold; none when healthy."""
+        found = [] if self.allocator_alive() else ["the allocator is not alive"]
+        if self.journal.failing():
+            found.append(f"the journal cannot be written: {self.journal.status().error}")
+        return found
+
+    def journal_json(self) -> dict[str, Any]:
+        status = self.journal.status()
+        return {
+            "writable": status.writable,
+            "failingSince": iso_from_us(status.failing_since_us),
+            # The last error, also after the journal recovered from it.
+            "lastError": status.error,
+            "writeErrors": status.errors,
+        }
 
     def allocator_json(self) -> dict[str, Any]:
         liveness = self.board.allocator()

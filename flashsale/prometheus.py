@@ -87,6 +87,13 @@ class FlashSaleCollector(Collector):
                                 value=int(allocator["alive"]))  # fmt: skip
         yield CounterMetricFamily("flashsale_allocator_restarts", "Allocators restarted",
                                   value=allocator["restarts"])  # fmt: skip
+        journal = view.journal.status()
+        yield GaugeMetricFamily("flashsale_journal_writable",
+                                "1 while the journal can be written (else nothing is sold)",
+                                value=int(journal.writable))  # fmt: skip
+        yield CounterMetricFamily("flashsale_journal_write_errors",
+                                  "Journal writes (commits and probes) that failed",
+                                  value=journal.errors)  # fmt: skip
         yield GaugeMetricFamily("flashsale_workers_alive", "Gunicorn workers alive",
                                 value=view.workers_json()["alive"])  # fmt: skip
         breaker = self.breaker_json()

@@ -26,6 +26,7 @@ from flashsale.allocator.protocol import NO_SLOT, FrameBuffer, Kind, Request, fr
 from flashsale.journal import JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.processes import usage_of
+from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 
 FORK = multiprocessing.get_context("fork")
@@ -77,6 +78,7 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
         target=Allocator(
             address=address, authkey=authkey, db_path=db_path,
             first_sale=FirstSale(purchases, 1, None, None), board=board,
+            journal_board=JournalBoard(),
             lock=JournalLock(db_path),
         ).run,
     )  # fmt: skip

@@ -66,6 +66,9 @@ class StockBook:
         self._unjournaled.append(order)
         return Outcome.CONFIRMED, order
 
+    def holds(self, order_id: str) -> bool:
+        return order_id in self._by_id
+
     def take_unjournaled(self) -> list[OrderRecord]:
         """The sales decided since the last call, for the journal's next commit."""
         orders, self._unjournaled = self._unjournaled, []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Sequence
 
@@ -33,20 +34,26 @@ class Committer:
         self.busy = True
         self._batches.put(orders)
 
-    def finish(self) -> None:
-        """Collect the commit `done_fd` announced; a failed commit is raised here."""
+    def finish(self) -> sqlite3.OperationalError | None:
+        """Collect the commit `done_fd` announced: None if it is durable, else why it failed.
+
+        A journal that cannot be written (a full disk, a read-only file system)
+        is returned: nobody has been told about these sales yet. Anything else
+        (the schema refusing an oversell: a bug) is raised, and the process
+        dies and recovers from what was durable.
+        """
         os.read(self.done_fd, 1)  # blocks until it is over
         self.busy = False
-        if self._failure is not None:
-            # The process dies and recovers from what was durable; nobody has
-            # been told about these sales yet.
-            raise self._failure
+        failure, self._failure = self._failure, None
+        if failure is None or isinstance(failure, sqlite3.OperationalError):
+            return failure
+        raise failure
 
     def _write_forever(self) -> None:
         while True:
             orders = self._batches.get()
             try:
                 self._journal.record(orders)
-            except BaseException as exc:  # handed to the loop, which dies of it
+            except BaseException as exc:  # handed to the loop (finish)
                 self._failure = exc
             os.write(self._done_w, b"d")

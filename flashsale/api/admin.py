@@ -60,9 +60,7 @@ class AdminSaleResource:
         )
         decision = await self.starter.start_sale(json.dumps(spec).encode())
         if decision.outcome is not Outcome.CONFIRMED:
-            raise falcon.HTTPServiceUnavailable(
-                title="Allocator busy", description="the sale was not started", retry_after=1
-            )
+            raise _not_started(decision)
         sale = json.loads(decision.body)
         resp.status = falcon.HTTP_201
         resp.media = {
@@ -115,3 +113,17 @@ def _sale_spec(body: dict[str, Any]) -> dict[str, Any]:
     if starts_us is not None and ends_us is not None and ends_us <= starts_us:
         raise InvalidInput("Invalid endsAt", "endsAt must be later than startsAt")
     return spec
+
+
+def _not_started(decision: Decision) -> falcon.HTTPServiceUnavailable:
+    """The allocator did not start the sale: busy, or its journal cannot be written."""
+    if decision.body:  # the allocator's refusal names the journal's error
+        error = json.loads(decision.body)["error"]
+        return falcon.HTTPServiceUnavailable(
+            title="Journal cannot be written",
+            description=f"the sale was not started: the journal cannot be written ({error})",
+            retry_after=1,
+        )
+    return falcon.HTTPServiceUnavailable(
+        title="Allocator busy", description="the sale was not started", retry_after=1
+    )

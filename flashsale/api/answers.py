@@ -77,9 +77,11 @@ def answer_purchase(
         answer_unavailable(resp, "the sale is busy; nothing was bought", retry_after_s)
 
 
-def answer_unavailable(resp: falcon.Response, why: str, retry_after_s: int) -> None:
+def answer_unavailable(
+    resp: falcon.Response, why: str, retry_after_s: int, title: str = "Busy"
+) -> None:
     refuse(
-        resp, falcon.HTTP_503, Outcome.UNAVAILABLE, "Busy",
+        resp, falcon.HTTP_503, Outcome.UNAVAILABLE, title,
         f"{why}; try again in {retry_after_s} s", {"retryAfter": retry_after_s},
         retry_after_s=retry_after_s,
     )  # fmt: skip

@@ -12,6 +12,7 @@ from flashsale.api.client_address import ClientAddress
 from flashsale.breaker import Admission, CircuitBreaker
 from flashsale.config import Settings
 from flashsale.ratelimit import RateDecision, RateLimiter
+from flashsale.shm.journal_board import JournalBoard
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class PurchaseGuard:
     breaker: CircuitBreaker
     queue_depth: Callable[[], int]
     addresses: ClientAddress
+    journal: JournalBoard
 
     async def rate(self, req: falcon.Request, user_id: str) -> RateDecision:
         """Count the attempt against the user (and the client address, if limited)."""

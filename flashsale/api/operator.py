@@ -32,7 +32,8 @@ class HealthResource:
         self.auth = auth
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        healthy = self.view.allocator_alive()
+        problems = self.view.problems()
+        healthy = not problems
         resp.status = falcon.HTTP_200 if healthy else falcon.HTTP_503
         resp.cache_control = ["no-store"]
         if self.auth is not None and not await self.auth.presented(req):
@@ -40,8 +41,10 @@ class HealthResource:
             return
         resp.media = {
             "status": "ok" if healthy else "unhealthy",
+            "problems": problems,
             "uptimeSeconds": self.view.uptime_s(),
             "allocator": self.view.allocator_json(),
+            "journal": self.view.journal_json(),
             "breaker": self.breaker_json(),
             "workers": self.view.workers_json(),
             "serverTime": iso_from_us(now_us()),
@@ -81,6 +84,7 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
         "breaker": breaker,
         "sale": sale_json(sale, now_us()) if sale else None,
         "allocator": view.allocator_json(),
+        "journal": view.journal_json(),
         "workers": view.workers_json(),
         # CPU seconds and memory of each server process: with two readings a
         # load test tells the server's share of the machine from its own.

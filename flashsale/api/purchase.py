@@ -11,7 +11,7 @@ import falcon
 import falcon.asgi
 
 from flashsale.allocator.client import Decision
-from flashsale.api.answers import answer_purchase
+from flashsale.api.answers import answer_purchase, answer_unavailable
 from flashsale.api.body import read_json_body
 from flashsale.api.guard import PurchaseGuard, rate_headers
 from flashsale.api.representations import order_json
@@ -39,6 +39,9 @@ def lookup_path(user_id: str) -> str:
     return LOOKUP_PREFIX + (user_id if _UNRESERVED(user_id) else quote(user_id, safe=""))
 
 
+JOURNAL_FAILING = (
+    "the journal cannot be written, so nothing is sold until it can; nothing was bought"
+)
 # What the allocator may answer when it could not decide in time.
 ALLOCATOR_FAILURES = frozenset({Outcome.UNAVAILABLE, Outcome.PENDING, Outcome.EXPIRED})
 
@@ -73,6 +76,9 @@ class PurchaseResource:
             decision, retry_after_s = await self._decide(sale, user_id, arrival_ns)
         outcome = Outcome.UNAVAILABLE if decision.outcome is Outcome.EXPIRED else decision.outcome
         req.context.outcome = outcome
+        if outcome is Outcome.UNAVAILABLE and self.guard.journal.failing():
+            answer_unavailable(resp, JOURNAL_FAILING, retry_after_s, title="Not selling")
+            return
         answer_purchase(
             resp,
             outcome,

@@ -28,6 +28,7 @@ REASONS = {
     2: "allocator silent",
     3: "queue saturated",
     4: "probe failed",
+    5: "journal cannot be written",
 }
 STATE, SINCE_US, SINCE_NS, TRIPS, PROBES_LEFT, REASON, SATURATED_SINCE_NS = range(7)
 

@@ -36,6 +36,7 @@ from flashsale.allocator.protocol import (
 from flashsale.errors import JournalLocked
 from flashsale.journal import Journal, JournalLock
 from flashsale.outcomes import Outcome
+from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 from tests.support.load import journal_orders
 from tests.support.server import wait_until
@@ -47,7 +48,7 @@ def _allocator(tmp_path, board: SaleBoard, stock: int = 50) -> tuple[Allocator, 
     address, authkey = str(tmp_path / "allocator.sock"), os.urandom(32)
     allocator = Allocator(
         address=address, authkey=authkey, db_path=tmp_path / "journal.db",
-        first_sale=FirstSale(stock, 1, None, None), board=board,
+        first_sale=FirstSale(stock, 1, None, None), board=board, journal_board=JournalBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
     )  # fmt: skip
     return allocator, address, authkey
@@ -198,7 +199,7 @@ def test_a_worker_that_stops_reading_its_replies_is_cut_off(allocator):
 def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
     second = Allocator(
         address=str(tmp_path / "second.sock"), authkey=b"k", db_path=tmp_path / "journal.db",
-        first_sale=FirstSale(50, 1, None, None), board=SaleBoard(),
+        first_sale=FirstSale(50, 1, None, None), board=SaleBoard(), journal_board=JournalBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
     )  # fmt: skip
     with pytest.raises(JournalLocked):

@@ -32,6 +32,7 @@ from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
+from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
@@ -59,11 +60,12 @@ def _app_paths(tmp_path: Path) -> set[str]:
     The app is wired as a worker wires it (flashsale.lifecycle.worker_app), from
     real parts that are not started: nothing here connects or serves."""
     settings = Settings.from_env({"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
-    board, slots = SaleBoard(), ProcessSlots()
-    view = ServerView(settings, board, slots)
+    board, slots, journal = SaleBoard(), ProcessSlots(), JournalBoard()
+    view = ServerView(settings, board, slots, journal)
     breaker = CircuitBreaker(
         BreakerBoard(), RangeLocks(tmp_path / "breaker.lock", 1), settings.breaker,
         allocator_silence_s=board.heartbeat_age_s, failures_since=lambda since, window: 0,
+        journal_failing=journal.failing,
     )  # fmt: skip
     deps = AppDeps(
         view=view,
@@ -83,6 +85,7 @@ def _app_paths(tmp_path: Path) -> set[str]:
             breaker=breaker,
             queue_depth=view.queue_depth,
             addresses=ClientAddress(settings.forwarded_allow_ips),
+            journal=journal,
         ),
     )
     streams = create_app(deps)

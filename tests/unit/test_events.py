@@ -10,6 +10,7 @@ from flashsale.api.events import StatusBroadcaster, StatusEvent
 from flashsale.api.status import SaleStatus
 from flashsale.config import Settings
 from flashsale.observe import ServerView
+from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 from flashsale.shm.slots import ProcessSlots
 
@@ -57,7 +58,7 @@ class Page:
 def _sale() -> tuple[SaleBoard, SaleStatus]:
     board = SaleBoard()
     board.publish_sale(SaleSnapshot(1, 100, 1, None, None, 10, 0))
-    view = ServerView(Settings(), board, ProcessSlots())
+    view = ServerView(Settings(), board, ProcessSlots(), JournalBoard())
     return board, SaleStatus(view, lambda: "closed")
 
 

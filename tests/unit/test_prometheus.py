@@ -11,6 +11,7 @@ from prometheus_client.samples import Sample
 from flashsale.config import Settings
 from flashsale.observe import ServerView
 from flashsale.prometheus import registry_for
+from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 from flashsale.shm.slots import ProcessSlots
 
@@ -35,7 +36,7 @@ def test_the_exposition_parses_back_into_the_families_it_names():
     board.publish_sale(SaleSnapshot(7, 100, 1, None, None, 10, 0))
     board.publish_sold(40, batch=40)
     slot = slots.claim(PID)
-    families = _scrape(ServerView(Settings(), board, slots, master_pid=PARENT_PID))
+    families = _scrape(ServerView(Settings(), board, slots, JournalBoard(), master_pid=PARENT_PID))
 
     types = {name: kind for name, (kind, _) in families.items()}
     assert types["flashsale_http_requests"] == "counter"
@@ -73,7 +74,7 @@ def test_the_exposition_parses_back_into_the_families_it_names():
 
 def test_a_recycled_worker_keeps_its_slots_series_and_changes_only_its_pid():
     board, slots = SaleBoard(), ProcessSlots()
-    view = ServerView(Settings(), board, slots)
+    view = ServerView(Settings(), board, slots, JournalBoard())
     first = slots.claim(PID)
     before = _scrape(view)
     slots.release(first)
@@ -94,6 +95,6 @@ def test_a_recycled_worker_keeps_its_slots_series_and_changes_only_its_pid():
 def test_a_worker_still_being_forked_has_no_series_yet():
     slots = ProcessSlots()
     slots.claim()  # the master claims the row before fork; the pid comes later
-    families = _scrape(ServerView(Settings(), SaleBoard(), slots))
+    families = _scrape(ServerView(Settings(), SaleBoard(), slots, JournalBoard()))
     assert families["flashsale_process_cpu_seconds"][1] == []
     assert families["flashsale_process_info"][1] == []

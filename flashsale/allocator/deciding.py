@@ -1,0 +1,67 @@
+"""Deciding a batch of purchases against the stock book, in arrival order.
+
+Each decision becomes its reply frame at once; the replies wait in the
+caller's group for the commit that makes its sales durable (commits.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import time
+
+from flashsale.allocator.book import StockBook
+from flashsale.allocator.peers import Pending, Replies
+from flashsale.allocator.protocol import FRAMED_REPLY, REPLY, RESENT, Kind
+from flashsale.outcomes import Outcome
+
+log = logging.getLogger("flashsale.allocator")
+
+_arrival = operator.attrgetter("arrival_ns")
+
+
+def decide_purchases(
+    book: StockBook, purchases: list[Pending], replies: Replies, *, selling: bool
+) -> None:
+    """Decide `purchases` (sorted here by arrival), appending each reply to `replies`.
+
+    `selling` False (the journal cannot be written): every one is refused as
+    unavailable and nothing is sold.
+    """
+    purchases.sort(key=_arrival)
+    now_ns = time.monotonic_ns()
+    now_us = time.time_ns() // 1000
+    decide = book.decide
+    expired_count = late = 0
+    for purchase in purchases:
+        peer = purchase.peer
+        if not selling:
+            outcome, order = Outcome.UNAVAILABLE, None
+        else:
+            too_late = now_ns > purchase.sell_deadline_ns
+            # A request no ACK covers is answered 503 by its worker (Peers.acknowledge).
+            expired = too_late or purchase.number > peer.acknowledged
+            outcome, order = decide(
+                purchase.body.decode("utf-8"), purchase.request_id, now_us, expired,
+                purchase.flags & RESENT,
+            )  # fmt: skip
+            if outcome is Outcome.EXPIRED:
+                expired_count += 1
+                late += too_late
+        if order is None:
+            reply = FRAMED_REPLY.pack(
+                REPLY.size, Kind.DECISION, outcome, 0, 0, purchase.seq, purchase.request_id, 0, 0
+            )
+        else:
+            order_id = order.order_id.encode()
+            reply = FRAMED_REPLY.pack(
+                REPLY.size + len(order_id), Kind.DECISION, outcome, order.unit, order.sale_id,
+                purchase.seq, purchase.request_id, order.position, order.purchased_at_us,
+            ) + order_id  # fmt: skip
+        replies.setdefault(peer, []).append(reply)
+    if expired_count:
+        # One line a batch: after a freeze, thousands of requests expire at once.
+        log.warning(
+            "allocator: nothing sold to %s requests (%s read past their sell deadline, "
+            "the rest not acknowledged to their worker)", expired_count, late,
+        )  # fmt: skip

@@ -1,0 +1,251 @@
+"""A journal that cannot be written, on real file systems: a full tmpfs, an ext4 gone read-only.
+
+The allocator must stay up and refuse to sell (fast 503s with Retry-After, the
+breaker open, health 503 naming the journal and its error, a metric counting
+the errors), confirm nothing it could not write, lose nothing it confirmed, and
+sell again by itself once the disk has room. Mounting needs root (and, for
+ext4, a loop device): where that cannot be had, these tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.load import journal_orders
+from tests.support.server import ServerProcess, wait_until
+
+# Long on purpose: a purchase that waited for the allocator would take this
+# long, so an answer well within it came from the breaker, whatever the
+# machine's speed.
+REPLY_TIMEOUT_S = 20.0
+ADMIN_TOKEN = "journal-faults-admin"
+HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+RECOVERY_TIMEOUT_S = 60.0
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _mount_or_skip(*command: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system for the journal needs root")
+    done = _run(*command)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a file system here ({' '.join(command)}): {done.stderr.strip()}")
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path) -> Iterator[Path]:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    _mount_or_skip("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk))
+    try:
+        yield disk
+    finally:
+        _run("umount", "-l", str(disk))
+
+
+@pytest.fixture
+def ext4_disk(tmp_path) -> Iterator[Path]:
+    image, disk = tmp_path / "ext4.img", tmp_path / "ext4"
+    disk.mkdir()
+    with open(image, "wb") as blank:
+        blank.truncate(64 * 1024 * 1024)
+    made = _run("mkfs.ext4", "-q", "-F", str(image))
+    if made.returncode != 0:
+        pytest.skip(f"cannot make an ext4 file system here: {made.stderr.strip()}")
+    # errors=remount-ro: what a production ext4 does when its disk fails.
+    _mount_or_skip("mount", "-o", "loop,errors=remount-ro", str(image), str(disk))
+    try:
+        yield disk
+    finally:
+        _run("umount", "-l", str(disk))
+
+
+def _server(tmp_path: Path, db_path: Path) -> ServerProcess:
+    server = ServerProcess(
+        db_path,
+        workers=2,
+        env={
+            "FLASHSALE_STOCK": "1000",
+            "FLASHSALE_RATE_LIMIT": "1000",
+            "FLASHSALE_REPLY_TIMEOUT_S": str(REPLY_TIMEOUT_S),
+            "FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN,
+        },
+    )
+    # The log stays off the failing disk.
+    server.log_path = tmp_path / f"server.{server.port}.log"
+    return server
+
+
+def _buy(server: ServerProcess, user: str) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    answer = requests.post(
+        f"{server.url}/flash-sale/purchase", json={"userId": user}, timeout=REPLY_TIMEOUT_S + 10
+    )
+    return answer, time.monotonic() - started
+
+
+def _fill(disk: Path) -> Path:
+    """Write a file until the disk is full; returns it (delete it to make room again)."""
+    filler = disk / "filler"
+    chunk = b"\0" * 65536
+    with open(filler, "wb") as out:
+        while True:
+            try:
+                out.write(chunk)
+                out.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+                break
+    return filler
+
+
+def _raw_health(server: ServerProcess) -> requests.Response:
+    return requests.get(f"{server.url}/flash-sale/health", timeout=10)
+
+
+def _journal_metrics(server: ServerProcess) -> dict[str, float]:
+    text = requests.get(f"{server.url}/metrics", timeout=10).text
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith("flashsale_journal_")
+    }
+
+
+def _refusing_to_sell(
+    server: ServerProcess, prefix: str, error: str
+) -> tuple[list[str], list[str]]:
+    """Buy until the server refuses; then check every sign of the fault. Returns the
+    users sold to before the refusals began, and those refused (who may own nothing)."""
+    sold: list[str] = []
+    refused: list[str] = []
+    deadline = time.monotonic() + RECOVERY_TIMEOUT_S
+    while time.monotonic() < deadline:  # the next commit finds the disk failing
+        user = f"{prefix}-{len(sold) + len(refused)}"
+        answer, _ = _buy(server, user)
+        assert answer.status_code in (201, 503), answer.text
+        (sold if answer.status_code == 201 else refused).append(user)
+        if answer.status_code == 503 and answer.json()["title"] == "Not selling":
+            break
+    else:
+        raise AssertionError("purchases never stopped while the journal could not be written")
+    answer, took_s = _buy(server, f"{prefix}-fast")
+    refused.append(f"{prefix}-fast")
+    assert answer.status_code == 503
+    assert took_s < REPLY_TIMEOUT_S / 2, "the refusal waited for the allocator"
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert "journal cannot be written" in answer.json()["description"]
+
+    health = _raw_health(server)
+    assert health.status_code == 503
+    detail = health.json()
+    assert detail["status"] == "unhealthy"
+    assert detail["journal"]["writable"] is False
+    assert error in detail["journal"]["lastError"]
+    assert any("journal" in problem for problem in detail["problems"])
+    assert detail["breaker"]["state"] == "open"
+    assert detail["breaker"]["lastReason"] == "journal cannot be written"
+    metrics = _journal_metrics(server)
+    assert metrics["flashsale_journal_writable"] == 0
+    assert metrics["flashsale_journal_write_errors_total"] >= 1
+    return sold, refused
+
+
+def _owned(server: ServerProcess, user: str) -> int:
+    return requests.get(f"{server.url}/flash-sale/purchase/{user}", timeout=10).status_code
+
+
+def test_a_full_disk_stops_the_selling_and_room_starts_it_again(tmp_path, small_tmpfs):
+    server = _server(tmp_path, small_tmpfs / "flashsale.db")
+    with server:
+        allocator = server.allocator_pid()
+        sold = [f"before-{i}" for i in range(20)]
+        assert [_buy(server, user)[0].status_code for user in sold] == [201] * 20
+
+        filler = _fill(small_tmpfs)
+        sold_before, refused = _refusing_to_sell(server, "full", "SQLITE_FULL")
+        sold += sold_before
+        for user in refused:
+            assert _owned(server, user) == 404, f"{user} was refused but owns an order"
+        # Nothing changes while it fails: no new sale either.
+        answer = requests.post(f"{server.url}/flash-sale/admin/sale", json={"stock": 5},
+                               headers=HEADERS, timeout=30)  # fmt: skip
+        assert answer.status_code == 503
+        assert "journal cannot be written" in answer.json()["description"]
+        assert server.status()["total"] == 1000
+
+        filler.unlink()
+        wait_until(lambda: _raw_health(server).status_code == 200, RECOVERY_TIMEOUT_S,
+                   interval_s=0.2, message="health 200 once the disk has room")  # fmt: skip
+        assert _journal_metrics(server)["flashsale_journal_writable"] == 1
+
+        def sells_again() -> bool:
+            user = f"after-{time.monotonic_ns()}"
+            if _buy(server, user)[0].status_code == 201:
+                sold.append(user)
+                return True
+            return False
+
+        wait_until(sells_again, RECOVERY_TIMEOUT_S, interval_s=0.2, message="selling again")
+        health = server.health()
+        assert health is not None
+        assert health["allocator"]["pid"] == allocator, "the allocator was restarted"
+        assert health["allocator"]["restarts"] == 0
+        assert server.status()["sold"] == len(sold)
+    assert sorted(journal_orders(server.db_path)) == sorted(sold)
+    assert "Traceback" not in server.log()
+
+
+def test_a_journal_gone_read_only_stops_the_selling_and_loses_nothing(tmp_path, ext4_disk):
+    server = _server(tmp_path, ext4_disk / "flashsale.db")
+    with server:
+        allocator = server.allocator_pid()
+        sold = [f"before-{i}" for i in range(20)]
+        assert [_buy(server, user)[0].status_code for user in sold] == [201] * 20
+
+        device = Path(_run("findmnt", "-no", "SOURCE", str(ext4_disk)).stdout.strip()).name
+        trigger = Path(f"/sys/fs/ext4/{device}/trigger_fs_error")
+        if not trigger.exists():
+            pytest.skip(f"this kernel has no {trigger} to make ext4 fail as a bad disk does")
+        trigger.write_text("flashsale test: the disk fails\n")
+        wait_until(lambda: _read_only(ext4_disk), 10, message="ext4 read-only")
+
+        sold_before, refused = _refusing_to_sell(server, "ro", "SQLITE_")
+        sold += sold_before
+        for user in refused:
+            assert _owned(server, user) == 404, f"{user} was refused but owns an order"
+        for user in sold:  # what was confirmed is still there to read
+            assert _owned(server, user) == 200
+        health = _raw_health(server).json()
+        assert health["allocator"]["pid"] == allocator
+        assert health["allocator"]["restarts"] == 0
+    assert "Traceback" not in server.log()
+
+    # A read-only ext4 needs an operator (fsck, a new mount); after that the
+    # journal holds every sale that was confirmed, and nothing else.
+    assert _run("umount", str(ext4_disk)).returncode == 0
+    image = tmp_path / "ext4.img"
+    _run("e2fsck", "-fy", str(image))
+    assert _run("mount", "-o", "loop", str(image), str(ext4_disk)).returncode == 0
+    assert sorted(journal_orders(ext4_disk / "flashsale.db")) == sorted(sold)
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        (folder / "probe").touch()
+    except OSError as exc:
+        return exc.errno == errno.EROFS
+    return False
