@@ -30,9 +30,8 @@ Buyers = dict[str, list[OrderRecord]]
 
 
 class OrderLookups:
-    def __init__(self, reader: JournalReader, timeout_s: float = LOOKUP_TIMEOUT_S) -> None:
+    def __init__(self, reader: JournalReader) -> None:
         self._reader = reader
-        self._timeout_s = timeout_s
         self._pool = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="journal")
         self._sold_out: tuple[int, asyncio.Future[Buyers]] | None = None
 
@@ -75,7 +74,7 @@ class OrderLookups:
         loop = asyncio.get_running_loop()
         try:
             return await asyncio.wait_for(
-                loop.run_in_executor(self._pool, read, *args), self._timeout_s
+                loop.run_in_executor(self._pool, read, *args), LOOKUP_TIMEOUT_S
             )
         except TimeoutError:
             raise Unavailable("the journal did not answer in time") from None

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 log = logging.getLogger("flashsale.supervisor")
 
 WATCH_TIMEOUT_S = 1.0
+STOP_TIMEOUT_S = 10.0  # for the allocator to exit after SIGTERM, then again after SIGKILL
 # An allocator that dies before it is ready is failing to start: each such
 # death in a row doubles the wait before the next try, up to MAX_BACKOFF_S (a
 # journal that cannot be opened costs a try every 30 s, not a fork loop). One
@@ -110,22 +111,22 @@ class AllocatorSupervisor:
             return min(max(self._backoff_s * 2, QUICK_DEATH_BACKOFF_S), MAX_BACKOFF_S)
         return QUICK_DEATH_BACKOFF_S if lived_s < QUICK_DEATH_S else 0.0
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self) -> None:
         """SIGTERM the allocator and wait for it; SIGKILL it if it does not go."""
         self._stopping = True
         os.write(self._wake_w, b"x")
-        self._thread.join(timeout_s)
+        self._thread.join(STOP_TIMEOUT_S)
         if not self.pid:
             return
         try:
             os.kill(self.pid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        readable, _, _ = select.select([self._pidfd], [], [], timeout_s)
+        readable, _, _ = select.select([self._pidfd], [], [], STOP_TIMEOUT_S)
         if not readable:
             log.error("allocator %s ignored SIGTERM; killing it", self.pid)
             os.kill(self.pid, signal.SIGKILL)
-            select.select([self._pidfd], [], [], timeout_s)
+            select.select([self._pidfd], [], [], STOP_TIMEOUT_S)
         os.close(self._pidfd)
 
     def forget_in_child(self) -> None:

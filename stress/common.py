@@ -12,7 +12,6 @@ import math
 import os
 import resource
 import secrets
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -146,8 +145,8 @@ def latency_summary_ms(latencies_ns: Iterable[int]) -> dict[str, float | int | N
     }
 
 
-def _round(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -228,7 +227,6 @@ class Api:
         stock: int,
         per_user_limit: int = 1,
         starts_at: str | None = None,
-        ends_at: str | None = None,
     ) -> dict[str, Any]:
         if not self.admin_token:
             raise ApiError("starting a sale needs --admin-token")
@@ -236,7 +234,6 @@ class Api:
             "stock": stock,
             "perUserLimit": per_user_limit,
             "startsAt": starts_at,
-            "endsAt": ends_at,
         }
         answer = self.session.post(
             self.base_url + ADMIN_SALE_PATH,
@@ -249,14 +246,3 @@ class Api:
                 f"POST {ADMIN_SALE_PATH} answered {answer.status_code}: {answer.text[:300]}"
             )
         return decode_json(answer)
-
-
-def wait_for(predicate, timeout_s: float, interval_s: float = 0.05) -> bool:
-    """Poll `predicate` until truthy or `timeout_s` passes; return whether it held."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval_s)

@@ -27,9 +27,7 @@ LOOKUP_TRIES = 4
 MAX_WAIT_S = 5.0
 
 
-def lookup_all(
-    base_url: str, users: Iterable[str], threads: int = LOOKUP_THREADS
-) -> dict[str, LookupResult]:
+def lookup_all(base_url: str, users: Iterable[str]) -> dict[str, LookupResult]:
     local = threading.local()
     base = base_url.rstrip("/") + PURCHASE_PATH + "/"
 
@@ -40,7 +38,7 @@ def lookup_all(
         return lookup_one(session, base, user)
 
     unique = sorted(set(users))
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lookup") as pool:
+    with ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="lookup") as pool:
         return {result.user: result for result in pool.map(one, unique)}
 
 

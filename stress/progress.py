@@ -12,13 +12,11 @@ PLAIN_EVERY_S = 5.0
 
 
 class ProgressBar:
-    def __init__(
-        self, total: int, label: str, *, enabled: bool = True, stream: TextIO | None = None
-    ):
+    def __init__(self, total: int, label: str, *, enabled: bool = True):
         self.total = max(1, total)
         self.label = label
         self.enabled = enabled
-        self.stream = stream or sys.stderr
+        self.stream: TextIO = sys.stderr
         self.is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = time.monotonic()
         self.last_plain = 0.0

@@ -54,17 +54,16 @@ class PhaseGate:
         return int(self._release_ns.value)
 
     # -- in the parent ------------------------------------------------------------------
-    def collect(
-        self, phase: str, children: Sequence[Any], timeout_s: float = READY_TIMEOUT_S
-    ) -> list[Any]:
-        """Every child's report of `phase`, by child index; fails on a dead child."""
+    def collect(self, phase: str, children: Sequence[Any]) -> list[Any]:
+        """Every child's report of `phase`, by child index; fails on a dead child
+        or after READY_TIMEOUT_S."""
         details: dict[int, Any] = {}
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + READY_TIMEOUT_S
         while len(details) < len(children):
             if time.monotonic() > deadline:
                 raise ReleaseError(
                     f"{len(children) - len(details)} client processes did not report "
-                    f"{phase!r} within {timeout_s:g} s"
+                    f"{phase!r} within {READY_TIMEOUT_S:g} s"
                 )
             try:
                 child, reported, detail = self._reports.get(timeout=0.2)
@@ -78,12 +77,10 @@ class PhaseGate:
             details[child] = detail
         return [details[index] for index in sorted(details)]
 
-    def step(
-        self, phase: str, children: Sequence[Any], timeout_s: float = READY_TIMEOUT_S
-    ) -> list[Any]:
+    def step(self, phase: str, children: Sequence[Any]) -> list[Any]:
         """Open `phase` and wait until every child reported it done."""
         self._open[phase].set()
-        return self.collect(phase, children, timeout_s)
+        return self.collect(phase, children)
 
     def release(self, lead_s: float = START_LEAD_S) -> int:
         """Let every child go at `lead_s` from now; the instant, wall clock ns."""

@@ -139,10 +139,10 @@ class FlashSaleServer:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Until `ready()`; fail at once if the master exits, or after `timeout_s`."""
+    def wait_ready(self) -> None:
+        """Until `ready()`; fail at once if the master exits, or after READY_TIMEOUT_S."""
         assert self.proc is not None, "not started"
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise self.failure(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
@@ -151,7 +151,7 @@ class FlashSaleServer:
             # Between probes: woken at once if the master exits.
             with suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=READY_POLL_S)
-        raise self.failure(f"{self.name} not ready after {timeout_s}s:\n{self.log()}")
+        raise self.failure(f"{self.name} not ready after {READY_TIMEOUT_S}s:\n{self.log()}")
 
     def ready(self) -> bool:
         health = self.health()

@@ -16,6 +16,7 @@ from stress.flash import FlashOptions, run_flash
 from stress.server import FlashSaleServer
 
 NEAR_BEST = 0.95  # within 5% of the best throughput counts as "as good"
+ASCII_CHART_WIDTH = 40  # characters of the longest bar
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,9 @@ def _row_line(row: dict[str, Any]) -> str:
     )
 
 
-def _ascii_chart(rows: list[dict[str, Any]], width: int = 40) -> str:
+def _ascii_chart(rows: list[dict[str, Any]]) -> str:
     """Throughput (#) and burst p99 (=) per worker count, each scaled to its maximum."""
+    width = ASCII_CHART_WIDTH
     lines = ["  purchase/s (#) and burst p99 (=) by workers, each scaled to its maximum"]
     top_rate = max((row.get("purchasePerS") or 0 for row in rows), default=0) or 1
     top_p99 = max((row.get("burstP99Ms") or 0 for row in rows), default=0) or 1

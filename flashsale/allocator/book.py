@@ -74,7 +74,7 @@ class StockBook:
         orders, self._unjournaled = self._unjournaled, []
         return orders
 
-    def snapshot(self, sold: int | None = None) -> SaleSnapshot:
+    def snapshot(self) -> SaleSnapshot:
         sale = self.sale
         return SaleSnapshot(
             sale_id=sale.sale_id,
@@ -83,5 +83,5 @@ class StockBook:
             starts_at_us=sale.starts_at_us,
             ends_at_us=sale.ends_at_us,
             created_at_us=sale.created_at_us,
-            sold=self.sold if sold is None else sold,
+            sold=self.sold,
         )
