@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flashsale.config import USER_ID_MAX_CHARS
 from flashsale.errors import InvalidInput
+from flashsale.user_ids import normalise_user_id
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -46,27 +46,12 @@ def parse_json_object(raw: bytes, *, allowed: set[str]) -> dict[str, Any]:
 
 
 def check_user_id(value: Any) -> str:
-    """1-64 printable characters, no slash or backslash, no surrounding spaces, not . or .."""
-    if not isinstance(value, str):
-        raise InvalidInput("Invalid userId", "userId must be a string")
-    if not value:
-        raise InvalidInput("Invalid userId", "userId must not be empty")
-    if len(value) > USER_ID_MAX_CHARS:
-        raise InvalidInput(
-            "Invalid userId", f"userId must be at most {USER_ID_MAX_CHARS} characters"
-        )
-    # isprintable() is False for control characters, NUL, lone surrogates and
-    # other invisible code points.
-    if not value.isprintable() or "/" in value or "\\" in value:
-        raise InvalidInput(
-            "Invalid userId", "userId may hold printable characters only, without / or \\"
-        )
-    if value != value.strip() or value in {".", ".."}:
-        raise InvalidInput("Invalid userId", "userId must not be blank, padded, '.' or '..'")
-    return value
+    """The id to count: NFKC-normalised and checked by flashsale.user_ids (the rule)."""
+    return normalise_user_id(value)
 
 
 def purchase_user_id(raw: bytes) -> str:
+    """The normalised userId of a purchase body; callers must use it, not the raw value."""
     body = parse_json_object(raw, allowed={"userId"})
     if "userId" not in body:
         raise InvalidInput("Invalid body", "userId is required")
