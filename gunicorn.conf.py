@@ -46,3 +46,4 @@ pre_fork = lifecycle.pre_fork
 post_fork = lifecycle.post_fork
 child_exit = lifecycle.child_exit
 on_exit = lifecycle.on_exit
+on_reload = lifecycle.on_reload

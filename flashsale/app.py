@@ -23,6 +23,7 @@ from flashsale.api.admin import AdminSaleResource, SaleStarter
 from flashsale.api.bearer import BearerAuth
 from flashsale.api.events import EventStreams, StatusBroadcaster
 from flashsale.api.guard import PurchaseGuard
+from flashsale.api.identity import LOOKUP_SELF, Identity
 from flashsale.api.middleware import MetricsMiddleware
 from flashsale.api.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
 from flashsale.api.operator import HealthResource, MetricsResource, PrometheusResource
@@ -30,6 +31,7 @@ from flashsale.api.purchase import Allocation, PurchaseLookupResource, PurchaseR
 from flashsale.api.security import SecurityHeaders
 from flashsale.api.status import SaleStatus, StatusResource
 from flashsale.api.ui import register_ui
+from flashsale.config import Settings
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.observe import ServerView
@@ -63,6 +65,7 @@ class AppDeps:
     lookups: OrderLookups
     recorder: MetricsRecorder
     guard: PurchaseGuard
+    identity: Identity
     connect_timeout_s: float = 5.0
     # Registers what to do when the worker begins to stop (flashsale.serving.worker).
     when_stopping: Callable[[Callable[[], None]], None] = lambda callback: None
@@ -96,7 +99,7 @@ class LifespanMiddleware:
 
 def create_app(deps: AppDeps) -> EventStreams:
     view, breaker, settings = deps.view, deps.guard.breaker, deps.view.settings
-    status = SaleStatus(view, breaker.state)
+    status = SaleStatus(view, breaker.state, _auth_json(deps.identity, settings))
     broadcaster = StatusBroadcaster(
         status,
         max_streams=settings.max_event_streams,
@@ -115,11 +118,13 @@ def create_app(deps: AppDeps) -> EventStreams:
     app.add_route("/flash-sale/status", StatusResource(status))
     app.add_route(
         "/flash-sale/purchase",
-        PurchaseResource(view.board, deps.allocator, deps.lookups, deps.guard, deps.recorder),
+        PurchaseResource(
+            view.board, deps.allocator, deps.lookups, deps.guard, deps.recorder, deps.identity
+        ),
     )
-    app.add_route(
-        "/flash-sale/purchase/{user_id}", PurchaseLookupResource(view.board, deps.lookups)
-    )
+    lookup = PurchaseLookupResource(view.board, deps.lookups, deps.identity)
+    app.add_route("/flash-sale/purchase/{user_id}", lookup)
+    app.add_route(f"/flash-sale/purchase/{LOOKUP_SELF}", lookup, suffix="me")
     operator = _bearer(deps, settings.operator_token, "operator", "FLASHSALE_OPERATOR_TOKEN")
     app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json, operator))
     app.add_route("/flash-sale/health", HealthResource(view, breaker.as_json, operator))
@@ -135,6 +140,12 @@ def create_app(deps: AppDeps) -> EventStreams:
     app.add_route(OPENAPI_PATH, OpenApiResource(openapi_document()))
     register_ui(app, settings.ui_dir)  # everything the API does not match
     return EventStreams(app, status, broadcaster, deps.recorder)
+
+
+def _auth_json(identity: Identity, settings: Settings) -> dict[str, Any]:
+    """What a shop page needs to know of identity: the mode, and where its token is."""
+    cookie = settings.jwt_cookie if identity.mode == "jwt" else None
+    return {"mode": identity.mode, "tokenCookie": cookie}
 
 
 def _bearer(deps: AppDeps, token: str | None, name: str, variable: str) -> BearerAuth | None:

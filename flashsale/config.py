@@ -10,6 +10,7 @@ with one line naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -57,6 +58,23 @@ def _valid_bind(value: str) -> bool:
     return bool(host and sep and port.isdigit() and 0 < int(port) < 65536) or value.startswith(
         "unix:"
     )
+
+
+JWT_SECRET_MIN_CHARS = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+PUBLIC_KEY_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+
+
+def _algorithm_list(value: str) -> bool:
+    """Known algorithms of one family: HS* alone, or RS*/PS*/ES* (never `none`)."""
+    names = {name.strip() for name in value.split(",") if name.strip()}
+    return bool(names) and (names <= HMAC_ALGORITHMS or names <= PUBLIC_KEY_ALGORITHMS)
+
+
+def _cookie_name(value: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", value) is not None
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,65 @@ class Settings:
             "see [Protection](#protection)",
             unset="operator figures open",
         )
+    )
+    # Who the buyer is (README, "Identity"): the body's userId, or a verified JWT's sub.
+    auth: str = setting(
+        "open",
+        Choice(
+            "FLASHSALE_AUTH",
+            "`open`: the buyer is the body's `userId`; `jwt`: the `sub` of a signed token, "
+            "see [Identity](#identity-signed-tokens)",
+            words=("open", "jwt"),
+        ),
+    )
+    jwt_secret: str | None = optional(
+        Token(
+            "FLASHSALE_JWT_SECRET",
+            "HS256 secret that signs shoppers' tokens (jwt mode)",
+            unset="no secret",
+            min_chars=JWT_SECRET_MIN_CHARS,
+        )
+    )
+    jwt_jwks_file: Path | None = optional(  # noqa: RUF009
+        FilePath(
+            "FLASHSALE_JWT_JWKS_FILE",
+            "JWKS file of the RS256/ES256 public keys that verify tokens, chosen by `kid`; "
+            "read again when gunicorn gets SIGHUP (jwt mode)",
+            unset="no key file",
+        )
+    )
+    jwt_algorithms: str | None = optional(
+        Text(
+            "FLASHSALE_JWT_ALGORITHMS",
+            "accepted algorithms, comma-separated; never `none`, never HS with RS/ES",
+            check=_algorithm_list,
+            form="e.g. `RS256,ES256`",
+            unset="`HS256` with a secret, `RS256,ES256` with a key file",
+        )
+    )
+    jwt_issuer: str | None = optional(
+        Text("FLASHSALE_JWT_ISSUER", "the `iss` every token must have", unset="not checked")
+    )
+    jwt_audience: str | None = optional(
+        Text("FLASHSALE_JWT_AUDIENCE", "the `aud` every token must have", unset="not checked")
+    )
+    jwt_leeway_s: float = setting(
+        30.0,
+        Number(
+            "FLASHSALE_JWT_LEEWAY_S",
+            "clock difference allowed when checking `exp`, `nbf` and `iat`",
+            low=0.0,
+            high=300.0,
+        ),
+    )
+    jwt_cookie: str = setting(
+        "flashsale_token",
+        Text(
+            "FLASHSALE_JWT_COOKIE",
+            "cookie the shop page reads the shopper's token from (or a `#token=` link)",
+            check=_cookie_name,
+            form="a cookie name",
+        ),
     )
     # How long a worker waits for the allocator's answer before it answers
     # 503 (request never read) or 202 pending (read, outcome not yet known).
@@ -303,11 +380,33 @@ class Settings:
             raise ConfigError(
                 f"{_env('commit_budget_s')} must be smaller than {_env('reply_timeout_s')}"
             )
+        self._validate_jwt()
         for item in fields(self):
             token = item.metadata[DECLARATION]
             value = getattr(self, item.name)
             if isinstance(token, Token) and value is not None and len(value) < token.min_chars:
                 raise ConfigError(f"{token.env} must be at least {token.min_chars} characters")
+
+    def _validate_jwt(self) -> None:
+        if self.auth != "jwt":
+            return
+        if (self.jwt_secret is None) == (self.jwt_jwks_file is None):
+            raise ConfigError(
+                f"FLASHSALE_AUTH=jwt needs exactly one of {_env('jwt_secret')} "
+                f"and {_env('jwt_jwks_file')}"
+            )
+        family = HMAC_ALGORITHMS if self.jwt_secret is not None else PUBLIC_KEY_ALGORITHMS
+        if not set(self.accepted_algorithms()) <= family:
+            raise ConfigError(
+                f"{_env('jwt_algorithms')}={self.jwt_algorithms} does not suit "
+                + ("a secret (HS*)" if self.jwt_secret is not None else "a key file (RS*, ES*)")
+            )
+
+    def accepted_algorithms(self) -> list[str]:
+        """The JWT algorithms tokens may use: from the settings, never from a token."""
+        if self.jwt_algorithms is not None:
+            return sorted({name.strip() for name in self.jwt_algorithms.split(",") if name.strip()})
+        return ["HS256"] if self.jwt_secret is not None else ["ES256", "RS256"]
 
 
 def declared(name: str, kind: type[S]) -> S:

@@ -18,11 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import jwt
+
 from flashsale.allocator.client import AllocatorClient
 from flashsale.allocator.loop import Allocator, FirstSale
 from flashsale.api.client_address import ClientAddress
 from flashsale.api.events import EventStreams
 from flashsale.api.guard import PurchaseGuard
+from flashsale.api.identity import Identity, identity_for
 from flashsale.app import AppDeps, create_app
 from flashsale.breaker import CircuitBreaker
 from flashsale.clock import instant_us
@@ -64,6 +67,7 @@ class Runtime:
     breaker_board: BreakerBoard
     journal_board: JournalBoard
     rate_table: RateTable
+    identity: Identity
     supervisor: AllocatorSupervisor | None = None
     slot: int | None = None  # in a worker: its metrics row
 
@@ -140,8 +144,31 @@ def on_starting(server: Arbiter) -> None:
         breaker_board=BreakerBoard(),
         journal_board=JournalBoard(),
         rate_table=RateTable(settings.rate_table_size),
+        identity=_identity_or_exit(settings),
     )
     _runtime.board.mark_server_started()
+
+
+def _identity_or_exit(settings: Settings) -> Identity:
+    try:
+        return identity_for(settings)
+    except (OSError, ValueError, jwt.PyJWKError) as exc:
+        print(f"flashsale: FLASHSALE_JWT_JWKS_FILE cannot be used: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def on_reload(server: Arbiter) -> None:
+    """SIGHUP: read the JWKS file again for the workers about to fork; a file that
+    cannot be read keeps the keys in use."""
+    runtime = _require_runtime()
+    if runtime.settings.jwt_jwks_file is None:
+        return
+    try:
+        runtime.identity = identity_for(runtime.settings)
+    except (OSError, ValueError, jwt.PyJWKError) as exc:
+        log.error("FLASHSALE_JWT_JWKS_FILE not read again, the keys in use stay: %s", exc)
+        return
+    log.info("FLASHSALE_JWT_JWKS_FILE read again for the new workers")
 
 
 def when_ready(server: Arbiter) -> None:
@@ -251,6 +278,7 @@ def worker_app() -> EventStreams:
         lookups=OrderLookups(JournalReader(settings.db_path)),
         recorder=MetricsRecorder(row),
         guard=guard,
+        identity=runtime.identity,
         connect_timeout_s=WORKER_CONNECT_TIMEOUT_S,
         when_stopping=when_stopping,
     )

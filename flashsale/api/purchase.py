@@ -14,8 +14,8 @@ from flashsale.allocator.client import Decision
 from flashsale.api.answers import answer_purchase, answer_unavailable
 from flashsale.api.body import read_json_body
 from flashsale.api.guard import PurchaseGuard, rate_headers
+from flashsale.api.identity import LOOKUP_SELF, Identity
 from flashsale.api.representations import order_json
-from flashsale.api.validation import check_user_id, purchase_user_id
 from flashsale.breaker import Admission
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
@@ -54,8 +54,10 @@ class PurchaseResource:
         lookups: OrderLookups,
         guard: PurchaseGuard,
         recorder: MetricsRecorder,
+        identity: Identity,
     ) -> None:
         self.board = board
+        self.identity = identity
         self.allocation = allocation
         self.lookups = lookups
         self.guard = guard
@@ -63,7 +65,7 @@ class PurchaseResource:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         arrival_ns = req.context.arrival_ns
-        user_id = purchase_user_id(await read_json_body(req))
+        user_id = self.identity.buyer(req, await read_json_body(req))
         rate = await self.guard.rate(req, user_id)
         rate_headers(resp, rate)
         sale = self.board.sale()
@@ -127,14 +129,20 @@ class PurchaseResource:
 
 
 class PurchaseLookupResource:
-    def __init__(self, board: SaleBoard, lookups: OrderLookups) -> None:
+    """A user's order; in jwt mode the caller's only (also at /purchase/me)."""
+
+    def __init__(self, board: SaleBoard, lookups: OrderLookups, identity: Identity) -> None:
         self.board = board
         self.lookups = lookups
+        self.identity = identity
+
+    async def on_get_me(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        await self.on_get(req, resp, LOOKUP_SELF)
 
     async def on_get(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user_id: str
     ) -> None:
-        user_id = check_user_id(user_id)
+        user_id = self.identity.caller(req, user_id)
         sale = self.board.sale()
         orders = await self.lookups.orders_of_user(sale, user_id) if sale else []
         if not orders:

@@ -23,9 +23,12 @@ class SaleStatus:
     """The sale as a shopper's page shows it, read from shared memory; the status
     endpoint and the event stream answer the same JSON."""
 
-    def __init__(self, view: ServerView, breaker_state: Callable[[], str]) -> None:
+    def __init__(
+        self, view: ServerView, breaker_state: Callable[[], str], auth: dict[str, Any]
+    ) -> None:
         self.view = view
         self.breaker_state = breaker_state
+        self.auth = auth  # the same for the server's life: not part of the tag
 
     def read(self) -> tuple[str, dict[str, Any], int] | None:
         """(tag, body, at_us), without the body's fields of the moment (see complete);
@@ -39,6 +42,7 @@ class SaleStatus:
         at_us = now_us()
         body = sale_json(sale, at_us)
         body["breaker"] = self.breaker_state()
+        body["auth"] = self.auth
         return f"{sale.sale_id}-{sale.sold}-{body['state']}-{body['breaker']}", body, at_us
 
     def complete(self, body: dict[str, Any], at_us: int) -> dict[str, Any]:

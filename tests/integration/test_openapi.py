@@ -21,6 +21,7 @@ from flashsale.allocator.client import AllocatorClient
 from flashsale.api.client_address import ClientAddress
 from flashsale.api.events import EVENTS_PATH
 from flashsale.api.guard import PurchaseGuard
+from flashsale.api.identity import OpenIdentity
 from flashsale.api.openapi import OPENAPI_PATH, openapi_document
 from flashsale.app import AppDeps, create_app
 from flashsale.breaker import CircuitBreaker
@@ -79,6 +80,7 @@ def _app_paths(tmp_path: Path) -> set[str]:
         ),
         lookups=OrderLookups(JournalReader(tmp_path / "journal.db")),
         recorder=MetricsRecorder(None),
+        identity=OpenIdentity(),
         guard=PurchaseGuard(
             settings=settings,
             limiter=RateLimiter(RateTable(64), RangeLocks(tmp_path / "rates.lock", NUM_STRIPES)),

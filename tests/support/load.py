@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -32,14 +32,17 @@ def _remember_barrier(barrier) -> None:
     _barrier = barrier
 
 
-def _shop(url: str, user_ids: Sequence[str], attempts: int, retries: int) -> list[Answer]:
+def _shop(
+    url: str, user_ids: Sequence[str], attempts: int, retries: int, tokens: Mapping[str, str]
+) -> list[Answer]:
     """One shopper per thread, each with its own connection, like browsers."""
     release = threading.Event()
 
     def one_shopper(user_id: str) -> list[Answer]:
         with requests.Session() as session:
             release.wait(RELEASE_TIMEOUT_S)
-            return [_buy(session, url, user_id, retries) for _ in range(attempts)]
+            token = tokens.get(user_id)
+            return [_buy(session, url, user_id, retries, token) for _ in range(attempts)]
 
     with ThreadPoolExecutor(max_workers=len(user_ids)) as pool:
         futures = [pool.submit(one_shopper, user_id) for user_id in user_ids]
@@ -48,12 +51,18 @@ def _shop(url: str, user_ids: Sequence[str], attempts: int, retries: int) -> lis
         return [answer for future in futures for answer in future.result()]
 
 
-def _buy(session: requests.Session, url: str, user_id: str, retries: int) -> Answer:
-    """One purchase; a shopper whose connection broke presses Buy again `retries` times."""
+def _buy(
+    session: requests.Session, url: str, user_id: str, retries: int, token: str | None
+) -> Answer:
+    """One purchase (as the token's sub, if a token is given); a shopper whose
+    connection broke presses Buy again `retries` times."""
+    body, headers = (
+        ({}, {"Authorization": f"Bearer {token}"}) if token else ({"userId": user_id}, {})
+    )
     for attempt in range(retries + 1):
         try:
             answer = session.post(
-                f"{url}/flash-sale/purchase", json={"userId": user_id}, timeout=REQUEST_TIMEOUT_S
+                f"{url}/flash-sale/purchase", json=body, headers=headers, timeout=REQUEST_TIMEOUT_S
             )
             break
         except requests.RequestException as exc:
@@ -74,15 +83,19 @@ def burst(
     processes: int = 4,
     attempts: int = 1,
     retries: int = 0,
+    tokens: Mapping[str, str] | None = None,
 ) -> list[Answer]:
-    """Every user buys `attempts` times; returns every answer."""
+    """Every user buys `attempts` times (with their token from `tokens`, in jwt mode);
+    returns every answer."""
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(processes)
     shares = [list(user_ids[i::processes]) for i in range(processes)]
     with ProcessPoolExecutor(
         processes, mp_context=context, initializer=_remember_barrier, initargs=(barrier,)
     ) as pool:
-        futures = [pool.submit(_shop, url, share, attempts, retries) for share in shares]
+        futures = [
+            pool.submit(_shop, url, share, attempts, retries, tokens or {}) for share in shares
+        ]
         return [answer for future in futures for answer in future.result()]
 
 

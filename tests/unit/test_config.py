@@ -132,3 +132,44 @@ def test_every_kind_of_setting_names_its_variable(environ, message):
 def test_validate_checks_settings_built_without_the_environment():
     with pytest.raises(ConfigError, match="FLASHSALE_ADMIN_TOKEN must be at least 8"):
         Settings(admin_token="short").validate()
+
+
+SECRET = "s" * 32
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"FLASHSALE_AUTH": "jwt"}, "needs exactly one of FLASHSALE_JWT_SECRET and"),
+        (
+            {
+                "FLASHSALE_AUTH": "jwt",
+                "FLASHSALE_JWT_SECRET": SECRET,
+                "FLASHSALE_JWT_JWKS_FILE": "keys.json",
+            },
+            "needs exactly one of",
+        ),
+        ({"FLASHSALE_JWT_SECRET": "s" * 31}, "FLASHSALE_JWT_SECRET must be at least 32"),
+        ({"FLASHSALE_JWT_ALGORITHMS": "none"}, "FLASHSALE_JWT_ALGORITHMS='none' is not valid"),
+        ({"FLASHSALE_JWT_ALGORITHMS": "HS256,RS256"}, "is not valid"),  # never mixed
+        (
+            {
+                "FLASHSALE_AUTH": "jwt",
+                "FLASHSALE_JWT_SECRET": SECRET,
+                "FLASHSALE_JWT_ALGORITHMS": "RS256",
+            },
+            "does not suit a secret",
+        ),
+        ({"FLASHSALE_AUTH": "oauth"}, "FLASHSALE_AUTH='oauth' is not valid"),
+    ],
+)
+def test_jwt_settings_that_cannot_work_stop_the_start(environ, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Settings.from_env(environ)
+
+
+def test_the_accepted_algorithms_follow_the_key_never_a_token():
+    with_secret = Settings.from_env({"FLASHSALE_AUTH": "jwt", "FLASHSALE_JWT_SECRET": SECRET})
+    assert with_secret.accepted_algorithms() == ["HS256"]
+    with_keys = Settings.from_env({"FLASHSALE_AUTH": "jwt", "FLASHSALE_JWT_JWKS_FILE": "k.json"})
+    assert with_keys.accepted_algorithms() == ["ES256", "RS256"]

@@ -59,7 +59,7 @@ def _sale() -> tuple[SaleBoard, SaleStatus]:
     board = SaleBoard()
     board.publish_sale(SaleSnapshot(1, 100, 1, None, None, 10, 0))
     view = ServerView(Settings(), board, ProcessSlots(), JournalBoard())
-    return board, SaleStatus(view, lambda: "closed")
+    return board, SaleStatus(view, lambda: "closed", {"mode": "open", "tokenCookie": None})
 
 
 def _first_event(status: SaleStatus) -> StatusEvent:
@@ -182,5 +182,5 @@ def test_a_failed_read_of_the_sale_does_not_end_the_updates():
         await asyncio.wait_for(serving, WAIT_S)
 
     board, plain = _sale()
-    status = FailsOnce(plain.view, plain.breaker_state)
+    status = FailsOnce(plain.view, plain.breaker_state, plain.auth)
     asyncio.run(scenario())
