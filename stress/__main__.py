@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="after the scenario, measure the throughput ceiling on the same server "
         "(needs --admin-token; see the ceiling options)",
     )
+    _add_identity_options(flash)
     _add_ceiling_options(flash)
     flash.set_defaults(handler=_cmd_flash)
 
@@ -212,6 +213,39 @@ def _add_load_options(parser: argparse.ArgumentParser, *, with_token: bool = Tru
     load.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _add_identity_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "identity (a server with FLASHSALE_AUTH=jwt)",
+        "With a key, every shopper holds a token of its own (sub = its id), minted before "
+        "the run; purchases and look-ups (GET /flash-sale/purchase/me) send it as "
+        "Authorization: Bearer. Bots also name other shoppers' ids, which must be refused.",
+    )
+    key = group.add_mutually_exclusive_group()
+    key.add_argument("--jwt-secret", metavar="SECRET", help="sign HS256 with this shared secret")
+    key.add_argument(
+        "--jwt-key-file",
+        type=Path,
+        metavar="PEM",
+        help="sign with this private key: RSA (RS256) or P-256 EC (ES256)",
+    )
+    group.add_argument("--jwt-kid", metavar="KID", help="the tokens' kid header (the JWKS key)")
+    group.add_argument("--jwt-issuer", metavar="ISS", help="the tokens' iss claim")
+    group.add_argument("--jwt-audience", metavar="AUD", help="the tokens' aud claim")
+
+
+def signing_key(args: argparse.Namespace):
+    """The signing key of the command line, or None (open mode); IdentityError if unusable."""
+    from stress.identity import SigningKey
+
+    return SigningKey.from_options(
+        secret=getattr(args, "jwt_secret", None),
+        key_file=getattr(args, "jwt_key_file", None),
+        kid=getattr(args, "jwt_kid", None),
+        issuer=getattr(args, "jwt_issuer", None),
+        audience=getattr(args, "jwt_audience", None),
+    )
+
+
 def _add_ceiling_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("ceiling")
     group.add_argument(
@@ -287,6 +321,7 @@ def flash_options(args: argparse.Namespace, url: str, token: str | None, report:
         spread_warning_ms=args.spread_warning_ms,
         sold_out_within_ms=args.sold_out_within_ms,
         progress=not args.no_progress,
+        signing=signing_key(args),
     )
 
 
@@ -295,6 +330,7 @@ def _cmd_flash(args: argparse.Namespace) -> int:
 
     from stress.common import ApiError
     from stress.flash import format_summary, run_flash
+    from stress.identity import IdentityError
 
     if args.stock is not None and not args.admin_token:
         print(
@@ -304,7 +340,15 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     if args.ceiling and not args.admin_token:
         print("stress flash: --ceiling needs --admin-token", file=sys.stderr)
         return 2
-    options = flash_options(args, args.url, args.admin_token, args.report)
+    try:
+        options = flash_options(args, args.url, args.admin_token, args.report)
+    except IdentityError as exc:
+        print(f"stress flash: {exc}", file=sys.stderr)
+        return 2
+    if args.ceiling and options.signing is not None:
+        # The ceiling's loads buy as a new userId per request: they sign no tokens.
+        print("stress flash: --ceiling runs in open mode only, not with --jwt-*", file=sys.stderr)
+        return 2
     if args.ceiling:
         options = replace(options, ceiling=ceiling_options(args))
     try:

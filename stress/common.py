@@ -60,6 +60,9 @@ class Record:
     retry_after_s: float | None = None
     error: str = ""
     written_ns: int = 0  # wall clock once the request's bytes were written; 0 if unknown
+    # jwt mode: the other shopper's id a bot's body named (the server must answer 403);
+    # "" when the request claimed the shopper's own id or none.
+    claimed_as: str = ""
 
     @property
     def answer_ns(self) -> int:
@@ -86,6 +89,11 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The header of a signed shopper (jwt mode) or of an admin or operator token."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 def new_run_id() -> str:

@@ -13,10 +13,11 @@ from typing import Any
 from stress.ceiling import CeilingOptions, CeilingResult, measure_ceiling
 from stress.common import Api, ApiError, iso_to_ns, new_run_id, parse_iso, str_or_none
 from stress.figures import compute_figures
+from stress.identity import Minter, SigningKey, auth_phrase
 from stress.load import LoadResult, run_load
 from stress.lookups import lookup_all
 from stress.pages import SOLD_OUT_WITHIN_MS, last_sale, page_checks, page_figures
-from stress.scenarios import ScenarioOptions, build_plans
+from stress.scenarios import ScenarioOptions, UserPlan, build_plans
 from stress.server_usage import cpu_summary, per_request_us, server_cpu_s
 from stress.spread import AT_ONE_INSTANT, SPREAD_WARNING_MS, not_a_burst, release_spread
 from stress.verdict import LookupResult, SaleFacts, Verdict, judge
@@ -50,6 +51,8 @@ class FlashOptions:
     sold_out_within_ms: float = SOLD_OUT_WITHIN_MS  # every page shows sold_out this soon
     progress: bool = True
     ceiling: CeilingOptions | None = None  # measure the ceiling on the same server after
+    # jwt mode (FLASHSALE_AUTH=jwt): sign one token per shopper with this key
+    signing: SigningKey | None = None
 
 
 @dataclass
@@ -69,10 +72,14 @@ def run_flash(options: FlashOptions) -> FlashResult:
     api = Api(options.url, options.admin_token)
     try:
         status_before = api.status()
+        auth_mode = _auth_mode(status_before, options.signing)
         metrics_before = api.metrics()
         sale, facts = _prepare_sale(api, options, status_before)
-        scenario = replace(options.scenario, users=options.users)
-        plans = build_plans(scenario, run_id)
+        facts = replace(facts, auth_mode=auth_mode)
+        scenario = replace(options.scenario, users=options.users,
+                           bots_claim_others=options.signing is not None)  # fmt: skip
+        # Tokens are minted here, before any client process starts: never on the clock.
+        plans, tokens = _signed(build_plans(scenario, run_id), options.signing)
         started_at = datetime.now(UTC).isoformat()
         load_before = os.getloadavg()[0]
         opened: list[dict[str, Any] | None] = []
@@ -93,7 +100,8 @@ def run_flash(options: FlashOptions) -> FlashResult:
         metrics_loaded = api.metrics()  # before the look-ups add their own load
         if any(r.http == 202 for r in load.records):
             time.sleep(SETTLE_AFTER_PENDING_S)  # let in-flight purchases settle before looking up
-        lookups = lookup_all(options.url, (r.user for r in load.records if r.kind == "purchase"))
+        buyers = (r.user for r in load.records if r.kind == "purchase")
+        lookups = lookup_all(options.url, buyers, tokens)
         status_after = api.status()
         metrics_after = api.metrics()
     finally:
@@ -113,6 +121,7 @@ def run_flash(options: FlashOptions) -> FlashResult:
             "startedAt": started_at,
             "url": options.url,
             "scenario": asdict(scenario),
+            "auth": options.signing.describe() if options.signing else {"mode": "open"},
             "users": options.users,
             "processes": load.processes,
             "engine": "asyncio on uvloop, stress/wire.py (httptools)",
@@ -190,6 +199,32 @@ def _judge_pages(
     checks, warnings = page_checks(load.pages, last, status_after, options.sold_out_within_ms)
     verdict.checks.extend(checks)
     verdict.warnings.extend(warnings)
+
+
+def _auth_mode(status: dict[str, Any], signing: SigningKey | None) -> str:
+    """The mode the run uses: jwt with a signing key. A server that says it is in
+    the other mode would make every answer meaningless: stop before the run."""
+    mode = "jwt" if signing is not None else "open"
+    auth = status.get("auth")
+    served = auth.get("mode") if isinstance(auth, dict) else None
+    if served == "jwt" and signing is None:
+        raise ApiError(
+            "the server takes the buyer from a signed token (auth mode jwt): "
+            "pass --jwt-secret or --jwt-key-file"
+        )
+    if served == "open" and signing is not None:
+        raise ApiError("the server is in open mode (the body names the buyer): drop --jwt-*")
+    return mode
+
+
+def _signed(
+    plans: list[UserPlan], signing: SigningKey | None
+) -> tuple[list[UserPlan], dict[str, str] | None]:
+    """The plans with a token each (jwt mode), and the tokens by user for the look-ups."""
+    if signing is None:
+        return plans, None
+    tokens = Minter(signing).mint_all([plan.user for plan in plans])
+    return [replace(plan, token=tokens[plan.user]) for plan in plans], tokens
 
 
 def _prepare_sale(
@@ -276,7 +311,7 @@ def format_summary(result: FlashResult) -> str:
     run = result.report["run"]
     lines = [
         f"scenario {run['scenario']['scenario']}: {run['users']} users over {run['processes']} "
-        f"processes, url {run['url']}",
+        f"processes, url {run['url']}; {auth_phrase(run.get('auth'))}",
         "",
         "VERDICT: " + ("PASS - the sale behaved" if verdict.ok else "FAIL"),
     ]

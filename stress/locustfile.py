@@ -20,6 +20,11 @@ connections, and a look-up that disagrees with a 201. The shoppers' outcomes
 are summed over the workers and printed at the end. Locust judges no
 invariant: `python -m stress flash` does.
 
+With --jwt-secret (a server with FLASHSALE_AUTH=jwt and that HS256 secret) each
+shopper signs a token of its own (PyJWT; `sub` = its id) when it starts, sends it
+as `Authorization: Bearer` with a body of `{}`, and looks its order up at
+`/flash-sale/purchase/me`.
+
 This file imports nothing of the repository, so a worker can take it from the
 master (`locust -f - --worker --master-host ...`).
 """
@@ -48,6 +53,7 @@ MAX_RETRY_WAIT_S = 5.0
 NOT_STARTED_RETRY_S = 0.1
 NOT_STARTED_ATTEMPTS = 30
 REQUEST_TIMEOUT_S = 30.0
+TOKEN_LIFETIME_S = 6 * 3600  # longer than any run
 # A shopper's ordinary purchase answers: none of them is a failure of the server.
 PURCHASE_ANSWERS = {201, 202, 403, 409, 410, 429, 503}
 
@@ -70,6 +76,22 @@ def add_options(parser: Any) -> None:
     parser.add_argument(
         "--poll-interval", type=float, default=2.0, help="status polling of a waiting page"
     )
+    parser.add_argument("--jwt-secret", default="", help="jwt mode: sign HS256 shopper tokens")
+    parser.add_argument("--jwt-issuer", default="", help="jwt mode: the tokens' iss")
+    parser.add_argument("--jwt-audience", default="", help="jwt mode: the tokens' aud")
+
+
+def mint_token(options: Any, sub: str, now_s: int | None = None) -> str:
+    """A shopper's HS256 token (jwt mode): sub, iat, exp, and iss/aud when set."""
+    import jwt  # PyJWT: only a jwt-mode run needs it
+
+    issued = int(time.time()) if now_s is None else now_s
+    claims: dict[str, Any] = {"sub": sub, "iat": issued, "exp": issued + TOKEN_LIFETIME_S}
+    if options.jwt_issuer:
+        claims["iss"] = options.jwt_issuer
+    if options.jwt_audience:
+        claims["aud"] = options.jwt_audience
+    return jwt.encode(claims, options.jwt_secret, algorithm="HS256")
 
 
 @events.test_start.add_listener
@@ -156,6 +178,14 @@ class Shopper(HttpUser):
         self.page: dict[str, Any] = {}
         self.etag: str | None = None
         self.stream: gevent.Greenlet | None = None
+        options = self.environment.parsed_options
+        # jwt mode: the token names the buyer, the body nobody.
+        self.headers: dict[str, str] = {}
+        self.body: dict[str, str] = {"userId": self.user_id}
+        self.lookup_path = f"{PURCHASE_PATH}/{quote(self.user_id, safe='')}"
+        if options is not None and options.jwt_secret:
+            self.headers = {"Authorization": f"Bearer {mint_token(options, self.user_id)}"}
+            self.body, self.lookup_path = {}, f"{PURCHASE_PATH}/me"
 
     def on_stop(self) -> None:
         if self.stream is not None:
@@ -225,7 +255,7 @@ class Shopper(HttpUser):
         """Press Buy until a final answer; the order id of a 201 or 409."""
         retries_left = options.max_retries
         for _ in range(NOT_STARTED_ATTEMPTS + options.max_retries):
-            with self.client.post(PURCHASE_PATH, json={"userId": self.user_id},
+            with self.client.post(PURCHASE_PATH, json=self.body, headers=self.headers,
                                   name="POST purchase", catch_response=True) as answer:  # fmt: skip
                 body = _json(answer)
                 status = str(body.get("status") or f"http_{answer.status_code}")
@@ -246,8 +276,8 @@ class Shopper(HttpUser):
         return None
 
     def look_up(self, order_id: str | None) -> None:
-        path = f"{PURCHASE_PATH}/{quote(self.user_id, safe='')}"
-        with self.client.get(path, name="GET purchase/[userId]", catch_response=True) as answer:
+        with self.client.get(self.lookup_path, headers=self.headers, name="GET purchase/[userId]",
+                             catch_response=True) as answer:  # fmt: skip
             found = _json(answer).get("orderId") if answer.status_code == 200 else None
             if answer.status_code not in (200, 404):
                 answer.failure(f"look-up answered {answer.status_code}")

@@ -1,5 +1,6 @@
-"""After a run: look up every shopper's order (`GET /flash-sale/purchase/{userId}`)
-with a small pool of keep-alive sessions."""
+"""After a run: look up every shopper's order (`GET /flash-sale/purchase/{userId}`;
+in jwt mode `GET /flash-sale/purchase/me` with the shopper's token) with a small
+pool of keep-alive sessions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import requests
 
 from stress.common import (
     PURCHASE_PATH,
+    bearer,
     decode_json,
     iso_to_ns,
     new_session,
@@ -25,9 +27,14 @@ LOOKUP_THREADS = 16
 LOOKUP_TIMEOUT_S = 10.0
 LOOKUP_TRIES = 4
 MAX_WAIT_S = 5.0
+OWN_ORDER = "me"  # jwt mode: the caller's order, the buyer being the token's sub
 
 
-def lookup_all(base_url: str, users: Iterable[str]) -> dict[str, LookupResult]:
+def lookup_all(
+    base_url: str, users: Iterable[str], tokens: dict[str, str] | None = None
+) -> dict[str, LookupResult]:
+    """Every user's order; with `tokens` (user -> token, jwt mode) each looked up as
+    that user."""
     local = threading.local()
     base = base_url.rstrip("/") + PURCHASE_PATH + "/"
 
@@ -35,19 +42,26 @@ def lookup_all(base_url: str, users: Iterable[str]) -> dict[str, LookupResult]:
         session = getattr(local, "session", None)
         if session is None:
             session = local.session = new_session()
-        return lookup_one(session, base, user)
+        if tokens is None:
+            return lookup_one(session, base, user)
+        return lookup_one(session, base, user, tokens[user])
 
     unique = sorted(set(users))
     with ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="lookup") as pool:
         return {result.user: result for result in pool.map(one, unique)}
 
 
-def lookup_one(session: requests.Session, base: str, user: str) -> LookupResult:
+def lookup_one(
+    session: requests.Session, base: str, user: str, token: str | None = None
+) -> LookupResult:
     """One look-up, retried on a dropped connection, a 429 or a 503 (bounded)."""
     last = LookupResult(user, 0, error="not tried")
+    url, headers = base + quote(user, safe=""), None
+    if token is not None:
+        url, headers = base + OWN_ORDER, bearer(token)
     for _ in range(LOOKUP_TRIES):
         try:
-            answer = session.get(base + quote(user, safe=""), timeout=LOOKUP_TIMEOUT_S)
+            answer = session.get(url, headers=headers, timeout=LOOKUP_TIMEOUT_S)
         except requests.RequestException as exc:
             last = LookupResult(user, 0, error=f"{type(exc).__name__}: {str(exc)[:120]}")
             time.sleep(0.2)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from stress.common import Record
+from stress.identity import auth_phrase
 from stress.pages import PageRecord
 from stress.server_usage import cpu_summary
 from stress.svg import line_chart, stacked_bars
@@ -77,6 +78,7 @@ def flash_html(report: dict[str, Any]) -> str:
             if run.get("pageOpen")
             else "each shopper's connection opened with its first purchase."
         )
+        + f" Identity: {escape(auth_phrase(run.get('auth')))}."
         + "</p>"
     )
     parts.append("<h2>Verdict</h2><table><tr><th></th><th>check</th><th>detail</th></tr>")

@@ -29,6 +29,11 @@ class UserPlan:
     honour_retry_after: bool = True  # a browser waits; a bot does not
     persistent: bool = False  # keeps buying after a final answer (a bot)
     wait_for_start: bool = False  # polls the status and fires at the sale's start
+    # jwt mode: the shopper's signed token (the server's buyer is its `sub`, the
+    # user above), and other shoppers' ids a bot names in the body on every other
+    # attempt, which the server must refuse (403).
+    token: str | None = None
+    claims: tuple[str, ...] = ()
 
     def to_row(self) -> tuple:
         return astuple(self)
@@ -47,6 +52,8 @@ class ScenarioOptions:
     bot_attempts: int = 30
     duration_s: float = 60.0  # ramp and soak: time over which users arrive
     start_attempts: int = 30  # prestart: attempts while the answer is "not started"
+    # bots, jwt mode: every other attempt names another shopper's id in the body
+    bots_claim_others: bool = False
 
 
 def build_plans(options: ScenarioOptions, run_id: str) -> list[UserPlan]:
@@ -64,6 +71,7 @@ def build_plans(options: ScenarioOptions, run_id: str) -> list[UserPlan]:
                 attempts=options.bot_attempts,
                 honour_retry_after=False,
                 persistent=True,
+                claims=_others(run_id, i, bots, users) if options.bots_claim_others else (),
             )
             for i in range(bots)
         ]
@@ -100,6 +108,18 @@ def build_plans(options: ScenarioOptions, run_id: str) -> list[UserPlan]:
             for i in range(users)
         ]
     raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
+
+
+def _others(run_id: str, bot: int, bots: int, users: int) -> tuple[str, ...]:
+    """Ids bot `bot` claims besides its own: an ordinary shopper of the run (one
+    who buys too, so a sale made to the wrong id would show in the look-ups) and
+    the next bot; an id nobody holds when the run has neither."""
+    others = []
+    if users > bots:
+        others.append(_user(run_id, "u", bot % (users - bots)))
+    if bots > 1:
+        others.append(_user(run_id, "bot", (bot + 1) % bots))
+    return tuple(others) or (_user(run_id, "nobody", 0),)
 
 
 def _user(run_id: str, kind: str, index: int) -> str:

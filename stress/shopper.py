@@ -21,6 +21,7 @@ from stress.common import (
     PURCHASE_PATH,
     STATUS_PATH,
     Record,
+    bearer,
     iso_to_ns,
     str_or_none,
 )
@@ -45,7 +46,9 @@ class Shopper:
         self.plan = plan
         self._settings = settings
         self._on_record = on_record
-        self._purchase = json_post(PURCHASE_PATH, settings.host, {"userId": plan.user})
+        # Every purchase request built now, before the clock: attempt n sends the
+        # (n-1)th of them, round the list (one, but for a bot claiming others).
+        self._purchases = purchase_requests(plan, settings.host)
         self._connection: HttpConnection | None = None
         # The first purchase when fire() sent it: send time, monotonic start, answer.
         self._fired: tuple[int, int, asyncio.Future[Answer]] | None = None
@@ -66,7 +69,7 @@ class Shopper:
         if connection is None or not connection.is_open or self.plan.wait_for_start:
             return
         send_ns, started = time.time_ns(), time.perf_counter_ns()
-        self._fired = (send_ns, started, connection.start(self._purchase))
+        self._fired = (send_ns, started, connection.start(self._purchases[0][0]))
 
     def close(self) -> None:
         if self._connection is not None:
@@ -94,12 +97,15 @@ class Shopper:
     async def _buy(self, attempt: int) -> Record:
         sent_before = self._connection.requests_sent if self._connection is not None else 0
         reused = sent_before > (1 if self._fired else 0)
-        record, _, stale = await self._timed(self._purchase, "purchase", attempt)
+        request, claimed_as = self._purchases[(attempt - 1) % len(self._purchases)]
+        record, _, stale = await self._timed(request, "purchase", attempt)
         if reused and stale:
             # Sent into a connection the server had just closed: a browser resends.
             record.status = OUTCOME_RESENT
+            record.claimed_as = claimed_as
             self._on_record(record)
-            record, _, _ = await self._timed(self._purchase, "purchase", attempt)
+            record, _, _ = await self._timed(request, "purchase", attempt)
+        record.claimed_as = claimed_as
         self._on_record(record)
         return record
 
@@ -181,6 +187,28 @@ class Shopper:
             await asyncio.sleep(
                 settings.poll_interval_s * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
             )
+
+
+def purchase_requests(plan: UserPlan, host: str) -> list[tuple[bytes, str]]:
+    """The shopper's purchase requests, each with the other shopper's id it claims
+    ("" for its own). Open mode: the body names the buyer. jwt mode: the token
+    does; the body is `{}`, and a bot's attempts alternate between its own id
+    (`{}`, then `{"userId": sub}`) and each id of its claims."""
+    if plan.token is None:
+        return [(json_post(PURCHASE_PATH, host, {"userId": plan.user}), "")]
+    headers = bearer(plan.token)
+    own = [
+        json_post(PURCHASE_PATH, host, {}, headers=headers),
+        json_post(PURCHASE_PATH, host, {"userId": plan.user}, headers=headers),
+    ]
+    if not plan.claims:
+        return [(own[0], "")]
+    requests: list[tuple[bytes, str]] = []
+    for n, other in enumerate(plan.claims):
+        requests.append((own[n % 2], ""))
+        requests.append((json_post(PURCHASE_PATH, host, {"userId": other}, headers=headers),
+                         other))  # fmt: skip
+    return requests
 
 
 def pause_after(record: Record, plan: UserPlan) -> float | None:

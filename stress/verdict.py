@@ -14,6 +14,7 @@ from typing import Any
 
 from stress.common import OUTCOME_RESENT, Record
 from stress.fairness import Entry, FairnessFigures, fairness_figures
+from stress.identity_verdict import identity_checks, identity_counts
 
 RATE_WINDOW_NS = 60 * 10**9
 EXAMPLES = 5
@@ -45,6 +46,7 @@ class SaleFacts:
     status_after: dict[str, Any] | None = None
     rate_limit_per_min: int | None = None  # check the rate limit when set
     fairness_tolerance_ms: float = 1000.0
+    auth_mode: str = "open"  # "jwt": the buyer is the token's sub (stress.identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class Verdict:
     demand: int
     fairness: FairnessFigures
     counts: dict[str, int] = field(default_factory=dict)
+    identity: dict[str, int] = field(default_factory=dict)  # jwt mode: stress.identity_verdict
 
     @property
     def ok(self) -> bool:
@@ -79,6 +82,7 @@ class Verdict:
             "warnings": self.warnings,
             "fairness": self.fairness.to_dict(),
             "counts": self.counts,
+            "identity": self.identity,
         }
 
 
@@ -152,6 +156,14 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
     )
     if facts.rate_limit_per_min:
         checks.append(_check_rate_limit(by_user, facts.rate_limit_per_min))
+    identity: dict[str, int] = {}
+    if facts.auth_mode == "jwt":
+        identity = identity_counts(by_user, orders.by_user)
+        checks += [Check(*check) for check in identity_checks(identity, facts.per_user_limit)]
+        if identity["attemptsAsAnotherId"] and not identity["refusedAsAnotherId"]:
+            warnings.append(
+                "no bot attempt as another id was answered 403: the refusal was not shown"
+            )
 
     fairness = fairness_figures(
         by_user, orders.position, orders.won_by, set(orders.by_user), facts.fairness_tolerance_ms
@@ -167,7 +179,7 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
     pending = counts.get("pending", 0)
     if pending:
         warnings.append(f"{pending} answers were 202 pending; resolved by the look-ups")
-    return Verdict(checks, warnings, confirmed, demand, fairness, counts)
+    return Verdict(checks, warnings, confirmed, demand, fairness, counts, identity)
 
 
 def _collect_orders(by_user: dict[str, list[Record]], lookups: dict[str, LookupResult]) -> _Orders:
@@ -369,7 +381,9 @@ def _check_rate_limit(by_user: dict[str, list[Record]], per_minute: int) -> Chec
     allowed = 2 * per_minute
     over = []
     for user, attempts in by_user.items():
-        answered = [r.send_ns for r in attempts if r.http not in (0, 429)]
+        # A bot's attempt as another id is refused for its identity, whether or not
+        # the limiter saw it: only the token holder's own attempts are counted.
+        answered = [r.send_ns for r in attempts if r.http not in (0, 429) and not r.claimed_as]
         start = 0
         for end, moment in enumerate(answered):
             while moment - answered[start] >= RATE_WINDOW_NS:

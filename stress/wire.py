@@ -69,8 +69,11 @@ def request_bytes(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-def json_post(path: str, host: str, payload: dict[str, Any], *, close: bool = False) -> bytes:
-    headers = {"Content-Type": "application/json"}
+def json_post(
+    path: str, host: str, payload: dict[str, Any], *, close: bool = False,
+    headers: dict[str, str] | None = None,
+) -> bytes:  # fmt: skip
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if close:
         headers["Connection"] = "close"
     return request_bytes("POST", path, host, body=orjson.dumps(payload), headers=headers)

@@ -80,3 +80,20 @@ def test_status_events_from_stream_lines(locustfile):
     lines = ["retry: 2000", "event: status", "id: 1", 'data: {"state":"open","sold":0}', "",
              ": heartbeat", "", "event: other", "data: {}", ""]  # fmt: skip
     assert locustfile.status_events(lines) == [{"state": "open", "sold": 0}]
+
+
+def test_a_jwt_shopper_token_names_it(locustfile):
+    import argparse
+
+    import jwt
+
+    parser = argparse.ArgumentParser()
+    locustfile.add_options(parser)
+    secret = "a-locust-secret-of-at-least-32-bytes"
+    options = parser.parse_args(["--jwt-secret", secret, "--jwt-audience", "flash-sale"])
+    token = locustfile.mint_token(options, "locust-1", now_s=1_900_000_000)
+    claims = jwt.decode(token, secret, algorithms=["HS256"], audience="flash-sale",
+                        options={"verify_exp": False, "verify_iat": False})  # fmt: skip
+    assert claims == {"sub": "locust-1", "iat": 1_900_000_000, "aud": "flash-sale",
+                      "exp": 1_900_000_000 + locustfile.TOKEN_LIFETIME_S}  # fmt: skip
+    assert parser.parse_args([]).jwt_secret == ""
