@@ -25,7 +25,7 @@ afterEach(() => {
 describe('purchase', () => {
   it('posts the user id as JSON', async () => {
     const calls = mockFetch(() => json({ status: 'confirmed', ...ORDER }, 201));
-    await purchase('alice');
+    await purchase({ userId: 'alice' });
     expect(calls).toHaveLength(1);
     expect(calls[0]!.url).toBe('/flash-sale/purchase');
     expect(calls[0]!.init?.method).toBe('POST');
@@ -71,22 +71,22 @@ describe('purchase', () => {
     [415, { title: 'Unsupported media type', description: 'send JSON' }, { kind: 'invalid', detail: 'send JSON' }],
   ])('maps HTTP %i to its outcome', async (status, body, expected) => {
     mockFetch(() => json(body, status));
-    expect(await purchase('alice')).toEqual(expected);
+    expect(await purchase({ userId: 'alice' })).toEqual(expected);
   });
 
   it('reads the wait from Retry-After when the body has none', async () => {
     mockFetch(() => json({ status: 'rate_limited', title: 'Slow down' }, 429, { 'Retry-After': '12' }));
-    expect(await purchase('alice')).toMatchObject({ kind: 'rate_limited', retryAfterS: 12 });
+    expect(await purchase({ userId: 'alice' })).toMatchObject({ kind: 'rate_limited', retryAfterS: 12 });
   });
 
   it('reports a network failure as an error, never throws', async () => {
     mockFetch(() => Promise.reject(new TypeError('Failed to fetch')));
-    expect(await purchase('alice')).toMatchObject({ kind: 'error' });
+    expect(await purchase({ userId: 'alice' })).toMatchObject({ kind: 'error' });
   });
 
   it('reports an unexpected status with its code', async () => {
     mockFetch(() => new Response('<html>oops</html>', { status: 500 }));
-    const outcome = await purchase('alice');
+    const outcome = await purchase({ userId: 'alice' });
     expect(outcome.kind).toBe('error');
     expect(outcome.kind === 'error' && outcome.detail).toContain('500');
   });
@@ -104,13 +104,13 @@ describe('retryAfterSeconds', () => {
 describe('lookupOrder', () => {
   it('URL-encodes the user id', async () => {
     const calls = mockFetch(() => json(ORDER));
-    expect(await lookupOrder('a b?#%')).toEqual({ kind: 'found', order: ORDER });
+    expect(await lookupOrder({ userId: 'a b?#%' })).toEqual({ kind: 'found', order: ORDER });
     expect(calls[0]!.url).toBe('/flash-sale/purchase/a%20b%3F%23%25');
   });
 
   it('says none on 404', async () => {
     mockFetch(() => json({ title: 'Not found' }, 404));
-    expect(await lookupOrder('bob')).toEqual({ kind: 'none', userId: 'bob' });
+    expect(await lookupOrder({ userId: 'bob' })).toEqual({ kind: 'none', userId: 'bob' });
   });
 });
 
@@ -177,5 +177,57 @@ describe('fetchHealth', () => {
   it('treats 503 unhealthy as data', async () => {
     mockFetch(() => json({ status: 'unhealthy', uptimeSeconds: 3 }, 503));
     expect(await fetchHealth()).toMatchObject({ ok: true, value: { status: 'unhealthy' } });
+  });
+});
+
+describe('with the shop sign-in (jwt mode)', () => {
+  it('buys with the bearer token and an empty body', async () => {
+    const calls = mockFetch(() => json({ status: 'confirmed', ...ORDER }, 201));
+    expect(await purchase({ token: 'the.jwt.token' })).toEqual({ kind: 'confirmed', order: ORDER });
+    expect(calls[0]!.url).toBe('/flash-sale/purchase');
+    expect(header(calls[0], 'Authorization')).toBe('Bearer the.jwt.token');
+    expect(header(calls[0], 'Content-Type')).toBe('application/json');
+    expect(JSON.parse(calls[0]!.init?.body as string)).toEqual({});
+  });
+
+  it('sends no Authorization header in open mode', async () => {
+    const calls = mockFetch(() => json({ status: 'confirmed', ...ORDER }, 201));
+    await purchase({ userId: 'alice' });
+    await lookupOrder({ userId: 'alice' });
+    expect(calls.map((call) => header(call, 'Authorization'))).toEqual([undefined, undefined]);
+  });
+
+  it("looks the shopper's own order up at /purchase/me", async () => {
+    const calls = mockFetch(() => json(ORDER));
+    expect(await lookupOrder({ token: 'the.jwt.token' })).toEqual({ kind: 'found', order: ORDER });
+    expect(calls[0]!.url).toBe('/flash-sale/purchase/me');
+    expect(header(calls[0], 'Authorization')).toBe('Bearer the.jwt.token');
+  });
+
+  it('says "none" for /purchase/me without naming anyone', async () => {
+    mockFetch(() => json({ title: 'Not found' }, 404));
+    expect(await lookupOrder({ token: 't.t.t' })).toEqual({ kind: 'none', userId: '' });
+  });
+
+  it("takes a 401's description, for a purchase and a look-up", async () => {
+    const refusal = { title: 'Invalid token', description: 'the token has expired' };
+    mockFetch(() =>
+      json(refusal, 401, { 'WWW-Authenticate': 'Bearer error="invalid_token"' }),
+    );
+    expect(await purchase({ token: 't.t.t' })).toEqual({ kind: 'unauthorized', detail: 'the token has expired' });
+    expect(await lookupOrder({ token: 't.t.t' })).toEqual({ kind: 'unauthorized', detail: 'the token has expired' });
+  });
+
+  it("takes a 403 that names no sale state as a refusal of the buyer, with its description", async () => {
+    mockFetch(() => json({ title: 'Not your id', description: 'userId is not the signed-in shopper' }, 403));
+    expect(await purchase({ token: 't.t.t' })).toEqual({
+      kind: 'forbidden',
+      detail: 'userId is not the signed-in shopper',
+    });
+  });
+
+  it('names the buyer of a pending purchase from the answer', async () => {
+    mockFetch(() => json({ status: 'pending', title: 'Pending', userId: 'alice' }, 202));
+    expect(await purchase({ token: 't.t.t' })).toMatchObject({ kind: 'pending', userId: 'alice' });
   });
 });

@@ -76,13 +76,23 @@ function networkProblem(error: unknown): string {
   return 'The shop could not be reached. Check your connection.';
 }
 
-export async function purchase(userId: string): Promise<PurchaseOutcome> {
+/**
+ * Who buys. Open mode: the user id typed. jwt mode: the shop's signed token, sent as
+ * `Authorization: Bearer`; the server reads the buyer from it (its `sub`).
+ */
+export type Buyer = { userId: string } | { token: string };
+
+function buyerHeaders(buyer: Buyer, headers: Record<string, string>): Record<string, string> {
+  return 'token' in buyer ? { ...headers, Authorization: `Bearer ${buyer.token}` } : headers;
+}
+
+export async function purchase(buyer: Buyer): Promise<PurchaseOutcome> {
   let response: Response;
   try {
     response = await fetch(`${API_BASE}/purchase`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({ userId }),
+      headers: buyerHeaders(buyer, { 'Content-Type': 'application/json', Accept: 'application/json' }),
+      body: JSON.stringify('token' in buyer ? {} : { userId: buyer.userId }),
       cache: 'no-store',
       signal: timeoutSignal(),
     });
@@ -101,7 +111,9 @@ export async function purchase(userId: string): Promise<PurchaseOutcome> {
       break;
     }
     case 202:
-      return { kind: 'pending', userId, detail };
+      return { kind: 'pending', userId: 'userId' in buyer ? buyer.userId : text(body, 'userId'), detail };
+    case 401:
+      return { kind: 'unauthorized', detail: detail || 'The shop needs you to sign in.' };
     case 409:
       return { kind: 'already_purchased', order: orderOf(body), detail };
     case 410:
@@ -110,6 +122,10 @@ export async function purchase(userId: string): Promise<PurchaseOutcome> {
     case 425:
       if (status === 'ended') {
         return { kind: 'ended', endsAt: text(body, 'endsAt') || null, detail };
+      }
+      // A 403 that names no sale state refuses the buyer, not the moment.
+      if (response.status === 403 && status !== 'not_started') {
+        return { kind: 'forbidden', detail: detail || 'The shop refused this purchase.' };
       }
       return { kind: 'not_started', startsAt: text(body, 'startsAt') || null, detail };
     case 429:
@@ -136,11 +152,13 @@ export async function purchase(userId: string): Promise<PurchaseOutcome> {
   };
 }
 
-export async function lookupOrder(userId: string): Promise<LookupResult> {
+/** The buyer's order: `/purchase/{userId}`, or the signed-in shopper's `/purchase/me`. */
+export async function lookupOrder(buyer: Buyer): Promise<LookupResult> {
+  const path = 'token' in buyer ? 'me' : encodeURIComponent(buyer.userId);
   let response: Response;
   try {
-    response = await fetch(`${API_BASE}/purchase/${encodeURIComponent(userId)}`, {
-      headers: { Accept: 'application/json' },
+    response = await fetch(`${API_BASE}/purchase/${path}`, {
+      headers: buyerHeaders(buyer, { Accept: 'application/json' }),
       cache: 'no-store',
       signal: timeoutSignal(),
     });
@@ -152,8 +170,11 @@ export async function lookupOrder(userId: string): Promise<LookupResult> {
     const order = orderOf(body);
     if (order) return { kind: 'found', order };
   }
-  if (response.status === 404) return { kind: 'none', userId };
+  if (response.status === 404) return { kind: 'none', userId: 'userId' in buyer ? buyer.userId : '' };
   if (response.status === 400) return { kind: 'invalid', detail: detailOf(body) };
+  if (response.status === 401) {
+    return { kind: 'unauthorized', detail: detailOf(body) || 'The shop needs you to sign in.' };
+  }
   return {
     kind: 'error',
     detail: detailOf(body) || `The shop answered with an unexpected status (${response.status}).`,

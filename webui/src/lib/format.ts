@@ -56,3 +56,11 @@ export function formatBytes(value: number): string {
   if (!Number.isFinite(value)) return '–';
   return `${formatNumber(value / 2 ** 20, 1)} MiB`;
 }
+
+/** A server's description ("the token has expired") as a sentence: "The token has expired." */
+export function asSentence(text: string): string {
+  const trimmed = text.trim();
+  if (!trimmed) return '';
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
+}

@@ -36,3 +36,27 @@ export function rememberOperatorToken(token: string | null): void {
     // Storage disabled: the token then lasts as long as the page.
   }
 }
+
+/**
+ * The shop's sign-in token from a `#token=` link, for this tab only: a token lasts
+ * minutes, and localStorage would hand it to whoever uses the browser next.
+ */
+const SHOPPER_TOKEN_KEY = 'flashsale.shopperToken';
+
+export function rememberedShopperToken(): string | null {
+  try {
+    return window.sessionStorage.getItem(SHOPPER_TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** False when storage is disabled. */
+export function rememberShopperToken(token: string): boolean {
+  try {
+    window.sessionStorage.setItem(SHOPPER_TOKEN_KEY, token);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -3,6 +3,15 @@
 export type SaleState = 'upcoming' | 'open' | 'sold_out' | 'ended';
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
+/**
+ * Who a purchase is for. `open`: the user id the shopper types. `jwt`: the shop's login
+ * signs a token (`Authorization: Bearer`), read from `#token=` or the cookie `tokenCookie`.
+ */
+export interface SaleAuth {
+  mode: 'open' | 'jwt';
+  tokenCookie: string | null;
+}
+
 export interface SaleStatus {
   saleId: number;
   state: SaleState;
@@ -15,6 +24,8 @@ export interface SaleStatus {
   queueDepth: number;
   breaker: BreakerState;
   serverTime: string;
+  /** Absent from servers older than this UI: those are `open`. */
+  auth?: SaleAuth;
 }
 
 export interface Order {
@@ -104,10 +115,16 @@ export type PurchaseOutcome =
   | { kind: 'unavailable'; retryAfterS: number; detail: string }
   | { kind: 'pending'; userId: string; detail: string }
   | { kind: 'invalid'; detail: string }
+  /** 401 (jwt mode): no token, or one the server does not accept; `detail` says which. */
+  | { kind: 'unauthorized'; detail: string }
+  /** 403 without a sale state: the server refused this buyer (a `userId` that is not the token's). */
+  | { kind: 'forbidden'; detail: string }
   | { kind: 'error'; detail: string };
 
 export type LookupResult =
   | { kind: 'found'; order: Order }
+  /** `userId` is '' for the signed-in shopper's own look-up (`/purchase/me`). */
   | { kind: 'none'; userId: string }
   | { kind: 'invalid'; detail: string }
+  | { kind: 'unauthorized'; detail: string }
   | { kind: 'error'; detail: string };

@@ -1,11 +1,13 @@
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
-import { lookupOrder, purchase } from '../lib/api';
+import { type Buyer, lookupOrder, purchase } from '../lib/api';
 import { rememberUserId, rememberedUserId } from '../lib/storage';
 import type { PurchaseOutcome } from '../lib/types';
 import { useNow } from '../lib/useNow';
 import { userIdProblem } from '../lib/validation';
 import { Message } from './Message';
 import { outcomeMessage } from './outcomeMessage';
+import { ShopperStatus } from './ShopperStatus';
+import type { ShopperIdentity } from './useShopperIdentity';
 import { UserIdInput } from './UserIdInput';
 
 /** After a 202 (in flight at an allocator restart), how often and how long to look the order up. */
@@ -13,16 +15,29 @@ export const PENDING_CHECK_MS = 1000;
 export const PENDING_CHECKS = 15;
 
 const sleep = (ms: number) => new Promise((resolve) => window.setTimeout(resolve, ms));
+const OPEN: ShopperIdentity = { kind: 'open' };
+const ignoreRejection = () => undefined;
 
+/**
+ * `identity`: open mode (the default) asks for a user id; jwt mode buys as the
+ * signed-in shopper, and not at all without one. `onRejected`: the server answered
+ * 401 to the token.
+ */
 export function BuyForm({
   onAnswered,
+  identity = OPEN,
+  onRejected = ignoreRejection,
   pendingCheckMs = PENDING_CHECK_MS,
 }: {
   onAnswered: (userId: string) => void;
+  identity?: ShopperIdentity;
+  onRejected?: (token: string, detail: string) => void;
   pendingCheckMs?: number;
 }) {
   const inputId = useId();
   const hintId = useId();
+  const shopperId = useId();
+  const asksUserId = identity.kind === 'open';
   const [userId, setUserId] = useState(rememberedUserId);
   const [busy, setBusy] = useState<'buying' | 'checking' | null>(null);
   const [outcome, setOutcome] = useState<PurchaseOutcome | null>(null);
@@ -44,51 +59,67 @@ export function BuyForm({
     };
   }, []);
 
+  // Who the server's wait applies to: the id typed, or the signed-in shopper.
+  const buyerName = identity.kind === 'signed_in' ? identity.name : asksUserId ? userId : null;
   const waitLeftS =
-    retry === null || retry.userId !== userId ? 0 : Math.max(0, Math.ceil((retry.at - now) / 1000));
+    retry === null || retry.userId !== buyerName ? 0 : Math.max(0, Math.ceil((retry.at - now) / 1000));
 
-  async function settlePending(id: string): Promise<PurchaseOutcome> {
+  async function settlePending(buyer: Buyer, name: string): Promise<PurchaseOutcome> {
     setBusy('checking');
     for (let check = 0; check < PENDING_CHECKS && mountedRef.current; check += 1) {
       await sleep(pendingCheckMs);
-      const result = await lookupOrder(id);
+      const result = await lookupOrder(buyer);
       if (result.kind === 'found') return { kind: 'confirmed', order: result.order };
+      if (result.kind === 'unauthorized') return result;
     }
+    const whose = name ? `for "${name}" ` : '';
     return {
       kind: 'error',
-      detail: `The outcome for "${id}" is not known yet. Look it up under "My order" in a minute.`,
+      detail: `The outcome ${whose}is not known yet. Look it up under "My order" in a minute.`,
     };
   }
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    if (inFlightRef.current || waitLeftS > 0) return;
-    const problem = userIdProblem(userId);
-    if (problem) {
-      setOutcome({ kind: 'invalid', detail: problem });
-      inputRef.current?.focus();
-      return;
+    if (inFlightRef.current || waitLeftS > 0 || buyerName === null) return;
+    let buyer: Buyer;
+    if (identity.kind === 'signed_in') {
+      buyer = { token: identity.token };
+    } else {
+      const problem = userIdProblem(userId);
+      if (problem) {
+        setOutcome({ kind: 'invalid', detail: problem });
+        inputRef.current?.focus();
+        return;
+      }
+      buyer = { userId };
+      rememberUserId(userId);
     }
     inFlightRef.current = true;
     setBusy('buying');
     setOutcome(null);
-    rememberUserId(userId);
     try {
-      let answer = await purchase(userId);
+      let answer = await purchase(buyer);
       if (!mountedRef.current) return;
       if (answer.kind === 'pending') {
         setOutcome(answer);
-        answer = await settlePending(userId);
+        answer = await settlePending(buyer, buyerName);
         if (!mountedRef.current) return;
+      }
+      if (answer.kind === 'unauthorized' && 'token' in buyer) {
+        // Said once, where the sign-in is shown; Buy stays off until a new token comes.
+        onRejected(buyer.token, answer.detail);
+        setOutcome(null);
+        return;
       }
       setOutcome(answer);
       if (answer.kind === 'rate_limited' || answer.kind === 'unavailable') {
         const waitMs = answer.retryAfterS * 1000;
-        setRetry({ userId, at: Date.now() + waitMs });
+        setRetry({ userId: buyerName, at: Date.now() + waitMs });
         window.clearTimeout(retryTimerRef.current);
         retryTimerRef.current = window.setTimeout(() => setRetry(null), waitMs);
       }
-      onAnswered(userId);
+      onAnswered(answer.kind === 'confirmed' ? answer.order.userId || buyerName : buyerName);
     } finally {
       inFlightRef.current = false;
       if (mountedRef.current) setBusy(null);
@@ -109,30 +140,39 @@ export function BuyForm({
     <section className="card" aria-labelledby="buy-heading">
       <h2 id="buy-heading">Buy</h2>
       <form className="form" onSubmit={submit} noValidate>
-        <label htmlFor={inputId}>Your user id</label>
+        {asksUserId ? (
+          <label htmlFor={inputId}>Your user id</label>
+        ) : (
+          <div aria-live="polite">
+            <ShopperStatus identity={identity} id={shopperId} />
+          </div>
+        )}
         <div className="form__row">
-          <UserIdInput
-            ref={inputRef}
-            id={inputId}
-            name="userId"
-            value={userId}
-            onValueChange={setUserId}
-            aria-describedby={hintId}
-            aria-invalid={outcome?.kind === 'invalid'}
-            data-testid="buy-user-id"
-          />
+          {asksUserId ? (
+            <UserIdInput
+              ref={inputRef}
+              id={inputId}
+              name="userId"
+              value={userId}
+              onValueChange={setUserId}
+              aria-describedby={hintId}
+              aria-invalid={outcome?.kind === 'invalid'}
+              data-testid="buy-user-id"
+            />
+          ) : null}
           <button
             type="submit"
             className="button button--primary"
-            disabled={busy !== null || waitLeftS > 0}
+            disabled={busy !== null || waitLeftS > 0 || buyerName === null}
             aria-busy={busy !== null}
+            aria-describedby={asksUserId ? undefined : `${shopperId} ${hintId}`}
             data-testid="buy-button"
           >
             {label}
           </button>
         </div>
         <p id={hintId} className="hint">
-          One per shopper. Up to 64 characters, no slashes.
+          {asksUserId ? 'One per shopper. Up to 64 characters, no slashes.' : 'One per shopper.'}
         </p>
       </form>
       <div role="status" aria-live="polite" className="outcome">

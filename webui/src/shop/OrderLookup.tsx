@@ -1,15 +1,32 @@
 import { type FormEvent, useId, useRef, useState } from 'react';
-import { lookupOrder } from '../lib/api';
+import { type Buyer, lookupOrder } from '../lib/api';
 import { formatDateTime } from '../lib/format';
 import { rememberedUserId } from '../lib/storage';
 import type { LookupResult } from '../lib/types';
 import { userIdProblem } from '../lib/validation';
+import { asSentence } from '../lib/format';
 import { Message } from './Message';
+import type { ShopperIdentity } from './useShopperIdentity';
 import { UserIdInput } from './UserIdInput';
 
-/** `lastBuyer`: the id the Buy form last used, copied into the field when it changes. */
-export function OrderLookup({ lastBuyer = null }: { lastBuyer?: string | null }) {
+const OPEN: ShopperIdentity = { kind: 'open' };
+const ignoreRejection = () => undefined;
+
+/**
+ * `lastBuyer`: the id the Buy form last used, copied into the field when it changes.
+ * jwt mode (`identity`): no field; the signed-in shopper looks up their own order.
+ */
+export function OrderLookup({
+  lastBuyer = null,
+  identity = OPEN,
+  onRejected = ignoreRejection,
+}: {
+  lastBuyer?: string | null;
+  identity?: ShopperIdentity;
+  onRejected?: (token: string, detail: string) => void;
+}) {
   const inputId = useId();
+  const asksUserId = identity.kind === 'open';
   const [userId, setUserId] = useState(rememberedUserId);
   const [seenBuyer, setSeenBuyer] = useState(lastBuyer);
   if (lastBuyer !== seenBuyer) {
@@ -23,15 +40,25 @@ export function OrderLookup({ lastBuyer = null }: { lastBuyer?: string | null })
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     if (inFlightRef.current) return;
-    const problem = userIdProblem(userId);
-    if (problem) {
-      setResult({ kind: 'invalid', detail: problem });
+    let buyer: Buyer;
+    if (identity.kind === 'signed_in') {
+      buyer = { token: identity.token };
+    } else if (asksUserId) {
+      const problem = userIdProblem(userId);
+      if (problem) {
+        setResult({ kind: 'invalid', detail: problem });
+        return;
+      }
+      buyer = { userId };
+    } else {
       return;
     }
     inFlightRef.current = true;
     setBusy(true);
     try {
-      setResult(await lookupOrder(userId));
+      const found = await lookupOrder(buyer);
+      if (found.kind === 'unauthorized' && 'token' in buyer) onRejected(buyer.token, found.detail);
+      setResult(found);
     } finally {
       inFlightRef.current = false;
       setBusy(false);
@@ -42,23 +69,25 @@ export function OrderLookup({ lastBuyer = null }: { lastBuyer?: string | null })
     <section className="card" aria-labelledby="lookup-heading">
       <h2 id="lookup-heading">My order</h2>
       <form className="form" onSubmit={submit} noValidate>
-        <label htmlFor={inputId}>User id to look up</label>
+        {asksUserId ? <label htmlFor={inputId}>User id to look up</label> : null}
         <div className="form__row">
-          <UserIdInput
-            id={inputId}
-            name="lookupUserId"
-            value={userId}
-            onValueChange={setUserId}
-            data-testid="lookup-user-id"
-          />
+          {asksUserId ? (
+            <UserIdInput
+              id={inputId}
+              name="lookupUserId"
+              value={userId}
+              onValueChange={setUserId}
+              data-testid="lookup-user-id"
+            />
+          ) : null}
           <button
             type="submit"
             className="button"
-            disabled={busy}
+            disabled={busy || !(asksUserId || identity.kind === 'signed_in')}
             aria-busy={busy}
             data-testid="lookup-button"
           >
-            {busy ? 'Looking…' : 'Look up'}
+            {busy ? 'Looking…' : asksUserId ? 'Look up' : 'Look up my order'}
           </button>
         </div>
       </form>
@@ -87,13 +116,23 @@ function LookupMessage({ result }: { result: LookupResult }) {
     case 'none':
       return (
         <Message tone="info" title="No order yet" kind="none">
-          <p>There is no purchase for “{result.userId}” in this sale.</p>
+          <p>
+            {result.userId
+              ? `There is no purchase for “${result.userId}” in this sale.`
+              : 'You have no purchase in this sale.'}
+          </p>
         </Message>
       );
     case 'invalid':
       return (
         <Message tone="error" title="Check the user id" kind="invalid">
           <p>{result.detail}</p>
+        </Message>
+      );
+    case 'unauthorized':
+      return (
+        <Message tone="warning" title="Sign in to see your order" kind="unauthorized">
+          <p>{asSentence(result.detail)}</p>
         </Message>
       );
     case 'error':

@@ -5,9 +5,12 @@ import { OrderLookup } from './OrderLookup';
 import { PRODUCT } from './product';
 import { SaleState } from './SaleState';
 import { StockMeter } from './StockMeter';
+import { useShopperIdentity } from './useShopperIdentity';
 
 export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
   const { status, clockOffsetMs, mode, problem, refresh } = useLiveStatus(pollMs);
+  // No status yet: the mode is not known. A server without `auth` is older: open.
+  const { identity, reject } = useShopperIdentity(status === null ? undefined : (status.auth ?? null));
   const [lastBuyer, setLastBuyer] = useState<string | null>(null);
   const onAnswered = useCallback(
     (userId: string) => {
@@ -42,8 +45,8 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
         </div>
       </section>
       <div className="shop__side">
-        <BuyForm onAnswered={onAnswered} />
-        <OrderLookup lastBuyer={lastBuyer} />
+        <BuyForm onAnswered={onAnswered} identity={identity} onRejected={reject} />
+        <OrderLookup lastBuyer={lastBuyer} identity={identity} onRejected={reject} />
       </div>
     </div>
   );

@@ -1,4 +1,4 @@
-import { formatDateTime } from '../lib/format';
+import { asSentence, formatDateTime } from '../lib/format';
 import type { PurchaseOutcome } from '../lib/types';
 
 export type Tone = 'success' | 'info' | 'warning' | 'error';
@@ -62,13 +62,27 @@ export function outcomeMessage(outcome: PurchaseOutcome): OutcomeMessage {
       return {
         tone: 'info',
         title: 'Your order is being processed',
-        body: `We are checking the outcome for "${outcome.userId}"; this takes a moment.`,
+        body: outcome.userId
+          ? `We are checking the outcome for "${outcome.userId}"; this takes a moment.`
+          : 'We are checking its outcome; this takes a moment.',
       };
     case 'invalid':
       return {
         tone: 'error',
         title: 'Check your user id',
         body: outcome.detail || 'That user id cannot be used.',
+      };
+    case 'unauthorized':
+      return {
+        tone: 'warning',
+        title: 'Sign in to the shop to buy',
+        body: `Your order was not taken. ${asSentence(outcome.detail)}`,
+      };
+    case 'forbidden':
+      return {
+        tone: 'error',
+        title: 'This purchase was refused',
+        body: `Your order was not taken. ${asSentence(outcome.detail)}`,
       };
     case 'error':
       return {
