@@ -103,6 +103,43 @@ describe('Dashboard', () => {
     expect(screen.getByTestId('process-4243')).toHaveTextContent('0.0%');
   });
 
+  it('names a journal that cannot be written, in health, the breaker and its own tile', async () => {
+    const failing = {
+      writable: false,
+      failingSince: '2026-11-24T15:00:00Z',
+      lastError: 'SQLITE_FULL: database or disk is full',
+      writeErrors: 3,
+    };
+    mockFetch((url) => {
+      if (url.endsWith('/health')) {
+        return json(
+          {
+            ...HEALTH,
+            status: 'unhealthy',
+            problems: ['the journal cannot be written: SQLITE_FULL: database or disk is full'],
+            journal: failing,
+            breaker: { state: 'open', since: null, trips: 1, lastReason: 'journal cannot be written' },
+          },
+          503,
+        );
+      }
+      if (url.endsWith('/status')) return json(OPEN_STATUS);
+      return json({
+        ...metricsBody(1),
+        journal: failing,
+        breaker: { state: 'open', since: null, trips: 1, lastReason: 'journal cannot be written' },
+      });
+    });
+    render(<Dashboard pollMs={60_000} />);
+    expect(await screen.findByText('Unhealthy')).toBeInTheDocument();
+    expect(screen.getByTestId('tile-health')).toHaveTextContent('the journal cannot be written');
+    await waitFor(() =>
+      expect(screen.getByTestId('tile-journal-value')).toHaveTextContent('Cannot be written'),
+    );
+    expect(screen.getByTestId('tile-journal')).toHaveTextContent('SQLITE_FULL');
+    expect(screen.getByTestId('tile-breaker')).toHaveTextContent('journal cannot be written');
+  });
+
   it('shows an unhealthy server (503 health) as unhealthy, not as an error', async () => {
     mockFetch((url) =>
       url.endsWith('/health')

@@ -47,6 +47,8 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
   const breaker = latest?.breaker ?? health?.breaker ?? null;
   const breakerState = live.status?.breaker ?? breaker?.state ?? null;
   const workers = latest?.workers ?? health?.workers ?? null;
+  const journal = latest?.journal ?? health?.journal ?? null;
+  const problems = health?.problems ?? [];
   const sale = live.status ?? latest?.sale ?? null;
   const shownProblem = problem ?? live.problem;
   const processes = processLoads(samples);
@@ -76,11 +78,25 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
           tone={health ? (health.status === 'ok' ? 'good' : 'bad') : 'unknown'}
           value={health ? (health.status === 'ok' ? 'OK' : 'Unhealthy') : '–'}
         >
-          {health?.uptimeSeconds !== undefined
-            ? `up ${formatUptime(health.uptimeSeconds)}`
-            : health
-              ? 'detail for operators'
-              : 'waiting…'}
+          {problems.length > 0
+            ? problems.join('; ')
+            : health?.uptimeSeconds !== undefined
+              ? `up ${formatUptime(health.uptimeSeconds)}`
+              : health
+                ? 'detail for operators'
+                : 'waiting…'}
+        </Tile>
+        <Tile
+          title="Journal"
+          testId="tile-journal"
+          tone={journal ? (journal.writable ? 'good' : 'bad') : 'unknown'}
+          value={journal ? (journal.writable ? 'Writable' : 'Cannot be written') : '–'}
+        >
+          {journal
+            ? journal.writable
+              ? `${formatNumber(journal.writeErrors)} write errors`
+              : `${journal.lastError ?? 'write failed'} · nothing is sold`
+            : 'waiting…'}
         </Tile>
         <Tile
           title="Allocator"
@@ -98,7 +114,9 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
           tone={breakerState ? (breakerState === 'closed' ? 'good' : breakerState === 'open' ? 'bad' : 'warn') : 'unknown'}
           value={breakerState ? BREAKER_TEXT[breakerState] : '–'}
         >
-          {breaker ? `${breaker.trips} trips` : 'waiting…'}
+          {breaker
+            ? `${breaker.trips} ${breaker.trips === 1 ? 'trip' : 'trips'}${breaker.state !== 'closed' && breaker.lastReason ? ` · ${breaker.lastReason}` : ''}`
+            : 'waiting…'}
         </Tile>
         <Tile
           title="Queue depth"

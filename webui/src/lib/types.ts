@@ -60,6 +60,16 @@ export interface BreakerInfo {
   state: BreakerState;
   since: string | null;
   trips: number;
+  /** Why it last opened, e.g. "journal cannot be written"; absent from older servers. */
+  lastReason?: string | null;
+}
+
+/** Whether the allocator can write its journal; absent from older servers. */
+export interface JournalInfo {
+  writable: boolean;
+  failingSince: string | null;
+  lastError: string | null;
+  writeErrors: number;
 }
 
 export interface WorkersInfo {
@@ -88,6 +98,7 @@ export interface Metrics {
   sale: SaleStatus;
   allocator: AllocatorHealth;
   workers: WorkersInfo;
+  journal?: JournalInfo;
   /** Absent from servers older than this UI. */
   processes?: ProcessInfo[];
   /** Pages holding /flash-sale/events open, over every worker; absent from older servers. */
@@ -97,8 +108,11 @@ export interface Metrics {
 /** A server with an operator token answers only `status` without it. */
 export interface Health {
   status: 'ok' | 'unhealthy';
+  /** What keeps purchases from being sold, e.g. "the journal cannot be written: ..." */
+  problems?: string[];
   uptimeSeconds?: number;
   allocator?: AllocatorHealth;
+  journal?: JournalInfo;
   breaker?: BreakerInfo;
   workers?: WorkersInfo;
   serverTime?: string;
