@@ -7,7 +7,8 @@ export const USER_ID_MAX_CHARS = 64;
 export function userIdProblem(userId: string): string | null {
   if (userId.length === 0) return 'Enter your user id.';
   if (userId.trim() !== userId) return 'Your user id cannot start or end with a space.';
-  if ([...userId].length > USER_ID_MAX_CHARS) {
+  // The server counts the id after NFKC normalisation (fullwidth ａ is a).
+  if ([...userId.normalize('NFKC')].length > USER_ID_MAX_CHARS) {
     return `Your user id can have at most ${USER_ID_MAX_CHARS} characters.`;
   }
   if (userId === '.' || userId === '..') return 'Your user id cannot be "." or "..".';
