@@ -164,6 +164,13 @@ def _refusing_to_sell(
     return sold, refused
 
 
+def _sell_some(server: ServerProcess) -> list[str]:
+    """Sales made while the journal is fine: the users who bought."""
+    users = [f"before-{i}" for i in range(20)]
+    assert [_buy(server, user)[0].status_code for user in users] == [201] * 20
+    return users
+
+
 def _owned(server: ServerProcess, user: str) -> int:
     return requests.get(f"{server.url}/flash-sale/purchase/{user}", timeout=10).status_code
 
@@ -172,8 +179,7 @@ def test_a_full_disk_stops_the_selling_and_room_starts_it_again(tmp_path, small_
     server = _server(tmp_path, small_tmpfs / "flashsale.db")
     with server:
         allocator = server.allocator_pid()
-        sold = [f"before-{i}" for i in range(20)]
-        assert [_buy(server, user)[0].status_code for user in sold] == [201] * 20
+        sold = _sell_some(server)
 
         filler = _fill(small_tmpfs)
         sold_before, refused = _refusing_to_sell(server, "full", "SQLITE_FULL")
@@ -213,8 +219,7 @@ def test_a_journal_gone_read_only_stops_the_selling_and_loses_nothing(tmp_path, 
     server = _server(tmp_path, ext4_disk / "flashsale.db")
     with server:
         allocator = server.allocator_pid()
-        sold = [f"before-{i}" for i in range(20)]
-        assert [_buy(server, user)[0].status_code for user in sold] == [201] * 20
+        sold = _sell_some(server)
 
         device = Path(_run("findmnt", "-no", "SOURCE", str(ext4_disk)).stdout.strip()).name
         trigger = Path(f"/sys/fs/ext4/{device}/trigger_fs_error")
