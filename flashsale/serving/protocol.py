@@ -156,6 +156,16 @@ class FlashSaleProtocol(ASGIProtocol):
             self._request_ready.set()  # a task waiting for a head: it ends now
         return answering
 
+    def _arm_keepalive_timer(self) -> None:
+        """Before waiting for the next request: none can come from a client that has
+        stopped writing. Its FIN may arrive while the last answer is still being
+        finished, after keep-alive was decided; without this the connection would
+        sit in CLOSE-WAIT, counted against the bound, until the keep-alive timeout."""
+        if self._client_done_writing:
+            self._keepalive_timeout()  # close now, as the timer would
+            return
+        super()._arm_keepalive_timer()
+
     def _will_close(self, request: object, response_requires_close: bool) -> bool:
         return self._client_done_writing or super()._will_close(request, response_requires_close)
 

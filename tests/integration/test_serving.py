@@ -152,6 +152,7 @@ def test_slow_and_half_finished_clients_do_not_stall_shoppers(start_server):
 
 
 ESTABLISHED, CLOSE_WAIT = "01", "08"  # TCP states as /proc/net/tcp writes them
+KEEPALIVE_S = 5  # gunicorn.conf.py
 
 
 def _open_connections(server, states: tuple[str, ...] = (ESTABLISHED,)) -> int:
@@ -160,6 +161,18 @@ def _open_connections(server, states: tuple[str, ...] = (ESTABLISHED,)) -> int:
     with open("/proc/net/tcp") as table:
         rows = [line.split() for line in table.readlines()[1:]]
     return sum(1 for row in rows if row[1].endswith(local_port) and row[3] in states)
+
+
+def test_a_client_that_closes_after_its_answer_is_let_go_at_once(start_server):
+    # The client's FIN often arrives while the answer is still being finished, after
+    # keep-alive was decided; the connection must not then wait in CLOSE-WAIT for
+    # the 5 s keep-alive timeout, counted against FLASHSALE_WORKER_CONNECTIONS.
+    server = start_server(workers=2)
+    for n in range(60):  # each on a new connection, closed once answered
+        requests.post(f"{server.url}/flash-sale/purchase", json={"userId": f"closer-{n}"},
+                      timeout=10)  # fmt: skip
+    wait_until(lambda: _open_connections(server, (CLOSE_WAIT,)) == 0, KEEPALIVE_S - 1.5,
+               message="no connection left in CLOSE-WAIT")  # fmt: skip
 
 
 def test_a_body_that_never_arrives_whole_is_never_acted_on(start_server):
