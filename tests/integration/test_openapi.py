@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import falcon.inspect
+import jwt
+import pytest
 import requests
 
 from flashsale.allocator.client import AllocatorClient
@@ -40,9 +42,10 @@ from flashsale.shm.slots import ProcessSlots
 
 ADMIN_TOKEN = "schemathesis-admin-token"
 OPERATOR_TOKEN = "schemathesis-operator-token"
+JWT_SECRET = "schemathesis-jwt-secret-of-32-characters"
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Schemathesis' whole budget; the run stops there, whatever phase it is in.
-FUZZ_BUDGET_S = 60
+FUZZ_BUDGET_S = 45  # per mode: open and jwt
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -155,15 +158,23 @@ def test_openapi_json_is_served_and_is_openapi_31(start_server):
     _check_openapi_31_basics(answer.json())
 
 
-def test_schemathesis_finds_the_server_and_the_document_agree(start_server, tmp_path: Path):
-    server = start_server(
-        workers=2,
-        env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN, "FLASHSALE_OPERATOR_TOKEN": OPERATOR_TOKEN},
-    )
+@pytest.mark.parametrize("auth", ["open", "jwt"])
+def test_schemathesis_finds_the_server_and_the_document_agree(
+    start_server, tmp_path: Path, auth: str
+):
+    env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN, "FLASHSALE_OPERATOR_TOKEN": OPERATOR_TOKEN}
+    auth_config = ""
+    if auth == "jwt":  # the shopper endpoints with a valid token of one shopper
+        env |= {"FLASHSALE_AUTH": "jwt", "FLASHSALE_JWT_SECRET": JWT_SECRET}
+        token = jwt.encode(
+            {"sub": "schemathesis", "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256"
+        )
+        auth_config = f'[auth.openapi.shopperToken]\nbearer = "{token}"\n'
+    server = start_server(workers=2, env=env)
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         f'[auth.openapi.adminToken]\nbearer = "{ADMIN_TOKEN}"\n'
-        f'[auth.openapi.operatorToken]\nbearer = "{OPERATOR_TOKEN}"\n'
+        f'[auth.openapi.operatorToken]\nbearer = "{OPERATOR_TOKEN}"\n' + auth_config
     )
     command = [
         str(Path(sys.executable).with_name("st")), "--config-file", str(config), "--no-color",
