@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -129,6 +130,10 @@ def _orders(db: sqlite3.Connection, where: str, params: tuple[int | str, ...]) -
     return [OrderRecord(*row) for row in rows]
 
 
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
 def order_id_for(request_id: bytes) -> str:
     """An order is named after the request that bought it, so a resent request finds it.
 
@@ -237,6 +242,28 @@ class Journal:
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db, "sale_id = ? ORDER BY position", (sale_id,))
+
+    def normalise_user_ids(self) -> tuple[int, int]:
+        """Rewrite user ids journaled before ids were NFKC-normalised (a fullwidth
+        alice, U+FF41 U+FF4C..., is `alice` now), so that one person stays one id
+        across the upgrade. Returns (rewritten, kept): an old spelling whose normal form
+        already owns the same unit keeps its own."""
+        self._db.create_function("nfkc", 1, _nfkc, deterministic=True)
+        rows = self._db.execute(
+            "SELECT sale_id, position, nfkc(user_id) FROM orders WHERE user_id != nfkc(user_id)"
+        ).fetchall()
+        rewritten = kept = 0
+        for sale_id, position, normal in rows:
+            try:
+                with self._transaction():
+                    self._db.execute(
+                        "UPDATE orders SET user_id = ? WHERE sale_id = ? AND position = ?",
+                        (normal, sale_id, position),
+                    )
+                rewritten += 1
+            except sqlite3.IntegrityError:
+                kept += 1
+        return rewritten, kept
 
     def record(self, orders: Sequence[OrderRecord]) -> None:
         """Append a batch of sales in one synced transaction: the group commit.

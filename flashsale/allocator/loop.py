@@ -125,6 +125,7 @@ class Allocator:
         os.write(self._stop_w, b"x")
 
     def _recover(self) -> StockBook:
+        self._normalise_old_user_ids()
         sale = self.journal.latest_sale()
         if sale is None:
             first = self.first_sale
@@ -132,6 +133,18 @@ class Allocator:
                 first.stock, first.per_user_limit, first.starts_at_us, first.ends_at_us
             )
         return StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
+
+    def _normalise_old_user_ids(self) -> None:
+        try:
+            rewritten, kept = self.journal.normalise_user_ids()
+        except sqlite3.OperationalError as exc:  # a journal that cannot be written: later
+            log.warning("allocator: old user ids not normalised yet (%s)", describe(exc))
+            return
+        if rewritten or kept:
+            log.warning(
+                "allocator: %s journaled user ids rewritten in NFKC form (%s kept: their "
+                "normal form owns the same unit already)", rewritten, kept,
+            )  # fmt: skip
 
     # -- the loop -------------------------------------------------------------------
     def _serve_once(self) -> None:

@@ -66,3 +66,14 @@ def test_only_one_holder_of_the_lock(tmp_path):
     first.release()
     second.acquire()
     second.release()
+
+
+def test_user_ids_journaled_before_nfkc_are_rewritten_so_one_person_stays_one(tmp_path):
+    journal = Journal(tmp_path / "journal.db")
+    sale = journal.create_sale(10, 1, None, None)
+    fullwidth = "\uff41\uff4c\uff49\uff43\uff45"  # alice, as an older version kept it
+    journal.record([order(1, fullwidth), order(2, "bob"), order(3, "\uff42\uff4f\uff42")])
+    assert journal.normalise_user_ids() == (1, 1)  # bob's second spelling collides: kept
+    users = [o.user_id for o in journal.orders_of_sale(sale.sale_id)]
+    assert users == ["alice", "bob", "\uff42\uff4f\uff42"]
+    assert journal.normalise_user_ids() == (0, 1)  # nothing left to do
