@@ -56,7 +56,12 @@ export function SaleState({
         <div className="sale-state sale-state--open" data-testid="sale-state" data-state="open">
           <span className="pulse" aria-hidden="true" />
           <span className="sale-state__label">Sale is live</span>
-          {status.endsAt ? (
+          {status.breaker === 'open' ? (
+            // The server sheds purchases for a moment (overload, or a journal it cannot write).
+            <span className="sale-state__sub" role="status" data-testid="sale-paused">
+              Purchases are paused for a moment: try again in a few seconds.
+            </span>
+          ) : status.endsAt ? (
             <span className="sale-state__sub">until {formatDateTime(status.endsAt)}</span>
           ) : null}
         </div>

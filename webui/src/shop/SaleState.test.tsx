@@ -1,0 +1,22 @@
+import { render, screen } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import type { SaleStatus } from '../lib/types';
+import { OPEN_STATUS } from '../test/fetchMock';
+import { SaleState } from './SaleState';
+
+function show(status: SaleStatus) {
+  render(<SaleState status={status} clockOffsetMs={0} onStartReached={() => {}} />);
+}
+
+describe('SaleState', () => {
+  it('says purchases are paused while the breaker is open', () => {
+    show({ ...OPEN_STATUS, breaker: 'open' } as SaleStatus);
+    expect(screen.getByTestId('sale-state')).toHaveTextContent('Sale is live');
+    expect(screen.getByTestId('sale-paused')).toHaveTextContent('paused for a moment');
+  });
+
+  it('says nothing of a pause while the breaker is closed', () => {
+    show(OPEN_STATUS as SaleStatus);
+    expect(screen.queryByTestId('sale-paused')).toBeNull();
+  });
+});
