@@ -2,9 +2,10 @@
 
 The allocator appends each batch of sales in one transaction and the commit is
 synced (`synchronous=FULL`) before any buyer hears "confirmed". Workers open
-the same file read-only for look-ups. The schema itself refuses an oversell, a
-second unit over the per-user limit and a reused position, so a bug in the
-allocator fails loudly instead of selling twice.
+the same file read-only for look-ups. A sale has one or more products, each with
+its own stock. The schema itself refuses an oversell of any product, a unit
+over the sale's or the product's per-user limit and a reused position, so a
+bug in the allocator fails loudly instead of selling twice.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
+from flashsale.catalogue import Product
 from flashsale.errors import JournalLocked
 
 BUSY_TIMEOUT_MS = 5000
@@ -31,43 +33,70 @@ BUSY_TIMEOUT_MS = 5000
 # sale from 15.4-17.8 us to 11.8-15.5 us at 20 sales a commit.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
-SCHEMA = """
+TABLES = """
 CREATE TABLE IF NOT EXISTS sales (
     sale_id        INTEGER PRIMARY KEY,
-    stock          INTEGER NOT NULL CHECK (stock >= 0),
+    stock          INTEGER NOT NULL CHECK (stock >= 0),  -- over all its products
     per_user_limit INTEGER NOT NULL CHECK (per_user_limit >= 1),
     starts_at_us   INTEGER,
     ends_at_us     INTEGER,
     created_at_us  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS products (
+    sale_id        INTEGER NOT NULL REFERENCES sales (sale_id),
+    sku            TEXT NOT NULL,
+    place          INTEGER NOT NULL,  -- in the catalogue's order, from 0
+    name           TEXT NOT NULL,
+    description    TEXT NOT NULL,
+    price_cents    INTEGER NOT NULL CHECK (price_cents >= 0),
+    currency       TEXT NOT NULL,
+    image_url      TEXT,
+    stock          INTEGER NOT NULL CHECK (stock >= 0),
+    per_user_limit INTEGER CHECK (per_user_limit >= 1),
+    PRIMARY KEY (sale_id, sku),
+    UNIQUE (sale_id, place)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS orders (
     sale_id         INTEGER NOT NULL REFERENCES sales (sale_id),
-    position        INTEGER NOT NULL,
+    position        INTEGER NOT NULL,  -- in the whole sale, from 1
     order_id        TEXT NOT NULL,
     user_id         TEXT NOT NULL,
-    unit            INTEGER NOT NULL,
+    unit            INTEGER NOT NULL,  -- the user's units in the whole sale, from 1
     purchased_at_us INTEGER NOT NULL,
+    sku             TEXT NOT NULL,
+    sku_position    INTEGER NOT NULL,  -- in its product's stock, from 1
     -- Keyed by position: each batch appends at the end of the table's B-tree,
     -- which made inserts twice as fast as a random order-id key.
     PRIMARY KEY (sale_id, position),
     UNIQUE (sale_id, user_id, unit)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS orders_within_limits BEFORE INSERT ON orders
-WHEN NOT EXISTS (
-    SELECT 1 FROM sales
-    WHERE sale_id = NEW.sale_id
-      AND NEW.position BETWEEN 1 AND stock
-      AND NEW.unit BETWEEN 1 AND per_user_limit
-)
-BEGIN
-    SELECT RAISE(ABORT, 'order outside the sale''s stock or per-user limit');
-END;
 -- One row the allocator rewrites to learn whether the journal can take a
 -- commit again after a write failed (Journal.probe).
 CREATE TABLE IF NOT EXISTS write_probe (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
     at_us INTEGER NOT NULL
 );
+"""
+# After the tables (and _upgrade): these name columns a journal of one product lacked.
+GUARDS = """
+CREATE UNIQUE INDEX IF NOT EXISTS orders_product_position ON orders (sale_id, sku, sku_position);
+DROP TRIGGER IF EXISTS orders_within_limits;
+CREATE TRIGGER IF NOT EXISTS orders_within_stock BEFORE INSERT ON orders
+WHEN NOT EXISTS (
+    SELECT 1 FROM sales JOIN products ON products.sale_id = sales.sale_id
+    WHERE sales.sale_id = NEW.sale_id
+      AND products.sku = NEW.sku
+      AND NEW.position BETWEEN 1 AND sales.stock
+      AND NEW.unit BETWEEN 1 AND sales.per_user_limit
+      AND NEW.sku_position BETWEEN 1 AND products.stock
+      AND (products.per_user_limit IS NULL OR products.per_user_limit > (
+          SELECT count(*) FROM orders AS owned
+          WHERE owned.sale_id = NEW.sale_id AND owned.user_id = NEW.user_id
+            AND owned.sku = NEW.sku))
+)
+BEGIN
+    SELECT RAISE(ABORT, 'order outside its product''s stock or a per-user limit');
+END;
 """
 
 
@@ -77,21 +106,22 @@ _INSERT_SIZES = (256, 32, 4, 1)
 
 @functools.cache
 def _insert_orders(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
     return (
-        "INSERT INTO orders (order_id, sale_id, user_id, unit, position, purchased_at_us) "
-        f"VALUES {values}"
+        "INSERT INTO orders (order_id, sale_id, user_id, unit, position, purchased_at_us, "
+        f"sku, sku_position) VALUES {values}"
     )
 
 
 @dataclass(frozen=True)
 class SaleRecord:
     sale_id: int
-    stock: int
+    stock: int  # over all its products
     per_user_limit: int
     starts_at_us: int | None
     ends_at_us: int | None
     created_at_us: int
+    products: tuple[Product, ...]
 
 
 class OrderRecord(NamedTuple):
@@ -101,8 +131,10 @@ class OrderRecord(NamedTuple):
     sale_id: int
     user_id: str
     unit: int
-    position: int
+    position: int  # in the whole sale
     purchased_at_us: int
+    sku: str
+    sku_position: int  # in its product's stock
 
 
 class Confirmation(NamedTuple):
@@ -114,6 +146,7 @@ class Confirmation(NamedTuple):
     unit: int
     position: int
     purchased_at_us: int
+    sku: str
 
 
 # An order as answers show it: from the journal, or from the allocator's reply.
@@ -123,11 +156,20 @@ Order = OrderRecord | Confirmation
 def _orders(db: sqlite3.Connection, where: str, params: tuple[int | str, ...]) -> list[OrderRecord]:
     """Orders matching `where`, the columns in OrderRecord's order."""
     rows = db.execute(
-        "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us "
+        "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us, sku, sku_position "
         f"FROM orders WHERE {where}",
         params,
     ).fetchall()
     return [OrderRecord(*row) for row in rows]
+
+
+def products_of_sale(db: sqlite3.Connection, sale_id: int) -> tuple[Product, ...]:
+    rows = db.execute(
+        "SELECT sku, name, description, price_cents, currency, image_url, stock, "
+        "per_user_limit FROM products WHERE sale_id = ? ORDER BY place",
+        (sale_id,),
+    ).fetchall()
+    return tuple(Product(*row) for row in rows)
 
 
 def _nfkc(text: str) -> str:
@@ -207,7 +249,9 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = self._open()
-        self._db.executescript(SCHEMA)
+        self._db.executescript(TABLES)
+        self._upgrade()
+        self._db.executescript(GUARDS)
 
     def _open(self) -> sqlite3.Connection:
         db = _connect(self.path, read_only=False)
@@ -219,26 +263,81 @@ class Journal:
         db.execute("PRAGMA foreign_keys = ON")
         return db
 
+    def _upgrade(self) -> None:
+        """Give a journal of one-product sales the columns of products (see adopt_products)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(orders)")}
+        if "sku" in columns:
+            return
+        with self._transaction():
+            self._db.execute("ALTER TABLE orders ADD COLUMN sku TEXT NOT NULL DEFAULT ''")
+            self._db.execute(
+                "ALTER TABLE orders ADD COLUMN sku_position INTEGER NOT NULL DEFAULT 0"
+            )
+            # One product held the whole stock: its place in it is the sale's.
+            self._db.execute("UPDATE orders SET sku_position = position")
+
+    def adopt_products(self, product: Product) -> int:
+        """Make `product` the one product of each sale journaled before sales had
+        products (its stock: the sale's), and the product of those sales' orders.
+        Returns how many sales were adopted."""
+        orphans = self._db.execute(
+            "SELECT sale_id, stock FROM sales WHERE sale_id NOT IN "
+            "(SELECT DISTINCT sale_id FROM products)"
+        ).fetchall()
+        if not orphans:
+            return 0
+        with self._transaction():
+            for sale_id, stock in orphans:
+                self._insert_product(sale_id, 0, replace(product, stock=stock, per_user_limit=None))
+                self._db.execute(
+                    "UPDATE orders SET sku = ? WHERE sale_id = ? AND sku = ''",
+                    (product.sku, sale_id),
+                )
+        return len(orphans)
+
     def latest_sale(self) -> SaleRecord | None:
         row = self._db.execute(
             "SELECT sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us "
             "FROM sales ORDER BY sale_id DESC LIMIT 1"
         ).fetchone()
-        return SaleRecord(*row) if row else None
+        if row is None:
+            return None
+        sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us = row
+        return SaleRecord(
+            sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us,
+            products_of_sale(self._db, sale_id),
+        )  # fmt: skip
 
     def create_sale(
-        self, stock: int, per_user_limit: int, starts_at_us: int | None, ends_at_us: int | None
+        self,
+        products: Sequence[Product],
+        per_user_limit: int,
+        starts_at_us: int | None,
+        ends_at_us: int | None,
     ) -> SaleRecord:
         created = time.time_ns() // 1000
+        stock = sum(product.stock for product in products)
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO sales (stock, per_user_limit, starts_at_us, ends_at_us, "
                 "created_at_us) VALUES (?, ?, ?, ?, ?)",
                 (stock, per_user_limit, starts_at_us, ends_at_us, created),
             )
+            sale_id = cursor.lastrowid or 0
+            for place, product in enumerate(products):
+                self._insert_product(sale_id, place, product)
         return SaleRecord(
-            cursor.lastrowid or 0, stock, per_user_limit, starts_at_us, ends_at_us, created
+            sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created, tuple(products)
         )
+
+    def _insert_product(self, sale_id: int, place: int, product: Product) -> None:
+        self._db.execute(
+            "INSERT INTO products (sale_id, sku, place, name, description, price_cents, "
+            "currency, image_url, stock, per_user_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sale_id, product.sku, place, product.name, product.description,
+             product.price_cents, product.currency, product.image_url, product.stock,
+             product.per_user_limit),
+        )  # fmt: skip
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db, "sale_id = ? ORDER BY position", (sale_id,))
@@ -332,3 +431,6 @@ class JournalReader:
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db(), "sale_id = ? ORDER BY position", (sale_id,))
+
+    def products_of_sale(self, sale_id: int) -> tuple[Product, ...]:
+        return products_of_sale(self._db(), sale_id)

@@ -190,7 +190,7 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
         authkey=runtime.authkey,
         db_path=settings.db_path,
         first_sale=FirstSale(
-            stock=settings.stock,
+            products=settings.first_products(),
             per_user_limit=settings.per_user_limit,
             starts_at_us=_us(settings.starts_at),
             ends_at_us=_us(settings.ends_at),

@@ -20,6 +20,8 @@ class Outcome(IntEnum):
     # The allocator read the request after its worker's deadline and sold nothing:
     # the worker has already answered (or will answer) `unavailable`.
     EXPIRED = 9
+    # The sku is not one of the current sale's products (the sale changed meanwhile).
+    UNKNOWN_PRODUCT = 10
 
     @property
     def status(self) -> str:

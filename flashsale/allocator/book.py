@@ -1,29 +1,49 @@
 """The stock book: the allocator's in-memory state of one sale and its decisions.
 
-Pure logic, no I/O: the allocator loop feeds it requests in arrival order and
-journals the orders it returns before anyone is told.
+A sale has one or more products, each with its own stock; the per-user limit
+counts over the whole sale (a product may have a lower one of its own). One
+book serves the whole sale first come, first served. Pure logic, no I/O: the
+allocator loop feeds it requests in arrival order and journals the orders it
+returns before anyone is told.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from flashsale.catalogue import Product
 from flashsale.journal import OrderRecord, SaleRecord, order_id_for
 from flashsale.outcomes import Outcome
-from flashsale.shm.sale_board import SaleSnapshot
+from flashsale.shm.sale_board import ProductStock, SaleSnapshot
+
+
+class _Shelf:
+    """One product's stock and what of it is sold (the last place taken)."""
+
+    __slots__ = ("place", "product", "sold")
+
+    def __init__(self, place: int, product: Product) -> None:
+        self.place = place
+        self.product = product
+        self.sold = 0
 
 
 class StockBook:
     def __init__(self, sale: SaleRecord, orders: Iterable[OrderRecord] = ()) -> None:
         self.sale = sale
         self.sold = 0
+        self._shelves = {p.sku: _Shelf(place, p) for place, p in enumerate(sale.products)}
         self._by_user: dict[str, list[OrderRecord]] = {}
         self._by_id: dict[str, OrderRecord] = {}
         self._unjournaled: list[OrderRecord] = []
         for order in sorted(orders, key=lambda o: o.position):
             self._remember(order)
-        if self.sold > sale.stock:
-            raise RuntimeError(f"journal holds {self.sold} orders for a stock of {sale.stock}")
+        for shelf in self._shelves.values():
+            if shelf.sold > shelf.product.stock:
+                raise RuntimeError(
+                    f"journal holds {shelf.sold} orders of {shelf.product.sku} "
+                    f"for a stock of {shelf.product.stock}"
+                )
 
     def _remember(self, order: OrderRecord) -> None:
         owned = self._by_user.get(order.user_id)
@@ -34,9 +54,12 @@ class StockBook:
         self._by_id[order.order_id] = order
         if order.position > self.sold:
             self.sold = order.position
+        shelf = self._shelves[order.sku]
+        if order.sku_position > shelf.sold:
+            shelf.sold = order.sku_position
 
     def decide(
-        self, user_id: str, request_id: bytes, now_us: int, expired: bool, resent: int
+        self, user_id: str, sku: str, request_id: bytes, now_us: int, expired: bool, resent: int
     ) -> tuple[Outcome, OrderRecord | None]:
         """One purchase attempt. `expired`: its worker gives up too soon to sell to it.
 
@@ -47,6 +70,9 @@ class StockBook:
             earlier = self._by_id.get(order_id_for(request_id))
             if earlier is not None:
                 return Outcome.CONFIRMED, earlier
+        shelf = self._shelves.get(sku)
+        if shelf is None:  # a worker that had not seen this sale's catalogue yet
+            return Outcome.UNKNOWN_PRODUCT, None
         sale = self.sale
         if sale.starts_at_us is not None and now_us < sale.starts_at_us:
             return Outcome.NOT_STARTED, None
@@ -55,19 +81,29 @@ class StockBook:
         owned: Sequence[OrderRecord] = self._by_user.get(user_id, ())
         if len(owned) >= sale.per_user_limit:
             return Outcome.ALREADY_PURCHASED, owned[0]
-        if self.sold >= sale.stock:
+        product = shelf.product
+        if product.per_user_limit is not None and owned:
+            of_product = [order for order in owned if order.sku == sku]
+            if len(of_product) >= product.per_user_limit:
+                return Outcome.ALREADY_PURCHASED, of_product[0]
+        if shelf.sold >= product.stock:
             return Outcome.SOLD_OUT, None
         if expired:
             return Outcome.EXPIRED, None
         order = OrderRecord(
-            order_id_for(request_id), sale.sale_id, user_id, len(owned) + 1, self.sold + 1, now_us
-        )
+            order_id_for(request_id), sale.sale_id, user_id, len(owned) + 1, self.sold + 1,
+            now_us, sku, shelf.sold + 1,
+        )  # fmt: skip
         self._remember(order)
         self._unjournaled.append(order)
         return Outcome.CONFIRMED, order
 
     def holds(self, order_id: str) -> bool:
         return order_id in self._by_id
+
+    def place_of(self, sku: str) -> int:
+        """The product's place in the catalogue (its row on the sale board)."""
+        return self._shelves[sku].place
 
     def take_unjournaled(self) -> list[OrderRecord]:
         """The sales decided since the last call, for the journal's next commit."""
@@ -84,4 +120,7 @@ class StockBook:
             ends_at_us=sale.ends_at_us,
             created_at_us=sale.created_at_us,
             sold=self.sold,
+            products=tuple(
+                ProductStock(shelf.product, shelf.sold) for shelf in self._shelves.values()
+            ),
         )

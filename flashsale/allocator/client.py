@@ -44,12 +44,14 @@ from flashsale.allocator.protocol import (
     ACK,
     HANDSHAKE_TIMEOUT_S,
     NO_SLOT,
+    ORDER_ID_CHARS,
     REPLY,
     RESENT,
     FrameBuffer,
     Kind,
     Request,
     authenticate,
+    purchase_body,
 )
 from flashsale.journal import Confirmation, Order
 from flashsale.outcomes import Outcome
@@ -235,12 +237,13 @@ class AllocatorClient:
             self._connection.close()
 
     # -- what requests call -----------------------------------------------------------
-    async def purchase(self, user_id: str, arrival_ns: int) -> Decision:
+    async def purchase(self, user_id: str, sku: str, arrival_ns: int) -> Decision:
         reply_deadline_ns = arrival_ns + self.reply_timeout_ns
         sell_deadline_ns = reply_deadline_ns - int(self.commit_budget_s * 1e9)
         return await self._call(
-            Kind.PURCHASE, user_id.encode("utf-8"), arrival_ns, sell_deadline_ns, reply_deadline_ns
-        )
+            Kind.PURCHASE, purchase_body(user_id, sku), arrival_ns, sell_deadline_ns,
+            reply_deadline_ns,
+        )  # fmt: skip
 
     async def start_sale(self, body: bytes) -> Decision:
         now_ns = time.monotonic_ns()
@@ -375,5 +378,8 @@ def decode_reply(payload: bytes) -> tuple[bytes, Decision]:
     body = payload[REPLY.size :]
     if kind != Kind.DECISION or position == 0:
         return request_id, Decision(_OUTCOMES[outcome], body=body)
-    order = Confirmation(body.decode(), sale_id, unit, position, purchased_at_us)
+    text = body.decode()
+    order = Confirmation(
+        text[:ORDER_ID_CHARS], sale_id, unit, position, purchased_at_us, text[ORDER_ID_CHARS:]
+    )
     return request_id, Decision(_OUTCOMES[outcome], order)

@@ -12,7 +12,7 @@ import time
 
 from flashsale.allocator.book import StockBook
 from flashsale.allocator.peers import Pending, Replies
-from flashsale.allocator.protocol import FRAMED_REPLY, REPLY, RESENT, Kind
+from flashsale.allocator.protocol import FRAMED_REPLY, REPLY, RESENT, Kind, read_purchase_body
 from flashsale.outcomes import Outcome
 
 log = logging.getLogger("flashsale.allocator")
@@ -41,10 +41,10 @@ def decide_purchases(
             too_late = now_ns > purchase.sell_deadline_ns
             # A request no ACK covers is answered 503 by its worker (Peers.acknowledge).
             expired = too_late or purchase.number > peer.acknowledged
+            user_id, sku = read_purchase_body(purchase.body)
             outcome, order = decide(
-                purchase.body.decode("utf-8"), purchase.request_id, now_us, expired,
-                purchase.flags & RESENT,
-            )  # fmt: skip
+                user_id, sku, purchase.request_id, now_us, expired, purchase.flags & RESENT
+            )
             if outcome is Outcome.EXPIRED:
                 expired_count += 1
                 late += too_late
@@ -53,7 +53,7 @@ def decide_purchases(
                 REPLY.size, Kind.DECISION, outcome, 0, 0, purchase.seq, purchase.request_id, 0, 0
             )
         else:
-            order_id = order.order_id.encode()
+            order_id = (order.order_id + order.sku).encode()
             reply = FRAMED_REPLY.pack(
                 REPLY.size + len(order_id), Kind.DECISION, outcome, order.unit, order.sale_id,
                 purchase.seq, purchase.request_id, order.position, order.purchased_at_us,

@@ -32,6 +32,7 @@ from flashsale.allocator.deciding import decide_purchases
 from flashsale.allocator.journal_health import JournalHealth, describe
 from flashsale.allocator.peers import Peer, Peers, Pending
 from flashsale.allocator.protocol import Kind, Reply, frame
+from flashsale.catalogue import Product
 from flashsale.journal import Journal, JournalLock, OrderRecord, SaleRecord
 from flashsale.outcomes import Outcome
 from flashsale.shm.journal_board import JournalBoard
@@ -50,7 +51,7 @@ _STOP, _ACCEPTED, _COMMIT_DONE = object(), object(), object()
 class FirstSale:
     """The sale a brand-new journal starts with (from the settings)."""
 
-    stock: int
+    products: tuple[Product, ...]
     per_user_limit: int
     starts_at_us: int | None
     ends_at_us: int | None
@@ -126,11 +127,17 @@ class Allocator:
 
     def _recover(self) -> StockBook:
         self._normalise_old_user_ids()
+        first = self.first_sale
+        adopted = self.journal.adopt_products(first.products[0])
+        if adopted:
+            log.warning(
+                "allocator: %s sales journaled before sales had products now sell %r",
+                adopted, first.products[0].sku,
+            )  # fmt: skip
         sale = self.journal.latest_sale()
         if sale is None:
-            first = self.first_sale
             sale = self.journal.create_sale(
-                first.stock, first.per_user_limit, first.starts_at_us, first.ends_at_us
+                first.products, first.per_user_limit, first.starts_at_us, first.ends_at_us
             )
         return StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
 
@@ -191,7 +198,10 @@ class Allocator:
 
     # -- what the commits report ------------------------------------------------------
     def _durable(self, orders: list[OrderRecord]) -> None:
-        self.board.publish_sold(orders[-1].position, len(orders))
+        place_of = self.book.place_of
+        # Orders are in position order, so each product's last one is its new total.
+        product_sold = {place_of(order.sku): order.sku_position for order in orders}
+        self.board.publish_sold(orders[-1].position, len(orders), product_sold)
 
     def _commit_failed(self, error: sqlite3.OperationalError) -> Callable[[str], bool]:
         """Stop selling and forget the sales nobody was told of: the book becomes what
@@ -210,18 +220,23 @@ class Allocator:
             return _sale_refused(request, self.health.error)
         try:
             sale: SaleRecord = self.journal.create_sale(
-                spec["stock"], spec["perUserLimit"], spec.get("startsAtUs"), spec.get("endsAtUs")
-            )
+                [Product.from_spec(product) for product in spec["products"]],
+                spec["perUserLimit"], spec.get("startsAtUs"), spec.get("endsAtUs"),
+            )  # fmt: skip
         except sqlite3.OperationalError as exc:
             self.health.failed(exc)
             return _sale_refused(request, describe(exc))
         self.book = StockBook(sale)
         self.board.publish_sale(self.book.snapshot())
-        log.info("allocator: sale %s started with stock %s", sale.sale_id, sale.stock)
+        log.info(
+            "allocator: sale %s started with %s products, stock %s",
+            sale.sale_id, len(sale.products), sale.stock,
+        )  # fmt: skip
         reply_body = json.dumps(
             {
                 "saleId": sale.sale_id,
                 "stock": sale.stock,
+                "products": [product.spec_json() for product in sale.products],
                 "perUserLimit": sale.per_user_limit,
                 "startsAtUs": sale.starts_at_us,
                 "endsAtUs": sale.ends_at_us,

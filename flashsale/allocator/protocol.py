@@ -8,15 +8,16 @@ which the allocator drops with it. Frames use `Connection.send_bytes` framing
 (a 4-byte big-endian length, then the payload); either side reads many frames
 per read.
 
-Worker to allocator: REQUEST (48 bytes) followed by the UTF-8 user id (or, for
-START_SALE, a JSON body).
+Worker to allocator: REQUEST (48 bytes) followed, for a PURCHASE, by the sku's
+length (one byte), the sku and the UTF-8 user id (`purchase_body`); for
+START_SALE, by a JSON body.
 
 Allocator to worker, told apart by their first byte (the kind):
 - ACK: how many frames of this connection the allocator has read in all. It is
   written before the allocator reads the clock for those requests' decisions,
   which is what lets a worker tell "never read" from "read" (client.py).
-- REPLY (48 bytes) for a decision, followed by the order id when there is a
-  sale, or by JSON for SALE_STARTED.
+- REPLY (48 bytes) for a decision, followed by the order id (36 characters) and
+  its sku when there is an order, or by JSON for SALE_STARTED.
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ ACK = struct.Struct("!BQ")
 FRAMED_ACK = struct.Struct("!i" + ACK.format[1:])
 RESENT = 1  # flag: the request may have been decided by an allocator that died
 NO_SLOT = 0xFFFFFFFF  # a worker without a metrics row (all rows taken)
+
+
+ORDER_ID_CHARS = 36  # a UUID's text (journal.order_id_for)
+
+
+def purchase_body(user_id: str, sku: str) -> bytes:
+    """A PURCHASE's body; a sku is at most 64 ASCII characters (flashsale.catalogue)."""
+    return bytes((len(sku),)) + sku.encode("ascii") + user_id.encode("utf-8")
+
+
+def read_purchase_body(body: bytes) -> tuple[str, str]:
+    """(user id, sku) of a PURCHASE's body."""
+    end = body[0] + 1
+    return body[end:].decode("utf-8"), body[1:end].decode("ascii")
 
 
 class Kind(IntEnum):

@@ -18,26 +18,55 @@ Layout (int64 words):
   12    started_at_us       master      when the server started
   13    commits             allocator   journal commits (each one fsync) since it started
   14    committed_sales     allocator   sales written by those commits
+  15    catalogue_bytes     allocator   in the seqlock: the length of the catalogue
+  16..  product sold[64]    allocator   each product's durable sales, in catalogue order;
+                                        written before `sold`
+  then  catalogue           allocator   in the seqlock: the sale's products as JSON
+                                        (name, price, stock...), parsed once per sale
+
+Workers learn a new sale's products from here, never from the disk.
 
 Readers never lock: `sale()` retries until it reads the same even version before
 and after the sale words. Each reader keeps the last snapshot it built and
 hands it out again while the version and `sold` are unchanged. `sold` is
 written after each durable commit, outside the seqlock: a reader may pair a
 fresh sale with a `sold` that is one commit old, which is harmless because sold
-only grows and the allocator decides every sale.
+only grows and the allocator decides every sale. The products' sold counts are
+written before the total, so a snapshot's products are never older than its
+`sold` (which keys the cache).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
+from flashsale.catalogue import MAX_PRODUCTS, Product
 from flashsale.shm.segment import Words
 
 NO_TIME = -1
 _VERSION, _SALE_ID, _STOCK, _LIMIT, _STARTS, _ENDS, _CREATED = range(7)
 _SOLD, _PID, _HEARTBEAT, _READY_PID, _RESTARTS, _STARTED, _COMMITS, _COMMITTED = range(7, 15)
-_WORDS = 15
+_CATALOGUE_BYTES = 15
+_PRODUCT_SOLD = 16
+_WORDS = _PRODUCT_SOLD + MAX_PRODUCTS
+# Room for the largest catalogue flashsale.catalogue allows (64 products of the
+# longest texts, in UTF-8); pages of an anonymous mapping cost nothing until written.
+CATALOGUE_MAX_BYTES = 2 * 1024 * 1024
+
+
+class ProductStock(NamedTuple):
+    """One product of the sale and its durable sales."""
+
+    product: Product
+    sold: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.product.stock - self.sold, 0)
 
 
 @dataclass(frozen=True)
@@ -48,11 +77,17 @@ class SaleSnapshot:
     starts_at_us: int | None
     ends_at_us: int | None
     created_at_us: int
-    sold: int
+    sold: int  # over all products
+    products: tuple[ProductStock, ...]
 
     @property
     def remaining(self) -> int:
         return max(self.stock - self.sold, 0)
+
+    @cached_property
+    def places(self) -> dict[str, int]:
+        """Each product's place in `products`, by sku."""
+        return {item.product.sku: place for place, item in enumerate(self.products)}
 
     def state(self, now_us: int) -> str:
         if self.starts_at_us is not None and now_us < self.starts_at_us:
@@ -62,6 +97,13 @@ class SaleSnapshot:
         if self.remaining == 0:
             return "sold_out"
         return "open"
+
+    def product_state(self, place: int, now_us: int) -> str:
+        """The sale's state, but `sold_out` as soon as this product is gone."""
+        state = self.state(now_us)
+        if state == "open" and self.products[place].remaining == 0:
+            return "sold_out"
+        return state
 
 
 @dataclass(frozen=True)
@@ -79,12 +121,20 @@ class AllocatorLiveness:
 
 class SaleBoard:
     def __init__(self) -> None:
-        self._words = Words(_WORDS)
+        self._words = Words(_WORDS, extra_bytes=CATALOGUE_MAX_BYTES)
+        self._catalogue = self._words.bytes_after()
         # This process's last snapshot and the (version, sold) it was read at.
         self._last: tuple[int, int, SaleSnapshot] | None = None
+        # The catalogue parsed at a version: parsing once per sale, not per sold count.
+        self._products: tuple[int, tuple[Product, ...]] = (0, ())
 
     # -- the allocator's side -------------------------------------------------
     def publish_sale(self, sale: SaleSnapshot) -> None:
+        catalogue = json.dumps(
+            [item.product.spec_json() for item in sale.products], ensure_ascii=False
+        ).encode()
+        if len(catalogue) > CATALOGUE_MAX_BYTES:  # flashsale.catalogue's bounds keep it below
+            raise ValueError(f"a catalogue of {len(catalogue)} bytes")
         words = self._words
         version = words[_VERSION]
         words[_VERSION] = version + 1  # odd: readers retry
@@ -94,12 +144,19 @@ class SaleBoard:
         words[_STARTS] = NO_TIME if sale.starts_at_us is None else sale.starts_at_us
         words[_ENDS] = NO_TIME if sale.ends_at_us is None else sale.ends_at_us
         words[_CREATED] = sale.created_at_us
+        words[_CATALOGUE_BYTES] = len(catalogue)
+        self._catalogue[: len(catalogue)] = catalogue
+        for place, item in enumerate(sale.products):
+            words[_PRODUCT_SOLD + place] = item.sold
         words[_SOLD] = sale.sold
         words[_VERSION] = version + 2
 
-    def publish_sold(self, sold: int, batch: int) -> None:
-        """After a durable commit of `batch` sales: the new total and the commit count."""
+    def publish_sold(self, sold: int, batch: int, product_sold: dict[int, int]) -> None:
+        """After a durable commit of `batch` sales: the new totals (each changed product's
+        by its place) and the commit count."""
         words = self._words
+        for place, product_total in product_sold.items():
+            words[_PRODUCT_SOLD + place] = product_total
         words[_SOLD] = sold
         words[_COMMITS] += 1
         words[_COMMITTED] += batch
@@ -139,11 +196,18 @@ class SaleBoard:
             if before & 1:
                 continue
             fields = words[_SALE_ID : _SOLD + 1].tolist()
+            parsed_at, products = self._products
+            if parsed_at != before:
+                catalogue = bytes(self._catalogue[: words[_CATALOGUE_BYTES]])
             if words[_VERSION] == before:
                 break
         if before == 0:
             return None  # no allocator has published a sale yet
+        if parsed_at != before:
+            products = tuple(map(Product.from_spec, json.loads(catalogue)))
+            self._products = (before, products)
         sale_id, stock, limit, starts, ends, created, sold = fields
+        solds = words[_PRODUCT_SOLD : _PRODUCT_SOLD + len(products)].tolist()
         snapshot = SaleSnapshot(
             sale_id=sale_id,
             stock=stock,
@@ -152,6 +216,7 @@ class SaleBoard:
             ends_at_us=None if ends == NO_TIME else ends,
             created_at_us=created,
             sold=sold,
+            products=tuple(map(ProductStock, products, solds)),
         )
         self._last = (before, sold, snapshot)
         return snapshot

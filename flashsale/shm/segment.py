@@ -21,10 +21,16 @@ WORD_BYTES = 8
 class Words:
     """A fixed number of int64 words in a fresh anonymous shared mapping."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, *, extra_bytes: int = 0) -> None:
+        """`extra_bytes`: room after the words for bytes (see `bytes_after`)."""
         self.count = count
-        self._map = mmap.mmap(-1, max(count * WORD_BYTES, mmap.PAGESIZE), flags=mmap.MAP_SHARED)
-        self.view = memoryview(self._map).cast("q")
+        size = max(count * WORD_BYTES + extra_bytes, mmap.PAGESIZE)
+        self._map = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
+        self.view = memoryview(self._map)[: count * WORD_BYTES].cast("q")
+
+    def bytes_after(self) -> memoryview:
+        """The mapping's bytes after the words."""
+        return memoryview(self._map)[self.count * WORD_BYTES :]
 
     def __getitem__(self, index: int) -> int:
         return self.view[index]

@@ -12,7 +12,7 @@ from flashsale.api.purchase import lookup_path
 from flashsale.journal import Confirmation
 from flashsale.outcomes import Outcome
 
-ORDER = Confirmation("0f0e0d0c-0b0a-0908-0706-050403020100", 3, 1, 7, 1764600000123456)
+ORDER = Confirmation("0f0e0d0c-0b0a-0908-0706-050403020100", 3, 1, 7, 1764600000123456, "item")
 
 
 def answer(outcome: Outcome, **kwargs) -> falcon.Response:
@@ -27,7 +27,7 @@ def test_a_sale_is_201_with_the_order_and_its_look_up():
     assert resp.location == "/look/ann"
     assert resp.media == {
         "status": "confirmed", "orderId": ORDER.order_id, "userId": "ann", "position": 7,
-        "purchasedAt": "2025-12-01T14:40:00.123Z", "saleId": 3,
+        "purchasedAt": "2025-12-01T14:40:00.123Z", "saleId": 3, "sku": "item",
     }  # fmt: skip
 
 
@@ -35,8 +35,10 @@ def test_a_sale_is_201_with_the_order_and_its_look_up():
     ("outcome", "kwargs", "http", "status", "extra", "retry_after"),
     [
         (Outcome.ALREADY_PURCHASED, {"order": ORDER}, falcon.HTTP_409, "already_purchased",
-         {"orderId": ORDER.order_id, "position": 7}, None),
-        (Outcome.SOLD_OUT, {}, falcon.HTTP_410, "sold_out", {}, None),
+         {"orderId": ORDER.order_id, "position": 7, "sku": "item"}, None),
+        (Outcome.SOLD_OUT, {"sku": "s42"}, falcon.HTTP_410, "sold_out", {"sku": "s42"}, None),
+        (Outcome.UNKNOWN_PRODUCT, {"sku": "s99"}, falcon.HTTP_404, "unknown_product",
+         {"sku": "s99"}, None),
         (Outcome.NOT_STARTED, {"starts_at_us": 0}, falcon.HTTP_403, "not_started",
          {"startsAt": "1970-01-01T00:00:00.000Z"}, None),
         (Outcome.ENDED, {"ends_at_us": 0}, falcon.HTTP_403, "ended",
@@ -58,6 +60,13 @@ def test_a_refusal_has_a_title_a_description_and_its_details(
     assert extra.items() <= resp.media.items()
     assert resp.get_header("Retry-After") == retry_after
     assert resp.location is None
+
+
+def test_a_sold_out_product_of_several_does_not_say_the_sale_is_over():
+    alone = answer(Outcome.SOLD_OUT, sku="item").media["description"]
+    among_others = answer(Outcome.SOLD_OUT, sku="s42", several=True).media["description"]
+    assert alone == "every item has been sold"
+    assert "s42 is sold out" in among_others and "other products may remain" in among_others
 
 
 def test_pending_points_at_the_look_up():

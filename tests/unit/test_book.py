@@ -2,19 +2,22 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from flashsale.allocator.book import StockBook
-from flashsale.journal import SaleRecord, order_id_for
+from flashsale.journal import order_id_for
 from flashsale.outcomes import Outcome
+from tests.support.catalogue import SKU, product, sale_record
 
 NOW = 1_000_000
 
 
-def sale(stock=3, limit=1, starts=None, ends=None) -> SaleRecord:
-    return SaleRecord(1, stock, limit, starts, ends, 0)
+def sale(stock=3, limit=1, starts=None, ends=None):
+    return sale_record(product(stock=stock), limit=limit, starts=starts, ends=ends)
 
 
-def buy(book: StockBook, user: str, *, expired=False, resent=False, request_id=None):
-    return book.decide(user, request_id or os.urandom(16), NOW, expired=expired, resent=resent)
+def buy(book: StockBook, user: str, sku=SKU, *, expired=False, resent=False, request_id=None):
+    return book.decide(user, sku, request_id or os.urandom(16), NOW, expired=expired, resent=resent)
 
 
 def test_sells_exactly_the_stock_in_order():
@@ -60,3 +63,59 @@ def test_a_resent_request_finds_the_sale_a_dead_allocator_committed():
     )
     assert order.order_id == order_id_for(request_id)
     assert recovered.take_unjournaled() == []
+
+
+SIZES = sale_record(product("s41", stock=2), product("s42", stock=1), product("s43", stock=3),
+                    limit=2)  # fmt: skip
+
+
+def test_each_product_sells_exactly_its_own_stock_and_positions_span_the_sale():
+    book = StockBook(SIZES)
+    answers = [buy(book, f"u{i}", "s42") for i in range(3)] + [buy(book, "v", "s41")]
+    assert [o for o, _ in answers] == [Outcome.CONFIRMED, Outcome.SOLD_OUT, Outcome.SOLD_OUT,
+                                       Outcome.CONFIRMED]  # fmt: skip
+    first, last = answers[0][1], answers[3][1]
+    assert (first.sku, first.position, first.sku_position) == ("s42", 1, 1)
+    assert (last.sku, last.position, last.sku_position) == ("s41", 2, 1)
+    assert book.snapshot().products[1].sold == 1
+    assert book.snapshot().sold == 2
+
+
+def test_the_per_user_limit_counts_across_products():
+    book = StockBook(SIZES)  # two per person, over the whole sale
+    assert buy(book, "ann", "s41")[0] is Outcome.CONFIRMED
+    assert buy(book, "ann", "s43")[0] is Outcome.CONFIRMED
+    outcome, owned = buy(book, "ann", "s42")
+    assert outcome is Outcome.ALREADY_PURCHASED
+    assert owned.sku == "s41"  # the first of what they hold
+
+
+def test_a_product_limit_lower_than_the_sale_s_is_kept():
+    book = StockBook(sale_record(product("cap", 5, per_user_limit=1), product("tee", 5), limit=3))
+    assert buy(book, "ann", "cap")[0] is Outcome.CONFIRMED
+    assert buy(book, "ann", "cap")[0] is Outcome.ALREADY_PURCHASED
+    assert buy(book, "ann", "tee")[0] is Outcome.CONFIRMED
+
+
+def test_an_unknown_sku_sells_nothing():
+    book = StockBook(SIZES)
+    assert buy(book, "ann", "s99") == (Outcome.UNKNOWN_PRODUCT, None)
+    assert book.take_unjournaled() == []
+
+
+def test_recovery_rebuilds_each_product_s_count():
+    book = StockBook(SIZES)
+    for user, sku in [("a", "s41"), ("b", "s43"), ("c", "s41"), ("d", "s43")]:
+        buy(book, user, sku)
+    recovered = StockBook(SIZES, book.take_unjournaled())
+    assert [item.sold for item in recovered.snapshot().products] == [2, 0, 2]
+    assert buy(recovered, "e", "s41")[0] is Outcome.SOLD_OUT
+    outcome, order = buy(recovered, "e", "s43")
+    assert (outcome, order.position, order.sku_position) == (Outcome.CONFIRMED, 5, 3)
+
+
+def test_a_journal_holding_more_than_a_product_s_stock_is_refused():
+    book = StockBook(sale_record(product("a", 3), product("b", 3)))
+    orders = [buy(book, f"u{i}", "a")[1] for i in range(3)]
+    with pytest.raises(RuntimeError, match="orders of a"):
+        StockBook(sale_record(product("a", 2), product("b", 4)), orders)

@@ -7,18 +7,19 @@ import pytest
 
 from flashsale.allocator.committer import Committer
 from flashsale.journal import Journal, OrderRecord
+from tests.support.catalogue import SKU, product
 
 DONE_TIMEOUT_S = 30
 
 
 def order(position: int, user: str) -> OrderRecord:
-    return OrderRecord(f"order-{position}", 1, user, 1, position, 1000 + position)
+    return OrderRecord(f"order-{position}", 1, user, 1, position, 1000 + position, SKU, position)
 
 
 @pytest.fixture
 def journal(tmp_path):
     journal = Journal(tmp_path / "j.db")
-    journal.create_sale(3, 1, None, None)
+    journal.create_sale([product(stock=3)], 1, None, None)
     yield journal
     journal.close()
 

@@ -11,8 +11,9 @@ from flashsale.api.status import SaleStatus
 from flashsale.config import Settings
 from flashsale.observe import ServerView
 from flashsale.shm.journal_board import JournalBoard
-from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
+from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from tests.support.catalogue import snapshot
 
 WAIT_S = 10.0
 
@@ -57,7 +58,7 @@ class Page:
 
 def _sale() -> tuple[SaleBoard, SaleStatus]:
     board = SaleBoard()
-    board.publish_sale(SaleSnapshot(1, 100, 1, None, None, 10, 0))
+    board.publish_sale(snapshot(1, 100))
     view = ServerView(Settings(), board, ProcessSlots(), JournalBoard())
     return board, SaleStatus(view, lambda: "closed", {"mode": "open", "tokenCookie": None})
 
@@ -91,7 +92,7 @@ def test_changes_in_a_burst_reach_a_page_as_one_event_with_the_latest_stock():
         serving = _serve(broadcaster, status, page)
         assert [s["sold"] for s in await page.wait_for(1)] == [0]
         for sold in range(1, 6):  # five commits between two reads of shared memory
-            board.publish_sold(sold, batch=1)
+            board.publish_sold(sold, batch=1, product_sold={0: sold})
         assert [s["sold"] for s in await page.wait_for(2)] == [0, 5]
         broadcaster.stop()
         await asyncio.wait_for(serving, WAIT_S)
@@ -114,7 +115,7 @@ def test_one_page_leaving_ends_only_its_own_stream():
         pages[0].leave()
         await asyncio.wait_for(served[0], WAIT_S)
         assert broadcaster.open_streams == 2
-        board.publish_sold(1, batch=1)
+        board.publish_sold(1, batch=1, product_sold={0: 1})
         for page in pages[1:]:
             assert (await page.wait_for(2))[-1]["sold"] == 1
         assert not any(task.done() for task in served[1:])
@@ -131,7 +132,7 @@ def test_a_page_that_connected_after_a_change_is_not_sent_it_twice():
         board, status = _sale()
         broadcaster = _broadcaster(status, [], heartbeat_s=0.5)
         broadcaster.start()
-        board.publish_sold(1, batch=1)
+        board.publish_sold(1, batch=1, product_sold={0: 1})
         page = Page()  # connects with sold=1 before the broadcaster has read it
         serving = _serve(broadcaster, status, page)
 
@@ -175,7 +176,7 @@ def test_a_failed_read_of_the_sale_does_not_end_the_updates():
         page = Page()
         serving = _serve(broadcaster, status, page)
         await page.wait_for(1)
-        board.publish_sold(1, batch=1)
+        board.publish_sold(1, batch=1, product_sold={0: 1})
         assert (await page.wait_for(2))[-1]["sold"] == 1
         assert status.failed
         broadcaster.stop()

@@ -12,8 +12,9 @@ from flashsale.config import Settings
 from flashsale.observe import ServerView
 from flashsale.prometheus import registry_for
 from flashsale.shm.journal_board import JournalBoard
-from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
+from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from tests.support.catalogue import snapshot
 
 # Live processes for /proc to read: this one stands for a worker, its parent
 # for the master or another worker.
@@ -33,8 +34,8 @@ def _labels(samples: list[Sample]) -> list[dict[str, str]]:
 
 def test_the_exposition_parses_back_into_the_families_it_names():
     board, slots = SaleBoard(), ProcessSlots()
-    board.publish_sale(SaleSnapshot(7, 100, 1, None, None, 10, 0))
-    board.publish_sold(40, batch=40)
+    board.publish_sale(snapshot(7, 100))
+    board.publish_sold(40, batch=40, product_sold={0: 40})
     slot = slots.claim(PID)
     families = _scrape(ServerView(Settings(), board, slots, JournalBoard(), master_pid=PARENT_PID))
 

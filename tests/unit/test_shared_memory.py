@@ -6,14 +6,15 @@ from flashsale.metrics import MetricsRecorder, MetricsSnapshot
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 from flashsale.shm.slots import NUM_ROWS, Endpoint, ProcessSlots
+from tests.support.catalogue import product, snapshot
 
 
 def test_the_sale_board_publishes_a_whole_sale():
     board = SaleBoard()
     assert board.sale() is None
-    sale = SaleSnapshot(3, 100, 1, None, 2_000, 10, 0)
+    sale = snapshot(3, 100, 1, None, 2_000, 10, 0)
     board.publish_sale(sale)
-    board.publish_sold(40, batch=40)
+    board.publish_sold(40, batch=40, product_sold={0: 40})
     read = board.sale()
     assert (read.sale_id, read.stock, read.sold, read.remaining) == (3, 100, 40, 60)
     assert read.state(1_000) == "open"
@@ -25,7 +26,7 @@ def _publish(board: SaleBoard, sale: SaleSnapshot | None, sold: int | None) -> N
     if sale is not None:
         board.publish_sale(sale)
     if sold is not None:
-        board.publish_sold(sold, batch=1)
+        board.publish_sold(sold, batch=1, product_sold={0: sold})
 
 
 def test_a_reader_sees_every_change_another_process_publishes():
@@ -33,9 +34,9 @@ def test_a_reader_sees_every_change_another_process_publishes():
     board = SaleBoard()
     fork = multiprocessing.get_context("fork")
     changes = [
-        (SaleSnapshot(1, 100, 1, None, None, 10, 0), None),
+        (snapshot(1, 100, 1, None, None, 10, 0), None),
         (None, 7),  # a commit: sold only
-        (SaleSnapshot(2, 5, 2, 1_000, None, 20, 0), None),  # a new sale, sold back to 0
+        (snapshot(2, 5, 2, 1_000, None, 20, 0), None),  # a new sale, sold back to 0
         (None, 5),
     ]
     for sale, sold in changes:
@@ -78,3 +79,18 @@ def test_a_worker_still_being_forked_is_not_counted_alive():
     assert started is not None and forking is not None
     slots.set_pid(started, 4242)
     assert slots.live_pids() == [4242]
+
+
+def test_each_product_s_stock_and_catalogue_reach_every_reader():
+    board = SaleBoard()
+    products = (product("s41", 2), product("s42", 3, per_user_limit=1))
+    board.publish_sale(snapshot(4, 5, products=products))
+    board.publish_sold(2, batch=2, product_sold={1: 2})
+    read = board.sale()
+    assert [item.product for item in read.products] == list(products)
+    assert [(item.sold, item.remaining) for item in read.products] == [(0, 2), (2, 1)]
+    assert read.places == {"s41": 0, "s42": 1}
+    board.publish_sold(4, batch=2, product_sold={0: 2})
+    read = board.sale()
+    assert read.product_state(0, 0) == "sold_out"
+    assert read.product_state(1, 0) == read.state(0) == "open"
