@@ -24,6 +24,7 @@ from flashsale.api.bearer import BearerAuth
 from flashsale.api.events import EventStreams, StatusBroadcaster
 from flashsale.api.guard import PurchaseGuard
 from flashsale.api.identity import LOOKUP_SELF, Identity
+from flashsale.api.images import ImagesResource
 from flashsale.api.middleware import MetricsMiddleware
 from flashsale.api.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
 from flashsale.api.operator import HealthResource, MetricsResource, PrometheusResource
@@ -135,8 +136,10 @@ def create_app(deps: AppDeps) -> EventStreams:
             _bearer(deps, settings.admin_token, "admin", "FLASHSALE_ADMIN_TOKEN"),
             view.board,
             deps.allocator,
+            settings.product,
         ),
     )
+    app.add_route("/flash-sale/images/{name}", ImagesResource(settings.images_dir))
     app.add_route(OPENAPI_PATH, OpenApiResource(openapi_document()))
     register_ui(app, settings.ui_dir)  # everything the API does not match
     return EventStreams(app, status, broadcaster, deps.recorder)

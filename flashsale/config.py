@@ -9,6 +9,7 @@ with one line naming the variable.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -18,7 +19,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flashsale.breaker import BreakerSettings
-from flashsale.errors import ConfigError
+from flashsale.catalogue import (
+    MAX_PRICE_CENTS,
+    SKU_RULE,
+    Product,
+    ProductSettings,
+    parse_products,
+    valid_currency,
+    valid_image_url,
+    valid_sku,
+)
+from flashsale.errors import ConfigError, InvalidInput
 from flashsale.setting import (
     DECLARATION,
     AddressList,
@@ -117,6 +128,48 @@ class Settings:
     )
     ends_at: datetime | None = optional(  # noqa: RUF009
         Instant("FLASHSALE_ENDS_AT", "end of the first sale", unset="never ends")
+    )
+    # The first sale's one product (README, "Products"), unless a catalogue file names several.
+    product: ProductSettings = group(  # noqa: RUF009
+        ProductSettings,
+        sku=Text(
+            "FLASHSALE_PRODUCT_SKU",
+            "sku of the first sale's one product",
+            check=valid_sku,
+            form=SKU_RULE,
+        ),
+        name=Text("FLASHSALE_PRODUCT_NAME", "that product's name on the shop page"),
+        description=Text("FLASHSALE_PRODUCT_DESCRIPTION", "its description, under the name"),
+        price_cents=Integer(
+            "FLASHSALE_PRODUCT_PRICE_CENTS",
+            "its price in the currency's minor unit (cents; yen for JPY)",
+            low=0,
+            high=MAX_PRICE_CENTS,
+        ),
+        currency=Text(
+            "FLASHSALE_PRODUCT_CURRENCY",
+            "its price's currency",
+            check=valid_currency,
+            form="ISO 4217",
+        ),
+        image_url=Text(
+            "FLASHSALE_PRODUCT_IMAGE_URL",
+            "its picture on the shop page",
+            check=valid_image_url,
+            form="an https URL or `/flash-sale/images/<file>`",
+        ),
+    )
+    catalogue_file: Path | None = optional(  # noqa: RUF009
+        FilePath(
+            "FLASHSALE_CATALOGUE_FILE",
+            'JSON file `{"products": [...]}` (as the admin API takes them) of the first '
+            "sale; `FLASHSALE_STOCK` and `FLASHSALE_PRODUCT_*` then do not apply",
+            unset="one product, from the settings above",
+        )
+    )
+    images_dir: Path = setting(  # noqa: RUF009
+        REPO_ROOT / "flashsale" / "product_images",
+        FilePath("FLASHSALE_IMAGES_DIR", "folder served at `/flash-sale/images/`"),
     )
     db_path: Path = setting(  # noqa: RUF009
         Path("var/flashsale.db"), FilePath("FLASHSALE_DB", "the journal (SQLite)")
@@ -381,6 +434,7 @@ class Settings:
                 f"{_env('commit_budget_s')} must be smaller than {_env('reply_timeout_s')}"
             )
         self._validate_jwt()
+        self.first_products()
         for item in fields(self):
             token = item.metadata[DECLARATION]
             value = getattr(self, item.name)
@@ -401,6 +455,25 @@ class Settings:
                 f"{_env('jwt_algorithms')}={self.jwt_algorithms} does not suit "
                 + ("a secret (HS*)" if self.jwt_secret is not None else "a key file (RS*, ES*)")
             )
+
+    def first_products(self) -> tuple[Product, ...]:
+        """The products of a new journal's first sale; raises ConfigError naming the fault."""
+        stock = declared("stock", Integer)
+        try:
+            if self.catalogue_file is None:
+                return (self.product.product(self.stock),)
+            try:
+                document = json.loads(self.catalogue_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{_env('catalogue_file')}: cannot read it ({exc})") from None
+            if not isinstance(document, dict) or set(document) != {"products"}:
+                raise ConfigError(f'{_env("catalogue_file")} must hold {{"products": [...]}}')
+            return parse_products(
+                document["products"], max_stock=stock.high, sale_limit=self.per_user_limit
+            )
+        except InvalidInput as exc:
+            where = _env("catalogue_file") if self.catalogue_file else "FLASHSALE_PRODUCT_*"
+            raise ConfigError(f"{where}: {exc.description}") from None
 
     def accepted_algorithms(self) -> list[str]:
         """The JWT algorithms tokens may use: from the settings, never from a token."""

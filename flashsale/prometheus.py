@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from flashsale.metrics import MetricsSnapshot
 from flashsale.observe import ServerView
 from flashsale.outcomes import REPORTED_OUTCOMES
+from flashsale.shm.sale_board import ProductStock, SaleSnapshot
 from flashsale.shm.slots import LATENCY_BOUNDS_US, PID, Endpoint
 
 BREAKER_STATES = ("closed", "open", "half_open")
@@ -75,6 +76,7 @@ class FlashSaleCollector(Collector):
             # series per sale, and sales are few), joinable onto the stock gauges.
             yield InfoMetricFamily("flashsale_sale", "The current sale",
                                    value={"sale_id": str(sale.sale_id)})  # fmt: skip
+            yield from _product_families(sale)
         yield GaugeMetricFamily("flashsale_queue_depth", "Purchases waiting for the allocator",
                                 value=snapshot.in_flight)  # fmt: skip
         yield GaugeMetricFamily("flashsale_open_event_streams",
@@ -106,6 +108,26 @@ class FlashSaleCollector(Collector):
         yield CounterMetricFamily("flashsale_breaker_trips", "Times the breaker opened",
                                   value=breaker.get("trips", 0))  # fmt: skip
         yield from _process_families(view)
+
+
+def _product_families(sale: SaleSnapshot) -> Iterator[Metric]:
+    """Each product's stock, by sku: a sale has at most 64, so the labels stay few."""
+    figures: dict[str, tuple[str, Callable[[ProductStock], int]]] = {
+        "flashsale_product_stock": (
+            "Stock of each product of the current sale",
+            lambda item: item.product.stock,
+        ),
+        "flashsale_product_sold": ("Durable sales of each product", lambda item: item.sold),
+        "flashsale_product_remaining": (
+            "Items of each product left to sell",
+            lambda item: item.remaining,
+        ),
+    }
+    for name, (documentation, figure) in figures.items():
+        family = GaugeMetricFamily(name, documentation, labels=["sku"])
+        for item in sale.products:
+            family.add_metric([item.product.sku], figure(item))
+        yield family
 
 
 def _process_families(view: ServerView) -> Iterator[Metric]:

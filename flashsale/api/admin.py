@@ -1,4 +1,8 @@
-"""GET/POST /flash-sale/admin/sale: show the sale, or start a new one (bearer token)."""
+"""GET/POST /flash-sale/admin/sale: show the sale, or start a new one (bearer token).
+
+A new sale is `{"products": [...]}` (flashsale.catalogue), or today's `{"stock": N}`:
+one product, the settings' default one, with that stock.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from flashsale.api.body import read_json_body
 from flashsale.api.representations import sale_json
 from flashsale.api.status import starting_up
 from flashsale.api.validation import parse_json_object
+from flashsale.catalogue import Product, ProductSettings, parse_products
 from flashsale.clock import RANGE_TEXT, instant_us, iso_from_us, now_us, representable
 from flashsale.config import Settings, declared
 from flashsale.errors import InvalidInput
@@ -24,6 +29,7 @@ from flashsale.shm.sale_board import SaleBoard
 # A new sale takes the bounds (and default) of the settings that make the first one.
 STOCK = declared("stock", Integer)
 PER_USER_LIMIT = declared("per_user_limit", Integer)
+SALE_FIELDS = frozenset({"products", "stock", "perUserLimit", "startsAt", "endsAt"})
 
 
 class SaleStarter(Protocol):
@@ -31,10 +37,17 @@ class SaleStarter(Protocol):
 
 
 class AdminSaleResource:
-    def __init__(self, auth: BearerAuth | None, board: SaleBoard, starter: SaleStarter) -> None:
+    def __init__(
+        self,
+        auth: BearerAuth | None,
+        board: SaleBoard,
+        starter: SaleStarter,
+        default_product: ProductSettings,
+    ) -> None:
         self.auth = auth
         self.board = board
         self.starter = starter
+        self.default_product = default_product
 
     async def _authorize(self, req: falcon.asgi.Request) -> None:
         if self.auth is None:
@@ -50,13 +63,14 @@ class AdminSaleResource:
             raise starting_up()
         resp.media = {**sale_json(sale, now_us()), "stock": sale.stock,
                       "createdAt": iso_from_us(sale.created_at_us)}  # fmt: skip
+        for shown, item in zip(resp.media["products"], sale.products, strict=True):
+            shown["stock"] = item.product.stock
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         await self._authorize(req)
         spec = _sale_spec(
-            parse_json_object(
-                await read_json_body(req), allowed={"stock", "perUserLimit", "startsAt", "endsAt"}
-            )
+            parse_json_object(await read_json_body(req), allowed=SALE_FIELDS),
+            self.default_product,
         )
         decision = await self.starter.start_sale(json.dumps(spec).encode())
         if decision.outcome is not Outcome.CONFIRMED:
@@ -68,6 +82,7 @@ class AdminSaleResource:
             "stock": sale["stock"],
             "total": sale["stock"],
             "perUserLimit": sale["perUserLimit"],
+            "products": sale["products"],
             "startsAt": iso_from_us(sale["startsAtUs"]),
             "endsAt": iso_from_us(sale["endsAtUs"]),
             "createdAt": iso_from_us(sale["createdAtUs"]),
@@ -100,19 +115,25 @@ def _instant_us(body: dict[str, Any], name: str) -> int | None:
     return moment_us
 
 
-def _sale_spec(body: dict[str, Any]) -> dict[str, Any]:
-    if "stock" not in body:
-        raise InvalidInput("Invalid stock", "stock is required")
-    spec = {
-        "stock": _bounded_int(body, "stock", None, STOCK),
-        "perUserLimit": _bounded_int(body, "perUserLimit", Settings.per_user_limit, PER_USER_LIMIT),
-        "startsAtUs": _instant_us(body, "startsAt"),
-        "endsAtUs": _instant_us(body, "endsAt"),
-    }
-    starts_us, ends_us = spec["startsAtUs"], spec["endsAtUs"]
+def _sale_spec(body: dict[str, Any], default_product: ProductSettings) -> dict[str, Any]:
+    limit = _bounded_int(body, "perUserLimit", Settings.per_user_limit, PER_USER_LIMIT)
+    if ("stock" in body) == ("products" in body):
+        raise InvalidInput("Invalid sale", "send either products or stock (one product)")
+    if "stock" in body:
+        products: tuple[Product, ...] = (
+            default_product.product(_bounded_int(body, "stock", None, STOCK)),
+        )
+    else:
+        products = parse_products(body["products"], max_stock=STOCK.high, sale_limit=limit)
+    starts_us, ends_us = _instant_us(body, "startsAt"), _instant_us(body, "endsAt")
     if starts_us is not None and ends_us is not None and ends_us <= starts_us:
         raise InvalidInput("Invalid endsAt", "endsAt must be later than startsAt")
-    return spec
+    return {
+        "products": [product.spec_json() for product in products],
+        "perUserLimit": limit,
+        "startsAtUs": starts_us,
+        "endsAtUs": ends_us,
+    }
 
 
 def _not_started(decision: Decision) -> falcon.HTTPServiceUnavailable:

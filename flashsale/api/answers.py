@@ -28,12 +28,18 @@ def answer_purchase(
     *,
     user_id: str,
     lookup_path: Callable[[], str],
+    sku: str | None = None,
+    several: bool = False,
     order: Order | None = None,
     starts_at_us: int | None = None,
     ends_at_us: int | None = None,
     retry_after_s: int = RETRY_AFTER_UNAVAILABLE_S,
 ) -> None:
-    """Fill `resp` for `outcome`; `lookup_path` names the user's look-up (201, 202)."""
+    """Fill `resp` for `outcome`; `lookup_path` names the user's look-up (201, 202).
+
+    `sku`: the product asked for; `several`: the sale has other products, so a
+    sold-out one does not mean the sale is over.
+    """
     if outcome is Outcome.CONFIRMED and order is not None:
         resp.status = falcon.HTTP_201
         resp.media = {"status": outcome.status, **order_json(order, user_id)}
@@ -56,7 +62,15 @@ def answer_purchase(
             order_json(order, user_id),
         )  # fmt: skip
     elif outcome is Outcome.SOLD_OUT:
-        refuse(resp, falcon.HTTP_410, outcome, "Sold out", "every item has been sold")
+        why = f"{sku} is sold out; other products may remain" if several else (
+            "every item has been sold"
+        )  # fmt: skip
+        refuse(resp, falcon.HTTP_410, outcome, "Sold out", why, {"sku": sku})
+    elif outcome is Outcome.UNKNOWN_PRODUCT:
+        refuse(
+            resp, falcon.HTTP_404, outcome, "Unknown product",
+            f"{sku!r} is not a product of this sale; nothing was bought", {"sku": sku},
+        )  # fmt: skip
     elif outcome is Outcome.NOT_STARTED:
         refuse(
             resp, falcon.HTTP_403, outcome, "Not started", "the sale has not started yet",

@@ -20,7 +20,14 @@ from typing import Any, Protocol
 import falcon
 import jwt
 
-from flashsale.api.validation import check_user_id, parse_json_object, purchase_user_id
+from flashsale.api.validation import (
+    PURCHASE_FIELDS,
+    Purchase,
+    check_user_id,
+    parse_json_object,
+    parse_purchase,
+    requested_sku,
+)
 from flashsale.config import Settings
 from flashsale.errors import InvalidInput
 
@@ -52,8 +59,8 @@ class InvalidToken(falcon.HTTPUnauthorized):
 class Identity(Protocol):
     mode: str
 
-    def buyer(self, req: falcon.Request, body: bytes) -> str:
-        """The user a purchase (with this body) is for; raises a 4xx error if none."""
+    def buyer(self, req: falcon.Request, body: bytes) -> Purchase:
+        """The purchase this body asks for, and for whom; raises a 4xx error if none."""
         ...
 
     def caller(self, req: falcon.Request, user_id: str) -> str:
@@ -66,8 +73,8 @@ class OpenIdentity:
 
     mode = "open"
 
-    def buyer(self, req: falcon.Request, body: bytes) -> str:
-        return purchase_user_id(body)
+    def buyer(self, req: falcon.Request, body: bytes) -> Purchase:
+        return parse_purchase(body)
 
     def caller(self, req: falcon.Request, user_id: str) -> str:
         return check_user_id(user_id)
@@ -159,15 +166,15 @@ class JwtIdentity:
             why = f"the token's sub is not a valid user id: {exc.description}"
             raise InvalidToken(why) from None
 
-    def buyer(self, req: falcon.Request, body: bytes) -> str:
+    def buyer(self, req: falcon.Request, body: bytes) -> Purchase:
         buyer = self.subject(req)  # first: a refused token is a 401, whatever the body
-        fields = parse_json_object(body, allowed={"userId"})
+        fields = parse_json_object(body, allowed=PURCHASE_FIELDS)
         if "userId" in fields and _normalised(fields["userId"]) != buyer:
             raise falcon.HTTPForbidden(
                 title="Not your id",
                 description="userId must be the token's sub (or be left out); nothing was bought",
             )
-        return buyer
+        return Purchase(buyer, requested_sku(fields))
 
     def caller(self, req: falcon.Request, user_id: str) -> str:
         caller = self.subject(req)

@@ -17,6 +17,7 @@ from flashsale.api.guard import PurchaseGuard, rate_headers
 from flashsale.api.identity import LOOKUP_SELF, Identity
 from flashsale.api.representations import order_json
 from flashsale.breaker import Admission
+from flashsale.errors import InvalidInput
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
@@ -28,7 +29,7 @@ LOOKUP_PREFIX = "/flash-sale/purchase/"
 class Allocation(Protocol):
     """What the purchase path needs of the allocator (flashsale.allocator.client)."""
 
-    async def purchase(self, user_id: str, arrival_ns: int) -> Decision: ...
+    async def purchase(self, user_id: str, sku: str, arrival_ns: int) -> Decision: ...
 
 
 # Ids made only of URL-unreserved characters need no quoting, and most are.
@@ -37,6 +38,29 @@ _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+").fullmatch
 
 def lookup_path(user_id: str) -> str:
     return LOOKUP_PREFIX + (user_id if _UNRESERVED(user_id) else quote(user_id, safe=""))
+
+
+# chosen_place's answer for a sku the sale does not have.
+UNKNOWN = -1
+
+
+def chosen_place(sale: SaleSnapshot, sku: str | None) -> int:
+    """The place in `sale` of the product a purchase asks for, or UNKNOWN.
+
+    A sale of one product may be bought without naming it; one of several may not.
+    """
+    if sku is None:
+        if len(sale.products) == 1:
+            return 0
+        raise InvalidInput("Invalid sku", "sku is required: this sale has several products")
+    return sale.places.get(sku, UNKNOWN)
+
+
+def _sku_named(sale: SaleSnapshot | None, place: int | None, asked: str | None) -> str | None:
+    """The sku an answer names: the one asked for, or the sale's only product."""
+    if asked is not None or sale is None or place is None or place == UNKNOWN:
+        return asked
+    return sale.products[place].product.sku
 
 
 JOURNAL_FAILING = (
@@ -65,17 +89,21 @@ class PurchaseResource:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         arrival_ns = req.context.arrival_ns
-        user_id = self.identity.buyer(req, await read_json_body(req))
+        user_id, asked_sku = self.identity.buyer(req, await read_json_body(req))
+        sale = self.board.sale()
+        # A sku this sale does not have is refused before it costs an attempt.
+        place = None if sale is None else chosen_place(sale, asked_sku)
         rate = await self.guard.rate(req, user_id)
         rate_headers(resp, rate)
-        sale = self.board.sale()
         retry_after_s = 1
         if not rate.allowed:
             decision, retry_after_s = Decision(Outcome.RATE_LIMITED), rate.reset_s
-        elif sale is None:
+        elif sale is None or place is None:
             decision = Decision(Outcome.UNAVAILABLE)  # the allocator has not recovered yet
+        elif place == UNKNOWN:
+            decision = Decision(Outcome.UNKNOWN_PRODUCT)
         else:
-            decision, retry_after_s = await self._decide(sale, user_id, arrival_ns)
+            decision, retry_after_s = await self._decide(sale, place, user_id, arrival_ns)
         outcome = Outcome.UNAVAILABLE if decision.outcome is Outcome.EXPIRED else decision.outcome
         req.context.outcome = outcome
         if outcome is Outcome.UNAVAILABLE and self.guard.journal.failing():
@@ -85,6 +113,8 @@ class PurchaseResource:
             resp,
             outcome,
             user_id=user_id,
+            sku=_sku_named(sale, place, asked_sku),
+            several=sale is not None and len(sale.products) > 1,
             order=decision.order,
             starts_at_us=sale.starts_at_us if sale else None,
             ends_at_us=sale.ends_at_us if sale else None,
@@ -93,7 +123,7 @@ class PurchaseResource:
         )
 
     async def _decide(
-        self, sale: SaleSnapshot, user_id: str, arrival_ns: int
+        self, sale: SaleSnapshot, place: int, user_id: str, arrival_ns: int
     ) -> tuple[Decision, int]:
         """Answer from shared memory when no sale is possible; else ask the allocator.
 
@@ -105,7 +135,8 @@ class PurchaseResource:
         admission, retry_after_s = self.guard.admit()
         if admission is Admission.REJECT:
             return Decision(Outcome.UNAVAILABLE), retry_after_s
-        decision = await self.allocation.purchase(user_id, arrival_ns)
+        sku = sale.products[place].product.sku
+        decision = await self.allocation.purchase(user_id, sku, arrival_ns)
         ok = decision.outcome not in ALLOCATOR_FAILURES
         if not ok:
             self.recorder.count_failure()
@@ -113,7 +144,12 @@ class PurchaseResource:
         return decision, 1
 
     async def _without_allocator(self, sale: SaleSnapshot, user_id: str) -> Decision | None:
-        """The answers shared memory (and the journal) can give on their own."""
+        """The answers shared memory (and the journal) can give on their own.
+
+        One product sold out while others remain is for the allocator to answer:
+        it knows from memory whether this shopper already owns another one (409),
+        where a worker would read the journal for each such request.
+        """
         state = sale.state(time.time_ns() // 1000)
         if state == "upcoming":
             return Decision(Outcome.NOT_STARTED)
@@ -149,4 +185,8 @@ class PurchaseLookupResource:
             raise falcon.HTTPNotFound(
                 title="No purchase", description=f"{user_id!r} has bought nothing in this sale"
             )
-        resp.media = {**order_json(orders[0], user_id), "units": len(orders)}
+        resp.media = {
+            **order_json(orders[0], user_id),
+            "units": len(orders),
+            "orders": [order_json(order, user_id) for order in orders],
+        }

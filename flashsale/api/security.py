@@ -14,9 +14,10 @@ import falcon.asgi
 
 EVERY_ANSWER = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 # React sets style props through the DOM (allowed by style-src 'self'); the
-# event stream and the API are on this origin.
+# event stream and the API are on this origin. Product pictures may come from
+# any https origin (a catalogue's imageUrl): a picture cannot run a script.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

@@ -103,17 +103,17 @@ class UIStaticSink:
         segments = _safe_segments(path)
         if segments is None:
             raise falcon.HTTPNotFound()
-        target = _resolve_inside(root, segments)
+        target = resolve_inside(root, segments)
         if target is not None:
             if path.startswith(ASSETS_PREFIX):
                 cache_control = IMMUTABLE_CACHE_CONTROL
             else:
                 cache_control = REVALIDATE_CACHE_CONTROL
-            _send_file(req, resp, target, cache_control)
+            send_file(req, resp, target, cache_control)
         elif path.startswith(ASSETS_PREFIX) or _names_a_file(path):
             raise falcon.HTTPNotFound()
         else:
-            _send_file(req, resp, index, REVALIDATE_CACHE_CONTROL)
+            send_file(req, resp, index, REVALIDATE_CACHE_CONTROL)
 
 
 def _is_api_path(path: str) -> bool:
@@ -133,13 +133,13 @@ def _safe_segments(url_path: str) -> list[str] | None:
         return None
     segments = [segment for segment in url_path.split("/") if segment]
     # Dot segments and dotfiles are never part of a Vite build; refusing them up front
-    # means `..` cannot climb even before the realpath check in _resolve_inside.
+    # means `..` cannot climb even before the realpath check in resolve_inside.
     if any(segment.startswith(".") for segment in segments):
         return None
     return segments
 
 
-def _resolve_inside(root: str, segments: list[str]) -> str | None:
+def resolve_inside(root: str, segments: list[str]) -> str | None:
     """The real path of the regular file `segments` names inside `root`, else None."""
     if not segments:
         return None
@@ -152,7 +152,7 @@ def _resolve_inside(root: str, segments: list[str]) -> str | None:
     return real
 
 
-def _send_file(req: falcon.Request, resp: falcon.Response, file_path: str, cache: str) -> None:
+def send_file(req: falcon.Request, resp: falcon.Response, file_path: str, cache: str) -> None:
     try:
         fd = os.open(file_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Set as AbstractSet
+from typing import Any, NamedTuple
 
+from flashsale.catalogue import SKU_RULE, valid_sku
 from flashsale.errors import InvalidInput
 from flashsale.user_ids import normalise_user_id
 
@@ -24,7 +26,7 @@ def _no_constants(name: str) -> None:
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
 
 
-def parse_json_object(raw: bytes, *, allowed: set[str]) -> dict[str, Any]:
+def parse_json_object(raw: bytes, *, allowed: AbstractSet[str]) -> dict[str, Any]:
     """A JSON object with only `allowed` keys, no duplicate keys, no NaN/Infinity."""
     if not raw.strip():
         raise InvalidInput("Empty body", "send a JSON object")
@@ -50,9 +52,27 @@ def check_user_id(value: Any) -> str:
     return normalise_user_id(value)
 
 
-def purchase_user_id(raw: bytes) -> str:
-    """The normalised userId of a purchase body; callers must use it, not the raw value."""
-    body = parse_json_object(raw, allowed={"userId"})
+PURCHASE_FIELDS = frozenset({"userId", "sku"})
+
+
+class Purchase(NamedTuple):
+    """What a purchase body asks for: who buys (normalised) and which product (None: the
+    sale's only one)."""
+
+    user_id: str
+    sku: str | None
+
+
+def parse_purchase(raw: bytes) -> Purchase:
+    """The purchase a body asks for; callers must use its user id, not the raw value."""
+    body = parse_json_object(raw, allowed=PURCHASE_FIELDS)
     if "userId" not in body:
         raise InvalidInput("Invalid body", "userId is required")
-    return check_user_id(body["userId"])
+    return Purchase(check_user_id(body["userId"]), requested_sku(body))
+
+
+def requested_sku(body: dict[str, Any]) -> str | None:
+    sku = body.get("sku")
+    if sku is not None and not valid_sku(sku):
+        raise InvalidInput("Invalid sku", f"sku must be {SKU_RULE}")
+    return sku

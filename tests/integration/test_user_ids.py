@@ -9,8 +9,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from flashsale.journal import Journal, OrderRecord
 from tests.support.load import journal_orders
+from tests.support.old_journal import write_old_journal
 from tests.support.server import running_server
 
 PURCHASE = "/flash-sale/purchase"
@@ -124,15 +124,11 @@ def test_the_journal_holds_one_order_per_person(server):
 def test_an_order_journaled_under_an_old_spelling_still_counts_for_its_person(tmp_path):
     # A journal an earlier version wrote, before ids were normalised.
     db_path = tmp_path / "journal.db"
-    journal = Journal(db_path)
-    sale = journal.create_sale(10, 1, None, None)
-    journal.record([OrderRecord("0" * 8 + "-0000-0000-0000-" + "0" * 12, sale.sale_id,
-                                FULLWIDTH_ALICE, 1, 1, 1_700_000_000_000_000)])  # fmt: skip
-    journal.close()
+    (order_id,) = write_old_journal(db_path, stock=10, users=[FULLWIDTH_ALICE])
     with running_server(db_path, workers=1) as server:
         again = buy(server, "alice")
         assert again.status_code == 409, again.text
-        assert again.json()["orderId"].startswith("00000000")
+        assert again.json()["orderId"] == order_id
         assert look_up(server, "alice").status_code == 200
         assert server.status()["sold"] == 1
     assert set(journal_orders(db_path)) == {"alice"}

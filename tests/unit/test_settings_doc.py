@@ -50,10 +50,12 @@ def test_each_default_is_valid(path, declaration, default):
 def test_the_admin_api_takes_the_declared_bounds():
     stock = declared("stock", Integer)
     with pytest.raises(InvalidInput) as refused:
-        admin._sale_spec({"stock": stock.high + 1})
+        admin._sale_spec({"stock": stock.high + 1}, Settings().product)
     assert f"[{stock.low}, {stock.high}]" in str(refused.value.description)
-    spec = admin._sale_spec({"stock": stock.high})
-    assert (spec["stock"], spec["perUserLimit"]) == (stock.high, Settings().per_user_limit)
+    spec = admin._sale_spec({"stock": stock.high}, Settings().product)
+    assert (spec["products"][0]["stock"], spec["perUserLimit"]) == (
+        stock.high, Settings().per_user_limit
+    )  # fmt: skip
 
 
 def test_the_openapi_document_states_the_declared_bounds():

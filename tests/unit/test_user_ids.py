@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from flashsale.api.validation import check_user_id, purchase_user_id
+from flashsale.api.validation import check_user_id, parse_purchase
 from flashsale.errors import InvalidInput
 from flashsale.user_ids import (
     DEFAULT_IGNORABLE,
@@ -63,8 +63,8 @@ def test_ids_are_counted_in_nfkc(sent, counted):
 
 
 def test_a_purchase_body_gives_the_normalised_id():
-    assert purchase_user_id(f'{{"userId": "{FULLWIDTH_ALICE}"}}'.encode()) == "alice"
-    assert purchase_user_id(b'{"userId": "cafe\\u0301"}') == CAFE_COMPOSED
+    assert parse_purchase(f'{{"userId": "{FULLWIDTH_ALICE}"}}'.encode()).user_id == "alice"
+    assert parse_purchase(b'{"userId": "cafe\\u0301"}').user_id == CAFE_COMPOSED
 
 
 def test_case_is_kept_the_shop_decides_what_case_means():

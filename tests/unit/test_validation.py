@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from flashsale.api.validation import check_user_id, purchase_user_id
+from flashsale.api.validation import Purchase, check_user_id, parse_purchase
 from flashsale.errors import InvalidInput
 
 
@@ -23,12 +23,17 @@ def test_unreasonable_user_ids_fail(user_id):
 @pytest.mark.parametrize(
     "raw",
     [b"", b"[]", b"null", b'{"userId": "a", "userId": "b"}', b'{"userId": NaN}',
-     b"{" * 3000, b'{"user": "a"}', b"\xff"],
+     b"{" * 3000, b'{"user": "a"}', b"\xff", b'{"userId": "a", "sku": "no spaces"}',
+     b'{"userId": "a", "sku": 42}', b'{"userId": "a", "sku": ""}',
+     b'{"userId": "a", "sku": "' + b"x" * 65 + b'"}'],
 )  # fmt: skip
 def test_bodies_that_are_not_one_clean_object_fail(raw):
     with pytest.raises(InvalidInput):
-        purchase_user_id(raw)
+        parse_purchase(raw)
 
 
-def test_a_clean_body_gives_the_user_id():
-    assert purchase_user_id(b'{"userId": "bob"}') == "bob"
+def test_a_clean_body_gives_the_user_id_and_the_sku_if_any():
+    assert parse_purchase(b'{"userId": "bob"}') == Purchase("bob", None)
+    assert parse_purchase(b'{"userId": "bob", "sku": "shoe-42.5_W"}') == Purchase(
+        "bob", "shoe-42.5_W"
+    )
