@@ -13,7 +13,7 @@ describe('App', () => {
   it('switches between the shop and the dashboard without a reload', async () => {
     mockFetch((url) => (url.endsWith('/status') ? json(OPEN_STATUS) : json({}, 500)));
     render(<App />);
-    expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Aurora');
+    expect(await screen.findByRole('heading', { level: 1, name: /Aurora/ })).toBeInTheDocument();
     expect(screen.getByRole('link', { name: 'Shop' })).toHaveAttribute('aria-current', 'page');
 
     await userEvent.setup().click(screen.getByRole('link', { name: 'Dashboard' }));

@@ -1,7 +1,7 @@
 import { act, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installFakeEventSource, latest } from '../test/fakeEventSource';
-import { header, json, mockFetch, OPEN_STATUS } from '../test/fetchMock';
+import { AURORA, header, json, mockFetch, OPEN_STATUS } from '../test/fetchMock';
 import userEvent from '@testing-library/user-event';
 import { Dashboard } from './Dashboard';
 
@@ -175,5 +175,45 @@ describe('Dashboard', () => {
     const freshness = screen.getByTestId('stock-freshness');
     expect(freshness).toHaveAttribute('data-mode', 'live');
     expect(freshness).toHaveTextContent('Stock and breaker state: Live updates');
+  });
+
+  it('shows the stock of each product of a sale of several, live', async () => {
+    const sources = installFakeEventSource();
+    const tee = { ...AURORA, currency: 'EUR', priceCents: 2500, imageUrl: null, total: 10 };
+    const products = [
+      { ...tee, sku: 'tee-s', name: 'Tee, size S', remaining: 0, sold: 10, state: 'sold_out' },
+      { ...tee, sku: 'tee-m', name: 'Tee, size M', remaining: 4, sold: 6 },
+      { ...tee, sku: 'tee-l', name: 'Tee, size L', remaining: 7, sold: 3 },
+    ];
+    const sale = { ...OPEN_STATUS, total: 30, remaining: 11, sold: 19, products };
+    mockFetch((url) => (url.endsWith('/health') ? json(HEALTH) : json({ ...metricsBody(1), sale })));
+    render(<Dashboard pollMs={60_000} />);
+    const table = await screen.findByTestId('product-stock-table');
+    expect(screen.getByRole('heading', { name: 'Stock by product' })).toBeInTheDocument();
+    expect(screen.getByRole('rowheader', { name: 'Tee, size S tee-s' })).toBeInTheDocument();
+    expect(screen.getByTestId('product-stock-tee-s')).toHaveTextContent('10 / 10');
+    expect(screen.getByTestId('product-stock-tee-s-remaining')).toHaveTextContent('0 · sold out');
+    expect(screen.getByTestId('product-stock-tee-m')).toHaveTextContent('6 / 10');
+    expect(screen.getByTestId('product-stock-tee-m-remaining')).toHaveTextContent('4');
+    expect(screen.getByRole('progressbar', { name: 'Tee, size L left' })).toHaveAttribute('aria-valuenow', '7');
+    expect(table.querySelectorAll('tbody tr')).toHaveLength(3);
+
+    act(() =>
+      latest(sources).pushStatus({
+        ...sale,
+        remaining: 10,
+        sold: 20,
+        products: [products[0], { ...products[1], remaining: 3, sold: 7 }, products[2]],
+      }),
+    );
+    expect(screen.getByTestId('product-stock-tee-m-remaining')).toHaveTextContent('3');
+    expect(screen.getByTestId('tile-stock-value')).toHaveTextContent('10 / 30');
+  });
+
+  it('has no per-product table for a sale of one product', async () => {
+    mockFetch((url) => (url.endsWith('/health') ? json(HEALTH) : json(metricsBody(1))));
+    render(<Dashboard pollMs={60_000} />);
+    await waitFor(() => expect(screen.getByTestId('tile-stock-value')).toHaveTextContent('37 / 100'));
+    expect(screen.queryByTestId('product-stock-table')).not.toBeInTheDocument();
   });
 });

@@ -5,6 +5,7 @@ import { OUTCOME_KINDS, type BreakerState } from '../lib/types';
 import { useLiveStatus } from '../lib/useLiveStatus';
 import { LineChart, type ChartSeries } from './LineChart';
 import { OperatorTokenForm } from './OperatorTokenForm';
+import { ProductStock } from './ProductStock';
 import { OUTCOME_STYLE } from './outcomeStyle';
 import { HISTORY_SAMPLES, PERCENTILES, latencySeries, outcomeRates, processLoads } from './series';
 import { DASHBOARD_POLL_MS, useDashboardData } from './useDashboardData';
@@ -161,6 +162,8 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
           {latest ? `p99 ${formatMs(latest.latencyMs.p99)} · max ${formatMs(latest.latencyMs.max)}` : 'waiting…'}
         </Tile>
       </div>
+
+      <ProductStock products={sale?.products ?? []} />
 
       <div className="charts">
         <section className="card">

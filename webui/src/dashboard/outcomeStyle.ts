@@ -11,4 +11,5 @@ export const OUTCOME_STYLE: Record<OutcomeKind, { label: string; color: string }
   unavailable: { label: 'unavailable', color: '#e03131' },
   pending: { label: 'pending', color: '#0c8599' },
   invalid: { label: 'invalid', color: '#c2255c' },
+  unknown_product: { label: 'unknown product', color: '#5c940d' },
 };

@@ -92,6 +92,55 @@ describe('purchase', () => {
   });
 });
 
+describe('purchase of one product of several', () => {
+  const TEE_M = { ...ORDER, sku: 'tee-m' };
+
+  it('sends the sku chosen with the user id', async () => {
+    const calls = mockFetch(() => json({ status: 'confirmed', ...TEE_M }, 201));
+    expect(await purchase({ userId: 'alice' }, 'tee-m')).toEqual({ kind: 'confirmed', order: TEE_M });
+    expect(JSON.parse(calls[0]!.init?.body as string)).toEqual({ userId: 'alice', sku: 'tee-m' });
+  });
+
+  it('sends the sku alone in jwt mode', async () => {
+    const calls = mockFetch(() => json({ status: 'confirmed', ...TEE_M }, 201));
+    await purchase({ token: 'the.jwt.token' }, 'tee-m');
+    expect(JSON.parse(calls[0]!.init?.body as string)).toEqual({ sku: 'tee-m' });
+  });
+
+  it.each([
+    [
+      404,
+      { title: 'Unknown product', description: 'not in this sale', status: 'unknown_product', sku: 'tee-xl' },
+      { kind: 'unknown_product', sku: 'tee-xl', detail: 'not in this sale' },
+    ],
+    [
+      410,
+      { title: 'Sold out', description: 'tee-s is gone', status: 'sold_out', sku: 'tee-s' },
+      { kind: 'sold_out', sku: 'tee-s', detail: 'tee-s is gone' },
+    ],
+    [
+      409,
+      { status: 'already_purchased', ...TEE_M, title: 'Already purchased', description: 'one each' },
+      { kind: 'already_purchased', order: TEE_M, detail: 'one each' },
+    ],
+  ])('maps HTTP %i with its sku', async (status, body, expected) => {
+    mockFetch(() => json(body, status));
+    expect(await purchase({ userId: 'alice' }, 'tee-s')).toEqual(expected);
+  });
+
+  it('names the sku asked for when the answer does not', async () => {
+    mockFetch(() => json({ title: 'Sold out', status: 'sold_out' }, 410));
+    expect(await purchase({ userId: 'alice' }, 'tee-s')).toMatchObject({ kind: 'sold_out', sku: 'tee-s' });
+    mockFetch(() => json({ title: 'Unknown product', status: 'unknown_product' }, 404));
+    expect(await purchase({ userId: 'alice' }, 'tee-s')).toMatchObject({ kind: 'unknown_product', sku: 'tee-s' });
+  });
+
+  it('takes a 404 that is no unknown_product for an unexpected answer', async () => {
+    mockFetch(() => json({ title: 'Not found' }, 404));
+    expect(await purchase({ userId: 'alice' }, 'tee-s')).toMatchObject({ kind: 'error' });
+  });
+});
+
 describe('retryAfterSeconds', () => {
   it('rounds up fractions and falls back to one second', () => {
     expect(retryAfterSeconds({ retryAfter: 0.2 }, new Headers())).toBe(1);
@@ -104,8 +153,19 @@ describe('retryAfterSeconds', () => {
 describe('lookupOrder', () => {
   it('URL-encodes the user id', async () => {
     const calls = mockFetch(() => json(ORDER));
-    expect(await lookupOrder({ userId: 'a b?#%' })).toEqual({ kind: 'found', order: ORDER });
+    expect(await lookupOrder({ userId: 'a b?#%' })).toEqual({ kind: 'found', order: ORDER, orders: [ORDER] });
     expect(calls[0]!.url).toBe('/flash-sale/purchase/a%20b%3F%23%25');
+  });
+
+  it('reads every order of the buyer, with its product', async () => {
+    const first = { ...ORDER, sku: 'tee-m' };
+    const second = { ...ORDER, orderId: 'o-2', position: 40, sku: 'tee-l' };
+    mockFetch(() => json({ ...first, units: 2, orders: [first, second, { junk: true }] }));
+    expect(await lookupOrder({ userId: 'alice' })).toEqual({
+      kind: 'found',
+      order: first,
+      orders: [first, second],
+    });
   });
 
   it('says none on 404', async () => {
@@ -199,7 +259,7 @@ describe('with the shop sign-in (jwt mode)', () => {
 
   it("looks the shopper's own order up at /purchase/me", async () => {
     const calls = mockFetch(() => json(ORDER));
-    expect(await lookupOrder({ token: 'the.jwt.token' })).toEqual({ kind: 'found', order: ORDER });
+    expect(await lookupOrder({ token: 'the.jwt.token' })).toEqual({ kind: 'found', order: ORDER, orders: [ORDER] });
     expect(calls[0]!.url).toBe('/flash-sale/purchase/me');
     expect(header(calls[0], 'Authorization')).toBe('Bearer the.jwt.token');
   });

@@ -37,15 +37,29 @@ function detailOf(body: JsonObject): string {
 }
 
 function orderOf(body: JsonObject): Order | null {
-  const { orderId, userId, position, purchasedAt, saleId } = body;
+  const { orderId, userId, position, purchasedAt, saleId, sku } = body;
   if (typeof orderId !== 'string' || typeof position !== 'number') return null;
-  return {
+  const order: Order = {
     orderId,
     userId: typeof userId === 'string' ? userId : '',
     position,
     purchasedAt: typeof purchasedAt === 'string' ? purchasedAt : '',
     saleId: typeof saleId === 'number' ? saleId : 0,
   };
+  // Older servers sell one unnamed product: no sku.
+  if (typeof sku === 'string' && sku) order.sku = sku;
+  return order;
+}
+
+/** A look-up's every order: its `orders`, else (older servers) the one order of the body. */
+function ordersOf(body: JsonObject, first: Order): Order[] {
+  const listed = Array.isArray(body.orders) ? body.orders : [];
+  const orders = listed
+    .map((entry: unknown) =>
+      entry !== null && typeof entry === 'object' ? orderOf(entry as JsonObject) : null,
+    )
+    .filter((order): order is Order => order !== null);
+  return orders.length > 0 ? orders : [first];
 }
 
 /** Seconds to wait: the body's retryAfter, else the Retry-After header, else 1. */
@@ -86,58 +100,72 @@ function buyerHeaders(buyer: Buyer, headers: Record<string, string>): Record<str
   return 'token' in buyer ? { ...headers, Authorization: `Bearer ${buyer.token}` } : headers;
 }
 
-export async function purchase(buyer: Buyer): Promise<PurchaseOutcome> {
+/**
+ * `sku`: the product chosen; left out (null) only where the server has no catalogue
+ * (older servers) or, by the contract, sells one product.
+ */
+export async function purchase(buyer: Buyer, sku: string | null = null): Promise<PurchaseOutcome> {
+  const body: Record<string, string> = 'token' in buyer ? {} : { userId: buyer.userId };
+  if (sku !== null) body.sku = sku;
   let response: Response;
   try {
     response = await fetch(`${API_BASE}/purchase`, {
       method: 'POST',
       headers: buyerHeaders(buyer, { 'Content-Type': 'application/json', Accept: 'application/json' }),
-      body: JSON.stringify('token' in buyer ? {} : { userId: buyer.userId }),
+      body: JSON.stringify(body),
       cache: 'no-store',
       signal: timeoutSignal(),
     });
   } catch (error) {
     return { kind: 'error', detail: networkProblem(error) };
   }
-  const body = await readJson(response);
-  const detail = detailOf(body);
-  const status = text(body, 'status');
+  const answer = await readJson(response);
+  const detail = detailOf(answer);
+  const status = text(answer, 'status');
 
   switch (response.status) {
     case 200:
     case 201: {
-      const order = orderOf(body);
+      const order = orderOf(answer);
       if (order) return { kind: 'confirmed', order };
       break;
     }
     case 202:
-      return { kind: 'pending', userId: 'userId' in buyer ? buyer.userId : text(body, 'userId'), detail };
+      return { kind: 'pending', userId: 'userId' in buyer ? buyer.userId : text(answer, 'userId'), detail };
     case 401:
       return { kind: 'unauthorized', detail: detail || 'The shop needs you to sign in.' };
     case 409:
-      return { kind: 'already_purchased', order: orderOf(body), detail };
-    case 410:
-      return { kind: 'sold_out', detail };
+      return { kind: 'already_purchased', order: orderOf(answer), detail };
+    case 404:
+      // The only 404 of this path: a product that is not (or no longer) on sale.
+      if (status === 'unknown_product') {
+        return { kind: 'unknown_product', sku: text(answer, 'sku') || (sku ?? ''), detail };
+      }
+      break;
+    case 410: {
+      const soldOutSku = text(answer, 'sku') || sku;
+      return soldOutSku ? { kind: 'sold_out', sku: soldOutSku, detail } : { kind: 'sold_out', detail };
+    }
     case 403:
     case 425:
       if (status === 'ended') {
-        return { kind: 'ended', endsAt: text(body, 'endsAt') || null, detail };
+        return { kind: 'ended', endsAt: text(answer, 'endsAt') || null, detail };
       }
       // A 403 that names no sale state refuses the buyer, not the moment.
       if (response.status === 403 && status !== 'not_started') {
         return { kind: 'forbidden', detail: detail || 'The shop refused this purchase.' };
       }
-      return { kind: 'not_started', startsAt: text(body, 'startsAt') || null, detail };
+      return { kind: 'not_started', startsAt: text(answer, 'startsAt') || null, detail };
     case 429:
       return {
         kind: 'rate_limited',
-        retryAfterS: retryAfterSeconds(body, response.headers),
+        retryAfterS: retryAfterSeconds(answer, response.headers),
         detail,
       };
     case 503:
       return {
         kind: 'unavailable',
-        retryAfterS: retryAfterSeconds(body, response.headers),
+        retryAfterS: retryAfterSeconds(answer, response.headers),
         detail,
       };
     case 400:
@@ -168,7 +196,7 @@ export async function lookupOrder(buyer: Buyer): Promise<LookupResult> {
   const body = await readJson(response);
   if (response.status === 200) {
     const order = orderOf(body);
-    if (order) return { kind: 'found', order };
+    if (order) return { kind: 'found', order, orders: ordersOf(body, order) };
   }
   if (response.status === 404) return { kind: 'none', userId: 'userId' in buyer ? buyer.userId : '' };
   if (response.status === 400) return { kind: 'invalid', detail: detailOf(body) };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCountdown, formatMs, formatPercent, formatUptime } from './format';
+import { formatCountdown, formatMs, formatPercent, formatPrice, formatUptime } from './format';
 
 describe('formatCountdown', () => {
   it.each([
@@ -23,5 +23,31 @@ describe('other formats', () => {
     expect(formatPercent(0.5)).toBe('50.0%');
     expect(formatMs(3.14159)).toBe('3.1 ms');
     expect(formatMs(42.6)).toBe('43 ms');
+  });
+});
+
+describe('formatPrice', () => {
+  it.each([
+    [4900, 'EUR', '€49.00'],
+    [1999, 'EUR', '€19.99'],
+    [1200, 'JPY', '¥1,200'],
+    [0, 'JPY', '¥0'],
+    [1999, 'USD', '$19.99'],
+    [123456, 'USD', '$1,234.56'],
+  ])('%i minor units of %s is %s', (minorUnits, currency, text) => {
+    expect(formatPrice(minorUnits, currency, 'en-US')).toBe(text);
+  });
+
+  it("counts minor units by the currency's own digits, in the shopper's locale", () => {
+    // The Kuwaiti dinar has three digits; a German shopper reads a comma. (Intl puts a
+    // no-break space between figure and code.)
+    const spaced = (text: string) => text.replace(/\s/g, ' ');
+    expect(spaced(formatPrice(1500, 'KWD', 'en-US'))).toBe('KWD 1.500');
+    expect(spaced(formatPrice(4900, 'EUR', 'de-DE'))).toBe('49,00 €');
+    expect(formatPrice(4900, 'EUR', 'en-GB')).toBe('€49.00');
+  });
+
+  it('still names a price whose currency code is malformed', () => {
+    expect(formatPrice(4900, 'euro')).toBe('euro 49');
   });
 });

@@ -64,3 +64,23 @@ export function asSentence(text: string): string {
   const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
   return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
 }
+
+/**
+ * A price in minor units (`priceCents`: cents for EUR, yen for JPY) in its currency:
+ * formatPrice(4900, 'EUR') is "€49.00", formatPrice(1200, 'JPY') is "¥1,200". The
+ * currency's own fraction digits say how many minor units make one (the API contract).
+ * `locale`: the browser's unless given.
+ */
+export function formatPrice(minorUnits: number, currency: string, locale?: string): string {
+  try {
+    const digits =
+      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
+        .maximumFractionDigits ?? 2;
+    return new Intl.NumberFormat(locale, { style: 'currency', currency }).format(
+      minorUnits / 10 ** digits,
+    );
+  } catch {
+    // Not a well-formed code (the server sends three capitals): assume two digits, as most have.
+    return `${currency} ${formatNumber(minorUnits / 100, 2)}`;
+  }
+}

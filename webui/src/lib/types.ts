@@ -12,6 +12,27 @@ export interface SaleAuth {
   tokenCookie: string | null;
 }
 
+/**
+ * One product of the sale (a size, a colour), with its own stock. `priceCents` is in the
+ * currency's minor units (yen for JPY); `state` is the sale's when upcoming or ended, else
+ * `sold_out` once this product's `remaining` is 0, else `open`.
+ */
+export interface SaleProduct {
+  sku: string;
+  name: string;
+  description: string;
+  priceCents: number;
+  currency: string;
+  /** An http(s) URL or a path the server serves (/flash-sale/images/...); null: no picture. */
+  imageUrl: string | null;
+  /** A lower limit than the sale's for this product; null: the sale's. */
+  perUserLimit: number | null;
+  total: number;
+  remaining: number;
+  sold: number;
+  state: SaleState;
+}
+
 export interface SaleStatus {
   saleId: number;
   state: SaleState;
@@ -26,6 +47,8 @@ export interface SaleStatus {
   serverTime: string;
   /** Absent from servers older than this UI: those are `open`. */
   auth?: SaleAuth;
+  /** The catalogue in the operator's order; absent from servers older than this UI. */
+  products?: readonly SaleProduct[];
 }
 
 export interface Order {
@@ -34,6 +57,8 @@ export interface Order {
   position: number;
   purchasedAt: string;
   saleId: number;
+  /** The product bought; absent from servers older than this UI. */
+  sku?: string;
 }
 
 export const OUTCOME_KINDS = [
@@ -46,6 +71,7 @@ export const OUTCOME_KINDS = [
   'unavailable',
   'pending',
   'invalid',
+  'unknown_product',
 ] as const;
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
@@ -122,7 +148,10 @@ export interface Health {
 export type PurchaseOutcome =
   | { kind: 'confirmed'; order: Order }
   | { kind: 'already_purchased'; order: Order | null; detail: string }
-  | { kind: 'sold_out'; detail: string }
+  /** `sku`: the product asked for, when the server names it (others may remain). */
+  | { kind: 'sold_out'; sku?: string; detail: string }
+  /** 404: the product asked for is not in the current sale; nothing was sold. */
+  | { kind: 'unknown_product'; sku: string; detail: string }
   | { kind: 'not_started'; startsAt: string | null; detail: string }
   | { kind: 'ended'; endsAt: string | null; detail: string }
   | { kind: 'rate_limited'; retryAfterS: number; detail: string }
@@ -136,7 +165,8 @@ export type PurchaseOutcome =
   | { kind: 'error'; detail: string };
 
 export type LookupResult =
-  | { kind: 'found'; order: Order }
+  /** `order`: the first; `orders`: every order of the buyer in this sale (at least `order`). */
+  | { kind: 'found'; order: Order; orders: Order[] }
   /** `userId` is '' for the signed-in shopper's own look-up (`/purchase/me`). */
   | { kind: 'none'; userId: string }
   | { kind: 'invalid'; detail: string }

@@ -7,6 +7,7 @@ import { userIdProblem } from '../lib/validation';
 import { Message } from './Message';
 import { outcomeMessage } from './outcomeMessage';
 import { ShopperStatus } from './ShopperStatus';
+import { NO_CHOICE, type ProductChoice } from './useProductChoice';
 import type { ShopperIdentity } from './useShopperIdentity';
 import { UserIdInput } from './UserIdInput';
 
@@ -21,18 +22,21 @@ const ignoreRejection = () => undefined;
 /**
  * `identity`: open mode (the default) asks for a user id; jwt mode buys as the
  * signed-in shopper, and not at all without one. `onRejected`: the server answered
- * 401 to the token.
+ * 401 to the token. `choice`: the product bought (and the catalogue that names it in
+ * the messages); without it, the sale's one product, as older servers sell.
  */
 export function BuyForm({
   onAnswered,
   identity = OPEN,
   onRejected = ignoreRejection,
   pendingCheckMs = PENDING_CHECK_MS,
+  choice = NO_CHOICE,
 }: {
   onAnswered: (userId: string) => void;
   identity?: ShopperIdentity;
   onRejected?: (token: string, detail: string) => void;
   pendingCheckMs?: number;
+  choice?: ProductChoice;
 }) {
   const inputId = useId();
   const hintId = useId();
@@ -69,7 +73,11 @@ export function BuyForm({
     for (let check = 0; check < PENDING_CHECKS && mountedRef.current; check += 1) {
       await sleep(pendingCheckMs);
       const result = await lookupOrder(buyer);
-      if (result.kind === 'found') return { kind: 'confirmed', order: result.order };
+      if (result.kind === 'found') {
+        // The order of the product asked for, if the buyer holds several.
+        const asked = result.orders.find((order) => order.sku === choice.sku);
+        return { kind: 'confirmed', order: asked ?? result.order };
+      }
       if (result.kind === 'unauthorized') return result;
     }
     const whose = name ? `for "${name}" ` : '';
@@ -81,7 +89,7 @@ export function BuyForm({
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    if (inFlightRef.current || waitLeftS > 0 || buyerName === null) return;
+    if (inFlightRef.current || waitLeftS > 0 || buyerName === null || !choice.ready) return;
     let buyer: Buyer;
     if (identity.kind === 'signed_in') {
       buyer = { token: identity.token };
@@ -99,7 +107,7 @@ export function BuyForm({
     setBusy('buying');
     setOutcome(null);
     try {
-      let answer = await purchase(buyer);
+      let answer = await purchase(buyer, choice.sku);
       if (!mountedRef.current) return;
       if (answer.kind === 'pending') {
         setOutcome(answer);
@@ -126,7 +134,7 @@ export function BuyForm({
     }
   }
 
-  const message = outcome ? outcomeMessage(outcome) : null;
+  const message = outcome ? outcomeMessage(outcome, choice) : null;
   const label =
     busy === 'buying'
       ? 'Buying…'
@@ -163,15 +171,16 @@ export function BuyForm({
           <button
             type="submit"
             className="button button--primary"
-            disabled={busy !== null || waitLeftS > 0 || buyerName === null}
+            disabled={busy !== null || waitLeftS > 0 || buyerName === null || !choice.ready}
             aria-busy={busy !== null}
-            aria-describedby={asksUserId ? undefined : `${shopperId} ${hintId}`}
+            aria-describedby={asksUserId ? hintId : `${shopperId} ${hintId}`}
             data-testid="buy-button"
           >
             {label}
           </button>
         </div>
-        <p id={hintId} className="hint">
+        <p id={hintId} className="hint" data-testid="buy-hint">
+          {choiceHint(choice)}
           {asksUserId ? 'One per shopper. Up to 64 characters, no slashes.' : 'One per shopper.'}
         </p>
       </form>
@@ -184,4 +193,12 @@ export function BuyForm({
       </div>
     </section>
   );
+}
+
+/** What Buy will buy when there are several products, or why it waits. */
+function choiceHint(choice: ProductChoice): string {
+  if (!choice.several) return '';
+  if (choice.chosen === null) return 'Choose one above first. ';
+  if (choice.chosenSoldOut) return `${choice.chosen.name} has sold out: choose another above. `;
+  return `You are buying ${choice.chosen.name}. `;
 }

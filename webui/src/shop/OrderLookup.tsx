@@ -2,28 +2,33 @@ import { type FormEvent, useId, useRef, useState } from 'react';
 import { type Buyer, lookupOrder } from '../lib/api';
 import { formatDateTime } from '../lib/format';
 import { rememberedUserId } from '../lib/storage';
-import type { LookupResult } from '../lib/types';
+import type { LookupResult, Order, SaleProduct } from '../lib/types';
 import { userIdProblem } from '../lib/validation';
 import { asSentence } from '../lib/format';
+import { productName } from './catalogue';
 import { Message } from './Message';
 import type { ShopperIdentity } from './useShopperIdentity';
 import { UserIdInput } from './UserIdInput';
 
 const OPEN: ShopperIdentity = { kind: 'open' };
+const NO_PRODUCTS: SaleProduct[] = [];
 const ignoreRejection = () => undefined;
 
 /**
  * `lastBuyer`: the id the Buy form last used, copied into the field when it changes.
  * jwt mode (`identity`): no field; the signed-in shopper looks up their own order.
+ * `products`: the catalogue that names the product of each order.
  */
 export function OrderLookup({
   lastBuyer = null,
   identity = OPEN,
   onRejected = ignoreRejection,
+  products = NO_PRODUCTS,
 }: {
   lastBuyer?: string | null;
   identity?: ShopperIdentity;
   onRejected?: (token: string, detail: string) => void;
+  products?: readonly SaleProduct[];
 }) {
   const inputId = useId();
   const asksUserId = identity.kind === 'open';
@@ -92,25 +97,24 @@ export function OrderLookup({
         </div>
       </form>
       <div role="status" aria-live="polite" className="outcome" data-testid="lookup-result">
-        {result ? <LookupMessage result={result} /> : null}
+        {result ? <LookupMessage result={result} products={products} /> : null}
       </div>
     </section>
   );
 }
 
-function LookupMessage({ result }: { result: LookupResult }) {
+function LookupMessage({ result, products }: { result: LookupResult; products: readonly SaleProduct[] }) {
   switch (result.kind) {
     case 'found':
       return (
-        <Message tone="success" title="Order found" kind="found">
-          <dl className="order">
-            <dt>Order</dt>
-            <dd className="mono">{result.order.orderId}</dd>
-            <dt>Place in line</dt>
-            <dd>#{result.order.position}</dd>
-            <dt>Bought</dt>
-            <dd>{formatDateTime(result.order.purchasedAt)}</dd>
-          </dl>
+        <Message
+          tone="success"
+          title={result.orders.length > 1 ? `${result.orders.length} orders found` : 'Order found'}
+          kind="found"
+        >
+          {result.orders.map((order) => (
+            <OrderDetails key={order.orderId} order={order} products={products} />
+          ))}
         </Message>
       );
     case 'none':
@@ -142,4 +146,24 @@ function LookupMessage({ result }: { result: LookupResult }) {
         </Message>
       );
   }
+}
+
+function OrderDetails({ order, products }: { order: Order; products: readonly SaleProduct[] }) {
+  const name = productName(products, order.sku);
+  return (
+    <dl className="order" data-testid="lookup-order" data-sku={order.sku}>
+      {name ? (
+        <>
+          <dt>Product</dt>
+          <dd data-testid="lookup-product">{name}</dd>
+        </>
+      ) : null}
+      <dt>Order</dt>
+      <dd className="mono">{order.orderId}</dd>
+      <dt>Place in line</dt>
+      <dd>#{order.position}</dd>
+      <dt>Bought</dt>
+      <dd>{formatDateTime(order.purchasedAt)}</dd>
+    </dl>
+  );
 }

@@ -1,5 +1,6 @@
 import { asSentence, formatDateTime } from '../lib/format';
-import type { PurchaseOutcome } from '../lib/types';
+import type { PurchaseOutcome, SaleProduct } from '../lib/types';
+import { productName } from './catalogue';
 
 export type Tone = 'success' | 'info' | 'warning' | 'error';
 
@@ -9,28 +10,60 @@ export interface OutcomeMessage {
   body: string;
 }
 
-/** The words the shopper reads for each answer of the purchase endpoint. */
-export function outcomeMessage(outcome: PurchaseOutcome): OutcomeMessage {
+/** The catalogue the messages name products from; `several`: the shopper chose one. */
+export interface OutcomeContext {
+  products: readonly SaleProduct[];
+  several: boolean;
+}
+
+const NO_CATALOGUE: OutcomeContext = { products: [], several: false };
+
+/**
+ * The words the shopper reads for each answer of the purchase endpoint. Products are
+ * named as the catalogue names them, else by sku; answers of older servers name none.
+ */
+export function outcomeMessage(
+  outcome: PurchaseOutcome,
+  context: OutcomeContext = NO_CATALOGUE,
+): OutcomeMessage {
+  const nameOf = (sku: string | undefined) => productName(context.products, sku);
   switch (outcome.kind) {
-    case 'confirmed':
+    case 'confirmed': {
+      const name = nameOf(outcome.order.sku);
+      const line = `number ${outcome.order.position} in line. Order ${outcome.order.orderId}.`;
       return {
         tone: 'success',
         title: 'Order confirmed!',
-        body: `It's yours: you were number ${outcome.order.position} in line. Order ${outcome.order.orderId}.`,
+        body: name ? `${name} is yours: you were ${line}` : `It's yours: you were ${line}`,
       };
-    case 'already_purchased':
+    }
+    case 'already_purchased': {
+      const name = nameOf(outcome.order?.sku);
+      const what = name ? ` for ${name}` : '';
       return {
         tone: 'info',
         title: 'You already bought this item',
         body: outcome.order
-          ? `The limit is one per shopper. Your order ${outcome.order.orderId} (number ${outcome.order.position} in line) stands.`
+          ? `The limit is one per shopper. Your order ${outcome.order.orderId}${what} (number ${outcome.order.position} in line) stands.`
           : outcome.detail || 'The limit is one per shopper.',
       };
-    case 'sold_out':
+    }
+    case 'sold_out': {
+      const name = nameOf(outcome.sku);
       return {
         tone: 'warning',
         title: 'Sold out',
-        body: 'Every item has been sold. Thanks for trying!',
+        body:
+          name && context.several
+            ? `${name} has sold out. Others may still be in stock: choose another above.`
+            : 'Every item has been sold. Thanks for trying!',
+      };
+    }
+    case 'unknown_product':
+      return {
+        tone: 'warning',
+        title: 'No longer on sale',
+        body: `${nameOf(outcome.sku) ?? 'That product'} is no longer on sale; nothing was bought. Choose from what is shown now.`,
       };
     case 'not_started':
       return {

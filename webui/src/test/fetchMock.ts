@@ -37,7 +37,23 @@ export function header(call: Call | undefined, name: string): string | undefined
   return headers?.[name];
 }
 
-export const OPEN_STATUS = {
+/** The embedded default sale's one product, as the status lists it. */
+export const AURORA = {
+  sku: 'aurora-anc',
+  name: 'Aurora ANC Headphones',
+  description: 'Wireless noise-cancelling headphones with 40 hours of battery.',
+  priceCents: 4900,
+  currency: 'EUR',
+  imageUrl: '/flash-sale/images/aurora.svg',
+  perUserLimit: null,
+  total: 100,
+  remaining: 37,
+  sold: 63,
+  state: 'open',
+} as const;
+
+/** A server older than the catalogue: no `products`. */
+export const LEGACY_STATUS = {
   saleId: 1,
   state: 'open',
   total: 100,
@@ -50,3 +66,5 @@ export const OPEN_STATUS = {
   breaker: 'closed',
   serverTime: '2026-11-24T15:00:00.000Z',
 } as const;
+
+export const OPEN_STATUS = { ...LEGACY_STATUS, products: [AURORA] } as const;
