@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from stress.products import PRODUCTS_HELP, ProductDemand, ProductsError, parse_products
 from stress.scenarios import SCENARIOS, ScenarioOptions
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -103,6 +104,14 @@ def _add_load_options(parser: argparse.ArgumentParser, *, with_token: bool = Tru
         type=int,
         default=None,
         help="items of the new sale (with --admin-token; default 100)",
+    )
+    load.add_argument("--products", type=_products, default=(), metavar="SKU=WEIGHT[:STOCK],...",
+                      help=PRODUCTS_HELP)  # fmt: skip
+    load.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="of the draw of each shopper's sku: the same seed, the same draw (default 1)",
     )
     load.add_argument(
         "--processes",
@@ -211,6 +220,13 @@ def _add_load_options(parser: argparse.ArgumentParser, *, with_token: bool = Tru
         help="send-time gap beyond which an overtaken shopper makes the order unfair",
     )
     load.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _products(text: str) -> tuple[ProductDemand, ...]:
+    try:
+        return parse_products(text)
+    except ProductsError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--products: ")) from None
 
 
 def _add_identity_options(parser: argparse.ArgumentParser) -> None:
@@ -322,6 +338,8 @@ def flash_options(args: argparse.Namespace, url: str, token: str | None, report:
         sold_out_within_ms=args.sold_out_within_ms,
         progress=not args.no_progress,
         signing=signing_key(args),
+        products=args.products,
+        seed=args.seed,
     )
 
 
@@ -335,6 +353,11 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     if args.stock is not None and not args.admin_token:
         print(
             "stress flash: --stock needs --admin-token; using the sale as it stands",
+            file=sys.stderr,
+        )
+    if any(product.stock is not None for product in args.products) and not args.admin_token:
+        print(
+            "stress flash: a product's :stock needs --admin-token; using the sale as it stands",
             file=sys.stderr,
         )
     if args.ceiling and not args.admin_token:
@@ -353,6 +376,9 @@ def _cmd_flash(args: argparse.Namespace) -> int:
         options = replace(options, ceiling=ceiling_options(args))
     try:
         result = run_flash(options)
+    except ProductsError as exc:
+        print(f"stress flash: {exc}", file=sys.stderr)
+        return 2
     except (ApiError, requests.RequestException) as exc:
         print(f"stress flash: cannot run against {args.url}: {exc}", file=sys.stderr)
         return 2

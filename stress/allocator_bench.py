@@ -22,7 +22,8 @@ from pathlib import Path
 
 from flashsale.allocator.client import connect_blocking
 from flashsale.allocator.loop import Allocator, FirstSale
-from flashsale.allocator.protocol import NO_SLOT, FrameBuffer, Kind, Request, frame
+from flashsale.allocator.protocol import NO_SLOT, FrameBuffer, Kind, Request, frame, purchase_body
+from flashsale.catalogue import ProductSettings
 from flashsale.journal import JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.processes import usage_of
@@ -32,13 +33,15 @@ from flashsale.shm.sale_board import SaleBoard
 FORK = multiprocessing.get_context("fork")
 DEADLINE_NS = 60 * 10**9
 READY_TIMEOUT_S = 30
+PRODUCT = ProductSettings()  # the sale of one product every purchase asks for
+SKU = PRODUCT.sku
 
 
 def _client(address: str, authkey: bytes, prefix: str, count: int, window: int, start, results):
     far = time.monotonic_ns() + DEADLINE_NS
     frames = [
         frame(Request(Kind.PURCHASE, 0, NO_SLOT, i + 1, os.urandom(16), far - DEADLINE_NS + i,
-                      far, f"{prefix}-{i}".encode()).encode())
+                      far, purchase_body(f"{prefix}-{i}", SKU)).encode())
         for i in range(count)
     ]  # fmt: skip
     sock = connect_blocking(address, authkey)
@@ -77,7 +80,7 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
     allocator = FORK.Process(
         target=Allocator(
             address=address, authkey=authkey, db_path=db_path,
-            first_sale=FirstSale(purchases, 1, None, None), board=board,
+            first_sale=FirstSale((PRODUCT.product(purchases),), 1, None, None), board=board,
             journal_board=JournalBoard(),
             lock=JournalLock(db_path),
         ).run,

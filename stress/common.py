@@ -63,6 +63,10 @@ class Record:
     # jwt mode: the other shopper's id a bot's body named (the server must answer 403);
     # "" when the request claimed the shopper's own id or none.
     claimed_as: str = ""
+    # The product the body asked for ("" for none: a sale of one product), and the
+    # one the answer named (a 201's, a 409's held order, a 410's; None when none).
+    asked_sku: str = ""
+    sku: str | None = None
 
     @property
     def answer_ns(self) -> int:
@@ -235,14 +239,17 @@ class Api:
         stock: int,
         per_user_limit: int = 1,
         starts_at: str | None = None,
+        products: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
+        """A new sale of `stock` items of the default product, or of `products`
+        (the admin API's product objects, each with its stock) when given."""
         if not self.admin_token:
             raise ApiError("starting a sale needs --admin-token")
-        body = {
-            "stock": stock,
-            "perUserLimit": per_user_limit,
-            "startsAt": starts_at,
-        }
+        body: dict[str, Any] = {"perUserLimit": per_user_limit, "startsAt": starts_at}
+        if products:
+            body["products"] = list(products)
+        else:
+            body["stock"] = stock
         answer = self.session.post(
             self.base_url + ADMIN_SALE_PATH,
             data=json.dumps(body),

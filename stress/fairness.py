@@ -13,11 +13,17 @@ apart, because a thread may wait for the GIL between them. So:
     sent more than the tolerance after the first one had certainly arrived.
 - The reported figures are by send time: the inversions among winners, the
   latest winner's arrival rank, and the worst overtake.
+
+In a sale of several products positions run over the whole sale, so winners are
+compared across products; a loser is overtaken only by a winner of the product
+it asked for (another product's winner took nothing it could have had).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -75,8 +81,12 @@ def fairness_figures(
     won_by: dict[str, Entry],
     winner_users: set[str],
     tolerance_ms: float,
+    product_of_order: Mapping[str, str | None] | None = None,
+    product_of_user: Mapping[str, str | None] | None = None,
 ) -> FairnessFigures:
-    """`won_by`: order id -> the request that won it; `position`: order id -> position."""
+    """`won_by`: order id -> the request that won it; `position`: order id -> position;
+    with `product_of_order` and `product_of_user` (several products), a loser is
+    compared with the winners of its own product only."""
     tolerance_ns = int(tolerance_ms * 1e6)
     ranked = sorted((position[oid], entry) for oid, entry in won_by.items() if oid in position)
     in_position_order = [entry for _, entry in ranked]
@@ -99,10 +109,15 @@ def fairness_figures(
         told_sold_out = [r for r in attempts if r.status == "sold_out"]
         if told_sold_out:
             losers.append(min(told_sold_out, key=lambda r: r.send_ns))
+    rivals = _winner_sends_by_product(won_by, product_of_order)
     overtaken_pairs = 0
     overtaken_losers = 0
     for loser in losers:
-        later = len(winner_sends) - bisect_right(winner_sends, loser.arrived_by_ns + tolerance_ns)
+        product = None if product_of_user is None else product_of_user.get(loser.user)
+        sends_of_rivals = winner_sends if product_of_order is None else rivals.get(product, [])
+        later = len(sends_of_rivals) - bisect_right(
+            sends_of_rivals, loser.arrived_by_ns + tolerance_ns
+        )
         overtaken_pairs += later
         overtaken_losers += later > 0
     worst = None
@@ -124,6 +139,18 @@ def fairness_figures(
         overtaken_pairs=overtaken_pairs,
         tolerance_ms=tolerance_ms,
     )
+
+
+def _winner_sends_by_product(
+    won_by: dict[str, Entry], product_of_order: Mapping[str, str | None] | None
+) -> dict[str | None, list[int]]:
+    """Send times of the winners of each product, ascending ({} for one product)."""
+    if product_of_order is None:
+        return {}
+    sends: dict[str | None, list[int]] = defaultdict(list)
+    for order_id, entry in won_by.items():
+        sends[product_of_order.get(order_id)].append(entry.send_ns)
+    return {product: sorted(times) for product, times in sends.items()}
 
 
 def count_pairs(first: list[int], second: list[int], margin: int) -> int:

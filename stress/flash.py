@@ -17,6 +17,8 @@ from stress.identity import Minter, SigningKey, auth_phrase
 from stress.load import LoadResult, run_load
 from stress.lookups import lookup_all
 from stress.pages import SOLD_OUT_WITHIN_MS, last_sale, page_checks, page_figures
+from stress.product_verdict import format_rows, products_of_status
+from stress.products import ProductDemand, demand_for, sale_products, with_skus
 from stress.scenarios import ScenarioOptions, UserPlan, build_plans
 from stress.server_usage import cpu_summary, per_request_us, server_cpu_s
 from stress.spread import AT_ONE_INSTANT, SPREAD_WARNING_MS, not_a_burst, release_spread
@@ -53,6 +55,10 @@ class FlashOptions:
     ceiling: CeilingOptions | None = None  # measure the ceiling on the same server after
     # jwt mode (FLASHSALE_AUTH=jwt): sign one token per shopper with this key
     signing: SigningKey | None = None
+    # The demand mix over the sale's products (stress.products); () for the default:
+    # no sku to a sale of one product, the products evenly to a sale of several.
+    products: tuple[ProductDemand, ...] = ()
+    seed: int = 1  # of the draw of each shopper's sku
 
 
 @dataclass
@@ -76,10 +82,13 @@ def run_flash(options: FlashOptions) -> FlashResult:
         metrics_before = api.metrics()
         sale, facts = _prepare_sale(api, options, status_before)
         facts = replace(facts, auth_mode=auth_mode)
+        # Before the release: a sku the sale does not have stops the run here.
+        mix = demand_for(options.products, [product.sku for product in facts.products])
         scenario = replace(options.scenario, users=options.users,
                            bots_claim_others=options.signing is not None)  # fmt: skip
         # Tokens are minted here, before any client process starts: never on the clock.
-        plans, tokens = _signed(build_plans(scenario, run_id), options.signing)
+        plans = with_skus(build_plans(scenario, run_id), mix, options.seed)
+        plans, tokens = _signed(plans, options.signing)
         started_at = datetime.now(UTC).isoformat()
         load_before = os.getloadavg()[0]
         opened: list[dict[str, Any] | None] = []
@@ -123,6 +132,12 @@ def run_flash(options: FlashOptions) -> FlashResult:
             "scenario": asdict(scenario),
             "auth": options.signing.describe() if options.signing else {"mode": "open"},
             "users": options.users,
+            "demand": {
+                "products": [{"sku": p.sku, "weight": p.weight} for p in mix],
+                "seed": options.seed,
+                # weights: --products; even: over a sale's several products; none: no sku
+                "mix": "weights" if options.products else "even" if mix else "none",
+            },
             "processes": load.processes,
             "engine": "asyncio on uvloop, stress/wire.py (httptools)",
             "shoppersPerProcess": load.shoppers_per_process,
@@ -239,7 +254,11 @@ def _prepare_sale(
             server_now = parse_iso(status.get("serverTime")) or datetime.now(UTC)
             starts_at = (server_now + timedelta(seconds=options.start_lead_s)).isoformat()
         stock = options.stock if options.stock is not None else 100
-        sale = api.start_sale(stock, options.per_user_limit, starts_at=starts_at)
+        products = sale_products(options.products, options.stock) if options.products else []
+        if products:
+            stock = sum(product["stock"] for product in products)
+        sale = api.start_sale(stock, options.per_user_limit, starts_at=starts_at,
+                              products=products)  # fmt: skip
         fresh = api.status()
         facts = SaleFacts(
             stock=stock,
@@ -249,6 +268,7 @@ def _prepare_sale(
             starts_at_ns=iso_to_ns(fresh.get("startsAt") or starts_at),
             rate_limit_per_min=rate_limit,
             fairness_tolerance_ms=options.fairness_tolerance_ms,
+            products=products_of_status(fresh),
         )
         return sale, facts
     if name == "prestart":
@@ -263,6 +283,7 @@ def _prepare_sale(
         starts_at_ns=None,
         rate_limit_per_min=rate_limit,
         fairness_tolerance_ms=options.fairness_tolerance_ms,
+        products=products_of_status(status),
     )
     return None, facts
 
@@ -305,6 +326,15 @@ def page_lines(pages: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _mix_phrase(demand: dict[str, Any]) -> str:
+    mix, seed = demand.get("mix"), demand.get("seed")
+    if mix == "weights":
+        return f"each shopper asked for one sku, drawn by the --products weights, seed {seed}"
+    if mix == "even":
+        return f"each shopper asked for one sku, drawn evenly over the sale's, seed {seed}"
+    return "no sku sent: a sale of one product"
+
+
 def format_summary(result: FlashResult) -> str:
     """The verdict and figures as a terminal page."""
     verdict, figures = result.verdict, result.figures
@@ -319,6 +349,9 @@ def format_summary(result: FlashResult) -> str:
         lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
     for warning in verdict.warnings:
         lines.append(f"  [warn] {warning}")
+    if verdict.products:
+        lines += ["", f"PRODUCTS ({_mix_phrase(run.get('demand') or {})})"]
+        lines += format_rows(verdict.products)
     lines += ["", "FIGURES"]
     for key, label in (
         ("purchaseRequests", "purchase requests"),

@@ -25,6 +25,10 @@ shopper signs a token of its own (PyJWT; `sub` = its id) when it starts, sends i
 as `Authorization: Bearer` with a body of `{}`, and looks its order up at
 `/flash-sale/purchase/me`.
 
+A sale of several products: each shopper asks for one of the products its page
+load lists, evenly (`"sku"` in the body); a sale of one is bought without a sku.
+(`python -m stress flash --products` sets a weighted mix and judges each product.)
+
 This file imports nothing of the repository, so a worker can take it from the
 master (`locust -f - --worker --master-host ...`).
 """
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import secrets
 import time
 from collections import Counter
@@ -138,6 +143,16 @@ def local_start_s(status: dict[str, Any], asked_at_s: float, answered_at_s: floa
     return starts - skew_s
 
 
+def pick_sku(status: dict[str, Any], rng: random.Random) -> str | None:
+    """The product a shopper asks for: one of a sale of several, evenly; None for
+    a sale of one product (or a server without products), which needs no sku."""
+    products = status.get("products")
+    if not isinstance(products, list):
+        return None
+    skus = [p["sku"] for p in products if isinstance(p, dict) and p.get("sku")]
+    return rng.choice(skus) if len(skus) > 1 else None
+
+
 def pause_after(http: int, status: str, retry_after: str | None, retries_left: int) -> float | None:
     """Seconds before pressing Buy again, or None when the shopper is done."""
     if status == "not_started":
@@ -209,6 +224,9 @@ class Shopper(HttpUser):
             self.page = answer.json()
             self.page["_localStart"] = local_start_s(self.page, asked, time.time())
             self.etag = answer.headers.get("ETag")
+            sku = pick_sku(self.page, random.Random(self.user_id))
+            if sku is not None:
+                self.body = {**self.body, "sku": sku}
         if options.watch_events:
             self.stream = gevent.spawn(self.watch)
 

@@ -21,7 +21,7 @@ from stress.common import (
     parse_retry_after,
     str_or_none,
 )
-from stress.verdict import LookupResult
+from stress.orders import HeldOrder, LookupResult
 
 LOOKUP_THREADS = 16
 LOOKUP_TIMEOUT_S = 10.0
@@ -73,13 +73,34 @@ def lookup_one(
         body = decode_json(answer)
         if answer.status_code != 200:
             return LookupResult(user, answer.status_code)
-        position = body.get("position")
         return LookupResult(
             user=user,
             http=200,
             order_id=str_or_none(body.get("orderId")),
-            position=position if isinstance(position, int) else None,
+            position=_int_or_none(body.get("position")),
             sale_id=str_or_none(body.get("saleId")),
             purchased_at_ns=iso_to_ns(body.get("purchasedAt")),
+            sku=str_or_none(body.get("sku")),
+            orders=held_orders(body.get("orders")),
         )
     return last
+
+
+def held_orders(orders: object) -> tuple[HeldOrder, ...]:
+    """A look-up's `orders` (a server with products lists every order the user holds)."""
+    if not isinstance(orders, list):
+        return ()
+    return tuple(
+        HeldOrder(
+            str(order["orderId"]),
+            _int_or_none(order.get("position")),
+            str_or_none(order.get("sku")),
+            str_or_none(order.get("saleId")),
+        )
+        for order in orders
+        if isinstance(order, dict) and order.get("orderId") is not None
+    )
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -93,6 +93,8 @@ def flash_html(report: dict[str, Any]) -> str:
         parts.append(
             "<ul>" + "".join(f"<li>{escape(w)}</li>" for w in verdict["warnings"]) + "</ul>"
         )
+    if verdict.get("products"):
+        parts.append("<h2>Products</h2>" + _products_table(verdict["products"]))
     parts.append("<h2>Figures</h2>" + _figures_table(figures))
     parts.append(f"<p>{escape(cpu_summary(run))}</p>")
     parts.append(_latency_table(figures.get("latencyMs", {})))
@@ -145,6 +147,18 @@ def flash_html(report: dict[str, Any]) -> str:
     parts.append("<h2>Run</h2><pre>" + escape(json.dumps(run, indent=2, default=str)) + "</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _products_table(rows: list[dict[str, Any]]) -> str:
+    """Per product: the stock offered, the demand, what was sold and what the status says."""
+    header = ("sku", "stock", "demand", "201s", "confirmed", "expected", "sold", "remaining")
+    keys = ("stock", "demand", "answered_201", "confirmed", "expected", "sold", "remaining")
+    parts = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
+    for row in rows:
+        cells = "".join(f'<td class="num">{escape(_cell(row.get(key)))}</td>' for key in keys)
+        parts.append(f"<tr><td>{escape(str(row['sku']))}</td>{cells}</tr>")
+    parts.append("</table>")
+    return "".join(parts)
 
 
 def write_sweep_report(folder: Path, sweep: dict[str, Any]) -> Path:

@@ -34,6 +34,9 @@ class UserPlan:
     # attempt, which the server must refuse (403).
     token: str | None = None
     claims: tuple[str, ...] = ()
+    # The product every attempt asks for ("sku" in the body); None: no sku sent,
+    # as to a sale of one product (stress.products draws it).
+    sku: str | None = None
 
     def to_row(self) -> tuple:
         return astuple(self)

@@ -102,11 +102,15 @@ class Shopper:
         if reused and stale:
             # Sent into a connection the server had just closed: a browser resends.
             record.status = OUTCOME_RESENT
-            record.claimed_as = claimed_as
-            self._on_record(record)
+            self._on_record(self._asked(record, claimed_as))
             record, _, _ = await self._timed(request, "purchase", attempt)
+        self._on_record(self._asked(record, claimed_as))
+        return record
+
+    def _asked(self, record: Record, claimed_as: str) -> Record:
+        """The record with what its body asked: another shopper's id, a sku."""
         record.claimed_as = claimed_as
-        self._on_record(record)
+        record.asked_sku = self.plan.sku or ""
         return record
 
     async def _timed(
@@ -193,21 +197,23 @@ def purchase_requests(plan: UserPlan, host: str) -> list[tuple[bytes, str]]:
     """The shopper's purchase requests, each with the other shopper's id it claims
     ("" for its own). Open mode: the body names the buyer. jwt mode: the token
     does; the body is `{}`, and a bot's attempts alternate between its own id
-    (`{}`, then `{"userId": sub}`) and each id of its claims."""
+    (`{}`, then `{"userId": sub}`) and each id of its claims. Every body names the
+    plan's sku, when it has one."""
+    product = {} if plan.sku is None else {"sku": plan.sku}
     if plan.token is None:
-        return [(json_post(PURCHASE_PATH, host, {"userId": plan.user}), "")]
+        return [(json_post(PURCHASE_PATH, host, {"userId": plan.user, **product}), "")]
     headers = bearer(plan.token)
     own = [
-        json_post(PURCHASE_PATH, host, {}, headers=headers),
-        json_post(PURCHASE_PATH, host, {"userId": plan.user}, headers=headers),
+        json_post(PURCHASE_PATH, host, product, headers=headers),
+        json_post(PURCHASE_PATH, host, {"userId": plan.user, **product}, headers=headers),
     ]
     if not plan.claims:
         return [(own[0], "")]
     requests: list[tuple[bytes, str]] = []
     for n, other in enumerate(plan.claims):
         requests.append((own[n % 2], ""))
-        requests.append((json_post(PURCHASE_PATH, host, {"userId": other}, headers=headers),
-                         other))  # fmt: skip
+        claim = {"userId": other, **product}
+        requests.append((json_post(PURCHASE_PATH, host, claim, headers=headers), other))
     return requests
 
 
@@ -252,6 +258,7 @@ def _record(
         position=position if isinstance(position, int) else None,
         order_id=str_or_none(payload.get("orderId")),
         sale_id=str_or_none(payload.get("saleId")),
+        sku=str_or_none(payload.get("sku")),
         retry_after_s=answer.retry_after_s,
         # What a server error said, for the report (its JSON title, else raw text).
         error=_server_error_text(answer, payload) if answer.status >= 500 else "",

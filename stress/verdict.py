@@ -13,25 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stress.common import OUTCOME_RESENT, Record
-from stress.fairness import Entry, FairnessFigures, fairness_figures
+from stress.fairness import FairnessFigures, fairness_figures
 from stress.identity_verdict import identity_checks, identity_counts
+from stress.orders import HeldOrder, LookupResult, RunOrders, collect_orders, held_by_user
+from stress.product_verdict import (
+    ProductFacts,
+    ProductRow,
+    asked_sku,
+    product_checks,
+    product_rows,
+)
 
 RATE_WINDOW_NS = 60 * 10**9
 EXAMPLES = 5
-
-
-@dataclass(frozen=True, slots=True)
-class LookupResult:
-    """`GET /flash-sale/purchase/{userId}` after the run: 200 with an order, 404, or
-    something else (http 0: no answer)."""
-
-    user: str
-    http: int
-    order_id: str | None = None
-    position: int | None = None
-    sale_id: str | None = None
-    purchased_at_ns: int | None = None
-    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +41,8 @@ class SaleFacts:
     rate_limit_per_min: int | None = None  # check the rate limit when set
     fairness_tolerance_ms: float = 1000.0
     auth_mode: str = "open"  # "jwt": the buyer is the token's sub (stress.identity)
+    # The sale's products (stress.product_verdict); () from a server without products.
+    products: tuple[ProductFacts, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +61,7 @@ class Verdict:
     fairness: FairnessFigures
     counts: dict[str, int] = field(default_factory=dict)
     identity: dict[str, int] = field(default_factory=dict)  # jwt mode: stress.identity_verdict
+    products: list[ProductRow] = field(default_factory=list)  # stress.product_verdict
 
     @property
     def ok(self) -> bool:
@@ -83,27 +80,8 @@ class Verdict:
             "fairness": self.fairness.to_dict(),
             "counts": self.counts,
             "identity": self.identity,
+            "products": [row.to_dict() for row in self.products],
         }
-
-
-@dataclass
-class _Orders:
-    """The sales of this run: user -> order ids, order id -> users, positions."""
-
-    by_user: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    users_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    position: dict[str, int] = field(default_factory=dict)
-    won_by: dict[str, Entry] = field(default_factory=dict)  # order id -> winning request
-
-    def add(self, user: str, order_id: str, position: int | None, won: Record | None) -> None:
-        self.by_user[user].add(order_id)
-        self.users_of[order_id].add(user)
-        if position is not None:
-            self.position.setdefault(order_id, position)
-        if won is not None:
-            known = self.won_by.get(order_id)
-            if known is None or won.send_ns < known.send_ns:
-                self.won_by[order_id] = Entry(won.send_ns, won.arrived_by_ns)
 
 
 def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFacts) -> Verdict:
@@ -114,7 +92,7 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
     for attempts in by_user.values():
         attempts.sort(key=lambda r: r.send_ns)
 
-    orders = _collect_orders(by_user, lookups)
+    orders = collect_orders(by_user, lookups)
     confirmed = len(orders.users_of)
     demand = sum(min(facts.per_user_limit, len(attempts)) for attempts in by_user.values())
     counts = _count_outcomes(purchases)
@@ -122,7 +100,10 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
     warnings: list[str] = []
 
     checks.append(_check_oversell(confirmed, facts))
-    expected = min(facts.stock, demand)
+    rows = product_rows(facts.products, by_user, orders.sku_of, facts.per_user_limit,
+                        facts.status_after)  # fmt: skip
+    # Several products: each sells up to its own stock, whatever the others' demand.
+    expected = sum(row.expected for row in rows) if rows else min(facts.stock, demand)
     checks.append(
         Check(
             "sold exactly min(stock, demand)",
@@ -130,7 +111,9 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
             f"{confirmed} confirmed; stock {facts.stock}, demand {demand}, expected {expected}",
         )
     )
-    checks.append(_check_per_user_limit(orders, facts.per_user_limit))
+    checks.append(_check_per_user_limit(orders, facts.per_user_limit, len(facts.products)))
+    checks += [Check(*check) for check in product_checks(rows, facts.products, by_user,
+                                                         held_by_user(orders))]  # fmt: skip
     checks.append(_check_unique_orders(orders))
     checks.append(_check_repeat_answers(by_user, orders))
     checks.append(_check_lookups(by_user, lookups, orders))
@@ -165,9 +148,7 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
                 "no bot attempt as another id was answered 403: the refusal was not shown"
             )
 
-    fairness = fairness_figures(
-        by_user, orders.position, orders.won_by, set(orders.by_user), facts.fairness_tolerance_ms
-    )
+    fairness = _fairness(by_user, orders, facts)
     checks.append(
         Check(
             f"fair order (nobody certainly overtaken by over {facts.fairness_tolerance_ms:g} ms)",
@@ -179,27 +160,21 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
     pending = counts.get("pending", 0)
     if pending:
         warnings.append(f"{pending} answers were 202 pending; resolved by the look-ups")
-    return Verdict(checks, warnings, confirmed, demand, fairness, counts, identity)
+    return Verdict(checks, warnings, confirmed, demand, fairness, counts, identity, rows)
 
 
-def _collect_orders(by_user: dict[str, list[Record]], lookups: dict[str, LookupResult]) -> _Orders:
-    orders = _Orders()
-    for user, attempts in by_user.items():
-        for record in attempts:
-            if record.http == 201 and record.order_id:
-                orders.add(user, record.order_id, record.position, record)
-        lookup = lookups.get(user)
-        if lookup is not None and lookup.http == 200 and lookup.order_id:
-            # A sale the shopper never saw confirmed (202 pending, timeout) still counts;
-            # its send time is that of the attempt that may have made it.
-            maybe = [r for r in attempts if r.http in (0, 202) or r.http >= 500]
-            orders.add(
-                user,
-                lookup.order_id,
-                lookup.position,
-                maybe[0] if maybe and user not in orders.by_user else None,
-            )
-    return orders
+def _fairness(
+    by_user: dict[str, list[Record]], orders: RunOrders, facts: SaleFacts
+) -> FairnessFigures:
+    """Fairness over the whole sale; with several products, a loser against the
+    winners of the product it asked for only."""
+    several = len(facts.products) > 1
+    return fairness_figures(
+        by_user, orders.position, orders.won_by, set(orders.by_user), facts.fairness_tolerance_ms,
+        product_of_order=orders.sku_of if several else None,
+        product_of_user={user: asked_sku(attempts, facts.products)
+                         for user, attempts in by_user.items()} if several else None,
+    )  # fmt: skip
 
 
 def _count_outcomes(purchases: list[Record]) -> dict[str, int]:
@@ -219,17 +194,26 @@ def _check_oversell(confirmed: int, facts: SaleFacts) -> Check:
     return Check("no oversell", ok, detail)
 
 
-def _check_per_user_limit(orders: _Orders, limit: int) -> Check:
+def _check_per_user_limit(orders: RunOrders, limit: int, products: int = 0) -> Check:
+    """Over every order the answers and the look-ups name, of whatever product."""
     over = {user: ids for user, ids in orders.by_user.items() if len(ids) > limit}
     return Check(
-        f"nobody over the per-user limit ({limit})",
+        f"nobody over the per-user limit ({limit})" + (" across products" if products > 1 else ""),
         not over,
         f"{len(over)} users over the limit"
-        + _examples(f"{user}: {sorted(ids)}" for user, ids in over.items()),
+        + _examples(f"{user}: {_named(sorted(ids), orders)}" for user, ids in over.items()),
     )
 
 
-def _check_unique_orders(orders: _Orders) -> Check:
+def _named(order_ids: list[str], orders: RunOrders) -> str:
+    """Order ids, each with its product when known."""
+    return ", ".join(
+        oid if orders.sku_of.get(oid) is None else f"{oid} ({orders.sku_of[oid]})"
+        for oid in order_ids
+    )
+
+
+def _check_unique_orders(orders: RunOrders) -> Check:
     shared = {oid: users for oid, users in orders.users_of.items() if len(users) > 1}
     return Check(
         "order ids unique",
@@ -239,7 +223,7 @@ def _check_unique_orders(orders: _Orders) -> Check:
     )
 
 
-def _check_repeat_answers(by_user: dict[str, list[Record]], orders: _Orders) -> Check:
+def _check_repeat_answers(by_user: dict[str, list[Record]], orders: RunOrders) -> Check:
     """A 409 must name the order the user already holds."""
     wrong = []
     for user, attempts in by_user.items():
@@ -257,7 +241,7 @@ def _check_repeat_answers(by_user: dict[str, list[Record]], orders: _Orders) -> 
 
 
 def _check_lookups(
-    by_user: dict[str, list[Record]], lookups: dict[str, LookupResult], orders: _Orders
+    by_user: dict[str, list[Record]], lookups: dict[str, LookupResult], orders: RunOrders
 ) -> Check:
     lost, extra, mismatched, failed = [], [], [], []
     for user, attempts in by_user.items():
@@ -266,18 +250,14 @@ def _check_lookups(
             failed.append(f"{user}: {'not looked up' if lookup is None else lookup.http}")
             continue
         confirmed = [r for r in attempts if r.http == 201 and r.order_id]
+        held = {order.order_id: order for order in lookup.held()}
         if confirmed:
             if lookup.http == 404:
                 lost.append(f"{user}: 201 {confirmed[0].order_id}, look-up 404")
-            elif any(r.order_id != lookup.order_id for r in confirmed) or any(
-                r.position is not None
-                and lookup.position is not None
-                and r.position != lookup.position
-                for r in confirmed
-            ):
+            elif any(_disagrees(r, held) for r in confirmed):
                 mismatched.append(
                     f"{user}: 201 {confirmed[0].order_id}/{confirmed[0].position}, "
-                    f"look-up {lookup.order_id}/{lookup.position}"
+                    f"look-up {[(o.order_id, o.position, o.sku) for o in held.values()]}"
                 )
         elif lookup.http == 200:
             uncertain = any(r.http in (0, 202, 409) or r.http >= 500 for r in attempts)
@@ -291,6 +271,17 @@ def _check_lookups(
         + _examples(lost + extra + mismatched + failed)
     )
     return Check("look-ups agree with the answers", problems == 0, detail)
+
+
+def _disagrees(record: Record, held: dict[str, HeldOrder]) -> bool:
+    """A 201 whose order the look-up does not list, or lists at another position
+    or of another product."""
+    order = held.get(record.order_id or "")
+    if order is None:
+        return True
+    if None not in (record.position, order.position) and record.position != order.position:
+        return True
+    return record.sku is not None and order.sku is not None and record.sku != order.sku
 
 
 def _check_status(confirmed: int, facts: SaleFacts) -> Check:
@@ -314,7 +305,7 @@ def _check_status(confirmed: int, facts: SaleFacts) -> Check:
     )
 
 
-def _check_positions(orders: _Orders, facts: SaleFacts) -> Check:
+def _check_positions(orders: RunOrders, facts: SaleFacts) -> Check:
     positions = list(orders.position.values())
     total = facts.stock + facts.sold_before
     duplicates = len(positions) - len(set(positions))

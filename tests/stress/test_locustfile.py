@@ -97,3 +97,16 @@ def test_a_jwt_shopper_token_names_it(locustfile):
     assert claims == {"sub": "locust-1", "iat": 1_900_000_000, "aud": "flash-sale",
                       "exp": 1_900_000_000 + locustfile.TOKEN_LIFETIME_S}  # fmt: skip
     assert parser.parse_args([]).jwt_secret == ""
+
+
+def test_a_shopper_asks_for_one_of_several_products_evenly(locustfile):
+    import random
+
+    rng = random.Random(4)
+    several = {"products": [{"sku": "s"}, {"sku": "m"}, {"sku": "l"}]}
+    picks = [locustfile.pick_sku(several, rng) for _ in range(3000)]
+    assert {sku: picks.count(sku) for sku in "sml"} == pytest.approx(
+        {"s": 1000, "m": 1000, "l": 1000}, abs=150
+    )
+    assert locustfile.pick_sku({"products": [{"sku": "aurora-anc"}]}, rng) is None
+    assert locustfile.pick_sku({"state": "open"}, rng) is None  # a server without products
