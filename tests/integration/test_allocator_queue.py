@@ -32,12 +32,14 @@ from flashsale.allocator.protocol import (
     Request,
     authenticate,
     frame,
+    purchase_body,
 )
 from flashsale.errors import JournalLocked
 from flashsale.journal import Journal, JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
+from tests.support.catalogue import SKU, product
 from tests.support.load import journal_orders
 from tests.support.server import wait_until
 
@@ -48,7 +50,8 @@ def _allocator(tmp_path, board: SaleBoard, stock: int = 50) -> tuple[Allocator, 
     address, authkey = str(tmp_path / "allocator.sock"), os.urandom(32)
     allocator = Allocator(
         address=address, authkey=authkey, db_path=tmp_path / "journal.db",
-        first_sale=FirstSale(stock, 1, None, None), board=board, journal_board=JournalBoard(),
+        first_sale=FirstSale((product(stock=stock),), 1, None, None), board=board,
+        journal_board=JournalBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
     )  # fmt: skip
     return allocator, address, authkey
@@ -79,7 +82,7 @@ def _client(address: str, authkey: bytes, reply_timeout_s: float = 5, budget_s: 
 def _purchase_frame(user: str, request_id: bytes, lifetime_s: float = 60) -> bytes:
     now = time.monotonic_ns()
     request = Request(Kind.PURCHASE, 0, NO_SLOT, 1, request_id, now,
-                      now + int(lifetime_s * 1e9), user.encode())  # fmt: skip
+                      now + int(lifetime_s * 1e9), purchase_body(user, SKU))  # fmt: skip
     return frame(request.encode())
 
 
@@ -136,7 +139,7 @@ def test_writers_killed_mid_frame_do_not_block_the_others(allocator):
         try:
             assert await client.start(10)
             started = time.monotonic()
-            decision = await client.purchase("survivor", time.monotonic_ns())
+            decision = await client.purchase("survivor", SKU, time.monotonic_ns())
             return decision.outcome, time.monotonic() - started
         finally:
             await client.close()
@@ -156,7 +159,7 @@ def test_many_requests_share_one_connection_each_getting_its_own_answer(allocato
             assert await client.start(10)
             users = [f"crowd-{i % 40}" for i in range(120)]  # each of 40 users thrice
             now = time.monotonic_ns()
-            decisions = await asyncio.gather(*(client.purchase(u, now) for u in users))
+            decisions = await asyncio.gather(*(client.purchase(u, SKU, now) for u in users))
             return [d.outcome for d in decisions]
         finally:
             await client.close()
@@ -188,7 +191,7 @@ def test_a_worker_that_stops_reading_its_replies_is_cut_off(allocator):
         client = _client(address, authkey)
         try:
             assert await client.start(10)
-            return (await client.purchase("someone-else", time.monotonic_ns())).outcome
+            return (await client.purchase("someone-else", SKU, time.monotonic_ns())).outcome
         finally:
             await client.close()
 
@@ -199,7 +202,8 @@ def test_a_worker_that_stops_reading_its_replies_is_cut_off(allocator):
 def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
     second = Allocator(
         address=str(tmp_path / "second.sock"), authkey=b"k", db_path=tmp_path / "journal.db",
-        first_sale=FirstSale(50, 1, None, None), board=SaleBoard(), journal_board=JournalBoard(),
+        first_sale=FirstSale((product(stock=50),), 1, None, None), board=SaleBoard(),
+        journal_board=JournalBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
     )  # fmt: skip
     with pytest.raises(JournalLocked):
@@ -244,7 +248,7 @@ def test_a_late_reply_is_503_only_for_requests_the_allocator_never_read(tmp_path
             now = time.monotonic_ns()
             calls = []
             for user in ("first", "second", "third"):  # one after the other, on one connection
-                calls.append(asyncio.ensure_future(client.purchase(user, now)))
+                calls.append(asyncio.ensure_future(client.purchase(user, SKU, now)))
                 await asyncio.sleep(0.02)
             return [d.outcome for d in await asyncio.gather(*calls)]
         finally:
@@ -269,7 +273,8 @@ def test_an_acknowledgement_not_yet_read_counts_as_read(tmp_path):
             lambda: _Connection(_client("unused", b"k")), sock=ours
         )
         transport.pause_reading()  # the loop does not get to read it
-        call = _Call(Request(Kind.PURCHASE, 0, NO_SLOT, 1, os.urandom(16), 0, 0, b"u"),
+        body = purchase_body("u", SKU)
+        call = _Call(Request(Kind.PURCHASE, 0, NO_SLOT, 1, os.urandom(16), 0, 0, body),
                      loop.create_future())  # fmt: skip
         call.number = 1
         before = connection.read_by_allocator(call)
@@ -317,13 +322,13 @@ def test_a_frozen_allocator_gets_pending_for_what_it_read_and_503_for_the_rest(t
         try:
             assert await client.start(10)
             connection = client._connection
-            ann = asyncio.ensure_future(client.purchase("ann", time.monotonic_ns()))
+            ann = asyncio.ensure_future(client.purchase("ann", SKU, time.monotonic_ns()))
             await until(entered.is_set, "ann's commit never started")
             await until(lambda: connection.acknowledged == 1, "ann's ACK never came")
             os.kill(process.pid, signal.SIGSTOP)
             try:
                 now = time.monotonic_ns()
-                others = [client.purchase(user, now) for user in ("bob", "cy", "di")]
+                others = [client.purchase(user, SKU, now) for user in ("bob", "cy", "di")]
                 outcomes = [d.outcome for d in await asyncio.gather(ann, *others)]
             finally:
                 os.kill(process.pid, signal.SIGCONT)

@@ -4,7 +4,16 @@ import os
 
 import pytest
 
-from flashsale.allocator.protocol import FrameBuffer, Kind, Reply, Request, frame
+from flashsale.allocator.protocol import (
+    FrameBuffer,
+    Kind,
+    Reply,
+    Request,
+    frame,
+    purchase_body,
+    read_purchase_body,
+)
+from flashsale.journal import order_id_for
 from flashsale.outcomes import Outcome
 
 
@@ -32,19 +41,29 @@ def test_the_worker_decodes_a_reply_into_its_decision():
     from flashsale.allocator.client import decode_reply
 
     request_id = os.urandom(16)
-    sale = Reply(Kind.DECISION, Outcome.CONFIRMED, 9, request_id, 4, 1, 17, 1234, b"order-id")
+    order_id = order_id_for(request_id)
+    body = (order_id + "shoe-42").encode()
+    sale = Reply(Kind.DECISION, Outcome.CONFIRMED, 9, request_id, 4, 1, 17, 1234, body)
     got_id, decision = decode_reply(sale.encode())
     assert got_id == request_id
     assert decision.outcome is Outcome.CONFIRMED
     assert (decision.order.order_id, decision.order.sale_id, decision.order.position) == (
-        "order-id", 4, 17,
+        order_id, 4, 17,
     )  # fmt: skip
+    assert decision.order.sku == "shoe-42"
     assert (decision.order.unit, decision.order.purchased_at_us) == (1, 1234)
     refused = Reply(Kind.DECISION, Outcome.SOLD_OUT, 9, request_id).encode()
     assert decode_reply(refused)[1].outcome is Outcome.SOLD_OUT
     assert decode_reply(refused)[1].order is None
     started = Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, 9, request_id, 5, body=b'{"a": 1}')
     assert decode_reply(started.encode())[1].body == b'{"a": 1}'
+
+
+@pytest.mark.parametrize(
+    ("user", "sku"), [("émile", "s"), ("a" * 64, "x" * 64), ("\u5c71\u7530", "a.b_c-d")]
+)
+def test_a_purchase_body_carries_the_user_and_the_sku(user, sku):
+    assert read_purchase_body(purchase_body(user, sku)) == (user, sku)
 
 
 def test_a_request_frames_itself_as_frame_of_its_encoding_would():
