@@ -198,10 +198,20 @@ class Allocator:
 
     # -- what the commits report ------------------------------------------------------
     def _durable(self, orders: list[OrderRecord]) -> None:
-        place_of = self.book.place_of
-        # Orders are in position order, so each product's last one is its new total.
-        product_sold = {place_of(order.sku): order.sku_position for order in orders}
-        self.board.publish_sold(orders[-1].position, len(orders), product_sold)
+        self.board.publish_sold(orders[-1].position, len(orders), self._product_totals(orders))
+
+    def _product_totals(self, orders: list[OrderRecord]) -> dict[int, int]:
+        """Each product's sold count after `orders` (in position order), by its place:
+        its last order's. Read from the end, so a sale of one product reads one."""
+        place_of, products = self.book.place_of, len(self.book.sale.products)
+        totals: dict[int, int] = {}
+        for order in reversed(orders):
+            place = place_of(order.sku)
+            if place not in totals:
+                totals[place] = order.sku_position
+                if len(totals) == products:
+                    break
+        return totals
 
     def _commit_failed(self, error: sqlite3.OperationalError) -> Callable[[str], bool]:
         """Stop selling and forget the sales nobody was told of: the book becomes what
