@@ -28,4 +28,14 @@ describe('outcomeMessage names the product', () => {
     expect(message.title).toBe('No longer on sale');
     expect(message.body).toMatch(/^That product is no longer on sale; nothing was bought/);
   });
+
+  it('does not claim a limit of one: a sale may allow a shopper more', () => {
+    const message = outcomeMessage(
+      { kind: 'already_purchased', order: { ...ORDER, sku: 'aurora-anc' }, detail: '' },
+      ONE,
+    );
+    expect(message.body).toBe(
+      'You hold as many as this sale allows one shopper. Your order o-1 for Aurora ANC Headphones (number 3 in line) stands.',
+    );
+  });
 });

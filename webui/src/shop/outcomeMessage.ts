@@ -44,8 +44,8 @@ export function outcomeMessage(
         tone: 'info',
         title: 'You already bought this item',
         body: outcome.order
-          ? `The limit is one per shopper. Your order ${outcome.order.orderId}${what} (number ${outcome.order.position} in line) stands.`
-          : outcome.detail || 'The limit is one per shopper.',
+          ? `You hold as many as this sale allows one shopper. Your order ${outcome.order.orderId}${what} (number ${outcome.order.position} in line) stands.`
+          : outcome.detail || 'You hold as many as this sale allows one shopper.',
       };
     }
     case 'sold_out': {
