@@ -431,6 +431,3 @@ class JournalReader:
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db(), "sale_id = ? ORDER BY position", (sale_id,))
-
-    def products_of_sale(self, sale_id: int) -> tuple[Product, ...]:
-        return products_of_sale(self._db(), sale_id)

@@ -18,6 +18,7 @@ from tests.integration.test_resilience import assert_invariants, burst_while
 from tests.support.load import Answer, burst, journal_orders, journal_products
 from tests.support.old_journal import write_old_journal
 from tests.support.server import ServerProcess, wait_until
+from tests.support.sse import open_stream
 
 ADMIN_TOKEN = "admin-token-for-products"
 SIZES = {"shoe-41": 40, "shoe-42": 25, "shoe-43": 15}
@@ -157,7 +158,14 @@ def test_a_sale_of_several_needs_a_sku_that_it_has_and_sells_nothing_otherwise(
 
 def test_a_product_sold_out_among_others_is_refused_for_itself_only(start_server, tmp_path):
     server = sizes_server(start_server, tmp_path, {"s41": 1, "s42": 2}, workers=2)
-    assert buy(server, "ann", "s41").status_code == 201
+    stream = open_stream(server.url)
+    try:
+        assert products_of(stream.next_status())["s41"] == (0, 1, "open")
+        assert buy(server, "ann", "s41").status_code == 201
+        pushed = stream.status_until(lambda status: status["sold"] == 1)
+        assert products_of(pushed) == {"s41": (1, 0, "sold_out"), "s42": (0, 2, "open")}
+    finally:
+        stream.close()
     gone = buy(server, "bob", "s41")
     assert gone.status_code == 410
     assert gone.json()["sku"] == "s41"
