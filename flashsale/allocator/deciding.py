@@ -13,6 +13,7 @@ import time
 from flashsale.allocator.book import StockBook
 from flashsale.allocator.peers import Pending, Replies
 from flashsale.allocator.protocol import FRAMED_REPLY, REPLY, RESENT, Kind, read_purchase_body
+from flashsale.journal import OrderRecord
 from flashsale.outcomes import Outcome
 
 log = logging.getLogger("flashsale.allocator")
@@ -48,20 +49,23 @@ def decide_purchases(
             if outcome is Outcome.EXPIRED:
                 expired_count += 1
                 late += too_late
-        if order is None:
-            reply = FRAMED_REPLY.pack(
-                REPLY.size, Kind.DECISION, outcome, 0, 0, purchase.seq, purchase.request_id, 0, 0
-            )
-        else:
-            order_id = (order.order_id + order.sku).encode()
-            reply = FRAMED_REPLY.pack(
-                REPLY.size + len(order_id), Kind.DECISION, outcome, order.unit, order.sale_id,
-                purchase.seq, purchase.request_id, order.position, order.purchased_at_us,
-            ) + order_id  # fmt: skip
-        replies.setdefault(peer, []).append(reply)
+        replies.setdefault(peer, []).append(decision_frame(purchase, outcome, order))
     if expired_count:
         # One line a batch: after a freeze, thousands of requests expire at once.
         log.warning(
             "allocator: nothing sold to %s requests (%s read past their sell deadline, "
             "the rest not acknowledged to their worker)", expired_count, late,
         )  # fmt: skip
+
+
+def decision_frame(purchase: Pending, outcome: Outcome, order: OrderRecord | None) -> bytes:
+    """The framed reply that tells `purchase`'s worker its outcome (and order)."""
+    if order is None:
+        return FRAMED_REPLY.pack(
+            REPLY.size, Kind.DECISION, outcome, 0, 0, purchase.seq, purchase.request_id, 0, 0
+        )
+    order_text = (order.order_id + order.sku).encode()
+    return FRAMED_REPLY.pack(
+        REPLY.size + len(order_text), Kind.DECISION, outcome, order.unit, order.sale_id,
+        purchase.seq, purchase.request_id, order.position, order.purchased_at_us,
+    ) + order_text  # fmt: skip

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from flashsale.allocator.accepting import Acceptor
 from flashsale.allocator.book import StockBook
@@ -31,10 +32,9 @@ from flashsale.allocator.commits import CommitPipeline
 from flashsale.allocator.deciding import decide_purchases
 from flashsale.allocator.journal_health import JournalHealth, describe
 from flashsale.allocator.peers import Peer, Peers, Pending
-from flashsale.allocator.protocol import Kind, Reply, frame
+from flashsale.allocator.protocol import Kind, Reply, frame, sale_refused, sale_started
 from flashsale.catalogue import Product
 from flashsale.journal import Journal, JournalLock, OrderRecord, SaleRecord
-from flashsale.outcomes import Outcome
 from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 
@@ -45,6 +45,21 @@ GIL_SWITCH_INTERVAL_S = 0.0002
 
 # What the selector's keys carry besides peers.
 _STOP, _ACCEPTED, _COMMIT_DONE = object(), object(), object()
+
+
+class Pipeline(Protocol):
+    """What decides the purchases the loop reads and answers them: the group commits of
+    SQLite (commits.py), or the batches sent to Redis (redis_decisions.py)."""
+
+    done_fd: int  # readable when the engine's call in flight is over
+
+    def wait_s(self, idle_s: float) -> float: ...
+
+    def advance(self, *, paced: bool = True) -> None: ...
+
+    def complete(self) -> None: ...
+
+    def settle(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -92,24 +107,14 @@ class Allocator:
         # wait that long each time.
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.board.announce_allocator(os.getpid())
-        self.journal = Journal(self.db_path)
-        self.book = self._recover()
-        self.board.publish_sale(self.book.snapshot())
-        self.health = JournalHealth(self.journal, self.journal_board)
-        self.health.check()
-        self._commits = CommitPipeline(
-            self.journal, self._peers, on_durable=self._durable, on_failure=self._commit_failed
-        )
+        self._commits = self._open()
         selector = self._selector
         selector.register(self._commits.done_fd, selectors.EVENT_READ, _COMMIT_DONE)
         selector.register(self._stop_r, selectors.EVENT_READ, _STOP)
         selector.register(self._acceptor.ready_fd, selectors.EVENT_READ, _ACCEPTED)
         self._acceptor.start()
         self.board.mark_ready(os.getpid())
-        log.info(
-            "allocator %s ready: sale %s, %s of %s sold",
-            os.getpid(), self.book.sale.sale_id, self.book.sold, self.book.sale.stock,
-        )  # fmt: skip
+        log.info("allocator %s ready: %s", os.getpid(), self._describe())
         try:
             while not self._stopping:
                 self._serve_once()
@@ -119,11 +124,31 @@ class Allocator:
             self._commits.settle()
         finally:
             self._acceptor.close()
-            self.journal.close()
+            self._close()
 
     def _stop(self) -> None:
         self._stopping = True
         os.write(self._stop_w, b"x")
+
+    # -- the engine: SQLite here, Redis in redis_loop.py -------------------------------
+    def _open(self) -> Pipeline:
+        """Recover the sale, publish it, and return what decides and answers purchases."""
+        self.journal = Journal(self.db_path)
+        self.book = self._recover()
+        self.board.publish_sale(self.book.snapshot())
+        self.health = JournalHealth(self.journal, self.journal_board)
+        self.health.check()
+        self._group_commits = CommitPipeline(
+            self.journal, self._peers, on_durable=self._durable, on_failure=self._commit_failed
+        )
+        return self._group_commits
+
+    def _close(self) -> None:
+        self.journal.close()
+
+    def _describe(self) -> str:
+        book = self.book
+        return f"sale {book.sale.sale_id}, {book.sold} of {book.sale.stock} sold"
 
     def _recover(self) -> StockBook:
         self._normalise_old_user_ids()
@@ -160,6 +185,9 @@ class Allocator:
         if batch:
             self._decide(batch)
         self._commits.advance()
+        self._between_batches()
+
+    def _between_batches(self) -> None:
         self.health.check_if_due()
 
     def _gather(self, batch: list[Pending], timeout_s: float) -> None:
@@ -187,12 +215,13 @@ class Allocator:
 
     def _decide(self, batch: list[Pending]) -> None:
         purchases = [item for item in batch if item.kind == Kind.PURCHASE]
-        group = self._commits.next
+        group = self._group_commits.next
         decide_purchases(self.book, purchases, group.replies, selling=not self.health.failing)
         group.orders += self.book.take_unjournaled()
         for item in batch:
             if item.kind == Kind.START_SALE:
-                self._commits.settle()  # the old sale's decisions are durable and answered first
+                # The old sale's decisions are durable and answered first.
+                self._group_commits.settle()
                 reply = self._start_sale(item).encode()
                 self._peers.send({item.peer: [frame(reply)]})
 
@@ -227,7 +256,7 @@ class Allocator:
         if self.health.failing:
             self.health.check()  # now: an operator is waiting
         if self.health.error is not None:
-            return _sale_refused(request, self.health.error)
+            return sale_refused(request.seq, request.request_id, self.health.error)
         try:
             sale: SaleRecord = self.journal.create_sale(
                 [Product.from_spec(product) for product in spec["products"]],
@@ -235,29 +264,11 @@ class Allocator:
             )  # fmt: skip
         except sqlite3.OperationalError as exc:
             self.health.failed(exc)
-            return _sale_refused(request, describe(exc))
+            return sale_refused(request.seq, request.request_id, describe(exc))
         self.book = StockBook(sale)
         self.board.publish_sale(self.book.snapshot())
         log.info(
             "allocator: sale %s started with %s products, stock %s",
             sale.sale_id, len(sale.products), sale.stock,
         )  # fmt: skip
-        reply_body = json.dumps(
-            {
-                "saleId": sale.sale_id,
-                "stock": sale.stock,
-                "products": [product.spec_json() for product in sale.products],
-                "perUserLimit": sale.per_user_limit,
-                "startsAtUs": sale.starts_at_us,
-                "endsAtUs": sale.ends_at_us,
-                "createdAtUs": sale.created_at_us,
-            }
-        ).encode()
-        return Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, request.seq, request.request_id,
-                     sale_id=sale.sale_id, body=reply_body)  # fmt: skip
-
-
-def _sale_refused(request: Pending, error: str) -> Reply:
-    """Nothing was changed: the journal could not take the new sale."""
-    return Reply(Kind.SALE_STARTED, Outcome.UNAVAILABLE, request.seq, request.request_id,
-                 body=json.dumps({"error": error}).encode())  # fmt: skip
+        return sale_started(request.seq, request.request_id, sale)

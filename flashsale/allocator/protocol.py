@@ -22,6 +22,7 @@ Allocator to worker, told apart by their first byte (the kind):
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from enum import IntEnum
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from typing import NamedTuple
 
+from flashsale.journal import SaleRecord
 from flashsale.outcomes import Outcome
 
 LENGTH = struct.Struct("!i")
@@ -131,6 +133,29 @@ class Reply:
             Kind(kind), Outcome(outcome), seq, request_id, sale_id, unit, position, at,
             payload[REPLY.size :],
         )  # fmt: skip
+
+
+def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
+    """The reply to START_SALE once the sale is durable (flashsale.api.admin reads its JSON)."""
+    body = json.dumps(
+        {
+            "saleId": sale.sale_id,
+            "stock": sale.stock,
+            "products": [product.spec_json() for product in sale.products],
+            "perUserLimit": sale.per_user_limit,
+            "startsAtUs": sale.starts_at_us,
+            "endsAtUs": sale.ends_at_us,
+            "createdAtUs": sale.created_at_us,
+        }
+    ).encode()
+    return Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, seq, request_id, sale_id=sale.sale_id,
+                 body=body)  # fmt: skip
+
+
+def sale_refused(seq: int, request_id: bytes, error: str) -> Reply:
+    """Nothing was changed: the store could not take the new sale, for `error`."""
+    return Reply(Kind.SALE_STARTED, Outcome.UNAVAILABLE, seq, request_id,
+                 body=json.dumps({"error": error}).encode())  # fmt: skip
 
 
 def frame(payload: bytes) -> bytes:
