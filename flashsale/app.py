@@ -120,7 +120,13 @@ def create_app(deps: AppDeps) -> EventStreams:
     app.add_route(
         "/flash-sale/purchase",
         PurchaseResource(
-            view.board, deps.allocator, deps.lookups, deps.guard, deps.recorder, deps.identity
+            view.board,
+            deps.allocator,
+            deps.lookups,
+            deps.guard,
+            deps.recorder,
+            deps.identity,
+            settings.engine,
         ),
     )
     lookup = PurchaseLookupResource(view.board, deps.lookups, deps.identity)

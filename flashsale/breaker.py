@@ -46,7 +46,7 @@ from flashsale.shm.file_lock import RangeLocks
 
 log = logging.getLogger("flashsale.breaker")
 
-FAILURES, SILENT, SATURATED, PROBE_FAILED, JOURNAL = 1, 2, 3, 4, 5
+FAILURES, SILENT, SATURATED, PROBE_FAILED, JOURNAL, REDIS = 1, 2, 3, 4, 5, 6
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,17 @@ class CircuitBreaker:
         allocator_silence_s: Callable[[], float],
         failures_since: Callable[[float, int], int],
         journal_failing: Callable[[], bool],
+        store_reason: int = JOURNAL,
     ) -> None:
+        """`journal_failing`: the store cannot take sales: the journal, or Redis
+        (`store_reason` says which, for the breaker's reason)."""
         self.words = board.words
         self.lock = lock
         self.settings = settings
         self.allocator_silence_s = allocator_silence_s
         self.failures_since = failures_since
         self.journal_failing = journal_failing
+        self.store_reason = store_reason
 
     # -- the purchase path ------------------------------------------------------------
     def admit(self) -> Admission:
@@ -156,7 +160,7 @@ class CircuitBreaker:
         """False, after opening the breaker, when the allocator has been silent too long
         or cannot write its journal."""
         if self.journal_failing():
-            self._trip(JOURNAL, expect=CLOSED)
+            self._trip(self.store_reason, expect=CLOSED)
             return False
         if self.allocator_silence_s() <= self.settings.silence_s:
             return True

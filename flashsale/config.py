@@ -84,6 +84,14 @@ def _algorithm_list(value: str) -> bool:
     return bool(names) and (names <= HMAC_ALGORITHMS or names <= PUBLIC_KEY_ALGORITHMS)
 
 
+def _redis_url(value: str) -> bool:
+    return value.startswith(("redis://", "rediss://", "unix://"))
+
+
+def _key_tag(value: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9_-]{1,32}", value) is not None
+
+
 def _cookie_name(value: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", value) is not None
 
@@ -173,6 +181,53 @@ class Settings:
     )
     db_path: Path = setting(  # noqa: RUF009
         Path("var/flashsale.db"), FilePath("FLASHSALE_DB", "the journal (SQLite)")
+    )
+    # Where the stock is decided (README, "Many hosts, one Redis").
+    engine: str = setting(
+        "sqlite",
+        Choice(
+            "FLASHSALE_ENGINE",
+            "`sqlite`: this host's journal; `redis`: one Redis that every host decides on, "
+            "see [Many hosts](#many-hosts-one-redis)",
+            words=("sqlite", "redis"),
+        ),
+    )
+    redis_url: str = setting(
+        "redis://127.0.0.1:6379/0",
+        Text(
+            "FLASHSALE_REDIS_URL",
+            "the Redis of the `redis` engine",
+            check=_redis_url,
+            form="`redis://`, `rediss://` or `unix://`",
+        ),
+    )
+    redis_key_tag: str = setting(
+        "flashsale",
+        Text(
+            "FLASHSALE_REDIS_KEY_TAG",
+            "hash tag of every key: one cluster slot; two services on one Redis need two",
+            check=_key_tag,
+            form="1-32 of A-Z, a-z, 0-9, `_` and `-`",
+        ),
+    )
+    redis_timeout_s: float = setting(
+        1.0,
+        Number(
+            "FLASHSALE_REDIS_TIMEOUT_S",
+            "a Redis call unanswered this long counts as Redis failing (its batch is sent "
+            "again once Redis answers, with the same outcomes)",
+            low=0.05,
+            high=30.0,
+        ),
+    )
+    redis_durability: str = setting(
+        "strict",
+        Choice(
+            "FLASHSALE_REDIS_DURABILITY",
+            "`strict`: refuse to start on a Redis without `appendonly yes` and "
+            "`appendfsync always`; `accept-weaker`: sell anyway, and health says so",
+            words=("strict", "accept-weaker"),
+        ),
     )
     admin_token: str | None = optional(
         Token("FLASHSALE_ADMIN_TOKEN", "bearer token of the admin API", unset="admin API off")

@@ -16,18 +16,20 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
 from flashsale.allocator.client import AllocatorClient
 from flashsale.allocator.loop import Allocator, FirstSale
+from flashsale.allocator.redis_decisions import SaleSettings
+from flashsale.allocator.redis_loop import RedisAllocator
 from flashsale.api.client_address import ClientAddress
 from flashsale.api.events import EventStreams
 from flashsale.api.guard import PurchaseGuard
 from flashsale.api.identity import Identity, identity_for
 from flashsale.app import AppDeps, create_app
-from flashsale.breaker import CircuitBreaker
+from flashsale.breaker import JOURNAL, REDIS, CircuitBreaker
 from flashsale.clock import instant_us
 from flashsale.config import Settings
 from flashsale.errors import ConfigError, JournalLocked
@@ -36,6 +38,8 @@ from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder, failures_since
 from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
+from flashsale.redis_engine.durability import Durability, NotDurable, check_durability
+from flashsale.redis_engine.store import RedisStore
 from flashsale.serving.worker import when_stopping
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
@@ -68,6 +72,8 @@ class Runtime:
     journal_board: JournalBoard
     rate_table: RateTable
     identity: Identity
+    # The Redis engine's promise, as Redis stated it at start-up (None: the SQLite engine).
+    durability: Durability | None = None
     supervisor: AllocatorSupervisor | None = None
     slot: int | None = None  # in a worker: its metrics row
 
@@ -145,8 +151,34 @@ def on_starting(server: Arbiter) -> None:
         journal_board=JournalBoard(),
         rate_table=RateTable(settings.rate_table_size),
         identity=_identity_or_exit(settings),
+        durability=_durability_or_exit(settings),
     )
     _runtime.board.mark_server_started()
+
+
+def redis_store(settings: Settings) -> RedisStore:
+    """A client of the Redis engine's store; each process makes its own (after the fork)."""
+    return RedisStore(
+        settings.redis_url, tag=settings.redis_key_tag, timeout_s=settings.redis_timeout_s
+    )
+
+
+def _durability_or_exit(settings: Settings) -> Durability | None:
+    if settings.engine != "redis":
+        return None
+    store = redis_store(settings)
+    try:
+        durability = check_durability(
+            store, accept_weaker=settings.redis_durability == "accept-weaker"
+        )
+    except NotDurable as exc:
+        print(f"flashsale: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    finally:
+        store.close()
+    if durability.weaker:
+        log.warning("Redis durability is weaker than promised: %s", durability.weaker)
+    return durability
 
 
 def _identity_or_exit(settings: Settings) -> Identity:
@@ -185,20 +217,31 @@ def when_ready(server: Arbiter) -> None:
 
 def _run_allocator(runtime: Runtime, master_pid: int) -> None:
     settings = runtime.settings
-    Allocator(
-        address=runtime.address,
-        authkey=runtime.authkey,
-        db_path=settings.db_path,
-        first_sale=FirstSale(
-            products=settings.first_products(),
-            per_user_limit=settings.per_user_limit,
-            starts_at_us=_us(settings.starts_at),
-            ends_at_us=_us(settings.ends_at),
-        ),
-        board=runtime.board,
-        journal_board=runtime.journal_board,
-        lock=runtime.lock,
-    ).run(parent_pid=master_pid)
+    first = FirstSale(
+        products=settings.first_products(),
+        per_user_limit=settings.per_user_limit,
+        starts_at_us=_us(settings.starts_at),
+        ends_at_us=_us(settings.ends_at),
+    )
+    common: dict[str, Any] = {
+        "address": runtime.address,
+        "authkey": runtime.authkey,
+        "db_path": settings.db_path,
+        "first_sale": first,
+        "board": runtime.board,
+        "journal_board": runtime.journal_board,
+        "lock": runtime.lock,
+    }
+    if settings.engine == "redis":
+        sale = SaleSettings(
+            first.products, first.per_user_limit, first.starts_at_us, first.ends_at_us,
+            rate_limit=settings.rate_limit, rate_window_s=settings.rate_window_s,
+        )  # fmt: skip
+        RedisAllocator(store=redis_store(settings), sale_settings=sale, **common).run(
+            parent_pid=master_pid
+        )
+    else:
+        Allocator(**common).run(parent_pid=master_pid)
 
 
 def pre_fork(server: Arbiter, worker: Worker) -> None:
@@ -259,9 +302,13 @@ def worker_app() -> EventStreams:
         allocator_silence_s=board.heartbeat_age_s,
         failures_since=lambda since_s, window_s: failures_since(slots, since_s, window_s),
         journal_failing=runtime.journal_board.failing,
+        store_reason=REDIS if settings.engine == "redis" else JOURNAL,
     )
     # This runs in a worker, whose parent is gunicorn's master.
-    view = ServerView(settings, board, slots, runtime.journal_board, master_pid=os.getppid())
+    view = ServerView(
+        settings, board, slots, runtime.journal_board, master_pid=os.getppid(),
+        engine=_engine_json(runtime),
+    )  # fmt: skip
     guard = PurchaseGuard(
         settings=settings,
         limiter=RateLimiter(
@@ -275,7 +322,9 @@ def worker_app() -> EventStreams:
     deps = AppDeps(
         view=view,
         allocator=client,
-        lookups=OrderLookups(JournalReader(settings.db_path)),
+        lookups=OrderLookups(
+            redis_store(settings) if settings.engine == "redis" else JournalReader(settings.db_path)
+        ),
         recorder=MetricsRecorder(row),
         guard=guard,
         identity=runtime.identity,
@@ -283,6 +332,14 @@ def worker_app() -> EventStreams:
         when_stopping=when_stopping,
     )
     return create_app(deps)
+
+
+def _engine_json(runtime: Runtime) -> dict[str, Any]:
+    """Where the stock is decided, for health: Redis's durability as it stated it."""
+    durability = runtime.durability
+    if durability is None:
+        return {"name": "sqlite"}
+    return {"name": "redis", "url": runtime.settings.redis_url, **durability.as_json()}
 
 
 def _require_runtime() -> Runtime:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from flashsale.errors import Unavailable
-from flashsale.journal import JournalReader, OrderRecord
+from flashsale.journal import OrderRecord
 from flashsale.shm.sale_board import SaleSnapshot
 
 T = TypeVar("T")
@@ -29,8 +29,16 @@ BUYERS_IN_MEMORY_MAX = 100_000
 Buyers = dict[str, list[OrderRecord]]
 
 
+class OrderReader(Protocol):
+    """Where a sale's orders are read: the journal, or Redis (redis_engine.store)."""
+
+    def orders_of_user(self, sale_id: int, user_id: str) -> list[OrderRecord]: ...
+
+    def orders_of_sale(self, sale_id: int) -> list[OrderRecord]: ...
+
+
 class OrderLookups:
-    def __init__(self, reader: JournalReader) -> None:
+    def __init__(self, reader: OrderReader) -> None:
         self._reader = reader
         self._pool = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="journal")
         self._sold_out: tuple[int, asyncio.Future[Buyers]] | None = None

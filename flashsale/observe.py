@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flashsale.clock import iso_from_us
@@ -21,6 +21,8 @@ class ServerView:
     slots: ProcessSlots
     journal: JournalBoard
     master_pid: int = 0
+    # Where the stock is decided: {"name": "sqlite"} or Redis's, with its durability.
+    engine: dict[str, Any] = field(default_factory=lambda: {"name": "sqlite"})
 
     def queue_depth(self) -> int:
         return self.slots.in_flight_total()
@@ -34,7 +36,12 @@ class ServerView:
         """What keeps purchases from being sold; none when healthy."""
         found = [] if self.allocator_alive() else ["the allocator is not alive"]
         if self.journal.failing():
-            found.append(f"the journal cannot be written: {self.journal.status().error}")
+            error = self.journal.status().error
+            # The Redis engine's errors name Redis (redis_decisions.StoreHealth).
+            if self.engine["name"] == "redis":
+                found.append(error or "Redis cannot be reached")
+            else:
+                found.append(f"the journal cannot be written: {error}")
         return found
 
     def journal_json(self) -> dict[str, Any]:

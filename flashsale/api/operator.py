@@ -45,6 +45,7 @@ class HealthResource:
             "uptimeSeconds": self.view.uptime_s(),
             "allocator": self.view.allocator_json(),
             "journal": self.view.journal_json(),
+            "engine": self.view.engine,
             "breaker": self.breaker_json(),
             "workers": self.view.workers_json(),
             "serverTime": iso_from_us(now_us()),
@@ -85,6 +86,7 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
         "sale": sale_json(sale, now_us()) if sale else None,
         "allocator": view.allocator_json(),
         "journal": view.journal_json(),
+        "engine": view.engine,
         "workers": view.workers_json(),
         # CPU seconds and memory of each server process: with two readings a
         # load test tells the server's share of the machine from its own.

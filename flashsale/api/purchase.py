@@ -63,9 +63,11 @@ def _sku_named(sale: SaleSnapshot | None, place: int | None, asked: str | None) 
     return sale.products[place].product.sku
 
 
-JOURNAL_FAILING = (
-    "the journal cannot be written, so nothing is sold until it can; nothing was bought"
-)
+# Why nothing is sold while the store cannot take sales, by engine.
+NOT_SELLING = {
+    "sqlite": "the journal cannot be written, so nothing is sold until it can; nothing was bought",
+    "redis": "Redis cannot be reached, so nothing is sold until it answers; nothing was bought",
+}
 # What the allocator may answer when it could not decide in time.
 ALLOCATOR_FAILURES = frozenset({Outcome.UNAVAILABLE, Outcome.PENDING, Outcome.EXPIRED})
 
@@ -79,7 +81,9 @@ class PurchaseResource:
         guard: PurchaseGuard,
         recorder: MetricsRecorder,
         identity: Identity,
+        engine: str = "sqlite",
     ) -> None:
+        self.not_selling = NOT_SELLING[engine]
         self.board = board
         self.identity = identity
         self.allocation = allocation
@@ -107,7 +111,7 @@ class PurchaseResource:
         outcome = Outcome.UNAVAILABLE if decision.outcome is Outcome.EXPIRED else decision.outcome
         req.context.outcome = outcome
         if outcome is Outcome.UNAVAILABLE and self.guard.journal.failing():
-            answer_unavailable(resp, JOURNAL_FAILING, retry_after_s, title="Not selling")
+            answer_unavailable(resp, self.not_selling, retry_after_s, title="Not selling")
             return
         answer_purchase(
             resp,

@@ -29,6 +29,7 @@ REASONS = {
     3: "queue saturated",
     4: "probe failed",
     5: "journal cannot be written",
+    6: "Redis cannot be reached",
 }
 STATE, SINCE_US, SINCE_NS, TRIPS, PROBES_LEFT, REASON, SATURATED_SINCE_NS = range(7)
 

@@ -161,6 +161,13 @@ class SaleBoard:
         words[_COMMITS] += 1
         words[_COMMITTED] += batch
 
+    def update_sold(self, sold: int, product_sold: dict[int, int]) -> None:
+        """Sales made elsewhere (another host's, in the Redis engine), learnt by this host."""
+        words = self._words
+        for place, product_total in product_sold.items():
+            words[_PRODUCT_SOLD + place] = product_total
+        words[_SOLD] = sold
+
     def announce_allocator(self, pid: int) -> None:
         self._words[_PID] = pid
         self.beat()

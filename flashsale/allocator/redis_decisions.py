@@ -1,0 +1,346 @@
+"""The allocator's half of the Redis engine: purchases go to Redis in batches, in order.
+
+The loop reads and acknowledges purchases as with SQLite; here they wait for
+the Redis thread (redis_jobs.py) and go in one FCALL per batch, where the
+sale is decided and made durable (store.py, library.lua). Each host also
+follows the store: every FOLLOW_INTERVAL_S it reads the current sale and its
+sold counts, so another host's sales, and its new sale, reach this host's
+shared memory within a second.
+
+A call whose reply never came (a lost connection, a timeout) has an unknown
+outcome. Its batch is kept and sent again, with the same request ids, once
+Redis answers: Redis keeps each request's decision for the sale's life, so
+the second call returns the first one's outcomes, never a second sale. Its
+shoppers meanwhile hear 202 `pending` from their workers (client.py); nobody
+is told 503 for a request Redis may have decided. While Redis cannot be
+reached, new purchases are refused at once (never sent: nothing is sold) and
+health says why (the JournalBoard, as for a journal that cannot be written).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError, ResponseError
+
+from flashsale.allocator.deciding import decision_frame
+from flashsale.allocator.peers import Peers, Pending, Replies
+from flashsale.allocator.protocol import frame, read_purchase_body, sale_refused, sale_started
+from flashsale.allocator.redis_jobs import Job, RedisJobs
+from flashsale.catalogue import Product
+from flashsale.journal import SaleRecord
+from flashsale.outcomes import Outcome
+from flashsale.redis_engine.store import MAX_BATCH, BatchResult, Purchase, RedisStore
+from flashsale.shm.journal_board import JournalBoard
+from flashsale.shm.sale_board import ProductStock, SaleBoard, SaleSnapshot
+
+log = logging.getLogger("flashsale.allocator")
+
+FOLLOW_INTERVAL_S = 0.2
+PROBE_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class SaleSettings:
+    """What deciding needs besides the batch: the first sale and the rate limit."""
+
+    first_products: tuple[Product, ...]
+    per_user_limit: int
+    starts_at_us: int | None
+    ends_at_us: int | None
+    rate_limit: int
+    rate_window_s: int
+
+
+def snapshot_of(sale: SaleRecord, sold: dict[str, int]) -> SaleSnapshot:
+    return SaleSnapshot(
+        sale_id=sale.sale_id,
+        stock=sale.stock,
+        per_user_limit=sale.per_user_limit,
+        starts_at_us=sale.starts_at_us,
+        ends_at_us=sale.ends_at_us,
+        created_at_us=sale.created_at_us,
+        sold=sold.get("", 0),
+        products=tuple(ProductStock(p, sold.get(p.sku, 0)) for p in sale.products),
+    )
+
+
+class StoreHealth:
+    """Whether Redis answers; the workers' breaker and health read it from the board."""
+
+    def __init__(self, board: JournalBoard, url: str) -> None:
+        self._board = board
+        self._url = url
+        self.failing = False
+        self.error: str | None = None
+        self._since_s = 0.0
+        self.next_probe_s = 0.0
+
+    def failed(self, error: RedisError) -> None:
+        self.error = f"Redis at {self._url} cannot be reached: {type(error).__name__}: {error}"
+        self._board.report_failure(self.error)
+        now_s = time.monotonic()
+        if not self.failing:
+            log.error("allocator: %s; selling stops until it answers", self.error)
+            self.failing, self._since_s = True, now_s
+        self.next_probe_s = now_s + PROBE_INTERVAL_S
+
+    def answered(self) -> None:
+        if self.failing:
+            log.warning(
+                "allocator: Redis answers again after %.1f s; selling resumes",
+                time.monotonic() - self._since_s,
+            )
+        self.failing, self.error = False, None
+        self._board.report_writable()
+
+
+class RedisDecisions:
+    """The loop's pipeline in Redis mode (the SQLite one is commits.CommitPipeline)."""
+
+    def __init__(
+        self,
+        store: RedisStore,
+        peers: Peers,
+        board: SaleBoard,
+        journal_board: JournalBoard,
+        settings: SaleSettings,
+    ) -> None:
+        self._store = store
+        self._peers = peers
+        self._board = board
+        self._settings = settings
+        self.health = StoreHealth(journal_board, store.url)
+        self._jobs = RedisJobs()
+        self.done_fd = self._jobs.done_fd
+        self._queue: deque[Job] = deque()  # waiting for the thread, in order
+        self._waiting: list[Pending] = []  # read, in no job yet
+        self._unknown: Job | None = None  # sent, reply lost: sent again once Redis answers
+        self._sale: SaleRecord | None = None
+        self._next_follow_s = 0.0
+        self._queue.append(Job(self._recover, "recover"))
+
+    @property
+    def sale(self) -> SaleRecord | None:
+        return self._sale
+
+    # -- what the loop hands over ---------------------------------------------------------
+    def add(self, purchases: list[Pending]) -> None:
+        if not purchases:
+            return
+        if self.health.failing or self._sale is None:
+            self._refuse(purchases)
+        else:
+            self._waiting += purchases
+
+    def start_sale(self, request: Pending) -> None:
+        """After every purchase read before it, as with SQLite (settle)."""
+        if self.health.failing:
+            self._answer_sale(request, None, self.health.error or "Redis cannot be reached")
+            return
+        self._batch_waiting()
+        self._queue.append(Job(lambda: self._create_sale(request), "sale", request))
+
+    # -- pacing ---------------------------------------------------------------------------
+    def wait_s(self, idle_s: float) -> float:
+        if self._jobs.busy:
+            return idle_s
+        if self._waiting or (self._queue and not self.health.failing):
+            return 0.0
+        due_s = self.health.next_probe_s if self.health.failing else self._next_follow_s
+        return max(0.0, min(idle_s, due_s - time.monotonic()))
+
+    def advance(self, *, paced: bool = True) -> None:
+        """Start the next call if the thread is free."""
+        if self._jobs.busy:
+            return
+        now_s = time.monotonic()
+        if self.health.failing:
+            if now_s >= self.health.next_probe_s:
+                self._jobs.start(Job(self._store.ping, "probe"))
+            return
+        self._batch_waiting()
+        if not self._queue and now_s >= self._next_follow_s:
+            self._queue.append(Job(self._follow, "follow"))
+        if self._queue:
+            self._jobs.start(self._queue.popleft())
+
+    def settle(self) -> None:
+        """Make every call that waits, and answer it: at exit."""
+        deadline_s = time.monotonic() + 5.0
+        while (self._jobs.busy or self._waiting or self._queue) and time.monotonic() < deadline_s:
+            if self._jobs.busy:
+                self.complete()
+            elif self.health.failing:
+                break
+            else:
+                self.advance()
+        self._refuse_queued()
+        if self._waiting:
+            self._refuse(self._waiting)
+            self._waiting = []
+
+    # -- a call is over -------------------------------------------------------------------
+    def complete(self) -> None:
+        job = self._jobs.finish()
+        if job.error is None:
+            if job.kind == "probe":
+                self._answered()
+            else:
+                self._succeeded(job)
+            return
+        error = job.error
+        if job.kind == "decide" and isinstance(error, ResponseError):
+            # The function refused the batch before writing anything (library.lua).
+            log.error("allocator: Redis refused a batch (%s); it is answered unavailable", error)
+            self._refuse(job.payload)
+            return
+        if job.kind == "decide":
+            self._unknown = job  # its reply was lost: sent again, the same outcomes come back
+        elif job.kind == "sale":
+            self._answer_sale(job.payload, None, f"Redis did not answer ({error})")
+        elif job.kind == "recover":
+            self._queue.appendleft(job)
+        self.health.failed(error)
+        self._refuse_queued()
+
+    def _succeeded(self, job: Job) -> None:
+        if job.kind == "decide":
+            self._decided(job.payload, job.result)
+        elif job.kind == "sale":
+            sale = job.result
+            self._publish(sale, {"": 0})
+            self._answer_sale(job.payload, sale, "")
+        else:  # recover, follow
+            sale, sold = job.result
+            if sale is not None:
+                self._publish(sale, sold)
+            else:
+                self._board.update_sold(sold.get("", 0), self._places(sold))
+            self._next_follow_s = time.monotonic() + FOLLOW_INTERVAL_S
+
+    def _answered(self) -> None:
+        self.health.answered()
+        if self._unknown is not None:
+            self._queue.appendleft(self._unknown)  # first: its shoppers wait longest
+            self._unknown = None
+
+    # -- the calls (on the Redis thread) ------------------------------------------------
+    def _recover(self) -> tuple[SaleRecord, dict[str, int]]:
+        first = self._settings
+        self._store.load_library()
+        sale_id = self._store.first_sale(
+            first.first_products, first.per_user_limit, first.starts_at_us, first.ends_at_us
+        )
+        _, sold = self._store.state()
+        return self._store.sale(sale_id), sold
+
+    def _follow(self) -> tuple[SaleRecord | None, dict[str, int]]:
+        sale_id, sold = self._store.state()
+        known = self._sale
+        if sale_id is None or (known is not None and sale_id == known.sale_id):
+            return None, sold
+        return self._store.sale(sale_id), sold
+
+    def _decide(self, batch: Sequence[Pending]) -> BatchResult:
+        # The deadlines are read now, just before the call: as late as they can be.
+        now_ns = time.monotonic_ns()
+        purchases = []
+        for pending in batch:
+            user_id, sku = read_purchase_body(pending.body)
+            # As deciding.py: past the sell deadline, or not acknowledged to its worker.
+            late = now_ns > pending.sell_deadline_ns
+            expired = late or pending.number > pending.peer.acknowledged
+            purchases.append(Purchase(pending.request_id, user_id, sku, expired))
+        settings = self._settings
+        return self._store.decide(purchases, settings.rate_limit, settings.rate_window_s)
+
+    def _create_sale(self, request: Pending) -> SaleRecord:
+        spec = json.loads(request.body)
+        return self._store.start_sale(
+            [Product.from_spec(product) for product in spec["products"]],
+            spec["perUserLimit"], spec.get("startsAtUs"), spec.get("endsAtUs"),
+        )  # fmt: skip
+
+    # -- answers ----------------------------------------------------------------------------
+    def _decided(self, batch: Sequence[Pending], result: BatchResult) -> None:
+        replies: Replies = {}
+        sold_here = 0
+        for pending, decided in zip(batch, result.decisions, strict=True):
+            outcome = decided.outcome
+            if outcome is Outcome.CONFIRMED:
+                sold_here += 1
+            replies.setdefault(pending.peer, []).append(
+                decision_frame(pending, outcome, decided.order)
+            )
+        sale = self._sale
+        if sale is not None and result.sale_id == sale.sale_id:
+            sold = result.sold
+            self._board.publish_sold(sold.get("", 0), sold_here, self._places(sold))
+        else:
+            self._next_follow_s = 0.0  # another host started a sale: learn it now
+        self._peers.send(replies)
+
+    def _answer_sale(self, request: Pending, sale: SaleRecord | None, error: str) -> None:
+        if sale is None:
+            reply = sale_refused(request.seq, request.request_id, error)
+        else:
+            log.info(
+                "allocator: sale %s started in Redis with %s products, stock %s",
+                sale.sale_id, len(sale.products), sale.stock,
+            )  # fmt: skip
+            reply = sale_started(request.seq, request.request_id, sale)
+        self._peers.send({request.peer: [frame(reply.encode())]})
+
+    def _refuse(self, purchases: Sequence[Pending]) -> None:
+        """Never sent to Redis: nothing was sold to them."""
+        replies: Replies = {}
+        for pending in purchases:
+            replies.setdefault(pending.peer, []).append(
+                decision_frame(pending, Outcome.UNAVAILABLE, None)
+            )
+        self._peers.send(replies)
+
+    def _refuse_queued(self) -> None:
+        """Redis failed: what waits is answered now, not after it comes back."""
+        kept = deque(job for job in self._queue if job.kind == "recover")
+        for job in self._queue:
+            if job.kind == "decide":
+                self._refuse(job.payload)
+            elif job.kind == "sale":
+                self._answer_sale(job.payload, None, self.health.error or "Redis failed")
+        self._queue = kept
+        if self._waiting:
+            self._refuse(self._waiting)
+            self._waiting = []
+
+    def _batch_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            batch.sort(key=_arrival)
+            self._queue.append(Job(_bind(self._decide, batch), "decide", batch))
+
+    def _publish(self, sale: SaleRecord, sold: dict[str, int]) -> None:
+        self._sale = sale
+        self._board.publish_sale(snapshot_of(sale, sold))
+
+    def _places(self, sold: dict[str, int]) -> dict[int, int]:
+        sale = self._sale
+        if sale is None:
+            return {}
+        return {place: sold.get(p.sku, 0) for place, p in enumerate(sale.products)}
+
+
+def _arrival(pending: Pending) -> int:
+    return pending.arrival_ns
+
+
+def _bind(
+    call: Callable[[Sequence[Pending]], BatchResult], batch: list[Pending]
+) -> Callable[[], BatchResult]:
+    return lambda: call(batch)

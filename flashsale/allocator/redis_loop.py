@@ -1,0 +1,44 @@
+"""The allocator of the Redis engine (FLASHSALE_ENGINE=redis): the same process and loop,
+deciding on Redis instead of its own journal.
+
+Each host runs one; all of them decide on one Redis (redis_decisions.py), so
+the stock, one per person and the rate limit hold across hosts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flashsale.allocator.loop import Allocator, Pipeline
+from flashsale.allocator.peers import Pending
+from flashsale.allocator.protocol import Kind
+from flashsale.allocator.redis_decisions import RedisDecisions, SaleSettings
+from flashsale.redis_engine.store import RedisStore
+
+
+class RedisAllocator(Allocator):
+    def __init__(self, *, store: RedisStore, sale_settings: SaleSettings, **base: Any) -> None:
+        super().__init__(**base)
+        self._store = store
+        self._sale_settings = sale_settings
+
+    def _open(self) -> Pipeline:
+        self._redis = RedisDecisions(
+            self._store, self._peers, self.board, self.journal_board, self._sale_settings
+        )
+        return self._redis
+
+    def _close(self) -> None:
+        self._store.close()
+
+    def _describe(self) -> str:
+        return f"deciding on Redis at {self._store.url}"
+
+    def _between_batches(self) -> None:
+        pass  # probing Redis is one of its jobs (redis_decisions.py)
+
+    def _decide(self, batch: list[Pending]) -> None:
+        self._redis.add([item for item in batch if item.kind == Kind.PURCHASE])
+        for item in batch:
+            if item.kind == Kind.START_SALE:
+                self._redis.start_sale(item)
