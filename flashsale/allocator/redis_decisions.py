@@ -123,7 +123,19 @@ class RedisDecisions:
         self._unknown: Job | None = None  # sent, reply lost: sent again once Redis answers
         self._sale: SaleRecord | None = None
         self._next_follow_s = 0.0
-        self._queue.append(Job(self._recover, "recover"))
+        self._recover_now()
+
+    def _recover_now(self) -> None:
+        """At start, before the allocator says it is ready: the sale on the board first,
+        as the SQLite engine does; if Redis does not answer, its recovery is a job."""
+        job = Job(self._recover, "recover")
+        try:
+            job.result = self._recover()
+        except RedisError as exc:
+            self._queue.append(job)
+            self.health.failed(exc)
+            return
+        self._succeeded(job)
 
     @property
     def sale(self) -> SaleRecord | None:
