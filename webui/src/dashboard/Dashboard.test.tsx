@@ -140,6 +140,99 @@ describe('Dashboard', () => {
     expect(screen.getByTestId('tile-breaker')).toHaveTextContent('journal cannot be written');
   });
 
+  it('keeps the journal tile for a server that names the sqlite engine', async () => {
+    const journal = { writable: true, failingSince: null, lastError: null, writeErrors: 2 };
+    const engine = { name: 'sqlite' };
+    mockFetch((url) => {
+      if (url.endsWith('/health')) return json({ ...HEALTH, journal, engine });
+      if (url.endsWith('/status')) return json(OPEN_STATUS);
+      return json({ ...metricsBody(1), journal, engine });
+    });
+    render(<Dashboard pollMs={60_000} />);
+    await waitFor(() => expect(screen.getByTestId('tile-journal-value')).toHaveTextContent('Writable'));
+    expect(screen.getByTestId('tile-journal')).toHaveTextContent('2 write errors');
+    expect(screen.getByTestId('tile-journal')).toHaveClass('tile--good');
+    expect(screen.queryByTestId('tile-redis')).not.toBeInTheDocument();
+  });
+
+  describe('with the redis engine', () => {
+    const REDIS_URL = 'redis://127.0.0.1:6379/0';
+    const DURABLE = {
+      name: 'redis',
+      url: REDIS_URL,
+      appendonly: 'yes',
+      appendfsync: 'always',
+      weaker: null,
+    };
+    const REACHABLE = { writable: true, failingSince: null, lastError: null, writeErrors: 0 };
+    const UNREACHABLE_ERROR = `Redis at ${REDIS_URL} cannot be reached: TimeoutError: Timeout reading from socket`;
+    const UNREACHABLE = {
+      writable: false,
+      failingSince: '2026-11-24T15:00:00Z',
+      lastError: UNREACHABLE_ERROR,
+      writeErrors: 1,
+    };
+
+    function serve(engine: object, journal: object) {
+      const failing = !(journal as { writable: boolean }).writable;
+      const breaker = failing
+        ? { state: 'open', since: null, trips: 1, lastReason: 'Redis cannot be reached' }
+        : { state: 'closed', since: null, trips: 0 };
+      mockFetch((url) => {
+        if (url.endsWith('/health')) {
+          return failing
+            ? json({ ...HEALTH, status: 'unhealthy', problems: [UNREACHABLE_ERROR], journal, engine, breaker }, 503)
+            : json({ ...HEALTH, problems: [], journal, engine, breaker });
+        }
+        if (url.endsWith('/status')) return json(OPEN_STATUS);
+        return json({ ...metricsBody(1), journal, engine, breaker });
+      });
+    }
+
+    it('shows a reachable Redis that fsyncs every write, in place of the journal', async () => {
+      serve(DURABLE, REACHABLE);
+      render(<Dashboard pollMs={60_000} />);
+      await waitFor(() => expect(screen.getByTestId('tile-redis-value')).toHaveTextContent('Reachable'));
+      const tile = screen.getByTestId('tile-redis');
+      expect(tile).toHaveClass('tile--good');
+      expect(screen.getByRole('heading', { name: 'Redis' })).toBeInTheDocument();
+      expect(screen.getByTestId('tile-redis-url')).toHaveTextContent(REDIS_URL);
+      expect(screen.getByTestId('tile-redis-durability')).toHaveTextContent('fsync always');
+      expect(screen.getByTestId('tile-redis-durability')).not.toHaveClass('tile__warning');
+      expect(screen.queryByTestId('tile-redis-error')).not.toBeInTheDocument();
+      expect(screen.queryByTestId('tile-journal')).not.toBeInTheDocument();
+    });
+
+    it('names a Redis that cannot be reached, in health, the breaker and its own tile', async () => {
+      serve(DURABLE, UNREACHABLE);
+      render(<Dashboard pollMs={60_000} />);
+      expect(await screen.findByText('Unhealthy')).toBeInTheDocument();
+      expect(screen.getByTestId('tile-health')).toHaveTextContent('Timeout reading from socket');
+      await waitFor(() =>
+        expect(screen.getByTestId('tile-redis-value')).toHaveTextContent('Cannot be reached'),
+      );
+      const tile = screen.getByTestId('tile-redis');
+      expect(tile).toHaveClass('tile--bad');
+      expect(screen.getByTestId('tile-redis-error')).toHaveTextContent(
+        `${UNREACHABLE_ERROR} · nothing is sold`,
+      );
+      expect(screen.getByTestId('tile-redis-url')).toHaveTextContent(REDIS_URL);
+      expect(screen.getByTestId('tile-breaker')).toHaveTextContent('Redis cannot be reached');
+    });
+
+    it('warns of weaker durability the operator accepted', async () => {
+      const weaker = "appendfsync is 'everysec', not 'always'";
+      serve({ ...DURABLE, appendfsync: 'everysec', weaker }, REACHABLE);
+      render(<Dashboard pollMs={60_000} />);
+      await waitFor(() => expect(screen.getByTestId('tile-redis-value')).toHaveTextContent('Reachable'));
+      expect(screen.getByTestId('tile-redis')).toHaveClass('tile--warn');
+      const durability = screen.getByTestId('tile-redis-durability');
+      expect(durability).toHaveClass('tile__warning');
+      expect(durability).toHaveTextContent(`Weaker durability: ${weaker}`);
+      expect(durability).not.toHaveTextContent('fsync always');
+    });
+  });
+
   it('shows an unhealthy server (503 health) as unhealthy, not as an error', async () => {
     mockFetch((url) =>
       url.endsWith('/health')

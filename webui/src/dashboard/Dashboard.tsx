@@ -1,4 +1,3 @@
-import type { ReactNode } from 'react';
 import { formatBytes, formatMs, formatNumber, formatPercent, formatUptime } from '../lib/format';
 import { Freshness } from '../lib/Freshness';
 import { OUTCOME_KINDS, type BreakerState } from '../lib/types';
@@ -6,8 +5,10 @@ import { useLiveStatus } from '../lib/useLiveStatus';
 import { LineChart, type ChartSeries } from './LineChart';
 import { OperatorTokenForm } from './OperatorTokenForm';
 import { ProductStock } from './ProductStock';
+import { StoreTile } from './StoreTile';
 import { OUTCOME_STYLE } from './outcomeStyle';
 import { HISTORY_SAMPLES, PERCENTILES, latencySeries, outcomeRates, processLoads } from './series';
+import { Tile } from './Tile';
 import { DASHBOARD_POLL_MS, useDashboardData } from './useDashboardData';
 
 const MIN_CHART_SLOTS = 10;
@@ -49,6 +50,7 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
   const breakerState = live.status?.breaker ?? breaker?.state ?? null;
   const workers = latest?.workers ?? health?.workers ?? null;
   const journal = latest?.journal ?? health?.journal ?? null;
+  const engine = latest?.engine ?? health?.engine ?? null;
   const problems = health?.problems ?? [];
   const sale = live.status ?? latest?.sale ?? null;
   const shownProblem = problem ?? live.problem;
@@ -87,18 +89,7 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
                 ? 'detail for operators'
                 : 'waiting…'}
         </Tile>
-        <Tile
-          title="Journal"
-          testId="tile-journal"
-          tone={journal ? (journal.writable ? 'good' : 'bad') : 'unknown'}
-          value={journal ? (journal.writable ? 'Writable' : 'Cannot be written') : '–'}
-        >
-          {journal
-            ? journal.writable
-              ? `${formatNumber(journal.writeErrors)} write errors`
-              : `${journal.lastError ?? 'write failed'} · nothing is sold`
-            : 'waiting…'}
-        </Tile>
+        <StoreTile journal={journal} engine={engine} />
         <Tile
           title="Allocator"
           testId="tile-allocator"
@@ -249,29 +240,5 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
         </section>
       ) : null}
     </div>
-  );
-}
-
-function Tile({
-  title,
-  value,
-  tone,
-  children,
-  testId,
-}: {
-  title: string;
-  value: string;
-  tone: 'good' | 'warn' | 'bad' | 'neutral' | 'unknown';
-  children: ReactNode;
-  testId: string;
-}) {
-  return (
-    <section className={`tile tile--${tone}`} data-testid={testId} aria-label={title}>
-      <h2 className="tile__title">{title}</h2>
-      <p className="tile__value" data-testid={`${testId}-value`}>
-        {value}
-      </p>
-      <p className="tile__sub">{children}</p>
-    </section>
   );
 }

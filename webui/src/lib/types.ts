@@ -90,13 +90,32 @@ export interface BreakerInfo {
   lastReason?: string | null;
 }
 
-/** Whether the allocator can write its journal; absent from older servers. */
+/**
+ * Whether the allocator can write its journal, or, with the redis engine, reach Redis
+ * (`lastError` then names Redis); absent from older servers.
+ */
 export interface JournalInfo {
   writable: boolean;
   failingSince: string | null;
   lastError: string | null;
   writeErrors: number;
 }
+
+/**
+ * Where the stock is decided. `sqlite`: each host's own journal. `redis`: every host on one
+ * shared Redis, with its durability as Redis stated it at start-up; `weaker` names what it
+ * lacks (e.g. "appendfsync is 'everysec', not 'always'") when the operator accepted that,
+ * else null: Redis fsyncs every write before it answers. Absent from older servers: sqlite.
+ */
+export type EngineInfo =
+  | { name: 'sqlite' }
+  | {
+      name: 'redis';
+      url: string;
+      appendonly: string;
+      appendfsync: string;
+      weaker: string | null;
+    };
 
 export interface WorkersInfo {
   alive: number;
@@ -125,6 +144,8 @@ export interface Metrics {
   allocator: AllocatorHealth;
   workers: WorkersInfo;
   journal?: JournalInfo;
+  /** Absent from servers older than this UI: those are sqlite. */
+  engine?: EngineInfo;
   /** Absent from servers older than this UI. */
   processes?: ProcessInfo[];
   /** Pages holding /flash-sale/events open, over every worker; absent from older servers. */
@@ -139,6 +160,7 @@ export interface Health {
   uptimeSeconds?: number;
   allocator?: AllocatorHealth;
   journal?: JournalInfo;
+  engine?: EngineInfo;
   breaker?: BreakerInfo;
   workers?: WorkersInfo;
   serverTime?: string;
