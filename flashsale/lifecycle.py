@@ -233,10 +233,7 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
         "lock": runtime.lock,
     }
     if settings.engine == "redis":
-        sale = SaleSettings(
-            first.products, first.per_user_limit, first.starts_at_us, first.ends_at_us,
-            rate_limit=settings.rate_limit, rate_window_s=settings.rate_window_s,
-        )  # fmt: skip
+        sale = SaleSettings(first, settings.rate_limit, settings.rate_window_s)
         RedisAllocator(store=redis_store(settings), sale_settings=sale, **common).run(
             parent_pid=master_pid
         )

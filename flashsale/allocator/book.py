@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from flashsale.catalogue import Product
 from flashsale.journal import OrderRecord, SaleRecord, order_id_for
 from flashsale.outcomes import Outcome
-from flashsale.shm.sale_board import ProductStock, SaleSnapshot
+from flashsale.shm.sale_board import SaleSnapshot
 
 
 class _Shelf:
@@ -111,16 +111,5 @@ class StockBook:
         return orders
 
     def snapshot(self) -> SaleSnapshot:
-        sale = self.sale
-        return SaleSnapshot(
-            sale_id=sale.sale_id,
-            stock=sale.stock,
-            per_user_limit=sale.per_user_limit,
-            starts_at_us=sale.starts_at_us,
-            ends_at_us=sale.ends_at_us,
-            created_at_us=sale.created_at_us,
-            sold=self.sold,
-            products=tuple(
-                ProductStock(shelf.product, shelf.sold) for shelf in self._shelves.values()
-            ),
-        )
+        sold = {sku: shelf.sold for sku, shelf in self._shelves.items()}
+        return SaleSnapshot.of(self.sale, {**sold, "": self.sold})

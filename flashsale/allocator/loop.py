@@ -64,7 +64,7 @@ class Pipeline(Protocol):
 
 @dataclass(frozen=True)
 class FirstSale:
-    """The sale a brand-new journal starts with (from the settings)."""
+    """The sale a brand-new journal (or Redis store) starts with, from the settings."""
 
     products: tuple[Product, ...]
     per_user_limit: int

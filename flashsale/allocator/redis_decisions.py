@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError, ResponseError
 
 from flashsale.allocator.deciding import decision_frame
+from flashsale.allocator.loop import FirstSale
 from flashsale.allocator.peers import Peers, Pending, Replies
 from flashsale.allocator.protocol import frame, read_purchase_body, sale_refused, sale_started
 from flashsale.allocator.redis_jobs import Job, RedisJobs
@@ -37,7 +38,7 @@ from flashsale.journal import SaleRecord
 from flashsale.outcomes import Outcome
 from flashsale.redis_engine.store import MAX_BATCH, BatchResult, Purchase, RedisStore
 from flashsale.shm.journal_board import JournalBoard
-from flashsale.shm.sale_board import ProductStock, SaleBoard, SaleSnapshot
+from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 
 log = logging.getLogger("flashsale.allocator")
 
@@ -49,25 +50,9 @@ PROBE_INTERVAL_S = 1.0
 class SaleSettings:
     """What deciding needs besides the batch: the first sale and the rate limit."""
 
-    first_products: tuple[Product, ...]
-    per_user_limit: int
-    starts_at_us: int | None
-    ends_at_us: int | None
+    first: FirstSale
     rate_limit: int
     rate_window_s: int
-
-
-def snapshot_of(sale: SaleRecord, sold: dict[str, int]) -> SaleSnapshot:
-    return SaleSnapshot(
-        sale_id=sale.sale_id,
-        stock=sale.stock,
-        per_user_limit=sale.per_user_limit,
-        starts_at_us=sale.starts_at_us,
-        ends_at_us=sale.ends_at_us,
-        created_at_us=sale.created_at_us,
-        sold=sold.get("", 0),
-        products=tuple(ProductStock(p, sold.get(p.sku, 0)) for p in sale.products),
-    )
 
 
 class StoreHealth:
@@ -244,10 +229,10 @@ class RedisDecisions:
 
     # -- the calls (on the Redis thread) ------------------------------------------------
     def _recover(self) -> tuple[SaleRecord, dict[str, int]]:
-        first = self._settings
+        first = self._settings.first
         self._store.load_library()
         sale_id = self._store.first_sale(
-            first.first_products, first.per_user_limit, first.starts_at_us, first.ends_at_us
+            first.products, first.per_user_limit, first.starts_at_us, first.ends_at_us
         )
         _, sold = self._store.state()
         return self._store.sale(sale_id), sold
@@ -339,7 +324,7 @@ class RedisDecisions:
 
     def _publish(self, sale: SaleRecord, sold: dict[str, int]) -> None:
         self._sale = sale
-        self._board.publish_sale(snapshot_of(sale, sold))
+        self._board.publish_sale(SaleSnapshot.of(sale, sold))
 
     def _places(self, sold: dict[str, int]) -> dict[int, int]:
         sale = self._sale

@@ -40,11 +40,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
 from flashsale.catalogue import MAX_PRODUCTS, Product
+from flashsale.journal import SaleRecord
 from flashsale.shm.segment import Words
 
 NO_TIME = -1
@@ -79,6 +81,20 @@ class SaleSnapshot:
     created_at_us: int
     sold: int  # over all products
     products: tuple[ProductStock, ...]
+
+    @classmethod
+    def of(cls, sale: SaleRecord, sold: Mapping[str, int]) -> SaleSnapshot:
+        """`sale` with its sold counts: by sku, and "" for the whole sale."""
+        return cls(
+            sale_id=sale.sale_id,
+            stock=sale.stock,
+            per_user_limit=sale.per_user_limit,
+            starts_at_us=sale.starts_at_us,
+            ends_at_us=sale.ends_at_us,
+            created_at_us=sale.created_at_us,
+            sold=sold.get("", 0),
+            products=tuple(ProductStock(p, sold.get(p.sku, 0)) for p in sale.products),
+        )
 
     @property
     def remaining(self) -> int:

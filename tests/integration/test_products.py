@@ -4,9 +4,6 @@ stock, one per person across products, through bursts, kill -9 and restarts."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,10 +11,14 @@ import pytest
 import requests
 
 from tests.integration.test_burst import PATIENT
-from tests.integration.test_resilience import assert_invariants, burst_while
+from tests.integration.test_resilience import (
+    assert_invariants,
+    burst_while,
+    kill_the_allocator_twice,
+)
 from tests.support.load import Answer, burst, journal_orders, journal_products
 from tests.support.old_journal import write_old_journal
-from tests.support.server import ServerProcess, wait_until
+from tests.support.server import ServerProcess
 from tests.support.sse import open_stream
 
 ADMIN_TOKEN = "admin-token-for-products"
@@ -109,14 +110,9 @@ def test_kill_9_of_the_allocator_mid_burst_keeps_every_product_within_its_stock(
         users = [f"k{round_}-{i}" for i in range(300)]
         skus = {user: (list(SIZES)[i % 3],) for i, user in enumerate(users)}
 
-        def kill_allocator() -> None:
-            for _ in range(2):
-                time.sleep(0.1)
-                pid = server.allocator_pid()
-                os.kill(pid, signal.SIGKILL)
-                wait_until(lambda p=pid: server.allocator_pid() != p, 10, message="a new allocator")
-
-        answers = burst_while(kill_allocator, server.url, users, skus=skus)
+        answers = burst_while(
+            lambda: kill_the_allocator_twice(server), server.url, users, skus=skus
+        )
         assert not [a for a in answers if a.status == 0], "connection errors"
         all_answers += answers
         assert_invariants(server, all_answers, sum(SIZES.values()))

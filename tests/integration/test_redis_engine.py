@@ -113,6 +113,13 @@ def assert_no_ghost_and_no_loss(answers: list[Answer], orders: dict[str, str]) -
     assert not (told_503 - told_else) & set(orders), "a shopper told only 503 owns a sale"
 
 
+def every_host_sells_again(hosts: list[ServerProcess]) -> None:
+    """By itself, within Redis's probe interval: a new shopper buys on each host."""
+    for n, host in enumerate(hosts):
+        wait_until(lambda h=host, n=n: buy(h, f"again-{n}-{time.monotonic_ns()}").status_code
+                   == 201, 30, message=f"host {n} selling again")  # fmt: skip
+
+
 def hosts_agree(hosts: list[ServerProcess], sold: int) -> bool:
     return all(host.status()["sold"] == sold for host in hosts)
 
@@ -162,9 +169,7 @@ def test_kill_9_of_redis_mid_burst_loses_nothing_confirmed_and_every_host_sells_
     assert_no_ghost_and_no_loss(result, orders)
     for user in {a.user_id for a in result if a.status == 202}:  # the look-up says the truth
         assert (look_up(servers[0], user) is not None) == (user in orders), user
-    for n, host in enumerate(servers):  # by itself, within the probe interval
-        wait_until(lambda h=host, n=n: buy(h, f"after-{n}-{time.monotonic_ns()}").status_code
-                   == 201, 30, message=f"host {n} selling again")  # fmt: skip
+    every_host_sells_again(servers)
     wait_until(lambda: hosts_agree(servers, len(orders) + 2), 10, message="hosts agree")
 
 
@@ -211,9 +216,7 @@ def test_a_frozen_redis_gives_fast_503s_and_pending_answers_that_never_become_gh
     refused = [a for a in answers.values() if a.status_code == 503]
     assert all(a.headers.get("Retry-After") for a in refused)
 
-    for n, host in enumerate(servers):
-        wait_until(lambda h=host, n=n: buy(h, f"thawed-{n}-{time.monotonic_ns()}").status_code
-                   == 201, 30, message=f"host {n} selling again")  # fmt: skip
+    every_host_sells_again(servers)
     orders = sold_in_redis(redis_server, sale_id)
     for user, answer in answers.items():
         if answer.status_code == 503:
