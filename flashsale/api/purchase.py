@@ -108,6 +108,9 @@ class PurchaseResource:
             decision = Decision(Outcome.UNKNOWN_PRODUCT)
         else:
             decision, retry_after_s = await self._decide(sale, place, user_id, arrival_ns)
+            if decision.outcome is Outcome.RATE_LIMITED:
+                # Counted over every host, in Redis: this host's window tells when to retry.
+                retry_after_s = max(rate.reset_s, 1)
         outcome = Outcome.UNAVAILABLE if decision.outcome is Outcome.EXPIRED else decision.outcome
         req.context.outcome = outcome
         if outcome is Outcome.UNAVAILABLE and self.guard.journal.failing():
