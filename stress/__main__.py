@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from stress.products import PRODUCTS_HELP, ProductDemand, ProductsError, parse_products
+from stress.redis_cli import add_redis_options, cmd_redis
 from stress.scenarios import SCENARIOS, ScenarioOptions
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     flash = commands.add_parser("flash", help="run shoppers against a server and judge the sale")
-    _add_url(flash)
+    _add_urls(flash)
     _add_load_options(flash)
     flash.add_argument(
         "--report",
@@ -81,6 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.set_defaults(handler=_cmd_sweep)
 
+    redis = commands.add_parser(
+        "redis",
+        help="figures of the Redis engine: decisions/s by batch size, purchases/s with 1-3 "
+        "hosts on one Redis, a burst over 3 hosts (starts redis-server and the hosts itself)",
+        description="Figures of FLASHSALE_ENGINE=redis, each phase on a redis-server it "
+        "starts (appendonly yes, appendfsync always). decide: RedisStore.decide called "
+        "directly, by batch size, with Redis's own CPU per decision. hosts: closed-loop "
+        "durable purchases spread over 1, 2, 3 gunicorn hosts on one Redis, with the CPU of "
+        "each process kind (redis-server, allocators, workers, masters, the client) as cores "
+        "busy. burst: shoppers each on a new connection, released together over the hosts "
+        "(shopper i on host i mod N), for a small stock: its p99, and exactly the stock sold. "
+        "Exit code 0 when the engine was correct.",
+    )
+    add_redis_options(redis)
+    redis.set_defaults(handler=cmd_redis)
+
     # `python -m stress allocator` (the allocator measured without HTTP) lives in
     # stress/allocator_bench.py with its own argument parser: main() hands it the
     # rest of the command line; this entry only lists it in --help.
@@ -93,6 +110,31 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_url(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url", default=DEFAULT_URL, help=f"server base URL (default {DEFAULT_URL})"
+    )
+
+
+def _add_urls(parser: argparse.ArgumentParser) -> None:
+    hosts = parser.add_argument_group(
+        "hosts",
+        "Give --url once per host of one Redis (FLASHSALE_ENGINE=redis) to spread the "
+        "shoppers over them: shopper i buys on host i mod N (the order of --url). The sale "
+        "is made through the first; the release waits until every host shows it; the "
+        "verdict adds that every host's status agrees, every 201 is in every host's "
+        "look-up and nobody holds over the limit across hosts, and prints each host's "
+        "figures.",
+    )
+    hosts.add_argument(
+        "--url",
+        dest="urls",
+        action="append",
+        metavar="URL",
+        help=f"server base URL; repeat for several hosts (default {DEFAULT_URL})",
+    )
+    hosts.add_argument(
+        "--two-hosts-each",
+        action="store_true",
+        help="every shopper presses Buy on two hosts at once (hosts i mod N and i+1 mod N): "
+        "two concurrent attempts of one person; needs two --url at least",
     )
 
 
@@ -309,8 +351,11 @@ def _add_ceiling_options(parser: argparse.ArgumentParser) -> None:
 def flash_options(args: argparse.Namespace, url: str, token: str | None, report: Path | None):
     from stress.flash import FlashOptions
 
+    urls = getattr(args, "urls", None) or []
     return FlashOptions(
         url=url,
+        hosts=tuple(urls) if len(urls) > 1 else (),
+        two_hosts_each=getattr(args, "two_hosts_each", False),
         users=args.users,
         stock=args.stock,
         processes=args.processes,
@@ -363,6 +408,10 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     if args.ceiling and not args.admin_token:
         print("stress flash: --ceiling needs --admin-token", file=sys.stderr)
         return 2
+    refused = _hosts_refused(args)
+    if refused:
+        print(f"stress flash: {refused}", file=sys.stderr)
+        return 2
     try:
         options = flash_options(args, args.url, args.admin_token, args.report)
     except IdentityError as exc:
@@ -380,7 +429,7 @@ def _cmd_flash(args: argparse.Namespace) -> int:
         print(f"stress flash: {exc}", file=sys.stderr)
         return 2
     except (ApiError, requests.RequestException) as exc:
-        print(f"stress flash: cannot run against {args.url}: {exc}", file=sys.stderr)
+        print(f"stress flash: cannot run against {', '.join(args.urls)}: {exc}", file=sys.stderr)
         return 2
     print(format_summary(result))
     if result.ceiling is not None:
@@ -390,6 +439,18 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     if args.report:
         print(f"\nreport: {args.report / 'report.html'}")
     return 0 if result.ok else 1
+
+
+def _hosts_refused(args: argparse.Namespace) -> str | None:
+    """Fills in the hosts (the default URL without --url; `url`: the first, where the
+    sale and --ceiling go); what is wrong with them, if anything."""
+    args.urls = args.urls or [DEFAULT_URL]
+    args.url = args.urls[0]
+    if args.two_hosts_each and len(args.urls) < 2:
+        return "--two-hosts-each needs two --url at least"
+    if len(set(args.urls)) < len(args.urls):
+        return "a --url is given twice"
+    return None
 
 
 def ceiling_options(args: argparse.Namespace):

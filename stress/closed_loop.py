@@ -141,11 +141,14 @@ def pick_engine(engine: str) -> str:
 
 
 def measure(
-    engine: str, url: str, target: str, *, connections: int, seconds: float, client_processes: int
-) -> Measurement:
+    engine: str, url: str, target: str, *, connections: int, seconds: float, client_processes: int,
+    wrk_threads: int = WRK_THREADS,
+) -> Measurement:  # fmt: skip
+    """`wrk_threads`: fewer when several measurements run at once (one per host)."""
     expected = 200 if target == "status" else 201
     if engine == "wrk":
-        return _measure_wrk(url, target, expected, connections=connections, seconds=seconds)
+        return _measure_wrk(url, target, expected, connections=connections, seconds=seconds,
+                            threads=wrk_threads)  # fmt: skip
     outcome = run_python_loops(url, target, connections, seconds, client_processes)
     return Measurement(
         target,
@@ -161,16 +164,17 @@ def measure(
 
 
 def _measure_wrk(
-    url: str, target: str, expected: int, *, connections: int, seconds: float
-) -> Measurement:
+    url: str, target: str, expected: int, *, connections: int, seconds: float,
+    threads: int = WRK_THREADS,
+) -> Measurement:  # fmt: skip
     parts = urlsplit(url)
     with tempfile.TemporaryDirectory(prefix="stress-wrk-") as folder:
         script = Path(folder) / "flashsale.lua"
         script.write_text(WRK_SCRIPT)
         command = [
             "wrk",
-            f"-t{WRK_THREADS}",
-            f"-c{max(connections, WRK_THREADS)}",
+            f"-t{threads}",
+            f"-c{max(connections, threads)}",
             f"-d{max(1, round(seconds))}s",
             "--timeout",
             "10s",

@@ -67,6 +67,9 @@ class Record:
     # one the answer named (a 201's, a 409's held order, a 410's; None when none).
     asked_sku: str = ""
     sku: str | None = None
+    # Which of the run's hosts (`flash --url A --url B`) the request went to, by its
+    # place on the command line; 0 with a single host.
+    host: int = 0
 
     @property
     def answer_ns(self) -> int:

@@ -34,7 +34,7 @@ OPENING_AT_ONCE = 256
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
-    shopper: ShopperSettings
+    shoppers: tuple[ShopperSettings, ...]  # one per host, in the order of the run's URLs
     page_open: bool  # load the page of every shopper present at the release, before it
     deadline_s: float  # hard bound on the shoppers' run after the release
     concurrency: int | None  # shoppers of this process active at once (None: all)
@@ -105,14 +105,15 @@ class _ClientProcess:
         pages: tuple[int, int], progress: SharedProgress,
     ) -> None:  # fmt: skip
         self.index, self.settings, self.progress = index, settings, progress
-        shop = settings.shopper
+        hosts = settings.shoppers
         self.records: list[Record] = []
-        self.shoppers = [Shopper(UserPlan.from_row(row), shop, self._on_record)
-                         for row in plan_rows]  # fmt: skip
-        request = events_request(shop.host)
+        plans = [UserPlan.from_row(row) for row in plan_rows]
+        # A shopper on two hosts at once is two Shoppers of one plan (stress.hosts).
+        self.shoppers = [Shopper(plan, hosts[host], self._on_record, host)
+                         for plan in plans for host in plan.hosts]  # fmt: skip
         first_page, count = pages
-        self.watchers = [PageWatcher(first_page + n, shop.host, shop.port, request,
-                                     self._on_sold_out) for n in range(count)]  # fmt: skip
+        self.watchers = [_watcher(first_page + n, hosts, self._on_sold_out)
+                         for n in range(count)]  # fmt: skip
         # Shoppers there at the release: their page is open, their first Buy is fired.
         self.early = [shopper for shopper in self.shoppers if _opens_early(shopper, settings)]
         self.cpu_at_release_s = 0.0
@@ -125,7 +126,8 @@ class _ClientProcess:
         self.progress.sold_out[self.index] += 1
 
     async def open_pages(self) -> None:
-        await _bounded(watcher.open(self.settings.shopper.timeout_s) for watcher in self.watchers)
+        timeout_s = self.settings.shoppers[0].timeout_s
+        await _bounded(watcher.open(timeout_s) for watcher in self.watchers)
         self.progress.pages[self.index] = sum(w.record.connected for w in self.watchers)
 
     async def open_shoppers_pages(self) -> None:
@@ -183,6 +185,12 @@ class _ClientProcess:
             note,
             _cpu_s() - self.cpu_at_release_s,
         )
+
+
+def _watcher(page: int, hosts: tuple[ShopperSettings, ...], on_sold_out) -> PageWatcher:
+    """Open page number `page`, on host `page` mod the hosts (one host: all on it)."""
+    host = hosts[page % len(hosts)]
+    return PageWatcher(page, host.host, host.port, events_request(host.host), on_sold_out)
 
 
 def _opens_early(shopper: Shopper, settings: EngineSettings) -> bool:

@@ -13,6 +13,16 @@ from typing import Any
 from stress.ceiling import CeilingOptions, CeilingResult, measure_ceiling
 from stress.common import Api, ApiError, iso_to_ns, new_run_id, parse_iso, str_or_none
 from stress.figures import compute_figures
+from stress.host_verdict import host_checks
+from stress.hosts import (
+    host_figures,
+    host_lines,
+    servers_cpu_s,
+    settled_statuses,
+    spread_over_hosts,
+    spread_phrase,
+    wait_for_sale,
+)
 from stress.identity import Minter, SigningKey, auth_phrase
 from stress.load import LoadResult, run_load
 from stress.lookups import lookup_all
@@ -59,6 +69,15 @@ class FlashOptions:
     # no sku to a sale of one product, the products evenly to a sale of several.
     products: tuple[ProductDemand, ...] = ()
     seed: int = 1  # of the draw of each shopper's sku
+    # Several hosts of one Redis (FLASHSALE_ENGINE=redis): every host's URL, `url`
+    # first (the admin calls go there); () for `url` alone. Shoppers are spread
+    # over them (stress.hosts); `two_hosts_each`: each buys on two hosts at once.
+    hosts: tuple[str, ...] = ()
+    two_hosts_each: bool = False
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self.hosts or (self.url,)
 
 
 @dataclass
@@ -75,13 +94,20 @@ class FlashResult:
 
 def run_flash(options: FlashOptions) -> FlashResult:
     run_id = new_run_id()
-    api = Api(options.url, options.admin_token)
+    urls = options.urls
+    several = len(urls) > 1
+    api = Api(urls[0], options.admin_token)
+    # The other hosts: only read (status, metrics, look-ups); the sale is made on the first.
+    apis = [api, *(Api(url) for url in urls[1:])]
     try:
         status_before = api.status()
         auth_mode = _auth_mode(status_before, options.signing)
-        metrics_before = api.metrics()
+        metrics_before_all = [one.metrics() for one in apis]
+        metrics_before = metrics_before_all[0]
         sale, facts = _prepare_sale(api, options, status_before)
         facts = replace(facts, auth_mode=auth_mode)
+        if several:  # each host follows Redis within a second: release on one sale
+            wait_for_sale(apis, facts.sale_id)
         # Before the release: a sku the sale does not have stops the run here.
         mix = demand_for(options.products, [product.sku for product in facts.products])
         scenario = replace(options.scenario, users=options.users,
@@ -89,11 +115,12 @@ def run_flash(options: FlashOptions) -> FlashResult:
         # Tokens are minted here, before any client process starts: never on the clock.
         plans = with_skus(build_plans(scenario, run_id), mix, options.seed)
         plans, tokens = _signed(plans, options.signing)
+        plans = spread_over_hosts(plans, len(urls), two_each=options.two_hosts_each)
         started_at = datetime.now(UTC).isoformat()
         load_before = os.getloadavg()[0]
-        opened: list[dict[str, Any] | None] = []
+        opened: list[list[dict[str, Any] | None]] = []
         load = run_load(
-            options.url,
+            list(urls),
             plans,
             processes=options.processes,
             pages=options.watchers,
@@ -103,32 +130,47 @@ def run_flash(options: FlashOptions) -> FlashResult:
             page_open=options.page_open,
             poll_interval_s=options.poll_interval_s,
             progress=options.progress,
-            before_release=lambda: opened.append(api.metrics()),
+            before_release=lambda: opened.append([one.metrics() for one in apis]),
         )
-        metrics_opened = opened[0] if opened else metrics_before
-        metrics_loaded = api.metrics()  # before the look-ups add their own load
+        metrics_opened_all = opened[0] if opened else metrics_before_all
+        metrics_opened = metrics_opened_all[0]
+        # Before the look-ups add their own load.
+        metrics_loaded_all = [one.metrics() for one in apis]
+        metrics_loaded = metrics_loaded_all[0]
         if any(r.http == 202 for r in load.records):
             time.sleep(SETTLE_AFTER_PENDING_S)  # let in-flight purchases settle before looking up
-        buyers = (r.user for r in load.records if r.kind == "purchase")
-        lookups = lookup_all(options.url, buyers, tokens)
-        status_after = api.status()
+        buyers = sorted({r.user for r in load.records if r.kind == "purchase"})
+        lookups_by_host = [lookup_all(url, buyers, tokens) for url in urls]
+        lookups = lookups_by_host[0]
+        statuses = settled_statuses(apis) if several else [api.status()]
+        status_after = statuses[0]
         metrics_after = api.metrics()
     finally:
-        api.close()
+        for one in apis:
+            one.close()
 
     facts = replace(facts, status_after=status_after)
     verdict = judge(load.records, lookups, facts)
+    if several:
+        verdict.checks += host_checks(load.records, lookups_by_host, statuses, urls,
+                                      facts.per_user_limit)  # fmt: skip
     verdict.warnings.extend(f"client: {note}" for note in load.notes)
     figures = compute_figures(load.records)
     _judge_release(options, facts, load, verdict, figures)
     _judge_pages(options, load, lookups, status_after, verdict, figures)
     # From the release on: opening the pages and connections is counted apart.
     server_cpu = server_cpu_s(metrics_opened, metrics_loaded)
-    report = {
+    opening_cpu = server_cpu_s(metrics_before, metrics_opened)
+    if several:  # the server is every host
+        figures["hosts"] = host_figures(load.records, urls, metrics_opened_all,
+                                        metrics_loaded_all)  # fmt: skip
+        server_cpu = servers_cpu_s(metrics_opened_all, metrics_loaded_all)
+        opening_cpu = servers_cpu_s(metrics_before_all, metrics_opened_all)
+    report: dict[str, Any] = {
         "run": {
             "runId": run_id,
             "startedAt": started_at,
-            "url": options.url,
+            "url": urls[0],
             "scenario": asdict(scenario),
             "auth": options.signing.describe() if options.signing else {"mode": "open"},
             "users": options.users,
@@ -154,7 +196,7 @@ def run_flash(options: FlashOptions) -> FlashResult:
             "clientCpuPerRequestUs": per_request_us(load.client_cpu_s, len(load.records)),
             "serverCpuS": server_cpu,
             "serverCpuPerRequestUs": per_request_us(server_cpu, len(load.records)),
-            "serverCpuOpeningS": server_cpu_s(metrics_before, metrics_opened),
+            "serverCpuOpeningS": opening_cpu,
             "loadWallS": round((load.finished_ns - load.release_ns) / 1e9, 2),
             # Other work on the host skews every figure: say how busy it was.
             "hostLoadAverage1m": {
@@ -173,9 +215,16 @@ def run_flash(options: FlashOptions) -> FlashResult:
         "figures": figures,
         "serverMetrics": {"before": metrics_before, "after": metrics_after},
     }
+    if several:
+        report["run"]["hosts"] = {
+            "urls": list(urls),
+            "spread": spread_phrase(len(urls), options.two_hosts_each),
+            "twoHostsEach": options.two_hosts_each,
+        }
+        report["sale"]["statusAfterByHost"] = statuses
     ceiling = None
     if options.ceiling is not None:
-        ceiling = measure_ceiling(replace(options.ceiling, url=options.url,
+        ceiling = measure_ceiling(replace(options.ceiling, url=urls[0],
                                           admin_token=options.admin_token))  # fmt: skip
         report["ceiling"] = ceiling.to_dict()
     if options.report_dir is not None:
@@ -335,13 +384,20 @@ def _mix_phrase(demand: dict[str, Any]) -> str:
     return "no sku sent: a sale of one product"
 
 
+def _where(run: dict[str, Any]) -> str:
+    hosts = run.get("hosts")
+    if not hosts:
+        return f"url {run['url']}"
+    return f"{len(hosts['urls'])} hosts {', '.join(hosts['urls'])} (sale made on the first)"
+
+
 def format_summary(result: FlashResult) -> str:
     """The verdict and figures as a terminal page."""
     verdict, figures = result.verdict, result.figures
     run = result.report["run"]
     lines = [
         f"scenario {run['scenario']['scenario']}: {run['users']} users over {run['processes']} "
-        f"processes, url {run['url']}; {auth_phrase(run.get('auth'))}",
+        f"processes, {_where(run)}; {auth_phrase(run.get('auth'))}",
         "",
         "VERDICT: " + ("PASS - the sale behaved" if verdict.ok else "FAIL"),
     ]
@@ -382,6 +438,8 @@ def format_summary(result: FlashResult) -> str:
                 for p in ("p50", "p95", "p99", "max")
             )
         )
+    if figures.get("hosts"):
+        lines += ["", *host_lines(figures["hosts"], run["hosts"]["spread"])]
     server = (result.report.get("serverMetrics") or {}).get("after")
     if server:
         lines.append(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -52,7 +52,7 @@ class LoadError(RuntimeError):
 
 
 def run_load(
-    base_url: str,
+    base_url: str | Sequence[str],
     plans: list[UserPlan],
     *,
     processes: int,
@@ -68,18 +68,21 @@ def run_load(
     """Run `plans` over `processes` client processes, with `pages` open pages on
     `page_processes` processes of their own (0: on the shoppers' processes);
     `concurrency` caps the simultaneous shoppers (None: every shopper at once);
-    `before_release` runs once every connection is open (a metrics reading)."""
+    `before_release` runs once every connection is open (a metrics reading).
+    With several URLs (hosts), each plan's `hosts` say where its shopper buys and
+    open page n is on host n mod their count."""
     raise_nofile_limit()
     processes = max(1, min(processes, len(plans) or 1))
     shares: list[list[UserPlan]] = [plans[i::processes] for i in range(processes)]
     page_shares = _spread(pages, processes, page_processes)
     shares += [[] for _ in range(len(page_shares) - len(shares))]
     cap = None if concurrency is None else max(1, -(-concurrency // processes))
-    parts = urlsplit(base_url)
-    shopper = ShopperSettings(parts.hostname or "127.0.0.1", parts.port or 80, timeout_s,
-                              poll_interval_s)  # fmt: skip
-    settings = EngineSettings(shopper, page_open, _deadline_s(plans, timeout_s, poll_interval_s),
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
+    hosts = tuple(_shopper_settings(url, timeout_s, poll_interval_s) for url in urls)
+    settings = EngineSettings(hosts, page_open, _deadline_s(plans, timeout_s, poll_interval_s),
                               cap)  # fmt: skip
+    # Shoppers of all processes: one per plan and host it buys on.
+    shoppers = sum(len(plan.hosts) for plan in plans)
 
     context = multiprocess.get_context("spawn")
     gate = PhaseGate(context, PHASES)
@@ -112,7 +115,7 @@ def run_load(
             before_release()
         release_ns = gate.release(RELEASE_LEAD_S)
         rows, page_rows, notes, cpu_s = _collect(
-            children, results, shared, stop, len(plans), pages, settings.deadline_s, progress
+            children, results, shared, stop, shoppers, pages, settings.deadline_s, progress
         )
     finally:
         stop.set()
@@ -128,6 +131,12 @@ def run_load(
         records, release_ns, time.time_ns(), len(children), [len(s) for s in shares],
         page_records, page_shares, round(open_s, 2), notes, cpu_s,
     )  # fmt: skip
+
+
+def _shopper_settings(url: str, timeout_s: float, poll_interval_s: float) -> ShopperSettings:
+    parts = urlsplit(url)
+    return ShopperSettings(parts.hostname or "127.0.0.1", parts.port or 80, timeout_s,
+                           poll_interval_s)  # fmt: skip
 
 
 def _spread(pages: int, processes: int, page_processes: int) -> list[int]:

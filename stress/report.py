@@ -37,12 +37,15 @@ def write_json(path: Path, data: Any) -> None:
 
 def write_records_csv(path: Path, records: list[Record]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # The host column only for a run on several hosts: one host's file is as before.
+    hosts = any(record.host for record in records)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         names = list(Record.__dataclass_fields__)
-        writer.writerow(names)
+        writer.writerow(names if hosts else names[:-1])
         for record in records:
-            writer.writerow(record.to_row())
+            row = record.to_row()
+            writer.writerow(row if hosts else row[:-1])
 
 
 def write_pages_csv(path: Path, pages: Sequence[PageRecord]) -> None:
@@ -95,6 +98,9 @@ def flash_html(report: dict[str, Any]) -> str:
         )
     if verdict.get("products"):
         parts.append("<h2>Products</h2>" + _products_table(verdict["products"]))
+    if figures.get("hosts"):
+        parts.append(f"<h2>Hosts</h2><p>{escape(run['hosts']['spread'])}.</p>"
+                     + _hosts_table(figures["hosts"]))  # fmt: skip
     parts.append("<h2>Figures</h2>" + _figures_table(figures))
     parts.append(f"<p>{escape(cpu_summary(run))}</p>")
     parts.append(_latency_table(figures.get("latencyMs", {})))
@@ -157,6 +163,23 @@ def _products_table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         cells = "".join(f'<td class="num">{escape(_cell(row.get(key)))}</td>' for key in keys)
         parts.append(f"<tr><td>{escape(str(row['sku']))}</td>{cells}</tr>")
+    parts.append("</table>")
+    return "".join(parts)
+
+
+def _hosts_table(hosts: list[dict[str, Any]]) -> str:
+    """Per host of a run on several: its purchases, their latency and outcomes, its CPU."""
+    header = ("host", "url", "purchases", "p50 ms", "p99 ms", "server CPU s", "outcomes")
+    parts = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
+    for host in hosts:
+        latency = host["latencyMs"]
+        cells = (host["host"], host["url"], host["purchaseRequests"], latency["p50"],
+                 latency["p99"], host["serverCpuS"])  # fmt: skip
+        parts.append(
+            "<tr>"
+            + "".join(f"<td>{escape(_cell(cell))}</td>" for cell in cells)
+            + f"<td>{escape(json.dumps(host['outcomes']))}</td></tr>"
+        )
     parts.append("</table>")
     return "".join(parts)
 

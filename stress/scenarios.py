@@ -37,6 +37,9 @@ class UserPlan:
     # The product every attempt asks for ("sku" in the body); None: no sku sent,
     # as to a sale of one product (stress.products draws it).
     sku: str | None = None
+    # The hosts the shopper buys on, by index into the run's URLs (stress.hosts):
+    # one, or two at once; (0,) with a single host.
+    hosts: tuple[int, ...] = (0,)
 
     def to_row(self) -> tuple:
         return astuple(self)

@@ -42,8 +42,13 @@ class ShopperSettings:
 
 
 class Shopper:
-    def __init__(self, plan: UserPlan, settings: ShopperSettings, on_record: OnRecord) -> None:
+    """One shopper on one host; a shopper buying on two hosts at once is two of them."""
+
+    def __init__(
+        self, plan: UserPlan, settings: ShopperSettings, on_record: OnRecord, host: int = 0
+    ) -> None:
         self.plan = plan
+        self.host = host  # the host's index among the run's URLs, written in each record
         self._settings = settings
         self._on_record = on_record
         # Every purchase request built now, before the clock: attempt n sends the
@@ -108,9 +113,10 @@ class Shopper:
         return record
 
     def _asked(self, record: Record, claimed_as: str) -> Record:
-        """The record with what its body asked: another shopper's id, a sku."""
+        """The record with what its body asked (another shopper's id, a sku) and its host."""
         record.claimed_as = claimed_as
         record.asked_sku = self.plan.sku or ""
+        record.host = self.host
         return record
 
     async def _timed(
@@ -164,6 +170,7 @@ class Shopper:
             headers = {"If-None-Match": etag} if etag else None
             request = build_request("GET", STATUS_PATH, settings.host, headers=headers)
             record, answer, _ = await self._timed(request, "status", 0)
+            record.host = self.host
             self._on_record(record)
             if answer is None:
                 await asyncio.sleep(settings.poll_interval_s)

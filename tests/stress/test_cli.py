@@ -16,7 +16,7 @@ def test_flash_options_from_the_documented_command_line():
         "flash --url http://127.0.0.1:8000 --users 5000 --stock 100 --processes 8 "
         "--admin-token T --report out --scenario prestart --start-lead 3"
     )
-    options = flash_options(args, args.url, args.admin_token, args.report)
+    options = flash_options(args, args.urls[0], args.admin_token, args.report)
     assert (options.users, options.stock, options.processes) == (5000, 100, 8)
     assert options.admin_token == "T" and str(options.report_dir) == "out"
     assert options.scenario.scenario == "prestart" and options.start_lead_s == 3.0
@@ -79,3 +79,17 @@ def test_the_allocator_benchmark_decides_and_journals_every_purchase(tmp_path):
     assert figures["outcomes"] == {"CONFIRMED": 3000}  # ACKs are not counted as replies
     assert figures["journaled"] == 3000
     assert figures["decisionsPerSecond"] > 0
+
+
+def test_redis_figures_options_from_the_command_line():
+    from stress.redis_cli import redis_options
+
+    defaults = redis_options(parse("redis"))
+    assert defaults.phases == ("decide", "hosts", "burst")
+    assert defaults.batch_sizes == (1, 8, 32, 128, 512) and defaults.host_counts == (1, 2, 3)
+    assert (defaults.burst_users, defaults.burst_stock, defaults.burst_hosts) == (3000, 100, 3)
+    assert (defaults.load.workers, defaults.load.seconds) == (1, 5.0)
+    args = parse("redis --phases decide --batches 4,16 --hosts 2 --workers 2 --seconds 3")
+    options = redis_options(args)
+    assert options.phases == ("decide",) and options.batch_sizes == (4, 16)
+    assert options.host_counts == (2,) and (options.load.workers, options.load.seconds) == (2, 3.0)
