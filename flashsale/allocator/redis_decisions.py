@@ -122,10 +122,6 @@ class RedisDecisions:
             return
         self._succeeded(job)
 
-    @property
-    def sale(self) -> SaleRecord | None:
-        return self._sale
-
     # -- what the loop hands over ---------------------------------------------------------
     def add(self, purchases: list[Pending]) -> None:
         if not purchases:
@@ -193,9 +189,17 @@ class RedisDecisions:
             return
         error = job.error
         if job.kind == "decide" and isinstance(error, ResponseError):
-            # The function refused the batch before writing anything (library.lua).
-            log.error("allocator: Redis refused a batch (%s); it is answered unavailable", error)
-            self._refuse(job.payload)
+            # The function refused this call before writing anything (library.lua), but a
+            # batch sent again may have been decided by the call whose reply was lost:
+            # only a first call's shoppers may hear that nothing was sold.
+            if job.tries == 1:
+                log.error("allocator: Redis refused a batch (%s): answered unavailable", error)
+                self._refuse(job.payload)
+            else:
+                log.error(
+                    "allocator: Redis refused a batch sent again (%s): its shoppers hear "
+                    "'pending' and find the outcome by their look-up", error,
+                )  # fmt: skip
             return
         if job.kind == "decide":
             self._unknown = job  # its reply was lost: sent again, the same outcomes come back

@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -28,7 +28,7 @@ class Job:
     payload: Any = None  # what the loop needs back to answer it
     result: Any = None
     error: RedisError | None = None
-    tries: int = field(default=0)
+    tries: int = 0  # calls made: more than one for a batch sent again after a lost reply
 
 
 class RedisJobs:
