@@ -201,6 +201,15 @@ class Settings:
             form="`redis://`, `rediss://` or `unix://`",
         ),
     )
+    redis_cluster: str = setting(
+        "no",
+        Choice(
+            "FLASHSALE_REDIS_CLUSTER",
+            "`yes`: FLASHSALE_REDIS_URL names a node of a Redis Cluster (the engine's keys "
+            "share one slot)",
+            words=("no", "yes"),
+        ),
+    )
     redis_key_tag: str = setting(
         "flashsale",
         Text(

@@ -159,7 +159,10 @@ def on_starting(server: Arbiter) -> None:
 def redis_store(settings: Settings) -> RedisStore:
     """A client of the Redis engine's store; each process makes its own (after the fork)."""
     return RedisStore(
-        settings.redis_url, tag=settings.redis_key_tag, timeout_s=settings.redis_timeout_s
+        settings.redis_url,
+        tag=settings.redis_key_tag,
+        timeout_s=settings.redis_timeout_s,
+        cluster=settings.redis_cluster == "yes",
     )
 
 

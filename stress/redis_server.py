@@ -4,7 +4,8 @@ On 127.0.0.1, a free port, and a folder of its own (its append-only file lives
 there, so a server started again on the same folder finds every write it
 fsynced). By default as the engine wants it: `appendonly yes`, `appendfsync
 always`, no RDB snapshots. Ready when it answers PING; used as a context
-manager, it is stopped (or killed) at the end of the block.
+manager, it is stopped (or killed) at the end of the block. RedisClusterNodes
+makes several of them one Redis Cluster.
 """
 
 from __future__ import annotations
@@ -36,11 +37,19 @@ def redis_server_binary() -> str | None:
 
 class RedisServer:
     def __init__(
-        self, folder: Path, *, port: int | None = None, appendfsync: str = "always"
+        self,
+        folder: Path,
+        *,
+        port: int | None = None,
+        appendfsync: str = "always",
+        cluster: bool = False,
     ) -> None:
+        """`cluster`: a node of a Redis Cluster (RedisClusterNodes makes them one)."""
         self.folder = Path(folder)
         self.port = port or free_port()
         self.appendfsync = appendfsync
+        self.cluster = cluster
+        self.bus_port = free_port() if cluster else 0
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.log_path = self.folder / "redis.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -72,6 +81,10 @@ class RedisServer:
             "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
             "--logfile", str(self.log_path), "--daemonize", "no",
         ]  # fmt: skip
+        if self.cluster:
+            # The bus port defaults to port + 10000, past 65535 for a high free port.
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                     "--cluster-port", str(self.bus_port)]  # fmt: skip
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._answers():
@@ -119,10 +132,62 @@ class RedisServer:
         except OSError:
             return "(no log)"
 
+    def cluster_ok(self) -> bool:
+        return b"cluster_state:ok" in self._ask(b"CLUSTER INFO\r\n")
+
     def _answers(self) -> bool:
+        return self._ask(b"PING\r\n").startswith(b"+PONG")
+
+    def _ask(self, command: bytes) -> bytes:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
+                conn.sendall(command)
+                return conn.recv(4096)
         except OSError:
-            return False
+            return b""
+
+
+class RedisClusterNodes:
+    """A Redis Cluster of `count` primaries (no replicas) on 127.0.0.1, each node a
+    RedisServer in its own folder, made one cluster by `redis-cli --cluster create`."""
+
+    def __init__(self, folder: Path, count: int = 3) -> None:
+        self.nodes = [RedisServer(folder / f"node-{n}", cluster=True) for n in range(count)]
+        self.url = self.nodes[0].url  # any node: clients learn the others from it
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> Self:
+        for node in self.nodes:
+            node.start()
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RedisServerError("redis-cli is not installed (apt-get install redis-tools)")
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        made = subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, text=True, timeout=READY_TIMEOUT_S,
+        )  # fmt: skip
+        if made.returncode != 0:
+            self.stop()
+            raise RedisServerError(f"redis-cli --cluster create failed: {made.stdout}{made.stderr}")
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not all(node.cluster_ok() for node in self.nodes):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RedisServerError("the cluster did not reach cluster_state:ok")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

@@ -2,9 +2,12 @@
 
 A thin, blocking client of the `flashsale` function library (library.lua), used
 on threads only: by the allocator's decider thread and the workers' look-up
-pool. Every key shares one hash tag (`{flashsale}`), so the library runs on
-Redis Cluster too. A library missing from the server (a fresh server, a
-FUNCTION FLUSH) is loaded again and the call retried once.
+pool. Every key shares one hash tag (`{flashsale}`), so on a Redis Cluster
+(`cluster`) all of them live on the node that owns its slot: the client
+follows the cluster's redirects there, loads the library on every primary, and
+asks that node (its "home") for PING and its durability. A library missing
+from the server (a fresh server, a FUNCTION FLUSH) is loaded again and the
+call retried once.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ResponseError
 from redis.retry import Retry
 
@@ -55,14 +59,21 @@ class BatchResult:
 
 
 class RedisStore:
-    def __init__(self, url: str, *, tag: str, timeout_s: float) -> None:
+    def __init__(self, url: str, *, tag: str, timeout_s: float, cluster: bool = False) -> None:
         self.url = url
         # No retries of redis-py's own (its default makes 10): a failed call's
         # outcome is the allocator's to find out, by sending the batch again.
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-        )  # fmt: skip
+        options: dict[str, Any] = {
+            "socket_timeout": timeout_s,
+            "socket_connect_timeout": timeout_s,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        self._cluster: RedisCluster | None = (
+            RedisCluster.from_url(url, **options) if cluster else None
+        )
+        self._client: redis.Redis | RedisCluster = self._cluster or redis.Redis.from_url(
+            url, **options
+        )
         self._current = f"{{{tag}}}:current"
         self._tag = f"{{{tag}}}"
 
@@ -74,13 +85,25 @@ class RedisStore:
         self._client.function_load(LIBRARY, replace=True)
 
     def ping(self) -> None:
-        self._client.ping()
+        if self._cluster is not None:
+            self._cluster.ping(target_nodes=self._home())
+        else:
+            self._client.ping()
 
     def durability(self) -> tuple[str, str]:
-        """(appendonly, appendfsync) as the server says; raises ResponseError when CONFIG
-        is not allowed (a managed Redis may rename it)."""
-        found = self._client.config_get("append*")
+        """(appendonly, appendfsync) as the server (the home node) says; raises
+        ResponseError when CONFIG is not allowed (a managed Redis may rename it)."""
+        if self._cluster is not None:
+            found = self._cluster.config_get("append*", target_nodes=self._home())
+        else:
+            found = self._client.config_get("append*")
         return str(found.get("appendonly", "")), str(found.get("appendfsync", ""))
+
+    def _home(self) -> ClusterNode:
+        """The cluster node that owns the tag's slot: every key of the engine is there."""
+        assert self._cluster is not None
+        node: ClusterNode = self._cluster.get_node_from_key(self._current)  # type: ignore[no-untyped-call]
+        return node
 
     def first_sale(
         self,
