@@ -58,7 +58,7 @@ def chosen_place(sale: SaleSnapshot, sku: str | None) -> int:
 
 def _sku_named(sale: SaleSnapshot | None, place: int | None, asked: str | None) -> str | None:
     """The sku an answer names: the one asked for, or the sale's only product."""
-    if asked is not None or sale is None or place is None or place == UNKNOWN:
+    if asked is not None or sale is None or place is None:
         return asked
     return sale.products[place].product.sku
 
@@ -95,8 +95,12 @@ class PurchaseResource:
         arrival_ns = req.context.arrival_ns
         user_id, asked_sku = self.identity.buyer(req, await read_json_body(req))
         sale = self.board.sale()
-        # A sku this sale does not have is refused before it costs an attempt.
         place = None if sale is None else chosen_place(sale, asked_sku)
+        if place == UNKNOWN:  # refused before it costs the shopper an attempt
+            req.context.outcome = Outcome.UNKNOWN_PRODUCT
+            answer_purchase(resp, Outcome.UNKNOWN_PRODUCT, user_id=user_id, sku=asked_sku,
+                            lookup_path=lambda: lookup_path(user_id))  # fmt: skip
+            return
         rate = await self.guard.rate(req, user_id)
         rate_headers(resp, rate)
         retry_after_s = 1
@@ -104,8 +108,6 @@ class PurchaseResource:
             decision, retry_after_s = Decision(Outcome.RATE_LIMITED), rate.reset_s
         elif sale is None or place is None:
             decision = Decision(Outcome.UNAVAILABLE)  # the allocator has not recovered yet
-        elif place == UNKNOWN:
-            decision = Decision(Outcome.UNKNOWN_PRODUCT)
         else:
             decision, retry_after_s = await self._decide(sale, place, user_id, arrival_ns)
             if decision.outcome is Outcome.RATE_LIMITED:

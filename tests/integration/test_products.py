@@ -142,6 +142,8 @@ def test_a_sale_of_several_needs_a_sku_that_it_has_and_sells_nothing_otherwise(
         )
         assert answer.status_code == 400, bad
         assert answer.json()["title"] == "Invalid sku"
+    for _ in range(12):  # more than the rate limit (10 a minute)
+        assert buy(server, "ann", "shoe-99").status_code == 404
     assert server.status()["sold"] == 0
     assert journal_orders(server.db_path) == {}
     # None of these cost ann an attempt, and she can still buy.
