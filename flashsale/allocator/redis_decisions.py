@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from flashsale.allocator.deciding import decision_frame
 from flashsale.allocator.loop import FirstSale
@@ -36,7 +36,13 @@ from flashsale.allocator.redis_jobs import Job, RedisJobs
 from flashsale.catalogue import Product
 from flashsale.journal import SaleRecord
 from flashsale.outcomes import Outcome
-from flashsale.redis_engine.store import MAX_BATCH, BatchResult, Purchase, RedisStore
+from flashsale.redis_engine.store import (
+    MAX_BATCH,
+    BatchResult,
+    Purchase,
+    RedisStore,
+    as_redis_error,
+)
 from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 
@@ -116,9 +122,9 @@ class RedisDecisions:
         job = Job(self._recover, "recover")
         try:
             job.result = self._recover()
-        except RedisError as exc:
+        except (RedisError, RedisClusterException) as exc:
             self._queue.append(job)
-            self.health.failed(exc)
+            self.health.failed(as_redis_error(exc))
             return
         self._succeeded(job)
 

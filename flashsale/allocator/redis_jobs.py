@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
+
+from flashsale.redis_engine.store import as_redis_error
 
 
 @dataclass
@@ -57,7 +59,7 @@ class RedisJobs:
             job = self._todo.get()
             try:
                 job.result, job.error = job.run(), None
-            except RedisError as exc:  # handed to the loop: unknown outcome, or refused
-                job.error = exc
+            except (RedisError, RedisClusterException) as exc:  # unknown outcome, or refused
+                job.error = as_redis_error(exc)
             self._done.put(job)
             os.write(self._done_w, b"d")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from flashsale.redis_engine.store import RedisStore
 
@@ -42,7 +42,7 @@ def check_durability(store: RedisStore, *, accept_weaker: bool) -> Durability:
     `accept_weaker`); raises NotDurable also when Redis cannot be reached."""
     try:
         store.ping()
-    except RedisError as exc:
+    except (RedisError, RedisClusterException) as exc:
         raise NotDurable(f"cannot reach Redis at {store.url}: {exc}") from None
     try:
         appendonly, appendfsync = store.durability()

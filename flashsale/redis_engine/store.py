@@ -13,7 +13,8 @@ call retried once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,12 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.retry import Retry
 
 from flashsale.catalogue import Product
+from flashsale.errors import Unavailable
 from flashsale.journal import OrderRecord, SaleRecord
 from flashsale.outcomes import Outcome
 
@@ -68,41 +71,49 @@ class RedisStore:
             "socket_connect_timeout": timeout_s,
             "retry": Retry(NoBackoff(), 0),
         }
-        self._cluster: RedisCluster | None = (
-            RedisCluster.from_url(url, **options) if cluster else None
-        )
-        self._client: redis.Redis | RedisCluster = self._cluster or redis.Redis.from_url(
-            url, **options
-        )
+        self._options = options
+        self._cluster: RedisCluster | None = None  # made at first use: it connects at once
+        self._plain: redis.Redis | None = None if cluster else redis.Redis.from_url(url, **options)
         self._current = f"{{{tag}}}:current"
         self._tag = f"{{{tag}}}"
 
+    @property
+    def _client(self) -> redis.Redis | RedisCluster:
+        if self._plain is not None:
+            return self._plain
+        if self._cluster is None:
+            self._cluster = RedisCluster.from_url(self.url, **self._options)
+        return self._cluster
+
     def close(self) -> None:
-        self._client.close()
+        for client in (self._plain, self._cluster):
+            if client is not None:
+                client.close()
 
     # -- the allocator's side -----------------------------------------------------------
     def load_library(self) -> None:
         self._client.function_load(LIBRARY, replace=True)
 
     def ping(self) -> None:
-        if self._cluster is not None:
-            self._cluster.ping(target_nodes=self._home())
+        client = self._client
+        if isinstance(client, RedisCluster):
+            client.ping(target_nodes=self._home(client))
         else:
-            self._client.ping()
+            client.ping()
 
     def durability(self) -> tuple[str, str]:
         """(appendonly, appendfsync) as the server (the home node) says; raises
         ResponseError when CONFIG is not allowed (a managed Redis may rename it)."""
-        if self._cluster is not None:
-            found = self._cluster.config_get("append*", target_nodes=self._home())
+        client = self._client
+        if isinstance(client, RedisCluster):
+            found = client.config_get("append*", target_nodes=self._home(client))
         else:
-            found = self._client.config_get("append*")
+            found = client.config_get("append*")
         return str(found.get("appendonly", "")), str(found.get("appendfsync", ""))
 
-    def _home(self) -> ClusterNode:
+    def _home(self, cluster: RedisCluster) -> ClusterNode:
         """The cluster node that owns the tag's slot: every key of the engine is there."""
-        assert self._cluster is not None
-        node: ClusterNode = self._cluster.get_node_from_key(self._current)  # type: ignore[no-untyped-call]
+        node: ClusterNode = cluster.get_node_from_key(self._current)  # type: ignore[no-untyped-call]
         return node
 
     def first_sale(
@@ -158,15 +169,17 @@ class RedisStore:
             tuple(Product.from_spec(spec) for spec in catalogue),
         )  # fmt: skip
 
-    # -- look-ups (workers, and recovery) -----------------------------------------------
+    # -- look-ups (workers): a Redis that fails them is a 503, as a journal's would be ----
     def orders_of_user(self, sale_id: int, user_id: str) -> list[OrderRecord]:
-        text = self._client.hget(f"{self._tag}:sale:{sale_id}:buyers", user_id)
+        with _unavailable_if_failing(self.url):
+            text = self._client.hget(f"{self._tag}:sale:{sale_id}:buyers", user_id)
         if text is None:
             return []
         return [_order(sale_id, line) for line in _raw(text).split(b"\n")]
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
-        lines = self._client.lrange(f"{self._tag}:sale:{sale_id}:orders", 0, -1)
+        with _unavailable_if_failing(self.url):
+            lines = self._client.lrange(f"{self._tag}:sale:{sale_id}:orders", 0, -1)
         return [_order(sale_id, _raw(line)) for line in lines]
 
     def _call(self, function: str, *args: Any, read_only: bool = False) -> Any:
@@ -178,6 +191,24 @@ class RedisStore:
                 raise
         self.load_library()  # a fresh or flushed server: nothing ran, so once more
         return call(function, 1, self._current, *args)
+
+
+@contextmanager
+def _unavailable_if_failing(url: str) -> Iterator[None]:
+    try:
+        yield
+    except (RedisError, RedisClusterException) as exc:
+        raise Unavailable(f"Redis at {url} did not answer the look-up ({exc})") from None
+
+
+def as_redis_error(exc: Exception) -> RedisError:
+    """A cluster client's own failures (no node reachable) are not RedisErrors; the
+    allocator treats them as a connection that failed."""
+    if isinstance(exc, RedisError):
+        return exc
+    failed = RedisConnectionError(str(exc))
+    failed.__cause__ = exc
+    return failed
 
 
 def _sale_args(

@@ -161,6 +161,8 @@ def test_kill_9_of_redis_mid_burst_loses_nothing_confirmed_and_every_host_sells_
     wait_until(lambda: servers[0].status()["sold"] > 0, 60, interval_s=0.005,
                message="the first sales")  # fmt: skip
     redis_server.kill()
+    refused = requests.get(f"{servers[0].url}/flash-sale/purchase/k-0000", timeout=10)
+    assert refused.status_code == 503 and refused.headers["Retry-After"], refused.text
     time.sleep(1.0)
     redis_server.start()  # the same folder: its append-only file is replayed
     shoppers.join(180)
