@@ -264,3 +264,12 @@ class Api:
                 f"POST {ADMIN_SALE_PATH} answered {answer.status_code}: {answer.text[:300]}"
             )
         return decode_json(answer)
+
+
+def examples(items: Iterable[object], most: int = 5) -> str:
+    """A check's examples: ': a, b, c (+N more)', or '' when there are none."""
+    shown = [str(item) for item in items]
+    if not shown:
+        return ""
+    more = f" (+{len(shown) - most} more)" if len(shown) > most else ""
+    return ": " + ", ".join(shown[:most]) + more

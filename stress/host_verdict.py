@@ -13,12 +13,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from stress.common import Record
+from stress.common import Record, examples
 from stress.hosts import stock_view
 from stress.orders import LookupResult
 from stress.verdict import Check
-
-EXAMPLES = 5
 
 
 def host_checks(
@@ -48,7 +46,7 @@ def statuses_agree(statuses: Sequence[dict[str, Any]], urls: Sequence[str]) -> C
     return Check(
         "every host's status agrees",
         not differ,
-        f"{len(statuses)} hosts" + (f", {len(differ)} differ" + _examples(differ) if differ
+        f"{len(statuses)} hosts" + (f", {len(differ)} differ" + examples(differ) if differ
                                     else f" show {_shown(statuses[0])}"),
     )  # fmt: skip
 
@@ -77,7 +75,7 @@ def confirmed_on_every_host(
     return Check(
         "every 201 in every host's look-up",
         not missing,
-        f"{len(confirmed)} confirmed; {counts}" + _examples(missing),
+        f"{len(confirmed)} confirmed; {counts}" + examples(missing),
     )
 
 
@@ -95,7 +93,7 @@ def lookups_agree(lookups_by_host: Sequence[dict[str, LookupResult]], urls: Sequ
         "every host's look-ups agree",
         not differ,
         f"{len(users)} users looked up on {len(lookups_by_host)} hosts, {len(differ)} differ"
-        + _examples(differ),
+        + examples(differ),
     )
 
 
@@ -118,7 +116,7 @@ def limit_across_hosts(
         f"nobody over the per-user limit ({per_user_limit}) across hosts",
         not over,
         f"{len(over)} users over the limit"
-        + _examples(
+        + examples(
             f"{user}: {sorted(ids)} (201 from hosts {sorted(hosts_of.get(user, ()))})"
             for user, ids in over.items()
         ),
@@ -139,12 +137,3 @@ def _shown(status: dict[str, Any]) -> str:
         text += " (" + ", ".join(f"{p.get('sku')} {p.get('sold')}/{p.get('total')}"
                                  for p in products) + ")"  # fmt: skip
     return text
-
-
-def _examples(items) -> str:
-    items = list(items)
-    if not items:
-        return ""
-    shown = ", ".join(str(item) for item in items[:EXAMPLES])
-    more = f" (+{len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else ""
-    return f": {shown}{more}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from stress.common import Record, latency_summary_ms, percentile
+from stress.common import Record, examples, latency_summary_ms, percentile
 from stress.verdict import Check, LookupResult
 
 SOLD_OUT_WITHIN_MS = 1000.0
@@ -123,7 +123,8 @@ def page_checks(
             "every open page got the status on connect",
             not failed,
             f"{len(pages) - len(refused) - len(failed)} of {len(pages)} pages got a status "
-            f"event at once, {len(failed)} did not" + _examples(_why(p) for p in failed),
+            f"event at once, {len(failed)} did not"
+            + examples((_why(p) for p in failed), most=EXAMPLES),
         )
     ]
     connected = [p for p in pages if p.connected]
@@ -141,7 +142,7 @@ def page_checks(
                 not stale,
                 f"{len(connected) - len(stale)} of {len(connected)} pages last showed "
                 f"sold {status['sold']}"
-                + _examples(f"page {p.page}: sold {p.last_sold}" for p in stale),
+                + examples((f"page {p.page}: sold {p.last_sold}" for p in stale), most=EXAMPLES),
             )
         )
     return checks, warnings
@@ -167,7 +168,9 @@ def _check_sold_out_seen(
         f"{len(connected) - len(late) - len(missing)} of {len(connected)} in time, "
         f"{len(late)} late, {len(missing)} never; worst "
         f"{'-' if worst is None else f'{worst:.0f} ms'} after {last.source}"
-        + _examples(f"page {p.page}: last showed {p.last_state or '-'}" for p in missing),
+        + examples(
+            (f"page {p.page}: last showed {p.last_state or '-'}" for p in missing), most=EXAMPLES
+        ),
     )
 
 
@@ -175,14 +178,6 @@ def _why(page: PageRecord) -> str:
     if page.error:
         return f"page {page.page}: {page.error}"
     return f"page {page.page}: answered {page.http}, no status event"
-
-
-def _examples(items) -> str:
-    items = list(items)
-    if not items:
-        return ""
-    more = f" (+{len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else ""
-    return ": " + ", ".join(items[:EXAMPLES]) + more
 
 
 def _round(value: float | None) -> float | None:

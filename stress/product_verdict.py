@@ -15,9 +15,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from stress.common import Record
+from stress.common import Record, examples
 
-EXAMPLES = 5
 # Answers that say the sku itself was wrong: a sku of the sale must never get them.
 SKU_REFUSED = frozenset({"unknown_product", "invalid"})
 
@@ -170,7 +169,7 @@ def _check_not_oversold(rows: Sequence[ProductRow]) -> CheckTuple:
     return (
         "no product oversold",
         not over,
-        f"{len(over)} of {len(rows)} products sold beyond their stock" + _examples(over),
+        f"{len(over)} of {len(rows)} products sold beyond their stock" + examples(over),
     )
 
 
@@ -186,7 +185,7 @@ def _check_exactly(rows: Sequence[ProductRow]) -> CheckTuple:
         "each product sold exactly min(its stock, its demand)",
         not wrong,
         f"{len(rows) - len(wrong)} of {len(rows)} products exact ({sold_out} with demand "
-        "at or over the stock, to be sold out)" + _examples(wrong),
+        "at or over the stock, to be sold out)" + examples(wrong),
     )
 
 
@@ -210,7 +209,7 @@ def _check_status(rows: Sequence[ProductRow]) -> CheckTuple:
     return (
         "each product's status agrees (sold = confirmed, sold + remaining = total)",
         not problems,
-        f"{len(problems)} disagreements over {len(rows)} products" + _examples(problems),
+        f"{len(problems)} disagreements over {len(rows)} products" + examples(problems),
     )
 
 
@@ -236,7 +235,7 @@ def _check_skus(
         "every answer and order names the sku asked for",
         not wrong,
         f"{len(wrong)} answers or orders of another product, or refusing a sku of the sale"
-        + _examples(wrong),
+        + examples(wrong),
     )
 
 
@@ -254,7 +253,7 @@ def _check_own_limits(
     return (
         "nobody over a product's own per-user limit",
         not over,
-        f"{len(over)} users over it" + _examples(over),
+        f"{len(over)} users over it" + examples(over),
     )
 
 
@@ -280,11 +279,3 @@ def _int(value: object) -> int | None:
 
 def _cell(value: int | None) -> str:
     return "-" if value is None else str(value)
-
-
-def _examples(items: Sequence[str]) -> str:
-    if not items:
-        return ""
-    shown = ", ".join(items[:EXAMPLES])
-    more = f" (+{len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else ""
-    return f": {shown}{more}"

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from stress.common import OUTCOME_RESENT, Record
+from stress.common import OUTCOME_RESENT, Record, examples
 from stress.fairness import FairnessFigures, fairness_figures
 from stress.identity_verdict import identity_checks, identity_counts
 from stress.orders import HeldOrder, LookupResult, RunOrders, collect_orders, held_by_user
@@ -25,7 +25,6 @@ from stress.product_verdict import (
 )
 
 RATE_WINDOW_NS = 60 * 10**9
-EXAMPLES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +133,7 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
         Check(
             "no connection errors",
             not errors,
-            f"{len(errors)} requests without an answer" + _examples(r.error for r in errors),
+            f"{len(errors)} requests without an answer" + examples(r.error for r in errors),
         )
     )
     if facts.rate_limit_per_min:
@@ -201,7 +200,7 @@ def _check_per_user_limit(orders: RunOrders, limit: int, products: int = 0) -> C
         f"nobody over the per-user limit ({limit})" + (" across products" if products > 1 else ""),
         not over,
         f"{len(over)} users over the limit"
-        + _examples(f"{user}: {_named(sorted(ids), orders)}" for user, ids in over.items()),
+        + examples(f"{user}: {_named(sorted(ids), orders)}" for user, ids in over.items()),
     )
 
 
@@ -219,7 +218,7 @@ def _check_unique_orders(orders: RunOrders) -> Check:
         "order ids unique",
         not shared,
         f"{len(shared)} order ids shared by several users"
-        + _examples(f"{oid}: {sorted(users)}" for oid, users in shared.items()),
+        + examples(f"{oid}: {sorted(users)}" for oid, users in shared.items()),
     )
 
 
@@ -236,7 +235,7 @@ def _check_repeat_answers(by_user: dict[str, list[Record]], orders: RunOrders) -
     return Check(
         "409 answers name the order held",
         not wrong,
-        f"{len(wrong)} inconsistent 409 answers" + _examples(wrong),
+        f"{len(wrong)} inconsistent 409 answers" + examples(wrong),
     )
 
 
@@ -268,7 +267,7 @@ def _check_lookups(
     detail = (
         f"{len(lost)} lost sales, {len(extra)} sales to users told otherwise, "
         f"{len(mismatched)} mismatches, {len(failed)} failed look-ups"
-        + _examples(lost + extra + mismatched + failed)
+        + examples(lost + extra + mismatched + failed)
     )
     return Check("look-ups agree with the answers", problems == 0, detail)
 
@@ -314,7 +313,7 @@ def _check_positions(orders: RunOrders, facts: SaleFacts) -> Check:
         "positions unique and within 1..total",
         duplicates == 0 and not outside,
         f"{duplicates} duplicate positions, {len(outside)} outside 1..{total}"
-        + _examples(str(p) for p in outside),
+        + examples(str(p) for p in outside),
     )
 
 
@@ -348,7 +347,7 @@ def _check_not_before_start(lookups: dict[str, LookupResult], starts_at_ns: int)
         "no sale before the start time",
         not early,
         f"{len(early)} orders purchased before startsAt"
-        + _examples(f"{user} {(starts_at_ns - at_ns) / 1e6:.1f} ms early" for user, at_ns in early),
+        + examples(f"{user} {(starts_at_ns - at_ns) / 1e6:.1f} ms early" for user, at_ns in early),
     )
 
 
@@ -362,7 +361,7 @@ def _check_no_5xx(purchases: list[Record], warnings: list[str]) -> Check:
         "no 5xx (besides 503 unavailable)",
         not broken,
         f"{len(broken)} server errors, {len(shed)} shed with 503 unavailable"
-        + _examples(f"{r.user}: {r.http} {r.status or r.error}" for r in broken),
+        + examples(f"{r.user}: {r.http} {r.status or r.error}" for r in broken),
     )
 
 
@@ -387,14 +386,5 @@ def _check_rate_limit(by_user: dict[str, list[Record]], per_minute: int) -> Chec
         f"rate limit held ({per_minute}/min per user)",
         not over,
         f"{len(over)} users exceeded {allowed} answered attempts a minute; "
-        f"{limited} answers were 429" + _examples(over),
+        f"{limited} answers were 429" + examples(over),
     )
-
-
-def _examples(items) -> str:
-    items = list(items)
-    if not items:
-        return ""
-    shown = ", ".join(str(item) for item in items[:EXAMPLES])
-    more = f" (+{len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else ""
-    return f": {shown}{more}"
