@@ -89,6 +89,19 @@ def spread_burst(hosts: list[ServerProcess], users: list[str]) -> list[Answer]:
     return [answer for share in results for answer in share]
 
 
+def burst_until_first_sales(
+    hosts: list[ServerProcess], users: list[str]
+) -> tuple[threading.Thread, list[Answer]]:
+    """A spread burst in the background, returned once the first sales are made:
+    what a test does next happens mid-burst. Join the thread for the answers."""
+    result: list[Answer] = []
+    shoppers = threading.Thread(target=lambda: result.extend(spread_burst(hosts, users)))
+    shoppers.start()
+    wait_until(lambda: hosts[0].status()["sold"] > 0, 60, interval_s=0.005,
+               message="the first sales")  # fmt: skip
+    return shoppers, result
+
+
 def sold_in_redis(redis_server: RedisServer, sale_id: int) -> dict[str, str]:
     """user -> order id of every order Redis holds for the sale (one each, checked)."""
     store = store_of(redis_server)
@@ -155,11 +168,7 @@ def test_kill_9_of_redis_mid_burst_loses_nothing_confirmed_and_every_host_sells_
     servers = hosts(2, FLASHSALE_STOCK="1000")
     sale_id = servers[0].status()["saleId"]
     users = [f"k-{i:04d}" for i in range(600)]
-    result: list[Answer] = []
-    shoppers = threading.Thread(target=lambda: result.extend(spread_burst(servers, users)))
-    shoppers.start()
-    wait_until(lambda: servers[0].status()["sold"] > 0, 60, interval_s=0.005,
-               message="the first sales")  # fmt: skip
+    shoppers, result = burst_until_first_sales(servers, users)
     redis_server.kill()
     refused = requests.get(f"{servers[0].url}/flash-sale/purchase/k-0000", timeout=10)
     assert refused.status_code == 503 and refused.headers["Retry-After"], refused.text
@@ -183,11 +192,7 @@ def test_kill_9_of_one_host_s_allocator_mid_burst_makes_no_ghost_sale(hosts, red
     servers = hosts(2, FLASHSALE_STOCK="500")
     sale_id = servers[0].status()["saleId"]
     users = [f"a-{i:04d}" for i in range(300)]
-    result: list[Answer] = []
-    shoppers = threading.Thread(target=lambda: result.extend(spread_burst(servers, users)))
-    shoppers.start()
-    wait_until(lambda: servers[0].status()["sold"] > 0, 60, interval_s=0.005,
-               message="the first sales")  # fmt: skip
+    shoppers, result = burst_until_first_sales(servers, users)
     victim = servers[0].allocator_pid()
     os.kill(victim, signal.SIGKILL)
     wait_until(lambda: servers[0].allocator_pid() != victim, 15, message="a new allocator")
