@@ -37,3 +37,35 @@ def test_repeated_wrong_tokens_from_one_address_are_refused_with_429(start_serve
     assert log.count("admin: wrong token from 127.0.0.1") == ADMIN_FAILURE_LIMIT
     assert log.count("admin: 127.0.0.1 refused for") == 1
     assert "Traceback" not in log
+
+
+FORGED = (
+    "not-an-address",
+    "<script>alert(1)</script>",
+    "203.0.113.7\t[2030-01-01 00:00:00 +0000] [1] [INFO] flashsale.admin: sale 9 started",
+    "fe80::1%<b>",
+    "203.0.113.7:8080",
+    "198.51.100.1, 203.0.113.900",
+)
+
+
+def test_an_unparsable_forwarded_for_is_not_an_address(start_server):
+    # Found by rotating X-Forwarded-For from a trusted peer (127.0.0.1): 12 admin
+    # guesses and no 429, and the log wrote the header as "the address".
+    server = start_server(workers=2, env={"FLASHSALE_ADMIN_TOKEN": TOKEN})
+    for n in range(ADMIN_FAILURE_LIMIT):
+        forged = FORGED[n % len(FORGED)]
+        answer = _start_sale(server.url, f"guess-{n:04d}", **{"X-Forwarded-For": forged})
+        assert answer.status_code == 403, (forged, answer.status_code)
+    assert (
+        _start_sale(server.url, "guess-next", **{"X-Forwarded-For": "garbage"}).status_code == 429
+    )
+    # Counted as the peer that sent them: the peer itself is refused too.
+    assert _start_sale(server.url, "guess-plain").status_code == 429
+
+    log = server.log()
+    assert log.count("admin: wrong token from 127.0.0.1 ") == ADMIN_FAILURE_LIMIT
+    for forged in FORGED:  # no part of any: not even the addresses left of a bad hop
+        for part in forged.replace(",", "\t").split("\t"):
+            assert part.strip() not in log, part
+    assert "<" not in log
