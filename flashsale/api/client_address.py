@@ -9,6 +9,10 @@ we trust, so nothing to its left is believed either, and the client is the
 last trusted address read (the peer, when it is the first hop). So whatever
 the header holds, the client's address is a parsed IP address or the peer's,
 and the text of the header never reaches a log or a key.
+
+Failures are counted per client (`counted_as`): an IPv6 client by its /64,
+the block one host is usually given, so that rotating the host's own 64 bits
+buys no more attempts.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import ipaddress
 from ipaddress import IPv4Address, IPv6Address
 
 import falcon
+
+IPV6_CLIENT_PREFIX = 64
 
 
 def parse_ip(text: str) -> IPv4Address | IPv6Address | None:
@@ -33,6 +39,17 @@ def parse_ip(text: str) -> IPv4Address | IPv6Address | None:
         if ip.ipv4_mapped is not None:
             return ip.ipv4_mapped
     return ip
+
+
+def counted_as(address: str) -> str:
+    """The key a client's attempts are counted under: an IPv4 address itself, an
+    IPv6 address its /64; anything else (a peer with no IP address) as it is."""
+    ip = parse_ip(address)
+    if ip is None:
+        return address
+    if isinstance(ip, IPv6Address):
+        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
+    return str(ip)
 
 
 class ClientAddress:

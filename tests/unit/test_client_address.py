@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flashsale.api.client_address import ClientAddress, parse_ip
+from flashsale.api.client_address import ClientAddress, counted_as, parse_ip
 
 PROXIES = ClientAddress(("127.0.0.1", "10.0.0.0/8"))
 
@@ -41,6 +41,16 @@ def test_only_ip_addresses_parse():
     assert str(parse_ip("::ffff:192.0.2.1")) == "192.0.2.1"
     for text in ("", "192.0.2.1 ", "192.0.2", "01.2.3.4", "fe80::1%<b>", "[::1]", "::1:80x"):
         assert parse_ip(text) is None, text
+
+
+def test_ipv6_clients_are_counted_by_their_64():
+    assert (
+        counted_as("2001:db8:1:2::1") == counted_as("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    )
+    assert counted_as("2001:db8:1:3::1") == "2001:db8:1:3::/64"
+    assert counted_as("203.0.113.9") == "203.0.113.9"
+    assert counted_as("::ffff:203.0.113.9") == "203.0.113.9"
+    assert counted_as("") == ""  # a peer with no address (a unix socket)
 
 
 def test_trust_needs_a_parsed_address():
