@@ -106,7 +106,7 @@ def test_an_unparsable_forwarded_for_is_not_an_address(start_server):
     assert "<" not in log
 
 
-def test_a_valid_forwarded_chain_names_the_client_and_ipv6_counts_by_64(start_server):
+def test_ipv6_clients_behind_a_trusted_proxy_are_counted_by_their_64(start_server):
     server = start_server(workers=1, env={"FLASHSALE_ADMIN_TOKEN": TOKEN})
     # One /64 is one client: rotating the low 64 bits gives no more guesses.
     hosts = [f"2001:db8:1:2::{n:x}" for n in range(1, ADMIN_FAILURE_LIMIT + 1)]
