@@ -36,6 +36,7 @@ from flashsale.config import Settings
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.observe import ServerView
+from flashsale.ratelimit import RateLimiter
 
 # Request bodies are parsed by flashsale.api.validation (strict: orjson keeps
 # the last of two equal keys), so only answers go through this handler.
@@ -67,6 +68,8 @@ class AppDeps:
     recorder: MetricsRecorder
     guard: PurchaseGuard
     identity: Identity
+    # Wrong admin and operator tokens, counted by client address in a table of their own.
+    auth_failures: RateLimiter
     connect_timeout_s: float = 5.0
     # Registers what to do when the worker begins to stop (flashsale.serving.worker).
     when_stopping: Callable[[Callable[[], None]], None] = lambda callback: None
@@ -161,7 +164,10 @@ def _bearer(deps: AppDeps, token: str | None, name: str, variable: str) -> Beare
     """The check of one bearer token; None when the token is not set."""
     if token is None:
         return None
-    guard = deps.guard
     return BearerAuth(
-        token, name=name, variable=variable, limiter=guard.limiter, addresses=guard.addresses
+        token,
+        name=name,
+        variable=variable,
+        limiter=deps.auth_failures,
+        addresses=deps.guard.addresses,
     )

@@ -431,6 +431,16 @@ class Settings:
             high=16_777_216,
         ),
     )
+    auth_table_size: int = setting(
+        16384,
+        Integer(
+            "FLASHSALE_AUTH_TABLE_SIZE",
+            "wrong-token counts kept in shared memory by client address (fixed size), "
+            "apart from the purchase windows: no flood of userIds evicts them",
+            low=64,
+            high=16_777_216,
+        ),
+    )
     forwarded_allow_ips: tuple[str, ...] = setting(
         ("127.0.0.1", "::1"),
         AddressList(

@@ -71,6 +71,8 @@ class Runtime:
     breaker_board: BreakerBoard
     journal_board: JournalBoard
     rate_table: RateTable
+    # Wrong tokens by client address, apart from rate_table: no flood of userIds reaches it.
+    auth_table: RateTable
     identity: Identity
     # The Redis engine's promise, as Redis stated it at start-up (None: the SQLite engine).
     durability: Durability | None = None
@@ -150,6 +152,7 @@ def on_starting(server: Arbiter) -> None:
         breaker_board=BreakerBoard(),
         journal_board=JournalBoard(),
         rate_table=RateTable(settings.rate_table_size),
+        auth_table=RateTable(settings.auth_table_size),
         identity=_identity_or_exit(settings),
         durability=_durability_or_exit(settings),
     )
@@ -328,6 +331,9 @@ def worker_app() -> EventStreams:
         recorder=MetricsRecorder(row),
         guard=guard,
         identity=runtime.identity,
+        auth_failures=RateLimiter(
+            runtime.auth_table, RangeLocks(runtime.socket_dir / "auth.lock", NUM_STRIPES)
+        ),
         connect_timeout_s=WORKER_CONNECT_TIMEOUT_S,
         when_stopping=when_stopping,
     )

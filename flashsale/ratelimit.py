@@ -5,6 +5,13 @@ A fixed window per key: the first attempt opens a window of `window_s`; at most
 shared-memory RateTable, so whichever worker answers, the count is the same.
 A bucket's lock is waited for on the event loop, for LOCK_TIMEOUT_S at most
 (its holder may be stopped); past that the attempt is refused as unavailable.
+
+A new key whose bucket is full of live windows takes the slot of the key below
+its limit with the fewest attempts; if every key is at its limit, of the one
+whose window opened last. So a flood of new keys counted once each evicts only
+windows of keys that tried as rarely, never a key held at its limit; and a
+flood of keys each brought to its limit churns the slot of its newest key,
+while the older lock-outs hold (stress/rate_flood.py measures both).
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ from typing import NamedTuple
 from flashsale.errors import Unavailable
 from flashsale.shm.file_lock import RangeLocks
 from flashsale.shm.rate_table import (
+    AT_LIMIT,
+    ATTEMPTS_MASK,
+    ATTEMPTS_SHIFT,
     BUCKET_WORDS,
     COUNT,
     ENTRY_WORDS,
@@ -21,6 +31,7 @@ from flashsale.shm.rate_table import (
     NUM_STRIPES,
     START,
     RateTable,
+    attempts_of,
 )
 
 
@@ -69,12 +80,17 @@ class RateLimiter:
                 words[first + at + KEY] = h
                 words[first + at + START] = now_s
             else:
-                start, count = bucket_words[at + START], bucket_words[at + COUNT]
+                start = bucket_words[at + START]
+                count = bucket_words[at + COUNT] >> ATTEMPTS_SHIFT & ATTEMPTS_MASK
             reset_s = max(start + window_s - now_s, 1)
             if count >= limit:
                 return RateDecision(False, limit, 0, reset_s)
-            words[first + at + COUNT] = count + 1
-            return RateDecision(True, limit, limit - count - 1, reset_s)
+            # rate_table.tally(), inlined: this runs on every purchase.
+            count += 1
+            words[first + at + COUNT] = (
+                (AT_LIMIT if count >= limit else 0) | count << ATTEMPTS_SHIFT | limit
+            )
+            return RateDecision(True, limit, limit - count, reset_s)
         finally:
             self.locks.unlock(stripe)
 
@@ -92,7 +108,7 @@ class RateLimiter:
         if not _is_open(bucket_words, at, h, window_s, now_s):
             return 0, window_s
         start = bucket_words[at + START]
-        return bucket_words[at + COUNT], max(start + window_s - now_s, 1)
+        return attempts_of(bucket_words[at + COUNT]), max(start + window_s - now_s, 1)
 
     def _place(self, key: str) -> tuple[int, int, int]:
         """The key's hash, its bucket's first word and the bucket's lock stripe."""
@@ -112,13 +128,21 @@ def _is_open(bucket_words: list[int], at: int, h: int, window_s: int, now_s: int
 
 
 def _entry_for(entries: list[int], h: int, window_s: int, now_s: int) -> int:
-    """The key's entry if it has one; else the first free or expired one; else the stalest."""
+    """The key's entry if it has one; else a free or expired one; else a victim's."""
     keys = entries[KEY::ENTRY_WORDS]
-    if h in keys:  # list operations in C: this runs on every purchase
+    # List operations in C, no loop in Python: this runs on every purchase.
+    if h in keys:
         return keys.index(h) * ENTRY_WORDS
+    if 0 in keys:
+        return keys.index(0) * ENTRY_WORDS
     starts = entries[START::ENTRY_WORDS]
-    cutoff = now_s - window_s
-    for index, start in enumerate(starts):
-        if keys[index] == 0 or start <= cutoff:
-            return index * ENTRY_WORDS
-    return starts.index(min(starts)) * ENTRY_WORDS
+    oldest = min(starts)
+    if oldest <= now_s - window_s:
+        return starts.index(oldest) * ENTRY_WORDS
+    tallies = entries[COUNT::ENTRY_WORDS]
+    fewest = min(tallies)  # a key below its limit has a smaller tally than any at it
+    if fewest < AT_LIMIT:
+        return tallies.index(fewest) * ENTRY_WORDS
+    # Every key at its limit: the newest window goes, so a lock-out holds against
+    # a flood of keys at their limits, which then churns one slot.
+    return starts.index(max(starts)) * ENTRY_WORDS

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from stress import rate_flood
 from stress.products import PRODUCTS_HELP, ProductDemand, ProductsError, parse_products
 from stress.redis_cli import add_redis_options, cmd_redis
 from stress.scenarios import SCENARIOS, ScenarioOptions
@@ -97,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_redis_options(redis)
     redis.set_defaults(handler=cmd_redis)
+
+    flood = commands.add_parser(
+        "rate-flood",
+        help="the rate limiter under a flood of distinct keys: limited keys still held, "
+        "and the cost of a hit (no server)",
+        description=rate_flood.__doc__,
+    )
+    rate_flood.add_options(flood)
+    flood.set_defaults(handler=rate_flood.cmd_rate_flood)
 
     # `python -m stress allocator` (the allocator measured without HTTP) lives in
     # stress/allocator_bench.py with its own argument parser: main() hands it the

@@ -5,8 +5,11 @@ The comparison is constant-time. An address that sent FAILURE_LIMIT wrong
 tokens within FAILURE_WINDOW_S gets 429 with Retry-After until the window
 closes, whatever token it sends meanwhile (the right one too: it cannot
 tell a lucky guess from the owner); asking without a token is never slowed.
-Counted in the shared rate table, so across workers, per token. Each wrong
-token is logged in one line; a lock-out once.
+Counted across workers, per token, by client address (an IPv6 client by its
+/64), in a shared table of their own: purchases never count there, so no flood
+of userIds evicts a guesser's count, and a guesser at its limit is the last
+window that table gives up (flashsale.ratelimit). Each wrong token is logged in
+one line; a lock-out once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 
 import falcon
 
-from flashsale.api.client_address import ClientAddress
+from flashsale.api.client_address import ClientAddress, counted_as
 from flashsale.ratelimit import RateLimiter
 
 log = logging.getLogger("flashsale.auth")
@@ -55,7 +58,7 @@ class BearerAuth:
         if not header:
             return False
         address, now_s = self.addresses.of(req), int(time.time())
-        key = f"{self.name}-failures:{address}"
+        key = f"{self.name}-failures:{counted_as(address)}"
         failures, reset_s = await self.limiter.count(key, window_s=FAILURE_WINDOW_S, now_s=now_s)
         if failures >= FAILURE_LIMIT:
             raise self._too_many(reset_s)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import falcon
 
-from flashsale.api.client_address import ClientAddress
+from flashsale.api.client_address import ClientAddress, counted_as
 from flashsale.breaker import Admission, CircuitBreaker
 from flashsale.config import Settings
 from flashsale.ratelimit import RateDecision, RateLimiter
@@ -33,7 +33,7 @@ class PurchaseGuard:
         )  # fmt: skip
         if decision.allowed and settings.ip_rate_limit:
             by_address = await self.limiter.hit(
-                f"ip:{self.addresses.of(req)}", limit=settings.ip_rate_limit,
+                f"ip:{counted_as(self.addresses.of(req))}", limit=settings.ip_rate_limit,
                 window_s=settings.rate_window_s, now_s=now_s,
             )  # fmt: skip
             if not by_address.allowed:

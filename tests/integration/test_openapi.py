@@ -84,6 +84,7 @@ def _app_paths(tmp_path: Path) -> set[str]:
         lookups=OrderLookups(JournalReader(tmp_path / "journal.db")),
         recorder=MetricsRecorder(None),
         identity=OpenIdentity(),
+        auth_failures=RateLimiter(RateTable(64), RangeLocks(tmp_path / "auth.lock", NUM_STRIPES)),
         guard=PurchaseGuard(
             settings=settings,
             limiter=RateLimiter(RateTable(64), RangeLocks(tmp_path / "rates.lock", NUM_STRIPES)),
