@@ -299,6 +299,19 @@ class Settings:
             high=300.0,
         ),
     )
+    # A shop's login issues tokens for minutes or hours; a day still covers a
+    # shopper who signs in in the morning for an evening sale. A longer-lived token
+    # (an `exp` of 10^30) is one nobody can take back.
+    jwt_max_lifetime_s: float = setting(
+        86400.0,
+        Number(
+            "FLASHSALE_JWT_MAX_LIFETIME_S",
+            "longest a token may live: `exp` at most this long after its `iat`, "
+            "and after now (plus the leeway)",
+            low=60.0,
+            high=31_536_000.0,
+        ),
+    )
     jwt_cookie: str = setting(
         "flashsale_token",
         Text(

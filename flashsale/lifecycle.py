@@ -34,6 +34,7 @@ from flashsale.clock import instant_us
 from flashsale.config import Settings
 from flashsale.errors import ConfigError, JournalLocked
 from flashsale.journal import JournalLock, JournalReader
+from flashsale.log_limit import install as limit_repeated_log_records
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder, failures_since
 from flashsale.observe import ServerView
@@ -134,6 +135,8 @@ def on_starting(server: Arbiter) -> None:
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Before anything forks: the allocator and the workers inherit the limits.
+    limit_repeated_log_records()
     lock = JournalLock(settings.db_path)
     try:
         lock.acquire()
@@ -199,6 +202,7 @@ def on_reload(server: Arbiter) -> None:
     """SIGHUP: read the JWKS file again for the workers about to fork; a file that
     cannot be read keeps the keys in use."""
     runtime = _require_runtime()
+    limit_repeated_log_records()  # gunicorn made new handlers for its loggers
     if runtime.settings.jwt_jwks_file is None:
         return
     try:
@@ -273,6 +277,7 @@ def on_exit(server: Arbiter) -> None:
 # -- a worker --------------------------------------------------------------------------
 def post_fork(server: Arbiter, worker: Worker) -> None:
     runtime = _require_runtime()
+    limit_repeated_log_records()  # inherited; a no-op unless a handler is new
     runtime.slot = worker.flashsale_slot
     if runtime.slot is not None:
         runtime.slots.set_pid(runtime.slot, os.getpid())

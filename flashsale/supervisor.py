@@ -18,6 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from flashsale import log_limit
+
 log = logging.getLogger("flashsale.supervisor")
 
 WATCH_TIMEOUT_S = 1.0
@@ -84,6 +86,7 @@ class AllocatorSupervisor:
         except BaseException:
             log.exception("allocator %s failed", os.getpid())
         finally:
+            log_limit.flush()  # os._exit runs no atexit handler
             logging.shutdown()
             os._exit(code)
 

@@ -1,18 +1,21 @@
 """Who the shopper is: the body's `userId` (open mode), or the `sub` of a signed JWT.
 
 In jwt mode every purchase and look-up carries `Authorization: Bearer <JWT>`,
-verified with PyJWT. The accepted algorithms come from the settings, never
-from the token (so `none` and an HS256 token "signed" with an RS public key
-are refused); `exp` and `sub` are required, `nbf` and `iat` honoured with a
-leeway, `iss` and `aud` checked when set. `sub` obeys the rules of a userId.
-A refused token is a 401 naming the reason (never the key), and is refused
-before anything counts it: it costs the person named in it nothing.
+its form checked first (flashsale.api.token_form), then verified with PyJWT.
+The accepted algorithms come from the settings, never from the token (so
+`none` and an HS256 token "signed" with an RS public key are refused); `exp`
+and `sub` are required, `nbf` and `iat` honoured with a leeway, `iss` and
+`aud` checked when set, and no token lives longer than the settings allow.
+`sub` obeys the rules of a userId. A refused token, whatever its shape, is a
+401 naming the reason (never the key), and is refused before anything counts
+it: it costs the person named in it nothing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 import falcon
 import jwt
 
+from flashsale.api.token_form import TokenRefused, check_lifetime, read_token
 from flashsale.api.validation import (
     PURCHASE_FIELDS,
     Purchase,
@@ -100,19 +104,16 @@ class TokenKeys:
             raise ValueError(f"{path} holds no key with a kid for {', '.join(algorithms)}")
         return cls(by_kid=keys)
 
-    def for_token(self, token: str, algorithms: list[str]) -> tuple[Any, list[str]]:
-        """The key that may have signed `token`, and the algorithms it may be used with:
-        a public key with its own (a JWKS key names one), never another."""
+    def for_token(self, header: Mapping[str, Any], algorithms: list[str]) -> tuple[Any, list[str]]:
+        """The key that may have signed a token with this (checked) header, and the
+        algorithms it may be used with: a public key with its own (a JWKS key names
+        one), never another."""
         if self.secret is not None:
             return self.secret, algorithms
         assert self.by_kid is not None
-        try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.DecodeError:
-            raise InvalidToken("the token is malformed") from None
-        key = self.by_kid.get(kid) if isinstance(kid, str) else None
+        key = self.by_kid.get(header.get("kid", ""))
         if key is None:
-            raise InvalidToken("the token's key (kid) is not one this server knows")
+            raise TokenRefused("the token's key (kid) is not one this server knows")
         return key.key, [key.algorithm_name]
 
 
@@ -127,12 +128,16 @@ class JwtIdentity:
         issuer: str | None,
         audience: str | None,
         leeway_s: float,
+        max_lifetime_s: float,
+        clock_s: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
         self._algorithms = list(algorithms)
         self._issuer = issuer
         self._audience = audience
         self._leeway_s = leeway_s
+        self._max_lifetime_s = max_lifetime_s
+        self._clock_s = clock_s
         self._options: jwt.types.Options = {
             "require": ["exp", "sub"],
             "verify_aud": audience is not None,
@@ -144,10 +149,23 @@ class JwtIdentity:
         scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidToken("no bearer token: sign in to the shop first")
-        token = token.strip()
-        key, algorithms = self._keys.for_token(token, self._algorithms)
         try:
-            claims = jwt.decode(
+            claims = self._verified_claims(token.strip())
+        except TokenRefused as exc:
+            raise InvalidToken(exc.reason) from None
+        try:
+            return check_user_id(claims["sub"])
+        except InvalidInput as exc:
+            why = f"the token's sub is not a valid user id: {exc.description}"
+            raise InvalidToken(why) from None
+
+    def _verified_claims(self, token: str) -> dict[str, Any]:
+        # PyJWT sees only a token of checked form and types (any other shape once
+        # raised past the handler below: a 500 and a traceback per request).
+        header, _ = read_token(token)
+        key, algorithms = self._keys.for_token(header, self._algorithms)
+        try:
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
@@ -157,14 +175,16 @@ class JwtIdentity:
                 options=self._options,
             )
         except jwt.MissingRequiredClaimError as exc:
-            raise InvalidToken(f"the token has no {exc.claim} claim") from None
+            raise TokenRefused(f"the token has no {exc.claim} claim") from None
         except jwt.PyJWTError as exc:  # InvalidTokenError, or a key unfit for the algorithm
-            raise InvalidToken(_reason(exc)) from None
-        try:
-            return check_user_id(claims["sub"])
-        except InvalidInput as exc:
-            why = f"the token's sub is not a valid user id: {exc.description}"
-            raise InvalidToken(why) from None
+            raise TokenRefused(_reason(exc)) from None
+        check_lifetime(
+            claims,
+            now_s=self._clock_s(),
+            max_lifetime_s=self._max_lifetime_s,
+            leeway_s=self._leeway_s,
+        )
+        return claims
 
     def buyer(self, req: falcon.Request, body: bytes) -> Purchase:
         buyer = self.subject(req)  # first: a refused token is a 401, whatever the body
@@ -216,4 +236,5 @@ def identity_for(settings: Settings) -> Identity:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway_s=settings.jwt_leeway_s,
+        max_lifetime_s=settings.jwt_max_lifetime_s,
     )
