@@ -11,8 +11,8 @@ So after each commit the committer compares the disk's free space with the
 WAL: a checkpoint needs at most the WAL's size of new database pages, and the
 commits to come need RESERVE_BYTES. With less free than both, the journal
 checkpoints (TRUNCATE: the WAL file is cut to nothing) at once. A disk with
-room costs two system calls a commit (statvfs, stat); the early checkpoints
-cost only near a full disk.
+plenty of room is looked at every RECHECK_S (statvfs, stat: 5-8 us) rather than
+after each commit; the early checkpoints cost only near a full disk.
 
 Selling goes on until a write fails, so a sale may use the disk to its last
 page; once one has failed, selling resumes only with RESERVE_BYTES free after
@@ -35,6 +35,11 @@ MIB = 1024 * 1024
 # Room kept for the commits to come. A commit of 256 sales to shoppers whose ids
 # fall all over the buyers' index rewrites about 300 pages (1.2 MiB of WAL).
 RESERVE_BYTES = 2 * MIB
+# A disk with SPARE_BYTES more than the WAL and the reserve needs is looked at
+# again only after RECHECK_S: meanwhile the WAL grows at most to its
+# autocheckpoint's 40 MiB, and the database by a few MB (200 bytes a sale).
+SPARE_BYTES = 128 * MIB
+RECHECK_S = 0.05
 # At most one line this often about early checkpoints: near a full disk, each
 # commit may need one.
 LOG_INTERVAL_S = 60.0
@@ -69,12 +74,19 @@ class Room:
         folder = db_path.parent
         self.wal_path = Path(f"{db_path}-wal")
         self.free_bytes = free_bytes or (lambda: disk_free_bytes(folder))
+        self._next_look_s = 0.0  # monotonic: when the disk is looked at again
         self._early = 0  # early checkpoints since the last log line
         self._logged_s: float | None = None  # monotonic time of the last line
 
     def short(self) -> bool:
         """Whether the WAL must be checkpointed now to keep the disk recoverable."""
-        return self.free_bytes() < file_bytes(self.wal_path) + RESERVE_BYTES
+        now_s = time.monotonic()
+        if now_s < self._next_look_s:
+            return False
+        free, needed = self.free_bytes(), file_bytes(self.wal_path) + RESERVE_BYTES
+        if free >= needed + SPARE_BYTES:
+            self._next_look_s = now_s + RECHECK_S
+        return free < needed
 
     def shortfall(self) -> str | None:
         """Why the journal should not sell again yet (a disk short of room), or None."""

@@ -60,7 +60,7 @@ def test_a_failed_commit_is_raised_to_the_loop_and_writes_nothing(journal):
 
 
 def test_a_commit_on_a_disk_short_of_room_is_over_once_the_wal_is_checkpointed(tmp_path):
-    free = [1 << 40]
+    free = [10 << 20]  # room, but not so much that it is looked at only now and then
     path = tmp_path / "j.db"
     journal = Journal(path, room=Room(path, free_bytes=lambda: free[0]))
     journal.create_sale([product(stock=3)], 1, None, None)

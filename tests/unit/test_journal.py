@@ -14,7 +14,7 @@ from flashsale.journal import (
     JournalReader,
     OrderRecord,
 )
-from flashsale.journal_room import MIB, RESERVE_BYTES, Room, file_bytes
+from flashsale.journal_room import MIB, RECHECK_S, RESERVE_BYTES, Room, file_bytes
 from tests.support.catalogue import SKU, product
 from tests.support.old_journal import write_old_journal
 
@@ -174,6 +174,7 @@ def small(tmp_path, disk):
 
 
 def test_the_wal_is_emptied_after_a_commit_once_the_disk_runs_short_of_room(small, disk):
+    disk.free = 10 * MIB  # not so much that the disk is looked at only now and then
     small.record([order(n, f"user-{n}") for n in range(1, 11)])
     small.keep_room()  # a disk with room: the WAL waits for its autocheckpoint
     wal = wal_bytes(small)
@@ -233,6 +234,22 @@ def test_after_a_failed_write_the_probe_waits_for_room_to_spare(small, disk):
     small.probe(need_room=False)  # at start-up: written until a write fails
     disk.free = RESERVE_BYTES
     small.probe()
+
+
+def test_a_disk_with_plenty_of_room_is_looked_at_now_and_then(small, disk, monkeypatch):
+    looks = []
+    monkeypatch.setattr(small.room, "free_bytes", lambda: looks.append(1) or disk.free)
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    for n in range(1, 11):
+        small.record([order(n, f"user-{n}")])
+        small.keep_room()
+    assert len(looks) == 1  # the first commit found 1 GiB free
+    disk.free = 0
+    clock[0] += RECHECK_S
+    small.record([order(11, "ann")])
+    small.keep_room()
+    assert wal_bytes(small) == 0
 
 
 def test_a_wal_that_outgrew_its_checkpoints_is_cut_back_to_their_size(journal):
