@@ -75,6 +75,7 @@ class Room:
         self.wal_path = Path(f"{db_path}-wal")
         self.free_bytes = free_bytes or (lambda: disk_free_bytes(folder))
         self._next_look_s = 0.0  # monotonic: when the disk is looked at again
+        self._seen = (0, 0)  # free and WAL bytes at the last look, for the log
         self._early = 0  # early checkpoints since the last log line
         self._logged_s: float | None = None  # monotonic time of the last line
 
@@ -83,10 +84,11 @@ class Room:
         now_s = time.monotonic()
         if now_s < self._next_look_s:
             return False
-        free, needed = self.free_bytes(), file_bytes(self.wal_path) + RESERVE_BYTES
-        if free >= needed + SPARE_BYTES:
+        free, wal = self.free_bytes(), file_bytes(self.wal_path)
+        self._seen = (free, wal)
+        if free >= wal + RESERVE_BYTES + SPARE_BYTES:
             self._next_look_s = now_s + RECHECK_S
-        return free < needed
+        return free < wal + RESERVE_BYTES
 
     def shortfall(self) -> str | None:
         """Why the journal should not sell again yet (a disk short of room), or None."""
@@ -99,12 +101,13 @@ class Room:
         )
 
     def note_early_checkpoint(self, error: str | None = None) -> None:
-        """Count an early checkpoint (and log, at most every LOG_INTERVAL_S)."""
+        """Count an early checkpoint (and log, at most every LOG_INTERVAL_S, what the
+        disk had when it was found short)."""
         self._early += 1
         now_s = time.monotonic()
         if self._logged_s is not None and now_s - self._logged_s < LOG_INTERVAL_S:
             return
-        free, wal = self.free_bytes(), file_bytes(self.wal_path)
+        free, wal = self._seen
         failed = f"; the last one failed ({error})" if error else ""
         log.warning(
             "journal: its disk is short of room (%.1f MiB free, %.1f MiB of WAL): "
