@@ -25,13 +25,20 @@ from typing import NamedTuple
 
 from flashsale.catalogue import Product
 from flashsale.errors import JournalLocked
+from flashsale.journal_room import Room, disk_full
 
 BUSY_TIMEOUT_MS = 5000
 # Every commit rewrites the same few right-edge pages of the B-trees, and a
 # checkpoint copies each distinct page once: checkpointing every 10,000 pages
 # (about 40 MiB of WAL) instead of SQLite's 1,000 cut the journal's CPU per
-# sale from 15.4-17.8 us to 11.8-15.5 us at 20 sales a commit.
+# sale from 15.4-17.8 us to 11.8-15.5 us at 20 sales a commit. A small disk
+# is checkpointed sooner (journal_room.py).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+# Each WAL frame is a page and its 24-byte header.
+WAL_FRAME_HEADER_BYTES = 24
+# An early checkpoint waits this long at most for look-ups reading the WAL
+# (TRUNCATE must wait for them to end); a busy one is tried again at the next commit.
+CHECKPOINT_BUSY_TIMEOUT_MS = 100
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS sales (
@@ -245,9 +252,11 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
 class Journal:
     """The allocator's read-write handle."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, room: Room | None = None) -> None:
+        """`room`: the free space beside the journal (the tests give their own)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.room = room or Room(path)
         self._db = self._open()
         self._db.executescript(TABLES)
         self._upgrade()
@@ -260,6 +269,12 @@ class Journal:
         # a power cut, not only a process crash.
         db.execute("PRAGMA synchronous = FULL")
         db.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        # A WAL that grew past the autocheckpoint's size (a look-up held the
+        # checkpoint back) is cut back to it when it starts over; no smaller, so
+        # the usual cycle reuses the file instead of growing it again.
+        (page_bytes,) = db.execute("PRAGMA page_size").fetchone()
+        limit = WAL_AUTOCHECKPOINT_PAGES * (page_bytes + WAL_FRAME_HEADER_BYTES)
+        db.execute(f"PRAGMA journal_size_limit = {limit}")
         db.execute("PRAGMA foreign_keys = ON")
         return db
 
@@ -380,15 +395,52 @@ class Journal:
                     self._db.execute(_insert_orders(rows), [v for order in chunk for v in order])
                     start += rows
 
-    def probe(self) -> None:
-        """Commit one row on a fresh connection: raises unless the journal can be written.
+    def keep_room(self) -> None:
+        """After a commit: checkpoint at once if the disk is short of room (journal_room.py).
+
+        A checkpoint that fails (the disk cannot take the database's new
+        pages) is not the commit's failure: its sales are durable in the WAL.
+        The next commit, or the probe once a commit failed, tries again.
+        """
+        if not self.room.short():
+            return
+        try:
+            self.checkpoint()
+        except sqlite3.OperationalError as exc:
+            self.room.note_early_checkpoint(str(exc))
+            return
+        self.room.note_early_checkpoint()
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database and cut it to nothing (TRUNCATE).
+
+        Returns False when a look-up reading the WAL kept it (the pages it
+        could copy are copied); raises when the database cannot grow.
+        """
+        self._db.execute(f"PRAGMA busy_timeout = {CHECKPOINT_BUSY_TIMEOUT_MS}")
+        try:
+            (busy, _, _) = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return not busy
+
+    def probe(self, *, need_room: bool = True) -> None:
+        """Empty the WAL and commit one row on a fresh connection: raises unless the
+        journal can take commits again.
 
         After a failed write (a full disk, a read-only file system), a new
         connection leaves behind whatever state the failure left in the old one.
+        `need_room`: also raise while the disk is short of room (journal_room.py):
+        after a failed write, a probe that fitted in the last free page would let
+        selling resume only to fail again at once.
         """
         fresh = self._open()
         self._db.close()
         self._db = fresh
+        self.checkpoint()
+        shortfall = self.room.shortfall() if need_room else None
+        if shortfall is not None:
+            raise disk_full(shortfall)
         with self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO write_probe (id, at_us) VALUES (1, ?)",

@@ -22,6 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stress import allocator_bench
 
         return allocator_bench.main(argv[1:])
+    if argv[:1] == ["journal"]:
+        from stress import journal_footprint
+
+        return journal_footprint.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -113,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     # rest of the command line; this entry only lists it in --help.
     commands.add_parser(
         "allocator", help="decisions per second of the allocator, without HTTP", add_help=False
+    )
+    # Likewise `python -m stress journal`, in stress/journal_footprint.py.
+    commands.add_parser(
+        "journal", help="the disk a sale's journal needs: bytes an order, WAL", add_help=False
     )
     return parser
 

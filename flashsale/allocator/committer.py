@@ -4,6 +4,10 @@ SQLite inserts a batch and waits for its fsync without holding the GIL, so
 while one batch is being made durable the allocator loop reads and decides
 the next: the two halves of a sale's cost overlap on two cores. One commit at
 a time, so batches become durable in the order they were decided.
+
+After each commit the thread also checks the disk's room and checkpoints early
+when it runs short (journal_room.py), before the loop hears the commit is
+over: the connection is never used by both at once.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class Committer:
             orders = self._batches.get()
             try:
                 self._journal.record(orders)
+                self._journal.keep_room()
             except BaseException as exc:  # handed to the loop (finish)
                 self._failure = exc
             os.write(self._done_w, b"d")

@@ -2,8 +2,9 @@
 
 A full disk or a file system gone read-only fails a commit; nothing of it
 was confirmed (commits.py). From then on every purchase is refused at once
-and the journal is probed every PROBE_INTERVAL_S with a one-row commit; the
-first probe that commits resumes selling. The JournalBoard tells the workers,
+and the journal is probed every PROBE_INTERVAL_S: a checkpoint that empties
+the WAL, room to spare on the disk (journal_room.py) and a one-row commit; the
+first probe that passes resumes selling. The JournalBoard tells the workers,
 whose breaker and health answer 503 meanwhile.
 """
 
@@ -51,9 +52,13 @@ class JournalHealth:
         self._next_probe_s = now_s + PROBE_INTERVAL_S
 
     def check(self) -> None:
-        """Probe the journal now (at start-up: the last allocator may have died failing)."""
+        """Probe the journal now (at start-up: the last allocator may have died failing).
+
+        Only a journal that failed must wait for room to spare: at start-up, one
+        that can be written sells until a write fails.
+        """
         try:
-            self._journal.probe()
+            self._journal.probe(need_room=self.failing)
         except sqlite3.OperationalError as exc:
             self.failed(exc)
             return

@@ -1,4 +1,5 @@
-"""A journal that cannot be written, on real file systems: a full tmpfs, an ext4 gone read-only.
+"""A journal that cannot be written, on real file systems: a full tmpfs, an ext4 gone
+read-only, and a sale bigger than its small disk.
 
 The allocator must stay up and refuse to sell (fast 503s with Retry-After, the
 breaker open, health 503 naming the journal and its error, a metric counting
@@ -20,7 +21,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.load import journal_orders
+from tests.support.load import Answer, journal_orders, keep_buying
 from tests.support.server import ServerProcess, wait_until
 
 # Long on purpose: a purchase that waited for the allocator would take this
@@ -49,6 +50,17 @@ def small_tmpfs(tmp_path) -> Iterator[Path]:
     disk = tmp_path / "disk"
     disk.mkdir()
     _mount_or_skip("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk))
+    try:
+        yield disk
+    finally:
+        _run("umount", "-l", str(disk))
+
+
+@pytest.fixture
+def twelve_mib_tmpfs(tmp_path) -> Iterator[Path]:
+    disk = tmp_path / "small"
+    disk.mkdir()
+    _mount_or_skip("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(disk))
     try:
         yield disk
     finally:
@@ -254,3 +266,103 @@ def _read_only(folder: Path) -> bool:
     except OSError as exc:
         return exc.errno == errno.EROFS
     return False
+
+
+# A sale of 20,000 one-per-shopper units on a 12 MiB disk, 10 MiB of it taken by
+# a file: the journal's orders (about 140 bytes each here) need more than the
+# 2 MiB left, so the disk ends the sale first, and once the file is gone they fit.
+SMALL_DISK_STOCK = 20_000
+MIB = 1024 * 1024
+FILLER_BYTES = 10 * MIB
+
+
+def test_a_sale_bigger_than_its_small_disk_sells_until_the_disk_is_full_and_again_after(
+    tmp_path, twelve_mib_tmpfs
+):
+    disk = twelve_mib_tmpfs
+    filler = disk / "filler"
+    filler.write_bytes(b"\0" * FILLER_BYTES)
+    server = ServerProcess(
+        disk / "flashsale.db",
+        workers=2,
+        env={
+            "FLASHSALE_STOCK": str(SMALL_DISK_STOCK),
+            "FLASHSALE_RATE_LIMIT": "1000",
+            # A slow machine's stall must not pass for the allocator's failure.
+            "FLASHSALE_REPLY_TIMEOUT_S": str(REPLY_TIMEOUT_S),
+            "FLASHSALE_BREAKER_SILENCE_S": "10",
+        },
+    )
+    server.log_path = tmp_path / f"server.{server.port}.log"  # off the small disk
+    shoppers = [f"shopper-{i:05d}" for i in range(SMALL_DISK_STOCK)]
+    with server:
+        allocator = server.allocator_pid()
+        answers = keep_buying(server.url, shoppers)
+        assert sorted(answer.user_id for answer in answers) == shoppers
+        sold = _sold_or_not_selling(answers)
+        assert 0 < len(sold) < SMALL_DISK_STOCK, "the disk should have ended the sale first"
+        # Honestly full: of the sale's orders, to the last pages, not of a WAL that
+        # was never checkpointed.
+        files = {path.name: path.stat().st_size for path in disk.iterdir()}
+        assert files["flashsale.db"] > 1.5 * MIB, files
+        assert files["flashsale.db-wal"] < files["flashsale.db"] / 4, files
+        assert _free_bytes(disk) < MIB / 2, files
+        health = _raw_health(server).json()
+        assert health["journal"]["writable"] is False
+        assert "SQLITE_FULL" in health["journal"]["lastError"]
+
+        filler.unlink()
+
+        def sells_again() -> bool:
+            user = f"after-{time.monotonic_ns()}"
+            answer, _ = _buy(server, user)
+            if answer.status_code == 201:
+                sold[user] = answer.json()["orderId"]
+                return True
+            # Not selling yet, or the breaker's probes after it (its cool-down).
+            assert answer.status_code == 503, answer.text
+            assert int(answer.headers["Retry-After"]) >= 1
+            return False
+
+        wait_until(sells_again, RECOVERY_TIMEOUT_S, interval_s=0.2, message="selling again")
+        wait_until(
+            lambda: server.status()["breaker"] == "closed",
+            RECOVERY_TIMEOUT_S,
+            message="the breaker closed",
+        )
+        rest = [user for user in shoppers if user not in sold]
+        answers = keep_buying(server.url, rest)
+        assert {answer.status for answer in answers} <= {201, 410}, _examples(answers)
+        sold |= {a.user_id: a.body["orderId"] for a in answers if a.status == 201 and a.body}
+        assert len(sold) == SMALL_DISK_STOCK, "the stock, not the disk, ended the sale"
+        assert server.status()["sold"] == SMALL_DISK_STOCK
+        health = _raw_health(server).json()
+        assert health["allocator"]["pid"] == allocator, "the allocator was restarted"
+        assert health["allocator"]["restarts"] == 0
+    assert journal_orders(server.db_path) == sold
+    assert "Traceback" not in server.log()
+
+
+def _sold_or_not_selling(answers: list[Answer]) -> dict[str, str]:
+    """The users sold to (user -> order id); every other answer must be the fast 503 of a
+    journal that cannot be written."""
+    sold: dict[str, str] = {}
+    for answer in answers:
+        if answer.status == 201 and answer.body:
+            sold[answer.user_id] = answer.body["orderId"]
+            continue
+        assert answer.status == 503, _examples([answer])
+        assert answer.body and answer.body["title"] == "Not selling", _examples([answer])
+        assert "journal cannot be written" in answer.body["description"]
+        assert answer.retry_after is not None and int(answer.retry_after) >= 1
+    return sold
+
+
+def _examples(answers: list[Answer]) -> str:
+    odd = [a for a in answers if a.status not in (201, 410)]
+    return f"{len(odd)} unexpected answers, e.g. {odd[:3]}"
+
+
+def _free_bytes(folder: Path) -> int:
+    stats = os.statvfs(folder)
+    return stats.f_bavail * stats.f_frsize

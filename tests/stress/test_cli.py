@@ -81,6 +81,17 @@ def test_the_allocator_benchmark_decides_and_journals_every_purchase(tmp_path):
     assert figures["decisionsPerSecond"] > 0
 
 
+def test_the_journal_footprint_is_measured_in_bytes_an_order_and_a_wal_peak(tmp_path, capsys):
+    from stress.journal_footprint import main, measure
+
+    figures = measure(orders=2000, per_commit=20, ids="uuid", journal_dir=tmp_path)
+    assert 100 < figures["bytesPerOrder"] < 1000
+    assert figures["databaseBytes"] > 2000 * 100
+    assert figures["walPeakBytes"] > 2000 / 20 * 4096  # a page at least a commit
+    assert main(["--orders", "500", "--ids", "short"]) == 0
+    assert "bytes an order" in capsys.readouterr().out
+
+
 def test_redis_figures_options_from_the_command_line():
     from stress.redis_cli import redis_options
 

@@ -1,7 +1,9 @@
-"""Bursts of shoppers from several client processes, all released at once."""
+"""Bursts of shoppers from several client processes, all released at once, and
+streams of purchases over a few keep-alive connections (`keep_buying`)."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import sqlite3
 import threading
@@ -10,8 +12,12 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
+
+from stress.common import PURCHASE_PATH
+from stress.wire import WIRE_ERRORS, HttpConnection, connect, json_post
 
 RELEASE_TIMEOUT_S = 60
 REQUEST_TIMEOUT_S = 30
@@ -26,6 +32,7 @@ class Answer:
     body: dict | None
     error: str | None = None
     sku: str | None = None  # the product asked for, if any
+    retry_after: str | None = None  # the header, if the answer had one
 
 
 def _remember_barrier(barrier) -> None:
@@ -119,6 +126,69 @@ def burst(
             for share in shares
         ]
         return [answer for future in futures for answer in future.result()]
+
+
+def keep_buying(
+    url: str,
+    user_ids: Sequence[str],
+    *,
+    processes: int = 2,
+    connections: int = 16,
+    within_s: float = 120.0,
+) -> list[Answer]:
+    """Every user buys once, as fast as the server answers: each process keeps
+    `connections` keep-alive connections busy, one purchase in flight on each.
+    Bounded concurrency, so a full queue never explains a refusal; bounded in
+    time: a user whose turn comes after `within_s` gets status 0, not sent."""
+    context = multiprocessing.get_context("fork")
+    shares = [list(user_ids[i::processes]) for i in range(processes)]
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        futures = [pool.submit(_keep_buying, url, share, connections, within_s) for share in shares]
+        return [answer for future in futures for answer in future.result()]
+
+
+def _keep_buying(url: str, user_ids: list[str], connections: int, within_s: float) -> list[Answer]:
+    import uvloop
+
+    return uvloop.run(_buy_on_connections(url, user_ids, connections, within_s))
+
+
+async def _buy_on_connections(
+    url: str, user_ids: list[str], connections: int, within_s: float
+) -> list[Answer]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    users = iter(user_ids)  # shared by the connections: one event loop, no lock needed
+    answers: list[Answer] = []
+
+    async def one_connection() -> None:
+        connection: HttpConnection | None = None
+        for user_id in users:
+            left_s = min(deadline - loop.time(), REQUEST_TIMEOUT_S)
+            if left_s <= 0:
+                answers.append(Answer(user_id, 0, None, "not sent: the run's time was up"))
+                continue
+            request = json_post(PURCHASE_PATH, host, {"userId": user_id})
+            try:
+                async with asyncio.timeout(left_s):
+                    if connection is None or not connection.is_open:
+                        connection = await connect(host, port)
+                    answer = await connection.exchange(request)
+            except WIRE_ERRORS as exc:
+                answers.append(Answer(user_id, 0, None, f"{type(exc).__name__}: {exc}"[:300]))
+                if connection is not None:
+                    connection.close()
+                connection = None
+                continue
+            body, retry_after = answer.json() or None, answer.headers.get("retry-after")
+            answers.append(Answer(user_id, answer.status, body, retry_after=retry_after))
+        if connection is not None:
+            connection.close()
+
+    await asyncio.gather(*(one_connection() for _ in range(min(connections, len(user_ids)))))
+    return answers
 
 
 def journal_orders(db_path: Path, sale_id: int | None = None) -> dict[str, str]:

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from pathlib import Path
 
 import pytest
 
 from flashsale.errors import JournalLocked
-from flashsale.journal import Journal, JournalLock, JournalReader, OrderRecord
+from flashsale.journal import (
+    WAL_AUTOCHECKPOINT_PAGES,
+    Journal,
+    JournalLock,
+    JournalReader,
+    OrderRecord,
+)
+from flashsale.journal_room import MIB, RECHECK_S, RESERVE_BYTES, Room, file_bytes
 from tests.support.catalogue import SKU, product
 from tests.support.old_journal import write_old_journal
 
@@ -134,3 +143,116 @@ def test_a_journal_of_one_product_sales_is_upgraded_in_place(tmp_path):
         journal.record([order(3, "ann", 2, sku="aurora")])
     journal.record([order(3, "cyd", sku="aurora")])
     journal.close()
+
+
+class Disk:
+    """A disk's free space, as the test sets it."""
+
+    def __init__(self, free_bytes: int) -> None:
+        self.free = free_bytes
+
+    def room(self, db_path: Path) -> Room:
+        return Room(db_path, free_bytes=lambda: self.free)
+
+
+def wal_bytes(journal: Journal) -> int:
+    return file_bytes(Path(f"{journal.path}-wal"))
+
+
+@pytest.fixture
+def disk() -> Disk:
+    return Disk(1024 * MIB)
+
+
+@pytest.fixture
+def small(tmp_path, disk):
+    """A journal with a sale of 100, on the disk the test sets."""
+    journal = Journal(tmp_path / "j.db", room=disk.room(tmp_path / "j.db"))
+    journal.create_sale([product(stock=100)], 1, None, None)
+    yield journal
+    journal.close()
+
+
+def test_the_wal_is_emptied_after_a_commit_once_the_disk_runs_short_of_room(small, disk):
+    disk.free = 10 * MIB  # not so much that the disk is looked at only now and then
+    small.record([order(n, f"user-{n}") for n in range(1, 11)])
+    small.keep_room()  # a disk with room: the WAL waits for its autocheckpoint
+    wal = wal_bytes(small)
+    assert wal > 0
+    disk.free = wal + RESERVE_BYTES  # just enough for a checkpoint and what follows
+    small.keep_room()
+    assert wal_bytes(small) == wal
+    disk.free = wal + RESERVE_BYTES - 1
+    small.keep_room()
+    assert wal_bytes(small) == 0
+    assert len(small.orders_of_sale(1)) == 10  # all of it in the database file now
+
+
+def test_a_lookup_reading_the_wal_delays_the_early_checkpoint_but_not_for_long(small, disk):
+    small.record([order(1, "ann")])
+    reader = sqlite3.connect(f"file:{small.path}?mode=ro", uri=True, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM orders").fetchone()  # holds its snapshot: the WAL
+    small.record([order(2, "bob")])
+    disk.free = 0
+    started = time.monotonic()
+    small.keep_room()
+    # The look-up's wait is SQLite's busy timeout of 5 s everywhere else.
+    assert time.monotonic() - started < 2.5
+    assert wal_bytes(small) > 0
+    reader.execute("COMMIT")
+    small.record([order(3, "cyd")])
+    small.keep_room()
+    assert wal_bytes(small) == 0
+    assert [o.user_id for o in small.orders_of_sale(1)] == ["ann", "bob", "cyd"]
+
+
+def test_a_checkpoint_that_fails_is_not_the_commits_failure(small, disk, monkeypatch, caplog):
+    def full() -> bool:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(small, "checkpoint", full)
+    disk.free = 0
+    small.record([order(1, "ann")])
+    small.keep_room()
+    small.record([order(2, "bob")])
+    small.keep_room()
+    assert [o.user_id for o in small.orders_of_sale(1)] == ["ann", "bob"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "flashsale.journal"]
+    assert len(lines) == 1, "one line a minute at most, not one a commit"
+    assert "the last one failed (database or disk is full)" in lines[0]
+
+
+def test_after_a_failed_write_the_probe_waits_for_room_to_spare(small, disk):
+    small.record([order(1, "ann")])
+    disk.free = RESERVE_BYTES - 1
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        small.probe()
+    assert refused.value.sqlite_errorname == "SQLITE_FULL"
+    assert "selling resumes with 2 MiB free" in str(refused.value)
+    assert wal_bytes(small) == 0, "the probe checkpoints first"
+    small.probe(need_room=False)  # at start-up: written until a write fails
+    disk.free = RESERVE_BYTES
+    small.probe()
+
+
+def test_a_disk_with_plenty_of_room_is_looked_at_now_and_then(small, disk, monkeypatch):
+    looks = []
+    monkeypatch.setattr(small.room, "free_bytes", lambda: looks.append(1) or disk.free)
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    for n in range(1, 11):
+        small.record([order(n, f"user-{n}")])
+        small.keep_room()
+    assert len(looks) == 1  # the first commit found 1 GiB free
+    disk.free = 0
+    clock[0] += RECHECK_S
+    small.record([order(11, "ann")])
+    small.keep_room()
+    assert wal_bytes(small) == 0
+
+
+def test_a_wal_that_outgrew_its_checkpoints_is_cut_back_to_their_size(journal):
+    (limit,) = journal._db.execute("PRAGMA journal_size_limit").fetchone()
+    (page,) = journal._db.execute("PRAGMA page_size").fetchone()
+    assert limit == WAL_AUTOCHECKPOINT_PAGES * (page + 24)
