@@ -18,11 +18,14 @@ for ever. This subclass adds, per connection:
 - a bound on open connections per worker (gunicorn's `worker_connections`,
   which its asgi worker does not enforce): beyond it a connection gets 503
   with Retry-After at once, before anything is read;
-- a client that half-closes after a whole request still gets its answer (the
-  loop's default on EOF is to close at once, dropping it), then the close; an
+- a client that half-closes after whole requests still gets their answers (the
+  loop's default on EOF is to close at once, dropping them), then the close; an
   app listening for the disconnect (an event stream) hears it at once;
 - JSON bodies on the answers gunicorn writes itself (a malformed request line,
-  an over-long header, a bad chunk), like every other error of this service.
+  an over-long header, a bad chunk), like every other error of this service;
+- pipelined requests are all answered, in order: the parser holds them
+  (flashsale.serving.pipelining), and while more than gunicorn's read bound
+  (256 KiB) wait unanswered the socket is not read, until half of that is left.
 
 All of it runs on the event loop as callbacks: a slow client costs a timer and
 its buffered bytes, never a thread.
@@ -38,6 +41,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 from gunicorn.asgi.protocol import ASGIProtocol, BodyReceiver
+
+from flashsale.serving.pipelining import PipeliningParser
 
 if TYPE_CHECKING:
     from gunicorn.workers.gasgi import ASGIWorker
@@ -167,7 +172,10 @@ class FlashSaleProtocol(ASGIProtocol):
         super()._arm_keepalive_timer()
 
     def _will_close(self, request: object, response_requires_close: bool) -> bool:
-        return self._client_done_writing or super()._will_close(request, response_requires_close)
+        # A client that stopped writing is let go after its last request: with
+        # several pipelined, after the answer to the last of them.
+        done = self._client_done_writing and not self._callback_parser.holds_more()
+        return done or super()._will_close(request, response_requires_close)
 
     # -- the parser's callbacks ---------------------------------------------------------
     def _on_headers_complete(self) -> bool:
@@ -175,8 +183,11 @@ class FlashSaleProtocol(ASGIProtocol):
         self._cancel_deadline()
         self._message_complete = False
         skip_body: bool = super()._on_headers_complete()
-        if self._current_request is not None:
-            self._body_receiver = RequestReceiver(self._current_request, self)
+        request = self._current_request
+        if request is not None:
+            receiver = self._body_receiver = RequestReceiver(request, self)
+            # A request pipelined before the client stopped writing.
+            receiver.peer_done_writing = self._client_done_writing
         return skip_body
 
     def _on_message_complete(self) -> None:
@@ -212,6 +223,47 @@ class FlashSaleProtocol(ASGIProtocol):
         self._close_transport()
         if self._body_receiver is not None:
             self._body_receiver.signal_disconnect()  # the request ends: its body never will
+
+    # -- the parser, and pipelined requests ---------------------------------------------
+    def _setup_callback_parser(self) -> None:
+        """gunicorn_h1c's parser (the worker requires it) with gunicorn's limits,
+        holding pipelined requests (flashsale.serving.pipelining)."""
+        cfg = self.cfg
+        self._callback_parser = PipeliningParser(
+            on_headers_complete=self._on_headers_complete,
+            on_body=self._on_body,
+            on_message_complete=self._on_message_complete,
+            # gunicorn's 0 means "no limit"; the C parser needs a number (gunicorn's).
+            limit_request_line=cfg.limit_request_line or 1024 * 1024,
+            limit_request_fields=cfg.limit_request_fields,
+            limit_request_field_size=cfg.limit_request_field_size,
+            permit_unconventional_http_method=cfg.permit_unconventional_http_method,
+            permit_unconventional_http_version=cfg.permit_unconventional_http_version,
+        )
+
+    def _http1_buffered(self) -> int:
+        """Bytes read and not yet taken: a body's, and pipelined requests'. Above
+        gunicorn's bound (_max_buffer_size) the socket is not read; at half, it is again."""
+        held: int = super()._http1_buffered()
+        return held + self._callback_parser.pending_bytes
+
+    def _resume_reading(self) -> None:
+        # gunicorn's connection loop calls this after every answer; the pipelined
+        # requests still waiting decide.
+        if (
+            self._reading_paused
+            and self._callback_parser.pending_bytes > self._max_buffer_size // 2
+        ):
+            return
+        super()._resume_reading()
+
+    def _feed_callback_parser(self, data: bytes) -> bool:
+        fed: bool = super()._feed_callback_parser(data)
+        # After the loop fed in the next pipelined request: fewer may wait now, or
+        # none, with the last one not whole yet, which only reading will complete.
+        if fed and self._reading_paused:
+            self._maybe_resume_reading()
+        return fed
 
     # -- answers gunicorn writes itself -------------------------------------------------
     def _send_error_response(
