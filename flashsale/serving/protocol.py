@@ -23,6 +23,13 @@ for ever. This subclass adds, per connection:
   app listening for the disconnect (an event stream) hears it at once;
 - JSON bodies on the answers gunicorn writes itself (a malformed request line,
   an over-long header, a bad chunk), like every other error of this service;
+- the head is checked before the app runs (flashsale.serving.request_head): an
+  HTTP/1.1 request without one valid Host gets 400, a Content-Length over the
+  body limit 413 at once (Falcon waits for the body before the app sees the
+  request, and would send `100 Continue` for it), and an absolute-form target
+  is served by its path. After such an answer the client's bytes are read and
+  dropped until it closes (a lingering close, for a few seconds at most):
+  closed with them unread, the connection would be reset;
 - pipelined requests are all answered, in order: the parser holds them
   (flashsale.serving.pipelining), and while more than gunicorn's read bound
   (256 KiB) wait unanswered the socket is not read, until half of that is left.
@@ -37,17 +44,22 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from gunicorn.asgi.protocol import ASGIProtocol, BodyReceiver
 
 from flashsale.serving.pipelining import PipeliningParser
+from flashsale.serving.request_head import OriginForm, Refusal, origin_form, refusal
 
 if TYPE_CHECKING:
     from gunicorn.workers.gasgi import ASGIWorker
 
 RETRY_AFTER_SHED_S = 1
+# After an answer given before a body was read: how long, and how many of the
+# client's bytes, to read and drop before closing (see _close_after_lingering).
+LINGER_S = 3.0
+LINGER_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class ConnectionLimits:
     header_timeout_s: float
     body_timeout_s: float
     max_connections: int
+    body_max_bytes: int
 
 
 def error_page(
@@ -73,6 +86,16 @@ def error_page(
         "Connection: close\r\n\r\n"
     )
     return head.encode("latin-1") + body
+
+
+def _route_by_path(request: Any, target: OriginForm) -> None:
+    """Serve an absolute-form target as its origin form, with the target's host in
+    place of the Host header's, which RFC 9112 (3.2.2) says to ignore."""
+    request.raw_path, request.path = target.raw_path, target.path
+    request.headers_bytes = [
+        (name, target.authority if name == b"host" else value)
+        for name, value in request.headers_bytes
+    ]
 
 
 class RequestReceiver(BodyReceiver):
@@ -112,6 +135,8 @@ class FlashSaleProtocol(ASGIProtocol):
         self._received_bytes = False
         self._message_complete = False  # the current request's
         self._client_done_writing = False
+        self._lingering = False
+        self._discarded_bytes = 0
 
     # -- connections ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -137,6 +162,9 @@ class FlashSaleProtocol(ASGIProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            self._discard(data)
+            return
         self._received_bytes = True
         super().data_received(data)
         # A body that did not come with its head gets a deadline; most come
@@ -153,6 +181,8 @@ class FlashSaleProtocol(ASGIProtocol):
 
     def eof_received(self) -> bool:
         """Keep the connection open (True) to answer a whole request already received."""
+        if self._lingering:
+            return False  # it has sent everything: close now
         self._client_done_writing = True
         answering = self._current_request is not None and self._message_complete
         if answering and isinstance(self._body_receiver, RequestReceiver):
@@ -188,12 +218,58 @@ class FlashSaleProtocol(ASGIProtocol):
             receiver = self._body_receiver = RequestReceiver(request, self)
             # A request pipelined before the client stopped writing.
             receiver.peer_done_writing = self._client_done_writing
+            self._check_head(request)
         return skip_body
 
     def _on_message_complete(self) -> None:
         self._cancel_deadline()
         self._message_complete = True
         super()._on_message_complete()
+
+    # -- the request head ----------------------------------------------------------------
+    def _check_head(self, request: Any) -> None:
+        """Refuse a head RFC 9112 refuses, or a body too large, before the app runs
+        (see flashsale.serving.request_head); route an absolute-form target by its path."""
+        answer = refusal(
+            request.version,
+            self._callback_parser.get_header(b"host"),
+            request.content_length,
+            self._limits.body_max_bytes,
+        )
+        if answer is None:
+            target = origin_form(request.raw_path)
+            if target is None:
+                return
+            if isinstance(target, OriginForm):
+                _route_by_path(request, target)
+                return
+            answer = target
+        self._refuse(answer)
+
+    def _refuse(self, answer: Refusal) -> None:
+        """Answer before the app runs, and close: the body, if any, is not read.
+        The connection's task, woken for this request, sees the close and ends."""
+        self._send_error_response(answer.status, answer.description)
+        self._close_after_lingering()
+
+    def _close_after_lingering(self) -> None:
+        """Close once the client has sent what it was sending, as nginx's lingering
+        close does. Closed with the client's bytes unread, the connection would be
+        reset (RST): the client's sends fail, and the answer may be lost with them.
+        So the answer is followed by our FIN, and what the client still sends is
+        read and dropped until it closes, for LINGER_S and LINGER_MAX_BYTES at most."""
+        self._lingering = True
+        self._closed = True  # nothing more is served or written
+        transport = cast(asyncio.Transport, self.transport)  # a TCP connection's
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.worker.loop.call_later(LINGER_S, transport.close)
+        super()._resume_reading()  # if reading was paused: gunicorn's, whatever waits
+
+    def _discard(self, data: bytes) -> None:
+        self._discarded_bytes += len(data)
+        if self._discarded_bytes > LINGER_MAX_BYTES:
+            self.transport.close()
 
     # -- deadlines --------------------------------------------------------------------
     def _cancel_deadline(self) -> None:

@@ -1,4 +1,5 @@
-"""HTTP/1.1 as RFC 9110 and 9112 ask, against a real gunicorn: pipelined requests."""
+"""HTTP/1.1 as RFC 9110 and 9112 ask, against a real gunicorn: pipelined requests,
+the Host field, absolute-form targets, bodies the server will not take."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import requests
 
 from tests.support.load import journal_orders
-from tests.support.raw_http import RawAnswer, parse_answer, purchase_head, split_answers
+from tests.support.raw_http import RawAnswer, exchange, parse_answer, purchase_head, split_answers
 from tests.support.server import running_server
 
 STATUS = b"GET /flash-sale/status HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -133,6 +134,115 @@ def test_a_pipelining_client_that_reads_nothing_is_not_read_either(server):
         assert first.status == 200
     assert requests.get(f"{server.url}/flash-sale/status", timeout=10).status_code == 200
     assert "Traceback" not in server.log()
+
+
+# -- Host and the request target ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /flash-sale/status HTTP/1.1\r\n\r\n",
+        b"GET /flash-sale/status HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        b"GET /flash-sale/status HTTP/1.1\r\nHost: a b\r\n\r\n",
+        b"GET /flash-sale/status HTTP/1.1\r\nHost: a/b\r\n\r\n",
+        b"GET /flash-sale/status HTTP/1.1\r\nHost: u@a\r\n\r\n",
+    ],
+    ids=["no Host", "two Hosts", "a Host with a space", "a Host with a path", "userinfo"],
+)
+def test_an_http_1_1_request_without_one_valid_host_is_400(server, head):
+    assert_json_error(exchange(server.port, head), 400)
+
+
+def test_hosts_that_are_valid_are_served(server):
+    for host in (b"", b"127.0.0.1:8000", b"[::1]:8000", b"shop.example", b"xn--bcher-kva.example"):
+        answer = exchange(
+            server.port, b"GET /flash-sale/status HTTP/1.1\r\nHost: %s\r\n\r\n" % host
+        )
+        assert answer.status == 200, (host, answer)
+    # HTTP/1.0 has no Host requirement.
+    assert exchange(server.port, b"GET /flash-sale/status HTTP/1.0\r\n\r\n").status == 200
+
+
+def test_an_absolute_form_target_is_routed_by_its_path(server):
+    body = b'{"userId": "absolute-form"}'
+    head = (
+        b"POST http://127.0.0.1:%d/flash-sale/purchase HTTP/1.1\r\nHost: elsewhere\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (server.port, len(body))
+    )
+    answer = exchange(server.port, head + body)
+    assert answer.status == 201, answer
+    assert answer.json()["userId"] == "absolute-form"
+    assert bought(server, "absolute-form")
+    status = exchange(
+        server.port, b"GET HTTP://shop.example/flash-sale/status?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
+    assert status.status == 200, status
+    assert status.json()["total"] == STOCK
+
+
+# -- bodies the server will not take ---------------------------------------------
+
+
+def test_a_content_length_over_the_limit_gets_413_before_the_body(server):
+    # The body never comes: the answer must not wait for it (the body deadline
+    # would answer 408 after 10 s).
+    answer = exchange(server.port, purchase_head(100_000), half_close=False, timeout_s=8)
+    assert_json_error(answer, 413)
+    assert answer.headers["connection"] == "close"
+
+
+def test_a_body_over_the_limit_sent_at_once_gets_413(server):
+    body = b'{"userId": "big-sender", "pad": "%s"}' % (b"x" * 800_000)
+    answer = exchange(server.port, purchase_head(len(body)) + body)
+    assert_json_error(answer, 413)
+    assert not bought(server, "big-sender")
+
+
+def test_a_client_that_sends_the_refused_body_anyway_is_not_reset(server):
+    # Closed with the client's bytes unread, the connection would be reset: its
+    # sends fail, and an answer still in flight is lost. The server reads them
+    # and drops them, after its answer and its FIN.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(purchase_head(500_000))
+        reply = b""
+        while received := conn.recv(65536):
+            reply += received
+        assert_json_error(parse_answer(reply), 413)
+        # A small send buffer: the body goes out only as fast as the server reads it.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+        conn.sendall(b"x" * 500_000)
+        conn.shutdown(socket.SHUT_WR)
+        assert conn.recv(1) == b""
+
+
+def test_expect_100_continue_over_the_limit_gets_413_and_no_100(server):
+    head = purchase_head(100_000, extra="Expect: 100-continue\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=8) as conn:
+        conn.sendall(head)
+        reply = b""
+        while received := conn.recv(65536):
+            reply += received
+    assert not reply.startswith(b"HTTP/1.1 100"), reply
+    assert_json_error(parse_answer(reply), 413)
+
+
+def test_expect_100_continue_within_the_limit_gets_100_then_the_answer(server):
+    body = b'{"userId": "expecting"}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(purchase_head(len(body), extra="Expect: 100-continue\r\n"))
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += conn.recv(1)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        conn.sendall(body)
+        conn.shutdown(socket.SHUT_WR)
+        reply = b""
+        while received := conn.recv(65536):
+            reply += received
+    answer = parse_answer(reply)
+    assert answer.status == 201, answer
+    assert answer.json()["userId"] == "expecting"
 
 
 def test_nothing_here_broke_the_sale(server):

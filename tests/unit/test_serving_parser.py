@@ -1,5 +1,5 @@
-"""The HTTP/1 parser's pipelining, driven as gunicorn's connection loop drives it
-(flashsale.serving.pipelining)."""
+"""The HTTP/1 parser's pipelining, driven as gunicorn's connection loop drives it,
+and the checks of a request head (flashsale.serving.pipelining, .request_head)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ import random
 import pytest
 
 from flashsale.serving.pipelining import SLICE_BYTES, PipeliningParser
+from flashsale.serving.request_head import (
+    BAD_HOST,
+    BAD_TARGET_HOST,
+    NO_HOST,
+    OriginForm,
+    origin_form,
+    refusal,
+)
 
 
 class Connection:
@@ -91,3 +99,45 @@ def test_what_arrives_behind_a_whole_request_waits_until_it_is_answered():
     parser.feed(request(1) * 100)
     assert parser.pending_bytes == len(request(1)) * 100  # counted, to bound reading
     assert parser.holds_more()
+
+
+# -- the request head --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "host", "length", "expected"),
+    [
+        ((1, 1), b"shop.example", 10, None),
+        ((1, 1), b"", 0, None),  # empty: allowed when the target has no host
+        ((1, 1), b"127.0.0.1:8000", 0, None),
+        ((1, 1), b"[::1]:80", 0, None),
+        ((1, 0), None, 0, None),
+        ((1, 1), None, 0, NO_HOST),
+        ((1, 1), b"a b", 0, BAD_HOST),
+        ((1, 1), b"a/b", 0, BAD_HOST),
+        ((1, 1), b"user@a", 0, BAD_HOST),
+        ((1, 1), b"a:80x", 0, BAD_HOST),
+        ((1, 1), b"a", 4096, None),
+    ],
+)
+def test_a_head_is_refused_as_rfc_9112_says(version, host, length, expected):
+    assert refusal(version, host, length, body_max_bytes=4096) == expected
+
+
+def test_a_declared_body_over_the_limit_is_413():
+    answer = refusal((1, 1), b"a", 4097, body_max_bytes=4096)
+    assert answer is not None and answer.status == 413
+
+
+def test_an_absolute_form_target_becomes_its_path():
+    assert origin_form(b"/flash-sale/status") is None
+    assert origin_form(b"*") is None
+    assert origin_form(b"http://127.0.0.1:8000/flash-sale/purchase") == OriginForm(
+        b"127.0.0.1:8000", b"/flash-sale/purchase", "/flash-sale/purchase"
+    )
+    assert origin_form(b"HTTPS://shop.example") == OriginForm(b"shop.example", b"/", "/")
+    assert origin_form(b"http://a/flash-sale/purchase/%C3%A9") == OriginForm(
+        b"a", b"/flash-sale/purchase/%C3%A9", "/flash-sale/purchase/é"
+    )
+    assert origin_form(b"http:///path") == BAD_TARGET_HOST
+    assert origin_form(b"http://u@a/path") == BAD_TARGET_HOST
