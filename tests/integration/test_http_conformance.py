@@ -1,9 +1,10 @@
 """HTTP/1.1 as RFC 9110 and 9112 ask, against a real gunicorn: pipelined requests,
-the Host field, absolute-form targets, bodies the server will not take."""
+the Host field, absolute-form targets, bodies the server will not take, content codings."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import select
 import socket
 
@@ -243,6 +244,31 @@ def test_expect_100_continue_within_the_limit_gets_100_then_the_answer(server):
     answer = parse_answer(reply)
     assert answer.status == 201, answer
     assert answer.json()["userId"] == "expecting"
+
+
+@pytest.mark.parametrize(
+    ("user", "coding", "body"),
+    [
+        ("coded-plain", "gzip", b'{"userId": "coded-plain"}'),  # labelled gzip: it bought
+        ("coded-gzip", "gzip", gzip.compress(b'{"userId": "coded-gzip"}')),
+        ("coded-deflate", "deflate, identity", b'{"userId": "coded-deflate"}'),
+        ("coded-unknown", "x-rot13", b'{"userId": "coded-unknown"}'),
+    ],
+    ids=["plain body labelled gzip", "gzip body", "deflate, identity", "unknown coding"],
+)
+def test_a_body_with_a_content_coding_gets_415(server, user, coding, body):
+    head = purchase_head(len(body), extra=f"Content-Encoding: {coding}\r\n")
+    answer = exchange(server.port, head + body)
+    assert_json_error(answer, 415)
+    assert answer.headers["accept-encoding"] == "identity"  # RFC 7694
+    assert not bought(server, user)
+
+
+def test_a_body_labelled_identity_is_read_as_it_is(server):
+    answer = exchange(
+        server.port, purchase("coded-identity", extra="Content-Encoding: identity\r\n")
+    )
+    assert answer.status == 201, answer
 
 
 def test_nothing_here_broke_the_sale(server):
