@@ -1,4 +1,5 @@
-"""Reading a request body: JSON only, and never more than BODY_MAX_BYTES."""
+"""Reading a request body: JSON only, as it is (no content coding), and never
+more than BODY_MAX_BYTES."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ async def read_json_body(req: falcon.asgi.Request) -> bytes:
     content_type = req.content_type
     if content_type != "application/json":  # else the exact type every client sends
         _check_json_content_type(content_type or "")
+    coding = req.get_header("Content-Encoding")
+    if coding is not None:
+        _check_no_content_coding(coding)
     # Refuse by the declared length before reading anything.
     length = req.content_length
     if length is not None and length > BODY_MAX_BYTES:
@@ -36,6 +40,19 @@ def _check_json_content_type(content_type: str) -> None:
     if charset and charset.replace(" ", "") not in {"charset=utf-8", "charset=utf8"}:
         raise falcon.HTTPUnsupportedMediaType(
             title="Unsupported charset", description="send the body as UTF-8"
+        )
+
+
+def _check_no_content_coding(coding: str) -> None:
+    """RFC 9110 (8.4.1): a body in a coding the server does not take gets 415;
+    RFC 7694: with Accept-Encoding naming the one it takes. A gzip body read as
+    JSON would be "not UTF-8", and a plain one labelled gzip would be read as if
+    it were not labelled at all."""
+    if any(name.strip().lower() not in ("identity", "") for name in coding.split(",")):
+        raise falcon.HTTPUnsupportedMediaType(
+            title="Unsupported content coding",
+            description="send the body as it is, without a Content-Encoding",
+            headers={"Accept-Encoding": "identity"},
         )
 
 

@@ -18,11 +18,21 @@ for ever. This subclass adds, per connection:
 - a bound on open connections per worker (gunicorn's `worker_connections`,
   which its asgi worker does not enforce): beyond it a connection gets 503
   with Retry-After at once, before anything is read;
-- a client that half-closes after a whole request still gets its answer (the
-  loop's default on EOF is to close at once, dropping it), then the close; an
+- a client that half-closes after whole requests still gets their answers (the
+  loop's default on EOF is to close at once, dropping them), then the close; an
   app listening for the disconnect (an event stream) hears it at once;
 - JSON bodies on the answers gunicorn writes itself (a malformed request line,
-  an over-long header, a bad chunk), like every other error of this service.
+  an over-long header, a bad chunk), like every other error of this service;
+- the head is checked before the app runs (flashsale.serving.request_head): an
+  HTTP/1.1 request without one valid Host gets 400, a Content-Length over the
+  body limit 413 at once (Falcon waits for the body before the app sees the
+  request, and would send `100 Continue` for it), and an absolute-form target
+  is served by its path. After such an answer the client's bytes are read and
+  dropped until it closes (a lingering close, for a few seconds at most):
+  closed with them unread, the connection would be reset;
+- pipelined requests are all answered, in order: the parser holds them
+  (flashsale.serving.pipelining), and while more than gunicorn's read bound
+  (256 KiB) wait unanswered the socket is not read, until half of that is left.
 
 All of it runs on the event loop as callbacks: a slow client costs a timer and
 its buffered bytes, never a thread.
@@ -34,15 +44,22 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from gunicorn.asgi.protocol import ASGIProtocol, BodyReceiver
+
+from flashsale.serving.pipelining import PipeliningParser
+from flashsale.serving.request_head import OriginForm, Refusal, origin_form, refusal
 
 if TYPE_CHECKING:
     from gunicorn.workers.gasgi import ASGIWorker
 
 RETRY_AFTER_SHED_S = 1
+# After an answer given before a body was read: how long, and how many of the
+# client's bytes, to read and drop before closing (see _close_after_lingering).
+LINGER_S = 3.0
+LINGER_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,7 @@ class ConnectionLimits:
     header_timeout_s: float
     body_timeout_s: float
     max_connections: int
+    body_max_bytes: int
 
 
 def error_page(
@@ -68,6 +86,16 @@ def error_page(
         "Connection: close\r\n\r\n"
     )
     return head.encode("latin-1") + body
+
+
+def _route_by_path(request: Any, target: OriginForm) -> None:
+    """Serve an absolute-form target as its origin form, with the target's host in
+    place of the Host header's, which RFC 9112 (3.2.2) says to ignore."""
+    request.raw_path, request.path = target.raw_path, target.path
+    request.headers_bytes = [
+        (name, target.authority if name == b"host" else value)
+        for name, value in request.headers_bytes
+    ]
 
 
 class RequestReceiver(BodyReceiver):
@@ -107,6 +135,8 @@ class FlashSaleProtocol(ASGIProtocol):
         self._received_bytes = False
         self._message_complete = False  # the current request's
         self._client_done_writing = False
+        self._lingering = False
+        self._discarded_bytes = 0
 
     # -- connections ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -132,6 +162,9 @@ class FlashSaleProtocol(ASGIProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            self._discard(data)
+            return
         self._received_bytes = True
         super().data_received(data)
         # A body that did not come with its head gets a deadline; most come
@@ -148,6 +181,8 @@ class FlashSaleProtocol(ASGIProtocol):
 
     def eof_received(self) -> bool:
         """Keep the connection open (True) to answer a whole request already received."""
+        if self._lingering:
+            return False  # it has sent everything: close now
         self._client_done_writing = True
         answering = self._current_request is not None and self._message_complete
         if answering and isinstance(self._body_receiver, RequestReceiver):
@@ -167,7 +202,10 @@ class FlashSaleProtocol(ASGIProtocol):
         super()._arm_keepalive_timer()
 
     def _will_close(self, request: object, response_requires_close: bool) -> bool:
-        return self._client_done_writing or super()._will_close(request, response_requires_close)
+        # A client that stopped writing is let go after its last request: with
+        # several pipelined, after the answer to the last of them.
+        done = self._client_done_writing and not self._callback_parser.holds_more()
+        return done or super()._will_close(request, response_requires_close)
 
     # -- the parser's callbacks ---------------------------------------------------------
     def _on_headers_complete(self) -> bool:
@@ -175,14 +213,63 @@ class FlashSaleProtocol(ASGIProtocol):
         self._cancel_deadline()
         self._message_complete = False
         skip_body: bool = super()._on_headers_complete()
-        if self._current_request is not None:
-            self._body_receiver = RequestReceiver(self._current_request, self)
+        request = self._current_request
+        if request is not None:
+            receiver = self._body_receiver = RequestReceiver(request, self)
+            # A request pipelined before the client stopped writing.
+            receiver.peer_done_writing = self._client_done_writing
+            self._check_head(request)
         return skip_body
 
     def _on_message_complete(self) -> None:
         self._cancel_deadline()
         self._message_complete = True
         super()._on_message_complete()
+
+    # -- the request head ----------------------------------------------------------------
+    def _check_head(self, request: Any) -> None:
+        """Refuse a head RFC 9112 refuses, or a body too large, before the app runs
+        (see flashsale.serving.request_head); route an absolute-form target by its path."""
+        answer = refusal(
+            request.version,
+            self._callback_parser.get_header(b"host"),
+            request.content_length,
+            self._limits.body_max_bytes,
+        )
+        if answer is None:
+            target = origin_form(request.raw_path)
+            if target is None:
+                return
+            if isinstance(target, OriginForm):
+                _route_by_path(request, target)
+                return
+            answer = target
+        self._refuse(answer)
+
+    def _refuse(self, answer: Refusal) -> None:
+        """Answer before the app runs, and close: the body, if any, is not read.
+        The connection's task, woken for this request, sees the close and ends."""
+        self._send_error_response(answer.status, answer.description)
+        self._close_after_lingering()
+
+    def _close_after_lingering(self) -> None:
+        """Close once the client has sent what it was sending, as nginx's lingering
+        close does. Closed with the client's bytes unread, the connection would be
+        reset (RST): the client's sends fail, and the answer may be lost with them.
+        So the answer is followed by our FIN, and what the client still sends is
+        read and dropped until it closes, for LINGER_S and LINGER_MAX_BYTES at most."""
+        self._lingering = True
+        self._closed = True  # nothing more is served or written
+        transport = cast(asyncio.Transport, self.transport)  # a TCP connection's
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.worker.loop.call_later(LINGER_S, transport.close)
+        super()._resume_reading()  # if reading was paused: gunicorn's, whatever waits
+
+    def _discard(self, data: bytes) -> None:
+        self._discarded_bytes += len(data)
+        if self._discarded_bytes > LINGER_MAX_BYTES:
+            self.transport.close()
 
     # -- deadlines --------------------------------------------------------------------
     def _cancel_deadline(self) -> None:
@@ -212,6 +299,47 @@ class FlashSaleProtocol(ASGIProtocol):
         self._close_transport()
         if self._body_receiver is not None:
             self._body_receiver.signal_disconnect()  # the request ends: its body never will
+
+    # -- the parser, and pipelined requests ---------------------------------------------
+    def _setup_callback_parser(self) -> None:
+        """gunicorn_h1c's parser (the worker requires it) with gunicorn's limits,
+        holding pipelined requests (flashsale.serving.pipelining)."""
+        cfg = self.cfg
+        self._callback_parser = PipeliningParser(
+            on_headers_complete=self._on_headers_complete,
+            on_body=self._on_body,
+            on_message_complete=self._on_message_complete,
+            # gunicorn's 0 means "no limit"; the C parser needs a number (gunicorn's).
+            limit_request_line=cfg.limit_request_line or 1024 * 1024,
+            limit_request_fields=cfg.limit_request_fields,
+            limit_request_field_size=cfg.limit_request_field_size,
+            permit_unconventional_http_method=cfg.permit_unconventional_http_method,
+            permit_unconventional_http_version=cfg.permit_unconventional_http_version,
+        )
+
+    def _http1_buffered(self) -> int:
+        """Bytes read and not yet taken: a body's, and pipelined requests'. Above
+        gunicorn's bound (_max_buffer_size) the socket is not read; at half, it is again."""
+        held: int = super()._http1_buffered()
+        return held + self._callback_parser.pending_bytes
+
+    def _resume_reading(self) -> None:
+        # gunicorn's connection loop calls this after every answer; the pipelined
+        # requests still waiting decide.
+        if (
+            self._reading_paused
+            and self._callback_parser.pending_bytes > self._max_buffer_size // 2
+        ):
+            return
+        super()._resume_reading()
+
+    def _feed_callback_parser(self, data: bytes) -> bool:
+        fed: bool = super()._feed_callback_parser(data)
+        # After the loop fed in the next pipelined request: fewer may wait now, or
+        # none, with the last one not whole yet, which only reading will complete.
+        if fed and self._reading_paused:
+            self._maybe_resume_reading()
+        return fed
 
     # -- answers gunicorn writes itself -------------------------------------------------
     def _send_error_response(

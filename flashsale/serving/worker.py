@@ -36,7 +36,7 @@ import uvloop
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
-from flashsale.config import Settings
+from flashsale.config import BODY_MAX_BYTES, Settings
 from flashsale.serving.protocol import ConnectionLimits, FlashSaleProtocol
 
 
@@ -85,6 +85,7 @@ class FlashSaleWorker(gasgi.ASGIWorker):
             header_timeout_s=settings.header_timeout_s,
             body_timeout_s=settings.body_timeout_s,
             max_connections=self.cfg.worker_connections,
+            body_max_bytes=BODY_MAX_BYTES,
         )
         # gunicorn's _serve() builds each connection's protocol from this
         # module-level name; this process is a worker of ours alone.

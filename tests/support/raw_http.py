@@ -56,3 +56,19 @@ def purchase_head(body_length: int | None, *, extra: str = "") -> bytes:
 
 def chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def split_answers(stream: bytes) -> tuple[list[RawAnswer], bytes]:
+    """The whole answers at the start of `stream` (each framed by its
+    Content-Length; an interim 1xx has no body), and the bytes after them."""
+    answers = []
+    while (end := stream.find(b"\r\n\r\n")) >= 0:
+        head = parse_answer(stream[: end + 4])
+        length = 0 if head.status is not None and head.status < 200 else None
+        if length is None:
+            length = int(head.headers.get("content-length", "0"))
+        if len(stream) < end + 4 + length:
+            break
+        answers.append(parse_answer(stream[: end + 4 + length]))
+        stream = stream[end + 4 + length :]
+    return answers, stream
