@@ -18,6 +18,10 @@ for ever. This subclass adds, per connection:
 - a bound on open connections per worker (gunicorn's `worker_connections`,
   which its asgi worker does not enforce): beyond it a connection gets 503
   with Retry-After at once, before anything is read;
+- a connection that has ended lets go of what it holds at once: gunicorn's
+  protocol, its parser and its body receiver refer to each other, and such a
+  cycle waits for a collection of the oldest generation, which comes seldom
+  (8,000 closed streams stayed, and the next 8,000 took 44 MiB more);
 - a client that half-closes after a whole request still gets its answer (the
   loop's default on EOF is to close at once, dropping it), then the close; an
   app listening for the disconnect (an event stream) hears it at once;
@@ -130,6 +134,16 @@ class FlashSaleProtocol(ASGIProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
         super().connection_lost(exc)
+        if self._task is None or self._task.done():
+            self._let_go()
+        else:  # the connection's task still runs (the app hears of the disconnect)
+            self._task.add_done_callback(self._let_go)
+
+    def _let_go(self, _: object = None) -> None:
+        """Break the cycles through the connection (see the module's docstring)."""
+        self._callback_parser = None
+        self._body_receiver = None
+        self._current_request = None
 
     def data_received(self, data: bytes) -> None:
         self._received_bytes = True
