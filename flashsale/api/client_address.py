@@ -27,8 +27,11 @@ class ClientAddress:
         return any(ip in network for network in self.networks)
 
     def of(self, req: falcon.Request) -> str:
-        peer = req.remote_addr or ""
-        forwarded = req.get_header("X-Forwarded-For")
+        return self.client_of(req.remote_addr or "", req.get_header("X-Forwarded-For"))
+
+    def client_of(self, peer: str, forwarded: str | None) -> str:
+        """The client of a request from `peer` with this X-Forwarded-For (None: none);
+        also for an ASGI scope's client and headers, where there is no falcon.Request."""
         if not forwarded or not self.is_trusted(peer):
             return peer
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]

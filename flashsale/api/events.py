@@ -17,11 +17,18 @@ Streams are served by EventStreams, an ASGI app in front of Falcon: through
 Falcon's SSE support a stream also held its request, its response and more,
 for as long as the page stayed open (23 KiB a stream in a worker, measured,
 against 20 KiB here).
+
+A worker holds at most `max_streams` streams (beyond: 503, the server is full)
+and at most `per_address` of one client address (beyond: 429, that client's
+share is used up, while other addresses are served; behind a trusted proxy the
+forwarded address counts). A stream's slot is taken before anything is sent,
+so no two requests can both pass the check for the last slot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
 import time
@@ -30,9 +37,11 @@ from typing import Any
 
 import orjson
 
+from flashsale.api.client_address import ClientAddress
 from flashsale.api.security import RAW_EVERY_ANSWER
 from flashsale.api.status import SaleStatus
 from flashsale.metrics import MetricsRecorder
+from flashsale.serving.address_bounds import AddressCounts, RefusalLog, address_key
 from flashsale.shm.slots import Endpoint
 
 log = logging.getLogger(__name__)
@@ -58,6 +67,28 @@ AsgiSend = Callable[[AsgiMessage], Awaitable[None]]
 AsgiCall = Callable[[AsgiMessage, AsgiReceive, AsgiSend], Awaitable[None]]
 
 
+class Refusal(enum.Enum):
+    SERVER_FULL = "server_full"  # or stopping
+    ADDRESS_FULL = "address_full"
+
+
+# The answer to each refusal: 503 says the server is full, 429 that this client's
+# share is used up (and a proxy that ejects a backend on 5xx must not eject a
+# healthy server for one client's excess).
+REFUSALS = {
+    Refusal.SERVER_FULL: (
+        503,
+        "Too many event streams",
+        "this server holds as many live pages as it may",
+    ),
+    Refusal.ADDRESS_FULL: (
+        429,
+        "Too many event streams from one address",
+        "this address holds as many live pages as one address may",
+    ),
+}
+
+
 class StatusEvent:
     """A status event serialized once, then sent as it is on every stream."""
 
@@ -76,11 +107,14 @@ class StatusBroadcaster:
         status: SaleStatus,
         *,
         max_streams: int,
+        per_address: int,
         heartbeat_s: float,
         count_streams: Callable[[int], None],
     ) -> None:
         self._status = status
         self.max_streams = max_streams
+        self._by_address = AddressCounts(per_address)
+        self._refusals = RefusalLog("event streams", per_address)
         self.heartbeat_s = heartbeat_s
         self._count_streams = count_streams
         self.open_streams = 0
@@ -135,8 +169,23 @@ class StatusBroadcaster:
                 waiter.set_result(None)
 
     # -- one stream -------------------------------------------------------------------
-    def admits_another(self) -> bool:
-        return self.open_streams < self.max_streams and not self._stopping
+    def admit(self, address: str) -> Refusal | None:
+        """Take a stream's slot, counted against `address` ("": against none); or why not.
+        Every slot taken is given back with `leave`."""
+        if self._stopping or self.open_streams >= self.max_streams:
+            return Refusal.SERVER_FULL
+        if address and not self._by_address.take(address):
+            self._refusals.note(address)
+            return Refusal.ADDRESS_FULL
+        self.open_streams += 1
+        self._count_streams(+1)
+        return None
+
+    def leave(self, address: str) -> None:
+        if address:
+            self._by_address.give_back(address)
+        self.open_streams -= 1
+        self._count_streams(-1)
 
     async def serve(self, first: StatusEvent, send: AsgiSend, receive: AsgiReceive) -> None:
         """Send `first` (the status when the page connected), then every change and
@@ -151,8 +200,6 @@ class StatusBroadcaster:
         # The one task a stream has: it learns from the server that the page left.
         gone = loop.create_task(_until_disconnect(receive))
         gone.add_done_callback(wake)
-        self.open_streams += 1
-        self._count_streams(+1)
         try:
             await _send_body(send, b"retry: %d\n" % random.randint(*RETRY_MS_RANGE) + first.payload)
             version, beats, shown = self._version, self._beats, first.tag
@@ -177,8 +224,6 @@ class StatusBroadcaster:
             if waiter is not None:
                 self._waiters.discard(waiter)
             gone.cancel()
-            self.open_streams -= 1
-            self._count_streams(-1)
 
 
 async def _until_disconnect(receive: AsgiReceive) -> None:
@@ -199,11 +244,13 @@ class EventStreams:
         status: SaleStatus,
         broadcaster: StatusBroadcaster,
         recorder: MetricsRecorder,
+        addresses: ClientAddress,
     ) -> None:
         self.app = app
         self.status = status
         self.broadcaster = broadcaster
         self.recorder = recorder
+        self.addresses = addresses
 
     async def __call__(self, scope: AsgiMessage, receive: AsgiReceive, send: AsgiSend) -> None:
         if scope["type"] != "http" or scope["path"] != EVENTS_PATH:
@@ -213,24 +260,38 @@ class EventStreams:
         if scope["method"] != "GET":
             await _answer(send, 405, "Method not allowed", "use GET", [(b"allow", b"GET")])
             return
-        if not self.broadcaster.admits_another():
-            await _answer(
-                send, 503, "Too many event streams",
-                "this server holds as many live pages as it may; poll /flash-sale/status",
-                [(b"retry-after", b"%d" % RETRY_AFTER_S)],
-            )  # fmt: skip
+        address = self._client_key(scope)
+        refusal = self.broadcaster.admit(address)
+        if refusal is not None:
+            await _refuse(send, refusal)
             return
-        first = self._status_now()
-        if first is None:
-            await _answer(
-                send, 503, "Starting", "the allocator is recovering the sale",
-                [(b"retry-after", b"1")],
-            )  # fmt: skip
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
-        # `first` goes to the stream, which lets go of it once sent; not kept here.
-        stream, first = self.broadcaster.serve(first, send, receive), None
-        await stream
+        try:
+            first = self._status_now()
+            if first is None:
+                await _answer(
+                    send, 503, "Starting", "the allocator is recovering the sale",
+                    [(b"retry-after", b"1")],
+                )  # fmt: skip
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+            # `first` goes to the stream, which lets go of it once sent; not kept here.
+            stream, first = self.broadcaster.serve(first, send, receive), None
+            await stream
+        finally:
+            self.broadcaster.leave(address)
+
+    def _client_key(self, scope: AsgiMessage) -> str:
+        """The address this stream counts against: the client's, or behind a trusted
+        proxy the one it forwards; "" (not counted) for a peer that has no address."""
+        client = scope.get("client")
+        peer = str(client[0]) if client else ""
+        forwarded = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
+        if forwarded:
+            claimed = self.addresses.client_of(peer, b",".join(forwarded).decode("latin-1"))
+            key = address_key(claimed)
+            if key is not None:
+                return key
+        return address_key(peer) or ""
 
     def _status_now(self) -> StatusEvent | None:
         # Its own frame: the status's dict is not held for the stream's life.
@@ -239,6 +300,12 @@ class EventStreams:
             return None
         tag, body, at_us = read
         return StatusEvent(tag, self.status.complete(body, at_us))
+
+
+async def _refuse(send: AsgiSend, refusal: Refusal) -> None:
+    status, title, why = REFUSALS[refusal]
+    retry_after = [(b"retry-after", b"%d" % RETRY_AFTER_S)]
+    await _answer(send, status, title, f"{why}; poll /flash-sale/status", retry_after)
 
 
 async def _answer(

@@ -17,7 +17,8 @@ for ever. This subclass adds, per connection:
   CancelledError instead, which ends the request quietly;
 - a bound on open connections per worker (gunicorn's `worker_connections`,
   which its asgi worker does not enforce): beyond it a connection gets 503
-  with Retry-After at once, before anything is read;
+  with Retry-After at once, before anything is read; and a bound per client
+  address (flashsale.serving.address_bounds): beyond it 429, the same way;
 - a connection that has ended lets go of what it holds at once: gunicorn's
   protocol, its parser and its body receiver refer to each other, and such a
   cycle waits for a collection of the oldest generation, which comes seldom
@@ -43,6 +44,8 @@ from typing import TYPE_CHECKING
 import orjson
 from gunicorn.asgi.protocol import ASGIProtocol, BodyReceiver
 
+from flashsale.serving.address_bounds import ConnectionsByAddress
+
 if TYPE_CHECKING:
     from gunicorn.workers.gasgi import ASGIWorker
 
@@ -54,6 +57,7 @@ class ConnectionLimits:
     header_timeout_s: float
     body_timeout_s: float
     max_connections: int
+    by_address: ConnectionsByAddress
 
 
 def error_page(
@@ -111,29 +115,37 @@ class FlashSaleProtocol(ASGIProtocol):
         self._received_bytes = False
         self._message_complete = False  # the current request's
         self._client_done_writing = False
+        self._address = ""  # what this connection is counted under per address
 
     # -- connections ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self.worker.nr_conns >= self._limits.max_connections:
-            # Shed before anything is set up; connection_lost still runs, and
-            # takes back this count.
-            self.transport = transport
-            self.worker.nr_conns += 1
-            self._send_error_response(
-                503,
-                "this server holds as many connections as it may; try again in a second",
-                [("Retry-After", str(RETRY_AFTER_SHED_S))],
-            )
-            self._close_transport()
+            self._shed(transport, 503, "this server holds as many connections as it may; try again")
             return
+        address = self._limits.by_address.admit(transport.get_extra_info("peername"))
+        if address is None:
+            self._shed(transport, 429, "this address holds as many connections as one address may")
+            return
+        self._address = address
         super().connection_made(transport)
         self._deadline = self.worker.loop.call_later(
             self._limits.header_timeout_s, self._head_deadline_passed
         )
 
+    def _shed(self, transport: asyncio.BaseTransport, status: int, description: str) -> None:
+        # Before anything is set up or read; connection_lost still runs, and takes
+        # back this count.
+        self.transport = transport
+        self.worker.nr_conns += 1
+        retry_after = [("Retry-After", str(RETRY_AFTER_SHED_S))]
+        self._send_error_response(status, f"{description}; try again in a second", retry_after)
+        self._close_transport()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
         super().connection_lost(exc)
+        self._limits.by_address.release(self._address)
+        self._address = ""
         if self._task is None or self._task.done():
             self._let_go()
         else:  # the connection's task still runs (the app hears of the disconnect)

@@ -12,8 +12,9 @@ What it changes of gunicorn's `ASGIWorker`, and why:
   serve a third slower. Both are required at start-up. (gunicorn caches the
   parser's presence on the class that asks, and reads it from its own base
   class: for a subclass it would always read "absent". We ask on the base.)
-- Each connection is our FlashSaleProtocol: read deadlines, a bound on open
-  connections, JSON error pages (see flashsale.serving.protocol).
+- Each connection is our FlashSaleProtocol: read deadlines, bounds on open
+  connections (per worker and per client address), JSON error pages (see
+  flashsale.serving.protocol).
 
 - When the worker begins to stop (a signal, max_requests, its master gone),
   it calls what the app registered with `when_stopping`: gunicorn waits up to
@@ -36,7 +37,9 @@ import uvloop
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
+from flashsale.api.client_address import ClientAddress
 from flashsale.config import Settings
+from flashsale.serving.address_bounds import ConnectionsByAddress
 from flashsale.serving.protocol import ConnectionLimits, FlashSaleProtocol
 
 
@@ -85,6 +88,10 @@ class FlashSaleWorker(gasgi.ASGIWorker):
             header_timeout_s=settings.header_timeout_s,
             body_timeout_s=settings.body_timeout_s,
             max_connections=self.cfg.worker_connections,
+            by_address=ConnectionsByAddress.create(
+                settings.connections_per_address,
+                ClientAddress(settings.forwarded_allow_ips).is_trusted,
+            ),
         )
         # gunicorn's _serve() builds each connection's protocol from this
         # module-level name; this process is a worker of ours alone.
