@@ -36,7 +36,7 @@ its buffered bytes, never a thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -79,24 +79,55 @@ def error_page(
 
 
 class RequestReceiver(BodyReceiver):
-    """gunicorn's body receiver, with two changes.
+    """gunicorn's body receiver, with three changes.
 
-    A body cut short cancels its request (see the module's docstring). And a
+    A body cut short cancels its request (see the module's docstring). A
     client that stops writing after its whole request counts as gone for an app
     that listens for the disconnect once the body is read (an event stream):
     the connection stays open so that an answer can still be written, so the
     loop would not report the disconnect until a write failed.
+
+    And an answer that lasts as long as its connection (an event stream) can
+    ask to be called back when the client goes (`watch_departure`), in place of
+    a task of its own awaiting `receive()`; its connection then lets go of its
+    parser, as no further request can be answered behind an answer that never
+    ends (a task, its coroutines and the parser's 4 KiB buffer: about 6 KiB a
+    stream).
     """
 
-    __slots__ = ("peer_done_writing",)
+    __slots__ = ("on_gone", "peer_done_writing")
 
     def __init__(self, request: object, protocol: ASGIProtocol) -> None:
         super().__init__(request, protocol)
         self.peer_done_writing = False
+        self.on_gone: Callable[[], None] | None = None
 
     def peer_stopped_writing(self) -> None:
         self.peer_done_writing = True
         self._wake_waiter()  # a listener for the disconnect hears it now
+
+    @property
+    def gone(self) -> bool:
+        """The client has gone: the connection was lost, or it stopped writing
+        after its whole request."""
+        return bool(self._disconnected or (self._complete and self.peer_done_writing))
+
+    def watch_departure(self, on_gone: Callable[[], None]) -> None:
+        """Call `on_gone` once, when the client goes; the answer lasts till then."""
+        self.on_gone = on_gone
+        if isinstance(self.protocol, FlashSaleProtocol):
+            self.protocol.answer_lasts()
+        self._wake_waiter()  # gone already: called now
+
+    def stop_watching(self) -> None:
+        self.on_gone = None
+
+    def _wake_waiter(self) -> None:
+        super()._wake_waiter()
+        on_gone = self.on_gone
+        if on_gone is not None and self.gone:
+            self.on_gone = None
+            on_gone()
 
     async def receive(self) -> dict[str, object]:
         if self._body_finished and self.peer_done_writing:
@@ -150,6 +181,13 @@ class FlashSaleProtocol(ASGIProtocol):
             self._let_go()
         else:  # the connection's task still runs (the app hears of the disconnect)
             self._task.add_done_callback(self._let_go)
+
+    def answer_lasts(self) -> None:
+        """The answer being written lasts as long as the connection: no request will
+        be read after it, so the parser and its buffer can go now. Bytes that still
+        come are dropped: a request pipelined behind an endless answer could never
+        be answered."""
+        self._callback_parser = None
 
     def _let_go(self, _: object = None) -> None:
         """Break the cycles through the connection (see the module's docstring)."""
