@@ -15,6 +15,8 @@ What it changes of gunicorn's `ASGIWorker`, and why:
 - Each connection is our FlashSaleProtocol: read deadlines, bounds on open
   connections (per worker and per client address), JSON error pages (see
   flashsale.serving.protocol).
+- Once a second, with gunicorn's heartbeat, it hands memory back to the
+  system after many connections have closed (flashsale.serving.memory_return).
 
 - When the worker begins to stop (a signal, max_requests, its master gone),
   it calls what the app registered with `when_stopping`: gunicorn waits up to
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +43,7 @@ from gunicorn.workers import gasgi
 from flashsale.api.client_address import ClientAddress
 from flashsale.config import Settings
 from flashsale.serving.address_bounds import ConnectionsByAddress
+from flashsale.serving.memory_return import MemoryReturn, glibc_malloc_trim
 from flashsale.serving.protocol import ConnectionLimits, FlashSaleProtocol
 
 
@@ -80,6 +84,10 @@ class FlashSaleWorker(gasgi.ASGIWorker):
             for callback in _on_stopping:
                 callback()
 
+    def notify(self) -> None:
+        super().notify()
+        self._memory_return.note_open(self.nr_conns)
+
     def init_process(self) -> None:
         if not (ASGIProtocol._check_h1c_protocol_available() and ASGIProtocol._h1c_has_limits):
             raise RuntimeError("gunicorn_h1c (the C HTTP parser) is required; pip install -e .")
@@ -93,6 +101,7 @@ class FlashSaleWorker(gasgi.ASGIWorker):
                 ClientAddress(settings.forwarded_allow_ips).is_trusted,
             ),
         )
+        self._memory_return = MemoryReturn(glibc_malloc_trim(), pid=os.getpid())
         # gunicorn's _serve() builds each connection's protocol from this
         # module-level name; this process is a worker of ours alone.
         gasgi.ASGIProtocol = functools.partial(FlashSaleProtocol, limits=limits)
