@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
+from contextlib import suppress
 from dataclasses import dataclass
 
 
@@ -42,12 +44,19 @@ def exchange(
     `source`: the client's own address, any of 127.0.0.0/8 (Linux routes all of it to
     loopback), for a client the server must tell from another."""
     with connect(port, source, timeout_s) as conn:
-        conn.sendall(data)
-        if half_close:
-            conn.shutdown(socket.SHUT_WR)
+        # A server that refuses a connection answers and closes before reading:
+        # writing may then fail, and what it sent is still there to read.
+        try:
+            conn.sendall(data)
+            if half_close:
+                conn.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                raise
         reply = b""
-        while chunk := conn.recv(65536):
-            reply += chunk
+        with suppress(ConnectionResetError):
+            while chunk := conn.recv(65536):
+                reply += chunk
     return parse_answer(reply)
 
 
