@@ -151,7 +151,7 @@ class FlashSaleProtocol(ASGIProtocol):
     # -- connections ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self.worker.nr_conns >= self._limits.max_connections:
-            self._shed(transport, 503, "this server holds as many connections as it may; try again")
+            self._shed(transport, 503, "this server holds as many connections as it may")
             return
         address = self._limits.by_address.admit(transport.get_extra_info("peername"))
         if address is None:

@@ -90,7 +90,13 @@ def test_one_address_beyond_its_connection_bound_is_refused_at_once_and_another_
     try:
         started = time.monotonic()
         for _ in range(50):
-            _assert_refused_per_address(exchange(server.port, STATUS_GET, source=ATTACKER))
+            refused = exchange(server.port, STATUS_GET, source=ATTACKER)
+            _assert_refused_per_address(refused)
+        assert refused.json() == {
+            "title": "429 Too Many Requests",
+            "description": "this address holds as many connections as one address may; "
+            "try again in a second",
+        }
         shopper = exchange(server.port, STATUS_GET, source=SHOPPER)
         assert shopper.status == 200
         assert shopper.json()["state"] == "open"
