@@ -108,8 +108,9 @@ def test_one_address_beyond_its_connection_bound_is_refused_at_once_and_another_
             conn.close()
     wait_until(
         lambda: exchange(server.port, STATUS_GET, source=ATTACKER).status == 200,
-        30, message="the address served again once its connections closed",
-    )  # fmt: skip
+        30,
+        message="the address served again once its connections closed",
+    )
     assert 1 <= server.log().count(REFUSAL_LOG) <= 2, server.log()
 
 
