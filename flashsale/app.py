@@ -107,6 +107,7 @@ def create_app(deps: AppDeps) -> EventStreams:
     broadcaster = StatusBroadcaster(
         status,
         max_streams=settings.max_event_streams,
+        per_address=settings.event_streams_per_address,
         heartbeat_s=settings.events_heartbeat_s,
         count_streams=deps.recorder.count_streams,
     )
@@ -151,7 +152,7 @@ def create_app(deps: AppDeps) -> EventStreams:
     app.add_route("/flash-sale/images/{name}", ImagesResource(settings.images_dir))
     app.add_route(OPENAPI_PATH, OpenApiResource(openapi_document()))
     register_ui(app, settings.ui_dir)  # everything the API does not match
-    return EventStreams(app, status, broadcaster, deps.recorder)
+    return EventStreams(app, status, broadcaster, deps.recorder, deps.guard.addresses)
 
 
 def _auth_json(identity: Identity, settings: Settings) -> dict[str, Any]:

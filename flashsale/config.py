@@ -371,6 +371,18 @@ class Settings:
             high=100_000,
         ),
     )
+    # Per-address bounds (README, "Protection"): counted by each worker on its own.
+    connections_per_address: int = setting(
+        512,
+        Integer(
+            "FLASHSALE_CONNECTIONS_PER_ADDRESS",
+            "open connections one client address (an IPv6 one: its /64) may hold in one "
+            "worker; beyond it `429` with `Retry-After` at once; a trusted proxy's are not "
+            "counted; `0`: no bound",
+            low=0,
+            high=100_000,
+        ),
+    )
     backlog: int = setting(
         4096, Integer("FLASHSALE_BACKLOG", "listen backlog", low=16, high=65_535)
     )
@@ -380,6 +392,16 @@ class Settings:
             "FLASHSALE_MAX_EVENT_STREAMS",
             "open event streams (live pages) per worker; beyond it `503` and the page polls; "
             "`0` turns streams off",
+            low=0,
+            high=100_000,
+        ),
+    )
+    event_streams_per_address: int = setting(
+        128,
+        Integer(
+            "FLASHSALE_EVENT_STREAMS_PER_ADDRESS",
+            "event streams one client address may hold in one worker (behind a trusted proxy: "
+            "the address it forwards); beyond it `429` and the page polls; `0`: no bound",
             low=0,
             high=100_000,
         ),

@@ -65,13 +65,16 @@ class ClientAddress:
         return self.trust_all or any(ip in network for network in self.networks)
 
     def of(self, req: falcon.Request) -> str:
-        peer = req.remote_addr or ""
-        forwarded = req.get_header("X-Forwarded-For")
+        return self.client_of(req.remote_addr or "", req.get_header("X-Forwarded-For"))
+
+    def client_of(self, peer: str, forwarded: str | None) -> str:
+        """The client of a request from `peer` with this X-Forwarded-For (None: none);
+        also for an ASGI scope's client and headers, where there is no falcon.Request."""
         if not forwarded or not self.is_trusted(peer):
             return peer
-        return self.client_of(peer, forwarded)
+        return self._named_by(peer, forwarded)
 
-    def client_of(self, peer: str, forwarded: str) -> str:
+    def _named_by(self, peer: str, forwarded: str) -> str:
         """The client named by a trusted peer's X-Forwarded-For (see the module's docstring)."""
         last_trusted = peer
         for hop in reversed(forwarded.split(",")):

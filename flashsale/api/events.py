@@ -10,29 +10,42 @@ are open.
 A stream always sends the latest status: a slow reader misses states in
 between, never builds up a backlog. It holds its connection, a coroutine
 waiting on a future of its own (not one future for all: cancelling a task
-cancels the future it awaits, so one page that left would end every stream)
-and one task that listens for the page going away.
+cancels the future it awaits, so one page that left would end every stream).
+It learns that its page went from this service's server, which calls back
+(flashsale.serving.protocol.RequestReceiver.watch_departure); on any other
+ASGI server a task of its own awaits the disconnect.
 
 Streams are served by EventStreams, an ASGI app in front of Falcon: through
 Falcon's SSE support a stream also held its request, its response and more,
 for as long as the page stayed open (23 KiB a stream in a worker, measured,
-against 20 KiB here).
+against 20 KiB here then, and 13.3 KiB since a stream has no task of its own
+and its connection no parser: `python -m stress streams`).
+
+A worker holds at most `max_streams` streams (beyond: 503, the server is full)
+and at most `per_address` of one client address (beyond: 429, that client's
+share is used up, while other addresses are served; behind a trusted proxy the
+forwarded address counts). A stream's slot is taken before anything is sent,
+so no two requests can both pass the check for the last slot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from flashsale.api.client_address import ClientAddress
 from flashsale.api.security import RAW_EVERY_ANSWER
 from flashsale.api.status import SaleStatus
 from flashsale.metrics import MetricsRecorder
+from flashsale.serving.address_bounds import AddressCounts, RefusalLog, address_key
+from flashsale.serving.protocol import RequestReceiver
 from flashsale.shm.slots import Endpoint
 
 log = logging.getLogger(__name__)
@@ -58,6 +71,28 @@ AsgiSend = Callable[[AsgiMessage], Awaitable[None]]
 AsgiCall = Callable[[AsgiMessage, AsgiReceive, AsgiSend], Awaitable[None]]
 
 
+class Refusal(enum.Enum):
+    SERVER_FULL = "server_full"  # or stopping
+    ADDRESS_FULL = "address_full"
+
+
+# The answer to each refusal: 503 says the server is full, 429 that this client's
+# share is used up (and a proxy that ejects a backend on 5xx must not eject a
+# healthy server for one client's excess).
+REFUSALS = {
+    Refusal.SERVER_FULL: (
+        503,
+        "Too many event streams",
+        "this server holds as many live pages as it may",
+    ),
+    Refusal.ADDRESS_FULL: (
+        429,
+        "Too many event streams from one address",
+        "this address holds as many live pages as one address may",
+    ),
+}
+
+
 class StatusEvent:
     """A status event serialized once, then sent as it is on every stream."""
 
@@ -76,11 +111,14 @@ class StatusBroadcaster:
         status: SaleStatus,
         *,
         max_streams: int,
+        per_address: int,
         heartbeat_s: float,
         count_streams: Callable[[int], None],
     ) -> None:
         self._status = status
         self.max_streams = max_streams
+        self._by_address = AddressCounts(per_address)
+        self._refusals = RefusalLog("event streams", per_address)
         self.heartbeat_s = heartbeat_s
         self._count_streams = count_streams
         self.open_streams = 0
@@ -135,8 +173,23 @@ class StatusBroadcaster:
                 waiter.set_result(None)
 
     # -- one stream -------------------------------------------------------------------
-    def admits_another(self) -> bool:
-        return self.open_streams < self.max_streams and not self._stopping
+    def admit(self, address: str) -> Refusal | None:
+        """Take a stream's slot, counted against `address` ("": against none); or why not.
+        Every slot taken is given back with `leave`."""
+        if self._stopping or self.open_streams >= self.max_streams:
+            return Refusal.SERVER_FULL
+        if address and not self._by_address.take(address):
+            self._refusals.note(address)
+            return Refusal.ADDRESS_FULL
+        self.open_streams += 1
+        self._count_streams(+1)
+        return None
+
+    def leave(self, address: str) -> None:
+        if address:
+            self._by_address.give_back(address)
+        self.open_streams -= 1
+        self._count_streams(-1)
 
     async def serve(self, first: StatusEvent, send: AsgiSend, receive: AsgiReceive) -> None:
         """Send `first` (the status when the page connected), then every change and
@@ -144,25 +197,22 @@ class StatusBroadcaster:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] | None = None
 
-        def wake(_: object = None) -> None:
+        def wake() -> None:
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
-        # The one task a stream has: it learns from the server that the page left.
-        gone = loop.create_task(_until_disconnect(receive))
-        gone.add_done_callback(wake)
-        self.open_streams += 1
-        self._count_streams(+1)
+        gone = _departure_of(receive)
+        gone.watch_departure(wake)
         try:
             await _send_body(send, b"retry: %d\n" % random.randint(*RETRY_MS_RANGE) + first.payload)
             version, beats, shown = self._version, self._beats, first.tag
             del first  # sent: not held for as long as the page stays
-            while not (self._stopping or gone.done()):
+            while not (self._stopping or gone.gone):
                 waiter = loop.create_future()
                 self._waiters.add(waiter)
                 await waiter
                 event = self._event
-                if gone.done():
+                if gone.gone:
                     break
                 if self._version != version and event is not None:
                     version = self._version
@@ -176,9 +226,45 @@ class StatusBroadcaster:
         finally:
             if waiter is not None:
                 self._waiters.discard(waiter)
-            gone.cancel()
-            self.open_streams -= 1
-            self._count_streams(-1)
+            gone.stop_watching()
+
+
+class Departure(Protocol):
+    """How a stream learns that its page has gone."""
+
+    @property
+    def gone(self) -> bool: ...
+
+    def watch_departure(self, on_gone: Callable[[], None]) -> None: ...
+
+    def stop_watching(self) -> None: ...
+
+
+def _departure_of(receive: AsgiReceive) -> Departure:
+    """This service's server calls back when a page goes (the `receive` of
+    flashsale.serving.protocol.RequestReceiver): a stream needs no task for it.
+    Any other ASGI server: a task that awaits the disconnect."""
+    receiver = getattr(receive, "__self__", None)
+    if isinstance(receiver, RequestReceiver):
+        return receiver
+    return _DisconnectListener(receive)
+
+
+class _DisconnectListener:
+    __slots__ = ("_task",)
+
+    def __init__(self, receive: AsgiReceive) -> None:
+        self._task = asyncio.get_running_loop().create_task(_until_disconnect(receive))
+
+    @property
+    def gone(self) -> bool:
+        return self._task.done()
+
+    def watch_departure(self, on_gone: Callable[[], None]) -> None:
+        self._task.add_done_callback(lambda _: on_gone())
+
+    def stop_watching(self) -> None:
+        self._task.cancel()
 
 
 async def _until_disconnect(receive: AsgiReceive) -> None:
@@ -199,11 +285,13 @@ class EventStreams:
         status: SaleStatus,
         broadcaster: StatusBroadcaster,
         recorder: MetricsRecorder,
+        addresses: ClientAddress,
     ) -> None:
         self.app = app
         self.status = status
         self.broadcaster = broadcaster
         self.recorder = recorder
+        self.addresses = addresses
 
     async def __call__(self, scope: AsgiMessage, receive: AsgiReceive, send: AsgiSend) -> None:
         if scope["type"] != "http" or scope["path"] != EVENTS_PATH:
@@ -213,24 +301,36 @@ class EventStreams:
         if scope["method"] != "GET":
             await _answer(send, 405, "Method not allowed", "use GET", [(b"allow", b"GET")])
             return
-        if not self.broadcaster.admits_another():
-            await _answer(
-                send, 503, "Too many event streams",
-                "this server holds as many live pages as it may; poll /flash-sale/status",
-                [(b"retry-after", b"%d" % RETRY_AFTER_S)],
-            )  # fmt: skip
+        address = self._client_key(scope)
+        refusal = self.broadcaster.admit(address)
+        if refusal is not None:
+            await _refuse(send, refusal)
             return
-        first = self._status_now()
-        if first is None:
-            await _answer(
-                send, 503, "Starting", "the allocator is recovering the sale",
-                [(b"retry-after", b"1")],
-            )  # fmt: skip
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
-        # `first` goes to the stream, which lets go of it once sent; not kept here.
-        stream, first = self.broadcaster.serve(first, send, receive), None
-        await stream
+        try:
+            first = self._status_now()
+            if first is None:
+                starting = "the allocator is recovering the sale"
+                await _answer(send, 503, "Starting", starting, [(b"retry-after", b"1")])
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+            # `first` goes to the stream, which lets go of it once sent; not kept here.
+            stream, first = self.broadcaster.serve(first, send, receive), None
+            await stream
+        finally:
+            self.broadcaster.leave(address)
+
+    def _client_key(self, scope: AsgiMessage) -> str:
+        """The address this stream counts against: the client's, or behind a trusted
+        proxy the one it forwards; "" (not counted) for a peer that has no address."""
+        client = scope.get("client")
+        peer = str(client[0]) if client else ""
+        forwarded = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
+        if forwarded:
+            claimed = self.addresses.client_of(peer, b",".join(forwarded).decode("latin-1"))
+            key = address_key(claimed)
+            if key is not None:
+                return key
+        return address_key(peer) or ""
 
     def _status_now(self) -> StatusEvent | None:
         # Its own frame: the status's dict is not held for the stream's life.
@@ -239,6 +339,12 @@ class EventStreams:
             return None
         tag, body, at_us = read
         return StatusEvent(tag, self.status.complete(body, at_us))
+
+
+async def _refuse(send: AsgiSend, refusal: Refusal) -> None:
+    status, title, why = REFUSALS[refusal]
+    retry_after = [(b"retry-after", b"%d" % RETRY_AFTER_S)]
+    await _answer(send, status, title, f"{why}; poll /flash-sale/status", retry_after)
 
 
 async def _answer(

@@ -12,8 +12,11 @@ What it changes of gunicorn's `ASGIWorker`, and why:
   serve a third slower. Both are required at start-up. (gunicorn caches the
   parser's presence on the class that asks, and reads it from its own base
   class: for a subclass it would always read "absent". We ask on the base.)
-- Each connection is our FlashSaleProtocol: read deadlines, a bound on open
-  connections, JSON error pages (see flashsale.serving.protocol).
+- Each connection is our FlashSaleProtocol: read deadlines, bounds on open
+  connections (per worker and per client address), JSON error pages (see
+  flashsale.serving.protocol).
+- Once a second, with gunicorn's heartbeat, it hands memory back to the
+  system after many connections have closed (flashsale.serving.memory_return).
 
 - When the worker begins to stop (a signal, max_requests, its master gone),
   it calls what the app registered with `when_stopping`: gunicorn waits up to
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +40,10 @@ import uvloop
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
+from flashsale.api.client_address import ClientAddress
 from flashsale.config import BODY_MAX_BYTES, Settings
+from flashsale.serving.address_bounds import ConnectionsByAddress
+from flashsale.serving.memory_return import MemoryReturn, glibc_malloc_trim
 from flashsale.serving.protocol import ConnectionLimits, FlashSaleProtocol
 
 
@@ -77,6 +84,10 @@ class FlashSaleWorker(gasgi.ASGIWorker):
             for callback in _on_stopping:
                 callback()
 
+    def notify(self) -> None:
+        super().notify()
+        self._memory_return.note_open(self.nr_conns)
+
     def init_process(self) -> None:
         if not (ASGIProtocol._check_h1c_protocol_available() and ASGIProtocol._h1c_has_limits):
             raise RuntimeError("gunicorn_h1c (the C HTTP parser) is required; pip install -e .")
@@ -86,7 +97,12 @@ class FlashSaleWorker(gasgi.ASGIWorker):
             body_timeout_s=settings.body_timeout_s,
             max_connections=self.cfg.worker_connections,
             body_max_bytes=BODY_MAX_BYTES,
+            by_address=ConnectionsByAddress.create(
+                settings.connections_per_address,
+                ClientAddress(settings.forwarded_allow_ips).is_trusted,
+            ),
         )
+        self._memory_return = MemoryReturn(glibc_malloc_trim(), pid=os.getpid())
         # gunicorn's _serve() builds each connection's protocol from this
         # module-level name; this process is a worker of ours alone.
         gasgi.ASGIProtocol = functools.partial(FlashSaleProtocol, limits=limits)

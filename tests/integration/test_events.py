@@ -125,3 +125,23 @@ def test_open_streams_do_not_hold_up_a_graceful_stop(start_server):
     assert time.monotonic() - started < 15
     for stream in streams:
         stream.close()
+
+
+def test_a_page_that_sends_more_after_its_request_keeps_its_stream_until_it_leaves(start_server):
+    server = start_server(workers=1, env={"FLASHSALE_STOCK": "5"})
+    conn = open_raw_stream(server.port)
+    try:
+        # A request pipelined behind an answer that never ends could never be
+        # answered: it is dropped, and the stream goes on.
+        conn.sendall(b"GET /flash-sale/status HTTP/1.1\r\nHost: x\r\n\r\nand more")
+        assert _buy(server.url, "after-the-noise") == 201
+        received = b""
+        while b'"sold":1' not in received:
+            chunk = conn.recv(65536)
+            assert chunk, "the stream ended"
+            received += chunk
+        assert b"HTTP/1.1" not in received  # nothing answered the pipelined request
+        assert _open_streams(server.url) == 1
+    finally:
+        conn.close()
+    wait_until(lambda: _open_streams(server.url) == 0, 30, message="the page let go")

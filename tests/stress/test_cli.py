@@ -104,3 +104,15 @@ def test_redis_figures_options_from_the_command_line():
     options = redis_options(args)
     assert options.phases == ("decide",) and options.batch_sizes == (4, 16)
     assert options.host_counts == (2,) and (options.load.workers, options.load.seconds) == (2, 3.0)
+
+
+def test_streams_options_from_the_command_line():
+    from stress.__main__ import streams_options
+
+    defaults = streams_options(parse("streams"))
+    assert defaults.phases == ("memory", "flood")
+    assert (defaults.streams, defaults.rounds, defaults.per_source) == (8000, 2, 16)
+    assert (defaults.settle_s, defaults.flood, defaults.repo) == (12.0, 8000, None)
+    options = streams_options(parse("streams --phases flood --flood 300 --repo /tmp/x"))
+    assert options.phases == ("flood",) and options.flood == 300
+    assert str(options.repo) == "/tmp/x"

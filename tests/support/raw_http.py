@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
+from contextlib import suppress
 from dataclasses import dataclass
 
 
@@ -30,17 +32,39 @@ def parse_answer(reply: bytes) -> RawAnswer:
 
 
 def exchange(
-    port: int, data: bytes, *, half_close: bool = True, timeout_s: float = 10
+    port: int,
+    data: bytes,
+    *,
+    half_close: bool = True,
+    timeout_s: float = 10,
+    source: str | None = None,
 ) -> RawAnswer:
-    """Send `data` on a new connection (then half-close it), read until the server closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as conn:
-        conn.sendall(data)
-        if half_close:
-            conn.shutdown(socket.SHUT_WR)
+    """Send `data` on a new connection (then half-close it), read until the server closes.
+
+    `source`: the client's own address, any of 127.0.0.0/8 (Linux routes all of it to
+    loopback), for a client the server must tell from another."""
+    with connect(port, source, timeout_s) as conn:
+        # A server that refuses a connection answers and closes before reading:
+        # writing may then fail, and what it sent is still there to read.
+        try:
+            conn.sendall(data)
+            if half_close:
+                conn.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                raise
         reply = b""
-        while chunk := conn.recv(65536):
-            reply += chunk
+        with suppress(ConnectionResetError):
+            while chunk := conn.recv(65536):
+                reply += chunk
     return parse_answer(reply)
+
+
+def connect(port: int, source: str | None = None, timeout_s: float = 10) -> socket.socket:
+    """A connection to the server on 127.0.0.1, from `source` if given."""
+    return socket.create_connection(
+        ("127.0.0.1", port), timeout=timeout_s, source_address=(source, 0) if source else None
+    )
 
 
 def purchase_head(body_length: int | None, *, extra: str = "") -> bytes:

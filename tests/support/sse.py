@@ -7,10 +7,12 @@ import json
 import socket
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import requests
 
 from stress.sse import SseEvent, SseParser
+from tests.support.raw_http import RawAnswer, connect, parse_answer
 
 EVENTS_PATH = "/flash-sale/events"
 
@@ -72,3 +74,55 @@ def open_raw_stream(port: int) -> socket.socket:
         assert chunk, "the server closed the stream"
         received += chunk
     return conn
+
+
+@dataclass
+class RawStream:
+    """A stream asked for on a bare socket: its answer and, when that is 200, the
+    connection, open and past its first event."""
+
+    answer: RawAnswer  # a refusal's whole answer; a stream's head only
+    conn: socket.socket | None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def ask_for_stream(port: int, source: str, *, forwarded: str | None = None) -> RawStream:
+    """GET the events from the client address `source` (any of 127.0.0.0/8), with an
+    X-Forwarded-For when given, as a page behind that proxy would."""
+    conn = connect(port, source)
+    extra = f"X-Forwarded-For: {forwarded}\r\n" if forwarded else ""
+    conn.sendall(f"GET {EVENTS_PATH} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    if received.startswith(b"HTTP/1.1 200"):
+        while b"event: status" not in received:
+            chunk = conn.recv(65536)
+            assert chunk, "the server closed the stream"
+            received += chunk
+        return RawStream(parse_answer(received.partition(b"\r\n\r\n")[0]), conn)
+    # A refusal: stop writing, and the server closes once it has answered.
+    with conn:
+        conn.shutdown(socket.SHUT_WR)
+        while chunk := conn.recv(65536):
+            received += chunk
+    answer = parse_answer(received)
+    if answer.headers.get("transfer-encoding") == "chunked":
+        answer = RawAnswer(answer.status, answer.headers, _unchunked(answer.body))
+    return RawStream(answer, None)
+
+
+def _unchunked(body: bytes) -> bytes:
+    whole = b""
+    while True:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            return whole
+        whole, body = whole + body[:size], body[size + 2 :]

@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 
-from flashsale.api.events import StatusBroadcaster, StatusEvent
+from flashsale.api.events import Refusal, StatusBroadcaster, StatusEvent
 from flashsale.api.status import SaleStatus
 from flashsale.config import Settings
 from flashsale.observe import ServerView
@@ -16,6 +16,7 @@ from flashsale.shm.slots import ProcessSlots
 from tests.support.catalogue import snapshot
 
 WAIT_S = 10.0
+ADDRESS_FULL = Refusal.ADDRESS_FULL
 
 
 class Page:
@@ -71,13 +72,23 @@ def _first_event(status: SaleStatus) -> StatusEvent:
 
 
 def _serve(broadcaster: StatusBroadcaster, status: SaleStatus, page: Page) -> asyncio.Task:
-    return asyncio.create_task(broadcaster.serve(_first_event(status), page.send, page.receive))
+    """A stream as EventStreams serves one: its slot taken, served, given back."""
+    assert broadcaster.admit("") is None
+
+    async def served() -> None:
+        try:
+            await broadcaster.serve(_first_event(status), page.send, page.receive)
+        finally:
+            broadcaster.leave("")
+
+    return asyncio.create_task(served())
 
 
 def _broadcaster(status: SaleStatus, counted: list[int], **kwargs) -> StatusBroadcaster:
     return StatusBroadcaster(
         status,
         max_streams=kwargs.get("max_streams", 10),
+        per_address=kwargs.get("per_address", 0),
         heartbeat_s=kwargs.get("heartbeat_s", 60.0),
         count_streams=counted.append,
     )
@@ -153,11 +164,29 @@ def test_a_page_that_connected_after_a_change_is_not_sent_it_twice():
 def test_the_bound_and_a_stopping_worker_admit_no_more_streams():
     _, status = _sale()
     broadcaster = _broadcaster(status, [], max_streams=0)
-    assert not broadcaster.admits_another()
+    assert broadcaster.admit("") is Refusal.SERVER_FULL
     broadcaster = _broadcaster(status, [], max_streams=5)
-    assert broadcaster.admits_another()
+    assert broadcaster.admit("") is None
     broadcaster.stop()
-    assert not broadcaster.admits_another()
+    assert broadcaster.admit("") is Refusal.SERVER_FULL
+
+
+def test_an_address_at_its_bound_is_refused_while_others_are_admitted():
+    async def scenario() -> None:
+        _, status = _sale()
+        counted: list[int] = []
+        broadcaster = _broadcaster(status, counted, max_streams=5, per_address=2)
+        assert [broadcaster.admit("192.0.2.1") for _ in range(3)] == [None, None, ADDRESS_FULL]
+        assert broadcaster.admit("192.0.2.2") is None
+        assert broadcaster.admit("") is None  # a peer with no address: counted only overall
+        assert broadcaster.open_streams == 4
+        broadcaster.leave("192.0.2.1")
+        assert broadcaster.admit("192.0.2.1") is None
+        assert broadcaster.admit("192.0.2.3") is None  # the fifth: the worker is full
+        assert broadcaster.admit("192.0.2.4") is Refusal.SERVER_FULL
+        assert sum(counted) == broadcaster.open_streams == 5
+
+    asyncio.run(scenario())  # a refusal's log line may wait on the loop
 
 
 def test_a_failed_read_of_the_sale_does_not_end_the_updates():

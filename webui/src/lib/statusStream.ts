@@ -4,7 +4,7 @@
  * (re)connecting, or whether the page should poll instead.
  *
  * The stream stays open while the tab is hidden. An idle stream costs the server
- * about 20 KiB and no CPU, a hidden tab is often a shopper waiting for the start,
+ * about 13 KiB and no CPU, a hidden tab is often a shopper waiting for the start,
  * and closing hidden streams would bring every such tab back at the same moment,
  * the start, when the server is busiest. The server bounds the streams it holds
  * (FLASHSALE_MAX_EVENT_STREAMS); pages it refuses poll, and polling does pause

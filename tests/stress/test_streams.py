@@ -1,0 +1,25 @@
+"""`python -m stress streams` against real servers, small: it measures, and the flood
+phase finds the per-address bound."""
+
+from __future__ import annotations
+
+from stress.streams import StreamsOptions, format_streams, run_streams
+
+STREAMS_PER_ADDRESS = 128  # FLASHSALE_EVENT_STREAMS_PER_ADDRESS's default, per worker
+
+
+def test_streams_measures_a_round_and_one_address_gets_its_share_of_streams():
+    result = run_streams(StreamsOptions(streams=200, rounds=1, settle_s=0.5, flood=400))
+    memory, flood = result.memory, result.flood
+    assert memory is not None and flood is not None
+    (round_,) = memory.rounds
+    assert (round_.opened, round_.refused) == (200, 0)
+    assert round_.rss_open > round_.rss_before
+    # One address: at most its share on each of the two workers, the rest refused.
+    assert sum(flood.answers.values()) == 400
+    assert 0 < flood.answers.get("200", 0) <= 2 * STREAMS_PER_ADDRESS
+    assert flood.answers.get("429", 0) >= 400 - 2 * STREAMS_PER_ADDRESS
+    assert set(flood.answers) <= {"200", "429"}, flood.answers
+    assert flood.shopper_failures == 0 and flood.purchase == 201
+    report = format_streams(result)
+    assert "KiB a stream" in report and "429" in report
