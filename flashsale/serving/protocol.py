@@ -66,6 +66,11 @@ RETRY_AFTER_SHED_S = 1
 # client's bytes, to read and drop before closing (see _close_after_lingering).
 LINGER_S = 3.0
 LINGER_MAX_BYTES = 1024 * 1024
+# A connection shed at once (503, 429) lingers too, its request read and dropped,
+# but shorter, and only so many at a time: in a flood of connections the rest are
+# closed at once, and a reset costs the flood, not the worker's sockets.
+LINGER_SHED_S = 1.0
+MAX_LINGERING_SHEDS = 256
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,10 @@ class RequestReceiver(BodyReceiver):
         return event
 
 
+# Shed connections lingering in this worker (one event loop, so a plain counter).
+_lingering_sheds = [0]
+
+
 class FlashSaleProtocol(ASGIProtocol):
     # Ours from _setup_callback_parser; None once the connection let go of it.
     _callback_parser: PipeliningParser | None
@@ -179,6 +188,7 @@ class FlashSaleProtocol(ASGIProtocol):
         self._lingering = False
         self._discarded_bytes = 0
         self._address = ""  # what this connection is counted under per address
+        self._sheds_lingering = False  # a shed connection, counted in _lingering_sheds
 
     # -- connections ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -202,9 +212,17 @@ class FlashSaleProtocol(ASGIProtocol):
         self.worker.nr_conns += 1
         retry_after = [("Retry-After", str(RETRY_AFTER_SHED_S))]
         self._send_error_response(status, f"{description}; try again in a second", retry_after)
-        self._close_transport()
+        if _lingering_sheds[0] < MAX_LINGERING_SHEDS:
+            _lingering_sheds[0] += 1
+            self._sheds_lingering = True
+            self._close_after_lingering(LINGER_SHED_S)
+        else:
+            self._close_transport()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._sheds_lingering:
+            self._sheds_lingering = False
+            _lingering_sheds[0] -= 1
         self._cancel_deadline()
         super().connection_lost(exc)
         self._limits.by_address.release(self._address)
@@ -321,7 +339,7 @@ class FlashSaleProtocol(ASGIProtocol):
         self._send_error_response(answer.status, answer.description)
         self._close_after_lingering()
 
-    def _close_after_lingering(self) -> None:
+    def _close_after_lingering(self, linger_s: float = LINGER_S) -> None:
         """Close once the client has sent what it was sending, as nginx's lingering
         close does. Closed with the client's bytes unread, the connection would be
         reset (RST): the client's sends fail, and the answer may be lost with them.
@@ -332,7 +350,7 @@ class FlashSaleProtocol(ASGIProtocol):
         transport = cast(asyncio.Transport, self.transport)  # a TCP connection's
         if transport.can_write_eof():
             transport.write_eof()
-        self.worker.loop.call_later(LINGER_S, transport.close)
+        self.worker.loop.call_later(linger_s, transport.close)
         super()._resume_reading()  # if reading was paused: gunicorn's, whatever waits
 
     def _discard(self, data: bytes) -> None:
