@@ -21,7 +21,7 @@ if [ ! -d "$webui/node_modules" ] || [ "$webui/package-lock.json" -nt "$webui/no
   echo "bootstrap: installing the UI's npm packages (npm ci)" >&2
   npm ci --prefix "$webui" --no-audit --no-fund --loglevel=error
 fi
-ui_inputs=("$webui/src" "$webui/public" "$webui/index.html" "$webui/vite.config.ts" "$webui/package-lock.json")
+ui_inputs=("$webui/src" "$webui/public" "$webui/index.html" "$webui/docs.html" "$webui/vite.config.ts" "$webui/package-lock.json")
 if [ ! -f "$webui/dist/index.html" ] || [ -n "$(find "${ui_inputs[@]}" -newer "$webui/dist/index.html" -print -quit 2>/dev/null)" ]; then
   echo "bootstrap: building the UI" >&2
   npm --prefix "$webui" run build --silent >/dev/null

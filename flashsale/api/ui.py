@@ -12,6 +12,7 @@ Rules, for every path the API did not match:
 - only GET and HEAD;
 - a file inside the build folder is served; ``/assets/*`` (content-hashed by Vite)
   is cached for a year, anything else (``index.html``, favicon) is revalidated;
+- ``/docs`` (and ``/docs/``) is the API's docs page, its own Vite entry: ``docs.html``;
 - a missing path without a file extension is a client-side route: ``index.html``;
 - a missing ``/assets/*`` or ``name.ext`` is 404;
 - no path resolves outside the build folder: ``..`` and dot segments, backslashes,
@@ -36,6 +37,8 @@ import falcon.asgi
 API_PREFIXES = ("/flash-sale", "/metrics")
 ASSETS_PREFIX = "/assets/"
 INDEX_FILENAME = "index.html"
+# Pages built as their own Vite entry (webui/vite.config.ts), by the path that shows them.
+ENTRY_PAGES = {"/docs": "docs.html"}
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 REVALIDATE_CACHE_CONTROL = "no-cache"
 MAX_PATH_CHARS = 512
@@ -113,7 +116,9 @@ class UIStaticSink:
         elif path.startswith(ASSETS_PREFIX) or _names_a_file(path):
             raise falcon.HTTPNotFound()
         else:
-            send_file(req, resp, index, REVALIDATE_CACHE_CONTROL)
+            page = ENTRY_PAGES.get(path.rstrip("/"))
+            entry = resolve_inside(root, [page]) if page else None
+            send_file(req, resp, entry or index, REVALIDATE_CACHE_CONTROL)
 
 
 def _is_api_path(path: str) -> bool:

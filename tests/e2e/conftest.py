@@ -131,19 +131,25 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 @pytest.fixture
 def open_page(browser: Any, start_server: Any) -> Iterator[Callable[..., Any]]:
-    """open_page(url, viewport=DESKTOP) -> page; fails the test on any console error.
+    """open_page(url, viewport=DESKTOP, requested=None) -> page; fails the test on any
+    console error. `requested`, a list, gets the URL of every request the page makes,
+    from its first.
 
     Depends on start_server so that its pages close before the servers stop.
     """
     contexts = []
     watch = ConsoleWatch()
 
-    def open_(url: str, viewport: dict[str, int] = DESKTOP) -> Any:
+    def open_(
+        url: str, viewport: dict[str, int] = DESKTOP, requested: list[str] | None = None
+    ) -> Any:
         context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="UTC")
         contexts.append(context)
         page = context.new_page()
         page.on("console", watch.on_console)
         page.on("pageerror", watch.on_page_error)
+        if requested is not None:
+            page.on("request", lambda request: requested.append(request.url))
         page.goto(url)
         return page
 

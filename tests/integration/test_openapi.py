@@ -39,6 +39,8 @@ from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from tests.support.openapi_schema import schema_problems
+from tests.support.sse import open_stream
 
 ADMIN_TOKEN = "schemathesis-admin-token"
 OPERATOR_TOKEN = "schemathesis-operator-token"
@@ -157,6 +159,42 @@ def test_openapi_json_is_served_and_is_openapi_31(start_server):
     assert answer.headers["Cache-Control"] == "no-cache"
     assert answer.content == openapi_document()
     _check_openapi_31_basics(answer.json())
+
+
+def test_the_answers_the_ui_reads_match_the_schemas_its_types_come_from(start_server):
+    """webui/src/lib/types.ts aliases these schemas: each answer the shop and the dashboard
+    read, as a real server sends it, matches the schema the UI is typed by. The event
+    stream, which schemathesis leaves out, included."""
+    server = start_server(workers=1, env={"FLASHSALE_OPERATOR_TOKEN": OPERATOR_TOKEN})
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    stream = open_stream(server.url)
+    try:
+        pushed = stream.next_status()
+    finally:
+        stream.close()
+    bought = requests.post(
+        f"{server.url}/flash-sale/purchase", json={"userId": "typed-buyer"}, timeout=10
+    )
+    assert bought.status_code == 201, bought.text
+    answers = {
+        "Status": [pushed, requests.get(f"{server.url}/flash-sale/status", timeout=5).json()],
+        "PurchaseConfirmed": [bought.json()],
+        "Lookup": [requests.get(f"{server.url}/flash-sale/purchase/typed-buyer", timeout=5).json()],
+        "Metrics": [
+            requests.get(f"{server.url}/flash-sale/metrics", headers=operator, timeout=5).json()
+        ],
+        "Health": [
+            requests.get(f"{server.url}/flash-sale/health", headers=operator, timeout=5).json(),
+            requests.get(f"{server.url}/flash-sale/health", timeout=5).json(),  # status alone
+        ],
+    }
+    problems = [
+        (name, found)
+        for name, bodies in answers.items()
+        for body in bodies
+        if (found := schema_problems(body, name))
+    ]
+    assert problems == []
 
 
 @pytest.mark.parametrize("auth", ["open", "jwt"])

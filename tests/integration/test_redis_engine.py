@@ -21,6 +21,7 @@ from flashsale.redis_engine.store import RedisStore
 from stress.redis_server import RedisServer, redis_server_binary
 from tests.integration.test_burst import PATIENT
 from tests.support.load import Answer, burst
+from tests.support.openapi_schema import schema_problems
 from tests.support.server import GUNICORN_CONF, REPO_ROOT, ServerProcess, free_port, wait_until
 
 pytestmark = pytest.mark.skipif(
@@ -284,8 +285,10 @@ def test_a_redis_that_does_not_fsync_every_write_is_refused_unless_accepted(tmp_
             "FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": weak.url,
             "FLASHSALE_REDIS_DURABILITY": "accept-weaker",
         })  # fmt: skip
-        engine = requests.get(f"{accepted.url}/flash-sale/health", timeout=5).json()["engine"]
-        assert engine["weaker"] == "appendfsync is 'everysec', not 'always'"
+        health = requests.get(f"{accepted.url}/flash-sale/health", timeout=5).json()
+        assert health["engine"]["weaker"] == "appendfsync is 'everysec', not 'always'"
+        # The UI's EngineInfo is this schema (webui/src/lib/types.ts).
+        assert schema_problems(health, "Health") == []
         assert buy(accepted, "ann").status_code == 201
         accepted.stop()
 

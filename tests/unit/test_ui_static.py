@@ -18,6 +18,7 @@ from flashsale.api.ui import (
 )
 
 INDEX_HTML = "<!doctype html><title>Flash sale</title><div id=root></div>"
+DOCS_HTML = "<!doctype html><title>Flash sale · API</title><main id=api-docs></main>"
 ASSET_JS = "console.log('app');"
 SECRET = "top secret, outside the build folder"
 
@@ -32,6 +33,7 @@ def build_dir(tmp_path: Path) -> Path:
     dist = tmp_path / "dist"
     (dist / "assets").mkdir(parents=True)
     (dist / "index.html").write_text(INDEX_HTML)
+    (dist / "docs.html").write_text(DOCS_HTML)
     (dist / "assets" / "index-Abc123.js").write_text(ASSET_JS)
     (dist / "assets" / "index-Def456.css").write_text("body{margin:0}")
     (dist / "favicon.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
@@ -89,6 +91,26 @@ def test_client_side_routes_fall_back_to_index(
     assert result.status_code == 200
     assert result.text == INDEX_HTML
     assert result.headers["Cache-Control"] == REVALIDATE_CACHE_CONTROL
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/"])
+def test_docs_is_its_own_page(client: falcon.testing.TestClient, path: str) -> None:
+    result = client.simulate_get(path)
+    assert result.status_code == 200
+    assert result.text == DOCS_HTML
+    assert result.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert result.headers["Cache-Control"] == REVALIDATE_CACHE_CONTROL
+
+
+def test_below_docs_is_a_client_side_route(client: falcon.testing.TestClient) -> None:
+    assert client.simulate_get("/docs/elsewhere").text == INDEX_HTML
+
+
+def test_a_build_without_the_docs_page_answers_docs_with_index(build_dir: Path) -> None:
+    (build_dir / "docs.html").unlink()
+    result = make_client(build_dir).simulate_get("/docs")
+    assert result.status_code == 200
+    assert result.text == INDEX_HTML
 
 
 @pytest.mark.parametrize("path", ["/assets/missing-Zzz999.js", "/robots.txt", "/a/b.png"])
@@ -252,4 +274,5 @@ def test_build_appearing_later_is_served(tmp_path: Path) -> None:
     assert client.simulate_get("/").status_code == 503
     dist.mkdir()
     (dist / "index.html").write_text(INDEX_HTML)
+    (dist / "docs.html").write_text(DOCS_HTML)
     assert client.simulate_get("/").text == INDEX_HTML

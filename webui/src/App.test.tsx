@@ -22,6 +22,17 @@ describe('App', () => {
     expect(screen.getByRole('link', { name: 'Dashboard' })).toHaveAttribute('aria-current', 'page');
   });
 
+  it('links to the API docs, a page of its own that the browser loads', () => {
+    mockFetch((url) => (url.endsWith('/status') ? json(OPEN_STATUS) : json({}, 500)));
+    render(<App />);
+    const docs = screen.getByRole('link', { name: 'API' });
+    expect(docs).toHaveAttribute('href', '/docs');
+    // Not taken over by the views' pushState navigation: the browser follows the link.
+    const click = new MouseEvent('click', { bubbles: true, cancelable: true, button: 0 });
+    docs.dispatchEvent(click);
+    expect(click.defaultPrevented).toBe(false);
+  });
+
   it('says so for an unknown path', () => {
     window.history.replaceState(null, '', '/nowhere');
     mockFetch(() => json({}, 500));

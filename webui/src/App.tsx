@@ -8,6 +8,9 @@ const VIEWS = [
   { path: '/dashboard', label: 'Dashboard', title: 'Flash sale · Dashboard' },
 ] as const;
 
+/** The API's docs: a page of its own (docs.html), so a link the browser follows, not a view. */
+const DOCS_PATH = '/docs';
+
 function normalize(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
@@ -57,6 +60,11 @@ export function App() {
                 </a>
               </li>
             ))}
+            <li>
+              <a href={DOCS_PATH} className="nav__link">
+                API
+              </a>
+            </li>
           </ul>
         </nav>
       </header>

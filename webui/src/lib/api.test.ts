@@ -8,6 +8,7 @@ import {
   purchase,
   retryAfterSeconds,
 } from './api';
+import type { Order } from './types';
 
 const ORDER = {
   orderId: '7b0c9a52-1f1e-4a5b-9d36-2f0b1d2f1c11',
@@ -15,7 +16,8 @@ const ORDER = {
   position: 17,
   purchasedAt: '2026-11-24T15:00:01.000Z',
   saleId: 1,
-};
+  sku: 'aurora-anc',
+} satisfies Order;
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -126,6 +128,12 @@ describe('purchase of one product of several', () => {
   ])('maps HTTP %i with its sku', async (status, body, expected) => {
     mockFetch(() => json(body, status));
     expect(await purchase({ userId: 'alice' }, 'tee-s')).toEqual(expected);
+  });
+
+  it('gives an order of an older server, which names no product, the empty sku', async () => {
+    const unnamed = Object.fromEntries(Object.entries(ORDER).filter(([key]) => key !== 'sku'));
+    mockFetch(() => json({ status: 'confirmed', ...unnamed }, 201));
+    expect(await purchase({ userId: 'alice' })).toEqual({ kind: 'confirmed', order: { ...ORDER, sku: '' } });
   });
 
   it('names the sku asked for when the answer does not', async () => {

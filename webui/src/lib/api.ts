@@ -39,16 +39,15 @@ function detailOf(body: JsonObject): string {
 function orderOf(body: JsonObject): Order | null {
   const { orderId, userId, position, purchasedAt, saleId, sku } = body;
   if (typeof orderId !== 'string' || typeof position !== 'number') return null;
-  const order: Order = {
+  return {
     orderId,
     userId: typeof userId === 'string' ? userId : '',
     position,
     purchasedAt: typeof purchasedAt === 'string' ? purchasedAt : '',
     saleId: typeof saleId === 'number' ? saleId : 0,
+    // Older servers sell one unnamed product: no sku, which names no product ('').
+    sku: typeof sku === 'string' ? sku : '',
   };
-  // Older servers sell one unnamed product: no sku.
-  if (typeof sku === 'string' && sku) order.sku = sku;
-  return order;
 }
 
 /** A look-up's every order: its `orders`, else (older servers) the one order of the body. */

@@ -1,66 +1,38 @@
-/** The JSON shapes of the flash-sale API (camelCase, as the server sends them). */
+/**
+ * The JSON shapes of the flash-sale API (camelCase, as the server sends them): aliases of
+ * the types generated from flashsale/api/openapi.json (`npm run api-types` writes
+ * api.generated.ts; `npm run check` fails when it differs from the document). Only what
+ * the UI makes of the answers is written here by hand.
+ */
+import type { components } from './api.generated';
 
-export type SaleState = 'upcoming' | 'open' | 'sold_out' | 'ended';
-export type BreakerState = 'closed' | 'open' | 'half_open';
+type Schemas = components['schemas'];
+
+export type SaleState = Schemas['SaleState'];
+export type BreakerState = Schemas['BreakerState'];
 
 /**
  * Who a purchase is for. `open`: the user id the shopper types. `jwt`: the shop's login
  * signs a token (`Authorization: Bearer`), read from `#token=` or the cookie `tokenCookie`.
  */
-export interface SaleAuth {
-  mode: 'open' | 'jwt';
-  tokenCookie: string | null;
-}
+export type SaleAuth = Schemas['Auth'];
 
 /**
  * One product of the sale (a size, a colour), with its own stock. `priceCents` is in the
  * currency's minor units (yen for JPY); `state` is the sale's when upcoming or ended, else
  * `sold_out` once this product's `remaining` is 0, else `open`.
  */
-export interface SaleProduct {
-  sku: string;
-  name: string;
-  description: string;
-  priceCents: number;
-  currency: string;
-  /** An http(s) URL or a path the server serves (/flash-sale/images/...); null: no picture. */
-  imageUrl: string | null;
-  /** A lower limit than the sale's for this product; null: the sale's. */
-  perUserLimit: number | null;
-  total: number;
-  remaining: number;
-  sold: number;
-  state: SaleState;
-}
+export type SaleProduct = Schemas['ProductStock'];
 
-export interface SaleStatus {
-  saleId: number;
-  state: SaleState;
-  total: number;
-  remaining: number;
-  sold: number;
-  perUserLimit?: number;
-  startsAt: string | null;
-  endsAt: string | null;
-  queueDepth: number;
-  breaker: BreakerState;
-  serverTime: string;
-  /** Absent from servers older than this UI: those are `open`. */
-  auth?: SaleAuth;
-  /** The catalogue in the operator's order; absent from servers older than this UI. */
-  products?: readonly SaleProduct[];
-}
+/** The sale as GET /flash-sale/status and the event stream send it. */
+export type SaleStatus = Schemas['Status'];
 
-export interface Order {
-  orderId: string;
-  userId: string;
-  position: number;
-  purchasedAt: string;
-  saleId: number;
-  /** The product bought; absent from servers older than this UI. */
-  sku?: string;
-}
+/** The sale's totals and products, without the shopper's extras (breaker, auth, clock). */
+export type Sale = Schemas['Sale'];
 
+export type Order = Schemas['Order'];
+
+/** Every outcome the operator's metrics count, in the order the dashboard shows them. */
 export const OUTCOME_KINDS = [
   'confirmed',
   'already_purchased',
@@ -72,99 +44,40 @@ export const OUTCOME_KINDS = [
   'pending',
   'invalid',
   'unknown_product',
-] as const;
+] as const satisfies readonly (keyof Schemas['Metrics']['outcomes'])[];
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
+// Fails to compile when the document counts an outcome this list leaves out.
+const everyOutcomeListed: Exclude<keyof Schemas['Metrics']['outcomes'], OutcomeKind> extends never
+  ? true
+  : never = true;
+void everyOutcomeListed;
 
-export interface AllocatorHealth {
-  alive: boolean;
-  pid: number | null;
-  heartbeatAgeMs: number | null;
-  restarts: number;
-}
-
-export interface BreakerInfo {
-  state: BreakerState;
-  since: string | null;
-  trips: number;
-  /** Why it last opened, e.g. "journal cannot be written"; absent from older servers. */
-  lastReason?: string | null;
-}
+export type AllocatorHealth = Schemas['Allocator'];
+export type BreakerInfo = Schemas['Breaker'];
 
 /**
  * Whether the allocator can write its journal, or, with the redis engine, reach Redis
- * (`lastError` then names Redis); absent from older servers.
+ * (`lastError` then names Redis).
  */
-export interface JournalInfo {
-  writable: boolean;
-  failingSince: string | null;
-  lastError: string | null;
-  writeErrors: number;
-}
+export type JournalInfo = Schemas['Journal'];
 
 /**
  * Where the stock is decided. `sqlite`: each host's own journal. `redis`: every host on one
  * shared Redis, with its durability as Redis stated it at start-up; `weaker` names what it
  * lacks (e.g. "appendfsync is 'everysec', not 'always'") when the operator accepted that,
- * else null: Redis fsyncs every write before it answers. Absent from older servers: sqlite.
+ * else null: Redis fsyncs every write before it answers.
  */
-export type EngineInfo =
-  | { name: 'sqlite' }
-  | {
-      name: 'redis';
-      url: string;
-      appendonly: string;
-      appendfsync: string;
-      weaker: string | null;
-    };
+export type EngineInfo = Schemas['Engine'];
 
-export interface WorkersInfo {
-  alive: number;
-  configured: number;
-}
+export type WorkersInfo = Schemas['Workers'];
 
-export interface ProcessInfo {
-  role: 'master' | 'allocator' | 'worker';
-  pid: number;
-  /** User and system CPU time since the process started. */
-  cpuSeconds: number;
-  residentBytes: number;
-}
+/** One server process (master, allocator, worker): CPU seconds and resident memory. */
+export type ProcessInfo = Schemas['Process'];
 
-export interface Metrics {
-  uptimeSeconds: number;
-  requests: { total: number; purchase: number };
-  outcomes: Partial<Record<OutcomeKind, number>>;
-  successRate: number;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
-  throughput: { requestsPerSecond: number; purchasesPerSecond: number; windowSeconds: number };
-  queueDepth: number;
-  queueCapacity: number;
-  breaker: BreakerInfo;
-  sale: SaleStatus;
-  allocator: AllocatorHealth;
-  workers: WorkersInfo;
-  journal?: JournalInfo;
-  /** Absent from servers older than this UI: those are sqlite. */
-  engine?: EngineInfo;
-  /** Absent from servers older than this UI. */
-  processes?: ProcessInfo[];
-  /** Pages holding /flash-sale/events open, over every worker; absent from older servers. */
-  openEventStreams?: number;
-}
+export type Metrics = Schemas['Metrics'];
 
 /** A server with an operator token answers only `status` without it. */
-export interface Health {
-  status: 'ok' | 'unhealthy';
-  /** What keeps purchases from being sold, e.g. "the journal cannot be written: ..." */
-  problems?: string[];
-  uptimeSeconds?: number;
-  allocator?: AllocatorHealth;
-  journal?: JournalInfo;
-  engine?: EngineInfo;
-  breaker?: BreakerInfo;
-  workers?: WorkersInfo;
-  serverTime?: string;
-}
+export type Health = Schemas['Health'];
 
 /** What the shopper is told after pressing Buy: one variant per API answer. */
 export type PurchaseOutcome =

@@ -1,7 +1,7 @@
 import { render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { SaleStatus } from '../lib/types';
-import { OPEN_STATUS } from '../test/fetchMock';
+import { OPEN_AUTH, OPEN_STATUS } from '../test/fetchMock';
 import { SaleState } from './SaleState';
 
 function show(status: SaleStatus) {
@@ -10,13 +10,13 @@ function show(status: SaleStatus) {
 
 describe('SaleState', () => {
   it('says purchases are paused while the breaker is open', () => {
-    show({ ...OPEN_STATUS, breaker: 'open' } as SaleStatus);
+    show({ ...OPEN_STATUS, auth: OPEN_AUTH, breaker: 'open' });
     expect(screen.getByTestId('sale-state')).toHaveTextContent('Sale is live');
     expect(screen.getByTestId('sale-paused')).toHaveTextContent('paused for a moment');
   });
 
   it('says nothing of a pause while the breaker is closed', () => {
-    show(OPEN_STATUS as SaleStatus);
+    show({ ...OPEN_STATUS, auth: OPEN_AUTH });
     expect(screen.queryByTestId('sale-paused')).toBeNull();
   });
 });

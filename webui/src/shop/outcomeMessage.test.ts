@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AURORA } from '../test/fetchMock';
 import { outcomeMessage } from './outcomeMessage';
 
-const ORDER = { orderId: 'o-1', userId: 'alice', position: 3, purchasedAt: '', saleId: 1 };
+const ORDER = { orderId: 'o-1', userId: 'alice', position: 3, purchasedAt: '', saleId: 1, sku: '' };
 const ONE = { products: [AURORA], several: false };
 
 describe('outcomeMessage names the product', () => {

@@ -68,3 +68,6 @@ export const LEGACY_STATUS = {
 } as const;
 
 export const OPEN_STATUS = { ...LEGACY_STATUS, products: [AURORA] } as const;
+
+/** How a server in open mode describes its shoppers' identity (absent from older servers). */
+export const OPEN_AUTH = { mode: 'open', tokenCookie: null } as const;
