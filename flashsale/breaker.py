@@ -41,7 +41,7 @@ from flashsale.shm.breaker_board import (
     STATE_NAMES,
     TRIPS,
     BreakerBoard,
-)  # fmt: skip
+)
 from flashsale.shm.file_lock import RangeLocks
 
 log = logging.getLogger("flashsale.breaker")

@@ -29,8 +29,15 @@ _CURRENCY = re.compile(r"[A-Z]{3}").fullmatch
 # server's images folder.
 _IMAGE_URL = re.compile(r"https://[^\s\"'<>\\]+|/flash-sale/images/[A-Za-z0-9._-]+").fullmatch
 _FIELDS = {
-    "sku", "name", "description", "priceCents", "currency", "imageUrl", "stock", "perUserLimit"
-}  # fmt: skip
+    "sku",
+    "name",
+    "description",
+    "priceCents",
+    "currency",
+    "imageUrl",
+    "stock",
+    "perUserLimit",
+}
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,15 @@ class Product:
     def from_spec(cls, spec: Mapping[str, Any]) -> Product:
         """A product from `spec_json` that `parse_products` has checked already."""
         return cls(
-            spec["sku"], spec["name"], spec["description"], spec["priceCents"],
-            spec["currency"], spec["imageUrl"], spec["stock"], spec["perUserLimit"],
-        )  # fmt: skip
+            spec["sku"],
+            spec["name"],
+            spec["description"],
+            spec["priceCents"],
+            spec["currency"],
+            spec["imageUrl"],
+            spec["stock"],
+            spec["perUserLimit"],
+        )
 
 
 @dataclass(frozen=True)
@@ -86,10 +99,14 @@ class ProductSettings:
     def product(self, stock: int) -> Product:
         """Checked as the admin API checks a product: raises InvalidInput."""
         spec = {
-            "sku": self.sku, "name": self.name, "description": self.description,
-            "priceCents": self.price_cents, "currency": self.currency,
-            "imageUrl": self.image_url or None, "stock": stock,
-        }  # fmt: skip
+            "sku": self.sku,
+            "name": self.name,
+            "description": self.description,
+            "priceCents": self.price_cents,
+            "currency": self.currency,
+            "imageUrl": self.image_url or None,
+            "stock": stock,
+        }
         return parse_products([spec], max_stock=stock, sale_limit=1, field="product")[0]
 
 

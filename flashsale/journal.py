@@ -319,9 +319,14 @@ class Journal:
             return None
         sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us = row
         return SaleRecord(
-            sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us,
+            sale_id,
+            stock,
+            per_user_limit,
+            starts_at_us,
+            ends_at_us,
+            created_at_us,
             products_of_sale(self._db, sale_id),
-        )  # fmt: skip
+        )
 
     def create_sale(
         self,
@@ -349,10 +354,19 @@ class Journal:
         self._db.execute(
             "INSERT INTO products (sale_id, sku, place, name, description, price_cents, "
             "currency, image_url, stock, per_user_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sale_id, product.sku, place, product.name, product.description,
-             product.price_cents, product.currency, product.image_url, product.stock,
-             product.per_user_limit),
-        )  # fmt: skip
+            (
+                sale_id,
+                product.sku,
+                place,
+                product.name,
+                product.description,
+                product.price_cents,
+                product.currency,
+                product.image_url,
+                product.stock,
+                product.per_user_limit,
+            ),
+        )
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db, "sale_id = ? ORDER BY position", (sale_id,))

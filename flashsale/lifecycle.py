@@ -314,9 +314,13 @@ def worker_app() -> EventStreams:
     )
     # This runs in a worker, whose parent is gunicorn's master.
     view = ServerView(
-        settings, board, slots, runtime.journal_board, master_pid=os.getppid(),
+        settings,
+        board,
+        slots,
+        runtime.journal_board,
+        master_pid=os.getppid(),
         engine=_engine_json(runtime),
-    )  # fmt: skip
+    )
     guard = PurchaseGuard(
         settings=settings,
         limiter=RateLimiter(

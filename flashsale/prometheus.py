@@ -66,38 +66,55 @@ class FlashSaleCollector(Collector):
 
         sale = view.board.sale()
         if sale is not None:
-            yield GaugeMetricFamily("flashsale_stock_total", "Stock of the current sale",
-                                    value=sale.stock)  # fmt: skip
-            yield GaugeMetricFamily("flashsale_stock_sold", "Durable sales of the current sale",
-                                    value=sale.sold)  # fmt: skip
-            yield GaugeMetricFamily("flashsale_stock_remaining", "Items left to sell",
-                                    value=sale.remaining)  # fmt: skip
+            yield GaugeMetricFamily(
+                "flashsale_stock_total", "Stock of the current sale", value=sale.stock
+            )
+            yield GaugeMetricFamily(
+                "flashsale_stock_sold", "Durable sales of the current sale", value=sale.sold
+            )
+            yield GaugeMetricFamily(
+                "flashsale_stock_remaining", "Items left to sell", value=sale.remaining
+            )
             # An identity, not a measurement: a label on an info metric (one new
             # series per sale, and sales are few), joinable onto the stock gauges.
-            yield InfoMetricFamily("flashsale_sale", "The current sale",
-                                   value={"sale_id": str(sale.sale_id)})  # fmt: skip
+            yield InfoMetricFamily(
+                "flashsale_sale", "The current sale", value={"sale_id": str(sale.sale_id)}
+            )
             yield from _product_families(sale)
-        yield GaugeMetricFamily("flashsale_queue_depth", "Purchases waiting for the allocator",
-                                value=snapshot.in_flight)  # fmt: skip
-        yield GaugeMetricFamily("flashsale_open_event_streams",
-                                "Live pages: /flash-sale/events streams open on all workers",
-                                value=snapshot.open_streams)  # fmt: skip
-        yield GaugeMetricFamily("flashsale_queue_capacity", "Most purchases allowed to wait",
-                                value=view.settings.queue_capacity)  # fmt: skip
+        yield GaugeMetricFamily(
+            "flashsale_queue_depth", "Purchases waiting for the allocator", value=snapshot.in_flight
+        )
+        yield GaugeMetricFamily(
+            "flashsale_open_event_streams",
+            "Live pages: /flash-sale/events streams open on all workers",
+            value=snapshot.open_streams,
+        )
+        yield GaugeMetricFamily(
+            "flashsale_queue_capacity",
+            "Most purchases allowed to wait",
+            value=view.settings.queue_capacity,
+        )
         allocator = view.allocator_json()
-        yield GaugeMetricFamily("flashsale_allocator_up", "1 when the allocator is alive",
-                                value=int(allocator["alive"]))  # fmt: skip
-        yield CounterMetricFamily("flashsale_allocator_restarts", "Allocators restarted",
-                                  value=allocator["restarts"])  # fmt: skip
+        yield GaugeMetricFamily(
+            "flashsale_allocator_up", "1 when the allocator is alive", value=int(allocator["alive"])
+        )
+        yield CounterMetricFamily(
+            "flashsale_allocator_restarts", "Allocators restarted", value=allocator["restarts"]
+        )
         journal = view.journal.status()
-        yield GaugeMetricFamily("flashsale_journal_writable",
-                                "1 while the journal can be written (else nothing is sold)",
-                                value=int(journal.writable))  # fmt: skip
-        yield CounterMetricFamily("flashsale_journal_write_errors",
-                                  "Journal writes (commits and probes) that failed",
-                                  value=journal.errors)  # fmt: skip
-        yield GaugeMetricFamily("flashsale_workers_alive", "Gunicorn workers alive",
-                                value=view.workers_json()["alive"])  # fmt: skip
+        yield GaugeMetricFamily(
+            "flashsale_journal_writable",
+            "1 while the journal can be written (else nothing is sold)",
+            value=int(journal.writable),
+        )
+        yield CounterMetricFamily(
+            "flashsale_journal_write_errors",
+            "Journal writes (commits and probes) that failed",
+            value=journal.errors,
+        )
+        yield GaugeMetricFamily(
+            "flashsale_workers_alive", "Gunicorn workers alive", value=view.workers_json()["alive"]
+        )
         breaker = self.breaker_json()
         state = GaugeMetricFamily(
             "flashsale_breaker_state", "1 for the breaker's current state", labels=["state"]
@@ -105,8 +122,9 @@ class FlashSaleCollector(Collector):
         for name in BREAKER_STATES:
             state.add_metric([name], float(breaker["state"] == name))
         yield state
-        yield CounterMetricFamily("flashsale_breaker_trips", "Times the breaker opened",
-                                  value=breaker.get("trips", 0))  # fmt: skip
+        yield CounterMetricFamily(
+            "flashsale_breaker_trips", "Times the breaker opened", value=breaker.get("trips", 0)
+        )
         yield from _process_families(view)
 
 

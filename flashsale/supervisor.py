@@ -34,9 +34,17 @@ QUICK_DEATH_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
 # Signals gunicorn's master handles; the allocator takes back the defaults.
 MASTER_SIGNALS = (
-    signal.SIGHUP, signal.SIGQUIT, signal.SIGINT, signal.SIGTERM, signal.SIGTTIN,
-    signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCHLD,
-)  # fmt: skip
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGTTIN,
+    signal.SIGTTOU,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+    signal.SIGCHLD,
+)
 
 
 class AllocatorSupervisor:
@@ -100,8 +108,10 @@ class AllocatorSupervisor:
             self._backoff_s = self._next_backoff_s(lived_s)
             log.error(
                 "allocator %s died after %.1f s; starting another in %.1f s",
-                self.pid, lived_s, self._backoff_s,
-            )  # fmt: skip
+                self.pid,
+                lived_s,
+                self._backoff_s,
+            )
             # Waiting on the wake pipe: stop() need not wait out the backoff.
             select.select([self._wake_r], [], [], self._backoff_s)
             if self._stopping:

@@ -201,8 +201,13 @@ def _add_load_options(parser: argparse.ArgumentParser, *, with_token: bool = Tru
         default=None,
         help="items of the new sale (with --admin-token; default 100)",
     )
-    load.add_argument("--products", type=_products, default=(), metavar="SKU=WEIGHT[:STOCK],...",
-                      help=PRODUCTS_HELP)  # fmt: skip
+    load.add_argument(
+        "--products",
+        type=_products,
+        default=(),
+        metavar="SKU=WEIGHT[:STOCK],...",
+        help=PRODUCTS_HELP,
+    )
     load.add_argument(
         "--seed",
         type=int,

@@ -40,10 +40,20 @@ SKU = PRODUCT.sku
 def _client(address: str, authkey: bytes, prefix: str, count: int, window: int, start, results):
     far = time.monotonic_ns() + DEADLINE_NS
     frames = [
-        frame(Request(Kind.PURCHASE, 0, NO_SLOT, i + 1, os.urandom(16), far - DEADLINE_NS + i,
-                      far, purchase_body(f"{prefix}-{i}", SKU)).encode())
+        frame(
+            Request(
+                Kind.PURCHASE,
+                0,
+                NO_SLOT,
+                i + 1,
+                os.urandom(16),
+                far - DEADLINE_NS + i,
+                far,
+                purchase_body(f"{prefix}-{i}", SKU),
+            ).encode()
+        )
         for i in range(count)
-    ]  # fmt: skip
+    ]
     sock = connect_blocking(address, authkey)
     sock.settimeout(30)
     frames_in = FrameBuffer()
@@ -79,12 +89,15 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
     db_path = journal_dir / "journal.db"
     allocator = FORK.Process(
         target=Allocator(
-            address=address, authkey=authkey, db_path=db_path,
-            first_sale=FirstSale((PRODUCT.product(purchases),), 1, None, None), board=board,
+            address=address,
+            authkey=authkey,
+            db_path=db_path,
+            first_sale=FirstSale((PRODUCT.product(purchases),), 1, None, None),
+            board=board,
             journal_board=JournalBoard(),
             lock=JournalLock(db_path),
         ).run,
-    )  # fmt: skip
+    )
     allocator.start()
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -95,10 +108,11 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
         start, results = FORK.Barrier(clients + 1), FORK.Queue()
         share = purchases // clients
         workers = [
-            FORK.Process(target=_client,
-                         args=(address, authkey, f"c{n}", share, window, start, results))
+            FORK.Process(
+                target=_client, args=(address, authkey, f"c{n}", share, window, start, results)
+            )
             for n in range(clients)
-        ]  # fmt: skip
+        ]
         for worker in workers:
             worker.start()
         assert allocator.pid is not None  # set by start()
@@ -142,8 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="flashsale-bench-") as tmp:
-        figures = measure(purchases=args.purchases, clients=args.clients, window=args.window,
-                          journal_dir=Path(tmp))  # fmt: skip
+        figures = measure(
+            purchases=args.purchases,
+            clients=args.clients,
+            window=args.window,
+            journal_dir=Path(tmp),
+        )
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

@@ -98,9 +98,15 @@ def run_burst(url: str | Sequence[str], users: list[str], processes: int = 2) ->
         errors += part["errors"][: 10 - len(errors)]
         cpu += part["cpu"]
     return BurstResult(
-        len(users), dict(codes), latencies, min(sends, default=None), max(sends, default=None),
-        cpu, errors, by_host if len(urls) > 1 else {},
-    )  # fmt: skip
+        len(users),
+        dict(codes),
+        latencies,
+        min(sends, default=None),
+        max(sends, default=None),
+        cpu,
+        errors,
+        by_host if len(urls) > 1 else {},
+    )
 
 
 def _shopper_process(
@@ -113,11 +119,16 @@ def _shopper_process(
     raise_nofile_limit()
     hosts = [urlsplit(url) for url in urls]
     targets = [
-        (host, hosts[host].hostname or "127.0.0.1", hosts[host].port or 80,
-         json_post(PURCHASE_PATH, hosts[host].hostname or "127.0.0.1", {"userId": user},
-                   close=True))
+        (
+            host,
+            hosts[host].hostname or "127.0.0.1",
+            hosts[host].port or 80,
+            json_post(
+                PURCHASE_PATH, hosts[host].hostname or "127.0.0.1", {"userId": user}, close=True
+            ),
+        )
         for host, user in shoppers
-    ]  # fmt: skip
+    ]
     gate.report(index, STARTED)
     release_ns = gate.release_ns()
     if release_ns is None:

@@ -248,18 +248,25 @@ def _measure_both(
     server = Side(merge(rounds["server", "status"]), merge(rounds["server", "purchase"]))
     theirs = Side(merge(rounds["reference", "status"]), merge(rounds["reference", "purchase"]))
     result = CeilingResult(
-        server, theirs, sold_increase, notes=notes, connections=options.connections,
-        rounds=max(1, options.rounds), burst_stock=options.burst_stock,
-    )  # fmt: skip
+        server,
+        theirs,
+        sold_increase,
+        notes=notes,
+        connections=options.connections,
+        rounds=max(1, options.rounds),
+        burst_stock=options.burst_stock,
+    )
     if options.admin_token and options.burst_users > 0:
         _bursts(options, api, sides, result)
     return result
 
 
 def _bursts(
-    options: CeilingOptions, api: Api, sides: dict[str, tuple[str, CpuReader]],
+    options: CeilingOptions,
+    api: Api,
+    sides: dict[str, tuple[str, CpuReader]],
     result: CeilingResult,
-) -> None:  # fmt: skip
+) -> None:
     # Purchases of the closed loop still queued in the server would land in the
     # burst's sale (seen: 37 of 100 items, on the gthread server).
     _wait_until_quiet(api)
@@ -294,10 +301,15 @@ def _one(
     measurement, cpu_s = _with_cpu(
         cpu,
         functools.partial(
-            measure, engine, url, target, connections=options.connections, seconds=seconds,
+            measure,
+            engine,
+            url,
+            target,
+            connections=options.connections,
+            seconds=seconds,
             client_processes=options.client_processes,
         ),
-    )  # fmt: skip
+    )
     measurement.server_cpu_s = cpu_s
     return measurement
 
@@ -335,8 +347,9 @@ def format_ceiling(result: CeilingResult) -> str:
             f"{_num(ours.server_cpu_per_answer_us)} / {_num(ref.server_cpu_per_answer_us)} µs"
         )
         if ours.errors or ref.errors or set(ours.codes) != {str(ours.expected_code)}:
-            lines.append(f"  {'':<9} codes {ours.codes} / {ref.codes}, errors {ours.errors} / "
-                         f"{ref.errors}")  # fmt: skip
+            lines.append(
+                f"  {'':<9} codes {ours.codes} / {ref.codes}, errors {ours.errors} / {ref.errors}"
+            )
     lines.append(
         f"  every purchase a durable sale: {server.purchase.good} 201s, status sold "
         f"+{result.sold_increase}{'' if result.durable else ' - MISMATCH'}"

@@ -141,14 +141,21 @@ def pick_engine(engine: str) -> str:
 
 
 def measure(
-    engine: str, url: str, target: str, *, connections: int, seconds: float, client_processes: int,
+    engine: str,
+    url: str,
+    target: str,
+    *,
+    connections: int,
+    seconds: float,
+    client_processes: int,
     wrk_threads: int = WRK_THREADS,
-) -> Measurement:  # fmt: skip
+) -> Measurement:
     """`wrk_threads`: fewer when several measurements run at once (one per host)."""
     expected = 200 if target == "status" else 201
     if engine == "wrk":
-        return _measure_wrk(url, target, expected, connections=connections, seconds=seconds,
-                            threads=wrk_threads)  # fmt: skip
+        return _measure_wrk(
+            url, target, expected, connections=connections, seconds=seconds, threads=wrk_threads
+        )
     outcome = run_python_loops(url, target, connections, seconds, client_processes)
     return Measurement(
         target,
@@ -164,9 +171,14 @@ def measure(
 
 
 def _measure_wrk(
-    url: str, target: str, expected: int, *, connections: int, seconds: float,
+    url: str,
+    target: str,
+    expected: int,
+    *,
+    connections: int,
+    seconds: float,
     threads: int = WRK_THREADS,
-) -> Measurement:  # fmt: skip
+) -> Measurement:
     parts = urlsplit(url)
     with tempfile.TemporaryDirectory(prefix="stress-wrk-") as folder:
         script = Path(folder) / "flashsale.lua"

@@ -73,9 +73,15 @@ def client_main(
 
 
 async def _run(
-    index: int, settings: EngineSettings, plan_rows: list[tuple], pages: tuple[int, int],
-    gate: PhaseGate, progress: SharedProgress, stop: Any, results: Any,
-) -> None:  # fmt: skip
+    index: int,
+    settings: EngineSettings,
+    plan_rows: list[tuple],
+    pages: tuple[int, int],
+    gate: PhaseGate,
+    progress: SharedProgress,
+    stop: Any,
+    results: Any,
+) -> None:
     client = _ClientProcess(index, settings, plan_rows, pages, progress)
     gate.report(index, STARTED)
     if not await _wait(gate.wait, "pages", PHASE_TIMEOUT_S):
@@ -101,19 +107,25 @@ class _ClientProcess:
     """This process's shoppers and pages, and what they recorded."""
 
     def __init__(
-        self, index: int, settings: EngineSettings, plan_rows: list[tuple],
-        pages: tuple[int, int], progress: SharedProgress,
-    ) -> None:  # fmt: skip
+        self,
+        index: int,
+        settings: EngineSettings,
+        plan_rows: list[tuple],
+        pages: tuple[int, int],
+        progress: SharedProgress,
+    ) -> None:
         self.index, self.settings, self.progress = index, settings, progress
         hosts = settings.shoppers
         self.records: list[Record] = []
         plans = [UserPlan.from_row(row) for row in plan_rows]
         # A shopper on two hosts at once is two Shoppers of one plan (stress.hosts).
-        self.shoppers = [Shopper(plan, hosts[host], self._on_record, host)
-                         for plan in plans for host in plan.hosts]  # fmt: skip
+        self.shoppers = [
+            Shopper(plan, hosts[host], self._on_record, host)
+            for plan in plans
+            for host in plan.hosts
+        ]
         first_page, count = pages
-        self.watchers = [_watcher(first_page + n, hosts, self._on_sold_out)
-                         for n in range(count)]  # fmt: skip
+        self.watchers = [_watcher(first_page + n, hosts, self._on_sold_out) for n in range(count)]
         # Shoppers there at the release: their page is open, their first Buy is fired.
         self.early = [shopper for shopper in self.shoppers if _opens_early(shopper, settings)]
         self.cpu_at_release_s = 0.0
@@ -163,9 +175,13 @@ class _ClientProcess:
         return f"{len(stuck)} shoppers still running at the deadline" if stuck else ""
 
     async def _shop(
-        self, shopper: Shopper, released: asyncio.Event, release_ns: int, hard_stop_ns: int,
+        self,
+        shopper: Shopper,
+        released: asyncio.Event,
+        release_ns: int,
+        hard_stop_ns: int,
         limit: asyncio.Semaphore | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         await released.wait()
         if shopper.plan.offset_s:
             await sleep_until_ns(release_ns + int(shopper.plan.offset_s * 1e9))

@@ -110,8 +110,9 @@ def run_flash(options: FlashOptions) -> FlashResult:
             wait_for_sale(apis, facts.sale_id)
         # Before the release: a sku the sale does not have stops the run here.
         mix = demand_for(options.products, [product.sku for product in facts.products])
-        scenario = replace(options.scenario, users=options.users,
-                           bots_claim_others=options.signing is not None)  # fmt: skip
+        scenario = replace(
+            options.scenario, users=options.users, bots_claim_others=options.signing is not None
+        )
         # Tokens are minted here, before any client process starts: never on the clock.
         plans = with_skus(build_plans(scenario, run_id), mix, options.seed)
         plans, tokens = _signed(plans, options.signing)
@@ -152,8 +153,9 @@ def run_flash(options: FlashOptions) -> FlashResult:
     facts = replace(facts, status_after=status_after)
     verdict = judge(load.records, lookups, facts)
     if several:
-        verdict.checks += host_checks(load.records, lookups_by_host, statuses, urls,
-                                      facts.per_user_limit)  # fmt: skip
+        verdict.checks += host_checks(
+            load.records, lookups_by_host, statuses, urls, facts.per_user_limit
+        )
     verdict.warnings.extend(f"client: {note}" for note in load.notes)
     figures = compute_figures(load.records)
     _judge_release(options, facts, load, verdict, figures)
@@ -162,8 +164,7 @@ def run_flash(options: FlashOptions) -> FlashResult:
     server_cpu = server_cpu_s(metrics_opened, metrics_loaded)
     opening_cpu = server_cpu_s(metrics_before, metrics_opened)
     if several:  # the server is every host
-        figures["hosts"] = host_figures(load.records, urls, metrics_opened_all,
-                                        metrics_loaded_all)  # fmt: skip
+        figures["hosts"] = host_figures(load.records, urls, metrics_opened_all, metrics_loaded_all)
         server_cpu = servers_cpu_s(metrics_opened_all, metrics_loaded_all)
         opening_cpu = servers_cpu_s(metrics_before_all, metrics_opened_all)
     report: dict[str, Any] = {
@@ -224,8 +225,9 @@ def run_flash(options: FlashOptions) -> FlashResult:
         report["sale"]["statusAfterByHost"] = statuses
     ceiling = None
     if options.ceiling is not None:
-        ceiling = measure_ceiling(replace(options.ceiling, url=urls[0],
-                                          admin_token=options.admin_token))  # fmt: skip
+        ceiling = measure_ceiling(
+            replace(options.ceiling, url=urls[0], admin_token=options.admin_token)
+        )
         report["ceiling"] = ceiling.to_dict()
     if options.report_dir is not None:
         from stress.report import write_flash_report
@@ -235,9 +237,12 @@ def run_flash(options: FlashOptions) -> FlashResult:
 
 
 def _judge_release(
-    options: FlashOptions, facts: SaleFacts, load: LoadResult, verdict: Verdict,
+    options: FlashOptions,
+    facts: SaleFacts,
+    load: LoadResult,
+    verdict: Verdict,
     figures: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     """The spread of the first attempts, for scenarios whose shoppers press Buy at once."""
     name = options.scenario.scenario
     if name not in AT_ONE_INSTANT:
@@ -253,9 +258,13 @@ def _judge_release(
 
 
 def _judge_pages(
-    options: FlashOptions, load: LoadResult, lookups: dict[str, LookupResult],
-    status_after: dict[str, Any], verdict: Verdict, figures: dict[str, Any],
-) -> None:  # fmt: skip
+    options: FlashOptions,
+    load: LoadResult,
+    lookups: dict[str, LookupResult],
+    status_after: dict[str, Any],
+    verdict: Verdict,
+    figures: dict[str, Any],
+) -> None:
     if not load.pages:
         return
     last = last_sale(load.records, lookups)
@@ -306,8 +315,7 @@ def _prepare_sale(
         products = sale_products(options.products, options.stock) if options.products else []
         if products:
             stock = sum(product["stock"] for product in products)
-        sale = api.start_sale(stock, options.per_user_limit, starts_at=starts_at,
-                              products=products)  # fmt: skip
+        sale = api.start_sale(stock, options.per_user_limit, starts_at=starts_at, products=products)
         fresh = api.status()
         facts = SaleFacts(
             stock=stock,

@@ -46,9 +46,13 @@ def statuses_agree(statuses: Sequence[dict[str, Any]], urls: Sequence[str]) -> C
     return Check(
         "every host's status agrees",
         not differ,
-        f"{len(statuses)} hosts" + (f", {len(differ)} differ" + examples(differ) if differ
-                                    else f" show {_shown(statuses[0])}"),
-    )  # fmt: skip
+        f"{len(statuses)} hosts"
+        + (
+            f", {len(differ)} differ" + examples(differ)
+            if differ
+            else f" show {_shown(statuses[0])}"
+        ),
+    )
 
 
 def confirmed_on_every_host(
@@ -134,6 +138,9 @@ def _shown(status: dict[str, Any]) -> str:
     )
     products = [p for p in status.get("products") or () if isinstance(p, dict)]
     if len(products) > 1:
-        text += " (" + ", ".join(f"{p.get('sku')} {p.get('sold')}/{p.get('total')}"
-                                 for p in products) + ")"  # fmt: skip
+        text += (
+            " ("
+            + ", ".join(f"{p.get('sku')} {p.get('sold')}/{p.get('total')}" for p in products)
+            + ")"
+        )
     return text

@@ -90,9 +90,12 @@ def stock_view(status: dict[str, Any]) -> tuple[Any, ...]:
         if isinstance(p, dict)
     )
     return (
-        _text(status.get("saleId")), status.get("sold"), status.get("remaining"),
-        status.get("total"), products,
-    )  # fmt: skip
+        _text(status.get("saleId")),
+        status.get("sold"),
+        status.get("remaining"),
+        status.get("total"),
+        products,
+    )
 
 
 def host_figures(

@@ -45,9 +45,14 @@ class SigningKey:
 
     @classmethod
     def from_options(
-        cls, *, secret: str | None = None, key_file: Path | None = None, kid: str | None = None,
-        issuer: str | None = None, audience: str | None = None,
-    ) -> SigningKey | None:  # fmt: skip
+        cls,
+        *,
+        secret: str | None = None,
+        key_file: Path | None = None,
+        kid: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> SigningKey | None:
         """The key the command line names; None without --jwt-secret or --jwt-key-file."""
         if secret is not None and key_file is not None:
             raise IdentityError("--jwt-secret and --jwt-key-file: give one of them")
@@ -96,8 +101,9 @@ class Minter:
             claims["iss"] = self.key.issuer
         if self.key.audience:
             claims["aud"] = self.key.audience
-        return jwt.encode(claims, self._signing, algorithm=self.key.algorithm,
-                          headers=self._headers)  # fmt: skip
+        return jwt.encode(
+            claims, self._signing, algorithm=self.key.algorithm, headers=self._headers
+        )
 
     def mint_all(self, subs: list[str]) -> dict[str, str]:
         """One token per shopper, all issued at the same second."""

@@ -79,8 +79,7 @@ def run_load(
     cap = None if concurrency is None else max(1, -(-concurrency // processes))
     urls = [base_url] if isinstance(base_url, str) else list(base_url)
     hosts = tuple(_shopper_settings(url, timeout_s, poll_interval_s) for url in urls)
-    settings = EngineSettings(hosts, page_open, _deadline_s(plans, timeout_s, poll_interval_s),
-                              cap)  # fmt: skip
+    settings = EngineSettings(hosts, page_open, _deadline_s(plans, timeout_s, poll_interval_s), cap)
     # Shoppers of all processes: one per plan and host it buys on.
     shoppers = sum(len(plan.hosts) for plan in plans)
 
@@ -93,11 +92,19 @@ def run_load(
     for index, share in enumerate(shares):
         child = context.Process(
             target=client_main,
-            args=(index, settings, [plan.to_row() for plan in share],
-                  (first_page, page_shares[index]), gate, shared, stop, results),
+            args=(
+                index,
+                settings,
+                [plan.to_row() for plan in share],
+                (first_page, page_shares[index]),
+                gate,
+                shared,
+                stop,
+                results,
+            ),
             name=f"stress-client-{index}",
             daemon=True,
-        )  # fmt: skip
+        )
         first_page += page_shares[index]
         child.start()
         children.append(child)
@@ -128,15 +135,24 @@ def run_load(
     records.sort(key=lambda record: record.send_ns)
     page_records = sorted((PageRecord.from_row(row) for row in page_rows), key=lambda p: p.page)
     return LoadResult(
-        records, release_ns, time.time_ns(), len(children), [len(s) for s in shares],
-        page_records, page_shares, round(open_s, 2), notes, cpu_s,
-    )  # fmt: skip
+        records,
+        release_ns,
+        time.time_ns(),
+        len(children),
+        [len(s) for s in shares],
+        page_records,
+        page_shares,
+        round(open_s, 2),
+        notes,
+        cpu_s,
+    )
 
 
 def _shopper_settings(url: str, timeout_s: float, poll_interval_s: float) -> ShopperSettings:
     parts = urlsplit(url)
-    return ShopperSettings(parts.hostname or "127.0.0.1", parts.port or 80, timeout_s,
-                           poll_interval_s)  # fmt: skip
+    return ShopperSettings(
+        parts.hostname or "127.0.0.1", parts.port or 80, timeout_s, poll_interval_s
+    )
 
 
 def _spread(pages: int, processes: int, page_processes: int) -> list[int]:
@@ -163,9 +179,15 @@ def _deadline_s(plans: list[UserPlan], timeout_s: float, poll_interval_s: float)
 
 
 def _collect(
-    children, results, shared: SharedProgress, stop, total_users: int, pages: int,
-    deadline_s: float, progress: bool,
-) -> tuple[list[tuple], list[tuple], list[str], float]:  # fmt: skip
+    children,
+    results,
+    shared: SharedProgress,
+    stop,
+    total_users: int,
+    pages: int,
+    deadline_s: float,
+    progress: bool,
+) -> tuple[list[tuple], list[tuple], list[str], float]:
     bar = ProgressBar(total_users, "shoppers", enabled=progress)
     rows: list[tuple] = []
     page_rows: list[tuple] = []

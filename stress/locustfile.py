@@ -233,8 +233,12 @@ class Shopper(HttpUser):
     def watch(self) -> None:
         """The page's event stream: the latest status, until the run ends. Locust
         times the stream's opening; a stream the server ends is not reopened."""
-        answer = self.client.get(EVENTS_PATH, name="GET events (stream open)", stream=True,
-                                 timeout=(REQUEST_TIMEOUT_S, None))  # fmt: skip
+        answer = self.client.get(
+            EVENTS_PATH,
+            name="GET events (stream open)",
+            stream=True,
+            timeout=(REQUEST_TIMEOUT_S, None),
+        )
         lines: list[str] = []
         try:
             if answer.status_code != 200:
@@ -273,8 +277,13 @@ class Shopper(HttpUser):
         """Press Buy until a final answer; the order id of a 201 or 409."""
         retries_left = options.max_retries
         for _ in range(NOT_STARTED_ATTEMPTS + options.max_retries):
-            with self.client.post(PURCHASE_PATH, json=self.body, headers=self.headers,
-                                  name="POST purchase", catch_response=True) as answer:  # fmt: skip
+            with self.client.post(
+                PURCHASE_PATH,
+                json=self.body,
+                headers=self.headers,
+                name="POST purchase",
+                catch_response=True,
+            ) as answer:
                 body = _json(answer)
                 status = str(body.get("status") or f"http_{answer.status_code}")
                 if answer.status_code in PURCHASE_ANSWERS:
@@ -284,8 +293,9 @@ class Shopper(HttpUser):
             outcomes[status] += 1
             if answer.status_code in (201, 409):
                 return body.get("orderId")
-            pause = pause_after(answer.status_code, status, answer.headers.get("Retry-After"),
-                                retries_left)  # fmt: skip
+            pause = pause_after(
+                answer.status_code, status, answer.headers.get("Retry-After"), retries_left
+            )
             if pause is None:
                 return None
             if answer.status_code in (429, 503):
@@ -294,8 +304,12 @@ class Shopper(HttpUser):
         return None
 
     def look_up(self, order_id: str | None) -> None:
-        with self.client.get(self.lookup_path, headers=self.headers, name="GET purchase/[userId]",
-                             catch_response=True) as answer:  # fmt: skip
+        with self.client.get(
+            self.lookup_path,
+            headers=self.headers,
+            name="GET purchase/[userId]",
+            catch_response=True,
+        ) as answer:
             found = _json(answer).get("orderId") if answer.status_code == 200 else None
             if answer.status_code not in (200, 404):
                 answer.failure(f"look-up answered {answer.status_code}")

@@ -59,9 +59,13 @@ class RunOrders:
     sku_of: dict[str, str | None] = field(default_factory=dict)  # the product of each order
 
     def add(
-        self, user: str, order_id: str, position: int | None, won: Record | None,
+        self,
+        user: str,
+        order_id: str,
+        position: int | None,
+        won: Record | None,
         sku: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.by_user[user].add(order_id)
         self.users_of[order_id].add(user)
         if position is not None:

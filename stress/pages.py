@@ -160,8 +160,9 @@ def _check_sold_out_seen(
             missing.append(page)
         elif (page.sold_out_ns - last.at_ns) / 1e6 > within_ms:
             late.append(page)
-    worst = max(((p.sold_out_ns - last.at_ns) / 1e6 for p in connected if p.sold_out_ns),
-                default=None)  # fmt: skip
+    worst = max(
+        ((p.sold_out_ns - last.at_ns) / 1e6 for p in connected if p.sold_out_ns), default=None
+    )
     return Check(
         name,
         not late and not missing,

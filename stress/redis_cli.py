@@ -9,37 +9,77 @@ from pathlib import Path
 
 
 def add_redis_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--phases", type=_names, default="decide,hosts,burst",
-                        help="comma-separated (default decide,hosts,burst)")  # fmt: skip
+    parser.add_argument(
+        "--phases",
+        type=_names,
+        default="decide,hosts,burst",
+        help="comma-separated (default decide,hosts,burst)",
+    )
     decide = parser.add_argument_group("decide")
-    decide.add_argument("--batches", type=_counts, default="1,8,32,128,512",
-                        help="batch sizes, at most 512 (default 1,8,32,128,512)")  # fmt: skip
-    decide.add_argument("--decide-seconds", type=float, default=2.0,
-                        help="per batch size (default 2)")  # fmt: skip
+    decide.add_argument(
+        "--batches",
+        type=_counts,
+        default="1,8,32,128,512",
+        help="batch sizes, at most 512 (default 1,8,32,128,512)",
+    )
+    decide.add_argument(
+        "--decide-seconds", type=float, default=2.0, help="per batch size (default 2)"
+    )
     hosts = parser.add_argument_group("hosts")
-    hosts.add_argument("--hosts", type=_counts, default="1,2,3",
-                       help="host counts to measure (default 1,2,3)")  # fmt: skip
-    hosts.add_argument("--workers", type=int, default=1,
-                       help="gunicorn workers per host, hosts and burst (default 1)")  # fmt: skip
-    hosts.add_argument("--seconds", type=float, default=5.0,
-                       help="of closed-loop purchases per host count (default 5)")  # fmt: skip
-    hosts.add_argument("--connections", type=int, default=48,
-                       help="keep-alive connections over the hosts (default 48)")  # fmt: skip
-    hosts.add_argument("--engine", choices=("auto", "wrk", "python"), default="auto",
-                       help="wrk when installed (auto), or the Python loops")  # fmt: skip
-    hosts.add_argument("--client-processes", type=int, default=2,
-                       help="python engine: client processes per host (default 2)")  # fmt: skip
+    hosts.add_argument(
+        "--hosts", type=_counts, default="1,2,3", help="host counts to measure (default 1,2,3)"
+    )
+    hosts.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gunicorn workers per host, hosts and burst (default 1)",
+    )
+    hosts.add_argument(
+        "--seconds",
+        type=float,
+        default=5.0,
+        help="of closed-loop purchases per host count (default 5)",
+    )
+    hosts.add_argument(
+        "--connections",
+        type=int,
+        default=48,
+        help="keep-alive connections over the hosts (default 48)",
+    )
+    hosts.add_argument(
+        "--engine",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="wrk when installed (auto), or the Python loops",
+    )
+    hosts.add_argument(
+        "--client-processes",
+        type=int,
+        default=2,
+        help="python engine: client processes per host (default 2)",
+    )
     burst = parser.add_argument_group("burst")
-    burst.add_argument("--burst-users", type=int, default=3000,
-                       help="shoppers, each on a new connection (default 3000)")  # fmt: skip
+    burst.add_argument(
+        "--burst-users",
+        type=int,
+        default=3000,
+        help="shoppers, each on a new connection (default 3000)",
+    )
     burst.add_argument("--burst-stock", type=int, default=100, help="items (default 100)")
-    burst.add_argument("--burst-hosts", type=int, default=3,
-                       help="hosts the shoppers are spread over (default 3)")  # fmt: skip
-    burst.add_argument("--burst-processes", type=int, default=2,
-                       help="client processes of the burst (default 2)")  # fmt: skip
-    parser.add_argument("--redis-dir", type=Path, metavar="DIR",
-                        help="where redis-server keeps its append-only file (default: a "
-                        "temporary folder; fsync on tmpfs costs nothing)")  # fmt: skip
+    burst.add_argument(
+        "--burst-hosts", type=int, default=3, help="hosts the shoppers are spread over (default 3)"
+    )
+    burst.add_argument(
+        "--burst-processes", type=int, default=2, help="client processes of the burst (default 2)"
+    )
+    parser.add_argument(
+        "--redis-dir",
+        type=Path,
+        metavar="DIR",
+        help="where redis-server keeps its append-only file (default: a "
+        "temporary folder; fsync on tmpfs costs nothing)",
+    )
     parser.add_argument("--report", type=Path, metavar="DIR", help="write redis.json there")
 
 

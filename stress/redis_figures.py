@@ -86,16 +86,22 @@ def measure_redis(options: RedisFiguresOptions) -> RedisFigures:
     if redis_server_binary() is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
     load = options.load
-    load = HostsLoad(load.workers, load.seconds, load.connections, pick_engine(load.engine),
-                     load.client_processes)  # fmt: skip
+    load = HostsLoad(
+        load.workers,
+        load.seconds,
+        load.connections,
+        pick_engine(load.engine),
+        load.client_processes,
+    )
     if options.redis_dir is not None:
         options.redis_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="stress-redis-", dir=options.redis_dir) as folder:
         root = Path(folder)
         figures = RedisFigures(options, _setting(root), load_before=os.getloadavg()[0])
         if "decide" in options.phases:
-            figures.decide = decide_figures(root / "decide", options.batch_sizes,
-                                            options.decide_seconds)  # fmt: skip
+            figures.decide = decide_figures(
+                root / "decide", options.batch_sizes, options.decide_seconds
+            )
         counts = options.host_counts if "hosts" in options.phases else ()
         burst = "burst" in options.phases and options.burst_users > 0
         with RedisServer(root / "hosts") as redis:
@@ -105,8 +111,7 @@ def measure_redis(options: RedisFiguresOptions) -> RedisFigures:
                     if burst and count == options.burst_hosts and figures.burst is None:
                         figures.burst = _burst(hosts, options)
             if burst and figures.burst is None:
-                with redis_hosts(redis, options.burst_hosts, load.workers,
-                                 root / "burst") as hosts:  # fmt: skip
+                with redis_hosts(redis, options.burst_hosts, load.workers, root / "burst") as hosts:
                     figures.burst = _burst(hosts, options)
     figures.load_after = os.getloadavg()[0]
     return figures

@@ -60,9 +60,7 @@ class CpuReading:
     pids: dict[str, list[int]]
 
     def read(self) -> dict[str, float]:
-        spent = {
-            kind: sum(_cpu_s(pid) for pid in pids) for kind, pids in self.pids.items()
-        }  # fmt: skip
+        spent = {kind: sum(_cpu_s(pid) for pid in pids) for kind, pids in self.pids.items()}
         children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, client processes
         spent["client"] = children.ru_utime + children.ru_stime
         spent[MACHINE] = _machine_busy_s()
@@ -93,8 +91,12 @@ class PurchaseFigures:
     @property
     def ok(self) -> bool:
         m = self.measurement
-        return (self.durable and self.hosts_agree and m.errors == 0
-                and not any(code.startswith("5") for code in m.codes))  # fmt: skip
+        return (
+            self.durable
+            and self.hosts_agree
+            and m.errors == 0
+            and not any(code.startswith("5") for code in m.codes)
+        )
 
     def cores(self, kind: str) -> float | None:
         """The kind's CPU as cores busy over the measurement (2.0: both cores of 2)."""
@@ -132,8 +134,12 @@ class BurstFigures:
     def exact(self) -> bool:
         burst = self.burst
         expected = min(self.stock, burst.shoppers)
-        return (burst.answered == burst.shoppers and self.sold == expected
-                and burst.codes.get("201", 0) == expected and self.hosts_agree)  # fmt: skip
+        return (
+            burst.answered == burst.shoppers
+            and self.sold == expected
+            and burst.codes.get("201", 0) == expected
+            and self.hosts_agree
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,8 +159,11 @@ class BurstFigures:
 def redis_hosts(redis: RedisServer, count: int, workers: int, folder: Path) -> Iterator[Hosts]:
     """`count` hosts on `redis`, started together, stopped at the end of the block."""
     token = secrets.token_hex(16)
-    env = {"FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": redis.url,
-           "FLASHSALE_ADMIN_TOKEN": token}  # fmt: skip
+    env = {
+        "FLASHSALE_ENGINE": "redis",
+        "FLASHSALE_REDIS_URL": redis.url,
+        "FLASHSALE_ADMIN_TOKEN": token,
+    }
     with ExitStack() as stack:
         servers = []
         for index in range(count):
@@ -186,8 +195,12 @@ class Hosts:
         return sale_id
 
     def cpu(self) -> CpuReading:
-        pids: dict[str, list[int]] = {"redis-server": [self.redis.pid], "allocators": [],
-                                      "workers": [], "masters": []}  # fmt: skip
+        pids: dict[str, list[int]] = {
+            "redis-server": [self.redis.pid],
+            "allocators": [],
+            "workers": [],
+            "masters": [],
+        }
         for server in self.servers:
             pids["masters"].append(server.pid)
             pids["allocators"].append(server.allocator_pid())
@@ -217,25 +230,49 @@ class Hosts:
 def measure_purchases(hosts: Hosts, load: HostsLoad) -> PurchaseFigures:
     """Closed-loop durable purchases on every host at once, for `load.seconds`."""
     hosts.new_sale(CEILING_STOCK)
-    _on_every_host(hosts.urls, lambda url, share, threads: measure(
-        load.engine, url, "status", connections=share, seconds=WARM_UP_S,
-        client_processes=load.client_processes, wrk_threads=threads,
-    ), load.connections)  # fmt: skip
+    _on_every_host(
+        hosts.urls,
+        lambda url, share, threads: measure(
+            load.engine,
+            url,
+            "status",
+            connections=share,
+            seconds=WARM_UP_S,
+            client_processes=load.client_processes,
+            wrk_threads=threads,
+        ),
+        load.connections,
+    )
     before_sold, _ = hosts.settled()
     reading = hosts.cpu()
     cpu_before = reading.read()
-    per_host = _on_every_host(hosts.urls, lambda url, share, threads: measure(
-        load.engine, url, "purchase", connections=share, seconds=load.seconds,
-        client_processes=load.client_processes, wrk_threads=threads,
-    ), load.connections)  # fmt: skip
+    per_host = _on_every_host(
+        hosts.urls,
+        lambda url, share, threads: measure(
+            load.engine,
+            url,
+            "purchase",
+            connections=share,
+            seconds=load.seconds,
+            client_processes=load.client_processes,
+            wrk_threads=threads,
+        ),
+        load.connections,
+    )
     cpu_after = reading.read()
     after_sold, agree = hosts.settled()
     increase = None if before_sold is None or after_sold is None else after_sold - before_sold
     together = _together(per_host)
     return PurchaseFigures(
-        len(hosts.urls), hosts.servers[0].workers, together, per_host, increase, agree,
-        load.connections, {kind: cpu_after[kind] - cpu_before[kind] for kind in (*KINDS, MACHINE)},
-    )  # fmt: skip
+        len(hosts.urls),
+        hosts.servers[0].workers,
+        together,
+        per_host,
+        increase,
+        agree,
+        load.connections,
+        {kind: cpu_after[kind] - cpu_before[kind] for kind in (*KINDS, MACHINE)},
+    )
 
 
 def measure_burst(hosts: Hosts, users: int, stock: int, processes: int) -> BurstFigures:
@@ -250,9 +287,14 @@ def measure_burst(hosts: Hosts, users: int, stock: int, processes: int) -> Burst
     cpu_after = reading.read()
     sold, agree = hosts.settled()
     return BurstFigures(
-        len(hosts.urls), hosts.servers[0].workers, stock, burst, sold, agree,
+        len(hosts.urls),
+        hosts.servers[0].workers,
+        stock,
+        burst,
+        sold,
+        agree,
         {kind: cpu_after[kind] - cpu_before[kind] for kind in KINDS},
-    )  # fmt: skip
+    )
 
 
 def _on_every_host(

@@ -77,14 +77,34 @@ class RedisServer:
             raise RedisServerError("redis-server is not installed (apt-get install redis-server)")
         self.folder.mkdir(parents=True, exist_ok=True)
         args = [
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-            "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
-            "--logfile", str(self.log_path), "--daemonize", "no",
-        ]  # fmt: skip
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.folder),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self.appendfsync,
+            "--save",
+            "",
+            "--logfile",
+            str(self.log_path),
+            "--daemonize",
+            "no",
+        ]
         if self.cluster:
             # The bus port defaults to port + 10000, past 65535 for a high free port.
-            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                     "--cluster-port", str(self.bus_port)]  # fmt: skip
+            args += [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-port",
+                str(self.bus_port),
+            ]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._answers():
@@ -175,8 +195,10 @@ class RedisClusterNodes:
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         made = subprocess.run(
             [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
-            capture_output=True, text=True, timeout=READY_TIMEOUT_S,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=READY_TIMEOUT_S,
+        )
         if made.returncode != 0:
             self.stop()
             raise RedisServerError(f"redis-cli --cluster create failed: {made.stdout}{made.stderr}")

@@ -99,8 +99,10 @@ def flash_html(report: dict[str, Any]) -> str:
     if verdict.get("products"):
         parts.append("<h2>Products</h2>" + _products_table(verdict["products"]))
     if figures.get("hosts"):
-        parts.append(f"<h2>Hosts</h2><p>{escape(run['hosts']['spread'])}.</p>"
-                     + _hosts_table(figures["hosts"]))  # fmt: skip
+        parts.append(
+            f"<h2>Hosts</h2><p>{escape(run['hosts']['spread'])}.</p>"
+            + _hosts_table(figures["hosts"])
+        )
     parts.append("<h2>Figures</h2>" + _figures_table(figures))
     parts.append(f"<p>{escape(cpu_summary(run))}</p>")
     parts.append(_latency_table(figures.get("latencyMs", {})))
@@ -173,8 +175,14 @@ def _hosts_table(hosts: list[dict[str, Any]]) -> str:
     parts = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
     for host in hosts:
         latency = host["latencyMs"]
-        cells = (host["host"], host["url"], host["purchaseRequests"], latency["p50"],
-                 latency["p99"], host["serverCpuS"])  # fmt: skip
+        cells = (
+            host["host"],
+            host["url"],
+            host["purchaseRequests"],
+            latency["p50"],
+            latency["p99"],
+            host["serverCpuS"],
+        )
         parts.append(
             "<tr>"
             + "".join(f"<td>{escape(_cell(cell))}</td>" for cell in cells)
@@ -318,16 +326,20 @@ def _pages_table(pages: dict[str, Any]) -> str:
         ("refused (503)", pages["refused"]),
         ("failed", pages["failed"]),
         ("streams ended early", pages["endedEarly"]),
-        ("first event after asking, p50 / p99 ms",
-         f"{_cell(pages['firstEventMs']['p50'])} / {_cell(pages['firstEventMs']['p99'])}"),
+        (
+            "first event after asking, p50 / p99 ms",
+            f"{_cell(pages['firstEventMs']['p50'])} / {_cell(pages['firstEventMs']['p99'])}",
+        ),
         ("status events per page", pages["eventsPerPage"]),
-    ]  # fmt: skip
+    ]
     delay = pages.get("soldOutDelayMs")
     if delay:
         rows.append(
-            (f"sold_out shown after {delay['from']}, p50 / p90 / p99 / max ms",
-             " / ".join(_cell(delay[k]) for k in ("p50", "p90", "p99", "max")))
-        )  # fmt: skip
+            (
+                f"sold_out shown after {delay['from']}, p50 / p90 / p99 / max ms",
+                " / ".join(_cell(delay[k]) for k in ("p50", "p90", "p99", "max")),
+            )
+        )
     body = "".join(
         f"<tr><td>{escape(name)}</td><td class='num'>{escape(_cell(value))}</td></tr>"
         for name, value in rows
@@ -350,9 +362,15 @@ def _latency_table(latency: dict[str, Any]) -> str:
 def _ceiling_table(ceiling: dict[str, Any]) -> str:
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("load", "server/s", "reference/s", "fraction", "p99 ms (server / ref.)",
-                  "server CPU µs/answer (server / ref.)")
-    )  # fmt: skip
+        for h in (
+            "load",
+            "server/s",
+            "reference/s",
+            "fraction",
+            "p99 ms (server / ref.)",
+            "server CPU µs/answer (server / ref.)",
+        )
+    )
     rows = []
     for key, fraction in (("status", "statusFraction"), ("purchase", "purchaseFraction")):
         ours, ref = ceiling["server"][key], ceiling["reference"][key]

@@ -139,8 +139,17 @@ class Shopper:
             self.close()
             stale = isinstance(exc, ConnectionLost) and not exc.got_bytes
             latency = time.perf_counter_ns() - started
-            record = Record(user, kind, attempt, send_ns, latency, 0, "",
-                            error=_describe(exc), written_ns=written_ns)  # fmt: skip
+            record = Record(
+                user,
+                kind,
+                attempt,
+                send_ns,
+                latency,
+                0,
+                "",
+                error=_describe(exc),
+                written_ns=written_ns,
+            )
             return record, None, stale
         latency = time.perf_counter_ns() - started
         record = _record(user, kind, attempt, send_ns, latency, answer, self._written_ns(send_ns))
@@ -246,9 +255,14 @@ async def sleep_until_ns(target_ns: int) -> None:
 
 
 def _record(
-    user: str, kind: str, attempt: int, send_ns: int, latency_ns: int, answer: Answer,
+    user: str,
+    kind: str,
+    attempt: int,
+    send_ns: int,
+    latency_ns: int,
+    answer: Answer,
     written_ns: int,
-) -> Record:  # fmt: skip
+) -> Record:
     payload = answer.json() if answer.status != 304 else {}
     if kind == "status":
         state = payload.get("state") or ("not_modified" if answer.status == 304 else "")

@@ -51,9 +51,11 @@ def run_sweep(options: SweepOptions) -> SweepResult:
             print(f"== {workers} workers", flush=True)
             stock = options.flash.stock if options.flash.stock is not None else 100
             server = FlashSaleServer(
-                folder / f"sale-w{workers}.db", workers=workers, repo=options.repo,
+                folder / f"sale-w{workers}.db",
+                workers=workers,
+                repo=options.repo,
                 env={"FLASHSALE_STOCK": str(stock), "FLASHSALE_ADMIN_TOKEN": secrets.token_hex(16)},
-            )  # fmt: skip
+            )
             try:
                 with server:
                     rows.append(_one_setting(options, server, workers))

@@ -99,8 +99,9 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
     warnings: list[str] = []
 
     checks.append(_check_oversell(confirmed, facts))
-    rows = product_rows(facts.products, by_user, orders.sku_of, facts.per_user_limit,
-                        facts.status_after)  # fmt: skip
+    rows = product_rows(
+        facts.products, by_user, orders.sku_of, facts.per_user_limit, facts.status_after
+    )
     # Several products: each sells up to its own stock, whatever the others' demand.
     expected = sum(row.expected for row in rows) if rows else min(facts.stock, demand)
     checks.append(
@@ -111,8 +112,10 @@ def judge(records: list[Record], lookups: dict[str, LookupResult], facts: SaleFa
         )
     )
     checks.append(_check_per_user_limit(orders, facts.per_user_limit, len(facts.products)))
-    checks += [Check(*check) for check in product_checks(rows, facts.products, by_user,
-                                                         held_by_user(orders))]  # fmt: skip
+    checks += [
+        Check(*check)
+        for check in product_checks(rows, facts.products, by_user, held_by_user(orders))
+    ]
     checks.append(_check_unique_orders(orders))
     checks.append(_check_repeat_answers(by_user, orders))
     checks.append(_check_lookups(by_user, lookups, orders))
@@ -169,11 +172,18 @@ def _fairness(
     winners of the product it asked for only."""
     several = len(facts.products) > 1
     return fairness_figures(
-        by_user, orders.position, orders.won_by, set(orders.by_user), facts.fairness_tolerance_ms,
+        by_user,
+        orders.position,
+        orders.won_by,
+        set(orders.by_user),
+        facts.fairness_tolerance_ms,
         product_of_order=orders.sku_of if several else None,
-        product_of_user={user: asked_sku(attempts, facts.products)
-                         for user, attempts in by_user.items()} if several else None,
-    )  # fmt: skip
+        product_of_user={
+            user: asked_sku(attempts, facts.products) for user, attempts in by_user.items()
+        }
+        if several
+        else None,
+    )
 
 
 def _count_outcomes(purchases: list[Record]) -> dict[str, int]:

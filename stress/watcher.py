@@ -48,8 +48,9 @@ class PageWatcher:
                     record.error = f"{answer.status}: {title}"
                     connection.close()
                     return
-                await asyncio.wait((self._first, connection.closed),
-                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                await asyncio.wait(
+                    (self._first, connection.closed), return_when=asyncio.FIRST_COMPLETED
+                )
         except WIRE_ERRORS as exc:
             record.error = f"{type(exc).__name__}: {exc}"[:160]
             self.finish()

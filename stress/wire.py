@@ -70,9 +70,13 @@ def request_bytes(
 
 
 def json_post(
-    path: str, host: str, payload: dict[str, Any], *, close: bool = False,
+    path: str,
+    host: str,
+    payload: dict[str, Any],
+    *,
+    close: bool = False,
     headers: dict[str, str] | None = None,
-) -> bytes:  # fmt: skip
+) -> bytes:
     headers = {"Content-Type": "application/json", **(headers or {})}
     if close:
         headers["Connection"] = "close"
@@ -161,8 +165,11 @@ class HttpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
             self.closed.set_result(None)
-        self._fail(ConnectionLost(f"closed before the whole answer ({exc or 'EOF'})",
-                                  got_bytes=self._got_bytes))  # fmt: skip
+        self._fail(
+            ConnectionLost(
+                f"closed before the whole answer ({exc or 'EOF'})", got_bytes=self._got_bytes
+            )
+        )
 
     def _fail(self, exc: BaseException) -> None:
         pending, self._pending = self._pending, None

@@ -91,9 +91,15 @@ class StockBook:
         if expired:
             return Outcome.EXPIRED, None
         order = OrderRecord(
-            order_id_for(request_id), sale.sale_id, user_id, len(owned) + 1, self.sold + 1,
-            now_us, sku, shelf.sold + 1,
-        )  # fmt: skip
+            order_id_for(request_id),
+            sale.sale_id,
+            user_id,
+            len(owned) + 1,
+            self.sold + 1,
+            now_us,
+            sku,
+            shelf.sold + 1,
+        )
         self._remember(order)
         self._unjournaled.append(order)
         return Outcome.CONFIRMED, order

@@ -241,9 +241,12 @@ class AllocatorClient:
         reply_deadline_ns = arrival_ns + self.reply_timeout_ns
         sell_deadline_ns = reply_deadline_ns - int(self.commit_budget_s * 1e9)
         return await self._call(
-            Kind.PURCHASE, purchase_body(user_id, sku), arrival_ns, sell_deadline_ns,
+            Kind.PURCHASE,
+            purchase_body(user_id, sku),
+            arrival_ns,
+            sell_deadline_ns,
             reply_deadline_ns,
-        )  # fmt: skip
+        )
 
     async def start_sale(self, body: bytes) -> Decision:
         now_ns = time.monotonic_ns()
@@ -260,10 +263,16 @@ class AllocatorClient:
     ) -> Decision:
         loop = self.loop
         request = Request(
-            kind, 0, self.slot, next(self._seq),
+            kind,
+            0,
+            self.slot,
+            next(self._seq),
             # A random request id names the order it may become (a UUID).
-            self._ids.randbytes(16), arrival_ns, sell_deadline_ns, body,
-        )  # fmt: skip
+            self._ids.randbytes(16),
+            arrival_ns,
+            sell_deadline_ns,
+            body,
+        )
         call = _Call(request, loop.create_future())
         call.timer = loop.call_later(
             (reply_deadline_ns - time.monotonic_ns()) / 1e9, self._reply_deadline_passed, call

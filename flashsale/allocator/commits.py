@@ -95,9 +95,11 @@ class CommitPipeline:
         in_journal = self._on_failure(failure)
         for lost in undone:
             self._peers.send(
-                {peer: [_unless_durable(frame, in_journal) for frame in frames]
-                 for peer, frames in lost.replies.items()}
-            )  # fmt: skip
+                {
+                    peer: [_unless_durable(frame, in_journal) for frame in frames]
+                    for peer, frames in lost.replies.items()
+                }
+            )
 
     def settle(self) -> None:
         """Make every decided sale durable and send every reply: before a new sale, and at exit."""
@@ -115,5 +117,6 @@ def _unless_durable(frame: bytes, in_journal: Callable[[str], bool]) -> bytes:
         return frame
     if outcome == Outcome.CONFIRMED and in_journal(order_id_for(request_id)):
         return frame
-    return FRAMED_REPLY.pack(REPLY.size, Kind.DECISION, Outcome.UNAVAILABLE, 0, 0, seq,
-                             request_id, 0, 0)  # fmt: skip
+    return FRAMED_REPLY.pack(
+        REPLY.size, Kind.DECISION, Outcome.UNAVAILABLE, 0, 0, seq, request_id, 0, 0
+    )

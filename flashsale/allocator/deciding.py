@@ -54,8 +54,10 @@ def decide_purchases(
         # One line a batch: after a freeze, thousands of requests expire at once.
         log.warning(
             "allocator: nothing sold to %s requests (%s read past their sell deadline, "
-            "the rest not acknowledged to their worker)", expired_count, late,
-        )  # fmt: skip
+            "the rest not acknowledged to their worker)",
+            expired_count,
+            late,
+        )
 
 
 def decision_frame(purchase: Pending, outcome: Outcome, order: OrderRecord | None) -> bytes:
@@ -65,7 +67,17 @@ def decision_frame(purchase: Pending, outcome: Outcome, order: OrderRecord | Non
             REPLY.size, Kind.DECISION, outcome, 0, 0, purchase.seq, purchase.request_id, 0, 0
         )
     order_text = (order.order_id + order.sku).encode()
-    return FRAMED_REPLY.pack(
-        REPLY.size + len(order_text), Kind.DECISION, outcome, order.unit, order.sale_id,
-        purchase.seq, purchase.request_id, order.position, order.purchased_at_us,
-    ) + order_text  # fmt: skip
+    return (
+        FRAMED_REPLY.pack(
+            REPLY.size + len(order_text),
+            Kind.DECISION,
+            outcome,
+            order.unit,
+            order.sale_id,
+            purchase.seq,
+            purchase.request_id,
+            order.position,
+            order.purchased_at_us,
+        )
+        + order_text
+    )

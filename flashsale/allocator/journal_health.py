@@ -45,8 +45,11 @@ class JournalHealth:
         if not self.failing:
             log.error(
                 "allocator: journal %s cannot be written (%s); selling stops until it can "
-                "(checked every %.0f s)", self._journal.path, self.error, PROBE_INTERVAL_S,
-            )  # fmt: skip
+                "(checked every %.0f s)",
+                self._journal.path,
+                self.error,
+                PROBE_INTERVAL_S,
+            )
             self.failing = True
             self._failing_since_s = now_s
         self._next_probe_s = now_s + PROBE_INTERVAL_S

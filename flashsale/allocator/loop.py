@@ -157,8 +157,9 @@ class Allocator:
         if adopted:
             log.warning(
                 "allocator: %s sales journaled before sales had products now sell %r",
-                adopted, first.products[0].sku,
-            )  # fmt: skip
+                adopted,
+                first.products[0].sku,
+            )
         sale = self.journal.latest_sale()
         if sale is None:
             sale = self.journal.create_sale(
@@ -175,8 +176,10 @@ class Allocator:
         if rewritten or kept:
             log.warning(
                 "allocator: %s journaled user ids rewritten in NFKC form (%s kept: their "
-                "normal form owns the same unit already)", rewritten, kept,
-            )  # fmt: skip
+                "normal form owns the same unit already)",
+                rewritten,
+                kept,
+            )
 
     # -- the loop -------------------------------------------------------------------
     def _serve_once(self) -> None:
@@ -260,8 +263,10 @@ class Allocator:
         try:
             sale: SaleRecord = self.journal.create_sale(
                 [Product.from_spec(product) for product in spec["products"]],
-                spec["perUserLimit"], spec.get("startsAtUs"), spec.get("endsAtUs"),
-            )  # fmt: skip
+                spec["perUserLimit"],
+                spec.get("startsAtUs"),
+                spec.get("endsAtUs"),
+            )
         except sqlite3.OperationalError as exc:
             self.health.failed(exc)
             return sale_refused(request.seq, request.request_id, describe(exc))
@@ -269,6 +274,8 @@ class Allocator:
         self.board.publish_sale(self.book.snapshot())
         log.info(
             "allocator: sale %s started with %s products, stock %s",
-            sale.sale_id, len(sale.products), sale.stock,
-        )  # fmt: skip
+            sale.sale_id,
+            len(sale.products),
+            sale.stock,
+        )
         return sale_started(request.seq, request.request_id, sale)

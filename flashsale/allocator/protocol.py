@@ -86,18 +86,34 @@ class Request(NamedTuple):
 
     def encode(self) -> bytes:
         header = REQUEST.pack(
-            self.kind, self.flags, len(self.body), self.slot, self.seq,
-            self.request_id, self.arrival_ns, self.sell_deadline_ns,
-        )  # fmt: skip
+            self.kind,
+            self.flags,
+            len(self.body),
+            self.slot,
+            self.seq,
+            self.request_id,
+            self.arrival_ns,
+            self.sell_deadline_ns,
+        )
         return header + self.body
 
     def frame(self) -> bytes:
         """`frame(self.encode())`, in one struct call."""
         body = self.body
-        return FRAMED_REQUEST.pack(
-            REQUEST.size + len(body), self.kind, self.flags, len(body), self.slot, self.seq,
-            self.request_id, self.arrival_ns, self.sell_deadline_ns,
-        ) + body  # fmt: skip
+        return (
+            FRAMED_REQUEST.pack(
+                REQUEST.size + len(body),
+                self.kind,
+                self.flags,
+                len(body),
+                self.slot,
+                self.seq,
+                self.request_id,
+                self.arrival_ns,
+                self.sell_deadline_ns,
+            )
+            + body
+        )
 
     @classmethod
     def decode(cls, payload: bytes) -> Request:
@@ -121,18 +137,31 @@ class Reply:
 
     def encode(self) -> bytes:
         header = REPLY.pack(
-            self.kind, self.outcome, self.unit, self.sale_id, self.seq,
-            self.request_id, self.position, self.purchased_at_us,
-        )  # fmt: skip
+            self.kind,
+            self.outcome,
+            self.unit,
+            self.sale_id,
+            self.seq,
+            self.request_id,
+            self.position,
+            self.purchased_at_us,
+        )
         return header + self.body
 
     @classmethod
     def decode(cls, payload: bytes) -> Reply:
         kind, outcome, unit, sale_id, seq, request_id, position, at = REPLY.unpack_from(payload)
         return cls(
-            Kind(kind), Outcome(outcome), seq, request_id, sale_id, unit, position, at,
+            Kind(kind),
+            Outcome(outcome),
+            seq,
+            request_id,
+            sale_id,
+            unit,
+            position,
+            at,
             payload[REPLY.size :],
-        )  # fmt: skip
+        )
 
 
 def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
@@ -148,14 +177,20 @@ def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
             "createdAtUs": sale.created_at_us,
         }
     ).encode()
-    return Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, seq, request_id, sale_id=sale.sale_id,
-                 body=body)  # fmt: skip
+    return Reply(
+        Kind.SALE_STARTED, Outcome.CONFIRMED, seq, request_id, sale_id=sale.sale_id, body=body
+    )
 
 
 def sale_refused(seq: int, request_id: bytes, error: str) -> Reply:
     """Nothing was changed: the store could not take the new sale, for `error`."""
-    return Reply(Kind.SALE_STARTED, Outcome.UNAVAILABLE, seq, request_id,
-                 body=json.dumps({"error": error}).encode())  # fmt: skip
+    return Reply(
+        Kind.SALE_STARTED,
+        Outcome.UNAVAILABLE,
+        seq,
+        request_id,
+        body=json.dumps({"error": error}).encode(),
+    )
 
 
 def frame(payload: bytes) -> bytes:

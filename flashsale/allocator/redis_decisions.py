@@ -204,8 +204,9 @@ class RedisDecisions:
             else:
                 log.error(
                     "allocator: Redis refused a batch sent again (%s): its shoppers hear "
-                    "'pending' and find the outcome by their look-up", error,
-                )  # fmt: skip
+                    "'pending' and find the outcome by their look-up",
+                    error,
+                )
             return
         if job.kind == "decide":
             self._unknown = job  # its reply was lost: sent again, the same outcomes come back
@@ -271,8 +272,10 @@ class RedisDecisions:
         spec = json.loads(request.body)
         return self._store.start_sale(
             [Product.from_spec(product) for product in spec["products"]],
-            spec["perUserLimit"], spec.get("startsAtUs"), spec.get("endsAtUs"),
-        )  # fmt: skip
+            spec["perUserLimit"],
+            spec.get("startsAtUs"),
+            spec.get("endsAtUs"),
+        )
 
     # -- answers ----------------------------------------------------------------------------
     def _decided(self, batch: Sequence[Pending], result: BatchResult) -> None:
@@ -299,8 +302,10 @@ class RedisDecisions:
         else:
             log.info(
                 "allocator: sale %s started in Redis with %s products, stock %s",
-                sale.sale_id, len(sale.products), sale.stock,
-            )  # fmt: skip
+                sale.sale_id,
+                len(sale.products),
+                sale.stock,
+            )
             reply = sale_started(request.seq, request.request_id, sale)
         self._peers.send({request.peer: [frame(reply.encode())]})
 

@@ -61,8 +61,11 @@ class AdminSaleResource:
         sale = self.board.sale()
         if sale is None:
             raise starting_up()
-        resp.media = {**sale_json(sale, now_us()), "stock": sale.stock,
-                      "createdAt": iso_from_us(sale.created_at_us)}  # fmt: skip
+        resp.media = {
+            **sale_json(sale, now_us()),
+            "stock": sale.stock,
+            "createdAt": iso_from_us(sale.created_at_us),
+        }
         for shown, item in zip(resp.media["products"], sale.products, strict=True):
             shown["stock"] = item.product.stock
 

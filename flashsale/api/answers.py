@@ -57,36 +57,57 @@ def answer_purchase(
         return
     if outcome is Outcome.ALREADY_PURCHASED and order is not None:
         refuse(
-            resp, falcon.HTTP_409, outcome, "Already purchased",
+            resp,
+            falcon.HTTP_409,
+            outcome,
+            "Already purchased",
             "this user already bought the most allowed; here is the order",
             order_json(order, user_id),
-        )  # fmt: skip
+        )
     elif outcome is Outcome.SOLD_OUT:
-        why = f"{sku} is sold out; other products may remain" if several else (
-            "every item has been sold"
-        )  # fmt: skip
+        why = (
+            f"{sku} is sold out; other products may remain"
+            if several
+            else ("every item has been sold")
+        )
         refuse(resp, falcon.HTTP_410, outcome, "Sold out", why, {"sku": sku})
     elif outcome is Outcome.UNKNOWN_PRODUCT:
         refuse(
-            resp, falcon.HTTP_404, outcome, "Unknown product",
-            f"{sku!r} is not a product of this sale; nothing was bought", {"sku": sku},
-        )  # fmt: skip
+            resp,
+            falcon.HTTP_404,
+            outcome,
+            "Unknown product",
+            f"{sku!r} is not a product of this sale; nothing was bought",
+            {"sku": sku},
+        )
     elif outcome is Outcome.NOT_STARTED:
         refuse(
-            resp, falcon.HTTP_403, outcome, "Not started", "the sale has not started yet",
+            resp,
+            falcon.HTTP_403,
+            outcome,
+            "Not started",
+            "the sale has not started yet",
             {"startsAt": iso_from_us(starts_at_us)},
-        )  # fmt: skip
+        )
     elif outcome is Outcome.ENDED:
         refuse(
-            resp, falcon.HTTP_403, outcome, "Sale ended", "the sale is over",
+            resp,
+            falcon.HTTP_403,
+            outcome,
+            "Sale ended",
+            "the sale is over",
             {"endsAt": iso_from_us(ends_at_us)},
-        )  # fmt: skip
+        )
     elif outcome is Outcome.RATE_LIMITED:
         refuse(
-            resp, falcon.HTTP_429, outcome, "Too many attempts",
-            f"try again in {retry_after_s} s", {"retryAfter": retry_after_s},
+            resp,
+            falcon.HTTP_429,
+            outcome,
+            "Too many attempts",
+            f"try again in {retry_after_s} s",
+            {"retryAfter": retry_after_s},
             retry_after_s=retry_after_s,
-        )  # fmt: skip
+        )
     else:  # UNAVAILABLE, EXPIRED, or anything unexpected: nothing was sold.
         answer_unavailable(resp, "the sale is busy; nothing was bought", retry_after_s)
 
@@ -95,10 +116,14 @@ def answer_unavailable(
     resp: falcon.Response, why: str, retry_after_s: int, title: str = "Busy"
 ) -> None:
     refuse(
-        resp, falcon.HTTP_503, Outcome.UNAVAILABLE, title,
-        f"{why}; try again in {retry_after_s} s", {"retryAfter": retry_after_s},
+        resp,
+        falcon.HTTP_503,
+        Outcome.UNAVAILABLE,
+        title,
+        f"{why}; try again in {retry_after_s} s",
+        {"retryAfter": retry_after_s},
         retry_after_s=retry_after_s,
-    )  # fmt: skip
+    )
 
 
 def refuse(
@@ -112,7 +137,11 @@ def refuse(
     retry_after_s: int | None = None,
 ) -> None:
     resp.status = http_status
-    resp.media = {"title": title, "description": description, "status": outcome.status,
-                  **(extra or {})}  # fmt: skip
+    resp.media = {
+        "title": title,
+        "description": description,
+        "status": outcome.status,
+        **(extra or {}),
+    }
     if retry_after_s is not None:
         resp.set_header("Retry-After", str(retry_after_s))

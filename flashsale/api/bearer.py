@@ -31,9 +31,14 @@ FAILURE_WINDOW_S = 60
 
 class BearerAuth:
     def __init__(
-        self, token: str, *, name: str, variable: str, limiter: RateLimiter,
+        self,
+        token: str,
+        *,
+        name: str,
+        variable: str,
+        limiter: RateLimiter,
         addresses: ClientAddress,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.token = token
         self.name = name  # "admin", "operator": in answers, logs and the failure count's key
         self.variable = variable  # the setting that holds the token
@@ -73,11 +78,20 @@ class BearerAuth:
         failures = counted.limit - counted.remaining
         log.warning(
             "%s: wrong token from %s (%d of %d in %d s)",
-            self.name, address, failures, FAILURE_LIMIT, FAILURE_WINDOW_S,
-        )  # fmt: skip
+            self.name,
+            address,
+            failures,
+            FAILURE_LIMIT,
+            FAILURE_WINDOW_S,
+        )
         if failures >= FAILURE_LIMIT:
-            log.warning("%s: %s refused for %d s after %d wrong tokens",
-                        self.name, address, counted.reset_s, failures)  # fmt: skip
+            log.warning(
+                "%s: %s refused for %d s after %d wrong tokens",
+                self.name,
+                address,
+                counted.reset_s,
+                failures,
+            )
         raise falcon.HTTPForbidden(title="Forbidden", description=f"wrong {self.name} token")
 
     def _too_many(self, reset_s: int) -> falcon.HTTPTooManyRequests:

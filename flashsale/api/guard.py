@@ -28,14 +28,18 @@ class PurchaseGuard:
         """Count the attempt against the user (and the client address, if limited)."""
         settings, now_s = self.settings, int(time.time())
         decision = await self.limiter.hit(
-            f"user:{user_id}", limit=settings.rate_limit, window_s=settings.rate_window_s,
+            f"user:{user_id}",
+            limit=settings.rate_limit,
+            window_s=settings.rate_window_s,
             now_s=now_s,
-        )  # fmt: skip
+        )
         if decision.allowed and settings.ip_rate_limit:
             by_address = await self.limiter.hit(
-                f"ip:{counted_as(self.addresses.of(req))}", limit=settings.ip_rate_limit,
-                window_s=settings.rate_window_s, now_s=now_s,
-            )  # fmt: skip
+                f"ip:{counted_as(self.addresses.of(req))}",
+                limit=settings.ip_rate_limit,
+                window_s=settings.rate_window_s,
+                now_s=now_s,
+            )
             if not by_address.allowed:
                 return by_address
         return decision

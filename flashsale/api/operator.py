@@ -24,9 +24,11 @@ class HealthResource:
     the breaker) only with the operator token when one is set."""
 
     def __init__(
-        self, view: ServerView, breaker_json: Callable[[], dict[str, Any]],
+        self,
+        view: ServerView,
+        breaker_json: Callable[[], dict[str, Any]],
         auth: BearerAuth | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.view = view
         self.breaker_json = breaker_json
         self.auth = auth
@@ -96,9 +98,11 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
 
 class MetricsResource:
     def __init__(
-        self, view: ServerView, breaker_json: Callable[[], dict[str, Any]],
+        self,
+        view: ServerView,
+        breaker_json: Callable[[], dict[str, Any]],
         auth: BearerAuth | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.view = view
         self.breaker_json = breaker_json
         self.auth = auth
@@ -112,9 +116,11 @@ class MetricsResource:
 
 class PrometheusResource:
     def __init__(
-        self, view: ServerView, breaker_json: Callable[[], dict[str, Any]],
+        self,
+        view: ServerView,
+        breaker_json: Callable[[], dict[str, Any]],
         auth: BearerAuth | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.registry = registry_for(view, breaker_json)
         self.auth = auth  # Prometheus sends it with `authorization: {credentials: ...}`
 

@@ -98,8 +98,13 @@ class PurchaseResource:
         place = None if sale is None else chosen_place(sale, asked_sku)
         if place == UNKNOWN:  # refused before it costs the shopper an attempt
             req.context.outcome = Outcome.UNKNOWN_PRODUCT
-            answer_purchase(resp, Outcome.UNKNOWN_PRODUCT, user_id=user_id, sku=asked_sku,
-                            lookup_path=lambda: lookup_path(user_id))  # fmt: skip
+            answer_purchase(
+                resp,
+                Outcome.UNKNOWN_PRODUCT,
+                user_id=user_id,
+                sku=asked_sku,
+                lookup_path=lambda: lookup_path(user_id),
+            )
             return
         rate = await self.guard.rate(req, user_id)
         rate_headers(resp, rate)

@@ -28,9 +28,12 @@ RAW_EVERY_ANSWER = [(name.lower().encode(), value.encode()) for name, value in E
 
 class SecurityHeaders:
     async def process_response(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, resource: object,
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
         req_succeeded: bool,
-    ) -> None:  # fmt: skip
+    ) -> None:
         resp.set_headers(EVERY_ANSWER)
         if (resp.content_type or "").startswith("text/html"):
             resp.set_headers(HTML_PAGES)

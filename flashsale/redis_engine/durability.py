@@ -29,8 +29,11 @@ class Durability:
     weaker: str | None
 
     def as_json(self) -> dict[str, str | None]:
-        return {"appendonly": self.appendonly, "appendfsync": self.appendfsync,
-                "weaker": self.weaker}  # fmt: skip
+        return {
+            "appendonly": self.appendonly,
+            "appendfsync": self.appendfsync,
+            "weaker": self.weaker,
+        }
 
 
 class NotDurable(Exception):

@@ -141,9 +141,14 @@ class RedisStore:
         )
         stock = sum(product.stock for product in products)
         return SaleRecord(
-            int(sale_id), stock, per_user_limit, starts_at_us, ends_at_us, int(created),
+            int(sale_id),
+            stock,
+            per_user_limit,
+            starts_at_us,
+            ends_at_us,
+            int(created),
             tuple(products),
-        )  # fmt: skip
+        )
 
     def decide(self, purchases: Sequence[Purchase], rate_limit: int, window_s: int) -> BatchResult:
         """One FCALL for at most MAX_BATCH purchases: decided, durable (with appendfsync
@@ -164,10 +169,14 @@ class RedisStore:
         fields: dict[bytes, bytes] = self._client.hgetall(f"{self._tag}:sale:{sale_id}")  # type: ignore[assignment]
         catalogue = json.loads(fields[b"catalogue"])
         return SaleRecord(
-            sale_id, int(fields[b"stock"]), int(fields[b"limit"]),
-            _instant(fields[b"starts"]), _instant(fields[b"ends"]), int(fields[b"created"]),
+            sale_id,
+            int(fields[b"stock"]),
+            int(fields[b"limit"]),
+            _instant(fields[b"starts"]),
+            _instant(fields[b"ends"]),
+            int(fields[b"created"]),
             tuple(Product.from_spec(spec) for spec in catalogue),
-        )  # fmt: skip
+        )
 
     # -- look-ups (workers): a Redis that fails them is a 503, as a journal's would be ----
     def orders_of_user(self, sale_id: int, user_id: str) -> list[OrderRecord]:
@@ -212,9 +221,11 @@ def as_redis_error(exc: Exception) -> RedisError:
 
 
 def _sale_args(
-    products: Sequence[Product], per_user_limit: int, starts_at_us: int | None,
+    products: Sequence[Product],
+    per_user_limit: int,
+    starts_at_us: int | None,
     ends_at_us: int | None,
-) -> list[Any]:  # fmt: skip
+) -> list[Any]:
     catalogue = json.dumps([product.spec_json() for product in products], ensure_ascii=False)
     args: list[Any] = [
         per_user_limit,

@@ -12,9 +12,11 @@ SALE = "/flash-sale/admin/sale"
 
 def _start_sale(url: str, token: str, **headers: str) -> requests.Response:
     return requests.post(
-        f"{url}{SALE}", json={"stock": 3},
-        headers={"Authorization": f"Bearer {token}", **headers}, timeout=10,
-    )  # fmt: skip
+        f"{url}{SALE}",
+        json={"stock": 3},
+        headers={"Authorization": f"Bearer {token}", **headers},
+        timeout=10,
+    )
 
 
 def test_repeated_wrong_tokens_from_one_address_are_refused_with_429(start_server):

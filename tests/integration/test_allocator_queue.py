@@ -49,11 +49,14 @@ FORK = multiprocessing.get_context("fork")
 def _allocator(tmp_path, board: SaleBoard, stock: int = 50) -> tuple[Allocator, str, bytes]:
     address, authkey = str(tmp_path / "allocator.sock"), os.urandom(32)
     allocator = Allocator(
-        address=address, authkey=authkey, db_path=tmp_path / "journal.db",
-        first_sale=FirstSale((product(stock=stock),), 1, None, None), board=board,
+        address=address,
+        authkey=authkey,
+        db_path=tmp_path / "journal.db",
+        first_sale=FirstSale((product(stock=stock),), 1, None, None),
+        board=board,
         journal_board=JournalBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
-    )  # fmt: skip
+    )
     return allocator, address, authkey
 
 
@@ -74,15 +77,27 @@ def allocator(tmp_path):
 
 def _client(address: str, authkey: bytes, reply_timeout_s: float = 5, budget_s: float = 1):
     return AllocatorClient(
-        address, authkey, slot=None, metrics_row=None,
-        reply_timeout_s=reply_timeout_s, commit_budget_s=budget_s,
-    )  # fmt: skip
+        address,
+        authkey,
+        slot=None,
+        metrics_row=None,
+        reply_timeout_s=reply_timeout_s,
+        commit_budget_s=budget_s,
+    )
 
 
 def _purchase_frame(user: str, request_id: bytes, lifetime_s: float = 60) -> bytes:
     now = time.monotonic_ns()
-    request = Request(Kind.PURCHASE, 0, NO_SLOT, 1, request_id, now,
-                      now + int(lifetime_s * 1e9), purchase_body(user, SKU))  # fmt: skip
+    request = Request(
+        Kind.PURCHASE,
+        0,
+        NO_SLOT,
+        1,
+        request_id,
+        now,
+        now + int(lifetime_s * 1e9),
+        purchase_body(user, SKU),
+    )
     return frame(request.encode())
 
 
@@ -201,11 +216,14 @@ def test_a_worker_that_stops_reading_its_replies_is_cut_off(allocator):
 
 def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
     second = Allocator(
-        address=str(tmp_path / "second.sock"), authkey=b"k", db_path=tmp_path / "journal.db",
-        first_sale=FirstSale((product(stock=50),), 1, None, None), board=SaleBoard(),
+        address=str(tmp_path / "second.sock"),
+        authkey=b"k",
+        db_path=tmp_path / "journal.db",
+        first_sale=FirstSale((product(stock=50),), 1, None, None),
+        board=SaleBoard(),
         journal_board=JournalBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
-    )  # fmt: skip
+    )
     with pytest.raises(JournalLocked):
         second.run()
 
@@ -274,8 +292,9 @@ def test_an_acknowledgement_not_yet_read_counts_as_read(tmp_path):
         )
         transport.pause_reading()  # the loop does not get to read it
         body = purchase_body("u", SKU)
-        call = _Call(Request(Kind.PURCHASE, 0, NO_SLOT, 1, os.urandom(16), 0, 0, body),
-                     loop.create_future())  # fmt: skip
+        call = _Call(
+            Request(Kind.PURCHASE, 0, NO_SLOT, 1, os.urandom(16), 0, 0, body), loop.create_future()
+        )
         call.number = 1
         before = connection.read_by_allocator(call)
         theirs.sendall(FRAMED_ACK.pack(ACK.size, Kind.ACK, 1))

@@ -72,10 +72,12 @@ def test_beyond_the_bound_a_stream_gets_503_json_and_the_page_can_poll(start_ser
         for stream in held:
             stream.close()
     wait_until(
-        lambda: requests.get(f"{server.url}{EVENTS_PATH}", stream=True, timeout=5).status_code
-        == 200,
-        30, message="a stream admitted again once the others left",
-    )  # fmt: skip
+        lambda: (
+            requests.get(f"{server.url}{EVENTS_PATH}", stream=True, timeout=5).status_code == 200
+        ),
+        30,
+        message="a stream admitted again once the others left",
+    )
 
 
 def test_other_methods_get_405(start_server):

@@ -33,8 +33,14 @@ ISSUER, AUDIENCE = "https://shop.example", "flash-sale"
 HOUR_S = 3600
 
 
-def _token(sub: str | None = "alice", *, key: Any = SECRET, algorithm: str = "HS256",
-           kid: str | None = None, **claims: Any) -> str:  # fmt: skip
+def _token(
+    sub: str | None = "alice",
+    *,
+    key: Any = SECRET,
+    algorithm: str = "HS256",
+    kid: str | None = None,
+    **claims: Any,
+) -> str:
     now = int(time.time())
     payload = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + HOUR_S, **claims}
     if sub is not None:
@@ -63,8 +69,9 @@ def _claims(sub: str = "mallory") -> dict[str, Any]:
 
 def _buy(server: ServerProcess, token: str | None, body: dict[str, Any] | None = None):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return requests.post(f"{server.url}/flash-sale/purchase", json=body or {},
-                         headers=headers, timeout=30)  # fmt: skip
+    return requests.post(
+        f"{server.url}/flash-sale/purchase", json=body or {}, headers=headers, timeout=30
+    )
 
 
 def _look_up(server: ServerProcess, who: str, token: str | None) -> requests.Response:
@@ -73,8 +80,13 @@ def _look_up(server: ServerProcess, who: str, token: str | None) -> requests.Res
 
 
 def _jwt_env(**extra: str) -> dict[str, str]:
-    return {"FLASHSALE_AUTH": "jwt", "FLASHSALE_JWT_ISSUER": ISSUER,
-            "FLASHSALE_JWT_AUDIENCE": AUDIENCE, "FLASHSALE_STOCK": "100", **extra}  # fmt: skip
+    return {
+        "FLASHSALE_AUTH": "jwt",
+        "FLASHSALE_JWT_ISSUER": ISSUER,
+        "FLASHSALE_JWT_AUDIENCE": AUDIENCE,
+        "FLASHSALE_STOCK": "100",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +127,10 @@ def test_a_bad_token_is_refused_with_401_and_sells_nothing(hs_server, case):
 
 def test_refused_tokens_do_not_count_against_the_person_they_name(hs_server):
     for _ in range(15):  # over FLASHSALE_RATE_LIMIT=10, all in the victim's name
-        assert _buy(hs_server, _token("victim", key="forged-secret-that-is-32-chars-long")
-                    ).status_code == 401  # fmt: skip
+        assert (
+            _buy(hs_server, _token("victim", key="forged-secret-that-is-32-chars-long")).status_code
+            == 401
+        )
     assert _buy(hs_server, _token("victim")).status_code == 201
 
 
@@ -180,20 +194,28 @@ def test_public_keys_by_kid_no_key_confusion_and_a_new_key_after_sighup(tmp_path
     ec_key = ec.generate_private_key(ec.SECP256R1())
     later_key = ec.generate_private_key(ec.SECP256R1())
     jwks = tmp_path / "jwks.json"
-    _write_jwks(jwks, _jwk(rsa_key.public_key(), "rsa-1", "RS256"),
-                _jwk(ec_key.public_key(), "ec-1", "ES256"))  # fmt: skip
+    _write_jwks(
+        jwks,
+        _jwk(rsa_key.public_key(), "rsa-1", "RS256"),
+        _jwk(ec_key.public_key(), "ec-1", "ES256"),
+    )
     env = _jwt_env(FLASHSALE_JWT_JWKS_FILE=str(jwks))
     with ServerProcess(tmp_path / "journal.db", workers=2, env=env) as server:
-        assert _buy(server, _token("rs-user", key=rsa_key, algorithm="RS256",
-                                   kid="rsa-1")).status_code == 201  # fmt: skip
-        assert _buy(server, _token("es-user", key=ec_key, algorithm="ES256",
-                                   kid="ec-1")).status_code == 201  # fmt: skip
+        assert (
+            _buy(server, _token("rs-user", key=rsa_key, algorithm="RS256", kid="rsa-1")).status_code
+            == 201
+        )
+        assert (
+            _buy(server, _token("es-user", key=ec_key, algorithm="ES256", kid="ec-1")).status_code
+            == 201
+        )
         # The key-confusion attack: HS256 "signed" with the RS public key as its secret.
         public_pem = rsa_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        confused = _hand_signed({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"},
-                                _claims("confused"), public_pem)  # fmt: skip
+        confused = _hand_signed(
+            {"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}, _claims("confused"), public_pem
+        )
         assert _buy(server, confused).status_code == 401
         wrong_kid = _token("ec-user", key=ec_key, algorithm="ES256", kid="rsa-1")
         assert _buy(server, wrong_kid).status_code == 401
@@ -202,8 +224,11 @@ def test_public_keys_by_kid_no_key_confusion_and_a_new_key_after_sighup(tmp_path
         unknown = _buy(server, later)
         assert unknown.status_code == 401
         assert "kid" in unknown.json()["description"]
-        _write_jwks(jwks, _jwk(rsa_key.public_key(), "rsa-1", "RS256"),
-                    _jwk(later_key.public_key(), "ec-2", "ES256"))  # fmt: skip
+        _write_jwks(
+            jwks,
+            _jwk(rsa_key.public_key(), "rsa-1", "RS256"),
+            _jwk(later_key.public_key(), "ec-2", "ES256"),
+        )
         old_workers = set(server.worker_pids())
         server.signal(signal.SIGHUP)
 

@@ -199,15 +199,20 @@ def test_a_full_disk_stops_the_selling_and_room_starts_it_again(tmp_path, small_
         for user in refused:
             assert _owned(server, user) == 404, f"{user} was refused but owns an order"
         # Nothing changes while it fails: no new sale either.
-        answer = requests.post(f"{server.url}/flash-sale/admin/sale", json={"stock": 5},
-                               headers=HEADERS, timeout=30)  # fmt: skip
+        answer = requests.post(
+            f"{server.url}/flash-sale/admin/sale", json={"stock": 5}, headers=HEADERS, timeout=30
+        )
         assert answer.status_code == 503
         assert "journal cannot be written" in answer.json()["description"]
         assert server.status()["total"] == 1000
 
         filler.unlink()
-        wait_until(lambda: _raw_health(server).status_code == 200, RECOVERY_TIMEOUT_S,
-                   interval_s=0.2, message="health 200 once the disk has room")  # fmt: skip
+        wait_until(
+            lambda: _raw_health(server).status_code == 200,
+            RECOVERY_TIMEOUT_S,
+            interval_s=0.2,
+            message="health 200 once the disk has room",
+        )
         assert _journal_metrics(server)["flashsale_journal_writable"] == 1
 
         def sells_again() -> bool:

@@ -69,10 +69,13 @@ def _app_paths(tmp_path: Path) -> set[str]:
     board, slots, journal = SaleBoard(), ProcessSlots(), JournalBoard()
     view = ServerView(settings, board, slots, journal)
     breaker = CircuitBreaker(
-        BreakerBoard(), RangeLocks(tmp_path / "breaker.lock", 1), settings.breaker,
-        allocator_silence_s=board.heartbeat_age_s, failures_since=lambda since, window: 0,
+        BreakerBoard(),
+        RangeLocks(tmp_path / "breaker.lock", 1),
+        settings.breaker,
+        allocator_silence_s=board.heartbeat_age_s,
+        failures_since=lambda since, window: 0,
         journal_failing=journal.failing,
-    )  # fmt: skip
+    )
     deps = AppDeps(
         view=view,
         allocator=AllocatorClient(
@@ -216,18 +219,30 @@ def test_schemathesis_finds_the_server_and_the_document_agree(
         f'[auth.openapi.operatorToken]\nbearer = "{OPERATOR_TOKEN}"\n' + auth_config
     )
     command = [
-        str(Path(sys.executable).with_name("st")), "--config-file", str(config), "--no-color",
-        "run", f"{server.url}{OPENAPI_PATH}",
-        "--checks", ",".join(CHECKS),
-        "--mode", "all",  # positive and negative data
-        "--exclude-path", EVENTS_PATH,  # a stream that never ends
-        "--max-time", str(FUZZ_BUDGET_S),
-        "--max-examples", "50",
-        "--request-timeout", "10",
+        str(Path(sys.executable).with_name("st")),
+        "--config-file",
+        str(config),
+        "--no-color",
+        "run",
+        f"{server.url}{OPENAPI_PATH}",
+        "--checks",
+        ",".join(CHECKS),
+        "--mode",
+        "all",  # positive and negative data
+        "--exclude-path",
+        EVENTS_PATH,  # a stream that never ends
+        "--max-time",
+        str(FUZZ_BUDGET_S),
+        "--max-examples",
+        "50",
+        "--request-timeout",
+        "10",
         "--continue-on-failure",
-        "--generation-database", "none",
-        "--seed", "20261201",
-    ]  # fmt: skip
+        "--generation-database",
+        "none",
+        "--seed",
+        "20261201",
+    ]
     started = time.monotonic()
     run = subprocess.run(
         command, capture_output=True, text=True, timeout=FUZZ_BUDGET_S + 60, cwd=tmp_path

@@ -27,10 +27,16 @@ SIZES = {"shoe-41": 40, "shoe-42": 25, "shoe-43": 15}
 
 def catalogue_file(folder: Path, stocks: dict[str, int], **extra) -> Path:
     products = [
-        {"sku": sku, "name": f"Size {sku[-2:]}", "priceCents": 12000, "currency": "EUR",
-         "stock": stock, **extra.get(sku, {})}
+        {
+            "sku": sku,
+            "name": f"Size {sku[-2:]}",
+            "priceCents": 12000,
+            "currency": "EUR",
+            "stock": stock,
+            **extra.get(sku, {}),
+        }
         for sku, stock in stocks.items()
-    ]  # fmt: skip
+    ]
     path = folder / "catalogue.json"
     path.write_text(json.dumps({"products": products}))
     return path
@@ -133,9 +139,11 @@ def test_a_sale_of_several_needs_a_sku_that_it_has_and_sells_nothing_otherwise(
     unknown = buy(server, "ann", "shoe-99")
     assert unknown.status_code == 404
     assert unknown.json() | {"description": ""} == {
-        "title": "Unknown product", "description": "", "status": "unknown_product",
+        "title": "Unknown product",
+        "description": "",
+        "status": "unknown_product",
         "sku": "shoe-99",
-    }  # fmt: skip
+    }
     for bad in ("shoe 41", "", "x" * 65, 41, ["shoe-41"]):
         answer = requests.post(
             f"{server.url}/flash-sale/purchase", json={"userId": "ann", "sku": bad}, timeout=10
@@ -150,8 +158,10 @@ def test_a_sale_of_several_needs_a_sku_that_it_has_and_sells_nothing_otherwise(
     assert buy(server, "ann", "shoe-43").status_code == 201
     lookup = requests.get(f"{server.url}/flash-sale/purchase/ann", timeout=5).json()
     assert (lookup["sku"], lookup["units"], [o["sku"] for o in lookup["orders"]]) == (
-        "shoe-43", 1, ["shoe-43"]
-    )  # fmt: skip
+        "shoe-43",
+        1,
+        ["shoe-43"],
+    )
 
 
 def test_a_product_sold_out_among_others_is_refused_for_itself_only(start_server, tmp_path):
@@ -198,10 +208,17 @@ def test_the_admin_api_starts_a_sale_of_products_and_still_takes_a_stock(start_s
         "perUserLimit": 2,
         "products": [
             {"sku": "red", "name": "Red", "priceCents": 1200, "currency": "JPY", "stock": 1},
-            {"sku": "blue", "name": "Blue", "priceCents": 1200, "currency": "JPY", "stock": 3,
-             "perUserLimit": 1, "imageUrl": "https://cdn.example/blue.webp"},
+            {
+                "sku": "blue",
+                "name": "Blue",
+                "priceCents": 1200,
+                "currency": "JPY",
+                "stock": 3,
+                "perUserLimit": 1,
+                "imageUrl": "https://cdn.example/blue.webp",
+            },
         ],
-    }  # fmt: skip
+    }
     started = requests.post(
         f"{server.url}/flash-sale/admin/sale", json=colours, headers=admin, timeout=10
     )
@@ -227,8 +244,10 @@ def test_the_admin_api_starts_a_sale_of_products_and_still_takes_a_stock(start_s
     assert one.status_code == 201
     (default,) = one.json()["products"]
     assert (default["sku"], default["stock"], default["name"]) == (
-        "aurora-anc", 5, "Aurora ANC Headphones"
-    )  # fmt: skip
+        "aurora-anc",
+        5,
+        "Aurora ANC Headphones",
+    )
     assert buy(server, "ann").json()["sku"] == "aurora-anc"  # one product: no sku needed
     assert buy(server, "bob", "red").status_code == 404  # the old sale's product is gone
 
@@ -239,11 +258,13 @@ def test_a_journal_written_before_products_sells_on_as_one_product(start_server,
     status = server.status()
     assert [(p["sku"], p["total"], p["sold"]) for p in status["products"]] == [
         ("legacy-item", 3, 1)
-    ]  # fmt: skip
+    ]
     again = buy(server, "ann")
     assert (again.status_code, again.json()["orderId"], again.json()["sku"]) == (
-        409, order_ids[0], "legacy-item"
-    )  # fmt: skip
+        409,
+        order_ids[0],
+        "legacy-item",
+    )
     assert buy(server, "bob").json()["position"] == 2
     assert "sales journaled before sales had products" in server.log()
 

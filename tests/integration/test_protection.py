@@ -35,9 +35,12 @@ def timed_buy(server: ServerProcess, user: str) -> tuple[Answer, float]:
 def test_a_frozen_allocator_opens_the_breaker_and_it_recovers(start_server):
     server = start_server(
         workers=4,
-        env={"FLASHSALE_STOCK": "1000", "FLASHSALE_REPLY_TIMEOUT_S": "4",
-             "FLASHSALE_BREAKER_COOLDOWN_S": "1"},
-    )  # fmt: skip
+        env={
+            "FLASHSALE_STOCK": "1000",
+            "FLASHSALE_REPLY_TIMEOUT_S": "4",
+            "FLASHSALE_BREAKER_COOLDOWN_S": "1",
+        },
+    )
     answers: list[Answer] = []
     allocator = server.allocator_pid()
     stop = threading.Event()
@@ -73,8 +76,11 @@ def _freeze_and_thaw(server: ServerProcess, allocator: int, answers: list[Answer
     os.kill(allocator, signal.SIGSTOP)
     try:
         frozen_at = datetime.now(UTC)
-        wait_until(lambda: health_json(server)["breaker"]["state"] == "open", 10,
-                   message="the breaker to open")  # fmt: skip
+        wait_until(
+            lambda: health_json(server)["breaker"]["state"] == "open",
+            10,
+            message="the breaker to open",
+        )
         since = health_json(server)["breaker"]["since"].replace("Z", "+00:00")
         opened_after_s = (datetime.fromisoformat(since) - frozen_at).total_seconds()
         health = requests.get(f"{server.url}/flash-sale/health", timeout=5)
@@ -88,8 +94,11 @@ def _freeze_and_thaw(server: ServerProcess, allocator: int, answers: list[Answer
         answers.extend(a for a, _ in refused)
     finally:
         os.kill(allocator, signal.SIGCONT)
-    wait_until(lambda: health_json(server)["breaker"]["state"] == "closed", 30,
-               message="half-open probes to close the breaker")  # fmt: skip
+    wait_until(
+        lambda: health_json(server)["breaker"]["state"] == "closed",
+        30,
+        message="half-open probes to close the breaker",
+    )
     sold_before = server.status()["sold"]
     wait_until(lambda: server.status()["sold"] > sold_before, 30, message="selling again")
     return opened_after_s
@@ -136,9 +145,10 @@ def test_a_client_address_limit_and_who_may_forward_addresses(start_server):
     assert [buy(trusted, f"fwd-{i}", f"198.51.100.{i}") for i in range(7)] == [201] * 7
 
     untrusted = start_server(
-        db_name="other.db", workers=2,
+        db_name="other.db",
+        workers=2,
         env={"FLASHSALE_IP_RATE_LIMIT": "5", "FLASHSALE_FORWARDED_ALLOW_IPS": "10.1.2.3"},
-    )  # fmt: skip
+    )
     spoofed = [buy(untrusted, f"sp-{i}", f"203.0.113.{i}") for i in range(7)]
     assert spoofed == [201] * 5 + [429] * 2
 
@@ -151,8 +161,9 @@ def _server_rss_mib(server: ServerProcess) -> float:
 def test_a_flood_beyond_the_queue_is_shed_and_every_request_answered(start_server):
     stock = 1000
     server = start_server(
-        workers=4, env={"FLASHSALE_STOCK": str(stock), "FLASHSALE_QUEUE_CAPACITY": "4"},
-    )  # fmt: skip
+        workers=4,
+        env={"FLASHSALE_STOCK": str(stock), "FLASHSALE_QUEUE_CAPACITY": "4"},
+    )
     rss_before = _server_rss_mib(server)
     peak = [rss_before]
     done = threading.Event()
@@ -169,8 +180,10 @@ def test_a_flood_beyond_the_queue_is_shed_and_every_request_answered(start_serve
         done.set()
         sampler.join(10)
     statuses = Counter(a.status for a in answers)
-    print(f"flood: {dict(statuses)}; server RSS {rss_before:.0f} MiB before, "
-          f"{max(peak):.0f} MiB at peak")  # fmt: skip
+    print(
+        f"flood: {dict(statuses)}; server RSS {rss_before:.0f} MiB before, "
+        f"{max(peak):.0f} MiB at peak"
+    )
     assert not [a for a in answers if a.status == 0], "a request went unanswered"
     assert set(statuses) <= {201, 202, 410, 503}, statuses
     assert statuses[503] > 0, "the queue bound never shed anything"

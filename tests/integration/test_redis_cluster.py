@@ -33,11 +33,14 @@ def test_two_hosts_on_a_redis_cluster_sell_exactly_the_stock(start_server, clust
     client.close()
     elsewhere = next(node for node in cluster.nodes if node.port != home.port)
     env = {
-        "FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_CLUSTER": "yes",
+        "FLASHSALE_ENGINE": "redis",
+        "FLASHSALE_REDIS_CLUSTER": "yes",
         "FLASHSALE_REDIS_URL": elsewhere.url,  # not the slot's node: redirected
-        "FLASHSALE_REDIS_TIMEOUT_S": "5", "FLASHSALE_STOCK": "40",
-        "FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN, **PATIENT,
-    }  # fmt: skip
+        "FLASHSALE_REDIS_TIMEOUT_S": "5",
+        "FLASHSALE_STOCK": "40",
+        "FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN,
+        **PATIENT,
+    }
     hosts = [start_server(db_name=f"host-{n}.db", workers=1, env=env) for n in range(2)]
     users = [f"c-{i:03d}" for i in range(200)]
 
@@ -56,12 +59,17 @@ def test_two_hosts_on_a_redis_cluster_sell_exactly_the_stock(start_server, clust
     wait_until(lambda: all(h.status()["sold"] == 40 for h in hosts), 10, message="hosts agree")
 
     started = requests.post(
-        f"{hosts[1].url}/flash-sale/admin/sale", json={"stock": 3},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10,
-    )  # fmt: skip
+        f"{hosts[1].url}/flash-sale/admin/sale",
+        json={"stock": 3},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    )
     assert started.status_code == 201, started.text
-    wait_until(lambda: hosts[0].status()["saleId"] == started.json()["saleId"], 5,
-               message="the first host follows the new sale")  # fmt: skip
+    wait_until(
+        lambda: hosts[0].status()["saleId"] == started.json()["saleId"],
+        5,
+        message="the first host follows the new sale",
+    )
     assert buy(hosts[0], "new-buyer").status_code == 201
     health = requests.get(f"{hosts[0].url}/flash-sale/health", timeout=5).json()
     assert (health["engine"]["appendfsync"], health["engine"]["weaker"]) == ("always", None)

@@ -46,10 +46,13 @@ def hosts(start_server, redis_server) -> Callable[..., list[ServerProcess]]:
         # Patient, as PATIENT is: six workers, three allocators, Redis and the clients
         # share two cores, and these tests are about the sale, not about timeouts.
         settings = {
-            "FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": redis_server.url,
-            "FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN, "FLASHSALE_REDIS_TIMEOUT_S": "5",
-            **PATIENT, **env,
-        }  # fmt: skip
+            "FLASHSALE_ENGINE": "redis",
+            "FLASHSALE_REDIS_URL": redis_server.url,
+            "FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "FLASHSALE_REDIS_TIMEOUT_S": "5",
+            **PATIENT,
+            **env,
+        }
         return [
             start_server(db_name=f"host-{n}.db", workers=workers, env=settings)
             for n in range(count)
@@ -79,10 +82,11 @@ def spread_burst(hosts: list[ServerProcess], users: list[str]) -> list[Answer]:
         shares[(i + 1) % len(hosts)].append(user)
     results: list[list[Answer]] = [[] for _ in hosts]
     threads = [
-        threading.Thread(target=lambda n=n: results[n].extend(
-            burst(hosts[n].url, shares[n], processes=2)))
+        threading.Thread(
+            target=lambda n=n: results[n].extend(burst(hosts[n].url, shares[n], processes=2))
+        )
         for n in range(len(hosts))
-    ]  # fmt: skip
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -98,8 +102,9 @@ def burst_until_first_sales(
     result: list[Answer] = []
     shoppers = threading.Thread(target=lambda: result.extend(spread_burst(hosts, users)))
     shoppers.start()
-    wait_until(lambda: hosts[0].status()["sold"] > 0, 60, interval_s=0.005,
-               message="the first sales")  # fmt: skip
+    wait_until(
+        lambda: hosts[0].status()["sold"] > 0, 60, interval_s=0.005, message="the first sales"
+    )
     return shoppers, result
 
 
@@ -133,8 +138,11 @@ def assert_no_ghost_and_no_loss(answers: list[Answer], orders: dict[str, str]) -
 def every_host_sells_again(hosts: list[ServerProcess]) -> None:
     """By itself, within Redis's probe interval: a new shopper buys on each host."""
     for n, host in enumerate(hosts):
-        wait_until(lambda h=host, n=n: buy(h, f"again-{n}-{time.monotonic_ns()}").status_code
-                   == 201, 30, message=f"host {n} selling again")  # fmt: skip
+        wait_until(
+            lambda h=host, n=n: buy(h, f"again-{n}-{time.monotonic_ns()}").status_code == 201,
+            30,
+            message=f"host {n} selling again",
+        )
 
 
 def hosts_agree(hosts: list[ServerProcess], sold: int) -> bool:
@@ -239,9 +247,11 @@ def test_a_frozen_redis_gives_fast_503s_and_pending_answers_that_never_become_gh
 def test_a_new_sale_started_on_one_host_is_served_by_every_host(hosts):
     first, second = hosts(2, workers=1)
     started = requests.post(
-        f"{second.url}/flash-sale/admin/sale", json={"stock": 7},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10,
-    )  # fmt: skip
+        f"{second.url}/flash-sale/admin/sale",
+        json={"stock": 7},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    )
     assert started.status_code == 201, started.text
     sale_id = started.json()["saleId"]
     wait_until(lambda: first.status()["saleId"] == sale_id, 5, message="the first host follows")
@@ -262,14 +272,21 @@ def test_the_rate_limit_counts_a_shopper_s_attempts_on_every_host(hosts):
 
 def _start_refused(tmp_path: Path, redis_url: str, **env: str) -> subprocess.CompletedProcess:
     environ = {
-        **os.environ, "FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": redis_url,
-        "FLASHSALE_DB": str(tmp_path / "refused.db"), "FLASHSALE_BIND": f"127.0.0.1:{free_port()}",
+        **os.environ,
+        "FLASHSALE_ENGINE": "redis",
+        "FLASHSALE_REDIS_URL": redis_url,
+        "FLASHSALE_DB": str(tmp_path / "refused.db"),
+        "FLASHSALE_BIND": f"127.0.0.1:{free_port()}",
         **env,
-    }  # fmt: skip
+    }
     return subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)], cwd=REPO_ROOT,
-        env=environ, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)],
+        cwd=REPO_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_a_redis_that_does_not_fsync_every_write_is_refused_unless_accepted(tmp_path, start_server):
@@ -281,10 +298,14 @@ def test_a_redis_that_does_not_fsync_every_write_is_refused_unless_accepted(tmp_
         assert "appendfsync is 'everysec', not 'always'" in lines[0]
         assert "FLASHSALE_REDIS_DURABILITY=accept-weaker" in lines[0]
 
-        accepted = start_server(workers=1, env={
-            "FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": weak.url,
-            "FLASHSALE_REDIS_DURABILITY": "accept-weaker",
-        })  # fmt: skip
+        accepted = start_server(
+            workers=1,
+            env={
+                "FLASHSALE_ENGINE": "redis",
+                "FLASHSALE_REDIS_URL": weak.url,
+                "FLASHSALE_REDIS_DURABILITY": "accept-weaker",
+            },
+        )
         health = requests.get(f"{accepted.url}/flash-sale/health", timeout=5).json()
         assert health["engine"]["weaker"] == "appendfsync is 'everysec', not 'always'"
         # The UI's EngineInfo is this schema (webui/src/lib/types.ts).

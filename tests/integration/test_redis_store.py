@@ -47,26 +47,43 @@ def outcomes(result) -> list[Outcome]:
 def test_a_batch_is_decided_in_order_per_product_and_across_the_sale(store):
     store.first_sale([product("s41", 2), product("s42", 1, per_user_limit=1)], 2, None, None)
     result = store.decide(
-        [buy("ann", "s41"), buy("bob", "s42"), buy("cyd", "s42"), buy("ann", "s42"),
-         buy("ann", "s41"), buy("dan", "s41"), buy("eve", "s99"), buy("ann", "s42")],
-        rate_limit=0, window_s=60,
-    )  # fmt: skip
+        [
+            buy("ann", "s41"),
+            buy("bob", "s42"),
+            buy("cyd", "s42"),
+            buy("ann", "s42"),
+            buy("ann", "s41"),
+            buy("dan", "s41"),
+            buy("eve", "s99"),
+            buy("ann", "s42"),
+        ],
+        rate_limit=0,
+        window_s=60,
+    )
     # ann buys s41, finds s42 sold out, buys a second s41 (the sale allows two each),
     # and then holds the most: her first order comes back.
     assert outcomes(result) == [
-        Outcome.CONFIRMED, Outcome.CONFIRMED, Outcome.SOLD_OUT, Outcome.SOLD_OUT,
-        Outcome.CONFIRMED, Outcome.SOLD_OUT, Outcome.UNKNOWN_PRODUCT,
+        Outcome.CONFIRMED,
+        Outcome.CONFIRMED,
+        Outcome.SOLD_OUT,
+        Outcome.SOLD_OUT,
+        Outcome.CONFIRMED,
+        Outcome.SOLD_OUT,
+        Outcome.UNKNOWN_PRODUCT,
         Outcome.ALREADY_PURCHASED,
-    ]  # fmt: skip
+    ]
     assert result.decisions[7].order == result.decisions[0].order
     assert result.sold == {"": 3, "s41": 2, "s42": 1}
     orders = store.orders_of_sale(result.sale_id)
     assert [(o.user_id, o.sku, o.position, o.sku_position, o.unit) for o in orders] == [
-        ("ann", "s41", 1, 1, 1), ("bob", "s42", 2, 1, 1), ("ann", "s41", 3, 2, 2)
-    ]  # fmt: skip
+        ("ann", "s41", 1, 1, 1),
+        ("bob", "s42", 2, 1, 1),
+        ("ann", "s41", 3, 2, 2),
+    ]
     assert [o.order_id for o in store.orders_of_user(result.sale_id, "ann")] == [
-        orders[0].order_id, orders[2].order_id
-    ]  # fmt: skip
+        orders[0].order_id,
+        orders[2].order_id,
+    ]
 
 
 def test_a_batch_sent_again_gets_the_same_outcomes_and_sells_nothing_more(store):
@@ -98,8 +115,12 @@ def test_the_sale_s_window_is_kept_by_redis_s_clock(store):
 def test_the_rate_limit_counts_attempts_that_reach_redis(store):
     store.first_sale([product("item", 5)], 1, None, None)
     result = store.decide([buy("bot", "item") for _ in range(4)], rate_limit=2, window_s=60)
-    assert outcomes(result) == [Outcome.CONFIRMED, Outcome.ALREADY_PURCHASED,
-                                Outcome.RATE_LIMITED, Outcome.RATE_LIMITED]  # fmt: skip
+    assert outcomes(result) == [
+        Outcome.CONFIRMED,
+        Outcome.ALREADY_PURCHASED,
+        Outcome.RATE_LIMITED,
+        Outcome.RATE_LIMITED,
+    ]
 
 
 @pytest.mark.parametrize(

@@ -120,9 +120,12 @@ def test_slow_and_half_finished_clients_do_not_stall_shoppers(start_server):
     deadline_s = 3
     server = start_server(
         workers=2,
-        env={"FLASHSALE_HEADER_TIMEOUT_S": str(deadline_s),
-             "FLASHSALE_BODY_TIMEOUT_S": str(deadline_s), "FLASHSALE_STOCK": "1000"},
-    )  # fmt: skip
+        env={
+            "FLASHSALE_HEADER_TIMEOUT_S": str(deadline_s),
+            "FLASHSALE_BODY_TIMEOUT_S": str(deadline_s),
+            "FLASHSALE_STOCK": "1000",
+        },
+    )
     results: list[AttackerResult] = []
     attack = threading.Thread(target=_attack, args=(server.port, 334, 20, results))
     attack.start()
@@ -169,10 +172,14 @@ def test_a_client_that_closes_after_its_answer_is_let_go_at_once(start_server):
     # the 5 s keep-alive timeout, counted against FLASHSALE_WORKER_CONNECTIONS.
     server = start_server(workers=2)
     for n in range(60):  # each on a new connection, closed once answered
-        requests.post(f"{server.url}/flash-sale/purchase", json={"userId": f"closer-{n}"},
-                      timeout=10)  # fmt: skip
-    wait_until(lambda: _open_connections(server, (CLOSE_WAIT,)) == 0, KEEPALIVE_S - 1.5,
-               message="no connection left in CLOSE-WAIT")  # fmt: skip
+        requests.post(
+            f"{server.url}/flash-sale/purchase", json={"userId": f"closer-{n}"}, timeout=10
+        )
+    wait_until(
+        lambda: _open_connections(server, (CLOSE_WAIT,)) == 0,
+        KEEPALIVE_S - 1.5,
+        message="no connection left in CLOSE-WAIT",
+    )
 
 
 def test_a_body_that_never_arrives_whole_is_never_acted_on(start_server):
@@ -222,9 +229,10 @@ def test_beyond_the_connection_bound_a_connection_gets_503_at_once(start_server)
     server = start_server(workers=1, env={"FLASHSALE_WORKER_CONNECTIONS": "20"})
     # The readiness checks' connections may not be closed on the server's side yet.
     wait_until(
-        lambda: _open_connections(server, (ESTABLISHED, CLOSE_WAIT)) == 0, 30,
+        lambda: _open_connections(server, (ESTABLISHED, CLOSE_WAIT)) == 0,
+        30,
         message="the server holding no connection",
-    )  # fmt: skip
+    )
     held = []
     try:
         for _ in range(20):  # each answered once, so each is held by the worker
@@ -243,8 +251,9 @@ def test_beyond_the_connection_bound_a_connection_gets_503_at_once(start_server)
             conn.close()
     wait_until(
         lambda: requests.get(f"{server.url}/flash-sale/status", timeout=5).status_code == 200,
-        30, message="served again once the connections closed",
-    )  # fmt: skip
+        30,
+        message="served again once the connections closed",
+    )
 
 
 @pytest.mark.slow

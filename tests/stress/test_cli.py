@@ -59,8 +59,14 @@ def test_flash_can_add_the_ceiling_on_the_same_server():
 def test_a_sale_used_as_it_stands_is_read_from_the_status():
     from stress.flash import FlashOptions, _prepare_sale
 
-    status = {"saleId": 11, "state": "open", "total": 500, "remaining": 380, "sold": 120,
-              "perUserLimit": 2}  # fmt: skip
+    status = {
+        "saleId": 11,
+        "state": "open",
+        "total": 500,
+        "remaining": 380,
+        "sold": 120,
+        "perUserLimit": 2,
+    }
     sale, facts = _prepare_sale(object(), FlashOptions(admin_token=None), status)
     assert sale is None
     assert (facts.sale_id, facts.stock, facts.sold_before, facts.per_user_limit) == (

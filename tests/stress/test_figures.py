@@ -104,8 +104,13 @@ def test_the_sweep_recommends_the_smallest_worker_count_near_the_best():
     from stress.sweep import recommend
 
     def row(workers, ok, purchases, fraction, p99):
-        return {"workers": workers, "verdictOk": ok, "purchasePerS": purchases,
-                "purchaseFraction": fraction, "burstP99Ms": p99}  # fmt: skip
+        return {
+            "workers": workers,
+            "verdictOk": ok,
+            "purchasePerS": purchases,
+            "purchaseFraction": fraction,
+            "burstP99Ms": p99,
+        }
 
     rows = [
         row(1, True, 500.0, 0.2, 900.0),
@@ -133,9 +138,14 @@ def _ceiling(server_purchases=15000, sold_increase=15100, burst=None, burst_sold
     reference = Side(_measured("status", 200, 25000), _measured("purchase", 201, 30000))
     server.burst, reference.burst = burst
     return CeilingResult(
-        server, reference, sold_increase, burst_sold=burst_sold, burst_stock=100,
-        connections=64, rounds=2,
-    )  # fmt: skip
+        server,
+        reference,
+        sold_increase,
+        burst_sold=burst_sold,
+        burst_stock=100,
+        connections=64,
+        rounds=2,
+    )
 
 
 def _burst(p99_s, codes, shoppers=5000):

@@ -119,11 +119,33 @@ def test_the_ceiling_starts_the_reference_app_and_compares_both(tmp_path):
     env = {"FLASHSALE_ADMIN_TOKEN": TOKEN}
     with running_server(tmp_path / "ceiling.db", workers=2, env=env) as server:
         done = subprocess.run(
-            [sys.executable, "-m", "stress", "ceiling", "--url", server.url, "--admin-token",
-             TOKEN, "--seconds", "2", "--rounds", "1", "--connections", "16",
-             "--burst-users", "400", "--burst-stock", "25", "--report", str(tmp_path)],
-            capture_output=True, text=True, timeout=200, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "stress",
+                "ceiling",
+                "--url",
+                server.url,
+                "--admin-token",
+                TOKEN,
+                "--seconds",
+                "2",
+                "--rounds",
+                "1",
+                "--connections",
+                "16",
+                "--burst-users",
+                "400",
+                "--burst-stock",
+                "25",
+                "--report",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=200,
+            check=False,
+        )
         sold = server.status()["sold"]
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads((tmp_path / "ceiling.json").read_text())

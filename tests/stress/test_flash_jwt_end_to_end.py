@@ -40,19 +40,31 @@ def test_a_signed_burst_sells_exactly_the_stock_and_bots_cannot_buy_as_others(tm
         assert server.status()["auth"]["mode"] == "jwt"
         burst = run_flash(
             FlashOptions(
-                url=server.url, users=users, stock=stock, processes=2, admin_token=TOKEN,
-                scenario=ScenarioOptions("burst", users=users), fairness_tolerance_ms=5000.0,
-                progress=False, signing=signing(),
+                url=server.url,
+                users=users,
+                stock=stock,
+                processes=2,
+                admin_token=TOKEN,
+                scenario=ScenarioOptions("burst", users=users),
+                fairness_tolerance_ms=5000.0,
+                progress=False,
+                signing=signing(),
             )
-        )  # fmt: skip
+        )
         bots = run_flash(
             FlashOptions(
-                url=server.url, users=120, stock=30, processes=2, admin_token=TOKEN,
+                url=server.url,
+                users=120,
+                stock=30,
+                processes=2,
+                admin_token=TOKEN,
                 scenario=ScenarioOptions("bots", users=120, bots=20, bot_attempts=12),
-                fairness_tolerance_ms=5000.0, progress=False, signing=signing(),
+                fairness_tolerance_ms=5000.0,
+                progress=False,
+                signing=signing(),
                 report_dir=tmp_path / "bots",
             )
-        )  # fmt: skip
+        )
 
     assert burst.verdict.ok, failures(burst)
     assert burst.verdict.confirmed == stock
@@ -79,9 +91,23 @@ def test_a_signed_burst_sells_exactly_the_stock_and_bots_cannot_buy_as_others(tm
 def test_the_command_refuses_a_mode_the_server_is_not_in(tmp_path):
     with running_server(tmp_path / "sale.db", workers=1, env=ENV) as server:
         done = subprocess.run(
-            [sys.executable, "-m", "stress", "flash", "--url", server.url, "--users", "5",
-             "--admin-token", TOKEN, "--no-progress"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "stress",
+                "flash",
+                "--url",
+                server.url,
+                "--users",
+                "5",
+                "--admin-token",
+                TOKEN,
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert done.returncode == 2
     assert "pass --jwt-secret or --jwt-key-file" in done.stderr

@@ -90,10 +90,24 @@ def test_three_products_sell_exactly_per_product(tmp_path):
 def test_a_sku_the_sale_does_not_have_stops_the_run_before_the_release(tmp_path):
     with running_server(tmp_path / "sale.db", workers=1, env={"FLASHSALE_STOCK": "10"}) as server:
         done = subprocess.run(
-            [sys.executable, "-m", "stress", "flash", "--url", server.url, "--users", "20",
-             "--products", "no-such-sku=1", "--no-progress"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "stress",
+                "flash",
+                "--url",
+                server.url,
+                "--users",
+                "20",
+                "--products",
+                "no-such-sku=1",
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         status = server.status()
     assert done.returncode == 2, done.stdout + done.stderr
     assert "the sale has no product no-such-sku" in done.stderr

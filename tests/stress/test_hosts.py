@@ -76,8 +76,13 @@ def test_the_command_line_takes_several_urls():
 
 def status(sold: int, total: int = 10, sale: int = 4) -> dict:
     product = {"sku": "tee", "sold": sold, "remaining": total - sold, "total": total}
-    return {"saleId": sale, "sold": sold, "remaining": total - sold, "total": total,
-            "products": [product]}  # fmt: skip
+    return {
+        "saleId": sale,
+        "sold": sold,
+        "remaining": total - sold,
+        "total": total,
+        "products": [product],
+    }
 
 
 def confirmed(user: str, order: str, host: int) -> Record:
@@ -124,8 +129,11 @@ def test_a_user_holding_two_orders_across_hosts_fails():
 
 
 def test_a_sale_every_host_agrees_on_passes_every_check():
-    records = [confirmed("a", "o1", 0), confirmed("b", "o2", 1),
-               Record("c", "purchase", 1, 0, 1000, 410, "sold_out", host=1)]  # fmt: skip
+    records = [
+        confirmed("a", "o1", 0),
+        confirmed("b", "o2", 1),
+        Record("c", "purchase", 1, 0, 1000, 410, "sold_out", host=1),
+    ]
     lookups = {"a": found("a", "o1"), "b": found("b", "o2"), "c": found("c")}
     checks = host_checks(records, [lookups, dict(lookups)], [status(2), status(2)], URLS, 1)
     assert [check.name for check in checks] == [

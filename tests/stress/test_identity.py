@@ -158,8 +158,19 @@ def test_a_jwt_look_up_asks_for_the_callers_own_order():
 
 
 def attempt(user, n, http, status="", *, claimed="", order=None, position=None):
-    return Record(user, "purchase", n, T0 + n * MS, MS, http, status, position, order,
-                  "s1" if order else None, claimed_as=claimed)  # fmt: skip
+    return Record(
+        user,
+        "purchase",
+        n,
+        T0 + n * MS,
+        MS,
+        http,
+        status,
+        position,
+        order,
+        "s1" if order else None,
+        claimed_as=claimed,
+    )
 
 
 def bot_run(as_other_http: int) -> list[Record]:

@@ -24,9 +24,12 @@ def _stand_ins() -> dict[str, types.ModuleType]:
     locust.constant = lambda seconds: lambda user: seconds
     locust.task = lambda function: function
     locust.events = types.SimpleNamespace(
-        init_command_line_parser=_Hook(), test_start=_Hook(), report_to_master=_Hook(),
-        worker_report=_Hook(), quitting=_Hook(),
-    )  # fmt: skip
+        init_command_line_parser=_Hook(),
+        test_start=_Hook(),
+        report_to_master=_Hook(),
+        worker_report=_Hook(),
+        quitting=_Hook(),
+    )
     runners = types.ModuleType("locust.runners")
     runners.WorkerRunner = type("WorkerRunner", (), {})
     gevent = types.ModuleType("gevent")
@@ -77,8 +80,18 @@ def test_buy_again_only_when_the_server_says_so(locustfile):
 
 
 def test_status_events_from_stream_lines(locustfile):
-    lines = ["retry: 2000", "event: status", "id: 1", 'data: {"state":"open","sold":0}', "",
-             ": heartbeat", "", "event: other", "data: {}", ""]  # fmt: skip
+    lines = [
+        "retry: 2000",
+        "event: status",
+        "id: 1",
+        'data: {"state":"open","sold":0}',
+        "",
+        ": heartbeat",
+        "",
+        "event: other",
+        "data: {}",
+        "",
+    ]
     assert locustfile.status_events(lines) == [{"state": "open", "sold": 0}]
 
 
@@ -92,10 +105,19 @@ def test_a_jwt_shopper_token_names_it(locustfile):
     secret = "a-locust-secret-of-at-least-32-bytes"
     options = parser.parse_args(["--jwt-secret", secret, "--jwt-audience", "flash-sale"])
     token = locustfile.mint_token(options, "locust-1", now_s=1_900_000_000)
-    claims = jwt.decode(token, secret, algorithms=["HS256"], audience="flash-sale",
-                        options={"verify_exp": False, "verify_iat": False})  # fmt: skip
-    assert claims == {"sub": "locust-1", "iat": 1_900_000_000, "aud": "flash-sale",
-                      "exp": 1_900_000_000 + locustfile.TOKEN_LIFETIME_S}  # fmt: skip
+    claims = jwt.decode(
+        token,
+        secret,
+        algorithms=["HS256"],
+        audience="flash-sale",
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    assert claims == {
+        "sub": "locust-1",
+        "iat": 1_900_000_000,
+        "aud": "flash-sale",
+        "exp": 1_900_000_000 + locustfile.TOKEN_LIFETIME_S,
+    }
     assert parser.parse_args([]).jwt_secret == ""
 
 

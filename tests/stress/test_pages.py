@@ -92,8 +92,10 @@ def test_a_sale_that_did_not_sell_out_checks_the_final_stock():
 
 def test_the_last_sale_comes_from_the_look_ups_else_from_the_last_201():
     confirmed = Record("a", "purchase", 1, T0, 30 * MS, 201, "confirmed", 1, "o-a")
-    lookups = {"a": LookupResult("a", 200, "o-a", 1, "s", T0 + 12 * MS),
-               "b": LookupResult("b", 404)}  # fmt: skip
+    lookups = {
+        "a": LookupResult("a", 200, "o-a", 1, "s", T0 + 12 * MS),
+        "b": LookupResult("b", 404),
+    }
     assert last_sale([confirmed], lookups).at_ns == T0 + 12 * MS
     fallback = last_sale([confirmed], {"a": LookupResult("a", 200, "o-a", 1, "s", None)})
     assert fallback.at_ns == T0 + 30 * MS and "201" in fallback.source

@@ -30,19 +30,45 @@ STOCK = 40
 @pytest.mark.timeout(120)
 def test_shoppers_on_two_hosts_at_once_buy_exactly_the_stock(tmp_path):
     with RedisServer(tmp_path / "redis") as redis:
-        env = {"FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": redis.url,
-               "FLASHSALE_ADMIN_TOKEN": TOKEN}  # fmt: skip
+        env = {
+            "FLASHSALE_ENGINE": "redis",
+            "FLASHSALE_REDIS_URL": redis.url,
+            "FLASHSALE_ADMIN_TOKEN": TOKEN,
+        }
         with (
             running_server(tmp_path / "a.db", workers=1, env=env) as a,
             running_server(tmp_path / "b.db", workers=1, env=env) as b,
         ):
             done = subprocess.run(
-                [sys.executable, "-m", "stress", "flash", "--url", a.url, "--url", b.url,
-                 "--two-hosts-each", "--users", str(USERS), "--stock", str(STOCK),
-                 "--admin-token", TOKEN, "--processes", "2", "--fairness-tolerance-ms", "5000",
-                 "--no-progress", "--report", str(tmp_path / "report")],
-                capture_output=True, text=True, timeout=100, check=False,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "stress",
+                    "flash",
+                    "--url",
+                    a.url,
+                    "--url",
+                    b.url,
+                    "--two-hosts-each",
+                    "--users",
+                    str(USERS),
+                    "--stock",
+                    str(STOCK),
+                    "--admin-token",
+                    TOKEN,
+                    "--processes",
+                    "2",
+                    "--fairness-tolerance-ms",
+                    "5000",
+                    "--no-progress",
+                    "--report",
+                    str(tmp_path / "report"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=100,
+                check=False,
+            )
             sold = (a.status()["sold"], b.status()["sold"])
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -70,12 +96,37 @@ def test_shoppers_on_two_hosts_at_once_buy_exactly_the_stock(tmp_path):
 @pytest.mark.timeout(120)
 def test_the_redis_figures_print_their_tables_with_tiny_sizes(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "stress", "redis", "--batches", "1,8", "--decide-seconds", "0.2",
-         "--hosts", "1", "--seconds", "1", "--connections", "8", "--burst-users", "40",
-         "--burst-stock", "4", "--burst-hosts", "1", "--redis-dir", str(tmp_path),
-         "--report", str(tmp_path / "report")],
-        capture_output=True, text=True, timeout=100, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "stress",
+            "redis",
+            "--batches",
+            "1,8",
+            "--decide-seconds",
+            "0.2",
+            "--hosts",
+            "1",
+            "--seconds",
+            "1",
+            "--connections",
+            "8",
+            "--burst-users",
+            "40",
+            "--burst-stock",
+            "4",
+            "--burst-hosts",
+            "1",
+            "--redis-dir",
+            str(tmp_path),
+            "--report",
+            str(tmp_path / "report"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "appendfsync always" in out

@@ -16,8 +16,12 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 
 def answer(status: int, body: bytes = b"{}", *extra: str) -> bytes:
-    head = [f"HTTP/1.1 {status} X", "Content-Type: application/json",
-            f"Content-Length: {len(body)}", *extra]  # fmt: skip
+    head = [
+        f"HTTP/1.1 {status} X",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *extra,
+    ]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
@@ -62,8 +66,9 @@ def test_two_requests_on_one_kept_alive_connection():
     async def handler(reader, writer):
         for n in range(2):
             seen.append(await read_request(reader))
-            writer.write(answer(201 if n == 0 else 429, b'{"status":"ok","n":%d}' % n,
-                                "Retry-After: 3"))  # fmt: skip
+            writer.write(
+                answer(201 if n == 0 else 429, b'{"status":"ok","n":%d}' % n, "Retry-After: 3")
+            )
         await writer.drain()
         writer.close()
 
@@ -72,7 +77,10 @@ def test_two_requests_on_one_kept_alive_connection():
         first = await connection.exchange(json_post("/buy", host, {"userId": "u1"}))
         second = await connection.exchange(request_bytes("GET", "/s", host))
         assert (first.status, first.json(), first.headers["retry-after"]) == (
-            201, {"status": "ok", "n": 0}, "3")  # fmt: skip
+            201,
+            {"status": "ok", "n": 0},
+            "3",
+        )
         assert second.status == 429 and second.retry_after_s == 3.0
         assert connection.requests_sent == 2 and connection.written_ns > 0
         connection.close()
@@ -144,8 +152,10 @@ def test_a_chunked_stream_is_handed_over_piece_by_piece_as_it_arrives():
 
     async def handler(reader, writer):
         await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n6\r\nevent:\r\n")  # fmt: skip
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n6\r\nevent:\r\n"
+        )
         await writer.drain()
         await go_on.wait()
         writer.write(b"8\r\n status\n\r\n0\r\n\r\n")

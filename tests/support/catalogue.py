@@ -22,9 +22,16 @@ def sale_record(
 
 
 def snapshot(
-    sale_id: int, stock: int, limit: int = 1, starts=None, ends=None, created: int = 10,
-    sold: int = 0, *, products: tuple[Product, ...] | None = None,
-) -> SaleSnapshot:  # fmt: skip
+    sale_id: int,
+    stock: int,
+    limit: int = 1,
+    starts=None,
+    ends=None,
+    created: int = 10,
+    sold: int = 0,
+    *,
+    products: tuple[Product, ...] | None = None,
+) -> SaleSnapshot:
     """A one-product sale (of `stock`) unless `products` are given, with `sold` on the first."""
     products = products or (product(stock=stock),)
     items = tuple(ProductStock(p, sold if i == 0 else 0) for i, p in enumerate(products))

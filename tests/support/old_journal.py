@@ -57,7 +57,9 @@ def write_old_journal(
         )
         db.executemany(
             "INSERT INTO orders VALUES (1, ?, ?, ?, 1, ?)",
-            [(n, order_ids[n - 1], user, 1_700_000_000_000_000 + n)
-             for n, user in enumerate(users, start=1)],
-        )  # fmt: skip
+            [
+                (n, order_ids[n - 1], user, 1_700_000_000_000_000 + n)
+                for n, user in enumerate(users, start=1)
+            ],
+        )
     return order_ids

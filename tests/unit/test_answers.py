@@ -26,30 +26,71 @@ def test_a_sale_is_201_with_the_order_and_its_look_up():
     assert resp.status == falcon.HTTP_201
     assert resp.location == "/look/ann"
     assert resp.media == {
-        "status": "confirmed", "orderId": ORDER.order_id, "userId": "ann", "position": 7,
-        "purchasedAt": "2025-12-01T14:40:00.123Z", "saleId": 3, "sku": "item",
-    }  # fmt: skip
+        "status": "confirmed",
+        "orderId": ORDER.order_id,
+        "userId": "ann",
+        "position": 7,
+        "purchasedAt": "2025-12-01T14:40:00.123Z",
+        "saleId": 3,
+        "sku": "item",
+    }
 
 
 @pytest.mark.parametrize(
     ("outcome", "kwargs", "http", "status", "extra", "retry_after"),
     [
-        (Outcome.ALREADY_PURCHASED, {"order": ORDER}, falcon.HTTP_409, "already_purchased",
-         {"orderId": ORDER.order_id, "position": 7, "sku": "item"}, None),
+        (
+            Outcome.ALREADY_PURCHASED,
+            {"order": ORDER},
+            falcon.HTTP_409,
+            "already_purchased",
+            {"orderId": ORDER.order_id, "position": 7, "sku": "item"},
+            None,
+        ),
         (Outcome.SOLD_OUT, {"sku": "s42"}, falcon.HTTP_410, "sold_out", {"sku": "s42"}, None),
-        (Outcome.UNKNOWN_PRODUCT, {"sku": "s99"}, falcon.HTTP_404, "unknown_product",
-         {"sku": "s99"}, None),
-        (Outcome.NOT_STARTED, {"starts_at_us": 0}, falcon.HTTP_403, "not_started",
-         {"startsAt": "1970-01-01T00:00:00.000Z"}, None),
-        (Outcome.ENDED, {"ends_at_us": 0}, falcon.HTTP_403, "ended",
-         {"endsAt": "1970-01-01T00:00:00.000Z"}, None),
-        (Outcome.RATE_LIMITED, {"retry_after_s": 42}, falcon.HTTP_429, "rate_limited",
-         {"retryAfter": 42}, "42"),
-        (Outcome.UNAVAILABLE, {"retry_after_s": 2}, falcon.HTTP_503, "unavailable",
-         {"retryAfter": 2}, "2"),
+        (
+            Outcome.UNKNOWN_PRODUCT,
+            {"sku": "s99"},
+            falcon.HTTP_404,
+            "unknown_product",
+            {"sku": "s99"},
+            None,
+        ),
+        (
+            Outcome.NOT_STARTED,
+            {"starts_at_us": 0},
+            falcon.HTTP_403,
+            "not_started",
+            {"startsAt": "1970-01-01T00:00:00.000Z"},
+            None,
+        ),
+        (
+            Outcome.ENDED,
+            {"ends_at_us": 0},
+            falcon.HTTP_403,
+            "ended",
+            {"endsAt": "1970-01-01T00:00:00.000Z"},
+            None,
+        ),
+        (
+            Outcome.RATE_LIMITED,
+            {"retry_after_s": 42},
+            falcon.HTTP_429,
+            "rate_limited",
+            {"retryAfter": 42},
+            "42",
+        ),
+        (
+            Outcome.UNAVAILABLE,
+            {"retry_after_s": 2},
+            falcon.HTTP_503,
+            "unavailable",
+            {"retryAfter": 2},
+            "2",
+        ),
         (Outcome.EXPIRED, {}, falcon.HTTP_503, "unavailable", {"retryAfter": 1}, "1"),
     ],
-)  # fmt: skip
+)
 def test_a_refusal_has_a_title_a_description_and_its_details(
     outcome, kwargs, http, status, extra, retry_after
 ):

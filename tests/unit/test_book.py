@@ -65,15 +65,20 @@ def test_a_resent_request_finds_the_sale_a_dead_allocator_committed():
     assert recovered.take_unjournaled() == []
 
 
-SIZES = sale_record(product("s41", stock=2), product("s42", stock=1), product("s43", stock=3),
-                    limit=2)  # fmt: skip
+SIZES = sale_record(
+    product("s41", stock=2), product("s42", stock=1), product("s43", stock=3), limit=2
+)
 
 
 def test_each_product_sells_exactly_its_own_stock_and_positions_span_the_sale():
     book = StockBook(SIZES)
     answers = [buy(book, f"u{i}", "s42") for i in range(3)] + [buy(book, "v", "s41")]
-    assert [o for o, _ in answers] == [Outcome.CONFIRMED, Outcome.SOLD_OUT, Outcome.SOLD_OUT,
-                                       Outcome.CONFIRMED]  # fmt: skip
+    assert [o for o, _ in answers] == [
+        Outcome.CONFIRMED,
+        Outcome.SOLD_OUT,
+        Outcome.SOLD_OUT,
+        Outcome.CONFIRMED,
+    ]
     first, last = answers[0][1], answers[3][1]
     assert (first.sku, first.position, first.sku_position) == ("s42", 1, 1)
     assert (last.sku, last.position, last.sku_position) == ("s41", 2, 1)

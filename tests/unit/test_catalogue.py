@@ -10,8 +10,14 @@ from flashsale.errors import ConfigError, InvalidInput
 
 
 def spec(**fields) -> dict:
-    return {"sku": "s42", "name": "Size 42", "priceCents": 12000, "currency": "EUR", "stock": 5,
-            **fields}  # fmt: skip
+    return {
+        "sku": "s42",
+        "name": "Size 42",
+        "priceCents": 12000,
+        "currency": "EUR",
+        "stock": 5,
+        **fields,
+    }
 
 
 def parse(products, limit: int = 2) -> tuple[Product, ...]:
@@ -59,8 +65,12 @@ def test_a_product_that_cannot_be_sold_is_refused_naming_its_fault(products, nam
 
 
 def test_pictures_by_https_or_from_the_images_folder():
-    web, local = parse([spec(sku="a", imageUrl="https://cdn.example/a.webp"),
-                        spec(sku="b", imageUrl="/flash-sale/images/b.png")])  # fmt: skip
+    web, local = parse(
+        [
+            spec(sku="a", imageUrl="https://cdn.example/a.webp"),
+            spec(sku="b", imageUrl="/flash-sale/images/b.png"),
+        ]
+    )
     assert (web.image_url, local.image_url) == (
         "https://cdn.example/a.webp",
         "/flash-sale/images/b.png",
@@ -78,9 +88,12 @@ def test_the_first_sale_comes_from_the_settings_or_a_catalogue_file(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "says"),
-    [("not json", "cannot read"), ('{"items": []}', "must hold"),
-     ('{"products": [{"sku": "a"}]}', "name")],
-)  # fmt: skip
+    [
+        ("not json", "cannot read"),
+        ('{"items": []}', "must hold"),
+        ('{"products": [{"sku": "a"}]}', "name"),
+    ],
+)
 def test_a_catalogue_file_that_cannot_be_sold_stops_start_up(tmp_path, text, says):
     file = tmp_path / "catalogue.json"
     file.write_text(text)

@@ -104,18 +104,32 @@ SIZES = [product("s41", stock=2), product("s42", stock=1, per_user_limit=1)]
         [order(1, "ann", sku="s41", sku_position=1), order(2, "bob", sku="s41", sku_position=1)],
         [order(1, "ann", sku="s99", sku_position=1)],  # no such product
         # a second s43 for ann: its own limit is 1, the sale's 2
-        [order(1, "ann", 1, sku="s43", sku_position=1), order(2, "ann", 2, sku="s43",
-                                                              sku_position=2)],
+        [
+            order(1, "ann", 1, sku="s43", sku_position=1),
+            order(2, "ann", 2, sku="s43", sku_position=2),
+        ],
     ],
-)  # fmt: skip
+)
 def test_the_schema_refuses_an_oversell_of_one_product_or_its_own_limit(tmp_path, bad):
     journal = Journal(tmp_path / "j.db")
-    journal.create_sale([product("s41", stock=2), product("s42", stock=1),
-                         product("s43", stock=2, per_user_limit=1)], 2, None, None)  # fmt: skip
+    journal.create_sale(
+        [
+            product("s41", stock=2),
+            product("s42", stock=1),
+            product("s43", stock=2, per_user_limit=1),
+        ],
+        2,
+        None,
+        None,
+    )
     with pytest.raises(sqlite3.IntegrityError):
         journal.record(bad)
-    journal.record([order(1, "ann", 1, sku="s41", sku_position=1),
-                    order(2, "ann", 2, sku="s42", sku_position=1)])  # fmt: skip
+    journal.record(
+        [
+            order(1, "ann", 1, sku="s41", sku_position=1),
+            order(2, "ann", 2, sku="s42", sku_position=1),
+        ]
+    )
     assert [o.sku for o in journal.orders_of_sale(1)] == ["s41", "s42"]
 
 
@@ -136,8 +150,9 @@ def test_a_journal_of_one_product_sales_is_upgraded_in_place(tmp_path):
     assert [(p.sku, p.stock) for p in sale.products] == [("aurora", 5)]  # the sale's stock
     orders = journal.orders_of_sale(sale.sale_id)
     assert [(o.order_id, o.sku, o.sku_position) for o in orders] == [
-        (order_ids[0], "aurora", 1), (order_ids[1], "aurora", 2)
-    ]  # fmt: skip
+        (order_ids[0], "aurora", 1),
+        (order_ids[1], "aurora", 2),
+    ]
     # The new guards hold for the old sale: its stock, and one each.
     with pytest.raises(sqlite3.IntegrityError):
         journal.record([order(3, "ann", 2, sku="aurora")])

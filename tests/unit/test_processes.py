@@ -13,9 +13,17 @@ from flashsale.processes import (
 
 
 def _fake_proc(
-    tmp_path, pid: int, command: str, utime: int, stime: int, rss_pages: int,
-    *, parent: int = 1, group: int = 1, state: str = "S",
-):  # fmt: skip
+    tmp_path,
+    pid: int,
+    command: str,
+    utime: int,
+    stime: int,
+    rss_pages: int,
+    *,
+    parent: int = 1,
+    group: int = 1,
+    state: str = "S",
+):
     # /proc/<pid>/stat: pid (comm) state ppid pgrp, then fields 6.. ; utime and
     # stime are fields 14 and 15, rss field 24 (man 5 proc).
     fields = [state, str(parent), str(group)] + ["0"] * 8 + [str(utime), str(stime)]

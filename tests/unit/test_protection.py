@@ -102,10 +102,13 @@ def test_a_journal_that_cannot_be_written_keeps_it_open_until_it_can(breaker, al
 
 def test_a_queue_full_for_the_saturation_time_opens_it(tmp_path, allocator):
     breaker = CircuitBreaker(
-        BreakerBoard(), RangeLocks(tmp_path / "b.lock", 1), BreakerSettings(saturation_s=0.1),
-        allocator_silence_s=lambda: 0.0, failures_since=allocator.failures_since,
+        BreakerBoard(),
+        RangeLocks(tmp_path / "b.lock", 1),
+        BreakerSettings(saturation_s=0.1),
+        allocator_silence_s=lambda: 0.0,
+        failures_since=allocator.failures_since,
         journal_failing=lambda: False,
-    )  # fmt: skip
+    )
     breaker.note_queue(True)
     breaker.note_queue(False)  # drained: the clock starts again
     breaker.note_queue(True)

@@ -48,8 +48,10 @@ def test_the_worker_decodes_a_reply_into_its_decision():
     assert got_id == request_id
     assert decision.outcome is Outcome.CONFIRMED
     assert (decision.order.order_id, decision.order.sale_id, decision.order.position) == (
-        order_id, 4, 17,
-    )  # fmt: skip
+        order_id,
+        4,
+        17,
+    )
     assert decision.order.sku == "shoe-42"
     assert (decision.order.unit, decision.order.purchased_at_us) == (1, 1234)
     refused = Reply(Kind.DECISION, Outcome.SOLD_OUT, 9, request_id).encode()

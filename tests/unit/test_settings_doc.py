@@ -54,8 +54,9 @@ def test_the_admin_api_takes_the_declared_bounds():
     assert f"[{stock.low}, {stock.high}]" in str(refused.value.description)
     spec = admin._sale_spec({"stock": stock.high}, Settings().product)
     assert (spec["products"][0]["stock"], spec["perUserLimit"]) == (
-        stock.high, Settings().per_user_limit
-    )  # fmt: skip
+        stock.high,
+        Settings().per_user_limit,
+    )
 
 
 def test_the_openapi_document_states_the_declared_bounds():

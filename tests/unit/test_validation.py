@@ -22,11 +22,21 @@ def test_unreasonable_user_ids_fail(user_id):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"[]", b"null", b'{"userId": "a", "userId": "b"}', b'{"userId": NaN}',
-     b"{" * 3000, b'{"user": "a"}', b"\xff", b'{"userId": "a", "sku": "no spaces"}',
-     b'{"userId": "a", "sku": 42}', b'{"userId": "a", "sku": ""}',
-     b'{"userId": "a", "sku": "' + b"x" * 65 + b'"}'],
-)  # fmt: skip
+    [
+        b"",
+        b"[]",
+        b"null",
+        b'{"userId": "a", "userId": "b"}',
+        b'{"userId": NaN}',
+        b"{" * 3000,
+        b'{"user": "a"}',
+        b"\xff",
+        b'{"userId": "a", "sku": "no spaces"}',
+        b'{"userId": "a", "sku": 42}',
+        b'{"userId": "a", "sku": ""}',
+        b'{"userId": "a", "sku": "' + b"x" * 65 + b'"}',
+    ],
+)
 def test_bodies_that_are_not_one_clean_object_fail(raw):
     with pytest.raises(InvalidInput):
         parse_purchase(raw)
