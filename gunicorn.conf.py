@@ -1,7 +1,7 @@
 """Gunicorn settings for the flash sale service; the hooks call into flashsale.lifecycle.
 
 Every value comes from flashsale.config.Settings (FLASHSALE_* and WEB_CONCURRENCY).
-The limits are deliberate; README.md, "Tuning", explains each.
+The limits are deliberate; docs/operations.md, "Tuning workers and limits", explains each.
 """
 
 from flashsale import lifecycle

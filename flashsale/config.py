@@ -2,7 +2,7 @@
 
 Every knob is a `FLASHSALE_*` variable (plus gunicorn's own `WEB_CONCURRENCY`),
 declared once below: its field, variable, default, bounds and doc line
-(`flashsale.setting`). README's table is written from these declarations
+(`flashsale.setting`). docs/configuration.md's table is written from them
 (`python -m flashsale.settings_doc --write`). An invalid value stops start-up
 with one line naming the variable.
 """
@@ -52,7 +52,7 @@ from flashsale.setting import parse_instant as parse_instant
 REPO_ROOT = Path(__file__).resolve().parent.parent
 S = TypeVar("S", bound=Setting[Any])
 
-# One event-loop worker per core (README, "Tuning workers and limits").
+# One event-loop worker per core (docs/operations.md, "Tuning workers and limits").
 DEFAULT_WORKERS = 2
 MAX_WORKERS = 32
 # Settings of earlier versions that no longer mean anything, with what replaced them.
@@ -98,7 +98,7 @@ def _cookie_name(value: str) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting, in README's order; each field is its own declaration.
+    """Every setting, in the documented order; each field is its own declaration.
 
     `setting`, `optional` and `group` return a `dataclasses.field` (which RUF009
     cannot see): nothing is called per instance.
@@ -117,7 +117,7 @@ class Settings:
         DEFAULT_WORKERS,
         Integer(
             "WEB_CONCURRENCY",
-            "gunicorn workers, see [Tuning](#tuning-workers-and-limits)",
+            "gunicorn workers, see [Tuning](operations.md#tuning-workers-and-limits)",
             low=1,
             high=MAX_WORKERS,
         ),
@@ -137,7 +137,7 @@ class Settings:
     ends_at: datetime | None = optional(  # noqa: RUF009
         Instant("FLASHSALE_ENDS_AT", "end of the first sale", unset="never ends")
     )
-    # The first sale's one product (README, "Products"), unless a catalogue file names several.
+    # The first sale's one product (docs/api.md, "Products"), unless a catalogue file names several.
     product: ProductSettings = group(  # noqa: RUF009
         ProductSettings,
         sku=Text(
@@ -182,13 +182,13 @@ class Settings:
     db_path: Path = setting(  # noqa: RUF009
         Path("var/flashsale.db"), FilePath("FLASHSALE_DB", "the journal (SQLite)")
     )
-    # Where the stock is decided (README, "Many hosts, one Redis").
+    # Where the stock is decided (docs/many-hosts.md).
     engine: str = setting(
         "sqlite",
         Choice(
             "FLASHSALE_ENGINE",
             "`sqlite`: this host's journal; `redis`: one Redis that every host decides on, "
-            "see [Many hosts](#many-hosts-one-redis)",
+            "see [Many hosts](many-hosts.md)",
             words=("sqlite", "redis"),
         ),
     )
@@ -245,17 +245,17 @@ class Settings:
         Token(
             "FLASHSALE_OPERATOR_TOKEN",
             "bearer token that `/flash-sale/metrics`, `/metrics` and health's detail then need, "
-            "see [Protection](#protection)",
+            "see [Protection](operations.md#protection)",
             unset="operator figures open",
         )
     )
-    # Who the buyer is (README, "Identity"): the body's userId, or a verified JWT's sub.
+    # Who the buyer is (docs/identity.md): the body's userId, or a verified JWT's sub.
     auth: str = setting(
         "open",
         Choice(
             "FLASHSALE_AUTH",
             "`open`: the buyer is the body's `userId`; `jwt`: the `sub` of a signed token, "
-            "see [Identity](#identity-signed-tokens)",
+            "see [Identity](identity.md)",
             words=("open", "jwt"),
         ),
     )
@@ -371,7 +371,7 @@ class Settings:
             high=100_000,
         ),
     )
-    # Per-address bounds (README, "Protection"): counted by each worker on its own.
+    # Per-address bounds (docs/operations.md, "Protection"): counted by each worker on its own.
     connections_per_address: int = setting(
         512,
         Integer(
@@ -434,7 +434,7 @@ class Settings:
             high=300.0,
         ),
     )
-    # Protection (README, "Protection"): rate limits, breaker, queue.
+    # Protection (docs/operations.md, "Protection"): rate limits, breaker, queue.
     rate_limit: int = setting(
         10,
         Integer(

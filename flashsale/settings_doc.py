@@ -1,10 +1,11 @@
-"""README's table of settings, written from their declarations in flashsale.config.
+"""The table of settings in docs/configuration.md, written from flashsale.config's declarations.
 
     python -m flashsale.settings_doc            # print the table
-    python -m flashsale.settings_doc --write    # replace the table in README.md
-    python -m flashsale.settings_doc --check    # exit 1 when README.md's table differs
+    python -m flashsale.settings_doc --write    # replace the table in docs/configuration.md
+    python -m flashsale.settings_doc --check    # exit 1 when the page's table differs
 
-tests/unit/test_settings_doc.py fails when README's table and the declarations differ.
+The table sits between the page's BEGIN and END markers, nothing else of the page is
+touched. tests/unit/test_settings_doc.py fails when the page's table and the declarations differ.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from pathlib import Path
 from flashsale.config import REPO_ROOT, Settings
 from flashsale.setting import Setting, declarations
 
-README = REPO_ROOT / "README.md"
-SECTION = "## Configuration"
+PAGE = REPO_ROOT / "docs" / "configuration.md"
+# HTML comments, which Markdown does not show.
+BEGIN = "<!-- BEGIN settings table: written by python -m flashsale.settings_doc --write -->\n"
+END = "<!-- END settings table -->\n"
 HEADER = ("| Variable | Default | Meaning |", "|---|---|---|")
 REGENERATE = "python -m flashsale.settings_doc --write"
 
 
 def shown_default(declaration: Setting[object], default: object) -> str:
-    """A default as README shows it: paths inside the checkout relative to it."""
+    """A default as the page shows it: paths inside the checkout relative to it."""
     if default is None:
         return f"unset: {declaration.unset}" if declaration.unset else "unset"
     if isinstance(default, Path) and default.is_relative_to(REPO_ROOT):
@@ -48,24 +51,25 @@ def table() -> str:
     return "\n".join([*HEADER, *rows]) + "\n"
 
 
-def table_span(readme: str) -> tuple[int, int]:
-    """Where the first table of README's Configuration section starts and ends."""
-    section = readme.index(f"\n{SECTION}\n")
-    start = readme.index("\n|", section) + 1
-    end = start
-    while readme.startswith("|", end):
-        end = readme.index("\n", end) + 1
-    return start, end
+def block() -> str:
+    """What goes between the markers: the table, a blank line either side (a block of its own)."""
+    return f"\n{table()}\n"
 
 
-def readme_table(readme: str) -> str:
-    start, end = table_span(readme)
-    return readme[start:end]
+def table_span(page: str) -> tuple[int, int]:
+    """Where the text between the page's BEGIN and END markers starts and ends."""
+    start = page.index(BEGIN) + len(BEGIN)
+    return start, page.index(END, start)
 
 
-def with_table(readme: str) -> str:
-    start, end = table_span(readme)
-    return readme[:start] + table() + readme[end:]
+def page_table(page: str) -> str:
+    start, end = table_span(page)
+    return page[start:end]
+
+
+def with_table(page: str) -> str:
+    start, end = table_span(page)
+    return page[:start] + block() + page[end:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,18 +79,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--write", action="store_true", help="replace the table in README.md")
-    action.add_argument("--check", action="store_true", help="exit 1 when README.md differs")
+    action.add_argument("--write", action="store_true", help=f"replace the table in {PAGE.name}")
+    action.add_argument("--check", action="store_true", help=f"exit 1 when {PAGE.name} differs")
     args = parser.parse_args(argv)
     if not (args.write or args.check):
         sys.stdout.write(table())
         return 0
-    readme = README.read_text(encoding="utf-8")
+    page = PAGE.read_text(encoding="utf-8")
     if args.write:
-        README.write_text(with_table(readme), encoding="utf-8")
+        PAGE.write_text(with_table(page), encoding="utf-8")
         return 0
-    if readme_table(readme) != table():
-        print(f"README.md's settings table is out of date: run {REGENERATE}", file=sys.stderr)
+    if page_table(page) != block():
+        print(
+            f"docs/configuration.md's settings table is out of date: run {REGENERATE}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -1,6 +1,6 @@
 """One person, one userId: how an id sent by a client becomes the id that is counted.
 
-The rule (README, "User ids: one person, one id"):
+The rule (docs/identity.md, "User ids: one person, one id"):
 
 1. The id is normalised with Unicode NFKC first, and only the normalised id is
    checked, counted (rate limits, the allocator's one-per-person), looked up

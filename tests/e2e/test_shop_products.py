@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import publish_for_docs, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -105,7 +105,7 @@ def test_pick_a_size_buy_it_and_see_the_sold_out_size_disabled(
     picture = page.get_by_role("img", name="Trail sneaker, EU 42")
     expect(picture).to_have_attribute("src", "/flash-sale/images/sneaker.svg")
     assert picture.evaluate("image => image.complete && image.naturalWidth > 0"), "no picture"
-    screenshot(page, "shop-products-chosen")
+    publish_for_docs(screenshot(page, "shop-products-chosen"), "shop-sizes.png")
 
     # Another shopper's purchase of the same size is pushed to the page, the choice kept.
     assert buy(server.url, "zoe", "sneaker-42").status_code == 201

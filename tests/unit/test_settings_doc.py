@@ -1,4 +1,4 @@
-"""Every setting is declared once (flashsale.config); README and the admin API follow it."""
+"""Every setting is declared once (flashsale.config); the docs and the admin API follow it."""
 
 from __future__ import annotations
 
@@ -12,20 +12,25 @@ from flashsale.api.openapi import openapi_document
 from flashsale.config import Settings, declared
 from flashsale.errors import InvalidInput
 from flashsale.setting import Integer, Number, declarations
-from flashsale.settings_doc import README, REGENERATE, readme_table, table, with_table
+from flashsale.settings_doc import BEGIN, END, PAGE, REGENERATE, block, page_table, with_table
 
 ALL = list(declarations(Settings))
 
 
-def test_readme_lists_the_declared_settings():
-    assert readme_table(README.read_text(encoding="utf-8")) == table(), (
-        f"README.md's Configuration table differs from flashsale/config.py: run `{REGENERATE}`"
+def test_the_configuration_page_lists_the_declared_settings():
+    assert page_table(PAGE.read_text(encoding="utf-8")) == block(), (
+        f"docs/configuration.md's table differs from flashsale/config.py: run `{REGENERATE}`"
     )
 
 
 def test_the_table_is_replaced_and_nothing_else():
-    readme = "# X\n\n## Configuration\n\nProse.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nAfter.\n"
-    assert with_table(readme) == ("# X\n\n## Configuration\n\nProse.\n\n" + table() + "\nAfter.\n")
+    page = f"# X\n\nProse.\n\n{BEGIN}\n| a | b |\n|---|---|\n| 1 | 2 |\n\n{END}\nAfter.\n"
+    assert with_table(page) == f"# X\n\nProse.\n\n{BEGIN}{block()}{END}\nAfter.\n"
+    assert "| `FLASHSALE_BIND` |" in block()
+
+
+def test_an_empty_place_between_the_markers_takes_the_table():
+    assert page_table(with_table(f"{BEGIN}{END}")) == block()
 
 
 def test_each_variable_is_declared_once_and_documented():
