@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from stress import rate_flood
-from stress.products import PRODUCTS_HELP, ProductDemand, ProductsError, parse_products
-from stress.redis_cli import add_redis_options, cmd_redis
-from stress.scenarios import SCENARIOS, ScenarioOptions
+from stress.benchmarks import rate_flood
+from stress.commands.redis import add_redis_options, cmd_redis
+from stress.scenarios.plans import SCENARIOS, ScenarioOptions
+from stress.scenarios.products import PRODUCTS_HELP, ProductDemand, ProductsError, parse_products
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -19,11 +19,11 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["allocator"]:
-        from stress import allocator_bench
+        from stress.benchmarks import allocator
 
-        return allocator_bench.main(argv[1:])
+        return allocator.main(argv[1:])
     if argv[:1] == ["journal"]:
-        from stress import journal_footprint
+        from stress.benchmarks import journal_footprint
 
         return journal_footprint.main(argv[1:])
     parser = build_parser()
@@ -352,7 +352,7 @@ def _add_identity_options(parser: argparse.ArgumentParser) -> None:
 
 def signing_key(args: argparse.Namespace):
     """The signing key of the command line, or None (open mode); IdentityError if unusable."""
-    from stress.identity import SigningKey
+    from stress.scenarios.identity import SigningKey
 
     return SigningKey.from_options(
         secret=getattr(args, "jwt_secret", None),
@@ -408,7 +408,7 @@ def _add_ceiling_options(parser: argparse.ArgumentParser) -> None:
 
 
 def flash_options(args: argparse.Namespace, url: str, token: str | None, report: Path | None):
-    from stress.flash import FlashOptions
+    from stress.scenarios.flash import FlashOptions
 
     urls = getattr(args, "urls", None) or []
     return FlashOptions(
@@ -451,8 +451,8 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     import requests
 
     from stress.common import ApiError
-    from stress.flash import format_summary, run_flash
-    from stress.identity import IdentityError
+    from stress.scenarios.flash import format_summary, run_flash
+    from stress.scenarios.identity import IdentityError
 
     if args.stock is not None and not args.admin_token:
         print(
@@ -492,7 +492,7 @@ def _cmd_flash(args: argparse.Namespace) -> int:
         return 2
     print(format_summary(result))
     if result.ceiling is not None:
-        from stress.ceiling import format_ceiling
+        from stress.benchmarks.ceiling import format_ceiling
 
         print("\n" + format_ceiling(result.ceiling))
     if args.report:
@@ -513,7 +513,7 @@ def _hosts_refused(args: argparse.Namespace) -> str | None:
 
 
 def ceiling_options(args: argparse.Namespace):
-    from stress.ceiling import CeilingOptions
+    from stress.benchmarks.ceiling import CeilingOptions
 
     return CeilingOptions(
         # The sweep has neither: it fills in each server's own url and token.
@@ -531,19 +531,19 @@ def ceiling_options(args: argparse.Namespace):
 
 
 def _cmd_ceiling(args: argparse.Namespace) -> int:
-    from stress.ceiling import format_ceiling, measure_ceiling
+    from stress.benchmarks.ceiling import format_ceiling, measure_ceiling
 
     result = measure_ceiling(ceiling_options(args))
     print(format_ceiling(result))
     if args.report:
-        from stress.report import write_json
+        from stress.report.html import write_json
 
         write_json(args.report / "ceiling.json", result.to_dict())
     return 0 if result.ok else 1
 
 
 def sweep_options(args: argparse.Namespace):
-    from stress.sweep import SweepOptions
+    from stress.benchmarks.sweep import SweepOptions
 
     return SweepOptions(
         workers=[int(part) for part in args.workers.split(",") if part.strip()],
@@ -555,7 +555,7 @@ def sweep_options(args: argparse.Namespace):
 
 
 def _phases(text: str) -> tuple[str, ...]:
-    from stress.streams import PHASES
+    from stress.benchmarks.streams import PHASES
 
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     if not names or set(names) - set(PHASES):
@@ -564,7 +564,7 @@ def _phases(text: str) -> tuple[str, ...]:
 
 
 def streams_options(args: argparse.Namespace):
-    from stress.streams import StreamsOptions
+    from stress.benchmarks.streams import StreamsOptions
 
     return StreamsOptions(
         phases=args.phases,
@@ -578,7 +578,7 @@ def streams_options(args: argparse.Namespace):
 
 
 def _cmd_streams(args: argparse.Namespace) -> int:
-    from stress.streams import format_streams, run_streams, write_report
+    from stress.benchmarks.streams import format_streams, run_streams, write_report
 
     result = run_streams(streams_options(args))
     print(format_streams(result))
@@ -588,7 +588,7 @@ def _cmd_streams(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from stress.sweep import format_sweep, run_sweep
+    from stress.benchmarks.sweep import format_sweep, run_sweep
 
     result = run_sweep(sweep_options(args))
     print(format_sweep(result))

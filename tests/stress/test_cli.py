@@ -57,7 +57,7 @@ def test_flash_can_add_the_ceiling_on_the_same_server():
 
 
 def test_a_sale_used_as_it_stands_is_read_from_the_status():
-    from stress.flash import FlashOptions, _prepare_sale
+    from stress.scenarios.flash import FlashOptions, _prepare_sale
 
     status = {
         "saleId": 11,
@@ -78,7 +78,7 @@ def test_a_sale_used_as_it_stands_is_read_from_the_status():
 
 
 def test_the_allocator_benchmark_decides_and_journals_every_purchase(tmp_path):
-    from stress.allocator_bench import measure
+    from stress.benchmarks.allocator import measure
 
     figures = measure(purchases=3000, clients=2, window=64, journal_dir=tmp_path)
     assert figures["purchases"] == 3000
@@ -88,7 +88,7 @@ def test_the_allocator_benchmark_decides_and_journals_every_purchase(tmp_path):
 
 
 def test_the_journal_footprint_is_measured_in_bytes_an_order_and_a_wal_peak(tmp_path, capsys):
-    from stress.journal_footprint import main, measure
+    from stress.benchmarks.journal_footprint import main, measure
 
     figures = measure(orders=2000, per_commit=20, ids="uuid", journal_dir=tmp_path)
     assert 100 < figures["bytesPerOrder"] < 1000
@@ -99,7 +99,7 @@ def test_the_journal_footprint_is_measured_in_bytes_an_order_and_a_wal_peak(tmp_
 
 
 def test_redis_figures_options_from_the_command_line():
-    from stress.redis_cli import redis_options
+    from stress.commands.redis import redis_options
 
     defaults = redis_options(parse("redis"))
     assert defaults.phases == ("decide", "hosts", "burst")

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from stress.flash import FlashOptions, run_flash
-from stress.scenarios import ScenarioOptions
+from stress.scenarios.flash import FlashOptions, run_flash
+from stress.scenarios.plans import ScenarioOptions
 from tests.support.report_charts import bar_totals, charts
 from tests.support.server import running_server
 

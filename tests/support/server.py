@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from flashsale.processes import processes_in_group
-from stress.server import REPO_ROOT, SERVER_CONF, FlashSaleServer, free_port
+from stress.servers.gunicorn_server import REPO_ROOT, SERVER_CONF, FlashSaleServer, free_port
 
 __all__ = [
     "GUNICORN_CONF",

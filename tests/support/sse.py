@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import requests
 
-from stress.sse import SseEvent, SseParser
+from stress.client.sse import SseEvent, SseParser
 from tests.support.raw_http import RawAnswer, connect, parse_answer
 
 EVENTS_PATH = "/flash-sale/events"
