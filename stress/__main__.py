@@ -149,12 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     streams.set_defaults(handler=_cmd_streams)
 
     # `python -m stress allocator` (the allocator measured without HTTP) lives in
-    # stress/allocator_bench.py with its own argument parser: main() hands it the
+    # stress/benchmarks/allocator.py with its own argument parser: main() hands it the
     # rest of the command line; this entry only lists it in --help.
     commands.add_parser(
         "allocator", help="decisions per second of the allocator, without HTTP", add_help=False
     )
-    # Likewise `python -m stress journal`, in stress/journal_footprint.py.
+    # Likewise `python -m stress journal`, in stress/benchmarks/journal_footprint.py.
     commands.add_parser(
         "journal", help="the disk a sale's journal needs: bytes an order, WAL", add_help=False
     )

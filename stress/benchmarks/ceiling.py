@@ -1,15 +1,15 @@
 """The throughput ceiling: the server as a fraction of a trivial Falcon app.
 
-`ceiling` starts the trivial reference app itself (stress/reference_app.py, on
-the server's own worker class, worker count and settings) and loads it and the
+`ceiling` starts the trivial reference app itself (stress/servers/reference_app.py,
+on the server's own worker class, worker count and settings) and loads it and the
 server the same way in one run, alternating between them so that drift in the
 host's load hits both:
 
-- closed-loop keep-alive load (stress/closed_loop.py) on GET /flash-sale/status,
-  then on POST /flash-sale/purchase with a new user per request and a sale
-  larger than the load, so that every purchase of the server is a real,
-  durable sale;
-- a burst (stress/burst.py): shoppers each on a new connection, released
+- closed-loop keep-alive load (stress/benchmarks/closed_loop.py) on GET
+  /flash-sale/status, then on POST /flash-sale/purchase with a new user per
+  request and a sale larger than the load, so that every purchase of the server
+  is a real, durable sale;
+- a burst (stress/client/burst.py): shoppers each on a new connection, released
   together by a cheap asyncio client, against a sale of `burst_stock` items.
 
 It prints status reads/s and purchases/s as fractions of the reference's, the

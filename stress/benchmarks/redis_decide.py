@@ -1,7 +1,7 @@
 """Redis decisions per second by batch size: `RedisStore.decide` called directly,
 as the allocator's Redis thread calls it, with no HTTP and no allocator.
 
-A redis-server of its own (stress/redis_server.py: appendonly yes, appendfsync
+A redis-server of its own (stress/servers/redis_server.py: appendonly yes, appendfsync
 always, so each FCALL is fsynced before it answers), one sale far larger than
 the load, and batches of distinct users, each batch built before its call is
 timed. The figures: decisions/s and µs per decision over the time inside

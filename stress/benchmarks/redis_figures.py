@@ -2,9 +2,9 @@
 bounded phases, each on a redis-server it starts itself (appendfsync always):
 
 - decide: Redis decisions/s by batch size, RedisStore.decide called directly
-  (stress/redis_decide.py);
+  (stress/benchmarks/redis_decide.py);
 - hosts: durable purchases/s with 1, 2, 3 hosts on one Redis, a closed loop
-  spread over them, and the CPU of each process kind (stress/redis_hosts.py);
+  spread over them, and the CPU of each process kind (stress/benchmarks/redis_hosts.py);
 - burst: shoppers released together over several hosts for a small stock, its
   p99, and exactly the stock sold.
 

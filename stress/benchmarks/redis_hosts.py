@@ -1,15 +1,16 @@
 """Hosts on one Redis, measured: durable purchases/s with 1, 2, 3... hosts, and a
-burst over several hosts (`python -m stress redis`, stress/redis_figures.py).
+burst over several hosts (`python -m stress redis`, stress/benchmarks/redis_figures.py).
 
-Every host is a real gunicorn server (stress/server.py) with
-FLASHSALE_ENGINE=redis on one redis-server (stress/redis_server.py, appendfsync
-always). The purchase phase is the ceiling's (stress/ceiling.py): a closed loop
-of keep-alive connections (stress/closed_loop.py), each purchase a new user of
-a sale far larger than the load, here split over the hosts and run on all of
-them at once. Each process kind's CPU is read from /proc before and after
+Every host is a real gunicorn server (stress/servers/gunicorn_server.py) with
+FLASHSALE_ENGINE=redis on one redis-server (stress/servers/redis_server.py,
+appendfsync always). The purchase phase is the ceiling's
+(stress/benchmarks/ceiling.py): a closed loop of keep-alive connections
+(stress/benchmarks/closed_loop.py), each purchase a new user of a sale far
+larger than the load, here split over the hosts and run on all of them at
+once. Each process kind's CPU is read from /proc before and after
 (flashsale.processes), with the client's (this process's children), to show
-what limits the figure on the machine. The burst is stress/burst.py's, its
-shoppers spread over the hosts.
+what limits the figure on the machine. The burst is stress/client/burst.py's,
+its shoppers spread over the hosts.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`python -m stress streams`: what open event streams cost a worker, what it gives
 back once they close, and what one address flooding the server gets.
 
-Each phase starts a server of its own (stress.server) with the default
+Each phase starts a server of its own (stress.servers.gunicorn_server) with the default
 settings. Clients use loopback addresses of their own (Linux routes all of
 127.0.0.0/8 to lo): 127.0.0.1 is a trusted proxy by default, so none is used.
 

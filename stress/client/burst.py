@@ -4,7 +4,7 @@ released at one wall-clock instant by asyncio on uvloop, in a few processes.
 Each shopper connects, sends one purchase with `Connection: close`, and reads
 the answer; its latency counts from the release instant, as a shopper who
 pressed Buy then would see it. The client is the toolkit's own minimal one
-(stress/wire.py, which gives the figures that chose it): every client cycle is
+(stress/client/wire.py, which gives the figures that chose it): every client cycle is
 one the server does not get. Over several hosts (URLs), shopper i buys on host
 i mod their count.
 """

@@ -1,5 +1,5 @@
 """Parent side of a load run: spread the shoppers' plans and the open pages over
-client processes (the `multiprocess` package, each an event loop: stress.engine),
+client processes (the `multiprocess` package, each an event loop: stress.client.process),
 step them through opening their connections, release them at one instant,
 show progress and gather the records.
 

@@ -1,7 +1,7 @@
 """A client process of the async engine: its shoppers and open pages on one
-uvloop event loop, released with the other processes (see stress.load).
+uvloop event loop, released with the other processes (see stress.client.load).
 
-Phases (stress.release.PhaseGate): `pages` opens this process's event streams;
+Phases (stress.client.release.PhaseGate): `pages` opens this process's event streams;
 `shoppers` loads the page of every shopper there from the start, which opens
 its connection; then the release. Connections are opened before the instant
 and in that order so that none sits idle long enough for the server's
@@ -118,7 +118,7 @@ class _ClientProcess:
         hosts = settings.shoppers
         self.records: list[Record] = []
         plans = [UserPlan.from_row(row) for row in plan_rows]
-        # A shopper on two hosts at once is two Shoppers of one plan (stress.hosts).
+        # A shopper on two hosts at once is two Shoppers of one plan (stress.scenarios.hosts).
         self.shoppers = [
             Shopper(plan, hosts[host], self._on_record, host)
             for plan in plans

@@ -1,4 +1,4 @@
-"""The command line of `python -m stress redis` (stress/redis_figures.py): its
+"""The command line of `python -m stress redis` (stress/benchmarks/redis_figures.py): its
 options, and the command that runs the phases and prints the tables."""
 
 from __future__ import annotations

@@ -65,13 +65,13 @@ class FlashOptions:
     ceiling: CeilingOptions | None = None  # measure the ceiling on the same server after
     # jwt mode (FLASHSALE_AUTH=jwt): sign one token per shopper with this key
     signing: SigningKey | None = None
-    # The demand mix over the sale's products (stress.products); () for the default:
+    # The demand mix over the sale's products (stress.scenarios.products); () for the default:
     # no sku to a sale of one product, the products evenly to a sale of several.
     products: tuple[ProductDemand, ...] = ()
     seed: int = 1  # of the draw of each shopper's sku
     # Several hosts of one Redis (FLASHSALE_ENGINE=redis): every host's URL, `url`
     # first (the admin calls go there); () for `url` alone. Shoppers are spread
-    # over them (stress.hosts); `two_hosts_each`: each buys on two hosts at once.
+    # over them (stress.scenarios.hosts); `two_hosts_each`: each buys on two hosts at once.
     hosts: tuple[str, ...] = ()
     two_hosts_each: bool = False
 

@@ -35,9 +35,9 @@ class UserPlan:
     token: str | None = None
     claims: tuple[str, ...] = ()
     # The product every attempt asks for ("sku" in the body); None: no sku sent,
-    # as to a sale of one product (stress.products draws it).
+    # as to a sale of one product (stress.scenarios.products draws it).
     sku: str | None = None
-    # The hosts the shopper buys on, by index into the run's URLs (stress.hosts):
+    # The hosts the shopper buys on, by index into the run's URLs (stress.scenarios.hosts):
     # one, or two at once; (0,) with a single host.
     hosts: tuple[int, ...] = (0,)
 

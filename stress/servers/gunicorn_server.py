@@ -1,6 +1,6 @@
 """Start and stop real gunicorn servers: the flash sale server (`gunicorn -c
 gunicorn.conf.py`) and the trivial reference app of the benchmarks
-(stress/reference.conf.py: the same settings). The one launcher of both the
+(stress/servers/reference.conf.py: the same settings). The one launcher of both the
 stress toolkit and the tests (tests/support/server.py builds on it).
 
 Each server listens on 127.0.0.1 on a free port, with its own journal and log

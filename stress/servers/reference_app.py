@@ -1,7 +1,7 @@
 """The trivial Falcon app the ceiling measures the server against.
 
 Served by the same worker class, worker count and settings as the server
-(stress/reference.conf.py), it does the least an HTTP JSON endpoint can: GET
+(stress/servers/reference.conf.py), it does the least an HTTP JSON endpoint can: GET
 answers a five-field object; POST parses a JSON body and answers 201 with three
 fields. Nothing is stored, nothing is checked: its rates are what this host's
 serving stack gives before the sale's own work, and the ceiling reports the

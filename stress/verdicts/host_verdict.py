@@ -1,7 +1,7 @@
 """The verdict's checks of a sale over several hosts of one Redis: pure functions
 over the records (each naming its host), every host's look-ups and final status.
 
-The single-host verdict (stress.verdict) judges the whole run with the first
+The single-host verdict (stress.verdicts.verdict) judges the whole run with the first
 host's look-ups and status; these add what only several hosts can get wrong:
 hosts that show different stock, a sale one host cannot see, and a person who
 holds more than the limit because two hosts each sold to them.

@@ -1,9 +1,9 @@
 """The verdict's checks of jwt mode: tokens accepted, none buying as another id.
 
 Bots are the users whose body named another shopper's id on some attempt
-(stress.scenarios); what their attempts were answered tells whether a token
+(stress.scenarios.plans); what their attempts were answered tells whether a token
 could act for someone else. Checks are (name, passed, detail), as
-stress.verdict's Check takes them.
+stress.verdicts.verdict's Check takes them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def identity_counts(
     by_user: dict[str, list[Record]], orders_by_user: Mapping[str, Collection[str]]
 ) -> dict[str, int]:
     """jwt mode: what the tokens were answered. Bots are the users whose body named
-    another shopper's id on some attempt (stress.scenarios)."""
+    another shopper's id on some attempt (stress.scenarios.plans)."""
     purchases = [r for attempts in by_user.values() for r in attempts]
     claiming = [r for r in purchases if r.claimed_as]
     bots = {r.user for r in claiming}

@@ -4,8 +4,8 @@ asked for, and no shopper over a product's own limit.
 
 Pure functions over the records, the orders the run found (order id -> sku,
 user -> order ids) and the final status. Checks are (name, passed, detail), as
-stress.verdict's Check takes them; the per-user limit over the whole sale is
-stress.verdict's own check, over every order the look-ups list.
+stress.verdicts.verdict's Check takes them; the per-user limit over the whole sale is
+stress.verdicts.verdict's own check, over every order the look-ups list.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ class SaleFacts:
     status_after: dict[str, Any] | None = None
     rate_limit_per_min: int | None = None  # check the rate limit when set
     fairness_tolerance_ms: float = 1000.0
-    auth_mode: str = "open"  # "jwt": the buyer is the token's sub (stress.identity)
-    # The sale's products (stress.product_verdict); () from a server without products.
+    auth_mode: str = "open"  # "jwt": the buyer is the token's sub (stress.scenarios.identity)
+    # The sale's products (stress.verdicts.product_verdict); () from a server without products.
     products: tuple[ProductFacts, ...] = ()
 
 
@@ -59,8 +59,9 @@ class Verdict:
     demand: int
     fairness: FairnessFigures
     counts: dict[str, int] = field(default_factory=dict)
-    identity: dict[str, int] = field(default_factory=dict)  # jwt mode: stress.identity_verdict
-    products: list[ProductRow] = field(default_factory=list)  # stress.product_verdict
+    # jwt mode: stress.verdicts.identity_verdict
+    identity: dict[str, int] = field(default_factory=dict)
+    products: list[ProductRow] = field(default_factory=list)  # stress.verdicts.product_verdict
 
     @property
     def ok(self) -> bool:

@@ -1,5 +1,5 @@
 """A page's event stream, read as a test would: one event at a time, parsed by the
-stress toolkit's parser (stress.sse), as a browser's EventSource reads it."""
+stress toolkit's parser (stress.client.sse), as a browser's EventSource reads it."""
 
 from __future__ import annotations
 
