@@ -450,7 +450,7 @@ def flash_options(args: argparse.Namespace, url: str, token: str | None, report:
 def _cmd_flash(args: argparse.Namespace) -> int:
     import requests
 
-    from stress.common import ApiError
+    from stress.api_client import ApiError
     from stress.scenarios.flash import format_summary, run_flash
     from stress.scenarios.identity import IdentityError
 

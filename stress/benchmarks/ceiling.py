@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from stress.api_client import Api
 from stress.benchmarks.closed_loop import Measurement, measure, merge, pick_engine
 from stress.client.burst import BurstResult, run_burst
-from stress.common import Api, new_run_id
+from stress.runs import new_run_id
 from stress.servers.gunicorn_server import ReferenceServer
 
 T = TypeVar("T")

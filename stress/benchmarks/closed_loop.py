@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from stress.api_client import ApiError
 from stress.client.loops import run_python_loops
-from stress.common import ApiError, new_run_id
+from stress.runs import new_run_id
 from stress.verdicts.server_usage import per_request_us
 
 WRK_THREADS = 2

@@ -22,7 +22,7 @@ from flashsale.catalogue import ProductSettings
 from flashsale.config import Settings
 from flashsale.processes import usage_of
 from flashsale.redis_engine.store import MAX_BATCH, Purchase, RedisStore
-from stress.common import new_run_id
+from stress.runs import new_run_id
 from stress.servers.redis_server import RedisServer
 
 DECIDE_STOCK = 100_000_000  # no batch of the run sells out

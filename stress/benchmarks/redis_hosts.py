@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from flashsale.processes import usage_of
+from stress.api_client import Api
 from stress.benchmarks.ceiling import CEILING_STOCK
 from stress.benchmarks.closed_loop import Measurement, measure, merge
 from stress.client.burst import BurstResult, run_burst
-from stress.common import Api, new_run_id
+from stress.runs import new_run_id
 from stress.scenarios.hosts import settled_statuses, stock_view, wait_for_sale
 from stress.servers.gunicorn_server import FlashSaleServer
 from stress.servers.redis_server import RedisServer

@@ -37,8 +37,10 @@ from typing import Any
 import requests
 
 from flashsale.processes import processes_in_group, total_resident_bytes, usage_of
-from stress.common import EVENTS_PATH, METRICS_PATH, percentile, raise_nofile_limit
+from stress.api import EVENTS_PATH, METRICS_PATH
+from stress.runs import raise_nofile_limit
 from stress.servers.gunicorn_server import FlashSaleServer
+from stress.stats import percentile
 
 PHASES = ("memory", "flood")
 KIB = 1024

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from stress.api import PURCHASE_PATH
 from stress.client.release import STARTED, PhaseGate, release_together
 from stress.client.wire import WIRE_ERRORS, connect, json_post
-from stress.common import PURCHASE_PATH, percentile, raise_nofile_limit
+from stress.runs import raise_nofile_limit
+from stress.stats import percentile
 
 START_LEAD_S = 1.0
 ANSWER_TIMEOUT_S = 30.0

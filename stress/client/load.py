@@ -22,9 +22,9 @@ from stress.client.process import PHASES, EngineSettings, SharedProgress, client
 from stress.client.progress import ProgressBar
 from stress.client.release import STARTED, PhaseGate, ReleaseError
 from stress.client.shopper import ShopperSettings
-from stress.common import Record, raise_nofile_limit
+from stress.records import PageRecord, Record
+from stress.runs import raise_nofile_limit
 from stress.scenarios.plans import MAX_RETRY_WAIT_S, UserPlan
-from stress.verdicts.pages import PageRecord
 
 RELEASE_LEAD_S = 0.3
 RESULT_GRACE_S = 30.0

@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from stress.api import JSON_HEADERS, PURCHASE_PATH, STATUS_PATH
 from stress.client.release import READY_TIMEOUT_S, STARTED, PhaseGate, release_together
-from stress.common import (
-    JSON_HEADERS,
-    PURCHASE_PATH,
-    STATUS_PATH,
-    new_run_id,
-    percentile,
-    raise_nofile_limit,
-)
+from stress.runs import new_run_id, raise_nofile_limit
+from stress.stats import percentile
 
 CONNECT_TIMEOUT_S = 10.0
 

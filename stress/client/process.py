@@ -21,7 +21,8 @@ from typing import Any
 from stress.client.release import STARTED, PhaseGate
 from stress.client.shopper import Shopper, ShopperSettings, sleep_until_ns
 from stress.client.watcher import PageWatcher, events_request
-from stress.common import Record, raise_nofile_limit
+from stress.records import Record
+from stress.runs import raise_nofile_limit
 from stress.scenarios.plans import UserPlan
 
 PHASES = ("pages", "shoppers")

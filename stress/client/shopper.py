@@ -15,6 +15,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from stress.api import (
+    FINAL_PURCHASE_STATUSES,
+    PURCHASE_PATH,
+    STATUS_PATH,
+    bearer,
+    iso_to_ns,
+    str_or_none,
+)
 from stress.client.wire import (
     WIRE_ERRORS,
     Answer,
@@ -24,16 +32,7 @@ from stress.client.wire import (
     json_post,
 )
 from stress.client.wire import request_bytes as build_request
-from stress.common import (
-    FINAL_PURCHASE_STATUSES,
-    OUTCOME_RESENT,
-    PURCHASE_PATH,
-    STATUS_PATH,
-    Record,
-    bearer,
-    iso_to_ns,
-    str_or_none,
-)
+from stress.records import OUTCOME_RESENT, Record
 from stress.scenarios.plans import MAX_RETRY_WAIT_S, UserPlan
 
 POLL_JITTER = 0.25

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import orjson
 
+from stress.api import EVENTS_PATH
 from stress.client.sse import SseParser
 from stress.client.wire import WIRE_ERRORS, HttpConnection, connect, request_bytes
-from stress.common import EVENTS_PATH
-from stress.verdicts.pages import PageRecord
+from stress.records import PageRecord
 
 SOLD_OUT = "sold_out"
 

@@ -23,7 +23,7 @@ from typing import Any, cast
 import httptools
 import orjson
 
-from stress.common import parse_retry_after
+from stress.api import parse_retry_after
 
 # What an answer that never finished, or a garbled one, raises to the caller.
 WIRE_ERRORS = (OSError, TimeoutError, httptools.HttpParserError)

@@ -10,10 +10,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from stress.common import Record
+from stress.records import PageRecord, Record
 from stress.report.svg import line_chart, stacked_bars
 from stress.scenarios.identity import auth_phrase
-from stress.verdicts.pages import PageRecord
 from stress.verdicts.server_usage import cpu_summary
 
 STYLE = """

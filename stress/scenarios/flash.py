@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stress.api import iso_to_ns, parse_iso, str_or_none
+from stress.api_client import Api, ApiError
 from stress.benchmarks.ceiling import CeilingOptions, CeilingResult, measure_ceiling
 from stress.client.load import LoadResult, run_load
-from stress.common import Api, ApiError, iso_to_ns, new_run_id, parse_iso, str_or_none
+from stress.runs import new_run_id
 from stress.scenarios.hosts import (
     host_figures,
     host_lines,

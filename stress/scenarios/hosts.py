@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from stress.common import Api, ApiError, Record, latency_summary_ms
+from stress.api_client import Api, ApiError
+from stress.records import Record
 from stress.scenarios.plans import UserPlan
+from stress.stats import latency_summary_ms
 from stress.verdicts.server_usage import server_cpu_s
 
 # Each host follows Redis every 0.2 s (flashsale/allocator/redis_decisions.py):

@@ -12,15 +12,8 @@ from urllib.parse import quote
 
 import requests
 
-from stress.common import (
-    PURCHASE_PATH,
-    bearer,
-    decode_json,
-    iso_to_ns,
-    new_session,
-    parse_retry_after,
-    str_or_none,
-)
+from stress.api import PURCHASE_PATH, bearer, iso_to_ns, parse_retry_after, str_or_none
+from stress.api_client import decode_json, new_session
 from stress.verdicts.orders import HeldOrder, LookupResult
 
 LOOKUP_THREADS = 16

@@ -27,7 +27,8 @@ from typing import Any, ClassVar, Self
 import requests
 
 from flashsale.processes import children_of, total_cpu_s
-from stress.common import HEALTH_PATH, STATUS_PATH, decode_json, new_session
+from stress.api import HEALTH_PATH, STATUS_PATH
+from stress.api_client import decode_json, new_session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Relative to the repository a server runs from (its working directory).

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from stress.common import Record
+from stress.records import Record
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from stress.common import Record, latency_summary_ms
+from stress.records import Record
+from stress.stats import latency_summary_ms
 
 BIN_WIDTHS_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MAX_TIME_BINS = 120

@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from stress.common import Record, examples
+from stress.records import Record
 from stress.scenarios.hosts import stock_view
+from stress.verdicts.check import Check, examples
 from stress.verdicts.orders import LookupResult
-from stress.verdicts.verdict import Check
 
 
 def host_checks(

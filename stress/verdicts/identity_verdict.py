@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from stress.common import Record
+from stress.records import Record
 
 SALE_NOT_OPEN = frozenset({"not_started", "ended"})  # statuses of a 403 about the sale
 

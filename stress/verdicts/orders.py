@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from stress.common import Record
+from stress.records import Record
 from stress.verdicts.fairness import Entry
 
 

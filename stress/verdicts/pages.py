@@ -1,5 +1,6 @@
-"""Open pages (watchers of `GET /flash-sale/events`): what each saw, their figures,
-and the checks the verdict adds for them. Pure functions, no network.
+"""Open pages (watchers of `GET /flash-sale/events`): their figures and the checks
+the verdict adds for them, from what each saw (stress.records.PageRecord). Pure
+functions, no network.
 
 A page passes when its stream answered 200 and sent the status at once, and
 when it showed the sale's end: `sold_out` within SOLD_OUT_WITHIN_MS of the last
@@ -8,44 +9,16 @@ sale, or (a sale that did not sell out) the final sold count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from stress.common import Record, examples, latency_summary_ms, percentile
-from stress.verdicts.verdict import Check, LookupResult
+from stress.records import PageRecord, Record
+from stress.stats import latency_summary_ms, percentile
+from stress.verdicts.check import Check, examples
+from stress.verdicts.verdict import LookupResult
 
 SOLD_OUT_WITHIN_MS = 1000.0
 EXAMPLES = 3
-
-
-@dataclass(slots=True)
-class PageRecord:
-    """One watcher's stream. Times are wall-clock ns (`time.time_ns()`), 0 if never."""
-
-    page: int
-    connect_ns: int = 0  # when the page asked for the stream
-    http: int = 0  # the stream's answer; 0 when none came
-    first_event_ns: int = 0
-    first_state: str = ""
-    events: int = 0  # status events received
-    heartbeats: int = 0
-    last_state: str = ""
-    last_sold: int | None = None
-    sold_out_ns: int = 0  # the first event that showed the sale sold out
-    ended_ns: int = 0  # the server ended the stream before the run did
-    retry_after_s: float | None = None
-    error: str = ""
-
-    @property
-    def connected(self) -> bool:
-        return self.http == 200 and self.first_event_ns > 0
-
-    def to_row(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in fields(self))
-
-    @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> PageRecord:
-        return cls(*row)
 
 
 @dataclass(frozen=True, slots=True)

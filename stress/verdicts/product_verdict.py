@@ -15,7 +15,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from stress.common import Record, examples
+from stress.records import Record
+from stress.verdicts.check import examples
 
 # Answers that say the sku itself was wrong: a sku of the sale must never get them.
 SKU_REFUSED = frozenset({"unknown_product", "invalid"})

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stress.common import Record, percentile
+from stress.records import Record
+from stress.stats import percentile
 
 SPREAD_WARNING_MS = 100.0
 # Scenarios whose shoppers all press Buy at one instant; ramp and soak spread

@@ -12,7 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from stress.common import OUTCOME_RESENT, Record, examples
+from stress.records import OUTCOME_RESENT, Record
+from stress.verdicts.check import Check, examples
 from stress.verdicts.fairness import FairnessFigures, fairness_figures
 from stress.verdicts.identity_verdict import identity_checks, identity_counts
 from stress.verdicts.orders import HeldOrder, LookupResult, RunOrders, collect_orders, held_by_user
@@ -42,13 +43,6 @@ class SaleFacts:
     auth_mode: str = "open"  # "jwt": the buyer is the token's sub (stress.scenarios.identity)
     # The sale's products (stress.verdicts.product_verdict); () from a server without products.
     products: tuple[ProductFacts, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
 
 
 @dataclass

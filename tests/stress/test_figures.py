@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from stress.common import Record, percentile
+from stress.records import Record
 from stress.report.html import flash_html
 from stress.scenarios.plans import ScenarioOptions, build_plans
+from stress.stats import percentile
 from stress.verdicts.figures import compute_figures
 from tests.support.report_charts import bar_totals, charts
 

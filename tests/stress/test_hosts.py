@@ -8,7 +8,7 @@ import shlex
 import pytest
 
 from stress.__main__ import _hosts_refused, build_parser, flash_options
-from stress.common import Record
+from stress.records import Record
 from stress.scenarios.hosts import spread_over_hosts
 from stress.scenarios.plans import UserPlan
 from stress.verdicts.host_verdict import (

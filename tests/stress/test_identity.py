@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from stress.__main__ import build_parser, flash_options, main
 from stress.client.shopper import purchase_requests
-from stress.common import Record
+from stress.records import Record
 from stress.scenarios.identity import TOKEN_LIFETIME_S, IdentityError, Minter, SigningKey
 from stress.scenarios.lookups import lookup_one
 from stress.scenarios.plans import ScenarioOptions, UserPlan, build_plans

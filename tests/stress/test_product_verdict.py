@@ -4,7 +4,7 @@ answer naming another product than the one asked for."""
 
 from __future__ import annotations
 
-from stress.common import Record
+from stress.records import Record
 from stress.verdicts.orders import HeldOrder, LookupResult
 from stress.verdicts.product_verdict import ProductFacts, format_rows
 from stress.verdicts.verdict import SaleFacts, judge

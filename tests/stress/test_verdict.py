@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from stress.common import Record
+from stress.records import Record
 from stress.verdicts.fairness import count_inversions, count_pairs
 from stress.verdicts.verdict import LookupResult, SaleFacts, judge
 

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from stress.api import PURCHASE_PATH
 from stress.client.wire import WIRE_ERRORS, HttpConnection, connect, json_post
-from stress.common import PURCHASE_PATH
 
 RELEASE_TIMEOUT_S = 60
 REQUEST_TIMEOUT_S = 30
