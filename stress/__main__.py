@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     flash = commands.add_parser("flash", help="run shoppers against a server and judge the sale")
     _add_urls(flash)
-    _add_load_options(flash)
+    add_load_options(flash)
     flash.add_argument(
         "--report",
         type=Path,
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(needs --admin-token; see the ceiling options)",
     )
     _add_identity_options(flash)
-    _add_ceiling_options(flash)
+    add_ceiling_options(flash)
     flash.set_defaults(handler=_cmd_flash)
 
     ceiling = commands.add_parser(
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Falcon app served alike (started by the command)",
     )
     _add_url(ceiling)
-    _add_ceiling_options(ceiling)
+    add_ceiling_options(ceiling)
     ceiling.add_argument(
         "--admin-token", help="needed: the run starts a sale as large as the load, then the burst's"
     )
@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="repository root holding gunicorn.conf.py (default: this checkout)",
     )
     sweep.add_argument("--no-ceiling", action="store_true", help="skip the throughput ceiling")
-    _add_load_options(sweep, with_token=False)
-    _add_ceiling_options(sweep)
+    add_load_options(sweep, with_token=False)
+    add_ceiling_options(sweep)
     sweep.add_argument(
         "--report",
         type=Path,
@@ -192,7 +192,7 @@ def _add_urls(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_load_options(parser: argparse.ArgumentParser, *, with_token: bool = True) -> None:
+def add_load_options(parser: argparse.ArgumentParser, *, with_token: bool = True) -> None:
     load = parser.add_argument_group("load")
     load.add_argument("--users", type=int, default=5000, help="simulated shoppers (default 5000)")
     load.add_argument(
@@ -363,7 +363,7 @@ def signing_key(args: argparse.Namespace):
     )
 
 
-def _add_ceiling_options(parser: argparse.ArgumentParser) -> None:
+def add_ceiling_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("ceiling")
     group.add_argument(
         "--connections",

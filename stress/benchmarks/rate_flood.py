@@ -54,7 +54,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def cmd_rate_flood(args: argparse.Namespace) -> int:
     floods = [int(count) for count in args.floods.split(",") if count.strip()]
     with tempfile.TemporaryDirectory(prefix="rate-flood-") as folder:
-        figures = asyncio.run(_measure(args, floods, Path(folder)))
+        figures = asyncio.run(measure(args, floods, Path(folder)))
     for row in figures["survivors"]:
         print(
             f"flood of {row['flood']:>9,} keys x {args.flood_attempts}: "
@@ -67,7 +67,7 @@ def cmd_rate_flood(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _measure(args: argparse.Namespace, floods: list[int], folder: Path) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, floods: list[int], folder: Path) -> dict[str, Any]:
     locks = RangeLocks(folder / "rates.lock", NUM_STRIPES)
     survivors = [{"flood": flood, "held": await _survivors(args, flood, locks)} for flood in floods]
     return {
