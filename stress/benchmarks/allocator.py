@@ -1,20 +1,12 @@
-"""`python -m stress allocator`: how many purchases the allocator decides per second, without HTTP.
-
-A real allocator process runs on a temporary journal exactly as in production
-(WAL, synchronous=FULL, one synced commit per batch). Client processes, one
-connection each as gunicorn workers have, keep a window of requests in flight
-with frames encoded before the clock starts, so the figure is the allocator's:
-decisions per second, every sale durable before its reply.
-"""
+"""The allocator measured without HTTP (`python -m stress allocator`): a real
+allocator process on a temporary journal as in production, and client processes
+that keep a window of requests, encoded before the clock starts, in flight."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import multiprocessing
 import os
 import sqlite3
-import tempfile
 import time
 from collections import Counter
 from contextlib import closing
@@ -146,37 +138,3 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
         "commits": liveness.commits,
         "salesPerCommit": round(liveness.committed_sales / max(liveness.commits, 1), 1),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stress allocator", description=__doc__)
-    parser.add_argument("--purchases", type=int, default=200_000)
-    parser.add_argument("--clients", type=int, default=2, help="client processes (connections)")
-    parser.add_argument("--window", type=int, default=256, help="requests in flight per client")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="flashsale-bench-") as tmp:
-        figures = measure(
-            purchases=args.purchases,
-            clients=args.clients,
-            window=args.window,
-            journal_dir=Path(tmp),
-        )
-    if args.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        print(
-            f"allocator: {figures['purchases']:,} purchases from {figures['clients']} clients "
-            f"(window {figures['window']}) in {figures['seconds']} s = "
-            f"{figures['decisionsPerSecond']:,} decisions/s "
-            f"({figures['decisionsPerCpuSecond']:,} per second of allocator CPU); "
-            f"{figures['commits']:,} synced "
-            f"commits, {figures['salesPerCommit']} sales per commit; journal holds "
-            f"{figures['journaled']:,}; outcomes {figures['outcomes']}"
-        )
-    ok = figures["journaled"] == figures["outcomes"].get(Outcome.CONFIRMED.name, 0)
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,11 +1,30 @@
-"""The command line of `python -m stress redis` (stress/benchmarks/redis_figures.py): its
-options, and the command that runs the phases and prints the tables."""
+"""`python -m stress redis`: figures of the Redis engine
+(stress/benchmarks/redis_figures.py); its options, and the command that runs the
+phases and prints the tables."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+
+def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    redis = commands.add_parser(
+        "redis",
+        help="figures of the Redis engine: decisions/s by batch size, purchases/s with 1-3 "
+        "hosts on one Redis, a burst over 3 hosts (starts redis-server and the hosts itself)",
+        description="Figures of FLASHSALE_ENGINE=redis, each phase on a redis-server it "
+        "starts (appendonly yes, appendfsync always). decide: RedisStore.decide called "
+        "directly, by batch size, with Redis's own CPU per decision. hosts: closed-loop "
+        "durable purchases spread over 1, 2, 3 gunicorn hosts on one Redis, with the CPU of "
+        "each process kind (redis-server, allocators, workers, masters, the client) as cores "
+        "busy. burst: shoppers each on a new connection, released together over the hosts "
+        "(shopper i on host i mod N), for a small stock: its p99, and exactly the stock sold. "
+        "Exit code 0 when the engine was correct.",
+    )
+    add_redis_options(redis)
+    redis.set_defaults(handler=cmd_redis)
 
 
 def add_redis_options(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shlex
 
-from stress.__main__ import build_parser, ceiling_options, flash_options, sweep_options
+from stress.__main__ import build_parser
+from stress.commands.options import ceiling_options, flash_options
+from stress.commands.sweep import sweep_options
 
 
 def parse(line: str):
@@ -88,7 +90,8 @@ def test_the_allocator_benchmark_decides_and_journals_every_purchase(tmp_path):
 
 
 def test_the_journal_footprint_is_measured_in_bytes_an_order_and_a_wal_peak(tmp_path, capsys):
-    from stress.benchmarks.journal_footprint import main, measure
+    from stress.benchmarks.journal_footprint import measure
+    from stress.commands.journal import main
 
     figures = measure(orders=2000, per_commit=20, ids="uuid", journal_dir=tmp_path)
     assert 100 < figures["bytesPerOrder"] < 1000
@@ -113,7 +116,7 @@ def test_redis_figures_options_from_the_command_line():
 
 
 def test_streams_options_from_the_command_line():
-    from stress.__main__ import streams_options
+    from stress.commands.streams import streams_options
 
     defaults = streams_options(parse("streams"))
     assert defaults.phases == ("memory", "flood")

@@ -7,7 +7,9 @@ import shlex
 
 import pytest
 
-from stress.__main__ import _hosts_refused, build_parser, flash_options
+from stress.__main__ import build_parser
+from stress.commands.flash import _hosts_refused
+from stress.commands.options import flash_options
 from stress.records import Record
 from stress.scenarios.hosts import spread_over_hosts
 from stress.scenarios.plans import UserPlan

@@ -13,8 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from stress.__main__ import build_parser, flash_options, main
+from stress.__main__ import build_parser, main
 from stress.client.shopper import purchase_requests
+from stress.commands.options import flash_options
 from stress.records import Record
 from stress.scenarios.identity import TOKEN_LIFETIME_S, IdentityError, Minter, SigningKey
 from stress.scenarios.lookups import lookup_one

@@ -9,8 +9,9 @@ from collections import Counter
 
 import pytest
 
-from stress.__main__ import build_parser, flash_options
+from stress.__main__ import build_parser
 from stress.client.shopper import purchase_requests
+from stress.commands.options import flash_options
 from stress.scenarios.lookups import held_orders
 from stress.scenarios.plans import ScenarioOptions, UserPlan, build_plans
 from stress.scenarios.products import (
