@@ -87,7 +87,8 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     import requests
 
     from stress.api_client import ApiError
-    from stress.scenarios.flash import format_summary, run_flash
+    from stress.report.summary import format_summary
+    from stress.scenarios.flash import run_flash
     from stress.scenarios.identity import IdentityError
 
     if args.stock is not None and not args.admin_token:

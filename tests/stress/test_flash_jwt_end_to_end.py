@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from stress.scenarios.flash import FlashOptions, format_summary, run_flash
+from stress.report.summary import format_summary
+from stress.scenarios.flash import FlashOptions, run_flash
 from stress.scenarios.identity import SigningKey
 from stress.scenarios.plans import ScenarioOptions
 from tests.support.server import running_server
