@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from stress.api_client import Api
-from stress.benchmarks.closed_loop import Measurement, measure, merge, pick_engine
+from stress.benchmarks.closed_loop import Measurement, measure, merge, pick_load_generator
 from stress.client.burst import BurstResult, run_burst
 from stress.runs import new_run_id
 from stress.servers.gunicorn_server import ReferenceServer
@@ -55,7 +55,7 @@ class CeilingOptions:
     admin_token: str | None = None
     connections: int = 64
     seconds: float = 10.0
-    engine: str = "auto"  # auto | wrk | python
+    load_generator: str = "auto"  # auto | wrk | python
     client_processes: int = 2
     rounds: int = 2  # server and reference alternate this many times per target
     burst_users: int = 5000  # 0: no burst
@@ -193,7 +193,7 @@ class CeilingResult:
 
 
 def measure_ceiling(options: CeilingOptions) -> CeilingResult:
-    engine = pick_engine(options.engine)
+    load_generator = pick_load_generator(options.load_generator)
     notes: list[str] = []
     api = Api(options.url, options.admin_token)
     try:
@@ -205,7 +205,7 @@ def measure_ceiling(options: CeilingOptions) -> CeilingResult:
                 Path(folder) / "reference.db", workers=workers, repo=options.repo
             )
             with reference:
-                result = _measure_both(engine, options, api, reference, notes)
+                result = _measure_both(load_generator, options, api, reference, notes)
         notes.append(
             f"host load average (1 min) {load_before:.2f} before, "
             f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} cores"
@@ -217,14 +217,18 @@ def measure_ceiling(options: CeilingOptions) -> CeilingResult:
 
 
 def _measure_both(
-    engine: str, options: CeilingOptions, api: Api, reference: ReferenceServer, notes: list[str]
+    load_generator: str,
+    options: CeilingOptions,
+    api: Api,
+    reference: ReferenceServer,
+    notes: list[str],
 ) -> CeilingResult:
     sides: dict[str, tuple[str, CpuReader]] = {
         "server": (options.url, lambda: _server_cpu_s(api)),
         "reference": (reference.url, reference.cpu_s),
     }
     for url, cpu in sides.values():  # first requests of a worker cost more: not measured
-        _one(engine, options, url, "status", cpu, WARM_UP_S)
+        _one(load_generator, options, url, "status", cpu, WARM_UP_S)
     if options.admin_token:
         api.start_sale(CEILING_STOCK, 1)
     else:
@@ -238,7 +242,7 @@ def _measure_both(
             for name in order:
                 url, cpu = sides[name]
                 rounds.setdefault((name, target), []).append(
-                    _one(engine, options, url, target, cpu, share)
+                    _one(load_generator, options, url, target, cpu, share)
                 )
     after = api.status()
     sold_increase = None
@@ -297,13 +301,18 @@ def _wait_until_quiet(api: Api) -> None:
 
 
 def _one(
-    engine: str, options: CeilingOptions, url: str, target: str, cpu: CpuReader, seconds: float
+    load_generator: str,
+    options: CeilingOptions,
+    url: str,
+    target: str,
+    cpu: CpuReader,
+    seconds: float,
 ) -> Measurement:
     measurement, cpu_s = _with_cpu(
         cpu,
         functools.partial(
             measure,
-            engine,
+            load_generator,
             url,
             target,
             connections=options.connections,

@@ -2,9 +2,9 @@
 connections, each sending its next request as soon as the answer arrives.
 
 Targets: `status` (GET /flash-sale/status) and `purchase` (POST
-/flash-sale/purchase, a new user per request). Engines: `wrk` (Debian's
+/flash-sale/purchase, a new user per request). Load generators: `wrk` (Debian's
 package) when installed, else Python loops over `http.client` keep-alive
-connections in a few client processes. The Python engine skips `requests` on
+connections in a few client processes. The Python one skips `requests` on
 purpose: it costs about 1 ms of CPU per call on this 2-core host against
 0.25 ms for `http.client`, and every client cycle is a cycle the server does
 not get.
@@ -133,16 +133,16 @@ def merge(rounds: list[Measurement]) -> Measurement:
     )
 
 
-def pick_engine(engine: str) -> str:
-    if engine == "auto":
+def pick_load_generator(load_generator: str) -> str:
+    if load_generator == "auto":
         return "wrk" if shutil.which("wrk") else "python"
-    if engine == "wrk" and not shutil.which("wrk"):
+    if load_generator == "wrk" and not shutil.which("wrk"):
         raise ApiError("--engine wrk: wrk is not installed (apt-get install -y wrk)")
-    return engine
+    return load_generator
 
 
 def measure(
-    engine: str,
+    load_generator: str,
     url: str,
     target: str,
     *,
@@ -153,7 +153,7 @@ def measure(
 ) -> Measurement:
     """`wrk_threads`: fewer when several measurements run at once (one per host)."""
     expected = 200 if target == "status" else 201
-    if engine == "wrk":
+    if load_generator == "wrk":
         return _measure_wrk(
             url, target, expected, connections=connections, seconds=seconds, threads=wrk_threads
         )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stress.benchmarks.closed_loop import pick_engine
+from stress.benchmarks.closed_loop import pick_load_generator
 from stress.benchmarks.redis_decide import decide_figures, decide_lines
 from stress.benchmarks.redis_hosts import (
     KINDS,
@@ -90,7 +90,7 @@ def measure_redis(options: RedisFiguresOptions) -> RedisFigures:
         load.workers,
         load.seconds,
         load.connections,
-        pick_engine(load.engine),
+        pick_load_generator(load.load_generator),
         load.client_processes,
     )
     if options.redis_dir is not None:

@@ -51,8 +51,8 @@ class HostsLoad:
     workers: int = 1  # per host
     seconds: float = 5.0  # of closed-loop purchases, per host count
     connections: int = 48  # over all hosts
-    engine: str = "wrk"  # closed_loop.pick_engine's choice
-    client_processes: int = 2  # the Python engine's, per host
+    load_generator: str = "wrk"  # closed_loop.pick_load_generator's choice
+    client_processes: int = 2  # the Python load generator's, per host
 
 
 @dataclass
@@ -235,7 +235,7 @@ def measure_purchases(hosts: Hosts, load: HostsLoad) -> PurchaseFigures:
     _on_every_host(
         hosts.urls,
         lambda url, share, threads: measure(
-            load.engine,
+            load.load_generator,
             url,
             "status",
             connections=share,
@@ -251,7 +251,7 @@ def measure_purchases(hosts: Hosts, load: HostsLoad) -> PurchaseFigures:
     per_host = _on_every_host(
         hosts.urls,
         lambda url, share, threads: measure(
-            load.engine,
+            load.load_generator,
             url,
             "purchase",
             connections=share,

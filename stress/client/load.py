@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import multiprocess
 
-from stress.client.process import PHASES, EngineSettings, SharedProgress, client_main
+from stress.client.process import PHASES, ProcessSettings, SharedProgress, client_main
 from stress.client.progress import ProgressBar
 from stress.client.release import STARTED, PhaseGate, ReleaseError
 from stress.client.shopper import ShopperSettings
@@ -79,7 +79,9 @@ def run_load(
     cap = None if concurrency is None else max(1, -(-concurrency // processes))
     urls = [base_url] if isinstance(base_url, str) else list(base_url)
     hosts = tuple(_shopper_settings(url, timeout_s, poll_interval_s) for url in urls)
-    settings = EngineSettings(hosts, page_open, _deadline_s(plans, timeout_s, poll_interval_s), cap)
+    settings = ProcessSettings(
+        hosts, page_open, _deadline_s(plans, timeout_s, poll_interval_s), cap
+    )
     # Shoppers of all processes: one per plan and host it buys on.
     shoppers = sum(len(plan.hosts) for plan in plans)
 

@@ -1,4 +1,4 @@
-"""The Python engine of the ceiling: closed loops over `http.client` keep-alive
+"""The ceiling's Python load generator: closed loops over `http.client` keep-alive
 connections, spread over a few client processes (the `multiprocess` package),
 all started at one wall-clock instant and stopped at one deadline."""
 

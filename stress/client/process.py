@@ -1,4 +1,4 @@
-"""A client process of the async engine: its shoppers and open pages on one
+"""One client process of a flash run: its shoppers and open pages on one
 uvloop event loop, released with the other processes (see stress.client.load).
 
 Phases (stress.client.release.PhaseGate): `pages` opens this process's event streams;
@@ -34,7 +34,7 @@ OPENING_AT_ONCE = 256
 
 
 @dataclass(frozen=True, slots=True)
-class EngineSettings:
+class ProcessSettings:
     shoppers: tuple[ShopperSettings, ...]  # one per host, in the order of the run's URLs
     page_open: bool  # load the page of every shopper present at the release, before it
     deadline_s: float  # hard bound on the shoppers' run after the release
@@ -58,7 +58,7 @@ class SharedProgress:
 
 def client_main(
     index: int,
-    settings: EngineSettings,
+    settings: ProcessSettings,
     plan_rows: list[tuple],
     pages: tuple[int, int],  # (first page number, how many)
     gate: PhaseGate,
@@ -75,7 +75,7 @@ def client_main(
 
 async def _run(
     index: int,
-    settings: EngineSettings,
+    settings: ProcessSettings,
     plan_rows: list[tuple],
     pages: tuple[int, int],
     gate: PhaseGate,
@@ -110,7 +110,7 @@ class _ClientProcess:
     def __init__(
         self,
         index: int,
-        settings: EngineSettings,
+        settings: ProcessSettings,
         plan_rows: list[tuple],
         pages: tuple[int, int],
         progress: SharedProgress,
@@ -210,7 +210,7 @@ def _watcher(page: int, hosts: tuple[ShopperSettings, ...], on_sold_out) -> Page
     return PageWatcher(page, host.host, host.port, events_request(host.host), on_sold_out)
 
 
-def _opens_early(shopper: Shopper, settings: EngineSettings) -> bool:
+def _opens_early(shopper: Shopper, settings: ProcessSettings) -> bool:
     """A shopper there at the release has its page open; later arrivals open
     their connection with their first request, and a capped run keeps to its cap."""
     return settings.page_open and not shopper.plan.offset_s and settings.concurrency is None

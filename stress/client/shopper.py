@@ -1,4 +1,4 @@
-"""One simulated shopper on the async engine: its connection, its page, its plan.
+"""One simulated shopper in a client process: its connection, its page, its plan.
 
 A shopper holds a connection of its own, as a browser tab does. Its page opens
 it (GET status) before the release when the shopper is there from the start:

@@ -1,4 +1,4 @@
-"""One open page on the async engine: `GET /flash-sale/events` held until the run
+"""One open page in a client process: `GET /flash-sale/events` held until the run
 ends, noting when each status event arrived and what it showed."""
 
 from __future__ import annotations

@@ -256,7 +256,7 @@ def ceiling_options(args: argparse.Namespace):
         admin_token=getattr(args, "admin_token", None),
         connections=args.connections,
         seconds=args.seconds,
-        engine=args.engine,
+        load_generator=args.engine,
         client_processes=args.client_processes,
         rounds=args.rounds,
         burst_users=args.burst_users,

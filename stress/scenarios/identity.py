@@ -19,7 +19,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-# Longer than a run can last (the engine's deadline is at most an hour) plus the look-ups.
+# Longer than a run can last (a client process's deadline is at most an hour) plus the
+# look-ups.
 TOKEN_LIFETIME_S = 6 * 3600
 # The server refuses shorter HS256 secrets (FLASHSALE_JWT_SECRET); say so before the run.
 MIN_SECRET_BYTES = 32

@@ -24,7 +24,7 @@ def test_flash_options_from_the_documented_command_line():
     assert options.scenario.scenario == "prestart" and options.start_lead_s == 3.0
 
 
-def test_flash_options_of_the_async_engine():
+def test_flash_options_of_the_client_processes():
     defaults = flash_options(parse("flash"), "u", None, None)
     assert (defaults.processes, defaults.watchers, defaults.watcher_processes) == (4, 0, 2)
     assert defaults.page_open and defaults.concurrency is None
@@ -40,7 +40,7 @@ def test_flash_options_of_the_async_engine():
 
 def test_ceiling_and_sweep_options():
     ceiling = ceiling_options(parse("ceiling --admin-token T --seconds 4 --rounds 3"))
-    assert (ceiling.seconds, ceiling.rounds, ceiling.engine) == (4.0, 3, "auto")
+    assert (ceiling.seconds, ceiling.rounds, ceiling.load_generator) == (4.0, 3, "auto")
     assert (ceiling.burst_users, ceiling.burst_stock, ceiling.burst_processes) == (5000, 100, 2)
     no_burst = ceiling_options(parse("ceiling --admin-token T --burst-users 0 --burst-stock 7"))
     assert (no_burst.burst_users, no_burst.burst_stock) == (0, 7)
@@ -55,7 +55,7 @@ def test_ceiling_and_sweep_options():
 def test_flash_can_add_the_ceiling_on_the_same_server():
     args = parse("flash --admin-token T --ceiling --seconds 6 --engine python")
     assert args.ceiling and ceiling_options(args).seconds == 6.0
-    assert ceiling_options(args).engine == "python"
+    assert ceiling_options(args).load_generator == "python"
 
 
 def test_a_sale_used_as_it_stands_is_read_from_the_status():
