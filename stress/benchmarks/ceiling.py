@@ -345,7 +345,7 @@ def format_ceiling(result: CeilingResult) -> str:
     lines = [
         f"CEILING: the server against the trivial reference app (same worker class, "
         f"{result.workers} workers), closed loop over {result.connections} keep-alive "
-        f"connections ({server.status.engine})"
+        f"connections ({server.status.load_generator})"
     ]
     for target in ("status", "purchase"):
         ours, ref = getattr(server, target), getattr(theirs, target)

@@ -76,7 +76,7 @@ end
 @dataclass
 class Measurement:
     target: str  # "status" | "purchase"
-    engine: str
+    load_generator: str  # "wrk" | "python"
     seconds: float
     codes: dict[str, int]
     errors: int
@@ -121,7 +121,7 @@ def merge(rounds: list[Measurement]) -> Measurement:
     first = rounds[0]
     return Measurement(
         target=first.target,
-        engine=first.engine,
+        load_generator=first.load_generator,
         seconds=round(sum(m.seconds for m in rounds), 3),
         codes=codes,
         errors=sum(m.errors for m in rounds),
@@ -137,7 +137,7 @@ def pick_load_generator(load_generator: str) -> str:
     if load_generator == "auto":
         return "wrk" if shutil.which("wrk") else "python"
     if load_generator == "wrk" and not shutil.which("wrk"):
-        raise ApiError("--engine wrk: wrk is not installed (apt-get install -y wrk)")
+        raise ApiError("--load-generator wrk: wrk is not installed (apt-get install -y wrk)")
     return load_generator
 
 
@@ -207,7 +207,7 @@ def _measure_wrk(
     data = json.loads(line.removeprefix("STRESS_WRK "))
     return Measurement(
         target=target,
-        engine="wrk",
+        load_generator="wrk",
         seconds=data["durationUs"] / 1e6,
         codes={str(k): v for k, v in data["codes"].items()},
         errors=int(data["errors"]),

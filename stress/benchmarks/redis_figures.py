@@ -167,7 +167,8 @@ def format_redis(figures: RedisFigures) -> str:
         lines += [
             "",
             f"PURCHASES: closed loop of durable purchases (a new user each) over "
-            f"{load.connections} keep-alive connections split over the hosts ({first.engine}), "
+            f"{load.connections} keep-alive connections split over the hosts "
+            f"({first.load_generator}), "
             f"{load.seconds:g} s per host count, {load.workers} worker(s) per host",
             "  " + " " * 50 + "cores busy (CPU s / wall s); all: these processes, machine: "
             "every process of the host",

@@ -109,7 +109,7 @@ def _one_setting(options: SweepOptions, server: FlashSaleServer, workers: int) -
                 "purchaseP99Ms": ceiling.server.purchase.p99_ms,
                 "purchaseCpuUs": ceiling.server.purchase.server_cpu_per_answer_us,
                 "ceilingOk": ceiling.ok,
-                "ceilingEngine": ceiling.server.purchase.engine,
+                "ceilingLoadGenerator": ceiling.server.purchase.load_generator,
             }
         )
     return row

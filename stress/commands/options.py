@@ -160,10 +160,12 @@ def add_ceiling_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--seconds", type=float, default=10.0, help="per measurement (default 10)")
     group.add_argument(
+        "--load-generator",
         "--engine",
+        dest="load_generator",
         choices=("auto", "wrk", "python"),
         default="auto",
-        help="load generator: wrk when installed (auto), or the Python loops",
+        help="wrk when installed (auto), or the Python loops (--engine: the same option)",
     )
     group.add_argument(
         "--rounds",
@@ -175,7 +177,7 @@ def add_ceiling_options(parser: argparse.ArgumentParser) -> None:
         "--client-processes",
         type=int,
         default=2,
-        help="python engine: client processes (default 2)",
+        help="python load generator: client processes (default 2)",
     )
     group.add_argument(
         "--burst-users",
@@ -256,7 +258,7 @@ def ceiling_options(args: argparse.Namespace):
         admin_token=getattr(args, "admin_token", None),
         connections=args.connections,
         seconds=args.seconds,
-        load_generator=args.engine,
+        load_generator=args.load_generator,
         client_processes=args.client_processes,
         rounds=args.rounds,
         burst_users=args.burst_users,

@@ -67,16 +67,18 @@ def add_redis_options(parser: argparse.ArgumentParser) -> None:
         help="keep-alive connections over the hosts (default 48)",
     )
     hosts.add_argument(
+        "--load-generator",
         "--engine",
+        dest="load_generator",
         choices=("auto", "wrk", "python"),
         default="auto",
-        help="wrk when installed (auto), or the Python loops",
+        help="wrk when installed (auto), or the Python loops (--engine: the same option)",
     )
     hosts.add_argument(
         "--client-processes",
         type=int,
         default=2,
-        help="python engine: client processes per host (default 2)",
+        help="python load generator: client processes per host (default 2)",
     )
     burst = parser.add_argument_group("burst")
     burst.add_argument(
@@ -133,7 +135,7 @@ def redis_options(args: argparse.Namespace):
         decide_seconds=args.decide_seconds,
         host_counts=args.hosts,
         load=HostsLoad(
-            args.workers, args.seconds, args.connections, args.engine, args.client_processes
+            args.workers, args.seconds, args.connections, args.load_generator, args.client_processes
         ),
         burst_users=args.burst_users,
         burst_stock=args.burst_stock,

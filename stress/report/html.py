@@ -374,7 +374,7 @@ def _ceiling_table(ceiling: dict[str, Any]) -> str:
     for key, fraction in (("status", "statusFraction"), ("purchase", "purchaseFraction")):
         ours, ref = ceiling["server"][key], ceiling["reference"][key]
         rows.append(
-            f"<tr><td>{key} ({escape(ours['engine'])})</td>"
+            f"<tr><td>{key} ({escape(ours['load_generator'])})</td>"
             f"<td class='num'>{ours['perSecond']}</td><td class='num'>{ref['perSecond']}</td>"
             f"<td class='num'>{_cell(ceiling[fraction])}</td>"
             f"<td class='num'>{_cell(ours['p99_ms'])} / {_cell(ref['p99_ms'])}</td>"

@@ -183,7 +183,7 @@ def run_flash(options: FlashOptions) -> FlashResult:
                 "mix": "weights" if options.products else "even" if mix else "none",
             },
             "processes": load.processes,
-            "engine": "asyncio on uvloop, stress/wire.py (httptools)",
+            "client": "asyncio on uvloop, stress/client/wire.py (httptools)",
             "shoppersPerProcess": load.shoppers_per_process,
             "pagesPerProcess": load.pages_per_process,
             "pageOpen": options.page_open,

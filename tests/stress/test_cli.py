@@ -56,6 +56,9 @@ def test_flash_can_add_the_ceiling_on_the_same_server():
     args = parse("flash --admin-token T --ceiling --seconds 6 --engine python")
     assert args.ceiling and ceiling_options(args).seconds == 6.0
     assert ceiling_options(args).load_generator == "python"
+    # --load-generator is its name; --engine, above, still works.
+    wrk = parse("ceiling --admin-token T --load-generator wrk")
+    assert ceiling_options(wrk).load_generator == "wrk"
 
 
 def test_a_sale_used_as_it_stands_is_read_from_the_status():
