@@ -13,6 +13,8 @@ OUTCOME_ERROR = "error"
 # A purchase lost with a kept-alive connection the server had just closed (idle
 # keep-alive timeout), sent again at once on a new connection, as browsers do.
 OUTCOME_RESENT = "resent"
+# A record as it crosses a process boundary: its fields in order.
+Row = tuple[Any, ...]
 
 
 @dataclass(slots=True)
@@ -63,7 +65,7 @@ class Record:
             return OUTCOME_RESENT if self.status == OUTCOME_RESENT else OUTCOME_ERROR
         return self.status or f"http_{self.http}"
 
-    def to_row(self) -> tuple[Any, ...]:
+    def to_row(self) -> Row:
         """Compact tuple for crossing a process boundary."""
         return tuple(getattr(self, f.name) for f in fields(self))
 
@@ -97,9 +99,9 @@ class PageRecord:
     def connected(self) -> bool:
         return self.http == 200 and self.first_event_ns > 0
 
-    def to_row(self) -> tuple[Any, ...]:
+    def to_row(self) -> Row:
         return tuple(getattr(self, f.name) for f in fields(self))
 
     @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> PageRecord:
+    def from_row(cls, row: Row) -> PageRecord:
         return cls(*row)

@@ -10,7 +10,10 @@ import sqlite3
 import time
 from collections import Counter
 from contextlib import closing
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 from flashsale.allocator.client import connect_blocking
 from flashsale.allocator.loop import Allocator, FirstSale
@@ -29,7 +32,15 @@ PRODUCT = ProductSettings()  # the sale of one product every purchase asks for
 SKU = PRODUCT.sku
 
 
-def _client(address: str, authkey: bytes, prefix: str, count: int, window: int, start, results):
+def _client(
+    address: str,
+    authkey: bytes,
+    prefix: str,
+    count: int,
+    window: int,
+    start: Barrier,
+    results: Queue[tuple[float, float, dict[str, int]]],
+) -> None:
     far = time.monotonic_ns() + DEADLINE_NS
     frames = [
         frame(
@@ -75,7 +86,7 @@ def _cpu_seconds(pid: int) -> float:
     return usage.cpu_s
 
 
-def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> dict:
+def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> dict[str, Any]:
     board = SaleBoard()
     address, authkey = str(journal_dir / "allocator.sock"), os.urandom(32)
     db_path = journal_dir / "journal.db"

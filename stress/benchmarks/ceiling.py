@@ -337,7 +337,8 @@ def _server_cpu_s(api: Api) -> float | None:
     metrics = api.metrics()
     if not metrics or "processes" not in metrics:
         return None
-    return sum(process["cpuSeconds"] for process in metrics["processes"])
+    spent: float = sum(process["cpuSeconds"] for process in metrics["processes"])
+    return spent
 
 
 def format_ceiling(result: CeilingResult) -> str:

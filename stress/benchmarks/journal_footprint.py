@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from flashsale.catalogue import ProductSettings
 from flashsale.journal import Journal, OrderRecord, order_id_for
@@ -30,7 +31,7 @@ def _order(sale_id: int, position: int, buyer: str) -> OrderRecord:
     )
 
 
-def measure(*, orders: int, per_commit: int, ids: str, journal_dir: Path) -> dict:
+def measure(*, orders: int, per_commit: int, ids: str, journal_dir: Path) -> dict[str, Any]:
     path = journal_dir / "journal.db"
     journal = Journal(path)
     try:

@@ -28,6 +28,7 @@ from stress.benchmarks.redis_hosts import (
     KINDS,
     MACHINE,
     BurstFigures,
+    Hosts,
     HostsLoad,
     PurchaseFigures,
     measure_burst,
@@ -117,7 +118,7 @@ def measure_redis(options: RedisFiguresOptions) -> RedisFigures:
     return figures
 
 
-def _burst(hosts, options: RedisFiguresOptions) -> BurstFigures:
+def _burst(hosts: Hosts, options: RedisFiguresOptions) -> BurstFigures:
     return measure_burst(hosts, options.burst_users, options.burst_stock, options.burst_processes)
 
 

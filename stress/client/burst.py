@@ -112,7 +112,11 @@ def run_burst(url: str | Sequence[str], users: list[str], processes: int = 2) ->
 
 
 def _shopper_process(
-    index: int, urls: list[str], shoppers: list[tuple[int, str]], gate: PhaseGate, results
+    index: int,
+    urls: list[str],
+    shoppers: list[tuple[int, str]],
+    gate: PhaseGate,
+    results: Any,  # multiprocess Queue: this process's outcome
 ) -> None:
     import resource
 
@@ -142,7 +146,7 @@ def _shopper_process(
     results.put(outcome)
 
 
-async def _release_all(targets: list[tuple[int, str, int, bytes]], at: float) -> dict:
+async def _release_all(targets: list[tuple[int, str, int, bytes]], at: float) -> dict[str, Any]:
     """Each (host index, host, port, request) sent at `at`, on a new connection."""
     delay = at - time.time()
     if delay > 0:

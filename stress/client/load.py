@@ -14,6 +14,7 @@ import queue
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import multiprocess
@@ -22,7 +23,7 @@ from stress.client.process import PHASES, ProcessSettings, SharedProgress, clien
 from stress.client.progress import ProgressBar
 from stress.client.release import STARTED, PhaseGate, ReleaseError
 from stress.client.shopper import ShopperSettings
-from stress.records import PageRecord, Record
+from stress.records import PageRecord, Record, Row
 from stress.runs import raise_nofile_limit
 from stress.scenarios.plans import MAX_RETRY_WAIT_S, UserPlan
 
@@ -181,18 +182,18 @@ def _deadline_s(plans: list[UserPlan], timeout_s: float, poll_interval_s: float)
 
 
 def _collect(
-    children,
-    results,
+    children: list[Any],  # multiprocess Processes
+    results: Any,  # multiprocess Queue: one tuple per child (stress.client.process)
     shared: SharedProgress,
-    stop,
+    stop: Any,  # multiprocess Event
     total_users: int,
     pages: int,
     deadline_s: float,
     progress: bool,
-) -> tuple[list[tuple], list[tuple], list[str], float]:
+) -> tuple[list[Row], list[Row], list[str], float]:
     bar = ProgressBar(total_users, "shoppers", enabled=progress)
-    rows: list[tuple] = []
-    page_rows: list[tuple] = []
+    rows: list[Row] = []
+    page_rows: list[Row] = []
     notes: list[str] = []
     received = 0
     cpu_s = 0.0

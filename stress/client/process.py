@@ -14,16 +14,18 @@ import asyncio
 import contextlib
 import gc
 import resource
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from stress.client.release import STARTED, PhaseGate
 from stress.client.shopper import Shopper, ShopperSettings, sleep_until_ns
 from stress.client.watcher import PageWatcher, events_request
-from stress.records import Record
+from stress.records import Record, Row
 from stress.runs import raise_nofile_limit
 from stress.scenarios.plans import UserPlan
+
+T = TypeVar("T")
 
 PHASES = ("pages", "shoppers")
 PHASE_TIMEOUT_S = 300.0
@@ -59,7 +61,7 @@ class SharedProgress:
 def client_main(
     index: int,
     settings: ProcessSettings,
-    plan_rows: list[tuple],
+    plan_rows: list[Row],
     pages: tuple[int, int],  # (first page number, how many)
     gate: PhaseGate,
     progress: SharedProgress,
@@ -76,7 +78,7 @@ def client_main(
 async def _run(
     index: int,
     settings: ProcessSettings,
-    plan_rows: list[tuple],
+    plan_rows: list[Row],
     pages: tuple[int, int],
     gate: PhaseGate,
     progress: SharedProgress,
@@ -111,7 +113,7 @@ class _ClientProcess:
         self,
         index: int,
         settings: ProcessSettings,
-        plan_rows: list[tuple],
+        plan_rows: list[Row],
         pages: tuple[int, int],
         progress: SharedProgress,
     ) -> None:
@@ -194,7 +196,7 @@ class _ClientProcess:
         for watcher in self.watchers:
             watcher.finish()
 
-    def result(self, note: str) -> tuple[int, list[tuple], list[tuple], str, float]:
+    def result(self, note: str) -> tuple[int, list[Row], list[Row], str, float]:
         return (
             self.index,
             [record.to_row() for record in self.records],
@@ -204,7 +206,9 @@ class _ClientProcess:
         )
 
 
-def _watcher(page: int, hosts: tuple[ShopperSettings, ...], on_sold_out) -> PageWatcher:
+def _watcher(
+    page: int, hosts: tuple[ShopperSettings, ...], on_sold_out: Callable[[], None]
+) -> PageWatcher:
     """Open page number `page`, on host `page` mod the hosts (one host: all on it)."""
     host = hosts[page % len(hosts)]
     return PageWatcher(page, host.host, host.port, events_request(host.host), on_sold_out)
@@ -226,7 +230,7 @@ async def _bounded(openings: Iterable[Awaitable[None]]) -> None:
     await asyncio.gather(*(one(opening) for opening in openings))
 
 
-async def _wait(blocking, *args):
+async def _wait(blocking: Callable[..., T], *args: Any) -> T:
     """A blocking wait on the parent (a multiprocess Event) off the loop, so the
     streams already open keep being read meanwhile."""
     return await asyncio.get_running_loop().run_in_executor(None, blocking, *args)

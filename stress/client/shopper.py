@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from stress.api import (
     FINAL_PURCHASE_STATUSES,
@@ -293,7 +294,7 @@ def _record(
     )
 
 
-def _server_error_text(answer: Answer, payload: dict) -> str:
+def _server_error_text(answer: Answer, payload: dict[str, Any]) -> str:
     title = payload.get("title") or payload.get("description")
     return f"{answer.status}: {title or answer.body[:200].decode('latin-1')}"
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stress.scenarios.plans import SCENARIOS, ScenarioOptions
 from stress.scenarios.products import PRODUCTS_HELP, ProductDemand, ProductsError, parse_products
+
+if TYPE_CHECKING:
+    from stress.benchmarks.ceiling import CeilingOptions
+    from stress.scenarios.flash import FlashOptions
+    from stress.scenarios.identity import SigningKey
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -196,7 +202,7 @@ def add_ceiling_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def signing_key(args: argparse.Namespace):
+def signing_key(args: argparse.Namespace) -> SigningKey | None:
     """The signing key of the command line, or None (open mode); IdentityError if unusable."""
     from stress.scenarios.identity import SigningKey
 
@@ -209,7 +215,9 @@ def signing_key(args: argparse.Namespace):
     )
 
 
-def flash_options(args: argparse.Namespace, url: str, token: str | None, report: Path | None):
+def flash_options(
+    args: argparse.Namespace, url: str, token: str | None, report: Path | None
+) -> FlashOptions:
     from stress.scenarios.flash import FlashOptions
 
     urls = getattr(args, "urls", None) or []
@@ -249,7 +257,7 @@ def flash_options(args: argparse.Namespace, url: str, token: str | None, report:
     )
 
 
-def ceiling_options(args: argparse.Namespace):
+def ceiling_options(args: argparse.Namespace) -> CeilingOptions:
     from stress.benchmarks.ceiling import CeilingOptions
 
     return CeilingOptions(

@@ -7,6 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stress.benchmarks.redis_figures import RedisFiguresOptions
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -124,7 +128,7 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
-def redis_options(args: argparse.Namespace):
+def redis_options(args: argparse.Namespace) -> RedisFiguresOptions:
     from stress.benchmarks.redis_figures import RedisFiguresOptions
     from stress.benchmarks.redis_hosts import HostsLoad
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stress.benchmarks.streams import StreamsOptions
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,7 +59,7 @@ def _phases(text: str) -> tuple[str, ...]:
     return names
 
 
-def streams_options(args: argparse.Namespace):
+def streams_options(args: argparse.Namespace) -> StreamsOptions:
     from stress.benchmarks.streams import StreamsOptions
 
     return StreamsOptions(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stress.commands.options import (
     add_ceiling_options,
@@ -11,6 +12,9 @@ from stress.commands.options import (
     ceiling_options,
     flash_options,
 )
+
+if TYPE_CHECKING:
+    from stress.benchmarks.sweep import SweepOptions
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +38,7 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     sweep.set_defaults(handler=_cmd_sweep)
 
 
-def sweep_options(args: argparse.Namespace):
+def sweep_options(args: argparse.Namespace) -> SweepOptions:
     from stress.benchmarks.sweep import SweepOptions
 
     return SweepOptions(

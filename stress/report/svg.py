@@ -173,10 +173,11 @@ def _text(
 def _nice_ceiling(value: float) -> float:
     exponent = math.floor(math.log10(value))
     for factor in (1, 2, 4, 5, 8, 10):  # quarters of these make round tick labels
-        candidate = factor * 10**exponent
+        candidate: float = factor * 10**exponent
         if candidate >= value:
             return candidate
-    return 10 ** (exponent + 1)
+    top: float = 10 ** (exponent + 1)
+    return top
 
 
 def _short(value: float) -> str:

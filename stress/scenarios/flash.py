@@ -29,11 +29,12 @@ from stress.scenarios.plans import ScenarioOptions, UserPlan, build_plans
 from stress.scenarios.products import ProductDemand, demand_for, sale_products, with_skus
 from stress.verdicts.figures import compute_figures
 from stress.verdicts.host_verdict import host_checks
+from stress.verdicts.orders import LookupResult
 from stress.verdicts.pages import SOLD_OUT_WITHIN_MS, last_sale, page_checks, page_figures
 from stress.verdicts.product_verdict import products_of_status
 from stress.verdicts.server_usage import per_request_us, server_cpu_s
 from stress.verdicts.spread import AT_ONE_INSTANT, SPREAD_WARNING_MS, not_a_burst, release_spread
-from stress.verdicts.verdict import LookupResult, SaleFacts, Verdict, judge
+from stress.verdicts.verdict import SaleFacts, Verdict, judge
 
 SETTLE_AFTER_PENDING_S = 1.0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import astuple, dataclass
+from typing import Any
 
 SCENARIOS = ("burst", "bots", "ramp", "soak", "prestart")
 
@@ -41,11 +42,11 @@ class UserPlan:
     # one, or two at once; (0,) with a single host.
     hosts: tuple[int, ...] = (0,)
 
-    def to_row(self) -> tuple:
+    def to_row(self) -> tuple[Any, ...]:
         return astuple(self)
 
     @classmethod
-    def from_row(cls, row: tuple) -> UserPlan:
+    def from_row(cls, row: tuple[Any, ...]) -> UserPlan:
         return cls(*row)
 
 

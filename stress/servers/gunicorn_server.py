@@ -50,7 +50,8 @@ class ServerError(RuntimeError):
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 class FlashSaleServer:
@@ -200,7 +201,8 @@ class FlashSaleServer:
         return decode_json(answer) if answer.status_code == 200 else None
 
     def status(self) -> dict[str, Any]:
-        return self._get(STATUS_PATH, REQUEST_TIMEOUT_S).json()
+        status: dict[str, Any] = self._get(STATUS_PATH, REQUEST_TIMEOUT_S).json()
+        return status
 
     def allocator_pid(self) -> int:
         """The allocator's pid, also while health answers 503 (the allocator is dead)."""

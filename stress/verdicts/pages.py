@@ -15,7 +15,7 @@ from typing import Any
 from stress.records import PageRecord, Record
 from stress.stats import latency_summary_ms, percentile
 from stress.verdicts.check import Check, examples
-from stress.verdicts.verdict import LookupResult
+from stress.verdicts.orders import LookupResult
 
 SOLD_OUT_WITHIN_MS = 1000.0
 EXAMPLES = 3

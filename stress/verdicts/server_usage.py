@@ -20,7 +20,7 @@ def server_cpu_s(before: dict[str, Any] | None, after: dict[str, Any] | None) ->
     if not before or not after or "processes" not in before or "processes" not in after:
         return None
     spent_before = {p["pid"]: p["cpuSeconds"] for p in before["processes"]}
-    spent = sum(
+    spent: float = sum(
         max(0.0, p["cpuSeconds"] - spent_before.get(p["pid"], 0.0)) for p in after["processes"]
     )
     return round(spent, 2)
