@@ -42,21 +42,7 @@ def _client(
     results: Queue[tuple[float, float, dict[str, int]]],
 ) -> None:
     far = time.monotonic_ns() + DEADLINE_NS
-    frames = [
-        frame(
-            Request(
-                Kind.PURCHASE,
-                0,
-                NO_SLOT,
-                i + 1,
-                os.urandom(16),
-                far - DEADLINE_NS + i,
-                far,
-                purchase_body(f"{prefix}-{i}", SKU),
-            ).encode()
-        )
-        for i in range(count)
-    ]
+    frames = [_purchase_frame(prefix, i, far) for i in range(count)]
     sock = connect_blocking(address, authkey)
     sock.settimeout(30)
     frames_in = FrameBuffer()
@@ -76,6 +62,14 @@ def _client(
             received += 1
     results.put((began, time.perf_counter(), dict(outcomes)))
     sock.close()
+
+
+def _purchase_frame(prefix: str, i: int, far: int) -> bytes:
+    """Purchase i of a client, framed as a worker sends it, to be sold by `far`."""
+    arrival_ns = far - DEADLINE_NS + i
+    body = purchase_body(f"{prefix}-{i}", SKU)
+    request = Request(Kind.PURCHASE, 0, NO_SLOT, i + 1, os.urandom(16), arrival_ns, far, body)
+    return frame(request.encode())
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +86,7 @@ class RedisFigures:
 def measure_redis(options: RedisFiguresOptions) -> RedisFigures:
     if redis_server_binary() is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    load = options.load
-    load = HostsLoad(
-        load.workers,
-        load.seconds,
-        load.connections,
-        pick_load_generator(load.load_generator),
-        load.client_processes,
-    )
+    load = replace(options.load, load_generator=pick_load_generator(options.load.load_generator))
     if options.redis_dir is not None:
         options.redis_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="stress-redis-", dir=options.redis_dir) as folder:

@@ -232,48 +232,23 @@ class Hosts:
 def measure_purchases(hosts: Hosts, load: HostsLoad) -> PurchaseFigures:
     """Closed-loop durable purchases on every host at once, for `load.seconds`."""
     hosts.new_sale(CEILING_STOCK)
-    _on_every_host(
-        hosts.urls,
-        lambda url, share, threads: measure(
-            load.load_generator,
-            url,
-            "status",
-            connections=share,
-            seconds=WARM_UP_S,
-            client_processes=load.client_processes,
-            wrk_threads=threads,
-        ),
-        load.connections,
-    )
+    _closed_loop(hosts, load, "status", WARM_UP_S)
     before_sold, _ = hosts.settled()
     reading = hosts.cpu()
     cpu_before = reading.read()
-    per_host = _on_every_host(
-        hosts.urls,
-        lambda url, share, threads: measure(
-            load.load_generator,
-            url,
-            "purchase",
-            connections=share,
-            seconds=load.seconds,
-            client_processes=load.client_processes,
-            wrk_threads=threads,
-        ),
-        load.connections,
-    )
+    per_host = _closed_loop(hosts, load, "purchase", load.seconds)
     cpu_after = reading.read()
     after_sold, agree = hosts.settled()
     increase = None if before_sold is None or after_sold is None else after_sold - before_sold
-    together = _together(per_host)
     return PurchaseFigures(
-        len(hosts.urls),
-        hosts.servers[0].workers,
-        together,
-        per_host,
-        increase,
-        agree,
-        load.connections,
-        {kind: cpu_after[kind] - cpu_before[kind] for kind in (*KINDS, MACHINE)},
+        hosts=len(hosts.urls),
+        workers=hosts.servers[0].workers,
+        measurement=_together(per_host),
+        per_host=per_host,
+        sold_increase=increase,
+        hosts_agree=agree,
+        connections=load.connections,
+        cpu_s=_spent(cpu_before, cpu_after, (*KINDS, MACHINE)),
     )
 
 
@@ -289,14 +264,38 @@ def measure_burst(hosts: Hosts, users: int, stock: int, processes: int) -> Burst
     cpu_after = reading.read()
     sold, agree = hosts.settled()
     return BurstFigures(
-        len(hosts.urls),
-        hosts.servers[0].workers,
-        stock,
-        burst,
-        sold,
-        agree,
-        {kind: cpu_after[kind] - cpu_before[kind] for kind in KINDS},
+        hosts=len(hosts.urls),
+        workers=hosts.servers[0].workers,
+        stock=stock,
+        burst=burst,
+        sold=sold,
+        hosts_agree=agree,
+        cpu_s=_spent(cpu_before, cpu_after, KINDS),
     )
+
+
+def _closed_loop(hosts: Hosts, load: HostsLoad, target: str, seconds: float) -> list[Measurement]:
+    """`target` in a closed loop on every host at once for `seconds`."""
+
+    def one(url: str, connections: int, wrk_threads: int) -> Measurement:
+        return measure(
+            load.load_generator,
+            url,
+            target,
+            connections=connections,
+            seconds=seconds,
+            client_processes=load.client_processes,
+            wrk_threads=wrk_threads,
+        )
+
+    return _on_every_host(hosts.urls, one, load.connections)
+
+
+def _spent(
+    before: dict[str, float], after: dict[str, float], kinds: Sequence[str]
+) -> dict[str, float]:
+    """CPU seconds of each kind between two readings."""
+    return {kind: after[kind] - before[kind] for kind in kinds}
 
 
 def _on_every_host(

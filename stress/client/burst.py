@@ -100,14 +100,14 @@ def run_burst(url: str | Sequence[str], users: list[str], processes: int = 2) ->
         errors += part["errors"][: 10 - len(errors)]
         cpu += part["cpu"]
     return BurstResult(
-        len(users),
-        dict(codes),
-        latencies,
-        min(sends, default=None),
-        max(sends, default=None),
-        cpu,
-        errors,
-        by_host if len(urls) > 1 else {},
+        shoppers=len(users),
+        codes=dict(codes),
+        latencies_s=latencies,
+        first_send_s=min(sends, default=None),
+        last_send_s=max(sends, default=None),
+        client_cpu_s=cpu,
+        errors=errors,
+        latencies_by_host_s=by_host if len(urls) > 1 else {},
     )
 
 
@@ -123,17 +123,9 @@ def _shopper_process(
     import uvloop
 
     raise_nofile_limit()
-    hosts = [urlsplit(url) for url in urls]
+    addresses = [(parts.hostname or "127.0.0.1", parts.port or 80) for parts in map(urlsplit, urls)]
     targets = [
-        (
-            host,
-            hosts[host].hostname or "127.0.0.1",
-            hosts[host].port or 80,
-            json_post(
-                PURCHASE_PATH, hosts[host].hostname or "127.0.0.1", {"userId": user}, close=True
-            ),
-        )
-        for host, user in shoppers
+        (host, *addresses[host], _purchase(addresses[host][0], user)) for host, user in shoppers
     ]
     gate.report(index, STARTED)
     release_ns = gate.release_ns()
@@ -144,6 +136,11 @@ def _shopper_process(
     after = resource.getrusage(resource.RUSAGE_SELF)
     outcome["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     results.put(outcome)
+
+
+def _purchase(host: str, user: str) -> bytes:
+    """The shopper's one purchase, on a connection of its own."""
+    return json_post(PURCHASE_PATH, host, {"userId": user}, close=True)
 
 
 async def _release_all(targets: list[tuple[int, str, int, bytes]], at: float) -> dict[str, Any]:

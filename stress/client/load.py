@@ -80,9 +80,8 @@ def run_load(
     cap = None if concurrency is None else max(1, -(-concurrency // processes))
     urls = [base_url] if isinstance(base_url, str) else list(base_url)
     hosts = tuple(_shopper_settings(url, timeout_s, poll_interval_s) for url in urls)
-    settings = ProcessSettings(
-        hosts, page_open, _deadline_s(plans, timeout_s, poll_interval_s), cap
-    )
+    deadline_s = _deadline_s(plans, timeout_s, poll_interval_s)
+    settings = ProcessSettings(hosts, page_open, deadline_s, cap)
     # Shoppers of all processes: one per plan and host it buys on.
     shoppers = sum(len(plan.hosts) for plan in plans)
 
@@ -93,18 +92,11 @@ def run_load(
     children = []
     first_page = 0
     for index, share in enumerate(shares):
+        plan_rows = [plan.to_row() for plan in share]
+        its_pages = (first_page, page_shares[index])  # (first page number, how many)
         child = context.Process(
             target=client_main,
-            args=(
-                index,
-                settings,
-                [plan.to_row() for plan in share],
-                (first_page, page_shares[index]),
-                gate,
-                shared,
-                stop,
-                results,
-            ),
+            args=(index, settings, plan_rows, its_pages, gate, shared, stop, results),
             name=f"stress-client-{index}",
             daemon=True,
         )
@@ -138,16 +130,16 @@ def run_load(
     records.sort(key=lambda record: record.send_ns)
     page_records = sorted((PageRecord.from_row(row) for row in page_rows), key=lambda p: p.page)
     return LoadResult(
-        records,
-        release_ns,
-        time.time_ns(),
-        len(children),
-        [len(s) for s in shares],
-        page_records,
-        page_shares,
-        round(open_s, 2),
-        notes,
-        cpu_s,
+        records=records,
+        release_ns=release_ns,
+        finished_ns=time.time_ns(),
+        processes=len(children),
+        shoppers_per_process=[len(s) for s in shares],
+        pages=page_records,
+        pages_per_process=page_shares,
+        open_s=round(open_s, 2),
+        notes=notes,
+        client_cpu_s=cpu_s,
     )
 
 

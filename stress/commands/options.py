@@ -156,6 +156,18 @@ def _products(text: str) -> tuple[ProductDemand, ...]:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--products: ")) from None
 
 
+def add_load_generator_option(group: argparse._ActionsContainer) -> None:
+    """wrk or the Python loops, for closed-loop load (ceiling, sweep, redis)."""
+    group.add_argument(
+        "--load-generator",
+        "--engine",
+        dest="load_generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="wrk when installed (auto), or the Python loops (--engine: the same option)",
+    )
+
+
 def add_ceiling_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("ceiling")
     group.add_argument(
@@ -165,14 +177,7 @@ def add_ceiling_options(parser: argparse.ArgumentParser) -> None:
         help="concurrent keep-alive client loops (default 64)",
     )
     group.add_argument("--seconds", type=float, default=10.0, help="per measurement (default 10)")
-    group.add_argument(
-        "--load-generator",
-        "--engine",
-        dest="load_generator",
-        choices=("auto", "wrk", "python"),
-        default="auto",
-        help="wrk when installed (auto), or the Python loops (--engine: the same option)",
-    )
+    add_load_generator_option(group)
     group.add_argument(
         "--rounds",
         type=int,

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from stress.commands.options import add_load_generator_option
 
 if TYPE_CHECKING:
     from stress.benchmarks.redis_figures import RedisFiguresOptions
@@ -31,83 +34,6 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     redis.set_defaults(handler=cmd_redis)
 
 
-def add_redis_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--phases",
-        type=_names,
-        default="decide,hosts,burst",
-        help="comma-separated (default decide,hosts,burst)",
-    )
-    decide = parser.add_argument_group("decide")
-    decide.add_argument(
-        "--batches",
-        type=_counts,
-        default="1,8,32,128,512",
-        help="batch sizes, at most 512 (default 1,8,32,128,512)",
-    )
-    decide.add_argument(
-        "--decide-seconds", type=float, default=2.0, help="per batch size (default 2)"
-    )
-    hosts = parser.add_argument_group("hosts")
-    hosts.add_argument(
-        "--hosts", type=_counts, default="1,2,3", help="host counts to measure (default 1,2,3)"
-    )
-    hosts.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="gunicorn workers per host, hosts and burst (default 1)",
-    )
-    hosts.add_argument(
-        "--seconds",
-        type=float,
-        default=5.0,
-        help="of closed-loop purchases per host count (default 5)",
-    )
-    hosts.add_argument(
-        "--connections",
-        type=int,
-        default=48,
-        help="keep-alive connections over the hosts (default 48)",
-    )
-    hosts.add_argument(
-        "--load-generator",
-        "--engine",
-        dest="load_generator",
-        choices=("auto", "wrk", "python"),
-        default="auto",
-        help="wrk when installed (auto), or the Python loops (--engine: the same option)",
-    )
-    hosts.add_argument(
-        "--client-processes",
-        type=int,
-        default=2,
-        help="python load generator: client processes per host (default 2)",
-    )
-    burst = parser.add_argument_group("burst")
-    burst.add_argument(
-        "--burst-users",
-        type=int,
-        default=3000,
-        help="shoppers, each on a new connection (default 3000)",
-    )
-    burst.add_argument("--burst-stock", type=int, default=100, help="items (default 100)")
-    burst.add_argument(
-        "--burst-hosts", type=int, default=3, help="hosts the shoppers are spread over (default 3)"
-    )
-    burst.add_argument(
-        "--burst-processes", type=int, default=2, help="client processes of the burst (default 2)"
-    )
-    parser.add_argument(
-        "--redis-dir",
-        type=Path,
-        metavar="DIR",
-        help="where redis-server keeps its append-only file (default: a "
-        "temporary folder; fsync on tmpfs costs nothing)",
-    )
-    parser.add_argument("--report", type=Path, metavar="DIR", help="write redis.json there")
-
-
 def _counts(text: str) -> tuple[int, ...]:
     try:
         counts = tuple(int(part) for part in text.split(",") if part.strip())
@@ -126,6 +52,57 @@ def _names(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"phases are {', '.join(PHASES)}; not {unknown}")
     return names
+
+
+# The options of each group, in --help's order: (flag, type, default, help). argparse
+# applies `type` to a string default too, so redis_options gets every value parsed.
+Option = tuple[str, Callable[[str], object], object, str]
+PHASES_OPTIONS: tuple[Option, ...] = (
+    ("--phases", _names, "decide,hosts,burst", "comma-separated (default decide,hosts,burst)"),
+)
+DECIDE_OPTIONS: tuple[Option, ...] = (
+    ("--batches", _counts, "1,8,32,128,512", "batch sizes, at most 512 (default 1,8,32,128,512)"),
+    ("--decide-seconds", float, 2.0, "per batch size (default 2)"),
+)
+HOSTS_OPTIONS: tuple[Option, ...] = (
+    ("--hosts", _counts, "1,2,3", "host counts to measure (default 1,2,3)"),
+    ("--workers", int, 1, "gunicorn workers per host, hosts and burst (default 1)"),
+    ("--seconds", float, 5.0, "of closed-loop purchases per host count (default 5)"),
+    ("--connections", int, 48, "keep-alive connections over the hosts (default 48)"),
+)
+# After --load-generator (stress.commands.options), in the hosts group.
+CLIENT_OPTIONS: tuple[Option, ...] = (
+    ("--client-processes", int, 2, "python load generator: client processes per host (default 2)"),
+)
+BURST_OPTIONS: tuple[Option, ...] = (
+    ("--burst-users", int, 3000, "shoppers, each on a new connection (default 3000)"),
+    ("--burst-stock", int, 100, "items (default 100)"),
+    ("--burst-hosts", int, 3, "hosts the shoppers are spread over (default 3)"),
+    ("--burst-processes", int, 2, "client processes of the burst (default 2)"),
+)
+
+
+def add_redis_options(parser: argparse.ArgumentParser) -> None:
+    _add(parser, PHASES_OPTIONS)
+    _add(parser.add_argument_group("decide"), DECIDE_OPTIONS)
+    hosts = parser.add_argument_group("hosts")
+    _add(hosts, HOSTS_OPTIONS)
+    add_load_generator_option(hosts)
+    _add(hosts, CLIENT_OPTIONS)
+    _add(parser.add_argument_group("burst"), BURST_OPTIONS)
+    parser.add_argument(
+        "--redis-dir",
+        type=Path,
+        metavar="DIR",
+        help="where redis-server keeps its append-only file (default: a "
+        "temporary folder; fsync on tmpfs costs nothing)",
+    )
+    parser.add_argument("--report", type=Path, metavar="DIR", help="write redis.json there")
+
+
+def _add(group: argparse._ActionsContainer, options: tuple[Option, ...]) -> None:
+    for flag, kind, default, text in options:
+        group.add_argument(flag, type=kind, default=default, help=text)
 
 
 def redis_options(args: argparse.Namespace) -> RedisFiguresOptions:

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -76,35 +77,24 @@ class RedisServer:
         if binary is None:
             raise RedisServerError("redis-server is not installed (apt-get install redis-server)")
         self.folder.mkdir(parents=True, exist_ok=True)
-        args = [
-            binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.folder),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            self.appendfsync,
-            "--save",
-            "",
-            "--logfile",
-            str(self.log_path),
-            "--daemonize",
-            "no",
-        ]
+        config = {
+            "port": str(self.port),
+            "bind": "127.0.0.1",
+            "dir": str(self.folder),
+            "appendonly": "yes",
+            "appendfsync": self.appendfsync,
+            "save": "",
+            "logfile": str(self.log_path),
+            "daemonize": "no",
+        }
         if self.cluster:
             # The bus port defaults to port + 10000, past 65535 for a high free port.
-            args += [
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-port",
-                str(self.bus_port),
-            ]
+            config |= {
+                "cluster-enabled": "yes",
+                "cluster-config-file": "nodes.conf",
+                "cluster-port": str(self.bus_port),
+            }
+        args = [binary, *_options(config)]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._answers():
@@ -165,6 +155,11 @@ class RedisServer:
                 return conn.recv(4096)
         except OSError:
             return b""
+
+
+def _options(config: Mapping[str, str]) -> list[str]:
+    """redis-server's command line for `config`: `--name value`, in the mapping's order."""
+    return [part for name, value in config.items() for part in (f"--{name}", value)]
 
 
 class RedisClusterNodes:
