@@ -10,7 +10,7 @@ import requests
 from redis.cluster import RedisCluster
 
 from flashsale.redis_engine.store import RedisStore
-from stress.redis_server import RedisClusterNodes, redis_server_binary
+from stress.servers.redis_server import RedisClusterNodes, redis_server_binary
 from tests.integration.test_burst import PATIENT
 from tests.integration.test_redis_engine import ADMIN_TOKEN, buy, spread_burst
 from tests.support.server import wait_until

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from flashsale.redis_engine.store import RedisStore
-from stress.redis_server import RedisServer, redis_server_binary
+from stress.servers.redis_server import RedisServer, redis_server_binary
 from tests.integration.test_burst import PATIENT
 from tests.support.load import Answer, burst
 from tests.support.openapi_schema import schema_problems

@@ -10,7 +10,7 @@ import redis
 
 from flashsale.outcomes import Outcome
 from flashsale.redis_engine.store import Purchase, RedisStore
-from stress.redis_server import RedisServer, redis_server_binary
+from stress.servers.redis_server import RedisServer, redis_server_binary
 from tests.support.catalogue import product
 
 pytestmark = pytest.mark.skipif(

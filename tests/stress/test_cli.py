@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shlex
 
-from stress.__main__ import build_parser, ceiling_options, flash_options, sweep_options
+from stress.__main__ import build_parser
+from stress.commands.options import ceiling_options, flash_options
+from stress.commands.sweep import sweep_options
 
 
 def parse(line: str):
@@ -22,7 +24,7 @@ def test_flash_options_from_the_documented_command_line():
     assert options.scenario.scenario == "prestart" and options.start_lead_s == 3.0
 
 
-def test_flash_options_of_the_async_engine():
+def test_flash_options_of_the_client_processes():
     defaults = flash_options(parse("flash"), "u", None, None)
     assert (defaults.processes, defaults.watchers, defaults.watcher_processes) == (4, 0, 2)
     assert defaults.page_open and defaults.concurrency is None
@@ -38,7 +40,7 @@ def test_flash_options_of_the_async_engine():
 
 def test_ceiling_and_sweep_options():
     ceiling = ceiling_options(parse("ceiling --admin-token T --seconds 4 --rounds 3"))
-    assert (ceiling.seconds, ceiling.rounds, ceiling.engine) == (4.0, 3, "auto")
+    assert (ceiling.seconds, ceiling.rounds, ceiling.load_generator) == (4.0, 3, "auto")
     assert (ceiling.burst_users, ceiling.burst_stock, ceiling.burst_processes) == (5000, 100, 2)
     no_burst = ceiling_options(parse("ceiling --admin-token T --burst-users 0 --burst-stock 7"))
     assert (no_burst.burst_users, no_burst.burst_stock) == (0, 7)
@@ -53,11 +55,14 @@ def test_ceiling_and_sweep_options():
 def test_flash_can_add_the_ceiling_on_the_same_server():
     args = parse("flash --admin-token T --ceiling --seconds 6 --engine python")
     assert args.ceiling and ceiling_options(args).seconds == 6.0
-    assert ceiling_options(args).engine == "python"
+    assert ceiling_options(args).load_generator == "python"
+    # --load-generator is its name; --engine, above, still works.
+    wrk = parse("ceiling --admin-token T --load-generator wrk")
+    assert ceiling_options(wrk).load_generator == "wrk"
 
 
 def test_a_sale_used_as_it_stands_is_read_from_the_status():
-    from stress.flash import FlashOptions, _prepare_sale
+    from stress.scenarios.flash import FlashOptions, _prepare_sale
 
     status = {
         "saleId": 11,
@@ -78,7 +83,7 @@ def test_a_sale_used_as_it_stands_is_read_from_the_status():
 
 
 def test_the_allocator_benchmark_decides_and_journals_every_purchase(tmp_path):
-    from stress.allocator_bench import measure
+    from stress.benchmarks.allocator import measure
 
     figures = measure(purchases=3000, clients=2, window=64, journal_dir=tmp_path)
     assert figures["purchases"] == 3000
@@ -88,7 +93,8 @@ def test_the_allocator_benchmark_decides_and_journals_every_purchase(tmp_path):
 
 
 def test_the_journal_footprint_is_measured_in_bytes_an_order_and_a_wal_peak(tmp_path, capsys):
-    from stress.journal_footprint import main, measure
+    from stress.benchmarks.journal_footprint import measure
+    from stress.commands.journal import main
 
     figures = measure(orders=2000, per_commit=20, ids="uuid", journal_dir=tmp_path)
     assert 100 < figures["bytesPerOrder"] < 1000
@@ -99,7 +105,7 @@ def test_the_journal_footprint_is_measured_in_bytes_an_order_and_a_wal_peak(tmp_
 
 
 def test_redis_figures_options_from_the_command_line():
-    from stress.redis_cli import redis_options
+    from stress.commands.redis import redis_options
 
     defaults = redis_options(parse("redis"))
     assert defaults.phases == ("decide", "hosts", "burst")
@@ -113,7 +119,7 @@ def test_redis_figures_options_from_the_command_line():
 
 
 def test_streams_options_from_the_command_line():
-    from stress.__main__ import streams_options
+    from stress.commands.streams import streams_options
 
     defaults = streams_options(parse("streams"))
     assert defaults.phases == ("memory", "flood")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from stress.common import Record, percentile
-from stress.figures import compute_figures
-from stress.report import flash_html
-from stress.scenarios import ScenarioOptions, build_plans
+from stress.records import Record
+from stress.report.html import flash_html
+from stress.scenarios.plans import ScenarioOptions, build_plans
+from stress.stats import percentile
+from stress.verdicts.figures import compute_figures
 from tests.support.report_charts import bar_totals, charts
 
 T0 = 1_700_000_000 * 10**9
@@ -101,7 +102,7 @@ def test_the_html_report_renders_thecharts():
 
 
 def test_the_sweep_recommends_the_smallest_worker_count_near_the_best():
-    from stress.sweep import recommend
+    from stress.benchmarks.sweep import recommend
 
     def row(workers, ok, purchases, fraction, p99):
         return {
@@ -126,13 +127,13 @@ def test_the_sweep_recommends_the_smallest_worker_count_near_the_best():
 
 
 def _measured(target, code, count, seconds=10.0):
-    from stress.closed_loop import Measurement
+    from stress.benchmarks.closed_loop import Measurement
 
     return Measurement(target, "wrk", seconds, {str(code): count}, 0, 1.0, 2.0, 3.0, code)
 
 
 def _ceiling(server_purchases=15000, sold_increase=15100, burst=None, burst_sold=None):
-    from stress.ceiling import CeilingResult, Side
+    from stress.benchmarks.ceiling import CeilingResult, Side
 
     server = Side(_measured("status", 200, 17500), _measured("purchase", 201, server_purchases))
     reference = Side(_measured("status", 200, 25000), _measured("purchase", 201, 30000))
@@ -149,7 +150,7 @@ def _ceiling(server_purchases=15000, sold_increase=15100, burst=None, burst_sold
 
 
 def _burst(p99_s, codes, shoppers=5000):
-    from stress.burst import BurstResult
+    from stress.client.burst import BurstResult
 
     answered = sum(codes.values())
     latencies = [0.1] * (answered - 100) + [p99_s] * 100  # the slowest 2%: the p99

@@ -1,5 +1,6 @@
-"""Small flash sales end to end on the async engine, against a real gunicorn server:
-500 shoppers and 200 open pages for 50 items; shoppers waiting for a later start.
+"""Small flash sales end to end against a real gunicorn server, the shoppers in client
+processes: 500 shoppers and 200 open pages for 50 items; shoppers waiting for a
+later start.
 
 Asserts the invariants, never the speed: the release spread and the pages' delays
 are figures for the report, and a loaded CI machine makes them what it makes
@@ -15,8 +16,8 @@ import sys
 
 import pytest
 
-from stress.flash import FlashOptions, run_flash
-from stress.scenarios import ScenarioOptions
+from stress.scenarios.flash import FlashOptions, run_flash
+from stress.scenarios.plans import ScenarioOptions
 from tests.support.report_charts import bar_totals, charts
 from tests.support.server import running_server
 

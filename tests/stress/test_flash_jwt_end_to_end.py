@@ -13,9 +13,10 @@ import sys
 
 import pytest
 
-from stress.flash import FlashOptions, format_summary, run_flash
-from stress.identity import SigningKey
-from stress.scenarios import ScenarioOptions
+from stress.report.summary import format_summary
+from stress.scenarios.flash import FlashOptions, run_flash
+from stress.scenarios.identity import SigningKey
+from stress.scenarios.plans import ScenarioOptions
 from tests.support.server import running_server
 
 TOKEN = "stress-e2e-token"

@@ -7,18 +7,20 @@ import shlex
 
 import pytest
 
-from stress.__main__ import _hosts_refused, build_parser, flash_options
-from stress.common import Record
-from stress.host_verdict import (
+from stress.__main__ import build_parser
+from stress.commands.flash import _hosts_refused
+from stress.commands.options import flash_options
+from stress.records import Record
+from stress.scenarios.hosts import spread_over_hosts
+from stress.scenarios.plans import UserPlan
+from stress.verdicts.host_verdict import (
     confirmed_on_every_host,
     host_checks,
     limit_across_hosts,
     lookups_agree,
     statuses_agree,
 )
-from stress.hosts import spread_over_hosts
-from stress.orders import LookupResult
-from stress.scenarios import UserPlan
+from stress.verdicts.orders import LookupResult
 
 URLS = ("http://127.0.0.1:1", "http://127.0.0.1:2")
 

@@ -13,13 +13,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from stress.__main__ import build_parser, flash_options, main
-from stress.common import Record
-from stress.identity import TOKEN_LIFETIME_S, IdentityError, Minter, SigningKey
-from stress.lookups import lookup_one
-from stress.scenarios import ScenarioOptions, UserPlan, build_plans
-from stress.shopper import purchase_requests
-from stress.verdict import LookupResult, SaleFacts, judge
+from stress.__main__ import build_parser, main
+from stress.client.shopper import purchase_requests
+from stress.commands.options import flash_options
+from stress.records import Record
+from stress.scenarios.identity import TOKEN_LIFETIME_S, IdentityError, Minter, SigningKey
+from stress.scenarios.lookups import lookup_one
+from stress.scenarios.plans import ScenarioOptions, UserPlan, build_plans
+from stress.verdicts.verdict import LookupResult, SaleFacts, judge
 
 SECRET = "a-shared-secret-of-at-least-32-bytes!"
 T0 = 1_700_000_000 * 10**9

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stress.common import Record
-from stress.pages import PageRecord, last_sale, page_checks, page_figures
-from stress.verdict import LookupResult
+from stress.records import PageRecord, Record
+from stress.verdicts.pages import last_sale, page_checks, page_figures
+from stress.verdicts.verdict import LookupResult
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6

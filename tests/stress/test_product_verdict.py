@@ -4,10 +4,10 @@ answer naming another product than the one asked for."""
 
 from __future__ import annotations
 
-from stress.common import Record
-from stress.orders import HeldOrder, LookupResult
-from stress.product_verdict import ProductFacts, format_rows
-from stress.verdict import SaleFacts, judge
+from stress.records import Record
+from stress.verdicts.orders import HeldOrder, LookupResult
+from stress.verdicts.product_verdict import ProductFacts, format_rows
+from stress.verdicts.verdict import SaleFacts, judge
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6

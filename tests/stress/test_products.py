@@ -9,10 +9,12 @@ from collections import Counter
 
 import pytest
 
-from stress.__main__ import build_parser, flash_options
-from stress.lookups import held_orders
-from stress.orders import HeldOrder, LookupResult
-from stress.products import (
+from stress.__main__ import build_parser
+from stress.client.shopper import purchase_requests
+from stress.commands.options import flash_options
+from stress.scenarios.lookups import held_orders
+from stress.scenarios.plans import ScenarioOptions, UserPlan, build_plans
+from stress.scenarios.products import (
     ProductDemand,
     ProductsError,
     demand_for,
@@ -22,8 +24,7 @@ from stress.products import (
     sale_products,
     with_skus,
 )
-from stress.scenarios import ScenarioOptions, UserPlan, build_plans
-from stress.shopper import purchase_requests
+from stress.verdicts.orders import HeldOrder, LookupResult
 
 
 def body_of(request: bytes) -> dict:

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from stress.redis_server import RedisServer, redis_server_binary
+from stress.servers.redis_server import RedisServer, redis_server_binary
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.skipif(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from stress.server_usage import cpu_summary, per_request_us, server_cpu_s
+from stress.verdicts.server_usage import cpu_summary, per_request_us, server_cpu_s
 
 
 def _metrics(*processes: tuple[int, float]) -> dict:

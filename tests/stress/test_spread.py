@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stress.common import OUTCOME_RESENT, Record
-from stress.spread import SPREAD_WARNING_MS, not_a_burst, release_spread
+from stress.records import OUTCOME_RESENT, Record
+from stress.verdicts.spread import SPREAD_WARNING_MS, not_a_burst, release_spread
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6

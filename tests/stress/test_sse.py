@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stress.sse import SseEvent, SseParser
+from stress.client.sse import SseEvent, SseParser
 
 # What GET /flash-sale/events sends: the retry, the status on connect, a
 # heartbeat, then a change.

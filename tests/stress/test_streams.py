@@ -3,7 +3,7 @@ phase finds the per-address bound."""
 
 from __future__ import annotations
 
-from stress.streams import StreamsOptions, format_streams, run_streams
+from stress.benchmarks.streams import StreamsOptions, format_streams, run_streams
 
 STREAMS_PER_ADDRESS = 128  # FLASHSALE_EVENT_STREAMS_PER_ADDRESS's default, per worker
 

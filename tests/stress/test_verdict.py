@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from stress.common import Record
-from stress.fairness import count_inversions, count_pairs
-from stress.verdict import LookupResult, SaleFacts, judge
+from stress.records import Record
+from stress.verdicts.fairness import count_inversions, count_pairs
+from stress.verdicts.verdict import LookupResult, SaleFacts, judge
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from stress.wire import ConnectionLost, connect, json_post, request_bytes
+from stress.client.wire import ConnectionLost, connect, json_post, request_bytes
 
 TIMEOUT_S = 10.0
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from stress.common import PURCHASE_PATH
-from stress.wire import WIRE_ERRORS, HttpConnection, connect, json_post
+from stress.api import PURCHASE_PATH
+from stress.client.wire import WIRE_ERRORS, HttpConnection, connect, json_post
 
 RELEASE_TIMEOUT_S = 60
 REQUEST_TIMEOUT_S = 30

@@ -1,5 +1,5 @@
 """Real `gunicorn -c gunicorn.conf.py` servers for the tests, from the launcher
-the stress toolkit uses too (stress/server.py).
+the stress toolkit uses too (stress/servers/gunicorn_server.py).
 
 The server listens on 127.0.0.1 on a free port, writes its journal to a path the
 test owns, and is always stopped (SIGTERM, then SIGKILL and a failure) by the
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from flashsale.processes import processes_in_group
-from stress.server import REPO_ROOT, SERVER_CONF, FlashSaleServer, free_port
+from stress.servers.gunicorn_server import REPO_ROOT, SERVER_CONF, FlashSaleServer, free_port
 
 __all__ = [
     "GUNICORN_CONF",

@@ -1,5 +1,5 @@
 """A page's event stream, read as a test would: one event at a time, parsed by the
-stress toolkit's parser (stress.sse), as a browser's EventSource reads it."""
+stress toolkit's parser (stress.client.sse), as a browser's EventSource reads it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import requests
 
-from stress.sse import SseEvent, SseParser
+from stress.client.sse import SseEvent, SseParser
 from tests.support.raw_http import RawAnswer, connect, parse_answer
 
 EVENTS_PATH = "/flash-sale/events"

@@ -1,0 +1,1 @@
+"""`python -m stress <command>`: one module per command, with its options."""

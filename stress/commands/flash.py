@@ -1,0 +1,149 @@
+"""`python -m stress flash`: run shoppers against a server and judge the sale."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from stress.commands.options import (
+    DEFAULT_URL,
+    add_ceiling_options,
+    add_load_options,
+    ceiling_options,
+    flash_options,
+)
+from stress.scenarios.products import ProductsError
+
+
+def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    flash = commands.add_parser("flash", help="run shoppers against a server and judge the sale")
+    _add_urls(flash)
+    add_load_options(flash)
+    flash.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write report.json, report.html and records.csv there",
+    )
+    flash.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="after the scenario, measure the throughput ceiling on the same server "
+        "(needs --admin-token; see the ceiling options)",
+    )
+    _add_identity_options(flash)
+    add_ceiling_options(flash)
+    flash.set_defaults(handler=_cmd_flash)
+
+
+def _add_urls(parser: argparse.ArgumentParser) -> None:
+    hosts = parser.add_argument_group(
+        "hosts",
+        "Give --url once per host of one Redis (FLASHSALE_ENGINE=redis) to spread the "
+        "shoppers over them: shopper i buys on host i mod N (the order of --url). The sale "
+        "is made through the first; the release waits until every host shows it; the "
+        "verdict adds that every host's status agrees, every 201 is in every host's "
+        "look-up and nobody holds over the limit across hosts, and prints each host's "
+        "figures.",
+    )
+    hosts.add_argument(
+        "--url",
+        dest="urls",
+        action="append",
+        metavar="URL",
+        help=f"server base URL; repeat for several hosts (default {DEFAULT_URL})",
+    )
+    hosts.add_argument(
+        "--two-hosts-each",
+        action="store_true",
+        help="every shopper presses Buy on two hosts at once (hosts i mod N and i+1 mod N): "
+        "two concurrent attempts of one person; needs two --url at least",
+    )
+
+
+def _add_identity_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "identity (a server with FLASHSALE_AUTH=jwt)",
+        "With a key, every shopper holds a token of its own (sub = its id), minted before "
+        "the run; purchases and look-ups (GET /flash-sale/purchase/me) send it as "
+        "Authorization: Bearer. Bots also name other shoppers' ids, which must be refused.",
+    )
+    key = group.add_mutually_exclusive_group()
+    key.add_argument("--jwt-secret", metavar="SECRET", help="sign HS256 with this shared secret")
+    key.add_argument(
+        "--jwt-key-file",
+        type=Path,
+        metavar="PEM",
+        help="sign with this private key: RSA (RS256) or P-256 EC (ES256)",
+    )
+    group.add_argument("--jwt-kid", metavar="KID", help="the tokens' kid header (the JWKS key)")
+    group.add_argument("--jwt-issuer", metavar="ISS", help="the tokens' iss claim")
+    group.add_argument("--jwt-audience", metavar="AUD", help="the tokens' aud claim")
+
+
+def _cmd_flash(args: argparse.Namespace) -> int:
+    import requests
+
+    from stress.api_client import ApiError
+    from stress.report.summary import format_summary
+    from stress.scenarios.flash import run_flash
+    from stress.scenarios.identity import IdentityError
+
+    if args.stock is not None and not args.admin_token:
+        print(
+            "stress flash: --stock needs --admin-token; using the sale as it stands",
+            file=sys.stderr,
+        )
+    if any(product.stock is not None for product in args.products) and not args.admin_token:
+        print(
+            "stress flash: a product's :stock needs --admin-token; using the sale as it stands",
+            file=sys.stderr,
+        )
+    if args.ceiling and not args.admin_token:
+        print("stress flash: --ceiling needs --admin-token", file=sys.stderr)
+        return 2
+    refused = _hosts_refused(args)
+    if refused:
+        print(f"stress flash: {refused}", file=sys.stderr)
+        return 2
+    try:
+        options = flash_options(args, args.url, args.admin_token, args.report)
+    except IdentityError as exc:
+        print(f"stress flash: {exc}", file=sys.stderr)
+        return 2
+    if args.ceiling and options.signing is not None:
+        # The ceiling's loads buy as a new userId per request: they sign no tokens.
+        print("stress flash: --ceiling runs in open mode only, not with --jwt-*", file=sys.stderr)
+        return 2
+    if args.ceiling:
+        options = replace(options, ceiling=ceiling_options(args))
+    try:
+        result = run_flash(options)
+    except ProductsError as exc:
+        print(f"stress flash: {exc}", file=sys.stderr)
+        return 2
+    except (ApiError, requests.RequestException) as exc:
+        print(f"stress flash: cannot run against {', '.join(args.urls)}: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(result))
+    if result.ceiling is not None:
+        from stress.benchmarks.ceiling import format_ceiling
+
+        print("\n" + format_ceiling(result.ceiling))
+    if args.report:
+        print(f"\nreport: {args.report / 'report.html'}")
+    return 0 if result.ok else 1
+
+
+def _hosts_refused(args: argparse.Namespace) -> str | None:
+    """Fills in the hosts (the default URL without --url; `url`: the first, where the
+    sale and --ceiling go); what is wrong with them, if anything."""
+    args.urls = args.urls or [DEFAULT_URL]
+    args.url = args.urls[0]
+    if args.two_hosts_each and len(args.urls) < 2:
+        return "--two-hosts-each needs two --url at least"
+    if len(set(args.urls)) < len(args.urls):
+        return "a --url is given twice"
+    return None
