@@ -4,6 +4,7 @@ ends, noting when each status event arrived and what it showed."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from collections.abc import Callable
 
@@ -15,6 +16,24 @@ from stress.client.wire import WIRE_ERRORS, HttpConnection, connect, request_byt
 from stress.records import PageRecord
 
 SOLD_OUT = "sold_out"
+# Open pages are the browsers of many people. Against a server on loopback each
+# group of PAGES_PER_SOURCE pages connects from an address of its own in
+# 127.0.0.0/8, as different visitors would: all from 127.0.0.1, they would meet the
+# server's bound on event streams per address (FLASHSALE_EVENT_STREAMS_PER_ADDRESS,
+# 128 a worker) long before the bound on open pages they are meant to load.
+PAGES_PER_SOURCE = 32
+FIRST_PAGE_SOURCE = ipaddress.IPv4Address("127.1.0.1")
+
+
+def page_source(page: int, host: str) -> str | None:
+    """The local address page number `page` connects from (None: the system's choice)."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback or ":" in host:
+        return None
+    return str(FIRST_PAGE_SOURCE + page // PAGES_PER_SOURCE)
 
 
 def events_request(host: str) -> bytes:
@@ -28,6 +47,7 @@ class PageWatcher:
         self.record = PageRecord(page)
         self._on_sold_out = on_sold_out
         self._host, self._port, self._request = host, port, request
+        self._source = page_source(page, host)
         self._parser = SseParser()
         self._connection: HttpConnection | None = None
         self._first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -39,7 +59,7 @@ class PageWatcher:
         record.connect_ns = time.time_ns()
         try:
             async with asyncio.timeout(timeout_s):
-                self._connection = connection = await connect(self._host, self._port)
+                self._connection = connection = await connect(self._host, self._port, self._source)
                 answer = await connection.open_stream(self._request, self._on_body)
                 record.http = answer.status
                 if answer.status != 200:

@@ -83,8 +83,12 @@ def json_post(
     return request_bytes("POST", path, host, body=orjson.dumps(payload), headers=headers)
 
 
-async def connect(host: str, port: int) -> HttpConnection:
-    _, connection = await asyncio.get_running_loop().create_connection(HttpConnection, host, port)
+async def connect(host: str, port: int, source: str | None = None) -> HttpConnection:
+    """A new connection; from the local address `source` when one is given."""
+    local_addr = None if source is None else (source, 0)
+    _, connection = await asyncio.get_running_loop().create_connection(
+        HttpConnection, host, port, local_addr=local_addr
+    )
     return connection
 
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from stress.client.watcher import PAGES_PER_SOURCE, page_source
 from stress.client.wire import ConnectionLost, connect, json_post, request_bytes
 
 TIMEOUT_S = 10.0
@@ -201,3 +202,15 @@ def test_a_refused_stream_is_a_whole_answer():
         connection.close()
 
     run_against(handler, client)
+
+
+def test_open_pages_on_loopback_connect_from_addresses_of_their_own():
+    sources = [page_source(page, "127.0.0.1") for page in range(PAGES_PER_SOURCE * 3)]
+    assert sources[0] == sources[PAGES_PER_SOURCE - 1] == "127.1.0.1"
+    assert sources[PAGES_PER_SOURCE] == "127.1.0.2"
+    assert len(set(sources)) == 3
+    assert page_source(0, "localhost") == "127.1.0.1"
+    # Elsewhere, and on IPv6, the system picks the address.
+    assert page_source(0, "192.0.2.10") is None
+    assert page_source(0, "::1") is None
+    assert page_source(0, "shop.example") is None
