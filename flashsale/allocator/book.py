@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from flashsale.catalogue import Product
-from flashsale.journal import OrderRecord, SaleRecord, order_id_for
 from flashsale.outcomes import Outcome
+from flashsale.records import OrderRecord, SaleRecord, order_id_for
 from flashsale.shm.sale_board import SaleSnapshot
 
 

@@ -53,8 +53,8 @@ from flashsale.allocator.protocol import (
     authenticate,
     purchase_body,
 )
-from flashsale.journal import Confirmation, Order
 from flashsale.outcomes import Outcome
+from flashsale.records import Confirmation, Order
 from flashsale.shm.slots import IN_FLIGHT
 
 log = logging.getLogger("flashsale.allocator.client")

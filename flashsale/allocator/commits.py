@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from flashsale.allocator.committer import Committer
 from flashsale.allocator.peers import Peers, Replies
 from flashsale.allocator.protocol import FRAMED_REPLY, REPLY, Kind
-from flashsale.journal import Journal, OrderRecord, order_id_for
+from flashsale.journal import Journal
 from flashsale.outcomes import Outcome
+from flashsale.records import OrderRecord, order_id_for
 
 COMMIT_INTERVAL_S = 0.002
 # A group of this many sales is committed without waiting for the interval.

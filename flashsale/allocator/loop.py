@@ -34,7 +34,8 @@ from flashsale.allocator.journal_health import JournalHealth, describe
 from flashsale.allocator.peers import Peer, Peers, Pending
 from flashsale.allocator.protocol import Kind, Reply, frame, sale_refused, sale_started
 from flashsale.catalogue import Product
-from flashsale.journal import Journal, JournalLock, OrderRecord, SaleRecord
+from flashsale.journal import Journal, JournalLock
+from flashsale.records import OrderRecord, SaleRecord
 from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 

@@ -30,8 +30,8 @@ from enum import IntEnum
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from typing import NamedTuple
 
-from flashsale.journal import SaleRecord
 from flashsale.outcomes import Outcome
+from flashsale.records import SaleRecord
 
 LENGTH = struct.Struct("!i")
 # kind, flags, payload_len, slot, seq, request_id, arrival_ns, sell_deadline_ns
@@ -49,7 +49,7 @@ RESENT = 1  # flag: the request may have been decided by an allocator that died
 NO_SLOT = 0xFFFFFFFF  # a worker without a metrics row (all rows taken)
 
 
-ORDER_ID_CHARS = 36  # a UUID's text (journal.order_id_for)
+ORDER_ID_CHARS = 36  # a UUID's text (records.order_id_for)
 
 
 def purchase_body(user_id: str, sku: str) -> bytes:

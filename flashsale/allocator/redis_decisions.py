@@ -34,8 +34,8 @@ from flashsale.allocator.peers import Peers, Pending, Replies
 from flashsale.allocator.protocol import frame, read_purchase_body, sale_refused, sale_started
 from flashsale.allocator.redis_jobs import Job, RedisJobs
 from flashsale.catalogue import Product
-from flashsale.journal import SaleRecord
 from flashsale.outcomes import Outcome
+from flashsale.records import SaleRecord
 from flashsale.redis_engine.store import (
     MAX_BATCH,
     BatchResult,

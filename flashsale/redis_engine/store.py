@@ -28,8 +28,8 @@ from redis.retry import Retry
 
 from flashsale.catalogue import Product
 from flashsale.errors import Unavailable
-from flashsale.journal import OrderRecord, SaleRecord
 from flashsale.outcomes import Outcome
+from flashsale.records import OrderRecord, SaleRecord
 
 LIBRARY = (Path(__file__).parent / "library.lua").read_text(encoding="utf-8")
 NO_TIME = -1

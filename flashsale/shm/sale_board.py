@@ -46,7 +46,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from flashsale.catalogue import MAX_PRODUCTS, Product
-from flashsale.journal import SaleRecord
+from flashsale.records import SaleRecord
 from flashsale.shm.segment import Words
 
 NO_TIME = -1

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from flashsale.catalogue import ProductSettings
-from flashsale.journal import Journal, OrderRecord, order_id_for
+from flashsale.journal import Journal
 from flashsale.journal_room import file_bytes
+from flashsale.records import OrderRecord, order_id_for
 
 PRODUCT = ProductSettings()
 ID_KINDS = ("short", "uuid")

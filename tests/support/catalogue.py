@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flashsale.catalogue import Product
-from flashsale.journal import SaleRecord
+from flashsale.records import SaleRecord
 from flashsale.shm.sale_board import ProductStock, SaleSnapshot
 
 SKU = "item"

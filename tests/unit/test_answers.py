@@ -9,8 +9,8 @@ import pytest
 
 from flashsale.api.answers import answer_purchase
 from flashsale.api.purchase import lookup_path
-from flashsale.journal import Confirmation
 from flashsale.outcomes import Outcome
+from flashsale.records import Confirmation
 
 ORDER = Confirmation("0f0e0d0c-0b0a-0908-0706-050403020100", 3, 1, 7, 1764600000123456, "item")
 

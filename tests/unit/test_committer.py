@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from flashsale.allocator.committer import Committer
-from flashsale.journal import Journal, OrderRecord
+from flashsale.journal import Journal
 from flashsale.journal_room import Room, file_bytes
+from flashsale.records import OrderRecord
 from tests.support.catalogue import SKU, product
 
 DONE_TIMEOUT_S = 30

@@ -7,14 +7,9 @@ from pathlib import Path
 import pytest
 
 from flashsale.errors import JournalLocked
-from flashsale.journal import (
-    WAL_AUTOCHECKPOINT_PAGES,
-    Journal,
-    JournalLock,
-    JournalReader,
-    OrderRecord,
-)
+from flashsale.journal import WAL_AUTOCHECKPOINT_PAGES, Journal, JournalLock, JournalReader
 from flashsale.journal_room import MIB, RECHECK_S, RESERVE_BYTES, Room, file_bytes
+from flashsale.records import OrderRecord
 from tests.support.catalogue import SKU, product
 from tests.support.old_journal import write_old_journal
 

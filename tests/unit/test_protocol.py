@@ -13,8 +13,8 @@ from flashsale.allocator.protocol import (
     purchase_body,
     read_purchase_body,
 )
-from flashsale.journal import order_id_for
 from flashsale.outcomes import Outcome
+from flashsale.records import order_id_for
 
 
 def test_requests_and_replies_round_trip():
