@@ -22,8 +22,6 @@ import jwt
 
 from flashsale.allocator.client import AllocatorClient
 from flashsale.allocator.loop import Allocator, FirstSale
-from flashsale.allocator.redis_decisions import SaleSettings
-from flashsale.allocator.redis_loop import RedisAllocator
 from flashsale.api.client_address import ClientAddress
 from flashsale.api.events import EventStreams
 from flashsale.api.guard import PurchaseGuard
@@ -39,6 +37,8 @@ from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder, failures_since
 from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
+from flashsale.redis_engine.allocator import RedisAllocator
+from flashsale.redis_engine.decisions import SaleSettings
 from flashsale.redis_engine.durability import Durability, NotDurable, check_durability
 from flashsale.redis_engine.store import RedisStore
 from flashsale.serving.worker import when_stopping

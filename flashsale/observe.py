@@ -37,7 +37,7 @@ class ServerView:
         found = [] if self.allocator_alive() else ["the allocator is not alive"]
         if self.journal.failing():
             error = self.journal.status().error
-            # The Redis engine's errors name Redis (redis_decisions.StoreHealth).
+            # The Redis engine's errors name Redis (redis_engine.decisions.StoreHealth).
             if self.engine["name"] == "redis":
                 found.append(error or "Redis cannot be reached")
             else:

@@ -50,7 +50,7 @@ _STOP, _ACCEPTED, _COMMIT_DONE = object(), object(), object()
 
 class Pipeline(Protocol):
     """What decides the purchases the loop reads and answers them: the group commits of
-    SQLite (commits.py), or the batches sent to Redis (redis_decisions.py)."""
+    SQLite (commits.py), or the batches sent to Redis (redis_engine/decisions.py)."""
 
     done_fd: int  # readable when the engine's call in flight is over
 
@@ -131,7 +131,7 @@ class Allocator:
         self._stopping = True
         os.write(self._stop_w, b"x")
 
-    # -- the engine: SQLite here, Redis in redis_loop.py -------------------------------
+    # -- the engine: SQLite here, Redis in redis_engine/allocator.py -------------------
     def _open(self) -> Pipeline:
         """Recover the sale, publish it, and return what decides and answers purchases."""
         self.journal = Journal(self.db_path)

@@ -1,7 +1,7 @@
 """The allocator's half of the Redis engine: purchases go to Redis in batches, in order.
 
 The loop reads and acknowledges purchases as with SQLite; here they wait for
-the Redis thread (redis_jobs.py) and go in one FCALL per batch, where the
+the Redis thread (jobs.py) and go in one FCALL per batch, where the
 sale is decided and made durable (store.py, library.lua). Each host also
 follows the store: every FOLLOW_INTERVAL_S it reads the current sale and its
 sold counts, so another host's sales, and its new sale, reach this host's
@@ -32,10 +32,10 @@ from flashsale.allocator.deciding import decision_frame
 from flashsale.allocator.loop import FirstSale
 from flashsale.allocator.peers import Peers, Pending, Replies
 from flashsale.allocator.protocol import frame, read_purchase_body, sale_refused, sale_started
-from flashsale.allocator.redis_jobs import Job, RedisJobs
 from flashsale.catalogue import Product
 from flashsale.outcomes import Outcome
 from flashsale.records import SaleRecord
+from flashsale.redis_engine.jobs import Job, RedisJobs
 from flashsale.redis_engine.store import (
     MAX_BATCH,
     BatchResult,
