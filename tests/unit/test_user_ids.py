@@ -1,4 +1,4 @@
-"""One person, one id (flashsale.user_ids): NFKC first, nothing invisible, one script.
+"""One person, one id (flashsale.api.user_ids): NFKC first, nothing invisible, one script.
 
 Characters that look like others are written as escapes, so the test says which it is.
 """
@@ -9,9 +9,7 @@ import unicodedata
 
 import pytest
 
-from flashsale.api.validation import check_user_id, parse_purchase
-from flashsale.errors import InvalidInput
-from flashsale.user_ids import (
+from flashsale.api.user_ids import (
     DEFAULT_IGNORABLE,
     HAN,
     HIRAGANA,
@@ -20,6 +18,8 @@ from flashsale.user_ids import (
     normalise_user_id,
     script_of,
 )
+from flashsale.api.validation import check_user_id, parse_purchase
+from flashsale.errors import InvalidInput
 
 FULLWIDTH_ALICE = "\uff41\uff4c\uff49\uff43\uff45"
 CYRILLIC_A_LICE = "\u0430lice"  # CYRILLIC SMALL LETTER A, then Latin
