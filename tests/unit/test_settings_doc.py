@@ -12,7 +12,7 @@ from flashsale.api.openapi import openapi_document
 from flashsale.config import Settings, declared
 from flashsale.errors import InvalidInput
 from flashsale.setting import Integer, Number, declarations
-from flashsale.settings_doc import BEGIN, END, PAGE, REGENERATE, block, page_table, with_table
+from scripts.settings_doc import BEGIN, END, PAGE, REGENERATE, block, page_table, with_table
 
 ALL = list(declarations(Settings))
 
