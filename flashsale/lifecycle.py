@@ -44,10 +44,10 @@ from flashsale.redis_engine.store import RedisStore
 from flashsale.serving.worker import when_stopping
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from flashsale.shm.store_board import JournalBoard
 from flashsale.supervisor import AllocatorSupervisor
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from typing import Any
 from flashsale.clock import iso_from_us
 from flashsale.config import Settings
 from flashsale.processes import ProcessUsage, usage_of_all
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from flashsale.shm.store_board import JournalBoard
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import sqlite3
 import time
 
 from flashsale.journal import Journal
-from flashsale.shm.journal_board import JournalBoard
+from flashsale.shm.store_board import JournalBoard
 
 log = logging.getLogger("flashsale.allocator")
 

@@ -36,8 +36,8 @@ from flashsale.allocator.protocol import Kind, Reply, frame, sale_refused, sale_
 from flashsale.catalogue import Product
 from flashsale.journal import Journal, JournalLock
 from flashsale.records import OrderRecord, SaleRecord
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.store_board import JournalBoard
 
 log = logging.getLogger("flashsale.allocator")
 

@@ -12,7 +12,7 @@ from flashsale.api.client_address import ClientAddress, counted_as
 from flashsale.breaker import Admission, CircuitBreaker
 from flashsale.config import Settings
 from flashsale.ratelimit import RateDecision, RateLimiter
-from flashsale.shm.journal_board import JournalBoard
+from flashsale.shm.store_board import JournalBoard
 
 
 @dataclass(frozen=True)

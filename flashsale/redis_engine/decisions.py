@@ -43,8 +43,8 @@ from flashsale.redis_engine.store import (
     RedisStore,
     as_redis_error,
 )
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
+from flashsale.shm.store_board import JournalBoard
 
 log = logging.getLogger("flashsale.allocator")
 

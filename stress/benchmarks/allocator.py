@@ -22,8 +22,8 @@ from flashsale.catalogue import ProductSettings
 from flashsale.journal import JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.processes import usage_of
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.store_board import JournalBoard
 
 FORK = multiprocessing.get_context("fork")
 DEADLINE_NS = 60 * 10**9

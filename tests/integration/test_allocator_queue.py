@@ -37,8 +37,8 @@ from flashsale.allocator.protocol import (
 from flashsale.errors import JournalLocked
 from flashsale.journal import Journal, JournalLock
 from flashsale.outcomes import Outcome
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.store_board import JournalBoard
 from tests.support.catalogue import SKU, product
 from tests.support.load import journal_orders
 from tests.support.server import wait_until

@@ -35,10 +35,10 @@ from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from flashsale.shm.store_board import JournalBoard
 from tests.support.openapi_schema import schema_problems
 from tests.support.sse import open_stream
 

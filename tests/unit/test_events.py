@@ -10,9 +10,9 @@ from flashsale.api.events import Refusal, StatusBroadcaster, StatusEvent
 from flashsale.api.status import SaleStatus
 from flashsale.config import Settings
 from flashsale.observe import ServerView
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from flashsale.shm.store_board import JournalBoard
 from tests.support.catalogue import snapshot
 
 WAIT_S = 10.0

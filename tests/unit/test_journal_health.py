@@ -7,7 +7,7 @@ import pytest
 from flashsale.allocator.journal_health import JournalHealth
 from flashsale.journal import Journal
 from flashsale.journal_room import RESERVE_BYTES, Room
-from flashsale.shm.journal_board import JournalBoard
+from flashsale.shm.store_board import JournalBoard
 from tests.support.catalogue import product
 
 

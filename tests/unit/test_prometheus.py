@@ -11,9 +11,9 @@ from prometheus_client.samples import Sample
 from flashsale.config import Settings
 from flashsale.observe import ServerView
 from flashsale.prometheus import registry_for
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from flashsale.shm.store_board import JournalBoard
 from tests.support.catalogue import snapshot
 
 # Live processes for /proc to read: this one stands for a worker, its parent
