@@ -47,7 +47,7 @@ from flashsale.shm.file_lock import RangeLocks
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
-from flashsale.shm.store_board import JournalBoard
+from flashsale.shm.store_board import StoreBoard
 from flashsale.supervisor import AllocatorSupervisor
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Runtime:
     socket_dir: Path
     authkey: bytes
     breaker_board: BreakerBoard
-    journal_board: JournalBoard
+    store_board: StoreBoard
     rate_table: RateTable
     # Wrong tokens by client address, apart from rate_table: no flood of userIds reaches it.
     auth_table: RateTable
@@ -153,7 +153,7 @@ def on_starting(server: Arbiter) -> None:
         socket_dir=Path(tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-")),
         authkey=os.urandom(32),
         breaker_board=BreakerBoard(),
-        journal_board=JournalBoard(),
+        store_board=StoreBoard(),
         rate_table=RateTable(settings.rate_table_size),
         auth_table=RateTable(settings.auth_table_size),
         identity=_identity_or_exit(settings),
@@ -239,7 +239,7 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
         "db_path": settings.db_path,
         "first_sale": first,
         "board": runtime.board,
-        "journal_board": runtime.journal_board,
+        "store_board": runtime.store_board,
         "lock": runtime.lock,
     }
     if settings.engine == "redis":
@@ -309,7 +309,7 @@ def worker_app() -> EventStreams:
         settings.breaker,
         allocator_silence_s=board.heartbeat_age_s,
         failures_since=lambda since_s, window_s: failures_since(slots, since_s, window_s),
-        journal_failing=runtime.journal_board.failing,
+        store_failing=runtime.store_board.failing,
         store_reason=REDIS if settings.engine == "redis" else JOURNAL,
     )
     # This runs in a worker, whose parent is gunicorn's master.
@@ -317,7 +317,7 @@ def worker_app() -> EventStreams:
         settings,
         board,
         slots,
-        runtime.journal_board,
+        runtime.store_board,
         master_pid=os.getppid(),
         engine=_engine_json(runtime),
     )
@@ -329,7 +329,7 @@ def worker_app() -> EventStreams:
         breaker=breaker,
         queue_depth=view.queue_depth,
         addresses=ClientAddress(settings.forwarded_allow_ips),
-        journal=runtime.journal_board,
+        store=runtime.store_board,
     )
     deps = AppDeps(
         view=view,

@@ -37,7 +37,7 @@ from flashsale.catalogue import Product
 from flashsale.journal import Journal, JournalLock
 from flashsale.records import OrderRecord, SaleRecord
 from flashsale.shm.sale_board import SaleBoard
-from flashsale.shm.store_board import JournalBoard
+from flashsale.shm.store_board import StoreBoard
 
 log = logging.getLogger("flashsale.allocator")
 
@@ -82,13 +82,13 @@ class Allocator:
         db_path: Path,
         first_sale: FirstSale,
         board: SaleBoard,
-        journal_board: JournalBoard,
+        store_board: StoreBoard,
         lock: JournalLock,
     ) -> None:
         self.db_path = db_path
         self.first_sale = first_sale
         self.board = board
-        self.journal_board = journal_board
+        self.store_board = store_board
         self.lock = lock
         self._selector = selectors.DefaultSelector()
         self._acceptor = Acceptor(address, authkey)
@@ -137,7 +137,7 @@ class Allocator:
         self.journal = Journal(self.db_path)
         self.book = self._recover()
         self.board.publish_sale(self.book.snapshot())
-        self.health = JournalHealth(self.journal, self.journal_board)
+        self.health = JournalHealth(self.journal, self.store_board)
         self.health.check()
         self._group_commits = CommitPipeline(
             self.journal, self._peers, on_durable=self._durable, on_failure=self._commit_failed

@@ -24,7 +24,7 @@ class RedisAllocator(Allocator):
 
     def _open(self) -> Pipeline:
         self._redis = RedisDecisions(
-            self._store, self._peers, self.board, self.journal_board, self._sale_settings
+            self._store, self._peers, self.board, self.store_board, self._sale_settings
         )
         return self._redis
 

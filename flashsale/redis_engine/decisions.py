@@ -14,7 +14,7 @@ the second call returns the first one's outcomes, never a second sale. Its
 shoppers meanwhile hear 202 `pending` from their workers (client.py); nobody
 is told 503 for a request Redis may have decided. While Redis cannot be
 reached, new purchases are refused at once (never sent: nothing is sold) and
-health says why (the JournalBoard, as for a journal that cannot be written).
+health says why (the StoreBoard, as for a journal that cannot be written).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from flashsale.redis_engine.store import (
     as_redis_error,
 )
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
-from flashsale.shm.store_board import JournalBoard
+from flashsale.shm.store_board import StoreBoard
 
 log = logging.getLogger("flashsale.allocator")
 
@@ -64,7 +64,7 @@ class SaleSettings:
 class StoreHealth:
     """Whether Redis answers; the workers' breaker and health read it from the board."""
 
-    def __init__(self, board: JournalBoard, url: str) -> None:
+    def __init__(self, board: StoreBoard, url: str) -> None:
         self._board = board
         self._url = url
         self.failing = False
@@ -99,14 +99,14 @@ class RedisDecisions:
         store: RedisStore,
         peers: Peers,
         board: SaleBoard,
-        journal_board: JournalBoard,
+        store_board: StoreBoard,
         settings: SaleSettings,
     ) -> None:
         self._store = store
         self._peers = peers
         self._board = board
         self._settings = settings
-        self.health = StoreHealth(journal_board, store.url)
+        self.health = StoreHealth(store_board, store.url)
         self._jobs = RedisJobs()
         self.done_fd = self._jobs.done_fd
         self._queue: deque[Job] = deque()  # waiting for the thread, in order

@@ -23,7 +23,7 @@ from flashsale.journal import JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.processes import usage_of
 from flashsale.shm.sale_board import SaleBoard
-from flashsale.shm.store_board import JournalBoard
+from flashsale.shm.store_board import StoreBoard
 
 FORK = multiprocessing.get_context("fork")
 DEADLINE_NS = 60 * 10**9
@@ -91,7 +91,7 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
             db_path=db_path,
             first_sale=FirstSale((PRODUCT.product(purchases),), 1, None, None),
             board=board,
-            journal_board=JournalBoard(),
+            store_board=StoreBoard(),
             lock=JournalLock(db_path),
         ).run,
     )

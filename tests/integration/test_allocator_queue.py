@@ -38,7 +38,7 @@ from flashsale.errors import JournalLocked
 from flashsale.journal import Journal, JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.shm.sale_board import SaleBoard
-from flashsale.shm.store_board import JournalBoard
+from flashsale.shm.store_board import StoreBoard
 from tests.support.catalogue import SKU, product
 from tests.support.load import journal_orders
 from tests.support.server import wait_until
@@ -54,7 +54,7 @@ def _allocator(tmp_path, board: SaleBoard, stock: int = 50) -> tuple[Allocator, 
         db_path=tmp_path / "journal.db",
         first_sale=FirstSale((product(stock=stock),), 1, None, None),
         board=board,
-        journal_board=JournalBoard(),
+        store_board=StoreBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
     )
     return allocator, address, authkey
@@ -221,7 +221,7 @@ def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
         db_path=tmp_path / "journal.db",
         first_sale=FirstSale((product(stock=50),), 1, None, None),
         board=SaleBoard(),
-        journal_board=JournalBoard(),
+        store_board=StoreBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
     )
     with pytest.raises(JournalLocked):

@@ -38,7 +38,7 @@ from flashsale.shm.file_lock import RangeLocks
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
-from flashsale.shm.store_board import JournalBoard
+from flashsale.shm.store_board import StoreBoard
 from tests.support.openapi_schema import schema_problems
 from tests.support.sse import open_stream
 
@@ -66,15 +66,15 @@ def _app_paths(tmp_path: Path) -> set[str]:
     The app is wired as a worker wires it (flashsale.lifecycle.worker_app), from
     real parts that are not started: nothing here connects or serves."""
     settings = Settings.from_env({"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
-    board, slots, journal = SaleBoard(), ProcessSlots(), JournalBoard()
-    view = ServerView(settings, board, slots, journal)
+    board, slots, store_board = SaleBoard(), ProcessSlots(), StoreBoard()
+    view = ServerView(settings, board, slots, store_board)
     breaker = CircuitBreaker(
         BreakerBoard(),
         RangeLocks(tmp_path / "breaker.lock", 1),
         settings.breaker,
         allocator_silence_s=board.heartbeat_age_s,
         failures_since=lambda since, window: 0,
-        journal_failing=journal.failing,
+        store_failing=store_board.failing,
     )
     deps = AppDeps(
         view=view,
@@ -96,7 +96,7 @@ def _app_paths(tmp_path: Path) -> set[str]:
             breaker=breaker,
             queue_depth=view.queue_depth,
             addresses=ClientAddress(settings.forwarded_allow_ips),
-            journal=journal,
+            store=store_board,
         ),
     )
     streams = create_app(deps)

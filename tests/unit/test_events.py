@@ -12,7 +12,7 @@ from flashsale.config import Settings
 from flashsale.observe import ServerView
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
-from flashsale.shm.store_board import JournalBoard
+from flashsale.shm.store_board import StoreBoard
 from tests.support.catalogue import snapshot
 
 WAIT_S = 10.0
@@ -60,7 +60,7 @@ class Page:
 def _sale() -> tuple[SaleBoard, SaleStatus]:
     board = SaleBoard()
     board.publish_sale(snapshot(1, 100))
-    view = ServerView(Settings(), board, ProcessSlots(), JournalBoard())
+    view = ServerView(Settings(), board, ProcessSlots(), StoreBoard())
     return board, SaleStatus(view, lambda: "closed", {"mode": "open", "tokenCookie": None})
 
 
