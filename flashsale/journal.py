@@ -25,7 +25,7 @@ from pathlib import Path
 from flashsale.catalogue import Product
 from flashsale.errors import JournalLocked
 from flashsale.journal_room import Room, disk_full
-from flashsale.records import OrderRecord, SaleRecord
+from flashsale.records import OrderRecord, SaleRecord, SaleTerms
 
 BUSY_TIMEOUT_MS = 5000
 # Every commit rewrites the same few right-edge pages of the B-trees, and a
@@ -268,37 +268,23 @@ class Journal:
         if row is None:
             return None
         sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us = row
-        return SaleRecord(
-            sale_id,
-            stock,
-            per_user_limit,
-            starts_at_us,
-            ends_at_us,
-            created_at_us,
-            products_of_sale(self._db, sale_id),
-        )
+        products = products_of_sale(self._db, sale_id)
+        terms = SaleTerms(products, per_user_limit, starts_at_us, ends_at_us)
+        return SaleRecord(sale_id, stock, terms, created_at_us)
 
-    def create_sale(
-        self,
-        products: Sequence[Product],
-        per_user_limit: int,
-        starts_at_us: int | None,
-        ends_at_us: int | None,
-    ) -> SaleRecord:
+    def create_sale(self, terms: SaleTerms) -> SaleRecord:
         created = time.time_ns() // 1000
-        stock = sum(product.stock for product in products)
+        stock = terms.stock
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO sales (stock, per_user_limit, starts_at_us, ends_at_us, "
                 "created_at_us) VALUES (?, ?, ?, ?, ?)",
-                (stock, per_user_limit, starts_at_us, ends_at_us, created),
+                (stock, terms.per_user_limit, terms.starts_at_us, terms.ends_at_us, created),
             )
             sale_id = cursor.lastrowid or 0
-            for place, product in enumerate(products):
+            for place, product in enumerate(terms.products):
                 self._insert_product(sale_id, place, product)
-        return SaleRecord(
-            sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created, tuple(products)
-        )
+        return SaleRecord(sale_id, stock, terms, created)
 
     def _insert_product(self, sale_id: int, place: int, product: Product) -> None:
         self._db.execute(

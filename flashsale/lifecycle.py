@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from flashsale.allocator.client import AllocatorClient
-from flashsale.allocator.loop import Allocator, FirstSale
+from flashsale.allocator.loop import Allocator
 from flashsale.api.client_address import ClientAddress
 from flashsale.api.events import EventStreams
 from flashsale.api.guard import PurchaseGuard
@@ -37,6 +37,7 @@ from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder, failures_since
 from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
+from flashsale.records import SaleTerms
 from flashsale.redis_engine.allocator import RedisAllocator
 from flashsale.redis_engine.decisions import SaleSettings
 from flashsale.redis_engine.durability import Durability, NotDurable, check_durability
@@ -227,7 +228,7 @@ def when_ready(server: Arbiter) -> None:
 
 def _run_allocator(runtime: Runtime, master_pid: int) -> None:
     settings = runtime.settings
-    first = FirstSale(
+    first = SaleTerms(
         products=settings.first_products(),
         per_user_limit=settings.per_user_limit,
         starts_at_us=_us(settings.starts_at),

@@ -14,7 +14,6 @@ journal that cannot be written (journal_health.py).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import selectors
@@ -22,7 +21,6 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -32,10 +30,16 @@ from flashsale.allocator.commits import CommitPipeline
 from flashsale.allocator.deciding import decide_purchases
 from flashsale.allocator.journal_health import JournalHealth, describe
 from flashsale.allocator.peers import Peer, Peers, Pending
-from flashsale.allocator.protocol import Kind, Reply, frame, sale_refused, sale_started
-from flashsale.catalogue import Product
+from flashsale.allocator.protocol import (
+    Kind,
+    Reply,
+    frame,
+    read_start_sale_body,
+    sale_refused,
+    sale_started,
+)
 from flashsale.journal import Journal, JournalLock
-from flashsale.records import OrderRecord, SaleRecord
+from flashsale.records import OrderRecord, SaleRecord, SaleTerms
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.store_board import StoreBoard
 
@@ -63,16 +67,6 @@ class Pipeline(Protocol):
     def settle(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class FirstSale:
-    """The sale a brand-new journal (or Redis store) starts with, from the settings."""
-
-    products: tuple[Product, ...]
-    per_user_limit: int
-    starts_at_us: int | None
-    ends_at_us: int | None
-
-
 class Allocator:
     def __init__(
         self,
@@ -80,7 +74,7 @@ class Allocator:
         address: str,
         authkey: bytes,
         db_path: Path,
-        first_sale: FirstSale,
+        first_sale: SaleTerms,
         board: SaleBoard,
         store_board: StoreBoard,
         lock: JournalLock,
@@ -163,9 +157,7 @@ class Allocator:
             )
         sale = self.journal.latest_sale()
         if sale is None:
-            sale = self.journal.create_sale(
-                first.products, first.per_user_limit, first.starts_at_us, first.ends_at_us
-            )
+            sale = self.journal.create_sale(first)
         return StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
 
     def _normalise_old_user_ids(self) -> None:
@@ -236,7 +228,7 @@ class Allocator:
     def _product_totals(self, orders: list[OrderRecord]) -> dict[int, int]:
         """Each product's sold count after `orders` (in position order), by its place:
         its last order's. Read from the end, so a sale of one product reads one."""
-        place_of, products = self.book.place_of, len(self.book.sale.products)
+        place_of, products = self.book.place_of, len(self.book.sale.terms.products)
         totals: dict[int, int] = {}
         for order in reversed(orders):
             place = place_of(order.sku)
@@ -256,18 +248,13 @@ class Allocator:
 
     # -- a new sale ---------------------------------------------------------------------
     def _start_sale(self, request: Pending) -> Reply:
-        spec = json.loads(request.body)
+        terms = read_start_sale_body(request.body)
         if self.health.failing:
             self.health.check()  # now: an operator is waiting
         if self.health.error is not None:
             return sale_refused(request.seq, request.request_id, self.health.error)
         try:
-            sale: SaleRecord = self.journal.create_sale(
-                [Product.from_spec(product) for product in spec["products"]],
-                spec["perUserLimit"],
-                spec.get("startsAtUs"),
-                spec.get("endsAtUs"),
-            )
+            sale: SaleRecord = self.journal.create_sale(terms)
         except sqlite3.OperationalError as exc:
             self.health.failed(exc)
             return sale_refused(request.seq, request.request_id, describe(exc))
@@ -276,7 +263,7 @@ class Allocator:
         log.info(
             "allocator: sale %s started with %s products, stock %s",
             sale.sale_id,
-            len(sale.products),
+            len(sale.terms.products),
             sale.stock,
         )
         return sale_started(request.seq, request.request_id, sale)

@@ -10,7 +10,7 @@ per read.
 
 Worker to allocator: REQUEST (48 bytes) followed, for a PURCHASE, by the sku's
 length (one byte), the sku and the UTF-8 user id (`purchase_body`); for
-START_SALE, by a JSON body.
+START_SALE, by the sale's terms in JSON (`start_sale_body`).
 
 Allocator to worker, told apart by their first byte (the kind):
 - ACK: how many frames of this connection the allocator has read in all. It is
@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection, answer_challenge, deliver_cha
 from typing import NamedTuple
 
 from flashsale.outcomes import Outcome
-from flashsale.records import SaleRecord
+from flashsale.records import SaleRecord, SaleTerms
 
 LENGTH = struct.Struct("!i")
 # kind, flags, payload_len, slot, seq, request_id, arrival_ns, sell_deadline_ns
@@ -61,6 +61,15 @@ def read_purchase_body(body: bytes) -> tuple[str, str]:
     """(user id, sku) of a PURCHASE's body."""
     end = body[0] + 1
     return body[end:].decode("utf-8"), body[1:end].decode("ascii")
+
+
+def start_sale_body(terms: SaleTerms) -> bytes:
+    """A START_SALE's body: the new sale's terms, as JSON."""
+    return json.dumps(terms.spec_json()).encode()
+
+
+def read_start_sale_body(body: bytes) -> SaleTerms:
+    return SaleTerms.from_spec(json.loads(body))
 
 
 class Kind(IntEnum):
@@ -170,10 +179,7 @@ def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
         {
             "saleId": sale.sale_id,
             "stock": sale.stock,
-            "products": [product.spec_json() for product in sale.products],
-            "perUserLimit": sale.per_user_limit,
-            "startsAtUs": sale.starts_at_us,
-            "endsAtUs": sale.ends_at_us,
+            **sale.terms.spec_json(),
             "createdAtUs": sale.created_at_us,
         }
     ).encode()

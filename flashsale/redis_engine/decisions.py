@@ -19,7 +19,6 @@ health says why (the StoreBoard, as for a journal that cannot be written).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import deque
@@ -29,12 +28,16 @@ from dataclasses import dataclass
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from flashsale.allocator.deciding import decision_frame
-from flashsale.allocator.loop import FirstSale
 from flashsale.allocator.peers import Peers, Pending, Replies
-from flashsale.allocator.protocol import frame, read_purchase_body, sale_refused, sale_started
-from flashsale.catalogue import Product
+from flashsale.allocator.protocol import (
+    frame,
+    read_purchase_body,
+    read_start_sale_body,
+    sale_refused,
+    sale_started,
+)
 from flashsale.outcomes import Outcome
-from flashsale.records import SaleRecord
+from flashsale.records import SaleRecord, SaleTerms
 from flashsale.redis_engine.jobs import Job, RedisJobs
 from flashsale.redis_engine.store import (
     MAX_BATCH,
@@ -56,7 +59,7 @@ PROBE_INTERVAL_S = 1.0
 class SaleSettings:
     """What deciding needs besides the batch: the first sale and the rate limit."""
 
-    first: FirstSale
+    first: SaleTerms
     rate_limit: int
     rate_window_s: int
 
@@ -240,11 +243,8 @@ class RedisDecisions:
 
     # -- the calls (on the Redis thread) ------------------------------------------------
     def _recover(self) -> tuple[SaleRecord, dict[str, int]]:
-        first = self._settings.first
         self._store.load_library()
-        sale_id = self._store.first_sale(
-            first.products, first.per_user_limit, first.starts_at_us, first.ends_at_us
-        )
+        sale_id = self._store.first_sale(self._settings.first)
         _, sold = self._store.state()
         return self._store.sale(sale_id), sold
 
@@ -269,13 +269,7 @@ class RedisDecisions:
         return self._store.decide(purchases, settings.rate_limit, settings.rate_window_s)
 
     def _create_sale(self, request: Pending) -> SaleRecord:
-        spec = json.loads(request.body)
-        return self._store.start_sale(
-            [Product.from_spec(product) for product in spec["products"]],
-            spec["perUserLimit"],
-            spec.get("startsAtUs"),
-            spec.get("endsAtUs"),
-        )
+        return self._store.start_sale(read_start_sale_body(request.body))
 
     # -- answers ----------------------------------------------------------------------------
     def _decided(self, batch: Sequence[Pending], result: BatchResult) -> None:
@@ -303,7 +297,7 @@ class RedisDecisions:
             log.info(
                 "allocator: sale %s started in Redis with %s products, stock %s",
                 sale.sale_id,
-                len(sale.products),
+                len(sale.terms.products),
                 sale.stock,
             )
             reply = sale_started(request.seq, request.request_id, sale)
@@ -345,7 +339,7 @@ class RedisDecisions:
         sale = self._sale
         if sale is None:
             return {}
-        return {place: sold.get(p.sku, 0) for place, p in enumerate(sale.products)}
+        return {place: sold.get(p.sku, 0) for place, p in enumerate(sale.terms.products)}
 
 
 def _arrival(pending: Pending) -> int:

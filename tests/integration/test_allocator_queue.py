@@ -21,7 +21,7 @@ from multiprocessing.connection import Listener
 import pytest
 
 from flashsale.allocator.client import AllocatorClient, _Call, _Connection, connect_blocking
-from flashsale.allocator.loop import Allocator, FirstSale
+from flashsale.allocator.loop import Allocator
 from flashsale.allocator.protocol import (
     ACK,
     FRAMED_ACK,
@@ -37,6 +37,7 @@ from flashsale.allocator.protocol import (
 from flashsale.errors import JournalLocked
 from flashsale.journal import Journal, JournalLock
 from flashsale.outcomes import Outcome
+from flashsale.records import SaleTerms
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.store_board import StoreBoard
 from tests.support.catalogue import SKU, product
@@ -52,7 +53,7 @@ def _allocator(tmp_path, board: SaleBoard, stock: int = 50) -> tuple[Allocator, 
         address=address,
         authkey=authkey,
         db_path=tmp_path / "journal.db",
-        first_sale=FirstSale((product(stock=stock),), 1, None, None),
+        first_sale=SaleTerms((product(stock=stock),), 1, None, None),
         board=board,
         store_board=StoreBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
@@ -219,7 +220,7 @@ def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
         address=str(tmp_path / "second.sock"),
         authkey=b"k",
         db_path=tmp_path / "journal.db",
-        first_sale=FirstSale((product(stock=50),), 1, None, None),
+        first_sale=SaleTerms((product(stock=50),), 1, None, None),
         board=SaleBoard(),
         store_board=StoreBoard(),
         lock=JournalLock(tmp_path / "journal.db"),

@@ -7,6 +7,7 @@ import pytest
 from flashsale.allocator.journal_health import JournalHealth
 from flashsale.journal import Journal
 from flashsale.journal_room import RESERVE_BYTES, Room
+from flashsale.records import SaleTerms
 from flashsale.shm.store_board import StoreBoard
 from tests.support.catalogue import product
 
@@ -25,7 +26,7 @@ def disk() -> Disk:
 def journal(tmp_path, disk):
     path = tmp_path / "j.db"
     journal = Journal(path, room=Room(path, free_bytes=lambda: disk.free))
-    journal.create_sale([product(stock=3)], 1, None, None)
+    journal.create_sale(SaleTerms((product(stock=3),), 1, None, None))
     yield journal
     journal.close()
 
