@@ -37,7 +37,7 @@ class ServerView:
         found = [] if self.allocator_alive() else ["the allocator is not alive"]
         if self.store.failing():
             error = self.store.status().error
-            # The Redis engine's errors name Redis (redis_engine.decisions.StoreHealth).
+            # The Redis engine's errors name Redis (redis_engine.decisions.RedisHealth).
             if self.engine["name"] == "redis":
                 found.append(error or "Redis cannot be reached")
             else:

@@ -64,8 +64,9 @@ class SaleSettings:
     rate_window_s: int
 
 
-class StoreHealth:
-    """Whether Redis answers; the workers' breaker and health read it from the board."""
+class RedisHealth:
+    """Whether Redis answers (the journal's is JournalHealth); the workers' breaker and
+    health read it from the StoreBoard."""
 
     def __init__(self, board: StoreBoard, url: str) -> None:
         self._board = board
@@ -109,7 +110,7 @@ class RedisDecisions:
         self._peers = peers
         self._board = board
         self._settings = settings
-        self.health = StoreHealth(store_board, store.url)
+        self.health = RedisHealth(store_board, store.url)
         self._jobs = RedisJobs()
         self.done_fd = self._jobs.done_fd
         self._queue: deque[Job] = deque()  # waiting for the thread, in order
