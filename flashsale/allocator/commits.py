@@ -34,7 +34,7 @@ PACED_BATCH = 256
 
 
 @dataclass
-class Group:
+class CommitGroup:
     """Decided requests whose replies wait for one commit: its sales and all before them."""
 
     orders: list[OrderRecord] = field(default_factory=list)
@@ -55,8 +55,8 @@ class CommitPipeline:
         self._peers = peers
         self._on_durable = on_durable
         self._on_failure = on_failure
-        self.next = Group()  # decided, waiting for the committer
-        self._in_flight: Group | None = None  # being made durable
+        self.next = CommitGroup()  # decided, waiting for the committer
+        self._in_flight: CommitGroup | None = None  # being made durable
         self._last_commit_s = 0.0
         self.done_fd = self._committer.done_fd  # readable when the commit in flight is over
 
@@ -72,7 +72,7 @@ class CommitPipeline:
         if self._committer.busy or not group.replies:
             return
         if not group.orders:
-            self.next = Group()
+            self.next = CommitGroup()
             self._peers.send(group.replies)
             return
         now_s = time.monotonic()
@@ -80,7 +80,7 @@ class CommitPipeline:
         if paced and early and len(group.orders) < PACED_BATCH:
             return  # the loop wakes up in time for it (wait_s)
         self._last_commit_s = now_s
-        self._in_flight, self.next = group, Group()
+        self._in_flight, self.next = group, CommitGroup()
         self._committer.start(group.orders)
 
     def complete(self) -> None:
@@ -92,7 +92,7 @@ class CommitPipeline:
             self._on_durable(group.orders)
             self._peers.send(group.replies)
             return
-        undone, self.next = (group, self.next), Group()
+        undone, self.next = (group, self.next), CommitGroup()
         in_journal = self._on_failure(failure)
         for lost in undone:
             self._peers.send(
