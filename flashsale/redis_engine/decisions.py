@@ -41,8 +41,8 @@ from flashsale.records import SaleRecord, SaleTerms
 from flashsale.redis_engine.jobs import Job, RedisJobs
 from flashsale.redis_engine.store import (
     MAX_BATCH,
+    BatchPurchase,
     BatchResult,
-    Purchase,
     RedisStore,
     as_redis_error,
 )
@@ -265,7 +265,7 @@ class RedisDecisions:
             # As deciding.py: past the sell deadline, or not acknowledged to its worker.
             late = now_ns > pending.sell_deadline_ns
             expired = late or pending.number > pending.peer.acknowledged
-            purchases.append(Purchase(pending.request_id, user_id, sku, expired))
+            purchases.append(BatchPurchase(pending.request_id, user_id, sku, expired))
         settings = self._settings
         return self._store.decide(purchases, settings.rate_limit, settings.rate_window_s)
 

@@ -39,7 +39,10 @@ MAX_BATCH = 512
 
 
 @dataclass(frozen=True)
-class Purchase:
+class BatchPurchase:
+    """One purchase of a batch Redis decides (flashsale.api.validation's Purchase is what
+    a shopper's body asks for)."""
+
     request_id: bytes
     user_id: str
     sku: str
@@ -125,7 +128,9 @@ class RedisStore:
         sale_id, created = self._call("flashsale_start_sale", *_sale_args(terms))
         return SaleRecord(int(sale_id), terms.stock, terms, int(created))
 
-    def decide(self, purchases: Sequence[Purchase], rate_limit: int, window_s: int) -> BatchResult:
+    def decide(
+        self, purchases: Sequence[BatchPurchase], rate_limit: int, window_s: int
+    ) -> BatchResult:
         """One FCALL for at most MAX_BATCH purchases: decided, durable (with appendfsync
         always) and answered. Raises a redis error when the outcome is unknown."""
         args: list[Any] = [rate_limit, window_s * 1000]

@@ -10,7 +10,7 @@ import redis
 
 from flashsale.outcomes import Outcome
 from flashsale.records import SaleTerms
-from flashsale.redis_engine.store import Purchase, RedisStore
+from flashsale.redis_engine.store import BatchPurchase, RedisStore
 from stress.servers.redis_server import RedisServer, redis_server_binary
 from tests.support.catalogue import product
 
@@ -38,7 +38,7 @@ def store(server):
 
 
 def buy(user: str, sku: str, *, expired: bool = False, request_id: bytes | None = None):
-    return Purchase(request_id or os.urandom(16), user, sku, expired)
+    return BatchPurchase(request_id or os.urandom(16), user, sku, expired)
 
 
 def outcomes(result) -> list[Outcome]:
