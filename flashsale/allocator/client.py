@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection
 
-from flashsale.allocator.protocol import (
+from flashsale.allocator.messages import (
     ACK,
     HANDSHAKE_TIMEOUT_S,
     NO_SLOT,

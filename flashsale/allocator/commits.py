@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flashsale.allocator.committer import Committer
+from flashsale.allocator.messages import FRAMED_REPLY, REPLY, Kind
 from flashsale.allocator.peers import Peers, Replies
-from flashsale.allocator.protocol import FRAMED_REPLY, REPLY, Kind
 from flashsale.journal import Journal
 from flashsale.outcomes import Outcome
 from flashsale.records import OrderRecord, order_id_for

@@ -29,8 +29,7 @@ from flashsale.allocator.book import StockBook
 from flashsale.allocator.commits import CommitPipeline
 from flashsale.allocator.deciding import decide_purchases
 from flashsale.allocator.journal_health import JournalHealth, describe
-from flashsale.allocator.peers import Peer, Peers, Pending
-from flashsale.allocator.protocol import (
+from flashsale.allocator.messages import (
     Kind,
     Reply,
     frame,
@@ -38,6 +37,7 @@ from flashsale.allocator.protocol import (
     sale_refused,
     sale_started,
 )
+from flashsale.allocator.peers import Peer, Peers, Pending
 from flashsale.journal import Journal, JournalLock
 from flashsale.records import OrderRecord, SaleRecord, SaleTerms
 from flashsale.shm.sale_board import SaleBoard

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from flashsale.allocator.loop import Allocator, Pipeline
+from flashsale.allocator.messages import Kind
 from flashsale.allocator.peers import Pending
-from flashsale.allocator.protocol import Kind
 from flashsale.redis_engine.decisions import RedisDecisions, SaleSettings
 from flashsale.redis_engine.store import RedisStore
 

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from flashsale.allocator.deciding import decision_frame
-from flashsale.allocator.peers import Peers, Pending, Replies
-from flashsale.allocator.protocol import (
+from flashsale.allocator.messages import (
     frame,
     read_purchase_body,
     read_start_sale_body,
     sale_refused,
     sale_started,
 )
+from flashsale.allocator.peers import Peers, Pending, Replies
 from flashsale.outcomes import Outcome
 from flashsale.records import SaleRecord, SaleTerms
 from flashsale.redis_engine.jobs import Job, RedisJobs

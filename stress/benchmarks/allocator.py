@@ -17,7 +17,7 @@ from typing import Any
 
 from flashsale.allocator.client import connect_blocking
 from flashsale.allocator.loop import Allocator
-from flashsale.allocator.protocol import NO_SLOT, FrameBuffer, Kind, Request, frame, purchase_body
+from flashsale.allocator.messages import NO_SLOT, FrameBuffer, Kind, Request, frame, purchase_body
 from flashsale.catalogue import ProductSettings
 from flashsale.journal import JournalLock
 from flashsale.outcomes import Outcome

@@ -22,7 +22,7 @@ import pytest
 
 from flashsale.allocator.client import AllocatorClient, _Call, _Connection, connect_blocking
 from flashsale.allocator.loop import Allocator
-from flashsale.allocator.protocol import (
+from flashsale.allocator.messages import (
     ACK,
     FRAMED_ACK,
     NO_SLOT,

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from flashsale.allocator.protocol import (
+from flashsale.allocator.messages import (
     FrameBuffer,
     Kind,
     Reply,
