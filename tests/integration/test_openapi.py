@@ -39,6 +39,7 @@ from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
 from flashsale.shm.store_board import StoreBoard
+from tests.support.command_line import command_line
 from tests.support.openapi_schema import schema_problems
 from tests.support.sse import open_stream
 
@@ -218,31 +219,22 @@ def test_schemathesis_finds_the_server_and_the_document_agree(
         f'[auth.openapi.adminToken]\nbearer = "{ADMIN_TOKEN}"\n'
         f'[auth.openapi.operatorToken]\nbearer = "{OPERATOR_TOKEN}"\n' + auth_config
     )
-    command = [
-        str(Path(sys.executable).with_name("st")),
-        "--config-file",
-        str(config),
-        "--no-color",
-        "run",
-        f"{server.url}{OPENAPI_PATH}",
-        "--checks",
-        ",".join(CHECKS),
-        "--mode",
-        "all",  # positive and negative data
-        "--exclude-path",
-        EVENTS_PATH,  # a stream that never ends
-        "--max-time",
-        str(FUZZ_BUDGET_S),
-        "--max-examples",
-        "50",
-        "--request-timeout",
-        "10",
-        "--continue-on-failure",
-        "--generation-database",
-        "none",
-        "--seed",
-        "20261201",
-    ]
+    st = str(Path(sys.executable).with_name("st"))
+    options = {
+        "--checks": ",".join(CHECKS),
+        "--mode": "all",  # positive and negative data
+        "--exclude-path": EVENTS_PATH,  # a stream that never ends
+        "--max-time": FUZZ_BUDGET_S,
+        "--max-examples": 50,
+        "--request-timeout": 10,
+        "--continue-on-failure": None,
+        "--generation-database": "none",
+        "--seed": 20261201,
+    }
+    command = command_line(
+        [st, "--config-file", str(config), "--no-color", "run", f"{server.url}{OPENAPI_PATH}"],
+        options,
+    )
     started = time.monotonic()
     run = subprocess.run(
         command, capture_output=True, text=True, timeout=FUZZ_BUDGET_S + 60, cwd=tmp_path

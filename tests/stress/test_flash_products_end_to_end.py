@@ -18,6 +18,7 @@ from stress.report.summary import format_summary
 from stress.scenarios.flash import FlashOptions, run_flash
 from stress.scenarios.plans import ScenarioOptions
 from stress.scenarios.products import parse_products, pick_skus
+from tests.support.command_line import command_line
 from tests.support.server import running_server
 
 TOKEN = "stress-e2e-token"
@@ -91,19 +92,15 @@ def test_three_products_sell_exactly_per_product(tmp_path):
 def test_a_sku_the_sale_does_not_have_stops_the_run_before_the_release(tmp_path):
     with running_server(tmp_path / "sale.db", workers=1, env={"FLASHSALE_STOCK": "10"}) as server:
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "stress",
-                "flash",
-                "--url",
-                server.url,
-                "--users",
-                "20",
-                "--products",
-                "no-such-sku=1",
-                "--no-progress",
-            ],
+            command_line(
+                [sys.executable, "-m", "stress", "flash"],
+                {
+                    "--url": server.url,
+                    "--users": 20,
+                    "--products": "no-such-sku=1",
+                    "--no-progress": None,
+                },
+            ),
             capture_output=True,
             text=True,
             timeout=60,
