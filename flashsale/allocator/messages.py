@@ -160,17 +160,8 @@ class Reply:
     @classmethod
     def decode(cls, payload: bytes) -> Reply:
         kind, outcome, unit, sale_id, seq, request_id, position, at = REPLY.unpack_from(payload)
-        return cls(
-            Kind(kind),
-            Outcome(outcome),
-            seq,
-            request_id,
-            sale_id,
-            unit,
-            position,
-            at,
-            payload[REPLY.size :],
-        )
+        body = payload[REPLY.size :]
+        return cls(Kind(kind), Outcome(outcome), seq, request_id, sale_id, unit, position, at, body)
 
 
 def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
@@ -190,13 +181,8 @@ def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
 
 def sale_refused(seq: int, request_id: bytes, error: str) -> Reply:
     """Nothing was changed: the store could not take the new sale, for `error`."""
-    return Reply(
-        Kind.SALE_STARTED,
-        Outcome.UNAVAILABLE,
-        seq,
-        request_id,
-        body=json.dumps({"error": error}).encode(),
-    )
+    body = json.dumps({"error": error}).encode()
+    return Reply(Kind.SALE_STARTED, Outcome.UNAVAILABLE, seq, request_id, body=body)
 
 
 def frame(payload: bytes) -> bytes:
