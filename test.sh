@@ -19,5 +19,5 @@ fi
 npm --prefix webui run check --silent
 "$VENV/bin/ruff" check flashsale stress tests gunicorn.conf.py
 "$VENV/bin/ruff" format --check --quiet flashsale stress tests gunicorn.conf.py
-"$VENV/bin/mypy" flashsale stress
+"$VENV/bin/mypy" flashsale stress tests
 "$VENV/bin/python" -m pytest "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import requests
@@ -211,7 +212,11 @@ def test_admin_is_off_without_a_token(start_server):
 
 def test_a_sale_at_the_calendars_edge_is_held_and_shown_across_a_restart(start_server):
     server = start_server(workers=2, env={"FLASHSALE_ADMIN_TOKEN": TOKEN})
-    body = {"stock": 5, "startsAt": "1970-01-01T00:00:00Z", "endsAt": "9999-12-31T23:59:59.999999Z"}
+    body: dict[str, Any] = {
+        "stock": 5,
+        "startsAt": "1970-01-01T00:00:00Z",
+        "endsAt": "9999-12-31T23:59:59.999999Z",
+    }
     created = requests.post(
         f"{server.url}/flash-sale/admin/sale",
         json=body,

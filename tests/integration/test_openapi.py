@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import falcon.asgi
 import falcon.inspect
 import jwt
 import pytest
@@ -101,6 +102,7 @@ def _app_paths(tmp_path: Path) -> set[str]:
         ),
     )
     streams = create_app(deps)
+    assert isinstance(streams.app, falcon.asgi.App)  # what the event streams stand before
     routes = {route.path for route in falcon.inspect.inspect_routes(streams.app)}
     return routes | {EVENTS_PATH}
 

@@ -144,6 +144,7 @@ def test_a_journal_of_one_product_sales_is_upgraded_in_place(tmp_path):
     assert journal.adopt_products(product("aurora", stock=99)) == 1
     assert journal.adopt_products(product("aurora", stock=99)) == 0  # once
     sale = journal.latest_sale()
+    assert sale is not None
     assert [(p.sku, p.stock) for p in sale.terms.products] == [("aurora", 5)]  # the sale's stock
     orders = journal.orders_of_sale(sale.sale_id)
     assert [(o.order_id, o.sku, o.sku_position) for o in orders] == [
@@ -250,7 +251,12 @@ def test_after_a_failed_write_the_probe_waits_for_room_to_spare(small, disk):
 
 def test_a_disk_with_plenty_of_room_is_looked_at_now_and_then(small, disk, monkeypatch):
     looks = []
-    monkeypatch.setattr(small.room, "free_bytes", lambda: looks.append(1) or disk.free)
+
+    def free_bytes() -> int:
+        looks.append(1)
+        return disk.free
+
+    monkeypatch.setattr(small.room, "free_bytes", free_bytes)
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     for n in range(1, 11):

@@ -47,6 +47,7 @@ def test_the_worker_decodes_a_reply_into_its_decision():
     got_id, decision = decode_reply(sale.encode())
     assert got_id == request_id
     assert decision.outcome is Outcome.CONFIRMED
+    assert decision.order is not None
     assert (decision.order.order_id, decision.order.sale_id, decision.order.position) == (
         order_id,
         4,

@@ -77,6 +77,7 @@ def test_a_recycled_worker_keeps_its_slots_series_and_changes_only_its_pid():
     board, slots = SaleBoard(), ProcessSlots()
     view = ServerView(Settings(), board, slots, StoreBoard())
     first = slots.claim(PID)
+    assert first is not None
     before = _scrape(view)
     slots.release(first)
     assert slots.claim(PARENT_PID) == first  # the new worker takes the row it left
