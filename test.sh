@@ -17,7 +17,7 @@ if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
 fi
 
 npm --prefix webui run check --silent
-"$VENV/bin/ruff" check flashsale stress tests gunicorn.conf.py
-"$VENV/bin/ruff" format --check --quiet flashsale stress tests gunicorn.conf.py
-"$VENV/bin/mypy" flashsale stress
+"$VENV/bin/ruff" check flashsale stress tests scripts gunicorn.conf.py
+"$VENV/bin/ruff" format --check --quiet flashsale stress tests scripts gunicorn.conf.py
+"$VENV/bin/mypy" flashsale stress tests
 "$VENV/bin/python" -m pytest "$@"

@@ -74,17 +74,17 @@ class CircuitBreaker:
         *,
         allocator_silence_s: Callable[[], float],
         failures_since: Callable[[float, int], int],
-        journal_failing: Callable[[], bool],
+        store_failing: Callable[[], bool],
         store_reason: int = JOURNAL,
     ) -> None:
-        """`journal_failing`: the store cannot take sales: the journal, or Redis
+        """`store_failing`: the store cannot take sales: the journal, or Redis
         (`store_reason` says which, for the breaker's reason)."""
         self.words = board.words
         self.lock = lock
         self.settings = settings
         self.allocator_silence_s = allocator_silence_s
         self.failures_since = failures_since
-        self.journal_failing = journal_failing
+        self.store_failing = store_failing
         self.store_reason = store_reason
 
     # -- the purchase path ------------------------------------------------------------
@@ -92,7 +92,7 @@ class CircuitBreaker:
         state = self.words[STATE]
         if state == CLOSED:
             return Admission.ALLOW if self._allocator_can_sell() else Admission.REJECT
-        if state == OPEN and (self._age_s() < self.settings.cooldown_s or self.journal_failing()):
+        if state == OPEN and (self._age_s() < self.settings.cooldown_s or self.store_failing()):
             return Admission.REJECT
         with self.lock.attempt(0) as held:
             if not held:
@@ -159,7 +159,7 @@ class CircuitBreaker:
     def _allocator_can_sell(self) -> bool:
         """False, after opening the breaker, when the allocator has been silent too long
         or cannot write its journal."""
-        if self.journal_failing():
+        if self.store_failing():
             self._trip(self.store_reason, expect=CLOSED)
             return False
         if self.allocator_silence_s() <= self.settings.silence_s:

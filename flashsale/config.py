@@ -3,7 +3,7 @@
 Every knob is a `FLASHSALE_*` variable (plus gunicorn's own `WEB_CONCURRENCY`),
 declared once below: its field, variable, default, bounds and doc line
 (`flashsale.setting`). docs/configuration.md's table is written from them
-(`python -m flashsale.settings_doc --write`). An invalid value stops start-up
+(`python scripts/settings_doc.py --write`). An invalid value stops start-up
 with one line naming the variable.
 """
 

@@ -19,13 +19,13 @@ import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple
 
 from flashsale.catalogue import Product
 from flashsale.errors import JournalLocked
 from flashsale.journal_room import Room, disk_full
+from flashsale.records import OrderRecord, SaleRecord, SaleTerms
 
 BUSY_TIMEOUT_MS = 5000
 # Every commit rewrites the same few right-edge pages of the B-trees, and a
@@ -120,46 +120,6 @@ def _insert_orders(rows: int) -> str:
     )
 
 
-@dataclass(frozen=True)
-class SaleRecord:
-    sale_id: int
-    stock: int  # over all its products
-    per_user_limit: int
-    starts_at_us: int | None
-    ends_at_us: int | None
-    created_at_us: int
-    products: tuple[Product, ...]
-
-
-class OrderRecord(NamedTuple):
-    """One sale. A NamedTuple: the allocator builds one per sale, and it is the row itself."""
-
-    order_id: str
-    sale_id: int
-    user_id: str
-    unit: int
-    position: int  # in the whole sale
-    purchased_at_us: int
-    sku: str
-    sku_position: int  # in its product's stock
-
-
-class Confirmation(NamedTuple):
-    """A sale as the allocator's reply tells it: the order without its buyer, whom
-    the worker that asked knows."""
-
-    order_id: str
-    sale_id: int
-    unit: int
-    position: int
-    purchased_at_us: int
-    sku: str
-
-
-# An order as answers show it: from the journal, or from the allocator's reply.
-Order = OrderRecord | Confirmation
-
-
 def _orders(db: sqlite3.Connection, where: str, params: tuple[int | str, ...]) -> list[OrderRecord]:
     """Orders matching `where`, the columns in OrderRecord's order."""
     rows = db.execute(
@@ -181,16 +141,6 @@ def products_of_sale(db: sqlite3.Connection, sale_id: int) -> tuple[Product, ...
 
 def _nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
-
-
-def order_id_for(request_id: bytes) -> str:
-    """An order is named after the request that bought it, so a resent request finds it.
-
-    The 16 random bytes are written as a UUID (formatted by hand: building
-    uuid.UUID objects was a tenth of the allocator's time).
-    """
-    h = request_id.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class JournalLock:
@@ -318,37 +268,23 @@ class Journal:
         if row is None:
             return None
         sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us = row
-        return SaleRecord(
-            sale_id,
-            stock,
-            per_user_limit,
-            starts_at_us,
-            ends_at_us,
-            created_at_us,
-            products_of_sale(self._db, sale_id),
-        )
+        products = products_of_sale(self._db, sale_id)
+        terms = SaleTerms(products, per_user_limit, starts_at_us, ends_at_us)
+        return SaleRecord(sale_id, stock, terms, created_at_us)
 
-    def create_sale(
-        self,
-        products: Sequence[Product],
-        per_user_limit: int,
-        starts_at_us: int | None,
-        ends_at_us: int | None,
-    ) -> SaleRecord:
+    def create_sale(self, terms: SaleTerms) -> SaleRecord:
         created = time.time_ns() // 1000
-        stock = sum(product.stock for product in products)
+        stock = terms.stock
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO sales (stock, per_user_limit, starts_at_us, ends_at_us, "
                 "created_at_us) VALUES (?, ?, ?, ?, ?)",
-                (stock, per_user_limit, starts_at_us, ends_at_us, created),
+                (stock, terms.per_user_limit, terms.starts_at_us, terms.ends_at_us, created),
             )
             sale_id = cursor.lastrowid or 0
-            for place, product in enumerate(products):
+            for place, product in enumerate(terms.products):
                 self._insert_product(sale_id, place, product)
-        return SaleRecord(
-            sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created, tuple(products)
-        )
+        return SaleRecord(sale_id, stock, terms, created)
 
     def _insert_product(self, sale_id: int, place: int, product: Product) -> None:
         self._db.execute(

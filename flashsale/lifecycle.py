@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from flashsale.allocator.client import AllocatorClient
-from flashsale.allocator.loop import Allocator, FirstSale
-from flashsale.allocator.redis_decisions import SaleSettings
-from flashsale.allocator.redis_loop import RedisAllocator
+from flashsale.allocator.loop import Allocator
 from flashsale.api.client_address import ClientAddress
 from flashsale.api.events import EventStreams
 from flashsale.api.guard import PurchaseGuard
@@ -39,15 +37,18 @@ from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder, failures_since
 from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
+from flashsale.records import SaleTerms
+from flashsale.redis_engine.allocator import RedisAllocator
+from flashsale.redis_engine.decisions import SaleSettings
 from flashsale.redis_engine.durability import Durability, NotDurable, check_durability
 from flashsale.redis_engine.store import RedisStore
 from flashsale.serving.worker import when_stopping
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from flashsale.shm.store_board import StoreBoard
 from flashsale.supervisor import AllocatorSupervisor
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class Runtime:
     socket_dir: Path
     authkey: bytes
     breaker_board: BreakerBoard
-    journal_board: JournalBoard
+    store_board: StoreBoard
     rate_table: RateTable
     # Wrong tokens by client address, apart from rate_table: no flood of userIds reaches it.
     auth_table: RateTable
@@ -153,7 +154,7 @@ def on_starting(server: Arbiter) -> None:
         socket_dir=Path(tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-")),
         authkey=os.urandom(32),
         breaker_board=BreakerBoard(),
-        journal_board=JournalBoard(),
+        store_board=StoreBoard(),
         rate_table=RateTable(settings.rate_table_size),
         auth_table=RateTable(settings.auth_table_size),
         identity=_identity_or_exit(settings),
@@ -227,7 +228,7 @@ def when_ready(server: Arbiter) -> None:
 
 def _run_allocator(runtime: Runtime, master_pid: int) -> None:
     settings = runtime.settings
-    first = FirstSale(
+    first = SaleTerms(
         products=settings.first_products(),
         per_user_limit=settings.per_user_limit,
         starts_at_us=_us(settings.starts_at),
@@ -239,7 +240,7 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
         "db_path": settings.db_path,
         "first_sale": first,
         "board": runtime.board,
-        "journal_board": runtime.journal_board,
+        "store_board": runtime.store_board,
         "lock": runtime.lock,
     }
     if settings.engine == "redis":
@@ -309,7 +310,7 @@ def worker_app() -> EventStreams:
         settings.breaker,
         allocator_silence_s=board.heartbeat_age_s,
         failures_since=lambda since_s, window_s: failures_since(slots, since_s, window_s),
-        journal_failing=runtime.journal_board.failing,
+        store_failing=runtime.store_board.failing,
         store_reason=REDIS if settings.engine == "redis" else JOURNAL,
     )
     # This runs in a worker, whose parent is gunicorn's master.
@@ -317,7 +318,7 @@ def worker_app() -> EventStreams:
         settings,
         board,
         slots,
-        runtime.journal_board,
+        runtime.store_board,
         master_pid=os.getppid(),
         engine=_engine_json(runtime),
     )
@@ -329,7 +330,7 @@ def worker_app() -> EventStreams:
         breaker=breaker,
         queue_depth=view.queue_depth,
         addresses=ClientAddress(settings.forwarded_allow_ips),
-        journal=runtime.journal_board,
+        store=runtime.store_board,
     )
     deps = AppDeps(
         view=view,

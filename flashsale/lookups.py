@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 from flashsale.errors import Unavailable
-from flashsale.journal import OrderRecord
+from flashsale.records import OrderRecord
 from flashsale.shm.sale_board import SaleSnapshot
 
 T = TypeVar("T")

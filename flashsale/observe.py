@@ -9,9 +9,9 @@ from typing import Any
 from flashsale.clock import iso_from_us
 from flashsale.config import Settings
 from flashsale.processes import ProcessUsage, usage_of_all
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from flashsale.shm.store_board import StoreBoard
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class ServerView:
     settings: Settings
     board: SaleBoard
     slots: ProcessSlots
-    journal: JournalBoard
+    store: StoreBoard
     master_pid: int = 0
     # Where the stock is decided: {"name": "sqlite"} or Redis's, with its durability.
     engine: dict[str, Any] = field(default_factory=lambda: {"name": "sqlite"})
@@ -35,17 +35,17 @@ class ServerView:
     def problems(self) -> list[str]:
         """What keeps purchases from being sold; none when healthy."""
         found = [] if self.allocator_alive() else ["the allocator is not alive"]
-        if self.journal.failing():
-            error = self.journal.status().error
-            # The Redis engine's errors name Redis (redis_decisions.StoreHealth).
+        if self.store.failing():
+            error = self.store.status().error
+            # The Redis engine's errors name Redis (redis_engine.decisions.RedisHealth).
             if self.engine["name"] == "redis":
                 found.append(error or "Redis cannot be reached")
             else:
                 found.append(f"the journal cannot be written: {error}")
         return found
 
-    def journal_json(self) -> dict[str, Any]:
-        status = self.journal.status()
+    def store_json(self) -> dict[str, Any]:
+        status = self.store.status()
         return {
             "writable": status.writable,
             "failingSince": iso_from_us(status.failing_since_us),

@@ -101,7 +101,7 @@ class FlashSaleCollector(Collector):
         yield CounterMetricFamily(
             "flashsale_allocator_restarts", "Allocators restarted", value=allocator["restarts"]
         )
-        journal = view.journal.status()
+        journal = view.store.status()
         yield GaugeMetricFamily(
             "flashsale_journal_writable",
             "1 while the journal can be written (else nothing is sold)",

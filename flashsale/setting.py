@@ -2,7 +2,7 @@
 
 `flashsale.config.Settings` declares each of its fields with one of these (in the
 field's metadata), the way gunicorn's `Setting` classes do; `Settings.from_env`
-reads them and `flashsale.settings_doc` writes docs/configuration.md's table from them.
+reads them and `scripts/settings_doc.py` writes docs/configuration.md's table from them.
 Nothing here reads `os.environ`: the environment comes in as a mapping.
 """
 

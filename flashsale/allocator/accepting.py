@@ -15,7 +15,7 @@ import threading
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection, Listener
 
-from flashsale.allocator.protocol import authenticate
+from flashsale.allocator.messages import authenticate
 
 log = logging.getLogger("flashsale.allocator")
 

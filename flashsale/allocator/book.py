@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from flashsale.catalogue import Product
-from flashsale.journal import OrderRecord, SaleRecord, order_id_for
 from flashsale.outcomes import Outcome
+from flashsale.records import OrderRecord, SaleRecord, order_id_for
 from flashsale.shm.sale_board import SaleSnapshot
 
 
@@ -32,7 +32,7 @@ class StockBook:
     def __init__(self, sale: SaleRecord, orders: Iterable[OrderRecord] = ()) -> None:
         self.sale = sale
         self.sold = 0
-        self._shelves = {p.sku: _Shelf(place, p) for place, p in enumerate(sale.products)}
+        self._shelves = {p.sku: _Shelf(place, p) for place, p in enumerate(sale.terms.products)}
         self._by_user: dict[str, list[OrderRecord]] = {}
         self._by_id: dict[str, OrderRecord] = {}
         self._unjournaled: list[OrderRecord] = []
@@ -74,12 +74,13 @@ class StockBook:
         if shelf is None:  # a worker that had not seen this sale's catalogue yet
             return Outcome.UNKNOWN_PRODUCT, None
         sale = self.sale
-        if sale.starts_at_us is not None and now_us < sale.starts_at_us:
+        terms = sale.terms
+        if terms.starts_at_us is not None and now_us < terms.starts_at_us:
             return Outcome.NOT_STARTED, None
-        if sale.ends_at_us is not None and now_us >= sale.ends_at_us:
+        if terms.ends_at_us is not None and now_us >= terms.ends_at_us:
             return Outcome.ENDED, None
         owned: Sequence[OrderRecord] = self._by_user.get(user_id, ())
-        if len(owned) >= sale.per_user_limit:
+        if len(owned) >= terms.per_user_limit:
             return Outcome.ALREADY_PURCHASED, owned[0]
         product = shelf.product
         if product.per_user_limit is not None and owned:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection
 
-from flashsale.allocator.protocol import (
+from flashsale.allocator.messages import (
     ACK,
     HANDSHAKE_TIMEOUT_S,
     NO_SLOT,
@@ -52,9 +52,10 @@ from flashsale.allocator.protocol import (
     Request,
     authenticate,
     purchase_body,
+    start_sale_body,
 )
-from flashsale.journal import Confirmation, Order
 from flashsale.outcomes import Outcome
+from flashsale.records import Confirmation, Order, SaleTerms
 from flashsale.shm.slots import IN_FLIGHT
 
 log = logging.getLogger("flashsale.allocator.client")
@@ -248,9 +249,10 @@ class AllocatorClient:
             reply_deadline_ns,
         )
 
-    async def start_sale(self, body: bytes) -> Decision:
+    async def start_sale(self, terms: SaleTerms) -> Decision:
         now_ns = time.monotonic_ns()
         deadline_ns = now_ns + max(self.reply_timeout_ns, int(START_SALE_TIMEOUT_S * 1e9))
+        body = start_sale_body(terms)
         return await self._call(Kind.START_SALE, body, now_ns, deadline_ns, deadline_ns)
 
     async def _call(

@@ -22,10 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flashsale.allocator.committer import Committer
+from flashsale.allocator.messages import FRAMED_REPLY, REPLY, Kind
 from flashsale.allocator.peers import Peers, Replies
-from flashsale.allocator.protocol import FRAMED_REPLY, REPLY, Kind
-from flashsale.journal import Journal, OrderRecord, order_id_for
+from flashsale.journal import Journal
 from flashsale.outcomes import Outcome
+from flashsale.records import OrderRecord, order_id_for
 
 COMMIT_INTERVAL_S = 0.002
 # A group of this many sales is committed without waiting for the interval.
@@ -33,7 +34,7 @@ PACED_BATCH = 256
 
 
 @dataclass
-class Group:
+class CommitGroup:
     """Decided requests whose replies wait for one commit: its sales and all before them."""
 
     orders: list[OrderRecord] = field(default_factory=list)
@@ -54,8 +55,8 @@ class CommitPipeline:
         self._peers = peers
         self._on_durable = on_durable
         self._on_failure = on_failure
-        self.next = Group()  # decided, waiting for the committer
-        self._in_flight: Group | None = None  # being made durable
+        self.next = CommitGroup()  # decided, waiting for the committer
+        self._in_flight: CommitGroup | None = None  # being made durable
         self._last_commit_s = 0.0
         self.done_fd = self._committer.done_fd  # readable when the commit in flight is over
 
@@ -71,7 +72,7 @@ class CommitPipeline:
         if self._committer.busy or not group.replies:
             return
         if not group.orders:
-            self.next = Group()
+            self.next = CommitGroup()
             self._peers.send(group.replies)
             return
         now_s = time.monotonic()
@@ -79,7 +80,7 @@ class CommitPipeline:
         if paced and early and len(group.orders) < PACED_BATCH:
             return  # the loop wakes up in time for it (wait_s)
         self._last_commit_s = now_s
-        self._in_flight, self.next = group, Group()
+        self._in_flight, self.next = group, CommitGroup()
         self._committer.start(group.orders)
 
     def complete(self) -> None:
@@ -91,7 +92,7 @@ class CommitPipeline:
             self._on_durable(group.orders)
             self._peers.send(group.replies)
             return
-        undone, self.next = (group, self.next), Group()
+        undone, self.next = (group, self.next), CommitGroup()
         in_journal = self._on_failure(failure)
         for lost in undone:
             self._peers.send(

@@ -18,7 +18,8 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 
-from flashsale.journal import Journal, OrderRecord
+from flashsale.journal import Journal
+from flashsale.records import OrderRecord
 
 
 class Committer:

@@ -11,10 +11,10 @@ import operator
 import time
 
 from flashsale.allocator.book import StockBook
+from flashsale.allocator.messages import FRAMED_REPLY, REPLY, RESENT, Kind, read_purchase_body
 from flashsale.allocator.peers import Pending, Replies
-from flashsale.allocator.protocol import FRAMED_REPLY, REPLY, RESENT, Kind, read_purchase_body
-from flashsale.journal import OrderRecord
 from flashsale.outcomes import Outcome
+from flashsale.records import OrderRecord
 
 log = logging.getLogger("flashsale.allocator")
 

@@ -4,7 +4,7 @@ A full disk or a file system gone read-only fails a commit; nothing of it
 was confirmed (commits.py). From then on every purchase is refused at once
 and the journal is probed every PROBE_INTERVAL_S: a checkpoint that empties
 the WAL, room to spare on the disk (journal_room.py) and a one-row commit; the
-first probe that passes resumes selling. The JournalBoard tells the workers,
+first probe that passes resumes selling. The StoreBoard tells the workers,
 whose breaker and health answer 503 meanwhile.
 """
 
@@ -15,7 +15,7 @@ import sqlite3
 import time
 
 from flashsale.journal import Journal
-from flashsale.shm.journal_board import JournalBoard
+from flashsale.shm.store_board import StoreBoard
 
 log = logging.getLogger("flashsale.allocator")
 
@@ -29,7 +29,7 @@ def describe(error: sqlite3.OperationalError) -> str:
 
 
 class JournalHealth:
-    def __init__(self, journal: Journal, board: JournalBoard) -> None:
+    def __init__(self, journal: Journal, board: StoreBoard) -> None:
         self._journal = journal
         self._board = board
         self.failing = False

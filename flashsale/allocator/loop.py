@@ -14,7 +14,6 @@ journal that cannot be written (journal_health.py).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import selectors
@@ -22,7 +21,6 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -31,12 +29,19 @@ from flashsale.allocator.book import StockBook
 from flashsale.allocator.commits import CommitPipeline
 from flashsale.allocator.deciding import decide_purchases
 from flashsale.allocator.journal_health import JournalHealth, describe
+from flashsale.allocator.messages import (
+    Kind,
+    Reply,
+    frame,
+    read_start_sale_body,
+    sale_refused,
+    sale_started,
+)
 from flashsale.allocator.peers import Peer, Peers, Pending
-from flashsale.allocator.protocol import Kind, Reply, frame, sale_refused, sale_started
-from flashsale.catalogue import Product
-from flashsale.journal import Journal, JournalLock, OrderRecord, SaleRecord
-from flashsale.shm.journal_board import JournalBoard
+from flashsale.journal import Journal, JournalLock
+from flashsale.records import OrderRecord, SaleRecord, SaleTerms
 from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.store_board import StoreBoard
 
 log = logging.getLogger("flashsale.allocator")
 
@@ -49,7 +54,7 @@ _STOP, _ACCEPTED, _COMMIT_DONE = object(), object(), object()
 
 class Pipeline(Protocol):
     """What decides the purchases the loop reads and answers them: the group commits of
-    SQLite (commits.py), or the batches sent to Redis (redis_decisions.py)."""
+    SQLite (commits.py), or the batches sent to Redis (redis_engine/decisions.py)."""
 
     done_fd: int  # readable when the engine's call in flight is over
 
@@ -62,16 +67,6 @@ class Pipeline(Protocol):
     def settle(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class FirstSale:
-    """The sale a brand-new journal (or Redis store) starts with, from the settings."""
-
-    products: tuple[Product, ...]
-    per_user_limit: int
-    starts_at_us: int | None
-    ends_at_us: int | None
-
-
 class Allocator:
     def __init__(
         self,
@@ -79,15 +74,15 @@ class Allocator:
         address: str,
         authkey: bytes,
         db_path: Path,
-        first_sale: FirstSale,
+        first_sale: SaleTerms,
         board: SaleBoard,
-        journal_board: JournalBoard,
+        store_board: StoreBoard,
         lock: JournalLock,
     ) -> None:
         self.db_path = db_path
         self.first_sale = first_sale
         self.board = board
-        self.journal_board = journal_board
+        self.store_board = store_board
         self.lock = lock
         self._selector = selectors.DefaultSelector()
         self._acceptor = Acceptor(address, authkey)
@@ -130,13 +125,13 @@ class Allocator:
         self._stopping = True
         os.write(self._stop_w, b"x")
 
-    # -- the engine: SQLite here, Redis in redis_loop.py -------------------------------
+    # -- the engine: SQLite here, Redis in redis_engine/allocator.py -------------------
     def _open(self) -> Pipeline:
         """Recover the sale, publish it, and return what decides and answers purchases."""
         self.journal = Journal(self.db_path)
         self.book = self._recover()
         self.board.publish_sale(self.book.snapshot())
-        self.health = JournalHealth(self.journal, self.journal_board)
+        self.health = JournalHealth(self.journal, self.store_board)
         self.health.check()
         self._group_commits = CommitPipeline(
             self.journal, self._peers, on_durable=self._durable, on_failure=self._commit_failed
@@ -162,9 +157,7 @@ class Allocator:
             )
         sale = self.journal.latest_sale()
         if sale is None:
-            sale = self.journal.create_sale(
-                first.products, first.per_user_limit, first.starts_at_us, first.ends_at_us
-            )
+            sale = self.journal.create_sale(first)
         return StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
 
     def _normalise_old_user_ids(self) -> None:
@@ -235,7 +228,7 @@ class Allocator:
     def _product_totals(self, orders: list[OrderRecord]) -> dict[int, int]:
         """Each product's sold count after `orders` (in position order), by its place:
         its last order's. Read from the end, so a sale of one product reads one."""
-        place_of, products = self.book.place_of, len(self.book.sale.products)
+        place_of, products = self.book.place_of, len(self.book.sale.terms.products)
         totals: dict[int, int] = {}
         for order in reversed(orders):
             place = place_of(order.sku)
@@ -255,18 +248,13 @@ class Allocator:
 
     # -- a new sale ---------------------------------------------------------------------
     def _start_sale(self, request: Pending) -> Reply:
-        spec = json.loads(request.body)
+        terms = read_start_sale_body(request.body)
         if self.health.failing:
             self.health.check()  # now: an operator is waiting
         if self.health.error is not None:
             return sale_refused(request.seq, request.request_id, self.health.error)
         try:
-            sale: SaleRecord = self.journal.create_sale(
-                [Product.from_spec(product) for product in spec["products"]],
-                spec["perUserLimit"],
-                spec.get("startsAtUs"),
-                spec.get("endsAtUs"),
-            )
+            sale: SaleRecord = self.journal.create_sale(terms)
         except sqlite3.OperationalError as exc:
             self.health.failed(exc)
             return sale_refused(request.seq, request.request_id, describe(exc))
@@ -275,7 +263,7 @@ class Allocator:
         log.info(
             "allocator: sale %s started with %s products, stock %s",
             sale.sale_id,
-            len(sale.products),
+            len(sale.terms.products),
             sale.stock,
         )
         return sale_started(request.seq, request.request_id, sale)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import NamedTuple
 
-from flashsale.allocator.protocol import ACK, FRAMED_ACK, REQUEST, FrameBuffer, Kind
+from flashsale.allocator.messages import ACK, FRAMED_ACK, REQUEST, FrameBuffer, Kind
 
 log = logging.getLogger("flashsale.allocator")
 

@@ -23,6 +23,7 @@ from flashsale.clock import RANGE_TEXT, instant_us, iso_from_us, now_us, represe
 from flashsale.config import Settings, declared
 from flashsale.errors import InvalidInput
 from flashsale.outcomes import Outcome
+from flashsale.records import SaleTerms
 from flashsale.setting import Integer, parse_instant
 from flashsale.shm.sale_board import SaleBoard
 
@@ -33,7 +34,7 @@ SALE_FIELDS = frozenset({"products", "stock", "perUserLimit", "startsAt", "endsA
 
 
 class SaleStarter(Protocol):
-    async def start_sale(self, body: bytes) -> Decision: ...
+    async def start_sale(self, terms: SaleTerms) -> Decision: ...
 
 
 class AdminSaleResource:
@@ -71,11 +72,11 @@ class AdminSaleResource:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         await self._authorize(req)
-        spec = _sale_spec(
+        terms = _sale_terms(
             parse_json_object(await read_json_body(req), allowed=SALE_FIELDS),
             self.default_product,
         )
-        decision = await self.starter.start_sale(json.dumps(spec).encode())
+        decision = await self.starter.start_sale(terms)
         if decision.outcome is not Outcome.CONFIRMED:
             raise _not_started(decision)
         sale = json.loads(decision.body)
@@ -118,7 +119,7 @@ def _instant_us(body: dict[str, Any], name: str) -> int | None:
     return moment_us
 
 
-def _sale_spec(body: dict[str, Any], default_product: ProductSettings) -> dict[str, Any]:
+def _sale_terms(body: dict[str, Any], default_product: ProductSettings) -> SaleTerms:
     limit = _bounded_int(body, "perUserLimit", Settings.per_user_limit, PER_USER_LIMIT)
     if ("stock" in body) == ("products" in body):
         raise InvalidInput("Invalid sale", "send either products or stock (one product)")
@@ -131,12 +132,7 @@ def _sale_spec(body: dict[str, Any], default_product: ProductSettings) -> dict[s
     starts_us, ends_us = _instant_us(body, "startsAt"), _instant_us(body, "endsAt")
     if starts_us is not None and ends_us is not None and ends_us <= starts_us:
         raise InvalidInput("Invalid endsAt", "endsAt must be later than startsAt")
-    return {
-        "products": [product.spec_json() for product in products],
-        "perUserLimit": limit,
-        "startsAtUs": starts_us,
-        "endsAtUs": ends_us,
-    }
+    return SaleTerms(products, limit, starts_us, ends_us)
 
 
 def _not_started(decision: Decision) -> falcon.HTTPServiceUnavailable:

@@ -16,8 +16,8 @@ import falcon
 
 from flashsale.api.representations import order_json
 from flashsale.clock import iso_from_us
-from flashsale.journal import Order
 from flashsale.outcomes import Outcome
+from flashsale.records import Order
 
 RETRY_AFTER_UNAVAILABLE_S = 1
 

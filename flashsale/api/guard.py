@@ -12,7 +12,7 @@ from flashsale.api.client_address import ClientAddress, counted_as
 from flashsale.breaker import Admission, CircuitBreaker
 from flashsale.config import Settings
 from flashsale.ratelimit import RateDecision, RateLimiter
-from flashsale.shm.journal_board import JournalBoard
+from flashsale.shm.store_board import StoreBoard
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class PurchaseGuard:
     breaker: CircuitBreaker
     queue_depth: Callable[[], int]
     addresses: ClientAddress
-    journal: JournalBoard
+    store: StoreBoard
 
     async def rate(self, req: falcon.Request, user_id: str) -> RateDecision:
         """Count the attempt against the user (and the client address, if limited)."""

@@ -46,7 +46,7 @@ class HealthResource:
             "problems": problems,
             "uptimeSeconds": self.view.uptime_s(),
             "allocator": self.view.allocator_json(),
-            "journal": self.view.journal_json(),
+            "journal": self.view.store_json(),
             "engine": self.view.engine,
             "breaker": self.breaker_json(),
             "workers": self.view.workers_json(),
@@ -87,7 +87,7 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
         "breaker": breaker,
         "sale": sale_json(sale, now_us()) if sale else None,
         "allocator": view.allocator_json(),
-        "journal": view.journal_json(),
+        "journal": view.store_json(),
         "engine": view.engine,
         "workers": view.workers_json(),
         # CPU seconds and memory of each server process: with two readings a

@@ -120,7 +120,7 @@ class PurchaseResource:
                 retry_after_s = max(rate.reset_s, 1)
         outcome = Outcome.UNAVAILABLE if decision.outcome is Outcome.EXPIRED else decision.outcome
         req.context.outcome = outcome
-        if outcome is Outcome.UNAVAILABLE and self.guard.journal.failing():
+        if outcome is Outcome.UNAVAILABLE and self.guard.store.failing():
             answer_unavailable(resp, self.not_selling, retry_after_s, title="Not selling")
             return
         answer_purchase(

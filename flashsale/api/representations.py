@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flashsale.clock import iso_from_us
-from flashsale.journal import Order
+from flashsale.records import Order
 from flashsale.shm.sale_board import SaleSnapshot
 
 

@@ -6,9 +6,9 @@ import json
 from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
+from flashsale.api.user_ids import normalise_user_id
 from flashsale.catalogue import SKU_RULE, valid_sku
 from flashsale.errors import InvalidInput
-from flashsale.user_ids import normalise_user_id
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def parse_json_object(raw: bytes, *, allowed: AbstractSet[str]) -> dict[str, Any
 
 
 def check_user_id(value: Any) -> str:
-    """The id to count: NFKC-normalised and checked by flashsale.user_ids (the rule)."""
+    """The id to count: NFKC-normalised and checked by flashsale.api.user_ids (the rule)."""
     return normalise_user_id(value)
 
 

@@ -28,8 +28,8 @@ from redis.retry import Retry
 
 from flashsale.catalogue import Product
 from flashsale.errors import Unavailable
-from flashsale.journal import OrderRecord, SaleRecord
 from flashsale.outcomes import Outcome
+from flashsale.records import OrderRecord, SaleRecord, SaleTerms
 
 LIBRARY = (Path(__file__).parent / "library.lua").read_text(encoding="utf-8")
 NO_TIME = -1
@@ -39,7 +39,10 @@ MAX_BATCH = 512
 
 
 @dataclass(frozen=True)
-class Purchase:
+class BatchPurchase:
+    """One purchase of a batch Redis decides (flashsale.api.validation's Purchase is what
+    a shopper's body asks for)."""
+
     request_id: bytes
     user_id: str
     sku: str
@@ -116,41 +119,18 @@ class RedisStore:
         node: ClusterNode = cluster.get_node_from_key(self._current)  # type: ignore[no-untyped-call]
         return node
 
-    def first_sale(
-        self,
-        products: Sequence[Product],
-        per_user_limit: int,
-        starts_at_us: int | None,
-        ends_at_us: int | None,
-    ) -> int:
+    def first_sale(self, terms: SaleTerms) -> int:
         """The current sale's id, after creating the first one if the store has none."""
-        sale_id, _ = self._call(
-            "flashsale_first_sale", *_sale_args(products, per_user_limit, starts_at_us, ends_at_us)
-        )
+        sale_id, _ = self._call("flashsale_first_sale", *_sale_args(terms))
         return int(sale_id)
 
-    def start_sale(
-        self,
-        products: Sequence[Product],
-        per_user_limit: int,
-        starts_at_us: int | None,
-        ends_at_us: int | None,
-    ) -> SaleRecord:
-        sale_id, created = self._call(
-            "flashsale_start_sale", *_sale_args(products, per_user_limit, starts_at_us, ends_at_us)
-        )
-        stock = sum(product.stock for product in products)
-        return SaleRecord(
-            int(sale_id),
-            stock,
-            per_user_limit,
-            starts_at_us,
-            ends_at_us,
-            int(created),
-            tuple(products),
-        )
+    def start_sale(self, terms: SaleTerms) -> SaleRecord:
+        sale_id, created = self._call("flashsale_start_sale", *_sale_args(terms))
+        return SaleRecord(int(sale_id), terms.stock, terms, int(created))
 
-    def decide(self, purchases: Sequence[Purchase], rate_limit: int, window_s: int) -> BatchResult:
+    def decide(
+        self, purchases: Sequence[BatchPurchase], rate_limit: int, window_s: int
+    ) -> BatchResult:
         """One FCALL for at most MAX_BATCH purchases: decided, durable (with appendfsync
         always) and answered. Raises a redis error when the outcome is unknown."""
         args: list[Any] = [rate_limit, window_s * 1000]
@@ -168,15 +148,13 @@ class RedisStore:
     def sale(self, sale_id: int) -> SaleRecord:
         fields: dict[bytes, bytes] = self._client.hgetall(f"{self._tag}:sale:{sale_id}")  # type: ignore[assignment]
         catalogue = json.loads(fields[b"catalogue"])
-        return SaleRecord(
-            sale_id,
-            int(fields[b"stock"]),
+        terms = SaleTerms(
+            tuple(Product.from_spec(spec) for spec in catalogue),
             int(fields[b"limit"]),
             _instant(fields[b"starts"]),
             _instant(fields[b"ends"]),
-            int(fields[b"created"]),
-            tuple(Product.from_spec(spec) for spec in catalogue),
         )
+        return SaleRecord(sale_id, int(fields[b"stock"]), terms, int(fields[b"created"]))
 
     # -- look-ups (workers): a Redis that fails them is a 503, as a journal's would be ----
     def orders_of_user(self, sale_id: int, user_id: str) -> list[OrderRecord]:
@@ -220,17 +198,13 @@ def as_redis_error(exc: Exception) -> RedisError:
     return failed
 
 
-def _sale_args(
-    products: Sequence[Product],
-    per_user_limit: int,
-    starts_at_us: int | None,
-    ends_at_us: int | None,
-) -> list[Any]:
+def _sale_args(terms: SaleTerms) -> list[Any]:
+    products = terms.products
     catalogue = json.dumps([product.spec_json() for product in products], ensure_ascii=False)
     args: list[Any] = [
-        per_user_limit,
-        NO_TIME if starts_at_us is None else starts_at_us,
-        NO_TIME if ends_at_us is None else ends_at_us,
+        terms.per_user_limit,
+        NO_TIME if terms.starts_at_us is None else terms.starts_at_us,
+        NO_TIME if terms.ends_at_us is None else terms.ends_at_us,
         catalogue,
     ]
     for product in products:

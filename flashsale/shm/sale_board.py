@@ -46,7 +46,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from flashsale.catalogue import MAX_PRODUCTS, Product
-from flashsale.journal import SaleRecord
+from flashsale.records import SaleRecord
 from flashsale.shm.segment import Words
 
 NO_TIME = -1
@@ -88,12 +88,12 @@ class SaleSnapshot:
         return cls(
             sale_id=sale.sale_id,
             stock=sale.stock,
-            per_user_limit=sale.per_user_limit,
-            starts_at_us=sale.starts_at_us,
-            ends_at_us=sale.ends_at_us,
+            per_user_limit=sale.terms.per_user_limit,
+            starts_at_us=sale.terms.starts_at_us,
+            ends_at_us=sale.terms.ends_at_us,
             created_at_us=sale.created_at_us,
             sold=sold.get("", 0),
-            products=tuple(ProductStock(p, sold.get(p.sku, 0)) for p in sale.products),
+            products=tuple(ProductStock(p, sold.get(p.sku, 0)) for p in sale.terms.products),
         )
 
     @property

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from flashsale.allocator.client import connect_blocking
-from flashsale.allocator.loop import Allocator, FirstSale
-from flashsale.allocator.protocol import NO_SLOT, FrameBuffer, Kind, Request, frame, purchase_body
+from flashsale.allocator.loop import Allocator
+from flashsale.allocator.messages import NO_SLOT, FrameBuffer, Kind, Request, frame, purchase_body
 from flashsale.catalogue import ProductSettings
 from flashsale.journal import JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.processes import usage_of
-from flashsale.shm.journal_board import JournalBoard
+from flashsale.records import SaleTerms
 from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.store_board import StoreBoard
 
 FORK = multiprocessing.get_context("fork")
 DEADLINE_NS = 60 * 10**9
@@ -89,9 +90,9 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
             address=address,
             authkey=authkey,
             db_path=db_path,
-            first_sale=FirstSale((PRODUCT.product(purchases),), 1, None, None),
+            first_sale=SaleTerms((PRODUCT.product(purchases),), 1, None, None),
             board=board,
-            journal_board=JournalBoard(),
+            store_board=StoreBoard(),
             lock=JournalLock(db_path),
         ).run,
     )

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from flashsale.catalogue import ProductSettings
-from flashsale.journal import Journal, OrderRecord, order_id_for
+from flashsale.journal import Journal
 from flashsale.journal_room import file_bytes
+from flashsale.records import OrderRecord, SaleTerms, order_id_for
 
 PRODUCT = ProductSettings()
 ID_KINDS = ("short", "uuid")
@@ -35,7 +36,7 @@ def measure(*, orders: int, per_commit: int, ids: str, journal_dir: Path) -> dic
     path = journal_dir / "journal.db"
     journal = Journal(path)
     try:
-        sale = journal.create_sale([PRODUCT.product(orders)], 1, None, None)
+        sale = journal.create_sale(SaleTerms((PRODUCT.product(orders),), 1, None, None))
         journal.checkpoint()
         empty_bytes = file_bytes(path)
         buyers = user_ids(ids, orders)

@@ -21,7 +21,8 @@ from typing import Any
 from flashsale.catalogue import ProductSettings
 from flashsale.config import Settings
 from flashsale.processes import usage_of
-from flashsale.redis_engine.store import MAX_BATCH, Purchase, RedisStore
+from flashsale.records import SaleTerms
+from flashsale.redis_engine.store import MAX_BATCH, BatchPurchase, RedisStore
 from stress.runs import new_run_id
 from stress.servers.redis_server import RedisServer
 
@@ -46,7 +47,7 @@ def decide_figures(
         try:
             store.load_library()
             product = ProductSettings().product(DECIDE_STOCK)
-            store.start_sale([product], 1, None, None)
+            store.start_sale(SaleTerms((product,), 1, None, None))
             for size in batch_sizes:
                 rows.append(_one_size(store, redis.pid, product.sku, size, seconds_per_size))
         finally:
@@ -66,7 +67,8 @@ def _one_size(
     started = time.monotonic()
     while calls == 0 or time.monotonic() - started < seconds:
         batch = [
-            Purchase(os.urandom(16), f"{prefix}-{decisions + i}", sku, False) for i in range(size)
+            BatchPurchase(os.urandom(16), f"{prefix}-{decisions + i}", sku, False)
+            for i in range(size)
         ]
         began = time.perf_counter()
         result = store.decide(batch, RATE_LIMIT, RATE_WINDOW_S)

@@ -22,7 +22,7 @@ from stress.scenarios.plans import UserPlan
 from stress.stats import latency_summary_ms
 from stress.verdicts.server_usage import server_cpu_s
 
-# Each host follows Redis every 0.2 s (flashsale/allocator/redis_decisions.py):
+# Each host follows Redis every 0.2 s (flashsale/redis_engine/decisions.py):
 # a second is five chances, and these bounds leave room for a loaded machine.
 SALE_VISIBLE_TIMEOUT_S = 10.0
 STATUS_SETTLE_TIMEOUT_S = 5.0

@@ -16,13 +16,15 @@ import signal
 import socket
 import threading
 import time
-from multiprocessing.connection import Listener
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, Listener
+from unittest import mock
 
 import pytest
 
 from flashsale.allocator.client import AllocatorClient, _Call, _Connection, connect_blocking
-from flashsale.allocator.loop import Allocator, FirstSale
-from flashsale.allocator.protocol import (
+from flashsale.allocator.loop import Allocator
+from flashsale.allocator.messages import (
     ACK,
     FRAMED_ACK,
     NO_SLOT,
@@ -37,8 +39,9 @@ from flashsale.allocator.protocol import (
 from flashsale.errors import JournalLocked
 from flashsale.journal import Journal, JournalLock
 from flashsale.outcomes import Outcome
-from flashsale.shm.journal_board import JournalBoard
+from flashsale.records import OrderRecord, SaleTerms
 from flashsale.shm.sale_board import SaleBoard
+from flashsale.shm.store_board import StoreBoard
 from tests.support.catalogue import SKU, product
 from tests.support.load import journal_orders
 from tests.support.server import wait_until
@@ -52,9 +55,9 @@ def _allocator(tmp_path, board: SaleBoard, stock: int = 50) -> tuple[Allocator, 
         address=address,
         authkey=authkey,
         db_path=tmp_path / "journal.db",
-        first_sale=FirstSale((product(stock=stock),), 1, None, None),
+        first_sale=SaleTerms((product(stock=stock),), 1, None, None),
         board=board,
-        journal_board=JournalBoard(),
+        store_board=StoreBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
     )
     return allocator, address, authkey
@@ -73,6 +76,12 @@ def allocator(tmp_path):
         process.terminate()
         process.join(10)
         assert process.exitcode == 0
+
+
+def sold(board: SaleBoard) -> int:
+    sale = board.sale()
+    assert sale is not None, "no sale on the board"
+    return sale.sold
 
 
 def _client(address: str, authkey: bytes, reply_timeout_s: float = 5, budget_s: float = 1):
@@ -130,6 +139,11 @@ class RawLine:
                     return reply
         return None
 
+    def reply(self, request_id: bytes, timeout_s: float) -> Reply:
+        reply = self.receive(request_id, timeout_s)
+        assert reply is not None, f"no reply within {timeout_s} s"
+        return reply
+
     def close(self) -> None:
         self.sock.close()
 
@@ -162,7 +176,7 @@ def test_writers_killed_mid_frame_do_not_block_the_others(allocator):
     outcome, seconds = asyncio.run(survivor())
     assert outcome is Outcome.CONFIRMED
     assert seconds < 5
-    assert board.sale().sold == 1  # the half-sent requests were never sold
+    assert sold(board) == 1  # the half-sent requests were never sold
 
 
 def test_many_requests_share_one_connection_each_getting_its_own_answer(allocator):
@@ -182,7 +196,7 @@ def test_many_requests_share_one_connection_each_getting_its_own_answer(allocato
     outcomes = asyncio.run(crowd())
     assert outcomes.count(Outcome.CONFIRMED) == 40
     assert outcomes.count(Outcome.ALREADY_PURCHASED) == 80
-    assert board.sale().sold == 40
+    assert sold(board) == 40
 
 
 def test_a_worker_that_stops_reading_its_replies_is_cut_off(allocator):
@@ -211,7 +225,7 @@ def test_a_worker_that_stops_reading_its_replies_is_cut_off(allocator):
             await client.close()
 
     assert asyncio.run(another_worker()) is Outcome.SOLD_OUT  # the flood bought the 50
-    assert board.sale().sold == 50
+    assert sold(board) == 50
 
 
 def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
@@ -219,9 +233,9 @@ def test_a_second_allocator_cannot_serve_the_same_journal(allocator, tmp_path):
         address=str(tmp_path / "second.sock"),
         authkey=b"k",
         db_path=tmp_path / "journal.db",
-        first_sale=FirstSale((product(stock=50),), 1, None, None),
+        first_sale=SaleTerms((product(stock=50),), 1, None, None),
         board=SaleBoard(),
-        journal_board=JournalBoard(),
+        store_board=StoreBoard(),
         lock=JournalLock(tmp_path / "journal.db"),
     )
     with pytest.raises(JournalLocked):
@@ -237,7 +251,7 @@ class _SilentAllocator:
         self.reads = reads
         self.read_all = threading.Event()
         self._listener = Listener(self.address, family="AF_UNIX")
-        self._conns = []
+        self._conns: list[Connection] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -310,13 +324,13 @@ def _serve_with_held_commits(allocator: Allocator, entered, release) -> None:
     """Run the allocator with every journal commit held until the test releases it."""
     record = Journal.record
 
-    def held(journal: Journal, orders) -> None:
+    def held(journal: Journal, orders: Sequence[OrderRecord]) -> None:
         entered.set()
         release.wait(60)
         record(journal, orders)
 
-    Journal.record = held  # in this forked process only
-    allocator.run()
+    with mock.patch.object(Journal, "record", held):  # in this forked process only
+        allocator.run()
 
 
 def test_a_frozen_allocator_gets_pending_for_what_it_read_and_503_for_the_rest(tmp_path):
@@ -329,6 +343,8 @@ def test_a_frozen_allocator_gets_pending_for_what_it_read_and_503_for_the_rest(t
     allocator, address, authkey = _allocator(tmp_path, board)
     process = FORK.Process(target=_serve_with_held_commits, args=(allocator, entered, release))
     process.start()
+    pid = process.pid
+    assert pid is not None
 
     async def until(predicate, message: str) -> None:
         deadline = time.monotonic() + 30
@@ -344,18 +360,18 @@ def test_a_frozen_allocator_gets_pending_for_what_it_read_and_503_for_the_rest(t
             ann = asyncio.ensure_future(client.purchase("ann", SKU, time.monotonic_ns()))
             await until(entered.is_set, "ann's commit never started")
             await until(lambda: connection.acknowledged == 1, "ann's ACK never came")
-            os.kill(process.pid, signal.SIGSTOP)
+            os.kill(pid, signal.SIGSTOP)
             try:
                 now = time.monotonic_ns()
                 others = [client.purchase(user, SKU, now) for user in ("bob", "cy", "di")]
                 outcomes = [d.outcome for d in await asyncio.gather(ann, *others)]
             finally:
-                os.kill(process.pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGCONT)
             # Still connected: the thawed allocator reads the three (their ACK
             # reaches us) past their sell deadlines, and must sell none of them.
             await until(lambda: connection.acknowledged == 4, "the three were never read")
             release.set()
-            await until(lambda: board.sale().sold == 1, "ann's sale never committed")
+            await until(lambda: sold(board) == 1, "ann's sale never committed")
             return outcomes
         finally:
             await client.close()
@@ -370,7 +386,7 @@ def test_a_frozen_allocator_gets_pending_for_what_it_read_and_503_for_the_rest(t
     assert outcomes == [Outcome.PENDING] + [Outcome.UNAVAILABLE] * 3
     assert process.exitcode == 0
     assert set(journal_orders(tmp_path / "journal.db")) == {"ann"}
-    assert board.sale().sold == 1
+    assert sold(board) == 1
 
 
 def test_no_answer_goes_out_before_the_sales_it_depends_on_are_durable(tmp_path):
@@ -392,11 +408,11 @@ def test_no_answer_goes_out_before_the_sales_it_depends_on_are_durable(tmp_path)
         # Decided at once, but held back: nothing may arrive while the commit is held.
         assert second.receive(retry_id, 0.5) is None
         assert second.acknowledged == 1  # read, though: its ACK came at once
-        assert board.sale().sold == 0
+        assert sold(board) == 0
         release.set()
-        assert first.receive(sale_id, 30).outcome is Outcome.CONFIRMED
-        assert second.receive(retry_id, 30).outcome is Outcome.ALREADY_PURCHASED
-        assert board.sale().sold == 1
+        assert first.reply(sale_id, 30).outcome is Outcome.CONFIRMED
+        assert second.reply(retry_id, 30).outcome is Outcome.ALREADY_PURCHASED
+        assert sold(board) == 1
     finally:
         release.set()
         for line in (first, second):

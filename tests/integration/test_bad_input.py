@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import requests
@@ -12,97 +13,75 @@ from tests.support.raw_http import exchange
 from tests.support.server import running_server
 
 PURCHASE = "/flash-sale/purchase"
+ADMIN_SALE = "/flash-sale/admin/sale"
 JSON = {"Content-Type": "application/json"}
 TOKEN = "admin-token-for-tests"
+AS_ADMIN = {**JSON, "Authorization": f"Bearer {TOKEN}"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+LATIN_1 = {"Content-Type": "application/json; charset=latin-1"}
+NESTED_USER_ID = b'{"userId": ' + b"[" * 1500 + b"]" * 1500 + b"}"
+NESTED_FIELD = b'{"userId": "a", "x": ' + b'{"a":' * 600 + b"1" + b"}" * 600 + b"}"
 
 # (name, method, path, headers, body, expected status)
+Case = tuple[str, str, str, dict[str, str], bytes, int]
+
+
+def purchase_case(name: str, body: bytes, status: int, headers: dict[str, str] = JSON) -> Case:
+    return (name, "POST", PURCHASE, headers, body, status)
+
+
+def admin_get_case(name: str, status: int, authorization: str | None = None) -> Case:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    return (name, "GET", ADMIN_SALE, headers, b"", status)
+
+
+def admin_sale_case(name: str, body: bytes, status: int) -> Case:
+    """A new sale, sent with the admin token."""
+    return (name, "POST", ADMIN_SALE, AS_ADMIN, body, status)
+
+
+def user_id(value: str) -> bytes:
+    return json.dumps({"userId": value}).encode()
+
+
 CASES = [
-    ("malformed JSON", "POST", PURCHASE, JSON, b'{"userId": "a"', 400),
-    ("empty body", "POST", PURCHASE, JSON, b"", 400),
-    ("whitespace body", "POST", PURCHASE, JSON, b"  \n ", 400),
-    ("JSON array", "POST", PURCHASE, JSON, b'["userId"]', 400),
-    ("JSON string", "POST", PURCHASE, JSON, b'"alice"', 400),
-    ("JSON null", "POST", PURCHASE, JSON, b"null", 400),
-    ("JSON number", "POST", PURCHASE, JSON, b"7", 400),
-    ("missing userId", "POST", PURCHASE, JSON, b"{}", 400),
-    ("empty userId", "POST", PURCHASE, JSON, b'{"userId": ""}', 400),
-    ("number userId", "POST", PURCHASE, JSON, b'{"userId": 42}', 400),
-    ("object userId", "POST", PURCHASE, JSON, b'{"userId": {"id": "a"}}', 400),
-    ("list userId", "POST", PURCHASE, JSON, b'{"userId": ["a"]}', 400),
-    ("null userId", "POST", PURCHASE, JSON, b'{"userId": null}', 400),
-    ("boolean userId", "POST", PURCHASE, JSON, b'{"userId": true}', 400),
-    ("duplicate userId keys", "POST", PURCHASE, JSON, b'{"userId": "a", "userId": "b"}', 400),
-    ("NaN userId", "POST", PURCHASE, JSON, b'{"userId": NaN}', 400),
-    ("Infinity userId", "POST", PURCHASE, JSON, b'{"userId": -Infinity}', 400),
-    (
-        "deeply nested userId",
-        "POST",
-        PURCHASE,
-        JSON,
-        b'{"userId": ' + b"[" * 1500 + b"]" * 1500 + b"}",
-        400,
-    ),
-    (
-        "deeply nested extra field",
-        "POST",
-        PURCHASE,
-        JSON,
-        b'{"userId": "a", "x": ' + b'{"a":' * 600 + b"1" + b"}" * 600 + b"}",
-        400,
-    ),
-    ("unknown field", "POST", PURCHASE, JSON, b'{"userId": "a", "quantity": 2}', 400),
-    (
-        "userId of 65 characters",
-        "POST",
-        PURCHASE,
-        JSON,
-        json.dumps({"userId": "x" * 65}).encode(),
-        400,
-    ),
-    (
-        "userId of 65 emoji",
-        "POST",
-        PURCHASE,
-        JSON,
-        json.dumps({"userId": "\U0001f600" * 65}).encode(),
-        400,
-    ),
-    ("control character", "POST", PURCHASE, JSON, b'{"userId": "a\\u0007b"}', 400),
-    ("NUL", "POST", PURCHASE, JSON, b'{"userId": "a\\u0000b"}', 400),
-    ("newline", "POST", PURCHASE, JSON, b'{"userId": "a\\nb"}', 400),
-    ("lone surrogate", "POST", PURCHASE, JSON, b'{"userId": "\\ud800"}', 400),
-    ("right-to-left override", "POST", PURCHASE, JSON, b'{"userId": "a\\u202eb"}', 400),
-    ("slash", "POST", PURCHASE, JSON, b'{"userId": "a/b"}', 400),
-    ("backslash", "POST", PURCHASE, JSON, b'{"userId": "a\\\\b"}', 400),
-    ("dot-dot", "POST", PURCHASE, JSON, b'{"userId": ".."}', 400),
-    ("padded", "POST", PURCHASE, JSON, b'{"userId": " alice "}', 400),
-    ("invalid UTF-8", "POST", PURCHASE, JSON, b'{"userId": "\xff\xfe"}', 400),
-    (
-        "body over 4 KiB",
-        "POST",
-        PURCHASE,
-        JSON,
-        json.dumps({"userId": "a", "pad": "x" * 5000}).encode(),
-        413,
-    ),
-    ("no Content-Type", "POST", PURCHASE, {}, b'{"userId": "a"}', 415),
-    ("text/plain", "POST", PURCHASE, {"Content-Type": "text/plain"}, b'{"userId": "a"}', 415),
-    (
-        "form encoded",
-        "POST",
-        PURCHASE,
-        {"Content-Type": "application/x-www-form-urlencoded"},
-        b"userId=a",
-        415,
-    ),
-    (
-        "latin-1 charset",
-        "POST",
-        PURCHASE,
-        {"Content-Type": "application/json; charset=latin-1"},
-        b'{"userId": "a"}',
-        415,
-    ),
+    purchase_case("malformed JSON", b'{"userId": "a"', 400),
+    purchase_case("empty body", b"", 400),
+    purchase_case("whitespace body", b"  \n ", 400),
+    purchase_case("JSON array", b'["userId"]', 400),
+    purchase_case("JSON string", b'"alice"', 400),
+    purchase_case("JSON null", b"null", 400),
+    purchase_case("JSON number", b"7", 400),
+    purchase_case("missing userId", b"{}", 400),
+    purchase_case("empty userId", b'{"userId": ""}', 400),
+    purchase_case("number userId", b'{"userId": 42}', 400),
+    purchase_case("object userId", b'{"userId": {"id": "a"}}', 400),
+    purchase_case("list userId", b'{"userId": ["a"]}', 400),
+    purchase_case("null userId", b'{"userId": null}', 400),
+    purchase_case("boolean userId", b'{"userId": true}', 400),
+    purchase_case("duplicate userId keys", b'{"userId": "a", "userId": "b"}', 400),
+    purchase_case("NaN userId", b'{"userId": NaN}', 400),
+    purchase_case("Infinity userId", b'{"userId": -Infinity}', 400),
+    purchase_case("deeply nested userId", NESTED_USER_ID, 400),
+    purchase_case("deeply nested extra field", NESTED_FIELD, 400),
+    purchase_case("unknown field", b'{"userId": "a", "quantity": 2}', 400),
+    purchase_case("userId of 65 characters", user_id("x" * 65), 400),
+    purchase_case("userId of 65 emoji", user_id("\U0001f600" * 65), 400),
+    purchase_case("control character", b'{"userId": "a\\u0007b"}', 400),
+    purchase_case("NUL", b'{"userId": "a\\u0000b"}', 400),
+    purchase_case("newline", b'{"userId": "a\\nb"}', 400),
+    purchase_case("lone surrogate", b'{"userId": "\\ud800"}', 400),
+    purchase_case("right-to-left override", b'{"userId": "a\\u202eb"}', 400),
+    purchase_case("slash", b'{"userId": "a/b"}', 400),
+    purchase_case("backslash", b'{"userId": "a\\\\b"}', 400),
+    purchase_case("dot-dot", b'{"userId": ".."}', 400),
+    purchase_case("padded", b'{"userId": " alice "}', 400),
+    purchase_case("invalid UTF-8", b'{"userId": "\xff\xfe"}', 400),
+    purchase_case("body over 4 KiB", json.dumps({"userId": "a", "pad": "x" * 5000}).encode(), 413),
+    purchase_case("no Content-Type", b'{"userId": "a"}', 415, headers={}),
+    purchase_case("text/plain", b'{"userId": "a"}', 415, headers={"Content-Type": "text/plain"}),
+    purchase_case("form encoded", b"userId=a", 415, headers=FORM),
+    purchase_case("latin-1 charset", b'{"userId": "a"}', 415, headers=LATIN_1),
     ("unknown path", "GET", "/flash-sale/nothing-here", {}, b"", 404),
     ("unknown API root", "POST", "/flash-sale", JSON, b"{}", 404),
     ("GET on purchase", "GET", PURCHASE, {}, b"", 405),
@@ -115,140 +94,60 @@ CASES = [
     ("look-up with control character", "GET", f"{PURCHASE}/a%07b", {}, b"", 400),
     # WSGI decodes the path as latin-1: a printable id that bought nothing.
     ("look-up with non-UTF-8 encoding", "GET", f"{PURCHASE}/%ff%fe", {}, b"", 404),
-    ("admin without token header", "GET", "/flash-sale/admin/sale", {}, b"", 401),
-    (
-        "admin with wrong token",
-        "GET",
-        "/flash-sale/admin/sale",
-        {"Authorization": "Bearer wrong-token-value"},
-        b"",
-        403,
-    ),
-    (
-        "admin with basic auth",
-        "GET",
-        "/flash-sale/admin/sale",
-        {"Authorization": "Basic YWRtaW46YWRtaW4="},
-        b"",
-        403,
-    ),
-    (
-        "admin negative stock",
-        "POST",
-        "/flash-sale/admin/sale",
-        {**JSON, "Authorization": f"Bearer {TOKEN}"},
-        b'{"stock": -1}',
-        400,
-    ),
-    (
-        "admin string stock",
-        "POST",
-        "/flash-sale/admin/sale",
-        {**JSON, "Authorization": f"Bearer {TOKEN}"},
-        b'{"stock": "100"}',
-        400,
-    ),
-    (
-        "admin boolean stock",
-        "POST",
-        "/flash-sale/admin/sale",
-        {**JSON, "Authorization": f"Bearer {TOKEN}"},
-        b'{"stock": true}',
-        400,
-    ),
-    (
-        "admin bad startsAt",
-        "POST",
-        "/flash-sale/admin/sale",
-        {**JSON, "Authorization": f"Bearer {TOKEN}"},
-        b'{"stock": 1, "startsAt": "soon"}',
-        400,
-    ),
-    (
+    admin_get_case("admin without token header", 401),
+    admin_get_case("admin with wrong token", 403, "Bearer wrong-token-value"),
+    admin_get_case("admin with basic auth", 403, "Basic YWRtaW46YWRtaW4="),
+    admin_sale_case("admin negative stock", b'{"stock": -1}', 400),
+    admin_sale_case("admin string stock", b'{"stock": "100"}', 400),
+    admin_sale_case("admin boolean stock", b'{"stock": true}', 400),
+    admin_sale_case("admin bad startsAt", b'{"stock": 1, "startsAt": "soon"}', 400),
+    admin_sale_case(
         "admin end before start",
-        "POST",
-        "/flash-sale/admin/sale",
-        {**JSON, "Authorization": f"Bearer {TOKEN}"},
         b'{"stock": 1, "startsAt": "2030-01-02T00:00:00Z", "endsAt": "2030-01-01T00:00:00Z"}',
         400,
     ),
     # Times the server cannot hold: it once made the sale, then answered 500.
-    (
-        "admin startsAt in year 1",
-        "POST",
-        "/flash-sale/admin/sale",
-        {**JSON, "Authorization": f"Bearer {TOKEN}"},
-        b'{"stock": 5, "startsAt": "0001-01-01T00:00:00+14:00"}',
-        400,
+    admin_sale_case(
+        "admin startsAt in year 1", b'{"stock": 5, "startsAt": "0001-01-01T00:00:00+14:00"}', 400
     ),
-    (
+    admin_sale_case(
         "admin startsAt just before the epoch",
-        "POST",
-        "/flash-sale/admin/sale",
-        {**JSON, "Authorization": f"Bearer {TOKEN}"},
         b'{"stock": 5, "startsAt": "1969-12-31T23:59:59.999999Z"}',
         400,
     ),
-    (
+    admin_sale_case(
         "admin endsAt after year 9999",
-        "POST",
-        "/flash-sale/admin/sale",
-        {**JSON, "Authorization": f"Bearer {TOKEN}"},
         b'{"stock": 5, "endsAt": "9999-12-31T23:59:59.999999-01:00"}',
         400,
     ),
-    (
+    admin_sale_case(
         "admin end equal to a start at the epoch",
-        "POST",
-        "/flash-sale/admin/sale",
-        {**JSON, "Authorization": f"Bearer {TOKEN}"},
         b'{"stock": 5, "startsAt": "1970-01-01T00:00:00Z", "endsAt": "1970-01-01T00:00:00Z"}',
         400,
     ),
 ]
+
+RAW_POST = b"POST /flash-sale/purchase HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+RAW_CHUNKED = RAW_POST + b"Transfer-Encoding: chunked\r\n\r\n"
+SIXTY_HEADERS = b"".join(b"X-H%d: v\r\n" % i for i in range(60))
+
+
+def chunked(body: bytes) -> bytes:
+    """A purchase whose body is sent in one chunk, then the last (empty) one."""
+    return RAW_CHUNKED + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+
 
 # Requests gunicorn itself refuses before the app sees them: sent raw.
 RAW_CASES = [
     ("over-long request line", b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     ("over-long header", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431),
     ("look-up of ..", b"GET /flash-sale/purchase/.. HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    (
-        "chunked userId too long",
-        b"POST /flash-sale/purchase HTTP/1.1\r\nHost: x\r\n"
-        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"52\r\n" + b'{"userId": "' + b"x" * 68 + b'"}' + b"\r\n0\r\n\r\n",
-        400,
-    ),
-    (
-        "too many headers",
-        b"GET / HTTP/1.1\r\nHost: x\r\n"
-        + b"".join(b"X-H%d: v\r\n" % i for i in range(60))
-        + b"\r\n",
-        431,
-    ),
+    ("chunked userId too long", chunked(b'{"userId": "' + b"x" * 68 + b'"}'), 400),
+    ("too many headers", b"GET / HTTP/1.1\r\nHost: x\r\n" + SIXTY_HEADERS + b"\r\n", 431),
     ("malformed request line", b"BUY\r\n\r\n", 400),
-    (
-        "non-numeric Content-Length",
-        b"POST /flash-sale/purchase HTTP/1.1\r\nHost: x\r\n"
-        b"Content-Type: application/json\r\nContent-Length: lots\r\n\r\n",
-        400,
-    ),
-    (
-        "bad chunk size",
-        b"POST /flash-sale/purchase HTTP/1.1\r\nHost: x\r\n"
-        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"zz\r\n{}\r\n0\r\n\r\n",
-        400,
-    ),
-    (
-        "over-long chunked body",
-        b"POST /flash-sale/purchase HTTP/1.1\r\nHost: x\r\n"
-        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"%x\r\n" % 5000
-        + b"{" * 5000
-        + b"\r\n0\r\n\r\n",
-        413,
-    ),
+    ("non-numeric Content-Length", RAW_POST + b"Content-Length: lots\r\n\r\n", 400),
+    ("bad chunk size", RAW_CHUNKED + b"zz\r\n{}\r\n0\r\n\r\n", 400),
+    ("over-long chunked body", chunked(b"{" * 5000), 413),
 ]
 
 
@@ -313,7 +212,11 @@ def test_admin_is_off_without_a_token(start_server):
 
 def test_a_sale_at_the_calendars_edge_is_held_and_shown_across_a_restart(start_server):
     server = start_server(workers=2, env={"FLASHSALE_ADMIN_TOKEN": TOKEN})
-    body = {"stock": 5, "startsAt": "1970-01-01T00:00:00Z", "endsAt": "9999-12-31T23:59:59.999999Z"}
+    body: dict[str, Any] = {
+        "stock": 5,
+        "startsAt": "1970-01-01T00:00:00Z",
+        "endsAt": "9999-12-31T23:59:59.999999Z",
+    }
     created = requests.post(
         f"{server.url}/flash-sale/admin/sale",
         json=body,

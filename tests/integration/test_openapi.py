@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import falcon.asgi
 import falcon.inspect
 import jwt
 import pytest
@@ -35,10 +36,11 @@ from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from flashsale.shm.store_board import StoreBoard
+from tests.support.command_line import command_line
 from tests.support.openapi_schema import schema_problems
 from tests.support.sse import open_stream
 
@@ -66,15 +68,15 @@ def _app_paths(tmp_path: Path) -> set[str]:
     The app is wired as a worker wires it (flashsale.lifecycle.worker_app), from
     real parts that are not started: nothing here connects or serves."""
     settings = Settings.from_env({"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
-    board, slots, journal = SaleBoard(), ProcessSlots(), JournalBoard()
-    view = ServerView(settings, board, slots, journal)
+    board, slots, store_board = SaleBoard(), ProcessSlots(), StoreBoard()
+    view = ServerView(settings, board, slots, store_board)
     breaker = CircuitBreaker(
         BreakerBoard(),
         RangeLocks(tmp_path / "breaker.lock", 1),
         settings.breaker,
         allocator_silence_s=board.heartbeat_age_s,
         failures_since=lambda since, window: 0,
-        journal_failing=journal.failing,
+        store_failing=store_board.failing,
     )
     deps = AppDeps(
         view=view,
@@ -96,10 +98,11 @@ def _app_paths(tmp_path: Path) -> set[str]:
             breaker=breaker,
             queue_depth=view.queue_depth,
             addresses=ClientAddress(settings.forwarded_allow_ips),
-            journal=journal,
+            store=store_board,
         ),
     )
     streams = create_app(deps)
+    assert isinstance(streams.app, falcon.asgi.App)  # what the event streams stand before
     routes = {route.path for route in falcon.inspect.inspect_routes(streams.app)}
     return routes | {EVENTS_PATH}
 
@@ -218,31 +221,22 @@ def test_schemathesis_finds_the_server_and_the_document_agree(
         f'[auth.openapi.adminToken]\nbearer = "{ADMIN_TOKEN}"\n'
         f'[auth.openapi.operatorToken]\nbearer = "{OPERATOR_TOKEN}"\n' + auth_config
     )
-    command = [
-        str(Path(sys.executable).with_name("st")),
-        "--config-file",
-        str(config),
-        "--no-color",
-        "run",
-        f"{server.url}{OPENAPI_PATH}",
-        "--checks",
-        ",".join(CHECKS),
-        "--mode",
-        "all",  # positive and negative data
-        "--exclude-path",
-        EVENTS_PATH,  # a stream that never ends
-        "--max-time",
-        str(FUZZ_BUDGET_S),
-        "--max-examples",
-        "50",
-        "--request-timeout",
-        "10",
-        "--continue-on-failure",
-        "--generation-database",
-        "none",
-        "--seed",
-        "20261201",
-    ]
+    st = str(Path(sys.executable).with_name("st"))
+    options = {
+        "--checks": ",".join(CHECKS),
+        "--mode": "all",  # positive and negative data
+        "--exclude-path": EVENTS_PATH,  # a stream that never ends
+        "--max-time": FUZZ_BUDGET_S,
+        "--max-examples": 50,
+        "--request-timeout": 10,
+        "--continue-on-failure": None,
+        "--generation-database": "none",
+        "--seed": 20261201,
+    }
+    command = command_line(
+        [st, "--config-file", str(config), "--no-color", "run", f"{server.url}{OPENAPI_PATH}"],
+        options,
+    )
     started = time.monotonic()
     run = subprocess.run(
         command, capture_output=True, text=True, timeout=FUZZ_BUDGET_S + 60, cwd=tmp_path

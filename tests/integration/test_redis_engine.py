@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -69,7 +70,8 @@ def buy(host: ServerProcess, user: str) -> requests.Response:
     return requests.post(f"{host.url}/flash-sale/purchase", json={"userId": user}, timeout=30)
 
 
-def look_up(host: ServerProcess, user: str) -> dict | None:
+def look_up(host: ServerProcess, user: str) -> Any:
+    """The user's look-up (its JSON), or None when it is not 200."""
     answer = requests.get(f"{host.url}/flash-sale/purchase/{user}", timeout=10)
     return answer.json() if answer.status_code == 200 else None
 

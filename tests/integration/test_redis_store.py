@@ -9,7 +9,8 @@ import pytest
 import redis
 
 from flashsale.outcomes import Outcome
-from flashsale.redis_engine.store import Purchase, RedisStore
+from flashsale.records import SaleTerms
+from flashsale.redis_engine.store import BatchPurchase, RedisStore
 from stress.servers.redis_server import RedisServer, redis_server_binary
 from tests.support.catalogue import product
 
@@ -37,7 +38,7 @@ def store(server):
 
 
 def buy(user: str, sku: str, *, expired: bool = False, request_id: bytes | None = None):
-    return Purchase(request_id or os.urandom(16), user, sku, expired)
+    return BatchPurchase(request_id or os.urandom(16), user, sku, expired)
 
 
 def outcomes(result) -> list[Outcome]:
@@ -45,7 +46,9 @@ def outcomes(result) -> list[Outcome]:
 
 
 def test_a_batch_is_decided_in_order_per_product_and_across_the_sale(store):
-    store.first_sale([product("s41", 2), product("s42", 1, per_user_limit=1)], 2, None, None)
+    store.first_sale(
+        SaleTerms((product("s41", 2), product("s42", 1, per_user_limit=1)), 2, None, None)
+    )
     result = store.decide(
         [
             buy("ann", "s41"),
@@ -87,7 +90,7 @@ def test_a_batch_is_decided_in_order_per_product_and_across_the_sale(store):
 
 
 def test_a_batch_sent_again_gets_the_same_outcomes_and_sells_nothing_more(store):
-    store.first_sale([product("item", 1)], 1, None, None)
+    store.first_sale(SaleTerms((product("item", 1),), 1, None, None))
     batch = [buy("ann", "item"), buy("bob", "item")]
     first = store.decide(batch, rate_limit=0, window_s=60)
     again = store.decide(batch, rate_limit=0, window_s=60)  # a lost reply
@@ -98,7 +101,7 @@ def test_a_batch_sent_again_gets_the_same_outcomes_and_sells_nothing_more(store)
 
 
 def test_an_expired_request_is_sold_nothing(store):
-    store.first_sale([product("item", 5)], 1, None, None)
+    store.first_sale(SaleTerms((product("item", 5),), 1, None, None))
     result = store.decide([buy("ann", "item", expired=True)], rate_limit=0, window_s=60)
     assert outcomes(result) == [Outcome.EXPIRED]
     assert result.sold[""] == 0
@@ -106,14 +109,14 @@ def test_an_expired_request_is_sold_nothing(store):
 
 def test_the_sale_s_window_is_kept_by_redis_s_clock(store):
     far = 253_402_300_799_000_000  # 9999-12-31
-    store.first_sale([product("item", 5)], 1, far, None)
+    store.first_sale(SaleTerms((product("item", 5),), 1, far, None))
     assert outcomes(store.decide([buy("ann", "item")], 0, 60)) == [Outcome.NOT_STARTED]
-    store.start_sale([product("item", 5)], 1, None, 1_000_000)  # ended in 1970
+    store.start_sale(SaleTerms((product("item", 5),), 1, None, 1_000_000))  # ended in 1970
     assert outcomes(store.decide([buy("ann", "item")], 0, 60)) == [Outcome.ENDED]
 
 
 def test_the_rate_limit_counts_attempts_that_reach_redis(store):
-    store.first_sale([product("item", 5)], 1, None, None)
+    store.first_sale(SaleTerms((product("item", 5),), 1, None, None))
     result = store.decide([buy("bot", "item") for _ in range(4)], rate_limit=2, window_s=60)
     assert outcomes(result) == [
         Outcome.CONFIRMED,
@@ -134,7 +137,7 @@ def test_the_rate_limit_counts_attempts_that_reach_redis(store):
     ],
 )
 def test_a_malformed_batch_is_refused_before_anything_is_written(store, server, args):
-    store.first_sale([product("item", 5)], 1, None, None)
+    store.first_sale(SaleTerms((product("item", 5),), 1, None, None))
     raw = redis.Redis.from_url(server.url)
     good = [os.urandom(16), "first", "item", "0"]
     with pytest.raises(redis.ResponseError, match="malformed"):
@@ -145,7 +148,7 @@ def test_a_malformed_batch_is_refused_before_anything_is_written(store, server, 
 
 
 def test_a_redis_that_lost_the_library_gets_it_again(store, server):
-    store.first_sale([product("item", 5)], 1, None, None)
+    store.first_sale(SaleTerms((product("item", 5),), 1, None, None))
     raw = redis.Redis.from_url(server.url)
     raw.function_flush()
     raw.close()
@@ -153,18 +156,20 @@ def test_a_redis_that_lost_the_library_gets_it_again(store, server):
 
 
 def test_the_first_sale_is_made_once_by_hosts_starting_together(store):
-    first = store.first_sale([product("a", 5)], 1, None, None)
-    second = store.first_sale([product("b", 9)], 1, None, None)
+    first = store.first_sale(SaleTerms((product("a", 5),), 1, None, None))
+    second = store.first_sale(SaleTerms((product("b", 9),), 1, None, None))
     assert first == second
     sale = store.sale(first)
-    assert [(p.sku, p.stock) for p in sale.products] == [("a", 5)]
-    started = store.start_sale([product("c", 3)], 2, None, None)
+    assert [(p.sku, p.stock) for p in sale.terms.products] == [("a", 5)]
+    started = store.start_sale(SaleTerms((product("c", 3),), 2, None, None))
     assert started.sale_id == first + 1
     assert store.state() == (started.sale_id, {"": 0, "c": 0})
 
 
 def test_a_product_s_own_limit_is_kept_below_the_sale_s(store):
-    store.first_sale([product("cap", 5, per_user_limit=1), product("tee", 5)], 3, None, None)
+    store.first_sale(
+        SaleTerms((product("cap", 5, per_user_limit=1), product("tee", 5)), 3, None, None)
+    )
     result = store.decide([buy("ann", "cap"), buy("ann", "cap"), buy("ann", "tee")], 0, 60)
     assert outcomes(result) == [Outcome.CONFIRMED, Outcome.ALREADY_PURCHASED, Outcome.CONFIRMED]
     assert result.decisions[1].order.sku == "cap"

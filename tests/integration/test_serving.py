@@ -39,8 +39,10 @@ def _connections_completed(port: int, count: int, within_s: float) -> int:
         completed, deadline = 0, time.monotonic() + within_s
         while completed < count and (left := deadline - time.monotonic()) > 0:
             for key, _ in selector.select(left):
-                selector.unregister(key.fileobj)
-                completed += key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+                ready = key.fileobj
+                assert isinstance(ready, socket.socket)
+                selector.unregister(ready)
+                completed += ready.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
         return completed
     finally:
         for sock in sockets:
@@ -131,7 +133,7 @@ def test_slow_and_half_finished_clients_do_not_stall_shoppers(start_server):
     attack.start()
     # 1,002 hostile connections; meanwhile shoppers keep getting answers.
     wait_until(lambda: _open_connections(server) >= 1000, 30, message="the attackers connected")
-    slowest_s, answers = 0.0, Counter()
+    slowest_s, answers = 0.0, Counter[int]()
     for n in range(30):
         for method, path, body in (
             ("GET", "/flash-sale/status", None),
@@ -149,8 +151,9 @@ def test_slow_and_half_finished_clients_do_not_stall_shoppers(start_server):
     by_kind = Counter((r.kind, r.status) for r in results)
     assert by_kind == {("byte-head", 408): 334, ("half-body", 408): 334, ("silent", None): 334}
     # Each was cut off at its deadline (plus scheduling), not left open.
-    assert all(r.closed_after_s is not None for r in results)
-    assert max(r.closed_after_s for r in results) < deadline_s + 5
+    closed_after_s = [r.closed_after_s for r in results if r.closed_after_s is not None]
+    assert len(closed_after_s) == len(results)
+    assert max(closed_after_s) < deadline_s + 5
     assert "Traceback" not in server.log()
 
 

@@ -170,7 +170,7 @@ def test_segments_that_are_not_json_objects_are_malformed(jwks_server):
 
 
 NOW = int(time.time())
-BAD_CLAIMS = {
+BAD_CLAIMS: dict[str, tuple[dict[str, Any], str]] = {
     "exp a string": ({"exp": str(NOW + HOUR_S)}, "exp"),
     "exp true": ({"exp": True}, "exp"),
     "exp a list": ({"exp": [NOW + HOUR_S]}, "exp"),
@@ -252,13 +252,13 @@ def test_a_signature_must_be_canonical_base64url(jwks_server, hs_server):
 
 ABSENT = object()  # the field left out
 # Values each header field or claim may not have.
-BAD_HEADER = {
+BAD_HEADER: dict[str, list[Any]] = {
     "alg": [ABSENT, None, 1, ["RS256"], {}, "HS256", "none", "RS512"],
     "kid": [ABSENT, None, 1, True, [KID], {}, "rsa-2", ""],
     "typ": [None, 1, True, ["JWT"], {}],
     "crit": ["b64", [], ["b64"], ["exp"], [1], None],
 }
-BAD_CLAIMS_VALUES = {
+BAD_CLAIMS_VALUES: dict[str, list[Any]] = {
     "exp": [ABSENT, None, True, "1", [], {}, 0, -1, 10**30, 1e300],
     "nbf": [None, True, "1", [], {}, 10**30],
     "iat": [None, True, "1", [], {}, 1.5, 10**30],

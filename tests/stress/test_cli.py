@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from typing import Any
 
 from stress.__main__ import build_parser
 from stress.commands.options import ceiling_options, flash_options
@@ -46,9 +47,11 @@ def test_ceiling_and_sweep_options():
     assert (no_burst.burst_users, no_burst.burst_stock) == (0, 7)
     sweep = sweep_options(parse("sweep --workers 1,2,4,8 --users 900"))
     assert sweep.workers == [1, 2, 4, 8]
+    assert sweep.ceiling is not None
     assert sweep.flash.users == 900 and sweep.ceiling.rounds == 2
     # The sweep's ceiling takes every ceiling option, --rounds included.
-    assert sweep_options(parse("sweep --workers 2 --rounds 4")).ceiling.rounds == 4
+    with_rounds = sweep_options(parse("sweep --workers 2 --rounds 4")).ceiling
+    assert with_rounds is not None and with_rounds.rounds == 4
     assert sweep_options(parse("sweep --workers 2 --no-ceiling")).ceiling is None
 
 
@@ -72,7 +75,8 @@ def test_a_sale_used_as_it_stands_is_read_from_the_status():
         "sold": 120,
         "perUserLimit": 2,
     }
-    sale, facts = _prepare_sale(object(), FlashOptions(admin_token=None), status)
+    no_api: Any = object()  # a sale used as it stands calls no admin API
+    sale, facts = _prepare_sale(no_api, FlashOptions(admin_token=None), status)
     assert sale is None
     assert (facts.sale_id, facts.stock, facts.sold_before, facts.per_user_limit) == (
         "11",

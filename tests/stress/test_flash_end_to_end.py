@@ -19,6 +19,7 @@ import pytest
 
 from stress.scenarios.flash import FlashOptions, run_flash
 from stress.scenarios.plans import ScenarioOptions
+from tests.support.command_line import command_line
 from tests.support.report_charts import bar_totals, charts
 from tests.support.server import running_server
 
@@ -121,28 +122,19 @@ def test_the_ceiling_starts_the_reference_app_and_compares_both(tmp_path):
     env = {"FLASHSALE_ADMIN_TOKEN": TOKEN}
     with running_server(tmp_path / "ceiling.db", workers=2, env=env) as server:
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "stress",
-                "ceiling",
-                "--url",
-                server.url,
-                "--admin-token",
-                TOKEN,
-                "--seconds",
-                "2",
-                "--rounds",
-                "1",
-                "--connections",
-                "16",
-                "--burst-users",
-                "400",
-                "--burst-stock",
-                "25",
-                "--report",
-                str(tmp_path),
-            ],
+            command_line(
+                [sys.executable, "-m", "stress", "ceiling"],
+                {
+                    "--url": server.url,
+                    "--admin-token": TOKEN,
+                    "--seconds": 2,
+                    "--rounds": 1,
+                    "--connections": 16,
+                    "--burst-users": 400,
+                    "--burst-stock": 25,
+                    "--report": tmp_path,
+                },
+            ),
             capture_output=True,
             text=True,
             timeout=200,

@@ -17,6 +17,7 @@ from stress.report.summary import format_summary
 from stress.scenarios.flash import FlashOptions, run_flash
 from stress.scenarios.identity import SigningKey
 from stress.scenarios.plans import ScenarioOptions
+from tests.support.command_line import command_line
 from tests.support.server import running_server
 
 TOKEN = "stress-e2e-token"
@@ -92,19 +93,10 @@ def test_a_signed_burst_sells_exactly_the_stock_and_bots_cannot_buy_as_others(tm
 def test_the_command_refuses_a_mode_the_server_is_not_in(tmp_path):
     with running_server(tmp_path / "sale.db", workers=1, env=ENV) as server:
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "stress",
-                "flash",
-                "--url",
-                server.url,
-                "--users",
-                "5",
-                "--admin-token",
-                TOKEN,
-                "--no-progress",
-            ],
+            command_line(
+                [sys.executable, "-m", "stress", "flash"],
+                {"--url": server.url, "--users": 5, "--admin-token": TOKEN, "--no-progress": None},
+            ),
             capture_output=True,
             text=True,
             timeout=60,

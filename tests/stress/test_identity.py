@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import shlex
 import time
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import jwt
 import orjson
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -20,7 +21,8 @@ from stress.records import Record
 from stress.scenarios.identity import TOKEN_LIFETIME_S, IdentityError, Minter, SigningKey
 from stress.scenarios.lookups import lookup_one
 from stress.scenarios.plans import ScenarioOptions, UserPlan, build_plans
-from stress.verdicts.verdict import LookupResult, SaleFacts, judge
+from stress.verdicts.orders import LookupResult
+from stress.verdicts.verdict import SaleFacts, judge
 
 SECRET = "a-shared-secret-of-at-least-32-bytes!"
 T0 = 1_700_000_000 * 10**9
@@ -151,10 +153,11 @@ class FakeAnswer:
 
 def test_a_jwt_look_up_asks_for_the_callers_own_order():
     session = FakeSession()
-    found = lookup_one(session, "http://h/flash-sale/purchase/", "u1", "TOK")
+    as_session = cast(requests.Session, session)  # it answers what lookup_one asks of one
+    found = lookup_one(as_session, "http://h/flash-sale/purchase/", "u1", "TOK")
     assert session.calls == [("http://h/flash-sale/purchase/me", {"Authorization": "Bearer TOK"})]
     assert (found.user, found.http, found.order_id, found.position) == ("u1", 200, "o1", 3)
-    lookup_one(session, "http://h/flash-sale/purchase/", "a b")
+    lookup_one(as_session, "http://h/flash-sale/purchase/", "a b")
     assert session.calls[-1] == ("http://h/flash-sale/purchase/a%20b", None)
 
 

@@ -7,6 +7,7 @@ import importlib.util
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,8 @@ class _Hook:
 
 
 def _stand_ins() -> dict[str, types.ModuleType]:
-    locust = types.ModuleType("locust")
+    # Any: attributes are set on them that ModuleType does not declare.
+    locust: Any = types.ModuleType("locust")
     locust.HttpUser = type("HttpUser", (), {})
     locust.constant = lambda seconds: lambda user: seconds
     locust.task = lambda function: function
@@ -30,9 +32,9 @@ def _stand_ins() -> dict[str, types.ModuleType]:
         worker_report=_Hook(),
         quitting=_Hook(),
     )
-    runners = types.ModuleType("locust.runners")
+    runners: Any = types.ModuleType("locust.runners")
     runners.WorkerRunner = type("WorkerRunner", (), {})
-    gevent = types.ModuleType("gevent")
+    gevent: Any = types.ModuleType("gevent")
     gevent.Greenlet = type("Greenlet", (), {})
     gevent.sleep = gevent.spawn = lambda *args, **kwargs: None
     return {"locust": locust, "locust.runners": runners, "gevent": gevent}
@@ -43,6 +45,7 @@ def locustfile(monkeypatch):
     for name, module in _stand_ins().items():
         monkeypatch.setitem(sys.modules, name, module)
     spec = importlib.util.spec_from_file_location("flashsale_locustfile", LOCUSTFILE)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from stress.records import PageRecord, Record
+from stress.verdicts.orders import LookupResult
 from stress.verdicts.pages import last_sale, page_checks, page_figures
-from stress.verdicts.verdict import LookupResult
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6
@@ -96,8 +96,10 @@ def test_the_last_sale_comes_from_the_look_ups_else_from_the_last_201():
         "a": LookupResult("a", 200, "o-a", 1, "s", T0 + 12 * MS),
         "b": LookupResult("b", 404),
     }
-    assert last_sale([confirmed], lookups).at_ns == T0 + 12 * MS
+    found = last_sale([confirmed], lookups)
+    assert found is not None and found.at_ns == T0 + 12 * MS
     fallback = last_sale([confirmed], {"a": LookupResult("a", 200, "o-a", 1, "s", None)})
+    assert fallback is not None
     assert fallback.at_ns == T0 + 30 * MS and "201" in fallback.source
     assert last_sale([], {}) is None
     no_sale = page_checks([page(0, sold_out_ms=5)], None, SOLD_OUT)[0][1]

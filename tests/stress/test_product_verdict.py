@@ -53,7 +53,7 @@ def correct_sale():
 
 
 def lookups_for(records):
-    found = {}
+    found: dict[str, LookupResult] = {}
     for record in records:
         found.setdefault(record.user, LookupResult(record.user, 404))
         if record.http == 201:

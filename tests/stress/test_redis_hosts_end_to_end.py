@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from stress.servers.redis_server import RedisServer, redis_server_binary
+from tests.support.command_line import command_line
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.skipif(
@@ -40,30 +41,19 @@ def test_shoppers_on_two_hosts_at_once_buy_exactly_the_stock(tmp_path):
             running_server(tmp_path / "b.db", workers=1, env=env) as b,
         ):
             done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "stress",
-                    "flash",
-                    "--url",
-                    a.url,
-                    "--url",
-                    b.url,
-                    "--two-hosts-each",
-                    "--users",
-                    str(USERS),
-                    "--stock",
-                    str(STOCK),
-                    "--admin-token",
-                    TOKEN,
-                    "--processes",
-                    "2",
-                    "--fairness-tolerance-ms",
-                    "5000",
-                    "--no-progress",
-                    "--report",
-                    str(tmp_path / "report"),
-                ],
+                command_line(
+                    [sys.executable, "-m", "stress", "flash", "--url", a.url, "--url", b.url],
+                    {
+                        "--two-hosts-each": None,
+                        "--users": USERS,
+                        "--stock": STOCK,
+                        "--admin-token": TOKEN,
+                        "--processes": 2,
+                        "--fairness-tolerance-ms": 5000,
+                        "--no-progress": None,
+                        "--report": tmp_path / "report",
+                    },
+                ),
                 capture_output=True,
                 text=True,
                 timeout=100,
@@ -96,32 +86,21 @@ def test_shoppers_on_two_hosts_at_once_buy_exactly_the_stock(tmp_path):
 @pytest.mark.timeout(120)
 def test_the_redis_figures_print_their_tables_with_tiny_sizes(tmp_path):
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "stress",
-            "redis",
-            "--batches",
-            "1,8",
-            "--decide-seconds",
-            "0.2",
-            "--hosts",
-            "1",
-            "--seconds",
-            "1",
-            "--connections",
-            "8",
-            "--burst-users",
-            "40",
-            "--burst-stock",
-            "4",
-            "--burst-hosts",
-            "1",
-            "--redis-dir",
-            str(tmp_path),
-            "--report",
-            str(tmp_path / "report"),
-        ],
+        command_line(
+            [sys.executable, "-m", "stress", "redis"],
+            {
+                "--batches": "1,8",
+                "--decide-seconds": 0.2,
+                "--hosts": 1,
+                "--seconds": 1,
+                "--connections": 8,
+                "--burst-users": 40,
+                "--burst-stock": 4,
+                "--burst-hosts": 1,
+                "--redis-dir": tmp_path,
+                "--report": tmp_path / "report",
+            },
+        ),
         capture_output=True,
         text=True,
         timeout=100,

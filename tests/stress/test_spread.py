@@ -20,6 +20,7 @@ def test_the_spread_is_last_minus_first_of_each_shoppers_first_send():
     records.append(purchase("u0", 900, attempt=2))  # a retry is not a first attempt
     records.append(Record("u1", "status", 0, T0 + 2000 * MS, MS, 200, "open"))  # nor a poll
     spread = release_spread(records, T0, "the release instant")
+    assert spread is not None
     assert spread["firstAttempts"] == 100
     assert spread["spreadMs"] == pytest.approx(49.5)
     assert spread["firstMs"] == pytest.approx(2.0) and spread["lastMs"] == pytest.approx(51.5)
@@ -30,7 +31,8 @@ def test_the_spread_is_last_minus_first_of_each_shoppers_first_send():
 
 def test_a_resent_purchase_counts_from_its_first_send():
     records = [purchase("a", 1), purchase("b", 3, status=OUTCOME_RESENT, http=0), purchase("b", 40)]
-    assert release_spread(records, T0, "the release instant")["spreadMs"] == pytest.approx(2.0)
+    spread = release_spread(records, T0, "the release instant")
+    assert spread is not None and spread["spreadMs"] == pytest.approx(2.0)
 
 
 def test_a_wide_spread_warns_not_a_burst_with_its_figures():
@@ -47,4 +49,5 @@ def test_offsets_may_be_negative_against_a_sale_start():
     # prestart: shoppers whose countdown ran a little fast press Buy before the start
     records = [purchase("a", -30), purchase("b", -5), purchase("c", 12)]
     spread = release_spread(records, T0, "the sale's start")
+    assert spread is not None
     assert spread["firstMs"] == pytest.approx(-30.0) and spread["spreadMs"] == pytest.approx(42.0)

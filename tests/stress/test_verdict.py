@@ -9,7 +9,8 @@ import pytest
 
 from stress.records import Record
 from stress.verdicts.fairness import count_inversions, count_pairs
-from stress.verdicts.verdict import LookupResult, SaleFacts, judge
+from stress.verdicts.orders import LookupResult
+from stress.verdicts.verdict import SaleFacts, judge
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6
@@ -41,7 +42,7 @@ def sold_out(user, send_ms):
 
 def lookups_for(records):
     """What a correct server's look-ups say about these records."""
-    found = {}
+    found: dict[str, LookupResult] = {}
     for record in records:
         found.setdefault(record.user, LookupResult(record.user, 404))
         if record.http == 201:

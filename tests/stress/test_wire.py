@@ -41,7 +41,9 @@ def run_against(handler: Handler, client: Callable[[str, int], Awaitable[None]])
     handlers: list[asyncio.Task[None]] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        handlers.append(asyncio.current_task())
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
         try:
             await handler(reader, writer)
         finally:

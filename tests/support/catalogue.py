@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flashsale.catalogue import Product
-from flashsale.journal import SaleRecord
+from flashsale.records import SaleRecord, SaleTerms
 from flashsale.shm.sale_board import ProductStock, SaleSnapshot
 
 SKU = "item"
@@ -18,7 +18,7 @@ def sale_record(
 ) -> SaleRecord:
     products = products or (product(),)
     stock = sum(p.stock for p in products)
-    return SaleRecord(sale_id, stock, limit, starts, ends, 0, products)
+    return SaleRecord(sale_id, stock, SaleTerms(products, limit, starts, ends), 0)
 
 
 def snapshot(

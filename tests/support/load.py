@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -29,7 +30,7 @@ _barrier = None
 class Answer:
     user_id: str
     status: int  # 0 when the connection failed
-    body: dict | None
+    body: Any  # the answer's JSON, as the server wrote it; None when it was not JSON
     error: str | None = None
     sku: str | None = None  # the product asked for, if any
     retry_after: str | None = None  # the header, if the answer had one
@@ -66,6 +67,7 @@ def _shop(
         chosen.append(options[turn % len(options)] if options else None)
     with ThreadPoolExecutor(max_workers=len(user_ids)) as pool:
         futures = [pool.submit(one_shopper, *pair) for pair in zip(user_ids, chosen, strict=True)]
+        assert _barrier is not None, "not in a burst's process (see _remember_barrier)"
         _barrier.wait(RELEASE_TIMEOUT_S)
         release.set()
         return [answer for future in futures for answer in future.result()]
@@ -81,9 +83,8 @@ def _buy(
 ) -> Answer:
     """One purchase (as the token's sub, if a token is given; of `sku`, if given); a
     shopper whose connection broke presses Buy again `retries` times."""
-    body, headers = (
-        ({}, {"Authorization": f"Bearer {token}"}) if token else ({"userId": user_id}, {})
-    )
+    body: dict[str, str] = {} if token else {"userId": user_id}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     if sku is not None:
         body["sku"] = sku
     for attempt in range(retries + 1):
@@ -97,10 +98,10 @@ def _buy(
                 # The whole message: refused, reset or closed without an answer differ.
                 return Answer(user_id, 0, None, f"{type(exc).__name__}: {exc}"[:300], sku)
     try:
-        body = answer.json()
+        answered = answer.json()
     except ValueError:
-        body = None
-    return Answer(user_id, answer.status_code, body, sku=sku)
+        answered = None
+    return Answer(user_id, answer.status_code, answered, sku=sku)
 
 
 def burst(

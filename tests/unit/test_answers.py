@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import falcon
 import pytest
+from falcon import HTTP_403, HTTP_404, HTTP_409, HTTP_410, HTTP_429, HTTP_503
 
 from flashsale.api.answers import answer_purchase
 from flashsale.api.purchase import lookup_path
-from flashsale.journal import Confirmation
 from flashsale.outcomes import Outcome
+from flashsale.records import Confirmation
 
 ORDER = Confirmation("0f0e0d0c-0b0a-0908-0706-050403020100", 3, 1, 7, 1764600000123456, "item")
 
@@ -36,59 +38,52 @@ def test_a_sale_is_201_with_the_order_and_its_look_up():
     }
 
 
+def refusal_case(
+    outcome: Outcome,
+    kwargs: dict[str, Any],
+    http: str,
+    status: str,
+    extra: dict[str, Any],
+    retry_after: str | None = None,
+) -> tuple[Any, ...]:
+    return (outcome, kwargs, http, status, extra, retry_after)
+
+
+EPOCH = "1970-01-01T00:00:00.000Z"
+SHOWN_ORDER = {"orderId": ORDER.order_id, "position": 7, "sku": "item"}
+
+
 @pytest.mark.parametrize(
     ("outcome", "kwargs", "http", "status", "extra", "retry_after"),
     [
-        (
-            Outcome.ALREADY_PURCHASED,
-            {"order": ORDER},
-            falcon.HTTP_409,
-            "already_purchased",
-            {"orderId": ORDER.order_id, "position": 7, "sku": "item"},
-            None,
+        refusal_case(
+            Outcome.ALREADY_PURCHASED, {"order": ORDER}, HTTP_409, "already_purchased", SHOWN_ORDER
         ),
-        (Outcome.SOLD_OUT, {"sku": "s42"}, falcon.HTTP_410, "sold_out", {"sku": "s42"}, None),
-        (
-            Outcome.UNKNOWN_PRODUCT,
-            {"sku": "s99"},
-            falcon.HTTP_404,
-            "unknown_product",
-            {"sku": "s99"},
-            None,
+        refusal_case(Outcome.SOLD_OUT, {"sku": "s42"}, HTTP_410, "sold_out", {"sku": "s42"}),
+        refusal_case(
+            Outcome.UNKNOWN_PRODUCT, {"sku": "s99"}, HTTP_404, "unknown_product", {"sku": "s99"}
         ),
-        (
-            Outcome.NOT_STARTED,
-            {"starts_at_us": 0},
-            falcon.HTTP_403,
-            "not_started",
-            {"startsAt": "1970-01-01T00:00:00.000Z"},
-            None,
+        refusal_case(
+            Outcome.NOT_STARTED, {"starts_at_us": 0}, HTTP_403, "not_started", {"startsAt": EPOCH}
         ),
-        (
-            Outcome.ENDED,
-            {"ends_at_us": 0},
-            falcon.HTTP_403,
-            "ended",
-            {"endsAt": "1970-01-01T00:00:00.000Z"},
-            None,
-        ),
-        (
+        refusal_case(Outcome.ENDED, {"ends_at_us": 0}, HTTP_403, "ended", {"endsAt": EPOCH}),
+        refusal_case(
             Outcome.RATE_LIMITED,
             {"retry_after_s": 42},
-            falcon.HTTP_429,
+            HTTP_429,
             "rate_limited",
             {"retryAfter": 42},
             "42",
         ),
-        (
+        refusal_case(
             Outcome.UNAVAILABLE,
             {"retry_after_s": 2},
-            falcon.HTTP_503,
+            HTTP_503,
             "unavailable",
             {"retryAfter": 2},
             "2",
         ),
-        (Outcome.EXPIRED, {}, falcon.HTTP_503, "unavailable", {"retryAfter": 1}, "1"),
+        refusal_case(Outcome.EXPIRED, {}, HTTP_503, "unavailable", {"retryAfter": 1}, "1"),
     ],
 )
 def test_a_refusal_has_a_title_a_description_and_its_details(

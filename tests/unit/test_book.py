@@ -5,8 +5,8 @@ import os
 import pytest
 
 from flashsale.allocator.book import StockBook
-from flashsale.journal import order_id_for
 from flashsale.outcomes import Outcome
+from flashsale.records import order_id_for
 from tests.support.catalogue import SKU, product, sale_record
 
 NOW = 1_000_000

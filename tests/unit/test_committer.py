@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from flashsale.allocator.committer import Committer
-from flashsale.journal import Journal, OrderRecord
+from flashsale.journal import Journal
 from flashsale.journal_room import Room, file_bytes
+from flashsale.records import OrderRecord, SaleTerms
 from tests.support.catalogue import SKU, product
 
 DONE_TIMEOUT_S = 30
@@ -21,7 +22,7 @@ def order(position: int, user: str) -> OrderRecord:
 @pytest.fixture
 def journal(tmp_path):
     journal = Journal(tmp_path / "j.db")
-    journal.create_sale([product(stock=3)], 1, None, None)
+    journal.create_sale(SaleTerms((product(stock=3),), 1, None, None))
     yield journal
     journal.close()
 
@@ -63,7 +64,7 @@ def test_a_commit_on_a_disk_short_of_room_is_over_once_the_wal_is_checkpointed(t
     free = [10 << 20]  # room, but not so much that it is looked at only now and then
     path = tmp_path / "j.db"
     journal = Journal(path, room=Room(path, free_bytes=lambda: free[0]))
-    journal.create_sale([product(stock=3)], 1, None, None)
+    journal.create_sale(SaleTerms((product(stock=3),), 1, None, None))
     committer = Committer(journal)
     committer.start([order(1, "ann")])
     finish(committer)

@@ -7,14 +7,9 @@ from pathlib import Path
 import pytest
 
 from flashsale.errors import JournalLocked
-from flashsale.journal import (
-    WAL_AUTOCHECKPOINT_PAGES,
-    Journal,
-    JournalLock,
-    JournalReader,
-    OrderRecord,
-)
+from flashsale.journal import WAL_AUTOCHECKPOINT_PAGES, Journal, JournalLock, JournalReader
 from flashsale.journal_room import MIB, RECHECK_S, RESERVE_BYTES, Room, file_bytes
+from flashsale.records import OrderRecord, SaleTerms
 from tests.support.catalogue import SKU, product
 from tests.support.old_journal import write_old_journal
 
@@ -35,7 +30,7 @@ def journal(tmp_path):
 
 
 def test_sales_are_recorded_and_read_back(journal, tmp_path):
-    sale = journal.create_sale([product(stock=2)], 1, None, None)
+    sale = journal.create_sale(SaleTerms((product(stock=2),), 1, None, None))
     journal.record([order(1, "ann"), order(2, "bob")])
     assert [o.user_id for o in journal.orders_of_sale(sale.sale_id)] == ["ann", "bob"]
     assert journal.latest_sale() == sale
@@ -46,7 +41,7 @@ def test_sales_are_recorded_and_read_back(journal, tmp_path):
 
 def test_a_large_batch_is_recorded_whole_and_in_order(journal):
     # 301 rows: one INSERT of each size the batch is cut into.
-    sale = journal.create_sale([product(stock=301)], 1, None, None)
+    sale = journal.create_sale(SaleTerms((product(stock=301),), 1, None, None))
     batch = [order(n, f"user-{n}") for n in range(1, 302)]
     journal.record(batch)
     assert journal.orders_of_sale(sale.sale_id) == batch
@@ -62,7 +57,7 @@ def test_a_large_batch_is_recorded_whole_and_in_order(journal):
     ],
 )
 def test_the_schema_refuses_an_oversell_or_a_double_buy(journal, bad):
-    journal.create_sale([product(stock=2)], 1, None, None)
+    journal.create_sale(SaleTerms((product(stock=2),), 1, None, None))
     with pytest.raises(sqlite3.IntegrityError):
         journal.record(bad)
     assert journal.orders_of_sale(1) == []  # the whole batch rolled back
@@ -85,7 +80,7 @@ def test_only_one_holder_of_the_lock(tmp_path):
 
 def test_user_ids_journaled_before_nfkc_are_rewritten_so_one_person_stays_one(tmp_path):
     journal = Journal(tmp_path / "journal.db")
-    sale = journal.create_sale([product(stock=10)], 1, None, None)
+    sale = journal.create_sale(SaleTerms((product(stock=10),), 1, None, None))
     fullwidth = "\uff41\uff4c\uff49\uff43\uff45"  # alice, as an older version kept it
     journal.record([order(1, fullwidth), order(2, "bob"), order(3, "\uff42\uff4f\uff42")])
     assert journal.normalise_user_ids() == (1, 1)  # bob's second spelling collides: kept
@@ -113,14 +108,16 @@ SIZES = [product("s41", stock=2), product("s42", stock=1, per_user_limit=1)]
 def test_the_schema_refuses_an_oversell_of_one_product_or_its_own_limit(tmp_path, bad):
     journal = Journal(tmp_path / "j.db")
     journal.create_sale(
-        [
-            product("s41", stock=2),
-            product("s42", stock=1),
-            product("s43", stock=2, per_user_limit=1),
-        ],
-        2,
-        None,
-        None,
+        SaleTerms(
+            (
+                product("s41", stock=2),
+                product("s42", stock=1),
+                product("s43", stock=2, per_user_limit=1),
+            ),
+            2,
+            None,
+            None,
+        )
     )
     with pytest.raises(sqlite3.IntegrityError):
         journal.record(bad)
@@ -134,9 +131,9 @@ def test_the_schema_refuses_an_oversell_of_one_product_or_its_own_limit(tmp_path
 
 
 def test_a_sale_keeps_its_catalogue_in_order(journal):
-    sale = journal.create_sale(SIZES, 1, None, None)
+    sale = journal.create_sale(SaleTerms(tuple(SIZES), 1, None, None))
     assert journal.latest_sale() == sale
-    assert [p.sku for p in sale.products] == ["s41", "s42"]
+    assert [p.sku for p in sale.terms.products] == ["s41", "s42"]
     assert sale.stock == 3
 
 
@@ -147,7 +144,8 @@ def test_a_journal_of_one_product_sales_is_upgraded_in_place(tmp_path):
     assert journal.adopt_products(product("aurora", stock=99)) == 1
     assert journal.adopt_products(product("aurora", stock=99)) == 0  # once
     sale = journal.latest_sale()
-    assert [(p.sku, p.stock) for p in sale.products] == [("aurora", 5)]  # the sale's stock
+    assert sale is not None
+    assert [(p.sku, p.stock) for p in sale.terms.products] == [("aurora", 5)]  # the sale's stock
     orders = journal.orders_of_sale(sale.sale_id)
     assert [(o.order_id, o.sku, o.sku_position) for o in orders] == [
         (order_ids[0], "aurora", 1),
@@ -183,7 +181,7 @@ def disk() -> Disk:
 def small(tmp_path, disk):
     """A journal with a sale of 100, on the disk the test sets."""
     journal = Journal(tmp_path / "j.db", room=disk.room(tmp_path / "j.db"))
-    journal.create_sale([product(stock=100)], 1, None, None)
+    journal.create_sale(SaleTerms((product(stock=100),), 1, None, None))
     yield journal
     journal.close()
 
@@ -253,7 +251,12 @@ def test_after_a_failed_write_the_probe_waits_for_room_to_spare(small, disk):
 
 def test_a_disk_with_plenty_of_room_is_looked_at_now_and_then(small, disk, monkeypatch):
     looks = []
-    monkeypatch.setattr(small.room, "free_bytes", lambda: looks.append(1) or disk.free)
+
+    def free_bytes() -> int:
+        looks.append(1)
+        return disk.free
+
+    monkeypatch.setattr(small.room, "free_bytes", free_bytes)
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     for n in range(1, 11):

@@ -7,7 +7,8 @@ import pytest
 from flashsale.allocator.journal_health import JournalHealth
 from flashsale.journal import Journal
 from flashsale.journal_room import RESERVE_BYTES, Room
-from flashsale.shm.journal_board import JournalBoard
+from flashsale.records import SaleTerms
+from flashsale.shm.store_board import StoreBoard
 from tests.support.catalogue import product
 
 
@@ -25,7 +26,7 @@ def disk() -> Disk:
 def journal(tmp_path, disk):
     path = tmp_path / "j.db"
     journal = Journal(path, room=Room(path, free_bytes=lambda: disk.free))
-    journal.create_sale([product(stock=3)], 1, None, None)
+    journal.create_sale(SaleTerms((product(stock=3),), 1, None, None))
     yield journal
     journal.close()
 
@@ -37,7 +38,7 @@ def full() -> sqlite3.OperationalError:
 
 
 def test_a_journal_that_failed_sells_again_only_once_its_disk_has_room_to_spare(journal, disk):
-    board = JournalBoard()
+    board = StoreBoard()
     health = JournalHealth(journal, board)
     health.failed(full())
     assert board.failing()
@@ -50,7 +51,7 @@ def test_a_journal_that_failed_sells_again_only_once_its_disk_has_room_to_spare(
 
 
 def test_at_start_up_a_journal_that_can_be_written_sells_whatever_its_room(journal):
-    board = JournalBoard()
+    board = StoreBoard()
     health = JournalHealth(journal, board)
     health.check()
     assert not health.failing and not board.failing()

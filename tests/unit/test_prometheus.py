@@ -11,9 +11,9 @@ from prometheus_client.samples import Sample
 from flashsale.config import Settings
 from flashsale.observe import ServerView
 from flashsale.prometheus import registry_for
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
+from flashsale.shm.store_board import StoreBoard
 from tests.support.catalogue import snapshot
 
 # Live processes for /proc to read: this one stands for a worker, its parent
@@ -37,7 +37,7 @@ def test_the_exposition_parses_back_into_the_families_it_names():
     board.publish_sale(snapshot(7, 100))
     board.publish_sold(40, batch=40, product_sold={0: 40})
     slot = slots.claim(PID)
-    families = _scrape(ServerView(Settings(), board, slots, JournalBoard(), master_pid=PARENT_PID))
+    families = _scrape(ServerView(Settings(), board, slots, StoreBoard(), master_pid=PARENT_PID))
 
     types = {name: kind for name, (kind, _) in families.items()}
     assert types["flashsale_http_requests"] == "counter"
@@ -75,8 +75,9 @@ def test_the_exposition_parses_back_into_the_families_it_names():
 
 def test_a_recycled_worker_keeps_its_slots_series_and_changes_only_its_pid():
     board, slots = SaleBoard(), ProcessSlots()
-    view = ServerView(Settings(), board, slots, JournalBoard())
+    view = ServerView(Settings(), board, slots, StoreBoard())
     first = slots.claim(PID)
+    assert first is not None
     before = _scrape(view)
     slots.release(first)
     assert slots.claim(PARENT_PID) == first  # the new worker takes the row it left
@@ -96,6 +97,6 @@ def test_a_recycled_worker_keeps_its_slots_series_and_changes_only_its_pid():
 def test_a_worker_still_being_forked_has_no_series_yet():
     slots = ProcessSlots()
     slots.claim()  # the master claims the row before fork; the pid comes later
-    families = _scrape(ServerView(Settings(), SaleBoard(), slots, JournalBoard()))
+    families = _scrape(ServerView(Settings(), SaleBoard(), slots, StoreBoard()))
     assert families["flashsale_process_cpu_seconds"][1] == []
     assert families["flashsale_process_info"][1] == []

@@ -25,7 +25,7 @@ class Allocator:
     def __init__(self) -> None:
         self.silence_s = 0.0
         self.failures = 0
-        self.journal_failing = False
+        self.store_failing = False
 
     def failures_since(self, since_s: float, window_s: int) -> int:
         return self.failures
@@ -44,7 +44,7 @@ def breaker(tmp_path, allocator):
         BreakerSettings(failure_threshold=3, cooldown_s=0.05, probes=2, silence_s=0.5),
         allocator_silence_s=lambda: allocator.silence_s,
         failures_since=allocator.failures_since,
-        journal_failing=lambda: allocator.journal_failing,
+        store_failing=lambda: allocator.store_failing,
     )
 
 
@@ -87,14 +87,14 @@ def test_a_probe_failure_opens_it_again(breaker, allocator):
 
 
 def test_a_journal_that_cannot_be_written_keeps_it_open_until_it_can(breaker, allocator):
-    allocator.journal_failing = True
+    allocator.store_failing = True
     assert breaker.admit() is Admission.REJECT
     assert breaker.as_json()["lastReason"] == "journal cannot be written"
     time.sleep(0.06)  # past the cool-down, but the journal still fails: no probes
     assert [breaker.admit() for _ in range(3)] == [Admission.REJECT] * 3
     assert breaker.state() == "open"
     assert breaker.retry_after_s() >= 1
-    allocator.journal_failing = False
+    allocator.store_failing = False
     assert breaker.admit() is Admission.PROBE
     breaker.record(Admission.PROBE, ok=True)
     assert breaker.state() == "closed"
@@ -107,7 +107,7 @@ def test_a_queue_full_for_the_saturation_time_opens_it(tmp_path, allocator):
         BreakerSettings(saturation_s=0.1),
         allocator_silence_s=lambda: 0.0,
         failures_since=allocator.failures_since,
-        journal_failing=lambda: False,
+        store_failing=lambda: False,
     )
     breaker.note_queue(True)
     breaker.note_queue(False)  # drained: the clock starts again

@@ -12,7 +12,7 @@ from flashsale.api.openapi import openapi_document
 from flashsale.config import Settings, declared
 from flashsale.errors import InvalidInput
 from flashsale.setting import Integer, Number, declarations
-from flashsale.settings_doc import BEGIN, END, PAGE, REGENERATE, block, page_table, with_table
+from scripts.settings_doc import BEGIN, END, PAGE, REGENERATE, block, page_table, with_table
 
 ALL = list(declarations(Settings))
 
@@ -55,10 +55,10 @@ def test_each_default_is_valid(path, declaration, default):
 def test_the_admin_api_takes_the_declared_bounds():
     stock = declared("stock", Integer)
     with pytest.raises(InvalidInput) as refused:
-        admin._sale_spec({"stock": stock.high + 1}, Settings().product)
+        admin._sale_terms({"stock": stock.high + 1}, Settings().product)
     assert f"[{stock.low}, {stock.high}]" in str(refused.value.description)
-    spec = admin._sale_spec({"stock": stock.high}, Settings().product)
-    assert (spec["products"][0]["stock"], spec["perUserLimit"]) == (
+    terms = admin._sale_terms({"stock": stock.high}, Settings().product)
+    assert (terms.products[0].stock, terms.per_user_limit) == (
         stock.high,
         Settings().per_user_limit,
     )

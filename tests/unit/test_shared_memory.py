@@ -16,6 +16,7 @@ def test_the_sale_board_publishes_a_whole_sale():
     board.publish_sale(sale)
     board.publish_sold(40, batch=40, product_sold={0: 40})
     read = board.sale()
+    assert read is not None
     assert (read.sale_id, read.stock, read.sold, read.remaining) == (3, 100, 40, 60)
     assert read.state(1_000) == "open"
     assert read.state(2_000) == "ended"
@@ -44,15 +45,18 @@ def test_a_reader_sees_every_change_another_process_publishes():
         writer.start()
         writer.join(10)
         read = board.sale()
+        assert read is not None
         assert read is board.sale()  # unchanged since: the same snapshot
         expected_id = sale.sale_id if sale else read.sale_id
         assert (read.sale_id, read.sold) == (expected_id, sold if sold is not None else 0)
+    assert read is not None
     assert (read.sale_id, read.stock, read.per_user_limit, read.starts_at_us) == (2, 5, 2, 1_000)
 
 
 def test_counts_survive_a_worker_exit_through_the_retired_row():
     slots = ProcessSlots()
     first, second = slots.claim(), slots.claim()
+    assert first is not None and second is not None
     MetricsRecorder(slots.row(first)).record(Endpoint.PURCHASE, Outcome.CONFIRMED, 1_500)
     for _ in range(3):
         MetricsRecorder(slots.row(second)).record(Endpoint.PURCHASE, Outcome.SOLD_OUT, 400)
@@ -87,10 +91,12 @@ def test_each_product_s_stock_and_catalogue_reach_every_reader():
     board.publish_sale(snapshot(4, 5, products=products))
     board.publish_sold(2, batch=2, product_sold={1: 2})
     read = board.sale()
+    assert read is not None
     assert [item.product for item in read.products] == list(products)
     assert [(item.sold, item.remaining) for item in read.products] == [(0, 2), (2, 1)]
     assert read.places == {"s41": 0, "s42": 1}
     board.publish_sold(4, batch=2, product_sold={0: 2})
     read = board.sale()
+    assert read is not None
     assert read.product_state(0, 0) == "sold_out"
     assert read.product_state(1, 0) == read.state(0) == "open"

@@ -1,4 +1,4 @@
-"""One person, one id (flashsale.user_ids): NFKC first, nothing invisible, one script.
+"""One person, one id (flashsale.api.user_ids): NFKC first, nothing invisible, one script.
 
 Characters that look like others are written as escapes, so the test says which it is.
 """
@@ -6,12 +6,11 @@ Characters that look like others are written as escapes, so the test says which 
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 import pytest
 
-from flashsale.api.validation import check_user_id, parse_purchase
-from flashsale.errors import InvalidInput
-from flashsale.user_ids import (
+from flashsale.api.user_ids import (
     DEFAULT_IGNORABLE,
     HAN,
     HIRAGANA,
@@ -20,11 +19,23 @@ from flashsale.user_ids import (
     normalise_user_id,
     script_of,
 )
+from flashsale.api.validation import check_user_id, parse_purchase
+from flashsale.errors import InvalidInput
 
 FULLWIDTH_ALICE = "\uff41\uff4c\uff49\uff43\uff45"
 CYRILLIC_A_LICE = "\u0430lice"  # CYRILLIC SMALL LETTER A, then Latin
 CAFE_COMPOSED = "caf\u00e9"
 CAFE_DECOMPOSED = "cafe\u0301"
+
+
+def named(*rows: tuple[str, str]) -> list[Any]:
+    """Parameters from (user id, what it is) rows: each test's id says what it is."""
+    return [pytest.param(user_id, id=what) for user_id, what in rows]
+
+
+def code_points(text: str) -> list[str]:
+    """Ids written as their code points in hex: "3164+3164" is U+3164 twice."""
+    return ["".join(chr(int(point, 16)) for point in item.split("+")) for item in text.split()]
 
 
 def refusal(user_id: object) -> str:
@@ -36,18 +47,18 @@ def refusal(user_id: object) -> str:
 
 @pytest.mark.parametrize(
     "user_id",
-    [
-        "alice",
-        "user-42",
-        "Zo\u00eb",
-        "\u0438\u0432\u0430\u043d",
-        "\u5c71\u7530\u592a\u90ce",
-        "tanaka\u592a\u90ce",
-        "m\u00fcller@example.com",
-        "a" * 64,
-        "x@y.z",
-        "a b",
-    ],
+    named(
+        ("alice", "ASCII letters"),
+        ("user-42", "letters, a hyphen and digits"),
+        ("Zo\u00eb", "Latin with a composed diaeresis"),
+        ("\u0438\u0432\u0430\u043d", "Cyrillic"),
+        ("\u5c71\u7530\u592a\u90ce", "Han"),
+        ("tanaka\u592a\u90ce", "Latin + Han"),
+        ("m\u00fcller@example.com", "an address with an umlaut"),
+        ("a" * 64, "64 characters, the most"),
+        ("x@y.z", "an address"),
+        ("a b", "a space inside"),
+    ),
 )
 def test_ordinary_ids_are_kept_as_they_are(user_id):
     assert unicodedata.is_normalized("NFKC", user_id)
@@ -91,26 +102,10 @@ def test_the_length_limit_counts_the_normalised_id():
 
 @pytest.mark.parametrize(
     "user_id",
-    [
-        "\u3164",
-        "\u115f",
-        "\u1160",
-        "\uffa0",
-        "\u2800",
-        "\u3164\u3164",
-        "\u2800" * 3,
-        "\U0001d159",
-        "\u200b",
-        "\u200d",
-        "\u2060",
-        "\ufeff",
-        "\u00ad",
-        "\u034f",
-        "\ufe0f",
-        "\U000e0041",
-        "\u180e",
-        "\u2064",
-    ],
+    code_points(
+        "3164 115F 1160 FFA0 2800 3164+3164 2800+2800+2800 1D159 200B 200D 2060 FEFF 00AD 034F"
+        " FE0F E0041 180E 2064"
+    ),
 )
 def test_invisible_ids_are_refused(user_id):
     assert "invisible" in refusal(user_id)
@@ -143,18 +138,18 @@ def test_every_default_ignorable_range_is_refused():
 
 @pytest.mark.parametrize(
     "user_id",
-    [
-        CYRILLIC_A_LICE,
-        "p\u0430ypal",  # Cyrillic a inside
-        "\u0391lice",  # GREEK CAPITAL LETTER ALPHA
-        "alpha\u03b2",  # Latin with Greek beta
-        "\u0438van",  # Cyrillic with Latin
-        "\u00b5g",  # MICRO SIGN is Greek mu in NFKC
-        "\u0430\u043b\u0438c\u0435",  # Cyrillic with one Latin c
-        "\u3072\ud55c",  # Hiragana with Hangul: no allowed mix holds both
-        "\u3105\u3072",  # Bopomofo with Hiragana
-        "\u05d0a",
-    ],  # Hebrew with Latin
+    named(
+        (CYRILLIC_A_LICE, "Cyrillic a, then Latin"),
+        ("p\u0430ypal", "Cyrillic a inside"),
+        ("\u0391lice", "GREEK CAPITAL LETTER ALPHA"),
+        ("alpha\u03b2", "Latin with Greek beta"),
+        ("\u0438van", "Cyrillic with Latin"),
+        ("\u00b5g", "MICRO SIGN is Greek mu in NFKC"),
+        ("\u0430\u043b\u0438c\u0435", "Cyrillic with one Latin c"),
+        ("\u3072\ud55c", "Hiragana with Hangul: no allowed mix holds both"),
+        ("\u3105\u3072", "Bopomofo with Hiragana"),
+        ("\u05d0a", "Hebrew with Latin"),
+    ),
 )
 def test_look_alikes_mixing_scripts_are_refused(user_id):
     assert "scripts" in refusal(user_id)
@@ -166,25 +161,25 @@ def test_the_refusal_names_the_scripts():
 
 @pytest.mark.parametrize(
     "user_id",
-    [
-        "\u0438\u0432\u0430\u043d-42",  # Cyrillic with digits and punctuation
-        "\u03b1\u03b2\u03b3",
-        "\u0645\u062d\u0645\u062f",  # Greek, Arabic
-        "\u05d3\u05d5\u05d3",  # Hebrew
-        "\u0905\u092e\u093f\u0924",  # Devanagari with a vowel sign (a mark)
-        "\u5c71\u7530\u305f\u308d\u3046",  # Han + Hiragana
-        "\u30b8\u30e7\u30fc",  # Katakana with the prolonged sound mark (common to kana)
-        "\u4f50\u3005\u6728",  # Han with the ideographic iteration mark
-        "tanaka\u592a\u90ce\u3055\u3093\u30c1\u30e3\u30f3",  # Latin + Han + Hiragana + Katakana
-        "\u3105\u3106\u738b",
-        "lee\u3105\u738b",  # Bopomofo + Han (+ Latin)
-        "\uae40\ucca0\uc218",
-        "kim\uae40\u91d1",  # Hangul (+ Latin + Han)
-        "\u041c\u0430\u0440\u02bc\u044f\u043d\u0430",  # Cyrillic with MODIFIER LETTER APOSTROPHE
-        "\U00017000\U00017001",  # Tangut, which unicodedata gives no names
-        "caf\u00e9-\u2615",
-        "1234",
-    ],  # symbols and digits are common
+    named(
+        ("\u0438\u0432\u0430\u043d-42", "Cyrillic with digits and punctuation"),
+        ("\u03b1\u03b2\u03b3", "Greek"),
+        ("\u0645\u062d\u0645\u062f", "Arabic"),
+        ("\u05d3\u05d5\u05d3", "Hebrew"),
+        ("\u0905\u092e\u093f\u0924", "Devanagari with a vowel sign (a mark)"),
+        ("\u5c71\u7530\u305f\u308d\u3046", "Han + Hiragana"),
+        ("\u30b8\u30e7\u30fc", "Katakana with the prolonged sound mark (common to kana)"),
+        ("\u4f50\u3005\u6728", "Han with the ideographic iteration mark"),
+        ("tanaka\u592a\u90ce\u3055\u3093\u30c1\u30e3\u30f3", "Latin + Han + Hiragana + Katakana"),
+        ("\u3105\u3106\u738b", "Bopomofo + Han"),
+        ("lee\u3105\u738b", "Bopomofo + Han + Latin"),
+        ("\uae40\ucca0\uc218", "Hangul"),
+        ("kim\uae40\u91d1", "Hangul + Latin + Han"),
+        ("\u041c\u0430\u0440\u02bc\u044f\u043d\u0430", "Cyrillic with MODIFIER LETTER APOSTROPHE"),
+        ("\U00017000\U00017001", "Tangut, which unicodedata gives no names"),
+        ("caf\u00e9-\u2615", "a symbol is common to every script"),
+        ("1234", "digits are common to every script"),
+    ),
 )
 def test_one_script_and_the_allowed_mixes_are_accepted(user_id):
     assert check_user_id(user_id) == unicodedata.normalize("NFKC", user_id)
@@ -201,14 +196,14 @@ def test_scripts_of_characters():
 
 @pytest.mark.parametrize(
     "user_id",
-    [
-        "\uff0e\uff0e",  # FULLWIDTH FULL STOP twice is ".."
-        "\uff0e",
-        "a\uff0fb",  # FULLWIDTH SOLIDUS
-        "a\uff3cb",  # FULLWIDTH REVERSE SOLIDUS
-        "\u3000alice",  # IDEOGRAPHIC SPACE is a space: padded
-        "alice\u2003",
-    ],  # EM SPACE
+    named(
+        ("\uff0e\uff0e", "FULLWIDTH FULL STOP twice is .."),
+        ("\uff0e", "FULLWIDTH FULL STOP is ."),
+        ("a\uff0fb", "FULLWIDTH SOLIDUS"),
+        ("a\uff3cb", "FULLWIDTH REVERSE SOLIDUS"),
+        ("\u3000alice", "IDEOGRAPHIC SPACE is a space: padded"),
+        ("alice\u2003", "EM SPACE: padded"),
+    ),
 )
 def test_the_old_rules_apply_to_the_normalised_id(user_id):
     refusal(user_id)

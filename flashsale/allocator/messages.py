@@ -10,7 +10,7 @@ per read.
 
 Worker to allocator: REQUEST (48 bytes) followed, for a PURCHASE, by the sku's
 length (one byte), the sku and the UTF-8 user id (`purchase_body`); for
-START_SALE, by a JSON body.
+START_SALE, by the sale's terms in JSON (`start_sale_body`).
 
 Allocator to worker, told apart by their first byte (the kind):
 - ACK: how many frames of this connection the allocator has read in all. It is
@@ -30,8 +30,8 @@ from enum import IntEnum
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from typing import NamedTuple
 
-from flashsale.journal import SaleRecord
 from flashsale.outcomes import Outcome
+from flashsale.records import SaleRecord, SaleTerms
 
 LENGTH = struct.Struct("!i")
 # kind, flags, payload_len, slot, seq, request_id, arrival_ns, sell_deadline_ns
@@ -49,7 +49,7 @@ RESENT = 1  # flag: the request may have been decided by an allocator that died
 NO_SLOT = 0xFFFFFFFF  # a worker without a metrics row (all rows taken)
 
 
-ORDER_ID_CHARS = 36  # a UUID's text (journal.order_id_for)
+ORDER_ID_CHARS = 36  # a UUID's text (records.order_id_for)
 
 
 def purchase_body(user_id: str, sku: str) -> bytes:
@@ -61,6 +61,15 @@ def read_purchase_body(body: bytes) -> tuple[str, str]:
     """(user id, sku) of a PURCHASE's body."""
     end = body[0] + 1
     return body[end:].decode("utf-8"), body[1:end].decode("ascii")
+
+
+def start_sale_body(terms: SaleTerms) -> bytes:
+    """A START_SALE's body: the new sale's terms, as JSON."""
+    return json.dumps(terms.spec_json()).encode()
+
+
+def read_start_sale_body(body: bytes) -> SaleTerms:
+    return SaleTerms.from_spec(json.loads(body))
 
 
 class Kind(IntEnum):
@@ -151,17 +160,8 @@ class Reply:
     @classmethod
     def decode(cls, payload: bytes) -> Reply:
         kind, outcome, unit, sale_id, seq, request_id, position, at = REPLY.unpack_from(payload)
-        return cls(
-            Kind(kind),
-            Outcome(outcome),
-            seq,
-            request_id,
-            sale_id,
-            unit,
-            position,
-            at,
-            payload[REPLY.size :],
-        )
+        body = payload[REPLY.size :]
+        return cls(Kind(kind), Outcome(outcome), seq, request_id, sale_id, unit, position, at, body)
 
 
 def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
@@ -170,10 +170,7 @@ def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
         {
             "saleId": sale.sale_id,
             "stock": sale.stock,
-            "products": [product.spec_json() for product in sale.products],
-            "perUserLimit": sale.per_user_limit,
-            "startsAtUs": sale.starts_at_us,
-            "endsAtUs": sale.ends_at_us,
+            **sale.terms.spec_json(),
             "createdAtUs": sale.created_at_us,
         }
     ).encode()
@@ -184,13 +181,8 @@ def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
 
 def sale_refused(seq: int, request_id: bytes, error: str) -> Reply:
     """Nothing was changed: the store could not take the new sale, for `error`."""
-    return Reply(
-        Kind.SALE_STARTED,
-        Outcome.UNAVAILABLE,
-        seq,
-        request_id,
-        body=json.dumps({"error": error}).encode(),
-    )
+    body = json.dumps({"error": error}).encode()
+    return Reply(Kind.SALE_STARTED, Outcome.UNAVAILABLE, seq, request_id, body=body)
 
 
 def frame(payload: bytes) -> bytes:

@@ -49,26 +49,22 @@ from flashsale.errors import InvalidInput
 
 TITLE = "Invalid userId"
 
-# Unicode 14.0 DerivedCoreProperties.txt, Default_Ignorable_Code_Point, as
-# inclusive ranges. unicodedata does not expose the property.
-DEFAULT_IGNORABLE = (
-    (0x00AD, 0x00AD),
-    (0x034F, 0x034F),
-    (0x061C, 0x061C),
-    (0x115F, 0x1160),
-    (0x17B4, 0x17B5),
-    (0x180B, 0x180F),
-    (0x200B, 0x200F),
-    (0x202A, 0x202E),
-    (0x2060, 0x206F),
-    (0x3164, 0x3164),
-    (0xFE00, 0xFE0F),
-    (0xFEFF, 0xFEFF),
-    (0xFFA0, 0xFFA0),
-    (0xFFF0, 0xFFF8),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0000, 0xE0FFF),
+
+def _ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """Inclusive ranges of code points written as Unicode's data files write them:
+    `115F..1160`, or `00AD` for one."""
+    ranges = []
+    for item in text.split():
+        low, _, high = item.partition("..")
+        ranges.append((int(low, 16), int(high or low, 16)))
+    return tuple(ranges)
+
+
+# Unicode 14.0 DerivedCoreProperties.txt, Default_Ignorable_Code_Point. unicodedata
+# does not expose the property.
+DEFAULT_IGNORABLE = _ranges(
+    "00AD 034F 061C 115F..1160 17B4..17B5 180B..180F 200B..200F 202A..202E 2060..206F 3164"
+    " FE00..FE0F FEFF FFA0 FFF0..FFF8 1BCA0..1BCA3 1D173..1D17A E0000..E0FFF"
 )
 # Printed as blank but not default-ignorable (nor changed by NFKC).
 BLANK_SYMBOLS = frozenset({0x2800, 0x1D159})  # BRAILLE PATTERN BLANK, MUSICAL SYMBOL NULL NOTEHEAD

@@ -1,11 +1,12 @@
-"""Whether the journal can be written, as the allocator last found it.
+"""Whether the store can take sales, as the allocator last found it: the SQLite
+journal can be written, or Redis answers (FLASHSALE_ENGINE says which).
 
 Layout (int64 words):
 
   word  field               notes
   0     version             seqlock: odd while words 1-3 and the text are rewritten
   1     failing_since_us    0: writable; else when writes started failing
-  2     errors              failed journal writes (commits and probes) since the server started
+  2     errors              failed writes or calls (commits and probes) since the server started
   3     text_bytes          length of the error's text
   4-27  text                the last error, UTF-8, at most TEXT_BYTES
 
@@ -28,14 +29,14 @@ _READ_TRIES = 1000
 
 
 @dataclass(frozen=True)
-class JournalStatus:
+class StoreStatus:
     writable: bool
     failing_since_us: int | None
     errors: int
     error: str | None  # the last error, also once writable again
 
 
-class JournalBoard:
+class StoreBoard:
     def __init__(self) -> None:
         self._words = Words(_TEXT + _TEXT_WORDS)
 
@@ -60,7 +61,7 @@ class JournalBoard:
     def failing(self) -> bool:
         return self._words[_FAILING_SINCE] != 0
 
-    def status(self) -> JournalStatus:
+    def status(self) -> StoreStatus:
         words = self._words
         # Bounded: an allocator killed mid-write leaves the version odd, and a
         # torn text is better than a worker spinning forever.
@@ -71,7 +72,7 @@ class JournalBoard:
             text = bytes(self._text_view()[:size])
             if not before & 1 and words[_VERSION] == before:
                 break
-        return JournalStatus(
+        return StoreStatus(
             writable=since == 0,
             failing_since_us=since or None,
             errors=errors,

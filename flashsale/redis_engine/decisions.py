@@ -1,7 +1,7 @@
 """The allocator's half of the Redis engine: purchases go to Redis in batches, in order.
 
 The loop reads and acknowledges purchases as with SQLite; here they wait for
-the Redis thread (redis_jobs.py) and go in one FCALL per batch, where the
+the Redis thread (jobs.py) and go in one FCALL per batch, where the
 sale is decided and made durable (store.py, library.lua). Each host also
 follows the store: every FOLLOW_INTERVAL_S it reads the current sale and its
 sold counts, so another host's sales, and its new sale, reach this host's
@@ -14,12 +14,11 @@ the second call returns the first one's outcomes, never a second sale. Its
 shoppers meanwhile hear 202 `pending` from their workers (client.py); nobody
 is told 503 for a request Redis may have decided. While Redis cannot be
 reached, new purchases are refused at once (never sent: nothing is sold) and
-health says why (the JournalBoard, as for a journal that cannot be written).
+health says why (the StoreBoard, as for a journal that cannot be written).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import deque
@@ -29,22 +28,26 @@ from dataclasses import dataclass
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from flashsale.allocator.deciding import decision_frame
-from flashsale.allocator.loop import FirstSale
+from flashsale.allocator.messages import (
+    frame,
+    read_purchase_body,
+    read_start_sale_body,
+    sale_refused,
+    sale_started,
+)
 from flashsale.allocator.peers import Peers, Pending, Replies
-from flashsale.allocator.protocol import frame, read_purchase_body, sale_refused, sale_started
-from flashsale.allocator.redis_jobs import Job, RedisJobs
-from flashsale.catalogue import Product
-from flashsale.journal import SaleRecord
 from flashsale.outcomes import Outcome
+from flashsale.records import SaleRecord, SaleTerms
+from flashsale.redis_engine.jobs import Job, RedisJobs
 from flashsale.redis_engine.store import (
     MAX_BATCH,
+    BatchPurchase,
     BatchResult,
-    Purchase,
     RedisStore,
     as_redis_error,
 )
-from flashsale.shm.journal_board import JournalBoard
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
+from flashsale.shm.store_board import StoreBoard
 
 log = logging.getLogger("flashsale.allocator")
 
@@ -56,15 +59,16 @@ PROBE_INTERVAL_S = 1.0
 class SaleSettings:
     """What deciding needs besides the batch: the first sale and the rate limit."""
 
-    first: FirstSale
+    first: SaleTerms
     rate_limit: int
     rate_window_s: int
 
 
-class StoreHealth:
-    """Whether Redis answers; the workers' breaker and health read it from the board."""
+class RedisHealth:
+    """Whether Redis answers (the journal's is JournalHealth); the workers' breaker and
+    health read it from the StoreBoard."""
 
-    def __init__(self, board: JournalBoard, url: str) -> None:
+    def __init__(self, board: StoreBoard, url: str) -> None:
         self._board = board
         self._url = url
         self.failing = False
@@ -99,14 +103,14 @@ class RedisDecisions:
         store: RedisStore,
         peers: Peers,
         board: SaleBoard,
-        journal_board: JournalBoard,
+        store_board: StoreBoard,
         settings: SaleSettings,
     ) -> None:
         self._store = store
         self._peers = peers
         self._board = board
         self._settings = settings
-        self.health = StoreHealth(journal_board, store.url)
+        self.health = RedisHealth(store_board, store.url)
         self._jobs = RedisJobs()
         self.done_fd = self._jobs.done_fd
         self._queue: deque[Job] = deque()  # waiting for the thread, in order
@@ -240,11 +244,8 @@ class RedisDecisions:
 
     # -- the calls (on the Redis thread) ------------------------------------------------
     def _recover(self) -> tuple[SaleRecord, dict[str, int]]:
-        first = self._settings.first
         self._store.load_library()
-        sale_id = self._store.first_sale(
-            first.products, first.per_user_limit, first.starts_at_us, first.ends_at_us
-        )
+        sale_id = self._store.first_sale(self._settings.first)
         _, sold = self._store.state()
         return self._store.sale(sale_id), sold
 
@@ -264,18 +265,12 @@ class RedisDecisions:
             # As deciding.py: past the sell deadline, or not acknowledged to its worker.
             late = now_ns > pending.sell_deadline_ns
             expired = late or pending.number > pending.peer.acknowledged
-            purchases.append(Purchase(pending.request_id, user_id, sku, expired))
+            purchases.append(BatchPurchase(pending.request_id, user_id, sku, expired))
         settings = self._settings
         return self._store.decide(purchases, settings.rate_limit, settings.rate_window_s)
 
     def _create_sale(self, request: Pending) -> SaleRecord:
-        spec = json.loads(request.body)
-        return self._store.start_sale(
-            [Product.from_spec(product) for product in spec["products"]],
-            spec["perUserLimit"],
-            spec.get("startsAtUs"),
-            spec.get("endsAtUs"),
-        )
+        return self._store.start_sale(read_start_sale_body(request.body))
 
     # -- answers ----------------------------------------------------------------------------
     def _decided(self, batch: Sequence[Pending], result: BatchResult) -> None:
@@ -303,7 +298,7 @@ class RedisDecisions:
             log.info(
                 "allocator: sale %s started in Redis with %s products, stock %s",
                 sale.sale_id,
-                len(sale.products),
+                len(sale.terms.products),
                 sale.stock,
             )
             reply = sale_started(request.seq, request.request_id, sale)
@@ -345,7 +340,7 @@ class RedisDecisions:
         sale = self._sale
         if sale is None:
             return {}
-        return {place: sold.get(p.sku, 0) for place, p in enumerate(sale.products)}
+        return {place: sold.get(p.sku, 0) for place, p in enumerate(sale.terms.products)}
 
 
 def _arrival(pending: Pending) -> int:

@@ -1,8 +1,8 @@
 """The table of settings in docs/configuration.md, written from flashsale.config's declarations.
 
-    python -m flashsale.settings_doc            # print the table
-    python -m flashsale.settings_doc --write    # replace the table in docs/configuration.md
-    python -m flashsale.settings_doc --check    # exit 1 when the page's table differs
+    python scripts/settings_doc.py            # print the table
+    python scripts/settings_doc.py --write    # replace the table in docs/configuration.md
+    python scripts/settings_doc.py --check    # exit 1 when the page's table differs
 
 The table sits between the page's BEGIN and END markers, nothing else of the page is
 touched. tests/unit/test_settings_doc.py fails when the page's table and the declarations differ.
@@ -20,10 +20,10 @@ from flashsale.setting import Setting, declarations
 
 PAGE = REPO_ROOT / "docs" / "configuration.md"
 # HTML comments, which Markdown does not show.
-BEGIN = "<!-- BEGIN settings table: written by python -m flashsale.settings_doc --write -->\n"
+BEGIN = "<!-- BEGIN settings table: written by python scripts/settings_doc.py --write -->\n"
 END = "<!-- END settings table -->\n"
 HEADER = ("| Variable | Default | Meaning |", "|---|---|---|")
-REGENERATE = "python -m flashsale.settings_doc --write"
+REGENERATE = "python scripts/settings_doc.py --write"
 
 
 def shown_default(declaration: Setting[object], default: object) -> str:
@@ -74,7 +74,7 @@ def with_table(page: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m flashsale.settings_doc",
+        prog="python scripts/settings_doc.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

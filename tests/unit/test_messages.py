@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from flashsale.allocator.protocol import (
+from flashsale.allocator.messages import (
     FrameBuffer,
     Kind,
     Reply,
@@ -13,8 +13,8 @@ from flashsale.allocator.protocol import (
     purchase_body,
     read_purchase_body,
 )
-from flashsale.journal import order_id_for
 from flashsale.outcomes import Outcome
+from flashsale.records import order_id_for
 
 
 def test_requests_and_replies_round_trip():
@@ -47,6 +47,7 @@ def test_the_worker_decodes_a_reply_into_its_decision():
     got_id, decision = decode_reply(sale.encode())
     assert got_id == request_id
     assert decision.outcome is Outcome.CONFIRMED
+    assert decision.order is not None
     assert (decision.order.order_id, decision.order.sale_id, decision.order.position) == (
         order_id,
         4,

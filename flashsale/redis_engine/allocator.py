@@ -1,7 +1,7 @@
 """The allocator of the Redis engine (FLASHSALE_ENGINE=redis): the same process and loop,
 deciding on Redis instead of its own journal.
 
-Each host runs one; all of them decide on one Redis (redis_decisions.py), so
+Each host runs one; all of them decide on one Redis (decisions.py), so
 the stock, one per person and the rate limit hold across hosts.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from flashsale.allocator.loop import Allocator, Pipeline
+from flashsale.allocator.messages import Kind
 from flashsale.allocator.peers import Pending
-from flashsale.allocator.protocol import Kind
-from flashsale.allocator.redis_decisions import RedisDecisions, SaleSettings
+from flashsale.redis_engine.decisions import RedisDecisions, SaleSettings
 from flashsale.redis_engine.store import RedisStore
 
 
@@ -24,7 +24,7 @@ class RedisAllocator(Allocator):
 
     def _open(self) -> Pipeline:
         self._redis = RedisDecisions(
-            self._store, self._peers, self.board, self.journal_board, self._sale_settings
+            self._store, self._peers, self.board, self.store_board, self._sale_settings
         )
         return self._redis
 
@@ -35,7 +35,7 @@ class RedisAllocator(Allocator):
         return f"deciding on Redis at {self._store.url}"
 
     def _between_batches(self) -> None:
-        pass  # probing Redis is one of its jobs (redis_decisions.py)
+        pass  # probing Redis is one of its jobs (decisions.py)
 
     def _decide(self, batch: list[Pending]) -> None:
         self._redis.add([item for item in batch if item.kind == Kind.PURCHASE])

@@ -1,0 +1,100 @@
+"""The records every engine shares: a sale's terms, the sale, its orders, and what a
+buyer is told.
+
+The SQLite journal (flashsale.journal) and the Redis engine (flashsale.redis_engine)
+both store and return these; the allocator, the workers and the shared memory
+pass them on. Plain data, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from flashsale.catalogue import Product
+
+
+@dataclass(frozen=True)
+class SaleTerms:
+    """What a sale sells and on what terms, passed as one value: the admin API's new
+    sale, the START_SALE message, the first sale from the settings, and what each
+    engine stores. A term a sale gains later belongs here."""
+
+    products: tuple[Product, ...]
+    per_user_limit: int  # over the whole sale; a product may have a lower one
+    starts_at_us: int | None  # None: open from the start
+    ends_at_us: int | None  # None: open until sold out
+
+    @property
+    def stock(self) -> int:
+        """Over all its products."""
+        return sum(product.stock for product in self.products)
+
+    def spec_json(self) -> dict[str, Any]:
+        """The terms as START_SALE carries them (and SALE_STARTED's reply shows them)."""
+        return {
+            "products": [product.spec_json() for product in self.products],
+            "perUserLimit": self.per_user_limit,
+            "startsAtUs": self.starts_at_us,
+            "endsAtUs": self.ends_at_us,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> SaleTerms:
+        """Terms from `spec_json`, checked already (by the admin API)."""
+        return cls(
+            tuple(Product.from_spec(product) for product in spec["products"]),
+            spec["perUserLimit"],
+            spec.get("startsAtUs"),
+            spec.get("endsAtUs"),
+        )
+
+
+@dataclass(frozen=True)
+class SaleRecord:
+    """A sale as its engine keeps it: its terms, under the id and time it was made."""
+
+    sale_id: int
+    stock: int  # over all its products, as the engine recorded it
+    terms: SaleTerms
+    created_at_us: int
+
+
+class OrderRecord(NamedTuple):
+    """One sale. A NamedTuple: the allocator builds one per sale, and it is the row itself."""
+
+    order_id: str
+    sale_id: int
+    user_id: str
+    unit: int
+    position: int  # in the whole sale
+    purchased_at_us: int
+    sku: str
+    sku_position: int  # in its product's stock
+
+
+class Confirmation(NamedTuple):
+    """A sale as the allocator's reply tells it: the order without its buyer, whom
+    the worker that asked knows."""
+
+    order_id: str
+    sale_id: int
+    unit: int
+    position: int
+    purchased_at_us: int
+    sku: str
+
+
+# An order as answers show it: from the journal, or from the allocator's reply.
+Order = OrderRecord | Confirmation
+
+
+def order_id_for(request_id: bytes) -> str:
+    """An order is named after the request that bought it, so a resent request finds it.
+
+    The 16 random bytes are written as a UUID (formatted by hand: building
+    uuid.UUID objects was a tenth of the allocator's time).
+    """
+    h = request_id.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
