@@ -14,7 +14,8 @@ def test_streams_measures_a_round_and_one_address_gets_its_share_of_streams():
     assert memory is not None and flood is not None
     (round_,) = memory.rounds
     assert (round_.opened, round_.refused) == (200, 0)
-    assert round_.rss_open > round_.rss_before
+    # Readings, not a figure: 200 streams may fit in memory the worker already had.
+    assert min(round_.rss_before, round_.rss_open, round_.rss_closed, round_.rss_settled) > 0
     # One address: at most its share on each of the two workers, the rest refused.
     assert sum(flood.answers.values()) == 400
     assert 0 < flood.answers.get("200", 0) <= 2 * STREAMS_PER_ADDRESS
