@@ -51,7 +51,7 @@ class FlashSaleCollector(Collector):
             "flashsale_purchases", "Purchase answers, by outcome", labels=["outcome"]
         )
         for outcome in REPORTED_OUTCOMES:
-            outcomes.add_metric([outcome.status], snapshot.outcomes[outcome])
+            outcomes.add_metric([outcome.word], snapshot.outcomes[outcome])
         yield outcomes
 
         cumulative, buckets = 0, []

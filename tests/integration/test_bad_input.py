@@ -122,7 +122,7 @@ CASES = [
         "/flash-sale/admin/sale",
         {"Authorization": "Bearer wrong-token-value"},
         b"",
-        403,
+        401,
     ),
     (
         "admin with basic auth",
@@ -130,7 +130,7 @@ CASES = [
         "/flash-sale/admin/sale",
         {"Authorization": "Basic YWRtaW46YWRtaW4="},
         b"",
-        403,
+        401,
     ),
     (
         "admin negative stock",
@@ -264,9 +264,10 @@ def server(tmp_path_factory):
 
 def assert_json_error(status: int, content_type: str, body: bytes, expected: int) -> None:
     assert status == expected
-    assert content_type.startswith("application/json"), content_type
+    assert content_type == "application/problem+json", content_type
     error = json.loads(body)
-    assert error["title"] and error["description"]  # what is wrong, in words
+    assert error["title"] and error["detail"]  # what is wrong, in words
+    assert error["type"].startswith("/problems/") and error["status"] == expected
 
 
 @pytest.mark.parametrize(

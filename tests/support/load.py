@@ -100,7 +100,9 @@ def _buy(
         body = answer.json()
     except ValueError:
         body = None
-    return Answer(user_id, answer.status_code, body, sku=sku)
+    return Answer(
+        user_id, answer.status_code, body, sku=sku, retry_after=answer.headers.get("Retry-After")
+    )
 
 
 def burst(

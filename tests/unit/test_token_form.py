@@ -99,7 +99,9 @@ def _outcome(identity: JwtIdentity, token: str) -> str:
         return _subject(identity, token)
     except InvalidToken as refused:
         assert refused.status == falcon.HTTP_401
-        assert refused.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+        assert refused.headers["WWW-Authenticate"].startswith(
+            'Bearer realm="flashsale", error="invalid_token"'
+        )
         return f"refused: {refused.description}"
 
 
