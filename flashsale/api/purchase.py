@@ -109,7 +109,7 @@ class PurchaseResource:
             )
             return
         rate = await self.guard.rate(req, user_id)
-        rate_headers(resp, rate)
+        rate_headers(resp, self.guard.rate_policy, rate)
         retry_after_s = 1
         if not rate.allowed:
             decision, retry_after_s = Decision(Outcome.RATE_LIMITED), rate.reset_s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -121,8 +122,52 @@ def test_one_user_hammering_four_workers_gets_exactly_the_limit_per_window(start
     time.sleep(3.1)  # the window itself is what is under test
     again = requests.post(f"{server.url}{PURCHASE}", json={"userId": "hammer"}, timeout=5)
     assert again.status_code == 409
-    assert again.headers["RateLimit-Limit"] == "10"
-    assert again.headers["RateLimit-Remaining"] == "9"
+    # draft-ietf-httpapi-ratelimit-headers-10: the policy, and this window's count
+    assert again.headers["RateLimit-Policy"] == '"purchase";q=10;w=3'
+    assert again.headers["RateLimit"] == '"purchase";r=9;t=3'
+
+
+def test_each_counted_attempt_says_so_in_the_ratelimit_fields_and_no_other_answer_does(
+    start_server,
+):
+    server = start_server(
+        workers=1,
+        env={"FLASHSALE_RATE_LIMIT": "3", "FLASHSALE_IP_RATE_LIMIT": "100", "FLASHSALE_STOCK": "1"},
+    )
+    policy = '"purchase";q=3;w=60, "address";q=100;w=60'
+
+    def buy(body: object, **headers: str) -> requests.Response:
+        return requests.post(f"{server.url}{PURCHASE}", json=body, headers=headers, timeout=10)
+
+    # Refused before anything is counted: no RateLimit fields, and no attempt spent.
+    uncounted = [
+        buy(["ann"]),
+        buy({"userId": "ann", "sku": "no-such-sku"}),
+        requests.post(f"{server.url}{PURCHASE}", data=b"ann", timeout=10),
+    ]
+    assert [a.status_code for a in uncounted] == [400, 404, 415]
+    for answer in uncounted:
+        assert "RateLimit" not in answer.headers and "RateLimit-Policy" not in answer.headers
+
+    counted = [buy({"userId": "ann"}) for _ in range(3)]
+    assert [a.status_code for a in counted] == [201, 409, 409]
+    for n, answer in enumerate(counted):
+        assert answer.headers["RateLimit-Policy"] == policy
+        assert re.fullmatch(
+            rf'"purchase";r={2 - n};t=\d+, "address";r={99 - n};t=\d+',
+            answer.headers["RateLimit"],
+        ), answer.headers["RateLimit"]
+    limited = buy({"userId": "ann"})
+    assert limited.status_code == 429
+    assert limited.headers["RateLimit-Policy"] == policy
+    # The shopper's window refused it: the address's was not counted.
+    assert re.fullmatch(r'"purchase";r=0;t=\d+', limited.headers["RateLimit"])
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    sold_out = buy({"userId": "bob"})
+    assert sold_out.status_code == 410
+    assert re.fullmatch(
+        r'"purchase";r=2;t=\d+, "address";r=96;t=\d+', sold_out.headers["RateLimit"]
+    )
 
 
 def test_many_distinct_users_do_not_limit_each_other(start_server):
