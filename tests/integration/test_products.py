@@ -103,7 +103,7 @@ def test_a_burst_over_three_sizes_sells_each_exactly_its_stock_to_distinct_peopl
 
     prometheus = requests.get(f"{server.url}/metrics", timeout=5).text
     for sku, stock in SIZES.items():
-        assert f'flashsale_product_sold{{sku="{sku}"}} {float(stock)}' in prometheus
+        assert f'flashsale_product_sold_items{{sku="{sku}"}} {float(stock)}' in prometheus
 
 
 @pytest.mark.slow
