@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import falcon.inspect
@@ -200,6 +201,7 @@ def test_the_document_names_its_servers_tags_and_license_and_every_problem_type(
         {"url": "/", "description": document["servers"][0]["description"]}
     ]
     assert document["info"]["license"] == {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+    assert document["info"]["version"] == version("flashsale")  # as flashsale_build_info says
     declared = {tag["name"] for tag in document["tags"]}
     for path, item in document["paths"].items():
         for method, operation in item.items():
