@@ -6,11 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh test
 
-# Debian packages the tests drive for real: chromium (the browser tests) and
-# redis-server (the Redis engine's tests); without root or apt-get, those tests skip.
+# Debian packages the tests drive for real: chromium (the browser tests),
+# redis-server (the Redis engine's tests) and prometheus (its promtool checks a
+# scrape of /metrics); without root or apt-get, those tests skip.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "test.sh: installing Debian's ${missing[*]} for the tests" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

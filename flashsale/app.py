@@ -28,6 +28,7 @@ from flashsale.api.images import ImagesResource
 from flashsale.api.middleware import MetricsMiddleware
 from flashsale.api.openapi import OPENAPI_PATH, OpenApiResource, openapi_document
 from flashsale.api.operator import HealthResource, MetricsResource, PrometheusResource
+from flashsale.api.problem_pages import ProblemPagesResource
 from flashsale.api.purchase import Allocation, PurchaseLookupResource, PurchaseResource
 from flashsale.api.security import SecurityHeaders
 from flashsale.api.status import SaleStatus, StatusResource
@@ -151,6 +152,7 @@ def create_app(deps: AppDeps) -> EventStreams:
     )
     app.add_route("/flash-sale/images/{name}", ImagesResource(settings.images_dir))
     app.add_route(OPENAPI_PATH, OpenApiResource(openapi_document()))
+    app.add_route("/problems/{slug}", ProblemPagesResource())
     register_ui(app, settings.ui_dir)  # everything the API does not match
     return EventStreams(app, status, broadcaster, deps.recorder, deps.guard.addresses)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flashsale.errors import InvalidInput
+from flashsale.errors import InvalidSale
 
 MAX_PRODUCTS = 64
 SKU_RULE = "1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"
@@ -127,28 +127,28 @@ def parse_products(
 ) -> tuple[Product, ...]:
     """The products of a sale, from their JSON list; raises InvalidInput naming the fault."""
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_PRODUCTS:
-        raise InvalidInput(f"Invalid {field}", f"{field} must be a list of 1 to {MAX_PRODUCTS}")
+        raise InvalidSale(f"Invalid {field}", f"{field} must be a list of 1 to {MAX_PRODUCTS}")
     products = tuple(
         _product(item, f"{field}[{index}]", max_stock, sale_limit)
         for index, item in enumerate(value)
     )
     skus = [product.sku for product in products]
     if len(set(skus)) != len(skus):
-        raise InvalidInput(f"Invalid {field}", "two products have the same sku")
+        raise InvalidSale(f"Invalid {field}", "two products have the same sku")
     if sum(product.stock for product in products) > max_stock:
-        raise InvalidInput(f"Invalid {field}", f"the products' stock adds up to over {max_stock}")
+        raise InvalidSale(f"Invalid {field}", f"the products' stock adds up to over {max_stock}")
     return products
 
 
 def _product(item: object, where: str, max_stock: int, sale_limit: int) -> Product:
     if not isinstance(item, Mapping):
-        raise InvalidInput(f"Invalid {where}", f"{where} must be an object")
+        raise InvalidSale(f"Invalid {where}", f"{where} must be an object")
     unexpected = sorted(set(item) - _FIELDS)
     if unexpected:
-        raise InvalidInput(f"Invalid {where}", f"unexpected field {unexpected[0]!r}")
+        raise InvalidSale(f"Invalid {where}", f"unexpected field {unexpected[0]!r}")
     sku = item.get("sku")
     if not valid_sku(sku):
-        raise InvalidInput(f"Invalid {where}.sku", f"sku must be {SKU_RULE}")
+        raise InvalidSale(f"Invalid {where}.sku", f"{where}.sku must be {SKU_RULE}")
     assert isinstance(sku, str)
     limit = item.get("perUserLimit")
     return Product(
@@ -167,7 +167,7 @@ def _product(item: object, where: str, max_stock: int, sale_limit: int) -> Produ
 
 def _integer(value: object, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"Invalid {name}", f"{name} must be an integer within [{low}, {high}]")
+        raise InvalidSale(f"Invalid {name}", f"{name} must be an integer within [{low}, {high}]")
     return value
 
 
@@ -179,15 +179,16 @@ def _text(item: Mapping[str, object], key: str, where: str, *, low: int, high: i
         or not low <= len(value) <= high
         or not value.replace("\n", "").isprintable()
     ):
-        raise InvalidInput(
-            f"Invalid {where}.{key}", f"{key} must be text of {low} to {high} printable characters"
+        raise InvalidSale(
+            f"Invalid {where}.{key}",
+            f"{where}.{key} must be text of {low} to {high} printable characters",
         )
     return value
 
 
 def _currency(value: object, name: str) -> str:
     if not isinstance(value, str) or _CURRENCY(value) is None:
-        raise InvalidInput(f"Invalid {name}", "currency must be an ISO 4217 code, e.g. EUR")
+        raise InvalidSale(f"Invalid {name}", f"{name} must be an ISO 4217 code, e.g. EUR")
     return value
 
 
@@ -195,8 +196,8 @@ def _image_url(value: object, name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > IMAGE_URL_MAX_CHARS or not _IMAGE_URL(value):
-        raise InvalidInput(
+        raise InvalidSale(
             f"Invalid {name}",
-            f"imageUrl must be null, an https URL or {IMAGES_PATH}<file> of the images folder",
+            f"{name} must be null, an https URL or {IMAGES_PATH}<file> of the images folder",
         )
     return value

@@ -12,10 +12,29 @@ class ConfigError(FlashSaleError):
 
 
 class InvalidInput(FlashSaleError):
+    """A request's body, or a value in it, is refused (nothing is changed): `title`
+    names what, `description` says why. The subclasses say which kind of input."""
+
     def __init__(self, title: str, description: str) -> None:
         super().__init__(f"{title}: {description}")
         self.title = title
         self.description = description
+
+
+class InvalidJson(InvalidInput):
+    """The body is not JSON this service reads."""
+
+
+class InvalidUserId(InvalidInput):
+    """A userId is refused (flashsale.user_ids)."""
+
+
+class InvalidSku(InvalidInput):
+    """A purchase's sku is refused, or missing where the sale needs one."""
+
+
+class InvalidSale(InvalidInput):
+    """A new sale's terms are refused (the admin API, the catalogue)."""
 
 
 class JournalLocked(FlashSaleError):

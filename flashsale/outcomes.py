@@ -24,8 +24,8 @@ class Outcome(IntEnum):
     UNKNOWN_PRODUCT = 10
 
     @property
-    def status(self) -> str:
-        """The `status` word of the JSON answer."""
+    def word(self) -> str:
+        """The word of a purchase answer's `outcome`, and of the metrics' counts."""
         return "unavailable" if self is Outcome.EXPIRED else self.name.lower()
 
 

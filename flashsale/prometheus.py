@@ -7,11 +7,18 @@ workers die, while our rows live in one anonymous mapping, survive worker
 restarts by folding into a retired row, and also feed the JSON endpoints.
 A custom collector turns a snapshot into metric families; the library does the
 text format.
+
+Names follow Prometheus's conventions (`promtool check metrics` is clean, a test
+runs it on a real scrape): `_total` only on counters (the library adds it), the
+unit last (`_seconds`, `_bytes`, `_items` for units of stock), and the build on
+`flashsale_build_info`.
 """
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from typing import Any
 
 from prometheus_client.core import (
@@ -30,6 +37,8 @@ from flashsale.shm.sale_board import ProductStock, SaleSnapshot
 from flashsale.shm.slots import LATENCY_BOUNDS_US, PID, Endpoint
 
 BREAKER_STATES = ("closed", "open", "half_open")
+# The installed package's version (pyproject.toml), read once.
+VERSION = version("flashsale")
 
 
 class FlashSaleCollector(Collector):
@@ -40,6 +49,15 @@ class FlashSaleCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         view = self.view
         snapshot = MetricsSnapshot.read(view.slots)
+        yield InfoMetricFamily(
+            "flashsale_build",
+            "The running build: its version, Python's, and the engine",
+            value={
+                "version": VERSION,
+                "python": platform.python_version(),
+                "engine": view.engine["name"],
+            },
+        )
         requests = CounterMetricFamily(
             "flashsale_http_requests", "HTTP requests answered, by endpoint", labels=["endpoint"]
         )
@@ -51,7 +69,7 @@ class FlashSaleCollector(Collector):
             "flashsale_purchases", "Purchase answers, by outcome", labels=["outcome"]
         )
         for outcome in REPORTED_OUTCOMES:
-            outcomes.add_metric([outcome.status], snapshot.outcomes[outcome])
+            outcomes.add_metric([outcome.word], snapshot.outcomes[outcome])
         yield outcomes
 
         cumulative, buckets = 0, []
@@ -67,13 +85,13 @@ class FlashSaleCollector(Collector):
         sale = view.board.sale()
         if sale is not None:
             yield GaugeMetricFamily(
-                "flashsale_stock_total", "Stock of the current sale", value=sale.stock
+                "flashsale_stock_items", "Stock of the current sale", value=sale.stock
             )
             yield GaugeMetricFamily(
-                "flashsale_stock_sold", "Durable sales of the current sale", value=sale.sold
+                "flashsale_stock_sold_items", "Durable sales of the current sale", value=sale.sold
             )
             yield GaugeMetricFamily(
-                "flashsale_stock_remaining", "Items left to sell", value=sale.remaining
+                "flashsale_stock_remaining_items", "Items left to sell", value=sale.remaining
             )
             # An identity, not a measurement: a label on an info metric (one new
             # series per sale, and sales are few), joinable onto the stock gauges.
@@ -131,12 +149,12 @@ class FlashSaleCollector(Collector):
 def _product_families(sale: SaleSnapshot) -> Iterator[Metric]:
     """Each product's stock, by sku: a sale has at most 64, so the labels stay few."""
     figures: dict[str, tuple[str, Callable[[ProductStock], int]]] = {
-        "flashsale_product_stock": (
+        "flashsale_product_stock_items": (
             "Stock of each product of the current sale",
             lambda item: item.product.stock,
         ),
-        "flashsale_product_sold": ("Durable sales of each product", lambda item: item.sold),
-        "flashsale_product_remaining": (
+        "flashsale_product_sold_items": ("Durable sales of each product", lambda item: item.sold),
+        "flashsale_product_remaining_items": (
             "Items of each product left to sell",
             lambda item: item.remaining,
         ),

@@ -285,7 +285,7 @@ class Shopper(HttpUser):
                 catch_response=True,
             ) as answer:
                 body = _json(answer)
-                status = str(body.get("status") or f"http_{answer.status_code}")
+                status = str(body.get("outcome") or f"http_{answer.status_code}")
                 if answer.status_code in PURCHASE_ANSWERS:
                     answer.success()
                 else:

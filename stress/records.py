@@ -32,7 +32,7 @@ class Record:
     send_ns: int
     latency_ns: int
     http: int  # 0 when no answer came back
-    status: str  # JSON "status" of the answer, "" when none
+    status: str  # the answer's `outcome` (a purchase's) or `state` (a status read), "" when none
     position: int | None = None
     order_id: str | None = None
     sale_id: str | None = None

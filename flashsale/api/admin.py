@@ -15,13 +15,14 @@ import falcon.asgi
 from flashsale.allocator.client import Decision
 from flashsale.api.bearer import BearerAuth
 from flashsale.api.body import read_json_body
+from flashsale.api.problems import NOT_FOUND, NOT_SELLING, UNAVAILABLE, HTTPProblem
 from flashsale.api.representations import sale_json
 from flashsale.api.status import starting_up
 from flashsale.api.validation import parse_json_object
 from flashsale.catalogue import Product, ProductSettings, parse_products
 from flashsale.clock import RANGE_TEXT, instant_us, iso_from_us, now_us, representable
 from flashsale.config import Settings, declared
-from flashsale.errors import InvalidInput
+from flashsale.errors import InvalidSale
 from flashsale.outcomes import Outcome
 from flashsale.records import SaleTerms
 from flashsale.setting import Integer, parse_instant
@@ -52,9 +53,7 @@ class AdminSaleResource:
 
     async def _authorize(self, req: falcon.asgi.Request) -> None:
         if self.auth is None:
-            raise falcon.HTTPNotFound(
-                title="Not found", description="the admin API is off (no FLASHSALE_ADMIN_TOKEN)"
-            )
+            raise HTTPProblem(NOT_FOUND, "the admin API is off (no FLASHSALE_ADMIN_TOKEN)")
         await self.auth.authorize(req)
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -96,11 +95,9 @@ class AdminSaleResource:
 def _bounded_int(body: dict[str, Any], name: str, default: int | None, bounds: Integer) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"Invalid {name}", f"{name} must be an integer")
+        raise InvalidSale(f"Invalid {name}", f"{name} must be an integer")
     if not bounds.low <= value <= bounds.high:
-        raise InvalidInput(
-            f"Invalid {name}", f"{name} must be within [{bounds.low}, {bounds.high}]"
-        )
+        raise InvalidSale(f"Invalid {name}", f"{name} must be within [{bounds.low}, {bounds.high}]")
     return value
 
 
@@ -109,20 +106,20 @@ def _instant_us(body: dict[str, Any], name: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"Invalid {name}", f"{name} must be an ISO-8601 string or null")
+        raise InvalidSale(f"Invalid {name}", f"{name} must be an ISO-8601 string or null")
     try:
         moment_us = instant_us(parse_instant(value))
     except ValueError:
-        raise InvalidInput(f"Invalid {name}", f"{name} is not an ISO-8601 time") from None
+        raise InvalidSale(f"Invalid {name}", f"{name} is not an ISO-8601 time") from None
     if not representable(moment_us):
-        raise InvalidInput(f"Invalid {name}", f"{name} must be {RANGE_TEXT}")
+        raise InvalidSale(f"Invalid {name}", f"{name} must be {RANGE_TEXT}")
     return moment_us
 
 
 def _sale_terms(body: dict[str, Any], default_product: ProductSettings) -> SaleTerms:
     limit = _bounded_int(body, "perUserLimit", Settings.per_user_limit, PER_USER_LIMIT)
     if ("stock" in body) == ("products" in body):
-        raise InvalidInput("Invalid sale", "send either products or stock (one product)")
+        raise InvalidSale("Invalid sale", "send either products or stock (one product)")
     if "stock" in body:
         products: tuple[Product, ...] = (
             default_product.product(_bounded_int(body, "stock", None, STOCK)),
@@ -131,19 +128,20 @@ def _sale_terms(body: dict[str, Any], default_product: ProductSettings) -> SaleT
         products = parse_products(body["products"], max_stock=STOCK.high, sale_limit=limit)
     starts_us, ends_us = _instant_us(body, "startsAt"), _instant_us(body, "endsAt")
     if starts_us is not None and ends_us is not None and ends_us <= starts_us:
-        raise InvalidInput("Invalid endsAt", "endsAt must be later than startsAt")
+        raise InvalidSale("Invalid endsAt", "endsAt must be later than startsAt")
     return SaleTerms(products, limit, starts_us, ends_us)
 
 
-def _not_started(decision: Decision) -> falcon.HTTPServiceUnavailable:
+def _not_started(decision: Decision) -> HTTPProblem:
     """The allocator did not start the sale: busy, or its journal cannot be written."""
+    retry_after = {"Retry-After": "1"}
     if decision.body:  # the allocator's refusal names the journal's error
         error = json.loads(decision.body)["error"]
-        return falcon.HTTPServiceUnavailable(
-            title="Journal cannot be written",
-            description=f"the sale was not started: the journal cannot be written ({error})",
-            retry_after=1,
+        return HTTPProblem(
+            NOT_SELLING,
+            f"the sale was not started: the journal cannot be written ({error})",
+            headers=retry_after,
         )
-    return falcon.HTTPServiceUnavailable(
-        title="Allocator busy", description="the sale was not started", retry_after=1
+    return HTTPProblem(
+        UNAVAILABLE, "the sale was not started: the allocator is busy", headers=retry_after
     )

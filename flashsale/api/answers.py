@@ -1,10 +1,10 @@
 """The one place where a purchase outcome becomes an HTTP answer.
 
-Refusals have the shape of Falcon's error bodies (`title`, `description`) plus
-our `status` and details, but are written straight into the response rather
-than raised: most answers of a flash sale are refusals ("sold out"), and
-Falcon's error path (a handler look-up, a serializer) costs a third of such a
-request's handling.
+Every purchase answer names its `outcome` (`confirmed`, `sold_out`, ...). A
+refusal is a problem (flashsale.api.problems) with its outcome as an extension
+member, written straight into the response rather than raised: most answers
+of a flash sale are refusals ("sold out"), and Falcon's error path (a handler
+look-up, a serializer) costs a third of such a request's handling.
 """
 
 from __future__ import annotations
@@ -14,6 +14,18 @@ from typing import Any
 
 import falcon
 
+from flashsale.api.problems import (
+    ALREADY_PURCHASED,
+    NOT_STARTED,
+    PROBLEM_JSON,
+    RATE_LIMITED,
+    SALE_ENDED,
+    SOLD_OUT,
+    UNAVAILABLE,
+    UNKNOWN_PRODUCT,
+    HTTPProblem,
+    ProblemType,
+)
 from flashsale.api.representations import order_json
 from flashsale.clock import iso_from_us
 from flashsale.outcomes import Outcome
@@ -42,25 +54,24 @@ def answer_purchase(
     """
     if outcome is Outcome.CONFIRMED and order is not None:
         resp.status = falcon.HTTP_201
-        resp.media = {"status": outcome.status, **order_json(order, user_id)}
+        resp.media = {"outcome": outcome.word, **order_json(order, user_id)}
         resp.location = lookup_path()
         return
     if outcome is Outcome.PENDING:
         resp.status = falcon.HTTP_202
         resp.location = path = lookup_path()
         resp.media = {
-            "status": outcome.status,
+            "outcome": outcome.word,
             "title": "Purchase pending",
-            "description": "the outcome is not known yet: read it from the look-up",
+            "detail": "the outcome is not known yet: read it from the look-up",
             "location": path,
         }
         return
     if outcome is Outcome.ALREADY_PURCHASED and order is not None:
         refuse(
             resp,
-            falcon.HTTP_409,
+            ALREADY_PURCHASED,
             outcome,
-            "Already purchased",
             "this user already bought the most allowed; here is the order",
             order_json(order, user_id),
         )
@@ -68,44 +79,33 @@ def answer_purchase(
         why = (
             f"{sku} is sold out; other products may remain"
             if several
-            else ("every item has been sold")
+            else "every item has been sold"
         )
-        refuse(resp, falcon.HTTP_410, outcome, "Sold out", why, {"sku": sku})
+        refuse(resp, SOLD_OUT, outcome, why, {"sku": sku})
     elif outcome is Outcome.UNKNOWN_PRODUCT:
         refuse(
             resp,
-            falcon.HTTP_404,
+            UNKNOWN_PRODUCT,
             outcome,
-            "Unknown product",
             f"{sku!r} is not a product of this sale; nothing was bought",
             {"sku": sku},
         )
     elif outcome is Outcome.NOT_STARTED:
         refuse(
             resp,
-            falcon.HTTP_403,
+            NOT_STARTED,
             outcome,
-            "Not started",
             "the sale has not started yet",
             {"startsAt": iso_from_us(starts_at_us)},
         )
     elif outcome is Outcome.ENDED:
-        refuse(
-            resp,
-            falcon.HTTP_403,
-            outcome,
-            "Sale ended",
-            "the sale is over",
-            {"endsAt": iso_from_us(ends_at_us)},
-        )
+        refuse(resp, SALE_ENDED, outcome, "the sale is over", {"endsAt": iso_from_us(ends_at_us)})
     elif outcome is Outcome.RATE_LIMITED:
         refuse(
             resp,
-            falcon.HTTP_429,
+            RATE_LIMITED,
             outcome,
-            "Too many attempts",
             f"try again in {retry_after_s} s",
-            {"retryAfter": retry_after_s},
             retry_after_s=retry_after_s,
         )
     else:  # UNAVAILABLE, EXPIRED, or anything unexpected: nothing was sold.
@@ -113,35 +113,38 @@ def answer_purchase(
 
 
 def answer_unavailable(
-    resp: falcon.Response, why: str, retry_after_s: int, title: str = "Busy"
+    resp: falcon.Response, why: str, retry_after_s: int, problem: ProblemType = UNAVAILABLE
 ) -> None:
+    """A purchase that was not decided: `unavailable`, nothing bought."""
     refuse(
         resp,
-        falcon.HTTP_503,
+        problem,
         Outcome.UNAVAILABLE,
-        title,
         f"{why}; try again in {retry_after_s} s",
-        {"retryAfter": retry_after_s},
         retry_after_s=retry_after_s,
+    )
+
+
+def unavailable_problem(why: str, retry_after_s: int) -> HTTPProblem:
+    """The same, for any other request: raised, with no purchase outcome."""
+    return HTTPProblem(
+        UNAVAILABLE,
+        f"{why}; try again in {retry_after_s} s",
+        headers={"Retry-After": str(retry_after_s)},
     )
 
 
 def refuse(
     resp: falcon.Response,
-    http_status: str,
+    problem: ProblemType,
     outcome: Outcome,
-    title: str,
-    description: str,
+    detail: str,
     extra: dict[str, Any] | None = None,
     *,
     retry_after_s: int | None = None,
 ) -> None:
-    resp.status = http_status
-    resp.media = {
-        "title": title,
-        "description": description,
-        "status": outcome.status,
-        **(extra or {}),
-    }
+    resp.status = problem.status_line
+    resp.content_type = PROBLEM_JSON
+    resp.media = problem.document(detail, outcome=outcome.word, **(extra or {}))
     if retry_after_s is not None:
         resp.set_header("Retry-After", str(retry_after_s))

@@ -1,6 +1,9 @@
 """A bearer token (the admin's, the operator's), and a slow-down for whoever keeps
 guessing it.
 
+Refusals follow RFC 6750: no token is 401 with `WWW-Authenticate: Bearer
+realm="flashsale"`, a wrong one 401 with `error="invalid_token"` added.
+
 The comparison is constant-time. An address that sent FAILURE_LIMIT wrong
 tokens within FAILURE_WINDOW_S gets 429 with Retry-After until the window
 closes, whatever token it sends meanwhile (the right one too: it cannot
@@ -21,12 +24,21 @@ import time
 import falcon
 
 from flashsale.api.client_address import ClientAddress, counted_as
+from flashsale.api.problems import (
+    INVALID_TOKEN,
+    TOKEN_REQUIRED,
+    TOO_MANY_WRONG_TOKENS,
+    HTTPProblem,
+)
 from flashsale.ratelimit import RateLimiter
 
 log = logging.getLogger("flashsale.auth")
 
 FAILURE_LIMIT = 10
 FAILURE_WINDOW_S = 60
+REALM = "flashsale"
+CHALLENGE = f'Bearer realm="{REALM}"'
+INVALID_TOKEN_CHALLENGE = f'{CHALLENGE}, error="invalid_token"'
 
 
 class BearerAuth:
@@ -48,14 +60,14 @@ class BearerAuth:
     async def authorize(self, req: falcon.Request) -> None:
         """Return if the request carries the token; raise the HTTP error otherwise."""
         if not await self.presented(req):
-            raise falcon.HTTPUnauthorized(
-                title="Authorization required",
-                description=f"send Authorization: Bearer <{self.variable}>",
-                challenges=["Bearer"],
+            raise HTTPProblem(
+                TOKEN_REQUIRED,
+                f"send Authorization: Bearer <{self.variable}>",
+                headers={"WWW-Authenticate": CHALLENGE},
             )
 
     async def presented(self, req: falcon.Request) -> bool:
-        """True with the right token, False with none; a wrong one raises 403 (or 429).
+        """True with the right token, False with none; a wrong one raises 401 (or 429).
 
         Asking without a token is never slowed down: a load balancer's health
         check behind the same address as a guesser still gets its answer."""
@@ -92,12 +104,16 @@ class BearerAuth:
                 counted.reset_s,
                 failures,
             )
-        raise falcon.HTTPForbidden(title="Forbidden", description=f"wrong {self.name} token")
+        raise HTTPProblem(
+            INVALID_TOKEN,
+            f"wrong {self.name} token",
+            headers={"WWW-Authenticate": INVALID_TOKEN_CHALLENGE},
+        )
 
-    def _too_many(self, reset_s: int) -> falcon.HTTPTooManyRequests:
-        return falcon.HTTPTooManyRequests(
-            title="Too many wrong tokens",
-            description=f"{FAILURE_LIMIT} wrong {self.name} tokens from this address within "
+    def _too_many(self, reset_s: int) -> HTTPProblem:
+        return HTTPProblem(
+            TOO_MANY_WRONG_TOKENS,
+            f"{FAILURE_LIMIT} wrong {self.name} tokens from this address within "
             f"{FAILURE_WINDOW_S} s; try again in {reset_s} s",
-            retry_after=reset_s,
+            headers={"Retry-After": str(reset_s)},
         )

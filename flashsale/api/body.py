@@ -6,6 +6,7 @@ from __future__ import annotations
 import falcon
 import falcon.asgi
 
+from flashsale.api.problems import PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, HTTPProblem
 from flashsale.config import BODY_MAX_BYTES
 
 
@@ -32,15 +33,10 @@ async def read_json_body(req: falcon.asgi.Request) -> bytes:
 def _check_json_content_type(content_type: str) -> None:
     media_type, _, params = content_type.partition(";")
     if media_type.strip().lower() != "application/json":
-        raise falcon.HTTPUnsupportedMediaType(
-            title="Unsupported media type",
-            description="send the body as Content-Type: application/json",
-        )
+        raise HTTPProblem(UNSUPPORTED_MEDIA_TYPE, "send the body as Content-Type: application/json")
     charset = params.strip().lower()
     if charset and charset.replace(" ", "") not in {"charset=utf-8", "charset=utf8"}:
-        raise falcon.HTTPUnsupportedMediaType(
-            title="Unsupported charset", description="send the body as UTF-8"
-        )
+        raise HTTPProblem(UNSUPPORTED_MEDIA_TYPE, "send the body as UTF-8")
 
 
 def _check_no_content_coding(coding: str) -> None:
@@ -49,14 +45,12 @@ def _check_no_content_coding(coding: str) -> None:
     JSON would be "not UTF-8", and a plain one labelled gzip would be read as if
     it were not labelled at all."""
     if any(name.strip().lower() not in ("identity", "") for name in coding.split(",")):
-        raise falcon.HTTPUnsupportedMediaType(
-            title="Unsupported content coding",
-            description="send the body as it is, without a Content-Encoding",
+        raise HTTPProblem(
+            UNSUPPORTED_MEDIA_TYPE,
+            "send the body as it is, without a Content-Encoding",
             headers={"Accept-Encoding": "identity"},
         )
 
 
-def _too_large() -> falcon.HTTPContentTooLarge:
-    return falcon.HTTPContentTooLarge(
-        title="Body too large", description=f"the body may be at most {BODY_MAX_BYTES} bytes"
-    )
+def _too_large() -> HTTPProblem:
+    return HTTPProblem(PAYLOAD_TOO_LARGE, f"the body may be at most {BODY_MAX_BYTES} bytes")

@@ -41,6 +41,14 @@ from typing import Any, Protocol
 import orjson
 
 from flashsale.api.client_address import ClientAddress
+from flashsale.api.problems import (
+    EVENT_STREAMS_FULL,
+    METHOD_NOT_ALLOWED,
+    PROBLEM_JSON,
+    STARTING,
+    TOO_MANY_EVENT_STREAMS,
+    ProblemType,
+)
 from flashsale.api.security import RAW_EVERY_ANSWER
 from flashsale.api.status import SaleStatus
 from flashsale.metrics import MetricsRecorder
@@ -80,14 +88,9 @@ class Refusal(enum.Enum):
 # share is used up (and a proxy that ejects a backend on 5xx must not eject a
 # healthy server for one client's excess).
 REFUSALS = {
-    Refusal.SERVER_FULL: (
-        503,
-        "Too many event streams",
-        "this server holds as many live pages as it may",
-    ),
+    Refusal.SERVER_FULL: (EVENT_STREAMS_FULL, "this server holds as many live pages as it may"),
     Refusal.ADDRESS_FULL: (
-        429,
-        "Too many event streams from one address",
+        TOO_MANY_EVENT_STREAMS,
         "this address holds as many live pages as one address may",
     ),
 }
@@ -299,7 +302,7 @@ class EventStreams:
             return
         self.recorder.record(Endpoint.EVENTS, None, 0)
         if scope["method"] != "GET":
-            await _answer(send, 405, "Method not allowed", "use GET", [(b"allow", b"GET")])
+            await _answer(send, METHOD_NOT_ALLOWED, "use GET", [(b"allow", b"GET")])
             return
         address = self._client_key(scope)
         refusal = self.broadcaster.admit(address)
@@ -310,7 +313,7 @@ class EventStreams:
             first = self._status_now()
             if first is None:
                 starting = "the allocator is recovering the sale"
-                await _answer(send, 503, "Starting", starting, [(b"retry-after", b"1")])
+                await _answer(send, STARTING, starting, [(b"retry-after", b"1")])
                 return
             await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
             # `first` goes to the stream, which lets go of it once sent; not kept here.
@@ -342,25 +345,24 @@ class EventStreams:
 
 
 async def _refuse(send: AsgiSend, refusal: Refusal) -> None:
-    status, title, why = REFUSALS[refusal]
+    problem, why = REFUSALS[refusal]
     retry_after = [(b"retry-after", b"%d" % RETRY_AFTER_S)]
-    await _answer(send, status, title, f"{why}; poll /flash-sale/status", retry_after)
+    await _answer(send, problem, f"{why}; poll /flash-sale/status", retry_after)
 
 
 async def _answer(
     send: AsgiSend,
-    status: int,
-    title: str,
-    description: str,
+    problem: ProblemType,
+    detail: str,
     headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
-    """A JSON error, as every error of this service has (Falcon's shape)."""
-    body = orjson.dumps({"title": title, "description": description})
+    """A problem, as every error of this service is (flashsale.api.problems)."""
+    body = orjson.dumps(problem.document(detail))
     await send(
         {
             "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), *RAW_EVERY_ANSWER, *headers],
+            "status": problem.status,
+            "headers": [(b"content-type", PROBLEM_JSON.encode()), *RAW_EVERY_ANSWER, *headers],
         }
     )
     await send({"type": "http.response.body", "body": body})

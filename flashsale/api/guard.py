@@ -1,10 +1,18 @@
-"""What stands before the allocator: rate limits, the circuit breaker, the queue's bound."""
+"""What stands before the allocator: rate limits, the circuit breaker, the queue's bound.
+
+Each purchase attempt that is counted says so in the RateLimit header fields of
+draft-ietf-httpapi-ratelimit-headers-10: `RateLimit-Policy` names the windows
+(`"purchase"` per shopper, and `"address"` per client address when that limit is
+set) with their quota `q` and window `w` in seconds; `RateLimit` the attempts
+left in each (`r`) and the seconds until it resets (`t`).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import falcon
 
@@ -24,7 +32,7 @@ class PurchaseGuard:
     addresses: ClientAddress
     store: StoreBoard
 
-    async def rate(self, req: falcon.Request, user_id: str) -> RateDecision:
+    async def rate(self, req: falcon.Request, user_id: str) -> RateCount:
         """Count the attempt against the user (and the client address, if limited)."""
         settings, now_s = self.settings, int(time.time())
         decision = await self.limiter.hit(
@@ -40,9 +48,17 @@ class PurchaseGuard:
                 window_s=settings.rate_window_s,
                 now_s=now_s,
             )
-            if not by_address.allowed:
-                return by_address
-        return decision
+            return RateCount(decision, by_address)
+        return RateCount(decision)
+
+    @cached_property
+    def rate_policy(self) -> str:
+        """The RateLimit-Policy header: the same on every answer."""
+        settings = self.settings
+        policy = f'"{USER_POLICY}";q={settings.rate_limit};w={settings.rate_window_s}'
+        if settings.ip_rate_limit:
+            policy += f', "{ADDRESS_POLICY}";q={settings.ip_rate_limit};w={settings.rate_window_s}'
+        return policy
 
     def admit(self) -> tuple[Admission, int]:
         """May this purchase go to the allocator? With the Retry-After if not."""
@@ -56,7 +72,39 @@ class PurchaseGuard:
         return admission, 0
 
 
-def rate_headers(resp: falcon.Response, decision: RateDecision) -> None:
-    resp.set_header("RateLimit-Limit", str(decision.limit))
-    resp.set_header("RateLimit-Remaining", str(decision.remaining))
-    resp.set_header("RateLimit-Reset", str(decision.reset_s))
+USER_POLICY = "purchase"
+ADDRESS_POLICY = "address"
+
+
+@dataclass(frozen=True, slots=True)
+class RateCount:
+    """The windows one attempt was counted in: the user's, then (if limited, and the
+    user's allowed it) the client address's."""
+
+    user: RateDecision
+    address: RateDecision | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.user.allowed and (self.address is None or self.address.allowed)
+
+    @property
+    def reset_s(self) -> int:
+        """When to try again: when the window that refused resets (the user's if none did)."""
+        address = self.address
+        if address is not None and not address.allowed:
+            return address.reset_s
+        return self.user.reset_s
+
+    def header(self) -> str:
+        """The RateLimit header: each window's attempts left and seconds to its reset."""
+        user, address = self.user, self.address
+        counted = f'"{USER_POLICY}";r={user.remaining};t={user.reset_s}'
+        if address is not None:
+            counted += f', "{ADDRESS_POLICY}";r={address.remaining};t={address.reset_s}'
+        return counted
+
+
+def rate_headers(resp: falcon.Response, policy: str, count: RateCount) -> None:
+    resp.set_header("RateLimit-Policy", policy)
+    resp.set_header("RateLimit", count.header())

@@ -23,6 +23,14 @@ from typing import Any, Protocol
 import falcon
 import jwt
 
+from flashsale.api.bearer import CHALLENGE, INVALID_TOKEN_CHALLENGE
+from flashsale.api.problems import (
+    INVALID_TOKEN,
+    NO_PURCHASE,
+    NOT_YOUR_ID,
+    TOKEN_REQUIRED,
+    HTTPProblem,
+)
 from flashsale.api.token_form import TokenRefused, check_lifetime, read_token
 from flashsale.api.validation import (
     PURCHASE_FIELDS,
@@ -49,15 +57,25 @@ _REASONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
 )
 
 
-class InvalidToken(falcon.HTTPUnauthorized):
+class InvalidToken(HTTPProblem):
     """401 with the RFC 6750 challenge; the reason in the body and in the challenge."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(
-            title="Invalid token",
-            description=reason,
-            challenges=[f'Bearer error="invalid_token", error_description="{reason}"'],
+            INVALID_TOKEN,
+            reason,
+            headers={
+                "WWW-Authenticate": f'{INVALID_TOKEN_CHALLENGE}, error_description="{reason}"'
+            },
         )
+
+
+NO_BEARER_TOKEN = "no bearer token: sign in to the shop first"
+
+
+def token_required() -> HTTPProblem:
+    """401 without an error code: RFC 6750 (3.1) for a request with no credentials."""
+    return HTTPProblem(TOKEN_REQUIRED, NO_BEARER_TOKEN, headers={"WWW-Authenticate": CHALLENGE})
 
 
 class Identity(Protocol):
@@ -146,9 +164,12 @@ class JwtIdentity:
 
     def subject(self, req: falcon.Request) -> str:
         """The verified `sub` of the request's bearer token."""
-        scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
+        header = req.get_header("Authorization")
+        if header is None:  # no credentials at all: RFC 6750 (3.1) gives no error code
+            raise token_required()
+        scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise InvalidToken("no bearer token: sign in to the shop first")
+            raise InvalidToken(NO_BEARER_TOKEN)
         try:
             claims = self._verified_claims(token.strip())
         except TokenRefused as exc:
@@ -190,9 +211,8 @@ class JwtIdentity:
         buyer = self.subject(req)  # first: a refused token is a 401, whatever the body
         fields = parse_json_object(body, allowed=PURCHASE_FIELDS)
         if "userId" in fields and _normalised(fields["userId"]) != buyer:
-            raise falcon.HTTPForbidden(
-                title="Not your id",
-                description="userId must be the token's sub (or be left out); nothing was bought",
+            raise HTTPProblem(
+                NOT_YOUR_ID, "userId must be the token's sub (or be left out); nothing was bought"
             )
         return Purchase(buyer, requested_sku(fields))
 
@@ -200,9 +220,7 @@ class JwtIdentity:
         caller = self.subject(req)
         if user_id != LOOKUP_SELF and _normalised(user_id) != caller:
             # As if nobody had bought: never another person's order, nor whether they have one.
-            raise falcon.HTTPNotFound(
-                title="No purchase", description="you may look up your own order only"
-            )
+            raise HTTPProblem(NO_PURCHASE, "you may look up your own order only")
         return caller
 
 

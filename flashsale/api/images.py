@@ -16,6 +16,7 @@ import re
 import falcon
 import falcon.asgi
 
+from flashsale.api.problems import NOT_FOUND, HTTPProblem
 from flashsale.api.ui import resolve_inside, send_file
 
 PICTURE_SUFFIXES = frozenset({".svg", ".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif"})
@@ -31,7 +32,7 @@ class ImagesResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, name: str) -> None:
         if not _PLAIN_NAME(name) or os.path.splitext(name)[1].lower() not in PICTURE_SUFFIXES:
-            raise falcon.HTTPNotFound(description=f"no picture {name!r}")
+            raise HTTPProblem(NOT_FOUND, f"no picture {name!r}")
         await asyncio.get_running_loop().run_in_executor(None, self._answer, req, resp, name)
 
     on_head = on_get
@@ -39,6 +40,6 @@ class ImagesResource:
     def _answer(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         target = resolve_inside(os.path.realpath(self._folder), [name])
         if target is None:
-            raise falcon.HTTPNotFound(description=f"no picture {name!r}")
+            raise HTTPProblem(NOT_FOUND, f"no picture {name!r}")
         send_file(req, resp, target, PICTURE_CACHE_CONTROL)
         resp.set_header("Content-Security-Policy", PICTURE_CSP)

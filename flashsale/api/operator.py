@@ -56,7 +56,7 @@ class HealthResource:
 
 def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
     snapshot = MetricsSnapshot.read(view.slots)
-    outcomes = {o.status: snapshot.outcomes[o] for o in REPORTED_OUTCOMES}
+    outcomes = {o.word: snapshot.outcomes[o] for o in REPORTED_OUTCOMES}
     decided = snapshot.purchases - outcomes["invalid"]
     sale = view.board.sale()
     return {
@@ -66,7 +66,7 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
             **{e.name.lower(): snapshot.requests[e] for e in Endpoint},
         },
         "outcomes": outcomes,
-        "successRate": round(outcomes[Outcome.CONFIRMED.status] / decided, 4) if decided else 0.0,
+        "successRate": round(outcomes[Outcome.CONFIRMED.word] / decided, 4) if decided else 0.0,
         "latencyMs": {
             "p50": snapshot.latency_percentile_ms(0.50),
             "p95": snapshot.latency_percentile_ms(0.95),

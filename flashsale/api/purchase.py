@@ -15,9 +15,11 @@ from flashsale.api.answers import answer_purchase, answer_unavailable
 from flashsale.api.body import read_json_body
 from flashsale.api.guard import PurchaseGuard, rate_headers
 from flashsale.api.identity import LOOKUP_SELF, Identity
+from flashsale.api.problems import NO_PURCHASE, HTTPProblem
+from flashsale.api.problems import NOT_SELLING as NOT_SELLING_PROBLEM
 from flashsale.api.representations import order_json
 from flashsale.breaker import Admission
-from flashsale.errors import InvalidInput
+from flashsale.errors import InvalidSku
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
@@ -52,7 +54,7 @@ def chosen_place(sale: SaleSnapshot, sku: str | None) -> int:
     if sku is None:
         if len(sale.products) == 1:
             return 0
-        raise InvalidInput("Invalid sku", "sku is required: this sale has several products")
+        raise InvalidSku("Invalid sku", "sku is required: this sale has several products")
     return sale.places.get(sku, UNKNOWN)
 
 
@@ -107,7 +109,7 @@ class PurchaseResource:
             )
             return
         rate = await self.guard.rate(req, user_id)
-        rate_headers(resp, rate)
+        rate_headers(resp, self.guard.rate_policy, rate)
         retry_after_s = 1
         if not rate.allowed:
             decision, retry_after_s = Decision(Outcome.RATE_LIMITED), rate.reset_s
@@ -121,7 +123,7 @@ class PurchaseResource:
         outcome = Outcome.UNAVAILABLE if decision.outcome is Outcome.EXPIRED else decision.outcome
         req.context.outcome = outcome
         if outcome is Outcome.UNAVAILABLE and self.guard.store.failing():
-            answer_unavailable(resp, self.not_selling, retry_after_s, title="Not selling")
+            answer_unavailable(resp, self.not_selling, retry_after_s, NOT_SELLING_PROBLEM)
             return
         answer_purchase(
             resp,
@@ -196,9 +198,7 @@ class PurchaseLookupResource:
         sale = self.board.sale()
         orders = await self.lookups.orders_of_user(sale, user_id) if sale else []
         if not orders:
-            raise falcon.HTTPNotFound(
-                title="No purchase", description=f"{user_id!r} has bought nothing in this sale"
-            )
+            raise HTTPProblem(NO_PURCHASE, f"{user_id!r} has bought nothing in this sale")
         resp.media = {
             **order_json(orders[0], user_id),
             "units": len(orders),

@@ -8,14 +8,15 @@ from typing import Any
 import falcon
 import falcon.asgi
 
+from flashsale.api.problems import STARTING, HTTPProblem
 from flashsale.api.representations import sale_json
 from flashsale.clock import iso_from_us, now_us
 from flashsale.observe import ServerView
 
 
-def starting_up() -> falcon.HTTPServiceUnavailable:
-    return falcon.HTTPServiceUnavailable(
-        title="Starting", description="the allocator is recovering the sale", retry_after=1
+def starting_up() -> HTTPProblem:
+    return HTTPProblem(
+        STARTING, "the allocator is recovering the sale", headers={"Retry-After": "1"}
     )
 
 

@@ -8,7 +8,8 @@ serves every method. The few lines below do what it does (ETag, conditional GET,
 content types) plus those rules.
 
 Rules, for every path the API did not match:
-- ``/flash-sale/...`` and ``/metrics...`` stay 404: an unknown API path never gets HTML;
+- ``/flash-sale/...``, ``/metrics...`` and ``/problems/...`` stay 404: an unknown API path
+  never gets HTML;
 - only GET and HEAD;
 - a file inside the build folder is served; ``/assets/*`` (content-hashed by Vite)
   is cached for a year, anything else (``index.html``, favicon) is revalidated;
@@ -19,7 +20,7 @@ Rules, for every path the API did not match:
   NUL and control characters are 404 before any file system call, segments are
   joined below the folder (so ``//etc/passwd`` stays inside), and a symlink that
   points out is not followed;
-- no build folder (or no ``index.html`` in it): 503 with a JSON body saying how to build;
+- no build folder (or no ``index.html`` in it): 503, a problem saying how to build;
 - every file-system call runs on a thread: a disk may stall, the event loop must not.
 """
 
@@ -34,7 +35,9 @@ from datetime import UTC, datetime
 import falcon
 import falcon.asgi
 
-API_PREFIXES = ("/flash-sale", "/metrics")
+from flashsale.api.problems import UI_NOT_BUILT, HTTPProblem
+
+API_PREFIXES = ("/flash-sale", "/metrics", "/problems")
 ASSETS_PREFIX = "/assets/"
 INDEX_FILENAME = "index.html"
 # Pages built as their own Vite entry (webui/vite.config.ts), by the path that shows them.
@@ -42,10 +45,7 @@ ENTRY_PAGES = {"/docs": "docs.html"}
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 REVALIDATE_CACHE_CONTROL = "no-cache"
 MAX_PATH_CHARS = 512
-NOT_BUILT_BODY = {
-    "title": "UI not built",
-    "description": "run ./start.sh or npm --prefix webui run build",
-}
+NOT_BUILT_DETAIL = "run ./start.sh or npm --prefix webui run build"
 # Vite emits these; anything else falls back to falcon's table (built from mimetypes).
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -100,8 +100,7 @@ class UIStaticSink:
         root = os.path.realpath(self._build_dir)
         index = os.path.join(root, INDEX_FILENAME)
         if not os.path.isfile(index):
-            _answer_not_built(resp)
-            return
+            raise _not_built()
 
         segments = _safe_segments(path)
         if segments is None:
@@ -200,8 +199,5 @@ def _is_not_modified(req: falcon.Request, etag: str, last_modified: datetime) ->
     return False
 
 
-def _answer_not_built(resp: falcon.Response) -> None:
-    resp.status = falcon.HTTP_503
-    resp.content_type = falcon.MEDIA_JSON
-    resp.set_header("Cache-Control", "no-store")
-    resp.media = dict(NOT_BUILT_BODY)
+def _not_built() -> HTTPProblem:
+    return HTTPProblem(UI_NOT_BUILT, NOT_BUILT_DETAIL, headers={"Cache-Control": "no-store"})

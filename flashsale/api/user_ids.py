@@ -45,7 +45,7 @@ import unicodedata
 from functools import lru_cache
 
 from flashsale.config import USER_ID_MAX_CHARS
-from flashsale.errors import InvalidInput
+from flashsale.errors import InvalidUserId
 
 TITLE = "Invalid userId"
 
@@ -108,7 +108,7 @@ TANGUT_IDEOGRAPHS = ((0x17000, 0x187F7), (0x18D00, 0x18D08))
 def normalise_user_id(value: object) -> str:
     """The id to count for `value`, NFKC-normalised; InvalidInput if it is refused."""
     if not isinstance(value, str):
-        raise InvalidInput(TITLE, "userId must be a string")
+        raise InvalidUserId(TITLE, "userId must be a string")
     ascii_only = value.isascii()  # most ids: NFKC leaves them as they are, all Latin
     if not ascii_only:
         # On what the client sent, to name what it sent: NFKC maps no character
@@ -116,17 +116,17 @@ def normalise_user_id(value: object) -> str:
         _refuse_invisible(value)
         value = unicodedata.normalize("NFKC", value)
     if not value:
-        raise InvalidInput(TITLE, "userId must not be empty")
+        raise InvalidUserId(TITLE, "userId must not be empty")
     if len(value) > USER_ID_MAX_CHARS:
-        raise InvalidInput(
+        raise InvalidUserId(
             TITLE, f"userId must be at most {USER_ID_MAX_CHARS} characters (after NFKC)"
         )
     if not value.isprintable() or "/" in value or "\\" in value:
-        raise InvalidInput(TITLE, "userId may hold printable characters only, without / or \\")
+        raise InvalidUserId(TITLE, "userId may hold printable characters only, without / or \\")
     if not ascii_only and all(unicodedata.category(c) in SHOWS_NOTHING for c in value):
-        raise InvalidInput(TITLE, "userId must show something, not only spaces or combining marks")
+        raise InvalidUserId(TITLE, "userId must show something, not only spaces or combining marks")
     if value != value.strip() or value in {".", ".."}:
-        raise InvalidInput(TITLE, "userId must not be blank, padded, '.' or '..'")
+        raise InvalidUserId(TITLE, "userId must not be blank, padded, '.' or '..'")
     if not ascii_only:
         _refuse_mixed_scripts(value)
     return value
@@ -137,7 +137,7 @@ def _refuse_invisible(value: str) -> None:
         code = ord(char)
         if code in BLANK_SYMBOLS or any(low <= code <= high for low, high in DEFAULT_IGNORABLE):
             shown = f"U+{code:04X} {unicodedata.name(char, '(unassigned)')}"
-            raise InvalidInput(TITLE, f"userId must not hold invisible characters; it has {shown}")
+            raise InvalidUserId(TITLE, f"userId must not hold invisible characters; it has {shown}")
 
 
 @lru_cache(maxsize=4096)
@@ -165,7 +165,7 @@ def _refuse_mixed_scripts(user_id: str) -> None:
         if all(found & mix for found in scripts):
             return
     named = ", ".join(sorted({min(found).title() for found in scripts}))
-    raise InvalidInput(
+    raise InvalidUserId(
         TITLE,
         f"userId mixes letters of different scripts ({named}), "
         "as look-alike ids do: write it in one script (or Latin with Han and kana, "

@@ -1,4 +1,5 @@
-"""Strict reading of what clients send. Everything here raises InvalidInput (400)."""
+"""Strict reading of what clients send. Everything here raises InvalidInput (400) or a kind
+of it."""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ from typing import Any, NamedTuple
 
 from flashsale.api.user_ids import normalise_user_id
 from flashsale.catalogue import SKU_RULE, valid_sku
-from flashsale.errors import InvalidInput
+from flashsale.errors import InvalidInput, InvalidJson, InvalidSku
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [key for key, _ in pairs]
     if len(keys) != len(set(keys)):
-        raise InvalidInput("Invalid JSON", "an object has the same key twice")
+        raise InvalidJson("Invalid JSON", "an object has the same key twice")
     return dict(pairs)
 
 
 def _no_constants(name: str) -> None:
-    raise InvalidInput("Invalid JSON", f"{name} is not allowed")
+    raise InvalidJson("Invalid JSON", f"{name} is not allowed")
 
 
 # Made once: json.loads with hooks builds a new decoder on every call.
@@ -34,11 +35,11 @@ def parse_json_object(raw: bytes, *, allowed: AbstractSet[str]) -> dict[str, Any
         text = raw.decode("utf-8")
         value = _DECODER.decode(text)
     except UnicodeDecodeError:
-        raise InvalidInput("Invalid JSON", "the body is not UTF-8") from None
+        raise InvalidJson("Invalid JSON", "the body is not UTF-8") from None
     except RecursionError:
-        raise InvalidInput("Invalid JSON", "the body is nested too deeply") from None
+        raise InvalidJson("Invalid JSON", "the body is nested too deeply") from None
     except ValueError as exc:
-        raise InvalidInput("Invalid JSON", f"the body is not valid JSON ({exc})") from None
+        raise InvalidJson("Invalid JSON", f"the body is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise InvalidInput("Invalid body", "the body must be a JSON object")
     unexpected = sorted(set(value) - allowed)
@@ -74,5 +75,5 @@ def parse_purchase(raw: bytes) -> Purchase:
 def requested_sku(body: dict[str, Any]) -> str | None:
     sku = body.get("sku")
     if sku is not None and not valid_sku(sku):
-        raise InvalidInput("Invalid sku", f"sku must be {SKU_RULE}")
+        raise InvalidSku("Invalid sku", f"sku must be {SKU_RULE}")
     return sku

@@ -26,8 +26,9 @@ for ever. This subclass adds, per connection:
 - a client that half-closes after whole requests still gets their answers (the
   loop's default on EOF is to close at once, dropping them), then the close; an
   app listening for the disconnect (an event stream) hears it at once;
-- JSON bodies on the answers gunicorn writes itself (a malformed request line,
-  an over-long header, a bad chunk), like every other error of this service;
+- problem details (flashsale.api.problems) on the answers gunicorn writes itself
+  (a malformed request line, an over-long header, a bad chunk), like every other
+  error of this service; a WebSocket upgrade is refused here (403): no path is one;
 - the head is checked before the app runs (flashsale.serving.request_head): an
   HTTP/1.1 request without one valid Host gets 400, a Content-Length over the
   body limit 413 at once (Falcon waits for the body before the app sees the
@@ -51,9 +52,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
 
-import orjson
 from gunicorn.asgi.protocol import ASGIProtocol, BodyReceiver
 
+from flashsale.api.problems import PROBLEM_JSON, problem_json
 from flashsale.serving.address_bounds import ConnectionsByAddress
 from flashsale.serving.pipelining import PipeliningParser
 from flashsale.serving.request_head import OriginForm, Refusal, origin_form, refusal
@@ -85,13 +86,13 @@ class ConnectionLimits:
 def error_page(
     status: int, description: str, extra_headers: Iterable[tuple[str, str]] = ()
 ) -> bytes:
-    """A whole HTTP/1.1 answer with a JSON body; the connection closes after it."""
+    """A whole HTTP/1.1 answer with a problem body; the connection closes after it."""
     reason = HTTPStatus(status).phrase
-    body = orjson.dumps({"title": f"{status} {reason}", "description": description})
+    body = problem_json(status, description)
     extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
-        "Content-Type: application/json\r\n"
+        f"Content-Type: {PROBLEM_JSON}\r\n"
         "X-Content-Type-Options: nosniff\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"{extra}"
@@ -432,6 +433,14 @@ class FlashSaleProtocol(ASGIProtocol):
         return fed
 
     # -- answers gunicorn writes itself -------------------------------------------------
+    async def _handle_websocket(self, request: Any, sockname: Any, peername: Any) -> None:
+        """No path of this service is a WebSocket: an upgrade is refused here, with a
+        problem like every other refusal (gunicorn's own is a bare 403 once the app
+        has turned the socket down)."""
+        self._callback_parser = None  # nothing is read after the refusal
+        self._send_error_response(403, "no path of this service is a WebSocket")
+        self._close_transport()
+
     def _send_error_response(
         self, status: int, message: str, extra_headers: Iterable[tuple[str, str]] = ()
     ) -> None:

@@ -282,7 +282,7 @@ def _record(
         send_ns=send_ns,
         latency_ns=latency_ns,
         http=answer.status,
-        status=str(payload.get("status") or ""),
+        status=str(payload.get("outcome") or ""),
         position=position if isinstance(position, int) else None,
         order_id=str_or_none(payload.get("orderId")),
         sale_id=str_or_none(payload.get("saleId")),
@@ -295,7 +295,7 @@ def _record(
 
 
 def _server_error_text(answer: Answer, payload: dict[str, Any]) -> str:
-    title = payload.get("title") or payload.get("description")
+    title = payload.get("title") or payload.get("detail")
     return f"{answer.status}: {title or answer.body[:200].decode('latin-1')}"
 
 

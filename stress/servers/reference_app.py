@@ -27,7 +27,7 @@ class PurchaseResource:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         body = await req.get_media()
         resp.status = falcon.HTTP_201
-        resp.media = {"status": "confirmed", "userId": body["userId"], "position": 1}
+        resp.media = {"outcome": "confirmed", "userId": body["userId"], "position": 1}
 
 
 app = falcon.asgi.App()

@@ -43,8 +43,10 @@ PHONE = {"width": 390, "height": 844}
 EXPECTED_API_ANSWERS = {
     "/flash-sale/purchase": {400, 403, 404, 409, 410, 413, 415, 429, 503},
     "/flash-sale/events": {503},
-    # A server with FLASHSALE_OPERATOR_TOKEN: the dashboard then asks for it.
-    "/flash-sale/metrics": {401, 403},
+    # A server with FLASHSALE_OPERATOR_TOKEN: the dashboard then asks for it, and a
+    # wrong token is refused (RFC 6750: 401 for no token and for a wrong one).
+    "/flash-sale/metrics": {401},
+    "/flash-sale/health": {401},
 }
 
 

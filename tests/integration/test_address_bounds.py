@@ -39,8 +39,8 @@ def _open_streams(url: str) -> int:
 def _assert_refused_per_address(answer: RawAnswer) -> None:
     assert answer.status == 429, answer
     assert int(answer.headers["retry-after"]) >= 1
-    assert answer.headers["content-type"] == "application/json"
-    assert "address" in answer.json()["description"]
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "address" in answer.json()["detail"]
 
 
 def _refused_stream(port: int, source: str, forwarded: str | None = None) -> RawAnswer:
@@ -92,9 +92,12 @@ def test_one_address_beyond_its_connection_bound_is_refused_at_once_and_another_
         for _ in range(50):
             refused = exchange(server.port, STATUS_GET, source=ATTACKER)
             _assert_refused_per_address(refused)
+        assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json() == {
-            "title": "429 Too Many Requests",
-            "description": "this address holds as many connections as one address may; "
+            "type": "/problems/too-many-connections",
+            "title": "Too many connections from one address",
+            "status": 429,
+            "detail": "this address holds as many connections as one address may; "
             "try again in a second",
         }
         shopper = exchange(server.port, STATUS_GET, source=SHOPPER)

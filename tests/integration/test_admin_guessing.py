@@ -22,7 +22,12 @@ def _start_sale(url: str, token: str, **headers: str) -> requests.Response:
 def test_repeated_wrong_tokens_from_one_address_are_refused_with_429(start_server):
     server = start_server(workers=2, env={"FLASHSALE_ADMIN_TOKEN": TOKEN})
     guesses = [_start_sale(server.url, f"guess-{n:04d}") for n in range(ADMIN_FAILURE_LIMIT)]
-    assert [g.status_code for g in guesses] == [403] * ADMIN_FAILURE_LIMIT  # over both workers
+    assert [g.status_code for g in guesses] == [401] * ADMIN_FAILURE_LIMIT  # over both workers
+    for guess in guesses:  # RFC 6750: the token is refused, not the request
+        assert (
+            guess.headers["WWW-Authenticate"] == 'Bearer realm="flashsale", error="invalid_token"'
+        )
+        assert guess.json()["type"] == "/problems/invalid-token"
 
     refused = _start_sale(server.url, "guess-next")
     assert refused.status_code == 429
@@ -49,7 +54,7 @@ FLOOD = 1000
 
 def _guess_until_refused(url: str, **headers: str) -> None:
     answers = [_start_sale(url, f"guess-{n:04d}", **headers) for n in range(ADMIN_FAILURE_LIMIT)]
-    assert [a.status_code for a in answers] == [403] * ADMIN_FAILURE_LIMIT
+    assert [a.status_code for a in answers] == [401] * ADMIN_FAILURE_LIMIT
     assert _start_sale(url, "guess-next", **headers).status_code == 429
 
 
@@ -61,7 +66,7 @@ def _buy(session: requests.Session, url: str, user_id: str) -> int:
 
 def test_a_flood_of_distinct_shoppers_forgets_no_lockout(start_server):
     # Found by flooding: 139,000 distinct userIds evicted the guesser's window, and
-    # its next wrong token was counted from 1 again (403, not 429).
+    # its next wrong token was counted from 1 again (401, not 429).
     server = start_server(workers=2, env={"FLASHSALE_ADMIN_TOKEN": TOKEN, **SMALL_TABLE})
     _guess_until_refused(server.url)
     with requests.Session() as session:
@@ -93,7 +98,7 @@ def test_an_unparsable_forwarded_for_is_not_an_address(start_server):
     for n in range(ADMIN_FAILURE_LIMIT):
         forged = FORGED[n % len(FORGED)]
         answer = _start_sale(server.url, f"guess-{n:04d}", **{"X-Forwarded-For": forged})
-        assert answer.status_code == 403, (forged, answer.status_code)
+        assert answer.status_code == 401, (forged, answer.status_code)
     assert (
         _start_sale(server.url, "guess-next", **{"X-Forwarded-For": "garbage"}).status_code == 429
     )
@@ -113,7 +118,7 @@ def test_ipv6_clients_behind_a_trusted_proxy_are_counted_by_their_64(start_serve
     # One /64 is one client: rotating the low 64 bits gives no more guesses.
     hosts = [f"2001:db8:1:2::{n:x}" for n in range(1, ADMIN_FAILURE_LIMIT + 1)]
     for host in hosts:
-        assert _start_sale(server.url, "guess", **{"X-Forwarded-For": host}).status_code == 403
+        assert _start_sale(server.url, "guess", **{"X-Forwarded-For": host}).status_code == 401
     assert (
         _start_sale(server.url, "guess", **{"X-Forwarded-For": "2001:db8:1:2::ffff"}).status_code
         == 429

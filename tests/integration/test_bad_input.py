@@ -95,8 +95,8 @@ CASES = [
     # WSGI decodes the path as latin-1: a printable id that bought nothing.
     ("look-up with non-UTF-8 encoding", "GET", f"{PURCHASE}/%ff%fe", {}, b"", 404),
     admin_get_case("admin without token header", 401),
-    admin_get_case("admin with wrong token", 403, "Bearer wrong-token-value"),
-    admin_get_case("admin with basic auth", 403, "Basic YWRtaW46YWRtaW4="),
+    admin_get_case("admin with wrong token", 401, "Bearer wrong-token-value"),
+    admin_get_case("admin with basic auth", 401, "Basic YWRtaW46YWRtaW4="),
     admin_sale_case("admin negative stock", b'{"stock": -1}', 400),
     admin_sale_case("admin string stock", b'{"stock": "100"}', 400),
     admin_sale_case("admin boolean stock", b'{"stock": true}', 400),
@@ -163,9 +163,10 @@ def server(tmp_path_factory):
 
 def assert_json_error(status: int, content_type: str, body: bytes, expected: int) -> None:
     assert status == expected
-    assert content_type.startswith("application/json"), content_type
+    assert content_type == "application/problem+json", content_type
     error = json.loads(body)
-    assert error["title"] and error["description"]  # what is wrong, in words
+    assert error["title"] and error["detail"]  # what is wrong, in words
+    assert error["type"].startswith("/problems/") and error["status"] == expected
 
 
 @pytest.mark.parametrize(

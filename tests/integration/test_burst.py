@@ -28,7 +28,7 @@ def test_2000_shoppers_buy_exactly_100_items_through_4_workers(start_server):
     confirmed = {a.user_id: a.body for a in answers if a.status == 201}
     assert len(confirmed) == 100 == statuses[201]
     assert sorted(body["position"] for body in confirmed.values()) == list(range(1, 101))
-    assert all(a.body["status"] == "sold_out" for a in answers if a.status == 410)
+    assert all(a.body["outcome"] == "sold_out" for a in answers if a.status == 410)
 
     status = server.status()
     assert (status["state"], status["remaining"], status["sold"]) == ("sold_out", 0, 100)
@@ -53,7 +53,7 @@ def test_a_repeat_buyer_gets_409_with_the_same_order_even_after_sell_out(start_s
     assert first.status_code == 201
     again = buy("ann")
     assert again.status_code == 409
-    assert again.json()["status"] == "already_purchased"
+    assert again.json()["outcome"] == "already_purchased"
     assert again.json()["orderId"] == first.json()["orderId"]
 
     assert buy("bob").status_code == 201

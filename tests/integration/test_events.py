@@ -66,7 +66,7 @@ def test_beyond_the_bound_a_stream_gets_503_json_and_the_page_can_poll(start_ser
         assert refused.status_code == 503
         assert int(refused.headers["retry-after"]) > 0
         assert refused.json()["title"] == "Too many event streams"
-        assert "/flash-sale/status" in refused.json()["description"]
+        assert "/flash-sale/status" in refused.json()["detail"]
         assert requests.get(f"{server.url}/flash-sale/status", timeout=5).status_code == 200
     finally:
         for stream in held:

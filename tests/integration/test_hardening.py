@@ -41,7 +41,8 @@ def test_the_shop_page_cannot_be_framed_or_load_anything_foreign(server):
 def test_json_answers_are_never_sniffed(server, method, path, status):
     answer = requests.request(method, f"{server.url}{path}", data=b"x", timeout=5)
     assert answer.status_code == status
-    assert answer.headers["content-type"].startswith("application/json")
+    json_type = "application/json" if status < 400 else "application/problem+json"
+    assert answer.headers["content-type"] == json_type
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert "content-security-policy" not in answer.headers  # for pages only
 
@@ -57,7 +58,7 @@ def test_the_event_stream_and_gunicorns_own_errors_are_never_sniffed(server):
 def test_an_unknown_api_path_says_what_is_wrong(server):
     answer = requests.get(f"{server.url}/flash-sale/nothing-here", timeout=5)
     assert answer.status_code == 404
-    assert "/flash-sale/nothing-here" in answer.json()["description"]
+    assert "/flash-sale/nothing-here" in answer.json()["detail"]
 
 
 def test_a_proxy_header_cannot_reroute_a_request(server):

@@ -42,8 +42,9 @@ def bought(server, user: str) -> bool:
 
 def assert_json_error(answer: RawAnswer, status: int) -> None:
     assert answer.status == status, answer
-    assert answer.headers["content-type"].startswith("application/json"), answer
-    assert answer.json()["title"] and answer.json()["description"], answer
+    assert answer.headers["content-type"] == "application/problem+json", answer
+    assert answer.json()["title"] and answer.json()["detail"], answer
+    assert answer.json()["status"] == status, answer
 
 
 async def _pipeline(port: int, data: bytes, count: int, *, half_close: bool) -> list[RawAnswer]:

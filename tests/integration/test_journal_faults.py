@@ -159,7 +159,7 @@ def _refusing_to_sell(
     assert answer.status_code == 503
     assert took_s < REPLY_TIMEOUT_S / 2, "the refusal waited for the allocator"
     assert int(answer.headers["Retry-After"]) >= 1
-    assert "journal cannot be written" in answer.json()["description"]
+    assert "journal cannot be written" in answer.json()["detail"]
 
     health = _raw_health(server)
     assert health.status_code == 503
@@ -203,7 +203,7 @@ def test_a_full_disk_stops_the_selling_and_room_starts_it_again(tmp_path, small_
             f"{server.url}/flash-sale/admin/sale", json={"stock": 5}, headers=HEADERS, timeout=30
         )
         assert answer.status_code == 503
-        assert "journal cannot be written" in answer.json()["description"]
+        assert "journal cannot be written" in answer.json()["detail"]
         assert server.status()["total"] == 1000
 
         filler.unlink()
@@ -358,7 +358,7 @@ def _sold_or_not_selling(answers: list[Answer]) -> dict[str, str]:
             continue
         assert answer.status == 503, _examples([answer])
         assert answer.body and answer.body["title"] == "Not selling", _examples([answer])
-        assert "journal cannot be written" in answer.body["description"]
+        assert "journal cannot be written" in answer.body["detail"]
         assert answer.retry_after is not None and int(answer.retry_after) >= 1
     return sold
 

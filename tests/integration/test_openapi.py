@@ -12,10 +12,12 @@ import re
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import falcon.asgi
 import falcon.inspect
+import jsonschema_rs
 import jwt
 import pytest
 import requests
@@ -26,6 +28,7 @@ from flashsale.api.events import EVENTS_PATH
 from flashsale.api.guard import PurchaseGuard
 from flashsale.api.identity import OpenIdentity
 from flashsale.api.openapi import OPENAPI_PATH, openapi_document
+from flashsale.api.problems import PROBLEMS
 from flashsale.app import AppDeps, create_app
 from flashsale.breaker import CircuitBreaker
 from flashsale.config import Settings
@@ -33,6 +36,7 @@ from flashsale.journal import JournalReader
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.observe import ServerView
+from flashsale.outcomes import REPORTED_OUTCOMES, Outcome
 from flashsale.ratelimit import RateLimiter
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
@@ -155,6 +159,63 @@ def _check_openapi_31_basics(document: dict) -> None:
                 assert set(requirement) <= set(schemes), (path, method)
     for ref in _refs(document):
         _resolve(document, ref)
+
+
+def _responses(document: dict) -> list[tuple[str, dict]]:
+    """Every response of every operation, its reference resolved, named for messages."""
+    found = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            for code, response in operation["responses"].items():
+                while "$ref" in response:
+                    response = _resolve(document, response["$ref"])
+                found.append((f"{method.upper()} {path} {code}", response))
+    return found
+
+
+def test_every_answer_with_a_body_has_examples_that_match_its_schema():
+    document = _document()
+    problems = []
+    for name, response in _responses(document):
+        for media_type, media in response.get("content", {}).items():
+            examples = (
+                [media["example"]]
+                if "example" in media
+                else [each["value"] for each in media.get("examples", {}).values()]
+            )
+            if not examples:
+                problems.append(f"{name} {media_type}: no example")
+            validator = jsonschema_rs.Draft202012Validator(
+                {**media["schema"], "components": document["components"]}
+            )
+            problems += [
+                f"{name} {media_type}: {error.message}"
+                for example in examples
+                for error in validator.iter_errors(example)
+            ]
+    assert problems == []
+
+
+def test_the_document_names_its_servers_tags_and_license_and_every_problem_type():
+    document = _document()
+    assert document["servers"] == [
+        {"url": "/", "description": document["servers"][0]["description"]}
+    ]
+    assert document["info"]["license"] == {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+    assert document["info"]["version"] == version("flashsale")  # as flashsale_build_info says
+    declared = {tag["name"] for tag in document["tags"]}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                assert operation["tags"] and set(operation["tags"]) <= declared, (path, method)
+    problem_types = document["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
+    assert problem_types == [problem.uri for problem in PROBLEMS]
+    outcomes = document["components"]["schemas"]["Outcome"]["enum"]
+    assert outcomes == [
+        outcome.word for outcome in REPORTED_OUTCOMES if outcome is not Outcome.INVALID
+    ]
 
 
 def test_openapi_json_is_served_and_is_openapi_31(start_server):

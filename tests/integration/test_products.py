@@ -93,9 +93,9 @@ def test_a_burst_over_three_sizes_sells_each_exactly_its_stock_to_distinct_peopl
     assert_each_product_within_its_stock(server, answers)
     for answer in answers:
         if answer.status == 410:
-            assert answer.body["sku"] == answer.sku and answer.body["status"] == "sold_out"
+            assert answer.body["sku"] == answer.sku and answer.body["outcome"] == "sold_out"
         if answer.status == 409:  # the other size of someone who bought one
-            assert answer.body["sku"] != answer.sku or answer.body["status"] == "already_purchased"
+            assert answer.body["sku"] != answer.sku or answer.body["outcome"] == "already_purchased"
     status = server.status()
     assert (status["state"], status["sold"], status["remaining"]) == ("sold_out", 80, 0)
     assert products_of(status) == {sku: (stock, 0, "sold_out") for sku, stock in SIZES.items()}
@@ -104,7 +104,7 @@ def test_a_burst_over_three_sizes_sells_each_exactly_its_stock_to_distinct_peopl
 
     prometheus = requests.get(f"{server.url}/metrics", timeout=5).text
     for sku, stock in SIZES.items():
-        assert f'flashsale_product_sold{{sku="{sku}"}} {float(stock)}' in prometheus
+        assert f'flashsale_product_sold_items{{sku="{sku}"}} {float(stock)}' in prometheus
 
 
 @pytest.mark.slow
@@ -136,13 +136,16 @@ def test_a_sale_of_several_needs_a_sku_that_it_has_and_sells_nothing_otherwise(
     server = sizes_server(start_server, tmp_path, workers=2)
     missing = buy(server, "ann")
     assert missing.status_code == 400
-    assert "sku is required" in missing.json()["description"]
+    assert "sku is required" in missing.json()["detail"]
     unknown = buy(server, "ann", "shoe-99")
     assert unknown.status_code == 404
-    assert unknown.json() | {"description": ""} == {
+    assert unknown.headers["Content-Type"] == "application/problem+json"
+    assert unknown.json() | {"detail": ""} == {
+        "type": "/problems/unknown-product",
         "title": "Unknown product",
-        "description": "",
-        "status": "unknown_product",
+        "status": 404,
+        "detail": "",
+        "outcome": "unknown_product",
         "sku": "shoe-99",
     }
     for bad in ("shoe 41", "", "x" * 65, 41, ["shoe-41"]):
@@ -178,7 +181,7 @@ def test_a_product_sold_out_among_others_is_refused_for_itself_only(start_server
     gone = buy(server, "bob", "s41")
     assert gone.status_code == 410
     assert gone.json()["sku"] == "s41"
-    assert "other products may remain" in gone.json()["description"]
+    assert "other products may remain" in gone.json()["detail"]
     status = server.status()
     assert status["state"] == "open"
     assert products_of(status) == {"s41": (1, 0, "sold_out"), "s42": (0, 2, "open")}
@@ -236,7 +239,7 @@ def test_the_admin_api_starts_a_sale_of_products_and_still_takes_a_stock(start_s
     refused = requests.post(
         f"{server.url}/flash-sale/admin/sale", json=bad, headers=admin, timeout=10
     )
-    assert refused.status_code == 400 and "same sku" in refused.json()["description"]
+    assert refused.status_code == 400 and "same sku" in refused.json()["detail"]
     assert server.status()["saleId"] == status["saleId"]
 
     one = requests.post(
@@ -285,4 +288,4 @@ def test_pictures_are_served_from_the_images_folder_and_nothing_else(start_serve
     for name in ("notes.txt", "link.png", "..%2Fsecret.png", "%2E%2E", ".hidden.png", "none.png"):
         answer = requests.get(f"{server.url}/flash-sale/images/{name}", timeout=5)
         assert answer.status_code == 404, name
-        assert answer.headers["Content-Type"].startswith("application/json"), name
+        assert answer.headers["Content-Type"] == "application/problem+json", name

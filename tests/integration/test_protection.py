@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import requests
@@ -28,7 +30,10 @@ def health_json(server: ServerProcess) -> dict:
 def timed_buy(server: ServerProcess, user: str) -> tuple[Answer, float]:
     started = time.monotonic()
     answer = requests.post(f"{server.url}{PURCHASE}", json={"userId": user}, timeout=30)
-    return Answer(user, answer.status_code, answer.json()), time.monotonic() - started
+    retry_after = answer.headers.get("Retry-After")
+    return Answer(user, answer.status_code, answer.json(), retry_after=retry_after), (
+        time.monotonic() - started
+    )
 
 
 @pytest.mark.slow
@@ -89,7 +94,7 @@ def _freeze_and_thaw(server: ServerProcess, allocator: int, answers: list[Answer
         # Once open, nobody waits for the 4 s reply timeout.
         refused = [timed_buy(server, f"during-{i}") for i in range(10)]
         assert all(a.status == 503 for a, _ in refused)
-        assert all(a.body["retryAfter"] >= 1 for a, _ in refused)
+        assert all(int(a.retry_after or 0) >= 1 for a, _ in refused)
         assert max(seconds for _, seconds in refused) < 2
         answers.extend(a for a, _ in refused)
     finally:
@@ -112,14 +117,58 @@ def test_one_user_hammering_four_workers_gets_exactly_the_limit_per_window(start
     statuses = Counter(a.status for a in answers)
     assert statuses == {201: 1, 409: 9, 429: 30}, statuses
     limited = next(a for a in answers if a.status == 429)
-    assert limited.body["status"] == "rate_limited"
-    assert 1 <= limited.body["retryAfter"] <= 3
+    assert limited.body["outcome"] == "rate_limited"
+    assert 1 <= int(limited.retry_after or 0) <= 3
 
     time.sleep(3.1)  # the window itself is what is under test
     again = requests.post(f"{server.url}{PURCHASE}", json={"userId": "hammer"}, timeout=5)
     assert again.status_code == 409
-    assert again.headers["RateLimit-Limit"] == "10"
-    assert again.headers["RateLimit-Remaining"] == "9"
+    # draft-ietf-httpapi-ratelimit-headers-10: the policy, and this window's count
+    assert again.headers["RateLimit-Policy"] == '"purchase";q=10;w=3'
+    assert again.headers["RateLimit"] == '"purchase";r=9;t=3'
+
+
+def test_each_counted_attempt_says_so_in_the_ratelimit_fields_and_no_other_answer_does(
+    start_server,
+):
+    server = start_server(
+        workers=1,
+        env={"FLASHSALE_RATE_LIMIT": "3", "FLASHSALE_IP_RATE_LIMIT": "100", "FLASHSALE_STOCK": "1"},
+    )
+    policy = '"purchase";q=3;w=60, "address";q=100;w=60'
+
+    def buy(body: Any, **headers: str) -> requests.Response:
+        return requests.post(f"{server.url}{PURCHASE}", json=body, headers=headers, timeout=10)
+
+    # Refused before anything is counted: no RateLimit fields, and no attempt spent.
+    uncounted = [
+        buy(["ann"]),
+        buy({"userId": "ann", "sku": "no-such-sku"}),
+        requests.post(f"{server.url}{PURCHASE}", data=b"ann", timeout=10),
+    ]
+    assert [a.status_code for a in uncounted] == [400, 404, 415]
+    for answer in uncounted:
+        assert "RateLimit" not in answer.headers and "RateLimit-Policy" not in answer.headers
+
+    counted = [buy({"userId": "ann"}) for _ in range(3)]
+    assert [a.status_code for a in counted] == [201, 409, 409]
+    for n, answer in enumerate(counted):
+        assert answer.headers["RateLimit-Policy"] == policy
+        assert re.fullmatch(
+            rf'"purchase";r={2 - n};t=\d+, "address";r={99 - n};t=\d+',
+            answer.headers["RateLimit"],
+        ), answer.headers["RateLimit"]
+    limited = buy({"userId": "ann"})
+    assert limited.status_code == 429
+    assert limited.headers["RateLimit-Policy"] == policy
+    # The shopper's window refused it: the address's was not counted.
+    assert re.fullmatch(r'"purchase";r=0;t=\d+', limited.headers["RateLimit"])
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    sold_out = buy({"userId": "bob"})
+    assert sold_out.status_code == 410
+    assert re.fullmatch(
+        r'"purchase";r=2;t=\d+, "address";r=96;t=\d+', sold_out.headers["RateLimit"]
+    )
 
 
 def test_many_distinct_users_do_not_limit_each_other(start_server):
@@ -187,7 +236,7 @@ def test_a_flood_beyond_the_queue_is_shed_and_every_request_answered(start_serve
     assert not [a for a in answers if a.status == 0], "a request went unanswered"
     assert set(statuses) <= {201, 202, 410, 503}, statuses
     assert statuses[503] > 0, "the queue bound never shed anything"
-    assert all(a.body["status"] == "unavailable" for a in answers if a.status == 503)
+    assert all(a.body["outcome"] == "unavailable" for a in answers if a.status == 503)
     assert max(peak) < 1024  # MiB, for master, allocator and four workers together
     assert "WORKER TIMEOUT" not in server.log()
     journal = assert_invariants(server, answers, stock)

@@ -269,7 +269,7 @@ def test_the_rate_limit_counts_a_shopper_s_attempts_on_every_host(hosts):
     assert sorted(a.status_code for a in answers) == [201, 409, 409, 429, 429, 429]
     refused = [a for a in answers if a.status_code == 429]
     assert all(1 <= int(a.headers["Retry-After"]) <= 60 for a in refused)
-    assert all(a.json()["status"] == "rate_limited" for a in refused)
+    assert all(a.json()["outcome"] == "rate_limited" for a in refused)
 
 
 def _start_refused(tmp_path: Path, redis_url: str, **env: str) -> subprocess.CompletedProcess:

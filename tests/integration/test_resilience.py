@@ -130,7 +130,7 @@ def test_a_frozen_allocator_yields_503s_that_never_become_sales(start_server):
     finally:
         os.kill(allocator, signal.SIGCONT)
     assert {a.status for a in answers} == {503}
-    assert all(a.body["status"] == "unavailable" for a in answers)
+    assert all(a.body["outcome"] == "unavailable" for a in answers)
     # Resumed, the allocator reads those requests past their deadline: no sale.
     # The breaker (opened by the silence) lets purchases through after its cool-down.
     tries = iter(range(1000))

@@ -205,7 +205,7 @@ def test_a_body_that_never_arrives_whole_is_never_acted_on(start_server):
     # Held open past the body deadline: 408, still no sale.
     slow = exchange(server.port, purchase_head(60) + whole % b"slow", half_close=False)
     assert slow.status == 408
-    assert slow.json()["description"] == "the request body did not arrive within 1 s"
+    assert slow.json()["detail"] == "the request body did not arrive within 1 s"
     # A client that resets the connection mid-body.
     with socket.create_connection(("127.0.0.1", server.port)) as conn:
         conn.sendall(purchase_head(60) + whole % b"reset")
@@ -248,7 +248,11 @@ def test_beyond_the_connection_bound_a_connection_gets_503_at_once(start_server)
         assert time.monotonic() - started < 5
         assert shed.status == 503
         assert shed.headers["retry-after"] == "1"
-        assert shed.json()["title"] == "503 Service Unavailable"
+        assert shed.headers["content-type"] == "application/problem+json"
+        assert (shed.json()["type"], shed.json()["title"]) == (
+            "/problems/server-full",
+            "Server full",
+        )
     finally:
         for conn in held:
             conn.close()

@@ -85,9 +85,11 @@ def _assert_refused(server: ServerProcess, token: str, reason: str) -> None:
         ),
     ):
         assert answer.status_code == 401, answer.text
-        assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+        assert answer.headers["WWW-Authenticate"].startswith(
+            'Bearer realm="flashsale", error="invalid_token"'
+        )
         assert answer.json()["title"] == "Invalid token"
-        assert reason in answer.json()["description"], answer.text
+        assert reason in answer.json()["detail"], answer.text
     assert server.status()["sold"] == before
 
 
@@ -302,7 +304,9 @@ def test_random_shapes_are_each_a_401_and_log_no_traceback(jwks_server):
                 timeout=30,
             )
             assert answer.status_code == 401, (token, answer.text)
-            assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+            assert answer.headers["WWW-Authenticate"].startswith(
+                'Bearer realm="flashsale", error="invalid_token"'
+            )
     assert jwks_server.status()["sold"] == before
     _assert_no_traceback(jwks_server)
 

@@ -58,7 +58,7 @@ def test_fullwidth_alice_is_alice(server):
     assert first.headers["Location"] == f"{PURCHASE}/alice"
     second = buy(server, FULLWIDTH_ALICE)
     assert second.status_code == 409, second.text
-    assert second.json()["status"] == "already_purchased"
+    assert second.json()["outcome"] == "already_purchased"
     assert second.json()["orderId"] == first.json()["orderId"]
     assert second.json()["userId"] == "alice"
 
@@ -94,9 +94,9 @@ def test_look_alike_and_invisible_ids_are_refused_and_buy_nothing(server, user_i
     sold = server.status()["sold"]
     answer = buy(server, user_id)
     assert answer.status_code == 400, answer.text
-    assert answer.headers["Content-Type"].startswith("application/json")
+    assert answer.headers["Content-Type"] == "application/problem+json"
     assert answer.json()["title"] == "Invalid userId"
-    assert answer.json()["description"]
+    assert answer.json()["detail"]
     assert server.status()["sold"] == sold
     # The look-up applies the same rule: no order can be read under such an id.
     looked_up = look_up(server, user_id)

@@ -101,7 +101,13 @@ def _buy(
         answered = answer.json()
     except ValueError:
         answered = None
-    return Answer(user_id, answer.status_code, answered, sku=sku)
+    return Answer(
+        user_id,
+        answer.status_code,
+        answered,
+        sku=sku,
+        retry_after=answer.headers.get("Retry-After"),
+    )
 
 
 def burst(

@@ -10,6 +10,7 @@ import pytest
 from falcon import HTTP_403, HTTP_404, HTTP_409, HTTP_410, HTTP_429, HTTP_503
 
 from flashsale.api.answers import answer_purchase
+from flashsale.api.problems import BY_SLUG
 from flashsale.api.purchase import lookup_path
 from flashsale.outcomes import Outcome
 from flashsale.records import Confirmation
@@ -28,7 +29,7 @@ def test_a_sale_is_201_with_the_order_and_its_look_up():
     assert resp.status == falcon.HTTP_201
     assert resp.location == "/look/ann"
     assert resp.media == {
-        "status": "confirmed",
+        "outcome": "confirmed",
         "orderId": ORDER.order_id,
         "userId": "ann",
         "position": 7,
@@ -72,7 +73,7 @@ SHOWN_ORDER = {"orderId": ORDER.order_id, "position": 7, "sku": "item"}
             {"retry_after_s": 42},
             HTTP_429,
             "rate_limited",
-            {"retryAfter": 42},
+            {},
             "42",
         ),
         refusal_case(
@@ -80,27 +81,32 @@ SHOWN_ORDER = {"orderId": ORDER.order_id, "position": 7, "sku": "item"}
             {"retry_after_s": 2},
             HTTP_503,
             "unavailable",
-            {"retryAfter": 2},
+            {},
             "2",
         ),
-        refusal_case(Outcome.EXPIRED, {}, HTTP_503, "unavailable", {"retryAfter": 1}, "1"),
+        refusal_case(Outcome.EXPIRED, {}, HTTP_503, "unavailable", {}, "1"),
     ],
 )
-def test_a_refusal_has_a_title_a_description_and_its_details(
+def test_a_refusal_is_a_problem_with_its_outcome_and_details(
     outcome, kwargs, http, status, extra, retry_after
 ):
     resp = answer(outcome, **kwargs)
     assert resp.status == http
-    assert resp.media["status"] == status
-    assert resp.media["title"] and resp.media["description"]
+    assert resp.content_type == "application/problem+json"
+    assert resp.media["outcome"] == status
+    problem = BY_SLUG[resp.media["type"].removeprefix("/problems/")]
+    assert resp.media["type"] == f"/problems/{problem.slug}"
+    assert resp.media["title"] == problem.title
+    assert resp.media["status"] == problem.status == int(http.split()[0])
+    assert resp.media["detail"]
     assert extra.items() <= resp.media.items()
     assert resp.get_header("Retry-After") == retry_after
     assert resp.location is None
 
 
 def test_a_sold_out_product_of_several_does_not_say_the_sale_is_over():
-    alone = answer(Outcome.SOLD_OUT, sku="item").media["description"]
-    among_others = answer(Outcome.SOLD_OUT, sku="s42", several=True).media["description"]
+    alone = answer(Outcome.SOLD_OUT, sku="item").media["detail"]
+    among_others = answer(Outcome.SOLD_OUT, sku="s42", several=True).media["detail"]
     assert alone == "every item has been sold"
     assert "s42 is sold out" in among_others and "other products may remain" in among_others
 
@@ -108,6 +114,7 @@ def test_a_sold_out_product_of_several_does_not_say_the_sale_is_over():
 def test_pending_points_at_the_look_up():
     resp = answer(Outcome.PENDING)
     assert resp.status == falcon.HTTP_202
+    assert resp.media["outcome"] == "pending"
     assert resp.location == resp.media["location"] == "/look/ann"
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+from importlib.metadata import version
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -42,7 +44,7 @@ def test_the_exposition_parses_back_into_the_families_it_names():
     types = {name: kind for name, (kind, _) in families.items()}
     assert types["flashsale_http_requests"] == "counter"
     assert types["flashsale_purchase_latency_seconds"] == "histogram"
-    assert types["flashsale_stock_remaining"] == "gauge"
+    assert types["flashsale_stock_remaining_items"] == "gauge"
     assert types["flashsale_process_cpu_seconds"] == "counter"
     assert types["flashsale_process_resident_memory_bytes"] == "gauge"
     # The classic text format has no info type: an info metric is a gauge of 1
@@ -53,7 +55,7 @@ def test_the_exposition_parses_back_into_the_families_it_names():
 
     (sale,) = families["flashsale_sale_info"][1]
     assert (sale.name, sale.labels, sale.value) == ("flashsale_sale_info", {"sale_id": "7"}, 1)
-    (remaining,) = families["flashsale_stock_remaining"][1]
+    (remaining,) = families["flashsale_stock_remaining_items"][1]
     assert remaining.value == 60
 
     # No allocator has announced itself: the master and the one worker.
@@ -100,3 +102,15 @@ def test_a_worker_still_being_forked_has_no_series_yet():
     families = _scrape(ServerView(Settings(), SaleBoard(), slots, StoreBoard()))
     assert families["flashsale_process_cpu_seconds"][1] == []
     assert families["flashsale_process_info"][1] == []
+
+
+def test_the_build_is_an_info_metric_of_its_version_python_and_engine():
+    families = _scrape(ServerView(Settings(), SaleBoard(), ProcessSlots(), StoreBoard()))
+    kind, (build,) = families["flashsale_build_info"]
+    assert kind == "gauge"
+    assert build.labels == {
+        "version": version("flashsale"),
+        "python": platform.python_version(),
+        "engine": "sqlite",
+    }
+    assert build.value == 1

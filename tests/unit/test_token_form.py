@@ -100,7 +100,9 @@ def _outcome(identity: JwtIdentity, token: str) -> str:
     except InvalidToken as refused:
         assert refused.status == falcon.HTTP_401
         headers = dict(refused.headers or {})
-        assert headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+        assert headers["WWW-Authenticate"].startswith(
+            'Bearer realm="flashsale", error="invalid_token"'
+        )
         return f"refused: {refused.description}"
 
 

@@ -10,9 +10,11 @@ import falcon.asgi
 import falcon.testing
 import pytest
 
+from flashsale.api import error_handlers
+from flashsale.api.problems import UI_NOT_BUILT
 from flashsale.api.ui import (
     IMMUTABLE_CACHE_CONTROL,
-    NOT_BUILT_BODY,
+    NOT_BUILT_DETAIL,
     REVALIDATE_CACHE_CONTROL,
     register_ui,
 )
@@ -43,6 +45,7 @@ def build_dir(tmp_path: Path) -> Path:
 
 def make_client(build_dir: Path) -> falcon.testing.TestClient:
     app = falcon.asgi.App()
+    error_handlers.install(app)
     app.add_route("/flash-sale/status", ApiStubResource())
     register_ui(app, build_dir)
     return falcon.testing.TestClient(app)
@@ -261,8 +264,8 @@ def test_missing_build_answers_503_json(tmp_path: Path) -> None:
     for path in ("/", "/dashboard", "/assets/index-Abc123.js"):
         result = client.simulate_get(path)
         assert result.status_code == 503, path
-        assert result.json == NOT_BUILT_BODY
-        assert result.headers["Content-Type"].startswith("application/json")
+        assert result.json == UI_NOT_BUILT.document(NOT_BUILT_DETAIL)
+        assert result.headers["Content-Type"] == "application/problem+json"
         assert result.headers["Cache-Control"] == "no-store"
     # The API is untouched.
     assert client.simulate_get("/flash-sale/status").status_code == 200

@@ -1,7 +1,7 @@
 import { act, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installFakeEventSource, latest } from '../test/fakeEventSource';
-import { AURORA, header, json, mockFetch, OPEN_STATUS } from '../test/fetchMock';
+import { AURORA, header, json, mockFetch, OPEN_STATUS, problem } from '../test/fetchMock';
 import userEvent from '@testing-library/user-event';
 import { Dashboard } from './Dashboard';
 
@@ -44,12 +44,16 @@ describe('Dashboard', () => {
     const calls = mockFetch((url, init) => {
       if (url.endsWith('/status')) return json(OPEN_STATUS);
       const sent = (init?.headers as Record<string, string> | undefined)?.Authorization;
-      if (url.endsWith('/health')) {
-        return json(sent === `Bearer ${TOKEN}` ? HEALTH : { status: 'ok' });
+      if (!sent) {
+        if (url.endsWith('/health')) return json({ status: 'ok' });
+        const challenge = { 'WWW-Authenticate': 'Bearer realm="flashsale"' };
+        return problem('/problems/token-required', 'Authorization required', 401, 'send it', challenge);
       }
-      if (!sent) return json({ title: 'Authorization required', description: 'send it' }, 401);
-      if (sent !== `Bearer ${TOKEN}`) return json({ title: 'Forbidden', description: 'wrong' }, 403);
-      return json(metricsBody(1));
+      if (sent !== `Bearer ${TOKEN}`) {
+        const challenge = { 'WWW-Authenticate': 'Bearer realm="flashsale", error="invalid_token"' };
+        return problem('/problems/invalid-token', 'Invalid token', 401, 'wrong operator token', challenge);
+      }
+      return json(url.endsWith('/health') ? HEALTH : metricsBody(1));
     });
     const user = userEvent.setup();
     render(<Dashboard pollMs={30} />);

@@ -1,11 +1,12 @@
 import { useCallback, useState } from 'react';
 import { fetchHealth, fetchMetrics } from '../lib/api';
 import { rememberOperatorToken, rememberedOperatorToken } from '../lib/storage';
-import type { Health } from '../lib/types';
+import type { Health, ProblemType } from '../lib/types';
 import { usePoller } from '../lib/usePoller';
 import { appendSample, type Sample } from './series';
 
 export const DASHBOARD_POLL_MS = 1000;
+const INVALID_TOKEN: ProblemType = '/problems/invalid-token';
 
 /** `missing`: the server wants an operator token; `wrong`: the one given was refused. */
 export type TokenNeed = 'missing' | 'wrong' | null;
@@ -36,8 +37,9 @@ export function useDashboardData(intervalMs = DASHBOARD_POLL_MS): DashboardData 
         const sample = { atMs: Date.now(), metrics: metrics.value };
         setSamples((previous) => appendSample(previous, sample));
       }
-      const refused = !metrics.ok && (metrics.status === 401 || metrics.status === 403);
-      setTokenNeed(refused ? (metrics.status === 401 ? 'missing' : 'wrong') : null);
+      // RFC 6750: 401 for no token and for a wrong one; the problem's type tells which.
+      const refused = !metrics.ok && metrics.status === 401;
+      setTokenNeed(refused ? (metrics.problem === INVALID_TOKEN ? 'wrong' : 'missing') : null);
       if (refused) {
         // Not an interruption: the form says what is needed, and polling waits for it.
         setProblem(null);

@@ -201,14 +201,27 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/problems/{slug}": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /** What a problem type means: the page a problem's `type` resolves to. */
+        readonly get: operations["getProblemType"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        readonly Error: {
-            readonly title: string;
-            readonly description?: string;
-        };
         /** @enum {string} */
         readonly SaleState: "upcoming" | "open" | "sold_out" | "ended";
         /** @enum {string} */
@@ -263,13 +276,13 @@ export interface components {
         };
         readonly PurchaseConfirmed: components["schemas"]["Order"] & {
             /** @constant */
-            readonly status: "confirmed";
+            readonly outcome: "confirmed";
         };
         readonly PurchasePending: {
             /** @constant */
-            readonly status: "pending";
+            readonly outcome: "pending";
             readonly title: string;
-            readonly description: string;
+            readonly detail: string;
             readonly location: string;
         };
         readonly Lookup: components["schemas"]["Order"] & {
@@ -492,15 +505,40 @@ export interface components {
             readonly cpuSeconds: number;
             readonly residentBytes: number;
         };
+        /** @description A problem (RFC 9457). Its `type` names the kind of problem and resolves to a page that says what it means; its `title` is the same on every answer of that type; `detail` says what happened this time. Extension members carry data where there is some: a purchase's `outcome`, the order it holds, the `sku` asked for. */
+        readonly Problem: {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            readonly type: "/problems/already-purchased" | "/problems/sold-out" | "/problems/unknown-product" | "/problems/not-started" | "/problems/sale-ended" | "/problems/rate-limited" | "/problems/unavailable" | "/problems/not-selling" | "/problems/starting" | "/problems/invalid-json" | "/problems/invalid-body" | "/problems/invalid-user-id" | "/problems/invalid-sku" | "/problems/invalid-sale" | "/problems/bad-request" | "/problems/token-required" | "/problems/invalid-token" | "/problems/no-websocket" | "/problems/not-your-id" | "/problems/not-found" | "/problems/no-purchase" | "/problems/method-not-allowed" | "/problems/request-timeout" | "/problems/payload-too-large" | "/problems/uri-too-long" | "/problems/unsupported-media-type" | "/problems/too-many-wrong-tokens" | "/problems/too-many-connections" | "/problems/too-many-event-streams" | "/problems/headers-too-large" | "/problems/internal-error" | "/problems/not-implemented" | "/problems/server-full" | "/problems/event-streams-full" | "/problems/ui-not-built";
+            readonly title: string;
+            /** @description The HTTP code. */
+            readonly status: number;
+            readonly detail: string;
+        };
+        /**
+         * @description What became of a purchase attempt; every purchase answer names it.
+         * @enum {string}
+         */
+        readonly Outcome: "confirmed" | "already_purchased" | "sold_out" | "not_started" | "ended" | "rate_limited" | "unavailable" | "pending" | "unknown_product";
     };
     responses: {
-        /** @description A malformed request (from the serving layer). */
+        /** @description A malformed request: its request line, a header, a chunk, or no valid Host (the serving layer), or a malformed conditional header. */
         readonly BadRequest: {
             headers: {
                 readonly [name: string]: unknown;
             };
             content: {
-                readonly "application/json": components["schemas"]["Error"];
+                /**
+                 * @example {
+                 *       "type": "/problems/bad-request",
+                 *       "title": "Bad request",
+                 *       "status": 400,
+                 *       "detail": "Invalid HTTP request"
+                 *     }
+                 */
+                readonly "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description The head or the body did not arrive in time. */
@@ -509,7 +547,15 @@ export interface components {
                 readonly [name: string]: unknown;
             };
             content: {
-                readonly "application/json": components["schemas"]["Error"];
+                /**
+                 * @example {
+                 *       "type": "/problems/request-timeout",
+                 *       "title": "Request timeout",
+                 *       "status": 408,
+                 *       "detail": "the request body did not arrive within 10 s"
+                 *     }
+                 */
+                readonly "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description The request line is too long. */
@@ -518,7 +564,15 @@ export interface components {
                 readonly [name: string]: unknown;
             };
             content: {
-                readonly "application/json": components["schemas"]["Error"];
+                /**
+                 * @example {
+                 *       "type": "/problems/uri-too-long",
+                 *       "title": "Request line too long",
+                 *       "status": 414,
+                 *       "detail": "Request line over 4094 bytes with no terminator"
+                 *     }
+                 */
+                readonly "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description A header, or all of them, too large. */
@@ -527,7 +581,15 @@ export interface components {
                 readonly [name: string]: unknown;
             };
             content: {
-                readonly "application/json": components["schemas"]["Error"];
+                /**
+                 * @example {
+                 *       "type": "/problems/headers-too-large",
+                 *       "title": "Headers too large",
+                 *       "status": 431,
+                 *       "detail": "Request header field over 8190 bytes with no terminator"
+                 *     }
+                 */
+                readonly "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description The body is over the limit: a declared `Content-Length` is answered at once, before the body is read (and without `100 Continue`), and the connection closed. */
@@ -536,7 +598,15 @@ export interface components {
                 readonly [name: string]: unknown;
             };
             content: {
-                readonly "application/json": components["schemas"]["Error"];
+                /**
+                 * @example {
+                 *       "type": "/problems/payload-too-large",
+                 *       "title": "Body too large",
+                 *       "status": 413,
+                 *       "detail": "the body may be at most 4096 bytes"
+                 *     }
+                 */
+                readonly "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description The body is not `application/json` in UTF-8, or comes in a content coding (a `Content-Encoding` other than `identity`). */
@@ -547,7 +617,15 @@ export interface components {
                 readonly [name: string]: unknown;
             };
             content: {
-                readonly "application/json": components["schemas"]["Error"];
+                /**
+                 * @example {
+                 *       "type": "/problems/unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "detail": "send the body as Content-Type: application/json"
+                 *     }
+                 */
+                readonly "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description Not ready (the allocator is recovering the sale), or the worker holds as many connections as it may. */
@@ -557,29 +635,122 @@ export interface components {
                 readonly [name: string]: unknown;
             };
             content: {
-                readonly "application/json": components["schemas"]["Error"];
+                readonly "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description jwt mode: the bearer token is missing, malformed (not three canonical base64url segments, or a header field or claim of the wrong type), expired, not yet valid, longer-lived than FLASHSALE_JWT_MAX_LIFETIME_S, for another audience or issuer, or not signed by a key this server accepts. Nothing was sold or counted. */
+        /** @description jwt mode: no bearer token (`token-required`), or one malformed (not three canonical base64url segments, or a header field or claim of the wrong type), expired, not yet valid, longer-lived than FLASHSALE_JWT_MAX_LIFETIME_S, for another audience or issuer, or not signed by a key this server accepts. Nothing was sold or counted. */
         readonly InvalidToken: {
             headers: {
-                /** @description `Bearer error="invalid_token", error_description="..."` (RFC 6750) */
-                readonly "WWW-Authenticate"?: string;
+                readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
                 readonly [name: string]: unknown;
             };
             content: {
-                readonly "application/json": components["schemas"]["Error"];
+                readonly "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No token (`token-required`), or a wrong one (`invalid-token`: each counts toward the lock-out); `WWW-Authenticate` per RFC 6750. */
+        readonly OperatorTokenRefused: {
+            headers: {
+                readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                readonly "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description 10 wrong tokens from this address within 60 s: refused, whatever token it sends, until the window closes. */
+        readonly OperatorTokenGuessed: {
+            headers: {
+                readonly "Retry-After": components["headers"]["RetryAfter"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/too-many-wrong-tokens",
+                 *       "title": "Too many wrong tokens",
+                 *       "status": 429,
+                 *       "detail": "10 wrong operator tokens from this address within 60 s; try again in 42 s"
+                 *     }
+                 */
+                readonly "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No token (`token-required`), or a wrong one (`invalid-token`: each counts toward the lock-out); `WWW-Authenticate` per RFC 6750. */
+        readonly AdminTokenRefused: {
+            headers: {
+                readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                readonly "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description 10 wrong tokens from this address within 60 s: refused, whatever token it sends, until the window closes. */
+        readonly AdminTokenGuessed: {
+            headers: {
+                readonly "Retry-After": components["headers"]["RetryAfter"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/too-many-wrong-tokens",
+                 *       "title": "Too many wrong tokens",
+                 *       "status": 429,
+                 *       "detail": "10 wrong admin tokens from this address within 60 s; try again in 42 s"
+                 *     }
+                 */
+                readonly "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The admin API is off (no FLASHSALE_ADMIN_TOKEN). */
+        readonly AdminOff: {
+            headers: {
+                readonly [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "detail": "the admin API is off (no FLASHSALE_ADMIN_TOKEN)"
+                 *     }
+                 */
+                readonly "application/problem+json": components["schemas"]["Problem"];
             };
         };
     };
     parameters: never;
     requestBodies: never;
     headers: {
-        /** @description Seconds to wait before trying again. */
+        /**
+         * @description Seconds to wait before trying again.
+         * @example 1
+         */
         readonly RetryAfter: string;
-        /** @description The user's purchase look-up. */
+        /**
+         * @description The user's purchase look-up.
+         * @example /flash-sale/purchase/alice
+         */
         readonly Location: string;
         readonly NoStore: "no-store";
+        /**
+         * @description draft-ietf-httpapi-ratelimit-headers-10: the quota policies a purchase attempt is counted in: `"purchase";q=<attempts>;w=<seconds>` per shopper, and `"address";q=...;w=...` per client address when FLASHSALE_IP_RATE_LIMIT is set.
+         * @example "purchase";q=10;w=60
+         */
+        readonly RateLimitPolicy: string;
+        /**
+         * @description draft-ietf-httpapi-ratelimit-headers-10: in each policy this attempt was counted in, the attempts left (`r`) and the seconds until its window resets (`t`). Sent on every purchase answer that counted an attempt; not on answers refused before anything was counted (400, 401, 413, 415, the `Not your id` 403, the `unknown_product` 404, the serving layer's).
+         * @example "purchase";r=9;t=60
+         */
+        readonly RateLimit: string;
+        /**
+         * @description RFC 6750: `Bearer realm="flashsale"` when no token was sent; with `error="invalid_token"` (and, for a shopper's token, `error_description`) when the token was refused.
+         * @example Bearer realm="flashsale", error="invalid_token"
+         */
+        readonly WwwAuthenticate: string;
     };
     pathItems: never;
 }
@@ -605,6 +776,40 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "saleId": 2,
+                     *       "state": "open",
+                     *       "total": 100,
+                     *       "remaining": 99,
+                     *       "sold": 1,
+                     *       "perUserLimit": 1,
+                     *       "startsAt": null,
+                     *       "endsAt": null,
+                     *       "products": [
+                     *         {
+                     *           "sku": "aurora-anc",
+                     *           "name": "Aurora ANC Headphones",
+                     *           "description": "Wireless noise-cancelling headphones with 40 hours of battery. One per shopper, first come, first served.",
+                     *           "priceCents": 4900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": "/flash-sale/images/aurora.svg",
+                     *           "perUserLimit": null,
+                     *           "total": 100,
+                     *           "remaining": 99,
+                     *           "sold": 1,
+                     *           "state": "open"
+                     *         }
+                     *       ],
+                     *       "breaker": "closed",
+                     *       "auth": {
+                     *         "mode": "open",
+                     *         "tokenCookie": null
+                     *       },
+                     *       "queueDepth": 0,
+                     *       "serverTime": "2026-12-06T06:22:47.012Z"
+                     *     }
+                     */
                     readonly "application/json": components["schemas"]["Status"];
                 };
             };
@@ -637,6 +842,12 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example retry: 1192
+                     *     event: status
+                     *     id: 2-1-open-closed
+                     *     data: {"saleId":2,"state":"open","total":100,"remaining":99,"sold":1,"perUserLimit":1,"startsAt":null,"endsAt":null,"products":[{"sku":"aurora-anc","name":"Aurora ANC Headphones","description":"Wireless noise-cancelling headphones with 40 hours of battery. One per shopper, first come, first served.","priceCents":4900,"currency":"EUR","imageUrl":"/flash-sale/images/aurora.svg","perUserLimit":null,"total":100,"remaining":99,"sold":1,"state":"open"}],"breaker":"closed","auth":{"mode":"open","tokenCookie":null},"queueDepth":0,"serverTime":"2026-12-06T06:22:47.033Z"}
+                     */
                     readonly "text/event-stream": string;
                 };
             };
@@ -650,7 +861,7 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             readonly 431: components["responses"]["HeadersTooLarge"];
@@ -661,7 +872,7 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -683,15 +894,22 @@ export interface operations {
             readonly 201: {
                 headers: {
                     readonly Location: components["headers"]["Location"];
-                    /** @description Attempts allowed in the window */
-                    readonly "RateLimit-Limit"?: string;
-                    /** @description Attempts left */
-                    readonly "RateLimit-Remaining"?: string;
-                    /** @description Seconds until the window resets */
-                    readonly "RateLimit-Reset"?: string;
+                    readonly "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    readonly RateLimit: components["headers"]["RateLimit"];
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "outcome": "confirmed",
+                     *       "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
+                     *       "userId": "alice",
+                     *       "position": 1,
+                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *       "saleId": 2,
+                     *       "sku": "aurora-anc"
+                     *     }
+                     */
                     readonly "application/json": components["schemas"]["PurchaseConfirmed"];
                 };
             };
@@ -699,65 +917,69 @@ export interface operations {
             readonly 202: {
                 headers: {
                     readonly Location: components["headers"]["Location"];
-                    /** @description Attempts allowed in the window */
-                    readonly "RateLimit-Limit"?: string;
-                    /** @description Attempts left */
-                    readonly "RateLimit-Remaining"?: string;
-                    /** @description Seconds until the window resets */
-                    readonly "RateLimit-Reset"?: string;
+                    readonly "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    readonly RateLimit: components["headers"]["RateLimit"];
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "outcome": "pending",
+                     *       "title": "Purchase pending",
+                     *       "detail": "the outcome is not known yet: read it from the look-up",
+                     *       "location": "/flash-sale/purchase/alice"
+                     *     }
+                     */
                     readonly "application/json": components["schemas"]["PurchasePending"];
                 };
             };
-            /** @description Invalid JSON, userId or sku; or no sku for a sale of several products (or a malformed request). Nothing was sold. */
+            /** @description Invalid JSON, body, userId or sku; or no sku for a sale of several products (or a malformed request). Nothing was sold, and no attempt counted. */
             readonly 400: {
                 headers: {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             readonly 401: components["responses"]["InvalidToken"];
-            /** @description The sale has not started (`startsAt`) or is over (`endsAt`); or, in jwt mode, `userId` is not the token's `sub` (title `Not your id`, no `status`). Nothing was sold. */
+            /** @description The sale has not started (`startsAt`) or is over (`endsAt`); or, in jwt mode, `userId` is not the token's `sub` (`/problems/not-your-id`, no `outcome`, not counted). Nothing was sold. */
             readonly 403: {
                 headers: {
-                    /** @description Attempts allowed in the window */
-                    readonly "RateLimit-Limit"?: string;
-                    /** @description Attempts left */
-                    readonly "RateLimit-Remaining"?: string;
-                    /** @description Seconds until the window resets */
-                    readonly "RateLimit-Reset"?: string;
+                    readonly "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    readonly RateLimit: components["headers"]["RateLimit"];
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"] & {
-                        /** @enum {string} */
-                        readonly status?: "not_started" | "ended";
+                    readonly "application/problem+json": (components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        readonly outcome: "not_started" | "ended";
                         /** Format: date-time */
                         readonly startsAt?: string | null;
                         /** Format: date-time */
                         readonly endsAt?: string | null;
-                    };
+                    }) | components["schemas"]["Problem"];
                 };
             };
-            /** @description `sku` is not a product of the current sale (`status` `unknown_product`). Nothing was sold. */
+            /** @description `sku` is not a product of the current sale (`outcome` `unknown_product`). Nothing was sold, and no attempt counted. */
             readonly 404: {
                 headers: {
-                    /** @description Attempts allowed in the window */
-                    readonly "RateLimit-Limit"?: string;
-                    /** @description Attempts left */
-                    readonly "RateLimit-Remaining"?: string;
-                    /** @description Seconds until the window resets */
-                    readonly "RateLimit-Reset"?: string;
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"] & {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unknown-product",
+                     *       "title": "Unknown product",
+                     *       "status": 404,
+                     *       "detail": "'shoe-99' is not a product of this sale; nothing was bought",
+                     *       "outcome": "unknown_product",
+                     *       "sku": "shoe-99"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"] & {
                         /** @constant */
-                        readonly status: "unknown_product";
+                        readonly outcome: "unknown_product";
                         readonly sku: string;
                     };
                 };
@@ -766,36 +988,53 @@ export interface operations {
             /** @description This user already bought the most allowed; the body holds the order. */
             readonly 409: {
                 headers: {
-                    /** @description Attempts allowed in the window */
-                    readonly "RateLimit-Limit"?: string;
-                    /** @description Attempts left */
-                    readonly "RateLimit-Remaining"?: string;
-                    /** @description Seconds until the window resets */
-                    readonly "RateLimit-Reset"?: string;
+                    readonly "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    readonly RateLimit: components["headers"]["RateLimit"];
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": (components["schemas"]["Error"] & {
-                        /** @enum {string} */
-                        readonly status: "already_purchased";
-                    }) & components["schemas"]["Order"];
+                    /**
+                     * @example {
+                     *       "type": "/problems/already-purchased",
+                     *       "title": "Already purchased",
+                     *       "status": 409,
+                     *       "detail": "this user already bought the most allowed; here is the order",
+                     *       "outcome": "already_purchased",
+                     *       "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
+                     *       "userId": "alice",
+                     *       "position": 1,
+                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *       "saleId": 2,
+                     *       "sku": "aurora-anc"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        readonly outcome: "already_purchased";
+                    } & components["schemas"]["Order"];
                 };
             };
             /** @description Sold out; `sku` names the product asked for (among several, that product only). */
             readonly 410: {
                 headers: {
-                    /** @description Attempts allowed in the window */
-                    readonly "RateLimit-Limit"?: string;
-                    /** @description Attempts left */
-                    readonly "RateLimit-Remaining"?: string;
-                    /** @description Seconds until the window resets */
-                    readonly "RateLimit-Reset"?: string;
+                    readonly "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    readonly RateLimit: components["headers"]["RateLimit"];
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"] & {
-                        /** @enum {string} */
-                        readonly status: "sold_out";
+                    /**
+                     * @example {
+                     *       "type": "/problems/sold-out",
+                     *       "title": "Sold out",
+                     *       "status": 410,
+                     *       "detail": "every item has been sold",
+                     *       "outcome": "sold_out",
+                     *       "sku": "aurora-anc"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        readonly outcome: "sold_out";
                         readonly sku?: string | null;
                     };
                 };
@@ -807,41 +1046,40 @@ export interface operations {
             readonly 429: {
                 headers: {
                     readonly "Retry-After": components["headers"]["RetryAfter"];
-                    /** @description Attempts allowed in the window */
-                    readonly "RateLimit-Limit"?: string;
-                    /** @description Attempts left */
-                    readonly "RateLimit-Remaining"?: string;
-                    /** @description Seconds until the window resets */
-                    readonly "RateLimit-Reset"?: string;
+                    readonly "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    readonly RateLimit: components["headers"]["RateLimit"];
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"] & {
-                        /** @enum {string} */
-                        readonly status: "rate_limited";
-                        readonly retryAfter: number;
+                    /**
+                     * @example {
+                     *       "type": "/problems/rate-limited",
+                     *       "title": "Too many attempts",
+                     *       "status": 429,
+                     *       "detail": "try again in 42 s",
+                     *       "outcome": "rate_limited"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        readonly outcome: "rate_limited";
                     };
                 };
             };
             readonly 431: components["responses"]["HeadersTooLarge"];
-            /** @description Busy (the breaker, the allocator's queue or recovery): nothing was bought. From the serving layer without `status`. */
+            /** @description Busy (the breaker, the allocator's queue or recovery), or not selling (the journal cannot be written, Redis cannot be reached): nothing was bought. From the serving layer without `outcome`. */
             readonly 503: {
                 headers: {
                     readonly "Retry-After": components["headers"]["RetryAfter"];
-                    /** @description Attempts allowed in the window */
-                    readonly "RateLimit-Limit"?: string;
-                    /** @description Attempts left */
-                    readonly "RateLimit-Remaining"?: string;
-                    /** @description Seconds until the window resets */
-                    readonly "RateLimit-Reset"?: string;
+                    readonly "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    readonly RateLimit: components["headers"]["RateLimit"];
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": (components["schemas"]["Error"] & {
-                        /** @enum {string} */
-                        readonly status: "unavailable";
-                        readonly retryAfter: number;
-                    }) | components["schemas"]["Error"];
+                    readonly "application/problem+json": (components["schemas"]["Problem"] & {
+                        /** @constant */
+                        readonly outcome: "unavailable";
+                    }) | components["schemas"]["Problem"];
                 };
             };
         };
@@ -861,6 +1099,27 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
+                     *       "userId": "alice",
+                     *       "position": 1,
+                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *       "saleId": 2,
+                     *       "sku": "aurora-anc",
+                     *       "units": 1,
+                     *       "orders": [
+                     *         {
+                     *           "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
+                     *           "userId": "alice",
+                     *           "position": 1,
+                     *           "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *           "saleId": 2,
+                     *           "sku": "aurora-anc"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     readonly "application/json": components["schemas"]["Lookup"];
                 };
             };
@@ -871,7 +1130,15 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "/problems/no-purchase",
+                     *       "title": "No purchase",
+                     *       "status": 404,
+                     *       "detail": "'alice' has bought nothing in this sale"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             readonly 408: components["responses"]["RequestTimeout"];
@@ -897,6 +1164,27 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
+                     *       "userId": "alice",
+                     *       "position": 1,
+                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *       "saleId": 2,
+                     *       "sku": "aurora-anc",
+                     *       "units": 1,
+                     *       "orders": [
+                     *         {
+                     *           "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
+                     *           "userId": "alice",
+                     *           "position": 1,
+                     *           "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *           "saleId": 2,
+                     *           "sku": "aurora-anc"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     readonly "application/json": components["schemas"]["Lookup"];
                 };
             };
@@ -906,7 +1194,15 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "/problems/invalid-user-id",
+                     *       "title": "Invalid userId",
+                     *       "status": 400,
+                     *       "detail": "userId may hold printable characters only, without / or \\"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             readonly 401: components["responses"]["InvalidToken"];
@@ -916,7 +1212,15 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "/problems/no-purchase",
+                     *       "title": "No purchase",
+                     *       "status": 404,
+                     *       "detail": "'alice' has bought nothing in this sale"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             readonly 408: components["responses"]["RequestTimeout"];
@@ -941,42 +1245,130 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "uptimeSeconds": 0.113,
+                     *       "requests": {
+                     *         "total": 6,
+                     *         "purchase": 1,
+                     *         "lookup": 1,
+                     *         "status": 1,
+                     *         "operator": 3,
+                     *         "ui": 0,
+                     *         "other": 0,
+                     *         "events": 0
+                     *       },
+                     *       "outcomes": {
+                     *         "confirmed": 1,
+                     *         "already_purchased": 0,
+                     *         "sold_out": 0,
+                     *         "not_started": 0,
+                     *         "ended": 0,
+                     *         "rate_limited": 0,
+                     *         "unavailable": 0,
+                     *         "pending": 0,
+                     *         "invalid": 0,
+                     *         "unknown_product": 0
+                     *       },
+                     *       "successRate": 1,
+                     *       "latencyMs": {
+                     *         "p50": 2.005,
+                     *         "p95": 2.005,
+                     *         "p99": 2.005,
+                     *         "max": 2.005,
+                     *         "mean": 2.005
+                     *       },
+                     *       "throughput": {
+                     *         "requestsPerSecond": 0.2,
+                     *         "purchasesPerSecond": 0,
+                     *         "windowSeconds": 10
+                     *       },
+                     *       "queueDepth": 0,
+                     *       "openEventStreams": 0,
+                     *       "queueCapacity": 2048,
+                     *       "breaker": {
+                     *         "state": "closed",
+                     *         "since": null,
+                     *         "trips": 0,
+                     *         "lastReason": null,
+                     *         "probesLeft": 0
+                     *       },
+                     *       "sale": {
+                     *         "saleId": 2,
+                     *         "state": "open",
+                     *         "total": 100,
+                     *         "remaining": 99,
+                     *         "sold": 1,
+                     *         "perUserLimit": 1,
+                     *         "startsAt": null,
+                     *         "endsAt": null,
+                     *         "products": [
+                     *           {
+                     *             "sku": "aurora-anc",
+                     *             "name": "Aurora ANC Headphones",
+                     *             "description": "Wireless noise-cancelling headphones with 40 hours of battery. One per shopper, first come, first served.",
+                     *             "priceCents": 4900,
+                     *             "currency": "EUR",
+                     *             "imageUrl": "/flash-sale/images/aurora.svg",
+                     *             "perUserLimit": null,
+                     *             "total": 100,
+                     *             "remaining": 99,
+                     *             "sold": 1,
+                     *             "state": "open"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "allocator": {
+                     *         "alive": true,
+                     *         "pid": 28903,
+                     *         "heartbeatAgeMs": 15.6,
+                     *         "restarts": 0,
+                     *         "commits": 1,
+                     *         "salesPerCommit": 1
+                     *       },
+                     *       "journal": {
+                     *         "writable": true,
+                     *         "failingSince": null,
+                     *         "lastError": null,
+                     *         "writeErrors": 0
+                     *       },
+                     *       "engine": {
+                     *         "name": "sqlite"
+                     *       },
+                     *       "workers": {
+                     *         "alive": 1,
+                     *         "configured": 1
+                     *       },
+                     *       "processes": [
+                     *         {
+                     *           "role": "master",
+                     *           "pid": 28902,
+                     *           "cpuSeconds": 0.48,
+                     *           "residentBytes": 58736640
+                     *         },
+                     *         {
+                     *           "role": "allocator",
+                     *           "pid": 28903,
+                     *           "cpuSeconds": 0,
+                     *           "residentBytes": 45703168
+                     *         },
+                     *         {
+                     *           "role": "worker",
+                     *           "pid": 28905,
+                     *           "cpuSeconds": 0.02,
+                     *           "residentBytes": 49229824
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     readonly "application/json": components["schemas"]["Metrics"];
                 };
             };
             readonly 400: components["responses"]["BadRequest"];
-            /** @description The token is set on the server and the request sent none. */
-            readonly 401: {
-                headers: {
-                    /** @description `Bearer` */
-                    readonly "WWW-Authenticate"?: string;
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description A wrong token (each counts toward the lock-out). */
-            readonly 403: {
-                headers: {
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
+            readonly 401: components["responses"]["OperatorTokenRefused"];
             readonly 408: components["responses"]["RequestTimeout"];
             readonly 414: components["responses"]["UriTooLong"];
-            /** @description 10 wrong tokens from this address within 60 s: refused, whatever token it sends, until the window closes. */
-            readonly 429: {
-                headers: {
-                    readonly "Retry-After": components["headers"]["RetryAfter"];
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
+            readonly 429: components["responses"]["OperatorTokenGuessed"];
             readonly 431: components["responses"]["HeadersTooLarge"];
             readonly 503: components["responses"]["Unavailable"];
         };
@@ -1001,35 +1393,82 @@ export interface operations {
                 };
             };
             readonly 400: components["responses"]["BadRequest"];
-            /** @description A wrong token (each counts toward the lock-out). */
-            readonly 403: {
+            /** @description A wrong operator token (a request without one gets the short health answer). */
+            readonly 401: {
                 headers: {
+                    readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "/problems/invalid-token",
+                     *       "title": "Invalid token",
+                     *       "status": 401,
+                     *       "detail": "wrong operator token"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             readonly 408: components["responses"]["RequestTimeout"];
             readonly 414: components["responses"]["UriTooLong"];
-            /** @description 10 wrong tokens from this address within 60 s: refused, whatever token it sends, until the window closes. */
-            readonly 429: {
-                headers: {
-                    readonly "Retry-After": components["headers"]["RetryAfter"];
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
+            readonly 429: components["responses"]["OperatorTokenGuessed"];
             readonly 431: components["responses"]["HeadersTooLarge"];
-            /** @description Unhealthy (a health body), or the serving layer is full (an error body). */
+            /** @description Unhealthy (a health report, not a problem: its `status` is `unhealthy`), or the serving layer is full (a problem). */
             readonly 503: {
                 headers: {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Health"] | components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "status": "unhealthy",
+                     *       "problems": [
+                     *         "the allocator is not alive"
+                     *       ],
+                     *       "uptimeSeconds": 0.116,
+                     *       "allocator": {
+                     *         "alive": false,
+                     *         "pid": 28903,
+                     *         "heartbeatAgeMs": 18.6,
+                     *         "restarts": 0,
+                     *         "commits": 1,
+                     *         "salesPerCommit": 1
+                     *       },
+                     *       "journal": {
+                     *         "writable": true,
+                     *         "failingSince": null,
+                     *         "lastError": null,
+                     *         "writeErrors": 0
+                     *       },
+                     *       "engine": {
+                     *         "name": "sqlite"
+                     *       },
+                     *       "breaker": {
+                     *         "state": "closed",
+                     *         "since": null,
+                     *         "trips": 0,
+                     *         "lastReason": null,
+                     *         "probesLeft": 0
+                     *       },
+                     *       "workers": {
+                     *         "alive": 1,
+                     *         "configured": 1
+                     *       },
+                     *       "serverTime": "2026-12-06T06:22:47.021Z"
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["Health"];
+                    /**
+                     * @example {
+                     *       "type": "/problems/server-full",
+                     *       "title": "Server full",
+                     *       "status": 503,
+                     *       "detail": "this server holds as many connections as it may; try again in a second"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1049,42 +1488,31 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # HELP flashsale_build_info The running build: its version, Python's, and the engine
+                     *     # TYPE flashsale_build_info gauge
+                     *     flashsale_build_info{engine="sqlite",python="3.11.7",version="0.2.0"} 1.0
+                     *     # HELP flashsale_purchases_total Purchase answers, by outcome
+                     *     # TYPE flashsale_purchases_total counter
+                     *     flashsale_purchases_total{outcome="confirmed"} 1.0
+                     *     # HELP flashsale_stock_items Stock of the current sale
+                     *     # TYPE flashsale_stock_items gauge
+                     *     flashsale_stock_items 100.0
+                     *     # HELP flashsale_stock_sold_items Durable sales of the current sale
+                     *     # TYPE flashsale_stock_sold_items gauge
+                     *     flashsale_stock_sold_items 1.0
+                     *     # HELP flashsale_stock_remaining_items Items left to sell
+                     *     # TYPE flashsale_stock_remaining_items gauge
+                     *     flashsale_stock_remaining_items 99.0
+                     */
                     readonly "text/plain": string;
                 };
             };
             readonly 400: components["responses"]["BadRequest"];
-            /** @description The token is set on the server and the request sent none. */
-            readonly 401: {
-                headers: {
-                    /** @description `Bearer` */
-                    readonly "WWW-Authenticate"?: string;
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description A wrong token (each counts toward the lock-out). */
-            readonly 403: {
-                headers: {
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
+            readonly 401: components["responses"]["OperatorTokenRefused"];
             readonly 408: components["responses"]["RequestTimeout"];
             readonly 414: components["responses"]["UriTooLong"];
-            /** @description 10 wrong tokens from this address within 60 s: refused, whatever token it sends, until the window closes. */
-            readonly 429: {
-                headers: {
-                    readonly "Retry-After": components["headers"]["RetryAfter"];
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
+            readonly 429: components["responses"]["OperatorTokenGuessed"];
             readonly 431: components["responses"]["HeadersTooLarge"];
             readonly 503: components["responses"]["Unavailable"];
         };
@@ -1104,51 +1532,45 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "saleId": 2,
+                     *       "state": "open",
+                     *       "total": 100,
+                     *       "remaining": 99,
+                     *       "sold": 1,
+                     *       "perUserLimit": 1,
+                     *       "startsAt": null,
+                     *       "endsAt": null,
+                     *       "products": [
+                     *         {
+                     *           "sku": "aurora-anc",
+                     *           "name": "Aurora ANC Headphones",
+                     *           "description": "Wireless noise-cancelling headphones with 40 hours of battery. One per shopper, first come, first served.",
+                     *           "priceCents": 4900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": "/flash-sale/images/aurora.svg",
+                     *           "perUserLimit": null,
+                     *           "total": 100,
+                     *           "remaining": 99,
+                     *           "sold": 1,
+                     *           "state": "open",
+                     *           "stock": 100
+                     *         }
+                     *       ],
+                     *       "stock": 100,
+                     *       "createdAt": "2026-12-06T06:22:46.997Z"
+                     *     }
+                     */
                     readonly "application/json": components["schemas"]["AdminSale"];
                 };
             };
             readonly 400: components["responses"]["BadRequest"];
-            /** @description The token is set on the server and the request sent none. */
-            readonly 401: {
-                headers: {
-                    /** @description `Bearer` */
-                    readonly "WWW-Authenticate"?: string;
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description A wrong token (each counts toward the lock-out). */
-            readonly 403: {
-                headers: {
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The admin API is off. */
-            readonly 404: {
-                headers: {
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            readonly 404: components["responses"]["AdminOff"];
             readonly 408: components["responses"]["RequestTimeout"];
             readonly 414: components["responses"]["UriTooLong"];
-            /** @description 10 wrong tokens from this address within 60 s: refused, whatever token it sends, until the window closes. */
-            readonly 429: {
-                headers: {
-                    readonly "Retry-After": components["headers"]["RetryAfter"];
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
+            readonly 429: components["responses"]["AdminTokenGuessed"];
             readonly 431: components["responses"]["HeadersTooLarge"];
             readonly 503: components["responses"]["Unavailable"];
         };
@@ -1172,6 +1594,29 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "saleId": 2,
+                     *       "stock": 100,
+                     *       "total": 100,
+                     *       "perUserLimit": 1,
+                     *       "products": [
+                     *         {
+                     *           "sku": "aurora-anc",
+                     *           "name": "Aurora ANC Headphones",
+                     *           "description": "Wireless noise-cancelling headphones with 40 hours of battery. One per shopper, first come, first served.",
+                     *           "priceCents": 4900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": "/flash-sale/images/aurora.svg",
+                     *           "perUserLimit": null,
+                     *           "stock": 100
+                     *         }
+                     *       ],
+                     *       "startsAt": null,
+                     *       "endsAt": null,
+                     *       "createdAt": "2026-12-06T06:22:46.997Z"
+                     *     }
+                     */
                     readonly "application/json": components["schemas"]["NewSale"];
                 };
             };
@@ -1181,54 +1626,35 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "/problems/invalid-sale",
+                     *       "title": "Invalid sale",
+                     *       "status": 400,
+                     *       "detail": "stock must be within [0, 10000000]"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is set on the server and the request sent none. */
-            readonly 401: {
-                headers: {
-                    /** @description `Bearer` */
-                    readonly "WWW-Authenticate"?: string;
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description A wrong token (each counts toward the lock-out). */
-            readonly 403: {
-                headers: {
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The admin API is off. */
-            readonly 404: {
-                headers: {
-                    readonly [name: string]: unknown;
-                };
-                content: {
-                    readonly "application/json": components["schemas"]["Error"];
-                };
-            };
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            readonly 404: components["responses"]["AdminOff"];
             readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["BodyTooLarge"];
             readonly 414: components["responses"]["UriTooLong"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
-            /** @description 10 wrong tokens from this address within 60 s: refused, whatever token it sends, until the window closes. */
-            readonly 429: {
+            readonly 429: components["responses"]["AdminTokenGuessed"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            /** @description The sale was not started: the allocator is busy or recovering, or the journal cannot be written. */
+            readonly 503: {
                 headers: {
                     readonly "Retry-After": components["headers"]["RetryAfter"];
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            readonly 431: components["responses"]["HeadersTooLarge"];
-            readonly 503: components["responses"]["Unavailable"];
         };
     };
     readonly getOpenApi: {
@@ -1247,6 +1673,16 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.1.0",
+                     *       "info": {
+                     *         "title": "Flash sale API",
+                     *         "version": "0.2.0"
+                     *       },
+                     *       "paths": {}
+                     *     }
+                     */
                     readonly "application/json": Record<string, never>;
                 };
             };
@@ -1274,6 +1710,7 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
+                    /** @example <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"/> */
                     readonly "image/*": string;
                 };
             };
@@ -1284,15 +1721,83 @@ export interface operations {
                 };
                 content?: never;
             };
+            readonly 400: components["responses"]["BadRequest"];
             /** @description No such picture in the folder (or not a picture, or outside it). */
             readonly 404: {
                 headers: {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    readonly "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "/problems/not-found",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "no picture 'none.png'"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+        };
+    };
+    readonly getProblemType: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @example sold-out */
+                readonly slug: string;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description A short HTML page (the pages' Content-Security-Policy). */
+            readonly 200: {
+                headers: {
+                    readonly "Cache-Control"?: string;
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example <!doctype html>
+                     *     <html lang="en">
+                     *     <head>
+                     *     <meta charset="utf-8">
+                     *     <title>Sold out (problem type)</title>
+                     *     </head>
+                     *     <body>
+                     *     <h1>Sold out</h1>
+                     *     <p>...</p>
+                     *     </body>
+                     *     </html>
+                     */
+                    readonly "text/html": string;
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            /** @description No such problem type. */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/not-found",
+                     *       "title": "Not found",
+                     *       "status": 404,
+                     *       "detail": "no problem type 'no-such'"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            readonly 503: components["responses"]["Unavailable"];
         };
     };
 }

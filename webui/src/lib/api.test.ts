@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { header, json, mockFetch, notModified, OPEN_STATUS } from '../test/fetchMock';
+import { header, json, mockFetch, notModified, OPEN_STATUS, problem } from '../test/fetchMock';
 import {
   fetchHealth,
+  fetchMetrics,
   lookupOrder,
   parseStatusEvent,
   pollStatus,
@@ -26,7 +27,7 @@ afterEach(() => {
 
 describe('purchase', () => {
   it('posts the user id as JSON', async () => {
-    const calls = mockFetch(() => json({ status: 'confirmed', ...ORDER }, 201));
+    const calls = mockFetch(() => json({ outcome: 'confirmed', ...ORDER }, 201));
     await purchase({ userId: 'alice' });
     expect(calls).toHaveLength(1);
     expect(calls[0]!.url).toBe('/flash-sale/purchase');
@@ -36,49 +37,67 @@ describe('purchase', () => {
   });
 
   it.each([
-    [201, { status: 'confirmed', ...ORDER }, { kind: 'confirmed', order: ORDER }],
+    [201, { outcome: 'confirmed', ...ORDER }, { kind: 'confirmed', order: ORDER }],
     [
       409,
-      { status: 'already_purchased', ...ORDER, title: 'Already purchased', description: 'one each' },
+      { outcome: 'already_purchased', ...ORDER, title: 'Already purchased', detail: 'one each' },
       { kind: 'already_purchased', order: ORDER, detail: 'one each' },
     ],
-    [410, { status: 'sold_out', title: 'Sold out', description: 'gone' }, { kind: 'sold_out', detail: 'gone' }],
+    [410, { outcome: 'sold_out', title: 'Sold out', detail: 'gone' }, { kind: 'sold_out', detail: 'gone' }],
     [
       403,
-      { status: 'not_started', title: 'Not started', description: 'soon', startsAt: '2030-01-01T00:00:00Z' },
+      { outcome: 'not_started', title: 'Not started', detail: 'soon', startsAt: '2030-01-01T00:00:00Z' },
       { kind: 'not_started', startsAt: '2030-01-01T00:00:00Z', detail: 'soon' },
     ],
     [
       403,
-      { status: 'ended', title: 'Ended', description: 'over', endsAt: '2020-01-01T00:00:00Z' },
+      { outcome: 'ended', title: 'Ended', detail: 'over', endsAt: '2020-01-01T00:00:00Z' },
       { kind: 'ended', endsAt: '2020-01-01T00:00:00Z', detail: 'over' },
     ],
     [
-      429,
-      { status: 'rate_limited', title: 'Slow down', description: 'too many', retryAfter: 7 },
-      { kind: 'rate_limited', retryAfterS: 7, detail: 'too many' },
-    ],
-    [
-      503,
-      { status: 'unavailable', title: 'Busy', description: 'queue full', retryAfter: 2 },
-      { kind: 'unavailable', retryAfterS: 2, detail: 'queue full' },
-    ],
-    [
       202,
-      { status: 'pending', title: 'Pending', description: 'check later', location: '/flash-sale/purchase/alice' },
+      { outcome: 'pending', title: 'Pending', detail: 'check later', location: '/flash-sale/purchase/alice' },
       { kind: 'pending', userId: 'alice', detail: 'check later' },
     ],
-    [400, { title: 'Invalid user id', description: 'userId must not contain "/"' }, { kind: 'invalid', detail: 'userId must not contain "/"' }],
-    [413, { title: 'Body too large', description: 'at most 1 KiB' }, { kind: 'invalid', detail: 'at most 1 KiB' }],
-    [415, { title: 'Unsupported media type', description: 'send JSON' }, { kind: 'invalid', detail: 'send JSON' }],
+    [400, { title: 'Invalid user id', detail: 'userId must not contain "/"' }, { kind: 'invalid', detail: 'userId must not contain "/"' }],
+    [413, { title: 'Body too large', detail: 'at most 1 KiB' }, { kind: 'invalid', detail: 'at most 1 KiB' }],
+    [415, { title: 'Unsupported media type', detail: 'send JSON' }, { kind: 'invalid', detail: 'send JSON' }],
   ])('maps HTTP %i to its outcome', async (status, body, expected) => {
     mockFetch(() => json(body, status));
     expect(await purchase({ userId: 'alice' })).toEqual(expected);
   });
 
-  it('reads the wait from Retry-After when the body has none', async () => {
-    mockFetch(() => json({ status: 'rate_limited', title: 'Slow down' }, 429, { 'Retry-After': '12' }));
+  it.each([
+    [
+      429,
+      { outcome: 'rate_limited', title: 'Slow down', detail: 'too many' },
+      '7',
+      { kind: 'rate_limited', retryAfterS: 7, detail: 'too many' },
+    ],
+    [
+      503,
+      { outcome: 'unavailable', title: 'Busy', detail: 'queue full' },
+      '2',
+      { kind: 'unavailable', retryAfterS: 2, detail: 'queue full' },
+    ],
+  ])('maps HTTP %i to its outcome, the wait read from Retry-After', async (status, body, wait, expected) => {
+    mockFetch(() => json(body, status, { 'Retry-After': wait }));
+    expect(await purchase({ userId: 'alice' })).toEqual(expected);
+  });
+
+  it('reads the wait from Retry-After', async () => {
+    mockFetch(() => json({ outcome: 'rate_limited', title: 'Slow down' }, 429, { 'Retry-After': '12' }));
     expect(await purchase({ userId: 'alice' })).toMatchObject({ kind: 'rate_limited', retryAfterS: 12 });
+  });
+
+  it('reads a problem (application/problem+json) by its outcome and detail', async () => {
+    const extensions = { outcome: 'sold_out', sku: 'aurora-anc' };
+    mockFetch(() => problem('/problems/sold-out', 'Sold out', 410, 'every item has been sold', {}, extensions));
+    expect(await purchase({ userId: 'alice' })).toEqual({
+      kind: 'sold_out',
+      sku: 'aurora-anc',
+      detail: 'every item has been sold',
+    });
   });
 
   it('reports a network failure as an error, never throws', async () => {
@@ -98,13 +117,13 @@ describe('purchase of one product of several', () => {
   const TEE_M = { ...ORDER, sku: 'tee-m' };
 
   it('sends the sku chosen with the user id', async () => {
-    const calls = mockFetch(() => json({ status: 'confirmed', ...TEE_M }, 201));
+    const calls = mockFetch(() => json({ outcome: 'confirmed', ...TEE_M }, 201));
     expect(await purchase({ userId: 'alice' }, 'tee-m')).toEqual({ kind: 'confirmed', order: TEE_M });
     expect(JSON.parse(calls[0]!.init?.body as string)).toEqual({ userId: 'alice', sku: 'tee-m' });
   });
 
   it('sends the sku alone in jwt mode', async () => {
-    const calls = mockFetch(() => json({ status: 'confirmed', ...TEE_M }, 201));
+    const calls = mockFetch(() => json({ outcome: 'confirmed', ...TEE_M }, 201));
     await purchase({ token: 'the.jwt.token' }, 'tee-m');
     expect(JSON.parse(calls[0]!.init?.body as string)).toEqual({ sku: 'tee-m' });
   });
@@ -112,17 +131,17 @@ describe('purchase of one product of several', () => {
   it.each([
     [
       404,
-      { title: 'Unknown product', description: 'not in this sale', status: 'unknown_product', sku: 'tee-xl' },
+      { title: 'Unknown product', detail: 'not in this sale', outcome: 'unknown_product', sku: 'tee-xl' },
       { kind: 'unknown_product', sku: 'tee-xl', detail: 'not in this sale' },
     ],
     [
       410,
-      { title: 'Sold out', description: 'tee-s is gone', status: 'sold_out', sku: 'tee-s' },
+      { title: 'Sold out', detail: 'tee-s is gone', outcome: 'sold_out', sku: 'tee-s' },
       { kind: 'sold_out', sku: 'tee-s', detail: 'tee-s is gone' },
     ],
     [
       409,
-      { status: 'already_purchased', ...TEE_M, title: 'Already purchased', description: 'one each' },
+      { outcome: 'already_purchased', ...TEE_M, title: 'Already purchased', detail: 'one each' },
       { kind: 'already_purchased', order: TEE_M, detail: 'one each' },
     ],
   ])('maps HTTP %i with its sku', async (status, body, expected) => {
@@ -132,14 +151,14 @@ describe('purchase of one product of several', () => {
 
   it('gives an order of an older server, which names no product, the empty sku', async () => {
     const unnamed = Object.fromEntries(Object.entries(ORDER).filter(([key]) => key !== 'sku'));
-    mockFetch(() => json({ status: 'confirmed', ...unnamed }, 201));
+    mockFetch(() => json({ outcome: 'confirmed', ...unnamed }, 201));
     expect(await purchase({ userId: 'alice' })).toEqual({ kind: 'confirmed', order: { ...ORDER, sku: '' } });
   });
 
   it('names the sku asked for when the answer does not', async () => {
-    mockFetch(() => json({ title: 'Sold out', status: 'sold_out' }, 410));
+    mockFetch(() => json({ title: 'Sold out', outcome: 'sold_out' }, 410));
     expect(await purchase({ userId: 'alice' }, 'tee-s')).toMatchObject({ kind: 'sold_out', sku: 'tee-s' });
-    mockFetch(() => json({ title: 'Unknown product', status: 'unknown_product' }, 404));
+    mockFetch(() => json({ title: 'Unknown product', outcome: 'unknown_product' }, 404));
     expect(await purchase({ userId: 'alice' }, 'tee-s')).toMatchObject({ kind: 'unknown_product', sku: 'tee-s' });
   });
 
@@ -151,10 +170,10 @@ describe('purchase of one product of several', () => {
 
 describe('retryAfterSeconds', () => {
   it('rounds up fractions and falls back to one second', () => {
-    expect(retryAfterSeconds({ retryAfter: 0.2 }, new Headers())).toBe(1);
-    expect(retryAfterSeconds({ retryAfter: 2.5 }, new Headers())).toBe(3);
-    expect(retryAfterSeconds({}, new Headers())).toBe(1);
-    expect(retryAfterSeconds({}, new Headers({ 'Retry-After': 'soon' }))).toBe(1);
+    expect(retryAfterSeconds(new Headers({ 'Retry-After': '0.2' }))).toBe(1);
+    expect(retryAfterSeconds(new Headers({ 'Retry-After': '2.5' }))).toBe(3);
+    expect(retryAfterSeconds(new Headers())).toBe(1);
+    expect(retryAfterSeconds(new Headers({ 'Retry-After': 'soon' }))).toBe(1);
   });
 });
 
@@ -248,9 +267,21 @@ describe('fetchHealth', () => {
   });
 });
 
+describe('fetchMetrics', () => {
+  it("names a refusal's problem type, code and detail", async () => {
+    mockFetch(() => problem('/problems/invalid-token', 'Invalid token', 401, 'wrong operator token'));
+    expect(await fetchMetrics('not-it')).toEqual({
+      ok: false,
+      status: 401,
+      problem: '/problems/invalid-token',
+      detail: 'wrong operator token',
+    });
+  });
+});
+
 describe('with the shop sign-in (jwt mode)', () => {
   it('buys with the bearer token and an empty body', async () => {
-    const calls = mockFetch(() => json({ status: 'confirmed', ...ORDER }, 201));
+    const calls = mockFetch(() => json({ outcome: 'confirmed', ...ORDER }, 201));
     expect(await purchase({ token: 'the.jwt.token' })).toEqual({ kind: 'confirmed', order: ORDER });
     expect(calls[0]!.url).toBe('/flash-sale/purchase');
     expect(header(calls[0], 'Authorization')).toBe('Bearer the.jwt.token');
@@ -259,7 +290,7 @@ describe('with the shop sign-in (jwt mode)', () => {
   });
 
   it('sends no Authorization header in open mode', async () => {
-    const calls = mockFetch(() => json({ status: 'confirmed', ...ORDER }, 201));
+    const calls = mockFetch(() => json({ outcome: 'confirmed', ...ORDER }, 201));
     await purchase({ userId: 'alice' });
     await lookupOrder({ userId: 'alice' });
     expect(calls.map((call) => header(call, 'Authorization'))).toEqual([undefined, undefined]);
@@ -277,17 +308,17 @@ describe('with the shop sign-in (jwt mode)', () => {
     expect(await lookupOrder({ token: 't.t.t' })).toEqual({ kind: 'none', userId: '' });
   });
 
-  it("takes a 401's description, for a purchase and a look-up", async () => {
-    const refusal = { title: 'Invalid token', description: 'the token has expired' };
+  it("takes a 401's detail, for a purchase and a look-up", async () => {
+    const refusal = { title: 'Invalid token', detail: 'the token has expired' };
     mockFetch(() =>
-      json(refusal, 401, { 'WWW-Authenticate': 'Bearer error="invalid_token"' }),
+      json(refusal, 401, { 'WWW-Authenticate': 'Bearer realm="flashsale", error="invalid_token"' }),
     );
     expect(await purchase({ token: 't.t.t' })).toEqual({ kind: 'unauthorized', detail: 'the token has expired' });
     expect(await lookupOrder({ token: 't.t.t' })).toEqual({ kind: 'unauthorized', detail: 'the token has expired' });
   });
 
-  it("takes a 403 that names no sale state as a refusal of the buyer, with its description", async () => {
-    mockFetch(() => json({ title: 'Not your id', description: 'userId is not the signed-in shopper' }, 403));
+  it("takes a 403 that names no sale state as a refusal of the buyer, with its detail", async () => {
+    mockFetch(() => json({ title: 'Not your id', detail: 'userId is not the signed-in shopper' }, 403));
     expect(await purchase({ token: 't.t.t' })).toEqual({
       kind: 'forbidden',
       detail: 'userId is not the signed-in shopper',
@@ -295,7 +326,7 @@ describe('with the shop sign-in (jwt mode)', () => {
   });
 
   it('names the buyer of a pending purchase from the answer', async () => {
-    mockFetch(() => json({ status: 'pending', title: 'Pending', userId: 'alice' }, 202));
+    mockFetch(() => json({ outcome: 'pending', title: 'Pending', userId: 'alice' }, 202));
     expect(await purchase({ token: 't.t.t' })).toMatchObject({ kind: 'pending', userId: 'alice' });
   });
 });

@@ -1,13 +1,16 @@
 /**
  * The browser side of the flash-sale HTTP API: one function per endpoint, each
  * turning every answer (including network failures) into a typed value, so
- * components never see a raw Response or a thrown fetch error.
+ * components never see a raw Response or a thrown fetch error. Errors are problem
+ * details (RFC 9457): `type`, `title`, `status` and `detail`; a purchase answer names
+ * its `outcome`.
  */
 import type {
   Health,
   LookupResult,
   Metrics,
   Order,
+  ProblemType,
   PurchaseOutcome,
   SaleStatus,
 } from './types';
@@ -33,7 +36,7 @@ function text(body: JsonObject, key: string): string {
 }
 
 function detailOf(body: JsonObject): string {
-  return text(body, 'description') || text(body, 'title');
+  return text(body, 'detail') || text(body, 'title');
 }
 
 function orderOf(body: JsonObject): Order | null {
@@ -61,12 +64,8 @@ function ordersOf(body: JsonObject, first: Order): Order[] {
   return orders.length > 0 ? orders : [first];
 }
 
-/** Seconds to wait: the body's retryAfter, else the Retry-After header, else 1. */
-export function retryAfterSeconds(body: JsonObject, headers: Headers): number {
-  const fromBody = body.retryAfter;
-  if (typeof fromBody === 'number' && Number.isFinite(fromBody) && fromBody > 0) {
-    return Math.ceil(fromBody);
-  }
+/** Seconds to wait: the Retry-After header (seconds or a date), else 1. */
+export function retryAfterSeconds(headers: Headers): number {
   const header = headers.get('Retry-After');
   if (header !== null) {
     const seconds = Number(header);
@@ -120,7 +119,7 @@ export async function purchase(buyer: Buyer, sku: string | null = null): Promise
   }
   const answer = await readJson(response);
   const detail = detailOf(answer);
-  const status = text(answer, 'status');
+  const outcome = text(answer, 'outcome');
 
   switch (response.status) {
     case 200:
@@ -137,7 +136,7 @@ export async function purchase(buyer: Buyer, sku: string | null = null): Promise
       return { kind: 'already_purchased', order: orderOf(answer), detail };
     case 404:
       // The only 404 of this path: a product that is not (or no longer) on sale.
-      if (status === 'unknown_product') {
+      if (outcome === 'unknown_product') {
         return { kind: 'unknown_product', sku: text(answer, 'sku') || (sku ?? ''), detail };
       }
       break;
@@ -147,24 +146,24 @@ export async function purchase(buyer: Buyer, sku: string | null = null): Promise
     }
     case 403:
     case 425:
-      if (status === 'ended') {
+      if (outcome === 'ended') {
         return { kind: 'ended', endsAt: text(answer, 'endsAt') || null, detail };
       }
       // A 403 that names no sale state refuses the buyer, not the moment.
-      if (response.status === 403 && status !== 'not_started') {
+      if (response.status === 403 && outcome !== 'not_started') {
         return { kind: 'forbidden', detail: detail || 'The shop refused this purchase.' };
       }
       return { kind: 'not_started', startsAt: text(answer, 'startsAt') || null, detail };
     case 429:
       return {
         kind: 'rate_limited',
-        retryAfterS: retryAfterSeconds(answer, response.headers),
+        retryAfterS: retryAfterSeconds(response.headers),
         detail,
       };
     case 503:
       return {
         kind: 'unavailable',
-        retryAfterS: retryAfterSeconds(answer, response.headers),
+        retryAfterS: retryAfterSeconds(response.headers),
         detail,
       };
     case 400:
@@ -284,8 +283,13 @@ export function parseStatusEvent(data: string): StatusSnapshot | null {
   return { status, clockOffsetMs: clockOffsetMs(status, receivedAt, receivedAt) };
 }
 
-/** `status` is the HTTP status of a refusal (401: a token is needed, 403: a wrong one). */
-export type Fetched<T> = { ok: true; value: T } | { ok: false; detail: string; status?: number };
+/**
+ * `status` is the HTTP status of a refusal, `problem` its problem type when it is one
+ * (a 401's `/problems/token-required`: a token is needed; `/problems/invalid-token`: a wrong one).
+ */
+export type Fetched<T> =
+  | { ok: true; value: T }
+  | { ok: false; detail: string; status?: number; problem?: ProblemType };
 
 async function getJson<T>(
   path: string,
@@ -303,7 +307,8 @@ async function getJson<T>(
     const body = await readJson(response);
     if (!accept(response.status)) {
       const detail = detailOf(body) || `${path} answered ${response.status}.`;
-      return { ok: false, detail, status: response.status };
+      const problem = text(body, 'type') as ProblemType | '';
+      return { ok: false, detail, status: response.status, ...(problem ? { problem } : {}) };
     }
     return { ok: true, value: body as unknown as T };
   } catch (error) {

@@ -32,6 +32,9 @@ export type Sale = Schemas['Sale'];
 
 export type Order = Schemas['Order'];
 
+/** A problem's `type` (RFC 9457): one of the URIs the document declares. */
+export type ProblemType = Schemas['Problem']['type'];
+
 /** Every outcome the operator's metrics count, in the order the dashboard shows them. */
 export const OUTCOME_KINDS = [
   'confirmed',

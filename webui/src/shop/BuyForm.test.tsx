@@ -24,7 +24,7 @@ async function buyAs(userId: string) {
 
 describe('BuyForm', () => {
   it('shows the order id and place in line when confirmed', async () => {
-    mockFetch(() => json({ status: 'confirmed', ...ORDER }, 201));
+    mockFetch(() => json({ outcome: 'confirmed', ...ORDER }, 201));
     const onAnswered = vi.fn();
     render(<BuyForm onAnswered={onAnswered} />);
     await buyAs('alice');
@@ -47,13 +47,13 @@ describe('BuyForm', () => {
     await user.click(button);
     await user.keyboard('{Enter}');
     expect(calls).toHaveLength(1);
-    answer(json({ status: 'confirmed', ...ORDER }, 201));
+    answer(json({ outcome: 'confirmed', ...ORDER }, 201));
     await screen.findByText('Order confirmed!');
     expect(button).toBeEnabled();
   });
 
   it('submits with the Enter key', async () => {
-    const calls = mockFetch(() => json({ status: 'sold_out', title: 'Sold out' }, 410));
+    const calls = mockFetch(() => json({ outcome: 'sold_out', title: 'Sold out' }, 410));
     render(<BuyForm onAnswered={() => undefined} />);
     const user = userEvent.setup();
     await user.type(screen.getByLabelText('Your user id'), 'bob{Enter}');
@@ -62,7 +62,7 @@ describe('BuyForm', () => {
   });
 
   it('says "already bought" with the existing order', async () => {
-    mockFetch(() => json({ status: 'already_purchased', ...ORDER, title: 'Already purchased' }, 409));
+    mockFetch(() => json({ outcome: 'already_purchased', ...ORDER, title: 'Already purchased' }, 409));
     render(<BuyForm onAnswered={() => undefined} />);
     await buyAs('alice');
     const outcome = await screen.findByTestId('purchase-outcome');
@@ -71,7 +71,7 @@ describe('BuyForm', () => {
   });
 
   it('tells the wait when rate limited and holds the button until then', async () => {
-    mockFetch(() => json({ status: 'rate_limited', title: 'Too many', retryAfter: 30 }, 429, { 'Retry-After': '30' }));
+    mockFetch(() => json({ outcome: 'rate_limited', title: 'Too many' }, 429, { 'Retry-After': '30' }));
     render(<BuyForm onAnswered={() => undefined} />);
     await buyAs('alice');
     expect(await screen.findByTestId('purchase-outcome')).toHaveTextContent('Please wait 30 seconds');
@@ -87,16 +87,16 @@ describe('BuyForm', () => {
   });
 
   it('asks to try again later when the shop is busy', async () => {
-    mockFetch(() => json({ status: 'unavailable', title: 'Busy', retryAfter: 2 }, 503));
+    mockFetch(() => json({ outcome: 'unavailable', title: 'Busy' }, 503, { 'Retry-After': '2' }));
     render(<BuyForm onAnswered={() => undefined} />);
     await buyAs('alice');
     expect(await screen.findByTestId('purchase-outcome')).toHaveTextContent('try again in 2 seconds');
   });
 
   it.each([
-    [403, { status: 'not_started', title: 'Not yet', startsAt: '2030-01-01T00:00:00Z' }, 'has not started'],
-    [403, { status: 'ended', title: 'Over' }, 'has ended'],
-    [400, { title: 'Invalid', description: 'userId is too long' }, 'userId is too long'],
+    [403, { outcome: 'not_started', title: 'Not yet', startsAt: '2030-01-01T00:00:00Z' }, 'has not started'],
+    [403, { outcome: 'ended', title: 'Over' }, 'has ended'],
+    [400, { title: 'Invalid', detail: 'userId is too long' }, 'userId is too long'],
   ])('has a message for HTTP %i', async (status, body, words) => {
     mockFetch(() => json(body, status));
     render(<BuyForm onAnswered={() => undefined} />);
@@ -120,7 +120,7 @@ describe('BuyForm', () => {
     let lookups = 0;
     mockFetch((url) => {
       if (url.endsWith('/purchase')) {
-        return json({ status: 'pending', title: 'Pending', location: '/flash-sale/purchase/alice' }, 202);
+        return json({ outcome: 'pending', title: 'Pending', location: '/flash-sale/purchase/alice' }, 202);
       }
       lookups += 1;
       return lookups < 2 ? json({ title: 'Not found' }, 404) : json(ORDER);

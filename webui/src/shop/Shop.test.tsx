@@ -176,7 +176,7 @@ describe('Shop with the event stream', () => {
     const sources = installFakeEventSource();
     const calls = mockFetch((url) =>
       url.endsWith('/purchase')
-        ? json({ status: 'confirmed', orderId: 'o-1', userId: 'alice', position: 64, purchasedAt: '', saleId: 1 }, 201)
+        ? json({ outcome: 'confirmed', orderId: 'o-1', userId: 'alice', position: 64, purchasedAt: '', saleId: 1 }, 201)
         : json({ ...OPEN_STATUS, remaining: 36, sold: 64 }, 200, { ETag: '"v64"' }),
     );
     render(<Shop pollMs={20} />);
@@ -201,7 +201,7 @@ describe('Shop with both the stream and a poll', () => {
     let answerPoll: (response: Response) => void = () => undefined;
     const calls = mockFetch((url) =>
       url.endsWith('/purchase')
-        ? json({ status: 'confirmed', orderId: 'o-1', userId: 'bo', position: 64, purchasedAt: '', saleId: 1 }, 201)
+        ? json({ outcome: 'confirmed', orderId: 'o-1', userId: 'bo', position: 64, purchasedAt: '', saleId: 1 }, 201)
         : new Promise<Response>((resolve) => (answerPoll = resolve)),
     );
     render(<Shop pollMs={1000} />);

@@ -59,7 +59,7 @@ async function buyAs(userId: string) {
 
 describe('Shop with one product', () => {
   it("shows the status's product, with no picker, and buys it by its sku", async () => {
-    const { calls } = renderShop(OPEN_STATUS, purchaseAnswer(json({ status: 'confirmed', ...ORDER, sku: 'aurora-anc' }, 201), OPEN_STATUS));
+    const { calls } = renderShop(OPEN_STATUS, purchaseAnswer(json({ outcome: 'confirmed', ...ORDER, sku: 'aurora-anc' }, 201), OPEN_STATUS));
     expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Aurora ANC Headphones');
     expect(screen.getByTestId('product-price')).toHaveTextContent('€49.00');
     expect(screen.getByTestId('product-description')).toHaveTextContent('40 hours of battery');
@@ -91,7 +91,7 @@ describe('Shop with one product', () => {
   });
 
   it('still sells on a server without a catalogue, and sends no sku', async () => {
-    const { calls } = renderShop(LEGACY_STATUS, purchaseAnswer(json({ status: 'confirmed', ...ORDER }, 201), LEGACY_STATUS));
+    const { calls } = renderShop(LEGACY_STATUS, purchaseAnswer(json({ outcome: 'confirmed', ...ORDER }, 201), LEGACY_STATUS));
     expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Flash sale');
     expect(screen.queryByTestId('product-price')).not.toBeInTheDocument();
     expect(screen.getByTestId('product-image-placeholder')).toBeInTheDocument();
@@ -119,7 +119,7 @@ describe('Shop with several products', () => {
   });
 
   it("shows the chosen one's picture, price and description, and sends its sku", async () => {
-    const { calls } = renderShop(TEES, purchaseAnswer(json({ status: 'confirmed', ...ORDER, sku: 'tee-l' }, 201)));
+    const { calls } = renderShop(TEES, purchaseAnswer(json({ outcome: 'confirmed', ...ORDER, sku: 'tee-l' }, 201)));
     const user = userEvent.setup();
     await user.click(radio(/size M/));
     expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Tee, size M');
@@ -168,25 +168,25 @@ describe('Shop with several products', () => {
   it.each([
     [
       410,
-      { title: 'Sold out', status: 'sold_out', sku: 'tee-m' },
+      { title: 'Sold out', outcome: 'sold_out', sku: 'tee-m' },
       'sold_out',
       'Tee, size M has sold out. Others may still be in stock',
     ],
     [
       409,
-      { status: 'already_purchased', title: 'Already purchased', ...ORDER, sku: 'tee-l' },
+      { outcome: 'already_purchased', title: 'Already purchased', ...ORDER, sku: 'tee-l' },
       'already_purchased',
       'Your order o-9 for Tee, size L (number 20 in line) stands.',
     ],
     [
       404,
-      { title: 'Unknown product', status: 'unknown_product', sku: 'tee-m' },
+      { title: 'Unknown product', outcome: 'unknown_product', sku: 'tee-m' },
       'unknown_product',
       'Tee, size M is no longer on sale; nothing was bought.',
     ],
     [
       409,
-      { status: 'already_purchased', title: 'Already purchased', ...ORDER, sku: 'retired-sku' },
+      { outcome: 'already_purchased', title: 'Already purchased', ...ORDER, sku: 'retired-sku' },
       'already_purchased',
       'Your order o-9 for retired-sku',
     ],

@@ -102,7 +102,7 @@ describe('Shop with the shop sign-in (jwt mode)', () => {
   it('buys with the bearer token and no user id in the body, and shows the confirmation', async () => {
     const token = tokenFor('alice');
     window.sessionStorage.setItem(TOKEN_KEY, token);
-    const calls = renderShop(purchaseHandler(() => json({ status: 'confirmed', ...ORDER }, 201)));
+    const calls = renderShop(purchaseHandler(() => json({ outcome: 'confirmed', ...ORDER }, 201)));
     await userEvent.setup().click(screen.getByRole('button', { name: 'Buy now' }));
     expect(await screen.findByTestId('purchase-outcome')).toHaveTextContent('Order confirmed!');
     const buy = calls.find((call) => call.url === '/flash-sale/purchase');
@@ -113,10 +113,10 @@ describe('Shop with the shop sign-in (jwt mode)', () => {
     expect(window.localStorage.length).toBe(0); // no user id remembered
   });
 
-  it("shows a 401's description and turns Buy off", async () => {
+  it("shows a 401's detail and turns Buy off", async () => {
     window.sessionStorage.setItem(TOKEN_KEY, tokenFor('alice'));
     renderShop(
-      purchaseHandler(() => json({ title: 'Invalid token', description: 'the token has been revoked' }, 401)),
+      purchaseHandler(() => json({ title: 'Invalid token', detail: 'the token has been revoked' }, 401)),
     );
     await userEvent.setup().click(screen.getByRole('button', { name: 'Buy now' }));
     await waitFor(() => expect(shopper()).toHaveAttribute('data-state', 'rejected'));
@@ -126,9 +126,9 @@ describe('Shop with the shop sign-in (jwt mode)', () => {
     expect(buyButton()).toBeDisabled();
   });
 
-  it("shows a 403's description", async () => {
+  it("shows a 403's detail", async () => {
     window.sessionStorage.setItem(TOKEN_KEY, tokenFor('alice'));
-    renderShop(purchaseHandler(() => json({ title: 'Not your id', description: 'that is not your id' }, 403)));
+    renderShop(purchaseHandler(() => json({ title: 'Not your id', detail: 'that is not your id' }, 403)));
     await userEvent.setup().click(screen.getByRole('button', { name: 'Buy now' }));
     const outcome = await screen.findByTestId('purchase-outcome');
     expect(outcome).toHaveAttribute('data-kind', 'forbidden');
@@ -145,9 +145,9 @@ describe('Shop with the shop sign-in (jwt mode)', () => {
     expect(header(calls[0], 'Authorization')).toBe(`Bearer ${token}`);
   });
 
-  it("shows a look-up's 401 description, and turns Buy off", async () => {
+  it("shows a look-up's 401 detail, and turns Buy off", async () => {
     window.sessionStorage.setItem(TOKEN_KEY, tokenFor('alice'));
-    renderShop(() => json({ title: 'Invalid token', description: 'the token has expired' }, 401));
+    renderShop(() => json({ title: 'Invalid token', detail: 'the token has expired' }, 401));
     await userEvent.setup().click(screen.getByRole('button', { name: 'Look up my order' }));
     expect(await screen.findByTestId('lookup-result')).toHaveTextContent('The token has expired.');
     expect(shopper()).toHaveAttribute('data-state', 'rejected');

@@ -1,4 +1,5 @@
 import { vi } from 'vitest';
+import type { ProblemType } from '../lib/types';
 
 export interface Call {
   url: string;
@@ -11,6 +12,21 @@ export function json(body: unknown, status = 200, headers: Record<string, string
   return new Response(JSON.stringify(body), {
     status,
     headers: { 'Content-Type': 'application/json', ...headers },
+  });
+}
+
+/** An error answer as the server sends it: a problem (RFC 9457) of the given type. */
+export function problem(
+  type: ProblemType,
+  title: string,
+  status: number,
+  detail: string,
+  headers: Record<string, string> = {},
+  extensions: Record<string, unknown> = {},
+): Response {
+  return new Response(JSON.stringify({ type, title, status, detail, ...extensions }), {
+    status,
+    headers: { 'Content-Type': 'application/problem+json', ...headers },
   });
 }
 
