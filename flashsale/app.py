@@ -19,7 +19,11 @@ import falcon.media
 import orjson
 
 from flashsale.api import error_handlers
-from flashsale.api.admin import AdminSaleResource, SaleStarter
+from flashsale.api.admin import AdminSaleResource
+from flashsale.api.admin_access import AdminAccess, AdminGateway
+from flashsale.api.admin_audit import AdminAuditResource
+from flashsale.api.admin_reads import AdminReads, SalesReader
+from flashsale.api.admin_sales import AdminSaleItemResource, AdminSalesResource
 from flashsale.api.bearer import BearerAuth
 from flashsale.api.events import EventStreams, StatusBroadcaster
 from flashsale.api.guard import PurchaseGuard
@@ -53,8 +57,9 @@ log = logging.getLogger("flashsale.app")
 GC_YOUNG_THRESHOLD = 10_000
 
 
-class AllocatorGateway(Allocation, SaleStarter, Protocol):
-    """The allocator as the API sees it: purchases and new sales, and its connection."""
+class AllocatorGateway(Allocation, AdminGateway, Protocol):
+    """The allocator as the API sees it: purchases and the operator's commands, and its
+    connection."""
 
     async def start(self, timeout_s: float) -> bool: ...
 
@@ -66,6 +71,8 @@ class AppDeps:
     view: ServerView
     allocator: AllocatorGateway
     lookups: OrderLookups
+    # Sales and the audit trail as the admin API reads them (the journal, or Redis).
+    sales: SalesReader
     recorder: MetricsRecorder
     guard: PurchaseGuard
     identity: Identity
@@ -80,9 +87,12 @@ class LifespanMiddleware:
     """Connect to the allocator and start the broadcaster before serving; let go of
     them and the journal after."""
 
-    def __init__(self, deps: AppDeps, broadcaster: StatusBroadcaster) -> None:
+    def __init__(
+        self, deps: AppDeps, broadcaster: StatusBroadcaster, admin_reads: AdminReads
+    ) -> None:
         self.deps = deps
         self.broadcaster = broadcaster
+        self.admin_reads = admin_reads
 
     async def process_startup(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         if not await self.deps.allocator.start(self.deps.connect_timeout_s):
@@ -100,6 +110,7 @@ class LifespanMiddleware:
         self.broadcaster.stop()
         await self.deps.allocator.close()
         self.deps.lookups.close()
+        self.admin_reads.close()
 
 
 def create_app(deps: AppDeps) -> EventStreams:
@@ -112,9 +123,10 @@ def create_app(deps: AppDeps) -> EventStreams:
         heartbeat_s=settings.events_heartbeat_s,
         count_streams=deps.recorder.count_streams,
     )
+    admin_reads = AdminReads(deps.sales)
     app: falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response] = falcon.asgi.App(
         middleware=[
-            LifespanMiddleware(deps, broadcaster),
+            LifespanMiddleware(deps, broadcaster, admin_reads),
             MetricsMiddleware(deps.recorder),
             SecurityHeaders(),
         ]
@@ -141,15 +153,20 @@ def create_app(deps: AppDeps) -> EventStreams:
     app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json, operator))
     app.add_route("/flash-sale/health", HealthResource(view, breaker.as_json, operator))
     app.add_route("/metrics", PrometheusResource(view, breaker.as_json, operator))
-    app.add_route(
-        "/flash-sale/admin/sale",
-        AdminSaleResource(
-            _bearer(deps, settings.admin_token, "admin", "FLASHSALE_ADMIN_TOKEN"),
-            view.board,
-            deps.allocator,
-            settings.product,
-        ),
+    admin = AdminAccess(
+        _bearer(deps, settings.admin_token, "admin", "FLASHSALE_ADMIN_TOKEN"),
+        deps.allocator,
+        deps.guard.addresses,
     )
+    app.add_route("/flash-sale/admin/sale", AdminSaleResource(admin, view.board, settings.product))
+    app.add_route(
+        "/flash-sale/admin/sales",
+        AdminSalesResource(admin, admin_reads, view.board, settings.product),
+    )
+    app.add_route(
+        "/flash-sale/admin/sales/{sale_id}", AdminSaleItemResource(admin, admin_reads, view.board)
+    )
+    app.add_route("/flash-sale/admin/audit", AdminAuditResource(admin, admin_reads))
     app.add_route("/flash-sale/images/{name}", ImagesResource(settings.images_dir))
     app.add_route(OPENAPI_PATH, OpenApiResource(openapi_document()))
     app.add_route("/problems/{slug}", ProblemPagesResource())

@@ -18,14 +18,18 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
+from flashsale import journal_sales
 from flashsale.catalogue import Product
 from flashsale.errors import JournalLocked
 from flashsale.journal_room import Room, disk_full
+from flashsale.journal_sales import insert_product, products_of_sale
 from flashsale.records import OrderRecord, SaleRecord, SaleTerms
+
+__all__ = ["Journal", "JournalLock", "JournalReader", "products_of_sale"]
 
 BUSY_TIMEOUT_MS = 5000
 # Every commit rewrites the same few right-edge pages of the B-trees, and a
@@ -130,15 +134,6 @@ def _orders(db: sqlite3.Connection, where: str, params: tuple[int | str, ...]) -
     return [OrderRecord(*row) for row in rows]
 
 
-def products_of_sale(db: sqlite3.Connection, sale_id: int) -> tuple[Product, ...]:
-    rows = db.execute(
-        "SELECT sku, name, description, price_cents, currency, image_url, stock, "
-        "per_user_limit FROM products WHERE sale_id = ? ORDER BY place",
-        (sale_id,),
-    ).fetchall()
-    return tuple(Product(*row) for row in rows)
-
-
 def _nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
@@ -211,6 +206,10 @@ class Journal:
         self._db.executescript(TABLES)
         self._upgrade()
         self._db.executescript(GUARDS)
+        journal_sales.create_tables(self._db)
+        if journal_sales.needs_upgrade(self._db):
+            with self._transaction():
+                journal_sales.upgrade(self._db)
 
     def _open(self) -> sqlite3.Connection:
         db = _connect(self.path, read_only=False)
@@ -253,7 +252,9 @@ class Journal:
             return 0
         with self._transaction():
             for sale_id, stock in orphans:
-                self._insert_product(sale_id, 0, replace(product, stock=stock, per_user_limit=None))
+                insert_product(
+                    self._db, sale_id, 0, replace(product, stock=stock, per_user_limit=None)
+                )
                 self._db.execute(
                     "UPDATE orders SET sku = ? WHERE sale_id = ? AND sku = ''",
                     (product.sku, sale_id),
@@ -261,48 +262,20 @@ class Journal:
         return len(orphans)
 
     def latest_sale(self) -> SaleRecord | None:
-        row = self._db.execute(
-            "SELECT sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us "
-            "FROM sales ORDER BY sale_id DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return None
-        sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us = row
-        products = products_of_sale(self._db, sale_id)
-        terms = SaleTerms(products, per_user_limit, starts_at_us, ends_at_us)
-        return SaleRecord(sale_id, stock, terms, created_at_us)
+        return journal_sales.read_sale(self._db)
 
     def create_sale(self, terms: SaleTerms) -> SaleRecord:
-        created = time.time_ns() // 1000
-        stock = terms.stock
         with self._transaction():
-            cursor = self._db.execute(
-                "INSERT INTO sales (stock, per_user_limit, starts_at_us, ends_at_us, "
-                "created_at_us) VALUES (?, ?, ?, ?, ?)",
-                (stock, terms.per_user_limit, terms.starts_at_us, terms.ends_at_us, created),
-            )
-            sale_id = cursor.lastrowid or 0
-            for place, product in enumerate(terms.products):
-                self._insert_product(sale_id, place, product)
-        return SaleRecord(sale_id, stock, terms, created)
+            return journal_sales.insert_sale(self._db, terms, time.time_ns() // 1000)
 
-    def _insert_product(self, sale_id: int, place: int, product: Product) -> None:
-        self._db.execute(
-            "INSERT INTO products (sale_id, sku, place, name, description, price_cents, "
-            "currency, image_url, stock, per_user_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                sale_id,
-                product.sku,
-                place,
-                product.name,
-                product.description,
-                product.price_cents,
-                product.currency,
-                product.image_url,
-                product.stock,
-                product.per_user_limit,
-            ),
-        )
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for journal_sales' writes inside `transaction()`."""
+        return self._db
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One synced transaction: everything in it is durable together, or not at all."""
+        return self._transaction()
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db, "sale_id = ? ORDER BY position", (sale_id,))

@@ -32,6 +32,7 @@ from flashsale.clock import instant_us
 from flashsale.config import Settings
 from flashsale.errors import ConfigError, JournalLocked
 from flashsale.journal import JournalLock, JournalReader
+from flashsale.journal_sales import SalesReader
 from flashsale.log_limit import install as limit_repeated_log_records
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder, failures_since
@@ -332,12 +333,12 @@ def worker_app() -> EventStreams:
         addresses=ClientAddress(settings.forwarded_allow_ips),
         store=runtime.store_board,
     )
+    store = redis_store(settings) if settings.engine == "redis" else None
     deps = AppDeps(
         view=view,
         allocator=client,
-        lookups=OrderLookups(
-            redis_store(settings) if settings.engine == "redis" else JournalReader(settings.db_path)
-        ),
+        lookups=OrderLookups(store or JournalReader(settings.db_path)),
+        sales=store or SalesReader(settings.db_path),
         recorder=MetricsRecorder(row),
         guard=guard,
         identity=runtime.identity,

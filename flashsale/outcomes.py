@@ -22,6 +22,8 @@ class Outcome(IntEnum):
     EXPIRED = 9
     # The sku is not one of the current sale's products (the sale changed meanwhile).
     UNKNOWN_PRODUCT = 10
+    # The operator paused the sale: nothing is sold until it is resumed.
+    PAUSED = 11
 
     @property
     def word(self) -> str:

@@ -9,7 +9,8 @@ pass them on. Plain data, no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any, NamedTuple
 
 from flashsale.catalogue import Product
@@ -18,7 +19,7 @@ from flashsale.catalogue import Product
 @dataclass(frozen=True)
 class SaleTerms:
     """What a sale sells and on what terms, passed as one value: the admin API's new
-    sale, the START_SALE message, the first sale from the settings, and what each
+    sale, the ADMIN command that creates it, the first sale from the settings, and what each
     engine stores. A term a sale gains later belongs here."""
 
     products: tuple[Product, ...]
@@ -32,7 +33,7 @@ class SaleTerms:
         return sum(product.stock for product in self.products)
 
     def spec_json(self) -> dict[str, Any]:
-        """The terms as START_SALE carries them (and SALE_STARTED's reply shows them)."""
+        """The terms as the ADMIN command carries them (and its answer shows them)."""
         return {
             "products": [product.spec_json() for product in self.products],
             "perUserLimit": self.per_user_limit,
@@ -51,14 +52,53 @@ class SaleTerms:
         )
 
 
+class Phase(IntEnum):
+    """Where the operator has put a sale (flashsale.sale_lifecycle derives its state).
+    The values are the sale board's; the journal and Redis store the words."""
+
+    ACTIVE = 0
+    PAUSED = 1
+    ENDED = 2  # final
+
+    @property
+    def word(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def of_word(cls, word: str) -> Phase:
+        return cls[word.upper()]
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """What the operator's commands have made of a sale, stored with it. `version`
+    counts its changes (1 at creation), and names it in its ETag."""
+
+    phase: Phase = Phase.ACTIVE
+    version: int = 1
+    paused_at_us: int | None = None  # while paused: since when
+    ended_at_us: int | None = None  # once ended by a command (or by a new sale)
+
+
 @dataclass(frozen=True)
 class SaleRecord:
-    """A sale as its engine keeps it: its terms, under the id and time it was made."""
+    """A sale as its engine keeps it: its terms (`ends_at_us` may be moved), under the
+    id and time it was made, and its lifecycle."""
 
     sale_id: int
     stock: int  # over all its products, as the engine recorded it
     terms: SaleTerms
     created_at_us: int
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    @property
+    def etag(self) -> str:
+        """The entity tag of the sale's admin resource, quoted as in an ETag header."""
+        return sale_etag(self.sale_id, self.lifecycle.version)
+
+
+def sale_etag(sale_id: int, version: int) -> str:
+    return f'"sale-{sale_id}-v{version}"'
 
 
 class OrderRecord(NamedTuple):

@@ -2,7 +2,8 @@
 
 A sale has one or more products, each with its own stock; the per-user limit
 counts over the whole sale (a product may have a lower one of its own). One
-book serves the whole sale first come, first served. Pure logic, no I/O: the
+book serves the whole sale first come, first served, and refuses everything
+while the sale is paused or ended (flashsale.sale_lifecycle). Pure logic, no I/O: the
 allocator loop feeds it requests in arrival order and journals the orders it
 returns before anyone is told.
 """
@@ -13,8 +14,12 @@ from collections.abc import Iterable, Sequence
 
 from flashsale.catalogue import Product
 from flashsale.outcomes import Outcome
-from flashsale.records import OrderRecord, SaleRecord, order_id_for
+from flashsale.records import OrderRecord, Phase, SaleRecord, order_id_for
+from flashsale.sale_lifecycle import ENDED, PAUSED, UPCOMING, sale_state
 from flashsale.shm.sale_board import SaleSnapshot
+
+# The refusal of each state in which nothing is sold.
+_CLOSED = {ENDED: Outcome.ENDED, PAUSED: Outcome.PAUSED, UPCOMING: Outcome.NOT_STARTED}
 
 
 class _Shelf:
@@ -36,6 +41,7 @@ class StockBook:
         self._by_user: dict[str, list[OrderRecord]] = {}
         self._by_id: dict[str, OrderRecord] = {}
         self._unjournaled: list[OrderRecord] = []
+        self.last_sold_at_us = 0  # the latest decision instant of a sale
         for order in sorted(orders, key=lambda o: o.position):
             self._remember(order)
         for shelf in self._shelves.values():
@@ -54,6 +60,7 @@ class StockBook:
         self._by_id[order.order_id] = order
         if order.position > self.sold:
             self.sold = order.position
+            self.last_sold_at_us = order.purchased_at_us
         shelf = self._shelves[order.sku]
         if order.sku_position > shelf.sold:
             shelf.sold = order.sku_position
@@ -75,10 +82,13 @@ class StockBook:
             return Outcome.UNKNOWN_PRODUCT, None
         sale = self.sale
         terms = sale.terms
-        if terms.starts_at_us is not None and now_us < terms.starts_at_us:
-            return Outcome.NOT_STARTED, None
-        if terms.ends_at_us is not None and now_us >= terms.ends_at_us:
-            return Outcome.ENDED, None
+        starts, ends = terms.starts_at_us, terms.ends_at_us
+        if (
+            sale.lifecycle.phase is not Phase.ACTIVE
+            or (starts is not None and now_us < starts)
+            or (ends is not None and now_us >= ends)
+        ):
+            return self._closed(now_us), None
         owned: Sequence[OrderRecord] = self._by_user.get(user_id, ())
         if len(owned) >= terms.per_user_limit:
             return Outcome.ALREADY_PURCHASED, owned[0]
@@ -105,6 +115,32 @@ class StockBook:
         self._unjournaled.append(order)
         return Outcome.CONFIRMED, order
 
+    def change(self, sale: SaleRecord) -> None:
+        """The same sale after an operator's change (its lifecycle, its end): decisions
+        from now on follow it. Its products and orders are the same."""
+        if sale.sale_id != self.sale.sale_id:
+            raise ValueError(f"sale {sale.sale_id} is not the book's sale {self.sale.sale_id}")
+        self.sale = sale
+
+    @property
+    def remaining(self) -> int:
+        return max(self.sale.stock - self.sold, 0)
+
+    def sold_by_sku(self) -> dict[str, int]:
+        """Each product's sold count, and "" for the whole sale."""
+        return {**{sku: shelf.sold for sku, shelf in self._shelves.items()}, "": self.sold}
+
+    def _closed(self, now_us: int) -> Outcome:
+        """Why nothing is sold now: ended > paused > not started (as the sale's state)."""
+        state = sale_state(
+            self.sale.lifecycle.phase,
+            self.sale.terms.starts_at_us,
+            self.sale.terms.ends_at_us,
+            self.remaining,
+            now_us,
+        )
+        return _CLOSED[state]
+
     def holds(self, order_id: str) -> bool:
         return order_id in self._by_id
 
@@ -118,5 +154,4 @@ class StockBook:
         return orders
 
     def snapshot(self) -> SaleSnapshot:
-        sold = {sku: shelf.sold for sku, shelf in self._shelves.items()}
-        return SaleSnapshot.of(self.sale, {**sold, "": self.sold})
+        return SaleSnapshot.of(self.sale, self.sold_by_sku())

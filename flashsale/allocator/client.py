@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Connection
 
+from flashsale.admin_commands import AdminRequest
 from flashsale.allocator.messages import (
     ACK,
     HANDSHAKE_TIMEOUT_S,
@@ -52,16 +53,16 @@ from flashsale.allocator.messages import (
     Request,
     authenticate,
     purchase_body,
-    start_sale_body,
 )
 from flashsale.outcomes import Outcome
-from flashsale.records import Confirmation, Order, SaleTerms
+from flashsale.records import Confirmation, Order
 from flashsale.shm.slots import IN_FLIGHT
 
 log = logging.getLogger("flashsale.allocator.client")
 
 RECONNECT_INTERVAL_S = 0.02
-START_SALE_TIMEOUT_S = 5.0
+# An operator's command waits for the purchases before it to be durable, then its own commit.
+ADMIN_TIMEOUT_S = 5.0
 _UNREAD_BYTES = struct.Struct("i")
 
 
@@ -249,11 +250,12 @@ class AllocatorClient:
             reply_deadline_ns,
         )
 
-    async def start_sale(self, terms: SaleTerms) -> Decision:
+    async def admin(self, request: AdminRequest) -> Decision:
+        """An operator's command: its answer (flashsale.admin_commands.AdminAnswer) is the
+        decision's body; UNAVAILABLE or PENDING when none came in time."""
         now_ns = time.monotonic_ns()
-        deadline_ns = now_ns + max(self.reply_timeout_ns, int(START_SALE_TIMEOUT_S * 1e9))
-        body = start_sale_body(terms)
-        return await self._call(Kind.START_SALE, body, now_ns, deadline_ns, deadline_ns)
+        deadline_ns = now_ns + max(self.reply_timeout_ns, int(ADMIN_TIMEOUT_S * 1e9))
+        return await self._call(Kind.ADMIN, request.encode(), now_ns, deadline_ns, deadline_ns)
 
     async def _call(
         self,

@@ -8,8 +8,9 @@ Committer's thread while the loop decides the next batch; the sold count is
 published and the replies sent only once that commit is durable.
 
 The jobs live beside it: the worker connections (peers.py), accepting them
-(accepting.py), deciding (deciding.py), the group commits (commits.py) and a
-journal that cannot be written (journal_health.py).
+(accepting.py), deciding (deciding.py), the group commits (commits.py), the
+operator's commands (admin.py) and a journal that cannot be written
+(journal_health.py).
 """
 
 from __future__ import annotations
@@ -24,22 +25,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from flashsale.admin_commands import AdminAnswer, AdminRequest
 from flashsale.allocator.accepting import Acceptor
+from flashsale.allocator.admin import AdminDesk
 from flashsale.allocator.book import StockBook
 from flashsale.allocator.commits import CommitPipeline
 from flashsale.allocator.deciding import decide_purchases
 from flashsale.allocator.journal_health import JournalHealth, describe
-from flashsale.allocator.messages import (
-    Kind,
-    Reply,
-    frame,
-    read_start_sale_body,
-    sale_refused,
-    sale_started,
-)
+from flashsale.allocator.messages import Kind, Reply, admin_reply, frame
 from flashsale.allocator.peers import Peer, Peers, Pending
 from flashsale.journal import Journal, JournalLock
-from flashsale.records import OrderRecord, SaleRecord, SaleTerms
+from flashsale.records import OrderRecord, SaleTerms
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.store_board import StoreBoard
 
@@ -133,6 +129,7 @@ class Allocator:
         self.board.publish_sale(self.book.snapshot())
         self.health = JournalHealth(self.journal, self.store_board)
         self.health.check()
+        self._admin = AdminDesk(self.journal)
         self._group_commits = CommitPipeline(
             self.journal, self._peers, on_durable=self._durable, on_failure=self._commit_failed
         )
@@ -215,10 +212,10 @@ class Allocator:
         decide_purchases(self.book, purchases, group.replies, selling=not self.health.failing)
         group.orders += self.book.take_unjournaled()
         for item in batch:
-            if item.kind == Kind.START_SALE:
-                # The old sale's decisions are durable and answered first.
+            if item.kind == Kind.ADMIN:
+                # The decisions before it are durable and answered first: a pause is exact.
                 self._group_commits.settle()
-                reply = self._start_sale(item).encode()
+                reply = self._admin_command(item).encode()
                 self._peers.send({item.peer: [frame(reply)]})
 
     # -- what the commits report ------------------------------------------------------
@@ -246,24 +243,49 @@ class Allocator:
         self.book = StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
         return self.book.holds
 
-    # -- a new sale ---------------------------------------------------------------------
-    def _start_sale(self, request: Pending) -> Reply:
-        terms = read_start_sale_body(request.body)
+    # -- the operator's commands ------------------------------------------------------
+    def _admin_command(self, request: Pending) -> Reply:
+        command = AdminRequest.decode(request.body)
         if self.health.failing:
             self.health.check()  # now: an operator is waiting
+        answer: AdminAnswer
         if self.health.error is not None:
-            return sale_refused(request.seq, request.request_id, self.health.error)
-        try:
-            sale: SaleRecord = self.journal.create_sale(terms)
-        except sqlite3.OperationalError as exc:
-            self.health.failed(exc)
-            return sale_refused(request.seq, request.request_id, describe(exc))
-        self.book = StockBook(sale)
-        self.board.publish_sale(self.book.snapshot())
+            answer = not_selling(self.health.error)
+        else:
+            sale = self.book.sale
+            try:
+                answer, book = self._admin.decide(self.book, command)
+            except sqlite3.OperationalError as exc:
+                self.health.failed(exc)
+                answer = not_selling(describe(exc))
+            else:
+                if book is not self.book or book.sale is not sale:  # a new sale, or a change
+                    self.book = book
+                    self.board.publish_sale(book.snapshot())
+                    _log_change(answer)
+        return admin_reply(request.seq, request.request_id, answer)
+
+
+def not_selling(error: str) -> AdminAnswer:
+    """Nothing was changed: the store cannot be written, for `error`."""
+    return AdminAnswer(503, "not-selling", {"error": error})
+
+
+def _log_change(answer: AdminAnswer) -> None:
+    sale = answer.sale
+    if sale is None:
+        return
+    if answer.status == 201 and not answer.replayed:
         log.info(
-            "allocator: sale %s started with %s products, stock %s",
+            "allocator: sale %s created with %s products, stock %s",
             sale.sale_id,
             len(sale.terms.products),
             sale.stock,
         )
-        return sale_started(request.seq, request.request_id, sale)
+    elif answer.status == 200:
+        log.info(
+            "allocator: sale %s is %s (version %s)",
+            sale.sale_id,
+            sale.lifecycle.phase.word,
+            sale.lifecycle.version,
+        )

@@ -9,20 +9,20 @@ which the allocator drops with it. Frames use `Connection.send_bytes` framing
 per read.
 
 Worker to allocator: REQUEST (48 bytes) followed, for a PURCHASE, by the sku's
-length (one byte), the sku and the UTF-8 user id (`purchase_body`); for
-START_SALE, by the sale's terms in JSON (`start_sale_body`).
+length (one byte), the sku and the UTF-8 user id (`purchase_body`); for an
+ADMIN command (create a sale, change it, or record a refusal in the audit
+trail), by the command and its audit context in JSON (flashsale.admin_commands).
 
 Allocator to worker, told apart by their first byte (the kind):
 - ACK: how many frames of this connection the allocator has read in all. It is
   written before the allocator reads the clock for those requests' decisions,
   which is what lets a worker tell "never read" from "read" (client.py).
 - REPLY (48 bytes) for a decision, followed by the order id (36 characters) and
-  its sku when there is an order, or by JSON for SALE_STARTED.
+  its sku when there is an order, or by the JSON of an ADMIN_ANSWER.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import struct
 from dataclasses import dataclass
@@ -30,8 +30,8 @@ from enum import IntEnum
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from typing import NamedTuple
 
+from flashsale.admin_commands import AdminAnswer
 from flashsale.outcomes import Outcome
-from flashsale.records import SaleRecord, SaleTerms
 
 LENGTH = struct.Struct("!i")
 # kind, flags, payload_len, slot, seq, request_id, arrival_ns, sell_deadline_ns
@@ -63,20 +63,11 @@ def read_purchase_body(body: bytes) -> tuple[str, str]:
     return body[end:].decode("utf-8"), body[1:end].decode("ascii")
 
 
-def start_sale_body(terms: SaleTerms) -> bytes:
-    """A START_SALE's body: the new sale's terms, as JSON."""
-    return json.dumps(terms.spec_json()).encode()
-
-
-def read_start_sale_body(body: bytes) -> SaleTerms:
-    return SaleTerms.from_spec(json.loads(body))
-
-
 class Kind(IntEnum):
     PURCHASE = 2
-    START_SALE = 3
+    ADMIN = 3
     DECISION = 10
-    SALE_STARTED = 11
+    ADMIN_ANSWER = 11
     ACK = 12
 
 
@@ -164,25 +155,9 @@ class Reply:
         return cls(Kind(kind), Outcome(outcome), seq, request_id, sale_id, unit, position, at, body)
 
 
-def sale_started(seq: int, request_id: bytes, sale: SaleRecord) -> Reply:
-    """The reply to START_SALE once the sale is durable (flashsale.api.admin reads its JSON)."""
-    body = json.dumps(
-        {
-            "saleId": sale.sale_id,
-            "stock": sale.stock,
-            **sale.terms.spec_json(),
-            "createdAtUs": sale.created_at_us,
-        }
-    ).encode()
-    return Reply(
-        Kind.SALE_STARTED, Outcome.CONFIRMED, seq, request_id, sale_id=sale.sale_id, body=body
-    )
-
-
-def sale_refused(seq: int, request_id: bytes, error: str) -> Reply:
-    """Nothing was changed: the store could not take the new sale, for `error`."""
-    body = json.dumps({"error": error}).encode()
-    return Reply(Kind.SALE_STARTED, Outcome.UNAVAILABLE, seq, request_id, body=body)
+def admin_reply(seq: int, request_id: bytes, answer: AdminAnswer) -> Reply:
+    """The reply to an ADMIN command, sent once what it did is durable."""
+    return Reply(Kind.ADMIN_ANSWER, Outcome.CONFIRMED, seq, request_id, body=answer.encode())
 
 
 def frame(payload: bytes) -> bytes:

@@ -20,6 +20,7 @@ from flashsale.api.problems import (
     PROBLEM_JSON,
     RATE_LIMITED,
     SALE_ENDED,
+    SALE_PAUSED,
     SOLD_OUT,
     UNAVAILABLE,
     UNKNOWN_PRODUCT,
@@ -32,6 +33,8 @@ from flashsale.outcomes import Outcome
 from flashsale.records import Order
 
 RETRY_AFTER_UNAVAILABLE_S = 1
+# A pause is the operator's: shoppers need not ask every second.
+RETRY_AFTER_PAUSED_S = 5
 
 
 def answer_purchase(
@@ -100,6 +103,14 @@ def answer_purchase(
         )
     elif outcome is Outcome.ENDED:
         refuse(resp, SALE_ENDED, outcome, "the sale is over", {"endsAt": iso_from_us(ends_at_us)})
+    elif outcome is Outcome.PAUSED:
+        refuse(
+            resp,
+            SALE_PAUSED,
+            outcome,
+            "the sale is paused; nothing was bought",
+            retry_after_s=RETRY_AFTER_PAUSED_S,
+        )
     elif outcome is Outcome.RATE_LIMITED:
         refuse(
             resp,

@@ -9,11 +9,14 @@ import falcon.asgi
 from flashsale.api.problems import PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, HTTPProblem
 from flashsale.config import BODY_MAX_BYTES
 
+MERGE_PATCH = "application/merge-patch+json"
 
-async def read_json_body(req: falcon.asgi.Request) -> bytes:
+
+async def read_json_body(req: falcon.asgi.Request, *, merge_patch: bool = False) -> bytes:
+    """The body, as it is; `merge_patch`: application/merge-patch+json (RFC 7396) too."""
     content_type = req.content_type
     if content_type != "application/json":  # else the exact type every client sends
-        _check_json_content_type(content_type or "")
+        _check_json_content_type(content_type or "", merge_patch=merge_patch)
     coding = req.get_header("Content-Encoding")
     if coding is not None:
         _check_no_content_coding(coding)
@@ -30,10 +33,13 @@ async def read_json_body(req: falcon.asgi.Request) -> bytes:
     return raw
 
 
-def _check_json_content_type(content_type: str) -> None:
+def _check_json_content_type(content_type: str, *, merge_patch: bool) -> None:
     media_type, _, params = content_type.partition(";")
-    if media_type.strip().lower() != "application/json":
-        raise HTTPProblem(UNSUPPORTED_MEDIA_TYPE, "send the body as Content-Type: application/json")
+    accepted = ("application/json", MERGE_PATCH) if merge_patch else ("application/json",)
+    if media_type.strip().lower() not in accepted:
+        raise HTTPProblem(
+            UNSUPPORTED_MEDIA_TYPE, f"send the body as Content-Type: {' or '.join(accepted)}"
+        )
     charset = params.strip().lower()
     if charset and charset.replace(" ", "") not in {"charset=utf-8", "charset=utf8"}:
         raise HTTPProblem(UNSUPPORTED_MEDIA_TYPE, "send the body as UTF-8")

@@ -44,11 +44,15 @@ _INVALID: tuple[tuple[type[InvalidInput], ProblemType], ...] = (
 )
 
 
+def problem_of_invalid(exc: InvalidInput) -> ProblemType:
+    """The problem type a kind of bad input is answered with."""
+    return next(problem for kind, problem in _INVALID if isinstance(exc, kind))
+
+
 async def _invalid_input(
     req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: InvalidInput, params: dict[str, Any]
 ) -> None:
-    problem = next(problem for kind, problem in _INVALID if isinstance(exc, kind))
-    raise HTTPProblem(problem, exc.description)
+    raise HTTPProblem(problem_of_invalid(exc), exc.description)
 
 
 async def _unavailable(

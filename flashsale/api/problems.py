@@ -83,6 +83,14 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
     ),
     ("sale-ended", 403, "Sale ended", "The sale is over (`endsAt`): nothing more is sold."),
     (
+        "sale-paused",
+        503,
+        "Sale paused",
+        "The operator has paused the sale: nothing is sold until it is resumed. Nothing was "
+        "bought, and no attempt was counted against the shopper: try again after `Retry-After` "
+        "seconds.",
+    ),
+    (
         "rate-limited",
         429,
         "Too many attempts",
@@ -146,8 +154,23 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
         "invalid-sale",
         400,
         "Invalid sale",
-        "A new sale's terms are refused (`detail` names the field and the rule: stock, limits, "
-        "times, products). No sale was started.",
+        "A sale's terms are refused: a new sale's (stock, limits, times, products), or a "
+        "change's (an `endsAt` in the past, or not after `startsAt`). `detail` names the field "
+        "and the rule. Nothing was changed.",
+    ),
+    (
+        "invalid-idempotency-key",
+        400,
+        "Invalid Idempotency-Key",
+        "The `Idempotency-Key` header must be 1 to 255 visible ASCII characters. Nothing was "
+        "changed.",
+    ),
+    (
+        "invalid-query",
+        400,
+        "Invalid query",
+        "A query parameter is refused: `limit` out of its range, or an `after` cursor this "
+        "server did not give. `detail` names it.",
     ),
     (
         "bad-request",
@@ -199,6 +222,43 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
         "No purchase",
         "This shopper has bought nothing in the current sale (with signed shoppers: or the "
         "order asked for is not the caller's own).",
+    ),
+    (
+        "sale-in-progress",
+        409,
+        "Sale in progress",
+        "The current sale (`saleId`, its `state` and `etag`) has not ended, so no new sale was "
+        "made: end it first (PATCH it to `ended`), or replace it by sending `If-Match` with "
+        'its `etag` or `"replaces": <saleId>`.',
+    ),
+    (
+        "sale-not-current",
+        409,
+        "Not the current sale",
+        "Only the current sale (`currentSaleId`) can be paused, resumed, ended or given a new "
+        "end; this one was replaced. Nothing was changed.",
+    ),
+    (
+        "sale-already-ended",
+        409,
+        "Sale already ended",
+        "The sale has ended (`endedAt`), by a command or at its `endsAt`; an ended sale is "
+        "final. Nothing was changed: make a new sale instead.",
+    ),
+    (
+        "precondition-failed",
+        412,
+        "Precondition failed",
+        "`If-Match` or `replaces` names a sale, or a version of it, that is no longer the "
+        "current one (`saleId` and `etag` are). Read the sale again and decide again; nothing "
+        "was changed.",
+    ),
+    (
+        "idempotency-key-reused",
+        422,
+        "Idempotency key reused",
+        "This `Idempotency-Key` was used within the last 24 hours for a request with another "
+        "body (it made sale `saleId`). Nothing was changed: use a new key for a new request.",
     ),
     (
         "method-not-allowed",
@@ -313,6 +373,9 @@ INVALID_BODY = BY_SLUG["invalid-body"]
 INVALID_USER_ID = BY_SLUG["invalid-user-id"]
 INVALID_SKU = BY_SLUG["invalid-sku"]
 INVALID_SALE = BY_SLUG["invalid-sale"]
+SALE_PAUSED = BY_SLUG["sale-paused"]
+INVALID_IDEMPOTENCY_KEY = BY_SLUG["invalid-idempotency-key"]
+INVALID_QUERY = BY_SLUG["invalid-query"]
 BAD_REQUEST = BY_SLUG["bad-request"]
 TOKEN_REQUIRED = BY_SLUG["token-required"]
 INVALID_TOKEN = BY_SLUG["invalid-token"]

@@ -23,6 +23,8 @@ from flashsale.errors import InvalidSku
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
+from flashsale.records import Phase
+from flashsale.sale_lifecycle import PAUSED
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 
 LOOKUP_PREFIX = "/flash-sale/purchase/"
@@ -108,6 +110,8 @@ class PurchaseResource:
                 lookup_path=lambda: lookup_path(user_id),
             )
             return
+        if sale is not None and sale.phase is Phase.PAUSED and _paused(req, resp, sale):
+            return  # answered from shared memory, and not counted against the shopper
         rate = await self.guard.rate(req, user_id)
         rate_headers(resp, self.guard.rate_policy, rate)
         retry_after_s = 1
@@ -171,6 +175,8 @@ class PurchaseResource:
             return Decision(Outcome.NOT_STARTED)
         if state == "ended":
             return Decision(Outcome.ENDED)
+        if state == PAUSED:  # paused since the check before the rate limit
+            return Decision(Outcome.PAUSED)
         if state == "sold_out":
             # A shopper whose first answer was lost must learn they own one.
             owned = await self.lookups.orders_of_user(sale, user_id)
@@ -178,6 +184,15 @@ class PurchaseResource:
                 return Decision(Outcome.ALREADY_PURCHASED, owned[0])
             return Decision(Outcome.SOLD_OUT)
         return None
+
+
+def _paused(req: falcon.asgi.Request, resp: falcon.asgi.Response, sale: SaleSnapshot) -> bool:
+    """Answer `paused` if the sale is (a paused sale past its end has ended)."""
+    if sale.state(time.time_ns() // 1000) != PAUSED:
+        return False
+    req.context.outcome = Outcome.PAUSED
+    answer_purchase(resp, Outcome.PAUSED, user_id="", lookup_path=str)
+    return True
 
 
 class PurchaseLookupResource:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flashsale.clock import iso_from_us
-from flashsale.records import Order
+from flashsale.records import Order, SaleRecord
+from flashsale.sale_lifecycle import OPEN, SOLD_OUT, admin_state, sale_state
 from flashsale.shm.sale_board import SaleSnapshot
 
 
@@ -41,4 +43,45 @@ def sale_json(sale: SaleSnapshot, at_us: int) -> dict[str, Any]:
             }
             for place, item in enumerate(sale.products)
         ],
+    }
+
+
+def sale_resource_json(sale: SaleRecord, sold: Mapping[str, int], at_us: int) -> dict[str, Any]:
+    """The admin API's sale: its terms, totals, lifecycle and ETag, as it is at `at_us`
+    (`sold`: by sku, and "" for the whole sale)."""
+    terms, lifecycle = sale.terms, sale.lifecycle
+    total_sold = sold.get("", 0)
+    remaining = max(sale.stock - total_sold, 0)
+    state = admin_state(
+        sale_state(lifecycle.phase, terms.starts_at_us, terms.ends_at_us, remaining, at_us)
+    )
+    products = []
+    for product in terms.products:
+        product_sold = sold.get(product.sku, 0)
+        product_remaining = max(product.stock - product_sold, 0)
+        products.append(
+            {
+                **product.spec_json(),
+                "total": product.stock,
+                "sold": product_sold,
+                "remaining": product_remaining,
+                "state": SOLD_OUT if state == OPEN and product_remaining == 0 else state,
+            }
+        )
+    return {
+        "saleId": sale.sale_id,
+        "state": state,
+        "phase": lifecycle.phase.word,
+        "version": lifecycle.version,
+        "total": sale.stock,
+        "sold": total_sold,
+        "remaining": remaining,
+        "perUserLimit": terms.per_user_limit,
+        "startsAt": iso_from_us(terms.starts_at_us),
+        "endsAt": iso_from_us(terms.ends_at_us),
+        "createdAt": iso_from_us(sale.created_at_us),
+        "endedAt": iso_from_us(lifecycle.ended_at_us),
+        "pausedAt": iso_from_us(lifecycle.paused_at_us),
+        "products": products,
+        "etag": sale.etag,
     }

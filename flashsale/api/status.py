@@ -35,7 +35,8 @@ class SaleStatus:
         """(tag, body, at_us), without the body's fields of the moment (see complete);
         None before the allocator has published a sale.
 
-        The tag covers what a shopper's page shows: it changes when the page should.
+        The tag covers what a shopper's page shows: it changes when the page should
+        (a pause or a resume changes the sale's lifecycle version).
         """
         sale = self.view.board.sale()
         if sale is None:
@@ -44,7 +45,8 @@ class SaleStatus:
         body = sale_json(sale, at_us)
         body["breaker"] = self.breaker_state()
         body["auth"] = self.auth
-        return f"{sale.sale_id}-{sale.sold}-{body['state']}-{body['breaker']}", body, at_us
+        tag = f"{sale.sale_id}.{sale.version}-{sale.sold}-{body['state']}-{body['breaker']}"
+        return tag, body, at_us
 
     def complete(self, body: dict[str, Any], at_us: int) -> dict[str, Any]:
         body["queueDepth"] = self.view.queue_depth()

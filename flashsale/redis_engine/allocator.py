@@ -40,5 +40,5 @@ class RedisAllocator(Allocator):
     def _decide(self, batch: list[Pending]) -> None:
         self._redis.add([item for item in batch if item.kind == Kind.PURCHASE])
         for item in batch:
-            if item.kind == Kind.START_SALE:
-                self._redis.start_sale(item)
+            if item.kind == Kind.ADMIN:
+                self._redis.admin(item)

@@ -27,14 +27,9 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
+from flashsale.admin_commands import AdminAnswer, AdminRequest
 from flashsale.allocator.deciding import decision_frame
-from flashsale.allocator.messages import (
-    frame,
-    read_purchase_body,
-    read_start_sale_body,
-    sale_refused,
-    sale_started,
-)
+from flashsale.allocator.messages import admin_reply, frame, read_purchase_body
 from flashsale.allocator.peers import Peers, Pending, Replies
 from flashsale.outcomes import Outcome
 from flashsale.records import SaleRecord, SaleTerms
@@ -141,13 +136,14 @@ class RedisDecisions:
         else:
             self._waiting += purchases
 
-    def start_sale(self, request: Pending) -> None:
-        """After every purchase read before it, as with SQLite (settle)."""
+    def admin(self, request: Pending) -> None:
+        """An operator's command: after every purchase read before it, as with SQLite
+        (settle); Redis decides it between their batches and the next ones."""
         if self.health.failing:
-            self._answer_sale(request, None, self.health.error or "Redis cannot be reached")
+            self._answer_admin(request, _not_selling(self.health.error))
             return
         self._batch_waiting()
-        self._queue.append(Job(lambda: self._create_sale(request), "sale", request))
+        self._queue.append(Job(lambda: self._admin(request), "admin", request))
 
     # -- pacing ---------------------------------------------------------------------------
     def wait_s(self, idle_s: float) -> float:
@@ -214,8 +210,9 @@ class RedisDecisions:
             return
         if job.kind == "decide":
             self._unknown = job  # its reply was lost: sent again, the same outcomes come back
-        elif job.kind == "sale":
-            self._answer_sale(job.payload, None, f"Redis did not answer ({error})")
+        elif job.kind == "admin":
+            self._answer_admin(job.payload, _not_selling(f"Redis did not answer ({error})"))
+            self._next_follow_s = 0.0  # it may have been done: learn the sale once Redis answers
         elif job.kind == "recover":
             self._queue.appendleft(job)
         self.health.failed(error)
@@ -224,10 +221,8 @@ class RedisDecisions:
     def _succeeded(self, job: Job) -> None:
         if job.kind == "decide":
             self._decided(job.payload, job.result)
-        elif job.kind == "sale":
-            sale = job.result
-            self._publish(sale, {"": 0})
-            self._answer_sale(job.payload, sale, "")
+        elif job.kind == "admin":
+            self._admin_done(job.payload, job.result)
         else:  # recover, follow
             sale, sold = job.result
             if sale is not None:
@@ -246,13 +241,17 @@ class RedisDecisions:
     def _recover(self) -> tuple[SaleRecord, dict[str, int]]:
         self._store.load_library()
         sale_id = self._store.first_sale(self._settings.first)
-        _, sold = self._store.state()
+        _, sold, _ = self._store.state()
         return self._store.sale(sale_id), sold
 
     def _follow(self) -> tuple[SaleRecord | None, dict[str, int]]:
-        sale_id, sold = self._store.state()
+        """The current sale if it is not the one this host knows (another host made a
+        new one, or changed its lifecycle), and its sold counts."""
+        sale_id, sold, version = self._store.state()
         known = self._sale
-        if sale_id is None or (known is not None and sale_id == known.sale_id):
+        if sale_id is None or (
+            known is not None and sale_id == known.sale_id and version == known.lifecycle.version
+        ):
             return None, sold
         return self._store.sale(sale_id), sold
 
@@ -269,8 +268,8 @@ class RedisDecisions:
         settings = self._settings
         return self._store.decide(purchases, settings.rate_limit, settings.rate_window_s)
 
-    def _create_sale(self, request: Pending) -> SaleRecord:
-        return self._store.start_sale(read_start_sale_body(request.body))
+    def _admin(self, request: Pending) -> AdminAnswer:
+        return self._store.admin(AdminRequest.decode(request.body))
 
     # -- answers ----------------------------------------------------------------------------
     def _decided(self, batch: Sequence[Pending], result: BatchResult) -> None:
@@ -287,21 +286,32 @@ class RedisDecisions:
         if sale is not None and result.sale_id == sale.sale_id:
             sold = result.sold
             self._board.publish_sold(sold.get("", 0), sold_here, self._places(sold))
+            if result.version != sale.lifecycle.version:
+                self._next_follow_s = 0.0  # another host paused, resumed or ended it
         else:
             self._next_follow_s = 0.0  # another host started a sale: learn it now
         self._peers.send(replies)
 
-    def _answer_sale(self, request: Pending, sale: SaleRecord | None, error: str) -> None:
-        if sale is None:
-            reply = sale_refused(request.seq, request.request_id, error)
-        else:
+    def _admin_done(self, request: Pending, answer: AdminAnswer) -> None:
+        """Publish what the command changed here at once (other hosts follow the store),
+        then answer it."""
+        sale = answer.sale
+        if answer.status == 201 and sale is not None and not answer.replayed:
             log.info(
-                "allocator: sale %s started in Redis with %s products, stock %s",
+                "allocator: sale %s created in Redis with %s products, stock %s",
                 sale.sale_id,
                 len(sale.terms.products),
                 sale.stock,
             )
-            reply = sale_started(request.seq, request.request_id, sale)
+            self._publish(sale, {"": 0})
+        elif answer.status == 200 and sale is not None:
+            self._publish(sale, answer.sold)
+        else:
+            self._next_follow_s = 0.0
+        self._answer_admin(request, answer)
+
+    def _answer_admin(self, request: Pending, answer: AdminAnswer) -> None:
+        reply = admin_reply(request.seq, request.request_id, answer)
         self._peers.send({request.peer: [frame(reply.encode())]})
 
     def _refuse(self, purchases: Sequence[Pending]) -> None:
@@ -319,8 +329,8 @@ class RedisDecisions:
         for job in self._queue:
             if job.kind == "decide":
                 self._refuse(job.payload)
-            elif job.kind == "sale":
-                self._answer_sale(job.payload, None, self.health.error or "Redis failed")
+            elif job.kind == "admin":
+                self._answer_admin(job.payload, _not_selling(self.health.error))
         self._queue = kept
         if self._waiting:
             self._refuse(self._waiting)
@@ -341,6 +351,11 @@ class RedisDecisions:
         if sale is None:
             return {}
         return {place: sold.get(p.sku, 0) for place, p in enumerate(sale.terms.products)}
+
+
+def _not_selling(error: str | None) -> AdminAnswer:
+    """Nothing was changed (or, for a call whose reply was lost, it is not known)."""
+    return AdminAnswer(503, "not-selling", {"error": error or "Redis cannot be reached"})
 
 
 def _arrival(pending: Pending) -> int:

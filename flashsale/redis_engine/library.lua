@@ -9,7 +9,11 @@ and decided (a function does not roll back).
 Keys: one hash tag (`{flashsale}` by default), so they share one cluster slot.
   TAG:current               the current sale's id
   TAG:next_sale             the last sale id given out
-  TAG:sale:ID               hash: limit, starts, ends (-1: none), created, stock, catalogue
+  TAG:sale:ID               hash: limit, starts, ends (-1: none), created, stock, catalogue,
+                            and its lifecycle: phase (active, paused, ended), version (+1 on
+                            each change), paused, ended (-1: none)
+  TAG:sale:ID:changes       list: one entry per version: version TAB at_us TAB action TAB
+                            phase TAB ends (the first holds the end as created)
   TAG:sale:ID:stock         hash: sku -> its stock
   TAG:sale:ID:plimit        hash: sku -> its own per-user limit (absent: the sale's only)
   TAG:sale:ID:sold          hash: '#' (the whole sale) and each sku -> units sold
@@ -17,6 +21,9 @@ Keys: one hash tag (`{flashsale}` by default), so they share one cluster slot.
   TAG:sale:ID:orders        list: every order's record, in position order
   TAG:sale:ID:requests      hash: request id (16 bytes) -> its decision, for the sale's life
   TAG:rate:USER             attempts of USER in its rate window (expires with the window)
+  TAG:idempotency:KEY       a new sale's Idempotency-Key: fingerprint TAB sale id (expires)
+  TAG:audit                 list: the audit trail, one JSON entry per admin action (its
+                            seq is its place in the list, from 1); never trimmed
 
 An order's record: order_id TAB user TAB sku TAB position TAB sku_position TAB
 unit TAB purchased_at_us. A decision: outcome TAB record (empty without an order).
@@ -25,7 +32,7 @@ Outcomes are flashsale.outcomes.Outcome's values.
 ]]
 
 local CONFIRMED, ALREADY_PURCHASED, SOLD_OUT, NOT_STARTED, ENDED, RATE_LIMITED = 0, 1, 2, 3, 4, 5
-local EXPIRED, UNKNOWN_PRODUCT = 9, 10
+local EXPIRED, UNKNOWN_PRODUCT, PAUSED = 9, 10, 11
 local WHOLE_SALE = '#'  -- the sold hash's field for the whole sale (no sku holds '#')
 
 local function tag_of(current_key)
@@ -63,7 +70,7 @@ end
 
 -- KEYS[1]: TAG:current. ARGV: rate limit (0: off), rate window in ms, then for
 -- each purchase: request id, user id, sku, expired ('1': sell nothing to it).
--- Returns {sale id, the sold hash (flat), {decision of each purchase}}.
+-- Returns {sale id, the sold hash (flat), {decision of each purchase}, the sale's version}.
 local function decide(keys, args)
   local n = #args
   if n < 2 or (n - 2) % 4 ~= 0 then
@@ -86,8 +93,9 @@ local function decide(keys, args)
   end
   local tag = tag_of(current_key)
   local base = tag .. ':sale:' .. sale_id
-  local meta = redis.call('HMGET', base, 'limit', 'starts', 'ends')
+  local meta = redis.call('HMGET', base, 'limit', 'starts', 'ends', 'phase', 'version')
   local limit, starts, ends = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3])
+  local phase, version = meta[4] or 'active', meta[5] or '1'
   local now_text = now_us()
   local now = tonumber(now_text)
 
@@ -135,10 +143,12 @@ local function decide(keys, args)
       local outcome, record = nil, ''
       if not stock[sku] then
         outcome = UNKNOWN_PRODUCT
+      elseif phase == 'ended' or (ends >= 0 and now >= ends) then
+        outcome = ENDED
+      elseif phase == 'paused' then
+        outcome = PAUSED
       elseif starts >= 0 and now < starts then
         outcome = NOT_STARTED
-      elseif ends >= 0 and now >= ends then
-        outcome = ENDED
       elseif rate_limit > 0 and attempts[user] >= rate_limit then
         outcome = RATE_LIMITED
       else
@@ -213,19 +223,18 @@ local function decide(keys, args)
       end
     end
   end
-  return {sale_id, flat_hash(base .. ':sold'), decisions}
+  return {sale_id, flat_hash(base .. ':sold'), decisions, version}
 end
 
--- KEYS[1]: TAG:current. ARGV: per-user limit, starts_at_us, ends_at_us (-1: none),
--- catalogue (JSON), then for each product: sku, stock, its own limit ('' none).
--- Returns {sale id, created_at_us}.
-local function create_sale(current_key, args)
+-- A new sale from ARGV (from `first`): per-user limit, starts_at_us, ends_at_us (-1:
+-- none), catalogue (JSON), then for each product: sku, stock, its own limit ('' none).
+-- Returns its id.
+local function create_sale(current_key, args, first, created)
   local tag = tag_of(current_key)
   local sale_id = redis.call('INCR', tag .. ':next_sale')
   local base = tag .. ':sale:' .. sale_id
-  local created = now_us()
   local stock_fields, plimit_fields, sold_fields, total = {}, {}, {WHOLE_SALE, 0}, 0
-  for i = 5, #args, 3 do
+  for i = first + 4, #args, 3 do
     stock_fields[#stock_fields + 1] = args[i]
     stock_fields[#stock_fields + 1] = args[i + 1]
     sold_fields[#sold_fields + 1] = args[i]
@@ -236,51 +245,315 @@ local function create_sale(current_key, args)
       plimit_fields[#plimit_fields + 1] = args[i + 2]
     end
   end
-  redis.call('HSET', base, 'limit', args[1], 'starts', args[2], 'ends', args[3],
-             'created', created, 'stock', total, 'catalogue', args[4])
+  redis.call('HSET', base, 'limit', args[first], 'starts', args[first + 1],
+             'ends', args[first + 2], 'created', created, 'stock', total,
+             'catalogue', args[first + 3], 'phase', 'active', 'version', 1,
+             'paused', -1, 'ended', -1)
   redis.call('HSET', base .. ':stock', unpack(stock_fields))
   if #plimit_fields > 0 then redis.call('HSET', base .. ':plimit', unpack(plimit_fields)) end
   redis.call('HSET', base .. ':sold', unpack(sold_fields))
+  redis.call('RPUSH', base .. ':changes',
+             table.concat({1, created, 'create', 'active', args[first + 2]}, '\t'))
   redis.call('SET', current_key, sale_id)
-  return {sale_id, created}
+  return sale_id
 end
 
-local function check_sale_args(args)
-  if #args < 7 or (#args - 4) % 3 ~= 0 or not tonumber(args[1]) or not tonumber(args[2])
-      or not tonumber(args[3]) then
+-- The lifecycle of sale `base` and whether it has ended by `now` (phase, or past its end).
+local function lifecycle(base, now)
+  local meta = redis.call('HMGET', base, 'phase', 'version', 'ends', 'ended', 'starts', 'stock')
+  local life = {phase = meta[1] or 'active', version = tonumber(meta[2] or '1'),
+                ends = tonumber(meta[3]), ended = tonumber(meta[4] or '-1'),
+                starts = tonumber(meta[5]), stock = tonumber(meta[6])}
+  life.over = life.phase == 'ended' or (life.ends >= 0 and now >= life.ends)
+  return life
+end
+
+local function etag(sale_id, version)
+  return '"sale-' .. sale_id .. '-v' .. string.format('%d', version) .. '"'
+end
+
+-- A change of sale `base`: its fields set, its version + 1, the change appended.
+local function change(base, life, now_text, action, fields)
+  local version = life.version + 1
+  fields[#fields + 1] = 'version'
+  fields[#fields + 1] = version
+  redis.call('HSET', base, unpack(fields))
+  local after = redis.call('HMGET', base, 'phase', 'ends')
+  redis.call('RPUSH', base .. ':changes',
+             table.concat({version, now_text, action, after[1], after[2]}, '\t'))
+end
+
+-- Ended now: final, and its end brought forward to now if it was later.
+local function end_sale(base, life, now, now_text, action)
+  local ends = now_text
+  if life.ends >= 0 and life.ends <= now then ends = string.format('%d', life.ends) end
+  change(base, life, now_text, action, {'phase', 'ended', 'ended', now_text, 'paused', -1, 'ends', ends})
+end
+
+-- Replaced: a sale made before lifecycles were stored (no version) that a later one
+-- followed, recorded as ended when that one was made, as the SQLite journal's upgrade does.
+local function upgrade(tag)
+  local last = tonumber(redis.call('GET', tag .. ':next_sale') or '0')
+  for sale_id = 1, last do
+    local base = tag .. ':sale:' .. sale_id
+    local meta = redis.call('HMGET', base, 'version', 'created', 'ends')
+    if meta[2] and not meta[1] then
+      redis.call('HSET', base, 'phase', 'active', 'version', 1, 'paused', -1, 'ended', -1)
+      redis.call('RPUSH', base .. ':changes', table.concat({1, meta[2], 'create', 'active', meta[3]}, '\t'))
+      local later = redis.call('HGET', tag .. ':sale:' .. (sale_id + 1), 'created')
+      local ends = tonumber(meta[3])
+      if later and not (ends >= 0 and ends <= tonumber(later)) then
+        local life = lifecycle(base, 0)
+        change(base, life, later, 'replaced', {'phase', 'ended', 'ended', later, 'ends', later})
+      end
+    end
+  end
+end
+
+-- A sale's arguments from ARGV[first] on.
+local function check_sale_args(args, first)
+  local n = #args - first + 1
+  if n < 7 or (n - 4) % 3 ~= 0 or not tonumber(args[first]) or not tonumber(args[first + 1])
+      or not tonumber(args[first + 2]) then
     return false
   end
-  for i = 5, #args, 3 do
+  for i = first + 4, #args, 3 do
     if #args[i] == 0 or not tonumber(args[i + 1]) then return false end
   end
   return true
 end
 
+-- KEYS[1]: TAG:current; ARGV: a sale, as create_sale reads it. The current sale, if it
+-- has not ended, is ended as replaced. Returns {sale id, created_at_us}. (The admin API
+-- creates sales with flashsale_admin; this is the benchmarks' and the tests'.)
 local function start_sale(keys, args)
-  if not check_sale_args(args) then
+  if not check_sale_args(args, 1) then
     return redis.error_reply('ERR flashsale_start_sale: malformed sale')
   end
-  return create_sale(keys[1], args)
+  local current = redis.call('GET', keys[1])
+  local now_text = now_us()
+  if current then
+    local base = tag_of(keys[1]) .. ':sale:' .. current
+    local life = lifecycle(base, tonumber(now_text))
+    if not life.over then end_sale(base, life, tonumber(now_text), now_text, 'replaced') end
+  end
+  return {create_sale(keys[1], args, 1, now_text), now_text}
 end
 
--- The first sale of a new store, unless one exists (several hosts may start at once).
+-- The first sale of a new store, unless one exists (several hosts may start at once);
+-- an older store's sales get their lifecycle.
 local function first_sale(keys, args)
-  if not check_sale_args(args) then
+  if not check_sale_args(args, 1) then
     return redis.error_reply('ERR flashsale_first_sale: malformed sale')
   end
+  upgrade(tag_of(keys[1]))
   local current = redis.call('GET', keys[1])
   if current then return {current, 0} end
-  return create_sale(keys[1], args)
+  return {create_sale(keys[1], args, 1, now_us()), 0}
 end
 
--- What a host's shared memory follows: {current sale id or false, its sold hash}.
+-- What a host's shared memory follows: {current sale id or false, its sold hash, its
+-- lifecycle version}.
 local function state(keys, args)
   local sale_id = redis.call('GET', keys[1])
-  if not sale_id then return {false, {}} end
-  return {sale_id, flat_hash(tag_of(keys[1]) .. ':sale:' .. sale_id .. ':sold')}
+  if not sale_id then return {false, {}, 0} end
+  local base = tag_of(keys[1]) .. ':sale:' .. sale_id
+  return {sale_id, flat_hash(base .. ':sold'), redis.call('HGET', base, 'version') or '1'}
 end
+
+-- The state an operator sees at `now` (flashsale.sale_lifecycle's order).
+local function admin_state(base, life, now)
+  if life.over then return 'ended' end
+  if life.phase == 'paused' then return 'paused' end
+  if life.starts >= 0 and now < life.starts then return 'scheduled' end
+  local sold = tonumber(redis.call('HGET', base .. ':sold', WHOLE_SALE) or '0')
+  if sold >= life.stock then return 'sold_out' end
+  return 'open'
+end
+
+local function json_or_null(value)
+  if value == nil then return 'null' end
+  return cjson.encode(value)
+end
+
+local function present(value)
+  return value ~= nil and value ~= cjson.null
+end
+
+-- Append an entry to the audit trail (flashsale.journal_sales.AuditEntry, as JSON).
+local function audit(tag, now_text, action, attempted, sale_id, status, problem, replayed, context)
+  local entry = '{"atUs":' .. now_text .. ',"action":' .. cjson.encode(action)
+    .. ',"attempted":' .. json_or_null(attempted)
+    .. ',"saleId":' .. (sale_id and string.format('%d', sale_id) or 'null')
+    .. ',"status":' .. string.format('%d', status)
+    .. ',"problem":' .. json_or_null(problem)
+    .. ',"replayed":' .. (replayed and 'true' or 'false')
+    .. ',"context":' .. context .. '}'
+  redis.call('RPUSH', tag .. ':audit', entry)
+end
+
+-- An admin command's answer: {status, problem ('' when done), sale id (0: none), replayed
+-- (0/1), at_us, {extension, value, ...} (values as text), the sale's hash (flat), its sold
+-- hash (flat), its changes}.
+local function answer(tag, status, problem, sale_id, replayed, now_text, extensions)
+  local fields, sold, changes = {}, {}, {}
+  if sale_id then
+    local base = tag .. ':sale:' .. sale_id
+    fields, sold = flat_hash(base), flat_hash(base .. ':sold')
+    changes = redis.call('LRANGE', base .. ':changes', 0, 0)
+  end
+  return {status, problem or '', sale_id or 0, replayed and 1 or 0, now_text, extensions or {},
+          fields, sold, changes}
+end
+
+local function refuse(tag, command, context, now_text, status, problem, sale_id, extensions)
+  audit(tag, now_text, 'refused', command.attempted, sale_id, status, problem, false, context)
+  return answer(tag, status, problem, nil, false, now_text, extensions)
+end
+
+-- If-Match against the sale's ETag (strong comparison; '*': any).
+local function if_match_holds(tags, tag_now)
+  if not present(tags) then return true end
+  for _, tag in ipairs(tags) do
+    if tag == '*' or tag == tag_now then return true end
+  end
+  return false
+end
+
+local function create_command(keys, args, command, context, now, now_text)
+  local current_key = keys[1]
+  local tag = tag_of(current_key)
+  local key = command.idempotencyKey
+  if present(key) then
+    local known = redis.call('GET', tag .. ':idempotency:' .. key)
+    if known then
+      local fingerprint, sale_id = string.match(known, '^([^\t]*)\t(%d+)$')
+      if fingerprint ~= command.fingerprint then
+        return refuse(tag, command, context, now_text, 422, 'idempotency-key-reused',
+                      tonumber(sale_id), {'saleId', sale_id})
+      end
+      audit(tag, now_text, 'create', 'create', tonumber(sale_id), 201, nil, true, context)
+      return answer(tag, 201, nil, sale_id, true, now_text)
+    end
+  end
+  if not check_sale_args(args, 3) then
+    return redis.error_reply('ERR flashsale_admin: malformed sale')
+  end
+  local current = redis.call('GET', current_key)
+  local base = tag .. ':sale:' .. current
+  local life = lifecycle(base, now)
+  local current_tag = etag(current, life.version)
+  local replaces = command.replaces
+  if (present(replaces) and tonumber(replaces) ~= tonumber(current))
+      or not if_match_holds(command.ifMatch, current_tag) then
+    return refuse(tag, command, context, now_text, 412, 'precondition-failed', tonumber(current),
+                  {'saleId', current, 'etag', current_tag})
+  end
+  if not present(replaces) and not present(command.ifMatch) and not life.over then
+    return refuse(tag, command, context, now_text, 409, 'sale-in-progress', tonumber(current),
+                  {'saleId', current, 'state', admin_state(base, life, now), 'etag', current_tag})
+  end
+  local action = 'create'
+  if not life.over then
+    end_sale(base, life, now, now_text, 'replaced')
+    action = 'replace'
+  end
+  local sale_id = create_sale(current_key, args, 3, now_text)
+  if present(key) then
+    redis.call('SET', tag .. ':idempotency:' .. key, command.fingerprint .. '\t' .. sale_id,
+               'PX', command.keyTtlMs)
+  end
+  audit(tag, now_text, action, 'create', sale_id, 201, nil, false, context)
+  return answer(tag, 201, nil, sale_id, false, now_text)
+end
+
+local function change_command(keys, command, context, now, now_text)
+  local tag = tag_of(keys[1])
+  local current = tonumber(redis.call('GET', keys[1]))
+  local sale_id = tonumber(command.saleId)
+  if not sale_id or sale_id < 1 or sale_id > current then
+    return refuse(tag, command, context, now_text, 404, 'not-found', nil,
+                  {'saleId', tostring(command.saleId)})
+  end
+  if sale_id ~= current then
+    return refuse(tag, command, context, now_text, 409, 'sale-not-current', sale_id,
+                  {'saleId', command.saleId, 'currentSaleId', current})
+  end
+  local base = tag .. ':sale:' .. current
+  local life = lifecycle(base, now)
+  local current_tag = etag(current, life.version)
+  if not if_match_holds(command.ifMatch, current_tag) then
+    return refuse(tag, command, context, now_text, 412, 'precondition-failed', current,
+                  {'saleId', current, 'etag', current_tag})
+  end
+  if life.over then
+    local ended = life.ended
+    if ended < 0 then ended = life.ends end
+    return refuse(tag, command, context, now_text, 409, 'sale-already-ended', current,
+                  {'saleId', current, 'endedAtUs', string.format('%d', ended)})
+  end
+  local action = command.action
+  if action == 'pause' then
+    if life.phase ~= 'paused' then
+      change(base, life, now_text, action, {'phase', 'paused', 'paused', now_text})
+    end
+  elseif action == 'resume' then
+    if life.phase ~= 'active' then
+      change(base, life, now_text, action, {'phase', 'active', 'paused', -1})
+    end
+  elseif action == 'end' then
+    end_sale(base, life, now, now_text, action)
+  elseif action == 'set_end' then
+    local ends = -1
+    if present(command.endsAtUs) then ends = tonumber(command.endsAtUs) end
+    if ends >= 0 and ends <= now then
+      return refuse(tag, command, context, now_text, 400, 'invalid-sale', current,
+                    {'field', 'endsAt', 'reason', 'past'})
+    end
+    if ends >= 0 and life.starts >= 0 and ends <= life.starts then
+      return refuse(tag, command, context, now_text, 400, 'invalid-sale', current,
+                    {'field', 'endsAt', 'reason', 'not_after_start'})
+    end
+    if ends ~= life.ends then
+      change(base, life, now_text, action, {'ends', string.format('%d', ends)})
+    end
+  else
+    return redis.error_reply('ERR flashsale_admin: unknown action')
+  end
+  audit(tag, now_text, action, action, current, 200, nil, false, context)
+  return answer(tag, 200, nil, current, false, now_text)
+end
+
+-- KEYS[1]: TAG:current. ARGV[1]: the command (JSON: flashsale.redis_engine.store), ARGV[2]:
+-- its audit context (JSON), then for a creation the new sale as create_sale reads it.
+-- Decided, recorded and audited at once: see `answer` for what it returns.
+local function admin(keys, args)
+  local ok, command = pcall(cjson.decode, args[1] or '')
+  if not ok or type(command) ~= 'table' or not args[2] or not pcall(cjson.decode, args[2]) then
+    return redis.error_reply('ERR flashsale_admin: malformed command')
+  end
+  if not redis.call('GET', keys[1]) then
+    return redis.error_reply('NOSALE no sale has been started')
+  end
+  local context, now_text = args[2], now_us()
+  local now = tonumber(now_text)
+  if command.kind == 'create' then
+    return create_command(keys, args, command, context, now, now_text)
+  elseif command.kind == 'change' then
+    return change_command(keys, command, context, now, now_text)
+  elseif command.kind == 'refusal' and tonumber(command.status) and type(command.problem) == 'string' then
+    local sale_id = nil
+    if present(command.saleId) then sale_id = tonumber(command.saleId) end
+    audit(tag_of(keys[1]), now_text, 'refused', command.attempted, sale_id,
+          tonumber(command.status), command.problem, false, context)
+    return answer(tag_of(keys[1]), tonumber(command.status), command.problem, nil, false, now_text)
+  end
+  return redis.error_reply('ERR flashsale_admin: malformed command')
+end
+
 
 redis.register_function('flashsale_decide', decide)
 redis.register_function('flashsale_start_sale', start_sale)
 redis.register_function('flashsale_first_sale', first_sale)
+redis.register_function('flashsale_admin', admin)
 redis.register_function{function_name = 'flashsale_state', callback = state, flags = {'no-writes'}}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,19 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.retry import Retry
 
+from flashsale.admin_commands import (
+    AdminAnswer,
+    AdminRequest,
+    AuditContext,
+    ChangeSale,
+    CreateSale,
+    attempted_action,
+)
 from flashsale.catalogue import Product
 from flashsale.errors import Unavailable
+from flashsale.journal_sales import IDEMPOTENCY_KEY_TTL_S, AuditEntry
 from flashsale.outcomes import Outcome
-from flashsale.records import OrderRecord, SaleRecord, SaleTerms
+from flashsale.records import Lifecycle, OrderRecord, Phase, SaleRecord, SaleTerms
 
 LIBRARY = (Path(__file__).parent / "library.lua").read_text(encoding="utf-8")
 NO_TIME = -1
@@ -62,6 +71,11 @@ class BatchResult:
     sale_id: int
     sold: dict[str, int]  # by sku, and "" for the whole sale
     decisions: list[Decided]
+    version: int  # the sale's lifecycle version when they were decided
+
+
+# Extension members of an admin answer that are integers (Lua answers them as text).
+_INTEGER_EXTENSIONS = frozenset({"saleId", "currentSaleId", "endedAtUs"})
 
 
 class RedisStore:
@@ -136,25 +150,46 @@ class RedisStore:
         args: list[Any] = [rate_limit, window_s * 1000]
         for purchase in purchases:
             args += [purchase.request_id, purchase.user_id, purchase.sku, int(purchase.expired)]
-        sale_id, sold, decisions = self._call("flashsale_decide", *args)
+        sale_id, sold, decisions, version = self._call("flashsale_decide", *args)
         sale = int(sale_id)
-        return BatchResult(sale, _sold(sold), [_decided(sale, text) for text in decisions])
+        decided = [_decided(sale, text) for text in decisions]
+        return BatchResult(sale, _sold(sold), decided, int(version))
 
-    def state(self) -> tuple[int | None, dict[str, int]]:
-        """The current sale's id (None: none yet) and its sold counts."""
-        sale_id, sold = self._call("flashsale_state", read_only=True)
-        return (int(sale_id) if sale_id else None), _sold(sold)
+    def admin(self, request: AdminRequest) -> AdminAnswer:
+        """An operator's command, decided, recorded and audited in one FCALL (library.lua)."""
+        command = request.command
+        args: list[Any] = [
+            json.dumps(_command_json(request), ensure_ascii=False),
+            json.dumps(request.context.to_json(), ensure_ascii=False),
+        ]
+        if isinstance(command, CreateSale):
+            args += _sale_args(command.terms)
+        status, problem, sale_id, replayed, at_us, extensions, fields, sold, changes = self._call(
+            "flashsale_admin", *args
+        )
+        sale = None
+        if int(sale_id):
+            sale = _sale_of(int(sale_id), _fields(fields))
+            if int(status) == 201:  # as it was created: its first answer's, also on a replay
+                sale = _as_created(sale, changes[0])
+        return AdminAnswer(
+            int(status),
+            problem.decode() or None,
+            _extensions(extensions),
+            sale,
+            {} if int(status) == 201 else _sold(sold),
+            sale.created_at_us if sale is not None and int(status) == 201 else int(at_us),
+            bool(int(replayed)),
+        )
+
+    def state(self) -> tuple[int | None, dict[str, int], int]:
+        """The current sale's id (None: none yet), its sold counts and lifecycle version."""
+        sale_id, sold, version = self._call("flashsale_state", read_only=True)
+        return (int(sale_id) if sale_id else None), _sold(sold), int(version)
 
     def sale(self, sale_id: int) -> SaleRecord:
         fields: dict[bytes, bytes] = self._client.hgetall(f"{self._tag}:sale:{sale_id}")  # type: ignore[assignment]
-        catalogue = json.loads(fields[b"catalogue"])
-        terms = SaleTerms(
-            tuple(Product.from_spec(spec) for spec in catalogue),
-            int(fields[b"limit"]),
-            _instant(fields[b"starts"]),
-            _instant(fields[b"ends"]),
-        )
-        return SaleRecord(sale_id, int(fields[b"stock"]), terms, int(fields[b"created"]))
+        return _sale_of(sale_id, fields)
 
     # -- look-ups (workers): a Redis that fails them is a 503, as a journal's would be ----
     def orders_of_user(self, sale_id: int, user_id: str) -> list[OrderRecord]:
@@ -168,6 +203,39 @@ class RedisStore:
         with _unavailable_if_failing(self.url):
             lines = self._client.lrange(f"{self._tag}:sale:{sale_id}:orders", 0, -1)
         return [_order(sale_id, _raw(line)) for line in lines]
+
+    # -- the admin API's reads (workers) ------------------------------------------------
+    def all_sales(self) -> list[tuple[SaleRecord, dict[str, int]]]:
+        """Every sale with its sold counts, newest first."""
+        client = self._client
+        with _unavailable_if_failing(self.url):
+            last = int(client.get(f"{self._tag}:next_sale") or 0)
+            pipe = client.pipeline(transaction=False)
+            for sale_id in range(last, 0, -1):
+                pipe.hgetall(f"{self._tag}:sale:{sale_id}")
+                pipe.hgetall(f"{self._tag}:sale:{sale_id}:sold")
+            found = pipe.execute()
+        sales = []
+        for place, sale_id in enumerate(range(last, 0, -1)):
+            fields, sold = found[2 * place], found[2 * place + 1]
+            if fields:
+                sales.append((_sale_of(sale_id, fields), _sold_of(sold)))
+        return sales
+
+    def one_sale(self, sale_id: int) -> tuple[SaleRecord, dict[str, int]] | None:
+        client = self._client
+        with _unavailable_if_failing(self.url):
+            pipe = client.pipeline(transaction=False)
+            pipe.hgetall(f"{self._tag}:sale:{sale_id}")
+            pipe.hgetall(f"{self._tag}:sale:{sale_id}:sold")
+            fields, sold = pipe.execute()
+        return (_sale_of(sale_id, fields), _sold_of(sold)) if fields else None
+
+    def audit_page(self, after: int, limit: int) -> list[AuditEntry]:
+        """Up to `limit` entries after seq `after` (an entry's seq is its place, from 1)."""
+        with _unavailable_if_failing(self.url):
+            lines = self._client.lrange(f"{self._tag}:audit", after, after + limit - 1)
+        return [_audit_entry(after + n + 1, _raw(line)) for n, line in enumerate(lines)]
 
     def _call(self, function: str, *args: Any, read_only: bool = False) -> Any:
         call = self._client.fcall_ro if read_only else self._client.fcall
@@ -196,6 +264,97 @@ def as_redis_error(exc: Exception) -> RedisError:
     failed = RedisConnectionError(str(exc))
     failed.__cause__ = exc
     return failed
+
+
+def _command_json(request: AdminRequest) -> dict[str, Any]:
+    """The command as library.lua's flashsale_admin reads it (instants as text: Lua's
+    numbers are doubles, exact but printed in exponent form)."""
+    command = request.command
+    value: dict[str, Any] = {"attempted": attempted_action(command)}
+    if isinstance(command, CreateSale):
+        return value | {
+            "kind": "create",
+            "replaces": command.replaces,
+            "ifMatch": command.if_match,
+            "idempotencyKey": command.idempotency_key,
+            "fingerprint": command.fingerprint,
+            "keyTtlMs": IDEMPOTENCY_KEY_TTL_S * 1000,
+        }
+    if isinstance(command, ChangeSale):
+        ends = command.change.ends_at_us
+        return value | {
+            "kind": "change",
+            "saleId": command.sale_id,
+            "action": command.change.action,
+            "endsAtUs": None if ends is None else str(ends),
+            "ifMatch": command.if_match,
+        }
+    return value | {
+        "kind": "refusal",
+        "status": command.status,
+        "problem": command.problem,
+        "saleId": command.sale_id,
+    }
+
+
+def _sold_of(fields: dict[bytes, bytes]) -> dict[str, int]:
+    return {
+        ("" if key == WHOLE_SALE else key.decode()): int(value) for key, value in fields.items()
+    }
+
+
+def _audit_entry(seq: int, line: bytes) -> AuditEntry:
+    value = json.loads(line)
+    return AuditEntry(
+        seq,
+        value["atUs"],
+        value["action"],
+        value["attempted"],
+        value["saleId"],
+        value["status"],
+        value["problem"],
+        value["replayed"],
+        AuditContext.from_json(value["context"]),
+    )
+
+
+def _fields(flat: list[bytes]) -> dict[bytes, bytes]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _sale_of(sale_id: int, fields: dict[bytes, bytes]) -> SaleRecord:
+    """A sale from its hash (one a version before lifecycles lacks them: active, 1)."""
+    catalogue = json.loads(fields[b"catalogue"])
+    terms = SaleTerms(
+        tuple(Product.from_spec(spec) for spec in catalogue),
+        int(fields[b"limit"]),
+        _instant(fields[b"starts"]),
+        _instant(fields[b"ends"]),
+    )
+    lifecycle = Lifecycle(
+        Phase.of_word(fields.get(b"phase", b"active").decode()),
+        int(fields.get(b"version", b"1")),
+        _instant(fields.get(b"paused", b"-1")),
+        _instant(fields.get(b"ended", b"-1")),
+    )
+    return SaleRecord(sale_id, int(fields[b"stock"]), terms, int(fields[b"created"]), lifecycle)
+
+
+def _as_created(sale: SaleRecord, first_change: bytes) -> SaleRecord:
+    """`sale` as its creation left it: its first change holds the end it was made with."""
+    ends = _instant(first_change.split(b"\t")[4])
+    return SaleRecord(
+        sale.sale_id, sale.stock, replace(sale.terms, ends_at_us=ends), sale.created_at_us
+    )
+
+
+def _extensions(flat: list[bytes | int]) -> dict[str, Any]:
+    extensions: dict[str, Any] = {}
+    for name, value in zip(flat[::2], flat[1::2], strict=True):
+        key = _raw(name).decode() if not isinstance(name, int) else str(name)
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        extensions[key] = int(text) if key in _INTEGER_EXTENSIONS else text
+    return extensions
 
 
 def _sale_args(terms: SaleTerms) -> list[Any]:

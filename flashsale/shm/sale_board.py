@@ -19,12 +19,19 @@ Layout (int64 words):
   13    commits             allocator   journal commits (each one fsync) since it started
   14    committed_sales     allocator   sales written by those commits
   15    catalogue_bytes     allocator   in the seqlock: the length of the catalogue
-  16..  product sold[64]    allocator   each product's durable sales, in catalogue order;
+  16    phase               allocator   in the seqlock: 0 active, 1 paused, 2 ended
+  17    lifecycle_version   allocator   in the seqlock: +1 on each change of the lifecycle
+  18    paused_at_us        allocator   in the seqlock (-1: not paused)
+  19    ended_at_us         allocator   in the seqlock (-1: not ended by a command)
+  20..  product sold[64]    allocator   each product's durable sales, in catalogue order;
                                         written before `sold`
   then  catalogue           allocator   in the seqlock: the sale's products as JSON
                                         (name, price, stock...), parsed once per sale
 
-Workers learn a new sale's products from here, never from the disk.
+Workers learn a new sale's products from here, never from the disk, and its
+lifecycle too (flashsale.records.Lifecycle), republished with the sale on each
+change: a paused sale is answered `paused` by every worker without IPC once the
+allocator has published the pause, which it does once the pause is durable.
 
 Readers never lock: `sale()` retries until it reads the same even version before
 and after the sale words. Each reader keeps the last snapshot it built and
@@ -46,15 +53,18 @@ from functools import cached_property
 from typing import NamedTuple
 
 from flashsale.catalogue import MAX_PRODUCTS, Product
-from flashsale.records import SaleRecord
+from flashsale.records import Lifecycle, Phase, SaleRecord, SaleTerms
+from flashsale.sale_lifecycle import OPEN, SOLD_OUT, sale_state
 from flashsale.shm.segment import Words
 
 NO_TIME = -1
 _VERSION, _SALE_ID, _STOCK, _LIMIT, _STARTS, _ENDS, _CREATED = range(7)
 _SOLD, _PID, _HEARTBEAT, _READY_PID, _RESTARTS, _STARTED, _COMMITS, _COMMITTED = range(7, 15)
 _CATALOGUE_BYTES = 15
-_PRODUCT_SOLD = 16
+_PHASE, _LIFECYCLE_VERSION, _PAUSED_AT, _ENDED_AT = range(16, 20)
+_PRODUCT_SOLD = 20
 _WORDS = _PRODUCT_SOLD + MAX_PRODUCTS
+_PHASES = tuple(Phase)  # by value: the phase word read from the board
 # Room for the largest catalogue flashsale.catalogue allows (64 products of the
 # longest texts, in UTF-8); pages of an anonymous mapping cost nothing until written.
 CATALOGUE_MAX_BYTES = 2 * 1024 * 1024
@@ -81,10 +91,15 @@ class SaleSnapshot:
     created_at_us: int
     sold: int  # over all products
     products: tuple[ProductStock, ...]
+    phase: Phase = Phase.ACTIVE
+    version: int = 1  # the lifecycle's
+    paused_at_us: int | None = None
+    ended_at_us: int | None = None
 
     @classmethod
     def of(cls, sale: SaleRecord, sold: Mapping[str, int]) -> SaleSnapshot:
         """`sale` with its sold counts: by sku, and "" for the whole sale."""
+        lifecycle = sale.lifecycle
         return cls(
             sale_id=sale.sale_id,
             stock=sale.stock,
@@ -94,11 +109,30 @@ class SaleSnapshot:
             created_at_us=sale.created_at_us,
             sold=sold.get("", 0),
             products=tuple(ProductStock(p, sold.get(p.sku, 0)) for p in sale.terms.products),
+            phase=lifecycle.phase,
+            version=lifecycle.version,
+            paused_at_us=lifecycle.paused_at_us,
+            ended_at_us=lifecycle.ended_at_us,
         )
 
     @property
     def remaining(self) -> int:
         return max(self.stock - self.sold, 0)
+
+    def record(self) -> SaleRecord:
+        """The sale as its engine keeps it (without its sold counts: `sold_by_sku`)."""
+        terms = SaleTerms(
+            tuple(item.product for item in self.products),
+            self.per_user_limit,
+            self.starts_at_us,
+            self.ends_at_us,
+        )
+        lifecycle = Lifecycle(self.phase, self.version, self.paused_at_us, self.ended_at_us)
+        return SaleRecord(self.sale_id, self.stock, terms, self.created_at_us, lifecycle)
+
+    def sold_by_sku(self) -> dict[str, int]:
+        """Each product's sold count, and "" for the whole sale."""
+        return {**{item.product.sku: item.sold for item in self.products}, "": self.sold}
 
     @cached_property
     def places(self) -> dict[str, int]:
@@ -106,19 +140,14 @@ class SaleSnapshot:
         return {item.product.sku: place for place, item in enumerate(self.products)}
 
     def state(self, now_us: int) -> str:
-        if self.starts_at_us is not None and now_us < self.starts_at_us:
-            return "upcoming"
-        if self.ends_at_us is not None and now_us >= self.ends_at_us:
-            return "ended"
-        if self.remaining == 0:
-            return "sold_out"
-        return "open"
+        """As a shopper sees it (flashsale.sale_lifecycle)."""
+        return sale_state(self.phase, self.starts_at_us, self.ends_at_us, self.remaining, now_us)
 
     def product_state(self, place: int, now_us: int) -> str:
         """The sale's state, but `sold_out` as soon as this product is gone."""
         state = self.state(now_us)
-        if state == "open" and self.products[place].remaining == 0:
-            return "sold_out"
+        if state == OPEN and self.products[place].remaining == 0:
+            return SOLD_OUT
         return state
 
 
@@ -161,6 +190,10 @@ class SaleBoard:
         words[_ENDS] = NO_TIME if sale.ends_at_us is None else sale.ends_at_us
         words[_CREATED] = sale.created_at_us
         words[_CATALOGUE_BYTES] = len(catalogue)
+        words[_PHASE] = sale.phase
+        words[_LIFECYCLE_VERSION] = sale.version
+        words[_PAUSED_AT] = NO_TIME if sale.paused_at_us is None else sale.paused_at_us
+        words[_ENDED_AT] = NO_TIME if sale.ended_at_us is None else sale.ended_at_us
         self._catalogue[: len(catalogue)] = catalogue
         for place, item in enumerate(sale.products):
             words[_PRODUCT_SOLD + place] = item.sold
@@ -219,6 +252,7 @@ class SaleBoard:
             if before & 1:
                 continue
             fields = words[_SALE_ID : _SOLD + 1].tolist()
+            lifecycle = words[_PHASE : _ENDED_AT + 1].tolist()
             parsed_at, products = self._products
             if parsed_at != before:
                 catalogue = bytes(self._catalogue[: words[_CATALOGUE_BYTES]])
@@ -230,6 +264,7 @@ class SaleBoard:
             products = tuple(map(Product.from_spec, json.loads(catalogue)))
             self._products = (before, products)
         sale_id, stock, limit, starts, ends, created, sold = fields
+        phase, version, paused_at, ended_at = lifecycle
         solds = words[_PRODUCT_SOLD : _PRODUCT_SOLD + len(products)].tolist()
         snapshot = SaleSnapshot(
             sale_id=sale_id,
@@ -240,6 +275,10 @@ class SaleBoard:
             created_at_us=created,
             sold=sold,
             products=tuple(map(ProductStock, products, solds)),
+            phase=_PHASES[phase],
+            version=version,
+            paused_at_us=None if paused_at == NO_TIME else paused_at,
+            ended_at_us=None if ended_at == NO_TIME else ended_at,
         )
         self._last = (before, sold, snapshot)
         return snapshot

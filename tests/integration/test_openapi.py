@@ -33,6 +33,7 @@ from flashsale.app import AppDeps, create_app
 from flashsale.breaker import CircuitBreaker
 from flashsale.config import Settings
 from flashsale.journal import JournalReader
+from flashsale.journal_sales import SalesReader
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.observe import ServerView
@@ -93,6 +94,7 @@ def _app_paths(tmp_path: Path) -> set[str]:
             commit_budget_s=settings.commit_budget_s,
         ),
         lookups=OrderLookups(JournalReader(tmp_path / "journal.db")),
+        sales=SalesReader(tmp_path / "journal.db"),
         recorder=MetricsRecorder(None),
         identity=OpenIdentity(),
         auth_failures=RateLimiter(RateTable(64), RangeLocks(tmp_path / "auth.lock", NUM_STRIPES)),

@@ -63,3 +63,64 @@ def write_old_journal(
             ],
         )
     return order_ids
+
+
+SCHEMA_BEFORE_LIFECYCLES = """
+CREATE TABLE sales (
+    sale_id        INTEGER PRIMARY KEY,
+    stock          INTEGER NOT NULL CHECK (stock >= 0),
+    per_user_limit INTEGER NOT NULL CHECK (per_user_limit >= 1),
+    starts_at_us   INTEGER,
+    ends_at_us     INTEGER,
+    created_at_us  INTEGER NOT NULL
+);
+CREATE TABLE products (
+    sale_id        INTEGER NOT NULL REFERENCES sales (sale_id),
+    sku            TEXT NOT NULL,
+    place          INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    description    TEXT NOT NULL,
+    price_cents    INTEGER NOT NULL CHECK (price_cents >= 0),
+    currency       TEXT NOT NULL,
+    image_url      TEXT,
+    stock          INTEGER NOT NULL CHECK (stock >= 0),
+    per_user_limit INTEGER CHECK (per_user_limit >= 1),
+    PRIMARY KEY (sale_id, sku),
+    UNIQUE (sale_id, place)
+) WITHOUT ROWID;
+CREATE TABLE orders (
+    sale_id         INTEGER NOT NULL REFERENCES sales (sale_id),
+    position        INTEGER NOT NULL,
+    order_id        TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    unit            INTEGER NOT NULL,
+    purchased_at_us INTEGER NOT NULL,
+    sku             TEXT NOT NULL,
+    sku_position    INTEGER NOT NULL,
+    PRIMARY KEY (sale_id, position),
+    UNIQUE (sale_id, user_id, unit)
+) WITHOUT ROWID;
+CREATE TABLE write_probe (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    at_us INTEGER NOT NULL
+);
+"""
+
+
+def write_journal_before_lifecycles(
+    path: Path, sales: Sequence[tuple[int, int | None]], *, stock: int = 5
+) -> None:
+    """A journal as 0.2.0 wrote it (products, no lifecycle): one sale of one product
+    `item` of `stock` per (created_at_us, ends_at_us) of `sales`, the last the current one,
+    each earlier one replaced by the next as that version did."""
+    with closing(sqlite3.connect(path)) as db, db:
+        db.executescript(SCHEMA_BEFORE_LIFECYCLES)
+        for sale_id, (created, ends) in enumerate(sales, start=1):
+            db.execute(
+                "INSERT INTO sales VALUES (?, ?, 1, NULL, ?, ?)", (sale_id, stock, ends, created)
+            )
+            db.execute(
+                "INSERT INTO products VALUES "
+                "(?, 'item', 0, 'Item', '', 1000, 'EUR', NULL, ?, NULL)",
+                (sale_id, stock),
+            )

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 
 from flashsale.allocator.book import StockBook
 from flashsale.outcomes import Outcome
-from flashsale.records import order_id_for
+from flashsale.records import Lifecycle, Phase, order_id_for
 from tests.support.catalogue import SKU, product, sale_record
 
 NOW = 1_000_000
@@ -124,3 +125,41 @@ def test_a_journal_holding_more_than_a_product_s_stock_is_refused():
     orders = [buy(book, f"u{i}", "a")[1] for i in range(3)]
     with pytest.raises(RuntimeError, match="orders of a"):
         StockBook(sale_record(product("a", 2), product("b", 4)), orders)
+
+
+def _with(book: StockBook, phase: Phase, version: int) -> None:
+    book.change(replace(book.sale, lifecycle=Lifecycle(phase, version)))
+
+
+def test_a_paused_sale_sells_nothing_until_it_is_resumed():
+    request_id = os.urandom(16)
+    book = StockBook(sale(stock=3))
+    _, before = buy(book, "ann", request_id=request_id)
+    _with(book, Phase.PAUSED, 2)
+    assert [buy(book, user)[0] for user in ("bob", "ann")] == [Outcome.PAUSED] * 2
+    # A sale made before the pause, sent again after a crash, is still the shopper's.
+    assert buy(book, "ann", resent=True, request_id=request_id) == (Outcome.CONFIRMED, before)
+    assert book.take_unjournaled() == [before]
+    _with(book, Phase.ACTIVE, 3)
+    assert buy(book, "bob")[0] is Outcome.CONFIRMED
+
+
+def test_an_ended_sale_is_ended_also_before_its_end_and_a_paused_one_past_it():
+    book = StockBook(sale(stock=3, starts=NOW + 5))
+    _with(book, Phase.ENDED, 2)
+    assert buy(book, "ann")[0] is Outcome.ENDED  # ended > not started
+    paused = StockBook(sale(stock=3, ends=NOW))
+    _with(paused, Phase.PAUSED, 2)
+    assert buy(paused, "ann")[0] is Outcome.ENDED  # ended > paused
+    upcoming = StockBook(sale(stock=3, starts=NOW + 5))
+    _with(upcoming, Phase.PAUSED, 2)
+    assert buy(upcoming, "ann")[0] is Outcome.PAUSED  # paused > not started
+
+
+def test_a_change_keeps_the_sale_and_its_orders():
+    book = StockBook(sale(stock=3))
+    buy(book, "ann")
+    _with(book, Phase.PAUSED, 2)
+    assert (book.sold, book.remaining, book.sold_by_sku()) == (1, 2, {SKU: 1, "": 1})
+    with pytest.raises(ValueError, match="not the book's sale"):
+        book.change(replace(book.sale, sale_id=2))

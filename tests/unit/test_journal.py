@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from flashsale import journal_sales
+from flashsale.admin_commands import AuditContext
 from flashsale.errors import JournalLocked
 from flashsale.journal import WAL_AUTOCHECKPOINT_PAGES, Journal, JournalLock, JournalReader
 from flashsale.journal_room import MIB, RECHECK_S, RESERVE_BYTES, Room, file_bytes
-from flashsale.records import OrderRecord, SaleTerms
+from flashsale.journal_sales import AuditEntry
+from flashsale.records import Lifecycle, OrderRecord, Phase, SaleTerms
 from tests.support.catalogue import SKU, product
-from tests.support.old_journal import write_old_journal
+from tests.support.old_journal import write_journal_before_lifecycles, write_old_journal
 
 
 def order(
@@ -274,3 +277,54 @@ def test_a_wal_that_outgrew_its_checkpoints_is_cut_back_to_their_size(journal):
     (limit,) = journal._db.execute("PRAGMA journal_size_limit").fetchone()
     (page,) = journal._db.execute("PRAGMA page_size").fetchone()
     assert limit == WAL_AUTOCHECKPOINT_PAGES * (page + 24)
+
+
+def test_a_journal_before_lifecycles_is_upgraded_in_place_and_once(tmp_path):
+    """0.2.0 replaced a sale by the next: each earlier sale is recorded as ended then,
+    unless its own end came first; the latest stays the current, active one."""
+    path = tmp_path / "before.db"
+    write_journal_before_lifecycles(
+        path,
+        [(1_000, None), (2_000, 2_500), (3_000, None)],  # sale 2 ended by time
+    )
+    for _ in range(2):  # a second start finds nothing to upgrade
+        journal = Journal(path)
+        first, second, third = (journal_sales.read_sale(journal.db, n) for n in (1, 2, 3))
+        assert first is not None and second is not None and third is not None
+        assert first.lifecycle == Lifecycle(Phase.ENDED, 2, None, 2_000)
+        assert first.terms.ends_at_us == 2_000  # brought forward to its end
+        assert second.lifecycle == Lifecycle() and second.terms.ends_at_us == 2_500
+        assert third.lifecycle == Lifecycle() and journal.latest_sale() == third
+        changes = journal.db.execute(
+            "SELECT sale_id, version, at_us, action, phase, ends_at_us FROM sale_changes "
+            "ORDER BY sale_id, version"
+        ).fetchall()
+        assert changes == [
+            (1, 1, 1_000, "create", "active", None),
+            (1, 2, 2_000, "replaced", "ended", 2_000),
+            (2, 1, 2_000, "create", "active", 2_500),
+            (3, 1, 3_000, "create", "active", None),
+        ]
+        # Its first answer, as an idempotent retry would show it: the end it was made with.
+        created = journal_sales.sale_as_created(journal.db, 1)
+        assert created is not None and created.terms.ends_at_us is None
+        assert created.lifecycle == Lifecycle()
+        journal.close()
+
+
+def test_the_history_of_sales_and_the_audit_trail_cannot_be_rewritten(journal):
+    sale = journal.create_sale(SaleTerms((product(stock=2),), 1, None, None))
+    context = AuditContext("POST", "/flash-sale/admin/sales", "{}", False, "::1", "none")
+    with journal.transaction():
+        entry = AuditEntry(0, 5, "create", "create", sale.sale_id, 201, None, False, context)
+        journal_sales.append_audit(journal.db, entry)
+    for statement in (
+        "UPDATE sale_changes SET action = 'end'",
+        "DELETE FROM sale_changes",
+        "UPDATE audit SET status = 200",
+        "DELETE FROM audit",
+    ):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            journal.db.execute(statement)
+    (entry,) = journal_sales.audit_page(journal.db, 0, 10)
+    assert (entry.seq, entry.action, entry.status, entry.context) == (1, "create", 201, context)

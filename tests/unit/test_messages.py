@@ -4,6 +4,14 @@ import os
 
 import pytest
 
+from flashsale.admin_commands import (
+    AdminAnswer,
+    AdminRequest,
+    AuditContext,
+    ChangeSale,
+    CreateSale,
+    RecordRefusal,
+)
 from flashsale.allocator.messages import (
     FrameBuffer,
     Kind,
@@ -14,7 +22,9 @@ from flashsale.allocator.messages import (
     read_purchase_body,
 )
 from flashsale.outcomes import Outcome
-from flashsale.records import order_id_for
+from flashsale.records import Lifecycle, Phase, SaleRecord, SaleTerms, order_id_for
+from flashsale.sale_lifecycle import PAUSE, SET_END, Change
+from tests.support.catalogue import product
 
 
 def test_requests_and_replies_round_trip():
@@ -58,8 +68,8 @@ def test_the_worker_decodes_a_reply_into_its_decision():
     refused = Reply(Kind.DECISION, Outcome.SOLD_OUT, 9, request_id).encode()
     assert decode_reply(refused)[1].outcome is Outcome.SOLD_OUT
     assert decode_reply(refused)[1].order is None
-    started = Reply(Kind.SALE_STARTED, Outcome.CONFIRMED, 9, request_id, 5, body=b'{"a": 1}')
-    assert decode_reply(started.encode())[1].body == b'{"a": 1}'
+    answered = Reply(Kind.ADMIN_ANSWER, Outcome.CONFIRMED, 9, request_id, 5, body=b'{"a": 1}')
+    assert decode_reply(answered.encode())[1].body == b'{"a": 1}'
 
 
 @pytest.mark.parametrize(
@@ -73,3 +83,24 @@ def test_a_request_frames_itself_as_frame_of_its_encoding_would():
     request = Request(Kind.PURCHASE, 1, 3, 42, os.urandom(16), 10, 20, "émile".encode())
     assert request.frame() == frame(request.encode())
     assert FrameBuffer().feed(memoryview(request.frame() * 2)) == [request.encode()] * 2
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        CreateSale(SaleTerms((product(stock=3),), 1, 5, None), 2, ('"sale-2-v3"', "*"), "k", "f"),
+        CreateSale(SaleTerms((product(stock=3),), 1, None, 9)),
+        ChangeSale(4, Change(SET_END, 1_700_000_000_000_001), ('"sale-4-v1"',)),
+        ChangeSale(4, Change(PAUSE)),
+        RecordRefusal(401, "invalid-token", None, None),
+    ],
+)
+def test_an_admin_command_and_its_answer_travel_whole(command):
+    context = AuditContext("PATCH", "/p", '{"é": 1}', True, "2001:db8::1", "none", "*", "k")
+    request = AdminRequest(command, context)
+    assert AdminRequest.decode(request.encode()) == request
+    sale = SaleRecord(
+        4, 3, SaleTerms((product(stock=3),), 1, None, 9), 7, Lifecycle(Phase.PAUSED, 3, 8, None)
+    )
+    answer = AdminAnswer(200, None, {"saleId": 4}, sale, {"": 1, "item": 1}, 11, True)
+    assert AdminAnswer.decode(answer.encode()) == answer

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from flashsale.api import admin
+from flashsale.api import admin_terms
 from flashsale.api.openapi import openapi_document
 from flashsale.config import Settings, declared
 from flashsale.errors import InvalidInput
@@ -55,9 +55,9 @@ def test_each_default_is_valid(path, declaration, default):
 def test_the_admin_api_takes_the_declared_bounds():
     stock = declared("stock", Integer)
     with pytest.raises(InvalidInput) as refused:
-        admin._sale_terms({"stock": stock.high + 1}, Settings().product)
+        admin_terms.sale_terms({"stock": stock.high + 1}, Settings().product)
     assert f"[{stock.low}, {stock.high}]" in str(refused.value.description)
-    terms = admin._sale_terms({"stock": stock.high}, Settings().product)
+    terms = admin_terms.sale_terms({"stock": stock.high}, Settings().product)
     assert (terms.products[0].stock, terms.per_user_limit) == (
         stock.high,
         Settings().per_user_limit,
