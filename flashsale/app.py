@@ -20,6 +20,7 @@ import orjson
 
 from flashsale.api import error_handlers
 from flashsale.api.admin import AdminSaleResource, SaleStarter
+from flashsale.api.admin_orders import register_admin_orders
 from flashsale.api.bearer import BearerAuth
 from flashsale.api.events import EventStreams, StatusBroadcaster
 from flashsale.api.guard import PurchaseGuard
@@ -150,6 +151,8 @@ def create_app(deps: AppDeps) -> EventStreams:
             settings.product,
         ),
     )
+    admin = _bearer(deps, settings.admin_token, "admin", "FLASHSALE_ADMIN_TOKEN")
+    register_admin_orders(app, admin, deps.lookups, settings)
     app.add_route("/flash-sale/images/{name}", ImagesResource(settings.images_dir))
     app.add_route(OPENAPI_PATH, OpenApiResource(openapi_document()))
     app.add_route("/problems/{slug}", ProblemPagesResource())
