@@ -22,6 +22,7 @@ from flashsale.api import error_handlers
 from flashsale.api.admin import AdminSaleResource
 from flashsale.api.admin_access import AdminAccess, AdminGateway
 from flashsale.api.admin_audit import AdminAuditResource
+from flashsale.api.admin_orders import register_admin_orders
 from flashsale.api.admin_reads import AdminReads, SalesReader
 from flashsale.api.admin_sales import AdminSaleItemResource, AdminSalesResource
 from flashsale.api.bearer import BearerAuth
@@ -167,6 +168,7 @@ def create_app(deps: AppDeps) -> EventStreams:
         "/flash-sale/admin/sales/{sale_id}", AdminSaleItemResource(admin, admin_reads, view.board)
     )
     app.add_route("/flash-sale/admin/audit", AdminAuditResource(admin, admin_reads))
+    register_admin_orders(app, admin, deps.lookups, settings)
     app.add_route("/flash-sale/images/{name}", ImagesResource(settings.images_dir))
     app.add_route(OPENAPI_PATH, OpenApiResource(openapi_document()))
     app.add_route("/problems/{slug}", ProblemPagesResource())

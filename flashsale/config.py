@@ -415,6 +415,26 @@ class Settings:
             high=300.0,
         ),
     )
+    exports_per_worker: int = setting(
+        2,
+        Integer(
+            "FLASHSALE_EXPORTS_PER_WORKER",
+            "order exports (`orders.csv`) one worker streams at once; beyond it `503` with "
+            "`Retry-After`",
+            low=1,
+            high=64,
+        ),
+    )
+    export_stall_s: float = setting(
+        60.0,
+        Number(
+            "FLASHSALE_EXPORT_STALL_S",
+            "an export whose client takes nothing of it for this long is cut off (the "
+            "connection closed), so that no client holds an export by not reading",
+            low=1.0,
+            high=3600.0,
+        ),
+    )
     header_timeout_s: float = setting(
         10.0,
         Number(

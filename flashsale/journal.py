@@ -406,3 +406,20 @@ class JournalReader:
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db(), "sale_id = ? ORDER BY position", (sale_id,))
+
+    def sale_exists(self, sale_id: int) -> bool:
+        row = self._db().execute("SELECT 1 FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
+        return row is not None
+
+    def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
+        """At most `limit` orders of the sale after `position`, in position order.
+
+        One short read (a range of the orders' primary key): between two pages
+        no read is open, so the allocator's checkpoints are never held back by a
+        long export (a reader keeps the WAL from being reset while it reads).
+        """
+        return _orders(
+            self._db(),
+            "sale_id = ? AND position > ? ORDER BY position LIMIT ?",
+            (sale_id, position, limit),
+        )

@@ -1,5 +1,7 @@
 """The journal's answers for the event loop: blocking SQLite reads on a small
 thread pool, each with a deadline, and the buyers of a sold-out sale in memory.
+The operator's pages of a sale's orders are read there too; an export's pages
+on a thread of their own, so that a long export never queues a shopper's look-up.
 
 A read may wait on the disk, so it never runs on the loop. Once a sale is sold
 out its buyers can no longer change (the sold count, published after each
@@ -23,6 +25,8 @@ T = TypeVar("T")
 
 LOOKUP_THREADS = 2
 LOOKUP_TIMEOUT_S = 1.0
+# A page of an export may queue behind another export's on its one thread.
+EXPORT_PAGE_TIMEOUT_S = 5.0
 # A sold-out sale's buyers are kept only if there are at most this many orders.
 BUYERS_IN_MEMORY_MAX = 100_000
 
@@ -36,11 +40,16 @@ class OrderReader(Protocol):
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]: ...
 
+    def sale_exists(self, sale_id: int) -> bool: ...
+
+    def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]: ...
+
 
 class OrderLookups:
     def __init__(self, reader: OrderReader) -> None:
         self._reader = reader
         self._pool = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="journal")
+        self._export_pool = ThreadPoolExecutor(1, thread_name_prefix="export")
         self._sold_out: tuple[int, asyncio.Future[Buyers]] | None = None
 
     async def orders_of_user(self, sale: SaleSnapshot, user_id: str) -> list[OrderRecord]:
@@ -50,8 +59,27 @@ class OrderLookups:
             return buyers.get(user_id, [])
         return await self._run(self._reader.orders_of_user, sale.sale_id, user_id)
 
+    async def orders_of_user_in(self, sale_id: int, user_id: str) -> list[OrderRecord]:
+        """The user's orders in any sale (an earlier one: read, never kept)."""
+        return await self._run(self._reader.orders_of_user, sale_id, user_id)
+
+    async def sale_exists(self, sale_id: int) -> bool:
+        return await self._run(self._reader.sale_exists, sale_id)
+
+    async def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
+        """A page of the sale's orders: at most `limit` after `position`."""
+        return await self._run(self._reader.orders_after, sale_id, position, limit)
+
+    async def export_page(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
+        """A page of an export, on the export thread."""
+        read = self._reader.orders_after
+        return await self._run(
+            read, sale_id, position, limit, pool=self._export_pool, timeout_s=EXPORT_PAGE_TIMEOUT_S
+        )
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._export_pool.shutdown(wait=False, cancel_futures=True)
 
     async def _buyers_of_sold_out(self, sale_id: int) -> Buyers:
         known = self._sold_out
@@ -78,11 +106,17 @@ class OrderLookups:
             buyers.setdefault(order.user_id, []).append(order)
         return buyers
 
-    async def _run(self, read: Callable[..., T], *args: object) -> T:
+    async def _run(
+        self,
+        read: Callable[..., T],
+        *args: object,
+        pool: ThreadPoolExecutor | None = None,
+        timeout_s: float = LOOKUP_TIMEOUT_S,
+    ) -> T:
         loop = asyncio.get_running_loop()
         try:
             return await asyncio.wait_for(
-                loop.run_in_executor(self._pool, read, *args), LOOKUP_TIMEOUT_S
+                loop.run_in_executor(pool or self._pool, read, *args), timeout_s
             )
         except TimeoutError:
             raise Unavailable("the journal did not answer in time") from None

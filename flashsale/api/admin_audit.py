@@ -11,12 +11,14 @@ import falcon
 import falcon.asgi
 
 from flashsale.api.admin_access import AdminAccess, Attempt
-from flashsale.api.admin_reads import AdminReads, cursor_after, place_after
-from flashsale.api.problems import INVALID_QUERY, PROBLEMS_PATH, HTTPProblem
+from flashsale.api.admin_reads import AdminReads
+from flashsale.api.paging import encode_cursor, page_after, page_limit
+from flashsale.api.problems import PROBLEMS_PATH
 from flashsale.clock import iso_from_us
 from flashsale.journal_sales import AuditEntry
 
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+# What an audit cursor is bound to (flashsale.api.paging): the trail, by seq.
+AUDIT_SCOPE = "audit"
 
 
 def entry_json(entry: AuditEntry) -> dict[str, Any]:
@@ -50,23 +52,14 @@ class AdminAuditResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         await self.access.authorize(req, Attempt())
-        limit = _limit(req.get_param("limit"))
-        after = place_after(req.get_param("after"))
-        if after is None:
-            raise HTTPProblem(INVALID_QUERY, "after is not a cursor this server gave")
+        limit = page_limit(req)
+        after = page_after(req, AUDIT_SCOPE)
         entries = await self.reads.audit_page(after, limit + 1)
         page = entries[:limit]
         more = len(entries) > limit
         resp.cache_control = ["no-store"]
         resp.media = {
             "entries": [entry_json(entry) for entry in page],
-            "next": cursor_after(page[-1].seq) if more else None,
+            "next": encode_cursor(AUDIT_SCOPE, page[-1].seq) if more else None,
         }
 
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise HTTPProblem(INVALID_QUERY, f"limit must be an integer within [1, {MAX_LIMIT}]")
-    return int(text)

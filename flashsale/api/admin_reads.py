@@ -1,6 +1,5 @@
 """The admin API's reads for the event loop: sales and the audit trail, read from the
-journal (or Redis) on a thread of their own, each with a deadline; and the opaque
-cursors their pages are walked with.
+journal (or Redis) on a thread of their own, each with a deadline.
 
 A read may wait on the disk or on Redis, so it never runs on the loop; one
 thread is enough for an operator's few requests, and keeps them off the
@@ -10,8 +9,6 @@ shoppers' look-up pool (flashsale.lookups).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -66,21 +63,3 @@ class AdminReads:
         except sqlite3.Error as exc:  # a journal the allocator has not opened (upgraded) yet
             raise Unavailable(f"the journal cannot be read yet ({exc})") from None
 
-
-def cursor_after(seq: int) -> str:
-    """An opaque, stable cursor: the place to read after (base64url, unpadded)."""
-    return base64.urlsafe_b64encode(f"after:{seq}".encode()).decode().rstrip("=")
-
-
-def place_after(cursor: str | None) -> int | None:
-    """The place a cursor of `cursor_after` names (0 without one); None if it is not one."""
-    if cursor is None:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    prefix, _, number = text.partition(":")
-    if prefix != "after" or not number.isdigit() or len(number) > 18:
-        return None
-    return int(number)

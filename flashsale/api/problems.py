@@ -151,6 +151,14 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
         "purchase named none. Nothing was bought.",
     ),
     (
+        "invalid-parameter",
+        400,
+        "Invalid parameter",
+        "A query parameter is refused (`detail` names it and the rule): a `limit` outside its "
+        "bounds, an `after` that is not a cursor the list gave as `next`, a `saleId` that is "
+        "not a sale's id, or one given twice. Nothing was changed.",
+    ),
+    (
         "invalid-sale",
         400,
         "Invalid sale",
@@ -164,13 +172,6 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
         "Invalid Idempotency-Key",
         "The `Idempotency-Key` header must be 1 to 255 visible ASCII characters. Nothing was "
         "changed.",
-    ),
-    (
-        "invalid-query",
-        400,
-        "Invalid query",
-        "A query parameter is refused: `limit` out of its range, or an `after` cursor this "
-        "server did not give. `detail` names it.",
     ),
     (
         "bad-request",
@@ -220,8 +221,15 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
         "no-purchase",
         404,
         "No purchase",
-        "This shopper has bought nothing in the current sale (with signed shoppers: or the "
-        "order asked for is not the caller's own).",
+        "This shopper has bought nothing in the sale asked for (`saleId`; the current sale by "
+        "default), or, with signed shoppers, the order asked for is not the caller's own.",
+    ),
+    (
+        "unknown-sale",
+        404,
+        "Unknown sale",
+        "No sale has this id: sales are numbered from 1 in the order they were started, and "
+        "this one has not been. Nothing was changed.",
     ),
     (
         "sale-in-progress",
@@ -348,6 +356,14 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
         "`/flash-sale/status` instead, or try again after `Retry-After` seconds.",
     ),
     (
+        "exports-busy",
+        503,
+        "Too many exports",
+        "The worker is already streaming as many order exports (CSV) as it may at once "
+        "(`FLASHSALE_EXPORTS_PER_WORKER`): try again after `Retry-After` seconds. Everything "
+        "else is served meanwhile.",
+    ),
+    (
         "ui-not-built",
         503,
         "UI not built",
@@ -372,16 +388,17 @@ INVALID_JSON = BY_SLUG["invalid-json"]
 INVALID_BODY = BY_SLUG["invalid-body"]
 INVALID_USER_ID = BY_SLUG["invalid-user-id"]
 INVALID_SKU = BY_SLUG["invalid-sku"]
+INVALID_PARAMETER = BY_SLUG["invalid-parameter"]
 INVALID_SALE = BY_SLUG["invalid-sale"]
 SALE_PAUSED = BY_SLUG["sale-paused"]
 INVALID_IDEMPOTENCY_KEY = BY_SLUG["invalid-idempotency-key"]
-INVALID_QUERY = BY_SLUG["invalid-query"]
 BAD_REQUEST = BY_SLUG["bad-request"]
 TOKEN_REQUIRED = BY_SLUG["token-required"]
 INVALID_TOKEN = BY_SLUG["invalid-token"]
 NOT_YOUR_ID = BY_SLUG["not-your-id"]
 NOT_FOUND = BY_SLUG["not-found"]
 NO_PURCHASE = BY_SLUG["no-purchase"]
+UNKNOWN_SALE = BY_SLUG["unknown-sale"]
 METHOD_NOT_ALLOWED = BY_SLUG["method-not-allowed"]
 PAYLOAD_TOO_LARGE = BY_SLUG["payload-too-large"]
 UNSUPPORTED_MEDIA_TYPE = BY_SLUG["unsupported-media-type"]
@@ -391,6 +408,7 @@ TOO_MANY_EVENT_STREAMS = BY_SLUG["too-many-event-streams"]
 INTERNAL_ERROR = BY_SLUG["internal-error"]
 SERVER_FULL = BY_SLUG["server-full"]
 EVENT_STREAMS_FULL = BY_SLUG["event-streams-full"]
+EXPORTS_BUSY = BY_SLUG["exports-busy"]
 UI_NOT_BUILT = BY_SLUG["ui-not-built"]
 
 # The type of an error answered by its HTTP code alone: Falcon's own errors (a 405

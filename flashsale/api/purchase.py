@@ -18,6 +18,7 @@ from flashsale.api.identity import LOOKUP_SELF, Identity
 from flashsale.api.problems import NO_PURCHASE, HTTPProblem
 from flashsale.api.problems import NOT_SELLING as NOT_SELLING_PROBLEM
 from flashsale.api.representations import order_json
+from flashsale.api.sale_ids import sale_in_query, unknown_sale
 from flashsale.breaker import Admission
 from flashsale.errors import InvalidSku
 from flashsale.lookups import OrderLookups
@@ -196,7 +197,8 @@ def _paused(req: falcon.asgi.Request, resp: falcon.asgi.Response, sale: SaleSnap
 
 
 class PurchaseLookupResource:
-    """A user's order; in jwt mode the caller's only (also at /purchase/me)."""
+    """A user's orders in a sale (`?saleId=`, the current one by default); in jwt mode
+    the caller's only (also at /purchase/me)."""
 
     def __init__(self, board: SaleBoard, lookups: OrderLookups, identity: Identity) -> None:
         self.board = board
@@ -210,10 +212,17 @@ class PurchaseLookupResource:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, user_id: str
     ) -> None:
         user_id = self.identity.caller(req, user_id)
+        asked = sale_in_query(req)
         sale = self.board.sale()
-        orders = await self.lookups.orders_of_user(sale, user_id) if sale else []
+        if asked is None or (sale is not None and asked == sale.sale_id):
+            orders = await self.lookups.orders_of_user(sale, user_id) if sale else []
+        else:  # an earlier sale (or none): read from the journal, never kept
+            if not await self.lookups.sale_exists(asked):
+                raise unknown_sale(str(asked))
+            orders = await self.lookups.orders_of_user_in(asked, user_id)
         if not orders:
-            raise HTTPProblem(NO_PURCHASE, f"{user_id!r} has bought nothing in this sale")
+            which = "this sale" if asked is None else f"sale {asked}"
+            raise HTTPProblem(NO_PURCHASE, f"{user_id!r} has bought nothing in {which}")
         resp.media = {
             **order_json(orders[0], user_id),
             "units": len(orders),

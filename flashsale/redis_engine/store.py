@@ -237,6 +237,23 @@ class RedisStore:
             lines = self._client.lrange(f"{self._tag}:audit", after, after + limit - 1)
         return [_audit_entry(after + n + 1, _raw(line)) for n, line in enumerate(lines)]
 
+    def sale_exists(self, sale_id: int) -> bool:
+        with _unavailable_if_failing(self.url):
+            return bool(self._client.exists(f"{self._tag}:sale:{sale_id}"))
+
+    def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
+        """At most `limit` orders of the sale after `position`, in position order: one
+        LRANGE of the sale's orders list, never the whole list.
+
+        flashsale_decide appends each order at the end of the list as it gives
+        out the next position, 1, 2, 3... with none skipped, so the order of
+        position p is at index p - 1, and those after `position` start at its index.
+        """
+        key = f"{self._tag}:sale:{sale_id}:orders"
+        with _unavailable_if_failing(self.url):
+            lines = self._client.lrange(key, position, position + limit - 1)
+        return [_order(sale_id, _raw(line)) for line in lines]
+
     def _call(self, function: str, *args: Any, read_only: bool = False) -> Any:
         call = self._client.fcall_ro if read_only else self._client.fcall
         try:

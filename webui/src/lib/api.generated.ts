@@ -62,7 +62,7 @@ export interface paths {
             readonly path?: never;
             readonly cookie?: never;
         };
-        /** What the caller bought: in jwt mode the token's sub (in open mode, the user called `me`). */
+        /** What the caller bought in a sale (`saleId`; the current sale by default): in jwt mode the token's sub (in open mode, the user called `me`). */
         readonly get: operations["lookUpOwnPurchase"];
         readonly put?: never;
         readonly post?: never;
@@ -79,7 +79,7 @@ export interface paths {
             readonly path?: never;
             readonly cookie?: never;
         };
-        /** What a user bought in the current sale. */
+        /** What a user bought in a sale (`saleId`; the current sale by default). */
         readonly get: operations["lookUpPurchase"];
         readonly put?: never;
         readonly post?: never;
@@ -201,6 +201,46 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/flash-sale/admin/sales/{sale_id}/orders": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * A page of a sale's orders, in position order (cursor pagination).
+         * @description Follow `next` (pass it back as `after`) until it is `null`: the pages then held every order of the sale, each once, in position order. A sale still selling gains orders at the end; a cursor goes on where it stopped.
+         */
+        readonly get: operations["listSaleOrders"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/flash-sale/admin/sales/{sale_id}/orders.csv": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * Every order of a sale as CSV, streamed.
+         * @description RFC 4180: the header line `orderId,userId,sku,position,purchasedAt`, then one line per order in position order, each ended by CRLF; a field holding a comma, a quote or a line break is quoted. A user id that begins with `=`, `+`, `-` or `@` is written after a `'` so that a spreadsheet shows it instead of running it. Streamed a page at a time: the orders sold while it streams may or may not be in it (those after the end it reached are not). A worker streams `FLASHSALE_EXPORTS_PER_WORKER` exports at once (beyond: `503`); one whose client takes nothing for `FLASHSALE_EXPORT_STALL_S` is cut off.
+         */
+        readonly get: operations["exportSaleOrders"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
     readonly "/problems/{slug}": {
         readonly parameters: {
             readonly query?: never;
@@ -273,6 +313,21 @@ export interface components {
             readonly purchasedAt: string;
             readonly saleId: number;
             readonly sku: components["schemas"]["Sku"];
+        };
+        /** @description An order as the operator's pages list it. */
+        readonly OrderRow: {
+            readonly orderId: string;
+            readonly userId: string;
+            readonly sku: components["schemas"]["Sku"];
+            /** @description The order's place in the whole sale, over all products. */
+            readonly position: number;
+            /** Format: date-time */
+            readonly purchasedAt: string;
+        };
+        readonly OrdersPage: {
+            readonly orders: readonly components["schemas"]["OrderRow"][];
+            /** @description The cursor of the next page (pass it as `after`); `null` on the last page. */
+            readonly next: string | null;
         };
         readonly PurchaseConfirmed: components["schemas"]["Order"] & {
             /** @constant */
@@ -511,7 +566,7 @@ export interface components {
              * Format: uri-reference
              * @enum {string}
              */
-            readonly type: "/problems/already-purchased" | "/problems/sold-out" | "/problems/unknown-product" | "/problems/not-started" | "/problems/sale-ended" | "/problems/rate-limited" | "/problems/unavailable" | "/problems/not-selling" | "/problems/starting" | "/problems/invalid-json" | "/problems/invalid-body" | "/problems/invalid-user-id" | "/problems/invalid-sku" | "/problems/invalid-sale" | "/problems/bad-request" | "/problems/token-required" | "/problems/invalid-token" | "/problems/no-websocket" | "/problems/not-your-id" | "/problems/not-found" | "/problems/no-purchase" | "/problems/method-not-allowed" | "/problems/request-timeout" | "/problems/payload-too-large" | "/problems/uri-too-long" | "/problems/unsupported-media-type" | "/problems/too-many-wrong-tokens" | "/problems/too-many-connections" | "/problems/too-many-event-streams" | "/problems/headers-too-large" | "/problems/internal-error" | "/problems/not-implemented" | "/problems/server-full" | "/problems/event-streams-full" | "/problems/ui-not-built";
+            readonly type: "/problems/already-purchased" | "/problems/sold-out" | "/problems/unknown-product" | "/problems/not-started" | "/problems/sale-ended" | "/problems/rate-limited" | "/problems/unavailable" | "/problems/not-selling" | "/problems/starting" | "/problems/invalid-json" | "/problems/invalid-body" | "/problems/invalid-user-id" | "/problems/invalid-sku" | "/problems/invalid-parameter" | "/problems/invalid-sale" | "/problems/bad-request" | "/problems/token-required" | "/problems/invalid-token" | "/problems/no-websocket" | "/problems/not-your-id" | "/problems/not-found" | "/problems/no-purchase" | "/problems/unknown-sale" | "/problems/method-not-allowed" | "/problems/request-timeout" | "/problems/payload-too-large" | "/problems/uri-too-long" | "/problems/unsupported-media-type" | "/problems/too-many-wrong-tokens" | "/problems/too-many-connections" | "/problems/too-many-event-streams" | "/problems/headers-too-large" | "/problems/internal-error" | "/problems/not-implemented" | "/problems/server-full" | "/problems/event-streams-full" | "/problems/exports-busy" | "/problems/ui-not-built";
             readonly title: string;
             /** @description The HTTP code. */
             readonly status: number;
@@ -1086,7 +1141,10 @@ export interface operations {
     };
     readonly lookUpOwnPurchase: {
         readonly parameters: {
-            readonly query?: never;
+            readonly query?: {
+                /** @description The sale to look in: an earlier one's id finds the orders of that sale; left out, the current sale. Not a sale's id (a positive integer, plain digits) is `400`; no such sale, `404` (`unknown-sale`). */
+                readonly saleId?: number;
+            };
             readonly header?: never;
             readonly path?: never;
             readonly cookie?: never;
@@ -1123,21 +1181,22 @@ export interface operations {
                     readonly "application/json": components["schemas"]["Lookup"];
                 };
             };
+            /** @description An invalid userId or saleId (or a malformed request). */
+            readonly 400: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             readonly 401: components["responses"]["InvalidToken"];
-            /** @description The caller has bought nothing in this sale. */
+            /** @description The caller has bought nothing in this sale; or no sale has the `saleId` asked for (`unknown-sale`). */
             readonly 404: {
                 headers: {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "/problems/no-purchase",
-                     *       "title": "No purchase",
-                     *       "status": 404,
-                     *       "detail": "'alice' has bought nothing in this sale"
-                     *     }
-                     */
                     readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1149,7 +1208,10 @@ export interface operations {
     };
     readonly lookUpPurchase: {
         readonly parameters: {
-            readonly query?: never;
+            readonly query?: {
+                /** @description The sale to look in: an earlier one's id finds the orders of that sale; left out, the current sale. Not a sale's id (a positive integer, plain digits) is `400`; no such sale, `404` (`unknown-sale`). */
+                readonly saleId?: number;
+            };
             readonly header?: never;
             readonly path: {
                 readonly user_id: components["schemas"]["UserId"];
@@ -1188,38 +1250,22 @@ export interface operations {
                     readonly "application/json": components["schemas"]["Lookup"];
                 };
             };
-            /** @description An invalid userId (or a malformed request). */
+            /** @description An invalid userId or saleId (or a malformed request). */
             readonly 400: {
                 headers: {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "/problems/invalid-user-id",
-                     *       "title": "Invalid userId",
-                     *       "status": 400,
-                     *       "detail": "userId may hold printable characters only, without / or \\"
-                     *     }
-                     */
                     readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             readonly 401: components["responses"]["InvalidToken"];
-            /** @description The user has bought nothing in this sale; in jwt mode also any id but the caller's own. */
+            /** @description The user has bought nothing in this sale; in jwt mode also any id but the caller's own; or no sale has the `saleId` asked for (`unknown-sale`). */
             readonly 404: {
                 headers: {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "/problems/no-purchase",
-                     *       "title": "No purchase",
-                     *       "status": 404,
-                     *       "detail": "'alice' has bought nothing in this sale"
-                     *     }
-                     */
                     readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1736,6 +1782,145 @@ export interface operations {
                      *       "detail": "no picture 'none.png'"
                      *     }
                      */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readonly listSaleOrders: {
+        readonly parameters: {
+            readonly query?: {
+                /** @description Orders a page holds at most: 1 to 1000, in plain digits (default 100); anything else, or given twice, is `400`. */
+                readonly limit?: number;
+                /** @description The `next` of the page before, as it was given: the page starts after it. Opaque and stable (it goes on where it stopped however many orders are sold after it); anything else, a cursor of another sale included, is `400`. */
+                readonly after?: string;
+            };
+            readonly header?: never;
+            readonly path: {
+                /** @description The sale's id (sales are numbered from 1 in the order they were started); anything that is not one, or names no sale, is `404`. */
+                readonly sale_id: number;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description At most `limit` orders after `after`, and the cursor of the next page (`null`: none). */
+            readonly 200: {
+                headers: {
+                    readonly "Cache-Control": components["headers"]["NoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "orders": [
+                     *         {
+                     *           "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
+                     *           "userId": "alice",
+                     *           "sku": "aurora-anc",
+                     *           "position": 1,
+                     *           "purchasedAt": "2026-12-06T06:22:47.001Z"
+                     *         },
+                     *         {
+                     *           "orderId": "0c5e1f7a-93d2-4b8e-a1f4-6d2e9b7c3a10",
+                     *           "userId": "bob",
+                     *           "sku": "aurora-anc",
+                     *           "position": 2,
+                     *           "purchasedAt": "2026-12-06T06:22:47.004Z"
+                     *         }
+                     *       ],
+                     *       "next": "b3JkZXJzLTI6Mg"
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["OrdersPage"];
+                };
+            };
+            /** @description A `limit` or an `after` refused (or a malformed request). */
+            readonly 400: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            /** @description No sale has this id, or the admin API is off (no FLASHSALE_ADMIN_TOKEN). */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 429: components["responses"]["AdminTokenGuessed"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            /** @description The journal (or Redis) did not answer in time, or the worker is full. */
+            readonly 503: {
+                headers: {
+                    readonly "Retry-After": components["headers"]["RetryAfter"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readonly exportSaleOrders: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The sale's id (sales are numbered from 1 in the order they were started); anything that is not one, or names no sale, is `404`. */
+                readonly sale_id: number;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The orders, as a download. */
+            readonly 200: {
+                headers: {
+                    /** @description attachment; filename="sale-<saleId>-orders.csv" */
+                    readonly "Content-Disposition"?: string;
+                    readonly "Cache-Control": components["headers"]["NoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example orderId,userId,sku,position,purchasedAt
+                     *     a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8,alice,aurora-anc,1,2026-12-06T06:22:47.001Z
+                     *     0c5e1f7a-93d2-4b8e-a1f4-6d2e9b7c3a10,'=1+1,aurora-anc,2,2026-12-06T06:22:47.004Z
+                     */
+                    readonly "text/csv": string;
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            /** @description No sale has this id, or the admin API is off (no FLASHSALE_ADMIN_TOKEN). */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 429: components["responses"]["AdminTokenGuessed"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            /** @description The worker streams as many exports as it may (`exports-busy`), the journal (or Redis) did not answer in time, or the worker is full. */
+            readonly 503: {
+                headers: {
+                    readonly "Retry-After": components["headers"]["RetryAfter"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
                     readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
