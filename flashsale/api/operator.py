@@ -50,6 +50,8 @@ class HealthResource:
             "engine": self.view.engine,
             "breaker": self.breaker_json(),
             "workers": self.view.workers_json(),
+            # Each process's memory (and CPU time), as in the metrics.
+            "processes": self.view.processes_json(),
             "serverTime": iso_from_us(now_us()),
         }
 

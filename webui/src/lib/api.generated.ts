@@ -354,6 +354,8 @@ export interface components {
             readonly journal?: components["schemas"]["Journal"];
             readonly breaker?: components["schemas"]["Breaker"];
             readonly workers?: components["schemas"]["Workers"];
+            /** @description Every server process (the master, the allocator, each worker) with its resident memory and CPU time, as in the metrics. */
+            readonly processes?: readonly components["schemas"]["Process"][];
             /** Format: date-time */
             readonly serverTime?: string;
             readonly engine?: components["schemas"]["Engine"];
@@ -1518,6 +1520,26 @@ export interface operations {
                      *         "alive": 1,
                      *         "configured": 1
                      *       },
+                     *       "processes": [
+                     *         {
+                     *           "role": "master",
+                     *           "pid": 28902,
+                     *           "cpuSeconds": 0.48,
+                     *           "residentBytes": 58736640
+                     *         },
+                     *         {
+                     *           "role": "allocator",
+                     *           "pid": 28903,
+                     *           "cpuSeconds": 0,
+                     *           "residentBytes": 45703168
+                     *         },
+                     *         {
+                     *           "role": "worker",
+                     *           "pid": 28905,
+                     *           "cpuSeconds": 0.02,
+                     *           "residentBytes": 49229824
+                     *         }
+                     *       ],
                      *       "serverTime": "2026-12-06T06:22:47.021Z"
                      *     }
                      */
