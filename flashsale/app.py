@@ -158,6 +158,7 @@ def create_app(deps: AppDeps) -> EventStreams:
         _bearer(deps, settings.admin_token, "admin", "FLASHSALE_ADMIN_TOKEN"),
         deps.allocator,
         deps.guard.addresses,
+        deps.recorder,
     )
     app.add_route("/flash-sale/admin/sale", AdminSaleResource(admin, view.board, settings.product))
     app.add_route(

@@ -35,7 +35,7 @@ from flashsale.journal import JournalLock, JournalReader
 from flashsale.journal_sales import SalesReader
 from flashsale.log_limit import install as limit_repeated_log_records
 from flashsale.lookups import OrderLookups
-from flashsale.metrics import MetricsRecorder, failures_since
+from flashsale.metrics import MetricsRecorder, current_sale_id, failures_since
 from flashsale.observe import ServerView
 from flashsale.ratelimit import RateLimiter
 from flashsale.records import SaleTerms
@@ -295,16 +295,19 @@ def worker_app() -> EventStreams:
     """
     runtime = _require_runtime()
     settings = runtime.settings
-    row = runtime.slots.row(runtime.slot) if runtime.slot is not None else None
+    board, slots = runtime.board, runtime.slots
+    row = slots.row(runtime.slot) if runtime.slot is not None else None
+    recorder = MetricsRecorder(
+        row, queue_depth=slots.in_flight_total, sale_id=current_sale_id(board)
+    )
     client = AllocatorClient(
         runtime.address,
         runtime.authkey,
         slot=runtime.slot,
-        metrics_row=row,
+        metrics=recorder,
         reply_timeout_s=settings.reply_timeout_s,
         commit_budget_s=settings.commit_budget_s,
     )
-    board, slots = runtime.board, runtime.slots
     breaker = CircuitBreaker(
         runtime.breaker_board,
         RangeLocks(runtime.socket_dir / "breaker.lock", 1),
@@ -339,7 +342,7 @@ def worker_app() -> EventStreams:
         allocator=client,
         lookups=OrderLookups(store or JournalReader(settings.db_path)),
         sales=store or SalesReader(settings.db_path),
-        recorder=MetricsRecorder(row),
+        recorder=recorder,
         guard=guard,
         identity=runtime.identity,
         auth_failures=RateLimiter(

@@ -78,6 +78,9 @@ class ServerView:
         pids += [("worker", pid) for pid in self.slots.live_pids()]
         return usage_of_all(pids)
 
+    def processes_json(self) -> list[dict[str, object]]:
+        return [usage.to_json() for usage in self.processes()]
+
     def uptime_s(self) -> float:
         started = self.board.server_started_at_us
         return round(max(time.time() - started / 1e6, 0.0), 3) if started else 0.0

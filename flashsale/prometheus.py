@@ -30,13 +30,18 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from flashsale.metrics import MetricsSnapshot
+from flashsale.clock import now_us
+from flashsale.metrics import MetricsSnapshot, SaleFigures, success_rate
 from flashsale.observe import ServerView
 from flashsale.outcomes import REPORTED_OUTCOMES
 from flashsale.shm.sale_board import ProductStock, SaleSnapshot
-from flashsale.shm.slots import LATENCY_BOUNDS_US, PID, Endpoint
+from flashsale.shm.slots import ADMIN_ACTIONS, LATENCY_BOUNDS_US, PID, Endpoint
 
 BREAKER_STATES = ("closed", "open", "half_open")
+# The states a sale's snapshot can be in (SaleSnapshot.state), each a series of
+# flashsale_sale_state, 1 for the current one. `paused` is the admin API's
+# (issue 23); a state the snapshot returns that is missing here gets its series too.
+SALE_STATES = ("upcoming", "open", "paused", "sold_out", "ended")
 # The installed package's version (pyproject.toml), read once.
 VERSION = version("flashsale")
 
@@ -48,7 +53,8 @@ class FlashSaleCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         view = self.view
-        snapshot = MetricsSnapshot.read(view.slots)
+        sale = view.board.sale()
+        snapshot = MetricsSnapshot.read(view.slots, sale.sale_id if sale else None)
         yield InfoMetricFamily(
             "flashsale_build",
             "The running build: its version, Python's, and the engine",
@@ -82,7 +88,6 @@ class FlashSaleCollector(Collector):
         latency.add_metric([], buckets, sum_value=snapshot.latency_sum_us / 1e6)
         yield latency
 
-        sale = view.board.sale()
         if sale is not None:
             yield GaugeMetricFamily(
                 "flashsale_stock_items", "Stock of the current sale", value=sale.stock
@@ -99,8 +104,16 @@ class FlashSaleCollector(Collector):
                 "flashsale_sale", "The current sale", value={"sale_id": str(sale.sale_id)}
             )
             yield from _product_families(sale)
+            yield _sale_state(sale.state(now_us()))
+        if snapshot.sale is not None:
+            yield from _sale_families(snapshot.sale)
         yield GaugeMetricFamily(
             "flashsale_queue_depth", "Purchases waiting for the allocator", value=snapshot.in_flight
+        )
+        yield GaugeMetricFamily(
+            "flashsale_queue_depth_peak",
+            "Most purchases waiting for the allocator at once since the server started",
+            value=snapshot.queue_peak,
         )
         yield GaugeMetricFamily(
             "flashsale_open_event_streams",
@@ -143,7 +156,64 @@ class FlashSaleCollector(Collector):
         yield CounterMetricFamily(
             "flashsale_breaker_trips", "Times the breaker opened", value=breaker.get("trips", 0)
         )
+        yield _admin_actions(snapshot.admin_actions)
         yield from _process_families(view)
+
+
+def _sale_state(current: str) -> Metric:
+    family = GaugeMetricFamily(
+        "flashsale_sale_state", "1 for the current sale's state", labels=["state"]
+    )
+    states = SALE_STATES if current in SALE_STATES else (*SALE_STATES, current)
+    for state in states:
+        family.add_metric([state], float(state == current))
+    return family
+
+
+def _sale_families(figures: SaleFigures) -> Iterator[Metric]:
+    """The current sale's own figures, counted from zero when it started.
+
+    The sale's id is a label, so each sale is series of its own that begin at
+    zero, rather than a counter that goes back to zero mid-series; only the
+    current sale's are exported, and sales are few.
+    """
+    sale_id = str(figures.sale_id)
+    outcomes = CounterMetricFamily(
+        "flashsale_sale_purchases",
+        "Purchase answers of the current sale, by outcome",
+        labels=["sale_id", "outcome"],
+    )
+    for outcome in REPORTED_OUTCOMES:
+        outcomes.add_metric([sale_id, outcome.word], figures.outcomes[outcome])
+    yield outcomes
+    success = GaugeMetricFamily(
+        "flashsale_sale_success_ratio",
+        "Confirmed purchases among those decided, over the current sale",
+        labels=["sale_id"],
+    )
+    success.add_metric([sale_id], success_rate(figures.outcomes))
+    yield success
+    peak = GaugeMetricFamily(
+        "flashsale_sale_queue_depth_peak",
+        "Most purchases waiting for the allocator at once during the current sale",
+        labels=["sale_id"],
+    )
+    peak.add_metric([sale_id], figures.queue_peak)
+    yield peak
+
+
+def _admin_actions(counted: dict[tuple[str, str], int]) -> Metric:
+    """Admin requests by action and outcome: each action's "ok" always, other
+    outcomes once they happened (ADMIN_OUTCOMES bounds them)."""
+    family = CounterMetricFamily(
+        "flashsale_admin_actions",
+        "Admin requests answered, by action and outcome (ok or the problem type)",
+        labels=["action", "outcome"],
+    )
+    pairs = {(action, "ok"): 0 for action in ADMIN_ACTIONS if action != "other"} | counted
+    for (action, outcome), count in pairs.items():
+        family.add_metric([action, outcome], count)
+    return family
 
 
 def _product_families(sale: SaleSnapshot) -> Iterator[Metric]:

@@ -12,7 +12,11 @@ STATUS_PATH = "/flash-sale/status"
 EVENTS_PATH = "/flash-sale/events"
 METRICS_PATH = "/flash-sale/metrics"
 HEALTH_PATH = "/flash-sale/health"
-ADMIN_SALE_PATH = "/flash-sale/admin/sale"
+ADMIN_SALES_PATH = "/flash-sale/admin/sales"
+# The toolkit's sale replaces whatever sale is current (RFC 9110 If-Match: any
+# version of it), as an operator who starts over does; without it, a sale still in
+# progress would refuse it (409).
+REPLACE_CURRENT_SALE = {"If-Match": "*"}
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 

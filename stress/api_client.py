@@ -11,7 +11,14 @@ from typing import Any
 
 import requests
 
-from stress.api import ADMIN_SALE_PATH, HEALTH_PATH, JSON_HEADERS, METRICS_PATH, STATUS_PATH
+from stress.api import (
+    ADMIN_SALES_PATH,
+    HEALTH_PATH,
+    JSON_HEADERS,
+    METRICS_PATH,
+    REPLACE_CURRENT_SALE,
+    STATUS_PATH,
+)
 
 API_TIMEOUT_S = 10.0
 
@@ -83,7 +90,8 @@ class Api:
         products: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
         """A new sale of `stock` items of the default product, or of `products`
-        (the admin API's product objects, each with its stock) when given."""
+        (the admin API's product objects, each with its stock) when given; it
+        replaces the current sale, even one in progress."""
         if not self.admin_token:
             raise ApiError("starting a sale needs --admin-token")
         body: dict[str, Any] = {"perUserLimit": per_user_limit, "startsAt": starts_at}
@@ -92,13 +100,17 @@ class Api:
         else:
             body["stock"] = stock
         answer = self.session.post(
-            self.base_url + ADMIN_SALE_PATH,
+            self.base_url + ADMIN_SALES_PATH,
             data=json.dumps(body),
-            headers={**JSON_HEADERS, "Authorization": f"Bearer {self.admin_token}"},
+            headers={
+                **JSON_HEADERS,
+                **REPLACE_CURRENT_SALE,
+                "Authorization": f"Bearer {self.admin_token}",
+            },
             timeout=API_TIMEOUT_S,
         )
         if answer.status_code not in (200, 201):
             raise ApiError(
-                f"POST {ADMIN_SALE_PATH} answered {answer.status_code}: {answer.text[:300]}"
+                f"POST {ADMIN_SALES_PATH} answered {answer.status_code}: {answer.text[:300]}"
             )
         return decode_json(answer)

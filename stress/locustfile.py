@@ -53,7 +53,7 @@ from locust.runners import WorkerRunner
 PURCHASE_PATH = "/flash-sale/purchase"
 STATUS_PATH = "/flash-sale/status"
 EVENTS_PATH = "/flash-sale/events"
-ADMIN_SALE_PATH = "/flash-sale/admin/sale"
+ADMIN_SALES_PATH = "/flash-sale/admin/sales"
 MAX_RETRY_WAIT_S = 5.0
 NOT_STARTED_RETRY_S = 0.1
 NOT_STARTED_ATTEMPTS = 30
@@ -107,9 +107,10 @@ def start_sale(environment: Any, **_: Any) -> None:
         return
     starts_at = datetime.now(UTC) + timedelta(seconds=options.start_in)
     answer = requests.post(
-        environment.host.rstrip("/") + ADMIN_SALE_PATH,
+        environment.host.rstrip("/") + ADMIN_SALES_PATH,
         json={"stock": options.stock, "perUserLimit": 1, "startsAt": starts_at.isoformat()},
-        headers={"Authorization": f"Bearer {options.admin_token}"},
+        # Replaces the current sale, even one in progress (If-Match: any version).
+        headers={"Authorization": f"Bearer {options.admin_token}", "If-Match": "*"},
         timeout=REQUEST_TIMEOUT_S,
     )
     answer.raise_for_status()

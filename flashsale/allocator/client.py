@@ -54,9 +54,9 @@ from flashsale.allocator.messages import (
     authenticate,
     purchase_body,
 )
+from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
 from flashsale.records import Confirmation, Order
-from flashsale.shm.slots import IN_FLIGHT
 
 log = logging.getLogger("flashsale.allocator.client")
 
@@ -194,14 +194,15 @@ class AllocatorClient:
         authkey: bytes,
         *,
         slot: int | None,
-        metrics_row: memoryview | None,
+        metrics: MetricsRecorder | None = None,
         reply_timeout_s: float,
         commit_budget_s: float,
     ) -> None:
         self.address = address
         self.authkey = authkey
         self.slot = NO_SLOT if slot is None else slot
-        self._row = metrics_row
+        # Counts the requests in flight: the queue's depth and its high-water mark.
+        self._metrics = MetricsRecorder(None) if metrics is None else metrics
         self.reply_timeout_ns = int(reply_timeout_s * 1e9)
         self.commit_budget_s = commit_budget_s
         self._connection: _Connection | None = None
@@ -281,7 +282,7 @@ class AllocatorClient:
         call.timer = loop.call_later(
             (reply_deadline_ns - time.monotonic_ns()) / 1e9, self._reply_deadline_passed, call
         )
-        self._count_in_flight(+1)
+        self._metrics.queue_entered()
         try:
             connection = self._connection
             if connection is not None and not connection.lost:
@@ -291,7 +292,7 @@ class AllocatorClient:
                 self._ensure_connecting()
             return await call.future
         finally:
-            self._count_in_flight(-1)
+            self._metrics.queue_left()
             self._forget(call)
 
     def resolve(self, call: _Call, decision: Decision) -> None:
@@ -368,11 +369,6 @@ class AllocatorClient:
             for call in waiting.values():
                 connection.send(call)
             return
-
-    def _count_in_flight(self, delta: int) -> None:
-        # One writer: this worker's event loop thread.
-        if self._row is not None:
-            self._row[IN_FLIGHT] += delta
 
 
 def _resent(request: Request) -> Request:

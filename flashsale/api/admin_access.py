@@ -29,10 +29,13 @@ import falcon
 
 from flashsale.admin_commands import (
     AUDIT_BODY_MAX_BYTES,
+    REFUSED,
+    REPLACE,
     AdminAnswer,
     AdminRequest,
     AuditContext,
     Command,
+    CreateSale,
     RecordRefusal,
 )
 from flashsale.allocator.client import Decision
@@ -41,6 +44,7 @@ from flashsale.api.client_address import ClientAddress
 from flashsale.api.error_handlers import problem_of_invalid
 from flashsale.api.problems import INVALID_TOKEN, NOT_FOUND, UNAVAILABLE, HTTPProblem
 from flashsale.errors import InvalidInput
+from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
 
 log = logging.getLogger("flashsale.admin")
@@ -72,10 +76,12 @@ class AdminAccess:
         auth: BearerAuth | None,
         gateway: AdminGateway,
         addresses: ClientAddress,
+        recorder: MetricsRecorder,
     ) -> None:
         self.auth = auth
         self.gateway = gateway
         self.addresses = addresses
+        self.recorder = recorder
 
     async def authorize(self, req: falcon.Request, attempt: Attempt) -> None:
         """Return if the request carries the admin token; raise its HTTP error otherwise
@@ -107,11 +113,16 @@ class AdminAccess:
     async def command(self, req: falcon.Request, attempt: Attempt, command: Command) -> AdminAnswer:
         """Send `command` with this request's context; its answer, or raise 503."""
         decision = await self.gateway.admin(AdminRequest(command, self.context(req, attempt)))
+        action = _counted_action(command, attempt)
         if decision.outcome is not Outcome.CONFIRMED or not decision.body:
+            self.recorder.record_admin(action, UNAVAILABLE.slug)
             raise _no_answer(decision)
-        return AdminAnswer.decode(decision.body)
+        answer = AdminAnswer.decode(decision.body)
+        self.recorder.record_admin(action, answer.problem or "ok")
+        return answer
 
     async def record(self, req: falcon.Request, attempt: Attempt, status: int, slug: str) -> None:
+        self.recorder.record_admin(attempt.attempted or REFUSED, slug)
         refusal = RecordRefusal(status, slug, attempt.sale_id, attempt.attempted)
         request = AdminRequest(refusal, self.context(req, attempt))
         try:
@@ -142,6 +153,14 @@ class AdminAccess:
             if_match=req.get_header("If-Match"),
             idempotency_key=req.get_header("Idempotency-Key"),
         )
+
+
+def _counted_action(command: Command, attempt: Attempt) -> str:
+    """The metrics' kind of a command: a creation that names the sale it replaces is
+    `replace` (flashsale.shm.slots.ADMIN_ACTIONS)."""
+    if isinstance(command, CreateSale) and (command.replaces or command.if_match):
+        return REPLACE
+    return attempt.attempted or REFUSED
 
 
 def _presented_token(req: falcon.Request) -> str | None:

@@ -62,4 +62,3 @@ class AdminAuditResource:
             "entries": [entry_json(entry) for entry in page],
             "next": encode_cursor(AUDIT_SCOPE, page[-1].seq) if more else None,
         }
-

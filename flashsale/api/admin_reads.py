@@ -62,4 +62,3 @@ class AdminReads:
             raise Unavailable("the journal did not answer in time") from None
         except sqlite3.Error as exc:  # a journal the allocator has not opened (upgraded) yet
             raise Unavailable(f"the journal cannot be read yet ({exc})") from None
-

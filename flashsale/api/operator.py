@@ -12,11 +12,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from flashsale.api.bearer import BearerAuth
 from flashsale.api.representations import sale_json
 from flashsale.clock import iso_from_us, now_us
-from flashsale.metrics import THROUGHPUT_WINDOW_S, MetricsSnapshot
+from flashsale.metrics import THROUGHPUT_WINDOW_S, MetricsSnapshot, SaleFigures, success_rate
 from flashsale.observe import ServerView
 from flashsale.outcomes import REPORTED_OUTCOMES, Outcome
 from flashsale.prometheus import registry_for
-from flashsale.shm.slots import Endpoint
+from flashsale.shm.slots import ADMIN_ACTIONS, Endpoint
 
 
 class HealthResource:
@@ -50,23 +50,23 @@ class HealthResource:
             "engine": self.view.engine,
             "breaker": self.breaker_json(),
             "workers": self.view.workers_json(),
+            # Each process's memory (and CPU time), as in the metrics.
+            "processes": self.view.processes_json(),
             "serverTime": iso_from_us(now_us()),
         }
 
 
 def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
-    snapshot = MetricsSnapshot.read(view.slots)
-    outcomes = {o.word: snapshot.outcomes[o] for o in REPORTED_OUTCOMES}
-    decided = snapshot.purchases - outcomes["invalid"]
     sale = view.board.sale()
+    snapshot = MetricsSnapshot.read(view.slots, sale.sale_id if sale else None)
     return {
         "uptimeSeconds": view.uptime_s(),
         "requests": {
             "total": sum(snapshot.requests.values()),
             **{e.name.lower(): snapshot.requests[e] for e in Endpoint},
         },
-        "outcomes": outcomes,
-        "successRate": round(outcomes[Outcome.CONFIRMED.word] / decided, 4) if decided else 0.0,
+        "outcomes": _outcomes_json(snapshot.outcomes),
+        "successRate": success_rate(snapshot.outcomes),
         "latencyMs": {
             "p50": snapshot.latency_percentile_ms(0.50),
             "p95": snapshot.latency_percentile_ms(0.95),
@@ -82,17 +82,43 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
             "windowSeconds": THROUGHPUT_WINDOW_S,
         },
         "queueDepth": snapshot.in_flight,
+        "queueHighWater": snapshot.queue_peak,
         "openEventStreams": snapshot.open_streams,
         "queueCapacity": view.settings.queue_capacity,
         "breaker": breaker,
         "sale": sale_json(sale, now_us()) if sale else None,
+        "currentSale": _sale_figures_json(snapshot.sale),
+        "adminActions": {
+            action: {
+                outcome: count
+                for (counted, outcome), count in snapshot.admin_actions.items()
+                if counted == action
+            }
+            for action in ADMIN_ACTIONS
+        },
         "allocator": view.allocator_json(),
         "journal": view.store_json(),
         "engine": view.engine,
         "workers": view.workers_json(),
         # CPU seconds and memory of each server process: with two readings a
         # load test tells the server's share of the machine from its own.
-        "processes": [usage.to_json() for usage in view.processes()],
+        "processes": view.processes_json(),
+    }
+
+
+def _outcomes_json(outcomes: dict[Outcome, int]) -> dict[str, int]:
+    return {o.word: outcomes[o] for o in REPORTED_OUTCOMES}
+
+
+def _sale_figures_json(figures: SaleFigures | None) -> dict[str, Any] | None:
+    """The current sale's own figures: counted from zero when it started."""
+    if figures is None:
+        return None
+    return {
+        "saleId": figures.sale_id,
+        "outcomes": _outcomes_json(figures.outcomes),
+        "successRate": success_rate(figures.outcomes),
+        "queueHighWater": figures.queue_peak,
     }
 
 

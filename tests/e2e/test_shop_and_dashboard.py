@@ -321,6 +321,12 @@ def test_dashboard_figures_move(
         expect(page.get_by_test_id("tile-stock-value")).not_to_have_text(f"{stock} / {stock}")
         expect(page.get_by_test_id("outcome-confirmed")).not_to_have_text("0")
         expect(page.get_by_test_id("outcome-invalid")).not_to_have_text("0")
+        # The sale of the server's start is the current one: its own figures count too.
+        expect(page.get_by_test_id("sale-outcome-confirmed")).not_to_have_text("0")
+        expect(page.get_by_test_id("tile-queue-peak")).to_contain_text(
+            re.compile(r"^peak [1-9]\d* · this sale [1-9]")
+        )
+        expect(page.get_by_test_id("tile-success")).to_contain_text("since start")
         expect(page.get_by_test_id("chart-latency-p50")).to_have_text(re.compile(r"ms$"))
         line = page.locator('[data-testid="chart-rates"] path[data-series="confirmed"]')
         expect(line).to_have_attribute("d", re.compile(r"^M[\d.]+,[\d.]+L"))

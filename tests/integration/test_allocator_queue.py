@@ -89,7 +89,6 @@ def _client(address: str, authkey: bytes, reply_timeout_s: float = 5, budget_s: 
         address,
         authkey,
         slot=None,
-        metrics_row=None,
         reply_timeout_s=reply_timeout_s,
         commit_budget_s=budget_s,
     )

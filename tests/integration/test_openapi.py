@@ -89,7 +89,6 @@ def _app_paths(tmp_path: Path) -> set[str]:
             str(tmp_path / "allocator.sock"),
             b"unused",
             slot=None,
-            metrics_row=None,
             reply_timeout_s=settings.reply_timeout_s,
             commit_budget_s=settings.commit_budget_s,
         ),

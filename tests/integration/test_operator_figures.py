@@ -40,3 +40,24 @@ def test_metrics_name_every_server_process_with_its_cpu_and_memory(start_server)
     for family in ("flashsale_process_cpu_seconds", "flashsale_process_resident_memory_bytes"):
         assert {(s.labels["role"], s.labels["slot"]) for s in families[family]} == slots
         assert all(set(s.labels) == {"role", "slot"} for s in families[family])
+
+
+def test_health_names_every_server_process_with_its_memory(start_server):
+    token = "health-operator-token"
+    server = start_server(workers=3, env={"FLASHSALE_OPERATOR_TOKEN": token})
+    health = requests.get(
+        f"{server.url}/flash-sale/health",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    ).json()
+    roles = {p["pid"]: p["role"] for p in health["processes"]}
+    assert roles == {
+        server.pid: "master",
+        server.allocator_pid(): "allocator",
+        **{pid: "worker" for pid in server.worker_pids()},
+    }
+    assert sorted(roles.values()) == ["allocator", "master", "worker", "worker", "worker"]
+    assert all(p["residentBytes"] > 1 << 20 for p in health["processes"])
+    # A load balancer, without the token, gets the status alone.
+    anyone = requests.get(f"{server.url}/flash-sale/health", timeout=5).json()
+    assert anyone == {"status": "ok"}

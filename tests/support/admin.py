@@ -123,7 +123,7 @@ class Recorded:
                 lines = store._client.lrange(f"{{flashsale}}:sale:{sale_id}:changes", 0, -1)
             finally:
                 store.close()
-            fields = [bytes(line).decode().split("\t") for line in lines]  # type: ignore[union-attr]
+            fields = [_text(line).split("\t") for line in lines]  # type: ignore[union-attr]
             return [(int(f[0]), int(f[1]), f[2]) for f in fields]
         with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)) as db:
             rows = db.execute(
@@ -132,3 +132,7 @@ class Recorded:
                 (sale_id,),
             ).fetchall()
         return [(version, at_us, action) for version, at_us, action in rows]
+
+
+def _text(line: bytes | str) -> str:
+    return line.decode() if isinstance(line, bytes) else line

@@ -11,10 +11,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from flashsale.config import Settings
+from flashsale.metrics import MetricsRecorder, current_sale_id
 from flashsale.observe import ServerView
-from flashsale.prometheus import registry_for
-from flashsale.shm.sale_board import SaleBoard
-from flashsale.shm.slots import ProcessSlots
+from flashsale.outcomes import Outcome
+from flashsale.prometheus import SALE_STATES, registry_for
+from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
+from flashsale.shm.slots import ADMIN_ACTIONS, Endpoint, ProcessSlots
 from flashsale.shm.store_board import StoreBoard
 from tests.support.catalogue import snapshot
 
@@ -114,3 +116,87 @@ def test_the_build_is_an_info_metric_of_its_version_python_and_engine():
         "engine": "sqlite",
     }
     assert build.value == 1
+
+
+def test_the_sale_s_state_is_one_series_per_state_1_for_the_current_one():
+    board = SaleBoard()
+    view = ServerView(Settings(), board, ProcessSlots(), StoreBoard())
+    assert "flashsale_sale_state" not in _scrape(view)  # no sale yet
+    board.publish_sale(snapshot(3, 10, ends=1))  # ended long ago
+    kind, samples = _scrape(view)["flashsale_sale_state"]
+    assert kind == "gauge"
+    assert {s.labels["state"]: s.value for s in samples} == {
+        "upcoming": 0,
+        "open": 0,
+        "paused": 0,
+        "sold_out": 0,
+        "ended": 1,
+    }
+
+
+def test_a_state_the_exposition_does_not_list_gets_its_series(monkeypatch):
+    board = SaleBoard()
+    board.publish_sale(snapshot(3, 10))
+    monkeypatch.setattr(SaleSnapshot, "state", lambda sale, now_us: "halted")
+    _, samples = _scrape(ServerView(Settings(), board, ProcessSlots(), StoreBoard()))[
+        "flashsale_sale_state"
+    ]
+    assert [s.labels["state"] for s in samples if s.value == 1] == ["halted"]
+    assert len(samples) == len(SALE_STATES) + 1
+
+
+def test_the_current_sale_s_figures_carry_its_id_and_the_peaks_are_gauges():
+    board, slots = SaleBoard(), ProcessSlots()
+    slot = slots.claim(PID)
+    assert slot is not None
+    worker = MetricsRecorder(
+        slots.row(slot), queue_depth=slots.in_flight_total, sale_id=current_sale_id(board)
+    )
+    board.publish_sale(snapshot(4, 10))
+    worker.queue_entered()
+    worker.queue_entered()
+    worker.queue_left()
+    worker.queue_left()
+    worker.record(Endpoint.PURCHASE, Outcome.SOLD_OUT, 800)
+    board.publish_sale(snapshot(5, 10))
+    worker.queue_entered()
+    worker.queue_left()
+    worker.record(Endpoint.PURCHASE, Outcome.CONFIRMED, 800)
+    families = _scrape(ServerView(Settings(), board, slots, StoreBoard()))
+
+    kind, purchases = families["flashsale_sale_purchases"]
+    assert kind == "counter"
+    assert {s.labels["sale_id"] for s in purchases} == {"5"}
+    counted = {s.labels["outcome"]: s.value for s in purchases if s.name.endswith("_total")}
+    assert counted["confirmed"] == 1
+    assert counted["sold_out"] == 0  # sale 4's
+    (success,) = families["flashsale_sale_success_ratio"][1]
+    assert (success.labels, success.value) == ({"sale_id": "5"}, 1.0)
+    assert families["flashsale_queue_depth_peak"][0] == "gauge"
+    (since_start,) = families["flashsale_queue_depth_peak"][1]
+    (this_sale,) = families["flashsale_sale_queue_depth_peak"][1]
+    assert (since_start.value, this_sale.value, this_sale.labels) == (2, 1, {"sale_id": "5"})
+
+
+def test_admin_actions_are_a_counter_by_action_and_outcome():
+    slots = ProcessSlots()
+    slot = slots.claim(PID)
+    assert slot is not None
+    admin = MetricsRecorder(slots.row(slot))
+    admin.record_admin("create", "ok")
+    admin.record_admin("create", "sale-in-progress")
+    kind, samples = _scrape(ServerView(Settings(), SaleBoard(), slots, StoreBoard()))[
+        "flashsale_admin_actions"
+    ]
+    assert kind == "counter"
+    counted = {
+        (s.labels["action"], s.labels["outcome"]): s.value
+        for s in samples
+        if s.name == "flashsale_admin_actions_total"
+    }
+    # Each action's "ok" is there from the start, at 0; other outcomes once counted.
+    assert counted == {
+        **{(action, "ok"): 0 for action in ADMIN_ACTIONS if action != "other"},
+        ("create", "ok"): 1,
+        ("create", "sale-in-progress"): 1,
+    }

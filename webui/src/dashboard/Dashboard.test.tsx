@@ -16,9 +16,17 @@ function metricsBody(step: number) {
     latencyMs: { p50: 1.5, p95: 4, p99: 9, max: 20 },
     throughput: { requestsPerSecond: 100, purchasesPerSecond: 80, windowSeconds: 10 },
     queueDepth: 3,
+    queueHighWater: 40 + step,
     queueCapacity: 1000,
     breaker: { state: 'closed', since: '2026-11-24T15:00:00Z', trips: 0 },
     sale: OPEN_STATUS,
+    currentSale: {
+      saleId: 7,
+      outcomes: { confirmed: 3 * step, sold_out: 0, already_purchased: step },
+      successRate: 0.75,
+      queueHighWater: 12,
+    },
+    adminActions: { create: {}, pause: {} },
     allocator: { alive: true, pid: 4242, heartbeatAgeMs: 12, restarts: 0 },
     workers: { alive: 2, configured: 2 },
     openEventStreams: 1234,
@@ -105,6 +113,55 @@ describe('Dashboard', () => {
     // Between two samples the server's uptime grows by 1 s and the allocator's CPU by 0.5 s.
     expect(screen.getByTestId('process-4242')).toHaveTextContent('50.0%');
     expect(screen.getByTestId('process-4243')).toHaveTextContent('0.0%');
+  });
+
+  it("shows the current sale's own outcomes, success rate and queue peak beside those since start", async () => {
+    mockFetch((url) => {
+      if (url.endsWith('/health')) return json(HEALTH);
+      if (url.endsWith('/status')) return json(OPEN_STATUS);
+      return json({ ...metricsBody(2), successRate: 0.5 });
+    });
+    render(<Dashboard pollMs={60_000} />);
+    await waitFor(() => expect(screen.getByTestId('tile-success-value')).toHaveTextContent('75.0%'));
+    expect(screen.getByRole('heading', { name: 'Success rate, this sale' })).toBeInTheDocument();
+    expect(screen.getByTestId('tile-success')).toHaveTextContent('50.0% since start');
+    expect(screen.getByTestId('tile-queue-peak')).toHaveTextContent('peak 42 · this sale 12');
+    expect(screen.getByTestId('sale-outcomes-heading')).toHaveTextContent('Sale 7');
+    expect(screen.getByTestId('sale-outcome-confirmed')).toHaveTextContent('6');
+    expect(screen.getByTestId('outcome-confirmed')).toHaveTextContent('20');
+    expect(screen.getByTestId('sale-outcome-pending')).toHaveTextContent('0');
+    // No admin action yet: no table.
+    expect(screen.queryByTestId('admin-actions-table')).not.toBeInTheDocument();
+  });
+
+  it('says a new sale has no success rate until a purchase of it is decided', async () => {
+    const fresh = { saleId: 8, outcomes: { confirmed: 0, sold_out: 0, invalid: 2 }, successRate: 0, queueHighWater: 0 };
+    mockFetch((url) => (url.endsWith('/health') ? json(HEALTH) : json({ ...metricsBody(1), currentSale: fresh })));
+    render(<Dashboard pollMs={60_000} />);
+    await waitFor(() => expect(screen.getByTestId('tile-success-value')).toHaveTextContent('no purchase yet'));
+    expect(screen.getByTestId('tile-success')).toHaveTextContent('90.0% since start');
+  });
+
+  it('lists the admin actions by outcome once there are some', async () => {
+    const adminActions = { create: { ok: 2, 'sale-in-progress': 1 }, pause: {}, set_end: { ok: 1 } };
+    mockFetch((url) => (url.endsWith('/health') ? json(HEALTH) : json({ ...metricsBody(1), adminActions })));
+    render(<Dashboard pollMs={60_000} />);
+    const table = await screen.findByTestId('admin-actions-table');
+    expect(screen.getByTestId('admin-action-create')).toHaveTextContent('ok 2 · sale-in-progress 1');
+    expect(screen.getByTestId('admin-action-set_end')).toHaveTextContent('set end');
+    expect(table.querySelectorAll('tbody tr')).toHaveLength(2);
+  });
+
+  it("shows each process's memory from health before the metrics answer", async () => {
+    const processes = [
+      { role: 'master', pid: 4240, cpuSeconds: 1, residentBytes: 40 * 2 ** 20 },
+      { role: 'worker', pid: 4243, cpuSeconds: 5, residentBytes: 30 * 2 ** 20 },
+    ];
+    mockFetch((url) => (url.endsWith('/health') ? json({ ...HEALTH, processes }) : json({}, 500)));
+    render(<Dashboard pollMs={60_000} />);
+    await waitFor(() => expect(screen.getByTestId('process-4240')).toHaveTextContent('40 MiB'));
+    expect(screen.getByTestId('process-4240')).toHaveTextContent('master');
+    expect(screen.getByTestId('process-4243')).toHaveTextContent('30 MiB');
   });
 
   it('names a journal that cannot be written, in health, the breaker and its own tile', async () => {

@@ -2,8 +2,10 @@ import { formatBytes, formatMs, formatNumber, formatPercent, formatUptime } from
 import { Freshness } from '../lib/Freshness';
 import { OUTCOME_KINDS, type BreakerState } from '../lib/types';
 import { useLiveStatus } from '../lib/useLiveStatus';
+import { AdminActionsTable } from './AdminActionsTable';
 import { LineChart, type ChartSeries } from './LineChart';
 import { OperatorTokenForm } from './OperatorTokenForm';
+import { OutcomesTable } from './OutcomesTable';
 import { ProductStock } from './ProductStock';
 import { StoreTile } from './StoreTile';
 import { OUTCOME_STYLE } from './outcomeStyle';
@@ -54,7 +56,15 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
   const problems = health?.problems ?? [];
   const sale = live.status ?? latest?.sale ?? null;
   const shownProblem = problem ?? live.problem;
-  const processes = processLoads(samples);
+  // Health lists the processes too: their memory shows before the metrics' first sample.
+  const sampled = processLoads(samples);
+  const processes =
+    sampled.length > 0 ? sampled : (health?.processes ?? []).map((process) => ({ ...process, cores: null }));
+  const saleFigures = latest?.currentSale ?? null;
+  // A sale without a decided purchase yet has no success rate (the server says 0).
+  const saleDecided = saleFigures
+    ? Object.entries(saleFigures.outcomes).some(([kind, count]) => kind !== 'invalid' && count > 0)
+    : false;
   const queueRatio =
     latest && latest.queueCapacity > 0 ? latest.queueDepth / latest.queueCapacity : 0;
 
@@ -116,7 +126,13 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
           tone={queueRatio > 0.8 ? 'bad' : queueRatio > 0.5 ? 'warn' : 'good'}
           value={latest ? formatNumber(latest.queueDepth) : '–'}
         >
-          {latest ? `of ${formatNumber(latest.queueCapacity)} slots` : 'waiting…'}
+          {latest ? `of ${formatNumber(latest.queueCapacity)} slots · ` : 'waiting…'}
+          {latest ? (
+            <span data-testid="tile-queue-peak">
+              peak {formatNumber(latest.queueHighWater)}
+              {saleFigures ? ` · this sale ${formatNumber(saleFigures.queueHighWater)}` : ''}
+            </span>
+          ) : null}
         </Tile>
         <Tile
           title="Stock"
@@ -145,12 +161,22 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
           {latest ? `${formatNumber(latest.requests.purchase)} purchases · ${formatRate(latest.throughput.requestsPerSecond)}` : 'waiting…'}
         </Tile>
         <Tile
-          title="Success rate"
+          title={saleFigures ? 'Success rate, this sale' : 'Success rate'}
           testId="tile-success"
           tone="neutral"
-          value={latest ? formatPercent(latest.successRate) : '–'}
+          value={
+            !latest
+              ? '–'
+              : !saleFigures
+                ? formatPercent(latest.successRate)
+                : saleDecided
+                  ? formatPercent(saleFigures.successRate)
+                  : 'no purchase yet'
+          }
         >
-          {latest ? `p99 ${formatMs(latest.latencyMs.p99)} · max ${formatMs(latest.latencyMs.max)}` : 'waiting…'}
+          {latest
+            ? `${saleFigures ? `${formatPercent(latest.successRate)} since start · ` : ''}p99 ${formatMs(latest.latencyMs.p99)} · max ${formatMs(latest.latencyMs.max)}`
+            : 'waiting…'}
         </Tile>
       </div>
 
@@ -179,32 +205,9 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
         </section>
       </div>
 
-      <section className="card" aria-labelledby="outcomes-heading">
-        <h2 id="outcomes-heading">Outcomes since start</h2>
-        <table className="table" data-testid="outcomes-table">
-          <thead>
-            <tr>
-              <th scope="col">Outcome</th>
-              <th scope="col" className="num">
-                Count
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {OUTCOME_KINDS.map((kind) => (
-              <tr key={kind}>
-                <th scope="row">
-                  <span className="legend__swatch" style={{ background: OUTCOME_STYLE[kind].color }} aria-hidden="true" />
-                  {OUTCOME_STYLE[kind].label}
-                </th>
-                <td className="num" data-testid={`outcome-${kind}`}>
-                  {latest ? formatNumber(latest.outcomes[kind] ?? 0) : '–'}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+      <OutcomesTable metrics={latest} />
+
+      <AdminActionsTable actions={latest?.adminActions} />
 
       {processes.length > 0 ? (
         <section className="card" aria-labelledby="processes-heading">

@@ -409,6 +409,8 @@ export interface components {
             readonly journal?: components["schemas"]["Journal"];
             readonly breaker?: components["schemas"]["Breaker"];
             readonly workers?: components["schemas"]["Workers"];
+            /** @description Every server process (the master, the allocator, each worker) with its resident memory and CPU time, as in the metrics. */
+            readonly processes?: readonly components["schemas"]["Process"][];
             /** Format: date-time */
             readonly serverTime?: string;
             readonly engine?: components["schemas"]["Engine"];
@@ -441,6 +443,7 @@ export interface components {
                 readonly invalid: number;
                 readonly unknown_product: number;
             };
+            /** @description Confirmed purchases among those decided (bad input is not a decision), since the server started. */
             readonly successRate: number;
             /** @description Purchase latency in milliseconds since the server started. */
             readonly latencyMs: {
@@ -456,16 +459,47 @@ export interface components {
                 readonly purchasesPerSecond: number;
                 readonly windowSeconds: number;
             };
+            /** @description Purchases waiting for the allocator now, over every worker. */
             readonly queueDepth: number;
+            /** @description The most purchases waiting for the allocator at once since the server started. Each worker, as it sends one, sums every worker's count and keeps the largest sum it saw; this is the largest over the workers (a read without a lock: it may be off by the few purchases that came or went during it). */
+            readonly queueHighWater: number;
             readonly openEventStreams: number;
             readonly queueCapacity: number;
             readonly breaker: components["schemas"]["Breaker"];
             readonly sale: components["schemas"]["Sale"] | null;
+            /** @description The current sale's own figures, counted from zero when it started; null before the first sale. */
+            readonly currentSale: components["schemas"]["SaleFigures"] | null;
+            readonly adminActions: components["schemas"]["AdminActions"];
             readonly allocator: components["schemas"]["Allocator"];
             readonly journal: components["schemas"]["Journal"];
             readonly workers: components["schemas"]["Workers"];
             readonly processes: readonly components["schemas"]["Process"][];
             readonly engine: components["schemas"]["Engine"];
+        };
+        /** @description What the workers counted for one sale: its purchases by outcome, its success rate and its queue's high-water mark. */
+        readonly SaleFigures: {
+            readonly saleId: number;
+            /** @description Purchase attempts of this sale by outcome. */
+            readonly outcomes: components["schemas"]["Metrics"]["outcomes"];
+            /** @description Confirmed purchases among this sale's decided ones. */
+            readonly successRate: number;
+            /** @description The most purchases waiting for the allocator at once during this sale (as `queueHighWater` since start). */
+            readonly queueHighWater: number;
+        };
+        /** @description Admin requests answered since the server started, by action (the audit trail's kinds) and outcome: `ok`, or the type of the problem it was answered with (its slug). An action or outcome the table does not list counts as `other`; only the outcomes that happened are present. */
+        readonly AdminActions: {
+            readonly create: components["schemas"]["AdminOutcomeCounts"];
+            readonly replace: components["schemas"]["AdminOutcomeCounts"];
+            readonly pause: components["schemas"]["AdminOutcomeCounts"];
+            readonly resume: components["schemas"]["AdminOutcomeCounts"];
+            readonly end: components["schemas"]["AdminOutcomeCounts"];
+            readonly set_end: components["schemas"]["AdminOutcomeCounts"];
+            readonly refused: components["schemas"]["AdminOutcomeCounts"];
+            readonly other: components["schemas"]["AdminOutcomeCounts"];
+        };
+        /** @description Requests of one admin action by outcome. */
+        readonly AdminOutcomeCounts: {
+            readonly [key: string]: number;
         };
         /** @description Whether the journal can be written. While it cannot (a full disk, a read-only file system), nothing is sold: purchases get 503 with Retry-After and the breaker is open. With the redis engine: whether Redis can be reached. */
         readonly Journal: {
@@ -1330,6 +1364,7 @@ export interface operations {
                      *         "windowSeconds": 10
                      *       },
                      *       "queueDepth": 0,
+                     *       "queueHighWater": 1,
                      *       "openEventStreams": 0,
                      *       "queueCapacity": 2048,
                      *       "breaker": {
@@ -1363,6 +1398,35 @@ export interface operations {
                      *             "state": "open"
                      *           }
                      *         ]
+                     *       },
+                     *       "currentSale": {
+                     *         "saleId": 2,
+                     *         "outcomes": {
+                     *           "confirmed": 1,
+                     *           "already_purchased": 0,
+                     *           "sold_out": 0,
+                     *           "not_started": 0,
+                     *           "ended": 0,
+                     *           "rate_limited": 0,
+                     *           "unavailable": 0,
+                     *           "pending": 0,
+                     *           "invalid": 0,
+                     *           "unknown_product": 0
+                     *         },
+                     *         "successRate": 1,
+                     *         "queueHighWater": 1
+                     *       },
+                     *       "adminActions": {
+                     *         "create": {
+                     *           "ok": 1
+                     *         },
+                     *         "replace": {},
+                     *         "pause": {},
+                     *         "resume": {},
+                     *         "end": {},
+                     *         "set_end": {},
+                     *         "refused": {},
+                     *         "other": {}
                      *       },
                      *       "allocator": {
                      *         "alive": true,
@@ -1502,6 +1566,26 @@ export interface operations {
                      *         "alive": 1,
                      *         "configured": 1
                      *       },
+                     *       "processes": [
+                     *         {
+                     *           "role": "master",
+                     *           "pid": 28902,
+                     *           "cpuSeconds": 0.48,
+                     *           "residentBytes": 58736640
+                     *         },
+                     *         {
+                     *           "role": "allocator",
+                     *           "pid": 28903,
+                     *           "cpuSeconds": 0,
+                     *           "residentBytes": 45703168
+                     *         },
+                     *         {
+                     *           "role": "worker",
+                     *           "pid": 28905,
+                     *           "cpuSeconds": 0.02,
+                     *           "residentBytes": 49229824
+                     *         }
+                     *       ],
                      *       "serverTime": "2026-12-06T06:22:47.021Z"
                      *     }
                      */
