@@ -14,7 +14,8 @@ def _start_sale(url: str, token: str, **headers: str) -> requests.Response:
     return requests.post(
         f"{url}{SALE}",
         json={"stock": 3},
-        headers={"Authorization": f"Bearer {token}", **headers},
+        # Each replaces the sale in progress (If-Match: any version of it).
+        headers={"Authorization": f"Bearer {token}", "If-Match": "*", **headers},
         timeout=10,
     )
 

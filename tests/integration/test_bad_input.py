@@ -221,7 +221,7 @@ def test_a_sale_at_the_calendars_edge_is_held_and_shown_across_a_restart(start_s
     created = requests.post(
         f"{server.url}/flash-sale/admin/sale",
         json=body,
-        headers={"Authorization": f"Bearer {TOKEN}"},
+        headers={"Authorization": f"Bearer {TOKEN}", "If-Match": "*"},
         timeout=10,
     )
     assert created.status_code == 201, created.text

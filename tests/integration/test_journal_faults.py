@@ -200,10 +200,13 @@ def test_a_full_disk_stops_the_selling_and_room_starts_it_again(tmp_path, small_
             assert _owned(server, user) == 404, f"{user} was refused but owns an order"
         # Nothing changes while it fails: no new sale either.
         answer = requests.post(
-            f"{server.url}/flash-sale/admin/sale", json={"stock": 5}, headers=HEADERS, timeout=30
+            f"{server.url}/flash-sale/admin/sale",
+            json={"stock": 5},
+            headers={**HEADERS, "If-Match": "*"},  # would replace the sale, if it could
+            timeout=30,
         )
         assert answer.status_code == 503
-        assert "journal cannot be written" in answer.json()["detail"]
+        assert "store cannot be written" in answer.json()["detail"]
         assert server.status()["total"] == 1000
 
         filler.unlink()

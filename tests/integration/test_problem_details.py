@@ -40,6 +40,7 @@ NOT_PROVOKED = {
     "starting": "only while the allocator recovers a sale",
     "internal-error": "only a bug: the handler of unexpected exceptions",
     "not-implemented": "a transfer coding gunicorn's C parser does not take",
+    "exports-busy": "a worker's exports all streaming: test_orders",
 }
 
 
@@ -72,7 +73,8 @@ def _buy(server: ServerProcess, user_id: str, **fields: object) -> RawAnswer:
 
 def _new_sale(server: ServerProcess, starts_at: str | None, ends_at: str | None) -> None:
     sale = {"stock": 1, "startsAt": starts_at, "endsAt": ends_at}
-    created = requests.post(server.url + SALE, json=sale, headers=ADMIN, timeout=10)
+    replacing = {**ADMIN, "If-Match": "*"}  # the sale in progress, any version of it
+    created = requests.post(server.url + SALE, json=sale, headers=replacing, timeout=10)
     assert created.status_code == 201, created.text
 
 
@@ -393,6 +395,41 @@ def test_the_signed_shoppers_refusals_are_problems(start_server):
     assert_problem(_http(server, "GET", f"{PURCHASE}/bob", headers=alice), 404, "no-purchase")
 
 
+def test_each_refusal_of_the_admin_api_is_a_problem(start_server):
+    server = start_server(workers=1, env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
+    sales = "/flash-sale/admin/sales"
+
+    def create(body: dict[str, Any], **headers: str) -> RawAnswer:
+        return _http(server, "POST", sales, json=body, headers={**ADMIN, **headers})
+
+    def patch(sale_id: int, body: dict[str, Any]) -> RawAnswer:
+        return _http(server, "PATCH", f"{sales}/{sale_id}", json=body, headers=ADMIN)
+
+    first = server.status()["saleId"]
+    assert_problem(create({"stock": 2}), 409, "sale-in-progress")
+    assert_problem(
+        create({"stock": 2}, **{"If-Match": '"sale-999-v1"'}), 412, "precondition-failed"
+    )
+    assert_problem(
+        create({"stock": 2}, **{"Idempotency-Key": "a b"}), 400, "invalid-idempotency-key"
+    )
+    made = create({"stock": 2}, **{"If-Match": "*", "Idempotency-Key": "key-1"})
+    assert made.status == 201, made
+    second = json.loads(made.body)["saleId"]
+    reused = create({"stock": 3}, **{"If-Match": "*", "Idempotency-Key": "key-1"})
+    assert_problem(reused, 422, "idempotency-key-reused")
+    assert_problem(patch(first, {"state": "paused"}), 409, "sale-not-current")
+    assert patch(second, {"state": "paused"}).status == 200
+    assert assert_problem(_buy(server, "ann"), 503, "sale-paused")["outcome"] == "paused"
+    assert patch(second, {"state": "ended"}).status == 200
+    assert_problem(patch(second, {"state": "open"}), 409, "sale-already-ended")
+    orders = f"{sales}/{second}/orders"
+    assert_problem(
+        _http(server, "GET", orders + "?limit=0", headers=ADMIN), 400, "invalid-parameter"
+    )
+    assert_problem(_http(server, "GET", f"{sales}/999/orders", headers=ADMIN), 404, "unknown-sale")
+
+
 def _walked() -> set[str]:
     """The types the tests above provoke."""
     return {slug for _, _, slug, _ in BEFORE_ANY_SALE} | {
@@ -411,6 +448,15 @@ def _walked() -> set[str]:
         "invalid-token",
         "not-your-id",
         "no-purchase",
+        "sale-in-progress",
+        "precondition-failed",
+        "invalid-idempotency-key",
+        "idempotency-key-reused",
+        "sale-not-current",
+        "sale-paused",
+        "sale-already-ended",
+        "invalid-parameter",
+        "unknown-sale",
     }
 
 

@@ -207,7 +207,8 @@ def test_a_restart_keeps_every_product_s_count(start_server, tmp_path):
 
 def test_the_admin_api_starts_a_sale_of_products_and_still_takes_a_stock(start_server):
     server = start_server(workers=2, env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
-    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    # Each sale replaces the one in progress (If-Match: any version of it).
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}", "If-Match": "*"}
     colours: dict[str, Any] = {
         "perUserLimit": 2,
         "products": [

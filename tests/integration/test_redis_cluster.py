@@ -61,7 +61,7 @@ def test_two_hosts_on_a_redis_cluster_sell_exactly_the_stock(start_server, clust
     started = requests.post(
         f"{hosts[1].url}/flash-sale/admin/sale",
         json={"stock": 3},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "If-Match": "*"},
         timeout=10,
     )
     assert started.status_code == 201, started.text

@@ -251,7 +251,7 @@ def test_a_new_sale_started_on_one_host_is_served_by_every_host(hosts):
     started = requests.post(
         f"{second.url}/flash-sale/admin/sale",
         json={"stock": 7},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "If-Match": "*"},
         timeout=10,
     )
     assert started.status_code == 201, started.text

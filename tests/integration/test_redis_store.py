@@ -163,7 +163,7 @@ def test_the_first_sale_is_made_once_by_hosts_starting_together(store):
     assert [(p.sku, p.stock) for p in sale.terms.products] == [("a", 5)]
     started = store.start_sale(SaleTerms((product("c", 3),), 2, None, None))
     assert started.sale_id == first + 1
-    assert store.state() == (started.sale_id, {"": 0, "c": 0})
+    assert store.state() == (started.sale_id, {"": 0, "c": 0}, 1)  # lifecycle version 1
 
 
 def test_a_product_s_own_limit_is_kept_below_the_sale_s(store):
