@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stress.commands.options import (
     DEFAULT_URL,
@@ -15,6 +16,9 @@ from stress.commands.options import (
     flash_options,
 )
 from stress.scenarios.products import ProductsError
+
+if TYPE_CHECKING:
+    from stress.scenarios.operator import PausePlan
 
 # A run stays bounded: a pause, and the wait before it, of ten minutes at most.
 MAX_PAUSE_S = 600.0
@@ -121,6 +125,14 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _pause_plan(args: argparse.Namespace) -> PausePlan | None:
+    if args.pause_at is None:
+        return None
+    from stress.scenarios.operator import PausePlan
+
+    return PausePlan(args.pause_at, args.resume_after)
+
+
 def _pause_refused(args: argparse.Namespace) -> str | None:
     if (args.pause_at is None) != (args.resume_after is None):
         return "--pause-at and --resume-after go together"
@@ -165,10 +177,7 @@ def _cmd_flash(args: argparse.Namespace) -> int:
         return 2
     if args.ceiling:
         options = replace(options, ceiling=ceiling_options(args))
-    if args.pause_at is not None:
-        from stress.scenarios.operator import PausePlan
-
-        options = replace(options, pause=PausePlan(args.pause_at, args.resume_after))
+    options = replace(options, pause=_pause_plan(args))
     try:
         result = run_flash(options)
     except ProductsError as exc:
