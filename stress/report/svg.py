@@ -14,6 +14,7 @@ OUTCOME_COLOURS = {
     "unavailable": "#d9534f",
     "pending": "#f0c419",
     "not_started": "#5bc0de",
+    "paused": "#e377c2",
     "ended": "#555555",
     "error": "#111111",
 }
