@@ -118,7 +118,8 @@ def test_a_201_missing_from_the_list_or_an_order_nobody_was_told_of_fails():
 
 
 def test_the_status_must_count_the_listed_orders():
-    checks, _ = judged(*good_run(), sold=5)
+    orders, records = good_run()
+    checks, _ = judged(orders, records, sold=5)
     assert not checks["nothing lost:"].ok
 
 
