@@ -13,14 +13,19 @@ import requests
 
 from stress.api import (
     ADMIN_SALES_PATH,
+    AUDIT_PATH,
     HEALTH_PATH,
     JSON_HEADERS,
     METRICS_PATH,
     REPLACE_CURRENT_SALE,
     STATUS_PATH,
+    orders_path,
+    sale_path,
 )
 
 API_TIMEOUT_S = 10.0
+# The largest page the admin API gives (orders and the audit trail alike).
+PAGE_LIMIT = 1000
 
 
 def decode_json(answer: requests.Response) -> dict[str, Any]:
@@ -114,3 +119,47 @@ class Api:
                 f"POST {ADMIN_SALES_PATH} answered {answer.status_code}: {answer.text[:300]}"
             )
         return decode_json(answer)
+
+    def _admin(self) -> dict[str, str]:
+        if not self.admin_token:
+            raise ApiError("the admin API needs --admin-token")
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def change_sale(self, sale_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """PATCH the sale (pause, resume): the status and the answer, whatever they are."""
+        answer = self.session.patch(
+            self.base_url + sale_path(sale_id),
+            data=json.dumps(body),
+            headers={**JSON_HEADERS, **self._admin()},
+            timeout=API_TIMEOUT_S,
+        )
+        return answer.status_code, decode_json(answer)
+
+    def orders(self, sale_id: str) -> list[dict[str, Any]]:
+        """Every order of the sale as the server recorded it, in position order."""
+        return self._pages(orders_path(sale_id), "orders")
+
+    def audit(self) -> list[dict[str, Any]]:
+        """The whole audit trail, oldest first."""
+        return self._pages(AUDIT_PATH, "entries")
+
+    def _pages(self, path: str, key: str) -> list[dict[str, Any]]:
+        """Every item of a cursor-paged admin list (`{key: [...], "next": cursor}`)."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": PAGE_LIMIT}
+            if cursor is not None:
+                params["after"] = cursor
+            answer = self.session.get(
+                self.base_url + path, params=params, headers=self._admin(), timeout=API_TIMEOUT_S
+            )
+            if answer.status_code != 200:
+                raise ApiError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
+            page = decode_json(answer)
+            found = page.get(key)
+            items += found if isinstance(found, list) else []
+            following = page.get("next")
+            if not isinstance(following, str) or not following:
+                return items
+            cursor = following

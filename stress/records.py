@@ -105,3 +105,22 @@ class PageRecord:
     @classmethod
     def from_row(cls, row: Row) -> PageRecord:
         return cls(*row)
+
+
+@dataclass(slots=True)
+class AdminCall:
+    """One call the toolkit's operator made during the run (a PATCH pausing or
+    resuming the sale), and what the server answered. Times are wall-clock ns."""
+
+    action: str  # "pause" | "resume"
+    planned_ns: int  # when the run meant to make it
+    sent_ns: int = 0
+    answered_ns: int = 0
+    http: int = 0  # 0 when no answer came
+    state: str | None = None  # the answer's sale state
+    paused_at: str | None = None  # the answer's `pausedAt` (the server's pause instant)
+    version: int | None = None  # the answer's lifecycle version
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

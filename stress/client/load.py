@@ -65,11 +65,16 @@ def run_load(
     poll_interval_s: float = 2.0,
     progress: bool = True,
     before_release: Callable[[], None] | None = None,
+    on_release: Callable[[int], None] | None = None,
+    extra_s: float = 0.0,
 ) -> LoadResult:
     """Run `plans` over `processes` client processes, with `pages` open pages on
     `page_processes` processes of their own (0: on the shoppers' processes);
     `concurrency` caps the simultaneous shoppers (None: every shopper at once);
-    `before_release` runs once every connection is open (a metrics reading).
+    `before_release` runs once every connection is open (a metrics reading);
+    `on_release` is told the release instant (wall-clock ns) as soon as it is set
+    (the operator's pause counts from it); `extra_s` lengthens the run's deadline
+    (a pause holds shoppers back that long).
     With several URLs (hosts), each plan's `hosts` say where its shopper buys and
     open page n is on host n mod their count."""
     raise_nofile_limit()
@@ -80,7 +85,7 @@ def run_load(
     cap = None if concurrency is None else max(1, -(-concurrency // processes))
     urls = [base_url] if isinstance(base_url, str) else list(base_url)
     hosts = tuple(_shopper_settings(url, timeout_s, poll_interval_s) for url in urls)
-    deadline_s = _deadline_s(plans, timeout_s, poll_interval_s)
+    deadline_s = _deadline_s(plans, timeout_s, poll_interval_s) + max(0.0, extra_s)
     settings = ProcessSettings(hosts, page_open, deadline_s, cap)
     # Shoppers of all processes: one per plan and host it buys on.
     shoppers = sum(len(plan.hosts) for plan in plans)
@@ -116,6 +121,8 @@ def run_load(
         if before_release is not None:
             before_release()
         release_ns = gate.release(RELEASE_LEAD_S)
+        if on_release is not None:
+            on_release(release_ns)
         rows, page_rows, notes, cpu_s = _collect(
             children, results, shared, stop, shoppers, pages, settings.deadline_s, progress
         )

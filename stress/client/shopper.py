@@ -18,6 +18,7 @@ from typing import Any
 
 from stress.api import (
     FINAL_PURCHASE_STATUSES,
+    OUTCOME_PAUSED,
     PURCHASE_PATH,
     STATUS_PATH,
     bearer,
@@ -94,10 +95,17 @@ class Shopper:
         try:
             if plan.wait_for_start:
                 await self._wait_for_opening(hard_stop_ns)
-            for attempt in range(1, plan.attempts + 1):
+            attempt, budget = 0, plan.attempts
+            while attempt < budget:
                 if time.time_ns() >= hard_stop_ns:
                     return
+                attempt += 1
                 record = await self._buy(attempt)
+                if record.status == OUTCOME_PAUSED and plan.honour_retry_after:
+                    # The operator paused the sale: nothing was decided, and a browser
+                    # keeps coming back after Retry-After for as long as the pause lasts
+                    # (bounded by the run's hard stop), without giving up its retries.
+                    budget += 1
                 pause = pause_after(record, plan)
                 if pause is None:
                     return

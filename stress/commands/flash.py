@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stress.commands.options import (
     DEFAULT_URL,
@@ -15,6 +16,12 @@ from stress.commands.options import (
     flash_options,
 )
 from stress.scenarios.products import ProductsError
+
+if TYPE_CHECKING:
+    from stress.scenarios.operator import PausePlan
+
+# A run stays bounded: a pause, and the wait before it, of ten minutes at most.
+MAX_PAUSE_S = 600.0
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +41,7 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "(needs --admin-token; see the ceiling options)",
     )
     _add_identity_options(flash)
+    _add_pause_options(flash)
     add_ceiling_options(flash)
     flash.set_defaults(handler=_cmd_flash)
 
@@ -83,6 +91,56 @@ def _add_identity_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--jwt-audience", metavar="AUD", help="the tokens' aud claim")
 
 
+def _add_pause_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "an operator's pause (needs --admin-token)",
+        "The operator PATCHes the sale to paused --pause-at seconds after the release and "
+        "back to open --resume-after seconds after the pause was answered. Shoppers told "
+        "'paused' (503) come back after Retry-After, as a browser does. The verdict adds: "
+        "no order decided inside the paused window (the orders' purchasedAt against the "
+        "pause and resume in the audit trail), every 201 an order of the server's list and "
+        "every listed order answered, and the paused answers' figures.",
+    )
+    group.add_argument(
+        "--pause-at",
+        type=_seconds,
+        metavar="SECONDS",
+        help="pause the sale this long after the release instant",
+    )
+    group.add_argument(
+        "--resume-after",
+        type=_seconds,
+        metavar="SECONDS",
+        help="resume it this long after the pause (with --pause-at)",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= MAX_PAUSE_S:
+        raise argparse.ArgumentTypeError(f"between 0 and {MAX_PAUSE_S:g} seconds, not {text}")
+    return value
+
+
+def _pause_plan(args: argparse.Namespace) -> PausePlan | None:
+    if args.pause_at is None:
+        return None
+    from stress.scenarios.operator import PausePlan
+
+    return PausePlan(args.pause_at, args.resume_after)
+
+
+def _pause_refused(args: argparse.Namespace) -> str | None:
+    if (args.pause_at is None) != (args.resume_after is None):
+        return "--pause-at and --resume-after go together"
+    if args.pause_at is not None and not args.admin_token:
+        return "--pause-at needs --admin-token (the pause is an admin PATCH)"
+    return None
+
+
 def _cmd_flash(args: argparse.Namespace) -> int:
     import requests
 
@@ -104,7 +162,7 @@ def _cmd_flash(args: argparse.Namespace) -> int:
     if args.ceiling and not args.admin_token:
         print("stress flash: --ceiling needs --admin-token", file=sys.stderr)
         return 2
-    refused = _hosts_refused(args)
+    refused = _hosts_refused(args) or _pause_refused(args)
     if refused:
         print(f"stress flash: {refused}", file=sys.stderr)
         return 2
@@ -119,6 +177,7 @@ def _cmd_flash(args: argparse.Namespace) -> int:
         return 2
     if args.ceiling:
         options = replace(options, ceiling=ceiling_options(args))
+    options = replace(options, pause=_pause_plan(args))
     try:
         result = run_flash(options)
     except ProductsError as exc:

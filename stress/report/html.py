@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from stress.records import PageRecord, Record
+from stress.report.pause import pause_band, pause_html
 from stress.report.svg import line_chart, stacked_bars
 from stress.scenarios.identity import auth_phrase
 from stress.verdicts.server_usage import cpu_summary
@@ -110,6 +111,7 @@ def flash_html(report: dict[str, Any]) -> str:
         parts.append("<h2>Release</h2>" + _spread_table(figures["releaseSpread"], threshold))
     if figures.get("pages"):
         parts.append("<h2>Open pages (event streams)</h2>" + _pages_table(figures["pages"]))
+    parts.append(pause_html(figures.get("pause")))
     series = figures.get("answersPerInterval")
     if series:
         width = series["binWidthS"]
@@ -121,6 +123,7 @@ def flash_html(report: dict[str, Any]) -> str:
                 series["perSecond"],
                 x_title="seconds since the first request (by answer time)",
                 y_title="answers / s",
+                band=pause_band(figures.get("pause"), series),
             )
         )
     histogram = figures.get("latencyHistogram")

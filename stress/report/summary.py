@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stress.report.pause import pause_lines
 from stress.scenarios.flash import FlashResult
 from stress.scenarios.hosts import host_lines
 from stress.scenarios.identity import auth_phrase
@@ -116,4 +117,5 @@ def format_summary(result: FlashResult) -> str:
             f"  server metrics: throughput {server.get('throughput')}, "
             f"latencyMs {server.get('latencyMs')}"
         )
+    lines += pause_lines(figures.get("pause"))
     return "\n".join(lines)

@@ -14,6 +14,7 @@ OUTCOME_COLOURS = {
     "unavailable": "#d9534f",
     "pending": "#f0c419",
     "not_started": "#5bc0de",
+    "paused": "#e377c2",
     "ended": "#555555",
     "error": "#111111",
 }
@@ -41,8 +42,11 @@ def stacked_bars(
     width: int = 1000,
     height: int = 320,
     label_every: int | None = None,
+    band: tuple[float, float, str] | None = None,
 ) -> str:
-    """Stacked bars, one stack per x position, one colour per series (with a legend)."""
+    """Stacked bars, one stack per x position, one colour per series (with a legend);
+    `band` (from, to, label) shades that span behind the bars, in x positions (bar
+    widths from the left, fractions allowed)."""
     count = len(x_labels)
     totals = [sum(values[i] for values in series.values()) for i in range(count)]
     top = _nice_ceiling(max(totals, default=0) or 1)
@@ -50,6 +54,8 @@ def stacked_bars(
     plot_h = height - MARGIN_TOP - MARGIN_BOTTOM
     bar_w = plot_w / max(count, 1)
     parts = [_frame(title, width, height), _y_axis(top, plot_h, y_title)]
+    if band is not None:
+        parts.append(_band(band, bar_w, count, plot_h))
     bottoms = [0.0] * count
     for index, (name, values) in enumerate(series.items()):
         colour = colour_of(name, index)
@@ -122,6 +128,19 @@ def line_chart(
     parts.append(_legend(list(series), width, colours=LINE_COLOURS))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _band(band: tuple[float, float, str], bar_w: float, count: int, plot_h: float) -> str:
+    """A shaded span of the plot with its label at the top, clipped to the plot."""
+    start, end, label = band
+    left = MARGIN_LEFT + max(0.0, min(start, count)) * bar_w
+    right = MARGIN_LEFT + max(0.0, min(end, count)) * bar_w
+    return (
+        f'<rect class="band" x="{left:.2f}" y="{MARGIN_TOP}" width="{max(right - left, 1.0):.2f}" '
+        f'height="{plot_h:.2f}" fill="#f0c419" fill-opacity="0.25" stroke="#c9a000" '
+        f'stroke-dasharray="4 3"><title>{escape(label)}</title></rect>'
+        + _text(left + 4, MARGIN_TOP + 14, label, size=11)
+    )
 
 
 def _frame(title: str, width: int, height: int) -> str:

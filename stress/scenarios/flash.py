@@ -25,12 +25,14 @@ from stress.scenarios.hosts import (
 )
 from stress.scenarios.identity import Minter, SigningKey
 from stress.scenarios.lookups import lookup_all
+from stress.scenarios.operator import Operator, PausePlan
 from stress.scenarios.plans import ScenarioOptions, UserPlan, build_plans
 from stress.scenarios.products import ProductDemand, demand_for, sale_products, with_skus
 from stress.verdicts.figures import compute_figures
 from stress.verdicts.host_verdict import host_checks
 from stress.verdicts.orders import LookupResult
 from stress.verdicts.pages import SOLD_OUT_WITHIN_MS, last_sale, page_checks, page_figures
+from stress.verdicts.pause import judge_pause
 from stress.verdicts.product_verdict import products_of_status
 from stress.verdicts.server_usage import per_request_us, server_cpu_s
 from stress.verdicts.spread import AT_ONE_INSTANT, SPREAD_WARNING_MS, not_a_burst, release_spread
@@ -76,6 +78,9 @@ class FlashOptions:
     # over them (stress.scenarios.hosts); `two_hosts_each`: each buys on two hosts at once.
     hosts: tuple[str, ...] = ()
     two_hosts_each: bool = False
+    # The operator pauses the sale this long after the release and resumes it
+    # (stress.scenarios.operator; needs admin_token); None: no pause.
+    pause: PausePlan | None = None
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -119,22 +124,32 @@ def run_flash(options: FlashOptions) -> FlashResult:
         plans = with_skus(build_plans(scenario, run_id), mix, options.seed)
         plans, tokens = _signed(plans, options.signing)
         plans = spread_over_hosts(plans, len(urls), two_each=options.two_hosts_each)
+        operator = _operator(options, facts)
         started_at = datetime.now(UTC).isoformat()
         load_before = os.getloadavg()[0]
         opened: list[list[dict[str, Any] | None]] = []
-        load = run_load(
-            list(urls),
-            plans,
-            processes=options.processes,
-            pages=options.watchers,
-            page_processes=options.watcher_processes,
-            concurrency=options.concurrency,
-            timeout_s=options.timeout_s,
-            page_open=options.page_open,
-            poll_interval_s=options.poll_interval_s,
-            progress=options.progress,
-            before_release=lambda: opened.append([one.metrics() for one in apis]),
-        )
+        try:
+            load = run_load(
+                list(urls),
+                plans,
+                processes=options.processes,
+                pages=options.watchers,
+                page_processes=options.watcher_processes,
+                concurrency=options.concurrency,
+                timeout_s=options.timeout_s,
+                page_open=options.page_open,
+                poll_interval_s=options.poll_interval_s,
+                progress=options.progress,
+                before_release=lambda: opened.append([one.metrics() for one in apis]),
+                on_release=operator.start if operator else None,
+                extra_s=options.pause.span_s if options.pause else 0.0,
+            )
+        except BaseException:
+            if operator is not None:  # no call the run will not judge
+                operator.cancel()
+            raise
+        finally:
+            calls = operator.finish() if operator else []
         metrics_opened_all = opened[0] if opened else metrics_before_all
         metrics_opened = metrics_opened_all[0]
         # Before the look-ups add their own load.
@@ -148,6 +163,9 @@ def run_flash(options: FlashOptions) -> FlashResult:
         statuses = settled_statuses(apis) if several else [api.status()]
         status_after = statuses[0]
         metrics_after = api.metrics()
+        # The server's record, read after the look-ups: every order and the audit trail.
+        server_orders = api.orders(facts.sale_id) if operator and facts.sale_id else []
+        audit = api.audit() if operator else []
     finally:
         for one in apis:
             one.close()
@@ -162,6 +180,8 @@ def run_flash(options: FlashOptions) -> FlashResult:
     figures = compute_figures(load.records)
     _judge_release(options, facts, load, verdict, figures)
     _judge_pages(options, load, lookups, status_after, verdict, figures)
+    if operator is not None:
+        _judge_operator(load, calls, audit, server_orders, facts, verdict, figures)
     # From the release on: opening the pages and connections is counted apart.
     server_cpu = server_cpu_s(metrics_opened, metrics_loaded)
     opening_cpu = server_cpu_s(metrics_before, metrics_opened)
@@ -257,6 +277,49 @@ def _judge_release(
     warning = not_a_burst(spread, options.spread_warning_ms)
     if warning:
         verdict.warnings.append(warning)
+
+
+def _operator(options: FlashOptions, facts: SaleFacts) -> Operator | None:
+    """The operator who pauses the sale mid-run, when asked to."""
+    if options.pause is None:
+        return None
+    if not options.admin_token or facts.sale_id is None:
+        raise ApiError("--pause-at needs --admin-token (the pause is an admin PATCH)")
+    return Operator(options.urls[0], options.admin_token, facts.sale_id, options.pause)
+
+
+def _judge_operator(
+    load: LoadResult,
+    calls: list[Any],
+    audit: list[dict[str, Any]],
+    server_orders: list[dict[str, Any]],
+    facts: SaleFacts,
+    verdict: Verdict,
+    figures: dict[str, Any],
+) -> None:
+    """The pause's checks and figures, with where its window falls on the timeline."""
+    sold = (facts.status_after or {}).get("sold")
+    judged = judge_pause(
+        calls,
+        audit,
+        server_orders,
+        load.records,
+        str(facts.sale_id),
+        sold if isinstance(sold, int) else None,
+    )
+    verdict.checks.extend(judged.checks)
+    verdict.warnings.extend(judged.warnings)
+    pause = judged.figures
+    # The charts count seconds from the first purchase sent, on the host's wall clock,
+    # which the server (on the same host) shares: the window as the server recorded it.
+    sends = [r.send_ns for r in load.records if r.kind == "purchase"]
+    if sends and pause["pausedAtMs"] is not None:
+        origin_ms = min(sends) / 1e6
+        pause["chartFromS"] = round((pause["pausedAtMs"] - origin_ms) / 1000, 3)
+        resumed = pause["resumedAtMs"]
+        pause["chartToS"] = None if resumed is None else round((resumed - origin_ms) / 1000, 3)
+    pause["releaseNs"] = load.release_ns
+    figures["pause"] = pause
 
 
 def _judge_pages(

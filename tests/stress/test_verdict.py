@@ -174,8 +174,16 @@ def test_server_errors_and_connection_errors_fail_the_run():
     records[50] = purchase("u50", 50, 500, "")
     records[51] = purchase("u51", 51, 0, "")
     verdict = judge(records, lookups_for(records), facts(20, 20))
-    assert "no 5xx (besides 503 unavailable)" in failed_names(verdict)
+    assert "no 5xx (besides 503 unavailable or paused)" in failed_names(verdict)
     assert "no connection errors" in failed_names(verdict)
+
+
+def test_a_503_paused_is_no_server_error():
+    """The operator paused the sale: the answer decided nothing (stress.verdicts.pause)."""
+    records = fair_burst()
+    records[50] = purchase("u50", 50, 503, "paused")
+    verdict = judge(records, lookups_for(records), facts(20, 20))
+    assert "no 5xx (besides 503 unavailable or paused)" not in failed_names(verdict)
 
 
 def test_a_shed_503_is_a_warning_not_a_failure():
