@@ -48,13 +48,19 @@ async def create_sale(
 
 
 def freshest(stored: SaleWithSold, board: SaleBoard) -> SaleWithSold:
-    """The current sale from shared memory when it is as new as the stored one (its sold
-    counts are): the store's otherwise (another host's change, not followed yet)."""
-    sale = stored[0]
+    """The current sale from shared memory when it is as new as the stored one: the
+    store's otherwise (another host's change, not followed yet). Sold counts only grow
+    within a sale, so each is the larger of the two: this host's sales reach shared
+    memory before the store is read again, and another host's (in the Redis engine)
+    reach the store before this host follows it."""
+    sale, stored_sold = stored
     shown = board.sale()
     if shown is None or shown.sale_id != sale.sale_id or shown.version < sale.lifecycle.version:
         return stored
-    return shown.record(), shown.sold_by_sku()
+    sold = shown.sold_by_sku()
+    for sku, count in stored_sold.items():
+        sold[sku] = max(sold.get(sku, 0), count)
+    return shown.record(), sold
 
 
 class AdminSalesResource:

@@ -7,6 +7,7 @@ import asyncio
 import multiprocessing
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
@@ -34,6 +35,7 @@ class Answer:
     error: str | None = None
     sku: str | None = None  # the product asked for, if any
     retry_after: str | None = None  # the header, if the answer had one
+    sent_s: float | None = None  # time.monotonic() as it was sent (keep_buying's answers)
 
 
 def _remember_barrier(barrier) -> None:
@@ -178,6 +180,7 @@ async def _buy_on_connections(
                 answers.append(Answer(user_id, 0, None, "not sent: the run's time was up"))
                 continue
             request = json_post(PURCHASE_PATH, host, {"userId": user_id})
+            sent_s = time.monotonic()  # one clock for every process of the machine
             try:
                 async with asyncio.timeout(left_s):
                     if connection is None or not connection.is_open:
@@ -190,7 +193,9 @@ async def _buy_on_connections(
                 connection = None
                 continue
             body, retry_after = answer.json() or None, answer.headers.get("retry-after")
-            answers.append(Answer(user_id, answer.status, body, retry_after=retry_after))
+            answers.append(
+                Answer(user_id, answer.status, body, retry_after=retry_after, sent_s=sent_s)
+            )
         if connection is not None:
             connection.close()
 
