@@ -6,10 +6,20 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from stress.commands import allocator, ceiling, flash, journal, rate_flood, redis, streams, sweep
+from stress.commands import (
+    allocator,
+    ceiling,
+    export,
+    flash,
+    journal,
+    rate_flood,
+    redis,
+    streams,
+    sweep,
+)
 
 # As --help lists them.
-COMMANDS = (flash, ceiling, sweep, redis, rate_flood, streams, allocator, journal)
+COMMANDS = (flash, ceiling, sweep, redis, rate_flood, streams, export, allocator, journal)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
