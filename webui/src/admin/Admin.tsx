@@ -128,7 +128,14 @@ export function Admin({ pollMs = SALES_POLL_MS }: { pollMs?: number }) {
         <SaleForm token={token} onMade={onMade} onRefused={onRefused} />
       </div>
       {sales ? <SalesTable sales={sales} chosen={shownOrders} onChoose={setChosen} /> : null}
-      {shownOrders !== null ? <OrdersPanel key={shownOrders} token={token} saleId={shownOrders} /> : null}
+      {shownOrders !== null ? (
+        <OrdersPanel
+          key={shownOrders}
+          token={token}
+          saleId={shownOrders}
+          sold={sales?.find((listed) => listed.saleId === shownOrders)?.sold}
+        />
+      ) : null}
       <AuditTrail token={token} refreshKey={actions} />
     </div>
   );

@@ -11,15 +11,20 @@ export const ORDERS_PAGE_SIZE = 50;
 export function OrdersPanel({
   token,
   saleId,
+  sold,
   pageSize = ORDERS_PAGE_SIZE,
 }: {
   token: string;
   saleId: number;
+  /** The sale's sold count as last read: when it changes, the page shown is read again. */
+  sold?: number;
   pageSize?: number;
 }) {
   const load = useCallback(
     (after: string | null) => fetchOrders(token, saleId, pageSize, after),
-    [token, saleId, pageSize],
+    // `sold`: new orders may belong on the page shown.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [token, saleId, pageSize, sold],
   );
   const pages = usePages(load, (page) => page.orders);
   const [downloading, setDownloading] = useState(false);

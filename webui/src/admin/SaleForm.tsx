@@ -286,7 +286,7 @@ export function SaleForm({
           <div className="outcome">
             <Message tone="success" title={`Sale ${made.saleId} made`} testId="sale-made">
               <p>
-                It is {made.state}: {made.total} items over {made.products.length} product
+                When made it was {made.state}: {made.total} items over {made.products.length} product
                 {made.products.length === 1 ? '' : 's'}.
               </p>
             </Message>

@@ -24,7 +24,9 @@ export function SalesTable({
               <tr>
                 <th scope="col">Sale</th>
                 <th scope="col">State</th>
-                <th scope="col">Products</th>
+                <th scope="col" className="wide-only">
+                  Products
+                </th>
                 <th scope="col" className="num">
                   Sold
                 </th>
@@ -49,7 +51,7 @@ export function SalesTable({
                   <td>
                     <StateBadge state={sale.state} />
                   </td>
-                  <td className="sales__products">
+                  <td className="sales__products wide-only">
                     {sale.products.map((product) => product.name).join(', ')}
                   </td>
                   <td className="num">
