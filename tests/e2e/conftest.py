@@ -47,6 +47,9 @@ EXPECTED_API_ANSWERS = {
     # wrong token is refused (RFC 6750: 401 for no token and for a wrong one).
     "/flash-sale/metrics": {401},
     "/flash-sale/health": {401},
+    # The admin page: a wrong token is refused, and a new sale while one is in
+    # progress is refused (409) until the operator chooses to replace it.
+    "/flash-sale/admin/sales": {401, 409},
 }
 
 

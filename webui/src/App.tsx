@@ -1,4 +1,5 @@
 import { type MouseEvent, useEffect, useRef } from 'react';
+import { Admin } from './admin/Admin';
 import { Dashboard } from './dashboard/Dashboard';
 import { useRoute } from './lib/useRoute';
 import { Shop } from './shop/Shop';
@@ -6,6 +7,7 @@ import { Shop } from './shop/Shop';
 const VIEWS = [
   { path: '/', label: 'Shop', title: 'Flash sale' },
   { path: '/dashboard', label: 'Dashboard', title: 'Flash sale · Dashboard' },
+  { path: '/admin', label: 'Admin', title: 'Flash sale · Admin' },
 ] as const;
 
 /** The API's docs: a page of its own (docs.html), so a link the browser follows, not a view. */
@@ -71,6 +73,7 @@ export function App() {
       <main id="main" ref={mainRef} tabIndex={-1} className="main">
         {view?.path === '/' ? <Shop /> : null}
         {view?.path === '/dashboard' ? <Dashboard /> : null}
+        {view?.path === '/admin' ? <Admin /> : null}
         {view === null ? (
           <section className="card">
             <h1>Page not found</h1>

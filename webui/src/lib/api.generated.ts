@@ -156,15 +156,60 @@ export interface paths {
             readonly path?: never;
             readonly cookie?: never;
         };
-        /** The current sale, with its stock and creation time. */
+        /** The current sale (the sale resource, with `stock`: its total). */
         readonly get: operations["getAdminSale"];
         readonly put?: never;
-        /** Start a new sale (the current one ends). */
+        /**
+         * Make the next sale, as `POST /flash-sale/admin/sales` does.
+         * @description Refused (`409`) while the current sale is in progress, unless it is replaced (`If-Match` or `replaces`).
+         */
         readonly post: operations["startSale"];
         readonly delete?: never;
         readonly options?: never;
         readonly head?: never;
         readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/flash-sale/admin/sales": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /** Every sale, newest first, each with its state and totals. */
+        readonly get: operations["listSales"];
+        readonly put?: never;
+        /**
+         * Make the next sale (or schedule it with `startsAt`).
+         * @description Refused (`409`) while the current sale is in progress, unless the request replaces it: `If-Match` with its ETag (or `*`), or `"replaces": <its saleId>`; replacing ends it and starts this one at once. With an `Idempotency-Key`, a retry makes nothing twice.
+         */
+        readonly post: operations["createSale"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/flash-sale/admin/sales/{sale_id}": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /** One sale, with its ETag. */
+        readonly get: operations["getSale"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        /**
+         * Pause, resume or end the current sale, or move its end.
+         * @description Decided by the allocator at an instant: a pause refuses every purchase decided after it (`503`, outcome `paused`) until the sale is resumed; an end is final. Pausing a paused sale, or resuming an open one, is `200` and changes nothing. With `If-Match`, done only at that version.
+         */
+        readonly patch: operations["changeSale"];
         readonly trace?: never;
     };
     readonly "/openapi.json": {
@@ -241,6 +286,26 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/flash-sale/admin/audit": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * A page of the audit trail: every admin action, refused ones included, oldest first (cursor pagination).
+         * @description Follow `next` (pass it back as `after`) until it is `null`. Entries are appended by the allocator with the change they record; a cursor goes on where it stopped.
+         */
+        readonly get: operations["getAuditTrail"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
     readonly "/problems/{slug}": {
         readonly parameters: {
             readonly query?: never;
@@ -262,8 +327,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @enum {string} */
-        readonly SaleState: "upcoming" | "open" | "sold_out" | "ended";
+        /**
+         * @description What a shopper sees: `upcoming` before `startsAt`, `paused` while the operator has paused it, `ended` from `endsAt` (or once the operator ended it).
+         * @enum {string}
+         */
+        readonly SaleState: "upcoming" | "open" | "paused" | "sold_out" | "ended";
         /** @enum {string} */
         readonly BreakerState: "closed" | "open" | "half_open";
         readonly Sale: {
@@ -289,10 +357,9 @@ export interface components {
             readonly serverTime: string;
             readonly auth: components["schemas"]["Auth"];
         };
-        readonly AdminSale: components["schemas"]["Sale"] & {
+        readonly AdminSale: components["schemas"]["SaleResource"] & {
+            /** @description The total, under the name this endpoint always gave it. */
             readonly stock: number;
-            /** Format: date-time */
-            readonly createdAt: string;
         };
         /** @description Open mode: `userId` is required and is the buyer. jwt mode: the buyer is the token's `sub`; `userId` may be left out, and if given must equal it (else 403). `sku` names the product; it may be left out when the sale has one product (400 when it has several). */
         readonly PurchaseRequest: {
@@ -362,21 +429,12 @@ export interface components {
             readonly endsAt?: string | null;
             /** @description Unique skus; their stock adds up to at most 10,000,000. */
             readonly products?: readonly components["schemas"]["ProductSpec"][];
+            /** @description The current sale's id: replace it (it ends, recorded as replaced, and this one starts, atomically). A sale that is no longer the current one is `412`. */
+            readonly replaces?: number | null;
         } & (unknown | unknown);
-        readonly NewSale: {
-            readonly saleId: number;
+        readonly NewSale: components["schemas"]["SaleResource"] & {
+            /** @description The total, under the name this endpoint always gave it. */
             readonly stock: number;
-            readonly total: number;
-            readonly perUserLimit: number;
-            /** Format: date-time */
-            readonly startsAt: string | null;
-            /** Format: date-time */
-            readonly endsAt: string | null;
-            /** Format: date-time */
-            readonly createdAt: string;
-            readonly products: readonly (components["schemas"]["Product"] & {
-                readonly stock: number;
-            })[];
         };
         readonly Breaker: {
             readonly state: components["schemas"]["BreakerState"];
@@ -600,7 +658,7 @@ export interface components {
              * Format: uri-reference
              * @enum {string}
              */
-            readonly type: "/problems/already-purchased" | "/problems/sold-out" | "/problems/unknown-product" | "/problems/not-started" | "/problems/sale-ended" | "/problems/rate-limited" | "/problems/unavailable" | "/problems/not-selling" | "/problems/starting" | "/problems/invalid-json" | "/problems/invalid-body" | "/problems/invalid-user-id" | "/problems/invalid-sku" | "/problems/invalid-parameter" | "/problems/invalid-sale" | "/problems/bad-request" | "/problems/token-required" | "/problems/invalid-token" | "/problems/no-websocket" | "/problems/not-your-id" | "/problems/not-found" | "/problems/no-purchase" | "/problems/unknown-sale" | "/problems/method-not-allowed" | "/problems/request-timeout" | "/problems/payload-too-large" | "/problems/uri-too-long" | "/problems/unsupported-media-type" | "/problems/too-many-wrong-tokens" | "/problems/too-many-connections" | "/problems/too-many-event-streams" | "/problems/headers-too-large" | "/problems/internal-error" | "/problems/not-implemented" | "/problems/server-full" | "/problems/event-streams-full" | "/problems/exports-busy" | "/problems/ui-not-built";
+            readonly type: "/problems/already-purchased" | "/problems/sold-out" | "/problems/unknown-product" | "/problems/not-started" | "/problems/sale-ended" | "/problems/sale-paused" | "/problems/rate-limited" | "/problems/unavailable" | "/problems/not-selling" | "/problems/starting" | "/problems/invalid-json" | "/problems/invalid-body" | "/problems/invalid-user-id" | "/problems/invalid-sku" | "/problems/invalid-parameter" | "/problems/invalid-sale" | "/problems/invalid-idempotency-key" | "/problems/bad-request" | "/problems/token-required" | "/problems/invalid-token" | "/problems/no-websocket" | "/problems/not-your-id" | "/problems/not-found" | "/problems/no-purchase" | "/problems/unknown-sale" | "/problems/sale-in-progress" | "/problems/sale-not-current" | "/problems/sale-already-ended" | "/problems/precondition-failed" | "/problems/idempotency-key-reused" | "/problems/method-not-allowed" | "/problems/request-timeout" | "/problems/payload-too-large" | "/problems/uri-too-long" | "/problems/unsupported-media-type" | "/problems/too-many-wrong-tokens" | "/problems/too-many-connections" | "/problems/too-many-event-streams" | "/problems/headers-too-large" | "/problems/internal-error" | "/problems/not-implemented" | "/problems/server-full" | "/problems/event-streams-full" | "/problems/exports-busy" | "/problems/ui-not-built";
             readonly title: string;
             /** @description The HTTP code. */
             readonly status: number;
@@ -610,7 +668,116 @@ export interface components {
          * @description What became of a purchase attempt; every purchase answer names it.
          * @enum {string}
          */
-        readonly Outcome: "confirmed" | "already_purchased" | "sold_out" | "not_started" | "ended" | "rate_limited" | "unavailable" | "pending" | "unknown_product";
+        readonly Outcome: "confirmed" | "already_purchased" | "sold_out" | "not_started" | "ended" | "rate_limited" | "unavailable" | "pending" | "unknown_product" | "paused";
+        /**
+         * @description Derived at the moment of the answer: `ended` (ended by the operator, or past `endsAt`), else `paused`, else `scheduled` (before `startsAt`), else `sold_out` (nothing remains), else `open`.
+         * @enum {string}
+         */
+        readonly AdminSaleState: "scheduled" | "open" | "paused" | "sold_out" | "ended";
+        /** @description A sale as the operator runs it: its terms, totals, lifecycle and entity tag. */
+        readonly SaleResource: {
+            readonly saleId: number;
+            readonly state: components["schemas"]["AdminSaleState"];
+            /**
+             * @description What the operator decided (stored); `state` adds the clock and the stock.
+             * @enum {string}
+             */
+            readonly phase: "active" | "paused" | "ended";
+            /** @description 1 at creation, +1 on every change of its lifecycle. */
+            readonly version: number;
+            /** @description Over all products. */
+            readonly total: number;
+            readonly sold: number;
+            readonly remaining: number;
+            readonly perUserLimit: number;
+            /** Format: date-time */
+            readonly startsAt: string | null;
+            /**
+             * Format: date-time
+             * @description Moved by PATCH; set to the moment it ended when it was ended earlier.
+             */
+            readonly endsAt: string | null;
+            /** Format: date-time */
+            readonly createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the operator ended it (or replaced it); null otherwise.
+             */
+            readonly endedAt: string | null;
+            /**
+             * Format: date-time
+             * @description When it was paused; null unless paused.
+             */
+            readonly pausedAt: string | null;
+            readonly products: readonly components["schemas"]["SaleResourceProduct"][];
+            /** @description Its `ETag`, `"sale-<saleId>-v<version>"`: send it as `If-Match`. */
+            readonly etag: string;
+        };
+        readonly SaleResourceProduct: components["schemas"]["Product"] & {
+            readonly stock: number;
+            readonly total: number;
+            readonly sold: number;
+            readonly remaining: number;
+            /** @description The sale's state, but `sold_out` as soon as this product is gone. */
+            readonly state: components["schemas"]["AdminSaleState"];
+        };
+        readonly SalesList: {
+            /** @description Every sale, newest first. */
+            readonly sales: readonly components["schemas"]["SaleResource"][];
+        };
+        /** @description Exactly one change: `state` `paused` (pause), `open` (resume) or `ended` (end now, final), or a new `endsAt` (`null`: never ends). */
+        readonly SaleChange: {
+            /** @enum {string} */
+            readonly state: "paused" | "open" | "ended";
+        } | {
+            /**
+             * Format: date-time
+             * @description ISO-8601, in the future and later than startsAt while the sale runs; null: never.
+             */
+            readonly endsAt: string | null;
+        };
+        readonly AuditEntry: {
+            /** @description Its place in the trail, from 1. */
+            readonly seq: number;
+            /** Format: date-time */
+            readonly at: string;
+            /**
+             * @description What was done; `refused` when nothing was.
+             * @enum {string}
+             */
+            readonly action: "create" | "replace" | "pause" | "resume" | "end" | "set_end" | "refused";
+            /**
+             * @description What the request asked for, as far as it was read (null: not that far).
+             * @enum {string|null}
+             */
+            readonly attempted: "create" | "pause" | "resume" | "end" | "set_end" | null;
+            /** @description The sale it made, changed or named. */
+            readonly saleId: number | null;
+            /** @description The HTTP status answered. */
+            readonly status: number;
+            /** @description `ok`, or the problem type answered. */
+            readonly outcome: string;
+            /** @description An answer given again for a repeated Idempotency-Key. */
+            readonly replayed: boolean;
+            readonly request: {
+                readonly method: string;
+                readonly path: string;
+                /** @description As sent (its first 4 KiB), any token in it replaced by `[redacted]`. */
+                readonly body: string;
+                readonly bodyTruncated: boolean;
+                readonly ifMatch: string | null;
+                readonly idempotencyKey: string | null;
+            };
+            /** @description The client's address (behind a trusted proxy: the one it forwards). */
+            readonly address: string;
+            /** @description `admin:` and the first 8 hex digits of the presented token's SHA-256, or `none`; never the token. */
+            readonly token: string;
+        };
+        readonly AuditPage: {
+            readonly entries: readonly components["schemas"]["AuditEntry"][];
+            /** @description The cursor of the next page (pass it as `after`); `null` on the last page. */
+            readonly next: string | null;
+        };
     };
     responses: {
         /** @description A malformed request: its request line, a header, a chunk, or no valid Host (the serving layer), or a malformed conditional header. */
@@ -811,7 +978,18 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /**
+         * @description The current sale's `ETag` (or `*`: whichever sale is current): the request is done only if it is still current at that version; otherwise `412` and nothing is changed. A weak tag never matches.
+         * @example "sale-2-v1"
+         */
+        readonly IfMatch: string;
+        /**
+         * @description 1 to 255 visible ASCII characters. The same key with the same body (compared as the SHA-256 of its canonical JSON) within 24 hours answers the first answer again with `Idempotent-Replayed: true`; with another body, `422`.
+         * @example 7d1b4c1e-launch-2
+         */
+        readonly IdempotencyKey: string;
+    };
     requestBodies: never;
     headers: {
         /**
@@ -840,6 +1018,18 @@ export interface components {
          * @example Bearer realm="flashsale", error="invalid_token"
          */
         readonly WwwAuthenticate: string;
+        /**
+         * @description The sale's entity tag (`"sale-<saleId>-v<version>"`): send it back as `If-Match`.
+         * @example "sale-2-v1"
+         */
+        readonly ETag: string;
+        /**
+         * @description The new sale.
+         * @example /flash-sale/admin/sales/2
+         */
+        readonly SaleLocation: string;
+        /** @description `true` when this is the answer of an earlier request with the same `Idempotency-Key` and body, given again (nothing was made this time). */
+        readonly IdempotentReplayed: "true";
     };
     pathItems: never;
 }
@@ -1156,7 +1346,7 @@ export interface operations {
                 };
             };
             readonly 431: components["responses"]["HeadersTooLarge"];
-            /** @description Busy (the breaker, the allocator's queue or recovery), or not selling (the journal cannot be written, Redis cannot be reached): nothing was bought. From the serving layer without `outcome`. */
+            /** @description Paused by the operator (outcome `paused`, `Retry-After: 5`), busy (the breaker, the allocator's queue or recovery), or not selling (the journal cannot be written, Redis cannot be reached): nothing was bought. From the serving layer without `outcome`. */
             readonly 503: {
                 headers: {
                     readonly "Retry-After": components["headers"]["RetryAfter"];
@@ -1166,8 +1356,8 @@ export interface operations {
                 };
                 content: {
                     readonly "application/problem+json": (components["schemas"]["Problem"] & {
-                        /** @constant */
-                        readonly outcome: "unavailable";
+                        /** @enum {unknown} */
+                        readonly outcome: "unavailable" | "paused";
                     }) | components["schemas"]["Problem"];
                 };
             };
@@ -1659,6 +1849,7 @@ export interface operations {
             /** @description The sale. */
             readonly 200: {
                 headers: {
+                    readonly ETag: components["headers"]["ETag"];
                     readonly [name: string]: unknown;
                 };
                 content: {
@@ -1666,30 +1857,49 @@ export interface operations {
                      * @example {
                      *       "saleId": 2,
                      *       "state": "open",
-                     *       "total": 100,
-                     *       "remaining": 99,
+                     *       "phase": "active",
+                     *       "version": 3,
+                     *       "total": 150,
                      *       "sold": 1,
-                     *       "perUserLimit": 1,
+                     *       "remaining": 149,
+                     *       "perUserLimit": 2,
                      *       "startsAt": null,
-                     *       "endsAt": null,
+                     *       "endsAt": "2027-01-01T00:00:00.000Z",
+                     *       "createdAt": "2026-12-06T08:12:40.940Z",
+                     *       "endedAt": null,
+                     *       "pausedAt": null,
                      *       "products": [
                      *         {
                      *           "sku": "aurora-anc",
                      *           "name": "Aurora ANC Headphones",
-                     *           "description": "Wireless noise-cancelling headphones with 40 hours of battery. One per shopper, first come, first served.",
+                     *           "description": "",
                      *           "priceCents": 4900,
                      *           "currency": "EUR",
-                     *           "imageUrl": "/flash-sale/images/aurora.svg",
+                     *           "imageUrl": null,
                      *           "perUserLimit": null,
+                     *           "stock": 100,
                      *           "total": 100,
-                     *           "remaining": 99,
                      *           "sold": 1,
-                     *           "state": "open",
-                     *           "stock": 100
+                     *           "remaining": 99,
+                     *           "state": "open"
+                     *         },
+                     *         {
+                     *           "sku": "lumen-lamp",
+                     *           "name": "Lumen Desk Lamp",
+                     *           "description": "",
+                     *           "priceCents": 2900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": null,
+                     *           "perUserLimit": 1,
+                     *           "stock": 50,
+                     *           "total": 50,
+                     *           "sold": 0,
+                     *           "remaining": 50,
+                     *           "state": "open"
                      *         }
                      *       ],
-                     *       "stock": 100,
-                     *       "createdAt": "2026-12-06T06:22:46.997Z"
+                     *       "etag": "\"sale-2-v3\"",
+                     *       "stock": 150
                      *     }
                      */
                     readonly "application/json": components["schemas"]["AdminSale"];
@@ -1708,7 +1918,18 @@ export interface operations {
     readonly startSale: {
         readonly parameters: {
             readonly query?: never;
-            readonly header?: never;
+            readonly header?: {
+                /**
+                 * @description The current sale's `ETag` (or `*`: whichever sale is current): the request is done only if it is still current at that version; otherwise `412` and nothing is changed. A weak tag never matches.
+                 * @example "sale-2-v1"
+                 */
+                readonly "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description 1 to 255 visible ASCII characters. The same key with the same body (compared as the SHA-256 of its canonical JSON) within 24 hours answers the first answer again with `Idempotent-Replayed: true`; with another body, `422`.
+                 * @example 7d1b4c1e-launch-2
+                 */
+                readonly "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             readonly path?: never;
             readonly cookie?: never;
         };
@@ -1718,64 +1939,709 @@ export interface operations {
             };
         };
         readonly responses: {
-            /** @description Started. */
+            /** @description Made (or, with `Idempotent-Replayed: true`, made by an earlier request with this key and body). */
             readonly 201: {
                 headers: {
+                    readonly Location: components["headers"]["SaleLocation"];
+                    readonly ETag: components["headers"]["ETag"];
+                    readonly "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     readonly [name: string]: unknown;
                 };
                 content: {
                     /**
                      * @example {
                      *       "saleId": 2,
-                     *       "stock": 100,
-                     *       "total": 100,
-                     *       "perUserLimit": 1,
+                     *       "state": "open",
+                     *       "phase": "active",
+                     *       "version": 1,
+                     *       "total": 150,
+                     *       "sold": 0,
+                     *       "remaining": 150,
+                     *       "perUserLimit": 2,
+                     *       "startsAt": null,
+                     *       "endsAt": "2027-01-01T00:00:00.000Z",
+                     *       "createdAt": "2026-12-06T08:12:40.940Z",
+                     *       "endedAt": null,
+                     *       "pausedAt": null,
                      *       "products": [
                      *         {
                      *           "sku": "aurora-anc",
                      *           "name": "Aurora ANC Headphones",
-                     *           "description": "Wireless noise-cancelling headphones with 40 hours of battery. One per shopper, first come, first served.",
+                     *           "description": "",
                      *           "priceCents": 4900,
                      *           "currency": "EUR",
-                     *           "imageUrl": "/flash-sale/images/aurora.svg",
+                     *           "imageUrl": null,
                      *           "perUserLimit": null,
-                     *           "stock": 100
+                     *           "stock": 100,
+                     *           "total": 100,
+                     *           "sold": 0,
+                     *           "remaining": 100,
+                     *           "state": "open"
+                     *         },
+                     *         {
+                     *           "sku": "lumen-lamp",
+                     *           "name": "Lumen Desk Lamp",
+                     *           "description": "",
+                     *           "priceCents": 2900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": null,
+                     *           "perUserLimit": 1,
+                     *           "stock": 50,
+                     *           "total": 50,
+                     *           "sold": 0,
+                     *           "remaining": 50,
+                     *           "state": "open"
                      *         }
                      *       ],
-                     *       "startsAt": null,
-                     *       "endsAt": null,
-                     *       "createdAt": "2026-12-06T06:22:46.997Z"
+                     *       "etag": "\"sale-2-v1\"",
+                     *       "stock": 150
                      *     }
                      */
                     readonly "application/json": components["schemas"]["NewSale"];
                 };
             };
-            /** @description An invalid sale (or a malformed request). */
+            /** @description Invalid terms (the detail names the field), a bad Idempotency-Key, or a malformed request; nothing was made. */
             readonly 400: {
                 headers: {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "/problems/invalid-sale",
-                     *       "title": "Invalid sale",
-                     *       "status": 400,
-                     *       "detail": "stock must be within [0, 10000000]"
-                     *     }
-                     */
                     readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             readonly 401: components["responses"]["AdminTokenRefused"];
             readonly 404: components["responses"]["AdminOff"];
             readonly 408: components["responses"]["RequestTimeout"];
+            /** @description The current sale is still in progress (scheduled, open, paused or sold out, and not past its end): nothing was made. It is named, with its state and `etag`: end it, or send again with `If-Match: <etag>` or `"replaces": <saleId>`. */
+            readonly 409: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/sale-in-progress",
+                     *       "title": "Sale in progress",
+                     *       "status": 409,
+                     *       "detail": "sale 1 is open: end it first, or replace it (If-Match: \"sale-1-v1\", or \"replaces\": 1)",
+                     *       "saleId": 1,
+                     *       "state": "open",
+                     *       "etag": "\"sale-1-v1\""
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` or `replaces` names a sale, or a version of it, that is not the current one; nothing was made. The current one is named. */
+            readonly 412: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/precondition-failed",
+                     *       "title": "Precondition failed",
+                     *       "status": 412,
+                     *       "detail": "the current sale is 2 at \"sale-2-v2\": If-Match or replaces named another; nothing was changed",
+                     *       "saleId": 2,
+                     *       "etag": "\"sale-2-v2\""
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 413: components["responses"]["BodyTooLarge"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            /** @description This Idempotency-Key made a sale with another body (within 24 hours); nothing was made. */
+            readonly 422: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/idempotency-key-reused",
+                     *       "title": "Idempotency key reused",
+                     *       "status": 422,
+                     *       "detail": "this Idempotency-Key made sale 2 with another body; use a new key for a new request",
+                     *       "saleId": 2
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 429: components["responses"]["AdminTokenGuessed"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            /** @description Nothing was changed: the allocator is busy or recovering, or the journal (or Redis) cannot be written. */
+            readonly 503: {
+                headers: {
+                    readonly "Retry-After": components["headers"]["RetryAfter"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readonly listSales: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The sales. */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "sales": [
+                     *         {
+                     *           "saleId": 2,
+                     *           "state": "open",
+                     *           "phase": "active",
+                     *           "version": 3,
+                     *           "total": 150,
+                     *           "sold": 1,
+                     *           "remaining": 149,
+                     *           "perUserLimit": 2,
+                     *           "startsAt": null,
+                     *           "endsAt": "2027-01-01T00:00:00.000Z",
+                     *           "createdAt": "2026-12-06T08:12:40.940Z",
+                     *           "endedAt": null,
+                     *           "pausedAt": null,
+                     *           "products": [
+                     *             {
+                     *               "sku": "aurora-anc",
+                     *               "name": "Aurora ANC Headphones",
+                     *               "description": "",
+                     *               "priceCents": 4900,
+                     *               "currency": "EUR",
+                     *               "imageUrl": null,
+                     *               "perUserLimit": null,
+                     *               "stock": 100,
+                     *               "total": 100,
+                     *               "sold": 1,
+                     *               "remaining": 99,
+                     *               "state": "open"
+                     *             },
+                     *             {
+                     *               "sku": "lumen-lamp",
+                     *               "name": "Lumen Desk Lamp",
+                     *               "description": "",
+                     *               "priceCents": 2900,
+                     *               "currency": "EUR",
+                     *               "imageUrl": null,
+                     *               "perUserLimit": 1,
+                     *               "stock": 50,
+                     *               "total": 50,
+                     *               "sold": 0,
+                     *               "remaining": 50,
+                     *               "state": "open"
+                     *             }
+                     *           ],
+                     *           "etag": "\"sale-2-v3\""
+                     *         },
+                     *         {
+                     *           "saleId": 1,
+                     *           "state": "ended",
+                     *           "phase": "ended",
+                     *           "version": 2,
+                     *           "total": 100,
+                     *           "sold": 0,
+                     *           "remaining": 100,
+                     *           "perUserLimit": 1,
+                     *           "startsAt": null,
+                     *           "endsAt": "2026-12-06T08:12:40.940Z",
+                     *           "createdAt": "2026-12-06T08:12:40.894Z",
+                     *           "endedAt": "2026-12-06T08:12:40.940Z",
+                     *           "pausedAt": null,
+                     *           "products": [
+                     *             {
+                     *               "sku": "aurora-anc",
+                     *               "name": "Aurora ANC Headphones",
+                     *               "description": "Wireless noise-cancelling headphones with 40 hours of battery. One per shopper, first come, first served.",
+                     *               "priceCents": 4900,
+                     *               "currency": "EUR",
+                     *               "imageUrl": "/flash-sale/images/aurora.svg",
+                     *               "perUserLimit": null,
+                     *               "stock": 100,
+                     *               "total": 100,
+                     *               "sold": 0,
+                     *               "remaining": 100,
+                     *               "state": "ended"
+                     *             }
+                     *           ],
+                     *           "etag": "\"sale-1-v2\""
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["SalesList"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            readonly 404: components["responses"]["AdminOff"];
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 429: components["responses"]["AdminTokenGuessed"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            /** @description The journal (or Redis) did not answer in time, or the worker is full. */
+            readonly 503: {
+                headers: {
+                    readonly "Retry-After": components["headers"]["RetryAfter"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readonly createSale: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: {
+                /**
+                 * @description The current sale's `ETag` (or `*`: whichever sale is current): the request is done only if it is still current at that version; otherwise `412` and nothing is changed. A weak tag never matches.
+                 * @example "sale-2-v1"
+                 */
+                readonly "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description 1 to 255 visible ASCII characters. The same key with the same body (compared as the SHA-256 of its canonical JSON) within 24 hours answers the first answer again with `Idempotent-Replayed: true`; with another body, `422`.
+                 * @example 7d1b4c1e-launch-2
+                 */
+                readonly "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                /**
+                 * @example {
+                 *       "products": [
+                 *         {
+                 *           "sku": "aurora-anc",
+                 *           "name": "Aurora ANC Headphones",
+                 *           "priceCents": 4900,
+                 *           "currency": "EUR",
+                 *           "stock": 100
+                 *         },
+                 *         {
+                 *           "sku": "lumen-lamp",
+                 *           "name": "Lumen Desk Lamp",
+                 *           "priceCents": 2900,
+                 *           "currency": "EUR",
+                 *           "stock": 50,
+                 *           "perUserLimit": 1
+                 *         }
+                 *       ],
+                 *       "perUserLimit": 2,
+                 *       "endsAt": "2027-01-01T00:00:00Z"
+                 *     }
+                 */
+                readonly "application/json": components["schemas"]["SaleSpec"];
+            };
+        };
+        readonly responses: {
+            /** @description Made (or, with `Idempotent-Replayed: true`, made by an earlier request with this key and body). */
+            readonly 201: {
+                headers: {
+                    readonly Location: components["headers"]["SaleLocation"];
+                    readonly ETag: components["headers"]["ETag"];
+                    readonly "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "saleId": 2,
+                     *       "state": "open",
+                     *       "phase": "active",
+                     *       "version": 1,
+                     *       "total": 150,
+                     *       "sold": 0,
+                     *       "remaining": 150,
+                     *       "perUserLimit": 2,
+                     *       "startsAt": null,
+                     *       "endsAt": "2027-01-01T00:00:00.000Z",
+                     *       "createdAt": "2026-12-06T08:12:40.940Z",
+                     *       "endedAt": null,
+                     *       "pausedAt": null,
+                     *       "products": [
+                     *         {
+                     *           "sku": "aurora-anc",
+                     *           "name": "Aurora ANC Headphones",
+                     *           "description": "",
+                     *           "priceCents": 4900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": null,
+                     *           "perUserLimit": null,
+                     *           "stock": 100,
+                     *           "total": 100,
+                     *           "sold": 0,
+                     *           "remaining": 100,
+                     *           "state": "open"
+                     *         },
+                     *         {
+                     *           "sku": "lumen-lamp",
+                     *           "name": "Lumen Desk Lamp",
+                     *           "description": "",
+                     *           "priceCents": 2900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": null,
+                     *           "perUserLimit": 1,
+                     *           "stock": 50,
+                     *           "total": 50,
+                     *           "sold": 0,
+                     *           "remaining": 50,
+                     *           "state": "open"
+                     *         }
+                     *       ],
+                     *       "etag": "\"sale-2-v1\""
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["SaleResource"];
+                };
+            };
+            /** @description Invalid terms (the detail names the field), a bad Idempotency-Key, or a malformed request; nothing was made. */
+            readonly 400: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            readonly 404: components["responses"]["AdminOff"];
+            readonly 408: components["responses"]["RequestTimeout"];
+            /** @description The current sale is still in progress (scheduled, open, paused or sold out, and not past its end): nothing was made. It is named, with its state and `etag`: end it, or send again with `If-Match: <etag>` or `"replaces": <saleId>`. */
+            readonly 409: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/sale-in-progress",
+                     *       "title": "Sale in progress",
+                     *       "status": 409,
+                     *       "detail": "sale 1 is open: end it first, or replace it (If-Match: \"sale-1-v1\", or \"replaces\": 1)",
+                     *       "saleId": 1,
+                     *       "state": "open",
+                     *       "etag": "\"sale-1-v1\""
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` or `replaces` names a sale, or a version of it, that is not the current one; nothing was made. The current one is named. */
+            readonly 412: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/precondition-failed",
+                     *       "title": "Precondition failed",
+                     *       "status": 412,
+                     *       "detail": "the current sale is 2 at \"sale-2-v2\": If-Match or replaces named another; nothing was changed",
+                     *       "saleId": 2,
+                     *       "etag": "\"sale-2-v2\""
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 413: components["responses"]["BodyTooLarge"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            /** @description This Idempotency-Key made a sale with another body (within 24 hours); nothing was made. */
+            readonly 422: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/idempotency-key-reused",
+                     *       "title": "Idempotency key reused",
+                     *       "status": 422,
+                     *       "detail": "this Idempotency-Key made sale 2 with another body; use a new key for a new request",
+                     *       "saleId": 2
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 429: components["responses"]["AdminTokenGuessed"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            /** @description Nothing was changed: the allocator is busy or recovering, or the journal (or Redis) cannot be written. */
+            readonly 503: {
+                headers: {
+                    readonly "Retry-After": components["headers"]["RetryAfter"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readonly getSale: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The sale's id (sales are numbered from 1 in the order they were made); anything that is not one, or names no sale, is `404`. */
+                readonly sale_id: number;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The sale. */
+            readonly 200: {
+                headers: {
+                    readonly ETag: components["headers"]["ETag"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "saleId": 2,
+                     *       "state": "open",
+                     *       "phase": "active",
+                     *       "version": 3,
+                     *       "total": 150,
+                     *       "sold": 1,
+                     *       "remaining": 149,
+                     *       "perUserLimit": 2,
+                     *       "startsAt": null,
+                     *       "endsAt": "2027-01-01T00:00:00.000Z",
+                     *       "createdAt": "2026-12-06T08:12:40.940Z",
+                     *       "endedAt": null,
+                     *       "pausedAt": null,
+                     *       "products": [
+                     *         {
+                     *           "sku": "aurora-anc",
+                     *           "name": "Aurora ANC Headphones",
+                     *           "description": "",
+                     *           "priceCents": 4900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": null,
+                     *           "perUserLimit": null,
+                     *           "stock": 100,
+                     *           "total": 100,
+                     *           "sold": 1,
+                     *           "remaining": 99,
+                     *           "state": "open"
+                     *         },
+                     *         {
+                     *           "sku": "lumen-lamp",
+                     *           "name": "Lumen Desk Lamp",
+                     *           "description": "",
+                     *           "priceCents": 2900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": null,
+                     *           "perUserLimit": 1,
+                     *           "stock": 50,
+                     *           "total": 50,
+                     *           "sold": 0,
+                     *           "remaining": 50,
+                     *           "state": "open"
+                     *         }
+                     *       ],
+                     *       "etag": "\"sale-2-v3\""
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["SaleResource"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            /** @description No sale has this id, or the admin API is off (no FLASHSALE_ADMIN_TOKEN). */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 429: components["responses"]["AdminTokenGuessed"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            /** @description The journal (or Redis) did not answer in time, or the worker is full. */
+            readonly 503: {
+                headers: {
+                    readonly "Retry-After": components["headers"]["RetryAfter"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readonly changeSale: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: {
+                /**
+                 * @description The current sale's `ETag` (or `*`: whichever sale is current): the request is done only if it is still current at that version; otherwise `412` and nothing is changed. A weak tag never matches.
+                 * @example "sale-2-v1"
+                 */
+                readonly "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            readonly path: {
+                /** @description The sale's id (sales are numbered from 1 in the order they were made); anything that is not one, or names no sale, is `404`. */
+                readonly sale_id: number;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                /**
+                 * @example {
+                 *       "state": "paused"
+                 *     }
+                 */
+                readonly "application/json": components["schemas"]["SaleChange"];
+                /**
+                 * @example {
+                 *       "endsAt": "2027-06-01T00:00:00Z"
+                 *     }
+                 */
+                readonly "application/merge-patch+json": components["schemas"]["SaleChange"];
+            };
+        };
+        readonly responses: {
+            /** @description Changed (or already so). */
+            readonly 200: {
+                headers: {
+                    readonly ETag: components["headers"]["ETag"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "saleId": 2,
+                     *       "state": "paused",
+                     *       "phase": "paused",
+                     *       "version": 2,
+                     *       "total": 150,
+                     *       "sold": 1,
+                     *       "remaining": 149,
+                     *       "perUserLimit": 2,
+                     *       "startsAt": null,
+                     *       "endsAt": "2027-01-01T00:00:00.000Z",
+                     *       "createdAt": "2026-12-06T08:12:40.940Z",
+                     *       "endedAt": null,
+                     *       "pausedAt": "2026-12-06T08:12:40.963Z",
+                     *       "products": [
+                     *         {
+                     *           "sku": "aurora-anc",
+                     *           "name": "Aurora ANC Headphones",
+                     *           "description": "",
+                     *           "priceCents": 4900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": null,
+                     *           "perUserLimit": null,
+                     *           "stock": 100,
+                     *           "total": 100,
+                     *           "sold": 1,
+                     *           "remaining": 99,
+                     *           "state": "paused"
+                     *         },
+                     *         {
+                     *           "sku": "lumen-lamp",
+                     *           "name": "Lumen Desk Lamp",
+                     *           "description": "",
+                     *           "priceCents": 2900,
+                     *           "currency": "EUR",
+                     *           "imageUrl": null,
+                     *           "perUserLimit": 1,
+                     *           "stock": 50,
+                     *           "total": 50,
+                     *           "sold": 0,
+                     *           "remaining": 50,
+                     *           "state": "paused"
+                     *         }
+                     *       ],
+                     *       "etag": "\"sale-2-v2\""
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["SaleResource"];
+                };
+            };
+            /** @description A change refused (the detail, or `field`, names the field), or a malformed request; nothing was changed. */
+            readonly 400: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            /** @description No sale has this id, or the admin API is off (no FLASHSALE_ADMIN_TOKEN). */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            /** @description Not the current sale, or it has ended (final); nothing was changed. */
+            readonly 409: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` names another version (or sale); nothing was changed. The current one is named. */
+            readonly 412: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/precondition-failed",
+                     *       "title": "Precondition failed",
+                     *       "status": 412,
+                     *       "detail": "the current sale is 2 at \"sale-2-v2\": If-Match or replaces named another; nothing was changed",
+                     *       "saleId": 2,
+                     *       "etag": "\"sale-2-v2\""
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             readonly 413: components["responses"]["BodyTooLarge"];
             readonly 414: components["responses"]["UriTooLong"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
             readonly 429: components["responses"]["AdminTokenGuessed"];
             readonly 431: components["responses"]["HeadersTooLarge"];
-            /** @description The sale was not started: the allocator is busy or recovering, or the journal cannot be written. */
+            /** @description Nothing was changed: the allocator is busy or recovering, or the journal (or Redis) cannot be written. */
             readonly 503: {
                 headers: {
                     readonly "Retry-After": components["headers"]["RetryAfter"];
@@ -1999,6 +2865,104 @@ export interface operations {
             readonly 429: components["responses"]["AdminTokenGuessed"];
             readonly 431: components["responses"]["HeadersTooLarge"];
             /** @description The worker streams as many exports as it may (`exports-busy`), the journal (or Redis) did not answer in time, or the worker is full. */
+            readonly 503: {
+                headers: {
+                    readonly "Retry-After": components["headers"]["RetryAfter"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readonly getAuditTrail: {
+        readonly parameters: {
+            readonly query?: {
+                /** @description Entries a page holds at most: 1 to 1000, in plain digits (default 100); anything else, or given twice, is `400`. */
+                readonly limit?: number;
+                /** @description The `next` of the page before, as it was given. Opaque and stable; anything else, a cursor of another list included, is `400`. */
+                readonly after?: string;
+            };
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description At most `limit` entries after `after`, and the cursor of the next page (`null`: none). */
+            readonly 200: {
+                headers: {
+                    readonly "Cache-Control": components["headers"]["NoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "entries": [
+                     *         {
+                     *           "seq": 1,
+                     *           "at": "2026-12-06T08:12:40.936Z",
+                     *           "action": "refused",
+                     *           "attempted": "create",
+                     *           "saleId": 1,
+                     *           "status": 409,
+                     *           "outcome": "/problems/sale-in-progress",
+                     *           "replayed": false,
+                     *           "request": {
+                     *             "method": "POST",
+                     *             "path": "/flash-sale/admin/sales",
+                     *             "body": "{\"stock\": 100}",
+                     *             "bodyTruncated": false,
+                     *             "ifMatch": null,
+                     *             "idempotencyKey": null
+                     *           },
+                     *           "address": "127.0.0.1",
+                     *           "token": "admin:f957906d"
+                     *         },
+                     *         {
+                     *           "seq": 2,
+                     *           "at": "2026-12-06T08:12:40.963Z",
+                     *           "action": "pause",
+                     *           "attempted": "pause",
+                     *           "saleId": 2,
+                     *           "status": 200,
+                     *           "outcome": "ok",
+                     *           "replayed": false,
+                     *           "request": {
+                     *             "method": "PATCH",
+                     *             "path": "/flash-sale/admin/sales/2",
+                     *             "body": "{\"state\": \"paused\"}",
+                     *             "bodyTruncated": false,
+                     *             "ifMatch": "\"sale-2-v1\"",
+                     *             "idempotencyKey": null
+                     *           },
+                     *           "address": "127.0.0.1",
+                     *           "token": "admin:f957906d"
+                     *         }
+                     *       ],
+                     *       "next": "YXVkaXQ6Mg"
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description A `limit` or an `after` refused (or a malformed request). */
+            readonly 400: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            readonly 404: components["responses"]["AdminOff"];
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 429: components["responses"]["AdminTokenGuessed"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            /** @description The journal (or Redis) did not answer in time, or the worker is full. */
             readonly 503: {
                 headers: {
                     readonly "Retry-After": components["headers"]["RetryAfter"];

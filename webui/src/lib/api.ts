@@ -161,6 +161,9 @@ export async function purchase(buyer: Buyer, sku: string | null = null): Promise
         detail,
       };
     case 503:
+      if (outcome === 'paused') {
+        return { kind: 'paused', retryAfterS: retryAfterSeconds(response.headers), detail };
+      }
       return {
         kind: 'unavailable',
         retryAfterS: retryAfterSeconds(response.headers),

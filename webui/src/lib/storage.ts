@@ -60,3 +60,23 @@ export function rememberShopperToken(token: string): boolean {
     return false;
   }
 }
+
+/** The admin token, for this tab only: it runs the sales. */
+const ADMIN_TOKEN_KEY = 'flashsale.adminToken';
+
+export function rememberedAdminToken(): string | null {
+  try {
+    return window.sessionStorage.getItem(ADMIN_TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function rememberAdminToken(token: string | null): void {
+  try {
+    if (token) window.sessionStorage.setItem(ADMIN_TOKEN_KEY, token);
+    else window.sessionStorage.removeItem(ADMIN_TOKEN_KEY);
+  } catch {
+    // Storage disabled: the token then lasts as long as the page.
+  }
+}

@@ -94,6 +94,8 @@ export type PurchaseOutcome =
   | { kind: 'ended'; endsAt: string | null; detail: string }
   | { kind: 'rate_limited'; retryAfterS: number; detail: string }
   | { kind: 'unavailable'; retryAfterS: number; detail: string }
+  /** 503 with outcome `paused`: the organiser paused the sale; nothing was bought. */
+  | { kind: 'paused'; retryAfterS: number; detail: string }
   | { kind: 'pending'; userId: string; detail: string }
   | { kind: 'invalid'; detail: string }
   /** 401 (jwt mode): no token, or one the server does not accept; `detail` says which. */
@@ -110,3 +112,16 @@ export type LookupResult =
   | { kind: 'invalid'; detail: string }
   | { kind: 'unauthorized'; detail: string }
   | { kind: 'error'; detail: string };
+
+/** The admin API's sale: terms, totals, lifecycle (`phase`, `version`) and its `etag`. */
+export type SaleResource = Schemas['SaleResource'];
+export type AdminSaleState = Schemas['AdminSaleState'];
+/** What POST /flash-sale/admin/sales takes. */
+export type SaleSpec = Schemas['SaleSpec'];
+export type ProductSpec = Schemas['ProductSpec'];
+/** What PATCH /flash-sale/admin/sales/{saleId} takes: one change. */
+export type SaleChange = Schemas['SaleChange'];
+export type OrderRow = Schemas['OrderRow'];
+export type OrdersPage = Schemas['OrdersPage'];
+export type AuditEntry = Schemas['AuditEntry'];
+export type AuditPage = Schemas['AuditPage'];

@@ -140,3 +140,30 @@ describe('BuyForm', () => {
     expect(await screen.findByTestId('purchase-outcome')).toHaveTextContent('could not be reached');
   });
 });
+
+describe('BuyForm while the organiser has paused the sale', () => {
+  it('holds Buy, and says so when a purchase was refused as paused', async () => {
+    mockFetch(() =>
+      json(
+        {
+          type: '/problems/sale-paused',
+          title: 'Sale paused',
+          status: 503,
+          detail: 'the sale is paused; nothing was bought',
+          outcome: 'paused',
+        },
+        503,
+        { 'Retry-After': '5' },
+      ),
+    );
+    const { rerender } = render(<BuyForm onAnswered={() => {}} paused />);
+    expect(screen.getByTestId('buy-button')).toBeDisabled();
+    expect(screen.getByTestId('buy-button')).toHaveTextContent('Paused');
+
+    // Paused between the status and the click: the answer says it.
+    rerender(<BuyForm onAnswered={() => {}} />);
+    await buyAs('alice');
+    expect(await screen.findByTestId('purchase-outcome')).toHaveAttribute('data-kind', 'paused');
+    expect(screen.getByTestId('purchase-outcome')).toHaveTextContent('paused by the organiser');
+  });
+});

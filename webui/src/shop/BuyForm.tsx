@@ -31,12 +31,15 @@ export function BuyForm({
   onRejected = ignoreRejection,
   pendingCheckMs = PENDING_CHECK_MS,
   choice = NO_CHOICE,
+  paused = false,
 }: {
   onAnswered: (userId: string) => void;
   identity?: ShopperIdentity;
   onRejected?: (token: string, detail: string) => void;
   pendingCheckMs?: number;
   choice?: ProductChoice;
+  /** The organiser paused the sale: Buy is off until the status says it resumed. */
+  paused?: boolean;
 }) {
   const inputId = useId();
   const hintId = useId();
@@ -140,9 +143,11 @@ export function BuyForm({
       ? 'Buying…'
       : busy === 'checking'
         ? 'Checking…'
-        : waitLeftS > 0
-          ? `Try again in ${waitLeftS} s`
-          : 'Buy now';
+        : paused
+          ? 'Paused'
+          : waitLeftS > 0
+            ? `Try again in ${waitLeftS} s`
+            : 'Buy now';
 
   return (
     <section className="card" aria-labelledby="buy-heading">
@@ -171,7 +176,9 @@ export function BuyForm({
           <button
             type="submit"
             className="button button--primary"
-            disabled={busy !== null || waitLeftS > 0 || buyerName === null || !choice.ready}
+            disabled={
+              paused || busy !== null || waitLeftS > 0 || buyerName === null || !choice.ready
+            }
             aria-busy={busy !== null}
             aria-describedby={asksUserId ? hintId : `${shopperId} ${hintId}`}
             data-testid="buy-button"

@@ -20,3 +20,14 @@ describe('SaleState', () => {
     expect(screen.queryByTestId('sale-paused')).toBeNull();
   });
 });
+
+describe('SaleState paused by the organiser', () => {
+  it('says so in its own words, not the breaker’s moment', () => {
+    show({ ...OPEN_STATUS, auth: OPEN_AUTH, state: 'paused' });
+    expect(screen.getByTestId('sale-state')).toHaveAttribute('data-state', 'paused');
+    expect(screen.getByTestId('sale-paused-by-organiser')).toHaveTextContent(
+      'The sale is paused by the organiser',
+    );
+    expect(screen.queryByTestId('sale-paused')).toBeNull();
+  });
+});

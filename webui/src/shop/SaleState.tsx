@@ -66,6 +66,17 @@ export function SaleState({
           ) : null}
         </div>
       );
+    case 'paused':
+      // The organiser's pause (not the breaker's moment): nothing sells until they resume.
+      return (
+        <div className="sale-state sale-state--paused" data-testid="sale-state" data-state="paused">
+          <span className="sale-state__label">Sale paused</span>
+          <span className="sale-state__sub" role="status" data-testid="sale-paused-by-organiser">
+            The sale is paused by the organiser. Buying is off until it resumes; this page
+            updates by itself.
+          </span>
+        </div>
+      );
     case 'sold_out':
       return (
         <div className="sale-state sale-state--sold-out" data-testid="sale-state" data-state="sold_out">

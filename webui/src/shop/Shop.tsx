@@ -50,7 +50,13 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
         </div>
       </section>
       <div className="shop__side">
-        <BuyForm onAnswered={onAnswered} identity={identity} onRejected={reject} choice={choice} />
+        <BuyForm
+          onAnswered={onAnswered}
+          identity={identity}
+          onRejected={reject}
+          choice={choice}
+          paused={status?.state === 'paused'}
+        />
         <OrderLookup
           lastBuyer={lastBuyer}
           identity={identity}

@@ -91,6 +91,12 @@ export function outcomeMessage(
         title: 'The shop is very busy',
         body: `Your order was not taken. Please try again in ${seconds(outcome.retryAfterS)}.`,
       };
+    case 'paused':
+      return {
+        tone: 'warning',
+        title: 'The sale is paused',
+        body: 'The sale is paused by the organiser; nothing was bought. Buy is back as soon as it resumes.',
+      };
     case 'pending':
       return {
         tone: 'info',
