@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from flashsale.errors import Unavailable
+from flashsale.orders_csv import csv_lines
 from flashsale.records import OrderRecord
 from flashsale.shm.sale_board import SaleSnapshot
 
@@ -31,6 +32,14 @@ EXPORT_PAGE_TIMEOUT_S = 5.0
 BUYERS_IN_MEMORY_MAX = 100_000
 
 Buyers = dict[str, list[OrderRecord]]
+
+
+class ExportPage(NamedTuple):
+    """A page of an export, as CSV lines: `rows` orders, the last at `last_position`."""
+
+    rows: int
+    last_position: int
+    csv: bytes
 
 
 class OrderReader(Protocol):
@@ -70,12 +79,22 @@ class OrderLookups:
         """A page of the sale's orders: at most `limit` after `position`."""
         return await self._run(self._reader.orders_after, sale_id, position, limit)
 
-    async def export_page(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
-        """A page of an export, on the export thread."""
-        read = self._reader.orders_after
+    async def export_page(self, sale_id: int, position: int, limit: int) -> ExportPage:
+        """A page of an export, read and written as CSV on the export thread: the event
+        loop only sends it."""
         return await self._run(
-            read, sale_id, position, limit, pool=self._export_pool, timeout_s=EXPORT_PAGE_TIMEOUT_S
+            self._export_page,
+            sale_id,
+            position,
+            limit,
+            pool=self._export_pool,
+            timeout_s=EXPORT_PAGE_TIMEOUT_S,
         )
+
+    def _export_page(self, sale_id: int, position: int, limit: int) -> ExportPage:
+        orders = self._reader.orders_after(sale_id, position, limit)
+        last = orders[-1].position if orders else position
+        return ExportPage(len(orders), last, csv_lines(orders))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

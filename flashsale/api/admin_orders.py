@@ -5,9 +5,13 @@ Pages are cursor-paged in position order (flashsale.api.paging): `{"orders":
 [...], "next": <cursor or null>}`, `next` null on the last page.
 
 The CSV (flashsale.orders_csv) is read and sent a page at a time, never the
-whole list: each page one short read on the export thread (a WAL reader does not
-block the allocator's commits, and nothing stays open between pages, so
-checkpoints go on), sent before the next is read. Sending waits while the
+whole list: each page one short read on the export thread, written as CSV there
+too (a WAL reader does not block the allocator's commits, and nothing stays open
+between pages, so checkpoints go on), sent before the next is read. An export
+yields: after each page it rests as long as the page took (EXPORT_REST_RATIO), so
+it takes at most about half of a worker's time and the purchases it serves
+meanwhile keep their latency; 100,000 orders still export in seconds (figures:
+docs/performance.md). Sending waits while the
 client's socket is full (the server's write backpressure), so a slow downloader
 holds a page or two of memory, not the list; the event loop serves everything
 else meanwhile. A worker streams at most `exports_per_worker` exports at once
@@ -33,7 +37,8 @@ from flashsale.api.problems import EXPORTS_BUSY, HTTPProblem
 from flashsale.api.sale_ids import sale_in_path, unknown_sale
 from flashsale.clock import iso_from_us
 from flashsale.config import Settings
-from flashsale.orders_csv import HEADER, MEDIA_TYPE, csv_lines
+from flashsale.lookups import ExportPage
+from flashsale.orders_csv import HEADER, MEDIA_TYPE
 from flashsale.records import OrderRecord
 
 log = logging.getLogger("flashsale.api")
@@ -42,6 +47,9 @@ ORDERS_PATH = "/flash-sale/admin/sales/{sale_id}/orders"
 CSV_PATH = ORDERS_PATH + ".csv"
 # An export's page: about 100 KB of CSV, one read of a few milliseconds.
 EXPORT_PAGE_ROWS = 1000
+# After each page an export rests this many times as long as the page took to read
+# and write: the longer pages take (a busy worker, a busy disk), the more it yields.
+EXPORT_REST_RATIO = 1.0
 RETRY_AFTER_BUSY_S = 5
 
 
@@ -52,7 +60,7 @@ class OrderPages(Protocol):
 
     async def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]: ...
 
-    async def export_page(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]: ...
+    async def export_page(self, sale_id: int, position: int, limit: int) -> ExportPage: ...
 
 
 def register_admin_orders(
@@ -177,6 +185,7 @@ class CsvExport:
         self._page_rows = page_rows
         self._stall_s = stall_s
         self._after = 0  # the last position sent
+        self._rest_s = 0.0  # before reading the next page
         self._started = False
         self._finished = False
         self._closed = False
@@ -189,18 +198,24 @@ class CsvExport:
         self._disarm()  # the last chunk is sent: the client is reading
         if self._finished:
             raise StopAsyncIteration
-        orders = await self._pages.export_page(self._sale_id, self._after, self._page_rows)
+        loop = asyncio.get_running_loop()
+        if self._rest_s:
+            await asyncio.sleep(self._rest_s)
+        started = loop.time()
+        page = await self._pages.export_page(self._sale_id, self._after, self._page_rows)
         # A short page is the last: orders sold meanwhile come after the end the export saw.
-        self._finished = len(orders) < self._page_rows
-        chunk = csv_lines(orders)
+        self._finished = page.rows < self._page_rows
+        chunk = page.csv
         if not self._started:
             self._started = True
             chunk = HEADER + chunk
-        elif not orders:
+        elif not page.rows:
             raise StopAsyncIteration
-        if orders:
-            self._after = orders[-1].position
+        self._after = page.last_position
         self._arm()
+        # As long as the page took to read and write, queueing included: a busy worker
+        # makes the export yield more.
+        self._rest_s = EXPORT_REST_RATIO * (loop.time() - started)
         return chunk
 
     async def close(self) -> None:

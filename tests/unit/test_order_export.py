@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from flashsale.api.admin_orders import CsvExport, ExportSlots
 from flashsale.api.paging import decode_cursor, encode_cursor
 from flashsale.api.problems import HTTPProblem
+from flashsale.lookups import ExportPage
 from flashsale.orders_csv import HEADER, csv_lines, defused
 from flashsale.records import OrderRecord
 
@@ -85,9 +86,11 @@ class Pages:
     async def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
         return [order(p) for p in range(position + 1, min(position + limit, self.total) + 1)]
 
-    async def export_page(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
+    async def export_page(self, sale_id: int, position: int, limit: int) -> ExportPage:
         self.reads.append((position, limit))
-        return await self.orders_after(sale_id, position, limit)
+        orders = await self.orders_after(sale_id, position, limit)
+        last = orders[-1].position if orders else position
+        return ExportPage(len(orders), last, csv_lines(orders))
 
 
 @pytest.mark.parametrize(("total", "reads"), [(0, 1), (1, 1), (9, 2), (10, 3), (11, 3)])
