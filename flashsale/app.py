@@ -160,10 +160,13 @@ def create_app(deps: AppDeps) -> EventStreams:
         deps.guard.addresses,
         deps.recorder,
     )
-    app.add_route("/flash-sale/admin/sale", AdminSaleResource(admin, view.board, settings.product))
+    app.add_route(
+        "/flash-sale/admin/sale",
+        AdminSaleResource(admin, view.board, settings.product, settings.engine),
+    )
     app.add_route(
         "/flash-sale/admin/sales",
-        AdminSalesResource(admin, admin_reads, view.board, settings.product),
+        AdminSalesResource(admin, admin_reads, view.board, settings.product, settings.engine),
     )
     app.add_route(
         "/flash-sale/admin/sales/{sale_id}", AdminSaleItemResource(admin, admin_reads, view.board)

@@ -27,6 +27,7 @@ from flashsale.api.problems import NOT_FOUND, HTTPProblem
 from flashsale.api.representations import sale_resource_json
 from flashsale.catalogue import ProductSettings
 from flashsale.clock import now_us
+from flashsale.errors import InvalidSale
 from flashsale.shm.sale_board import SaleBoard
 
 
@@ -35,11 +36,18 @@ async def create_sale(
     default_product: ProductSettings,
     req: falcon.asgi.Request,
     attempt: Attempt,
+    engine: str = "sqlite",
 ) -> AdminAnswer:
     """A POST's new sale, decided by the allocator (refusals recorded)."""
     async with access.refusals_recorded(req, attempt):
         attempt.body = await read_json_body(req)
         terms, replaces = new_sale(attempt.body, default_product)
+        if terms.checkout is not None and engine != "sqlite":
+            # Holds are decided by the SQLite allocator only, for now (issue 24).
+            raise InvalidSale(
+                "Checkout not available",
+                f"the {engine} engine does not hold units yet: send checkout null",
+            )
         key = idempotency_key(req)
         command = CreateSale(
             terms, replaces, if_match(req), key, fingerprint(attempt.body) if key else None
@@ -70,11 +78,13 @@ class AdminSalesResource:
         reads: AdminReads,
         board: SaleBoard,
         default_product: ProductSettings,
+        engine: str = "sqlite",
     ) -> None:
         self.access = access
         self.reads = reads
         self.board = board
         self.default_product = default_product
+        self.engine = engine
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         await self.access.authorize(req, Attempt())
@@ -85,7 +95,10 @@ class AdminSalesResource:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         attempt = Attempt(attempted=CREATE)
         await self.access.authorize(req, attempt)
-        answer_admin(resp, await create_sale(self.access, self.default_product, req, attempt))
+        answer_admin(
+            resp,
+            await create_sale(self.access, self.default_product, req, attempt, self.engine),
+        )
 
 
 class AdminSaleItemResource:
