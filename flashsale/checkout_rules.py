@@ -64,9 +64,7 @@ def unit_free(stock: int, live: int, waiting: int) -> bool:
     return live < stock and waiting == 0
 
 
-def confirm(
-    state: str, payment_ref: str | None, asked_ref: str, *, free_unit: bool
-) -> Verdict:
+def confirm(state: str, payment_ref: str | None, asked_ref: str, *, free_unit: bool) -> Verdict:
     """Confirming an order with `asked_ref` (the order's `state`, its stored `payment_ref`).
 
     A confirmed order confirmed again with its own reference answers the same; with

@@ -241,6 +241,14 @@ class Settings:
     admin_token: str | None = optional(
         Token("FLASHSALE_ADMIN_TOKEN", "bearer token of the admin API", unset="admin API off")
     )
+    checkout_token: str | None = optional(
+        Token(
+            "FLASHSALE_CHECKOUT_TOKEN",
+            "bearer token of the shop's backend: confirms, cancels and extends any hold "
+            "(`/flash-sale/orders/{orderId}/...`)",
+            unset="only each buyer's own checkout token",
+        )
+    )
     operator_token: str | None = optional(
         Token(
             "FLASHSALE_OPERATOR_TOKEN",

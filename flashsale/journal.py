@@ -20,8 +20,8 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import replace
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 from flashsale import journal_sales
 from flashsale.catalogue import Product
@@ -379,9 +379,7 @@ class Journal:
         old = "sale_id, position, order_id, user_id, unit, purchased_at_us, sku, sku_position"
         with self._transaction():
             self._db.execute(ORDERS_TABLE.format(name="orders_with_states"))
-            self._db.execute(
-                f"INSERT INTO orders_with_states ({old}) SELECT {old} FROM orders"
-            )
+            self._db.execute(f"INSERT INTO orders_with_states ({old}) SELECT {old} FROM orders")
             # Its indexes and triggers go with it; GUARDS makes the new ones.
             self._db.execute("DROP TABLE orders")
             self._db.execute("ALTER TABLE orders_with_states RENAME TO orders")

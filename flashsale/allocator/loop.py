@@ -21,6 +21,7 @@ import selectors
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -29,13 +30,15 @@ from flashsale.admin_commands import AdminAnswer, AdminRequest
 from flashsale.allocator.accepting import Acceptor
 from flashsale.allocator.admin import AdminDesk
 from flashsale.allocator.book import StockBook
-from flashsale.allocator.commits import CommitPipeline
+from flashsale.allocator.commits import CommitGroup, CommitPipeline
 from flashsale.allocator.deciding import decide_purchases
+from flashsale.allocator.holds import decide_checkout
 from flashsale.allocator.journal_health import JournalHealth, describe
-from flashsale.allocator.messages import Kind, Reply, admin_reply, frame
+from flashsale.allocator.messages import Kind, Reply, admin_reply, checkout_reply, frame
 from flashsale.allocator.peers import Peer, Peers, Pending
+from flashsale.checkout_commands import JOIN, CheckoutAnswer, CheckoutRequest
 from flashsale.journal import Journal, JournalLock
-from flashsale.records import OrderRecord, SaleTerms
+from flashsale.records import OrderRecord, Phase, SaleRecord, SaleTerms
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.store_board import StoreBoard
 
@@ -155,7 +158,31 @@ class Allocator:
         sale = self.journal.latest_sale()
         if sale is None:
             sale = self.journal.create_sale(first)
-        return StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
+        book = self._load_book(sale)
+        if book.checkout is not None:
+            self._expire_at_start(book)
+        return book
+
+    def _load_book(self, sale: SaleRecord) -> StockBook:
+        orders = self.journal.orders_of_sale(sale.sale_id)
+        if sale.terms.checkout is None:
+            return StockBook(sale, orders)
+        return StockBook(
+            sale,
+            orders,
+            self.journal.checkout_rows(sale.sale_id),
+            self.journal.waitlist(sale.sale_id),
+        )
+
+    def _expire_at_start(self, book: StockBook) -> None:
+        """Holds that fell due while no allocator ran expire (and their units go to the
+        waitlists) in one synced transaction, before any purchase is decided."""
+        expired = book.expire_due(time.time_ns() // 1000)
+        orders, writes = book.take_unjournaled(), book.take_writes()
+        if orders or writes:
+            self.journal.record(orders, writes)
+        if expired:
+            log.warning("allocator: %s holds fell due while stopped: expired", expired)
 
     def _normalise_old_user_ids(self) -> None:
         try:
@@ -174,11 +201,29 @@ class Allocator:
     # -- the loop -------------------------------------------------------------------
     def _serve_once(self) -> None:
         batch: list[Pending] = []
-        self._gather(batch, self._commits.wait_s(HEARTBEAT_S))
+        self._gather(batch, self._commits.wait_s(self._idle_s()))
+        if self.book.checkout is not None:
+            self._expire_due()
         if batch:
             self._decide(batch)
         self._commits.advance()
         self._between_batches()
+
+    def _idle_s(self) -> float:
+        """How long the loop may sleep: until its heartbeat, or the next hold's expiry."""
+        if self.book.checkout is None:
+            return HEARTBEAT_S
+        next_us = self.book.next_expiry_us()
+        if next_us is None:
+            return HEARTBEAT_S
+        return min(HEARTBEAT_S, max(0.0, (next_us - time.time_ns() // 1000) / 1e6))
+
+    def _expire_due(self) -> None:
+        """The holds due now expire, in the next group commit with what they cause."""
+        if self.health.failing:
+            return  # a journal that cannot be written: they expire once it can
+        if self.book.expire_due(time.time_ns() // 1000):
+            self._take_book_changes()
 
     def _between_batches(self) -> None:
         self.health.check_if_due()
@@ -210,16 +255,53 @@ class Allocator:
         purchases = [item for item in batch if item.kind == Kind.PURCHASE]
         group = self._group_commits.next
         decide_purchases(self.book, purchases, group.replies, selling=not self.health.failing)
-        group.orders += self.book.take_unjournaled()
+        self._take_book_changes()
         for item in batch:
-            if item.kind == Kind.ADMIN:
+            if item.kind == Kind.CHECKOUT:
+                self._checkout_command(item)
+            elif item.kind == Kind.ADMIN:
                 # The decisions before it are durable and answered first: a pause is exact.
                 self._group_commits.settle()
                 reply = self._admin_command(item).encode()
                 self._peers.send({item.peer: [frame(reply)]})
 
+    def _take_book_changes(self) -> None:
+        """Move what the book decided into the next group commit."""
+        book, group = self.book, self._group_commits.next
+        base = len(group.orders)
+        group.orders += book.take_unjournaled()
+        if book.checkout is None:
+            return
+        group.writes += [(base + at, sql, params) for at, sql, params in book.take_writes()]
+        shelves = {
+            place: (live, held, waiting)
+            for place, (live, (held, waiting)) in enumerate(
+                zip(book.sold_by_sku().values(), book.held_by_place(), strict=False)
+            )
+        }
+        group.counts = (book.live, shelves, book.offers)
+
+    def _checkout_command(self, item: Pending) -> None:
+        request = CheckoutRequest.decode(item.body)
+        if self.health.failing or (self.book.checkout is None and request.command != JOIN):
+            answer = CheckoutAnswer(
+                503 if self.health.failing else 404,
+                "not-selling" if self.health.failing else "unknown-order",
+                {},
+            )
+        else:
+            answer = decide_checkout(self.book, request, time.time_ns() // 1000)
+            self._take_book_changes()
+        frame_bytes = frame(checkout_reply(item.seq, item.request_id, answer).encode())
+        self._group_commits.next.replies.setdefault(item.peer, []).append(frame_bytes)
+
     # -- what the commits report ------------------------------------------------------
-    def _durable(self, orders: list[OrderRecord]) -> None:
+    def _durable(self, group: CommitGroup) -> None:
+        orders = group.orders
+        if group.counts is not None:
+            live, shelves, offers = group.counts
+            self.board.publish_holds(live, len(orders), shelves, offers)
+            return
         self.board.publish_sold(orders[-1].position, len(orders), self._product_totals(orders))
 
     def _product_totals(self, orders: list[OrderRecord]) -> dict[int, int]:
@@ -239,9 +321,8 @@ class Allocator:
         """Stop selling and forget the sales nobody was told of: the book becomes what
         the journal holds. Returns whether the journal holds an order id."""
         self.health.failed(error)
-        sale = self.book.sale
-        self.book = StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
-        return self.book.holds
+        self.book = self._load_book(self.book.sale)
+        return self.book.holds_order
 
     # -- the operator's commands ------------------------------------------------------
     def _admin_command(self, request: Pending) -> Reply:
@@ -261,6 +342,9 @@ class Allocator:
             else:
                 if book is not self.book or book.sale is not sale:  # a new sale, or a change
                     self.book = book
+                    if book.checkout is not None and book.sale.lifecycle.phase is Phase.ENDED:
+                        book.close_waitlists()  # durable with the next group commit
+                        self._take_book_changes()
                     self.board.publish_sale(book.snapshot())
                     _log_change(answer)
         return admin_reply(request.seq, request.request_id, answer)

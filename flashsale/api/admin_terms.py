@@ -29,6 +29,8 @@ SALE_FIELDS = frozenset(
     {"products", "stock", "perUserLimit", "startsAt", "endsAt", "replaces", "checkout"}
 )
 CHECKOUT_FIELDS = frozenset({"holdSeconds", "extendSeconds"})
+
+
 # A hold is long enough to pay and short enough that a unit is not kept for days.
 class Bounds(NamedTuple):
     low: int
