@@ -50,12 +50,12 @@ def test_cancel_and_extend() -> None:
 
 def test_the_waitlist_opens_only_when_sold_out_with_holds_outstanding() -> None:
     assert rules.waitlist_refusal(open_now=True, sold_out=True, held=3) is None
-    for kwargs, reason in (
-        ({"open_now": False, "sold_out": True, "held": 3}, rules.SALE_OVER),
-        ({"open_now": True, "sold_out": False, "held": 3}, rules.NOT_SOLD_OUT),
-        ({"open_now": True, "sold_out": True, "held": 0}, rules.NOTHING_HELD),
+    for (open_now, sold_out, held), reason in (
+        ((False, True, 3), rules.SALE_OVER),
+        ((True, False, 3), rules.NOT_SOLD_OUT),
+        ((True, True, 0), rules.NOTHING_HELD),
     ):
-        refusal = rules.waitlist_refusal(**kwargs)
+        refusal = rules.waitlist_refusal(open_now=open_now, sold_out=sold_out, held=held)
         assert refusal is not None and refusal.extensions["reason"] == reason
 
 
