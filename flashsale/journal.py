@@ -28,6 +28,7 @@ from flashsale.errors import JournalLocked
 from flashsale.journal_room import Room, disk_full
 from flashsale.journal_sales import insert_product, products_of_sale
 from flashsale.records import OrderRecord, SaleRecord, SaleTerms
+from flashsale.webhooks.outbox import OUTBOX_TABLE, Outbox
 
 __all__ = ["Journal", "JournalLock", "JournalReader", "products_of_sale"]
 
@@ -204,6 +205,7 @@ class Journal:
         self.room = room or Room(path)
         self._db = self._open()
         self._db.executescript(TABLES)
+        self._db.executescript(OUTBOX_TABLE)
         self._upgrade()
         self._db.executescript(GUARDS)
         journal_sales.create_tables(self._db)
@@ -302,8 +304,9 @@ class Journal:
                 kept += 1
         return rewritten, kept
 
-    def record(self, orders: Sequence[OrderRecord]) -> None:
+    def record(self, orders: Sequence[OrderRecord], outbox: Outbox | None = None) -> None:
         """Append a batch of sales in one synced transaction: the group commit.
+        With webhooks on, `outbox` appends their events in the same transaction.
 
         Rows go in multi-row INSERTs of a few fixed sizes (so their statements
         stay prepared in the cache): a third cheaper than one INSERT per row,
@@ -317,6 +320,8 @@ class Journal:
                     # OrderRecord's fields are in the INSERT's column order.
                     self._db.execute(_insert_orders(rows), [v for order in chunk for v in order])
                     start += rows
+            if outbox is not None:
+                outbox.append_orders(self._db, orders)
 
     def keep_room(self) -> None:
         """After a commit: checkpoint at once if the disk is short of room (journal_room.py).

@@ -27,6 +27,7 @@ from flashsale.allocator.peers import Peers, Replies
 from flashsale.journal import Journal
 from flashsale.outcomes import Outcome
 from flashsale.records import OrderRecord, order_id_for
+from flashsale.webhooks.outbox import Outbox
 
 COMMIT_INTERVAL_S = 0.002
 # A group of this many sales is committed without waiting for the interval.
@@ -49,9 +50,11 @@ class CommitPipeline:
         *,
         on_durable: Callable[[list[OrderRecord]], None],
         on_failure: Callable[[sqlite3.OperationalError], Callable[[str], bool]],
+        outbox: Outbox | None = None,
     ) -> None:
-        """`on_failure` rebuilds the book and returns whether an order id is in the journal."""
-        self._committer = Committer(journal)
+        """`on_failure` rebuilds the book and returns whether an order id is in the journal.
+        `outbox` (webhooks on): each commit appends its sales' events in its transaction."""
+        self._committer = Committer(journal, outbox)
         self._peers = peers
         self._on_durable = on_durable
         self._on_failure = on_failure
