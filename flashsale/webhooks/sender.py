@@ -38,6 +38,8 @@ POLL_S = 0.05
 WINDOW = 10_000
 PAGE = 500
 PUBLISH_S = 0.25
+# Below the workers and the allocator: on a busy host a delivery waits, a purchase does not.
+NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class WebhookSender:
     def run(self, parent_pid: int | None = None) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master decides when we stop
+        os.nice(NICENESS)
         pid = os.getpid()
         self.board.announce(pid)
         settings = self.settings

@@ -85,6 +85,9 @@ class WebhookReceiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if receiver._server is None:  # down: a kept connection is cut, unanswered
+                    self.close_connection = True
+                    return
                 verdict = receiver.receive(body, dict(self.headers.items()))
                 answer = json.dumps({"result": verdict.reason}).encode()
                 self.send_response(verdict.status)
