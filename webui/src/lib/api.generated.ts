@@ -1681,7 +1681,8 @@ export interface operations {
                      *           "cpuSeconds": 0.02,
                      *           "residentBytes": 49229824
                      *         }
-                     *       ]
+                     *       ],
+                     *       "webhooks": null
                      *     }
                      */
                     readonly "application/json": components["schemas"]["Metrics"];
