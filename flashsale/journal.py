@@ -29,6 +29,7 @@ from flashsale.errors import JournalLocked
 from flashsale.journal_room import Room, disk_full
 from flashsale.journal_sales import insert_product, products_of_sale
 from flashsale.records import OrderRecord, SaleRecord, SaleTerms
+from flashsale.webhooks.outbox import OUTBOX_TABLE, Outbox
 
 # A change decided among a batch's sales: (the index of the sale it comes before, SQL, parameters).
 Write = tuple[int, str, tuple[object, ...]]
@@ -328,6 +329,7 @@ class Journal:
         self.room = room or Room(path)
         self._db = self._open()
         self._db.executescript(TABLES)
+        self._db.executescript(OUTBOX_TABLE)
         self._upgrade()
         self._give_orders_states()
         self._db.executescript(GUARDS)
@@ -446,8 +448,14 @@ class Journal:
                 kept += 1
         return rewritten, kept
 
-    def record(self, orders: Sequence[OrderRecord], writes: Sequence[Write] = ()) -> None:
+    def record(
+        self,
+        orders: Sequence[OrderRecord],
+        writes: Sequence[Write] = (),
+        outbox: Outbox | None = None,
+    ) -> None:
         """Append a batch of sales in one synced transaction: the group commit.
+        With webhooks on, `outbox` appends their events in the same transaction.
 
         Rows go in multi-row INSERTs of a few fixed sizes (so their statements
         stay prepared in the cache): a third cheaper than one INSERT per row,
@@ -456,6 +464,8 @@ class Journal:
         waitlist), each run before the order at its index, so in decision order.
         """
         with self._transaction():
+            if outbox is not None:
+                outbox.append_orders(self._db, orders)
             if not writes:
                 self._insert(orders, 0, len(orders))
                 return

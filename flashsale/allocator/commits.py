@@ -28,6 +28,7 @@ from flashsale.allocator.peers import Peers, Replies
 from flashsale.journal import Journal, Write
 from flashsale.outcomes import Outcome
 from flashsale.records import OrderRecord, order_id_for
+from flashsale.webhooks.outbox import Outbox
 
 # (live units, {place: (live, held, waiting)}, offers made) of a sale with holds.
 HoldCounts = tuple[int, dict[int, tuple[int, int, int]], int]
@@ -60,9 +61,11 @@ class CommitPipeline:
         *,
         on_durable: Callable[[CommitGroup], None],
         on_failure: Callable[[sqlite3.OperationalError], Callable[[str], bool]],
+        outbox: Outbox | None = None,
     ) -> None:
-        """`on_failure` rebuilds the book and returns whether an order id is in the journal."""
-        self._committer = Committer(journal)
+        """`on_failure` rebuilds the book and returns whether an order id is in the journal.
+        `outbox` (webhooks on): each commit appends its sales' events in its transaction."""
+        self._committer = Committer(journal, outbox)
         self._peers = peers
         self._on_durable = on_durable
         self._on_failure = on_failure

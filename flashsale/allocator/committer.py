@@ -20,11 +20,14 @@ from collections.abc import Sequence
 
 from flashsale.journal import Journal, Write
 from flashsale.records import OrderRecord
+from flashsale.webhooks.outbox import Outbox
 
 
 class Committer:
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, outbox: Outbox | None = None) -> None:
+        """`outbox`: with webhooks on, each commit appends its sales' events."""
         self._journal = journal
+        self._outbox = outbox
         self._batches: queue.SimpleQueue[tuple[Sequence[OrderRecord], Sequence[Write]]] = (
             queue.SimpleQueue()
         )
@@ -60,7 +63,7 @@ class Committer:
         while True:
             orders, writes = self._batches.get()
             try:
-                self._journal.record(orders, writes)
+                self._journal.record(orders, writes, self._outbox)
                 self._journal.keep_room()
             except BaseException as exc:  # handed to the loop (finish)
                 self._failure = exc

@@ -41,6 +41,7 @@ from flashsale.journal import Journal, JournalLock
 from flashsale.records import OrderRecord, Phase, SaleRecord, SaleTerms
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.store_board import StoreBoard
+from flashsale.webhooks.outbox import Outbox
 
 log = logging.getLogger("flashsale.allocator")
 
@@ -77,8 +78,11 @@ class Allocator:
         board: SaleBoard,
         store_board: StoreBoard,
         lock: JournalLock,
+        webhooks: bool = False,
     ) -> None:
+        """`webhooks`: append each decision's events to the journal's outbox."""
         self.db_path = db_path
+        self.webhooks = webhooks
         self.first_sale = first_sale
         self.board = board
         self.store_board = store_board
@@ -134,7 +138,11 @@ class Allocator:
         self.health.check()
         self._admin = AdminDesk(self.journal)
         self._group_commits = CommitPipeline(
-            self.journal, self._peers, on_durable=self._durable, on_failure=self._commit_failed
+            self.journal,
+            self._peers,
+            on_durable=self._durable,
+            on_failure=self._commit_failed,
+            outbox=Outbox() if self.webhooks else None,
         )
         return self._group_commits
 

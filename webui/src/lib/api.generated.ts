@@ -472,6 +472,7 @@ export interface components {
             /** Format: date-time */
             readonly serverTime?: string;
             readonly engine?: components["schemas"]["Engine"];
+            readonly webhooks?: components["schemas"]["Webhooks"];
         };
         readonly Metrics: {
             readonly uptimeSeconds: number;
@@ -533,6 +534,7 @@ export interface components {
             readonly workers: components["schemas"]["Workers"];
             readonly processes: readonly components["schemas"]["Process"][];
             readonly engine: components["schemas"]["Engine"];
+            readonly webhooks: components["schemas"]["Webhooks"];
         };
         /** @description What the workers counted for one sale: its purchases by outcome, its success rate and its queue's high-water mark. */
         readonly SaleFigures: {
@@ -646,7 +648,7 @@ export interface components {
         /** @description CPU time and memory of one server process. */
         readonly Process: {
             /** @enum {string} */
-            readonly role: "master" | "allocator" | "worker";
+            readonly role: "master" | "allocator" | "worker" | "webhook_sender";
             readonly pid: number;
             /** @description User and system CPU time since the process started. */
             readonly cpuSeconds: number;
@@ -778,6 +780,27 @@ export interface components {
             /** @description The cursor of the next page (pass it as `after`); `null` on the last page. */
             readonly next: string | null;
         };
+        /** @description The webhook sender and its backlog; null while webhooks are off (no FLASHSALE_WEBHOOK_URL). A dead sender shows here and never makes health unhealthy. */
+        readonly Webhooks: {
+            readonly alive: boolean;
+            readonly pid: number;
+            /** @description Senders restarted since the server started. */
+            readonly restarts: number;
+            /** @description Events neither delivered nor given up yet. */
+            readonly backlog: number;
+            /** @description Events that failed and wait for their next try. */
+            readonly retrying: number;
+            /** @description Age of the oldest event not delivered yet (0: none). */
+            readonly oldestUndeliveredAgeSeconds: number;
+            readonly deliveries: {
+                /** @description Events delivered (a 2xx). */
+                readonly delivered: number;
+                /** @description Tries that failed (tried again later). */
+                readonly failed: number;
+                /** @description Events given up after FLASHSALE_WEBHOOK_MAX_AGE_S. */
+                readonly gaveUp: number;
+            };
+        } | null;
     };
     responses: {
         /** @description A malformed request: its request line, a header, a chunk, or no valid Host (the serving layer), or a malformed conditional header. */
@@ -1658,7 +1681,8 @@ export interface operations {
                      *           "cpuSeconds": 0.02,
                      *           "residentBytes": 49229824
                      *         }
-                     *       ]
+                     *       ],
+                     *       "webhooks": null
                      *     }
                      */
                     readonly "application/json": components["schemas"]["Metrics"];

@@ -1,0 +1,62 @@
+"""The events a decision makes, as the outbox stores them and the shop receives them.
+
+A payload is Standard Webhooks' shape, `{"type", "timestamp", "data"}`, written once
+when the decision is made (so every delivery of an event sends the same bytes); the
+`webhook-id` of each delivery is the event's id, which receivers dedupe on.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, NamedTuple
+
+import orjson
+
+from flashsale.clock import iso_from_us
+from flashsale.records import OrderRecord
+
+ORDER_CONFIRMED = "order.confirmed"
+SALE_SOLD_OUT = "sale.sold_out"
+EVENT_ID_PREFIX = "evt_"
+EVENT_ID_RANDOM_BYTES = 12  # 24 hex digits
+
+
+class WebhookEvent(NamedTuple):
+    """One row of the outbox (without its seq, which the journal gives it)."""
+
+    event_id: str
+    type: str
+    order_id: str | None  # None: the event of no order (sale.sold_out)
+    sale_id: int
+    at_us: int
+    payload: str
+
+
+def new_event_id() -> str:
+    return EVENT_ID_PREFIX + secrets.token_hex(EVENT_ID_RANDOM_BYTES)
+
+
+def event(
+    kind: str, sale_id: int, at_us: int, data: dict[str, Any], order_id: str | None
+) -> WebhookEvent:
+    payload = orjson.dumps({"type": kind, "timestamp": iso_from_us(at_us), "data": data})
+    return WebhookEvent(new_event_id(), kind, order_id, sale_id, at_us, payload.decode())
+
+
+def order_confirmed(order: OrderRecord) -> WebhookEvent:
+    """A final sale: the buyer, the product and its place, as the purchase answer shows it."""
+    data = {
+        "orderId": order.order_id,
+        "saleId": order.sale_id,
+        "userId": order.user_id,
+        "sku": order.sku,
+        "position": order.position,
+        "purchasedAt": iso_from_us(order.purchased_at_us),
+        "state": "confirmed",
+    }
+    return event(ORDER_CONFIRMED, order.sale_id, order.purchased_at_us, data, order.order_id)
+
+
+def sold_out(sale_id: int, sku: str, at_us: int) -> WebhookEvent:
+    """A product's last unit was taken (at that order's instant)."""
+    return event(SALE_SOLD_OUT, sale_id, at_us, {"saleId": sale_id, "sku": sku}, None)

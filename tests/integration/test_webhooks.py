@@ -1,0 +1,191 @@
+"""Webhooks against a real server and a real receiver (stress/servers/webhook_receiver.py):
+every confirmed order of a burst arrives, signed, exactly as the journal has it; a
+receiver that is down for a while gets everything afterwards; a kill -9 of the sender
+loses nothing; and a receiver that hangs never slows a purchase.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+import requests
+
+from flashsale.clock import iso_from_us
+from stress.servers.webhook_receiver import WebhookReceiver
+from tests.integration.test_burst import PATIENT
+from tests.integration.test_prometheus_names import PROMTOOL
+from tests.support.load import burst
+from tests.support.server import ServerProcess, wait_until
+from tests.support.webhooks import SECRET, journal_order_rows, outbox_rows, webhook_env
+
+SETTLE_S = 60.0
+
+
+def _webhooks(server: ServerProcess) -> dict:
+    health = requests.get(f"{server.url}/flash-sale/health", timeout=10).json()
+    return health["webhooks"]
+
+
+def _expected(db_path) -> dict[str, dict]:
+    """order id -> the order.confirmed data the journal implies."""
+    return {
+        row["order_id"]: {
+            "orderId": row["order_id"],
+            "saleId": row["sale_id"],
+            "userId": row["user_id"],
+            "sku": row["sku"],
+            "position": row["position"],
+            "purchasedAt": iso_from_us(row["purchased_at_us"]),
+            "state": "confirmed",
+        }
+        for row in journal_order_rows(db_path)
+    }
+
+
+def _assert_everything_arrived(server: ServerProcess, receiver: WebhookReceiver) -> None:
+    """Every outbox event arrived (once, as the receiver dedupes), and the confirmed
+    orders are exactly the journal's, each with one order.confirmed."""
+    outbox = outbox_rows(server.db_path)
+    wait_until(
+        lambda: len(receiver.received()) >= len(outbox),
+        SETTLE_S,
+        interval_s=0.1,
+        message=f"{len(outbox)} webhooks",
+    )
+    arrived = receiver.received()
+    assert sorted(a.webhook_id for a in arrived) == sorted(row["event_id"] for row in outbox)
+    confirmed = {a.data["orderId"]: a.data for a in arrived if a.type == "order.confirmed"}
+    assert confirmed == _expected(server.db_path)
+    assert Counter(a.type for a in arrived)["order.confirmed"] == len(confirmed)
+    assert receiver.counts.get("forged", 0) == receiver.counts.get("stale", 0) == 0
+    # In order per order: an order's events arrive in outbox order.
+    seq_of = {row["event_id"]: row["seq"] for row in outbox}
+    by_order: dict[str, list[int]] = {}
+    for arrival in arrived:
+        if arrival.type.startswith("order."):
+            by_order.setdefault(arrival.data["orderId"], []).append(seq_of[arrival.webhook_id])
+    assert all(seqs == sorted(seqs) for seqs in by_order.values())
+    wait_until(lambda: _webhooks(server)["backlog"] == 0, SETTLE_S, message="an empty backlog")
+
+
+def test_every_confirmed_order_of_a_burst_arrives_signed_as_in_the_journal(start_server):
+    with WebhookReceiver(SECRET) as receiver:
+        server = start_server(
+            workers=4, env={"FLASHSALE_STOCK": "60", **PATIENT, **webhook_env(receiver.url)}
+        )
+        answers = burst(server.url, [f"shopper-{i:03d}" for i in range(200)], processes=4)
+        assert Counter(a.status for a in answers) == {201: 60, 410: 140}
+
+        _assert_everything_arrived(server, receiver)
+        sold_out = [a for a in receiver.received() if a.type == "sale.sold_out"]
+        assert [a.data for a in sold_out] == [{"saleId": 1, "sku": sold_out[0].data["sku"]}]
+        webhooks = _webhooks(server)
+        assert webhooks["alive"] is True
+        assert webhooks["deliveries"] == {"delivered": 61, "failed": 0, "gaveUp": 0}
+
+        scrape = requests.get(f"{server.url}/metrics", timeout=10).text
+        assert "flashsale_webhook_backlog 0.0" in scrape
+        assert 'flashsale_webhook_deliveries_total{outcome="delivered"} 61.0' in scrape
+        if PROMTOOL is not None:
+            check = subprocess.run(
+                [PROMTOOL, "check", "metrics"], input=scrape, capture_output=True, text=True
+            )
+            assert (check.returncode, check.stdout + check.stderr) == (0, ""), scrape
+
+
+def test_webhooks_off_write_no_outbox_and_report_nothing(start_server):
+    server = start_server(workers=2, env={"FLASHSALE_STOCK": "3"})
+    burst(server.url, [f"u{i}" for i in range(5)], processes=1)
+    assert outbox_rows(server.db_path) == []
+    assert _webhooks(server) is None
+    assert "flashsale_webhook" not in requests.get(f"{server.url}/metrics", timeout=10).text
+
+
+def test_a_receiver_down_for_part_of_the_run_gets_every_event_afterwards(start_server):
+    with WebhookReceiver(SECRET) as receiver:
+        receiver.down()  # connections refused
+        server = start_server(
+            workers=2, env={"FLASHSALE_STOCK": "20", **PATIENT, **webhook_env(receiver.url)}
+        )
+        burst(server.url, [f"early-{i}" for i in range(10)], processes=2)
+        wait_until(lambda: _webhooks(server)["deliveries"]["failed"] >= 10, SETTLE_S)
+        # The figures are published a few times a second.
+        wait_until(lambda: _webhooks(server)["backlog"] == 10, SETTLE_S, message="a backlog")
+        down = _webhooks(server)
+        assert down["retrying"] == 10 and down["oldestUndeliveredAgeSeconds"] > 0
+        assert requests.get(f"{server.url}/flash-sale/health", timeout=10).status_code == 200
+
+        receiver.start()
+        receiver.fail_for(2.0)  # then 500s for a while
+        burst(server.url, [f"late-{i}" for i in range(15)], processes=2)
+        _assert_everything_arrived(server, receiver)
+        assert receiver.counts["failing"] >= 1
+        assert len(receiver.received()) == 21  # 20 orders and the sold-out
+
+
+def test_a_kill_9_of_the_sender_mid_delivery_loses_nothing(start_server):
+    with WebhookReceiver(SECRET) as receiver:
+        receiver.hang_for(600)
+        server = start_server(
+            workers=2,
+            env={
+                "FLASHSALE_STOCK": "30",
+                **PATIENT,
+                **webhook_env(receiver.url, FLASHSALE_WEBHOOK_TIMEOUT_S="60"),
+            },
+        )
+        burst(server.url, [f"buyer-{i}" for i in range(30)], processes=2)
+        wait_until(lambda: receiver.requests >= 8, SETTLE_S, message="deliveries in flight")
+        sender = _webhooks(server)["pid"]
+        os.kill(sender, signal.SIGKILL)
+        wait_until(
+            lambda: _webhooks(server)["pid"] not in (0, sender) and _webhooks(server)["alive"],
+            SETTLE_S,
+            message="a new sender",
+        )
+        receiver.hang_for(0)
+        receiver._release.set()
+        _assert_everything_arrived(server, receiver)
+        assert _webhooks(server)["restarts"] == 1
+
+
+def test_a_kill_9_of_the_whole_server_loses_nothing(start_server, tmp_path):
+    with WebhookReceiver(SECRET) as receiver:
+        receiver.down()
+        env = {"FLASHSALE_STOCK": "15", **PATIENT, **webhook_env(receiver.url)}
+        server = start_server(workers=2, env=env)
+        burst(server.url, [f"k{i}" for i in range(15)], processes=2)
+        server.kill_group()
+        receiver.start()
+        again = start_server(workers=2, env=env)
+        _assert_everything_arrived(again, receiver)
+        assert len(receiver.received()) == 16
+
+
+@pytest.mark.slow
+def test_a_receiver_that_hangs_never_slows_a_purchase(start_server):
+    with WebhookReceiver(SECRET) as receiver:
+        receiver.hang_for(600)
+        server = start_server(
+            workers=4,
+            env={
+                "FLASHSALE_STOCK": "200",
+                **PATIENT,
+                **webhook_env(receiver.url, FLASHSALE_WEBHOOK_TIMEOUT_S="120"),
+            },
+        )
+        started = time.monotonic()
+        answers = burst(server.url, [f"h{i:03d}" for i in range(400)], processes=4)
+        # Every purchase was decided (no 202 pending, no 503) while no delivery was answered.
+        assert Counter(a.status for a in answers) == {201: 200, 410: 200}
+        assert receiver.requests >= 1 and receiver.received() == []
+        assert time.monotonic() - started < 120  # long before any delivery's timeout
+        wait_until(lambda: _webhooks(server)["backlog"] == 201, SETTLE_S, message="a backlog")
+        receiver.hang_for(0)
+        receiver._release.set()
+        _assert_everything_arrived(server, receiver)
