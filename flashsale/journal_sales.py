@@ -258,9 +258,22 @@ def sale_as_created(db: sqlite3.Connection, sale_id: int) -> SaleRecord | None:
 
 
 def sold_counts(db: sqlite3.Connection, sale: SaleRecord) -> dict[str, int]:
-    """A sale's sold units by sku, and "" for the whole sale: the last place taken in
-    each (places are given in order, from 1), each read from an index's end."""
+    """A sale's sold units by sku, and "" for the whole sale: its live units (held and
+    confirmed). Without a checkout window no unit is ever released, so the last place
+    taken in each (places are given in order, from 1) is that count, read from an
+    index's end; with one, released slots are taken again, so the live orders are
+    counted (on the live slots' partial index)."""
     sold = {}
+    if sale.terms.checkout is not None:
+        rows = db.execute(
+            "SELECT sku, count(*) FROM orders WHERE sale_id = ? "
+            "AND state IN ('held', 'confirmed') GROUP BY sku",
+            (sale.sale_id,),
+        ).fetchall()
+        live = dict(rows)
+        sold = {product.sku: live.get(product.sku, 0) for product in sale.terms.products}
+        sold[""] = sum(sold.values())
+        return sold
     for product in sale.terms.products:
         (sold[product.sku],) = db.execute(
             "SELECT coalesce(max(sku_position), 0) FROM orders WHERE sale_id = ? AND sku = ?",

@@ -34,6 +34,8 @@ from flashsale.outcomes import Outcome
 from flashsale.records import OrderRecord, Phase, SaleRecord, order_id_for
 from flashsale.sale_lifecycle import ENDED, PAUSED, UPCOMING, sale_state
 from flashsale.shm.sale_board import SaleSnapshot
+from flashsale.webhooks import events as webhook
+from flashsale.webhooks.outbox import INSERT_EVENT
 
 # The refusal of each state in which nothing is sold.
 _CLOSED = {ENDED: Outcome.ENDED, PAUSED: Outcome.PAUSED, UPCOMING: Outcome.NOT_STARTED}
@@ -126,8 +128,15 @@ class StockBook:
         orders: Iterable[OrderRecord] = (),
         holds: Iterable[CheckoutRow] = (),
         waitlist: Iterable[WaitlistRow] = (),
+        *,
+        events: bool = False,
     ) -> None:
+        """`events` (webhooks on, a sale with a checkout window): each decision's outbox
+        events join its writes, so they are appended in its transaction, in its order.
+        (Without a window the committer's Outbox makes them from the orders.)"""
         self.sale = sale
+        self.events = events
+        self._closed_at_end = False  # the waitlists were closed at the sale's endsAt
         self.checkout = sale.terms.checkout
         self.position = 0  # the latest decision's position
         self.live = 0  # held + confirmed units over the whole sale
@@ -248,6 +257,8 @@ class StockBook:
             self._unjournaled.append(order)
             return Outcome.CONFIRMED, order
         self._hold(order, shelf, now_us)
+        if self.events and shelf.live == product.stock:
+            self._emit(webhook.sold_out(sale.sale_id, sku, now_us))
         return Outcome.HELD, order
 
     def _resent(self, earlier: OrderRecord) -> tuple[Outcome, OrderRecord]:
@@ -274,6 +285,16 @@ class StockBook:
         heapq.heappush(self._expiry, (expires_at_us, order.order_id))
         self.issued = (token, expires_at_us)
         self._write(INSERT_HOLD, (*order, HELD, expires_at_us, 0, digest, None, None))
+        if self.events:
+            self._emit(
+                webhook.order_changed(
+                    webhook.ORDER_HELD, order, HELD, now_us, expires_at_us=expires_at_us
+                )
+            )
+
+    def _emit(self, event: webhook.WebhookEvent) -> None:
+        """An outbox event, written in decision order with the changes that made it."""
+        self._write(INSERT_EVENT, tuple(event))
 
     def _write(self, sql: str, params: tuple[object, ...]) -> None:
         self._writes.append((len(self._unjournaled), sql, params))
@@ -380,6 +401,9 @@ class StockBook:
         if owned is not None and order in owned:
             owned.remove(order)
         self._write(SET_STATE, (state, now_us, order.sale_id, order.position))
+        if self.events:
+            kind = webhook.ORDER_EXPIRED if state == EXPIRED else webhook.ORDER_CANCELLED
+            self._emit(webhook.order_changed(kind, order, state, now_us))
         self._offer(shelf, now_us)
 
     def _offer(self, shelf: _Shelf, now_us: int) -> None:
@@ -414,6 +438,9 @@ class StockBook:
             entry.state, entry.order_id = OFFERED, order.order_id
             self.offers += 1
             self._write(OFFER_ENTRY, (order.order_id, self.sale.sale_id, entry.sku, entry.place))
+            if self.events:
+                hold = self.holds[order.order_id]
+                self._emit(webhook.waitlist_offered(order, entry.place, hold.expires_at_us or 0))
             return
         if shelf.held == 0:
             self._close_waitlist(shelf)
@@ -430,12 +457,35 @@ class StockBook:
         for shelf in self._shelves.values():
             self._close_waitlist(shelf)
 
+    def close_at_end(self, now_us: int) -> bool:
+        """Close the waitlists once the sale's endsAt has come (an operator's end closes
+        them at once): whether this call closed them."""
+        ends_at_us = self.sale.terms.ends_at_us
+        if self._closed_at_end or ends_at_us is None or now_us < ends_at_us:
+            return False
+        self._closed_at_end = True
+        self.close_waitlists()
+        return True
+
+    def next_end_us(self) -> int | None:
+        """When the waitlists are to be closed by the sale's end (None: never, or done)."""
+        return None if self._closed_at_end else self.sale.terms.ends_at_us
+
     # -- the buyer's commands ------------------------------------------------------------
     def confirm(self, hold: Hold, payment_ref: str, now_us: int) -> None:
         order = hold.order
         hold.state, hold.payment_ref = CONFIRMED, payment_ref
-        self._shelves[order.sku].held -= 1
+        shelf = self._shelves[order.sku]
+        shelf.held -= 1
         self._write(CONFIRM_HOLD, (payment_ref, now_us, order.sale_id, order.position))
+        if self.events:
+            self._emit(
+                webhook.order_changed(
+                    webhook.ORDER_CONFIRMED, order, CONFIRMED, now_us, payment_ref=payment_ref
+                )
+            )
+        if shelf.held == 0:
+            self._close_waitlist(shelf)  # no hold is left to come back to anyone waiting
 
     def retake(self, hold: Hold, payment_ref: str, now_us: int) -> None:
         """A late confirm takes a free unit back: a slot and a unit of its buyer again."""
@@ -458,6 +508,14 @@ class StockBook:
                 order.position,
             ),
         )
+        if self.events:
+            self._emit(
+                webhook.order_changed(
+                    webhook.ORDER_CONFIRMED, retaken, CONFIRMED, now_us, payment_ref=payment_ref
+                )
+            )
+            if shelf.live == shelf.product.stock:
+                self._emit(webhook.sold_out(order.sale_id, order.sku, now_us))
 
     def may_retake(self, hold: Hold) -> bool:
         """Whether the late buyer of `hold` may take a unit back now (its limits too)."""

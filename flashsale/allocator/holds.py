@@ -6,13 +6,14 @@ goes into the group commit of the purchases decided with it, and its answer wait
 with theirs for that commit (flashsale.allocator.commits): nobody hears of a change
 before it is durable. Holds falling due are expired by the loop (book.expire_due).
 
-`record_events` is where a decision's outbox events will be appended, in the same
-transaction (issue 24's webhooks): nothing is written yet.
+With webhooks on, the book writes each decision's outbox events (order.held,
+order.confirmed, order.expired, order.cancelled, waitlist.offered, sale.sold_out)
+among its changes, so they are appended in the same transaction
+(StockBook(events=True)).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from flashsale import checkout_rules as rules
@@ -27,11 +28,6 @@ from flashsale.checkout_commands import (
 )
 from flashsale.clock import iso_from_us
 from flashsale.sale_lifecycle import OPEN, sale_state
-
-
-def record_events(book: StockBook, events: Sequence[dict[str, Any]]) -> None:
-    """The one call point where the events a decision made join its commit (the webhook
-    outbox): a no-op until the outbox exists."""
 
 
 def decide_checkout(book: StockBook, request: CheckoutRequest, now_us: int) -> CheckoutAnswer:
@@ -50,7 +46,6 @@ def decide_checkout(book: StockBook, request: CheckoutRequest, now_us: int) -> C
         verdict = rules.cancel(hold.state)
         if verdict.action == rules.CANCEL:
             book.release(hold, rules.CANCELLED, now_us)
-            record_events(book, [{"type": "order.cancelled", "orderId": hold.order.order_id}])
         return _answer(verdict, hold)
     if request.command == EXTEND:
         checkout = book.checkout
@@ -68,8 +63,6 @@ def _confirm(book: StockBook, hold: Hold, payment_ref: str, now_us: int) -> Chec
         book.confirm(hold, payment_ref, now_us)
     elif verdict.action == rules.RETAKE:
         book.retake(hold, payment_ref, now_us)
-    if verdict.action in (rules.CONFIRM, rules.RETAKE):
-        record_events(book, [{"type": "order.confirmed", "orderId": hold.order.order_id}])
     return _answer(verdict, hold)
 
 

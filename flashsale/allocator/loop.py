@@ -180,12 +180,15 @@ class Allocator:
             orders,
             self.journal.checkout_rows(sale.sale_id),
             self.journal.waitlist(sale.sale_id),
+            events=self.webhooks,
         )
 
     def _expire_at_start(self, book: StockBook) -> None:
         """Holds that fell due while no allocator ran expire (and their units go to the
         waitlists) in one synced transaction, before any purchase is decided."""
-        expired = book.expire_due(time.time_ns() // 1000)
+        now_us = time.time_ns() // 1000
+        book.close_at_end(now_us)
+        expired = book.expire_due(now_us)
         orders, writes = book.take_unjournaled(), book.take_writes()
         if orders or writes:
             self.journal.record(orders, writes)
@@ -221,16 +224,21 @@ class Allocator:
         """How long the loop may sleep: until its heartbeat, or the next hold's expiry."""
         if self.book.checkout is None:
             return HEARTBEAT_S
-        next_us = self.book.next_expiry_us()
-        if next_us is None:
+        wakes = [at for at in (self.book.next_expiry_us(), self.book.next_end_us()) if at]
+        if not wakes:
             return HEARTBEAT_S
+        next_us = min(wakes)
         return min(HEARTBEAT_S, max(0.0, (next_us - time.time_ns() // 1000) / 1e6))
 
     def _expire_due(self) -> None:
-        """The holds due now expire, in the next group commit with what they cause."""
+        """The holds due now expire, in the next group commit with what they cause; at
+        the sale's endsAt its waitlists close."""
         if self.health.failing:
             return  # a journal that cannot be written: they expire once it can
-        if self.book.expire_due(time.time_ns() // 1000):
+        now_us = time.time_ns() // 1000
+        # Closed first: a unit released after the end is offered to nobody.
+        closed = self.book.close_at_end(now_us)
+        if self.book.expire_due(now_us) or closed:
             self._take_book_changes()
 
     def _between_batches(self) -> None:
@@ -349,6 +357,8 @@ class Allocator:
                 answer = not_selling(describe(exc))
             else:
                 if book is not self.book or book.sale is not sale:  # a new sale, or a change
+                    if book is not self.book:
+                        book.events = self.webhooks and book.checkout is not None
                     self.book = book
                     if book.checkout is not None and book.sale.lifecycle.phase is Phase.ENDED:
                         book.close_waitlists()  # durable with the next group commit

@@ -15,7 +15,11 @@ import orjson
 from flashsale.clock import iso_from_us
 from flashsale.records import OrderRecord
 
+ORDER_HELD = "order.held"
 ORDER_CONFIRMED = "order.confirmed"
+ORDER_EXPIRED = "order.expired"
+ORDER_CANCELLED = "order.cancelled"
+WAITLIST_OFFERED = "waitlist.offered"
 SALE_SOLD_OUT = "sale.sold_out"
 EVENT_ID_PREFIX = "evt_"
 EVENT_ID_RANDOM_BYTES = 12  # 24 hex digits
@@ -55,6 +59,47 @@ def order_confirmed(order: OrderRecord) -> WebhookEvent:
         "state": "confirmed",
     }
     return event(ORDER_CONFIRMED, order.sale_id, order.purchased_at_us, data, order.order_id)
+
+
+def order_changed(
+    kind: str,
+    order: OrderRecord,
+    state: str,
+    at_us: int,
+    *,
+    expires_at_us: int | None = None,
+    payment_ref: str | None = None,
+) -> WebhookEvent:
+    """An order of a sale with a checkout window, at a decision about it (`at_us`): held,
+    confirmed (with its paymentRef), expired or cancelled."""
+    data: dict[str, Any] = {
+        "orderId": order.order_id,
+        "saleId": order.sale_id,
+        "userId": order.user_id,
+        "sku": order.sku,
+        "position": order.position,
+        "purchasedAt": iso_from_us(order.purchased_at_us),
+        "state": state,
+    }
+    if expires_at_us is not None:
+        data["expiresAt"] = iso_from_us(expires_at_us)
+    if payment_ref is not None:
+        data["paymentRef"] = payment_ref
+    return event(kind, order.sale_id, at_us, data, order.order_id)
+
+
+def waitlist_offered(order: OrderRecord, place: int, expires_at_us: int) -> WebhookEvent:
+    """A released unit went to the first waiting entry of its product as a new hold
+    (`order`, made at this instant): in that order's lane, after its `order.held`."""
+    data = {
+        "orderId": order.order_id,
+        "saleId": order.sale_id,
+        "userId": order.user_id,
+        "sku": order.sku,
+        "place": place,
+        "expiresAt": iso_from_us(expires_at_us),
+    }
+    return event(WAITLIST_OFFERED, order.sale_id, order.purchased_at_us, data, order.order_id)
 
 
 def sold_out(sale_id: int, sku: str, at_us: int) -> WebhookEvent:

@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
     payload  TEXT NOT NULL
 );
 """
-_INSERT = (
+INSERT_EVENT = (
     "INSERT INTO webhook_outbox (event_id, type, order_id, sale_id, at_us, payload) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -38,7 +38,7 @@ _INSERT = (
 
 def append(db: sqlite3.Connection, events: Iterable[WebhookEvent]) -> None:
     """Append events inside the caller's open transaction (the decision's own)."""
-    db.executemany(_INSERT, events)
+    db.executemany(INSERT_EVENT, events)
 
 
 class Outbox:

@@ -5,12 +5,15 @@ tokens, and a hold that expires by the allocator's clock."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import requests
 
-from tests.support.sales import start_next_sale
+from stress.servers.webhook_receiver import WebhookReceiver
+from tests.support.sales import admin_headers, start_next_sale
 from tests.support.server import running_server, wait_until
+from tests.support.webhooks import SECRET, outbox_rows, webhook_env
 
 ADMIN_TOKEN = "admin-token-for-checkout"
 SHOP_TOKEN = "shop-token-for-checkout"
@@ -114,3 +117,90 @@ def test_holds_confirm_cancel_waitlist_and_expiry(tmp_path) -> None:
         )
         assert back.status_code == 200, back.text
         assert back.json()["state"] == "confirmed"
+
+
+def _sold_in_admin_list(url: str, sale_id: int) -> int:
+    """The sale's sold count as the admin's list of sales reads it from the journal."""
+    listed = requests.get(
+        f"{url}/flash-sale/admin/sales", headers=admin_headers(ADMIN_TOKEN), timeout=TIMEOUT_S
+    ).json()["sales"]
+    (sale,) = [s for s in listed if s["saleId"] == sale_id]
+    return int(sale["sold"])
+
+
+def test_each_hold_event_reaches_the_receiver_in_order_per_order(tmp_path) -> None:
+    """Held, sold out, cancelled, offered, confirmed, expired, held and sold out again:
+    each event in the outbox in decision order, and each delivered signed, each order's
+    in its order."""
+    env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN, **webhook_env("")}
+    with WebhookReceiver(SECRET) as receiver:
+        env["FLASHSALE_WEBHOOK_URL"] = receiver.url
+        with running_server(tmp_path / "j.db", workers=2, env=env) as server:
+            url = server.url
+            sale = start_next_sale(
+                url, ADMIN_TOKEN, stock=2, checkout={"holdSeconds": 5, "extendSeconds": 0}
+            )
+            ann, bob = _buy(url, "ann").json(), _buy(url, "bob").json()
+            assert ann["outcome"] == bob["outcome"] == "held"
+            joined = requests.post(
+                f"{url}/flash-sale/waitlist", json={"userId": "cat"}, timeout=TIMEOUT_S
+            )
+            assert joined.status_code == 201, joined.text
+            cancel = _order(url, bob["orderId"], "cancel", bob["checkoutToken"])
+            assert cancel.status_code == 200, cancel.text
+            confirm = _order(url, ann["orderId"], "confirm", ann["checkoutToken"], paymentRef="p")
+            assert confirm.status_code == 200, confirm.text
+
+            # Cat's offered hold is never paid: it expires, and the unit goes back to stock.
+            wait_until(
+                lambda: (
+                    requests.get(f"{url}/flash-sale/status", timeout=TIMEOUT_S).json()["remaining"]
+                    == 1
+                ),
+                timeout_s=30,
+                message="cat's offered hold never expired",
+            )
+            assert _sold_in_admin_list(url, sale["saleId"]) == 1  # live units, not slots
+            dan = _buy(url, "dan").json()
+            assert dan["outcome"] == "held"
+            assert _sold_in_admin_list(url, sale["saleId"]) == 2
+
+            outbox = [
+                row for row in outbox_rows(server.db_path) if row["sale_id"] == sale["saleId"]
+            ]
+            cat_order = next(
+                json.loads(row["payload"])["data"]["orderId"]
+                for row in outbox
+                if row["type"] == "waitlist.offered"
+            )
+            assert [(row["type"], row["order_id"]) for row in outbox] == [
+                ("order.held", ann["orderId"]),
+                ("order.held", bob["orderId"]),
+                ("sale.sold_out", None),
+                ("order.cancelled", bob["orderId"]),
+                ("order.held", cat_order),
+                ("waitlist.offered", cat_order),
+                ("order.confirmed", ann["orderId"]),
+                ("order.expired", cat_order),
+                ("order.held", dan["orderId"]),
+                ("sale.sold_out", None),
+            ]
+            ids = {row["event_id"] for row in outbox}
+            wait_until(
+                lambda: ids <= {a.webhook_id for a in receiver.received()},
+                timeout_s=60,
+                message="every event of the sale delivered",
+            )
+            arrived = [a for a in receiver.received() if a.webhook_id in ids]
+            assert len(arrived) == len(ids)
+            assert receiver.counts.get("forged", 0) == receiver.counts.get("stale", 0) == 0
+            seq_of = {row["event_id"]: row["seq"] for row in outbox}
+            lanes: dict[str, list[int]] = {}
+            for arrival in arrived:
+                if "orderId" in arrival.data:
+                    lanes.setdefault(arrival.data["orderId"], []).append(seq_of[arrival.webhook_id])
+            assert all(seqs == sorted(seqs) for seqs in lanes.values()), lanes
+            confirmed = next(a for a in arrived if a.type == "order.confirmed")
+            assert confirmed.data["paymentRef"] == "p"
+            offered = next(a for a in arrived if a.type == "waitlist.offered")
+            assert offered.data["userId"] == "cat" and offered.data["place"] == 1

@@ -110,7 +110,7 @@ def test_a_commit_appends_its_orders_events_and_the_sold_out_in_its_transaction(
     journal = Journal(tmp_path / "j.db")
     journal.create_sale(SaleTerms((product(stock=2),), 1, None, None))
     orders = [_order(1, 1), _order(2, 2)]
-    journal.record(orders, Outbox())
+    journal.record(orders, outbox=Outbox())
     rows = OutboxReader(tmp_path / "j.db").after(0, 10)
     assert [(r.type, r.order_id) for r in rows] == [
         (ORDER_CONFIRMED, "o1"),
@@ -120,7 +120,7 @@ def test_a_commit_appends_its_orders_events_and_the_sold_out_in_its_transaction(
     assert all(r.event_id.startswith("evt_") and len(r.event_id) == 28 for r in rows)
     # A commit that fails appends nothing.
     with pytest.raises(sqlite3.IntegrityError):
-        journal.record([orders[0]._replace(order_id="again")], Outbox())
+        journal.record([orders[0]._replace(order_id="again")], outbox=Outbox())
     assert len(OutboxReader(tmp_path / "j.db").after(0, 10)) == 3
     # Off: no outbox, nothing appended.
     journal.create_sale(SaleTerms((product(stock=5),), 1, None, None))

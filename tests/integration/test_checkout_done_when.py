@@ -1,0 +1,336 @@
+"""Issue 24's done-when runs against a real gunicorn with several workers (SQLite engine).
+
+- 300 shoppers for 50 units held 5 s (the shortest hold a sale takes): a third abandon
+  their hold, a tenth pay late, the rest pay; refused shoppers join the waitlist and
+  pay when offered. Sampled through the run, the status and the journal never show
+  more live (held + confirmed) units than the stock; every unit ends confirmed or
+  released; a late payer whose unit went to the waitlist is refused (409
+  hold_expired, refundRequired) and one whose unit is still free is accepted; the
+  waitlist is served in the order it joined.
+- A kill -9 of the allocator while holds fall due: the new allocator expires them
+  before it decides any purchase, and offers their units to the waitlist in order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from stress.api import iso_to_ns
+from stress.servers.webhook_receiver import WebhookReceiver
+from tests.support.sales import start_next_sale
+from tests.support.server import running_server, wait_until
+from tests.support.webhooks import SECRET, outbox_rows, webhook_env
+
+ADMIN_TOKEN = "admin-token-for-done-when"
+TIMEOUT_S = 30
+HOLD_S = 5
+STOCK = 50
+SHOPPERS = 300
+WAIT_FOR_OFFER_S = 120.0
+
+
+def _post(url: str, path: str, body: Any, token: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.post(url + path, json=body, headers=headers, timeout=TIMEOUT_S)
+
+
+def _confirm(url: str, order_id: str, token: str, ref: str) -> requests.Response:
+    return _post(url, f"/flash-sale/orders/{order_id}/confirm", {"paymentRef": ref}, token)
+
+
+def _until(expires_at: str, after_s: float) -> None:
+    due_ns = iso_to_ns(expires_at)
+    assert due_ns is not None
+    time.sleep(max(0.0, (due_ns - time.time_ns()) / 1e9 + after_s))
+
+
+@dataclass
+class Journey:
+    """What one shopper did and was answered."""
+
+    user: str
+    bought: int = 0  # the purchase's status
+    order_id: str | None = None
+    confirmed: list[str] = field(default_factory=list)  # order ids answered 200
+    late: dict[str, Any] | None = None  # a late payer's confirm answer (status, body)
+    place: int | None = None  # on the waitlist
+    entry_state: str | None = None  # the waitlist entry's last state seen
+
+
+def _shop(url: str, index: int) -> Journey:
+    """Shopper `index`: every third abandons its hold, every tenth pays late, the rest
+    pay at once; every third refused one joins the waitlist and pays when offered
+    (unless it is an abandoner)."""
+    user = f"shopper-{index:03d}"
+    journey = Journey(user)
+    abandons, late = index % 3 == 0, index % 10 == 1
+    answer = _post(url, "/flash-sale/purchase", {"userId": user})
+    journey.bought = answer.status_code
+    body = answer.json()
+    if answer.status_code == 201:
+        assert body["outcome"] == "held", body
+        journey.order_id = body["orderId"]
+        if abandons:
+            return journey
+        if late:
+            _until(body["expiresAt"], 0.5)
+            paid = _confirm(url, body["orderId"], body["checkoutToken"], f"late-{index}")
+            journey.late = {"status": paid.status_code, "body": paid.json()}
+            if paid.status_code == 200:
+                journey.confirmed.append(body["orderId"])
+            return journey
+        paid = _confirm(url, body["orderId"], body["checkoutToken"], f"pay-{index}")
+        assert paid.status_code == 200, paid.text
+        journey.confirmed.append(body["orderId"])
+        return journey
+    assert answer.status_code == 410, answer.text
+    if index % 3 != 2 or not body.get("waitlist", {}).get("open"):
+        return journey
+    joined = _post(url, "/flash-sale/waitlist", {"userId": user})
+    if joined.status_code == 409:  # closed meanwhile (nothing held any more)
+        return journey
+    assert joined.status_code == 201, joined.text
+    entry = joined.json()
+    journey.place, journey.entry_state = entry["place"], entry["state"]
+    auth = {"Authorization": f"Bearer {entry['waitlistToken']}"}
+    deadline = time.monotonic() + WAIT_FOR_OFFER_S
+    while time.monotonic() < deadline:
+        seen = requests.get(f"{url}/flash-sale/waitlist/{entry['sku']}", headers=auth, timeout=30)
+        assert seen.status_code == 200, seen.text
+        state = seen.json()
+        journey.entry_state = state["state"]
+        if state["state"] == "closed":
+            return journey
+        if state["state"] == "offered":
+            hold = state["hold"]
+            journey.order_id = hold["orderId"]
+            if index % 5 != 0:  # a fifth of those offered abandon too
+                paid = _confirm(url, hold["orderId"], hold["checkoutToken"], f"offer-{index}")
+                if paid.status_code == 200:
+                    journey.confirmed.append(hold["orderId"])
+                else:  # polled too late: its offered hold had expired
+                    assert paid.json()["outcome"] == "hold_expired", paid.text
+            return journey
+        time.sleep(1.0)
+    raise AssertionError(f"{user} waited {WAIT_FOR_OFFER_S} s on the waitlist")
+
+
+def _journal(db_path: Path, sql: str, *params: Any) -> list[sqlite3.Row]:
+    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
+        db.row_factory = sqlite3.Row
+        return db.execute(sql, params).fetchall()
+
+
+class Sampler:
+    """Reads the status and the journal over and over while the run goes on: live units
+    (held + confirmed) never exceed the stock in either."""
+
+    def __init__(self, url: str, db_path: Path, sale_id: int) -> None:
+        self.url, self.db_path, self.sale_id = url, db_path, sale_id
+        self.samples = 0
+        self.worst: list[tuple[str, int, int]] = []  # (where, confirmed, held) over the stock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            status = requests.get(f"{self.url}/flash-sale/status", timeout=TIMEOUT_S).json()
+            if status["saleId"] == self.sale_id:
+                held, sold = status["held"], status["sold"]
+                if sold > STOCK or held > sold:  # live = confirmed + held
+                    self.worst.append(("status", sold - held, held))
+            rows = _journal(
+                self.db_path,
+                "SELECT state, count(*) FROM orders WHERE sale_id = ? GROUP BY state",
+                self.sale_id,
+            )
+            counts = {row[0]: row[1] for row in rows}
+            confirmed, held = counts.get("confirmed", 0), counts.get("held", 0)
+            if confirmed > STOCK or confirmed + held > STOCK:
+                self.worst.append(("journal", confirmed, held))
+            self.samples += 1
+            self._stop.wait(0.05)
+
+
+def test_300_shoppers_for_50_units_with_holds_waitlist_and_late_payers(tmp_path) -> None:
+    env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
+    with running_server(tmp_path / "j.db", workers=4, env=env) as server:
+        url, db_path = server.url, server.db_path
+        sale = start_next_sale(
+            url, ADMIN_TOKEN, stock=STOCK, checkout={"holdSeconds": HOLD_S, "extendSeconds": 0}
+        )
+        sale_id = sale["saleId"]
+        with Sampler(url, db_path, sale_id) as sampler, ThreadPoolExecutor(SHOPPERS) as pool:
+            journeys = list(pool.map(lambda i: _shop(url, i), range(SHOPPERS)))
+            wait_until(
+                lambda: (
+                    requests.get(f"{url}/flash-sale/status", timeout=TIMEOUT_S).json()["held"] == 0
+                ),
+                timeout_s=120,
+                message="holds outstanding after every shopper was done",
+            )
+        assert sampler.samples > 20 and sampler.worst == [], sampler.worst
+
+        orders = _journal(db_path, "SELECT * FROM orders WHERE sale_id = ?", sale_id)
+        by_id = {row["order_id"]: row for row in orders}
+        # Every unit ends confirmed or released; the confirmed are exactly those told 200.
+        assert {row["state"] for row in orders} <= {"confirmed", "expired", "cancelled"}
+        confirmed = {row["order_id"] for row in orders if row["state"] == "confirmed"}
+        told = {order_id for j in journeys for order_id in j.confirmed}
+        assert confirmed == told
+        assert 0 < len(confirmed) <= STOCK
+        status = requests.get(f"{url}/flash-sale/status", timeout=TIMEOUT_S).json()
+        assert (status["sold"], status["remaining"]) == (len(confirmed), STOCK - len(confirmed))
+        assert sum(j.bought == 201 for j in journeys) >= STOCK  # every unit was held
+
+        # The waitlist was served first come, first served: the offered places are the
+        # first ones, and their holds were made in the order of their places.
+        entries = _journal(
+            db_path, "SELECT * FROM waitlist WHERE sale_id = ? ORDER BY place", sale_id
+        )
+        assert entries, "nobody joined the waitlist"
+        states = [row["state"] for row in entries]
+        offered = [row for row in entries if row["state"] == "offered"]
+        assert offered, "no unit was offered to the waitlist"
+        assert states == ["offered"] * len(offered) + ["closed"] * (len(states) - len(offered))
+        positions = [by_id[row["order_id"]]["position"] for row in offered]
+        assert positions == sorted(positions)
+
+        # Late payers: refused when their unit had gone to the waitlist at their expiry.
+        offered_at = {by_id[row["order_id"]]["purchased_at_us"] for row in offered}
+        late = [j for j in journeys if j.late is not None]
+        # Shoppers were waiting when the first holds fell due: some late unit went to them.
+        assert any(j.late["status"] == 409 for j in late if j.late is not None)
+        for journey in late:
+            assert journey.late is not None and journey.order_id is not None
+            row = by_id[journey.order_id]
+            if journey.late["status"] == 200:
+                assert row["state"] == "confirmed"
+                continue
+            body = journey.late["body"]
+            assert journey.late["status"] == 409, body
+            assert (body["outcome"], body["refundRequired"]) == ("hold_expired", True)
+            assert row["state"] == "expired"
+            assert row["changed_at_us"] in offered_at  # its unit was offered at its expiry
+
+        # A late payer whose unit is still free (nobody waiting) is accepted.
+        start_next_sale(url, ADMIN_TOKEN, stock=2, checkout={"holdSeconds": HOLD_S})
+        held = _post(url, "/flash-sale/purchase", {"userId": "free-late"}).json()
+        _until(held["expiresAt"], 0.5)
+        wait_until(
+            lambda: requests.get(f"{url}/flash-sale/status", timeout=TIMEOUT_S).json()["held"] == 0,
+            timeout_s=30,
+            message="the hold never expired",
+        )
+        paid = _confirm(url, held["orderId"], held["checkoutToken"], "late-but-free")
+        assert paid.status_code == 200, paid.text
+        assert paid.json()["state"] == "confirmed"
+
+
+def test_a_kill_9_of_the_allocator_while_holds_fall_due(tmp_path) -> None:
+    """Frozen, then killed: the holds fall due while no allocator runs. The next one
+    expires them before any purchase and offers their units to the waitlist in order."""
+    with (
+        WebhookReceiver(SECRET) as receiver,
+        running_server(
+            tmp_path / "j.db",
+            workers=3,
+            env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN, **webhook_env(receiver.url)},
+        ) as server,
+    ):
+        url, db_path = server.url, server.db_path
+        sale = start_next_sale(url, ADMIN_TOKEN, stock=3, checkout={"holdSeconds": HOLD_S})
+        holds = [_post(url, "/flash-sale/purchase", {"userId": f"h{i}"}).json() for i in range(3)]
+        assert [h["outcome"] for h in holds] == ["held"] * 3
+        places = [_post(url, "/flash-sale/waitlist", {"userId": f"w{i}"}) for i in range(2)]
+        assert [p.json()["place"] for p in places] == [1, 2], [p.text for p in places]
+
+        pid = server.allocator_pid()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            _until(max(h["expiresAt"] for h in holds), 0.5)  # all due while it is frozen
+            # A purchase sent during the outage is decided by the next allocator.
+            with ThreadPoolExecutor(1) as pool:
+                during = pool.submit(_post, url, "/flash-sale/purchase", {"userId": "during"})
+                time.sleep(0.3)  # given to the worker before the kill (not needed for truth)
+                os.kill(pid, signal.SIGKILL)
+                wait_until(lambda: server.allocator_pid() != pid, 30, message="a new allocator")
+                bought = during.result(timeout=60)
+        finally:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        orders = {
+            row["user_id"]: row
+            for row in _journal(db_path, "SELECT * FROM orders WHERE sale_id = ?", sale["saleId"])
+        }
+        expired = [orders[f"h{i}"] for i in range(3)]
+        assert [row["state"] for row in expired] == ["expired"] * 3
+        last_expiry = max(row["changed_at_us"] for row in expired)
+        # Offered in waitlist order, at the restart, with full holds.
+        w0, w1 = orders["w0"], orders["w1"]
+        assert w0["state"] == w1["state"] == "held"
+        assert w0["position"] < w1["position"]
+        assert w0["purchased_at_us"] == w1["purchased_at_us"] == last_expiry
+        assert w0["expires_at_us"] == last_expiry + HOLD_S * 1_000_000
+        # The purchase sent during the outage came after: it got the unit left over.
+        if bought.status_code == 201:
+            assert orders["during"]["purchased_at_us"] >= last_expiry
+            assert orders["during"]["position"] > w1["position"]
+        else:  # answered "unavailable" while no allocator ran: resend
+            assert bought.status_code == 503, bought.text
+            again = _post(url, "/flash-sale/purchase", {"userId": "during"})
+            assert again.status_code == 201, again.text
+        for i, who in enumerate(("w0", "w1")):
+            seen = _journal(
+                db_path,
+                "SELECT state, order_id FROM waitlist WHERE sale_id = ? AND place = ?",
+                sale["saleId"],
+                i + 1,
+            )[0]
+            assert (seen["state"], seen["order_id"]) == ("offered", orders[who]["order_id"])
+        assert "holds fell due while stopped: expired" in server.log()
+
+        # Their events were written at the restart, in that order, and delivered.
+        names = {row["order_id"]: user for user, row in orders.items()}
+        outbox = [row for row in outbox_rows(db_path) if row["sale_id"] == sale["saleId"]]
+        after = [
+            (row["type"], names.get(row["order_id"]))
+            for row in outbox
+            if row["at_us"] == last_expiry or row["type"] == "order.expired"
+        ]
+        # Expired in the order they fell due (h0, h1, h2 were held in that order), each
+        # unit to the next waiting: the third goes back to stock.
+        assert after == [
+            ("order.expired", "h0"),
+            ("order.held", "w0"),
+            ("waitlist.offered", "w0"),
+            ("order.expired", "h1"),
+            ("order.held", "w1"),
+            ("waitlist.offered", "w1"),
+            ("order.expired", "h2"),
+        ]
+        ids = {row["event_id"] for row in outbox}
+        wait_until(
+            lambda: ids <= {a.webhook_id for a in receiver.received()},
+            timeout_s=60,
+            message="every event delivered",
+        )
