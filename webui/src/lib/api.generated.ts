@@ -599,7 +599,7 @@ export interface components {
             } & {
                 readonly [key: string]: number;
             };
-            /** @description Purchase attempts by outcome since the server started. */
+            /** @description Purchase attempts by outcome since the server started. `held`: a unit held for its buyer (a sale with checkout); `paused`: refused while the operator paused the sale. */
             readonly outcomes: {
                 readonly confirmed: number;
                 readonly already_purchased: number;
@@ -611,6 +611,8 @@ export interface components {
                 readonly pending: number;
                 readonly invalid: number;
                 readonly unknown_product: number;
+                readonly paused: number;
+                readonly held: number;
             };
             /** @description Confirmed purchases among those decided (bad input is not a decision), since the server started. */
             readonly successRate: number;

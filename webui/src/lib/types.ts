@@ -60,6 +60,8 @@ export const OUTCOME_KINDS = [
   'pending',
   'invalid',
   'unknown_product',
+  'paused',
+  'held',
 ] as const satisfies readonly (keyof Schemas['Metrics']['outcomes'])[];
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 // Fails to compile when the document counts an outcome this list leaves out.
