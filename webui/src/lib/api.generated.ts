@@ -1694,7 +1694,9 @@ export interface operations {
                      *         "unavailable": 0,
                      *         "pending": 0,
                      *         "invalid": 0,
-                     *         "unknown_product": 0
+                     *         "unknown_product": 0,
+                     *         "paused": 0,
+                     *         "held": 0
                      *       },
                      *       "successRate": 1,
                      *       "latencyMs": {
@@ -1758,7 +1760,9 @@ export interface operations {
                      *           "unavailable": 0,
                      *           "pending": 0,
                      *           "invalid": 0,
-                     *           "unknown_product": 0
+                     *           "unknown_product": 0,
+                     *           "paused": 0,
+                     *           "held": 0
                      *         },
                      *         "successRate": 1,
                      *         "queueHighWater": 1
