@@ -13,5 +13,5 @@ export const OUTCOME_STYLE: Record<OutcomeKind, { label: string; color: string }
   invalid: { label: 'invalid', color: '#c2255c' },
   unknown_product: { label: 'unknown product', color: '#5c940d' },
   paused: { label: 'paused', color: '#adb5bd' },
-  held: { label: 'held', color: '#66a80f' },
+  held: { label: 'held', color: '#f783ac' },
 };

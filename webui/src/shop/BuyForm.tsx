@@ -35,6 +35,7 @@ export function BuyForm({
   paused = false,
   onHeld = ignoreHold,
   onUserIdChange = ignoreHold,
+  onWaitlist = false,
 }: {
   onAnswered: (userId: string) => void;
   identity?: ShopperIdentity;
@@ -47,6 +48,8 @@ export function BuyForm({
   onHeld?: (hold: Hold) => void;
   /** The user id as typed (open mode): the checkout's waitlist joins with it. */
   onUserIdChange?: (userId: string) => void;
+  /** The shopper joined the waitlist: the checkout tells the rest, not a sold-out message. */
+  onWaitlist?: boolean;
 }) {
   const inputId = useId();
   const hintId = useId();
@@ -146,7 +149,10 @@ export function BuyForm({
     }
   }
 
-  const message = outcome ? outcomeMessage(outcome, choice) : null;
+  // A held unit is the checkout's to tell (its countdown, payment, expiry): a message here
+  // would go stale when the hold ends.
+  const superseded = outcome?.kind === 'held' || (onWaitlist && outcome?.kind === 'sold_out');
+  const message = outcome && !superseded ? outcomeMessage(outcome, choice) : null;
   const label =
     busy === 'buying'
       ? 'Buying…'

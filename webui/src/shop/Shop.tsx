@@ -35,7 +35,8 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
   const shown = choice.shown;
   const [typedId, setTypedId] = useState(rememberedUserId);
   const buyer = buyerOf(identity, typedId);
-  const checkout = useCheckout(status?.offers, buyer && 'userId' in buyer ? buyer.userId : '');
+  // A payment changes the stock figures: show them at once, as after a purchase.
+  const checkout = useCheckout(status?.offers, buyer && 'userId' in buyer ? buyer.userId : '', refresh);
   // Sold out with units only held: one may come back, to the first on the waitlist.
   const waitlistSku =
     status?.checkout && shown && shown.remaining === 0 && (shown.held ?? 0) > 0 && status.state !== 'ended'
@@ -71,6 +72,7 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
           paused={status?.state === 'paused'}
           onHeld={checkout.held}
           onUserIdChange={setTypedId}
+          onWaitlist={checkout.state.entry !== null}
         />
         <CheckoutPanel
           checkout={checkout}

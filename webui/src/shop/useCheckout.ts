@@ -68,7 +68,11 @@ export interface Checkout {
  * `offers`: the status's count of waitlist offers made in the sale; when it changes,
  * a waiting entry is read again (it may be this shopper's turn).
  */
-export function useCheckout(offers: number | undefined, userId: string): Checkout {
+export function useCheckout(
+  offers: number | undefined,
+  userId: string,
+  onPaid: () => void = () => undefined,
+): Checkout {
   const [state, setState] = useState<CheckoutState>(remembered);
   const stateRef = useRef(state);
   const update = useCallback((change: (current: CheckoutState) => CheckoutState) => {
@@ -88,13 +92,14 @@ export function useCheckout(offers: number | undefined, userId: string): Checkou
     if (!hold || phase !== 'held') return;
     update((current) => ({ ...current, phase: 'paying', problem: null }));
     const result = await confirmHold(hold, demoPaymentRef());
+    if (result.kind === 'confirmed') onPaid();
     update((current) => {
       if (result.kind === 'confirmed') return { ...current, phase: 'confirmed', paymentRef: result.paymentRef };
       if (result.kind === 'expired') return { ...current, phase: 'expired' };
       if (result.kind === 'cancelled') return { ...current, phase: 'cancelled' };
       return { ...current, phase: 'held', problem: result.detail };
     });
-  }, [update]);
+  }, [update, onPaid]);
 
   const expired = useCallback(
     () => update((current) => (current.phase === 'held' ? { ...current, phase: 'expired' } : current)),
