@@ -156,7 +156,9 @@ def create_app(deps: AppDeps) -> EventStreams:
         app.add_route(f"/flash-sale/orders/{{order_id}}/{action}", checkout, suffix=action)
     waitlist = WaitlistResource(view.board, deps.allocator, deps.identity, deps.lookups)
     app.add_route("/flash-sale/waitlist", waitlist)
-    app.add_route("/flash-sale/waitlist/{sku}", waitlist)
+    # Its own suffix: one responder set per route, so a GET of the list or a POST of an
+    # entry is a 405, not a responder called with the wrong arguments.
+    app.add_route("/flash-sale/waitlist/{sku}", waitlist, suffix="entry")
     operator = _bearer(deps, settings.operator_token, "operator", "FLASHSALE_OPERATOR_TOKEN")
     app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json, operator))
     app.add_route("/flash-sale/health", HealthResource(view, breaker.as_json, operator))

@@ -178,7 +178,9 @@ class WaitlistResource:
         result = await decided(self.gateway, CheckoutRequest(JOIN, user_id=user_id, sku=sku))
         answer(resp, result, result.entry)
 
-    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, sku: str) -> None:
+    async def on_get_entry(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, sku: str
+    ) -> None:
         token = bearer_token(req)
         sale = self.board.sale()
         if sale is None:

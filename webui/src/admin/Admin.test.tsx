@@ -27,6 +27,7 @@ function sale(overrides: Partial<SaleResource> = {}): SaleResource {
     createdAt: '2026-12-06T08:12:40.940Z',
     endedAt: null,
     pausedAt: null,
+    checkout: null,
     products: [
       {
         sku: 'aurora-anc',
