@@ -1,7 +1,8 @@
 """The checkout flash scenario (`python -m stress flash --hold-seconds`) against a real
 server: 300 shoppers for 30 units held 5 s (the least the API takes), a third
 abandoning and a tenth paying late, the sold-out ones on the waitlist; the verdict
-passes. With the toolkit's webhook receiver, every event the orders' final states imply must arrive signed."""
+passes. With the toolkit's webhook receiver, every event the orders' final states
+imply must arrive signed."""
 
 from __future__ import annotations
 
