@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashsale.allocator.loop import Allocator, Pipeline
+from flashsale.allocator.loop import HEARTBEAT_S, Allocator, Pipeline
 from flashsale.allocator.messages import Kind
 from flashsale.allocator.peers import Pending
 from flashsale.redis_engine.decisions import RedisDecisions, SaleSettings
@@ -36,6 +36,12 @@ class RedisAllocator(Allocator):
 
     def _between_batches(self) -> None:
         pass  # probing Redis is one of its jobs (decisions.py)
+
+    def _idle_s(self) -> float:
+        return HEARTBEAT_S  # no holds to wake for: checkout sales are refused here for now
+
+    def _expire_holds(self) -> None:
+        pass
 
     def _decide(self, batch: list[Pending]) -> None:
         self._redis.add([item for item in batch if item.kind == Kind.PURCHASE])
