@@ -23,10 +23,12 @@ from flashsale.checkout_rules import (
     LIVE,
     OFFERED,
     WAITING,
+    checkout_token,
     due,
     new_token,
     offered_checkout_token,
     token_digest,
+    token_matches,
     unit_free,
 )
 from flashsale.journal import CheckoutRow, WaitlistRow, Write
@@ -130,12 +132,16 @@ class StockBook:
         waitlist: Iterable[WaitlistRow] = (),
         *,
         events: bool = False,
+        token_key: bytes | None = None,
     ) -> None:
         """`events` (webhooks on, a sale with a checkout window): each decision's outbox
         events join its writes, so they are appended in its transaction, in its order.
-        (Without a window the committer's Outbox makes them from the orders.)"""
+        (Without a window the committer's Outbox makes them from the orders.)
+        `token_key`: the secret checkout tokens are derived from (the journal's; none:
+        one of this book's own, which a restart would not know)."""
         self.sale = sale
         self.events = events
+        self._token_key = token_key or secrets.token_bytes(32)
         self._closed_at_end = False  # the waitlists were closed at the sale's endsAt
         self.checkout = sale.terms.checkout
         self.position = 0  # the latest decision's position
@@ -265,8 +271,11 @@ class StockBook:
         hold = self.holds.get(earlier.order_id)
         if hold is None or hold.state == CONFIRMED:
             return Outcome.CONFIRMED, earlier
-        # Its token is known only as a digest: the buyer learns the hold, not the token.
-        self.issued = ("", hold.expires_at_us or 0)
+        # Only its digest is stored, but the token is derived again from the order id.
+        token = checkout_token(self._token_key, earlier.order_id)
+        if not token_matches(token, hold.token_sha256):
+            token = ""  # made under another key: the buyer learns the hold, not the token
+        self.issued = (token, hold.expires_at_us or 0)
         return Outcome.HELD, earlier
 
     def _hold(
@@ -277,7 +286,7 @@ class StockBook:
         assert self.checkout is not None
         token = ""
         if digest is None:
-            token = new_token()
+            token = checkout_token(self._token_key, order.order_id)
             digest = token_digest(token)
         expires_at_us = now_us + self.checkout.hold_s * 1_000_000
         self.holds[order.order_id] = Hold(order, HELD, expires_at_us, digest)

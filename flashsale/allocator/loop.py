@@ -181,6 +181,7 @@ class Allocator:
             self.journal.checkout_rows(sale.sale_id),
             self.journal.waitlist(sale.sale_id),
             events=self.webhooks,
+            token_key=self.journal.token_key,
         )
 
     def _expire_at_start(self, book: StockBook) -> None:
