@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from flashsale.catalogue import Product
 from flashsale.checkout_rules import (
+    CANCELLED,
     CLOSED,
     CONFIRMED,
     EXPIRED,
@@ -45,9 +46,20 @@ _CLOSED = {ENDED: Outcome.ENDED, PAUSED: Outcome.PAUSED, UPCOMING: Outcome.NOT_S
 
 class _Shelf:
     """One product's stock: its live units (held + confirmed), the highest slot ever
-    taken, the slots released since (taken again first), its holds and waitlist."""
+    taken, the slots released since (taken again first), its holds and waitlist, and
+    how many of its orders are expired and cancelled now."""
 
-    __slots__ = ("free", "held", "live", "place", "product", "top", "waitlist")
+    __slots__ = (
+        "cancelled",
+        "expired",
+        "free",
+        "held",
+        "live",
+        "place",
+        "product",
+        "top",
+        "waitlist",
+    )
 
     def __init__(self, place: int, product: Product) -> None:
         self.place = place
@@ -57,6 +69,14 @@ class _Shelf:
         self.free: list[int] = []  # a heap of released slots
         self.held = 0
         self.waitlist: list[Entry] = []  # in the order they joined
+        self.expired = 0  # less those a late confirm took back
+        self.cancelled = 0
+
+    def count_released(self, state: str, by: int) -> None:
+        if state == EXPIRED:
+            self.expired += by
+        elif state == CANCELLED:
+            self.cancelled += by
 
     def take_slot(self) -> int:
         self.live += 1
@@ -186,6 +206,7 @@ class StockBook:
                 shelf.held += 1
                 heapq.heappush(self._expiry, (row.expires_at_us or 0, order.order_id))
             elif row.state not in LIVE:
+                shelf.count_released(row.state, 1)
                 return
         self._own(order)
         shelf.live += 1
@@ -328,9 +349,12 @@ class StockBook:
         """Each product's live units, and "" for the whole sale."""
         return {**{sku: shelf.live for sku, shelf in self._shelves.items()}, "": self.live}
 
-    def held_by_place(self) -> list[tuple[int, int]]:
-        """Each product's (holds, waiting entries), in catalogue order."""
-        return [(shelf.held, shelf.waiting()) for shelf in self._shelves.values()]
+    def held_by_place(self) -> list[tuple[int, int, int, int]]:
+        """Each product's (holds, waiting entries, expired, cancelled), in catalogue order."""
+        return [
+            (shelf.held, shelf.waiting(), shelf.expired, shelf.cancelled)
+            for shelf in self._shelves.values()
+        ]
 
     def shelf(self, sku: str) -> _Shelf | None:
         return self._shelves.get(sku)
@@ -403,6 +427,7 @@ class StockBook:
         shelf = self._shelves[order.sku]
         hold.state = state
         shelf.held -= 1
+        shelf.count_released(state, 1)
         shelf.live -= 1
         self.live -= 1
         heapq.heappush(shelf.free, order.sku_position)
@@ -502,6 +527,7 @@ class StockBook:
         shelf = self._shelves[order.sku]
         owned = self._by_user.get(order.user_id, ())
         retaken = order._replace(unit=_free_unit(owned), sku_position=shelf.take_slot())
+        shelf.count_released(hold.state, -1)
         self.live += 1
         self._by_id[order.order_id] = retaken
         self._own(retaken)

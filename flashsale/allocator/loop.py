@@ -291,8 +291,8 @@ class Allocator:
             return
         group.writes += [(base + at, sql, params) for at, sql, params in book.take_writes()]
         shelves = {
-            place: (live, held, waiting)
-            for place, (live, (held, waiting)) in enumerate(
+            place: (live, *counts)
+            for place, (live, counts) in enumerate(
                 zip(book.sold_by_sku().values(), book.held_by_place(), strict=False)
             )
         }
