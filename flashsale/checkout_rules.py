@@ -137,6 +137,15 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
+def checkout_token(key: bytes, order_id: str) -> str:
+    """A hold's checkout token: a MAC of its order id under the allocator's secret `key`
+    (kept in the journal), as long as a random token (32 bytes, base64url). Only its
+    digest is stored, yet an allocator that restarted can tell a re-sent purchase the
+    token it was given before."""
+    mac = hmac.new(key, b"flashsale checkout hold " + order_id.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
 def token_digest(token: str) -> bytes:
     """What is stored of a token: its SHA-256."""
     return hashlib.sha256(token.encode()).digest()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -43,6 +44,9 @@ BUSY_TIMEOUT_MS = 5000
 # sale from 15.4-17.8 us to 11.8-15.5 us at 20 sales a commit. A small disk
 # is checkpointed sooner (journal_room.py).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+# The secret of the checkout tokens (flashsale.checkout_rules.checkout_token).
+TOKEN_KEY = "checkout_token_key"
+TOKEN_KEY_BYTES = 32
 # Each WAL frame is a page and its 24-byte header.
 WAL_FRAME_HEADER_BYTES = 24
 # An early checkpoint waits this long at most for look-ups reading the WAL
@@ -128,6 +132,12 @@ CREATE TABLE IF NOT EXISTS write_probe (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
     at_us INTEGER NOT NULL
 );
+-- The journal's own values, made once: `checkout_token_key`, the secret a hold's
+-- checkout token is derived from (so a restarted allocator derives the same one).
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
 """.replace("{orders}", ORDERS_TABLE.format(name="orders"))
 # After the tables (and _upgrade): these name columns a journal of one product lacked.
 GUARDS = """
@@ -340,6 +350,20 @@ class Journal:
         if journal_sales.needs_checkout_columns(self._db):
             with self._transaction():
                 journal_sales.add_checkout_columns(self._db)
+        self.token_key = self._meta_secret(TOKEN_KEY)
+
+    def _meta_secret(self, name: str) -> bytes:
+        """A random secret kept in `meta`: made the first time, the same ever after."""
+        select = "SELECT value FROM meta WHERE name = ?"
+        row = self._db.execute(select, (name,)).fetchone()
+        if row is None:  # written only once: a start on a full disk needs no write
+            with self._transaction():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
+                    (name, secrets.token_bytes(TOKEN_KEY_BYTES)),
+                )
+            row = self._db.execute(select, (name,)).fetchone()
+        return bytes(row[0])
 
     def _open(self) -> sqlite3.Connection:
         db = _connect(self.path, read_only=False)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from flashsale.catalogue import Product
 from flashsale.checkout_rules import (
+    CANCELLED,
     CLOSED,
     CONFIRMED,
     EXPIRED,
@@ -23,10 +24,12 @@ from flashsale.checkout_rules import (
     LIVE,
     OFFERED,
     WAITING,
+    checkout_token,
     due,
     new_token,
     offered_checkout_token,
     token_digest,
+    token_matches,
     unit_free,
 )
 from flashsale.journal import CheckoutRow, WaitlistRow, Write
@@ -43,9 +46,20 @@ _CLOSED = {ENDED: Outcome.ENDED, PAUSED: Outcome.PAUSED, UPCOMING: Outcome.NOT_S
 
 class _Shelf:
     """One product's stock: its live units (held + confirmed), the highest slot ever
-    taken, the slots released since (taken again first), its holds and waitlist."""
+    taken, the slots released since (taken again first), its holds and waitlist, and
+    how many of its orders are expired and cancelled now."""
 
-    __slots__ = ("free", "held", "live", "place", "product", "top", "waitlist")
+    __slots__ = (
+        "cancelled",
+        "expired",
+        "free",
+        "held",
+        "live",
+        "place",
+        "product",
+        "top",
+        "waitlist",
+    )
 
     def __init__(self, place: int, product: Product) -> None:
         self.place = place
@@ -55,6 +69,14 @@ class _Shelf:
         self.free: list[int] = []  # a heap of released slots
         self.held = 0
         self.waitlist: list[Entry] = []  # in the order they joined
+        self.expired = 0  # less those a late confirm took back
+        self.cancelled = 0
+
+    def count_released(self, state: str, by: int) -> None:
+        if state == EXPIRED:
+            self.expired += by
+        elif state == CANCELLED:
+            self.cancelled += by
 
     def take_slot(self) -> int:
         self.live += 1
@@ -130,12 +152,16 @@ class StockBook:
         waitlist: Iterable[WaitlistRow] = (),
         *,
         events: bool = False,
+        token_key: bytes | None = None,
     ) -> None:
         """`events` (webhooks on, a sale with a checkout window): each decision's outbox
         events join its writes, so they are appended in its transaction, in its order.
-        (Without a window the committer's Outbox makes them from the orders.)"""
+        (Without a window the committer's Outbox makes them from the orders.)
+        `token_key`: the secret checkout tokens are derived from (the journal's; none:
+        one of this book's own, which a restart would not know)."""
         self.sale = sale
         self.events = events
+        self._token_key = token_key or secrets.token_bytes(32)
         self._closed_at_end = False  # the waitlists were closed at the sale's endsAt
         self.checkout = sale.terms.checkout
         self.position = 0  # the latest decision's position
@@ -180,6 +206,7 @@ class StockBook:
                 shelf.held += 1
                 heapq.heappush(self._expiry, (row.expires_at_us or 0, order.order_id))
             elif row.state not in LIVE:
+                shelf.count_released(row.state, 1)
                 return
         self._own(order)
         shelf.live += 1
@@ -265,8 +292,11 @@ class StockBook:
         hold = self.holds.get(earlier.order_id)
         if hold is None or hold.state == CONFIRMED:
             return Outcome.CONFIRMED, earlier
-        # Its token is known only as a digest: the buyer learns the hold, not the token.
-        self.issued = ("", hold.expires_at_us or 0)
+        # Only its digest is stored, but the token is derived again from the order id.
+        token = checkout_token(self._token_key, earlier.order_id)
+        if not token_matches(token, hold.token_sha256):
+            token = ""  # made under another key: the buyer learns the hold, not the token
+        self.issued = (token, hold.expires_at_us or 0)
         return Outcome.HELD, earlier
 
     def _hold(
@@ -277,7 +307,7 @@ class StockBook:
         assert self.checkout is not None
         token = ""
         if digest is None:
-            token = new_token()
+            token = checkout_token(self._token_key, order.order_id)
             digest = token_digest(token)
         expires_at_us = now_us + self.checkout.hold_s * 1_000_000
         self.holds[order.order_id] = Hold(order, HELD, expires_at_us, digest)
@@ -319,9 +349,12 @@ class StockBook:
         """Each product's live units, and "" for the whole sale."""
         return {**{sku: shelf.live for sku, shelf in self._shelves.items()}, "": self.live}
 
-    def held_by_place(self) -> list[tuple[int, int]]:
-        """Each product's (holds, waiting entries), in catalogue order."""
-        return [(shelf.held, shelf.waiting()) for shelf in self._shelves.values()]
+    def held_by_place(self) -> list[tuple[int, int, int, int]]:
+        """Each product's (holds, waiting entries, expired, cancelled), in catalogue order."""
+        return [
+            (shelf.held, shelf.waiting(), shelf.expired, shelf.cancelled)
+            for shelf in self._shelves.values()
+        ]
 
     def shelf(self, sku: str) -> _Shelf | None:
         return self._shelves.get(sku)
@@ -394,6 +427,7 @@ class StockBook:
         shelf = self._shelves[order.sku]
         hold.state = state
         shelf.held -= 1
+        shelf.count_released(state, 1)
         shelf.live -= 1
         self.live -= 1
         heapq.heappush(shelf.free, order.sku_position)
@@ -493,6 +527,7 @@ class StockBook:
         shelf = self._shelves[order.sku]
         owned = self._by_user.get(order.user_id, ())
         retaken = order._replace(unit=_free_unit(owned), sku_position=shelf.take_slot())
+        shelf.count_released(hold.state, -1)
         self.live += 1
         self._by_id[order.order_id] = retaken
         self._own(retaken)

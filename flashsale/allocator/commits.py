@@ -30,8 +30,9 @@ from flashsale.outcomes import Outcome
 from flashsale.records import OrderRecord, order_id_for
 from flashsale.webhooks.outbox import Outbox
 
-# (live units, {place: (live, held, waiting)}, offers made) of a sale with holds.
-HoldCounts = tuple[int, dict[int, tuple[int, int, int]], int]
+# (live units, {place: (live, held, waiting, expired, cancelled)}, offers made) of a
+# sale with holds.
+HoldCounts = tuple[int, dict[int, tuple[int, int, int, int, int]], int]
 _SOLD = (Outcome.CONFIRMED, Outcome.HELD)
 
 COMMIT_INTERVAL_S = 0.002
@@ -48,7 +49,7 @@ class CommitGroup:
     # The other changes decided among them (holds, their ends, waitlists), each at its
     # index in `orders` (flashsale.journal.Write); none in a sale without holds.
     writes: list[Write] = field(default_factory=list)
-    # A sale with holds: (live, {place: (live, held, waiting)}, offers) after its last
+    # A sale with holds: (live, {place: (live, held, ...)}, offers) after its last
     # decision, published once it is durable (units come back, so positions do not count).
     counts: HoldCounts | None = None
 

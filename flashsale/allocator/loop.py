@@ -181,6 +181,7 @@ class Allocator:
             self.journal.checkout_rows(sale.sale_id),
             self.journal.waitlist(sale.sale_id),
             events=self.webhooks,
+            token_key=self.journal.token_key,
         )
 
     def _expire_at_start(self, book: StockBook) -> None:
@@ -294,8 +295,8 @@ class Allocator:
             return
         group.writes += [(base + at, sql, params) for at, sql, params in book.take_writes()]
         shelves = {
-            place: (live, held, waiting)
-            for place, (live, (held, waiting)) in enumerate(
+            place: (live, *counts)
+            for place, (live, counts) in enumerate(
                 zip(book.sold_by_sku().values(), book.held_by_place(), strict=False)
             )
         }

@@ -37,7 +37,7 @@ class Bounds(NamedTuple):
     high: int
 
 
-HOLD_SECONDS = Bounds(5, 86_400)
+HOLD_SECONDS = Bounds(1, 86_400)
 EXTEND_SECONDS = Bounds(0, 86_400)
 CHANGE_FIELDS = frozenset({"state", "endsAt"})
 # PATCH's `state` and the command each asks for.

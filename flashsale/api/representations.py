@@ -40,7 +40,16 @@ def sale_json(sale: SaleSnapshot, at_us: int) -> dict[str, Any]:
                 "remaining": item.remaining,
                 "sold": item.sold,
                 "state": sale.product_state(place, at_us),
-                **({"held": item.held, "waitlist": item.waiting} if sale.checkout else {}),
+                **(
+                    {
+                        "held": item.held,
+                        "waitlist": item.waiting,
+                        "expired": item.expired,
+                        "cancelled": item.cancelled,
+                    }
+                    if sale.checkout
+                    else {}
+                ),
             }
             for place, item in enumerate(sale.products)
         ],
@@ -49,6 +58,8 @@ def sale_json(sale: SaleSnapshot, at_us: int) -> dict[str, Any]:
             {
                 "held": sale.held,
                 "waitlist": sum(item.waiting for item in sale.products),
+                "expired": sum(item.expired for item in sale.products),
+                "cancelled": sum(item.cancelled for item in sale.products),
                 "offers": sale.offers,
             }
             if sale.checkout

@@ -32,6 +32,8 @@ Layout (int64 words):
   214   extend_s            allocator   in the seqlock
   215   hold_changes        allocator   +1 after each durable change of a sale with holds:
                                         readers' snapshots are keyed by it too
+  216.. product expired[64] allocator   a sale with holds: each product's expired orders
+  280.. product cancelled[64] allocator a sale with holds: each product's cancelled orders
   then  catalogue           allocator   in the seqlock: the sale's products as JSON
                                         (name, price, stock...), parsed once per sale
 
@@ -78,7 +80,9 @@ _PRODUCT_HELD = _PRODUCT_SOLD + MAX_PRODUCTS
 _PRODUCT_WAITING = _PRODUCT_HELD + MAX_PRODUCTS
 _OFFERS = _PRODUCT_WAITING + MAX_PRODUCTS
 _HOLD_S, _EXTEND_S, _HOLD_CHANGES = _OFFERS + 1, _OFFERS + 2, _OFFERS + 3
-_WORDS = _HOLD_CHANGES + 1
+_PRODUCT_EXPIRED = _HOLD_CHANGES + 1
+_PRODUCT_CANCELLED = _PRODUCT_EXPIRED + MAX_PRODUCTS
+_WORDS = _PRODUCT_CANCELLED + MAX_PRODUCTS
 _PHASES = tuple(Phase)  # by value: the phase word read from the board
 # Room for the largest catalogue flashsale.catalogue allows (64 products of the
 # longest texts, in UTF-8); pages of an anonymous mapping cost nothing until written.
@@ -92,6 +96,8 @@ class ProductStock(NamedTuple):
     sold: int
     held: int = 0
     waiting: int = 0
+    expired: int = 0  # orders expired (and not taken back by a late confirm)
+    cancelled: int = 0
 
     @property
     def remaining(self) -> int:
@@ -120,13 +126,14 @@ class SaleSnapshot:
         cls,
         sale: SaleRecord,
         sold: Mapping[str, int],
-        held: Sequence[tuple[int, int]] = (),
+        held: Sequence[tuple[int, int, int, int]] = (),
         offers: int = 0,
     ) -> SaleSnapshot:
         """`sale` with its sold counts: by sku, and "" for the whole sale; a sale with
-        holds also with each product's (holds, waiting), in catalogue order."""
+        holds also with each product's (holds, waiting, expired, cancelled), in catalogue
+        order."""
         lifecycle = sale.lifecycle
-        holds = list(held) or [(0, 0)] * len(sale.terms.products)
+        holds = list(held) or [(0, 0, 0, 0)] * len(sale.terms.products)
         return cls(
             sale_id=sale.sale_id,
             stock=sale.stock,
@@ -239,6 +246,8 @@ class SaleBoard:
             words[_PRODUCT_SOLD + place] = item.sold
             words[_PRODUCT_HELD + place] = item.held
             words[_PRODUCT_WAITING + place] = item.waiting
+            words[_PRODUCT_EXPIRED + place] = item.expired
+            words[_PRODUCT_CANCELLED + place] = item.cancelled
         words[_OFFERS] = sale.offers
         words[_SOLD] = sale.sold
         words[_HOLD_CHANGES] += 1
@@ -255,15 +264,22 @@ class SaleBoard:
         words[_COMMITTED] += batch
 
     def publish_holds(
-        self, live: int, batch: int, shelves: dict[int, tuple[int, int, int]], offers: int
+        self,
+        live: int,
+        batch: int,
+        shelves: dict[int, tuple[int, int, int, int, int]],
+        offers: int,
     ) -> None:
         """After a durable commit in a sale with holds: live units, and each product's
-        (live, held, waiting) by its place; then `hold_changes`, which readers key on."""
+        (live, held, waiting, expired, cancelled) by its place; then `hold_changes`,
+        which readers key on."""
         words = self._words
-        for place, (product_live, held, waiting) in shelves.items():
+        for place, (product_live, held, waiting, expired, cancelled) in shelves.items():
             words[_PRODUCT_SOLD + place] = product_live
             words[_PRODUCT_HELD + place] = held
             words[_PRODUCT_WAITING + place] = waiting
+            words[_PRODUCT_EXPIRED + place] = expired
+            words[_PRODUCT_CANCELLED + place] = cancelled
         words[_OFFERS] = offers
         words[_SOLD] = live
         words[_COMMITS] += 1
@@ -335,10 +351,12 @@ class SaleBoard:
         count = len(products)
         solds = words[_PRODUCT_SOLD : _PRODUCT_SOLD + count].tolist()
         if hold_s == NO_TIME:
-            helds = waitings = [0] * count
+            helds = waitings = expireds = cancelleds = [0] * count
         else:
             helds = words[_PRODUCT_HELD : _PRODUCT_HELD + count].tolist()
             waitings = words[_PRODUCT_WAITING : _PRODUCT_WAITING + count].tolist()
+            expireds = words[_PRODUCT_EXPIRED : _PRODUCT_EXPIRED + count].tolist()
+            cancelleds = words[_PRODUCT_CANCELLED : _PRODUCT_CANCELLED + count].tolist()
         snapshot = SaleSnapshot(
             sale_id=sale_id,
             stock=stock,
@@ -347,7 +365,9 @@ class SaleBoard:
             ends_at_us=None if ends == NO_TIME else ends,
             created_at_us=created,
             sold=sold,
-            products=tuple(map(ProductStock, products, solds, helds, waitings)),
+            products=tuple(
+                map(ProductStock, products, solds, helds, waitings, expireds, cancelleds)
+            ),
             phase=_PHASES[phase],
             version=version,
             paused_at_us=None if paused_at == NO_TIME else paused_at,

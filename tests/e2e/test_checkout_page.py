@@ -26,7 +26,7 @@ from tests.support.admin import Admin
 pytestmark = pytest.mark.browser
 
 ADMIN_TOKEN = "e2e-admin-token-of-some-length"
-# The shortest hold the admin API takes (holdSeconds 5..86400).
+# A hold long enough for the browser to act on it before it expires (holdSeconds 1..86400).
 HOLD_S = 5
 # Nothing listens there: the sender keeps the events and retries, which the dashboard shows.
 WEBHOOK_ENV = {

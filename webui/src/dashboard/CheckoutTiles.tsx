@@ -6,9 +6,9 @@ import { Tile } from './Tile';
 type Webhooks = components['schemas']['Webhooks'];
 
 /**
- * A sale with checkout: units held and paid for, and its waitlists (from the status the
- * shoppers' pages get, or the metrics' sale). The server reports no count of expired or
- * cancelled holds; `offers` counts the units that came back to a waitlist.
+ * A sale with checkout: units held and paid for, holds that expired or were cancelled,
+ * and its waitlists (from the status the shoppers' pages get, or the metrics' sale);
+ * `offers` counts the units that came back to a waitlist.
  */
 export function CheckoutTile({ sale }: { sale: Sale | null }) {
   if (!sale?.checkout) return null;
@@ -23,6 +23,10 @@ export function CheckoutTile({ sale }: { sale: Sale | null }) {
       value={`${formatNumber(held)} held`}
     >
       <span data-testid="tile-checkout-confirmed">{formatNumber(confirmed)} confirmed</span>
+      {' · '}
+      <span data-testid="tile-checkout-expired">{formatNumber(sale.expired ?? 0)} expired</span>
+      {' · '}
+      <span data-testid="tile-checkout-cancelled">{formatNumber(sale.cancelled ?? 0)} cancelled</span>
       {' · '}
       <span data-testid="tile-checkout-waitlist">{formatNumber(waiting)} waiting</span>
       {' · '}

@@ -364,7 +364,7 @@ describe('Dashboard', () => {
     expect(screen.getByTestId('tile-stock-value')).toHaveTextContent('10 / 30');
   });
 
-  it('shows a sale with checkout: held, confirmed, waiting and re-offered units, and the webhook backlog', async () => {
+  it('shows a sale with checkout: held, confirmed, expired, cancelled, waiting and re-offered units, and the webhook backlog', async () => {
     const sale = {
       ...OPEN_STATUS,
       checkout: { holdSeconds: 600, extendSeconds: 0 },
@@ -372,6 +372,8 @@ describe('Dashboard', () => {
       sold: 100,
       held: 3,
       waitlist: 5,
+      expired: 4,
+      cancelled: 1,
       offers: 2,
     };
     const webhooks = {
@@ -391,7 +393,7 @@ describe('Dashboard', () => {
     render(<Dashboard pollMs={30} />);
     const checkout = await screen.findByTestId('tile-checkout');
     expect(screen.getByTestId('tile-checkout-value')).toHaveTextContent('3 held');
-    expect(checkout).toHaveTextContent('97 confirmed · 5 waiting · 2 units re-offered');
+    expect(checkout).toHaveTextContent('97 confirmed · 4 expired · 1 cancelled · 5 waiting · 2 units re-offered');
     const hooks = await screen.findByTestId('tile-webhooks');
     expect(screen.getByTestId('tile-webhooks-value')).toHaveTextContent('7 queued');
     expect(hooks).toHaveTextContent('oldest 1m 15s · 120 delivered · 1 retrying');

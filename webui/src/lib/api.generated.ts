@@ -446,6 +446,10 @@ export interface components {
             readonly held?: number;
             /** @description A sale with checkout: entries waiting, over all products. */
             readonly waitlist?: number;
+            /** @description A sale with checkout: orders whose hold expired (less those a late confirm took back), over all products. */
+            readonly expired?: number;
+            /** @description A sale with checkout: orders cancelled, over all products. */
+            readonly cancelled?: number;
             /** @description A sale with checkout: offers made to waitlist entries so far; a page re-reads its entry when it changes. */
             readonly offers?: number;
         };
@@ -721,6 +725,10 @@ export interface components {
             readonly held?: number;
             /** @description A sale with checkout: entries waiting for this product. */
             readonly waitlist?: number;
+            /** @description A sale with checkout: this product's orders whose hold expired (less those a late confirm took back). */
+            readonly expired?: number;
+            /** @description A sale with checkout: this product's cancelled orders. */
+            readonly cancelled?: number;
         };
         readonly ProductSpec: {
             readonly sku: components["schemas"]["Sku"];
