@@ -48,6 +48,9 @@ def test_holds_confirm_cancel_waitlist_and_expiry(tmp_path) -> None:
         late = _buy(url, "carol")
         assert late.status_code == 410, late.text
         assert late.json()["held"] == 2
+        # Holds are sales to the allocator's figures (a hold's row is not an order's).
+        health = server.health()
+        assert health is not None and health["allocator"]["salesPerCommit"] > 0, health
         assert late.json()["waitlist"] == {"open": True, "length": 0}
 
         joined = requests.post(
