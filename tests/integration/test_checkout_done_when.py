@@ -436,3 +436,96 @@ def test_a_kill_9_of_the_allocator_while_holds_fall_due(tmp_path) -> None:
             timeout_s=60,
             message="every event delivered",
         )
+
+
+@pytest.mark.parametrize("engine", [e for e in ENGINES if e != "sqlite"])
+def test_a_kill_9_of_the_allocator_then_of_redis_while_holds_fall_due(
+    tmp_path, engine: str
+) -> None:
+    """The Redis engine: the allocator frozen and killed, then Redis killed -9; the holds
+    fall due while both are down. Redis restarted from its AOF has every hold; the new
+    allocator expires them (by Redis's clock) before any purchase and offers their units
+    to the waitlist in order, each event in the outbox stream in that order."""
+    with (
+        engine_settings(engine, tmp_path) as (engine_env, redis_server),
+        running_server(
+            tmp_path / "j.db", workers=3, env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN} | engine_env
+        ) as server,
+    ):
+        assert redis_server is not None
+        url, view = server.url, RedisView(redis_server.url)
+        with closing(redis.Redis.from_url(redis_server.url)) as client:
+            client.set(f"{RedisView.TAG}:outbox:on", 1)  # as a host with webhooks on does
+        sale = start_next_sale(url, ADMIN_TOKEN, stock=3, checkout={"holdSeconds": HOLD_S})
+        holds = [_post(url, "/flash-sale/purchase", {"userId": f"h{i}"}).json() for i in range(3)]
+        assert [h["outcome"] for h in holds] == ["held"] * 3
+        places = [_post(url, "/flash-sale/waitlist", {"userId": f"w{i}"}) for i in range(2)]
+        assert [p.json()["place"] for p in places] == [1, 2], [p.text for p in places]
+
+        pid = server.allocator_pid()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            redis_server.kill()  # only what its AOF fsynced is left
+            wait_until(lambda: server.allocator_pid() != pid, 30, message="a new allocator")
+            _until(max(h["expiresAt"] for h in holds), 0.5)  # all due while Redis is down
+        finally:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        redis_server.start()  # from its AOF
+        wait_until(
+            lambda: [row["state"] for row in view.orders(sale["saleId"])][:3] == ["expired"] * 3,
+            60,
+            interval_s=0.2,
+            message="the holds that fell due expired once Redis was back",
+        )
+        orders = {row["user_id"]: row for row in view.orders(sale["saleId"])}
+        expired = [orders[f"h{i}"] for i in range(3)]
+        last_expiry = max(row["changed_at_us"] for row in expired)
+        w0, w1 = orders["w0"], orders["w1"]
+        assert {w0["state"], w1["state"]} <= {"held", "expired"}
+        assert w0["position"] < w1["position"]
+        assert w0["purchased_at_us"] == w1["purchased_at_us"] == last_expiry
+        assert w0["expires_at_us"] == last_expiry + HOLD_S * 1_000_000
+        assert [(e["state"], e["order_id"]) for e in view.waitlist(sale["saleId"])] == [
+            ("offered", w0["order_id"]),
+            ("offered", w1["order_id"]),
+        ]
+        assert "holds fell due while stopped: expired" in server.log()
+
+        # The third unit went back to stock: the next purchase gets it, after the offers.
+        answers: list[requests.Response] = []
+
+        def decided() -> bool:
+            answers.append(_post(url, "/flash-sale/purchase", {"userId": "after"}))
+            return answers[-1].status_code not in (202, 503)
+
+        wait_until(decided, 30, interval_s=0.2, message="a purchase decided after the restart")
+        assert answers[-1].status_code == 201, answers[-1].text
+        after = {row["user_id"]: row for row in view.orders(sale["saleId"])}["after"]
+        assert after["position"] > w1["position"]
+
+        # The events, in the stream in decision order.
+        names = {row["order_id"]: user for user, row in orders.items()}
+        with closing(redis.Redis.from_url(redis_server.url)) as client:
+            stream = client.xrange(f"{RedisView.TAG}:outbox")
+        events = [
+            (fields[b"type"].decode(), names.get(fields[b"order"].decode()))
+            for _, fields in stream
+            if int(fields[b"sale"]) == sale["saleId"]
+        ]
+        assert events[events.index(("order.expired", "h0")) :][:7] == [
+            ("order.expired", "h0"),
+            ("order.held", "w0"),
+            ("waitlist.offered", "w0"),
+            ("order.expired", "h1"),
+            ("order.held", "w1"),
+            ("waitlist.offered", "w1"),
+            ("order.expired", "h2"),
+        ]
+        assert events[:4] == [
+            ("order.held", "h0"),
+            ("order.held", "h1"),
+            ("order.held", "h2"),
+            ("sale.sold_out", None),
+        ]
