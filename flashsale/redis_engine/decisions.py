@@ -42,6 +42,7 @@ from flashsale.records import SaleRecord, SaleTerms
 from flashsale.redis_engine import holds
 from flashsale.redis_engine.jobs import Job, RedisJobs
 from flashsale.redis_engine.store import (
+    EXPIRE_BATCH,
     MAX_BATCH,
     BatchPurchase,
     BatchResult,
@@ -128,6 +129,7 @@ class RedisDecisions:
         self._next_follow_s = 0.0
         self._next_expire_s = 0.0  # monotonic: when the next hold may fall due
         self._token_key = b""  # the store's checkout key (read at recovery)
+        self._holds_shown: tuple[int, holds.Shelves, int] | None = None  # last published
         self._recover_now()
 
     def _recover_now(self) -> None:
@@ -169,7 +171,8 @@ class RedisDecisions:
             job.kind == "expire" for job in self._queue
         ):
             self._next_expire_s = time.monotonic() + EXPIRE_INTERVAL_S
-            self._queue.append(Job(self._store.expire_all, "expire"))
+            # One call (a batch of expiries): purchases read meanwhile are decided next.
+            self._queue.append(Job(self._store.expire, "expire"))
 
     def idle_s(self, heartbeat_s: float) -> float:
         """How long the loop may sleep: until its heartbeat, or the next hold's expiry."""
@@ -401,6 +404,8 @@ class RedisDecisions:
             # Redis's clock, read as ours: the interval bounds what a difference costs.
             due_s = time.monotonic() + (done.next_due_us - time.time_ns() // 1000) / 1e6
             next_s = min(next_s, due_s)
+        if done.expired >= EXPIRE_BATCH:
+            next_s = 0.0  # more are due: the next call once the batches waiting are sent
         self._next_expire_s = next_s
 
     def _publish_holds(
@@ -408,10 +413,14 @@ class RedisDecisions:
     ) -> None:
         """A sale with holds: live units and each product's hold figures on the board."""
         sale = self._sale
-        if sale is None or sale.terms.checkout is None or not (counts or sold or force):
+        if sale is None or sale.terms.checkout is None:
             return
-        offers = counts.get(b"offers", 0)
-        self._board.publish_holds(sold.get("", 0), batch, holds.shelves(sale, sold, counts), offers)
+        figures = (sold.get("", 0), holds.shelves(sale, sold, counts), counts.get(b"offers", 0))
+        if figures == self._holds_shown and not (batch or force):
+            return  # unchanged: the board's readers (the status's stream) key on a change
+        self._holds_shown = figures
+        live, shelves, offers = figures
+        self._board.publish_holds(live, batch, shelves, offers)
 
     def _answer_checkout(self, request: Pending, answer: CheckoutAnswer) -> None:
         reply = checkout_reply(request.seq, request.request_id, answer)

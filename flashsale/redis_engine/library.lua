@@ -324,18 +324,20 @@ local function decide(keys, args)
   end
   local tag = tag_of(current_key)
   local base = tag .. ':sale:' .. sale_id
-  local meta = redis.call('HMGET', base, 'limit', 'starts', 'ends', 'phase', 'version')
+  local meta = redis.call('HMGET', base, 'limit', 'starts', 'ends', 'phase', 'version', 'hold_s')
   local limit, starts, ends = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3])
   local phase, version = meta[4] or 'active', meta[5] or '1'
   local now_text = now_us()
   local now = tonumber(now_text)
-  local terms = terms_of(base)
-  local hold_s = terms.hold_s
+  local hold_s = tonumber(meta[6])  -- nil: no checkout window, a sale is final
   local position = 0
   if hold_s then
-    -- Due holds expire before anything is decided, and their units go to the waitlists.
+    -- Due holds expire before anything is decided, and their units go to the waitlists
+    -- (a batch of them at most: thousands due at once are flashsale_expire's, call by
+    -- call, so that purchases are decided between them).
+    local terms = terms_of(base)
     close_at_end(base, terms, now)
-    while expire_due(tag, base, sale_id, now, now_text, terms, EXPIRE_BATCH) == EXPIRE_BATCH do end
+    expire_due(tag, base, sale_id, now, now_text, terms, EXPIRE_BATCH)
     position = redis.call('LLEN', base .. ':orders')
   end
 

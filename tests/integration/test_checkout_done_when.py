@@ -36,8 +36,8 @@ import redis
 import requests
 
 from stress.api import iso_to_ns
-from stress.servers.webhook_receiver import WebhookReceiver
 from stress.servers.redis_server import RedisServer
+from stress.servers.webhook_receiver import WebhookReceiver
 from tests.support.engines import ENGINES, engine_settings
 from tests.support.sales import start_next_sale
 from tests.support.server import running_server, wait_until
@@ -176,7 +176,7 @@ class RedisView:
 
     def orders(self, sale_id: int) -> list[dict[str, Any]]:
         base = f"{self.TAG}:sale:{sale_id}"
-        with closing(redis.Redis.from_url(self.url, socket_timeout=10)) as client:
+        with closing(_redis(self.url)) as client:
             lines = client.lrange(f"{base}:orders", 0, -1)
             pipe = client.pipeline(transaction=False)
             records = [line.decode().split("\t") for line in lines]
@@ -203,7 +203,7 @@ class RedisView:
 
     def waitlist(self, sale_id: int) -> list[dict[str, Any]]:
         base = f"{self.TAG}:sale:{sale_id}"
-        with closing(redis.Redis.from_url(self.url, socket_timeout=10)) as client:
+        with closing(_redis(self.url)) as client:
             (key,) = client.keys(f"{base}:wl:*") or [None]
             if key is None:
                 return []
@@ -217,6 +217,11 @@ class RedisView:
             }
             for place in range(1, int(fields.get("n", "0")) + 1)
         ]
+
+
+def _redis(url: str) -> Any:
+    """A client whose answers (bytes) the views read as they come."""
+    return redis.Redis.from_url(url, socket_timeout=10)
 
 
 def _view(engine: str, db_path: Path, redis_server: RedisServer | None) -> StoreView:
@@ -454,7 +459,7 @@ def test_a_kill_9_of_the_allocator_then_of_redis_while_holds_fall_due(
     ):
         assert redis_server is not None
         url, view = server.url, RedisView(redis_server.url)
-        with closing(redis.Redis.from_url(redis_server.url)) as client:
+        with closing(_redis(redis_server.url)) as client:
             client.set(f"{RedisView.TAG}:outbox:on", 1)  # as a host with webhooks on does
         sale = start_next_sale(url, ADMIN_TOKEN, stock=3, checkout={"holdSeconds": HOLD_S})
         holds = [_post(url, "/flash-sale/purchase", {"userId": f"h{i}"}).json() for i in range(3)]
@@ -507,7 +512,7 @@ def test_a_kill_9_of_the_allocator_then_of_redis_while_holds_fall_due(
 
         # The events, in the stream in decision order.
         names = {row["order_id"]: user for user, row in orders.items()}
-        with closing(redis.Redis.from_url(redis_server.url)) as client:
+        with closing(_redis(redis_server.url)) as client:
             stream = client.xrange(f"{RedisView.TAG}:outbox")
         events = [
             (fields[b"type"].decode(), names.get(fields[b"order"].decode()))
