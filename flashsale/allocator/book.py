@@ -408,17 +408,18 @@ class StockBook:
             heapq.heappop(expiry)  # confirmed, cancelled or extended since: stale
         return None
 
-    def expire_due(self, now_us: int) -> int:
-        """Expire every hold due at `now_us`, offering each unit to its waitlist.
-        Returns how many expired."""
+    def expire_due(self, now_us: int, limit: int | None = None) -> int:
+        """Expire the holds due at `now_us` (at most `limit`, earliest first), offering
+        each unit to its waitlist. Returns how many expired."""
         count = 0
-        while True:
+        while limit is None or count < limit:
             at_us = self.next_expiry_us()
             if at_us is None or not due(at_us, now_us):
                 return count
             _, order_id = heapq.heappop(self._expiry)
             self.release(self.holds[order_id], EXPIRED, now_us)
             count += 1
+        return count
 
     def release(self, hold: Hold, state: str, now_us: int) -> None:
         """A held unit ends (`state`: expired or cancelled): its slot goes to the first
