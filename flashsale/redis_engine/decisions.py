@@ -57,6 +57,7 @@ class SaleSettings:
     first: SaleTerms
     rate_limit: int
     rate_window_s: int
+    webhooks: bool = False  # this host has a webhook URL: decisions append to the outbox
 
 
 class RedisHealth:
@@ -240,6 +241,8 @@ class RedisDecisions:
     # -- the calls (on the Redis thread) ------------------------------------------------
     def _recover(self) -> tuple[SaleRecord, dict[str, int]]:
         self._store.load_library()
+        if self._settings.webhooks:  # before any decision of this host's
+            self._store.enable_outbox()
         sale_id = self._store.first_sale(self._settings.first)
         _, sold, _ = self._store.state()
         return self._store.sale(sale_id), sold
