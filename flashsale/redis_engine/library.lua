@@ -589,9 +589,14 @@ end
 -- while it holds the lease, so a sender that lost it (stopped, cut off) changes nothing.
 
 -- KEYS[1]: TAG:current. ARGV: host id, lease ms. Takes the lease if it is free, or keeps
--- it if this host holds it. Returns 1 if this host holds it now, else 0.
+-- it if this host holds it. Returns 1 if this host holds it now, else 0. With lease ms
+-- 0, lets it go if this host holds it (a sender that stops).
 local function outbox_lease(keys, args)
   local lease = tag_of(keys[1]) .. ':outbox:lease'
+  if args[2] == '0' then
+    if redis.call('GET', lease) == args[1] then redis.call('DEL', lease) end
+    return 0
+  end
   if redis.call('SET', lease, args[1], 'NX', 'PX', args[2]) then return 1 end
   if redis.call('GET', lease) == args[1] then
     redis.call('PEXPIRE', lease, args[2])

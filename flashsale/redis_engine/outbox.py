@@ -257,9 +257,9 @@ class RedisProgress:
 
     def close(self) -> None:
         if self._leading:
-            # If the lease is still this sender's, it lapses now: another host's goes on.
+            # If the lease is still this sender's, it goes now: another host's goes on.
             with contextlib.suppress(RedisError, RedisClusterException):
-                self._store.call("flashsale_outbox_lease", self.host_id, 1)
+                self._store.call("flashsale_outbox_lease", self.host_id, 0)
         self._store.close()
 
 
