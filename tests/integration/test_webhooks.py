@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis as redis_client
 import requests
 
 from flashsale.clock import iso_from_us
@@ -250,3 +251,48 @@ def test_a_receiver_that_hangs_never_slows_a_purchase(engine, start_server):
         receiver.hang_for(0)
         receiver._release.set()
         _assert_everything_arrived(server, receiver, engine)
+
+
+def _lease_pid(redis: RedisServer) -> int | None:
+    """The pid of the sender holding the outbox lease (its host id: host/pid/random)."""
+    client = redis_client.Redis.from_url(redis.url)
+    try:
+        holder = client.get("{flashsale}:outbox:lease")
+    finally:
+        client.close()
+    return int(holder.decode().split("/")[1]) if holder else None
+
+
+@pytest.mark.skipif(redis_server_binary() is None, reason="redis-server is not installed")
+def test_two_hosts_on_one_redis_deliver_every_event_one_sender_at_a_time(start_server, tmp_path):
+    with RedisServer(tmp_path / "redis") as redis, WebhookReceiver(SECRET) as receiver:
+        engine = Engine(redis)
+        env = engine.env(FLASHSALE_STOCK="60", **PATIENT, **webhook_env(receiver.url))
+        hosts = [start_server(db_name=f"host-{n}.db", workers=2, env=env) for n in range(2)]
+        for n, host in enumerate(hosts):
+            burst(host.url, [f"first-{n}-{i}" for i in range(20)], processes=2)
+        _assert_everything_arrived(hosts[0], receiver, engine)
+        # One sender delivered it all: nothing twice, and the hosts' counts add up.
+        assert len(receiver.received()) == receiver.requests == 40
+        assert receiver.counts.get("duplicate", 0) == 0
+        figures = [_webhooks(host) for host in hosts]
+        assert all(f["alive"] for f in figures)
+        assert sorted(f["deliveries"]["delivered"] for f in figures) == [0, 40]
+        leader = _lease_pid(redis)
+        assert leader in {f["pid"] for f in figures}
+
+        # The leader's sender is killed mid-delivery: the other host's (or its restarted
+        # one) takes the lease once it lapses and sends everything, at least once.
+        receiver.hang_for(600)
+        for n, host in enumerate(hosts):
+            burst(host.url, [f"then-{n}-{i}" for i in range(10)], processes=2)
+        wait_until(lambda: receiver.requests >= 44, SETTLE_S, message="deliveries in flight")
+        os.kill(leader, signal.SIGKILL)
+        wait_until(
+            lambda: _lease_pid(redis) not in (None, leader), SETTLE_S, message="a new lease holder"
+        )
+        receiver.hang_for(0)
+        receiver._release.set()
+        _assert_everything_arrived(hosts[1], receiver, engine)
+        assert len(receiver.received()) == 61  # 60 orders and the sold-out
+        wait_until(lambda: _webhooks(hosts[0])["backlog"] == 0, SETTLE_S, message="no backlog")
