@@ -117,6 +117,8 @@ local function decide(keys, args)
   local phase, version = meta[4] or 'active', meta[5] or '1'
   local now_text = now_us()
   local now = tonumber(now_text)
+  -- Webhooks off (the usual case): one look for the whole batch, no event made.
+  local outbox_on = redis.call('EXISTS', tag .. ':outbox:on') == 1
 
   -- Read everything the batch needs.
   local count = (n - 2) / 4
@@ -198,7 +200,9 @@ local function decide(keys, args)
           mine[#mine + 1] = {line = record, sku = sku}
           changed_users[user] = true
           new_orders[#new_orders + 1] = record
-          new_events[#new_events + 1] = {k = k, position = sold_total, sold_out = sold[sku] == stock[sku]}
+          if outbox_on then
+            new_events[#new_events + 1] = {k = k, position = sold_total, sold_out = sold[sku] == stock[sku]}
+          end
           outcome = CONFIRMED
         end
       end
