@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +30,7 @@ from flashsale.errors import JournalLocked
 from flashsale.journal_room import Room, disk_full
 from flashsale.journal_sales import insert_product, products_of_sale
 from flashsale.records import OrderRecord, SaleRecord, SaleTerms
-from flashsale.webhooks.outbox import OUTBOX_TABLE, Outbox
+from flashsale.webhooks.outbox import INSERT_EVENT, OUTBOX_TABLE, Outbox
 
 # A change decided among a batch's sales: (the index of the sale it comes before, SQL, parameters).
 Write = tuple[int, str, tuple[object, ...]]
@@ -485,7 +485,10 @@ class Journal:
         stay prepared in the cache): a third cheaper than one INSERT per row,
         and SQLite runs each one without taking the GIL back between rows.
         `writes`: the other changes decided among them (holds, their ends, the
-        waitlist), each run before the order at its index, so in decision order.
+        waitlist), each run before the order at its index, so in decision order;
+        a run of the same statement goes in one `executemany`. Their outbox events
+        go last, in their order: no other row depends on them, and the holds of a
+        batch then form one run instead of alternating with their events.
         """
         with self._transaction():
             if outbox is not None:
@@ -493,12 +496,15 @@ class Journal:
             if not writes:
                 self._insert(orders, 0, len(orders))
                 return
+            events = [params for _, sql, params in writes if sql == INSERT_EVENT]
             start = 0
-            for at, sql, params in writes:
+            for at, sql, rows in _runs(w for w in writes if w[1] != INSERT_EVENT):
                 self._insert(orders, start, at)
-                self._db.execute(sql, params)
+                self._db.executemany(sql, rows)
                 start = at
             self._insert(orders, start, len(orders))
+            if events:
+                self._db.executemany(INSERT_EVENT, events)
 
     def _insert(self, orders: Sequence[OrderRecord], start: int, end: int) -> None:
         for rows in _INSERT_SIZES:
@@ -638,3 +644,17 @@ class JournalReader:
             "sale_id = ? AND position > ? ORDER BY position LIMIT ?",
             (sale_id, position, limit),
         )
+
+
+def _runs(writes: Iterable[Write]) -> Iterator[tuple[int, str, list[tuple[object, ...]]]]:
+    """Consecutive writes of the same statement at the same index, as one run."""
+    run: tuple[int, str, list[tuple[object, ...]]] | None = None
+    for at, sql, params in writes:
+        if run is not None and run[0] == at and run[1] == sql:
+            run[2].append(params)
+            continue
+        if run is not None:
+            yield run
+        run = (at, sql, [params])
+    if run is not None:
+        yield run

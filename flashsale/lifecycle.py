@@ -44,7 +44,7 @@ from flashsale.redis_engine.decisions import SaleSettings
 from flashsale.redis_engine.durability import Durability, NotDurable, check_durability
 from flashsale.redis_engine.outbox import redis_outbox
 from flashsale.redis_engine.store import RedisStore
-from flashsale.serving.worker import when_stopping
+from flashsale.serving.worker import FlashSaleWorker, when_serving, when_stopping
 from flashsale.shm.breaker_board import BreakerBoard
 from flashsale.shm.file_lock import RangeLocks
 from flashsale.shm.rate_table import NUM_STRIPES, RateTable
@@ -318,7 +318,11 @@ def post_fork(server: Arbiter, worker: Worker) -> None:
     limit_repeated_log_records()  # inherited; a no-op unless a handler is new
     runtime.slot = worker.flashsale_slot
     if runtime.slot is not None:
-        runtime.slots.set_pid(runtime.slot, os.getpid())
+        # Counted alive (health, metrics) once it listens, not while it boots.
+        slot, pid = runtime.slot, os.getpid()
+        when_serving(lambda: runtime.slots.set_pid(slot, pid))
+    if isinstance(worker, FlashSaleWorker):
+        worker.masters_signal_queue = server.SIG_QUEUE
     runtime.lock.forget_in_child()
     if runtime.supervisor is not None:
         runtime.supervisor.forget_in_child()

@@ -29,7 +29,7 @@ from typing import Protocol
 from flashsale.admin_commands import AdminAnswer, AdminRequest
 from flashsale.allocator.accepting import Acceptor
 from flashsale.allocator.admin import AdminDesk
-from flashsale.allocator.book import StockBook
+from flashsale.allocator.book import INSERT_HOLD, StockBook
 from flashsale.allocator.commits import CommitGroup, CommitPipeline
 from flashsale.allocator.deciding import decide_purchases
 from flashsale.allocator.holds import decide_checkout
@@ -321,7 +321,9 @@ class Allocator:
         orders = group.orders
         if group.counts is not None:
             live, shelves, offers = group.counts
-            self.board.publish_holds(live, len(orders), shelves, offers)
+            # A hold is a sale too (its row is one of the writes, not an order).
+            holds = sum(1 for _, sql, _ in group.writes if sql == INSERT_HOLD)
+            self.board.publish_holds(live, len(orders) + holds, shelves, offers)
             return
         self.board.publish_sold(orders[-1].position, len(orders), self._product_totals(orders))
 

@@ -27,7 +27,6 @@ from flashsale.api.problems import NOT_FOUND, HTTPProblem
 from flashsale.api.representations import sale_resource_json
 from flashsale.catalogue import ProductSettings
 from flashsale.clock import now_us
-from flashsale.errors import InvalidSale
 from flashsale.shm.sale_board import SaleBoard
 
 
@@ -42,12 +41,6 @@ async def create_sale(
     async with access.refusals_recorded(req, attempt):
         attempt.body = await read_json_body(req)
         terms, replaces = new_sale(attempt.body, default_product)
-        if terms.checkout is not None and engine != "sqlite":
-            # Holds are decided by the SQLite allocator only, for now (issue 24).
-            raise InvalidSale(
-                "Checkout not available",
-                f"the {engine} engine does not hold units yet: send checkout null",
-            )
         key = idempotency_key(req)
         command = CreateSale(
             terms, replaces, if_match(req), key, fingerprint(attempt.body) if key else None

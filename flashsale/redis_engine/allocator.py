@@ -38,13 +38,18 @@ class RedisAllocator(Allocator):
         pass  # probing Redis is one of its jobs (decisions.py)
 
     def _idle_s(self) -> float:
-        return HEARTBEAT_S  # no holds to wake for: checkout sales are refused here for now
+        """Until the heartbeat, or when the next hold falls due (Redis's expiry set)."""
+        return self._redis.idle_s(HEARTBEAT_S)
 
     def _expire_holds(self) -> None:
-        pass
+        """Due holds are expired in Redis, by its clock (flashsale_expire): queued as a
+        call of the Redis thread, between the batches."""
+        self._redis.expire_if_due()
 
     def _decide(self, batch: list[Pending]) -> None:
         self._redis.add([item for item in batch if item.kind == Kind.PURCHASE])
         for item in batch:
             if item.kind == Kind.ADMIN:
                 self._redis.admin(item)
+            elif item.kind == Kind.CHECKOUT:
+                self._redis.checkout(item)

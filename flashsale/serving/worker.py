@@ -22,6 +22,13 @@ What it changes of gunicorn's `ASGIWorker`, and why:
   it calls what the app registered with `when_stopping`: gunicorn waits up to
   `graceful_timeout` for every connection to end, and a live page's event
   stream would never end by itself.
+- A stop signal that comes while the worker boots is not lost. Until the worker
+  installs its own handlers, the master's, inherited at the fork, catch its
+  signals and queue them in the master's queue (the child's copy), which nobody
+  reads: the master's graceful stop would then wait `graceful_timeout` for a
+  worker that never heard it. The worker reads that queue once its handlers are in.
+- It calls what the app registered with `when_serving` once it is listening, so
+  that health counts a worker as alive only when it can serve.
 
 Gunicorn's worker timeout still watches the event loop: the worker's main
 coroutine reports to the master once a second, so a loop stuck in a blocking
@@ -33,6 +40,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import queue
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -63,15 +72,25 @@ class ListenBacklogLoop(uvloop.Loop):
         return await super().create_server(*args, **kwargs)
 
 
-# What to call when this process's worker begins to stop.
+# What to call when this process's worker begins to stop, and once it serves.
 _on_stopping: list[Callable[[], None]] = []
+_on_serving: list[Callable[[], None]] = []
 
 
 def when_stopping(callback: Callable[[], None]) -> None:
     _on_stopping.append(callback)
 
 
+def when_serving(callback: Callable[[], None]) -> None:
+    _on_serving.append(callback)
+
+
 class FlashSaleWorker(gasgi.ASGIWorker):
+    # The master's signal queue as this process inherited it (given by the post_fork
+    # hook): where the master's handlers put the signals that came before ours.
+    masters_signal_queue: queue.SimpleQueue[int] | None = None
+    _serving = False
+
     # gunicorn says "stop" by setting `alive` to False, from several places.
     @property
     def alive(self) -> bool:
@@ -85,8 +104,29 @@ class FlashSaleWorker(gasgi.ASGIWorker):
                 callback()
 
     def notify(self) -> None:
+        # First called from the serving loop, once the worker listens.
         super().notify()
         self._memory_return.note_open(self.nr_conns)
+        if not self._serving:
+            self._serving = True
+            for callback in _on_serving:
+                callback()
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        self._act_on_signals_that_came_while_booting()
+
+    def _act_on_signals_that_came_while_booting(self) -> None:
+        caught = self.masters_signal_queue
+        while caught is not None:
+            try:
+                signum = caught.get_nowait()
+            except queue.Empty:
+                return
+            if signum == signal.SIGTERM:
+                self.handle_exit_signal()
+            elif signum in (signal.SIGINT, signal.SIGQUIT):
+                self.handle_quit_signal()
 
     def init_process(self) -> None:
         if not (ASGIProtocol._check_h1c_protocol_available() and ASGIProtocol._h1c_has_limits):

@@ -7,7 +7,8 @@ when the decision is made (so every delivery of an event sends the same bytes); 
 
 from __future__ import annotations
 
-import secrets
+import itertools
+import os
 from typing import Any, NamedTuple
 
 import orjson
@@ -22,7 +23,6 @@ ORDER_CANCELLED = "order.cancelled"
 WAITLIST_OFFERED = "waitlist.offered"
 SALE_SOLD_OUT = "sale.sold_out"
 EVENT_ID_PREFIX = "evt_"
-EVENT_ID_RANDOM_BYTES = 12  # 24 hex digits
 
 
 class WebhookEvent(NamedTuple):
@@ -36,8 +36,24 @@ class WebhookEvent(NamedTuple):
     payload: str
 
 
-def new_event_id() -> str:
-    return EVENT_ID_PREFIX + secrets.token_hex(EVENT_ID_RANDOM_BYTES)
+class _EventIds:
+    """`evt_` and 24 hex digits: 64 random bits drawn once per process, then a count.
+    Unique across processes and restarts without a system call per event (one for each
+    cost the allocator about 10 µs a decision)."""
+
+    def __init__(self) -> None:
+        self._pid = 0
+        self._prefix = ""
+        self._count = itertools.count()
+
+    def next(self) -> str:
+        if self._pid != os.getpid():  # a new process (forked): its own random bits
+            self._pid, self._prefix = os.getpid(), os.urandom(8).hex()
+            self._count = itertools.count()
+        return f"{EVENT_ID_PREFIX}{self._prefix}{next(self._count) & 0xFFFFFFFF:08x}"
+
+
+new_event_id = _EventIds().next
 
 
 def event(

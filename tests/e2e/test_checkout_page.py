@@ -2,7 +2,7 @@
 held unit, sees it count down and pays (confirmed); shopper B wins the last unit;
 shopper C, on a page of their own, finds it sold out and joins the waitlist; B's hold
 expires and C's page shows the unit offered to C as a hold, which C pays for. The
-dashboard then counts the confirmed units and shows the webhook backlog.
+dashboard then counts the confirmed and expired units and shows the webhook backlog.
 
 Screenshots at desktop and phone width go to tests/e2e/artifacts/ (and to
 FLASHSALE_CHECKOUT_SHOTS, when set, for review).
@@ -113,6 +113,8 @@ def test_holds_pay_expire_and_go_to_the_waitlist(
     dashboard = open_page(f"{server.url}/dashboard", viewport=DESKTOP)
     expect(dashboard.get_by_test_id("tile-checkout-value")).to_have_text("0 held")
     expect(dashboard.get_by_test_id("tile-checkout")).to_contain_text("2 confirmed")
+    expect(dashboard.get_by_test_id("tile-checkout-expired")).to_have_text("1 expired")
+    expect(dashboard.get_by_test_id("tile-checkout-cancelled")).to_have_text("0 cancelled")
     expect(dashboard.get_by_test_id("tile-checkout")).to_contain_text("1 unit re-offered")
     expect(dashboard.get_by_test_id("tile-webhooks-value")).to_contain_text("queued")
     shot(dashboard, "checkout-dashboard-desktop")

@@ -1,4 +1,4 @@
-"""Checkout holds and the waitlist against a real server (the SQLite engine): a hold,
+"""Checkout holds and the waitlist against a real server (in both engines): a hold,
 its confirm (twice, and with another paymentRef), a cancel that offers the unit to the
 first on the waitlist, the offered hold's token read with the waitlist token, wrong
 tokens, and a hold that expires by the allocator's clock."""
@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import requests
 
 from stress.servers.webhook_receiver import WebhookReceiver
+from tests.support.engines import ENGINES, engine_settings
 from tests.support.sales import admin_headers, start_next_sale
 from tests.support.server import running_server, wait_until
 from tests.support.webhooks import SECRET, outbox_rows, webhook_env
@@ -33,9 +35,13 @@ def _order(url: str, order_id: str, action: str, token: str, **body: Any) -> req
     )
 
 
-def test_holds_confirm_cancel_waitlist_and_expiry(tmp_path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_holds_confirm_cancel_waitlist_and_expiry(tmp_path, engine: str) -> None:
     env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN, "FLASHSALE_CHECKOUT_TOKEN": SHOP_TOKEN}
-    with running_server(tmp_path / "j.db", workers=2, env=env) as server:
+    with (
+        engine_settings(engine, tmp_path) as (engine_env, _),
+        running_server(tmp_path / "j.db", workers=2, env=env | engine_env) as server,
+    ):
         url = server.url
         sale = start_next_sale(
             url, ADMIN_TOKEN, stock=2, checkout={"holdSeconds": 5, "extendSeconds": 5}
@@ -48,6 +54,9 @@ def test_holds_confirm_cancel_waitlist_and_expiry(tmp_path) -> None:
         late = _buy(url, "carol")
         assert late.status_code == 410, late.text
         assert late.json()["held"] == 2
+        # Holds are sales to the allocator's figures (a hold's row is not an order's).
+        health = server.health()
+        assert health is not None and health["allocator"]["salesPerCommit"] > 0, health
         assert late.json()["waitlist"] == {"open": True, "length": 0}
 
         joined = requests.post(
