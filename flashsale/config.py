@@ -575,8 +575,7 @@ class Settings:
     webhook_url: str | None = optional(
         Text(
             "FLASHSALE_WEBHOOK_URL",
-            "where the shop's backend receives the sale's events, signed per Standard Webhooks "
-            "(sqlite engine)",
+            "where the shop's backend receives the sale's events, signed per Standard Webhooks",
             check=_webhook_url,
             form="an `http://` or `https://` URL",
             unset="webhooks off: nothing is written to the outbox",
@@ -681,10 +680,6 @@ class Settings:
             return
         if self.webhook_secret is None:
             raise ConfigError(f"{_env('webhook_url')} needs {secret} (the key that signs them)")
-        if self.engine != "sqlite":
-            raise ConfigError(
-                f"{_env('webhook_url')}: webhooks are sent by the sqlite engine only (for now)"
-            )
 
     @property
     def webhooks_on(self) -> bool:

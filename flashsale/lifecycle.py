@@ -42,6 +42,7 @@ from flashsale.records import SaleTerms
 from flashsale.redis_engine.allocator import RedisAllocator
 from flashsale.redis_engine.decisions import SaleSettings
 from flashsale.redis_engine.durability import Durability, NotDurable, check_durability
+from flashsale.redis_engine.outbox import redis_outbox
 from flashsale.redis_engine.store import RedisStore
 from flashsale.serving.worker import FlashSaleWorker, when_serving, when_stopping
 from flashsale.shm.breaker_board import BreakerBoard
@@ -253,7 +254,8 @@ def _run_sender(runtime: Runtime, master_pid: int) -> None:
         max_age_s=settings.webhook_max_age_s,
         concurrency=settings.webhook_concurrency,
     )
-    WebhookSender(sender, runtime.webhook_board).run(parent_pid=master_pid)
+    outbox = redis_outbox(redis_store(settings)) if settings.engine == "redis" else None
+    WebhookSender(sender, runtime.webhook_board, outbox).run(parent_pid=master_pid)
 
 
 def _run_allocator(runtime: Runtime, master_pid: int) -> None:
@@ -274,7 +276,9 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
         "lock": runtime.lock,
     }
     if settings.engine == "redis":
-        sale = SaleSettings(first, settings.rate_limit, settings.rate_window_s)
+        sale = SaleSettings(
+            first, settings.rate_limit, settings.rate_window_s, webhooks=settings.webhooks_on
+        )
         RedisAllocator(store=redis_store(settings), sale_settings=sale, **common).run(
             parent_pid=master_pid
         )

@@ -71,6 +71,7 @@ class SaleSettings:
     first: SaleTerms
     rate_limit: int
     rate_window_s: int
+    webhooks: bool = False  # this host has a webhook URL: decisions append to the outbox
 
 
 class RedisHealth:
@@ -295,6 +296,8 @@ class RedisDecisions:
         """The sale, and (a sale with holds) the holds that fell due while no allocator
         ran expired first, before any purchase is decided here."""
         self._store.load_library()
+        if self._settings.webhooks:  # before any decision of this host's
+            self._store.enable_outbox()
         sale_id = self._store.first_sale(self._settings.first)
         self._token_key = self._store.checkout_key()
         sale = self._store.sale(sale_id)

@@ -24,6 +24,14 @@ Keys: one hash tag (`{flashsale}` by default), so they share one cluster slot.
   TAG:idempotency:KEY       a new sale's Idempotency-Key: fingerprint TAB sale id (expires)
   TAG:audit                 list: the audit trail, one JSON entry per admin action (its
                             seq is its place in the list, from 1); never trimmed
+  TAG:outbox:on             exists while webhooks are on (a host with a webhook URL sets it)
+  TAG:outbox                stream: the webhook events, appended with their decisions
+  TAG:outbox:lease          the host id of the one sender delivering (SET NX PX, renewed)
+  TAG:outbox:through        stream id: every event up to it is finished (delivered or given up)
+  TAG:outbox:finished       set: ids after `through` finished out of order
+  TAG:outbox:finished_count events finished since the stream began (the backlog's other half)
+  TAG:outbox:retrying       hash: id -> attempts TAB next try (us) TAB last error
+  TAG:outbox:given_up       hash: id -> the given-up event's record (JSON), for the operator
 
 An order's record: order_id TAB user TAB sku TAB position TAB sku_position TAB
 unit TAB purchased_at_us. A decision: outcome TAB record (empty without an order).
@@ -329,6 +337,8 @@ local function decide(keys, args)
   local phase, version = meta[4] or 'active', meta[5] or '1'
   local now_text = now_us()
   local now = tonumber(now_text)
+  -- Webhooks off (the usual case): one look for the whole batch, no event made.
+  local outbox_on = redis.call('EXISTS', tag .. ':outbox:on') == 1
   local hold_s = tonumber(meta[6])  -- nil: no checkout window, a sale is final
   local position = 0
   if hold_s then
@@ -374,7 +384,7 @@ local function decide(keys, args)
   end
 
   -- Decide, in the batch's order (its arrival order at the allocator).
-  local decisions, new_decisions, new_orders = {}, {}, {}
+  local decisions, new_decisions, new_orders, new_events = {}, {}, {}, {}
   local changed_users, counted_users = {}, {}
   for k = 1, count do
     local user, sku = users[k], skus[k]
@@ -446,6 +456,9 @@ local function decide(keys, args)
           mine[#mine + 1] = {line = record, sku = sku}
           changed_users[user] = true
           new_orders[#new_orders + 1] = record
+          if outbox_on then
+            new_events[#new_events + 1] = {k = k, position = sold_total, sold_out = sold[sku] == stock[sku]}
+          end
           outcome = CONFIRMED
         end
       end
@@ -481,6 +494,18 @@ local function decide(keys, args)
     end
     redis.call('HSET', base .. ':buyers', unpack(buyers))
     redis.call('HSET', base .. ':sold', unpack(sold_fields))
+  end
+  -- Each final sale's order.confirmed (flashsale.webhooks.events.order_confirmed's data)
+  -- and a product's sale.sold_out when its last unit went.
+  for _, made in ipairs(new_events) do
+    local k = made.k
+    local order_id, sale_number = uuid(ids[k]), tonumber(sale_id)
+    outbox_add(tag, 'order.confirmed', order_id, sale_id, now_text,
+      {orderId = order_id, saleId = sale_number, userId = users[k], sku = skus[k],
+       position = made.position, purchasedAtUs = now_text, state = 'confirmed'})
+    if made.sold_out then
+      outbox_add(tag, 'sale.sold_out', nil, sale_id, now_text, {saleId = sale_number, sku = skus[k]})
+    end
   end
   for j, user in ipairs(user_list) do
     if counted_users[user] then
@@ -829,6 +854,69 @@ local function admin(keys, args)
 end
 
 
+-- The webhook sender's side of the outbox (flashsale/redis_engine/outbox.py): one sender
+-- at a time across hosts, the holder of TAG:outbox:lease; its progress is written only
+-- while it holds the lease, so a sender that lost it (stopped, cut off) changes nothing.
+
+-- KEYS[1]: TAG:current. ARGV: host id, lease ms. Takes the lease if it is free, or keeps
+-- it if this host holds it. Returns 1 if this host holds it now, else 0. With lease ms
+-- 0, lets it go if this host holds it (a sender that stops).
+local function outbox_lease(keys, args)
+  local lease = tag_of(keys[1]) .. ':outbox:lease'
+  if args[2] == '0' then
+    if redis.call('GET', lease) == args[1] then redis.call('DEL', lease) end
+    return 0
+  end
+  if redis.call('SET', lease, args[1], 'NX', 'PX', args[2]) then return 1 end
+  if redis.call('GET', lease) == args[1] then
+    redis.call('PEXPIRE', lease, args[2])
+    return 1
+  end
+  return 0
+end
+
+-- Whether stream id `a` is at or before `b` ('ms-seq', both parts exact in a double).
+local function id_at_or_before(a, b)
+  local a_ms, a_seq = string.match(a, '^(%d+)-(%d+)$')
+  local b_ms, b_seq = string.match(b, '^(%d+)-(%d+)$')
+  a_ms, b_ms = tonumber(a_ms), tonumber(b_ms)
+  return a_ms < b_ms or (a_ms == b_ms and tonumber(a_seq) <= tonumber(b_seq))
+end
+
+-- KEYS[1]: TAG:current. ARGV: host id, lease ms, what happened to event (stream id) ARGV[4]:
+-- 'failed' (then attempts, next try in us, error), 'delivered', or 'gave_up' (then its
+-- record as JSON). A finished event joins the finished set, and `through` moves over
+-- every finished event that follows it. Returns 0 (nothing written) if the lease is
+-- not this host's, else `through`.
+local function outbox_record(keys, args)
+  local out = tag_of(keys[1]) .. ':outbox'
+  if redis.call('GET', out .. ':lease') ~= args[1] then return 0 end
+  redis.call('PEXPIRE', out .. ':lease', args[2])
+  local what, id = args[3], args[4]
+  local through = redis.call('GET', out .. ':through') or '0-0'
+  if what == 'failed' then
+    redis.call('HSET', out .. ':retrying', id, args[5] .. '\t' .. args[6] .. '\t' .. args[7])
+    return through
+  end
+  redis.call('HDEL', out .. ':retrying', id)
+  if what == 'gave_up' then redis.call('HSET', out .. ':given_up', id, args[5]) end
+  if id_at_or_before(id, through) or redis.call('SADD', out .. ':finished', id) == 0 then
+    return through  -- finished before (a delivery sent again): counted once
+  end
+  redis.call('INCR', out .. ':finished_count')
+  while true do
+    local next_ones = redis.call('XRANGE', out, '(' .. through, '+', 'COUNT', 64)
+    local moved = false
+    for _, entry in ipairs(next_ones) do
+      if redis.call('SREM', out .. ':finished', entry[1]) == 0 then break end
+      through, moved = entry[1], true
+    end
+    if not moved or #next_ones < 64 or through ~= next_ones[#next_ones][1] then break end
+  end
+  redis.call('SET', out .. ':through', through)
+  return through
+end
+
 -- KEYS[1]: TAG:current. Expires at most EXPIRE_BATCH holds of the current sale due by
 -- Redis's clock (and closes its waitlists once it has ended). Every host's allocator may
 -- call it: it changes nothing twice. Returns {sale id, how many expired, the next expiry
@@ -1050,3 +1138,5 @@ redis.register_function('flashsale_start_sale', start_sale)
 redis.register_function('flashsale_first_sale', first_sale)
 redis.register_function('flashsale_admin', admin)
 redis.register_function{function_name = 'flashsale_state', callback = state, flags = {'no-writes'}}
+redis.register_function('flashsale_outbox_lease', outbox_lease)
+redis.register_function('flashsale_outbox_record', outbox_record)

@@ -166,6 +166,25 @@ class RedisStore:
         node: ClusterNode = cluster.get_node_from_key(self._current)  # type: ignore[no-untyped-call]
         return node
 
+    def enable_outbox(self) -> None:
+        """Webhooks on: from now on every decision appends its events to the outbox stream
+        (library.lua's outbox_add), whichever host makes it."""
+        self._client.set(f"{self._tag}:outbox:on", 1)
+
+    @property
+    def client(self) -> redis.Redis | RedisCluster:
+        """The connection, for the webhook sender's reads (flashsale.redis_engine.outbox)."""
+        return self._client
+
+    @property
+    def key_tag(self) -> str:
+        """`{flashsale}`: what every key of the engine starts with."""
+        return self._tag
+
+    def call(self, function: str, *args: Any) -> Any:
+        """A function of the library by name (loaded first if the server has none)."""
+        return self._call(function, *args)
+
     def first_sale(self, terms: SaleTerms) -> int:
         """The current sale's id, after creating the first one if the store has none."""
         sale_id, _ = self._call("flashsale_first_sale", *_sale_args(terms))

@@ -129,6 +129,14 @@ class OutboxReader:
             raise
         return int(count), oldest
 
+    def backlog_after(self, seq: int, loaded: int) -> tuple[int, int | None]:
+        unread, oldest = self.count_after(seq)
+        return loaded + unread, oldest
+
+    def prune(self, through_seq: int, before_us: int) -> None:
+        """Nothing: the journal has one writer, the allocator, and this is a read-only view
+        (the table grows with the journal's orders, which are kept too)."""
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()

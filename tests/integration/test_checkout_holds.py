@@ -15,7 +15,7 @@ from stress.servers.webhook_receiver import WebhookReceiver
 from tests.support.engines import ENGINES, engine_settings
 from tests.support.sales import admin_headers, start_next_sale
 from tests.support.server import running_server, wait_until
-from tests.support.webhooks import SECRET, outbox_rows, webhook_env
+from tests.support.webhooks import SECRET, outbox_rows, redis_outbox_rows, webhook_env
 
 ADMIN_TOKEN = "admin-token-for-checkout"
 SHOP_TOKEN = "shop-token-for-checkout"
@@ -137,14 +137,18 @@ def _sold_in_admin_list(url: str, sale_id: int) -> int:
     return int(sale["sold"])
 
 
-def test_each_hold_event_reaches_the_receiver_in_order_per_order(tmp_path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_hold_event_reaches_the_receiver_in_order_per_order(tmp_path, engine: str) -> None:
     """Held, sold out, cancelled, offered, confirmed, expired, held and sold out again:
-    each event in the outbox in decision order, and each delivered signed, each order's
-    in its order."""
+    each event in the outbox (the journal's table, or Redis's stream) in decision order,
+    and each delivered signed, each order's in its order."""
     env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN, **webhook_env("")}
-    with WebhookReceiver(SECRET) as receiver:
+    with (
+        engine_settings(engine, tmp_path) as (engine_env, redis),
+        WebhookReceiver(SECRET) as receiver,
+    ):
         env["FLASHSALE_WEBHOOK_URL"] = receiver.url
-        with running_server(tmp_path / "j.db", workers=2, env=env) as server:
+        with running_server(tmp_path / "j.db", workers=2, env=env | engine_env) as server:
             url = server.url
             sale = start_next_sale(
                 url, ADMIN_TOKEN, stock=2, checkout={"holdSeconds": 5, "extendSeconds": 0}
@@ -174,9 +178,8 @@ def test_each_hold_event_reaches_the_receiver_in_order_per_order(tmp_path) -> No
             assert dan["outcome"] == "held"
             assert _sold_in_admin_list(url, sale["saleId"]) == 2
 
-            outbox = [
-                row for row in outbox_rows(server.db_path) if row["sale_id"] == sale["saleId"]
-            ]
+            rows = outbox_rows(server.db_path) if redis is None else redis_outbox_rows(redis.url)
+            outbox = [row for row in rows if row["sale_id"] == sale["saleId"]]
             cat_order = next(
                 json.loads(row["payload"])["data"]["orderId"]
                 for row in outbox
@@ -213,3 +216,24 @@ def test_each_hold_event_reaches_the_receiver_in_order_per_order(tmp_path) -> No
             assert confirmed.data["paymentRef"] == "p"
             offered = next(a for a in arrived if a.type == "waitlist.offered")
             assert offered.data["userId"] == "cat" and offered.data["place"] == 1
+            # The same payload in both engines: events.py's fields, in its order.
+            held = next(a for a in arrived if a.type == "order.held")
+            assert list(held.data) == [
+                "orderId",
+                "saleId",
+                "userId",
+                "sku",
+                "position",
+                "purchasedAt",
+                "state",
+                "expiresAt",
+            ]
+            assert held.data["saleId"] == sale["saleId"] and held.data["state"] == "held"
+            assert list(offered.data) == [
+                "orderId",
+                "saleId",
+                "userId",
+                "sku",
+                "place",
+                "expiresAt",
+            ]

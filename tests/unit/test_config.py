@@ -210,12 +210,12 @@ def test_a_webhook_secret_that_is_not_whsec_base64_is_refused_without_echoing_it
     assert secret not in str(caught.value)
 
 
-def test_webhooks_belong_to_the_sqlite_engine_for_now():
-    with pytest.raises(ConfigError, match="sqlite engine only"):
-        Settings.from_env(
-            {
-                "FLASHSALE_ENGINE": "redis",
-                "FLASHSALE_WEBHOOK_URL": "http://127.0.0.1:9/h",
-                "FLASHSALE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            }
-        )
+def test_webhooks_are_sent_in_the_redis_engine_too():
+    settings = Settings.from_env(
+        {
+            "FLASHSALE_ENGINE": "redis",
+            "FLASHSALE_WEBHOOK_URL": "http://127.0.0.1:9/h",
+            "FLASHSALE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+    )
+    assert settings.webhooks_on and settings.engine == "redis"
