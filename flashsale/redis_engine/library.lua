@@ -111,7 +111,7 @@ counts against its buyer's limit. The sold hash counts live units. `position` is
 place in the orders list: every order, released ones too, as the SQLite journal's.
 ]]
 
-local EXPIRE_BATCH = 1000  -- due holds expired per call (the caller loops until none)
+local EXPIRE_BATCH = 250  -- due holds expired per call (the caller loops until none): a few ms
 
 local function parse_line(line)
   local f = {}

@@ -47,7 +47,7 @@ NO_TIME = -1
 WHOLE_SALE = b"#"  # the sold hash's field for the whole sale
 # FCALL takes its arguments on Lua's stack; the allocator cuts larger batches.
 MAX_BATCH = 512
-EXPIRE_BATCH = 1000  # library.lua's: holds expired per flashsale_expire call
+EXPIRE_BATCH = 250  # library.lua's: holds expired per flashsale_expire call (a few ms each)
 
 
 @dataclass(frozen=True)
