@@ -283,7 +283,9 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
             parent_pid=master_pid
         )
     else:
-        Allocator(**common, webhooks=settings.webhooks_on).run(parent_pid=master_pid)
+        Allocator(
+            **common, webhooks=settings.webhooks_on, webhook_keep_s=settings.webhook_max_age_s
+        ).run(parent_pid=master_pid)
 
 
 def pre_fork(server: Arbiter, worker: Worker) -> None:

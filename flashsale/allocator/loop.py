@@ -37,11 +37,13 @@ from flashsale.allocator.journal_health import JournalHealth, describe
 from flashsale.allocator.messages import Kind, Reply, admin_reply, checkout_reply, frame
 from flashsale.allocator.peers import Peer, Peers, Pending
 from flashsale.checkout_commands import JOIN, CheckoutAnswer, CheckoutRequest
+from flashsale.config import WEBHOOK_MAX_AGE_S
 from flashsale.journal import Journal, JournalLock
 from flashsale.records import OrderRecord, Phase, SaleRecord, SaleTerms
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.store_board import StoreBoard
 from flashsale.webhooks.outbox import Outbox
+from flashsale.webhooks.pruning import PRUNE_EVERY_S, OutboxPruning
 
 log = logging.getLogger("flashsale.allocator")
 
@@ -82,10 +84,14 @@ class Allocator:
         store_board: StoreBoard,
         lock: JournalLock,
         webhooks: bool = False,
+        webhook_keep_s: float = WEBHOOK_MAX_AGE_S,
+        prune_every_s: float = PRUNE_EVERY_S,
     ) -> None:
-        """`webhooks`: append each decision's events to the journal's outbox."""
+        """`webhooks`: append each decision's events to the journal's outbox, and prune
+        the events the sender has finished once `webhook_keep_s` old."""
         self.db_path = db_path
         self.webhooks = webhooks
+        self._pruning = OutboxPruning(db_path, webhook_keep_s, prune_every_s) if webhooks else None
         self.first_sale = first_sale
         self.board = board
         self.store_board = store_board
@@ -253,6 +259,11 @@ class Allocator:
 
     def _between_batches(self) -> None:
         self.health.check_if_due()
+        if self._pruning is not None:
+            delete = self._pruning.due(time.monotonic(), time.time_ns() // 1000)
+            if delete is not None:
+                group = self._group_commits.next
+                group.writes.append((len(group.orders), *delete))
 
     def _gather(self, batch: list[Pending], timeout_s: float) -> None:
         """Wait up to `timeout_s` for work; read every request that came into `batch`,
@@ -330,6 +341,8 @@ class Allocator:
             holds = sum(1 for _, sql, _ in group.writes if sql == INSERT_HOLD)
             self.board.publish_holds(live, len(orders) + holds, shelves, offers)
             return
+        if not orders:
+            return  # only writes (the outbox pruned): no sale to publish
         self.board.publish_sold(orders[-1].position, len(orders), self._product_totals(orders))
 
     def _product_totals(self, orders: list[OrderRecord]) -> dict[int, int]:

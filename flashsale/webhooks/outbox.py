@@ -134,8 +134,8 @@ class OutboxReader:
         return loaded + unread, oldest
 
     def prune(self, through_seq: int, before_us: int) -> None:
-        """Nothing: the journal has one writer, the allocator, and this is a read-only view
-        (the table grows with the journal's orders, which are kept too)."""
+        """Nothing here: the journal has one writer, the allocator, which prunes the
+        table itself (flashsale.webhooks.pruning); this is a read-only view."""
 
     def close(self) -> None:
         if self._db is not None:
