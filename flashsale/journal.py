@@ -29,7 +29,7 @@ from flashsale.catalogue import Product
 from flashsale.errors import JournalLocked
 from flashsale.journal_room import Room, disk_full
 from flashsale.journal_sales import insert_product, products_of_sale
-from flashsale.records import OrderRecord, SaleRecord, SaleTerms
+from flashsale.records import ListedOrder, OrderRecord, SaleRecord, SaleTerms
 from flashsale.webhooks.outbox import INSERT_EVENT, OUTBOX_TABLE, Outbox
 
 # A change decided among a batch's sales: (the index of the sale it comes before, SQL, parameters).
@@ -632,18 +632,25 @@ class JournalReader:
         row = self._db().execute("SELECT 1 FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
         return row is not None
 
-    def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
-        """At most `limit` orders of the sale after `position`, in position order.
+    def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]:
+        """At most `limit` orders of the sale after `position`, in position order, with
+        their state and payment reference.
 
         One short read (a range of the orders' primary key): between two pages
         no read is open, so the allocator's checkpoints are never held back by a
         long export (a reader keeps the WAL from being reset while it reads).
         """
-        return _orders(
-            self._db(),
-            "sale_id = ? AND position > ? ORDER BY position LIMIT ?",
-            (sale_id, position, limit),
+        rows = (
+            self._db()
+            .execute(
+                "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us, sku, "
+                "sku_position, state, payment_ref FROM orders "
+                "WHERE sale_id = ? AND position > ? ORDER BY position LIMIT ?",
+                (sale_id, position, limit),
+            )
+            .fetchall()
         )
+        return [ListedOrder(*row) for row in rows]
 
 
 def _runs(writes: Iterable[Write]) -> Iterator[tuple[int, str, list[tuple[object, ...]]]]:

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from flashsale.errors import Unavailable
 from flashsale.orders_csv import csv_lines
-from flashsale.records import OrderRecord
+from flashsale.records import ListedOrder, OrderRecord
 from flashsale.shm.sale_board import SaleSnapshot
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ class OrderReader(Protocol):
 
     def sale_exists(self, sale_id: int) -> bool: ...
 
-    def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]: ...
+    def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]: ...
 
 
 class OrderLookups:
@@ -90,8 +90,8 @@ class OrderLookups:
     async def sale_exists(self, sale_id: int) -> bool:
         return await self._run(self._reader.sale_exists, sale_id)
 
-    async def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
-        """A page of the sale's orders: at most `limit` after `position`."""
+    async def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]:
+        """A page of the sale's orders with their states: at most `limit` after `position`."""
         return await self._run(self._reader.orders_after, sale_id, position, limit)
 
     async def export_page(self, sale_id: int, position: int, limit: int) -> ExportPage:

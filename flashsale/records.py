@@ -133,6 +133,23 @@ class OrderRecord(NamedTuple):
     sku_position: int  # in its product's stock
 
 
+class ListedOrder(NamedTuple):
+    """An order as the operator's pages and export list it: its record's columns, then
+    where it stands (`held`, `confirmed`, `cancelled`, `expired`; every order of a sale
+    without checkout is `confirmed`) and a confirmed hold's payment reference."""
+
+    order_id: str
+    sale_id: int
+    user_id: str
+    unit: int
+    position: int
+    purchased_at_us: int
+    sku: str
+    sku_position: int
+    state: str
+    payment_ref: str | None
+
+
 class Confirmation(NamedTuple):
     """A sale as the allocator's reply tells it: the order without its buyer, whom
     the worker that asked knows."""

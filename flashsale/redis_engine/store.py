@@ -40,7 +40,15 @@ from flashsale.errors import Unavailable
 from flashsale.journal import CheckoutRow, WaitlistRow
 from flashsale.journal_sales import IDEMPOTENCY_KEY_TTL_S, AuditEntry
 from flashsale.outcomes import Outcome
-from flashsale.records import CheckoutTerms, Lifecycle, OrderRecord, Phase, SaleRecord, SaleTerms
+from flashsale.records import (
+    CheckoutTerms,
+    Lifecycle,
+    ListedOrder,
+    OrderRecord,
+    Phase,
+    SaleRecord,
+    SaleTerms,
+)
 
 LIBRARY = (Path(__file__).parent / "library.lua").read_text(encoding="utf-8")
 NO_TIME = -1
@@ -399,18 +407,36 @@ class RedisStore:
         with _unavailable_if_failing(self.url):
             return bool(self._client.exists(f"{self._tag}:sale:{sale_id}"))
 
-    def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
-        """At most `limit` orders of the sale after `position`, in position order: one
-        LRANGE of the sale's orders list, never the whole list.
+    def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]:
+        """At most `limit` orders of the sale after `position`, in position order, with
+        their state and payment reference: one LRANGE of the sale's orders list, never
+        the whole list, and for a sale with holds one pipeline of the page's hold hashes.
 
         flashsale_decide appends each order at the end of the list as it gives
         out the next position, 1, 2, 3... with none skipped, so the order of
         position p is at index p - 1, and those after `position` start at its index.
         """
-        key = f"{self._tag}:sale:{sale_id}:orders"
+        base = f"{self._tag}:sale:{sale_id}"
         with _unavailable_if_failing(self.url):
-            lines = self._client.lrange(key, position, position + limit - 1)
-        return [_order(sale_id, _raw(line)) for line in lines]
+            pipe = self._client.pipeline(transaction=False)
+            pipe.lrange(f"{base}:orders", position, position + limit - 1)
+            pipe.hexists(base, "hold_s")  # a checkout sale: every order has a hold hash
+            lines, holds = pipe.execute()
+            orders = [_order(sale_id, _raw(line)) for line in lines]
+            if not holds or not orders:
+                return [ListedOrder(*order, "confirmed", None) for order in orders]
+            pipe = self._client.pipeline(transaction=False)
+            for order in orders:
+                pipe.hmget(f"{base}:hold:{order.order_id}", "state", "ref")
+            found = pipe.execute()
+        return [
+            ListedOrder(
+                *order,
+                _raw(state).decode() if state is not None else "confirmed",
+                _raw(ref).decode() if ref is not None else None,
+            )
+            for order, (state, ref) in zip(orders, found, strict=True)
+        ]
 
     def _call(self, function: str, *args: Any, read_only: bool = False) -> Any:
         call = self._client.fcall_ro if read_only else self._client.fcall

@@ -275,7 +275,7 @@ export interface paths {
         };
         /**
          * Every order of a sale as CSV, streamed.
-         * @description RFC 4180: the header line `orderId,userId,sku,position,purchasedAt`, then one line per order in position order, each ended by CRLF; a field holding a comma, a quote or a line break is quoted. A user id that begins with `=`, `+`, `-` or `@` is written after a `'` so that a spreadsheet shows it instead of running it. Streamed a page at a time: the orders sold while it streams may or may not be in it (those after the end it reached are not). A worker streams `FLASHSALE_EXPORTS_PER_WORKER` exports at once (beyond: `503`); one whose client takes nothing for `FLASHSALE_EXPORT_STALL_S` is cut off.
+         * @description RFC 4180: the header line `orderId,userId,sku,position,purchasedAt,state,paymentRef`, then one line per order in position order, each ended by CRLF; a field holding a comma, a quote or a line break is quoted. `state` is the order's (`held`, `confirmed`, `cancelled`, `expired`; every order of a sale without checkout is `confirmed`): only `confirmed` ones are sold. `paymentRef` is a confirmed hold's, empty otherwise. A user id or payment reference that begins with `=`, `+`, `-` or `@` is written after a `'` so that a spreadsheet shows it instead of running it. Streamed a page at a time: the orders sold while it streams may or may not be in it (those after the end it reached are not). A worker streams `FLASHSALE_EXPORTS_PER_WORKER` exports at once (beyond: `503`); one whose client takes nothing for `FLASHSALE_EXPORT_STALL_S` is cut off.
          */
         readonly get: operations["exportSaleOrders"];
         readonly put?: never;
@@ -484,7 +484,7 @@ export interface components {
             readonly saleId: number;
             readonly sku: components["schemas"]["Sku"];
         };
-        /** @description An order as the operator's pages list it. */
+        /** @description An order as the operator's pages list it, with where it stands: in a sale with a checkout window an order may be `held`, `confirmed`, `cancelled` or `expired` (only `confirmed` ones are sold); in a sale without, every order is `confirmed`. */
         readonly OrderRow: {
             readonly orderId: string;
             readonly userId: string;
@@ -493,6 +493,9 @@ export interface components {
             readonly position: number;
             /** Format: date-time */
             readonly purchasedAt: string;
+            readonly state: components["schemas"]["OrderState"];
+            /** @description The payment reference a confirmed hold was confirmed with; `null` for any other order (a sale without checkout included). */
+            readonly paymentRef: string | null;
         };
         readonly OrdersPage: {
             readonly orders: readonly components["schemas"]["OrderRow"][];
@@ -2946,14 +2949,18 @@ export interface operations {
                      *           "userId": "alice",
                      *           "sku": "aurora-anc",
                      *           "position": 1,
-                     *           "purchasedAt": "2026-12-06T06:22:47.001Z"
+                     *           "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *           "state": "confirmed",
+                     *           "paymentRef": "demo-7f3a9c"
                      *         },
                      *         {
                      *           "orderId": "0c5e1f7a-93d2-4b8e-a1f4-6d2e9b7c3a10",
                      *           "userId": "bob",
                      *           "sku": "aurora-anc",
                      *           "position": 2,
-                     *           "purchasedAt": "2026-12-06T06:22:47.004Z"
+                     *           "purchasedAt": "2026-12-06T06:22:47.004Z",
+                     *           "state": "expired",
+                     *           "paymentRef": null
                      *         }
                      *       ],
                      *       "next": "b3JkZXJzLTI6Mg"
@@ -3019,9 +3026,9 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example orderId,userId,sku,position,purchasedAt
-                     *     a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8,alice,aurora-anc,1,2026-12-06T06:22:47.001Z
-                     *     0c5e1f7a-93d2-4b8e-a1f4-6d2e9b7c3a10,'=1+1,aurora-anc,2,2026-12-06T06:22:47.004Z
+                     * @example orderId,userId,sku,position,purchasedAt,state,paymentRef
+                     *     a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8,alice,aurora-anc,1,2026-12-06T06:22:47.001Z,confirmed,demo-7f3a9c
+                     *     0c5e1f7a-93d2-4b8e-a1f4-6d2e9b7c3a10,'=1+1,aurora-anc,2,2026-12-06T06:22:47.004Z,expired,
                      */
                     readonly "text/csv": string;
                 };
