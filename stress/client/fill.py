@@ -14,7 +14,6 @@ end, or the fill says which users it gave up on.
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
@@ -25,6 +24,7 @@ from multiprocessing import get_context
 from urllib.parse import urlsplit
 
 from stress.api import JSON_HEADERS, PURCHASE_PATH
+from stress.client.kept_connection import KeptConnection
 
 CONNECT_TIMEOUT_S = 30.0
 RETRY_WAIT_S = 0.05
@@ -91,26 +91,21 @@ def _buy_in_process(url: str, shares: list[int], prefix: str) -> tuple[dict[str,
     lock = threading.Lock()
 
     def lane(index: int, share: int) -> None:
-        connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT_S)
+        connection = KeptConnection(host, port, CONNECT_TIMEOUT_S)
         local: Counter[str] = Counter()
         errors = failed = 0
         for k in range(1, share + 1):
             body = json.dumps({"userId": f"{prefix}-{index}-{k}"})
             for _ in range(ATTEMPTS):
-                try:
-                    connection.request("POST", PURCHASE_PATH, body=body, headers=JSON_HEADERS)
-                    answer = connection.getresponse()
-                    answer.read()
-                except (OSError, http.client.HTTPException):
+                status = connection.request("POST", PURCHASE_PATH, body, JSON_HEADERS)
+                if status is None:
                     errors += 1
-                    connection.close()
-                    connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT_S)
                     time.sleep(RETRY_WAIT_S)
                     continue
-                local[str(answer.status)] += 1
-                if answer.status in ORDERED:
+                local[str(status)] += 1
+                if status in ORDERED:
                     break
-                if answer.status not in RETRIED:
+                if status not in RETRIED:
                     failed += 1
                     break
                 time.sleep(RETRY_WAIT_S)

@@ -4,7 +4,6 @@ all started at one wall-clock instant and stopped at one deadline."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
@@ -14,11 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stress.api import JSON_HEADERS, PURCHASE_PATH, STATUS_PATH
+from stress.client.kept_connection import KeptConnection, SharedTally, Tally
 from stress.client.release import READY_TIMEOUT_S, STARTED, PhaseGate, release_together
 from stress.runs import new_run_id, raise_nofile_limit
-from stress.stats import percentile
-
-CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -44,22 +41,11 @@ def run_python_loops(
         work_timeout_s=seconds + READY_TIMEOUT_S,
         what="ceiling",
     )
-    codes: Counter[str] = Counter()
-    latencies: list[float] = []
-    errors = 0
-    for part_codes, part_latencies, part_errors in parts:
-        codes.update(part_codes)
-        latencies.extend(part_latencies)
-        errors += part_errors
-    latencies.sort()
-    return LoopOutcome(
-        seconds=seconds,
-        codes=dict(codes),
-        errors=errors,
-        p50_ms=_ms(percentile(latencies, 0.5)),
-        p99_ms=_ms(percentile(latencies, 0.99)),
-        max_ms=_ms(latencies[-1] if latencies else None),
-    )
+    total = Tally()
+    for codes, latencies, errors in parts:
+        total.add(Tally(Counter(codes), latencies, errors))
+    p50_ms, p99_ms, max_ms = total.milliseconds()
+    return LoopOutcome(seconds, dict(total.codes), total.errors, p50_ms, p99_ms, max_ms)
 
 
 def loop_process(
@@ -78,18 +64,13 @@ def loop_process(
     raise_nofile_limit()
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    codes: Counter[str] = Counter()
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
+    total = SharedTally()
     release = threading.Event()
     bounds: list[float] = []
 
     def loop(thread_index: int) -> None:
-        connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT_S)
-        local_codes: Counter[str] = Counter()
-        local_latencies: list[float] = []
-        local_errors = 0
+        connection = KeptConnection(host, port)
+        tally = Tally()
         release.wait()
         start, stop = bounds
         _sleep_until(start)
@@ -97,27 +78,17 @@ def loop_process(
         while time.time() < stop:
             counter += 1
             began = time.perf_counter()
-            try:
-                if target == "status":
-                    connection.request("GET", STATUS_PATH)
-                else:
-                    body = json.dumps({"userId": f"{prefix}-{thread_index}-{counter}"})
-                    connection.request("POST", PURCHASE_PATH, body=body, headers=JSON_HEADERS)
-                answer = connection.getresponse()
-                answer.read()
-            except (OSError, http.client.HTTPException):
-                local_errors += 1
-                connection.close()
-                connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT_S)
-                continue
-            if time.time() <= stop:
-                local_codes[str(answer.status)] += 1
-                local_latencies.append(time.perf_counter() - began)
+            if target == "status":
+                status = connection.request("GET", STATUS_PATH)
+            else:
+                body = json.dumps({"userId": f"{prefix}-{thread_index}-{counter}"})
+                status = connection.request("POST", PURCHASE_PATH, body, JSON_HEADERS)
+            if status is None:
+                tally.errors += 1
+            elif time.time() <= stop:
+                tally.answered(status, time.perf_counter() - began)
         connection.close()
-        with lock:
-            codes.update(local_codes)
-            latencies.extend(local_latencies)
-            errors[0] += local_errors
+        total.add(tally)
 
     threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(connections)]
     for thread in threads:
@@ -131,14 +102,10 @@ def loop_process(
     release.set()
     for thread in threads:
         thread.join(seconds + READY_TIMEOUT_S)
-    result_queue.put((dict(codes), latencies, errors[0]))
+    result_queue.put((dict(total.codes), total.latencies, total.errors))
 
 
 def _sleep_until(moment: float) -> None:
     delay = moment - time.time()
     if delay > 0:
         time.sleep(delay)
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 2)

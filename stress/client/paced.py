@@ -13,19 +13,15 @@ reflects the work the server does alongside, not a queue of purchases.
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from stress.api import JSON_HEADERS, PURCHASE_PATH
-from stress.stats import percentile
-
-CONNECT_TIMEOUT_S = 10.0
+from stress.client.kept_connection import KeptConnection, SharedTally, Tally
 
 
 @dataclass
@@ -52,17 +48,12 @@ def paced_purchases(
     interval_s = connections / rate
     start = time.perf_counter() + 0.2  # every connection opened before the first send
     stop = start + seconds
-    codes: Counter[str] = Counter()
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
+    total = SharedTally()
 
     def loop(index: int) -> None:
-        connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT_S)
+        connection = KeptConnection(host, port)
         connection.connect()
-        local_codes: Counter[str] = Counter()
-        local_latencies: list[float] = []
-        local_errors = 0
+        tally = Tally()
         due = start + index / rate
         count = 0
         while due < stop:
@@ -71,39 +62,22 @@ def paced_purchases(
                 time.sleep(delay)
             count += 1
             body = json.dumps({"userId": f"{prefix}-{index}-{count}"})
-            try:
-                connection.request("POST", PURCHASE_PATH, body=body, headers=JSON_HEADERS)
-                answer = connection.getresponse()
-                answer.read()
-            except (OSError, http.client.HTTPException):
-                local_errors += 1
-                connection.close()
-                connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT_S)
+            status = connection.request("POST", PURCHASE_PATH, body, JSON_HEADERS)
+            if status is None:
+                tally.errors += 1
             else:
-                local_codes[str(answer.status)] += 1
-                local_latencies.append(time.perf_counter() - due)
+                tally.answered(status, time.perf_counter() - due)
             due += interval_s
         connection.close()
-        with lock:
-            codes.update(local_codes)
-            latencies.extend(local_latencies)
-            errors[0] += local_errors
+        total.add(tally)
 
     threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(connections)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(seconds + 60)
-    latencies.sort()
-    return PacedOutcome(
-        seconds=seconds,
-        rate=rate,
-        codes=dict(codes),
-        errors=errors[0],
-        p50_ms=_ms(percentile(latencies, 0.5)),
-        p99_ms=_ms(percentile(latencies, 0.99)),
-        max_ms=_ms(latencies[-1] if latencies else None),
-    )
+    p50_ms, p99_ms, max_ms = total.milliseconds()
+    return PacedOutcome(seconds, rate, dict(total.codes), total.errors, p50_ms, p99_ms, max_ms)
 
 
 def outcome_json(outcome: PacedOutcome) -> dict[str, Any]:
@@ -117,7 +91,3 @@ def outcome_json(outcome: PacedOutcome) -> dict[str, Any]:
         "p99Ms": outcome.p99_ms,
         "maxMs": outcome.max_ms,
     }
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 2)
