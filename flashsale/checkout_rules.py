@@ -142,7 +142,11 @@ def checkout_token(key: bytes, order_id: str) -> str:
     (kept in the journal), as long as a random token (32 bytes, base64url). Only its
     digest is stored, yet an allocator that restarted can tell a re-sent purchase the
     token it was given before."""
-    mac = hmac.digest(key, b"flashsale checkout hold " + order_id.encode(), "sha256")
+    # BLAKE2b in its keyed mode is a MAC, and a third of HMAC-SHA256's cost (the
+    # allocator makes one for each hold it decides).
+    mac = hashlib.blake2b(
+        order_id.encode(), key=key, digest_size=32, person=b"flashsale-hold"
+    ).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
