@@ -194,6 +194,17 @@ def _insert_orders(rows: int) -> str:
     )
 
 
+def _one_row_insert(sql: str) -> bool:
+    return sql.startswith("INSERT INTO ") and sql.endswith(")") and " VALUES (" in sql
+
+
+@functools.cache
+def _insert_rows(sql: str, rows: int) -> str:
+    """`sql`, an INSERT of one row (its `VALUES (?, ...)` last), for `rows` rows."""
+    head, values = sql.rsplit(" VALUES ", 1)
+    return f"{head} VALUES {', '.join([values] * rows)}"
+
+
 def _orders(db: sqlite3.Connection, where: str, params: tuple[int | str, ...]) -> list[OrderRecord]:
     """Orders matching `where`, the columns in OrderRecord's order."""
     rows = db.execute(
@@ -500,11 +511,25 @@ class Journal:
             start = 0
             for at, sql, rows in _runs(w for w in writes if w[1] != INSERT_EVENT):
                 self._insert(orders, start, at)
-                self._db.executemany(sql, rows)
+                self._run(sql, rows)
                 start = at
             self._insert(orders, start, len(orders))
             if events:
-                self._db.executemany(INSERT_EVENT, events)
+                self._run(INSERT_EVENT, events)
+
+    def _run(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+        """One statement for many rows: an INSERT of one row as multi-row INSERTs (as
+        `_insert` does for orders: a holds' batch is a third cheaper so), else
+        `executemany`."""
+        if not _one_row_insert(sql):
+            self._db.executemany(sql, rows)
+            return
+        start = 0
+        for size in _INSERT_SIZES:
+            while len(rows) - start >= size:
+                chunk = rows[start : start + size]
+                self._db.execute(_insert_rows(sql, size), [v for row in chunk for v in row])
+                start += size
 
     def _insert(self, orders: Sequence[OrderRecord], start: int, end: int) -> None:
         for rows in _INSERT_SIZES:
