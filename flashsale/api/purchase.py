@@ -20,13 +20,14 @@ from flashsale.api.problems import NOT_SELLING as NOT_SELLING_PROBLEM
 from flashsale.api.representations import order_json
 from flashsale.api.sale_ids import sale_in_query, unknown_sale
 from flashsale.breaker import Admission
+from flashsale.checkout_rules import CONFIRMED, LIVE
 from flashsale.clock import iso_from_us
 from flashsale.errors import InvalidSku
 from flashsale.journal import CheckoutRow
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
-from flashsale.records import Phase
+from flashsale.records import OrderRecord, Phase
 from flashsale.sale_lifecycle import PAUSED
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 
@@ -182,13 +183,25 @@ class PurchaseResource:
             return Decision(Outcome.ENDED)
         if state == PAUSED:  # paused since the check before the rate limit
             return Decision(Outcome.PAUSED)
-        if state == "sold_out" and sale.checkout is None:
-            # A shopper whose first answer was lost must learn they own one.
+        if state == "sold_out":
+            # A shopper whose first answer was lost must learn they own one. With holds,
+            # only live orders count (a released one does not), and a unit that comes back
+            # is in the snapshot before any purchase can be decided for it.
             owned = await self.lookups.orders_of_user(sale, user_id)
+            if owned and sale.checkout is not None:
+                owned = await self._live(sale.sale_id, user_id, owned)
             if len(owned) >= sale.per_user_limit:
                 return Decision(Outcome.ALREADY_PURCHASED, owned[0])
             return Decision(Outcome.SOLD_OUT)
         return None
+
+    async def _live(
+        self, sale_id: int, user_id: str, orders: list[OrderRecord]
+    ) -> list[OrderRecord]:
+        states = {
+            row.order_id: row.state for row in await self.lookups.checkout_of_user(sale_id, user_id)
+        }
+        return [order for order in orders if states.get(order.order_id, CONFIRMED) in LIVE]
 
 
 def _with_state(shown: dict[str, Any], states: dict[str, CheckoutRow]) -> dict[str, Any]:

@@ -6,6 +6,8 @@ tokens, and a hold that expires by the allocator's clock."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -237,3 +239,44 @@ def test_each_hold_event_reaches_the_receiver_in_order_per_order(tmp_path, engin
                 "place",
                 "expiresAt",
             ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_sold_out_checkout_sale_answers_from_shared_memory(tmp_path, engine: str) -> None:
+    """Every product held or paid for: a burst's later shoppers are told sold out (410)
+    and a holder that asks again 409, without the allocator (frozen here), as a sale
+    without holds is answered; a released order does not count against its buyer."""
+    env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
+    with (
+        engine_settings(engine, tmp_path) as (engine_env, _),
+        running_server(tmp_path / "j.db", workers=2, env=env | engine_env) as server,
+    ):
+        url = server.url
+        start_next_sale(url, ADMIN_TOKEN, stock=2, checkout={"holdSeconds": 600})
+        first = _buy(url, "dora")
+        assert first.status_code == 201, first.text
+        assert _order(url, first.json()["orderId"], "cancel", first.json()["checkoutToken"])
+        held = [_buy(url, user) for user in ("ed", "fay")]
+        assert [h.status_code for h in held] == [201, 201], [h.text for h in held]
+        wait_until(
+            lambda: (
+                requests.get(f"{url}/flash-sale/status", timeout=TIMEOUT_S).json()["state"]
+                == "sold_out"
+            ),
+            30,
+            message="the sale sold out",
+        )
+        allocator = server.allocator_pid()
+        os.kill(allocator, signal.SIGSTOP)
+        try:
+            late = [_buy(url, f"late-{i}") for i in range(20)]
+            assert {answer.status_code for answer in late} == {410}, late[0].text
+            assert late[0].json()["held"] == 2
+            again = _buy(url, "ed")
+            assert again.status_code == 409, again.text
+            assert again.json()["orderId"] == held[0].json()["orderId"]
+            # dora's cancelled order is not hers any more: the product is sold out to her.
+            released = _buy(url, "dora")
+            assert released.status_code == 410, released.text
+        finally:
+            os.kill(allocator, signal.SIGCONT)
