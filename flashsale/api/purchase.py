@@ -145,7 +145,7 @@ class PurchaseResource:
             retry_after_s=retry_after_s,
             lookup_path=lambda: lookup_path(user_id),
             hold=decision.hold,
-            waitlist=_waitlist(self.board.sale(), place, outcome),
+            waitlist=_waitlist(self.board, place, outcome),
         )
 
     async def _decide(
@@ -212,11 +212,13 @@ def _with_state(shown: dict[str, Any], states: dict[str, CheckoutRow]) -> dict[s
     return {**shown, "state": row.state, "expiresAt": iso_from_us(row.expires_at_us)}
 
 
-def _waitlist(
-    sale: SaleSnapshot | None, place: int | None, outcome: Outcome
-) -> tuple[int, int] | None:
-    """A sold-out product of a sale with holds: its (holds, waiting entries)."""
-    if outcome is not Outcome.SOLD_OUT or sale is None or sale.checkout is None:
+def _waitlist(board: SaleBoard, place: int | None, outcome: Outcome) -> tuple[int, int] | None:
+    """A sold-out product of a sale with holds: its (holds, waiting entries), as they are
+    now (read only for a sold-out answer: not a snapshot more for every purchase)."""
+    if outcome is not Outcome.SOLD_OUT:
+        return None
+    sale = board.sale()
+    if sale is None or sale.checkout is None:
         return None
     if place is None or not 0 <= place < len(sale.products):
         return None
