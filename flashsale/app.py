@@ -26,6 +26,7 @@ from flashsale.api.admin_orders import register_admin_orders
 from flashsale.api.admin_reads import AdminReads, SalesReader
 from flashsale.api.admin_sales import AdminSaleItemResource, AdminSalesResource
 from flashsale.api.bearer import BearerAuth
+from flashsale.api.checkout import CheckoutGateway, OrderCheckoutResource, WaitlistResource
 from flashsale.api.events import EventStreams, StatusBroadcaster
 from flashsale.api.guard import PurchaseGuard
 from flashsale.api.identity import LOOKUP_SELF, Identity
@@ -58,7 +59,7 @@ log = logging.getLogger("flashsale.app")
 GC_YOUNG_THRESHOLD = 10_000
 
 
-class AllocatorGateway(Allocation, AdminGateway, Protocol):
+class AllocatorGateway(Allocation, AdminGateway, CheckoutGateway, Protocol):
     """The allocator as the API sees it: purchases and the operator's commands, and its
     connection."""
 
@@ -150,6 +151,14 @@ def create_app(deps: AppDeps) -> EventStreams:
     lookup = PurchaseLookupResource(view.board, deps.lookups, deps.identity)
     app.add_route("/flash-sale/purchase/{user_id}", lookup)
     app.add_route(f"/flash-sale/purchase/{LOOKUP_SELF}", lookup, suffix="me")
+    checkout = OrderCheckoutResource(deps.allocator, settings.checkout_token)
+    for action in ("confirm", "cancel", "extend"):
+        app.add_route(f"/flash-sale/orders/{{order_id}}/{action}", checkout, suffix=action)
+    waitlist = WaitlistResource(view.board, deps.allocator, deps.identity, deps.lookups)
+    app.add_route("/flash-sale/waitlist", waitlist)
+    # Its own suffix: one responder set per route, so a GET of the list or a POST of an
+    # entry is a 405, not a responder called with the wrong arguments.
+    app.add_route("/flash-sale/waitlist/{sku}", waitlist, suffix="entry")
     operator = _bearer(deps, settings.operator_token, "operator", "FLASHSALE_OPERATOR_TOKEN")
     app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json, operator))
     app.add_route("/flash-sale/health", HealthResource(view, breaker.as_json, operator))
@@ -160,10 +169,13 @@ def create_app(deps: AppDeps) -> EventStreams:
         deps.guard.addresses,
         deps.recorder,
     )
-    app.add_route("/flash-sale/admin/sale", AdminSaleResource(admin, view.board, settings.product))
+    app.add_route(
+        "/flash-sale/admin/sale",
+        AdminSaleResource(admin, view.board, settings.product, settings.engine),
+    )
     app.add_route(
         "/flash-sale/admin/sales",
-        AdminSalesResource(admin, admin_reads, view.board, settings.product),
+        AdminSalesResource(admin, admin_reads, view.board, settings.product, settings.engine),
     )
     app.add_route(
         "/flash-sale/admin/sales/{sale_id}", AdminSaleItemResource(admin, admin_reads, view.board)

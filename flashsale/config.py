@@ -9,6 +9,8 @@ with one line naming the variable.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -17,6 +19,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flashsale.breaker import BreakerSettings
 from flashsale.catalogue import (
@@ -90,6 +93,30 @@ def _redis_url(value: str) -> bool:
 
 def _key_tag(value: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9_-]{1,32}", value) is not None
+
+
+def _webhook_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+# Standard Webhooks: a symmetric secret is `whsec_` + base64 of 24 to 64 random bytes.
+WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_SECRET_BYTES = (24, 64)
+# Retried for three days by default: a weekend's outage at the shop's side loses nothing.
+WEBHOOK_MAX_AGE_S = 3 * 86_400
+
+
+def webhook_key(secret: str) -> bytes | None:
+    """The key of a `whsec_` secret; None if it is not one (never echo it: it is a secret)."""
+    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+        return None
+    try:
+        key = base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX) :], validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    low, high = WEBHOOK_SECRET_BYTES
+    return key if low <= len(key) <= high else None
 
 
 def _cookie_name(value: str) -> bool:
@@ -240,6 +267,14 @@ class Settings:
     )
     admin_token: str | None = optional(
         Token("FLASHSALE_ADMIN_TOKEN", "bearer token of the admin API", unset="admin API off")
+    )
+    checkout_token: str | None = optional(
+        Token(
+            "FLASHSALE_CHECKOUT_TOKEN",
+            "bearer token of the shop's backend: confirms, cancels and extends any hold "
+            "(`/flash-sale/orders/{orderId}/...`)",
+            unset="only each buyer's own checkout token",
+        )
     )
     operator_token: str | None = optional(
         Token(
@@ -536,6 +571,52 @@ class Settings:
             high=1000,
         ),
     )
+    # Webhooks (docs/operations.md, "Webhooks"): off unless a URL is set.
+    webhook_url: str | None = optional(
+        Text(
+            "FLASHSALE_WEBHOOK_URL",
+            "where the shop's backend receives the sale's events, signed per Standard Webhooks",
+            check=_webhook_url,
+            form="an `http://` or `https://` URL",
+            unset="webhooks off: nothing is written to the outbox",
+        )
+    )
+    webhook_secret: str | None = optional(
+        Token(
+            "FLASHSALE_WEBHOOK_SECRET",
+            "the key that signs them: `whsec_` and the base64 of 24 to 64 random bytes",
+            unset="none (needed with a webhook URL)",
+            min_chars=len(WEBHOOK_SECRET_PREFIX) + 32,
+        )
+    )
+    webhook_timeout_s: float = setting(
+        10.0,
+        Number(
+            "FLASHSALE_WEBHOOK_TIMEOUT_S",
+            "a delivery unanswered this long failed, and is tried again later",
+            low=0.5,
+            high=120.0,
+        ),
+    )
+    webhook_max_age_s: int = setting(
+        WEBHOOK_MAX_AGE_S,
+        Integer(
+            "FLASHSALE_WEBHOOK_MAX_AGE_S",
+            "an event still undelivered this long after it happened is given up "
+            "(recorded and counted); retries back off from 1 s to 1 h",
+            low=60,
+            high=30 * 86_400,
+        ),
+    )
+    webhook_concurrency: int = setting(
+        8,
+        Integer(
+            "FLASHSALE_WEBHOOK_CONCURRENCY",
+            "deliveries in flight at once (each order's events still go one at a time, in order)",
+            low=1,
+            high=64,
+        ),
+    )
     ui_dir: Path = setting(  # noqa: RUF009
         REPO_ROOT / "webui" / "dist", FilePath("FLASHSALE_UI_DIR", "the built UI")
     )
@@ -563,6 +644,7 @@ class Settings:
                 f"{_env('commit_budget_s')} must be smaller than {_env('reply_timeout_s')}"
             )
         self._validate_jwt()
+        self._validate_webhooks()
         self.first_products()
         for item in fields(self):
             token = item.metadata[DECLARATION]
@@ -584,6 +666,24 @@ class Settings:
                 f"{_env('jwt_algorithms')}={self.jwt_algorithms} does not suit "
                 + ("a secret (HS*)" if self.jwt_secret is not None else "a key file (RS*, ES*)")
             )
+
+    def _validate_webhooks(self) -> None:
+        secret = _env("webhook_secret")
+        if self.webhook_secret is not None and webhook_key(self.webhook_secret) is None:
+            low, high = WEBHOOK_SECRET_BYTES
+            raise ConfigError(
+                f"{secret} must be `{WEBHOOK_SECRET_PREFIX}` followed by the base64 of {low} "
+                f"to {high} random bytes (e.g. `{WEBHOOK_SECRET_PREFIX}$(head -c 32 /dev/urandom "
+                "| base64)`)"
+            )
+        if self.webhook_url is None:
+            return
+        if self.webhook_secret is None:
+            raise ConfigError(f"{_env('webhook_url')} needs {secret} (the key that signs them)")
+
+    @property
+    def webhooks_on(self) -> bool:
+        return self.webhook_url is not None
 
     def first_products(self) -> tuple[Product, ...]:
         """The products of a new journal's first sale; raises ConfigError naming the fault."""

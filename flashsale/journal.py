@@ -13,21 +13,27 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import secrets
 import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from flashsale import journal_sales
 from flashsale.catalogue import Product
 from flashsale.errors import JournalLocked
 from flashsale.journal_room import Room, disk_full
 from flashsale.journal_sales import insert_product, products_of_sale
-from flashsale.records import OrderRecord, SaleRecord, SaleTerms
+from flashsale.records import ListedOrder, OrderRecord, SaleRecord, SaleTerms
+from flashsale.webhooks.outbox import INSERT_EVENT, OUTBOX_TABLE, Outbox
+
+# A change decided among a batch's sales: (the index of the sale it comes before, SQL, parameters).
+Write = tuple[int, str, tuple[object, ...]]
 
 __all__ = ["Journal", "JournalLock", "JournalReader", "products_of_sale"]
 
@@ -38,11 +44,46 @@ BUSY_TIMEOUT_MS = 5000
 # sale from 15.4-17.8 us to 11.8-15.5 us at 20 sales a commit. A small disk
 # is checkpointed sooner (journal_room.py).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+# The secret of the checkout tokens (flashsale.checkout_rules.checkout_token).
+TOKEN_KEY = "checkout_token_key"
+TOKEN_KEY_BYTES = 32
 # Each WAL frame is a page and its 24-byte header.
 WAL_FRAME_HEADER_BYTES = 24
 # An early checkpoint waits this long at most for look-ups reading the WAL
 # (TRUNCATE must wait for them to end); a busy one is tried again at the next commit.
 CHECKPOINT_BUSY_TIMEOUT_MS = 100
+
+# An order's state (flashsale.checkout_rules): held, then confirmed, cancelled or
+# expired; without a checkout window every order is confirmed when made. Only a
+# live one (held, confirmed) holds its slot in the product's stock and in its
+# buyer's units, so those are unique among live orders only: a released slot is
+# taken again by a later order, never by two at once (live <= stock, by the schema).
+ORDERS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
+    sale_id         INTEGER NOT NULL REFERENCES sales (sale_id),
+    position        INTEGER NOT NULL,  -- in the whole sale, from 1: the order of decisions
+    order_id        TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    unit            INTEGER NOT NULL,  -- the user's unit slot in the whole sale, from 1
+    purchased_at_us INTEGER NOT NULL,
+    sku             TEXT NOT NULL,
+    sku_position    INTEGER NOT NULL,  -- the unit's slot in its product's stock, from 1
+    state           TEXT NOT NULL DEFAULT 'confirmed'
+                    CHECK (state IN ('held', 'confirmed', 'cancelled', 'expired')),
+    expires_at_us   INTEGER,           -- a hold's (as extended)
+    extended        INTEGER NOT NULL DEFAULT 0,
+    token_sha256    BLOB,              -- a hold's checkout token, hashed
+    payment_ref     TEXT,              -- a confirmed hold's
+    changed_at_us   INTEGER,           -- when it was confirmed, cancelled or expired
+    -- Keyed by position: each batch appends at the end of the table's B-tree,
+    -- which made inserts twice as fast as a random order-id key.
+    PRIMARY KEY (sale_id, position)
+) WITHOUT ROWID;
+"""
+ORDER_COLUMNS = (
+    "sale_id, position, order_id, user_id, unit, purchased_at_us, sku, sku_position, state, "
+    "expires_at_us, extended, token_sha256, payment_ref, changed_at_us"
+)
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS sales (
@@ -67,19 +108,23 @@ CREATE TABLE IF NOT EXISTS products (
     PRIMARY KEY (sale_id, sku),
     UNIQUE (sale_id, place)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS orders (
-    sale_id         INTEGER NOT NULL REFERENCES sales (sale_id),
-    position        INTEGER NOT NULL,  -- in the whole sale, from 1
-    order_id        TEXT NOT NULL,
-    user_id         TEXT NOT NULL,
-    unit            INTEGER NOT NULL,  -- the user's units in the whole sale, from 1
-    purchased_at_us INTEGER NOT NULL,
-    sku             TEXT NOT NULL,
-    sku_position    INTEGER NOT NULL,  -- in its product's stock, from 1
-    -- Keyed by position: each batch appends at the end of the table's B-tree,
-    -- which made inserts twice as fast as a random order-id key.
-    PRIMARY KEY (sale_id, position),
-    UNIQUE (sale_id, user_id, unit)
+{orders}-- A product's waitlist while it is sold out with holds outstanding: first come, first
+-- served (`place`), one place per person; an entry is offered a released unit as a
+-- new hold (`order_id`), or closed.
+CREATE TABLE IF NOT EXISTS waitlist (
+    sale_id            INTEGER NOT NULL REFERENCES sales (sale_id),
+    sku                TEXT NOT NULL,
+    place              INTEGER NOT NULL,  -- from 1, in the order they joined
+    user_id            TEXT NOT NULL,
+    joined_at_us       INTEGER NOT NULL,
+    state              TEXT NOT NULL DEFAULT 'waiting'
+                       CHECK (state IN ('waiting', 'offered', 'closed')),
+    order_id           TEXT,              -- the hold it was offered
+    token_sha256       BLOB NOT NULL,     -- its waitlist token, hashed
+    offer_token_sha256 BLOB NOT NULL,     -- the checkout token of its offered hold, hashed
+    PRIMARY KEY (sale_id, sku, place),
+    UNIQUE (sale_id, sku, user_id),
+    UNIQUE (token_sha256)
 ) WITHOUT ROWID;
 -- One row the allocator rewrites to learn whether the journal can take a
 -- commit again after a write failed (Journal.probe).
@@ -87,26 +132,51 @@ CREATE TABLE IF NOT EXISTS write_probe (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
     at_us INTEGER NOT NULL
 );
-"""
+-- The journal's own values, made once: `checkout_token_key`, the secret a hold's
+-- checkout token is derived from (so a restarted allocator derives the same one).
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+""".replace("{orders}", ORDERS_TABLE.format(name="orders"))
 # After the tables (and _upgrade): these name columns a journal of one product lacked.
 GUARDS = """
-CREATE UNIQUE INDEX IF NOT EXISTS orders_product_position ON orders (sale_id, sku, sku_position);
+DROP INDEX IF EXISTS orders_product_position;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_live_slot ON orders (sale_id, sku, sku_position)
+    WHERE state IN ('held', 'confirmed');
+CREATE UNIQUE INDEX IF NOT EXISTS orders_live_unit ON orders (sale_id, user_id, unit)
+    WHERE state IN ('held', 'confirmed');
+-- A buyer's released orders, for the look-up; a sale without holds has none, so
+-- its inserts never touch this index.
+CREATE INDEX IF NOT EXISTS orders_released_by_user ON orders (sale_id, user_id)
+    WHERE state IN ('cancelled', 'expired');
 DROP TRIGGER IF EXISTS orders_within_limits;
-CREATE TRIGGER IF NOT EXISTS orders_within_stock BEFORE INSERT ON orders
-WHEN NOT EXISTS (
+DROP TRIGGER IF EXISTS orders_within_stock;
+CREATE TRIGGER IF NOT EXISTS orders_live_within_stock BEFORE INSERT ON orders
+WHEN NEW.state IN ('held', 'confirmed') AND NOT EXISTS (
     SELECT 1 FROM sales JOIN products ON products.sale_id = sales.sale_id
     WHERE sales.sale_id = NEW.sale_id
       AND products.sku = NEW.sku
-      AND NEW.position BETWEEN 1 AND sales.stock
+      AND NEW.position >= 1
       AND NEW.unit BETWEEN 1 AND sales.per_user_limit
       AND NEW.sku_position BETWEEN 1 AND products.stock
       AND (products.per_user_limit IS NULL OR products.per_user_limit > (
           SELECT count(*) FROM orders AS owned
           WHERE owned.sale_id = NEW.sale_id AND owned.user_id = NEW.user_id
-            AND owned.sku = NEW.sku))
+            AND owned.sku = NEW.sku AND owned.state IN ('held', 'confirmed')))
 )
 BEGIN
     SELECT RAISE(ABORT, 'order outside its product''s stock or a per-user limit');
+END;
+-- A late confirm takes a slot again: within the stock too.
+CREATE TRIGGER IF NOT EXISTS orders_retaken_within_stock BEFORE UPDATE OF sku_position ON orders
+WHEN NEW.state IN ('held', 'confirmed') AND NOT EXISTS (
+    SELECT 1 FROM products
+    WHERE products.sale_id = NEW.sale_id AND products.sku = NEW.sku
+      AND NEW.sku_position BETWEEN 1 AND products.stock
+)
+BEGIN
+    SELECT RAISE(ABORT, 'order outside its product''s stock');
 END;
 """
 
@@ -124,14 +194,90 @@ def _insert_orders(rows: int) -> str:
     )
 
 
+def _one_row_insert(sql: str) -> bool:
+    return sql.startswith("INSERT INTO ") and sql.endswith(")") and " VALUES (" in sql
+
+
+@functools.cache
+def _insert_rows(sql: str, rows: int) -> str:
+    """`sql`, an INSERT of one row (its `VALUES (?, ...)` last), for `rows` rows."""
+    head, values = sql.rsplit(" VALUES ", 1)
+    return f"{head} VALUES {', '.join([values] * rows)}"
+
+
 def _orders(db: sqlite3.Connection, where: str, params: tuple[int | str, ...]) -> list[OrderRecord]:
     """Orders matching `where`, the columns in OrderRecord's order."""
     rows = db.execute(
         "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us, sku, sku_position "
-        f"FROM orders WHERE {where}",
+        f"FROM orders {_index_for(where)} WHERE {where}",
         params,
     ).fetchall()
     return [OrderRecord(*row) for row in rows]
+
+
+def _index_for(where: str) -> str:
+    if where.startswith(_RELEASED_OF_USER):
+        return "INDEXED BY orders_released_by_user"
+    if where.startswith(_LIVE_OF_USER):
+        return "INDEXED BY orders_live_unit"
+    return ""
+
+
+class CheckoutRow(NamedTuple):
+    """An order's hold columns (flashsale.checkout_rules)."""
+
+    order_id: str
+    position: int
+    state: str
+    expires_at_us: int | None
+    extended: bool
+    token_sha256: bytes | None
+    payment_ref: str | None
+
+
+def _checkout_rows(
+    db: sqlite3.Connection, where: str, params: tuple[int | str, ...]
+) -> list[CheckoutRow]:
+    rows = db.execute(
+        "SELECT order_id, position, state, expires_at_us, extended, token_sha256, payment_ref "
+        f"FROM orders {_index_for(where)} WHERE {where}",
+        params,
+    ).fetchall()
+    return [CheckoutRow(o, p, s, e, bool(x), t, r) for o, p, s, e, x, t, r in rows]
+
+
+class WaitlistRow(NamedTuple):
+    sku: str
+    place: int
+    user_id: str
+    state: str
+    order_id: str | None
+    token_sha256: bytes
+    offer_token_sha256: bytes
+
+
+def _waitlist_rows(
+    db: sqlite3.Connection, where: str, params: tuple[int | str | bytes, ...]
+) -> list[WaitlistRow]:
+    rows = db.execute(
+        "SELECT sku, place, user_id, state, order_id, token_sha256, offer_token_sha256 "
+        f"FROM waitlist WHERE {where}",
+        params,
+    ).fetchall()
+    return [WaitlistRow(*row) for row in rows]
+
+
+def _user_orders(db: sqlite3.Connection, sale_id: int, user_id: str) -> list[OrderRecord]:
+    """A buyer's orders, live ones first by unit then released ones by position: each
+    half read through its own partial index."""
+    live = _orders(db, _LIVE_OF_USER + " ORDER BY unit", (sale_id, user_id))
+    released = _orders(db, _RELEASED_OF_USER, (sale_id, user_id))
+    return live + sorted(released, key=lambda order: order.position)
+
+
+# Without statistics the planner would walk the sale's primary key instead.
+_LIVE_OF_USER = "sale_id = ? AND user_id = ? AND state IN ('held', 'confirmed')"
+_RELEASED_OF_USER = "sale_id = ? AND user_id = ? AND state IN ('cancelled', 'expired')"
 
 
 def _nfkc(text: str) -> str:
@@ -204,12 +350,31 @@ class Journal:
         self.room = room or Room(path)
         self._db = self._open()
         self._db.executescript(TABLES)
+        self._db.executescript(OUTBOX_TABLE)
         self._upgrade()
+        self._give_orders_states()
         self._db.executescript(GUARDS)
         journal_sales.create_tables(self._db)
         if journal_sales.needs_upgrade(self._db):
             with self._transaction():
                 journal_sales.upgrade(self._db)
+        if journal_sales.needs_checkout_columns(self._db):
+            with self._transaction():
+                journal_sales.add_checkout_columns(self._db)
+        self.token_key = self._meta_secret(TOKEN_KEY)
+
+    def _meta_secret(self, name: str) -> bytes:
+        """A random secret kept in `meta`: made the first time, the same ever after."""
+        select = "SELECT value FROM meta WHERE name = ?"
+        row = self._db.execute(select, (name,)).fetchone()
+        if row is None:  # written only once: a start on a full disk needs no write
+            with self._transaction():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
+                    (name, secrets.token_bytes(TOKEN_KEY_BYTES)),
+                )
+            row = self._db.execute(select, (name,)).fetchone()
+        return bytes(row[0])
 
     def _open(self) -> sqlite3.Connection:
         db = _connect(self.path, read_only=False)
@@ -239,6 +404,22 @@ class Journal:
             )
             # One product held the whole stock: its place in it is the sale's.
             self._db.execute("UPDATE orders SET sku_position = position")
+
+    def _give_orders_states(self) -> None:
+        """Rebuild the orders of a journal written before holds: its table-wide UNIQUE
+        (sale_id, user_id, unit) becomes unique among live orders only, which SQLite can
+        only do by copying the table. One transaction: the journal is the old one or
+        the new one, never half of it. Every old order was final: `confirmed`."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(orders)")}
+        if "state" in columns:
+            return
+        old = "sale_id, position, order_id, user_id, unit, purchased_at_us, sku, sku_position"
+        with self._transaction():
+            self._db.execute(ORDERS_TABLE.format(name="orders_with_states"))
+            self._db.execute(f"INSERT INTO orders_with_states ({old}) SELECT {old} FROM orders")
+            # Its indexes and triggers go with it; GUARDS makes the new ones.
+            self._db.execute("DROP TABLE orders")
+            self._db.execute("ALTER TABLE orders_with_states RENAME TO orders")
 
     def adopt_products(self, product: Product) -> int:
         """Make `product` the one product of each sale journaled before sales had
@@ -302,21 +483,68 @@ class Journal:
                 kept += 1
         return rewritten, kept
 
-    def record(self, orders: Sequence[OrderRecord]) -> None:
+    def record(
+        self,
+        orders: Sequence[OrderRecord],
+        writes: Sequence[Write] = (),
+        outbox: Outbox | None = None,
+    ) -> None:
         """Append a batch of sales in one synced transaction: the group commit.
+        With webhooks on, `outbox` appends their events in the same transaction.
 
         Rows go in multi-row INSERTs of a few fixed sizes (so their statements
         stay prepared in the cache): a third cheaper than one INSERT per row,
         and SQLite runs each one without taking the GIL back between rows.
+        `writes`: the other changes decided among them (holds, their ends, the
+        waitlist), each run before the order at its index, so in decision order;
+        a run of the same statement goes in one `executemany`. Their outbox events
+        go last, in their order: no other row depends on them, and the holds of a
+        batch then form one run instead of alternating with their events.
         """
         with self._transaction():
+            if outbox is not None:
+                outbox.append_orders(self._db, orders)
+            if not writes:
+                self._insert(orders, 0, len(orders))
+                return
+            events = [params for _, sql, params in writes if sql == INSERT_EVENT]
             start = 0
-            for rows in _INSERT_SIZES:
-                while len(orders) - start >= rows:
-                    chunk = orders[start : start + rows]
-                    # OrderRecord's fields are in the INSERT's column order.
-                    self._db.execute(_insert_orders(rows), [v for order in chunk for v in order])
-                    start += rows
+            for at, sql, rows in _runs(w for w in writes if w[1] != INSERT_EVENT):
+                self._insert(orders, start, at)
+                self._run(sql, rows)
+                start = at
+            self._insert(orders, start, len(orders))
+            if events:
+                self._run(INSERT_EVENT, events)
+
+    def _run(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+        """One statement for many rows: an INSERT of one row as multi-row INSERTs (as
+        `_insert` does for orders: a holds' batch is a third cheaper so), else
+        `executemany`."""
+        if not _one_row_insert(sql):
+            self._db.executemany(sql, rows)
+            return
+        start = 0
+        for size in _INSERT_SIZES:
+            while len(rows) - start >= size:
+                chunk = rows[start : start + size]
+                self._db.execute(_insert_rows(sql, size), [v for row in chunk for v in row])
+                start += size
+
+    def _insert(self, orders: Sequence[OrderRecord], start: int, end: int) -> None:
+        for rows in _INSERT_SIZES:
+            while end - start >= rows:
+                chunk = orders[start : start + rows]
+                # OrderRecord's fields are in the INSERT's column order.
+                self._db.execute(_insert_orders(rows), [v for order in chunk for v in order])
+                start += rows
+
+    def checkout_rows(self, sale_id: int) -> list[CheckoutRow]:
+        """The hold columns of a sale's orders (a sale with a checkout window), by position."""
+        return _checkout_rows(self._db, "sale_id = ? ORDER BY position", (sale_id,))
+
+    def waitlist(self, sale_id: int) -> list[WaitlistRow]:
+        return _waitlist_rows(self._db, "sale_id = ? ORDER BY sku, place", (sale_id,))
 
     def keep_room(self) -> None:
         """After a commit: checkpoint at once if the disk is short of room (journal_room.py).
@@ -402,7 +630,25 @@ class JournalReader:
         return db
 
     def orders_of_user(self, sale_id: int, user_id: str) -> list[OrderRecord]:
-        return _orders(self._db(), "sale_id = ? AND user_id = ? ORDER BY unit", (sale_id, user_id))
+        return _user_orders(self._db(), sale_id, user_id)
+
+    def checkout_of_user(self, sale_id: int, user_id: str) -> list[CheckoutRow]:
+        """The hold columns of a buyer's orders."""
+        db = self._db()
+        return _checkout_rows(db, _LIVE_OF_USER, (sale_id, user_id)) + _checkout_rows(
+            db, _RELEASED_OF_USER, (sale_id, user_id)
+        )
+
+    def waitlist_of_user(self, sale_id: int, user_id: str) -> list[WaitlistRow]:
+        return _waitlist_rows(
+            self._db(), "sale_id = ? AND user_id = ? ORDER BY sku", (sale_id, user_id)
+        )
+
+    def waitlist_entry(self, sale_id: int, sku: str, token_sha256: bytes) -> WaitlistRow | None:
+        rows = _waitlist_rows(
+            self._db(), "sale_id = ? AND sku = ? AND token_sha256 = ?", (sale_id, sku, token_sha256)
+        )
+        return rows[0] if rows else None
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db(), "sale_id = ? ORDER BY position", (sale_id,))
@@ -411,15 +657,36 @@ class JournalReader:
         row = self._db().execute("SELECT 1 FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
         return row is not None
 
-    def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
-        """At most `limit` orders of the sale after `position`, in position order.
+    def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]:
+        """At most `limit` orders of the sale after `position`, in position order, with
+        their state and payment reference.
 
         One short read (a range of the orders' primary key): between two pages
         no read is open, so the allocator's checkpoints are never held back by a
         long export (a reader keeps the WAL from being reset while it reads).
         """
-        return _orders(
-            self._db(),
-            "sale_id = ? AND position > ? ORDER BY position LIMIT ?",
-            (sale_id, position, limit),
+        rows = (
+            self._db()
+            .execute(
+                "SELECT order_id, sale_id, user_id, unit, position, purchased_at_us, sku, "
+                "sku_position, state, payment_ref FROM orders "
+                "WHERE sale_id = ? AND position > ? ORDER BY position LIMIT ?",
+                (sale_id, position, limit),
+            )
+            .fetchall()
         )
+        return [ListedOrder(*row) for row in rows]
+
+
+def _runs(writes: Iterable[Write]) -> Iterator[tuple[int, str, list[tuple[object, ...]]]]:
+    """Consecutive writes of the same statement at the same index, as one run."""
+    run: tuple[int, str, list[tuple[object, ...]]] | None = None
+    for at, sql, params in writes:
+        if run is not None and run[0] == at and run[1] == sql:
+            run[2].append(params)
+            continue
+        if run is not None:
+            yield run
+        run = (at, sql, [params])
+    if run is not None:
+        yield run

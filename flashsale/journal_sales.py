@@ -26,13 +26,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from flashsale.admin_commands import AuditContext
 from flashsale.catalogue import Product
-from flashsale.records import Lifecycle, Phase, SaleRecord, SaleTerms
+from flashsale.records import CheckoutTerms, Lifecycle, Phase, SaleRecord, SaleTerms
 
 # Long enough for any retry; a key older than this is forgotten (RFC draft
 # httpapi-idempotency-key-header: a key has an expiry the server documents).
@@ -84,9 +84,11 @@ LIFECYCLE_COLUMNS = (
     "paused_at_us INTEGER",
     "ended_at_us INTEGER",
 )
+# A sale's checkout window (flashsale.records.CheckoutTerms); NULL: none.
+CHECKOUT_COLUMNS = ("hold_s INTEGER CHECK (hold_s >= 1)", "extend_s INTEGER CHECK (extend_s >= 0)")
 _SALE_COLUMNS = (
     "sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us, "
-    "phase, version, paused_at_us, ended_at_us"
+    "phase, version, paused_at_us, ended_at_us, hold_s, extend_s"
 )
 
 
@@ -99,6 +101,18 @@ def create_tables(db: sqlite3.Connection) -> None:
 def needs_upgrade(db: sqlite3.Connection) -> bool:
     """Whether `sales` lacks the lifecycle (a journal of an older version)."""
     return "phase" not in {row[1] for row in db.execute("PRAGMA table_info(sales)")}
+
+
+def needs_checkout_columns(db: sqlite3.Connection) -> bool:
+    """Whether `sales` lacks the checkout window (a journal written before holds)."""
+    return "hold_s" not in {row[1] for row in db.execute("PRAGMA table_info(sales)")}
+
+
+def add_checkout_columns(db: sqlite3.Connection) -> None:
+    """Give `sales` its checkout window: every older sale had none (in the caller's
+    transaction)."""
+    for column in CHECKOUT_COLUMNS:
+        db.execute(f"ALTER TABLE sales ADD COLUMN {column}")
 
 
 def upgrade(db: sqlite3.Connection) -> None:
@@ -162,10 +176,19 @@ def products_of_sale(db: sqlite3.Connection, sale_id: int) -> tuple[Product, ...
 
 def insert_sale(db: sqlite3.Connection, terms: SaleTerms, created_at_us: int) -> SaleRecord:
     """A new sale (version 1, active) with its products and its `create` change."""
+    checkout = terms.checkout
     cursor = db.execute(
-        "INSERT INTO sales (stock, per_user_limit, starts_at_us, ends_at_us, created_at_us) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (terms.stock, terms.per_user_limit, terms.starts_at_us, terms.ends_at_us, created_at_us),
+        "INSERT INTO sales (stock, per_user_limit, starts_at_us, ends_at_us, created_at_us, "
+        "hold_s, extend_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            terms.stock,
+            terms.per_user_limit,
+            terms.starts_at_us,
+            terms.ends_at_us,
+            created_at_us,
+            None if checkout is None else checkout.hold_s,
+            None if checkout is None else checkout.extend_s,
+        ),
     )
     sale_id = cursor.lastrowid or 0
     for place, product in enumerate(terms.products):
@@ -230,16 +253,27 @@ def sale_as_created(db: sqlite3.Connection, sale_id: int) -> SaleRecord | None:
     ).fetchone()
     if sale is None or row is None:
         return None
-    terms = SaleTerms(
-        sale.terms.products, sale.terms.per_user_limit, sale.terms.starts_at_us, row[0]
-    )
+    terms = replace(sale.terms, ends_at_us=row[0])
     return SaleRecord(sale.sale_id, sale.stock, terms, sale.created_at_us)
 
 
 def sold_counts(db: sqlite3.Connection, sale: SaleRecord) -> dict[str, int]:
-    """A sale's sold units by sku, and "" for the whole sale: the last place taken in
-    each (places are given in order, from 1), each read from an index's end."""
+    """A sale's sold units by sku, and "" for the whole sale: its live units (held and
+    confirmed). Without a checkout window no unit is ever released, so the last place
+    taken in each (places are given in order, from 1) is that count, read from an
+    index's end; with one, released slots are taken again, so the live orders are
+    counted (on the live slots' partial index)."""
     sold = {}
+    if sale.terms.checkout is not None:
+        rows = db.execute(
+            "SELECT sku, count(*) FROM orders WHERE sale_id = ? "
+            "AND state IN ('held', 'confirmed') GROUP BY sku",
+            (sale.sale_id,),
+        ).fetchall()
+        live = dict(rows)
+        sold = {product.sku: live.get(product.sku, 0) for product in sale.terms.products}
+        sold[""] = sum(sold.values())
+        return sold
     for product in sale.terms.products:
         (sold[product.sku],) = db.execute(
             "SELECT coalesce(max(sku_position), 0) FROM orders WHERE sale_id = ? AND sku = ?",
@@ -252,8 +286,9 @@ def sold_counts(db: sqlite3.Connection, sale: SaleRecord) -> dict[str, int]:
 
 
 def _sale(db: sqlite3.Connection, row: tuple[Any, ...]) -> SaleRecord:
-    sale_id, stock, limit, starts, ends, created, phase, version, paused, ended = row
-    terms = SaleTerms(products_of_sale(db, sale_id), limit, starts, ends)
+    sale_id, stock, limit, starts, ends, created, phase, version, paused, ended, hold, extend = row
+    checkout = None if hold is None else CheckoutTerms(hold, extend)
+    terms = SaleTerms(products_of_sale(db, sale_id), limit, starts, ends, checkout)
     lifecycle = Lifecycle(Phase.of_word(phase), version, paused, ended)
     return SaleRecord(sale_id, stock, terms, created, lifecycle)
 

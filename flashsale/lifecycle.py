@@ -13,7 +13,7 @@ import resource
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ from flashsale.records import SaleTerms
 from flashsale.redis_engine.allocator import RedisAllocator
 from flashsale.redis_engine.decisions import SaleSettings
 from flashsale.redis_engine.durability import Durability, NotDurable, check_durability
+from flashsale.redis_engine.outbox import redis_outbox
 from flashsale.redis_engine.store import RedisStore
 from flashsale.serving.worker import FlashSaleWorker, when_serving, when_stopping
 from flashsale.shm.breaker_board import BreakerBoard
@@ -50,7 +51,9 @@ from flashsale.shm.rate_table import NUM_STRIPES, RateTable
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
 from flashsale.shm.store_board import StoreBoard
+from flashsale.shm.webhook_board import WebhookBoard
 from flashsale.supervisor import AllocatorSupervisor
+from flashsale.webhooks.sender import SenderSettings, WebhookSender
 
 if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
@@ -80,6 +83,9 @@ class Runtime:
     # The Redis engine's promise, as Redis stated it at start-up (None: the SQLite engine).
     durability: Durability | None = None
     supervisor: AllocatorSupervisor | None = None
+    # The webhook sender's figures (always mapped: health reads them) and its supervisor.
+    webhook_board: WebhookBoard = field(default_factory=WebhookBoard)
+    sender_supervisor: AllocatorSupervisor | None = None
     slot: int | None = None  # in a worker: its metrics row
 
     @property
@@ -225,6 +231,31 @@ def when_ready(server: Arbiter) -> None:
         on_restart=runtime.board.count_restart,
     )
     runtime.supervisor.start()
+    if runtime.settings.webhooks_on:
+        # After the allocator: it creates the outbox of a journal that had none.
+        runtime.sender_supervisor = AllocatorSupervisor(
+            lambda: _run_sender(runtime, master_pid=os.getppid()),
+            was_ready=runtime.webhook_board.was_ready,
+            close_in_child=[listener.fileno() for listener in server.LISTENERS],
+            on_restart=runtime.webhook_board.count_restart,
+            name="webhook sender",
+        )
+        runtime.sender_supervisor.start()
+
+
+def _run_sender(runtime: Runtime, master_pid: int) -> None:
+    settings = runtime.settings
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    sender = SenderSettings(
+        db_path=settings.db_path,
+        url=settings.webhook_url,
+        secret=settings.webhook_secret,
+        timeout_s=settings.webhook_timeout_s,
+        max_age_s=settings.webhook_max_age_s,
+        concurrency=settings.webhook_concurrency,
+    )
+    outbox = redis_outbox(redis_store(settings)) if settings.engine == "redis" else None
+    WebhookSender(sender, runtime.webhook_board, outbox).run(parent_pid=master_pid)
 
 
 def _run_allocator(runtime: Runtime, master_pid: int) -> None:
@@ -245,12 +276,16 @@ def _run_allocator(runtime: Runtime, master_pid: int) -> None:
         "lock": runtime.lock,
     }
     if settings.engine == "redis":
-        sale = SaleSettings(first, settings.rate_limit, settings.rate_window_s)
+        sale = SaleSettings(
+            first, settings.rate_limit, settings.rate_window_s, webhooks=settings.webhooks_on
+        )
         RedisAllocator(store=redis_store(settings), sale_settings=sale, **common).run(
             parent_pid=master_pid
         )
     else:
-        Allocator(**common).run(parent_pid=master_pid)
+        Allocator(
+            **common, webhooks=settings.webhooks_on, webhook_keep_s=settings.webhook_max_age_s
+        ).run(parent_pid=master_pid)
 
 
 def pre_fork(server: Arbiter, worker: Worker) -> None:
@@ -270,6 +305,9 @@ def on_exit(server: Arbiter) -> None:
     runtime = _runtime
     if runtime is None:
         return
+    # The sender first: it reads what the allocator wrote, and writes nothing it needs.
+    if runtime.sender_supervisor is not None:
+        runtime.sender_supervisor.stop()
     if runtime.supervisor is not None:
         runtime.supervisor.stop()
     runtime.lock.release()
@@ -290,6 +328,8 @@ def post_fork(server: Arbiter, worker: Worker) -> None:
     runtime.lock.forget_in_child()
     if runtime.supervisor is not None:
         runtime.supervisor.forget_in_child()
+    if runtime.sender_supervisor is not None:
+        runtime.sender_supervisor.forget_in_child()
 
 
 def worker_app() -> EventStreams:
@@ -329,6 +369,7 @@ def worker_app() -> EventStreams:
         runtime.store_board,
         master_pid=os.getppid(),
         engine=_engine_json(runtime),
+        webhooks=runtime.webhook_board if settings.webhooks_on else None,
     )
     guard = PurchaseGuard(
         settings=settings,

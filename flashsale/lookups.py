@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from flashsale.errors import Unavailable
 from flashsale.orders_csv import csv_lines
-from flashsale.records import OrderRecord
+from flashsale.records import ListedOrder, OrderRecord
 from flashsale.shm.sale_board import SaleSnapshot
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ class OrderReader(Protocol):
 
     def sale_exists(self, sale_id: int) -> bool: ...
 
-    def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]: ...
+    def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]: ...
 
 
 class OrderLookups:
@@ -63,7 +63,8 @@ class OrderLookups:
 
     async def orders_of_user(self, sale: SaleSnapshot, user_id: str) -> list[OrderRecord]:
         """The user's orders in `sale`, first unit first."""
-        if sale.remaining == 0 and sale.stock <= BUYERS_IN_MEMORY_MAX:
+        # A sale with holds is never final when sold out: units come back.
+        if sale.remaining == 0 and sale.stock <= BUYERS_IN_MEMORY_MAX and sale.checkout is None:
             buyers = await self._buyers_of_sold_out(sale.sale_id)
             return buyers.get(user_id, [])
         return await self._run(self._reader.orders_of_user, sale.sale_id, user_id)
@@ -72,11 +73,25 @@ class OrderLookups:
         """The user's orders in any sale (an earlier one: read, never kept)."""
         return await self._run(self._reader.orders_of_user, sale_id, user_id)
 
+    async def checkout_of_user(self, sale_id: int, user_id: str) -> list[Any]:
+        """The hold columns of a buyer's orders (journal.CheckoutRow; the Redis engine has
+        no holds yet: none)."""
+        read = getattr(self._reader, "checkout_of_user", None)
+        return [] if read is None else await self._run(read, sale_id, user_id)
+
+    async def waitlist_of_user(self, sale_id: int, user_id: str) -> list[Any]:
+        read = getattr(self._reader, "waitlist_of_user", None)
+        return [] if read is None else await self._run(read, sale_id, user_id)
+
+    async def waitlist_entry(self, sale_id: int, sku: str, token_sha256: bytes) -> Any:
+        read = getattr(self._reader, "waitlist_entry", None)
+        return None if read is None else await self._run(read, sale_id, sku, token_sha256)
+
     async def sale_exists(self, sale_id: int) -> bool:
         return await self._run(self._reader.sale_exists, sale_id)
 
-    async def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
-        """A page of the sale's orders: at most `limit` after `position`."""
+    async def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]:
+        """A page of the sale's orders with their states: at most `limit` after `position`."""
         return await self._run(self._reader.orders_after, sale_id, position, limit)
 
     async def export_page(self, sale_id: int, position: int, limit: int) -> ExportPage:

@@ -163,9 +163,11 @@ def current_sale_id(board: SaleBoard) -> Callable[[], int]:
 
 
 def success_rate(outcomes: Mapping[Outcome, int]) -> float:
-    """Confirmed purchases among those decided (bad input is not a decision)."""
+    """Purchases won (confirmed, or held for checkout) among those decided (bad input is
+    not a decision): a hold is the purchase answer's success, its checkout comes later."""
     decided = sum(outcomes.values()) - outcomes[Outcome.INVALID]
-    return round(outcomes[Outcome.CONFIRMED] / decided, 4) if decided else 0.0
+    won = outcomes[Outcome.CONFIRMED] + outcomes[Outcome.HELD]
+    return round(won / decided, 4) if decided else 0.0
 
 
 def failures_since(slots: ProcessSlots, since_s: float, window_s: int) -> int:

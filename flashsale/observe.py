@@ -6,12 +6,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flashsale.clock import iso_from_us
+from flashsale.clock import iso_from_us, now_us
 from flashsale.config import Settings
 from flashsale.processes import ProcessUsage, usage_of_all
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
 from flashsale.shm.store_board import StoreBoard
+from flashsale.shm.webhook_board import SenderFigures, WebhookBoard
+
+# A sender silent this long is not alive (it beats at least every 50 ms, more
+# rarely only while SQLite waits on its progress file's disk).
+SENDER_SILENCE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class ServerView:
     master_pid: int = 0
     # Where the stock is decided: {"name": "sqlite"} or Redis's, with its durability.
     engine: dict[str, Any] = field(default_factory=lambda: {"name": "sqlite"})
+    # The webhook sender's board; None while webhooks are off.
+    webhooks: WebhookBoard | None = None
 
     def queue_depth(self) -> int:
         return self.slots.in_flight_total()
@@ -68,6 +75,29 @@ class ServerView:
             else 0.0,
         }
 
+    def webhook_figures(self) -> SenderFigures | None:
+        return None if self.webhooks is None else self.webhooks.figures()
+
+    def webhooks_json(self) -> dict[str, Any] | None:
+        """The sender and its backlog; a dead sender is reported here, and never stops
+        the selling (health stays 200: the outbox keeps every event for the next one)."""
+        figures = self.webhook_figures()
+        if figures is None:
+            return None
+        return {
+            "alive": figures.alive(SENDER_SILENCE_S),
+            "pid": figures.pid,
+            "restarts": figures.restarts,
+            "backlog": figures.backlog,
+            "retrying": figures.retrying,
+            "oldestUndeliveredAgeSeconds": round(figures.oldest_age_s(now_us()), 3),
+            "deliveries": {
+                "delivered": figures.delivered,
+                "failed": figures.failed,
+                "gaveUp": figures.gave_up,
+            },
+        }
+
     def workers_json(self) -> dict[str, int]:
         # Counted by pid: a worker still being forked is not alive yet.
         return {"alive": len(self.slots.live_pids()), "configured": self.settings.workers}
@@ -75,6 +105,9 @@ class ServerView:
     def processes(self) -> list[ProcessUsage]:
         """CPU and memory of the master, the allocator and every worker alive."""
         pids = [("master", self.master_pid), ("allocator", self.board.allocator().pid)]
+        figures = self.webhook_figures()
+        if figures is not None:
+            pids.append(("webhook_sender", figures.pid))
         pids += [("worker", pid) for pid in self.slots.live_pids()]
         return usage_of_all(pids)
 

@@ -24,6 +24,9 @@ class Outcome(IntEnum):
     UNKNOWN_PRODUCT = 10
     # The operator paused the sale: nothing is sold until it is resumed.
     PAUSED = 11
+    # A sale with a checkout window: the unit is the buyer's until its hold expires,
+    # unless confirmed (flashsale.checkout_rules).
+    HELD = 12
 
     @property
     def word(self) -> str:

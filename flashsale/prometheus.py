@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from flashsale.clock import now_us
 from flashsale.metrics import MetricsSnapshot, SaleFigures, success_rate
-from flashsale.observe import ServerView
+from flashsale.observe import SENDER_SILENCE_S, ServerView
 from flashsale.outcomes import REPORTED_OUTCOMES
 from flashsale.shm.sale_board import ProductStock, SaleSnapshot
 from flashsale.shm.slots import ADMIN_ACTIONS, LATENCY_BOUNDS_US, PID, Endpoint
@@ -157,6 +157,7 @@ class FlashSaleCollector(Collector):
             "flashsale_breaker_trips", "Times the breaker opened", value=breaker.get("trips", 0)
         )
         yield _admin_actions(snapshot.admin_actions)
+        yield from _webhook_families(view)
         yield from _process_families(view)
 
 
@@ -214,6 +215,46 @@ def _admin_actions(counted: dict[tuple[str, str], int]) -> Metric:
     for (action, outcome), count in pairs.items():
         family.add_metric([action, outcome], count)
     return family
+
+
+def _webhook_families(view: ServerView) -> Iterator[Metric]:
+    """The webhook sender's figures, only while webhooks are on."""
+    figures = view.webhook_figures()
+    if figures is None:
+        return
+    yield GaugeMetricFamily(
+        "flashsale_webhook_sender_up",
+        "1 when the webhook sender is alive",
+        value=int(figures.alive(SENDER_SILENCE_S)),
+    )
+    yield CounterMetricFamily(
+        "flashsale_webhook_sender_restarts", "Webhook senders restarted", value=figures.restarts
+    )
+    yield GaugeMetricFamily(
+        "flashsale_webhook_backlog",
+        "Webhook events neither delivered nor given up yet",
+        value=figures.backlog,
+    )
+    yield GaugeMetricFamily(
+        "flashsale_webhook_retrying",
+        "Webhook events that failed and wait for their next try",
+        value=figures.retrying,
+    )
+    yield GaugeMetricFamily(
+        "flashsale_webhook_oldest_undelivered_age_seconds",
+        "Age of the oldest webhook event not delivered yet (0: none)",
+        value=figures.oldest_age_s(now_us()),
+    )
+    deliveries = CounterMetricFamily(
+        "flashsale_webhook_deliveries",
+        "Webhook tries, by outcome: delivered (a 2xx), failed (tried again later), "
+        "gave_up (an event abandoned after FLASHSALE_WEBHOOK_MAX_AGE_S)",
+        labels=["outcome"],
+    )
+    deliveries.add_metric(["delivered"], figures.delivered)
+    deliveries.add_metric(["failed"], figures.failed)
+    deliveries.add_metric(["gave_up"], figures.gave_up)
+    yield deliveries
 
 
 def _product_families(sale: SaleSnapshot) -> Iterator[Metric]:

@@ -17,6 +17,22 @@ from flashsale.catalogue import Product
 
 
 @dataclass(frozen=True)
+class CheckoutTerms:
+    """A sale's checkout window: a winning purchase holds its unit for `hold_s`, which
+    its buyer may extend once by `extend_s` (0: never), until it is confirmed."""
+
+    hold_s: int
+    extend_s: int
+
+    def spec_json(self) -> dict[str, int]:
+        return {"holdSeconds": self.hold_s, "extendSeconds": self.extend_s}
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any] | None) -> CheckoutTerms | None:
+        return None if spec is None else cls(spec["holdSeconds"], spec["extendSeconds"])
+
+
+@dataclass(frozen=True)
 class SaleTerms:
     """What a sale sells and on what terms, passed as one value: the admin API's new
     sale, the ADMIN command that creates it, the first sale from the settings, and what each
@@ -26,6 +42,7 @@ class SaleTerms:
     per_user_limit: int  # over the whole sale; a product may have a lower one
     starts_at_us: int | None  # None: open from the start
     ends_at_us: int | None  # None: open until sold out
+    checkout: CheckoutTerms | None = None  # None: a 201 is final (no hold)
 
     @property
     def stock(self) -> int:
@@ -39,6 +56,7 @@ class SaleTerms:
             "perUserLimit": self.per_user_limit,
             "startsAtUs": self.starts_at_us,
             "endsAtUs": self.ends_at_us,
+            "checkout": None if self.checkout is None else self.checkout.spec_json(),
         }
 
     @classmethod
@@ -49,6 +67,7 @@ class SaleTerms:
             spec["perUserLimit"],
             spec.get("startsAtUs"),
             spec.get("endsAtUs"),
+            CheckoutTerms.from_spec(spec.get("checkout")),
         )
 
 
@@ -112,6 +131,23 @@ class OrderRecord(NamedTuple):
     purchased_at_us: int
     sku: str
     sku_position: int  # in its product's stock
+
+
+class ListedOrder(NamedTuple):
+    """An order as the operator's pages and export list it: its record's columns, then
+    where it stands (`held`, `confirmed`, `cancelled`, `expired`; every order of a sale
+    without checkout is `confirmed`) and a confirmed hold's payment reference."""
+
+    order_id: str
+    sale_id: int
+    user_id: str
+    unit: int
+    position: int
+    purchased_at_us: int
+    sku: str
+    sku_position: int
+    state: str
+    payment_ref: str | None
 
 
 class Confirmation(NamedTuple):

@@ -1,4 +1,5 @@
-"""Keeps one allocator process alive from the gunicorn master.
+"""Keeps one allocator process alive from the gunicorn master (and, with webhooks on,
+one webhook sender: the same supervision under another name).
 
 Gunicorn's master reaps every child with `waitpid(-1)`, so the allocator's exit
 status is taken before anyone else could read it. Death is therefore detected
@@ -55,7 +56,9 @@ class AllocatorSupervisor:
         was_ready: Callable[[int], bool],
         close_in_child: Iterable[int] = (),
         on_restart: Callable[[], None] = lambda: None,
+        name: str = "allocator",
     ) -> None:
+        self.name = name
         self._run_allocator = run_allocator
         self._was_ready = was_ready
         self._close_in_child = list(close_in_child)
@@ -66,7 +69,7 @@ class AllocatorSupervisor:
         self._backoff_s = 0.0  # the wait after the last death
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._watch, name="allocator-watch", daemon=True)
+        self._thread = threading.Thread(target=self._watch, name=f"{name}-watch", daemon=True)
 
     def start(self) -> None:
         self._spawn()
@@ -79,7 +82,7 @@ class AllocatorSupervisor:
         self.pid = pid
         self._pidfd = os.pidfd_open(pid)
         self._started_at = time.monotonic()
-        log.info("allocator started (pid %s)", pid)
+        log.info("%s started (pid %s)", self.name, pid)
 
     def _be_the_allocator(self) -> None:
         code = 1
@@ -92,7 +95,7 @@ class AllocatorSupervisor:
             self._run_allocator()
             code = 0
         except BaseException:
-            log.exception("allocator %s failed", os.getpid())
+            log.exception("%s %s failed", self.name, os.getpid())
         finally:
             log_limit.flush()  # os._exit runs no atexit handler
             logging.shutdown()
@@ -107,7 +110,8 @@ class AllocatorSupervisor:
             os.close(self._pidfd)
             self._backoff_s = self._next_backoff_s(lived_s)
             log.error(
-                "allocator %s died after %.1f s; starting another in %.1f s",
+                "%s %s died after %.1f s; starting another in %.1f s",
+                self.name,
                 self.pid,
                 lived_s,
                 self._backoff_s,
@@ -137,7 +141,7 @@ class AllocatorSupervisor:
             return
         readable, _, _ = select.select([self._pidfd], [], [], STOP_TIMEOUT_S)
         if not readable:
-            log.error("allocator %s ignored SIGTERM; killing it", self.pid)
+            log.error("%s %s ignored SIGTERM; killing it", self.name, self.pid)
             os.kill(self.pid, signal.SIGKILL)
             select.select([self._pidfd], [], [], STOP_TIMEOUT_S)
         os.close(self._pidfd)

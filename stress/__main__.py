@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from stress.commands import (
     allocator,
     ceiling,
+    expiry,
     export,
     flash,
     journal,
@@ -19,7 +20,7 @@ from stress.commands import (
 )
 
 # As --help lists them.
-COMMANDS = (flash, ceiling, sweep, redis, rate_flood, streams, export, allocator, journal)
+COMMANDS = (flash, ceiling, sweep, redis, rate_flood, streams, export, expiry, allocator, journal)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -93,13 +93,17 @@ class Api:
         per_user_limit: int = 1,
         starts_at: str | None = None,
         products: Sequence[dict[str, Any]] = (),
+        checkout: dict[str, int] | None = None,
     ) -> dict[str, Any]:
         """A new sale of `stock` items of the default product, or of `products`
-        (the admin API's product objects, each with its stock) when given; it
-        replaces the current sale, even one in progress."""
+        (the admin API's product objects, each with its stock) when given, with the
+        `checkout` window given (None: final sales); it replaces the current sale,
+        even one in progress."""
         if not self.admin_token:
             raise ApiError("starting a sale needs --admin-token")
         body: dict[str, Any] = {"perUserLimit": per_user_limit, "startsAt": starts_at}
+        if checkout is not None:
+            body["checkout"] = checkout
         if products:
             body["products"] = list(products)
         else:

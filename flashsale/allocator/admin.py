@@ -91,7 +91,7 @@ class AdminDesk:
             self._audit(
                 request, REPLACE if old is not None else CREATE, sale.sale_id, CREATED, now_us
             )
-        return _created(sale), StockBook(sale)
+        return _created(sale), StockBook(sale, token_key=self.journal.token_key)
 
     def _replay(
         self,

@@ -44,6 +44,7 @@ from flashsale.admin_commands import AdminRequest
 from flashsale.allocator.messages import (
     ACK,
     HANDSHAKE_TIMEOUT_S,
+    HOLD_CHARS,
     NO_SLOT,
     ORDER_ID_CHARS,
     REPLY,
@@ -53,7 +54,9 @@ from flashsale.allocator.messages import (
     Request,
     authenticate,
     purchase_body,
+    read_hold_text,
 )
+from flashsale.checkout_commands import CheckoutRequest
 from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
 from flashsale.records import Confirmation, Order
@@ -71,6 +74,8 @@ class Decision:
     outcome: Outcome
     order: Order | None = None
     body: bytes = b""
+    # A hold's (checkout token, expires_at_us): outcome HELD only.
+    hold: tuple[str, int] | None = None
 
 
 class _Call:
@@ -258,6 +263,13 @@ class AllocatorClient:
         deadline_ns = now_ns + max(self.reply_timeout_ns, int(ADMIN_TIMEOUT_S * 1e9))
         return await self._call(Kind.ADMIN, request.encode(), now_ns, deadline_ns, deadline_ns)
 
+    async def checkout(self, request: CheckoutRequest) -> Decision:
+        """A buyer's checkout command: its answer (flashsale.checkout_commands.CheckoutAnswer)
+        is the decision's body; UNAVAILABLE or PENDING when none came in time."""
+        now_ns = time.monotonic_ns()
+        deadline_ns = now_ns + max(self.reply_timeout_ns, int(ADMIN_TIMEOUT_S * 1e9))
+        return await self._call(Kind.CHECKOUT, request.encode(), now_ns, deadline_ns, deadline_ns)
+
     async def _call(
         self,
         kind: Kind,
@@ -388,6 +400,13 @@ def decode_reply(payload: bytes) -> tuple[bytes, Decision]:
     if kind != Kind.DECISION or position == 0:
         return request_id, Decision(_OUTCOMES[outcome], body=body)
     text = body.decode()
+    if outcome == Outcome.HELD:
+        end = ORDER_ID_CHARS + HOLD_CHARS
+        order = Confirmation(
+            text[:ORDER_ID_CHARS], sale_id, unit, position, purchased_at_us, text[end:]
+        )
+        hold = read_hold_text(text[ORDER_ID_CHARS:end])
+        return request_id, Decision(Outcome.HELD, order, hold=hold)
     order = Confirmation(
         text[:ORDER_ID_CHARS], sale_id, unit, position, purchased_at_us, text[ORDER_ID_CHARS:]
     )

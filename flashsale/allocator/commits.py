@@ -22,11 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flashsale.allocator.committer import Committer
-from flashsale.allocator.messages import FRAMED_REPLY, REPLY, Kind
+from flashsale.allocator.messages import FRAMED_REPLY, REPLY, Kind, checkout_unavailable
+from flashsale.allocator.messages import frame as frame_of
 from flashsale.allocator.peers import Peers, Replies
-from flashsale.journal import Journal
+from flashsale.journal import Journal, Write
 from flashsale.outcomes import Outcome
 from flashsale.records import OrderRecord, order_id_for
+from flashsale.webhooks.outbox import Outbox
+
+# (live units, {place: (live, held, waiting, expired, cancelled)}, offers made) of a
+# sale with holds.
+HoldCounts = tuple[int, dict[int, tuple[int, int, int, int, int]], int]
+_SOLD = (Outcome.CONFIRMED, Outcome.HELD)
 
 COMMIT_INTERVAL_S = 0.002
 # A group of this many sales is committed without waiting for the interval.
@@ -39,6 +46,12 @@ class CommitGroup:
 
     orders: list[OrderRecord] = field(default_factory=list)
     replies: Replies = field(default_factory=dict)
+    # The other changes decided among them (holds, their ends, waitlists), each at its
+    # index in `orders` (flashsale.journal.Write); none in a sale without holds.
+    writes: list[Write] = field(default_factory=list)
+    # A sale with holds: (live, {place: (live, held, ...)}, offers) after its last
+    # decision, published once it is durable (units come back, so positions do not count).
+    counts: HoldCounts | None = None
 
 
 class CommitPipeline:
@@ -47,11 +60,13 @@ class CommitPipeline:
         journal: Journal,
         peers: Peers,
         *,
-        on_durable: Callable[[list[OrderRecord]], None],
+        on_durable: Callable[[CommitGroup], None],
         on_failure: Callable[[sqlite3.OperationalError], Callable[[str], bool]],
+        outbox: Outbox | None = None,
     ) -> None:
-        """`on_failure` rebuilds the book and returns whether an order id is in the journal."""
-        self._committer = Committer(journal)
+        """`on_failure` rebuilds the book and returns whether an order id is in the journal.
+        `outbox` (webhooks on): each commit appends its sales' events in its transaction."""
+        self._committer = Committer(journal, outbox)
         self._peers = peers
         self._on_durable = on_durable
         self._on_failure = on_failure
@@ -62,16 +77,17 @@ class CommitPipeline:
 
     def wait_s(self, idle_s: float) -> float:
         """How long the loop may wait for requests before the next group is due."""
-        if self.next.orders and not self._committer.busy:
+        if (self.next.orders or self.next.writes) and not self._committer.busy:
             return max(0.0, self._last_commit_s + COMMIT_INTERVAL_S - time.monotonic())
         return idle_s
 
     def advance(self, *, paced: bool = True) -> None:
         """Hand `next` to the committer if it is free; answer at once if it sold nothing."""
         group = self.next
-        if self._committer.busy or not group.replies:
+        # Holds expired by the clock are written with nobody waiting for them.
+        if self._committer.busy or not (group.replies or group.writes):
             return
-        if not group.orders:
+        if not group.orders and not group.writes:
             self.next = CommitGroup()
             self._peers.send(group.replies)
             return
@@ -81,7 +97,7 @@ class CommitPipeline:
             return  # the loop wakes up in time for it (wait_s)
         self._last_commit_s = now_s
         self._in_flight, self.next = group, CommitGroup()
-        self._committer.start(group.orders)
+        self._committer.start(group.orders, group.writes)
 
     def complete(self) -> None:
         """The commit in flight is over: publish and answer it, or refuse what it held."""
@@ -89,7 +105,7 @@ class CommitPipeline:
         group, self._in_flight = self._in_flight, None
         assert group is not None
         if failure is None:
-            self._on_durable(group.orders)
+            self._on_durable(group)
             self._peers.send(group.replies)
             return
         undone, self.next = (group, self.next), CommitGroup()
@@ -104,7 +120,7 @@ class CommitPipeline:
 
     def settle(self) -> None:
         """Make every decided sale durable and send every reply: before a new sale, and at exit."""
-        while self._committer.busy or self.next.replies:
+        while self._committer.busy or self.next.replies or self.next.writes:
             if self._committer.busy:
                 self.complete()
             else:
@@ -114,9 +130,11 @@ class CommitPipeline:
 def _unless_durable(frame: bytes, in_journal: Callable[[str], bool]) -> bytes:
     """A decision whose commit failed: kept if the journal has its sale anyway, else refused."""
     _, kind, outcome, _, _, seq, request_id, _, _ = FRAMED_REPLY.unpack_from(frame)
+    if kind == Kind.CHECKOUT_ANSWER:  # what it decided is not durable: nothing was done
+        return frame_of(checkout_unavailable(seq, request_id))
     if kind != Kind.DECISION:
         return frame
-    if outcome == Outcome.CONFIRMED and in_journal(order_id_for(request_id)):
+    if outcome in _SOLD and in_journal(order_id_for(request_id)):
         return frame
     return FRAMED_REPLY.pack(
         REPLY.size, Kind.DECISION, Outcome.UNAVAILABLE, 0, 0, seq, request_id, 0, 0

@@ -18,26 +18,31 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 
-from flashsale.journal import Journal
+from flashsale.journal import Journal, Write
 from flashsale.records import OrderRecord
+from flashsale.webhooks.outbox import Outbox
 
 
 class Committer:
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, outbox: Outbox | None = None) -> None:
+        """`outbox`: with webhooks on, each commit appends its sales' events."""
         self._journal = journal
-        self._batches: queue.SimpleQueue[Sequence[OrderRecord]] = queue.SimpleQueue()
+        self._outbox = outbox
+        self._batches: queue.SimpleQueue[tuple[Sequence[OrderRecord], Sequence[Write]]] = (
+            queue.SimpleQueue()
+        )
         self._failure: BaseException | None = None
         # Readable once a commit is over: the loop selects on it.
         self.done_fd, self._done_w = os.pipe()
         self.busy = False
         threading.Thread(target=self._write_forever, name="journal", daemon=True).start()
 
-    def start(self, orders: Sequence[OrderRecord]) -> None:
+    def start(self, orders: Sequence[OrderRecord], writes: Sequence[Write] = ()) -> None:
         """Begin making `orders` durable; the caller hears of it through `done_fd`."""
         if self.busy:
             raise RuntimeError("a commit is already being written")
         self.busy = True
-        self._batches.put(orders)
+        self._batches.put((orders, writes))
 
     def finish(self) -> sqlite3.OperationalError | None:
         """Collect the commit `done_fd` announced: None if it is durable, else why it failed.
@@ -56,9 +61,9 @@ class Committer:
 
     def _write_forever(self) -> None:
         while True:
-            orders = self._batches.get()
+            orders, writes = self._batches.get()
             try:
-                self._journal.record(orders)
+                self._journal.record(orders, writes, self._outbox)
                 self._journal.keep_room()
             except BaseException as exc:  # handed to the loop (finish)
                 self._failure = exc

@@ -11,7 +11,14 @@ import operator
 import time
 
 from flashsale.allocator.book import StockBook
-from flashsale.allocator.messages import FRAMED_REPLY, REPLY, RESENT, Kind, read_purchase_body
+from flashsale.allocator.messages import (
+    FRAMED_REPLY,
+    REPLY,
+    RESENT,
+    Kind,
+    hold_text,
+    read_purchase_body,
+)
 from flashsale.allocator.peers import Pending, Replies
 from flashsale.outcomes import Outcome
 from flashsale.records import OrderRecord
@@ -49,6 +56,10 @@ def decide_purchases(
             if outcome is Outcome.EXPIRED:
                 expired_count += 1
                 late += too_late
+        if outcome is Outcome.HELD:
+            issued, book.issued = book.issued, None
+            replies.setdefault(peer, []).append(decision_frame(purchase, outcome, order, issued))
+            continue
         replies.setdefault(peer, []).append(decision_frame(purchase, outcome, order))
     if expired_count:
         # One line a batch: after a freeze, thousands of requests expire at once.
@@ -60,13 +71,23 @@ def decide_purchases(
         )
 
 
-def decision_frame(purchase: Pending, outcome: Outcome, order: OrderRecord | None) -> bytes:
-    """The framed reply that tells `purchase`'s worker its outcome (and order)."""
+def decision_frame(
+    purchase: Pending,
+    outcome: Outcome,
+    order: OrderRecord | None,
+    issued: tuple[str, int] | None = None,
+) -> bytes:
+    """The framed reply that tells `purchase`'s worker its outcome (and order; a hold's
+    expiry and checkout token when `issued`)."""
     if order is None:
         return FRAMED_REPLY.pack(
             REPLY.size, Kind.DECISION, outcome, 0, 0, purchase.seq, purchase.request_id, 0, 0
         )
-    order_text = (order.order_id + order.sku).encode()
+    if issued is None:
+        order_text = (order.order_id + order.sku).encode()
+    else:
+        token, expires_at_us = issued
+        order_text = (order.order_id + hold_text(token, expires_at_us) + order.sku).encode()
     return (
         FRAMED_REPLY.pack(
             REPLY.size + len(order_text),

@@ -21,6 +21,7 @@ import selectors
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -28,21 +29,29 @@ from typing import Protocol
 from flashsale.admin_commands import AdminAnswer, AdminRequest
 from flashsale.allocator.accepting import Acceptor
 from flashsale.allocator.admin import AdminDesk
-from flashsale.allocator.book import StockBook
-from flashsale.allocator.commits import CommitPipeline
+from flashsale.allocator.book import INSERT_HOLD, StockBook
+from flashsale.allocator.commits import CommitGroup, CommitPipeline
 from flashsale.allocator.deciding import decide_purchases
+from flashsale.allocator.holds import decide_checkout
 from flashsale.allocator.journal_health import JournalHealth, describe
-from flashsale.allocator.messages import Kind, Reply, admin_reply, frame
+from flashsale.allocator.messages import Kind, Reply, admin_reply, checkout_reply, frame
 from flashsale.allocator.peers import Peer, Peers, Pending
+from flashsale.checkout_commands import JOIN, CheckoutAnswer, CheckoutRequest
+from flashsale.config import WEBHOOK_MAX_AGE_S
 from flashsale.journal import Journal, JournalLock
-from flashsale.records import OrderRecord, SaleTerms
+from flashsale.records import OrderRecord, Phase, SaleRecord, SaleTerms
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.store_board import StoreBoard
+from flashsale.webhooks.outbox import Outbox
+from flashsale.webhooks.pruning import PRUNE_EVERY_S, OutboxPruning
 
 log = logging.getLogger("flashsale.allocator")
 
 HEARTBEAT_S = 0.05
 GIL_SWITCH_INTERVAL_S = 0.0002
+# Holds expired in one turn of the loop at most: 10,000 falling due in the same second
+# would otherwise hold up the purchases behind them for the whole batch.
+EXPIRE_PER_TURN = 500
 
 # What the selector's keys carry besides peers.
 _STOP, _ACCEPTED, _COMMIT_DONE = object(), object(), object()
@@ -74,8 +83,15 @@ class Allocator:
         board: SaleBoard,
         store_board: StoreBoard,
         lock: JournalLock,
+        webhooks: bool = False,
+        webhook_keep_s: float = WEBHOOK_MAX_AGE_S,
+        prune_every_s: float = PRUNE_EVERY_S,
     ) -> None:
+        """`webhooks`: append each decision's events to the journal's outbox, and prune
+        the events the sender has finished once `webhook_keep_s` old."""
         self.db_path = db_path
+        self.webhooks = webhooks
+        self._pruning = OutboxPruning(db_path, webhook_keep_s, prune_every_s) if webhooks else None
         self.first_sale = first_sale
         self.board = board
         self.store_board = store_board
@@ -131,7 +147,11 @@ class Allocator:
         self.health.check()
         self._admin = AdminDesk(self.journal)
         self._group_commits = CommitPipeline(
-            self.journal, self._peers, on_durable=self._durable, on_failure=self._commit_failed
+            self.journal,
+            self._peers,
+            on_durable=self._durable,
+            on_failure=self._commit_failed,
+            outbox=Outbox() if self.webhooks else None,
         )
         return self._group_commits
 
@@ -155,7 +175,35 @@ class Allocator:
         sale = self.journal.latest_sale()
         if sale is None:
             sale = self.journal.create_sale(first)
-        return StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
+        book = self._load_book(sale)
+        if book.checkout is not None:
+            self._expire_at_start(book)
+        return book
+
+    def _load_book(self, sale: SaleRecord) -> StockBook:
+        orders = self.journal.orders_of_sale(sale.sale_id)
+        if sale.terms.checkout is None:
+            return StockBook(sale, orders)
+        return StockBook(
+            sale,
+            orders,
+            self.journal.checkout_rows(sale.sale_id),
+            self.journal.waitlist(sale.sale_id),
+            events=self.webhooks,
+            token_key=self.journal.token_key,
+        )
+
+    def _expire_at_start(self, book: StockBook) -> None:
+        """Holds that fell due while no allocator ran expire (and their units go to the
+        waitlists) in one synced transaction, before any purchase is decided."""
+        now_us = time.time_ns() // 1000
+        book.close_at_end(now_us)
+        expired = book.expire_due(now_us)
+        orders, writes = book.take_unjournaled(), book.take_writes()
+        if orders or writes:
+            self.journal.record(orders, writes)
+        if expired:
+            log.warning("allocator: %s holds fell due while stopped: expired", expired)
 
     def _normalise_old_user_ids(self) -> None:
         try:
@@ -174,14 +222,48 @@ class Allocator:
     # -- the loop -------------------------------------------------------------------
     def _serve_once(self) -> None:
         batch: list[Pending] = []
-        self._gather(batch, self._commits.wait_s(HEARTBEAT_S))
+        self._gather(batch, self._commits.wait_s(self._idle_s()))
+        self._expire_holds()
         if batch:
             self._decide(batch)
         self._commits.advance()
         self._between_batches()
 
+    def _expire_holds(self) -> None:
+        """A checkout sale's due holds (the Redis engine overrides: none there yet)."""
+        if self.book.checkout is not None:
+            self._expire_due()
+
+    def _idle_s(self) -> float:
+        """How long the loop may sleep: until its heartbeat, or the next hold's expiry."""
+        if self.book.checkout is None:
+            return HEARTBEAT_S
+        wakes = [at for at in (self.book.next_expiry_us(), self.book.next_end_us()) if at]
+        if not wakes:
+            return HEARTBEAT_S
+        next_us = min(wakes)
+        return min(HEARTBEAT_S, max(0.0, (next_us - time.time_ns() // 1000) / 1e6))
+
+    def _expire_due(self) -> None:
+        """The holds due now expire, in the next group commit with what they cause; at
+        the sale's endsAt its waitlists close."""
+        if self.health.failing:
+            return  # a journal that cannot be written: they expire once it can
+        now_us = time.time_ns() // 1000
+        # Closed first: a unit released after the end is offered to nobody.
+        closed = self.book.close_at_end(now_us)
+        # At most EXPIRE_PER_TURN: the rest in the next turns (the loop does not sleep
+        # while holds are due), so purchases are decided between them.
+        if self.book.expire_due(now_us, EXPIRE_PER_TURN) or closed:
+            self._take_book_changes()
+
     def _between_batches(self) -> None:
         self.health.check_if_due()
+        if self._pruning is not None:
+            delete = self._pruning.due(time.monotonic(), time.time_ns() // 1000)
+            if delete is not None:
+                group = self._group_commits.next
+                group.writes.append((len(group.orders), *delete))
 
     def _gather(self, batch: list[Pending], timeout_s: float) -> None:
         """Wait up to `timeout_s` for work; read every request that came into `batch`,
@@ -210,16 +292,57 @@ class Allocator:
         purchases = [item for item in batch if item.kind == Kind.PURCHASE]
         group = self._group_commits.next
         decide_purchases(self.book, purchases, group.replies, selling=not self.health.failing)
-        group.orders += self.book.take_unjournaled()
+        self._take_book_changes()
         for item in batch:
-            if item.kind == Kind.ADMIN:
+            if item.kind == Kind.CHECKOUT:
+                self._checkout_command(item)
+            elif item.kind == Kind.ADMIN:
                 # The decisions before it are durable and answered first: a pause is exact.
                 self._group_commits.settle()
                 reply = self._admin_command(item).encode()
                 self._peers.send({item.peer: [frame(reply)]})
 
+    def _take_book_changes(self) -> None:
+        """Move what the book decided into the next group commit."""
+        book, group = self.book, self._group_commits.next
+        base = len(group.orders)
+        group.orders += book.take_unjournaled()
+        if book.checkout is None:
+            return
+        group.writes += [(base + at, sql, params) for at, sql, params in book.take_writes()]
+        shelves = {
+            place: (live, *counts)
+            for place, (live, counts) in enumerate(
+                zip(book.sold_by_sku().values(), book.held_by_place(), strict=False)
+            )
+        }
+        group.counts = (book.live, shelves, book.offers)
+
+    def _checkout_command(self, item: Pending) -> None:
+        request = CheckoutRequest.decode(item.body)
+        if self.health.failing or (self.book.checkout is None and request.command != JOIN):
+            answer = CheckoutAnswer(
+                503 if self.health.failing else 404,
+                "not-selling" if self.health.failing else "unknown-order",
+                {},
+            )
+        else:
+            answer = decide_checkout(self.book, request, time.time_ns() // 1000)
+            self._take_book_changes()
+        frame_bytes = frame(checkout_reply(item.seq, item.request_id, answer).encode())
+        self._group_commits.next.replies.setdefault(item.peer, []).append(frame_bytes)
+
     # -- what the commits report ------------------------------------------------------
-    def _durable(self, orders: list[OrderRecord]) -> None:
+    def _durable(self, group: CommitGroup) -> None:
+        orders = group.orders
+        if group.counts is not None:
+            live, shelves, offers = group.counts
+            # A hold is a sale too (its row is one of the writes, not an order).
+            holds = sum(1 for _, sql, _ in group.writes if sql == INSERT_HOLD)
+            self.board.publish_holds(live, len(orders) + holds, shelves, offers)
+            return
+        if not orders:
+            return  # only writes (the outbox pruned): no sale to publish
         self.board.publish_sold(orders[-1].position, len(orders), self._product_totals(orders))
 
     def _product_totals(self, orders: list[OrderRecord]) -> dict[int, int]:
@@ -239,9 +362,8 @@ class Allocator:
         """Stop selling and forget the sales nobody was told of: the book becomes what
         the journal holds. Returns whether the journal holds an order id."""
         self.health.failed(error)
-        sale = self.book.sale
-        self.book = StockBook(sale, self.journal.orders_of_sale(sale.sale_id))
-        return self.book.holds
+        self.book = self._load_book(self.book.sale)
+        return self.book.holds_order
 
     # -- the operator's commands ------------------------------------------------------
     def _admin_command(self, request: Pending) -> Reply:
@@ -260,7 +382,12 @@ class Allocator:
                 answer = not_selling(describe(exc))
             else:
                 if book is not self.book or book.sale is not sale:  # a new sale, or a change
+                    if book is not self.book:
+                        book.events = self.webhooks and book.checkout is not None
                     self.book = book
+                    if book.checkout is not None and book.sale.lifecycle.phase is Phase.ENDED:
+                        book.close_waitlists()  # durable with the next group commit
+                        self._take_book_changes()
                     self.board.publish_sale(book.snapshot())
                     _log_change(answer)
         return admin_reply(request.seq, request.request_id, answer)

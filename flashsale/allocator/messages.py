@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection, answer_challenge, deliver_cha
 from typing import NamedTuple
 
 from flashsale.admin_commands import AdminAnswer
+from flashsale.checkout_commands import CheckoutAnswer
 from flashsale.outcomes import Outcome
 
 LENGTH = struct.Struct("!i")
@@ -50,6 +51,19 @@ NO_SLOT = 0xFFFFFFFF  # a worker without a metrics row (all rows taken)
 
 
 ORDER_ID_CHARS = 36  # a UUID's text (records.order_id_for)
+# A HELD decision's order id is followed by its expiry (16 hex digits) and its checkout
+# token (43 base64url characters, blank when the allocator cannot know it: a resent
+# purchase whose hold a dead allocator made), then the sku.
+HOLD_CHARS = 16 + 43
+
+
+def hold_text(token: str, expires_at_us: int) -> str:
+    return f"{expires_at_us:016x}{token:<43}"
+
+
+def read_hold_text(text: str) -> tuple[str, int]:
+    """(token, expires_at_us) of `hold_text`."""
+    return text[16:].strip(), int(text[:16], 16)
 
 
 def purchase_body(user_id: str, sku: str) -> bytes:
@@ -66,9 +80,11 @@ def read_purchase_body(body: bytes) -> tuple[str, str]:
 class Kind(IntEnum):
     PURCHASE = 2
     ADMIN = 3
+    CHECKOUT = 4  # a buyer's confirm, cancel, extend or waitlist join (flashsale.checkout_commands)
     DECISION = 10
     ADMIN_ANSWER = 11
     ACK = 12
+    CHECKOUT_ANSWER = 13
 
 
 class Request(NamedTuple):
@@ -158,6 +174,17 @@ class Reply:
 def admin_reply(seq: int, request_id: bytes, answer: AdminAnswer) -> Reply:
     """The reply to an ADMIN command, sent once what it did is durable."""
     return Reply(Kind.ADMIN_ANSWER, Outcome.CONFIRMED, seq, request_id, body=answer.encode())
+
+
+def checkout_reply(seq: int, request_id: bytes, answer: CheckoutAnswer) -> Reply:
+    """The reply to a CHECKOUT command, sent once what it did is durable."""
+    return Reply(Kind.CHECKOUT_ANSWER, Outcome.CONFIRMED, seq, request_id, body=answer.encode())
+
+
+def checkout_unavailable(seq: int, request_id: bytes) -> bytes:
+    """A CHECKOUT command whose commit failed: nothing was done."""
+    answer = CheckoutAnswer(503, "not-selling", {"error": "the journal cannot be written"})
+    return checkout_reply(seq, request_id, answer).encode()
 
 
 def frame(payload: bytes) -> bytes:

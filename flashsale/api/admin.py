@@ -26,11 +26,16 @@ from flashsale.shm.sale_board import SaleBoard
 
 class AdminSaleResource:
     def __init__(
-        self, access: AdminAccess, board: SaleBoard, default_product: ProductSettings
+        self,
+        access: AdminAccess,
+        board: SaleBoard,
+        default_product: ProductSettings,
+        engine: str = "sqlite",
     ) -> None:
         self.access = access
         self.board = board
         self.default_product = default_product
+        self.engine = engine
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         await self.access.authorize(req, Attempt())
@@ -44,7 +49,10 @@ class AdminSaleResource:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         attempt = Attempt(attempted=CREATE)
         await self.access.authorize(req, attempt)
-        answer_admin(resp, await create_sale(self.access, self.default_product, req, attempt))
+        answer_admin(
+            resp,
+            await create_sale(self.access, self.default_product, req, attempt, self.engine),
+        )
         if isinstance(resp.media, dict):
             resp.media = _with_stock(resp.media)
 

@@ -39,7 +39,7 @@ from flashsale.clock import iso_from_us
 from flashsale.config import Settings
 from flashsale.lookups import ExportPage
 from flashsale.orders_csv import HEADER, MEDIA_TYPE
-from flashsale.records import OrderRecord
+from flashsale.records import ListedOrder
 
 log = logging.getLogger("flashsale.api")
 
@@ -58,7 +58,7 @@ class OrderPages(Protocol):
 
     async def sale_exists(self, sale_id: int) -> bool: ...
 
-    async def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]: ...
+    async def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]: ...
 
     async def export_page(self, sale_id: int, position: int, limit: int) -> ExportPage: ...
 
@@ -74,13 +74,15 @@ def register_admin_orders(
     app.add_route(CSV_PATH, AdminOrdersCsvResource(access, pages, slots, settings.export_stall_s))
 
 
-def order_row_json(order: OrderRecord) -> dict[str, Any]:
+def order_row_json(order: ListedOrder) -> dict[str, Any]:
     return {
         "orderId": order.order_id,
         "userId": order.user_id,
         "sku": order.sku,
         "position": order.position,
         "purchasedAt": iso_from_us(order.purchased_at_us),
+        "state": order.state,
+        "paymentRef": order.payment_ref,
     }
 
 

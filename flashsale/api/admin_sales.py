@@ -35,6 +35,7 @@ async def create_sale(
     default_product: ProductSettings,
     req: falcon.asgi.Request,
     attempt: Attempt,
+    engine: str = "sqlite",
 ) -> AdminAnswer:
     """A POST's new sale, decided by the allocator (refusals recorded)."""
     async with access.refusals_recorded(req, attempt):
@@ -70,11 +71,13 @@ class AdminSalesResource:
         reads: AdminReads,
         board: SaleBoard,
         default_product: ProductSettings,
+        engine: str = "sqlite",
     ) -> None:
         self.access = access
         self.reads = reads
         self.board = board
         self.default_product = default_product
+        self.engine = engine
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         await self.access.authorize(req, Attempt())
@@ -85,7 +88,10 @@ class AdminSalesResource:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         attempt = Attempt(attempted=CREATE)
         await self.access.authorize(req, attempt)
-        answer_admin(resp, await create_sale(self.access, self.default_product, req, attempt))
+        answer_admin(
+            resp,
+            await create_sale(self.access, self.default_product, req, attempt, self.engine),
+        )
 
 
 class AdminSaleItemResource:

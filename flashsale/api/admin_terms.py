@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import falcon
 
@@ -18,14 +18,27 @@ from flashsale.catalogue import Product, ProductSettings, parse_products
 from flashsale.clock import RANGE_TEXT, instant_us, representable
 from flashsale.config import Settings, declared
 from flashsale.errors import InvalidInput, InvalidSale
-from flashsale.records import SaleTerms
+from flashsale.records import CheckoutTerms, SaleTerms
 from flashsale.sale_lifecycle import END, PAUSE, RESUME, SET_END, Change
 from flashsale.setting import Integer, parse_instant
 
 # A new sale takes the bounds (and default) of the settings that make the first one.
 STOCK = declared("stock", Integer)
 PER_USER_LIMIT = declared("per_user_limit", Integer)
-SALE_FIELDS = frozenset({"products", "stock", "perUserLimit", "startsAt", "endsAt", "replaces"})
+SALE_FIELDS = frozenset(
+    {"products", "stock", "perUserLimit", "startsAt", "endsAt", "replaces", "checkout"}
+)
+CHECKOUT_FIELDS = frozenset({"holdSeconds", "extendSeconds"})
+
+
+# A hold is long enough to pay and short enough that a unit is not kept for days.
+class Bounds(NamedTuple):
+    low: int
+    high: int
+
+
+HOLD_SECONDS = Bounds(1, 86_400)
+EXTEND_SECONDS = Bounds(0, 86_400)
 CHANGE_FIELDS = frozenset({"state", "endsAt"})
 # PATCH's `state` and the command each asks for.
 STATE_CHANGES = {"paused": PAUSE, "open": RESUME, "ended": END}
@@ -99,7 +112,9 @@ def _replaces(spec: dict[str, Any]) -> int | None:
     return value
 
 
-def _bounded_int(body: dict[str, Any], name: str, default: int | None, bounds: Integer) -> int:
+def _bounded_int(
+    body: dict[str, Any], name: str, default: int | None, bounds: Integer | Bounds
+) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidSale(f"Invalid {name}", f"{name} must be an integer")
@@ -136,4 +151,20 @@ def sale_terms(body: dict[str, Any], default_product: ProductSettings) -> SaleTe
     starts_us, ends_us = _instant_us(body, "startsAt"), _instant_us(body, "endsAt")
     if starts_us is not None and ends_us is not None and ends_us <= starts_us:
         raise InvalidSale("Invalid endsAt", "endsAt must be later than startsAt")
-    return SaleTerms(products, limit, starts_us, ends_us)
+    return SaleTerms(products, limit, starts_us, ends_us, _checkout(body.get("checkout")))
+
+
+def _checkout(value: Any) -> CheckoutTerms | None:
+    """`checkout`: {holdSeconds, extendSeconds}, or null or absent (no hold: a 201 is final)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidSale("Invalid checkout", "checkout must be an object or null")
+    unknown = set(value) - CHECKOUT_FIELDS
+    if unknown or "holdSeconds" not in value:
+        raise InvalidSale(
+            "Invalid checkout", "checkout takes holdSeconds (required) and extendSeconds"
+        )
+    hold_s = _bounded_int(value, "holdSeconds", None, HOLD_SECONDS)
+    extend_s = _bounded_int(value, "extendSeconds", 0, EXTEND_SECONDS)
+    return CheckoutTerms(hold_s, extend_s)

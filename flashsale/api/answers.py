@@ -49,12 +49,25 @@ def answer_purchase(
     starts_at_us: int | None = None,
     ends_at_us: int | None = None,
     retry_after_s: int = RETRY_AFTER_UNAVAILABLE_S,
+    hold: tuple[str, int] | None = None,
+    waitlist: tuple[int, int] | None = None,
 ) -> None:
     """Fill `resp` for `outcome`; `lookup_path` names the user's look-up (201, 202).
 
     `sku`: the product asked for; `several`: the sale has other products, so a
     sold-out one does not mean the sale is over.
     """
+    if outcome is Outcome.HELD and order is not None:
+        resp.status = falcon.HTTP_201
+        token, expires_at_us = hold or ("", 0)
+        resp.media = {
+            "outcome": outcome.word,
+            **order_json(order, user_id),
+            "expiresAt": iso_from_us(expires_at_us),
+            **({"checkoutToken": token} if token else {}),
+        }
+        resp.location = lookup_path()
+        return
     if outcome is Outcome.CONFIRMED and order is not None:
         resp.status = falcon.HTTP_201
         resp.media = {"outcome": outcome.word, **order_json(order, user_id)}
@@ -84,7 +97,12 @@ def answer_purchase(
             if several
             else "every item has been sold"
         )
-        refuse(resp, SOLD_OUT, outcome, why, {"sku": sku})
+        extra: dict[str, Any] = {"sku": sku}
+        if waitlist is not None:  # a sale with holds: units may come back
+            held, waiting = waitlist
+            extra["held"] = held
+            extra["waitlist"] = {"open": held > 0, "length": waiting}
+        refuse(resp, SOLD_OUT, outcome, why, extra)
     elif outcome is Outcome.UNKNOWN_PRODUCT:
         refuse(
             resp,

@@ -48,6 +48,8 @@ class HealthResource:
             "allocator": self.view.allocator_json(),
             "journal": self.view.store_json(),
             "engine": self.view.engine,
+            # null while webhooks are off; a dead sender shows here, not in the status.
+            "webhooks": self.view.webhooks_json(),
             "breaker": self.breaker_json(),
             "workers": self.view.workers_json(),
             # Each process's memory (and CPU time), as in the metrics.
@@ -99,6 +101,7 @@ def metrics_json(view: ServerView, breaker: dict[str, Any]) -> dict[str, Any]:
         "allocator": view.allocator_json(),
         "journal": view.store_json(),
         "engine": view.engine,
+        "webhooks": view.webhooks_json(),
         "workers": view.workers_json(),
         # CPU seconds and memory of each server process: with two readings a
         # load test tells the server's share of the machine from its own.

@@ -217,6 +217,66 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
         "Nothing is at this path: no such endpoint, no such picture, or the admin API is off "
         "(no admin token is set).",
     ),
+    # Checkout holds and the waitlist (a sale with a checkout window).
+    (
+        "unknown-order",
+        404,
+        "Unknown order",
+        "There is no order of that id in the current sale (`orderId`). Nothing was changed.",
+    ),
+    (
+        "payment-ref-mismatch",
+        409,
+        "Payment reference mismatch",
+        "The order is already confirmed with another `paymentRef`. Nothing was changed; the "
+        "same `paymentRef` again answers the confirmed order.",
+    ),
+    (
+        "hold-expired",
+        409,
+        "Hold expired",
+        "The hold passed its `expiresAt` before it was confirmed, and its unit went to someone "
+        "else: nothing was confirmed. A confirm answers `refundRequired: true` (outcome "
+        "`hold_expired`): the payment must be refunded.",
+    ),
+    (
+        "hold-cancelled",
+        409,
+        "Hold cancelled",
+        "The hold was cancelled and its unit released; nothing was done. A confirm answers "
+        "`refundRequired: true`.",
+    ),
+    (
+        "hold-already-extended",
+        409,
+        "Hold already extended",
+        "A hold is extended once; this one was. Its `expiresAt` is unchanged.",
+    ),
+    (
+        "hold-not-extendable",
+        409,
+        "Hold not extendable",
+        "This sale's holds cannot be extended (its `extendSeconds` is 0).",
+    ),
+    (
+        "order-confirmed",
+        409,
+        "Order confirmed",
+        "The order is confirmed (paid): it can no longer be cancelled or extended.",
+    ),
+    (
+        "waitlist-closed",
+        409,
+        "Waitlist closed",
+        "The product's waitlist cannot be joined now (`reason`): it is open only while the "
+        "product is sold out with holds outstanding and the sale is open.",
+    ),
+    (
+        "invalid-payment-ref",
+        400,
+        "Invalid paymentRef",
+        "`paymentRef` must be 1 to 128 visible ASCII characters. Nothing was changed.",
+    ),
     (
         "no-purchase",
         404,
@@ -398,6 +458,8 @@ INVALID_TOKEN = BY_SLUG["invalid-token"]
 NOT_YOUR_ID = BY_SLUG["not-your-id"]
 NOT_FOUND = BY_SLUG["not-found"]
 NO_PURCHASE = BY_SLUG["no-purchase"]
+UNKNOWN_ORDER = BY_SLUG["unknown-order"]
+INVALID_PAYMENT_REF = BY_SLUG["invalid-payment-ref"]
 UNKNOWN_SALE = BY_SLUG["unknown-sale"]
 METHOD_NOT_ALLOWED = BY_SLUG["method-not-allowed"]
 PAYLOAD_TOO_LARGE = BY_SLUG["payload-too-large"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import falcon
@@ -20,11 +20,14 @@ from flashsale.api.problems import NOT_SELLING as NOT_SELLING_PROBLEM
 from flashsale.api.representations import order_json
 from flashsale.api.sale_ids import sale_in_query, unknown_sale
 from flashsale.breaker import Admission
+from flashsale.checkout_rules import CONFIRMED, LIVE
+from flashsale.clock import iso_from_us
 from flashsale.errors import InvalidSku
+from flashsale.journal import CheckoutRow
 from flashsale.lookups import OrderLookups
 from flashsale.metrics import MetricsRecorder
 from flashsale.outcomes import Outcome
-from flashsale.records import Phase
+from flashsale.records import OrderRecord, Phase
 from flashsale.sale_lifecycle import PAUSED
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 
@@ -141,6 +144,8 @@ class PurchaseResource:
             ends_at_us=sale.ends_at_us if sale else None,
             retry_after_s=retry_after_s,
             lookup_path=lambda: lookup_path(user_id),
+            hold=decision.hold,
+            waitlist=_waitlist(self.board, place, outcome),
         )
 
     async def _decide(
@@ -179,12 +184,46 @@ class PurchaseResource:
         if state == PAUSED:  # paused since the check before the rate limit
             return Decision(Outcome.PAUSED)
         if state == "sold_out":
-            # A shopper whose first answer was lost must learn they own one.
+            # A shopper whose first answer was lost must learn they own one. With holds,
+            # only live orders count (a released one does not), and a unit that comes back
+            # is in the snapshot before any purchase can be decided for it.
             owned = await self.lookups.orders_of_user(sale, user_id)
+            if owned and sale.checkout is not None:
+                owned = await self._live(sale.sale_id, user_id, owned)
             if len(owned) >= sale.per_user_limit:
                 return Decision(Outcome.ALREADY_PURCHASED, owned[0])
             return Decision(Outcome.SOLD_OUT)
         return None
+
+    async def _live(
+        self, sale_id: int, user_id: str, orders: list[OrderRecord]
+    ) -> list[OrderRecord]:
+        states = {
+            row.order_id: row.state for row in await self.lookups.checkout_of_user(sale_id, user_id)
+        }
+        return [order for order in orders if states.get(order.order_id, CONFIRMED) in LIVE]
+
+
+def _with_state(shown: dict[str, Any], states: dict[str, CheckoutRow]) -> dict[str, Any]:
+    """An order of a sale with holds: its state and expiry (never its token)."""
+    row = states.get(shown["orderId"])
+    if row is None:
+        return shown
+    return {**shown, "state": row.state, "expiresAt": iso_from_us(row.expires_at_us)}
+
+
+def _waitlist(board: SaleBoard, place: int | None, outcome: Outcome) -> tuple[int, int] | None:
+    """A sold-out product of a sale with holds: its (holds, waiting entries), as they are
+    now (read only for a sold-out answer: not a snapshot more for every purchase)."""
+    if outcome is not Outcome.SOLD_OUT:
+        return None
+    sale = board.sale()
+    if sale is None or sale.checkout is None:
+        return None
+    if place is None or not 0 <= place < len(sale.products):
+        return None
+    item = sale.products[place]
+    return item.held, item.waiting
 
 
 def _paused(req: falcon.asgi.Request, resp: falcon.asgi.Response, sale: SaleSnapshot) -> bool:
@@ -220,11 +259,29 @@ class PurchaseLookupResource:
             if not await self.lookups.sale_exists(asked):
                 raise unknown_sale(str(asked))
             orders = await self.lookups.orders_of_user_in(asked, user_id)
-        if not orders:
+        sale_id = asked if asked is not None else (sale.sale_id if sale else 0)
+        states = {
+            row.order_id: row for row in await self.lookups.checkout_of_user(sale_id, user_id)
+        }
+        waitlist = [
+            {
+                "sku": entry.sku,
+                "place": entry.place,
+                "state": entry.state,
+                **({"orderId": entry.order_id} if entry.order_id else {}),
+            }
+            for entry in await self.lookups.waitlist_of_user(sale_id, user_id)
+        ]
+        if not orders and not waitlist:
             which = "this sale" if asked is None else f"sale {asked}"
             raise HTTPProblem(NO_PURCHASE, f"{user_id!r} has bought nothing in {which}")
+        shown = [_with_state(order_json(order, user_id), states) for order in orders]
+        live = [
+            order for order in shown if order.get("state", "confirmed") in ("held", "confirmed")
+        ]
         resp.media = {
-            **order_json(orders[0], user_id),
-            "units": len(orders),
-            "orders": [order_json(order, user_id) for order in orders],
+            **(shown[0] if shown else {"userId": user_id}),
+            "units": len(live),
+            "orders": shown,
+            **({"waitlist": waitlist} if states or waitlist else {}),
         }

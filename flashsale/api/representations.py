@@ -40,9 +40,31 @@ def sale_json(sale: SaleSnapshot, at_us: int) -> dict[str, Any]:
                 "remaining": item.remaining,
                 "sold": item.sold,
                 "state": sale.product_state(place, at_us),
+                **(
+                    {
+                        "held": item.held,
+                        "waitlist": item.waiting,
+                        "expired": item.expired,
+                        "cancelled": item.cancelled,
+                    }
+                    if sale.checkout
+                    else {}
+                ),
             }
             for place, item in enumerate(sale.products)
         ],
+        "checkout": None if sale.checkout is None else sale.checkout.spec_json(),
+        **(
+            {
+                "held": sale.held,
+                "waitlist": sum(item.waiting for item in sale.products),
+                "expired": sum(item.expired for item in sale.products),
+                "cancelled": sum(item.cancelled for item in sale.products),
+                "offers": sale.offers,
+            }
+            if sale.checkout
+            else {}
+        ),
     }
 
 
@@ -83,5 +105,6 @@ def sale_resource_json(sale: SaleRecord, sold: Mapping[str, int], at_us: int) ->
         "endedAt": iso_from_us(lifecycle.ended_at_us),
         "pausedAt": iso_from_us(lifecycle.paused_at_us),
         "products": products,
+        "checkout": None if terms.checkout is None else terms.checkout.spec_json(),
         "etag": sale.etag,
     }

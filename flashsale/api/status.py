@@ -46,6 +46,8 @@ class SaleStatus:
         body["breaker"] = self.breaker_state()
         body["auth"] = self.auth
         tag = f"{sale.sale_id}.{sale.version}-{sale.sold}-{body['state']}-{body['breaker']}"
+        if sale.checkout is not None:  # holds, waitlists and offers change the page too
+            tag += f"-{sale.held}-{body['waitlist']}-{sale.offers}"
         return tag, body, at_us
 
     def complete(self, body: dict[str, Any], at_us: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashsale.allocator.loop import Allocator, Pipeline
+from flashsale.allocator.loop import HEARTBEAT_S, Allocator, Pipeline
 from flashsale.allocator.messages import Kind
 from flashsale.allocator.peers import Pending
 from flashsale.redis_engine.decisions import RedisDecisions, SaleSettings
@@ -37,8 +37,19 @@ class RedisAllocator(Allocator):
     def _between_batches(self) -> None:
         pass  # probing Redis is one of its jobs (decisions.py)
 
+    def _idle_s(self) -> float:
+        """Until the heartbeat, or when the next hold falls due (Redis's expiry set)."""
+        return self._redis.idle_s(HEARTBEAT_S)
+
+    def _expire_holds(self) -> None:
+        """Due holds are expired in Redis, by its clock (flashsale_expire): queued as a
+        call of the Redis thread, between the batches."""
+        self._redis.expire_if_due()
+
     def _decide(self, batch: list[Pending]) -> None:
         self._redis.add([item for item in batch if item.kind == Kind.PURCHASE])
         for item in batch:
             if item.kind == Kind.ADMIN:
                 self._redis.admin(item)
+            elif item.kind == Kind.CHECKOUT:
+                self._redis.checkout(item)

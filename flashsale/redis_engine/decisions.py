@@ -29,15 +29,26 @@ from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from flashsale.admin_commands import AdminAnswer, AdminRequest
 from flashsale.allocator.deciding import decision_frame
-from flashsale.allocator.messages import admin_reply, frame, read_purchase_body
+from flashsale.allocator.messages import (
+    admin_reply,
+    checkout_reply,
+    frame,
+    read_purchase_body,
+)
 from flashsale.allocator.peers import Peers, Pending, Replies
+from flashsale.checkout_commands import CheckoutAnswer, CheckoutRequest
 from flashsale.outcomes import Outcome
 from flashsale.records import SaleRecord, SaleTerms
+from flashsale.redis_engine import holds
 from flashsale.redis_engine.jobs import Job, RedisJobs
 from flashsale.redis_engine.store import (
+    EXPIRE_BATCH,
     MAX_BATCH,
     BatchPurchase,
     BatchResult,
+    CheckoutDone,
+    Counts,
+    Expired,
     RedisStore,
     as_redis_error,
 )
@@ -48,6 +59,9 @@ log = logging.getLogger("flashsale.allocator")
 
 FOLLOW_INTERVAL_S = 0.2
 PROBE_INTERVAL_S = 1.0
+# A sale with holds is expired at least this often (holds other hosts made, offers made
+# by expiries, a clock between Redis's and ours that differs), besides at its next due.
+EXPIRE_INTERVAL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,7 @@ class SaleSettings:
     first: SaleTerms
     rate_limit: int
     rate_window_s: int
+    webhooks: bool = False  # this host has a webhook URL: decisions append to the outbox
 
 
 class RedisHealth:
@@ -113,6 +128,9 @@ class RedisDecisions:
         self._unknown: Job | None = None  # sent, reply lost: sent again once Redis answers
         self._sale: SaleRecord | None = None
         self._next_follow_s = 0.0
+        self._next_expire_s = 0.0  # monotonic: when the next hold may fall due
+        self._token_key = b""  # the store's checkout key (read at recovery)
+        self._holds_shown: tuple[int, holds.Shelves, int] | None = None  # last published
         self._recover_now()
 
     def _recover_now(self) -> None:
@@ -135,6 +153,34 @@ class RedisDecisions:
             self._refuse(purchases)
         else:
             self._waiting += purchases
+
+    def checkout(self, request: Pending) -> None:
+        """A buyer's confirm, cancel, extend or join: decided by Redis after every
+        purchase read before it, as with SQLite."""
+        if self.health.failing:
+            self._answer_checkout(request, _checkout_unavailable(self.health.error))
+            return
+        self._batch_waiting()
+        self._queue.append(Job(lambda: self._checkout(request), "checkout", request))
+
+    def expire_if_due(self) -> None:
+        """Queue a flashsale_expire call when a hold may have fallen due."""
+        sale = self._sale
+        if sale is None or sale.terms.checkout is None or self.health.failing:
+            return
+        if time.monotonic() >= self._next_expire_s and not any(
+            job.kind == "expire" for job in self._queue
+        ):
+            self._next_expire_s = time.monotonic() + EXPIRE_INTERVAL_S
+            # One call (a batch of expiries): purchases read meanwhile are decided next.
+            self._queue.append(Job(self._store.expire, "expire"))
+
+    def idle_s(self, heartbeat_s: float) -> float:
+        """How long the loop may sleep: until its heartbeat, or the next hold's expiry."""
+        sale = self._sale
+        if sale is None or sale.terms.checkout is None:
+            return heartbeat_s
+        return min(heartbeat_s, max(0.0, self._next_expire_s - time.monotonic()))
 
     def admin(self, request: Pending) -> None:
         """An operator's command: after every purchase read before it, as with SQLite
@@ -213,6 +259,9 @@ class RedisDecisions:
         elif job.kind == "admin":
             self._answer_admin(job.payload, _not_selling(f"Redis did not answer ({error})"))
             self._next_follow_s = 0.0  # it may have been done: learn the sale once Redis answers
+        elif job.kind == "checkout":
+            # It may have been done: the buyer sends it again (each command is idempotent).
+            self._answer_checkout(job.payload, _checkout_unavailable(f"Redis: {error}"))
         elif job.kind == "recover":
             self._queue.appendleft(job)
         self.health.failed(error)
@@ -223,12 +272,17 @@ class RedisDecisions:
             self._decided(job.payload, job.result)
         elif job.kind == "admin":
             self._admin_done(job.payload, job.result)
+        elif job.kind == "checkout":
+            self._checkout_done(job.payload, job.result)
+        elif job.kind == "expire":
+            self._expired(job.result)
         else:  # recover, follow
-            sale, sold = job.result
+            sale, sold, counts = job.result
             if sale is not None:
                 self._publish(sale, sold)
-            else:
+            elif self._sale is None or self._sale.terms.checkout is None:
                 self._board.update_sold(sold.get("", 0), self._places(sold))
+            self._publish_holds(sold, counts, 0, force=sale is not None)
             self._next_follow_s = time.monotonic() + FOLLOW_INTERVAL_S
 
     def _answered(self) -> None:
@@ -238,22 +292,36 @@ class RedisDecisions:
             self._unknown = None
 
     # -- the calls (on the Redis thread) ------------------------------------------------
-    def _recover(self) -> tuple[SaleRecord, dict[str, int]]:
+    def _recover(self) -> tuple[SaleRecord, dict[str, int], Counts]:
+        """The sale, and (a sale with holds) the holds that fell due while no allocator
+        ran expired first, before any purchase is decided here."""
         self._store.load_library()
+        if self._settings.webhooks:  # before any decision of this host's
+            self._store.enable_outbox()
         sale_id = self._store.first_sale(self._settings.first)
-        _, sold, _ = self._store.state()
-        return self._store.sale(sale_id), sold
+        self._token_key = self._store.checkout_key()
+        sale = self._store.sale(sale_id)
+        if sale.terms.checkout is not None:
+            expired = self._store.expire_all()
+            if expired.expired:
+                log.warning("allocator: %s holds fell due while stopped: expired", expired.expired)
+        _, sold, _, counts = self._store.state_with_counts()
+        return sale, sold, counts
 
-    def _follow(self) -> tuple[SaleRecord | None, dict[str, int]]:
+    def _follow(self) -> tuple[SaleRecord | None, dict[str, int], Counts]:
         """The current sale if it is not the one this host knows (another host made a
-        new one, or changed its lifecycle), and its sold counts."""
-        sale_id, sold, version = self._store.state()
+        new one, or changed its lifecycle), and its sold counts and hold counts."""
+        sale_id, sold, version, counts = self._store.state_with_counts()
         known = self._sale
         if sale_id is None or (
             known is not None and sale_id == known.sale_id and version == known.lifecycle.version
         ):
-            return None, sold
-        return self._store.sale(sale_id), sold
+            return None, sold, counts
+        return self._store.sale(sale_id), sold, counts
+
+    def _checkout(self, request: Pending) -> tuple[CheckoutDone, str | None]:
+        command, token = holds.command_json(CheckoutRequest.decode(request.body), self._token_key)
+        return self._store.checkout(command), token
 
     def _decide(self, batch: Sequence[Pending]) -> BatchResult:
         # The deadlines are read now, just before the call: as late as they can be.
@@ -276,14 +344,23 @@ class RedisDecisions:
         replies: Replies = {}
         sold_here = 0
         for pending, decided in zip(batch, result.decisions, strict=True):
-            outcome = decided.outcome
+            outcome, order = decided.outcome, decided.order
             if outcome is Outcome.CONFIRMED:
                 sold_here += 1
-            replies.setdefault(pending.peer, []).append(
-                decision_frame(pending, outcome, decided.order)
-            )
+            if outcome is Outcome.HELD and order is not None:
+                sold_here += 1
+                # The token is a MAC of the order id: a resent purchase is told it again.
+                issued = (holds.hold_token(self._token_key, order.order_id), decided.expires_at_us)
+                frame_bytes = decision_frame(pending, outcome, order, (issued[0], issued[1] or 0))
+                replies.setdefault(pending.peer, []).append(frame_bytes)
+                continue
+            replies.setdefault(pending.peer, []).append(decision_frame(pending, outcome, order))
         sale = self._sale
-        if sale is not None and result.sale_id == sale.sale_id:
+        if sale is not None and result.sale_id == sale.sale_id and sale.terms.checkout is not None:
+            self._publish_holds(result.sold, result.counts, sold_here)
+            if result.version != sale.lifecycle.version:
+                self._next_follow_s = 0.0
+        elif sale is not None and result.sale_id == sale.sale_id:
             sold = result.sold
             self._board.publish_sold(sold.get("", 0), sold_here, self._places(sold))
             if result.version != sale.lifecycle.version:
@@ -310,6 +387,48 @@ class RedisDecisions:
             self._next_follow_s = 0.0
         self._answer_admin(request, answer)
 
+    def _checkout_done(self, request: Pending, result: tuple[CheckoutDone, str | None]) -> None:
+        done, token = result
+        sale = self._sale
+        if sale is not None and done.sale_id == sale.sale_id:
+            self._publish_holds(done.sold, done.counts, 0)
+            self._next_expire_s = 0.0  # an extend, an offer: learn the next due
+        self._answer_checkout(request, holds.answer_of(done.answer, done.sale_id, token))
+
+    def _expired(self, done: Expired) -> None:
+        sale = self._sale
+        if sale is None or done.sale_id != sale.sale_id:
+            return
+        if done.expired:
+            log.info("allocator: %s holds expired", done.expired)
+        self._publish_holds(done.sold, done.counts, 0)
+        next_s = time.monotonic() + EXPIRE_INTERVAL_S
+        if done.next_due_us is not None:
+            # Redis's clock, read as ours: the interval bounds what a difference costs.
+            due_s = time.monotonic() + (done.next_due_us - time.time_ns() // 1000) / 1e6
+            next_s = min(next_s, due_s)
+        if done.expired >= EXPIRE_BATCH:
+            next_s = 0.0  # more are due: the next call once the batches waiting are sent
+        self._next_expire_s = next_s
+
+    def _publish_holds(
+        self, sold: dict[str, int], counts: Counts, batch: int, *, force: bool = False
+    ) -> None:
+        """A sale with holds: live units and each product's hold figures on the board."""
+        sale = self._sale
+        if sale is None or sale.terms.checkout is None:
+            return
+        figures = (sold.get("", 0), holds.shelves(sale, sold, counts), counts.get(b"offers", 0))
+        if figures == self._holds_shown and not (batch or force):
+            return  # unchanged: the board's readers (the status's stream) key on a change
+        self._holds_shown = figures
+        live, shelves, offers = figures
+        self._board.publish_holds(live, batch, shelves, offers)
+
+    def _answer_checkout(self, request: Pending, answer: CheckoutAnswer) -> None:
+        reply = checkout_reply(request.seq, request.request_id, answer)
+        self._peers.send({request.peer: [frame(reply.encode())]})
+
     def _answer_admin(self, request: Pending, answer: AdminAnswer) -> None:
         reply = admin_reply(request.seq, request.request_id, answer)
         self._peers.send({request.peer: [frame(reply.encode())]})
@@ -331,6 +450,8 @@ class RedisDecisions:
                 self._refuse(job.payload)
             elif job.kind == "admin":
                 self._answer_admin(job.payload, _not_selling(self.health.error))
+            elif job.kind == "checkout":
+                self._answer_checkout(job.payload, _checkout_unavailable(self.health.error))
         self._queue = kept
         if self._waiting:
             self._refuse(self._waiting)
@@ -356,6 +477,10 @@ class RedisDecisions:
 def _not_selling(error: str | None) -> AdminAnswer:
     """Nothing was changed (or, for a call whose reply was lost, it is not known)."""
     return AdminAnswer(503, "not-selling", {"error": error or "Redis cannot be reached"})
+
+
+def _checkout_unavailable(error: str | None) -> CheckoutAnswer:
+    return CheckoutAnswer(503, "not-selling", {"error": error or "Redis cannot be reached"})
 
 
 def _arrival(pending: Pending) -> int:

@@ -24,6 +24,14 @@ Keys: one hash tag (`{flashsale}` by default), so they share one cluster slot.
   TAG:idempotency:KEY       a new sale's Idempotency-Key: fingerprint TAB sale id (expires)
   TAG:audit                 list: the audit trail, one JSON entry per admin action (its
                             seq is its place in the list, from 1); never trimmed
+  TAG:outbox:on             exists while webhooks are on (a host with a webhook URL sets it)
+  TAG:outbox                stream: the webhook events, appended with their decisions
+  TAG:outbox:lease          the host id of the one sender delivering (SET NX PX, renewed)
+  TAG:outbox:through        stream id: every event up to it is finished (delivered or given up)
+  TAG:outbox:finished       set: ids after `through` finished out of order
+  TAG:outbox:finished_count events finished since the stream began (the backlog's other half)
+  TAG:outbox:retrying       hash: id -> attempts TAB next try (us) TAB last error
+  TAG:outbox:given_up       hash: id -> the given-up event's record (JSON), for the operator
 
 An order's record: order_id TAB user TAB sku TAB position TAB sku_position TAB
 unit TAB purchased_at_us. A decision: outcome TAB record (empty without an order).
@@ -32,7 +40,7 @@ Outcomes are flashsale.outcomes.Outcome's values.
 ]]
 
 local CONFIRMED, ALREADY_PURCHASED, SOLD_OUT, NOT_STARTED, ENDED, RATE_LIMITED = 0, 1, 2, 3, 4, 5
-local EXPIRED, UNKNOWN_PRODUCT, PAUSED = 9, 10, 11
+local EXPIRED, UNKNOWN_PRODUCT, PAUSED, HELD = 9, 10, 11, 12
 local WHOLE_SALE = '#'  -- the sold hash's field for the whole sale (no sku holds '#')
 
 local function tag_of(current_key)
@@ -44,6 +52,18 @@ end
 local function now_us()
   local time = redis.call('TIME')
   return string.format('%d', tonumber(time[1]) * 1000000 + tonumber(time[2]))
+end
+
+-- An outbox event (the webhook sender reads the stream): written only when a host with
+-- webhooks on has set TAG:outbox:on. data: the event's `data` fields, times as integer
+-- microseconds under keys ending in `Us`.
+local function outbox_add(tag, kind, order_id, sale_id, at_us, data)
+  -- data: a Lua table of the event's `data` fields, times as integer microseconds
+  -- under keys ending in `Us` (purchasedAtUs, expiresAtUs); nothing is written
+  -- unless the key TAG:outbox:on exists (set by a host with webhooks on).
+  if redis.call('EXISTS', tag .. ':outbox:on') == 0 then return end
+  redis.call('XADD', tag .. ':outbox', '*', 'type', kind, 'order', order_id or '',
+    'sale', sale_id, 'at', at_us, 'data', cjson.encode(data))
 end
 
 local function uuid(request_id)
@@ -58,7 +78,7 @@ local function parse_orders(text)
     for line in string.gmatch(text, '[^\n]+') do
       local fields = {}
       for field in string.gmatch(line, '[^\t]+') do fields[#fields + 1] = field end
-      orders[#orders + 1] = {line = line, sku = fields[3]}
+      orders[#orders + 1] = {line = line, sku = fields[3], unit = fields[6], id = fields[1]}
     end
   end
   return orders
@@ -68,9 +88,228 @@ local function flat_hash(key)
   return redis.call('HGETALL', key)
 end
 
+--[[
+Checkout holds (a sale whose hash has hold_s, extend_s; flashsale.checkout_rules are the
+rules mirrored here). Keys of sale ID besides the above:
+  TAG:sale:ID:hold:ORDER    hash: state (held, confirmed, cancelled, expired), exp (expires
+                            at, us), ext (0/1), ref (paymentRef), line (the order's record
+                            now), dig (an offered hold's token digest, hex; a bought hold's
+                            token is a MAC of its order id the allocator checks), changed
+  TAG:sale:ID:expiry        sorted set: held order id by expires at (us)
+  TAG:sale:ID:top           hash: sku -> its highest unit slot ever taken
+  TAG:sale:ID:free:SKU      sorted set: released slots of SKU (taken again first, lowest)
+  TAG:sale:ID:counts        hash: held:SKU, waiting:SKU, expired:SKU, cancelled:SKU, offers
+  TAG:sale:ID:released      hash: user -> that user's released orders (records, by line)
+  TAG:sale:ID:wl:SKU        hash: n (entries), head (the first that may still wait), and
+                            per place P: P:user, P:state (waiting, offered, closed),
+                            P:order, P:dig (its waitlist token's digest), P:offer (the
+                            digest of the checkout token its offered hold will have)
+  TAG:sale:ID:wlusers       hash: user -> the skus of their entries (SKU TAB place, by line)
+  TAG:sale:ID:wltokens      hash: waitlist token digest (hex) -> SKU TAB place
+The buyers hash holds live orders only (held, confirmed): a released order no longer
+counts against its buyer's limit. The sold hash counts live units. `position` is the
+place in the orders list: every order, released ones too, as the SQLite journal's.
+]]
+
+local EXPIRE_BATCH = 250  -- due holds expired per call (the caller loops until none): a few ms
+
+local function parse_line(line)
+  local f = {}
+  for field in string.gmatch(line, '[^\t]+') do f[#f + 1] = field end
+  return f  -- order id, user, sku, position, sku_position, unit, purchased_at_us
+end
+
+local function hex_uuid(hex)
+  return string.sub(hex, 1, 8) .. '-' .. string.sub(hex, 9, 12) .. '-' .. string.sub(hex, 13, 16)
+    .. '-' .. string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
+end
+
+-- The sale's terms a hold decision needs ({} hold_s nil: no checkout window).
+local function terms_of(base)
+  local m = redis.call('HMGET', base, 'limit', 'hold_s', 'extend_s', 'phase', 'starts', 'ends',
+                       'wl_closed')
+  return {limit = tonumber(m[1]), hold_s = tonumber(m[2]), extend_s = tonumber(m[3]),
+          phase = m[4] or 'active', starts = tonumber(m[5]), ends = tonumber(m[6]),
+          wl_closed = m[7] == '1'}
+end
+
+local function user_orders(base, user)
+  return parse_orders(redis.call('HGET', base .. ':buyers', user))
+end
+
+local function set_user_orders(base, user, mine)
+  if #mine == 0 then
+    redis.call('HDEL', base .. ':buyers', user)
+    return
+  end
+  local lines = {}
+  for _, order in ipairs(mine) do lines[#lines + 1] = order.line end
+  redis.call('HSET', base .. ':buyers', user, table.concat(lines, '\n'))
+end
+
+-- The buyer's lowest unit slot no live order of theirs holds.
+local function free_unit(mine)
+  local used = {}
+  for _, order in ipairs(mine) do used[tonumber(order.unit)] = true end
+  local unit = 1
+  while used[unit] do unit = unit + 1 end
+  return unit
+end
+
+local function take_slot(base, sku)
+  local popped = redis.call('ZPOPMIN', base .. ':free:' .. sku)
+  if #popped > 0 then return tonumber(popped[1]) end
+  return redis.call('HINCRBY', base .. ':top', sku, 1)
+end
+
+local function count(base, field, by)
+  return redis.call('HINCRBY', base .. ':counts', field, by)
+end
+
+local function order_data(sale_id, f, state, extra)
+  local data = {orderId = f[1], saleId = tonumber(sale_id), userId = f[2], sku = f[3],
+                position = tonumber(f[4]), purchasedAtUs = f[7], state = state}
+  for k, v in pairs(extra or {}) do data[k] = v end
+  return data
+end
+
+-- Make the order of record `line` a hold until now + hold_s (`digest`: an offered
+-- hold's token digest). Returns its expiry (text).
+local function make_hold(tag, base, sale_id, line, now, now_text, hold_s, digest)
+  local f = parse_line(line)
+  local exp = string.format('%d', now + hold_s * 1000000)
+  local key = base .. ':hold:' .. f[1]
+  redis.call('HSET', key, 'state', 'held', 'exp', exp, 'ext', 0, 'line', line, 'changed', now_text)
+  if digest then redis.call('HSET', key, 'dig', digest) end
+  redis.call('ZADD', base .. ':expiry', exp, f[1])
+  count(base, 'held:' .. f[3], 1)
+  outbox_add(tag, 'order.held', f[1], sale_id, now_text,
+             order_data(sale_id, f, 'held', {expiresAtUs = exp}))
+  return exp
+end
+
+local function close_waitlist(base, sku)
+  local wl = base .. ':wl:' .. sku
+  local n = tonumber(redis.call('HGET', wl, 'n') or '0')
+  local head = tonumber(redis.call('HGET', wl, 'head') or '1')
+  for place = head, n do
+    if redis.call('HGET', wl, place .. ':state') == 'waiting' then
+      redis.call('HSET', wl, place .. ':state', 'closed')
+    end
+  end
+  if n > 0 then redis.call('HSET', wl, 'head', n + 1) end
+  redis.call('HSET', base .. ':counts', 'waiting:' .. sku, 0)
+end
+
+local function close_waitlists(base)
+  for _, sku in ipairs(redis.call('HKEYS', base .. ':stock')) do close_waitlist(base, sku) end
+  redis.call('HSET', base, 'wl_closed', 1)
+end
+
+-- A unit of `sku` came back: to the first waiting entry of its waitlist as a new hold
+-- (a new order, a new position, a full hold_s), or back to stock (the waitlist closed
+-- when no hold is left to come back).
+local function offer(tag, base, sale_id, sku, now, now_text, terms)
+  local wl = base .. ':wl:' .. sku
+  local n = tonumber(redis.call('HGET', wl, 'n') or '0')
+  local head = tonumber(redis.call('HGET', wl, 'head') or '1')
+  local plimit = tonumber(redis.call('HGET', base .. ':plimit', sku) or '')
+  while head <= n do
+    local e = redis.call('HMGET', wl, head .. ':user', head .. ':state', head .. ':offer')
+    if e[2] == 'waiting' then
+      local user = e[1]
+      local mine = user_orders(base, user)
+      local of_product = 0
+      for _, order in ipairs(mine) do
+        if order.sku == sku then of_product = of_product + 1 end
+      end
+      if #mine >= terms.limit or (plimit and of_product >= plimit) then
+        redis.call('HSET', wl, head .. ':state', 'closed')  -- bought enough meanwhile
+        count(base, 'waiting:' .. sku, -1)
+      else
+        local order_id = hex_uuid(redis.sha1hex(base .. '\t' .. sku .. '\t' .. head))
+        local position = redis.call('LLEN', base .. ':orders') + 1
+        local line = table.concat({order_id, user, sku, position, take_slot(base, sku),
+                                   free_unit(mine), now_text}, '\t')
+        redis.call('RPUSH', base .. ':orders', line)
+        mine[#mine + 1] = {line = line, sku = sku, unit = free_unit(mine), id = order_id}
+        set_user_orders(base, user, mine)
+        redis.call('HINCRBY', base .. ':sold', sku, 1)
+        redis.call('HINCRBY', base .. ':sold', WHOLE_SALE, 1)
+        local exp = make_hold(tag, base, sale_id, line, now, now_text, terms.hold_s, e[3])
+        redis.call('HSET', wl, head .. ':state', 'offered', head .. ':order', order_id,
+                   'head', head + 1)
+        count(base, 'waiting:' .. sku, -1)
+        count(base, 'offers', 1)
+        outbox_add(tag, 'waitlist.offered', order_id, sale_id, now_text,
+                   {orderId = order_id, saleId = tonumber(sale_id), userId = user, sku = sku,
+                    place = head, expiresAtUs = exp})
+        return
+      end
+    end
+    head = head + 1
+  end
+  if n > 0 then redis.call('HSET', wl, 'head', head) end
+  if tonumber(redis.call('HGET', base .. ':counts', 'held:' .. sku) or '0') == 0 then
+    close_waitlist(base, sku)
+  end
+end
+
+-- Held order `order_id` ends as `state` (expired, cancelled): its slot goes back, it
+-- no longer counts against its buyer, and its unit is offered.
+local function release(tag, base, sale_id, order_id, state, now, now_text, terms)
+  local key = base .. ':hold:' .. order_id
+  local h = redis.call('HMGET', key, 'state', 'line')
+  if h[1] ~= 'held' then return false end
+  local f = parse_line(h[2])
+  local user, sku = f[2], f[3]
+  redis.call('HSET', key, 'state', state, 'changed', now_text)
+  redis.call('ZREM', base .. ':expiry', order_id)
+  count(base, 'held:' .. sku, -1)
+  count(base, state .. ':' .. sku, 1)
+  redis.call('HINCRBY', base .. ':sold', sku, -1)
+  redis.call('HINCRBY', base .. ':sold', WHOLE_SALE, -1)
+  redis.call('ZADD', base .. ':free:' .. sku, f[5], f[5])
+  local kept = {}
+  for _, order in ipairs(user_orders(base, user)) do
+    if order.id ~= order_id then kept[#kept + 1] = order end
+  end
+  set_user_orders(base, user, kept)
+  local released = redis.call('HGET', base .. ':released', user)
+  redis.call('HSET', base .. ':released', user, released and (released .. '\n' .. h[2]) or h[2])
+  outbox_add(tag, state == 'expired' and 'order.expired' or 'order.cancelled', order_id, sale_id,
+             now_text, order_data(sale_id, f, state))
+  offer(tag, base, sale_id, sku, now, now_text, terms)
+  return true
+end
+
+-- Expire at most `limit` holds due at `now`; returns how many expired.
+local function expire_due(tag, base, sale_id, now, now_text, terms, limit)
+  local due = redis.call('ZRANGEBYSCORE', base .. ':expiry', '-inf', now_text, 'LIMIT', 0, limit)
+  local expired = 0
+  for _, order_id in ipairs(due) do
+    if release(tag, base, sale_id, order_id, 'expired', now, now_text, terms) then
+      expired = expired + 1
+    end
+  end
+  return expired
+end
+
+-- Once the sale's endsAt has come, its waitlists close (an operator's end: at once).
+local function close_at_end(base, terms, now)
+  if terms.hold_s and not terms.wl_closed and terms.ends and terms.ends >= 0
+      and now >= terms.ends then
+    close_waitlists(base)
+    terms.wl_closed = true
+  end
+end
+
 -- KEYS[1]: TAG:current. ARGV: rate limit (0: off), rate window in ms, then for
 -- each purchase: request id, user id, sku, expired ('1': sell nothing to it).
--- Returns {sale id, the sold hash (flat), {decision of each purchase}, the sale's version}.
+-- Returns {sale id, the sold hash (flat), {decision of each purchase}, the sale's version,
+-- the counts hash (flat; a sale with holds)}. In a sale with a checkout window a winner's
+-- order is held (outcome 12), its decision followed by a line break and its expiry; the
+-- holds due are expired first.
 local function decide(keys, args)
   local n = #args
   if n < 2 or (n - 2) % 4 ~= 0 then
@@ -93,11 +332,24 @@ local function decide(keys, args)
   end
   local tag = tag_of(current_key)
   local base = tag .. ':sale:' .. sale_id
-  local meta = redis.call('HMGET', base, 'limit', 'starts', 'ends', 'phase', 'version')
+  local meta = redis.call('HMGET', base, 'limit', 'starts', 'ends', 'phase', 'version', 'hold_s')
   local limit, starts, ends = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3])
   local phase, version = meta[4] or 'active', meta[5] or '1'
   local now_text = now_us()
   local now = tonumber(now_text)
+  -- Webhooks off (the usual case): one look for the whole batch, no event made.
+  local outbox_on = redis.call('EXISTS', tag .. ':outbox:on') == 1
+  local hold_s = tonumber(meta[6])  -- nil: no checkout window, a sale is final
+  local position = 0
+  if hold_s then
+    -- Due holds expire before anything is decided, and their units go to the waitlists
+    -- (a batch of them at most: thousands due at once are flashsale_expire's, call by
+    -- call, so that purchases are decided between them).
+    local terms = terms_of(base)
+    close_at_end(base, terms, now)
+    expire_due(tag, base, sale_id, now, now_text, terms, EXPIRE_BATCH)
+    position = redis.call('LLEN', base .. ':orders')
+  end
 
   -- Read everything the batch needs.
   local count = (n - 2) / 4
@@ -132,13 +384,23 @@ local function decide(keys, args)
   end
 
   -- Decide, in the batch's order (its arrival order at the allocator).
-  local decisions, new_decisions, new_orders = {}, {}, {}
+  local decisions, new_decisions, new_orders, new_events = {}, {}, {}, {}
   local changed_users, counted_users = {}, {}
   for k = 1, count do
     local user, sku = users[k], skus[k]
     local decision
     if stored[k] then
       decision = stored[k]  -- sent again after a lost reply: the same outcome
+      if hold_s and string.sub(decision, 1, 3) == HELD .. '\t' then
+        -- The hold as it is now: confirmed since, or its expiry (extended).
+        local record = string.match(decision, '^%d+\t([^\n]*)')
+        local h = redis.call('HMGET', base .. ':hold:' .. parse_line(record)[1], 'state', 'exp', 'line')
+        if h[1] == 'confirmed' then
+          decision = CONFIRMED .. '\t' .. h[3]
+        elseif h[1] then
+          decision = HELD .. '\t' .. h[3] .. '\n' .. h[2]
+        end
+      end
     else
       local outcome, record = nil, ''
       if not stock[sku] then
@@ -172,6 +434,21 @@ local function decide(keys, args)
           outcome = SOLD_OUT
         elseif expired[k] then
           outcome = EXPIRED
+        elseif hold_s then
+          sold_total = sold_total + 1
+          sold[sku] = sold[sku] + 1
+          position = position + 1
+          local order_id, unit = uuid(ids[k]), free_unit(mine)
+          record = table.concat({order_id, user, sku, position, take_slot(base, sku), unit, now_text}, '\t')
+          mine[#mine + 1] = {line = record, sku = sku, unit = unit, id = order_id}
+          changed_users[user] = true
+          new_orders[#new_orders + 1] = record
+          local exp = make_hold(tag, base, sale_id, record, now, now_text, hold_s, nil)
+          if sold[sku] == stock[sku] then
+            outbox_add(tag, 'sale.sold_out', nil, sale_id, now_text, {saleId = tonumber(sale_id), sku = sku})
+          end
+          outcome = HELD
+          record = record .. '\n' .. exp
         else
           sold_total = sold_total + 1
           sold[sku] = sold[sku] + 1
@@ -179,6 +456,9 @@ local function decide(keys, args)
           mine[#mine + 1] = {line = record, sku = sku}
           changed_users[user] = true
           new_orders[#new_orders + 1] = record
+          if outbox_on then
+            new_events[#new_events + 1] = {k = k, position = sold_total, sold_out = sold[sku] == stock[sku]}
+          end
           outcome = CONFIRMED
         end
       end
@@ -215,6 +495,18 @@ local function decide(keys, args)
     redis.call('HSET', base .. ':buyers', unpack(buyers))
     redis.call('HSET', base .. ':sold', unpack(sold_fields))
   end
+  -- Each final sale's order.confirmed (flashsale.webhooks.events.order_confirmed's data)
+  -- and a product's sale.sold_out when its last unit went.
+  for _, made in ipairs(new_events) do
+    local k = made.k
+    local order_id, sale_number = uuid(ids[k]), tonumber(sale_id)
+    outbox_add(tag, 'order.confirmed', order_id, sale_id, now_text,
+      {orderId = order_id, saleId = sale_number, userId = users[k], sku = skus[k],
+       position = made.position, purchasedAtUs = now_text, state = 'confirmed'})
+    if made.sold_out then
+      outbox_add(tag, 'sale.sold_out', nil, sale_id, now_text, {saleId = sale_number, sku = skus[k]})
+    end
+  end
   for j, user in ipairs(user_list) do
     if counted_users[user] then
       -- The window opens with the user's first counted attempt and expires with it.
@@ -223,18 +515,20 @@ local function decide(keys, args)
       end
     end
   end
-  return {sale_id, flat_hash(base .. ':sold'), decisions, version}
+  return {sale_id, flat_hash(base .. ':sold'), decisions, version,
+          hold_s and flat_hash(base .. ':counts') or {}}
 end
 
 -- A new sale from ARGV (from `first`): per-user limit, starts_at_us, ends_at_us (-1:
--- none), catalogue (JSON), then for each product: sku, stock, its own limit ('' none).
+-- none), catalogue (JSON), hold_s and extend_s of its checkout window ('' '': none), then
+-- for each product: sku, stock, its own limit ('' none).
 -- Returns its id.
 local function create_sale(current_key, args, first, created)
   local tag = tag_of(current_key)
   local sale_id = redis.call('INCR', tag .. ':next_sale')
   local base = tag .. ':sale:' .. sale_id
   local stock_fields, plimit_fields, sold_fields, total = {}, {}, {WHOLE_SALE, 0}, 0
-  for i = first + 4, #args, 3 do
+  for i = first + 6, #args, 3 do
     stock_fields[#stock_fields + 1] = args[i]
     stock_fields[#stock_fields + 1] = args[i + 1]
     sold_fields[#sold_fields + 1] = args[i]
@@ -249,6 +543,9 @@ local function create_sale(current_key, args, first, created)
              'ends', args[first + 2], 'created', created, 'stock', total,
              'catalogue', args[first + 3], 'phase', 'active', 'version', 1,
              'paused', -1, 'ended', -1)
+  if args[first + 4] ~= '' then
+    redis.call('HSET', base, 'hold_s', args[first + 4], 'extend_s', args[first + 5])
+  end
   redis.call('HSET', base .. ':stock', unpack(stock_fields))
   if #plimit_fields > 0 then redis.call('HSET', base .. ':plimit', unpack(plimit_fields)) end
   redis.call('HSET', base .. ':sold', unpack(sold_fields))
@@ -288,6 +585,9 @@ local function end_sale(base, life, now, now_text, action)
   local ends = now_text
   if life.ends >= 0 and life.ends <= now then ends = string.format('%d', life.ends) end
   change(base, life, now_text, action, {'phase', 'ended', 'ended', now_text, 'paused', -1, 'ends', ends})
+  if redis.call('HEXISTS', base, 'hold_s') == 1 then
+    close_waitlists(base)  -- nobody waiting will be served now
+  end
 end
 
 -- Replaced: a sale made before lifecycles were stored (no version) that a later one
@@ -313,11 +613,12 @@ end
 -- A sale's arguments from ARGV[first] on.
 local function check_sale_args(args, first)
   local n = #args - first + 1
-  if n < 7 or (n - 4) % 3 ~= 0 or not tonumber(args[first]) or not tonumber(args[first + 1])
-      or not tonumber(args[first + 2]) then
+  if n < 9 or (n - 6) % 3 ~= 0 or not tonumber(args[first]) or not tonumber(args[first + 1])
+      or not tonumber(args[first + 2])
+      or (args[first + 4] ~= '' and not (tonumber(args[first + 4]) and tonumber(args[first + 5]))) then
     return false
   end
-  for i = first + 4, #args, 3 do
+  for i = first + 6, #args, 3 do
     if #args[i] == 0 or not tonumber(args[i + 1]) then return false end
   end
   return true
@@ -353,12 +654,13 @@ local function first_sale(keys, args)
 end
 
 -- What a host's shared memory follows: {current sale id or false, its sold hash, its
--- lifecycle version}.
+-- lifecycle version, its counts hash (holds)}.
 local function state(keys, args)
   local sale_id = redis.call('GET', keys[1])
-  if not sale_id then return {false, {}, 0} end
+  if not sale_id then return {false, {}, 0, {}} end
   local base = tag_of(keys[1]) .. ':sale:' .. sale_id
-  return {sale_id, flat_hash(base .. ':sold'), redis.call('HGET', base, 'version') or '1'}
+  return {sale_id, flat_hash(base .. ':sold'), redis.call('HGET', base, 'version') or '1',
+          flat_hash(base .. ':counts')}
 end
 
 -- The state an operator sees at `now` (flashsale.sale_lifecycle's order).
@@ -552,8 +854,289 @@ local function admin(keys, args)
 end
 
 
+-- The webhook sender's side of the outbox (flashsale/redis_engine/outbox.py): one sender
+-- at a time across hosts, the holder of TAG:outbox:lease; its progress is written only
+-- while it holds the lease, so a sender that lost it (stopped, cut off) changes nothing.
+
+-- KEYS[1]: TAG:current. ARGV: host id, lease ms. Takes the lease if it is free, or keeps
+-- it if this host holds it. Returns 1 if this host holds it now, else 0. With lease ms
+-- 0, lets it go if this host holds it (a sender that stops).
+local function outbox_lease(keys, args)
+  local lease = tag_of(keys[1]) .. ':outbox:lease'
+  if args[2] == '0' then
+    if redis.call('GET', lease) == args[1] then redis.call('DEL', lease) end
+    return 0
+  end
+  if redis.call('SET', lease, args[1], 'NX', 'PX', args[2]) then return 1 end
+  if redis.call('GET', lease) == args[1] then
+    redis.call('PEXPIRE', lease, args[2])
+    return 1
+  end
+  return 0
+end
+
+-- Whether stream id `a` is at or before `b` ('ms-seq', both parts exact in a double).
+local function id_at_or_before(a, b)
+  local a_ms, a_seq = string.match(a, '^(%d+)-(%d+)$')
+  local b_ms, b_seq = string.match(b, '^(%d+)-(%d+)$')
+  a_ms, b_ms = tonumber(a_ms), tonumber(b_ms)
+  return a_ms < b_ms or (a_ms == b_ms and tonumber(a_seq) <= tonumber(b_seq))
+end
+
+-- KEYS[1]: TAG:current. ARGV: host id, lease ms, what happened to event (stream id) ARGV[4]:
+-- 'failed' (then attempts, next try in us, error), 'delivered', or 'gave_up' (then its
+-- record as JSON). A finished event joins the finished set, and `through` moves over
+-- every finished event that follows it. Returns 0 (nothing written) if the lease is
+-- not this host's, else `through`.
+local function outbox_record(keys, args)
+  local out = tag_of(keys[1]) .. ':outbox'
+  if redis.call('GET', out .. ':lease') ~= args[1] then return 0 end
+  redis.call('PEXPIRE', out .. ':lease', args[2])
+  local what, id = args[3], args[4]
+  local through = redis.call('GET', out .. ':through') or '0-0'
+  if what == 'failed' then
+    redis.call('HSET', out .. ':retrying', id, args[5] .. '\t' .. args[6] .. '\t' .. args[7])
+    return through
+  end
+  redis.call('HDEL', out .. ':retrying', id)
+  if what == 'gave_up' then redis.call('HSET', out .. ':given_up', id, args[5]) end
+  if id_at_or_before(id, through) or redis.call('SADD', out .. ':finished', id) == 0 then
+    return through  -- finished before (a delivery sent again): counted once
+  end
+  redis.call('INCR', out .. ':finished_count')
+  while true do
+    local next_ones = redis.call('XRANGE', out, '(' .. through, '+', 'COUNT', 64)
+    local moved = false
+    for _, entry in ipairs(next_ones) do
+      if redis.call('SREM', out .. ':finished', entry[1]) == 0 then break end
+      through, moved = entry[1], true
+    end
+    if not moved or #next_ones < 64 or through ~= next_ones[#next_ones][1] then break end
+  end
+  redis.call('SET', out .. ':through', through)
+  return through
+end
+
+-- KEYS[1]: TAG:current. Expires at most EXPIRE_BATCH holds of the current sale due by
+-- Redis's clock (and closes its waitlists once it has ended). Every host's allocator may
+-- call it: it changes nothing twice. Returns {sale id, how many expired, the next expiry
+-- ('' none), the sold hash (flat), the counts hash (flat)}.
+local function expire(keys, args)
+  local sale_id = redis.call('GET', keys[1])
+  if not sale_id then return {0, 0, '', {}, {}} end
+  local tag = tag_of(keys[1])
+  local base = tag .. ':sale:' .. sale_id
+  local terms = terms_of(base)
+  if not terms.hold_s then return {sale_id, 0, '', {}, {}} end
+  local now_text = now_us()
+  local now = tonumber(now_text)
+  close_at_end(base, terms, now)
+  local expired = expire_due(tag, base, sale_id, now, now_text, terms, EXPIRE_BATCH)
+  local next_due = redis.call('ZRANGE', base .. ':expiry', 0, 0, 'WITHSCORES')
+  return {sale_id, expired, next_due[2] or '', flat_hash(base .. ':sold'),
+          flat_hash(base .. ':counts')}
+end
+
+local function hold_of(base, order_id)
+  local h = redis.call('HMGET', base .. ':hold:' .. order_id, 'state', 'exp', 'ext', 'ref', 'line', 'dig')
+  if not h[1] then return nil end
+  return {state = h[1], exp = h[2], ext = h[3] == '1', ref = h[4] or nil, line = h[5], dig = h[6] or nil}
+end
+
+local function shown_hold(hold)
+  return {state = hold.state, exp = hold.exp, ext = hold.ext, ref = hold.ref or cjson.null,
+          line = hold.line}
+end
+
+local function refused(status, problem, ext, hold, order_id)
+  ext = ext or {}
+  if hold then ext.orderId, ext.state = order_id, hold.state end
+  return {status = status, problem = problem, ext = ext}
+end
+
+local function confirm_hold(tag, base, sale_id, order_id, hold, ref, now, now_text, terms)
+  local f = parse_line(hold.line)
+  local sku = f[3]
+  if hold.state == 'held' then
+    redis.call('HSET', base .. ':hold:' .. order_id, 'state', 'confirmed', 'ref', ref, 'changed', now_text)
+    redis.call('ZREM', base .. ':expiry', order_id)
+    local held = count(base, 'held:' .. sku, -1)
+    outbox_add(tag, 'order.confirmed', order_id, sale_id, now_text,
+               order_data(sale_id, f, 'confirmed', {paymentRef = ref}))
+    if held == 0 then close_waitlist(base, sku) end  -- no hold is left to come back
+    return nil
+  end
+  if hold.state == 'confirmed' then
+    if hold.ref == ref then return nil end
+    return refused(409, 'payment-ref-mismatch', {}, hold, order_id)
+  end
+  if hold.state == 'expired' then
+    -- A late confirm takes a unit back when one is free now and nobody waits for it,
+    -- within its buyer's limits; else the buyer paid for nothing.
+    local user = f[2]
+    local live = tonumber(redis.call('HGET', base .. ':sold', sku) or '0')
+    local stock = tonumber(redis.call('HGET', base .. ':stock', sku))
+    local waiting = tonumber(redis.call('HGET', base .. ':counts', 'waiting:' .. sku) or '0')
+    local mine = user_orders(base, user)
+    local of_product = 0
+    for _, order in ipairs(mine) do
+      if order.sku == sku then of_product = of_product + 1 end
+    end
+    local plimit = tonumber(redis.call('HGET', base .. ':plimit', sku) or '')
+    local within = #mine < terms.limit and (not plimit or of_product < plimit)
+    if not (within and live < stock and waiting == 0) then
+      return refused(409, 'hold-expired', {outcome = 'hold_expired', refundRequired = true}, hold, order_id)
+    end
+    f[5], f[6] = take_slot(base, sku), free_unit(mine)
+    local line = table.concat(f, '\t')
+    redis.call('HSET', base .. ':hold:' .. order_id, 'state', 'confirmed', 'ref', ref, 'line', line,
+               'changed', now_text)
+    redis.call('LSET', base .. ':orders', tonumber(f[4]) - 1, line)
+    mine[#mine + 1] = {line = line, sku = sku, unit = f[6], id = order_id}
+    set_user_orders(base, user, mine)
+    local released, kept = redis.call('HGET', base .. ':released', user) or '', {}
+    for other in string.gmatch(released, '[^\n]+') do
+      if parse_line(other)[1] ~= order_id then kept[#kept + 1] = other end
+    end
+    if #kept > 0 then
+      redis.call('HSET', base .. ':released', user, table.concat(kept, '\n'))
+    else
+      redis.call('HDEL', base .. ':released', user)
+    end
+    count(base, 'expired:' .. sku, -1)
+    redis.call('HINCRBY', base .. ':sold', WHOLE_SALE, 1)
+    local now_live = redis.call('HINCRBY', base .. ':sold', sku, 1)
+    outbox_add(tag, 'order.confirmed', order_id, sale_id, now_text,
+               order_data(sale_id, f, 'confirmed', {paymentRef = ref}))
+    if now_live == stock then
+      outbox_add(tag, 'sale.sold_out', nil, sale_id, now_text, {saleId = tonumber(sale_id), sku = sku})
+    end
+    return nil
+  end
+  return refused(409, 'hold-cancelled', {outcome = 'hold_cancelled', refundRequired = true}, hold, order_id)
+end
+
+local function entry_json(wl, sku, place)
+  local e = redis.call('HMGET', wl, place .. ':state', place .. ':order')
+  local shown = {sku = sku, place = place, state = e[1]}
+  if e[2] then shown.orderId = e[2] end
+  return shown
+end
+
+local function join(tag, base, sale_id, command, now, terms)
+  local sku, user = command.sku, command.userId
+  local stock = tonumber(redis.call('HGET', base .. ':stock', sku))
+  if not stock then
+    return {status = 404, problem = 'unknown-product',
+            ext = {detail = string.format('%q is not a product of this sale', sku)}}
+  end
+  local wl = base .. ':wl:' .. sku
+  local known = redis.call('HGET', wl, 'u:' .. user)
+  if known then return {status = 200, entry = entry_json(wl, sku, tonumber(known))} end
+  local over = terms.phase == 'ended' or (terms.ends >= 0 and now >= terms.ends)
+  local open_now = terms.hold_s and not over and terms.phase ~= 'paused'
+    and not (terms.starts >= 0 and now < terms.starts)
+  local live = tonumber(redis.call('HGET', base .. ':sold', sku) or '0')
+  local held = tonumber(redis.call('HGET', base .. ':counts', 'held:' .. sku) or '0')
+  local reason = nil
+  if not open_now then reason = 'ended'
+  elseif live < stock then reason = 'not sold out'
+  elseif held == 0 then reason = 'nothing held' end
+  if reason then return {status = 409, problem = 'waitlist-closed', ext = {reason = reason}} end
+  local place = redis.call('HINCRBY', wl, 'n', 1)
+  redis.call('HSET', wl, 'u:' .. user, place, place .. ':user', user, place .. ':state', 'waiting',
+             place .. ':dig', command.digest, place .. ':offer', command.offerDigest,
+             place .. ':joined', string.format('%d', now))
+  redis.call('HSETNX', wl, 'head', 1)
+  count(base, 'waiting:' .. sku, 1)
+  local mine = redis.call('HGET', base .. ':wlusers', user)
+  local line = sku .. '\t' .. place
+  redis.call('HSET', base .. ':wlusers', user, mine and (mine .. '\n' .. line) or line)
+  redis.call('HSET', base .. ':wltokens', command.digest, line)
+  return {status = 201, entry = entry_json(wl, sku, place)}
+end
+
+-- KEYS[1]: TAG:current. ARGV[1]: a buyer's command (JSON: command confirm, cancel, extend
+-- or join; orderId; shop (the shop's token was presented) or presented (the digest, hex,
+-- of the token presented) and expected (the digest of the order's MAC token); paymentRef;
+-- userId, sku, digest and offerDigest of a new waitlist entry). Decided by the rules of
+-- flashsale.checkout_rules, by Redis's clock. Returns {answer (JSON: status, problem,
+-- ext, hold {state, exp, ext, ref, line}, entry), sale id, sold hash, counts hash}.
+local function checkout(keys, args)
+  local ok, command = pcall(cjson.decode, args[1] or '')
+  if not ok or type(command) ~= 'table' or type(command.command) ~= 'string' then
+    return redis.error_reply('ERR flashsale_checkout: malformed command')
+  end
+  local sale_id = redis.call('GET', keys[1])
+  if not sale_id then return redis.error_reply('NOSALE no sale has been started') end
+  local tag = tag_of(keys[1])
+  local base = tag .. ':sale:' .. sale_id
+  local terms = terms_of(base)
+  local now_text = now_us()
+  local now = tonumber(now_text)
+  local answer
+  if command.command == 'join' then
+    answer = join(tag, base, sale_id, command, now, terms)
+  else
+    local order_id = command.orderId
+    local hold = terms.hold_s and type(order_id) == 'string' and hold_of(base, order_id)
+    if not hold then
+      answer = {status = 404, problem = 'unknown-order',
+                ext = {detail = string.format('there is no order %q', tostring(order_id))}}
+    elseif command.shop ~= true and command.presented ~= (hold.dig or command.expected) then
+      answer = {status = 403, problem = 'invalid-checkout-token',
+                ext = {detail = "this checkout token is not the order's"}}
+    else
+      close_at_end(base, terms, now)
+      -- A hold due now has expired, whether or not an allocator has got to it yet.
+      if hold.state == 'held' and tonumber(hold.exp) <= now then
+        release(tag, base, sale_id, order_id, 'expired', now, now_text, terms)
+        hold = hold_of(base, order_id)
+      end
+      local refusal = nil
+      if command.command == 'confirm' then
+        refusal = confirm_hold(tag, base, sale_id, order_id, hold, command.paymentRef or '', now,
+                               now_text, terms)
+      elseif command.command == 'cancel' then
+        if hold.state == 'held' then
+          release(tag, base, sale_id, order_id, 'cancelled', now, now_text, terms)
+        elseif hold.state == 'expired' then
+          refusal = refused(409, 'hold-expired', {outcome = 'hold_expired'}, hold, order_id)
+        elseif hold.state == 'confirmed' then
+          refusal = refused(409, 'order-confirmed', {}, hold, order_id)
+        end
+      elseif command.command == 'extend' then
+        if hold.state == 'confirmed' then
+          refusal = refused(409, 'order-confirmed', {}, hold, order_id)
+        elseif hold.state == 'expired' then
+          refusal = refused(409, 'hold-expired', {outcome = 'hold_expired'}, hold, order_id)
+        elseif hold.state == 'cancelled' then
+          refusal = refused(409, 'hold-cancelled', {}, hold, order_id)
+        elseif (terms.extend_s or 0) <= 0 then
+          refusal = refused(409, 'hold-not-extendable', {}, hold, order_id)
+        elseif hold.ext then
+          refusal = refused(409, 'hold-already-extended', {}, hold, order_id)
+        else
+          local exp = string.format('%d', tonumber(hold.exp) + terms.extend_s * 1000000)
+          redis.call('HSET', base .. ':hold:' .. order_id, 'exp', exp, 'ext', 1)
+          redis.call('ZADD', base .. ':expiry', exp, order_id)
+        end
+      else
+        return redis.error_reply('ERR flashsale_checkout: unknown command')
+      end
+      answer = refusal or {status = 200, hold = shown_hold(hold_of(base, order_id))}
+    end
+  end
+  return {cjson.encode(answer), sale_id, flat_hash(base .. ':sold'), flat_hash(base .. ':counts')}
+end
+
+
 redis.register_function('flashsale_decide', decide)
+redis.register_function('flashsale_expire', expire)
+redis.register_function('flashsale_checkout', checkout)
 redis.register_function('flashsale_start_sale', start_sale)
 redis.register_function('flashsale_first_sale', first_sale)
 redis.register_function('flashsale_admin', admin)
 redis.register_function{function_name = 'flashsale_state', callback = state, flags = {'no-writes'}}
+redis.register_function('flashsale_outbox_lease', outbox_lease)
+redis.register_function('flashsale_outbox_record', outbox_record)

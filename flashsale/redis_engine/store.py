@@ -13,6 +13,7 @@ call retried once.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -36,15 +37,25 @@ from flashsale.admin_commands import (
 )
 from flashsale.catalogue import Product
 from flashsale.errors import Unavailable
+from flashsale.journal import CheckoutRow, WaitlistRow
 from flashsale.journal_sales import IDEMPOTENCY_KEY_TTL_S, AuditEntry
 from flashsale.outcomes import Outcome
-from flashsale.records import Lifecycle, OrderRecord, Phase, SaleRecord, SaleTerms
+from flashsale.records import (
+    CheckoutTerms,
+    Lifecycle,
+    ListedOrder,
+    OrderRecord,
+    Phase,
+    SaleRecord,
+    SaleTerms,
+)
 
 LIBRARY = (Path(__file__).parent / "library.lua").read_text(encoding="utf-8")
 NO_TIME = -1
 WHOLE_SALE = b"#"  # the sold hash's field for the whole sale
 # FCALL takes its arguments on Lua's stack; the allocator cuts larger batches.
 MAX_BATCH = 512
+EXPIRE_BATCH = 250  # library.lua's: holds expired per flashsale_expire call (a few ms each)
 
 
 @dataclass(frozen=True)
@@ -60,10 +71,39 @@ class BatchPurchase:
 
 @dataclass(frozen=True)
 class Decided:
-    """What Redis decided for one purchase, and the order it names, if any."""
+    """What Redis decided for one purchase, and the order it names, if any (a held
+    order's expiry too)."""
 
     outcome: Outcome
     order: OrderRecord | None
+    expires_at_us: int | None = None
+
+
+# A sale's hold counts (library.lua's counts hash): field -> value, e.g. b"held:SKU".
+Counts = dict[bytes, int]
+
+
+@dataclass(frozen=True)
+class Expired:
+    """One flashsale_expire call: how many holds expired, when the next falls due
+    (Redis's clock; None: none held), and the sale's sold counts and hold counts."""
+
+    sale_id: int
+    expired: int
+    next_due_us: int | None
+    sold: dict[str, int]
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class CheckoutDone:
+    """One flashsale_checkout call: its answer (library.lua's JSON) and the sale's
+    counts after it."""
+
+    answer: dict[str, Any]
+    sale_id: int
+    sold: dict[str, int]
+    counts: Counts
 
 
 @dataclass(frozen=True)
@@ -72,6 +112,7 @@ class BatchResult:
     sold: dict[str, int]  # by sku, and "" for the whole sale
     decisions: list[Decided]
     version: int  # the sale's lifecycle version when they were decided
+    counts: Counts  # a sale with holds: its hold counts (else empty)
 
 
 # Extension members of an admin answer that are integers (Lua answers them as text).
@@ -133,6 +174,25 @@ class RedisStore:
         node: ClusterNode = cluster.get_node_from_key(self._current)  # type: ignore[no-untyped-call]
         return node
 
+    def enable_outbox(self) -> None:
+        """Webhooks on: from now on every decision appends its events to the outbox stream
+        (library.lua's outbox_add), whichever host makes it."""
+        self._client.set(f"{self._tag}:outbox:on", 1)
+
+    @property
+    def client(self) -> redis.Redis | RedisCluster:
+        """The connection, for the webhook sender's reads (flashsale.redis_engine.outbox)."""
+        return self._client
+
+    @property
+    def key_tag(self) -> str:
+        """`{flashsale}`: what every key of the engine starts with."""
+        return self._tag
+
+    def call(self, function: str, *args: Any) -> Any:
+        """A function of the library by name (loaded first if the server has none)."""
+        return self._call(function, *args)
+
     def first_sale(self, terms: SaleTerms) -> int:
         """The current sale's id, after creating the first one if the store has none."""
         sale_id, _ = self._call("flashsale_first_sale", *_sale_args(terms))
@@ -150,10 +210,47 @@ class RedisStore:
         args: list[Any] = [rate_limit, window_s * 1000]
         for purchase in purchases:
             args += [purchase.request_id, purchase.user_id, purchase.sku, int(purchase.expired)]
-        sale_id, sold, decisions, version = self._call("flashsale_decide", *args)
+        sale_id, sold, decisions, version, counts = self._call("flashsale_decide", *args)
         sale = int(sale_id)
         decided = [_decided(sale, text) for text in decisions]
-        return BatchResult(sale, _sold(sold), decided, int(version))
+        return BatchResult(sale, _sold(sold), decided, int(version), _counts(counts))
+
+    def expire(self) -> Expired:
+        """Expire at most a batch of the current sale's holds due by Redis's clock (each
+        unit offered to its waitlist); call again while a whole batch expired."""
+        sale_id, expired, next_due, sold, counts = self._call("flashsale_expire")
+        return Expired(
+            int(sale_id),
+            int(expired),
+            int(next_due) if next_due else None,
+            _sold(sold),
+            _counts(counts),
+        )
+
+    def expire_all(self) -> Expired:
+        """Every hold due now, a batch per call."""
+        total = 0
+        while True:
+            done = self.expire()
+            total += done.expired
+            if done.expired < EXPIRE_BATCH:
+                return replace(done, expired=total)
+
+    def checkout(self, command: dict[str, Any]) -> CheckoutDone:
+        """A buyer's confirm, cancel, extend or waitlist join (library.lua's
+        flashsale_checkout reads `command`)."""
+        answer, sale_id, sold, counts = self._call(
+            "flashsale_checkout", json.dumps(command, ensure_ascii=False)
+        )
+        return CheckoutDone(json.loads(answer), int(sale_id), _sold(sold), _counts(counts))
+
+    def checkout_key(self) -> bytes:
+        """The secret checkout tokens are MACs under: made once, by whichever host's
+        allocator comes first, and kept in Redis (as the journal keeps it in `meta`)."""
+        key = f"{self._tag}:checkout_key"
+        self._client.set(key, secrets.token_bytes(32), nx=True)
+        value = self._client.get(key)
+        return _raw(value)
 
     def admin(self, request: AdminRequest) -> AdminAnswer:
         """An operator's command, decided, recorded and audited in one FCALL (library.lua)."""
@@ -184,8 +281,13 @@ class RedisStore:
 
     def state(self) -> tuple[int | None, dict[str, int], int]:
         """The current sale's id (None: none yet), its sold counts and lifecycle version."""
-        sale_id, sold, version = self._call("flashsale_state", read_only=True)
-        return (int(sale_id) if sale_id else None), _sold(sold), int(version)
+        sale_id, sold, version, _ = self.state_with_counts()
+        return sale_id, sold, version
+
+    def state_with_counts(self) -> tuple[int | None, dict[str, int], int, Counts]:
+        """`state`, and the sale's hold counts (empty without holds)."""
+        sale_id, sold, version, counts = self._call("flashsale_state", read_only=True)
+        return (int(sale_id) if sale_id else None), _sold(sold), int(version), _counts(counts)
 
     def sale(self, sale_id: int) -> SaleRecord:
         fields: dict[bytes, bytes] = self._client.hgetall(f"{self._tag}:sale:{sale_id}")  # type: ignore[assignment]
@@ -193,11 +295,75 @@ class RedisStore:
 
     # -- look-ups (workers): a Redis that fails them is a 503, as a journal's would be ----
     def orders_of_user(self, sale_id: int, user_id: str) -> list[OrderRecord]:
+        """Live orders first (by unit), then released ones (a sale with holds), by
+        position: as the journal's."""
+        base = f"{self._tag}:sale:{sale_id}"
         with _unavailable_if_failing(self.url):
-            text = self._client.hget(f"{self._tag}:sale:{sale_id}:buyers", user_id)
-        if text is None:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hget(f"{base}:buyers", user_id)
+            pipe.hget(f"{base}:released", user_id)
+            live, released = pipe.execute()
+        orders = sorted(_orders(sale_id, live), key=lambda order: order.unit)
+        return orders + sorted(_orders(sale_id, released), key=lambda order: order.position)
+
+    def checkout_of_user(self, sale_id: int, user_id: str) -> list[CheckoutRow]:
+        """The hold columns of a buyer's orders (a sale with holds)."""
+        orders = self.orders_of_user(sale_id, user_id)
+        if not orders:
             return []
-        return [_order(sale_id, line) for line in _raw(text).split(b"\n")]
+        base = f"{self._tag}:sale:{sale_id}"
+        with _unavailable_if_failing(self.url):
+            pipe = self._client.pipeline(transaction=False)
+            for order in orders:
+                pipe.hmget(f"{base}:hold:{order.order_id}", "state", "exp", "ext", "dig", "ref")
+            found = pipe.execute()
+        rows = []
+        for order, (state, exp, ext, dig, ref) in zip(orders, found, strict=True):
+            if state is not None:
+                rows.append(
+                    CheckoutRow(
+                        order.order_id,
+                        order.position,
+                        _raw(state).decode(),
+                        int(exp),
+                        ext == b"1",
+                        bytes.fromhex(_raw(dig).decode()) if dig else None,
+                        _raw(ref).decode() if ref is not None else None,
+                    )
+                )
+        return rows
+
+    def waitlist_of_user(self, sale_id: int, user_id: str) -> list[WaitlistRow]:
+        base = f"{self._tag}:sale:{sale_id}"
+        with _unavailable_if_failing(self.url):
+            text = self._client.hget(f"{base}:wlusers", user_id)
+            places = [_raw(line).split(b"\t") for line in _raw(text).split(b"\n")] if text else []
+            rows = [self._entry(base, sku.decode(), int(place)) for sku, place in places]
+        return sorted(rows, key=lambda row: row.sku)
+
+    def waitlist_entry(self, sale_id: int, sku: str, token_sha256: bytes) -> WaitlistRow | None:
+        base = f"{self._tag}:sale:{sale_id}"
+        with _unavailable_if_failing(self.url):
+            found = self._client.hget(f"{base}:wltokens", token_sha256.hex())
+            if found is None:
+                return None
+            found_sku, place = _raw(found).split(b"\t")
+            if found_sku.decode() != sku:
+                return None
+            return self._entry(base, sku, int(place))
+
+    def _entry(self, base: str, sku: str, place: int) -> WaitlistRow:
+        fields = [f"{place}:{name}" for name in ("user", "state", "order", "dig", "offer")]
+        user, state, order, dig, offer = self._client.hmget(f"{base}:wl:{sku}", fields)
+        return WaitlistRow(
+            sku,
+            place,
+            _raw(user).decode(),
+            _raw(state).decode(),
+            _raw(order).decode() if order else None,
+            bytes.fromhex(_raw(dig).decode()),
+            bytes.fromhex(_raw(offer).decode()),
+        )
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         with _unavailable_if_failing(self.url):
@@ -241,18 +407,36 @@ class RedisStore:
         with _unavailable_if_failing(self.url):
             return bool(self._client.exists(f"{self._tag}:sale:{sale_id}"))
 
-    def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
-        """At most `limit` orders of the sale after `position`, in position order: one
-        LRANGE of the sale's orders list, never the whole list.
+    def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]:
+        """At most `limit` orders of the sale after `position`, in position order, with
+        their state and payment reference: one LRANGE of the sale's orders list, never
+        the whole list, and for a sale with holds one pipeline of the page's hold hashes.
 
         flashsale_decide appends each order at the end of the list as it gives
         out the next position, 1, 2, 3... with none skipped, so the order of
         position p is at index p - 1, and those after `position` start at its index.
         """
-        key = f"{self._tag}:sale:{sale_id}:orders"
+        base = f"{self._tag}:sale:{sale_id}"
         with _unavailable_if_failing(self.url):
-            lines = self._client.lrange(key, position, position + limit - 1)
-        return [_order(sale_id, _raw(line)) for line in lines]
+            pipe = self._client.pipeline(transaction=False)
+            pipe.lrange(f"{base}:orders", position, position + limit - 1)
+            pipe.hexists(base, "hold_s")  # a checkout sale: every order has a hold hash
+            lines, holds = pipe.execute()
+            orders = [_order(sale_id, _raw(line)) for line in lines]
+            if not holds or not orders:
+                return [ListedOrder(*order, "confirmed", None) for order in orders]
+            pipe = self._client.pipeline(transaction=False)
+            for order in orders:
+                pipe.hmget(f"{base}:hold:{order.order_id}", "state", "ref")
+            found = pipe.execute()
+        return [
+            ListedOrder(
+                *order,
+                _raw(state).decode() if state is not None else "confirmed",
+                _raw(ref).decode() if ref is not None else None,
+            )
+            for order, (state, ref) in zip(orders, found, strict=True)
+        ]
 
     def _call(self, function: str, *args: Any, read_only: bool = False) -> Any:
         call = self._client.fcall_ro if read_only else self._client.fcall
@@ -340,13 +524,16 @@ def _fields(flat: list[bytes]) -> dict[bytes, bytes]:
 
 
 def _sale_of(sale_id: int, fields: dict[bytes, bytes]) -> SaleRecord:
-    """A sale from its hash (one a version before lifecycles lacks them: active, 1)."""
+    """A sale from its hash (one a version before lifecycles lacks them: active, 1;
+    one without hold_s has no checkout window)."""
     catalogue = json.loads(fields[b"catalogue"])
+    hold_s = fields.get(b"hold_s")
     terms = SaleTerms(
         tuple(Product.from_spec(spec) for spec in catalogue),
         int(fields[b"limit"]),
         _instant(fields[b"starts"]),
         _instant(fields[b"ends"]),
+        None if hold_s is None else CheckoutTerms(int(hold_s), int(fields[b"extend_s"])),
     )
     lifecycle = Lifecycle(
         Phase.of_word(fields.get(b"phase", b"active").decode()),
@@ -382,6 +569,8 @@ def _sale_args(terms: SaleTerms) -> list[Any]:
         NO_TIME if terms.starts_at_us is None else terms.starts_at_us,
         NO_TIME if terms.ends_at_us is None else terms.ends_at_us,
         catalogue,
+        "" if terms.checkout is None else terms.checkout.hold_s,
+        "" if terms.checkout is None else terms.checkout.extend_s,
     ]
     for product in products:
         limit = "" if product.per_user_limit is None else product.per_user_limit
@@ -389,8 +578,9 @@ def _sale_args(terms: SaleTerms) -> list[Any]:
     return args
 
 
-def _raw(value: bytes | str) -> bytes:
-    """redis-py's answers are bytes here (no decode_responses); its types allow str."""
+def _raw(value: bytes | str | None) -> bytes:
+    """redis-py's answers are bytes here (no decode_responses); its types allow str (and
+    None where the key was there when read)."""
     assert isinstance(value, bytes)
     return value
 
@@ -414,4 +604,19 @@ def _order(sale_id: int, line: bytes) -> OrderRecord:
 
 def _decided(sale_id: int, text: bytes) -> Decided:
     outcome, _, record = text.partition(b"\t")
-    return Decided(Outcome(int(outcome)), _order(sale_id, record) if record else None)
+    if not record:
+        return Decided(Outcome(int(outcome)), None)
+    record, _, expires = record.partition(b"\n")  # a hold's expiry follows its record
+    return Decided(
+        Outcome(int(outcome)), _order(sale_id, record), int(expires) if expires else None
+    )
+
+
+def _orders(sale_id: int, text: bytes | None) -> list[OrderRecord]:
+    if not text:
+        return []
+    return [_order(sale_id, line) for line in _raw(text).split(b"\n")]
+
+
+def _counts(flat: list[bytes]) -> Counts:
+    return {key: int(value) for key, value in zip(flat[::2], flat[1::2], strict=True)}

@@ -25,8 +25,21 @@ Layout (int64 words):
   19    ended_at_us         allocator   in the seqlock (-1: not ended by a command)
   20..  product sold[64]    allocator   each product's durable sales, in catalogue order;
                                         written before `sold`
+  84..  product held[64]    allocator   a sale with holds: each product's holds
+  148.. product waiting[64] allocator   a sale with holds: each product's waiting entries
+  212   offers              allocator   units offered to waitlists in the sale
+  213   hold_s              allocator   in the seqlock: the checkout window (-1: none)
+  214   extend_s            allocator   in the seqlock
+  215   hold_changes        allocator   +1 after each durable change of a sale with holds:
+                                        readers' snapshots are keyed by it too
+  216.. product expired[64] allocator   a sale with holds: each product's expired orders
+  280.. product cancelled[64] allocator a sale with holds: each product's cancelled orders
   then  catalogue           allocator   in the seqlock: the sale's products as JSON
                                         (name, price, stock...), parsed once per sale
+
+In a sale with holds `sold` and each product's sold are its live units (held +
+confirmed): they fall again when a hold ends, and change with the holds' counts
+after each durable commit (publish_holds), the products' before the total.
 
 Workers learn a new sale's products from here, never from the disk, and its
 lifecycle too (flashsale.records.Lifecycle), republished with the sale on each
@@ -47,13 +60,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
 from flashsale.catalogue import MAX_PRODUCTS, Product
-from flashsale.records import Lifecycle, Phase, SaleRecord, SaleTerms
+from flashsale.records import CheckoutTerms, Lifecycle, Phase, SaleRecord, SaleTerms
 from flashsale.sale_lifecycle import OPEN, SOLD_OUT, sale_state
 from flashsale.shm.segment import Words
 
@@ -63,7 +76,13 @@ _SOLD, _PID, _HEARTBEAT, _READY_PID, _RESTARTS, _STARTED, _COMMITS, _COMMITTED =
 _CATALOGUE_BYTES = 15
 _PHASE, _LIFECYCLE_VERSION, _PAUSED_AT, _ENDED_AT = range(16, 20)
 _PRODUCT_SOLD = 20
-_WORDS = _PRODUCT_SOLD + MAX_PRODUCTS
+_PRODUCT_HELD = _PRODUCT_SOLD + MAX_PRODUCTS
+_PRODUCT_WAITING = _PRODUCT_HELD + MAX_PRODUCTS
+_OFFERS = _PRODUCT_WAITING + MAX_PRODUCTS
+_HOLD_S, _EXTEND_S, _HOLD_CHANGES = _OFFERS + 1, _OFFERS + 2, _OFFERS + 3
+_PRODUCT_EXPIRED = _HOLD_CHANGES + 1
+_PRODUCT_CANCELLED = _PRODUCT_EXPIRED + MAX_PRODUCTS
+_WORDS = _PRODUCT_CANCELLED + MAX_PRODUCTS
 _PHASES = tuple(Phase)  # by value: the phase word read from the board
 # Room for the largest catalogue flashsale.catalogue allows (64 products of the
 # longest texts, in UTF-8); pages of an anonymous mapping cost nothing until written.
@@ -71,10 +90,14 @@ CATALOGUE_MAX_BYTES = 2 * 1024 * 1024
 
 
 class ProductStock(NamedTuple):
-    """One product of the sale and its durable sales."""
+    """One product of the sale and its durable sales (live units, in a sale with holds)."""
 
     product: Product
     sold: int
+    held: int = 0
+    waiting: int = 0
+    expired: int = 0  # orders expired (and not taken back by a late confirm)
+    cancelled: int = 0
 
     @property
     def remaining(self) -> int:
@@ -95,11 +118,22 @@ class SaleSnapshot:
     version: int = 1  # the lifecycle's
     paused_at_us: int | None = None
     ended_at_us: int | None = None
+    checkout: CheckoutTerms | None = None
+    offers: int = 0  # units offered to waitlists
 
     @classmethod
-    def of(cls, sale: SaleRecord, sold: Mapping[str, int]) -> SaleSnapshot:
-        """`sale` with its sold counts: by sku, and "" for the whole sale."""
+    def of(
+        cls,
+        sale: SaleRecord,
+        sold: Mapping[str, int],
+        held: Sequence[tuple[int, int, int, int]] = (),
+        offers: int = 0,
+    ) -> SaleSnapshot:
+        """`sale` with its sold counts: by sku, and "" for the whole sale; a sale with
+        holds also with each product's (holds, waiting, expired, cancelled), in catalogue
+        order."""
         lifecycle = sale.lifecycle
+        holds = list(held) or [(0, 0, 0, 0)] * len(sale.terms.products)
         return cls(
             sale_id=sale.sale_id,
             stock=sale.stock,
@@ -108,12 +142,21 @@ class SaleSnapshot:
             ends_at_us=sale.terms.ends_at_us,
             created_at_us=sale.created_at_us,
             sold=sold.get("", 0),
-            products=tuple(ProductStock(p, sold.get(p.sku, 0)) for p in sale.terms.products),
+            products=tuple(
+                ProductStock(p, sold.get(p.sku, 0), *counts)
+                for p, counts in zip(sale.terms.products, holds, strict=True)
+            ),
             phase=lifecycle.phase,
             version=lifecycle.version,
             paused_at_us=lifecycle.paused_at_us,
             ended_at_us=lifecycle.ended_at_us,
+            checkout=sale.terms.checkout,
+            offers=offers,
         )
+
+    @property
+    def held(self) -> int:
+        return sum(item.held for item in self.products)
 
     @property
     def remaining(self) -> int:
@@ -126,6 +169,7 @@ class SaleSnapshot:
             self.per_user_limit,
             self.starts_at_us,
             self.ends_at_us,
+            self.checkout,
         )
         lifecycle = Lifecycle(self.phase, self.version, self.paused_at_us, self.ended_at_us)
         return SaleRecord(self.sale_id, self.stock, terms, self.created_at_us, lifecycle)
@@ -169,7 +213,7 @@ class SaleBoard:
         self._words = Words(_WORDS, extra_bytes=CATALOGUE_MAX_BYTES)
         self._catalogue = self._words.bytes_after()
         # This process's last snapshot and the (version, sold) it was read at.
-        self._last: tuple[int, int, SaleSnapshot] | None = None
+        self._last: tuple[int, int, SaleSnapshot, int] | None = None
         # The catalogue parsed at a version: parsing once per sale, not per sold count.
         self._products: tuple[int, tuple[Product, ...]] = (0, ())
 
@@ -195,9 +239,18 @@ class SaleBoard:
         words[_PAUSED_AT] = NO_TIME if sale.paused_at_us is None else sale.paused_at_us
         words[_ENDED_AT] = NO_TIME if sale.ended_at_us is None else sale.ended_at_us
         self._catalogue[: len(catalogue)] = catalogue
+        checkout = sale.checkout
+        words[_HOLD_S] = NO_TIME if checkout is None else checkout.hold_s
+        words[_EXTEND_S] = NO_TIME if checkout is None else checkout.extend_s
         for place, item in enumerate(sale.products):
             words[_PRODUCT_SOLD + place] = item.sold
+            words[_PRODUCT_HELD + place] = item.held
+            words[_PRODUCT_WAITING + place] = item.waiting
+            words[_PRODUCT_EXPIRED + place] = item.expired
+            words[_PRODUCT_CANCELLED + place] = item.cancelled
+        words[_OFFERS] = sale.offers
         words[_SOLD] = sale.sold
+        words[_HOLD_CHANGES] += 1
         words[_VERSION] = version + 2
 
     def publish_sold(self, sold: int, batch: int, product_sold: dict[int, int]) -> None:
@@ -209,6 +262,29 @@ class SaleBoard:
         words[_SOLD] = sold
         words[_COMMITS] += 1
         words[_COMMITTED] += batch
+
+    def publish_holds(
+        self,
+        live: int,
+        batch: int,
+        shelves: dict[int, tuple[int, int, int, int, int]],
+        offers: int,
+    ) -> None:
+        """After a durable commit in a sale with holds: live units, and each product's
+        (live, held, waiting, expired, cancelled) by its place; then `hold_changes`,
+        which readers key on."""
+        words = self._words
+        for place, (product_live, held, waiting, expired, cancelled) in shelves.items():
+            words[_PRODUCT_SOLD + place] = product_live
+            words[_PRODUCT_HELD + place] = held
+            words[_PRODUCT_WAITING + place] = waiting
+            words[_PRODUCT_EXPIRED + place] = expired
+            words[_PRODUCT_CANCELLED + place] = cancelled
+        words[_OFFERS] = offers
+        words[_SOLD] = live
+        words[_COMMITS] += 1
+        words[_COMMITTED] += batch
+        words[_HOLD_CHANGES] += 1
 
     def update_sold(self, sold: int, product_sold: dict[int, int]) -> None:
         """Sales made elsewhere (another host's, in the Redis engine), learnt by this host."""
@@ -243,16 +319,23 @@ class SaleBoard:
         words = self._words.view  # read on every request: straight from the memoryview
         last = self._last
         if last is not None:
-            version, sold = words[_VERSION], words[_SOLD]
+            version, sold, changes = words[_VERSION], words[_SOLD], words[_HOLD_CHANGES]
             # The version unchanged after `sold`: the sale words are the ones read.
-            if version == last[0] and sold == last[1] and words[_VERSION] == version:
+            if (
+                version == last[0]
+                and sold == last[1]
+                and changes == last[3]
+                and words[_VERSION] == version
+            ):
                 return last[2]
         while True:
             before = words[_VERSION]
             if before & 1:
                 continue
+            changes = words[_HOLD_CHANGES]
             fields = words[_SALE_ID : _SOLD + 1].tolist()
             lifecycle = words[_PHASE : _ENDED_AT + 1].tolist()
+            hold_s, extend_s, offers = words[_HOLD_S], words[_EXTEND_S], words[_OFFERS]
             parsed_at, products = self._products
             if parsed_at != before:
                 catalogue = bytes(self._catalogue[: words[_CATALOGUE_BYTES]])
@@ -265,7 +348,15 @@ class SaleBoard:
             self._products = (before, products)
         sale_id, stock, limit, starts, ends, created, sold = fields
         phase, version, paused_at, ended_at = lifecycle
-        solds = words[_PRODUCT_SOLD : _PRODUCT_SOLD + len(products)].tolist()
+        count = len(products)
+        solds = words[_PRODUCT_SOLD : _PRODUCT_SOLD + count].tolist()
+        if hold_s == NO_TIME:
+            helds = waitings = expireds = cancelleds = [0] * count
+        else:
+            helds = words[_PRODUCT_HELD : _PRODUCT_HELD + count].tolist()
+            waitings = words[_PRODUCT_WAITING : _PRODUCT_WAITING + count].tolist()
+            expireds = words[_PRODUCT_EXPIRED : _PRODUCT_EXPIRED + count].tolist()
+            cancelleds = words[_PRODUCT_CANCELLED : _PRODUCT_CANCELLED + count].tolist()
         snapshot = SaleSnapshot(
             sale_id=sale_id,
             stock=stock,
@@ -274,13 +365,17 @@ class SaleBoard:
             ends_at_us=None if ends == NO_TIME else ends,
             created_at_us=created,
             sold=sold,
-            products=tuple(map(ProductStock, products, solds)),
+            products=tuple(
+                map(ProductStock, products, solds, helds, waitings, expireds, cancelleds)
+            ),
             phase=_PHASES[phase],
             version=version,
             paused_at_us=None if paused_at == NO_TIME else paused_at,
             ended_at_us=None if ended_at == NO_TIME else ended_at,
+            checkout=None if hold_s == NO_TIME else CheckoutTerms(hold_s, extend_s),
+            offers=offers,
         )
-        self._last = (before, sold, snapshot)
+        self._last = (before, sold, snapshot, changes)
         return snapshot
 
     def heartbeat_age_s(self) -> float:

@@ -1,6 +1,8 @@
 """The allocator measured without HTTP (`python -m stress allocator`): a real
 allocator process on a temporary journal as in production, and client processes
-that keep a window of requests, encoded before the clock starts, in flight."""
+that keep a window of requests, encoded before the clock starts, in flight.
+Optionally a sale with a checkout window (every sale a hold) and webhooks on (each
+decision's events written to the outbox), to price them against the plain path."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from flashsale.catalogue import ProductSettings
 from flashsale.journal import JournalLock
 from flashsale.outcomes import Outcome
 from flashsale.processes import usage_of
-from flashsale.records import SaleTerms
+from flashsale.records import CheckoutTerms, SaleTerms
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.store_board import StoreBoard
 
@@ -81,8 +83,19 @@ def _cpu_seconds(pid: int) -> float:
     return usage.cpu_s
 
 
-def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> dict[str, Any]:
+def measure(
+    *,
+    purchases: int,
+    clients: int,
+    window: int,
+    journal_dir: Path,
+    hold_s: int | None = None,
+    webhooks: bool = False,
+) -> dict[str, Any]:
+    """`hold_s`: the sale holds each unit that long (None: every sale final); `webhooks`:
+    the allocator writes each decision's events to the outbox (no sender reads them)."""
     board = SaleBoard()
+    checkout = None if hold_s is None else CheckoutTerms(hold_s, 0)
     address, authkey = str(journal_dir / "allocator.sock"), os.urandom(32)
     db_path = journal_dir / "journal.db"
     allocator = FORK.Process(
@@ -90,10 +103,11 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
             address=address,
             authkey=authkey,
             db_path=db_path,
-            first_sale=SaleTerms((PRODUCT.product(purchases),), 1, None, None),
+            first_sale=SaleTerms((PRODUCT.product(purchases),), 1, None, None, checkout),
             board=board,
             store_board=StoreBoard(),
             lock=JournalLock(db_path),
+            webhooks=webhooks,
         ).run,
     )
     allocator.start()
@@ -128,11 +142,14 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
     outcomes = sum((Counter(o) for _, _, o in runs), Counter())
     with closing(sqlite3.connect(db_path)) as db:
         journaled = db.execute("SELECT count(*) FROM orders").fetchone()[0]
+        events = db.execute("SELECT count(*) FROM webhook_outbox").fetchone()[0]
     decided = share * clients
     return {
         "purchases": decided,
         "clients": clients,
         "window": window,
+        "holdSeconds": hold_s,
+        "webhooks": webhooks,
         "seconds": round(elapsed, 3),
         "decisionsPerSecond": round(decided / elapsed),
         # Per second of the allocator's own CPU: the figure on a machine with a
@@ -141,6 +158,7 @@ def measure(*, purchases: int, clients: int, window: int, journal_dir: Path) -> 
         "decisionsPerCpuSecond": round(decided / cpu_s) if cpu_s else None,
         "outcomes": dict(outcomes),
         "journaled": journaled,
+        "outboxEvents": events,
         "commits": liveness.commits,
         "salesPerCommit": round(liveness.committed_sales / max(liveness.commits, 1), 1),
     }

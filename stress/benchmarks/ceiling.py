@@ -62,6 +62,7 @@ class CeilingOptions:
     burst_stock: int = 100
     burst_processes: int = 2
     repo: Path | None = None  # holds the reference's config; default: this checkout
+    hold_s: int | None = None  # the sales it starts hold each unit this long (None: final)
 
 
 @dataclass
@@ -195,6 +196,8 @@ class CeilingResult:
 def measure_ceiling(options: CeilingOptions) -> CeilingResult:
     load_generator = pick_load_generator(options.load_generator)
     notes: list[str] = []
+    if options.hold_s is not None:
+        notes.append(f"sales with a {options.hold_s} s checkout window: every purchase a hold")
     api = Api(options.url, options.admin_token)
     try:
         health = api.health() or {}
@@ -230,7 +233,7 @@ def _measure_both(
     for url, cpu in sides.values():  # first requests of a worker cost more: not measured
         _one(load_generator, options, url, "status", cpu, WARM_UP_S)
     if options.admin_token:
-        api.start_sale(CEILING_STOCK, 1)
+        api.start_sale(CEILING_STOCK, 1, checkout=_checkout(options))
     else:
         notes.append("no admin token: purchases go to the sale as it stands, and no burst")
     before = api.status()
@@ -266,6 +269,10 @@ def _measure_both(
     return result
 
 
+def _checkout(options: CeilingOptions) -> dict[str, int] | None:
+    return None if options.hold_s is None else {"holdSeconds": options.hold_s}
+
+
 def _bursts(
     options: CeilingOptions,
     api: Api,
@@ -275,7 +282,7 @@ def _bursts(
     # Purchases of the closed loop still queued in the server would land in the
     # burst's sale (seen: 37 of 100 items, on the gthread server).
     _wait_until_quiet(api)
-    sale = api.start_sale(options.burst_stock, 1)
+    sale = api.start_sale(options.burst_stock, 1, checkout=_checkout(options))
     for name, side in (("server", result.server), ("reference", result.reference)):
         url, cpu = sides[name]
         run_id = new_run_id()

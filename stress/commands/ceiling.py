@@ -21,6 +21,13 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--admin-token", help="needed: the run starts a sale as large as the load, then the burst's"
     )
     ceiling.add_argument("--report", type=Path, metavar="DIR", help="write ceiling.json there")
+    ceiling.add_argument(
+        "--hold-seconds",
+        type=int,
+        default=None,
+        help="the sales it starts have this checkout window: every purchase a hold "
+        "(default: final sales)",
+    )
     ceiling.set_defaults(handler=_cmd_ceiling)
 
 

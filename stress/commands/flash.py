@@ -42,8 +42,13 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     _add_identity_options(flash)
     _add_pause_options(flash)
+    _add_checkout_options(flash)
     add_ceiling_options(flash)
-    flash.set_defaults(handler=_cmd_flash)
+    flash.set_defaults(handler=_cmd_flash_or_checkout)
+
+
+def _cmd_flash_or_checkout(args: argparse.Namespace) -> int:
+    return _cmd_checkout(args) if args.hold_seconds is not None else _cmd_flash(args)
 
 
 def _add_urls(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +118,116 @@ def _add_pause_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="resume it this long after the pause (with --pause-at)",
     )
+
+
+def _add_checkout_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "checkout holds (needs --admin-token)",
+        "With --hold-seconds the sale is made with checkout: a winner holds its unit and "
+        "waits its --pay-delay, then confirms, or abandons (--abandon-rate), or pays after "
+        "its hold expired (--late-rate); sold-out shoppers join the waitlist and take an "
+        "offered hold. The verdict: confirmed <= stock, held + confirmed <= stock sampled "
+        "through the run, every unit ends confirmed or released, late payers refused "
+        "(hold_expired, refundRequired) or given a free unit back, the waitlist served in "
+        "join order, and with --webhook-receiver every webhook arrived signed, none missing. "
+        "One client process (asyncio); --scenario, --products and --processes do not apply.",
+    )
+    group.add_argument("--hold-seconds", type=int, metavar="S", help="the sale's holdSeconds")
+    group.add_argument(
+        "--extend-seconds", type=int, default=0, metavar="S", help="extendSeconds (default 0)"
+    )
+    group.add_argument(
+        "--pay-delay",
+        type=_pay_delay,
+        default="lognormal:median=1.5,sigma=0.6",
+        metavar="DIST",
+        help="how long a winner takes to pay: lognormal:median=M,sigma=S, uniform:LOW-HIGH "
+        "or fixed:S (default lognormal:median=1.5,sigma=0.6)",
+    )
+    group.add_argument("--abandon-rate", type=_rate, default=0.33, metavar="P")
+    group.add_argument("--late-rate", type=_rate, default=0.1, metavar="P")
+    group.add_argument(
+        "--max-run-seconds",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="stop waiting for holds to settle after this long (default 300)",
+    )
+    group.add_argument(
+        "--webhook-receiver",
+        action="store_true",
+        help="run stress/servers/webhook_receiver.py on 127.0.0.1:--webhook-port with the "
+        "key in FLASHSALE_WEBHOOK_SECRET; start the server with FLASHSALE_WEBHOOK_URL="
+        "http://127.0.0.1:PORT/webhooks and the same FLASHSALE_WEBHOOK_SECRET",
+    )
+    group.add_argument("--webhook-port", type=int, default=8765, metavar="PORT")
+
+
+def _pay_delay(text: str) -> object:
+    from stress.scenarios.pay_delay import PayDelayError, parse_pay_delay
+
+    try:
+        return parse_pay_delay(text)
+    except PayDelayError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a fraction: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"between 0 and 1, not {text}")
+    return value
+
+
+def _cmd_checkout(args: argparse.Namespace) -> int:
+    import os
+
+    import requests
+
+    from stress.api_client import ApiError
+    from stress.scenarios.checkout import CheckoutOptions, format_checkout, run_checkout
+
+    if not args.admin_token:
+        print("stress flash: --hold-seconds needs --admin-token", file=sys.stderr)
+        return 2
+    if args.abandon_rate + args.late_rate > 1:
+        print("stress flash: --abandon-rate + --late-rate is over 1", file=sys.stderr)
+        return 2
+    secret = os.environ.get("FLASHSALE_WEBHOOK_SECRET") if args.webhook_receiver else None
+    if args.webhook_receiver and not secret:
+        print("stress flash: --webhook-receiver needs FLASHSALE_WEBHOOK_SECRET", file=sys.stderr)
+        return 2
+    url = (args.urls or [DEFAULT_URL])[0]
+    options = CheckoutOptions(
+        url=url,
+        admin_token=args.admin_token,
+        users=args.users,
+        stock=args.stock if args.stock is not None else 100,
+        hold_s=args.hold_seconds,
+        extend_s=args.extend_seconds,
+        pay_delay=args.pay_delay,
+        abandon_rate=args.abandon_rate,
+        late_rate=args.late_rate,
+        seed=args.seed,
+        max_run_s=args.max_run_seconds,
+        webhook_secret=secret,
+        webhook_port=args.webhook_port,
+    )
+    try:
+        result = run_checkout(options)
+    except (ApiError, requests.RequestException, OSError) as exc:
+        print(f"stress flash: cannot run against {url}: {exc}", file=sys.stderr)
+        return 2
+    print(format_checkout(result))
+    if args.report:
+        from stress.report.checkout import write_checkout_report
+
+        write_checkout_report(args.report, result)
+        print(f"\nreport: {args.report / 'report.html'}")
+    return 0 if result.ok else 1
 
 
 def _seconds(text: str) -> float:

@@ -208,9 +208,14 @@ class FlashSaleServer:
         """The allocator's pid, also while health answers 503 (the allocator is dead)."""
         return int(self._get(HEALTH_PATH, REQUEST_TIMEOUT_S).json()["allocator"]["pid"])
 
+    def webhook_sender_pid(self) -> int:
+        """The webhook sender's pid (0: webhooks off, or none started yet)."""
+        webhooks = self._get(HEALTH_PATH, REQUEST_TIMEOUT_S).json().get("webhooks")
+        return int(webhooks["pid"]) if webhooks else 0
+
     def worker_pids(self) -> list[int]:
-        allocator = self.allocator_pid()
-        return [pid for pid in children_of(self.pid) if pid != allocator]
+        others = {self.allocator_pid(), self.webhook_sender_pid()}
+        return [pid for pid in children_of(self.pid) if pid not in others]
 
     def cpu_s(self) -> float:
         """CPU seconds its master and live children have spent so far."""

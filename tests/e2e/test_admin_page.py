@@ -134,9 +134,11 @@ def test_the_operator_runs_a_sale_from_the_admin_page(
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"), newline="")))
-    assert [(row["userId"], row["sku"], row["position"]) for row in rows] == [
-        ("e2e-alice", "lumen-lamp", "1")
-    ]
+    # A sale without checkout: its order is confirmed, without a payment reference.
+    assert [
+        (row["userId"], row["sku"], row["position"], row["state"], row["paymentRef"])
+        for row in rows
+    ] == [("e2e-alice", "lumen-lamp", "1", "confirmed", "")]
 
     audit = admin.get_by_test_id("audit-table")
     expect(audit).to_contain_text("Replaced")
@@ -150,3 +152,77 @@ def test_the_operator_runs_a_sale_from_the_admin_page(
     phone.get_by_role("button", name="Orders of sale 2").click()
     expect(phone.get_by_test_id("orders-table")).to_contain_text("e2e-alice")
     keep(screenshot(phone, "admin-phone"))
+
+
+def test_the_operator_makes_a_checkout_sale_and_sees_its_orders_states(
+    start_server: Callable[..., Any], open_page: Callable[..., Any]
+) -> None:
+    """A sale with a payment window made from the form: the window is in its summary; a
+    purchase is a hold, shown Held in the orders panel, and Confirmed with its payment
+    reference once paid (read again with the sales, though sold did not move)."""
+    expect = expect_api()
+    server = start_server(env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
+    admin = open_page(f"{server.url}/admin")
+    admin.get_by_label("Admin token").fill(ADMIN_TOKEN)
+    admin.get_by_role("button", name="Sign in").click()
+    expect(admin.get_by_test_id("sale-row-1")).to_be_visible()
+
+    sku, name, price, stock = PRODUCTS[0]
+    row = admin.get_by_test_id("product-row-0")
+    row.get_by_label("SKU").fill(sku)
+    row.get_by_label("Name").fill(name)
+    row.get_by_label("Price").fill(price)
+    row.get_by_label("Stock").fill(stock)
+    admin.get_by_label("Payment window").fill("10")
+    admin.get_by_label("Extension").fill("5")
+    admin.get_by_role("button", name="Start the sale").click()
+    admin.get_by_role("button", name="Replace it").click()
+    expect(admin.get_by_test_id("sale-made")).to_contain_text("Sale 2 made")
+    expect(admin.get_by_test_id("made-window")).to_contain_text("10 min, extendable once by 5 min")
+    expect(admin.get_by_test_id("current-window")).to_have_text("10 min, extendable once by 5 min")
+    sale = requests.get(
+        f"{server.url}/flash-sale/admin/sales/2",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    ).json()
+    assert sale["checkout"] == {"holdSeconds": 600, "extendSeconds": 300}, sale
+
+    holds = []
+    for user in ("e2e-held", "e2e-paid"):
+        bought = requests.post(
+            f"{server.url}/flash-sale/purchase", json={"userId": user, "sku": sku}, timeout=10
+        )
+        assert bought.status_code == 201 and bought.json()["outcome"] == "held", bought.text
+        holds.append(bought.json())
+
+    panel = admin.get_by_test_id("orders-panel")
+    expect(panel.get_by_role("columnheader", name="State")).to_be_visible()
+    held_row = panel.locator("tr", has_text="e2e-held")
+    expect(held_row.get_by_test_id("order-state")).to_have_text("Held")
+    expect(panel.locator("tr", has_text="e2e-paid").get_by_test_id("order-state")).to_have_text(
+        "Held"
+    )
+
+    paid = requests.post(
+        f"{server.url}/flash-sale/orders/{holds[1]['orderId']}/confirm",
+        json={"paymentRef": "demo-e2e-1"},
+        headers={"Authorization": f"Bearer {holds[1]['checkoutToken']}"},
+        timeout=10,
+    )
+    assert paid.status_code == 200, paid.text
+    paid_row = panel.locator("tr", has_text="e2e-paid")
+    # The next read of the sales (every 5 s) reads the page again.
+    expect(paid_row.get_by_test_id("order-state")).to_have_text("Confirmed")
+    expect(paid_row.get_by_test_id("payment-ref")).to_have_text("demo-e2e-1")
+    expect(held_row.get_by_test_id("order-state")).to_have_text("Held")
+    keep(screenshot(admin, "admin-checkout-desktop"))
+
+    phone = open_page(f"{server.url}/admin", viewport=PHONE)
+    phone.get_by_label("Admin token").fill(ADMIN_TOKEN)
+    phone.get_by_role("button", name="Sign in").click()
+    phone_panel = phone.get_by_test_id("orders-panel")
+    expect(
+        phone_panel.locator("tr", has_text="e2e-paid").get_by_test_id("order-state")
+    ).to_have_text("Confirmed")
+    expect(phone_panel.get_by_role("columnheader", name="Payment")).to_be_hidden()
+    keep(screenshot(phone, "admin-checkout-phone"))

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, Listener
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -323,10 +324,10 @@ def _serve_with_held_commits(allocator: Allocator, entered, release) -> None:
     """Run the allocator with every journal commit held until the test releases it."""
     record = Journal.record
 
-    def held(journal: Journal, orders: Sequence[OrderRecord]) -> None:
+    def held(journal: Journal, orders: Sequence[OrderRecord], *more: Any) -> None:
         entered.set()
         release.wait(60)
-        record(journal, orders)
+        record(journal, orders, *more)
 
     with mock.patch.object(Journal, "record", held):  # in this forked process only
         allocator.run()

@@ -23,7 +23,8 @@ from flashsale.api.bearer import FAILURE_LIMIT
 from flashsale.api.problems import BY_SLUG, PROBLEMS
 from flashsale.api.security import CONTENT_SECURITY_POLICY
 from tests.support.raw_http import RawAnswer, connect, exchange, parse_answer
-from tests.support.server import ServerProcess, running_server
+from tests.support.sales import start_next_sale
+from tests.support.server import ServerProcess, running_server, wait_until
 from tests.support.sse import ask_for_stream
 
 ADMIN_TOKEN = "problem-walk-admin-token"
@@ -430,34 +431,113 @@ def test_each_refusal_of_the_admin_api_is_a_problem(start_server):
     assert_problem(_http(server, "GET", f"{sales}/999/orders", headers=ADMIN), 404, "unknown-sale")
 
 
+CHECKOUT_TYPES = {
+    "invalid-payment-ref",
+    "unknown-order",
+    "payment-ref-mismatch",
+    "order-confirmed",
+    "hold-not-extendable",
+    "hold-already-extended",
+    "hold-cancelled",
+    "hold-expired",
+    "waitlist-closed",
+}
+
+
+def test_checkout_problems(tmp_path):
+    """A sale's checkout: each refusal of its endpoints, provoked against a real server."""
+    env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
+    with running_server(tmp_path / "checkout.db", workers=2, env=env) as server:
+
+        def sale(**checkout: int) -> None:
+            start_next_sale(server.url, ADMIN_TOKEN, stock=1, checkout=checkout)
+
+        def buy(user: str) -> dict[str, Any]:
+            answer = requests.post(server.url + PURCHASE, json={"userId": user}, timeout=10)
+            assert answer.status_code == 201, answer.text
+            return dict(answer.json())
+
+        def order(held: dict[str, Any], action: str, **body: Any) -> RawAnswer:
+            return _http(
+                server,
+                "POST",
+                f"/flash-sale/orders/{held['orderId']}/{action}",
+                json=body or None,
+                headers={"Authorization": f"Bearer {held['checkoutToken']}"},
+            )
+
+        sale(holdSeconds=600)
+        paid = buy("ana")
+        assert_problem(order(paid, "confirm", paymentRef=" "), 400, "invalid-payment-ref")
+        unknown = {**paid, "orderId": "00000000-0000-4000-8000-000000000000"}
+        assert_problem(order(unknown, "confirm", paymentRef="p"), 404, "unknown-order")
+        assert_problem(order(paid, "extend"), 409, "hold-not-extendable")
+        assert order(paid, "confirm", paymentRef="p1").status == 200
+        # Sold out, and no hold left to come back: nobody may wait.
+        waitlist = {"userId": "ben"}
+        closed = _http(server, "POST", "/flash-sale/waitlist", json=waitlist)
+        assert_problem(closed, 409, "waitlist-closed")
+        assert_problem(order(paid, "confirm", paymentRef="p2"), 409, "payment-ref-mismatch")
+        assert_problem(order(paid, "cancel"), 409, "order-confirmed")
+
+        sale(holdSeconds=600, extendSeconds=60)
+        kept = buy("cat")
+        assert order(kept, "extend").status == 200
+        assert_problem(order(kept, "extend"), 409, "hold-already-extended")
+        assert order(kept, "cancel").status == 200
+        assert_problem(order(kept, "confirm", paymentRef="p"), 409, "hold-cancelled")
+
+        # A hold that expires while someone waits: its unit goes to them, and its late
+        # confirm is refused.
+        sale(holdSeconds=2)
+        late = buy("dan")
+        joined = requests.post(
+            server.url + "/flash-sale/waitlist", json={"userId": "eve"}, timeout=10
+        )
+        assert joined.status_code == 201, joined.text
+
+        def offered() -> bool:
+            look = requests.get(server.url + "/flash-sale/purchase/eve", timeout=10)
+            orders = look.json().get("orders") or [] if look.status_code == 200 else []
+            return bool(orders) and orders[0]["state"] == "held"
+
+        wait_until(offered, 30, message="the unit offered to eve")
+        refused = assert_problem(order(late, "confirm", paymentRef="p"), 409, "hold-expired")
+        assert refused["refundRequired"] is True
+
+
 def _walked() -> set[str]:
     """The types the tests above provoke."""
-    return {slug for _, _, slug, _ in BEFORE_ANY_SALE} | {
-        "already-purchased",
-        "sold-out",
-        "rate-limited",
-        "not-started",
-        "sale-ended",
-        "too-many-wrong-tokens",
-        "ui-not-built",
-        "too-many-event-streams",
-        "event-streams-full",
-        "too-many-connections",
-        "server-full",
-        "token-required",
-        "invalid-token",
-        "not-your-id",
-        "no-purchase",
-        "sale-in-progress",
-        "precondition-failed",
-        "invalid-idempotency-key",
-        "idempotency-key-reused",
-        "sale-not-current",
-        "sale-paused",
-        "sale-already-ended",
-        "invalid-parameter",
-        "unknown-sale",
-    }
+    return (
+        {slug for _, _, slug, _ in BEFORE_ANY_SALE}
+        | CHECKOUT_TYPES
+        | {
+            "already-purchased",
+            "sold-out",
+            "rate-limited",
+            "not-started",
+            "sale-ended",
+            "too-many-wrong-tokens",
+            "ui-not-built",
+            "too-many-event-streams",
+            "event-streams-full",
+            "too-many-connections",
+            "server-full",
+            "token-required",
+            "invalid-token",
+            "not-your-id",
+            "no-purchase",
+            "sale-in-progress",
+            "precondition-failed",
+            "invalid-idempotency-key",
+            "idempotency-key-reused",
+            "sale-not-current",
+            "sale-paused",
+            "sale-already-ended",
+            "invalid-parameter",
+            "unknown-sale",
+        }
+    )
 
 
 def test_the_walk_covers_every_declared_type():

@@ -77,6 +77,8 @@ def redis_rows(redis_server: RedisServer, sale_id: int) -> list[dict[str, Any]]:
                 "sku": sku,
                 "position": int(position),
                 "purchasedAt": iso_from_us(int(at_us)),
+                "state": "confirmed",  # a sale without checkout: no hold hashes
+                "paymentRef": None,
             }
         )
     return rows

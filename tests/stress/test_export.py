@@ -12,7 +12,7 @@ import pytest
 
 from flashsale.clock import iso_from_us
 from flashsale.orders_csv import HEADER, csv_lines
-from flashsale.records import OrderRecord
+from flashsale.records import ListedOrder, OrderRecord
 from stress.__main__ import build_parser, main
 from stress.benchmarks.export import csv_mismatch, format_export, run_export
 from stress.commands.export import export_options
@@ -65,14 +65,20 @@ ORDER = OrderRecord("0f8e7d6c-0000-4000-8000-000000000001", 1, "ann", 1, 1, 1_70
 OTHER = ORDER._replace(order_id="0f8e7d6c-0000-4000-8000-000000000002", user_id="bob", position=2)
 
 
+def _listed(*orders: OrderRecord) -> list[ListedOrder]:
+    return [ListedOrder(*order, "confirmed", None) for order in orders]
+
+
 def test_the_check_finds_a_csv_that_is_not_the_journal_s_orders():
-    whole = HEADER + csv_lines([ORDER, OTHER])
+    whole = HEADER + csv_lines(_listed(ORDER, OTHER))
     assert csv_mismatch(whole, [ORDER, OTHER], 2) is None
     assert "row 2" in str(csv_mismatch(whole.replace(b"bob", b"eve"), [ORDER, OTHER], 2))
-    assert "1 rows for 2" in str(csv_mismatch(HEADER + csv_lines([ORDER]), [ORDER, OTHER], 2))
+    assert "1 rows for 2" in str(
+        csv_mismatch(HEADER + csv_lines(_listed(ORDER)), [ORDER, OTHER], 2)
+    )
     assert "2 rows for 1" in str(csv_mismatch(whole, [ORDER], 1))
     assert "not the 3 filled" in str(csv_mismatch(whole, [ORDER, OTHER], 3))
-    assert "no header" in str(csv_mismatch(csv_lines([ORDER, OTHER]), [ORDER, OTHER], 2))
+    assert "no header" in str(csv_mismatch(csv_lines(_listed(ORDER, OTHER)), [ORDER, OTHER], 2))
     shifted = OTHER._replace(purchased_at_us=OTHER.purchased_at_us + 1000)
     assert str(iso_from_us(shifted.purchased_at_us)) in str(
         csv_mismatch(whole, [ORDER, shifted], 2)

@@ -21,7 +21,7 @@ from tests.support.server import ServerProcess
 
 ADMIN_TOKEN = "admin-token-for-orders"
 ADMIN = admin_headers(ADMIN_TOKEN)
-CSV_HEADER = b"orderId,userId,sku,position,purchasedAt\r\n"
+CSV_HEADER = b"orderId,userId,sku,position,purchasedAt,state,paymentRef\r\n"
 # Ids a spreadsheet would run as formulas, ids that need quoting, and a fullwidth
 # equals sign that NFKC makes a plain one.
 TRICKY_USERS = (
@@ -93,7 +93,8 @@ def journal_rows(db_path: Path, sale_id: int) -> list[dict[str, Any]]:
     """The sale's orders read from the journal's table, as the API shows an order."""
     with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
         rows = db.execute(
-            "SELECT order_id, user_id, sku, position, purchased_at_us FROM orders "
+            "SELECT order_id, user_id, sku, position, purchased_at_us, state, payment_ref "
+            "FROM orders "
             "WHERE sale_id = ? ORDER BY position",
             (sale_id,),
         ).fetchall()
@@ -104,18 +105,29 @@ def journal_rows(db_path: Path, sale_id: int) -> list[dict[str, Any]]:
             "sku": sku,
             "position": position,
             "purchasedAt": iso_from_us(at_us),
+            "state": state,
+            "paymentRef": payment_ref,
         }
-        for order_id, user_id, sku, position, at_us in rows
+        for order_id, user_id, sku, position, at_us, state, payment_ref in rows
     ]
 
 
-def defused(user_id: str) -> str:
-    """What a spreadsheet must be given for a user id: never a formula."""
-    return "'" + user_id if user_id[:1] in ("=", "+", "-", "@", "\t", "\r") else user_id
+def defused(text: str) -> str:
+    """What a spreadsheet must be given for a user id or payment reference: never a
+    formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def as_in_csv(orders: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**order, "userId": defused(order["userId"])} for order in orders]
+    """The API's orders as the CSV writes them: text defused, no payment reference empty."""
+    return [
+        {
+            **order,
+            "userId": defused(order["userId"]),
+            "paymentRef": "" if order["paymentRef"] is None else defused(order["paymentRef"]),
+        }
+        for order in orders
+    ]
 
 
 def buy_all(server: ServerProcess, purchases: list[tuple[str, str | None]]) -> None:

@@ -173,3 +173,49 @@ def test_the_accepted_algorithms_follow_the_key_never_a_token():
     assert with_secret.accepted_algorithms() == ["HS256"]
     with_keys = Settings.from_env({"FLASHSALE_AUTH": "jwt", "FLASHSALE_JWT_JWKS_FILE": "k.json"})
     assert with_keys.accepted_algorithms() == ["ES256", "RS256"]
+
+
+WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes
+
+
+def test_webhooks_are_off_without_a_url_and_need_a_whsec_secret_with_one():
+    assert Settings.from_env({}).webhooks_on is False
+    on = Settings.from_env(
+        {
+            "FLASHSALE_WEBHOOK_URL": "https://shop.example/hooks",
+            "FLASHSALE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+    )
+    assert on.webhooks_on and on.webhook_max_age_s >= 86_400
+    with pytest.raises(ConfigError, match="FLASHSALE_WEBHOOK_URL needs FLASHSALE_WEBHOOK_SECRET"):
+        Settings.from_env({"FLASHSALE_WEBHOOK_URL": "https://shop.example/hooks"})
+    with pytest.raises(ConfigError, match="FLASHSALE_WEBHOOK_URL"):
+        Settings.from_env({"FLASHSALE_WEBHOOK_URL": "ftp://shop.example/"})
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",  # no prefix
+        "whsec_" + "not base64 at all, really not base64!!",
+        "whsec_" + "c2hvcnQ=" * 5,  # padding inside: not one base64 text
+        "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVg==",  # 22 bytes: too short
+    ],
+)
+def test_a_webhook_secret_that_is_not_whsec_base64_is_refused_without_echoing_it(secret):
+    with pytest.raises(ConfigError, match="FLASHSALE_WEBHOOK_SECRET must be `whsec_`") as caught:
+        Settings.from_env(
+            {"FLASHSALE_WEBHOOK_URL": "http://127.0.0.1:9/h", "FLASHSALE_WEBHOOK_SECRET": secret}
+        )
+    assert secret not in str(caught.value)
+
+
+def test_webhooks_are_sent_in_the_redis_engine_too():
+    settings = Settings.from_env(
+        {
+            "FLASHSALE_ENGINE": "redis",
+            "FLASHSALE_WEBHOOK_URL": "http://127.0.0.1:9/h",
+            "FLASHSALE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+    )
+    assert settings.webhooks_on and settings.engine == "redis"

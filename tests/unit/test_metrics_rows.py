@@ -94,6 +94,8 @@ def test_the_current_sale_counts_from_zero_while_the_totals_go_on():
     assert first.sale.sale_id == 1
     assert (first.sale.outcomes[Outcome.CONFIRMED], first.sale.outcomes[Outcome.SOLD_OUT]) == (1, 1)
     assert success_rate(first.sale.outcomes) == 0.5  # bad input is no decision
+    # A hold is a won purchase (its checkout comes later).
+    assert success_rate({**first.sale.outcomes, Outcome.HELD: 2}) == 0.75
     assert first.sale.queue_peak == first.queue_peak == 3
 
     server.start_sale(2)

@@ -12,17 +12,32 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flashsale.api.admin_orders import CsvExport, ExportSlots
+from flashsale.api.admin_orders import CsvExport, ExportSlots, order_row_json
 from flashsale.api.paging import decode_cursor, encode_cursor
 from flashsale.api.problems import HTTPProblem
 from flashsale.lookups import ExportPage
 from flashsale.orders_csv import HEADER, csv_lines, defused
-from flashsale.records import OrderRecord
+from flashsale.records import ListedOrder
 
 
-def order(position: int, user_id: str = "alice", sku: str = "mug") -> OrderRecord:
-    return OrderRecord(
-        f"00000000-0000-0000-0000-{position:012d}", 1, user_id, 1, position, 1_000_000, sku, 1
+def order(
+    position: int,
+    user_id: str = "alice",
+    sku: str = "mug",
+    state: str = "confirmed",
+    payment_ref: str | None = None,
+) -> ListedOrder:
+    return ListedOrder(
+        f"00000000-0000-0000-0000-{position:012d}",
+        1,
+        user_id,
+        1,
+        position,
+        1_000_000,
+        sku,
+        1,
+        state,
+        payment_ref,
     )
 
 
@@ -64,13 +79,41 @@ def test_a_user_id_a_spreadsheet_would_run_is_written_as_text(user_id, shown):
 def test_csv_lines_are_rfc_4180_with_crlf_and_quotes_where_needed():
     lines = csv_lines([order(1, 'say "hi", then =go'), order(2, "=1+1"), order(3, "plain")])
     text = (HEADER + lines).decode()
-    assert text.splitlines(keepends=True)[0] == "orderId,userId,sku,position,purchasedAt\r\n"
+    assert (
+        text.splitlines(keepends=True)[0]
+        == "orderId,userId,sku,position,purchasedAt,state,paymentRef\r\n"
+    )
     assert '"say ""hi"", then =go"' in text and ",'=1+1," in text
     assert all(line.endswith("\r\n") for line in text.splitlines(keepends=True))
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert [row[1] for row in rows[1:]] == ['say "hi", then =go', "'=1+1", "plain"]
-    assert rows[1][3:] == ["1", "1970-01-01T00:00:01.000Z"]
+    assert rows[1][3:] == ["1", "1970-01-01T00:00:01.000Z", "confirmed", ""]
     assert csv_lines([]) == b""
+
+
+@pytest.mark.parametrize(
+    ("state", "payment_ref", "shown"),
+    [
+        ("held", None, ["held", ""]),
+        ("expired", None, ["expired", ""]),
+        ("cancelled", None, ["cancelled", ""]),
+        ("confirmed", "pay_123", ["confirmed", "pay_123"]),
+        ("confirmed", "=HYPERLINK(1)", ["confirmed", "'=HYPERLINK(1)"]),
+        ("confirmed", "-42", ["confirmed", "'-42"]),
+        ("confirmed", "a,b", ["confirmed", "a,b"]),
+    ],
+)
+def test_each_line_ends_with_the_state_and_a_defused_payment_ref(state, payment_ref, shown):
+    text = csv_lines([order(1, state=state, payment_ref=payment_ref)]).decode()
+    (row,) = csv.reader(io.StringIO(text, newline=""))
+    assert row[:5] == [order(1).order_id, "alice", "mug", "1", "1970-01-01T00:00:01.000Z"]
+    assert row[5:] == shown
+
+
+def test_a_page_row_carries_the_state_and_payment_ref():
+    row = order_row_json(order(3, state="confirmed", payment_ref="pay-9"))
+    assert row["state"] == "confirmed" and row["paymentRef"] == "pay-9"
+    assert order_row_json(order(4, state="expired"))["paymentRef"] is None
 
 
 class Pages:
@@ -83,7 +126,7 @@ class Pages:
     async def sale_exists(self, sale_id: int) -> bool:
         return True
 
-    async def orders_after(self, sale_id: int, position: int, limit: int) -> list[OrderRecord]:
+    async def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]:
         return [order(p) for p in range(position + 1, min(position + limit, self.total) + 1)]
 
     async def export_page(self, sale_id: int, position: int, limit: int) -> ExportPage:

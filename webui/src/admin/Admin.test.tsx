@@ -27,6 +27,7 @@ function sale(overrides: Partial<SaleResource> = {}): SaleResource {
     createdAt: '2026-12-06T08:12:40.940Z',
     endedAt: null,
     pausedAt: null,
+    checkout: null,
     products: [
       {
         sku: 'aurora-anc',
@@ -133,6 +134,57 @@ describe('Admin new sale', () => {
     expect(header(post, 'If-Match')).toBeUndefined();
   });
 
+  it('sends a payment window in minutes as checkout seconds, and shows the window of the sale made', async () => {
+    signedIn();
+    const calls = server((_url, init) =>
+      init?.method === 'POST'
+        ? json(sale({ saleId: 3, checkout: { holdSeconds: 600, extendSeconds: 300 } }), 201)
+        : null,
+    );
+    const user = userEvent.setup();
+    render(<Admin pollMs={POLL_MS} />);
+    await screen.findByTestId('sales-table');
+    await fillOneProduct(user);
+    await user.type(screen.getByLabelText('Payment window'), '10');
+    await user.type(screen.getByLabelText('Extension'), '5');
+    await user.click(screen.getByRole('button', { name: 'Start the sale' }));
+
+    expect(await screen.findByTestId('made-window')).toHaveTextContent(
+      'Payment window: 10 min, extendable once by 5 min.',
+    );
+    const post = calls.find((call) => call.init?.method === 'POST');
+    expect(JSON.parse(String(post?.init?.body))).toMatchObject({
+      checkout: { holdSeconds: 600, extendSeconds: 300 },
+    });
+  });
+
+  it('sends seconds as typed, no checkout when the window is empty, and shows a refused window at its field', async () => {
+    signedIn();
+    const calls = server((_url, init) =>
+      init?.method === 'POST'
+        ? problem('/problems/invalid-sale', 'Invalid holdSeconds', 400, 'holdSeconds must be within [1, 86400]')
+        : null,
+    );
+    const user = userEvent.setup();
+    render(<Admin pollMs={POLL_MS} />);
+    await screen.findByTestId('sales-table');
+    await fillOneProduct(user);
+    await user.click(screen.getByRole('button', { name: 'Start the sale' }));
+    await waitFor(() => expect(calls.filter((call) => call.init?.method === 'POST')).toHaveLength(1));
+    expect(JSON.parse(String(calls.find((call) => call.init?.method === 'POST')?.init?.body))).not.toHaveProperty(
+      'checkout',
+    );
+
+    await user.selectOptions(screen.getByLabelText('Unit'), 'seconds');
+    await user.type(screen.getByLabelText('Payment window'), '0');
+    await user.click(screen.getByRole('button', { name: 'Start the sale' }));
+    const hold = screen.getByLabelText('Payment window');
+    await waitFor(() => expect(hold).toHaveAttribute('aria-invalid', 'true'));
+    expect(hold).toHaveAccessibleDescription(/holdSeconds must be within/);
+    const posts = calls.filter((call) => call.init?.method === 'POST');
+    expect(JSON.parse(String(posts[1]?.init?.body)).checkout).toEqual({ holdSeconds: 0, extendSeconds: 0 });
+  });
+
   it('offers to replace a sale in progress, resending with If-Match of its etag', async () => {
     signedIn();
     let made = false;
@@ -169,6 +221,14 @@ describe('Admin new sale', () => {
 });
 
 describe('Admin controls of the current sale', () => {
+  it('shows the current sale’s payment window, or none', async () => {
+    signedIn();
+    server(undefined, () => [sale({ checkout: { holdSeconds: 90, extendSeconds: 0 } })]);
+    render(<Admin pollMs={POLL_MS} />);
+    expect(await screen.findByTestId('current-window')).toHaveTextContent('1 min 30 s, not extendable');
+    expect(await screen.findByTestId('orders-panel')).toBeInTheDocument();
+  });
+
   it('asks before pausing; Cancel sends nothing, Pause sends PATCH with If-Match', async () => {
     signedIn();
     let paused = false;
@@ -227,6 +287,50 @@ describe('OrdersPanel', () => {
     sku: 'aurora-anc',
     position,
     purchasedAt: '2026-12-06T08:12:41.000Z',
+    state: 'confirmed' as const,
+    paymentRef: null,
+  });
+
+  it('shows no State column for a sale without checkout (every order is confirmed)', async () => {
+    mockFetch(() => json({ orders: [ORDER(1)], next: null }));
+    render(<OrdersPanel token={TOKEN} saleId={2} />);
+    const table = await screen.findByTestId('orders-table');
+    expect(within(table).queryByRole('columnheader', { name: 'State' })).toBeNull();
+    expect(within(table).queryByTestId('order-state')).toBeNull();
+  });
+
+  it('shows each order’s state and a confirmed hold’s payment reference for a checkout sale', async () => {
+    mockFetch(() =>
+      json({
+        orders: [
+          { ...ORDER(1), paymentRef: 'pay-77' },
+          { ...ORDER(2), state: 'held' },
+          { ...ORDER(3), state: 'expired' },
+          { ...ORDER(4), state: 'cancelled' },
+        ],
+        next: null,
+      }),
+    );
+    render(<OrdersPanel token={TOKEN} saleId={2} checkout />);
+    const table = await screen.findByTestId('orders-table');
+    expect(within(table).getByRole('columnheader', { name: 'State' })).toBeInTheDocument();
+    expect(within(table).getByRole('columnheader', { name: 'Payment' })).toHaveClass('wide-only');
+    const states = within(table).getAllByTestId('order-state');
+    expect(states.map((badge) => badge.textContent)).toEqual(['Confirmed', 'Held', 'Expired', 'Cancelled']);
+    expect(states.map((badge) => badge.dataset.state)).toEqual(['confirmed', 'held', 'expired', 'cancelled']);
+    const refs = within(table).getAllByTestId('payment-ref');
+    expect(refs.map((cell) => cell.textContent)).toEqual(['pay-77', '—', '—', '—']);
+  });
+
+  it('reads the page again when refreshKey changes (a hold confirmed: sold unchanged)', async () => {
+    let state: 'held' | 'confirmed' = 'held';
+    const calls = mockFetch(() => json({ orders: [{ ...ORDER(1), state }], next: null }));
+    const { rerender } = render(<OrdersPanel token={TOKEN} saleId={2} sold={1} checkout refreshKey={1} />);
+    expect(await screen.findByTestId('order-state')).toHaveTextContent('Held');
+    state = 'confirmed';
+    rerender(<OrdersPanel token={TOKEN} saleId={2} sold={1} checkout refreshKey={2} />);
+    await waitFor(() => expect(screen.getByTestId('order-state')).toHaveTextContent('Confirmed'));
+    expect(calls).toHaveLength(2);
   });
 
   it('pages with the next cursor, back and forth', async () => {

@@ -26,6 +26,7 @@ export function Admin({ pollMs = SALES_POLL_MS }: { pollMs?: number }) {
   const [problem, setProblem] = useState<AdminProblem | null>(null);
   const [chosen, setChosen] = useState<number | null>(null);
   const [actions, setActions] = useState(0);
+  const [reads, setReads] = useState(0);
 
   const signOut = useCallback((why: AdminProblem | null) => {
     rememberAdminToken(null);
@@ -40,6 +41,7 @@ export function Admin({ pollMs = SALES_POLL_MS }: { pollMs?: number }) {
       const answer = await listSales(using);
       if (answer.ok) {
         setSales(answer.value.sales);
+        setReads((count) => count + 1);
         setProblem(null);
         return true;
       }
@@ -101,6 +103,10 @@ export function Admin({ pollMs = SALES_POLL_MS }: { pollMs?: number }) {
 
   const current = sales?.[0] ?? null;
   const shownOrders = chosen ?? current?.saleId ?? null;
+  const ordersOf = sales?.find((listed) => listed.saleId === shownOrders);
+  // A checkout sale's holds are confirmed or expire without its sold count moving: its
+  // page of orders is read again with every read of the sales.
+  const holds = Boolean(ordersOf?.checkout);
 
   return (
     <div className="admin">
@@ -133,7 +139,9 @@ export function Admin({ pollMs = SALES_POLL_MS }: { pollMs?: number }) {
           key={shownOrders}
           token={token}
           saleId={shownOrders}
-          sold={sales?.find((listed) => listed.saleId === shownOrders)?.sold}
+          sold={ordersOf?.sold}
+          checkout={holds}
+          refreshKey={holds ? reads : undefined}
         />
       ) : null}
       <AuditTrail token={token} refreshKey={actions} />

@@ -2,8 +2,7 @@ import { useCallback } from 'react';
 import { fetchAudit } from '../lib/adminApi';
 import { formatDateTime } from '../lib/format';
 import type { AuditEntry } from '../lib/types';
-import { Pager } from './Pager';
-import { ProblemMessage } from './ProblemMessage';
+import { PagedTable } from './PagedTable';
 import { usePages } from './usePages';
 
 export const AUDIT_PAGE_SIZE = 20;
@@ -44,53 +43,45 @@ export function AuditTrail({
   return (
     <section className="card" aria-labelledby="audit-heading" data-testid="audit-trail">
       <h2 id="audit-heading">Audit trail</h2>
-      {pages.problem ? <ProblemMessage problem={pages.problem} testId="audit-problem" /> : null}
-      {pages.items === null ? (
-        <p className="hint">Loading the trail…</p>
-      ) : pages.items.length === 0 && pages.number === 1 ? (
-        <p className="hint">Nothing done yet.</p>
-      ) : (
-        <>
-          <div className="table-scroll">
-            <table className="table" data-testid="audit-table">
-              <thead>
-                <tr>
-                  <th scope="col" className="num">
-                    #
-                  </th>
-                  <th scope="col">When</th>
-                  <th scope="col">Action</th>
-                  <th scope="col" className="num">
-                    Sale
-                  </th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col" className="wide-only">
-                    From
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {pages.items.map((entry) => (
-                  <tr key={entry.seq} data-action={entry.action}>
-                    <td className="num">{entry.seq}</td>
-                    <td>{formatDateTime(entry.at)}</td>
-                    <td>
-                      {ACTIONS[entry.action] ?? entry.action}
-                      {entry.action === 'refused' && entry.attempted ? ` (${entry.attempted})` : ''}
-                    </td>
-                    <td className="num">{entry.saleId ?? '—'}</td>
-                    <td className={entry.outcome === 'ok' ? '' : 'cell--bad'}>{outcomeOf(entry)}</td>
-                    <td className="wide-only cell--mono">
-                      {entry.address} · {entry.token}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          <Pager pages={pages} label="Audit trail" />
-        </>
-      )}
+      <PagedTable
+        pages={pages}
+        label="Audit trail"
+        loading="Loading the trail…"
+        empty="Nothing done yet."
+        tableTestId="audit-table"
+        problemTestId="audit-problem"
+        head={
+          <>
+            <th scope="col" className="num">
+              #
+            </th>
+            <th scope="col">When</th>
+            <th scope="col">Action</th>
+            <th scope="col" className="num">
+              Sale
+            </th>
+            <th scope="col">Outcome</th>
+            <th scope="col" className="wide-only">
+              From
+            </th>
+          </>
+        }
+        row={(entry) => (
+          <tr key={entry.seq} data-action={entry.action}>
+            <td className="num">{entry.seq}</td>
+            <td>{formatDateTime(entry.at)}</td>
+            <td>
+              {ACTIONS[entry.action] ?? entry.action}
+              {entry.action === 'refused' && entry.attempted ? ` (${entry.attempted})` : ''}
+            </td>
+            <td className="num">{entry.saleId ?? '—'}</td>
+            <td className={entry.outcome === 'ok' ? '' : 'cell--bad'}>{outcomeOf(entry)}</td>
+            <td className="wide-only cell--mono">
+              {entry.address} · {entry.token}
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

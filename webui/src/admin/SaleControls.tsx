@@ -2,6 +2,7 @@ import { useId, useState } from 'react';
 import { changeSale, type AdminProblem } from '../lib/adminApi';
 import { formatDateTime } from '../lib/format';
 import type { SaleChange, SaleResource } from '../lib/types';
+import { describeWindow } from './checkoutWindow';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ProblemMessage } from './ProblemMessage';
 import { StateBadge } from './StateBadge';
@@ -109,6 +110,8 @@ export function SaleControls({
         <dd>{sale.startsAt ? formatDateTime(sale.startsAt) : 'at creation'}</dd>
         <dt>Ends</dt>
         <dd data-testid="current-ends">{sale.endsAt ? formatDateTime(sale.endsAt) : 'never'}</dd>
+        <dt>Payment window</dt>
+        <dd data-testid="current-window">{describeWindow(sale.checkout)}</dd>
         {sale.pausedAt ? (
           <>
             <dt>Paused</dt>

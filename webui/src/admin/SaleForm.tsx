@@ -2,6 +2,7 @@ import { useId, useState, type FormEvent } from 'react';
 import { createSale, newIdempotencyKey, type AdminProblem } from '../lib/adminApi';
 import type { SaleResource, SaleSpec } from '../lib/types';
 import { Message } from '../shop/Message';
+import { checkoutOf, describeWindow, NO_CHECKOUT, type CheckoutDraft } from './checkoutWindow';
 import { fieldOf, keyOf } from './fieldOfProblem';
 import { ProblemMessage } from './ProblemMessage';
 
@@ -42,7 +43,13 @@ function instant(local: string): string | undefined {
   return Number.isNaN(date.getTime()) ? local : date.toISOString();
 }
 
-function specOf(products: ProductDraft[], perUserLimit: string, startsAt: string, endsAt: string) {
+function specOf(
+  products: ProductDraft[],
+  perUserLimit: string,
+  startsAt: string,
+  endsAt: string,
+  payWindow: CheckoutDraft,
+) {
   // Values that are not numbers are sent as typed: the server's answer names the field.
   const spec: Record<string, unknown> = {
     products: products.map((product) => ({
@@ -59,10 +66,13 @@ function specOf(products: ProductDraft[], perUserLimit: string, startsAt: string
   const ends = instant(endsAt);
   if (starts) spec.startsAt = starts;
   if (ends) spec.endsAt = ends;
+  const checkout = checkoutOf(payWindow);
+  if (checkout) spec.checkout = checkout;
   return spec as unknown as SaleSpec;
 }
 
-/** The next sale: its products, the per-shopper limit, and when it starts and ends. */
+/** The next sale: its products, the per-shopper limit, when it starts and ends, and its
+ * payment window (empty: none, a purchase is final). */
 export function SaleForm({
   token,
   onMade,
@@ -77,6 +87,7 @@ export function SaleForm({
   const [perUserLimit, setPerUserLimit] = useState('1');
   const [startsAt, setStartsAt] = useState('');
   const [endsAt, setEndsAt] = useState('');
+  const [payWindow, setPayWindow] = useState<CheckoutDraft>(NO_CHECKOUT);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [refusal, setRefusal] = useState<AdminProblem | null>(null);
   const [made, setMade] = useState<SaleResource | null>(null);
@@ -93,7 +104,7 @@ export function SaleForm({
     setMade(null);
     const answer = await createSale(
       token,
-      specOf(products, perUserLimit, startsAt, endsAt),
+      specOf(products, perUserLimit, startsAt, endsAt, payWindow),
       newIdempotencyKey(),
       ifMatch,
     );
@@ -275,6 +286,48 @@ export function SaleForm({
           </div>
         </div>
 
+        <fieldset className="sale-form__checkout" data-testid="checkout-fields">
+          <legend>Checkout</legend>
+          <div className="field">
+            <label htmlFor={`${formId}-hold`}>Payment window</label>
+            <input
+              id={`${formId}-hold`}
+              inputMode="decimal"
+              value={payWindow.hold}
+              onChange={(event) => setPayWindow((draft) => ({ ...draft, hold: event.target.value }))}
+              {...described('holdSeconds')}
+            />
+            {fieldError('holdSeconds') ??
+              fieldError('checkout') ?? (
+                <p className="hint">Empty: no hold, a purchase is final. Else a winner has this long to pay.</p>
+              )}
+          </div>
+          <div className="field">
+            <label htmlFor={`${formId}-extension`}>Extension</label>
+            <input
+              id={`${formId}-extension`}
+              inputMode="decimal"
+              value={payWindow.extension}
+              onChange={(event) => setPayWindow((draft) => ({ ...draft, extension: event.target.value }))}
+              {...described('extendSeconds')}
+            />
+            {fieldError('extendSeconds') ?? <p className="hint">Once, when paying starts. Empty: none.</p>}
+          </div>
+          <div className="field field--narrow">
+            <label htmlFor={`${formId}-unit`}>Unit</label>
+            <select
+              id={`${formId}-unit`}
+              value={payWindow.unit}
+              onChange={(event) =>
+                setPayWindow((draft) => ({ ...draft, unit: event.target.value === 'seconds' ? 'seconds' : 'minutes' }))
+              }
+            >
+              <option value="minutes">minutes</option>
+              <option value="seconds">seconds</option>
+            </select>
+          </div>
+        </fieldset>
+
         <div className="form__row">
           <button type="submit" className="button button--primary" disabled={busy} aria-busy={busy}>
             {busy ? 'Sending…' : startsAt ? 'Schedule the sale' : 'Start the sale'}
@@ -289,6 +342,7 @@ export function SaleForm({
                 When made it was {made.state}: {made.total} items over {made.products.length} product
                 {made.products.length === 1 ? '' : 's'}.
               </p>
+              <p data-testid="made-window">Payment window: {describeWindow(made.checkout)}.</p>
             </Message>
           </div>
         ) : null}

@@ -6,7 +6,16 @@
  */
 import type { AdminProblem } from '../lib/adminApi';
 
-export const SALE_FIELDS = ['perUserLimit', 'startsAt', 'endsAt', 'products', 'stock'] as const;
+export const SALE_FIELDS = [
+  'perUserLimit',
+  'startsAt',
+  'endsAt',
+  'products',
+  'stock',
+  'checkout',
+  'holdSeconds',
+  'extendSeconds',
+] as const;
 export const PRODUCT_FIELDS = [
   'sku',
   'name',

@@ -364,6 +364,54 @@ describe('Dashboard', () => {
     expect(screen.getByTestId('tile-stock-value')).toHaveTextContent('10 / 30');
   });
 
+  it('shows a sale with checkout: held, confirmed, expired, cancelled, waiting and re-offered units, and the webhook backlog', async () => {
+    const sale = {
+      ...OPEN_STATUS,
+      checkout: { holdSeconds: 600, extendSeconds: 0 },
+      remaining: 0,
+      sold: 100,
+      held: 3,
+      waitlist: 5,
+      expired: 4,
+      cancelled: 1,
+      offers: 2,
+    };
+    const webhooks = {
+      alive: true,
+      pid: 4250,
+      restarts: 0,
+      backlog: 7,
+      retrying: 1,
+      oldestUndeliveredAgeSeconds: 75,
+      deliveries: { delivered: 120, failed: 4, gaveUp: 0 },
+    };
+    mockFetch((url) => {
+      if (url.endsWith('/status')) return json(sale);
+      if (url.endsWith('/health')) return json(HEALTH);
+      return json({ ...metricsBody(1), sale, webhooks });
+    });
+    render(<Dashboard pollMs={30} />);
+    const checkout = await screen.findByTestId('tile-checkout');
+    expect(screen.getByTestId('tile-checkout-value')).toHaveTextContent('3 held');
+    expect(checkout).toHaveTextContent('97 confirmed · 4 expired · 1 cancelled · 5 waiting · 2 units re-offered');
+    const hooks = await screen.findByTestId('tile-webhooks');
+    expect(screen.getByTestId('tile-webhooks-value')).toHaveTextContent('7 queued');
+    expect(hooks).toHaveTextContent('oldest 1m 15s · 120 delivered · 1 retrying');
+    expect(hooks).toHaveClass('tile--warn');
+  });
+
+  it('has no checkout or webhook tile for a sale without checkout and a server without webhooks', async () => {
+    mockFetch((url) => {
+      if (url.endsWith('/status')) return json(OPEN_STATUS);
+      if (url.endsWith('/health')) return json(HEALTH);
+      return json({ ...metricsBody(1), webhooks: null });
+    });
+    render(<Dashboard pollMs={30} />);
+    await waitFor(() => expect(screen.getByTestId('tile-allocator')).toHaveTextContent('pid 4242'));
+    expect(screen.queryByTestId('tile-checkout')).toBeNull();
+    expect(screen.queryByTestId('tile-webhooks')).toBeNull();
+  });
+
   it('has no per-product table for a sale of one product', async () => {
     mockFetch((url) => (url.endsWith('/health') ? json(HEALTH) : json(metricsBody(1))));
     render(<Dashboard pollMs={60_000} />);

@@ -3,6 +3,7 @@ import { Freshness } from '../lib/Freshness';
 import { OUTCOME_KINDS, type BreakerState } from '../lib/types';
 import { useLiveStatus } from '../lib/useLiveStatus';
 import { AdminActionsTable } from './AdminActionsTable';
+import { CheckoutTile, WebhooksTile } from './CheckoutTiles';
 import { LineChart, type ChartSeries } from './LineChart';
 import { OperatorTokenForm } from './OperatorTokenForm';
 import { OutcomesTable } from './OutcomesTable';
@@ -142,6 +143,8 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
         >
           {sale ? `${formatNumber(sale.sold)} sold · ${sale.state.replace('_', ' ')}` : 'waiting…'}
         </Tile>
+        <CheckoutTile sale={sale} />
+        <WebhooksTile webhooks={latest?.webhooks ?? undefined} />
         <Tile
           title="Workers"
           testId="tile-workers"

@@ -12,4 +12,6 @@ export const OUTCOME_STYLE: Record<OutcomeKind, { label: string; color: string }
   pending: { label: 'pending', color: '#0c8599' },
   invalid: { label: 'invalid', color: '#c2255c' },
   unknown_product: { label: 'unknown product', color: '#5c940d' },
+  paused: { label: 'paused', color: '#adb5bd' },
+  held: { label: 'held', color: '#f783ac' },
 };

@@ -275,7 +275,7 @@ export interface paths {
         };
         /**
          * Every order of a sale as CSV, streamed.
-         * @description RFC 4180: the header line `orderId,userId,sku,position,purchasedAt`, then one line per order in position order, each ended by CRLF; a field holding a comma, a quote or a line break is quoted. A user id that begins with `=`, `+`, `-` or `@` is written after a `'` so that a spreadsheet shows it instead of running it. Streamed a page at a time: the orders sold while it streams may or may not be in it (those after the end it reached are not). A worker streams `FLASHSALE_EXPORTS_PER_WORKER` exports at once (beyond: `503`); one whose client takes nothing for `FLASHSALE_EXPORT_STALL_S` is cut off.
+         * @description RFC 4180: the header line `orderId,userId,sku,position,purchasedAt,state,paymentRef`, then one line per order in position order, each ended by CRLF; a field holding a comma, a quote or a line break is quoted. `state` is the order's (`held`, `confirmed`, `cancelled`, `expired`; every order of a sale without checkout is `confirmed`): only `confirmed` ones are sold. `paymentRef` is a confirmed hold's, empty otherwise. A user id or payment reference that begins with `=`, `+`, `-` or `@` is written after a `'` so that a spreadsheet shows it instead of running it. Streamed a page at a time: the orders sold while it streams may or may not be in it (those after the end it reached are not). A worker streams `FLASHSALE_EXPORTS_PER_WORKER` exports at once (beyond: `503`); one whose client takes nothing for `FLASHSALE_EXPORT_STALL_S` is cut off.
          */
         readonly get: operations["exportSaleOrders"];
         readonly put?: never;
@@ -323,6 +323,97 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/flash-sale/orders/{order_id}/confirm": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        readonly put?: never;
+        /**
+         * Confirm (pay for) a held order.
+         * @description With the order's checkoutToken or the shop's token. The same paymentRef again answers the same 200. A hold past its expiry is confirmed only if a unit of that product is free at that instant (nobody waiting); otherwise `409 hold-expired` with `refundRequired`.
+         */
+        readonly post: operations["confirmOrder"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/flash-sale/orders/{order_id}/cancel": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        readonly put?: never;
+        /** Cancel a held order: its unit is released (to the waitlist or to stock). */
+        readonly post: operations["cancelOrder"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/flash-sale/orders/{order_id}/extend": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        readonly put?: never;
+        /** Extend a hold once by the sale's extendSeconds. */
+        readonly post: operations["extendOrder"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/flash-sale/waitlist": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        readonly put?: never;
+        /**
+         * Join a sold-out product's waitlist (while holds on it are outstanding).
+         * @description First come, first served, one place per person per product. A unit released by an expired or cancelled hold is offered to the first waiting entry as a new hold (`offered`); read it with GET /flash-sale/waitlist/{sku}.
+         */
+        readonly post: operations["joinWaitlist"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/flash-sale/waitlist/{sku}": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /** A waitlist entry, by its token; an offered one with its hold and checkoutToken. */
+        readonly get: operations["readWaitlistEntry"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -349,6 +440,18 @@ export interface components {
             readonly endsAt: string | null;
             /** @description In the catalogue's order. */
             readonly products: readonly components["schemas"]["ProductStock"][];
+            /** @description Sent by every server since checkout holds (null: off). */
+            readonly checkout?: components["schemas"]["CheckoutTerms"];
+            /** @description A sale with checkout: outstanding holds (counted in `sold`: live units). */
+            readonly held?: number;
+            /** @description A sale with checkout: entries waiting, over all products. */
+            readonly waitlist?: number;
+            /** @description A sale with checkout: orders whose hold expired (less those a late confirm took back), over all products. */
+            readonly expired?: number;
+            /** @description A sale with checkout: orders cancelled, over all products. */
+            readonly cancelled?: number;
+            /** @description A sale with checkout: offers made to waitlist entries so far; a page re-reads its entry when it changes. */
+            readonly offers?: number;
         };
         readonly Status: components["schemas"]["Sale"] & {
             readonly breaker: components["schemas"]["BreakerState"];
@@ -381,7 +484,7 @@ export interface components {
             readonly saleId: number;
             readonly sku: components["schemas"]["Sku"];
         };
-        /** @description An order as the operator's pages list it. */
+        /** @description An order as the operator's pages list it, with where it stands: in a sale with a checkout window an order may be `held`, `confirmed`, `cancelled` or `expired` (only `confirmed` ones are sold); in a sale without, every order is `confirmed`. */
         readonly OrderRow: {
             readonly orderId: string;
             readonly userId: string;
@@ -390,6 +493,9 @@ export interface components {
             readonly position: number;
             /** Format: date-time */
             readonly purchasedAt: string;
+            readonly state: components["schemas"]["OrderState"];
+            /** @description The payment reference a confirmed hold was confirmed with; `null` for any other order (a sale without checkout included). */
+            readonly paymentRef: string | null;
         };
         readonly OrdersPage: {
             readonly orders: readonly components["schemas"]["OrderRow"][];
@@ -407,10 +513,20 @@ export interface components {
             readonly detail: string;
             readonly location: string;
         };
-        readonly Lookup: components["schemas"]["Order"] & {
+        /** @description The user's orders (first unit first; the top-level fields are the first) and, in a sale with checkout, their waitlist entries; only entries when they hold no order. */
+        readonly Lookup: (components["schemas"]["OrderWithState"] & {
+            /** @description Live units (held and confirmed). */
             readonly units: number;
             /** @description Every order of this user in the sale, first unit first; the top-level fields are the first. */
-            readonly orders: readonly components["schemas"]["Order"][];
+            readonly orders: readonly components["schemas"]["OrderWithState"][];
+            /** @description A sale with checkout: this user's waitlist entries. */
+            readonly waitlist?: readonly components["schemas"]["WaitlistEntry"][];
+        }) | {
+            readonly userId: string;
+            /** @constant */
+            readonly units: 0;
+            readonly orders: readonly unknown[];
+            readonly waitlist: readonly components["schemas"]["WaitlistEntry"][];
         };
         /** @description Either `products`, or `stock` for one product: the server's default product (FLASHSALE_PRODUCT_*) with that stock. */
         readonly SaleSpec: {
@@ -431,6 +547,7 @@ export interface components {
             readonly products?: readonly components["schemas"]["ProductSpec"][];
             /** @description The current sale's id: replace it (it ends, recorded as replaced, and this one starts, atomically). A sale that is no longer the current one is `412`. */
             readonly replaces?: number | null;
+            readonly checkout?: components["schemas"]["CheckoutSpec"];
         } & (unknown | unknown);
         readonly NewSale: components["schemas"]["SaleResource"] & {
             /** @description The total, under the name this endpoint always gave it. */
@@ -472,6 +589,7 @@ export interface components {
             /** Format: date-time */
             readonly serverTime?: string;
             readonly engine?: components["schemas"]["Engine"];
+            readonly webhooks?: components["schemas"]["Webhooks"];
         };
         readonly Metrics: {
             readonly uptimeSeconds: number;
@@ -488,7 +606,7 @@ export interface components {
             } & {
                 readonly [key: string]: number;
             };
-            /** @description Purchase attempts by outcome since the server started. */
+            /** @description Purchase attempts by outcome since the server started. `held`: a unit held for its buyer (a sale with checkout); `paused`: refused while the operator paused the sale. */
             readonly outcomes: {
                 readonly confirmed: number;
                 readonly already_purchased: number;
@@ -500,6 +618,8 @@ export interface components {
                 readonly pending: number;
                 readonly invalid: number;
                 readonly unknown_product: number;
+                readonly paused: number;
+                readonly held: number;
             };
             /** @description Confirmed purchases among those decided (bad input is not a decision), since the server started. */
             readonly successRate: number;
@@ -533,6 +653,7 @@ export interface components {
             readonly workers: components["schemas"]["Workers"];
             readonly processes: readonly components["schemas"]["Process"][];
             readonly engine: components["schemas"]["Engine"];
+            readonly webhooks: components["schemas"]["Webhooks"];
         };
         /** @description What the workers counted for one sale: its purchases by outcome, its success rate and its queue's high-water mark. */
         readonly SaleFigures: {
@@ -603,6 +724,14 @@ export interface components {
             readonly sold: number;
             /** @description The sale's state, but `sold_out` as soon as this product is gone. */
             readonly state: components["schemas"]["SaleState"];
+            /** @description A sale with checkout: this product's outstanding holds (counted in `sold`). */
+            readonly held?: number;
+            /** @description A sale with checkout: entries waiting for this product. */
+            readonly waitlist?: number;
+            /** @description A sale with checkout: this product's orders whose hold expired (less those a late confirm took back). */
+            readonly expired?: number;
+            /** @description A sale with checkout: this product's cancelled orders. */
+            readonly cancelled?: number;
         };
         readonly ProductSpec: {
             readonly sku: components["schemas"]["Sku"];
@@ -646,7 +775,7 @@ export interface components {
         /** @description CPU time and memory of one server process. */
         readonly Process: {
             /** @enum {string} */
-            readonly role: "master" | "allocator" | "worker";
+            readonly role: "master" | "allocator" | "worker" | "webhook_sender";
             readonly pid: number;
             /** @description User and system CPU time since the process started. */
             readonly cpuSeconds: number;
@@ -658,7 +787,7 @@ export interface components {
              * Format: uri-reference
              * @enum {string}
              */
-            readonly type: "/problems/already-purchased" | "/problems/sold-out" | "/problems/unknown-product" | "/problems/not-started" | "/problems/sale-ended" | "/problems/sale-paused" | "/problems/rate-limited" | "/problems/unavailable" | "/problems/not-selling" | "/problems/starting" | "/problems/invalid-json" | "/problems/invalid-body" | "/problems/invalid-user-id" | "/problems/invalid-sku" | "/problems/invalid-parameter" | "/problems/invalid-sale" | "/problems/invalid-idempotency-key" | "/problems/bad-request" | "/problems/token-required" | "/problems/invalid-token" | "/problems/no-websocket" | "/problems/not-your-id" | "/problems/not-found" | "/problems/no-purchase" | "/problems/unknown-sale" | "/problems/sale-in-progress" | "/problems/sale-not-current" | "/problems/sale-already-ended" | "/problems/precondition-failed" | "/problems/idempotency-key-reused" | "/problems/method-not-allowed" | "/problems/request-timeout" | "/problems/payload-too-large" | "/problems/uri-too-long" | "/problems/unsupported-media-type" | "/problems/too-many-wrong-tokens" | "/problems/too-many-connections" | "/problems/too-many-event-streams" | "/problems/headers-too-large" | "/problems/internal-error" | "/problems/not-implemented" | "/problems/server-full" | "/problems/event-streams-full" | "/problems/exports-busy" | "/problems/ui-not-built";
+            readonly type: "/problems/already-purchased" | "/problems/sold-out" | "/problems/unknown-product" | "/problems/not-started" | "/problems/sale-ended" | "/problems/sale-paused" | "/problems/rate-limited" | "/problems/unavailable" | "/problems/not-selling" | "/problems/starting" | "/problems/invalid-json" | "/problems/invalid-body" | "/problems/invalid-user-id" | "/problems/invalid-sku" | "/problems/invalid-parameter" | "/problems/invalid-sale" | "/problems/invalid-idempotency-key" | "/problems/bad-request" | "/problems/token-required" | "/problems/invalid-token" | "/problems/no-websocket" | "/problems/not-your-id" | "/problems/not-found" | "/problems/unknown-order" | "/problems/payment-ref-mismatch" | "/problems/hold-expired" | "/problems/hold-cancelled" | "/problems/hold-already-extended" | "/problems/hold-not-extendable" | "/problems/order-confirmed" | "/problems/waitlist-closed" | "/problems/invalid-payment-ref" | "/problems/no-purchase" | "/problems/unknown-sale" | "/problems/sale-in-progress" | "/problems/sale-not-current" | "/problems/sale-already-ended" | "/problems/precondition-failed" | "/problems/idempotency-key-reused" | "/problems/method-not-allowed" | "/problems/request-timeout" | "/problems/payload-too-large" | "/problems/uri-too-long" | "/problems/unsupported-media-type" | "/problems/too-many-wrong-tokens" | "/problems/too-many-connections" | "/problems/too-many-event-streams" | "/problems/headers-too-large" | "/problems/internal-error" | "/problems/not-implemented" | "/problems/server-full" | "/problems/event-streams-full" | "/problems/exports-busy" | "/problems/ui-not-built";
             readonly title: string;
             /** @description The HTTP code. */
             readonly status: number;
@@ -668,7 +797,7 @@ export interface components {
          * @description What became of a purchase attempt; every purchase answer names it.
          * @enum {string}
          */
-        readonly Outcome: "confirmed" | "already_purchased" | "sold_out" | "not_started" | "ended" | "rate_limited" | "unavailable" | "pending" | "unknown_product" | "paused";
+        readonly Outcome: "confirmed" | "already_purchased" | "sold_out" | "not_started" | "ended" | "rate_limited" | "unavailable" | "pending" | "unknown_product" | "paused" | "held";
         /**
          * @description Derived at the moment of the answer: `ended` (ended by the operator, or past `endsAt`), else `paused`, else `scheduled` (before `startsAt`), else `sold_out` (nothing remains), else `open`.
          * @enum {string}
@@ -712,6 +841,7 @@ export interface components {
             readonly products: readonly components["schemas"]["SaleResourceProduct"][];
             /** @description Its `ETag`, `"sale-<saleId>-v<version>"`: send it as `If-Match`. */
             readonly etag: string;
+            readonly checkout: components["schemas"]["CheckoutTerms"];
         };
         readonly SaleResourceProduct: components["schemas"]["Product"] & {
             readonly stock: number;
@@ -777,6 +907,100 @@ export interface components {
             readonly entries: readonly components["schemas"]["AuditEntry"][];
             /** @description The cursor of the next page (pass it as `after`); `null` on the last page. */
             readonly next: string | null;
+        };
+        /** @description The webhook sender and its backlog; null while webhooks are off (no FLASHSALE_WEBHOOK_URL). A dead sender shows here and never makes health unhealthy. */
+        readonly Webhooks: {
+            readonly alive: boolean;
+            readonly pid: number;
+            /** @description Senders restarted since the server started. */
+            readonly restarts: number;
+            /** @description Events neither delivered nor given up yet. */
+            readonly backlog: number;
+            /** @description Events that failed and wait for their next try. */
+            readonly retrying: number;
+            /** @description Age of the oldest event not delivered yet (0: none). */
+            readonly oldestUndeliveredAgeSeconds: number;
+            readonly deliveries: {
+                /** @description Events delivered (a 2xx). */
+                readonly delivered: number;
+                /** @description Tries that failed (tried again later). */
+                readonly failed: number;
+                /** @description Events given up after FLASHSALE_WEBHOOK_MAX_AGE_S. */
+                readonly gaveUp: number;
+            };
+        } | null;
+        /** @description A checkout window: a winning purchase is a hold of `holdSeconds` to be confirmed (paid), extendable once by `extendSeconds` (0: not extendable). null: no holds, a 201 is final (`confirmed`). */
+        readonly CheckoutTerms: {
+            readonly holdSeconds: number;
+            readonly extendSeconds: number;
+        } | null;
+        /** @description Holds: a winner has `holdSeconds` to confirm (pay), extendable once by `extendSeconds` (default 0: not extendable). null or absent: off, a 201 is final. */
+        readonly CheckoutSpec: {
+            readonly holdSeconds: number;
+            /** @default 0 */
+            readonly extendSeconds?: number;
+        } | null;
+        /**
+         * @description `held` until confirmed (paid), cancelled or past its `expiresAt`; with checkout off every order is `confirmed` when made.
+         * @enum {string}
+         */
+        readonly OrderState: "held" | "confirmed" | "cancelled" | "expired";
+        /**
+         * @description `offered`: a released unit was held for this entry (`orderId`); `closed`: the waitlist closed before an offer.
+         * @enum {string}
+         */
+        readonly WaitlistState: "waiting" | "offered" | "closed";
+        readonly PurchaseHeld: components["schemas"]["Order"] & {
+            /** @constant */
+            readonly outcome: "held";
+            /**
+             * Format: date-time
+             * @description The hold ends then (server time) unless confirmed.
+             */
+            readonly expiresAt: string;
+            /** @description The buyer's bearer token for confirm, cancel and extend (shown once; the server keeps only its digest). */
+            readonly checkoutToken: string;
+        };
+        /** @description An order; in a sale with checkout also its `state` and `expiresAt` (never its token). */
+        readonly OrderWithState: components["schemas"]["Order"] & {
+            readonly state?: components["schemas"]["OrderState"];
+            /**
+             * Format: date-time
+             * @description A hold's end (server time).
+             */
+            readonly expiresAt?: string | null;
+        };
+        readonly CheckoutOrder: components["schemas"]["Order"] & {
+            /** @constant */
+            readonly outcome?: "confirmed";
+            readonly state: components["schemas"]["OrderState"];
+            /** Format: date-time */
+            readonly expiresAt: string | null;
+            readonly extended: boolean;
+            /** @description The confirm's payment reference; null until confirmed. */
+            readonly paymentRef: string | null;
+        };
+        readonly WaitlistEntry: {
+            readonly sku: components["schemas"]["Sku"];
+            /** @description First come, first served, in this product's waitlist. */
+            readonly place: number;
+            readonly state: components["schemas"]["WaitlistState"];
+            /** @description The offered hold. */
+            readonly orderId?: string;
+        };
+        readonly WaitlistJoined: components["schemas"]["WaitlistEntry"] & {
+            /** @description Bearer token of GET /flash-sale/waitlist/{sku} (first join only; kept hashed). */
+            readonly waitlistToken?: string;
+        };
+        readonly WaitlistRead: components["schemas"]["WaitlistEntry"] & {
+            readonly hold?: {
+                readonly orderId: string;
+                readonly state: components["schemas"]["OrderState"];
+                /** Format: date-time */
+                readonly expiresAt: string | null;
+                /** @description The offered hold's checkout token. */
+                readonly checkoutToken: string;
+            };
         };
     };
     responses: {
@@ -1086,7 +1310,8 @@ export interface operations {
                      *         "tokenCookie": null
                      *       },
                      *       "queueDepth": 0,
-                     *       "serverTime": "2026-12-06T06:22:47.012Z"
+                     *       "serverTime": "2026-12-06T06:22:47.012Z",
+                     *       "checkout": null
                      *     }
                      */
                     readonly "application/json": components["schemas"]["Status"];
@@ -1169,7 +1394,7 @@ export interface operations {
             };
         };
         readonly responses: {
-            /** @description Bought. */
+            /** @description Bought (`confirmed`), or, in a sale with checkout, held (`held`): confirm it with its `checkoutToken` before `expiresAt`. */
             readonly 201: {
                 headers: {
                     readonly Location: components["headers"]["Location"];
@@ -1178,18 +1403,7 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "outcome": "confirmed",
-                     *       "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
-                     *       "userId": "alice",
-                     *       "position": 1,
-                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
-                     *       "saleId": 2,
-                     *       "sku": "aurora-anc"
-                     *     }
-                     */
-                    readonly "application/json": components["schemas"]["PurchaseConfirmed"];
+                    readonly "application/json": components["schemas"]["PurchaseConfirmed"] | components["schemas"]["PurchaseHeld"];
                 };
             };
             /** @description Not known yet: read the outcome from `location`. */
@@ -1293,7 +1507,7 @@ export interface operations {
                     } & components["schemas"]["Order"];
                 };
             };
-            /** @description Sold out; `sku` names the product asked for (among several, that product only). */
+            /** @description Sold out; `sku` names the product asked for (among several, that product only). In a sale with checkout also its outstanding holds (`held`) and its waitlist (`open` while holds are outstanding: POST /flash-sale/waitlist). */
             readonly 410: {
                 headers: {
                     readonly "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
@@ -1301,20 +1515,15 @@ export interface operations {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "/problems/sold-out",
-                     *       "title": "Sold out",
-                     *       "status": 410,
-                     *       "detail": "every item has been sold",
-                     *       "outcome": "sold_out",
-                     *       "sku": "aurora-anc"
-                     *     }
-                     */
                     readonly "application/problem+json": components["schemas"]["Problem"] & {
                         /** @constant */
                         readonly outcome: "sold_out";
                         readonly sku?: string | null;
+                        readonly held?: number;
+                        readonly waitlist?: {
+                            readonly open: boolean;
+                            readonly length: number;
+                        };
                     };
                 };
             };
@@ -1375,33 +1584,12 @@ export interface operations {
         };
         readonly requestBody?: never;
         readonly responses: {
-            /** @description The user's first order and how many units they own. */
+            /** @description The user's first order, how many live units they own, and in a sale with checkout each order's state and their waitlist entries. */
             readonly 200: {
                 headers: {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
-                     *       "userId": "alice",
-                     *       "position": 1,
-                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
-                     *       "saleId": 2,
-                     *       "sku": "aurora-anc",
-                     *       "units": 1,
-                     *       "orders": [
-                     *         {
-                     *           "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
-                     *           "userId": "alice",
-                     *           "position": 1,
-                     *           "purchasedAt": "2026-12-06T06:22:47.001Z",
-                     *           "saleId": 2,
-                     *           "sku": "aurora-anc"
-                     *         }
-                     *       ]
-                     *     }
-                     */
                     readonly "application/json": components["schemas"]["Lookup"];
                 };
             };
@@ -1444,33 +1632,12 @@ export interface operations {
         };
         readonly requestBody?: never;
         readonly responses: {
-            /** @description The user's first order and how many units they own. */
+            /** @description The user's first order, how many live units they own, and in a sale with checkout each order's state and their waitlist entries. */
             readonly 200: {
                 headers: {
                     readonly [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
-                     *       "userId": "alice",
-                     *       "position": 1,
-                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
-                     *       "saleId": 2,
-                     *       "sku": "aurora-anc",
-                     *       "units": 1,
-                     *       "orders": [
-                     *         {
-                     *           "orderId": "a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8",
-                     *           "userId": "alice",
-                     *           "position": 1,
-                     *           "purchasedAt": "2026-12-06T06:22:47.001Z",
-                     *           "saleId": 2,
-                     *           "sku": "aurora-anc"
-                     *         }
-                     *       ]
-                     *     }
-                     */
                     readonly "application/json": components["schemas"]["Lookup"];
                 };
             };
@@ -1538,7 +1705,9 @@ export interface operations {
                      *         "unavailable": 0,
                      *         "pending": 0,
                      *         "invalid": 0,
-                     *         "unknown_product": 0
+                     *         "unknown_product": 0,
+                     *         "paused": 0,
+                     *         "held": 0
                      *       },
                      *       "successRate": 1,
                      *       "latencyMs": {
@@ -1587,7 +1756,8 @@ export interface operations {
                      *             "sold": 1,
                      *             "state": "open"
                      *           }
-                     *         ]
+                     *         ],
+                     *         "checkout": null
                      *       },
                      *       "currentSale": {
                      *         "saleId": 2,
@@ -1601,7 +1771,9 @@ export interface operations {
                      *           "unavailable": 0,
                      *           "pending": 0,
                      *           "invalid": 0,
-                     *           "unknown_product": 0
+                     *           "unknown_product": 0,
+                     *           "paused": 0,
+                     *           "held": 0
                      *         },
                      *         "successRate": 1,
                      *         "queueHighWater": 1
@@ -1658,7 +1830,8 @@ export interface operations {
                      *           "cpuSeconds": 0.02,
                      *           "residentBytes": 49229824
                      *         }
-                     *       ]
+                     *       ],
+                     *       "webhooks": null
                      *     }
                      */
                     readonly "application/json": components["schemas"]["Metrics"];
@@ -1898,6 +2071,7 @@ export interface operations {
                      *           "state": "open"
                      *         }
                      *       ],
+                     *       "checkout": null,
                      *       "etag": "\"sale-2-v3\"",
                      *       "stock": 150
                      *     }
@@ -1993,6 +2167,7 @@ export interface operations {
                      *           "state": "open"
                      *         }
                      *       ],
+                     *       "checkout": null,
                      *       "etag": "\"sale-2-v1\"",
                      *       "stock": 150
                      *     }
@@ -2148,6 +2323,7 @@ export interface operations {
                      *               "state": "open"
                      *             }
                      *           ],
+                     *           "checkout": null,
                      *           "etag": "\"sale-2-v3\""
                      *         },
                      *         {
@@ -2180,6 +2356,7 @@ export interface operations {
                      *               "state": "ended"
                      *             }
                      *           ],
+                     *           "checkout": null,
                      *           "etag": "\"sale-1-v2\""
                      *         }
                      *       ]
@@ -2308,6 +2485,7 @@ export interface operations {
                      *           "state": "open"
                      *         }
                      *       ],
+                     *       "checkout": null,
                      *       "etag": "\"sale-2-v1\""
                      *     }
                      */
@@ -2464,6 +2642,7 @@ export interface operations {
                      *           "state": "open"
                      *         }
                      *       ],
+                     *       "checkout": null,
                      *       "etag": "\"sale-2-v3\""
                      *     }
                      */
@@ -2582,6 +2761,7 @@ export interface operations {
                      *           "state": "paused"
                      *         }
                      *       ],
+                     *       "checkout": null,
                      *       "etag": "\"sale-2-v2\""
                      *     }
                      */
@@ -2769,14 +2949,18 @@ export interface operations {
                      *           "userId": "alice",
                      *           "sku": "aurora-anc",
                      *           "position": 1,
-                     *           "purchasedAt": "2026-12-06T06:22:47.001Z"
+                     *           "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *           "state": "confirmed",
+                     *           "paymentRef": "demo-7f3a9c"
                      *         },
                      *         {
                      *           "orderId": "0c5e1f7a-93d2-4b8e-a1f4-6d2e9b7c3a10",
                      *           "userId": "bob",
                      *           "sku": "aurora-anc",
                      *           "position": 2,
-                     *           "purchasedAt": "2026-12-06T06:22:47.004Z"
+                     *           "purchasedAt": "2026-12-06T06:22:47.004Z",
+                     *           "state": "expired",
+                     *           "paymentRef": null
                      *         }
                      *       ],
                      *       "next": "b3JkZXJzLTI6Mg"
@@ -2842,9 +3026,9 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example orderId,userId,sku,position,purchasedAt
-                     *     a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8,alice,aurora-anc,1,2026-12-06T06:22:47.001Z
-                     *     0c5e1f7a-93d2-4b8e-a1f4-6d2e9b7c3a10,'=1+1,aurora-anc,2,2026-12-06T06:22:47.004Z
+                     * @example orderId,userId,sku,position,purchasedAt,state,paymentRef
+                     *     a8a1726d-5f3b-6ecb-fbd9-4438e7c6c1c8,alice,aurora-anc,1,2026-12-06T06:22:47.001Z,confirmed,demo-7f3a9c
+                     *     0c5e1f7a-93d2-4b8e-a1f4-6d2e9b7c3a10,'=1+1,aurora-anc,2,2026-12-06T06:22:47.004Z,expired,
                      */
                     readonly "text/csv": string;
                 };
@@ -3022,6 +3206,483 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "no problem type 'no-such'"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            readonly 503: components["responses"]["Unavailable"];
+        };
+    };
+    readonly confirmOrder: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                readonly order_id: string;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                readonly "application/json": {
+                    readonly paymentRef: string;
+                };
+            };
+        };
+        readonly responses: {
+            /** @description Confirmed (`outcome` `confirmed`). */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "orderId": "3f0c9a8e-2b71-4c55-9d0e-7a1b2c3d4e5f",
+                     *       "userId": "alice",
+                     *       "sku": "aurora-anc",
+                     *       "position": 1,
+                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *       "saleId": 2,
+                     *       "state": "confirmed",
+                     *       "expiresAt": "2026-12-06T06:32:47.001Z",
+                     *       "extended": false,
+                     *       "paymentRef": "demo-7f3a9c",
+                     *       "outcome": "confirmed"
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["CheckoutOrder"];
+                };
+            };
+            /** @description A body that is not JSON, has other members, or a `paymentRef` that is not 1 to 128 visible ASCII characters (or a malformed request). */
+            readonly 400: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token (`token-required`, RFC 6750 challenge). */
+            readonly 401: {
+                headers: {
+                    readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/token-required",
+                     *       "title": "Authorization required",
+                     *       "status": 401,
+                     *       "detail": "send the order's checkoutToken (or the shop's token) as a bearer token"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is not the order's checkout token, nor the shop's (`invalid-token`). */
+            readonly 403: {
+                headers: {
+                    readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/invalid-token",
+                     *       "title": "Invalid token",
+                     *       "status": 403,
+                     *       "detail": "this token is not the order's checkout token"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No order of that id in the current sale. */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            /** @description Not confirmed: the order is confirmed with another paymentRef, its hold expired and its unit went to someone else, or it was cancelled (`refundRequired`: refund the payment). */
+            readonly 409: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"] & {
+                        readonly orderId?: string;
+                        readonly state?: components["schemas"]["OrderState"];
+                        /** @enum {unknown} */
+                        readonly outcome?: "hold_expired" | "hold_cancelled";
+                        readonly refundRequired?: boolean;
+                    };
+                };
+            };
+            readonly 413: components["responses"]["BodyTooLarge"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            readonly 503: components["responses"]["Unavailable"];
+        };
+    };
+    readonly cancelOrder: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                readonly order_id: string;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description Cancelled (again: the same answer). */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "orderId": "3f0c9a8e-2b71-4c55-9d0e-7a1b2c3d4e5f",
+                     *       "userId": "alice",
+                     *       "sku": "aurora-anc",
+                     *       "position": 1,
+                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *       "saleId": 2,
+                     *       "state": "cancelled",
+                     *       "expiresAt": "2026-12-06T06:32:47.001Z",
+                     *       "extended": false,
+                     *       "paymentRef": null
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["CheckoutOrder"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            /** @description No bearer token (`token-required`, RFC 6750 challenge). */
+            readonly 401: {
+                headers: {
+                    readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/token-required",
+                     *       "title": "Authorization required",
+                     *       "status": 401,
+                     *       "detail": "send the order's checkoutToken (or the shop's token) as a bearer token"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is not the order's checkout token, nor the shop's (`invalid-token`). */
+            readonly 403: {
+                headers: {
+                    readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/invalid-token",
+                     *       "title": "Invalid token",
+                     *       "status": 403,
+                     *       "detail": "this token is not the order's checkout token"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No order of that id in the current sale. */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            /** @description A confirmed order cannot be cancelled; an expired one is already released. */
+            readonly 409: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"] & {
+                        readonly orderId?: string;
+                        readonly state?: components["schemas"]["OrderState"];
+                        /** @enum {unknown} */
+                        readonly outcome?: "hold_expired" | "hold_cancelled";
+                        readonly refundRequired?: boolean;
+                    };
+                };
+            };
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            readonly 503: components["responses"]["Unavailable"];
+        };
+    };
+    readonly extendOrder: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                readonly order_id: string;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description Extended: the new `expiresAt`. */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "orderId": "3f0c9a8e-2b71-4c55-9d0e-7a1b2c3d4e5f",
+                     *       "userId": "alice",
+                     *       "sku": "aurora-anc",
+                     *       "position": 1,
+                     *       "purchasedAt": "2026-12-06T06:22:47.001Z",
+                     *       "saleId": 2,
+                     *       "state": "held",
+                     *       "expiresAt": "2026-12-06T06:32:47.001Z",
+                     *       "extended": true,
+                     *       "paymentRef": null
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["CheckoutOrder"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            /** @description No bearer token (`token-required`, RFC 6750 challenge). */
+            readonly 401: {
+                headers: {
+                    readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/token-required",
+                     *       "title": "Authorization required",
+                     *       "status": 401,
+                     *       "detail": "send the order's checkoutToken (or the shop's token) as a bearer token"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is not the order's checkout token, nor the shop's (`invalid-token`). */
+            readonly 403: {
+                headers: {
+                    readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/invalid-token",
+                     *       "title": "Invalid token",
+                     *       "status": 403,
+                     *       "detail": "this token is not the order's checkout token"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No order of that id in the current sale. */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            /** @description Not extended: extended already, not extendable (extendSeconds 0), confirmed, cancelled or expired. */
+            readonly 409: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"] & {
+                        readonly orderId?: string;
+                        readonly state?: components["schemas"]["OrderState"];
+                        /** @enum {unknown} */
+                        readonly outcome?: "hold_expired" | "hold_cancelled";
+                        readonly refundRequired?: boolean;
+                    };
+                };
+            };
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            readonly 503: components["responses"]["Unavailable"];
+        };
+    };
+    readonly joinWaitlist: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                readonly "application/json": components["schemas"]["PurchaseRequest"];
+            };
+        };
+        readonly responses: {
+            /** @description Joined before: the same entry (without its token). */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "sku": "aurora-anc",
+                     *       "place": 1,
+                     *       "state": "waiting"
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["WaitlistEntry"];
+                };
+            };
+            /** @description Joined: the place and the entry's token. */
+            readonly 201: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "sku": "aurora-anc",
+                     *       "place": 1,
+                     *       "state": "waiting",
+                     *       "waitlistToken": "d2FpdGxpc3QtdG9rZW4tb2YtMzItYnl0ZXMtYmFzZTY0"
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["WaitlistJoined"];
+                };
+            };
+            /** @description Invalid JSON, body, userId or sku; or no sku for a sale of several products (or a malformed request). */
+            readonly 400: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 401: components["responses"]["InvalidToken"];
+            /** @description jwt mode: `userId` is not the token's `sub`. */
+            readonly 403: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `sku` is not a product of the current sale. */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            /** @description The waitlist is closed (`reason`): the product is not sold out, nothing is held on it, or the sale is not open (or has no checkout). */
+            readonly 409: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {string} */
+                        readonly reason?: "not sold out" | "nothing held" | "ended";
+                    };
+                };
+            };
+            readonly 413: components["responses"]["BodyTooLarge"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            readonly 503: components["responses"]["Unavailable"];
+        };
+    };
+    readonly readWaitlistEntry: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                readonly sku: string;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The entry; offered: the hold to confirm, with its checkoutToken. */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["WaitlistRead"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            /** @description No bearer token (`token-required`, RFC 6750 challenge). */
+            readonly 401: {
+                headers: {
+                    readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/token-required",
+                     *       "title": "Authorization required",
+                     *       "status": 401,
+                     *       "detail": "send the order's checkoutToken (or the shop's token) as a bearer token"
+                     *     }
+                     */
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is not a waitlist token of this product (`invalid-token`). */
+            readonly 403: {
+                headers: {
+                    readonly "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/invalid-token",
+                     *       "title": "Invalid token",
+                     *       "status": 403,
+                     *       "detail": "this token is not a waitlist token of this product"
                      *     }
                      */
                     readonly "application/problem+json": components["schemas"]["Problem"];

@@ -19,9 +19,9 @@ export const API_BASE = '/flash-sale';
 export const REQUEST_TIMEOUT_MS = 8000;
 const DEFAULT_RETRY_AFTER_S = 1;
 
-type JsonObject = Record<string, unknown>;
+export type JsonObject = Record<string, unknown>;
 
-async function readJson(response: Response): Promise<JsonObject> {
+export async function readJson(response: Response): Promise<JsonObject> {
   try {
     const body: unknown = await response.json();
     return body !== null && typeof body === 'object' ? (body as JsonObject) : {};
@@ -30,16 +30,16 @@ async function readJson(response: Response): Promise<JsonObject> {
   }
 }
 
-function text(body: JsonObject, key: string): string {
+export function text(body: JsonObject, key: string): string {
   const value = body[key];
   return typeof value === 'string' ? value : '';
 }
 
-function detailOf(body: JsonObject): string {
+export function detailOf(body: JsonObject): string {
   return text(body, 'detail') || text(body, 'title');
 }
 
-function orderOf(body: JsonObject): Order | null {
+export function orderOf(body: JsonObject): Order | null {
   const { orderId, userId, position, purchasedAt, saleId, sku } = body;
   if (typeof orderId !== 'string' || typeof position !== 'number') return null;
   return {
@@ -64,6 +64,14 @@ function ordersOf(body: JsonObject, first: Order): Order[] {
   return orders.length > 0 ? orders : [first];
 }
 
+/** A 410's waitlist (a sale with checkout): open while holds on the product are outstanding. */
+function waitlistOf(body: JsonObject): { open: boolean; length: number } | null {
+  const waitlist = body.waitlist;
+  if (waitlist === null || typeof waitlist !== 'object') return null;
+  const { open, length } = waitlist as JsonObject;
+  return typeof open === 'boolean' ? { open, length: typeof length === 'number' ? length : 0 } : null;
+}
+
 /** Seconds to wait: the Retry-After header (seconds or a date), else 1. */
 export function retryAfterSeconds(headers: Headers): number {
   const header = headers.get('Retry-After');
@@ -76,12 +84,12 @@ export function retryAfterSeconds(headers: Headers): number {
   return DEFAULT_RETRY_AFTER_S;
 }
 
-function timeoutSignal(signal?: AbortSignal): AbortSignal {
+export function timeoutSignal(signal?: AbortSignal): AbortSignal {
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
-function networkProblem(error: unknown): string {
+export function networkProblem(error: unknown): string {
   if (error instanceof DOMException && error.name === 'TimeoutError') {
     return 'The shop did not answer in time.';
   }
@@ -94,7 +102,7 @@ function networkProblem(error: unknown): string {
  */
 export type Buyer = { userId: string } | { token: string };
 
-function buyerHeaders(buyer: Buyer, headers: Record<string, string>): Record<string, string> {
+export function buyerHeaders(buyer: Buyer, headers: Record<string, string>): Record<string, string> {
   return 'token' in buyer ? { ...headers, Authorization: `Bearer ${buyer.token}` } : headers;
 }
 
@@ -125,6 +133,17 @@ export async function purchase(buyer: Buyer, sku: string | null = null): Promise
     case 200:
     case 201: {
       const order = orderOf(answer);
+      if (order && outcome === 'held') {
+        // A sale with checkout: the unit is the buyer's until expiresAt unless paid.
+        return {
+          kind: 'held',
+          hold: {
+            order,
+            expiresAt: text(answer, 'expiresAt'),
+            checkoutToken: text(answer, 'checkoutToken'),
+          },
+        };
+      }
       if (order) return { kind: 'confirmed', order };
       break;
     }
@@ -142,7 +161,13 @@ export async function purchase(buyer: Buyer, sku: string | null = null): Promise
       break;
     case 410: {
       const soldOutSku = text(answer, 'sku') || sku;
-      return soldOutSku ? { kind: 'sold_out', sku: soldOutSku, detail } : { kind: 'sold_out', detail };
+      const waitlist = waitlistOf(answer);
+      return {
+        kind: 'sold_out',
+        ...(soldOutSku ? { sku: soldOutSku } : {}),
+        ...(waitlist ? { waitlist } : {}),
+        detail,
+      };
     }
     case 403:
     case 425:

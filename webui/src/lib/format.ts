@@ -84,3 +84,9 @@ export function formatPrice(minorUnits: number, currency: string, locale?: strin
     return `${currency} ${formatNumber(minorUnits / 100, 2)}`;
   }
 }
+
+/** "9:41": minutes and seconds left, rounded up (a hold never shows 0:00 while it lasts). */
+export function formatLeft(leftMs: number): string {
+  const seconds = Math.max(0, Math.ceil(leftMs / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+}

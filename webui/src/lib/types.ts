@@ -32,6 +32,19 @@ export type Sale = Schemas['Sale'];
 
 export type Order = Schemas['Order'];
 
+/**
+ * A unit held for this shopper (a sale with checkout): theirs until `expiresAt` (server
+ * time) unless paid; `checkoutToken` confirms it, known to this tab only.
+ */
+export interface Hold {
+  order: Order;
+  expiresAt: string;
+  checkoutToken: string;
+}
+
+export type OrderState = Schemas['OrderState'];
+export type WaitlistState = Schemas['WaitlistState'];
+
 /** A problem's `type` (RFC 9457): one of the URIs the document declares. */
 export type ProblemType = Schemas['Problem']['type'];
 
@@ -47,6 +60,8 @@ export const OUTCOME_KINDS = [
   'pending',
   'invalid',
   'unknown_product',
+  'paused',
+  'held',
 ] as const satisfies readonly (keyof Schemas['Metrics']['outcomes'])[];
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 // Fails to compile when the document counts an outcome this list leaves out.
@@ -85,9 +100,12 @@ export type Health = Schemas['Health'];
 /** What the shopper is told after pressing Buy: one variant per API answer. */
 export type PurchaseOutcome =
   | { kind: 'confirmed'; order: Order }
+  /** A sale with checkout: the unit is held for the buyer until `hold.expiresAt`. */
+  | { kind: 'held'; hold: Hold }
   | { kind: 'already_purchased'; order: Order | null; detail: string }
   /** `sku`: the product asked for, when the server names it (others may remain). */
-  | { kind: 'sold_out'; sku?: string; detail: string }
+  /** `waitlist`: a sale with checkout; `open` while holds on the product are outstanding. */
+  | { kind: 'sold_out'; sku?: string; waitlist?: { open: boolean; length: number }; detail: string }
   /** 404: the product asked for is not in the current sale; nothing was sold. */
   | { kind: 'unknown_product'; sku: string; detail: string }
   | { kind: 'not_started'; startsAt: string | null; detail: string }

@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 import { type Buyer, lookupOrder, purchase } from '../lib/api';
 import { rememberUserId, rememberedUserId } from '../lib/storage';
-import type { PurchaseOutcome } from '../lib/types';
+import type { Hold, PurchaseOutcome } from '../lib/types';
 import { useNow } from '../lib/useNow';
 import { userIdProblem } from '../lib/validation';
 import { Message } from './Message';
@@ -18,6 +18,7 @@ export const PENDING_CHECKS = 15;
 const sleep = (ms: number) => new Promise((resolve) => window.setTimeout(resolve, ms));
 const OPEN: ShopperIdentity = { kind: 'open' };
 const ignoreRejection = () => undefined;
+const ignoreHold = () => undefined;
 
 /**
  * `identity`: open mode (the default) asks for a user id; jwt mode buys as the
@@ -32,6 +33,9 @@ export function BuyForm({
   pendingCheckMs = PENDING_CHECK_MS,
   choice = NO_CHOICE,
   paused = false,
+  onHeld = ignoreHold,
+  onUserIdChange = ignoreHold,
+  onWaitlist = false,
 }: {
   onAnswered: (userId: string) => void;
   identity?: ShopperIdentity;
@@ -40,6 +44,12 @@ export function BuyForm({
   choice?: ProductChoice;
   /** The organiser paused the sale: Buy is off until the status says it resumed. */
   paused?: boolean;
+  /** A sale with checkout: the unit won is held for the buyer until paid (the checkout below). */
+  onHeld?: (hold: Hold) => void;
+  /** The user id as typed (open mode): the checkout's waitlist joins with it. */
+  onUserIdChange?: (userId: string) => void;
+  /** The shopper joined the waitlist: the checkout tells the rest, not a sold-out message. */
+  onWaitlist?: boolean;
 }) {
   const inputId = useId();
   const hintId = useId();
@@ -124,20 +134,25 @@ export function BuyForm({
         return;
       }
       setOutcome(answer);
+      if (answer.kind === 'held') onHeld(answer.hold);
       if (answer.kind === 'rate_limited' || answer.kind === 'unavailable') {
         const waitMs = answer.retryAfterS * 1000;
         setRetry({ userId: buyerName, at: Date.now() + waitMs });
         window.clearTimeout(retryTimerRef.current);
         retryTimerRef.current = window.setTimeout(() => setRetry(null), waitMs);
       }
-      onAnswered(answer.kind === 'confirmed' ? answer.order.userId || buyerName : buyerName);
+      const bought = answer.kind === 'held' ? answer.hold.order : answer.kind === 'confirmed' ? answer.order : null;
+      onAnswered(bought?.userId || buyerName);
     } finally {
       inFlightRef.current = false;
       if (mountedRef.current) setBusy(null);
     }
   }
 
-  const message = outcome ? outcomeMessage(outcome, choice) : null;
+  // A held unit is the checkout's to tell (its countdown, payment, expiry): a message here
+  // would go stale when the hold ends.
+  const superseded = outcome?.kind === 'held' || (onWaitlist && outcome?.kind === 'sold_out');
+  const message = outcome && !superseded ? outcomeMessage(outcome, choice) : null;
   const label =
     busy === 'buying'
       ? 'Buying…'
@@ -167,7 +182,10 @@ export function BuyForm({
               id={inputId}
               name="userId"
               value={userId}
-              onValueChange={setUserId}
+              onValueChange={(value) => {
+                setUserId(value);
+                onUserIdChange(value);
+              }}
               aria-describedby={hintId}
               aria-invalid={outcome?.kind === 'invalid'}
               data-testid="buy-user-id"

@@ -81,7 +81,11 @@ export function SaleState({
       return (
         <div className="sale-state sale-state--sold-out" data-testid="sale-state" data-state="sold_out">
           <span className="sale-state__label">Sold out</span>
-          <span className="sale-state__sub">All {status.total} items found a home.</span>
+          <span className="sale-state__sub">
+            {status.held
+              ? `${status.held} of ${status.total} held for shoppers who have not paid yet: a unit may come back.`
+              : `All ${status.total} items found a home.`}
+          </span>
         </div>
       );
     case 'ended':

@@ -2,14 +2,19 @@ import { useCallback, useState } from 'react';
 import { formatPrice } from '../lib/format';
 import type { SaleProduct } from '../lib/types';
 import { STATUS_POLL_MS, useLiveStatus } from '../lib/useLiveStatus';
+import type { Buyer } from '../lib/api';
+import { rememberedUserId } from '../lib/storage';
+import { userIdProblem } from '../lib/validation';
 import { BuyForm } from './BuyForm';
+import { CheckoutPanel } from './CheckoutPanel';
 import { OrderLookup } from './OrderLookup';
 import { ProductPicker } from './ProductPicker';
 import { ProductPicture } from './ProductPicture';
 import { SaleState } from './SaleState';
 import { StockMeter } from './StockMeter';
+import { useCheckout } from './useCheckout';
 import { useProductChoice } from './useProductChoice';
-import { useShopperIdentity } from './useShopperIdentity';
+import { type ShopperIdentity, useShopperIdentity } from './useShopperIdentity';
 
 const NO_PRODUCTS: SaleProduct[] = [];
 
@@ -28,6 +33,15 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
     [refresh],
   );
   const shown = choice.shown;
+  const [typedId, setTypedId] = useState(rememberedUserId);
+  const buyer = buyerOf(identity, typedId);
+  // A payment changes the stock figures: show them at once, as after a purchase.
+  const checkout = useCheckout(status?.offers, buyer && 'userId' in buyer ? buyer.userId : '', refresh);
+  // Sold out with units only held: one may come back, to the first on the waitlist.
+  const waitlistSku =
+    status?.checkout && shown && shown.remaining === 0 && (shown.held ?? 0) > 0 && status.state !== 'ended'
+      ? shown.sku
+      : null;
 
   return (
     <div className="shop">
@@ -56,6 +70,16 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
           onRejected={reject}
           choice={choice}
           paused={status?.state === 'paused'}
+          onHeld={checkout.held}
+          onUserIdChange={setTypedId}
+          onWaitlist={checkout.state.entry !== null}
+        />
+        <CheckoutPanel
+          checkout={checkout}
+          clockOffsetMs={clockOffsetMs}
+          products={choice.products}
+          waitlistSku={waitlistSku}
+          buyer={buyer}
         />
         <OrderLookup
           lastBuyer={lastBuyer}
@@ -66,6 +90,13 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
       </div>
     </div>
   );
+}
+
+/** Who joins a waitlist: the signed-in shopper, else the user id typed (if valid). */
+function buyerOf(identity: ShopperIdentity, typedId: string): Buyer | null {
+  if (identity.kind === 'signed_in') return { token: identity.token };
+  if (identity.kind !== 'open') return null;
+  return typedId && !userIdProblem(typedId) ? { userId: typedId } : null;
 }
 
 /** Name, price and description of the product shown; older servers send no catalogue. */

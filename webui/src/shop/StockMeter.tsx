@@ -33,7 +33,7 @@ export function StockMeter({ status, mode }: { status: SaleStatus | null; mode: 
         <div className={`bar__fill bar__fill--${level}`} style={{ width: `${ratio * 100}%` }} />
       </div>
       <div className="stock__foot">
-        <p className="stock__sold">{status ? `${formatNumber(status.sold)} sold` : ''}</p>
+        <p className="stock__sold">{status ? `${formatNumber(status.sold)} sold${status.held ? ` · ${formatNumber(status.held)} held` : ''}` : ''}</p>
         <Freshness mode={mode} what="Stock" />
       </div>
     </div>

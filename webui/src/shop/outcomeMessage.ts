@@ -37,6 +37,14 @@ export function outcomeMessage(
         body: name ? `${name} is yours: you were ${line}` : `It's yours: you were ${line}`,
       };
     }
+    case 'held': {
+      const name = nameOf(outcome.hold.order.sku);
+      return {
+        tone: 'success',
+        title: 'You got one!',
+        body: `${name ?? 'It'} is held for you: pay in the checkout before the time runs out.`,
+      };
+    }
     case 'already_purchased': {
       const name = nameOf(outcome.order?.sku);
       const what = name ? ` for ${name}` : '';
@@ -50,6 +58,13 @@ export function outcomeMessage(
     }
     case 'sold_out': {
       const name = nameOf(outcome.sku);
+      if (outcome.waitlist?.open) {
+        return {
+          tone: 'warning',
+          title: 'Sold out, for now',
+          body: `${name ?? 'Every unit'} is held by other shoppers until they pay. Join the waitlist in the checkout: if a hold runs out, the next in line gets it.`,
+        };
+      }
       return {
         tone: 'warning',
         title: 'Sold out',

@@ -1,0 +1,1 @@
+"""Webhooks: the outbox decisions append to, and the sender process that delivers it."""
