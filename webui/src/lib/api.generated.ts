@@ -1984,7 +1984,7 @@ export interface operations {
                     /**
                      * @example # HELP flashsale_build_info The running build: its version, Python's, and the engine
                      *     # TYPE flashsale_build_info gauge
-                     *     flashsale_build_info{engine="sqlite",python="3.11.7",version="0.3.0"} 1.0
+                     *     flashsale_build_info{engine="sqlite",python="3.11.7",version="0.4.0"} 1.0
                      *     # HELP flashsale_purchases_total Purchase answers, by outcome
                      *     # TYPE flashsale_purchases_total counter
                      *     flashsale_purchases_total{outcome="confirmed"} 1.0
@@ -2854,7 +2854,7 @@ export interface operations {
                      *       "openapi": "3.1.0",
                      *       "info": {
                      *         "title": "Flash sale API",
-                     *         "version": "0.3.0"
+                     *         "version": "0.4.0"
                      *       },
                      *       "paths": {}
                      *     }
