@@ -9,21 +9,18 @@ import os
 from typing import Any
 
 import pytest
-import redis
 
 from flashsale.checkout_commands import CANCEL, CONFIRM, JOIN, CheckoutRequest
 from flashsale.outcomes import Outcome
 from flashsale.records import CheckoutTerms, SaleTerms
 from flashsale.redis_engine.holds import answer_of, command_json, hold_token
 from flashsale.redis_engine.store import BatchPurchase, RedisStore
-from stress.servers.redis_server import RedisServer, redis_server_binary
+from stress.servers.redis_server import RedisServer
 from tests.support.catalogue import product
+from tests.support.redis_store import REQUIRES_REDIS, fresh_store
 from tests.support.server import wait_until
 
-pytestmark = pytest.mark.skipif(
-    redis_server_binary() is None,
-    reason="redis-server is not installed (test.sh installs Debian's redis-server)",
-)
+pytestmark = REQUIRES_REDIS
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +31,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def store(server):
-    raw = redis.Redis.from_url(server.url)
-    raw.flushall()
-    raw.close()
-    client = RedisStore(server.url, tag="flashsale", timeout_s=5.0)
-    client.load_library()
-    yield client
-    client.close()
+    with fresh_store(server.url) as client:
+        yield client
 
 
 def _sale(store: RedisStore, stock: int, hold_s: int) -> None:

@@ -8,7 +8,6 @@ import os
 import time
 
 import pytest
-import redis
 
 from flashsale.records import OrderRecord, SaleTerms
 from flashsale.redis_engine.outbox import (
@@ -20,14 +19,12 @@ from flashsale.redis_engine.outbox import (
 )
 from flashsale.redis_engine.store import BatchPurchase, RedisStore
 from flashsale.webhooks.events import order_confirmed, sold_out
-from stress.servers.redis_server import RedisServer, redis_server_binary
+from stress.servers.redis_server import RedisServer
 from tests.support.catalogue import product
+from tests.support.redis_store import REQUIRES_REDIS, fresh_store
 from tests.support.server import wait_until
 
-pytestmark = pytest.mark.skipif(
-    redis_server_binary() is None,
-    reason="redis-server is not installed (test.sh installs Debian's redis-server)",
-)
+pytestmark = REQUIRES_REDIS
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +35,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def store(server):
-    raw = redis.Redis.from_url(server.url)
-    raw.flushall()
-    raw.close()
-    client = RedisStore(server.url, tag="flashsale", timeout_s=5.0)
-    client.load_library()
-    yield client
-    client.close()
+    with fresh_store(server.url) as client:
+        yield client
 
 
 def other_store(server) -> RedisStore:

@@ -10,14 +10,12 @@ import redis
 
 from flashsale.outcomes import Outcome
 from flashsale.records import SaleTerms
-from flashsale.redis_engine.store import BatchPurchase, RedisStore
-from stress.servers.redis_server import RedisServer, redis_server_binary
+from flashsale.redis_engine.store import BatchPurchase
+from stress.servers.redis_server import RedisServer
 from tests.support.catalogue import product
+from tests.support.redis_store import REQUIRES_REDIS, fresh_store
 
-pytestmark = pytest.mark.skipif(
-    redis_server_binary() is None,
-    reason="redis-server is not installed (test.sh installs Debian's redis-server)",
-)
+pytestmark = REQUIRES_REDIS
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +26,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def store(server):
-    raw = redis.Redis.from_url(server.url)
-    raw.flushall()
-    raw.close()
-    client = RedisStore(server.url, tag="flashsale", timeout_s=5.0)
-    client.load_library()
-    yield client
-    client.close()
+    with fresh_store(server.url) as client:
+        yield client
 
 
 def buy(user: str, sku: str, *, expired: bool = False, request_id: bytes | None = None):
