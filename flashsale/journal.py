@@ -194,6 +194,23 @@ def _insert_orders(rows: int) -> str:
     )
 
 
+@functools.cache
+def _insert_holds(rows: int) -> str:
+    """`_insert_orders` for the sales of a checkout window: each row held until its
+    purchase instant plus the window, the statement's last parameter (numbered
+    parameters, so the window is bound once, not once a row)."""
+    window = rows * 8 + 1
+    values = ", ".join(
+        f"(?{r * 8 + 1}, ?{r * 8 + 2}, ?{r * 8 + 3}, ?{r * 8 + 4}, ?{r * 8 + 5}, ?{r * 8 + 6}, "
+        f"?{r * 8 + 7}, ?{r * 8 + 8}, 'held', ?{r * 8 + 6} + ?{window})"
+        for r in range(rows)
+    )
+    return (
+        "INSERT INTO orders (order_id, sale_id, user_id, unit, position, purchased_at_us, "
+        f"sku, sku_position, state, expires_at_us) VALUES {values}"
+    )
+
+
 def _one_row_insert(sql: str) -> bool:
     return sql.startswith("INSERT INTO ") and sql.endswith(")") and " VALUES (" in sql
 
@@ -362,6 +379,8 @@ class Journal:
             with self._transaction():
                 journal_sales.add_checkout_columns(self._db)
         self.token_key = self._meta_secret(TOKEN_KEY)
+        # Each sale's checkout window in µs (None: none), as read once (record).
+        self._hold_windows: dict[int, int | None] = {}
 
     def _meta_secret(self, name: str) -> bytes:
         """A random secret kept in `meta`: made the first time, the same ever after."""
@@ -489,8 +508,10 @@ class Journal:
         writes: Sequence[Write] = (),
         outbox: Outbox | None = None,
     ) -> None:
-        """Append a batch of sales in one synced transaction: the group commit.
-        With webhooks on, `outbox` appends their events in the same transaction.
+        """Append a batch of sales of one sale in one synced transaction: the group
+        commit. With webhooks on, `outbox` appends their events in the same transaction.
+        In a sale with a checkout window each sale is a hold, until its purchase instant
+        plus the window (its events are among the writes).
 
         Rows go in multi-row INSERTs of a few fixed sizes (so their statements
         stay prepared in the cache): a third cheaper than one INSERT per row,
@@ -502,20 +523,34 @@ class Journal:
         batch then form one run instead of alternating with their events.
         """
         with self._transaction():
-            if outbox is not None:
+            held_for_us = self._held_for_us(orders)
+            if outbox is not None and held_for_us is None:
                 outbox.append_orders(self._db, orders)
             if not writes:
-                self._insert(orders, 0, len(orders))
+                self._insert(orders, 0, len(orders), held_for_us)
                 return
             events = [params for _, sql, params in writes if sql == INSERT_EVENT]
             start = 0
             for at, sql, rows in _runs(w for w in writes if w[1] != INSERT_EVENT):
-                self._insert(orders, start, at)
+                self._insert(orders, start, at, held_for_us)
                 self._run(sql, rows)
                 start = at
-            self._insert(orders, start, len(orders))
+            self._insert(orders, start, len(orders), held_for_us)
             if events:
                 self._run(INSERT_EVENT, events)
+
+    def _held_for_us(self, orders: Sequence[OrderRecord]) -> int | None:
+        """How long the sales of `orders`' sale are held (None: they are final)."""
+        if not orders:
+            return None
+        sale_id = orders[0].sale_id
+        if orders[-1].sale_id != sale_id:
+            raise ValueError("a batch holds sales of one sale")
+        if sale_id not in self._hold_windows:  # a sale's window never changes
+            row = self._db.execute("SELECT hold_s FROM sales WHERE sale_id = ?", (sale_id,))
+            hold_s = (row.fetchone() or (None,))[0]
+            self._hold_windows[sale_id] = None if hold_s is None else hold_s * 1_000_000
+        return self._hold_windows[sale_id]
 
     def _run(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         """One statement for many rows: an INSERT of one row as multi-row INSERTs (as
@@ -531,12 +566,19 @@ class Journal:
                 self._db.execute(_insert_rows(sql, size), [v for row in chunk for v in row])
                 start += size
 
-    def _insert(self, orders: Sequence[OrderRecord], start: int, end: int) -> None:
+    def _insert(
+        self, orders: Sequence[OrderRecord], start: int, end: int, held_for_us: int | None
+    ) -> None:
         for rows in _INSERT_SIZES:
             while end - start >= rows:
                 chunk = orders[start : start + rows]
                 # OrderRecord's fields are in the INSERT's column order.
-                self._db.execute(_insert_orders(rows), [v for order in chunk for v in order])
+                values = [v for order in chunk for v in order]
+                if held_for_us is None:
+                    self._db.execute(_insert_orders(rows), values)
+                else:
+                    values.append(held_for_us)
+                    self._db.execute(_insert_holds(rows), values)
                 start += rows
 
     def checkout_rows(self, sale_id: int) -> list[CheckoutRow]:

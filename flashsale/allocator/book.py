@@ -280,8 +280,9 @@ class StockBook:
         self._by_id[order.order_id] = order
         self._own(order)
         self.last_sold_at_us = now_us
+        # With a checkout window, the journal writes it as a hold (Journal.record).
+        self._unjournaled.append(order)
         if self.checkout is None:
-            self._unjournaled.append(order)
             return Outcome.CONFIRMED, order
         self._hold(order, shelf, now_us)
         if self.events and shelf.live == product.stock:
@@ -292,35 +293,42 @@ class StockBook:
         hold = self.holds.get(earlier.order_id)
         if hold is None or hold.state == CONFIRMED:
             return Outcome.CONFIRMED, earlier
-        # Only its digest is stored, but the token is derived again from the order id.
+        # The token is derived again from the order id.
         token = checkout_token(self._token_key, earlier.order_id)
-        if not token_matches(token, hold.token_sha256):
-            token = ""  # made under another key: the buyer learns the hold, not the token
+        if not self.token_matches(hold, token):
+            # A digest kept (0.4.0 kept one of every token) of a token made under another
+            # key: the buyer learns the hold, not the token.
+            token = ""
         self.issued = (token, hold.expires_at_us or 0)
         return Outcome.HELD, earlier
 
     def _hold(
         self, order: OrderRecord, shelf: _Shelf, now_us: int, digest: bytes | None = None
     ) -> None:
-        """Make `order` a hold (a new checkout token in `issued`, unless its `digest`
-        is given: an offered hold's token is derived from its waitlist entry's)."""
+        """Make `order` a hold. A bought one (no `digest`): its checkout token, derived
+        from its order id, in `issued`, and its row written by the journal as a hold of
+        the sale's window. An offered one: its token's `digest` (derived from its waitlist
+        entry's token, which only the entry's holder knows) kept in its row."""
         assert self.checkout is not None
-        token = ""
-        if digest is None:
-            token = checkout_token(self._token_key, order.order_id)
-            digest = token_digest(token)
         expires_at_us = now_us + self.checkout.hold_s * 1_000_000
         self.holds[order.order_id] = Hold(order, HELD, expires_at_us, digest)
         shelf.held += 1
         heapq.heappush(self._expiry, (expires_at_us, order.order_id))
-        self.issued = (token, expires_at_us)
-        self._write(INSERT_HOLD, (*order, HELD, expires_at_us, 0, digest, None, None))
+        if digest is None:
+            self.issued = (checkout_token(self._token_key, order.order_id), expires_at_us)
+        else:
+            self.issued = ("", expires_at_us)
+            self._write(INSERT_HOLD, (*order, HELD, expires_at_us, 0, digest, None, None))
         if self.events:
             self._emit(
                 webhook.order_changed(
                     webhook.ORDER_HELD, order, HELD, now_us, expires_at_us=expires_at_us
                 )
             )
+
+    def token_matches(self, hold: Hold, token: str) -> bool:
+        """Whether `token` is `hold`'s checkout token."""
+        return token_matches(token, hold.token_sha256, self._token_key, hold.order.order_id)
 
     def _emit(self, event: webhook.WebhookEvent) -> None:
         """An outbox event, written in decision order with the changes that made it."""

@@ -36,7 +36,7 @@ def decide_checkout(book: StockBook, request: CheckoutRequest, now_us: int) -> C
     hold = book.holds.get(request.order_id)
     if hold is None:
         return _refused(rules.UNKNOWN_ORDER, f"there is no order {request.order_id!r}")
-    if not request.shop and not rules.token_matches(request.token or "", hold.token_sha256):
+    if not request.shop and not book.token_matches(hold, request.token or ""):
         return _refused(rules.TOKEN_MISMATCH, "this checkout token is not the order's")
     # A hold due now has expired, whether or not the loop has got to it yet.
     book.expire_due(now_us)

@@ -59,12 +59,19 @@ def test_the_waitlist_opens_only_when_sold_out_with_holds_outstanding() -> None:
         assert refusal is not None and refusal.extensions["reason"] == reason
 
 
-def test_tokens_are_compared_by_digest() -> None:
+def test_tokens_are_compared_by_digest_or_derived_from_the_order_id() -> None:
+    key, order_id = b"k" * 32, "order-1"
     token = rules.new_token()
     assert len(token) == 43
-    assert rules.token_matches(token, rules.token_digest(token))
-    assert not rules.token_matches(token + "x", rules.token_digest(token))
-    assert not rules.token_matches(token, None)
+    assert rules.token_matches(token, rules.token_digest(token), key, order_id)
+    assert not rules.token_matches(token + "x", rules.token_digest(token), key, order_id)
+    # A bought hold keeps no digest: its token is its order id's MAC under the key.
+    bought = rules.checkout_token(key, order_id)
+    assert len(bought) == 43
+    assert rules.token_matches(bought, None, key, order_id)
+    assert not rules.token_matches(token, None, key, order_id)
+    assert not rules.token_matches(bought, None, b"j" * 32, order_id)
+    assert not rules.token_matches(bought, None, key, "order-2")
     offered = rules.offered_checkout_token(token)
     assert offered != token and rules.offered_checkout_token(token) == offered
 

@@ -12,7 +12,7 @@ from flashsale.errors import JournalLocked
 from flashsale.journal import WAL_AUTOCHECKPOINT_PAGES, Journal, JournalLock, JournalReader
 from flashsale.journal_room import MIB, RECHECK_S, RESERVE_BYTES, Room, file_bytes
 from flashsale.journal_sales import AuditEntry
-from flashsale.records import Lifecycle, OrderRecord, Phase, SaleTerms
+from flashsale.records import CheckoutTerms, Lifecycle, OrderRecord, Phase, SaleTerms
 from tests.support.catalogue import SKU, product
 from tests.support.old_journal import write_journal_before_lifecycles, write_old_journal
 
@@ -48,6 +48,32 @@ def test_a_large_batch_is_recorded_whole_and_in_order(journal):
     batch = [order(n, f"user-{n}") for n in range(1, 302)]
     journal.record(batch)
     assert journal.orders_of_sale(sale.sale_id) == batch
+
+
+def test_the_sales_of_a_checkout_window_are_written_as_holds_of_it(journal):
+    # 37 rows: INSERTs of 32, 4 and 1, each binding the window once.
+    terms = SaleTerms((product(stock=40),), 1, None, None, CheckoutTerms(90, 0))
+    sale = journal.create_sale(terms)
+    batch = [order(n, f"user-{n}") for n in range(1, 38)]
+    journal.record(batch)
+    assert journal.orders_of_sale(sale.sale_id) == batch
+    rows = journal.checkout_rows(sale.sale_id)
+    assert [(r.order_id, r.state, r.expires_at_us) for r in rows] == [
+        (o.order_id, "held", o.purchased_at_us + 90_000_000) for o in batch
+    ]
+    assert all(r.token_sha256 is None and not r.extended for r in rows)
+    final = journal.create_sale(SaleTerms((product(stock=1),), 1, None, None))
+    journal.record([order(1, "ann", sale_id=final.sale_id)])
+    assert [r.state for r in journal.checkout_rows(final.sale_id)] == ["confirmed"]
+
+
+def test_a_batch_mixing_two_sales_is_refused_whole(journal):
+    first = journal.create_sale(SaleTerms((product(stock=1),), 1, None, None))
+    second = journal.create_sale(SaleTerms((product(stock=1),), 1, None, None))
+    mixed = [order(1, "ann", sale_id=first.sale_id), order(1, "bob", sale_id=second.sale_id)]
+    with pytest.raises(ValueError, match="one sale"):
+        journal.record(mixed)
+    assert journal.orders_of_sale(first.sale_id) == []
 
 
 @pytest.mark.parametrize(
