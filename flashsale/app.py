@@ -6,7 +6,6 @@ serves in front of it (flashsale.api.events says why).
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -18,6 +17,7 @@ import falcon.asgi
 import falcon.media
 import orjson
 
+from flashsale import collector
 from flashsale.api import error_handlers
 from flashsale.api.admin import AdminSaleResource
 from flashsale.api.admin_access import AdminAccess, AdminGateway
@@ -50,13 +50,6 @@ from flashsale.ratelimit import RateLimiter
 JSON_HANDLER = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
 
 log = logging.getLogger("flashsale.app")
-
-# A burst keeps thousands of connections alive at once; their objects outlive
-# the young generations and made full collections frequent and slow: measured,
-# 0.6-0.7 s of collection per worker over three 5,000-shopper bursts, against
-# 0.24-0.32 s with start-up's objects frozen and this first threshold (the
-# interpreter's is 700).
-GC_YOUNG_THRESHOLD = 10_000
 
 
 class AllocatorGateway(Allocation, AdminGateway, CheckoutGateway, Protocol):
@@ -104,9 +97,7 @@ class LifespanMiddleware:
         self.broadcaster.start()
         # Open streams never end by themselves: gunicorn would wait for them.
         self.deps.when_stopping(self.broadcaster.stop)
-        # What start-up built lives as long as the worker: no collection need scan it.
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        collector.settle_after_start()
 
     async def process_shutdown(self, scope: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         self.broadcaster.stop()

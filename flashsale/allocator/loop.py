@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from flashsale import collector
 from flashsale.admin_commands import AdminAnswer, AdminRequest
 from flashsale.allocator.accepting import Acceptor
 from flashsale.allocator.admin import AdminDesk
@@ -115,6 +116,8 @@ class Allocator:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.board.announce_allocator(os.getpid())
         self._commits = self._open()
+        # The book keeps every order and hold of the sale: recovery's are frozen.
+        collector.settle_after_start()
         selector = self._selector
         selector.register(self._commits.done_fd, selectors.EVENT_READ, _COMMIT_DONE)
         selector.register(self._stop_r, selectors.EVENT_READ, _STOP)
@@ -337,7 +340,7 @@ class Allocator:
         orders = group.orders
         if group.counts is not None:
             live, shelves, offers = group.counts
-            # A hold is a sale too (its row is one of the writes, not an order).
+            # An offered hold is a sale too (its row is one of the writes, not an order).
             holds = sum(1 for _, sql, _ in group.writes if sql == INSERT_HOLD)
             self.board.publish_holds(live, len(orders) + holds, shelves, offers)
             return
