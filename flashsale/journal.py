@@ -695,6 +695,15 @@ class JournalReader:
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db(), "sale_id = ? ORDER BY position", (sale_id,))
 
+    def live_orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
+        """Its held and confirmed orders (those that hold a unit), each buyer's in the
+        order of their units (a late confirm's unit may be lower than its position's)."""
+        return _orders(
+            self._db(),
+            "sale_id = ? AND state IN ('held', 'confirmed') ORDER BY unit, position",
+            (sale_id,),
+        )
+
     def sale_exists(self, sale_id: int) -> bool:
         row = self._db().execute("SELECT 1 FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()
         return row is not None

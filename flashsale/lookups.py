@@ -7,12 +7,15 @@ A read may wait on the disk, so it never runs on the loop. Once a sale is sold
 out its buyers can no longer change (the sold count, published after each
 durable commit, has reached the stock), so each worker reads them once and
 answers every later "sold out" from memory: the most frequent answer of a
-flash sale costs neither IPC nor disk.
+flash sale costs neither IPC nor disk. In a sale with holds units come back, so
+its live orders are read again whenever its published changes move (the
+journal's reader only: the Redis engine's changes may come from other hosts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -28,8 +31,10 @@ LOOKUP_THREADS = 2
 LOOKUP_TIMEOUT_S = 1.0
 # A page of an export may queue behind another export's on its one thread.
 EXPORT_PAGE_TIMEOUT_S = 5.0
-# A sold-out sale's buyers are kept only if there are at most this many orders.
+# A sold-out sale's buyers are kept only if there are at most this many orders; a sale
+# with holds, whose buyers are read again after each change, at most this many.
 BUYERS_IN_MEMORY_MAX = 100_000
+HELD_BUYERS_IN_MEMORY_MAX = 10_000
 
 Buyers = dict[str, list[OrderRecord]]
 
@@ -59,14 +64,23 @@ class OrderLookups:
         self._reader = reader
         self._pool = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="journal")
         self._export_pool = ThreadPoolExecutor(1, thread_name_prefix="export")
-        self._sold_out: tuple[int, asyncio.Future[Buyers]] | None = None
+        # A sold-out sale's buyers: (sale id, its changes when read, the read).
+        self._sold_out: tuple[int, int, asyncio.Future[Buyers]] | None = None
 
     async def orders_of_user(self, sale: SaleSnapshot, user_id: str) -> list[OrderRecord]:
-        """The user's orders in `sale`, first unit first."""
-        # A sale with holds is never final when sold out: units come back.
-        if sale.remaining == 0 and sale.stock <= BUYERS_IN_MEMORY_MAX and sale.checkout is None:
-            buyers = await self._buyers_of_sold_out(sale.sale_id)
-            return buyers.get(user_id, [])
+        """The user's orders in `sale`, first unit first (with holds: its live orders,
+        when sold out)."""
+        if sale.remaining == 0:
+            if sale.checkout is None and sale.stock <= BUYERS_IN_MEMORY_MAX:
+                buyers = await self._buyers_of_sold_out(sale.sale_id, 0, self._load_buyers)
+                return buyers.get(user_id, [])
+            if sale.checkout is not None and sale.stock <= HELD_BUYERS_IN_MEMORY_MAX:
+                read_live = getattr(self._reader, "live_orders_of_sale", None)
+                if read_live is not None:
+                    buyers = await self._buyers_of_sold_out(
+                        sale.sale_id, sale.changes, functools.partial(_by_buyer, read_live)
+                    )
+                    return buyers.get(user_id, [])
         return await self._run(self._reader.orders_of_user, sale.sale_id, user_id)
 
     async def orders_of_user_in(self, sale_id: int, user_id: str) -> list[OrderRecord]:
@@ -115,15 +129,15 @@ class OrderLookups:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._export_pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _buyers_of_sold_out(self, sale_id: int) -> Buyers:
+    async def _buyers_of_sold_out(
+        self, sale_id: int, changes: int, load: Callable[[int], Buyers]
+    ) -> Buyers:
         known = self._sold_out
-        if known is None or known[0] != sale_id:
-            loading: asyncio.Future[Buyers] = asyncio.ensure_future(
-                self._run(self._load_buyers, sale_id)
-            )
-            known = self._sold_out = (sale_id, loading)
+        if known is None or known[:2] != (sale_id, changes):
+            loading: asyncio.Future[Buyers] = asyncio.ensure_future(self._run(load, sale_id))
+            known = self._sold_out = (sale_id, changes, loading)
             loading.add_done_callback(self._forget_failed_load)
-        loading = known[1]
+        loading = known[2]
         if loading.done():  # loaded: every later sold-out answer comes from here
             return loading.result()
         # Shielded: one caller's cancellation must not cancel the load for all.
@@ -131,14 +145,11 @@ class OrderLookups:
 
     def _forget_failed_load(self, loading: asyncio.Future[Buyers]) -> None:
         failed = loading.cancelled() or loading.exception() is not None
-        if failed and self._sold_out is not None and self._sold_out[1] is loading:
+        if failed and self._sold_out is not None and self._sold_out[2] is loading:
             self._sold_out = None  # the next sold-out answer tries again
 
     def _load_buyers(self, sale_id: int) -> Buyers:
-        buyers: Buyers = {}
-        for order in self._reader.orders_of_sale(sale_id):  # by position: units in order
-            buyers.setdefault(order.user_id, []).append(order)
-        return buyers
+        return _by_buyer(self._reader.orders_of_sale, sale_id)
 
     async def _run(
         self,
@@ -154,3 +165,11 @@ class OrderLookups:
             )
         except TimeoutError:
             raise Unavailable("the journal did not answer in time") from None
+
+
+def _by_buyer(read: Callable[[int], list[OrderRecord]], sale_id: int) -> Buyers:
+    """A sale's orders as `read` gives them, by buyer."""
+    buyers: Buyers = {}
+    for order in read(sale_id):  # each buyer's units in order
+        buyers.setdefault(order.user_id, []).append(order)
+    return buyers

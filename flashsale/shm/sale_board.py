@@ -61,7 +61,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
@@ -120,6 +120,10 @@ class SaleSnapshot:
     ended_at_us: int | None = None
     checkout: CheckoutTerms | None = None
     offers: int = 0  # units offered to waitlists
+    # A sale with holds: its durable changes published so far (hold_changes). Its live
+    # orders are the same while this is (a unit that comes back, a retake), so what
+    # was read of them may be kept until it moves. Not part of the sale's value.
+    changes: int = field(default=0, compare=False)
 
     @classmethod
     def of(
@@ -374,6 +378,7 @@ class SaleBoard:
             ended_at_us=None if ended_at == NO_TIME else ended_at,
             checkout=None if hold_s == NO_TIME else CheckoutTerms(hold_s, extend_s),
             offers=offers,
+            changes=changes,
         )
         self._last = (before, sold, snapshot, changes)
         return snapshot
