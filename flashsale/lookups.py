@@ -68,20 +68,29 @@ class OrderLookups:
         self._sold_out: tuple[int, int, asyncio.Future[Buyers]] | None = None
 
     async def orders_of_user(self, sale: SaleSnapshot, user_id: str) -> list[OrderRecord]:
-        """The user's orders in `sale`, first unit first (with holds: its live orders,
-        when sold out)."""
-        if sale.remaining == 0:
-            if sale.checkout is None and sale.stock <= BUYERS_IN_MEMORY_MAX:
-                buyers = await self._buyers_of_sold_out(sale.sale_id, 0, self._load_buyers)
-                return buyers.get(user_id, [])
-            if sale.checkout is not None and sale.stock <= HELD_BUYERS_IN_MEMORY_MAX:
-                read_live = getattr(self._reader, "live_orders_of_sale", None)
-                if read_live is not None:
-                    buyers = await self._buyers_of_sold_out(
-                        sale.sale_id, sale.changes, functools.partial(_by_buyer, read_live)
-                    )
-                    return buyers.get(user_id, [])
+        """The user's orders in `sale`, first unit first (with holds, its released ones
+        too, after the live ones)."""
+        # A sale with holds is never final when sold out: units come back.
+        if sale.remaining == 0 and sale.stock <= BUYERS_IN_MEMORY_MAX and sale.checkout is None:
+            buyers = await self._buyers_of_sold_out(sale.sale_id, 0, self._load_buyers)
+            return buyers.get(user_id, [])
         return await self._run(self._reader.orders_of_user, sale.sale_id, user_id)
+
+    async def live_orders_if_known(
+        self, sale: SaleSnapshot, user_id: str
+    ) -> list[OrderRecord] | None:
+        """A sold-out sale with holds: the user's live orders (held, confirmed) from
+        memory, read again only when the sale's published changes move; None where they
+        are not kept (a larger sale, or the Redis engine)."""
+        if sale.remaining or sale.checkout is None or sale.stock > HELD_BUYERS_IN_MEMORY_MAX:
+            return None
+        read_live = getattr(self._reader, "live_orders_of_sale", None)
+        if read_live is None:
+            return None
+        buyers = await self._buyers_of_sold_out(
+            sale.sale_id, sale.changes, functools.partial(_by_buyer, read_live)
+        )
+        return buyers.get(user_id, [])
 
     async def orders_of_user_in(self, sale_id: int, user_id: str) -> list[OrderRecord]:
         """The user's orders in any sale (an earlier one: read, never kept)."""

@@ -187,9 +187,11 @@ class PurchaseResource:
             # A shopper whose first answer was lost must learn they own one. With holds,
             # only live orders count (a released one does not), and a unit that comes back
             # is in the snapshot before any purchase can be decided for it.
-            owned = await self.lookups.orders_of_user(sale, user_id)
-            if owned and sale.checkout is not None:
-                owned = await self._live(sale.sale_id, user_id, owned)
+            owned = await self.lookups.live_orders_if_known(sale, user_id)
+            if owned is None:
+                owned = await self.lookups.orders_of_user(sale, user_id)
+                if owned and sale.checkout is not None:
+                    owned = await self._live(sale.sale_id, user_id, owned)
             if len(owned) >= sale.per_user_limit:
                 return Decision(Outcome.ALREADY_PURCHASED, owned[0])
             return Decision(Outcome.SOLD_OUT)
