@@ -11,7 +11,6 @@ are live: they count against the product's stock and the buyer's limits.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import hashlib
@@ -146,7 +145,7 @@ def checkout_token(key: bytes, order_id: str) -> str:
     it again, for a re-sent purchase or a confirm."""
     mac = _keyed_mac(key).copy()  # cheaper than keying a new one (a third of the cost)
     mac.update(order_id.encode())
-    return binascii.b2a_base64(mac.digest(), newline=False).translate(_URL_SAFE)[:43].decode()
+    return _token_text(mac.digest())
 
 
 @functools.lru_cache(maxsize=8)
@@ -156,7 +155,13 @@ def _keyed_mac(key: bytes) -> hashlib.blake2b:
     return hashlib.blake2b(key=key, digest_size=32, person=b"flashsale-hold")
 
 
-# base64 to base64url; 32 bytes are 43 characters and one "=" of padding, cut.
+def _token_text(mac: bytes) -> str:
+    """A 32-byte MAC as a token: base64url, 43 characters (the one "=" of padding cut),
+    as long as `new_token`'s."""
+    return binascii.b2a_base64(mac, newline=False).translate(_URL_SAFE)[:43].decode()
+
+
+# base64 to base64url.
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
@@ -179,4 +184,4 @@ def offered_checkout_token(waitlist_token: str) -> str:
     when the entry joins and stores only its digest; a worker derives it again for
     whoever presents the waitlist token)."""
     mac = hmac.new(waitlist_token.encode(), b"flashsale offered hold", hashlib.sha256)
-    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+    return _token_text(mac.digest())
