@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flashsale.catalogue import Product
-from flashsale.records import CheckoutTerms, Lifecycle, Phase, SaleRecord, SaleTerms
+from flashsale.records import CheckoutTerms, Lifecycle, Phase, QueueTerms, SaleRecord, SaleTerms
 from flashsale.sale_lifecycle import Change
 
 # What the trail keeps of a request's body.
@@ -235,6 +235,7 @@ def sale_record_of(value: dict[str, Any]) -> SaleRecord:
         value["startsAtUs"],
         value["endsAtUs"],
         CheckoutTerms.from_spec(value.get("checkout")),
+        QueueTerms.from_spec(value.get("queue")),
     )
     lifecycle = Lifecycle(
         Phase.of_word(value["phase"]), value["version"], value["pausedAtUs"], value["endedAtUs"]

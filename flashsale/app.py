@@ -23,6 +23,7 @@ from flashsale.api.admin import AdminSaleResource
 from flashsale.api.admin_access import AdminAccess, AdminGateway
 from flashsale.api.admin_audit import AdminAuditResource
 from flashsale.api.admin_orders import register_admin_orders
+from flashsale.api.admin_queue import QUEUE_PATH, AdminQueueResource
 from flashsale.api.admin_reads import AdminReads, SalesReader
 from flashsale.api.admin_sales import AdminSaleItemResource, AdminSalesResource
 from flashsale.api.bearer import BearerAuth
@@ -36,6 +37,7 @@ from flashsale.api.openapi import OPENAPI_PATH, OpenApiResource, openapi_documen
 from flashsale.api.operator import HealthResource, MetricsResource, PrometheusResource
 from flashsale.api.problem_pages import ProblemPagesResource
 from flashsale.api.purchase import Allocation, PurchaseLookupResource, PurchaseResource
+from flashsale.api.queue import QueueResource
 from flashsale.api.security import SecurityHeaders
 from flashsale.api.status import SaleStatus, StatusResource
 from flashsale.api.ui import register_ui
@@ -150,6 +152,9 @@ def create_app(deps: AppDeps) -> EventStreams:
     # Its own suffix: one responder set per route, so a GET of the list or a POST of an
     # entry is a 405, not a responder called with the wrong arguments.
     app.add_route("/flash-sale/waitlist/{sku}", waitlist, suffix="entry")
+    queue = QueueResource(view.board, deps.allocator, deps.identity)
+    app.add_route("/flash-sale/queue", queue)
+    app.add_route("/flash-sale/queue/{ticket}", queue, suffix="ticket")
     operator = _bearer(deps, settings.operator_token, "operator", "FLASHSALE_OPERATOR_TOKEN")
     app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json, operator))
     app.add_route("/flash-sale/health", HealthResource(view, breaker.as_json, operator))
@@ -173,6 +178,7 @@ def create_app(deps: AppDeps) -> EventStreams:
     )
     app.add_route("/flash-sale/admin/audit", AdminAuditResource(admin, admin_reads))
     register_admin_orders(app, admin, deps.lookups, settings)
+    app.add_route(QUEUE_PATH, AdminQueueResource(admin, deps.lookups))
     app.add_route("/flash-sale/images/{name}", ImagesResource(settings.images_dir))
     app.add_route(OPENAPI_PATH, OpenApiResource(openapi_document()))
     app.add_route("/problems/{slug}", ProblemPagesResource())

@@ -1,7 +1,8 @@
 """A buyer's checkout commands, as a worker sends them to the allocator, and its answers:
 plain data, JSON on the wire (flashsale.allocator.messages frames them, Kind.CHECKOUT).
 
-A command is a confirm, cancel or extend of an order, or a waitlist join. The worker
+A command is a confirm, cancel or extend of an order, a waitlist join, or a waiting
+room's join or ticket read. The worker
 has checked its input and whether the shop's server token was presented (`shop`);
 a buyer's checkout token travels as presented and is compared by the allocator with
 the digest it keeps (flashsale.checkout_rules.token_matches).
@@ -15,6 +16,10 @@ from typing import Any
 
 CONFIRM, CANCEL, EXTEND, JOIN = "confirm", "cancel", "extend", "join"
 ORDER_COMMANDS = (CONFIRM, CANCEL, EXTEND)
+# A sale's waiting room (flashsale.allocator.waiting_room): join its queue (`user_id`),
+# read a ticket (its number in `order_id`). Their answer's `entry` is the ticket.
+QUEUE_JOIN, QUEUE_READ = "queue-join", "queue-read"
+QUEUE_COMMANDS = (QUEUE_JOIN, QUEUE_READ)
 
 
 @dataclass(frozen=True)

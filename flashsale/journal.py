@@ -24,9 +24,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
-from flashsale import journal_sales
+from flashsale import journal_queue, journal_sales
 from flashsale.catalogue import Product
 from flashsale.errors import JournalLocked
+from flashsale.journal_queue import QueueRow, TicketRow
 from flashsale.journal_room import Room, disk_full
 from flashsale.journal_sales import insert_product, products_of_sale
 from flashsale.records import ListedOrder, OrderRecord, SaleRecord, SaleTerms
@@ -46,6 +47,7 @@ BUSY_TIMEOUT_MS = 5000
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 # The secret of the checkout tokens (flashsale.checkout_rules.checkout_token).
 TOKEN_KEY = "checkout_token_key"
+TICKET_KEY = "queue_ticket_key"  # signs the waiting room's tickets (flashsale.queue_tickets)
 TOKEN_KEY_BYTES = 32
 # Each WAL frame is a page and its 24-byte header.
 WAL_FRAME_HEADER_BYTES = 24
@@ -378,7 +380,12 @@ class Journal:
         if journal_sales.needs_checkout_columns(self._db):
             with self._transaction():
                 journal_sales.add_checkout_columns(self._db)
+        if journal_sales.needs_queue_column(self._db):
+            with self._transaction():
+                journal_sales.add_queue_column(self._db)
+        journal_queue.create_tables(self._db)
         self.token_key = self._meta_secret(TOKEN_KEY)
+        self.ticket_key = self._meta_secret(TICKET_KEY)
         # Each sale's checkout window in µs (None: none), as read once (record).
         self._hold_windows: dict[int, int | None] = {}
 
@@ -476,6 +483,10 @@ class Journal:
     def transaction(self) -> AbstractContextManager[None]:
         """One synced transaction: everything in it is durable together, or not at all."""
         return self._transaction()
+
+    def queue_of_sale(self, sale_id: int) -> tuple[list[TicketRow], QueueRow | None]:
+        """A sale's waiting room as the journal holds it: its tickets and where it stands."""
+        return journal_queue.tickets(self._db, sale_id), journal_queue.queue_row(self._db, sale_id)
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db, "sale_id = ? ORDER BY position", (sale_id,))
@@ -703,6 +714,13 @@ class JournalReader:
             "sale_id = ? AND state IN ('held', 'confirmed') ORDER BY unit, position",
             (sale_id,),
         )
+
+    def queue_after(
+        self, sale_id: int, after: int, limit: int
+    ) -> tuple[list[TicketRow], QueueRow | None]:
+        db = self._db()
+        rows = journal_queue.tickets_by_place(db, sale_id, after, limit)
+        return rows, journal_queue.queue_row(db, sale_id)
 
     def sale_exists(self, sale_id: int) -> bool:
         row = self._db().execute("SELECT 1 FROM sales WHERE sale_id = ?", (sale_id,)).fetchone()

@@ -32,7 +32,7 @@ from typing import Any
 
 from flashsale.admin_commands import AuditContext
 from flashsale.catalogue import Product
-from flashsale.records import CheckoutTerms, Lifecycle, Phase, SaleRecord, SaleTerms
+from flashsale.records import CheckoutTerms, Lifecycle, Phase, QueueTerms, SaleRecord, SaleTerms
 
 # Long enough for any retry; a key older than this is forgotten (RFC draft
 # httpapi-idempotency-key-header: a key has an expiry the server documents).
@@ -86,9 +86,11 @@ LIFECYCLE_COLUMNS = (
 )
 # A sale's checkout window (flashsale.records.CheckoutTerms); NULL: none.
 CHECKOUT_COLUMNS = ("hold_s INTEGER CHECK (hold_s >= 1)", "extend_s INTEGER CHECK (extend_s >= 0)")
+# A sale's waiting room (flashsale.records.QueueTerms) as the JSON of its spec; NULL: none.
+QUEUE_COLUMN = "queue_json TEXT"
 _SALE_COLUMNS = (
     "sale_id, stock, per_user_limit, starts_at_us, ends_at_us, created_at_us, "
-    "phase, version, paused_at_us, ended_at_us, hold_s, extend_s"
+    "phase, version, paused_at_us, ended_at_us, hold_s, extend_s, queue_json"
 )
 
 
@@ -113,6 +115,17 @@ def add_checkout_columns(db: sqlite3.Connection) -> None:
     transaction)."""
     for column in CHECKOUT_COLUMNS:
         db.execute(f"ALTER TABLE sales ADD COLUMN {column}")
+
+
+def needs_queue_column(db: sqlite3.Connection) -> bool:
+    """Whether `sales` lacks the waiting room (a journal written before queues)."""
+    return "queue_json" not in {row[1] for row in db.execute("PRAGMA table_info(sales)")}
+
+
+def add_queue_column(db: sqlite3.Connection) -> None:
+    """Give `sales` its waiting room: every older sale had none (in the caller's
+    transaction)."""
+    db.execute(f"ALTER TABLE sales ADD COLUMN {QUEUE_COLUMN}")
 
 
 def upgrade(db: sqlite3.Connection) -> None:
@@ -176,10 +189,10 @@ def products_of_sale(db: sqlite3.Connection, sale_id: int) -> tuple[Product, ...
 
 def insert_sale(db: sqlite3.Connection, terms: SaleTerms, created_at_us: int) -> SaleRecord:
     """A new sale (version 1, active) with its products and its `create` change."""
-    checkout = terms.checkout
+    checkout, queue = terms.checkout, terms.queue
     cursor = db.execute(
         "INSERT INTO sales (stock, per_user_limit, starts_at_us, ends_at_us, created_at_us, "
-        "hold_s, extend_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "hold_s, extend_s, queue_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             terms.stock,
             terms.per_user_limit,
@@ -188,6 +201,7 @@ def insert_sale(db: sqlite3.Connection, terms: SaleTerms, created_at_us: int) ->
             created_at_us,
             None if checkout is None else checkout.hold_s,
             None if checkout is None else checkout.extend_s,
+            None if queue is None else json.dumps(queue.spec_json()),
         ),
     )
     sale_id = cursor.lastrowid or 0
@@ -286,9 +300,11 @@ def sold_counts(db: sqlite3.Connection, sale: SaleRecord) -> dict[str, int]:
 
 
 def _sale(db: sqlite3.Connection, row: tuple[Any, ...]) -> SaleRecord:
-    sale_id, stock, limit, starts, ends, created, phase, version, paused, ended, hold, extend = row
+    sale_id, stock, limit, starts, ends, created, phase, version, paused, ended = row[:10]
+    hold, extend, queue_json = row[10:]
     checkout = None if hold is None else CheckoutTerms(hold, extend)
-    terms = SaleTerms(products_of_sale(db, sale_id), limit, starts, ends, checkout)
+    queue = None if queue_json is None else QueueTerms.from_spec(json.loads(queue_json))
+    terms = SaleTerms(products_of_sale(db, sale_id), limit, starts, ends, checkout, queue)
     lifecycle = Lifecycle(Phase.of_word(phase), version, paused, ended)
     return SaleRecord(sale_id, stock, terms, created, lifecycle)
 

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from flashsale.errors import Unavailable
+from flashsale.journal_queue import QueueRow, TicketRow
 from flashsale.orders_csv import csv_lines
 from flashsale.records import ListedOrder, OrderRecord
 from flashsale.shm.sale_board import SaleSnapshot
@@ -112,6 +113,17 @@ class OrderLookups:
 
     async def sale_exists(self, sale_id: int) -> bool:
         return await self._run(self._reader.sale_exists, sale_id)
+
+    async def queue_after(
+        self, sale_id: int, after: int, limit: int
+    ) -> tuple[list[TicketRow], QueueRow | None]:
+        """A page of a sale's waiting room in queue order (journal_queue.tickets_by_place),
+        and where it stands (a reader without waiting rooms: none)."""
+        read = getattr(self._reader, "queue_after", None)
+        if read is None:
+            return [], None
+        rows, stands = await self._run(read, sale_id, after, limit)
+        return rows, stands
 
     async def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]:
         """A page of the sale's orders with their states: at most `limit` after `position`."""

@@ -27,6 +27,8 @@ class Outcome(IntEnum):
     # A sale with a checkout window: the unit is the buyer's until its hold expires,
     # unless confirmed (flashsale.checkout_rules).
     HELD = 12
+    # A sale with a waiting room: the buyer holds no admitted ticket (flashsale.queue_tickets).
+    NOT_ADMITTED = 13
 
     @property
     def word(self) -> str:

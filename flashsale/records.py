@@ -33,6 +33,40 @@ class CheckoutTerms:
 
 
 @dataclass(frozen=True)
+class QueueTerms:
+    """A sale's waiting room: shoppers join from `opens_at_us` (None: from the sale's
+    creation) until the start, are put in a random order at the start (`shuffle`), then
+    admitted `admit_per_minute` a minute (None: all at once) to buy for `admitted_s`."""
+
+    opens_at_us: int | None
+    shuffle: bool = True
+    admit_per_minute: int | None = None
+    admitted_s: int = 120
+    proof_of_work: bool = False
+
+    def spec_json(self) -> dict[str, Any]:
+        return {
+            "opensAtUs": self.opens_at_us,
+            "shuffle": self.shuffle,
+            "admitPerMinute": self.admit_per_minute,
+            "admittedSeconds": self.admitted_s,
+            "proofOfWork": self.proof_of_work,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any] | None) -> QueueTerms | None:
+        if spec is None:
+            return None
+        return cls(
+            spec["opensAtUs"],
+            spec["shuffle"],
+            spec["admitPerMinute"],
+            spec["admittedSeconds"],
+            spec["proofOfWork"],
+        )
+
+
+@dataclass(frozen=True)
 class SaleTerms:
     """What a sale sells and on what terms, passed as one value: the admin API's new
     sale, the ADMIN command that creates it, the first sale from the settings, and what each
@@ -43,6 +77,7 @@ class SaleTerms:
     starts_at_us: int | None  # None: open from the start
     ends_at_us: int | None  # None: open until sold out
     checkout: CheckoutTerms | None = None  # None: a 201 is final (no hold)
+    queue: QueueTerms | None = None  # None: no waiting room (first come, first served)
 
     @property
     def stock(self) -> int:
@@ -57,6 +92,7 @@ class SaleTerms:
             "startsAtUs": self.starts_at_us,
             "endsAtUs": self.ends_at_us,
             "checkout": None if self.checkout is None else self.checkout.spec_json(),
+            "queue": None if self.queue is None else self.queue.spec_json(),
         }
 
     @classmethod
@@ -68,6 +104,7 @@ class SaleTerms:
             spec.get("startsAtUs"),
             spec.get("endsAtUs"),
             CheckoutTerms.from_spec(spec.get("checkout")),
+            QueueTerms.from_spec(spec.get("queue")),
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import secrets
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from flashsale.catalogue import Product
 from flashsale.checkout_rules import (
@@ -39,6 +40,15 @@ from flashsale.sale_lifecycle import ENDED, PAUSED, UPCOMING, sale_state
 from flashsale.shm.sale_board import SaleSnapshot
 from flashsale.webhooks import events as webhook
 from flashsale.webhooks.outbox import INSERT_EVENT
+
+
+class Gate(Protocol):
+    """Who may buy now: a sale's waiting room admits its tickets' holders."""
+
+    def admits(self, user_id: str, now_us: int) -> bool: ...
+
+    def used(self, user_id: str, now_us: int) -> None: ...
+
 
 # The refusal of each state in which nothing is sold.
 _CLOSED = {ENDED: Outcome.ENDED, PAUSED: Outcome.PAUSED, UPCOMING: Outcome.NOT_STARTED}
@@ -175,6 +185,8 @@ class StockBook:
         self._unjournaled: list[OrderRecord] = []
         self._writes: list[Write] = []
         self.issued: tuple[str, int] | None = None  # the last hold's (token, expires_at_us)
+        # A sale with a waiting room: who may buy (flashsale.allocator.waiting_room).
+        self.gate: Gate | None = None
         self.last_sold_at_us = 0  # the latest decision instant of a sale
         states = {row.order_id: row for row in holds}
         for order in sorted(orders, key=lambda o: o.position):
@@ -236,33 +248,27 @@ class StockBook:
 
         The flags are positional (`resent` any truthy int): this runs once per request.
         """
-        if resent:
-            # It may have been sold by an allocator that died before replying.
-            earlier = self._by_id.get(order_id_for(request_id))
-            if earlier is not None:
-                return self._resent(earlier)
+        # A resent request may have been sold by an allocator that died before replying.
+        if resent and (earlier := self._by_id.get(order_id_for(request_id))) is not None:
+            return self._resent(earlier)
         shelf = self._shelves.get(sku)
         if shelf is None:  # a worker that had not seen this sale's catalogue yet
             return Outcome.UNKNOWN_PRODUCT, None
         sale = self.sale
         terms = sale.terms
-        starts, ends = terms.starts_at_us, terms.ends_at_us
-        if (
-            sale.lifecycle.phase is not Phase.ACTIVE
-            or (starts is not None and now_us < starts)
-            or (ends is not None and now_us >= ends)
-        ):
+        if not self._selling(now_us):
             return self._closed(now_us), None
         owned: Sequence[OrderRecord] = self._by_user.get(user_id, ())
-        if len(owned) >= terms.per_user_limit:
-            return Outcome.ALREADY_PURCHASED, owned[0]
+        if owned:
+            enough = _enough(owned, terms.per_user_limit, shelf.product)
+            if enough is not None:
+                return Outcome.ALREADY_PURCHASED, enough
         product = shelf.product
-        if product.per_user_limit is not None and owned:
-            of_product = [order for order in owned if order.sku == sku]
-            if len(of_product) >= product.per_user_limit:
-                return Outcome.ALREADY_PURCHASED, of_product[0]
         if shelf.live >= product.stock:
             return Outcome.SOLD_OUT, None
+        gate = self.gate
+        if gate is not None and not gate.admits(user_id, now_us):
+            return Outcome.NOT_ADMITTED, None
         if expired:
             return Outcome.EXPIRED, None
         self.position += 1
@@ -280,6 +286,8 @@ class StockBook:
         self._by_id[order.order_id] = order
         self._own(order)
         self.last_sold_at_us = now_us
+        if gate is not None:
+            gate.used(user_id, now_us)
         # With a checkout window, the journal writes it as a hold (Journal.record).
         self._unjournaled.append(order)
         if self.checkout is None:
@@ -288,6 +296,16 @@ class StockBook:
         if self.events and shelf.live == product.stock:
             self._emit(webhook.sold_out(sale.sale_id, sku, now_us))
         return Outcome.HELD, order
+
+    def _selling(self, now_us: int) -> bool:
+        """Whether the sale sells at `now_us`: active, started and not over."""
+        sale = self.sale
+        starts, ends = sale.terms.starts_at_us, sale.terms.ends_at_us
+        return (
+            sale.lifecycle.phase is Phase.ACTIVE
+            and (starts is None or now_us >= starts)
+            and (ends is None or now_us < ends)
+        )
 
     def _resent(self, earlier: OrderRecord) -> tuple[Outcome, OrderRecord]:
         hold = self.holds.get(earlier.order_id)
@@ -618,6 +636,18 @@ class StockBook:
             if entry.user_id == user_id:
                 return entry
         return None
+
+
+def _enough(owned: Sequence[OrderRecord], sale_limit: int, product: Product) -> OrderRecord | None:
+    """An order of `owned` that shows its buyer has bought as many as allowed, of the
+    sale or of `product` (None: they may buy one more)."""
+    if len(owned) >= sale_limit:
+        return owned[0]
+    if product.per_user_limit is not None:
+        of_product = [order for order in owned if order.sku == product.sku]
+        if len(of_product) >= product.per_user_limit:
+            return of_product[0]
+    return None
 
 
 def _free_unit(owned: Sequence[OrderRecord]) -> int:

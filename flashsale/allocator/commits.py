@@ -32,6 +32,8 @@ from flashsale.webhooks.outbox import Outbox
 
 # (live units, {place: (live, held, waiting, expired, cancelled)}, offers made) of a
 # sale with holds.
+# (state, tickets, serving, waiting, changes): flashsale.allocator.waiting_room.
+QueueFigures = tuple[int, int, int, int, int]
 HoldCounts = tuple[int, dict[int, tuple[int, int, int, int, int]], int]
 _SOLD = (Outcome.CONFIRMED, Outcome.HELD)
 
@@ -52,6 +54,9 @@ class CommitGroup:
     # A sale with holds: (live, {place: (live, held, ...)}, offers) after its last
     # decision, published once it is durable (units come back, so positions do not count).
     counts: HoldCounts | None = None
+    # A sale with a waiting room: where its queue stands after the group's changes,
+    # published once they are durable.
+    queue: QueueFigures | None = None
 
 
 class CommitPipeline:

@@ -37,7 +37,14 @@ from flashsale.allocator.holds import decide_checkout
 from flashsale.allocator.journal_health import JournalHealth, describe
 from flashsale.allocator.messages import Kind, Reply, admin_reply, checkout_reply, frame
 from flashsale.allocator.peers import Peer, Peers, Pending
-from flashsale.checkout_commands import JOIN, CheckoutAnswer, CheckoutRequest
+from flashsale.allocator.waiting_room import Refusal, WaitingRoom, at_index
+from flashsale.checkout_commands import (
+    JOIN,
+    QUEUE_COMMANDS,
+    QUEUE_JOIN,
+    CheckoutAnswer,
+    CheckoutRequest,
+)
 from flashsale.config import WEBHOOK_MAX_AGE_S
 from flashsale.journal import Journal, JournalLock
 from flashsale.records import OrderRecord, Phase, SaleRecord, SaleTerms
@@ -145,7 +152,9 @@ class Allocator:
         """Recover the sale, publish it, and return what decides and answers purchases."""
         self.journal = Journal(self.db_path)
         self.book = self._recover()
+        self.board.publish_ticket_key(self.journal.ticket_key)
         self.board.publish_sale(self.book.snapshot())
+        self._publish_room()
         self.health = JournalHealth(self.journal, self.store_board)
         self.health.check()
         self._admin = AdminDesk(self.journal)
@@ -184,17 +193,31 @@ class Allocator:
         return book
 
     def _load_book(self, sale: SaleRecord) -> StockBook:
+        """The sale's book and waiting room, as the journal holds them."""
         orders = self.journal.orders_of_sale(sale.sale_id)
         if sale.terms.checkout is None:
-            return StockBook(sale, orders)
-        return StockBook(
-            sale,
-            orders,
-            self.journal.checkout_rows(sale.sale_id),
-            self.journal.waitlist(sale.sale_id),
-            events=self.webhooks,
-            token_key=self.journal.token_key,
-        )
+            book = StockBook(sale, orders)
+        else:
+            book = StockBook(
+                sale,
+                orders,
+                self.journal.checkout_rows(sale.sale_id),
+                self.journal.waitlist(sale.sale_id),
+                events=self.webhooks,
+                token_key=self.journal.token_key,
+            )
+        self._open_room(book)
+        return book
+
+    def _open_room(self, book: StockBook) -> None:
+        """The waiting room of `book`'s sale (if it has one) from the journal; the book
+        asks it who may buy."""
+        sale = book.sale
+        self.room = None
+        if sale.terms.queue is not None and sale.terms.starts_at_us is not None:
+            tickets, stands = self.journal.queue_of_sale(sale.sale_id)
+            self.room = WaitingRoom(sale, self.journal.ticket_key, tickets, stands)
+        book.gate = self.room
 
     def _expire_at_start(self, book: StockBook) -> None:
         """Holds that fell due while no allocator ran expire (and their units go to the
@@ -227,6 +250,7 @@ class Allocator:
         batch: list[Pending] = []
         self._gather(batch, self._commits.wait_s(self._idle_s()))
         self._expire_holds()
+        self._tick_room()
         if batch:
             self._decide(batch)
         self._commits.advance()
@@ -238,10 +262,18 @@ class Allocator:
             self._expire_due()
 
     def _idle_s(self) -> float:
-        """How long the loop may sleep: until its heartbeat, or the next hold's expiry."""
-        if self.book.checkout is None:
+        """How long the loop may sleep: until its heartbeat, the next hold's expiry or
+        the waiting room's next change (its draw, an admission)."""
+        room = self.room
+        if self.book.checkout is None and room is None:
             return HEARTBEAT_S
-        wakes = [at for at in (self.book.next_expiry_us(), self.book.next_end_us()) if at]
+        wakes = []
+        if self.book.checkout is not None:
+            wakes = [at for at in (self.book.next_expiry_us(), self.book.next_end_us()) if at]
+        if room is not None:
+            at = room.next_change_us(time.time_ns() // 1000)
+            if at is not None:
+                wakes.append(at)
         if not wakes:
             return HEARTBEAT_S
         next_us = min(wakes)
@@ -259,6 +291,43 @@ class Allocator:
         # while holds are due), so purchases are decided between them.
         if self.book.expire_due(now_us, EXPIRE_PER_TURN) or closed:
             self._take_book_changes()
+
+    def _tick_room(self, now_us: int | None = None) -> None:
+        """The waiting room's draw at the start, its admissions, and its closing once
+        the sale is sold out or over: in the next group commit."""
+        room = self.room
+        if room is None or self.health.failing:
+            return
+        if now_us is None:
+            now_us = time.time_ns() // 1000
+        sale = self.book.sale
+        ends_at_us = sale.terms.ends_at_us
+        phase = sale.lifecycle.phase
+        if room.tick(
+            now_us,
+            sold_out=self.book.remaining == 0,
+            ended=phase is Phase.ENDED or (ends_at_us is not None and now_us >= ends_at_us),
+            paused=phase is Phase.PAUSED,
+        ):
+            self._take_room_changes()
+
+    def _take_room_changes(self) -> None:
+        """Move what the waiting room decided into the next group commit, after the
+        book's (its rows depend on no order)."""
+        room, group = self.room, self._group_commits.next
+        if room is None:
+            return
+        group.writes += at_index(room.take_writes(), len(group.orders))
+        group.queue = (room.state, room.length, room.serving, room.waiting, room.changes)
+
+    def _publish_room(self) -> None:
+        room = self.room
+        if room is None:
+            self.board.publish_queue(None)
+        else:
+            self.board.publish_queue(
+                (room.state, room.length, room.serving, room.waiting, room.changes)
+            )
 
     def _between_batches(self) -> None:
         self.health.check_if_due()
@@ -296,6 +365,7 @@ class Allocator:
         group = self._group_commits.next
         decide_purchases(self.book, purchases, group.replies, selling=not self.health.failing)
         self._take_book_changes()
+        self._take_room_changes()
         for item in batch:
             if item.kind == Kind.CHECKOUT:
                 self._checkout_command(item)
@@ -323,7 +393,9 @@ class Allocator:
 
     def _checkout_command(self, item: Pending) -> None:
         request = CheckoutRequest.decode(item.body)
-        if self.health.failing or (self.book.checkout is None and request.command != JOIN):
+        if request.command in QUEUE_COMMANDS:
+            answer = self._queue_command(request)
+        elif self.health.failing or (self.book.checkout is None and request.command != JOIN):
             answer = CheckoutAnswer(
                 503 if self.health.failing else 404,
                 "not-selling" if self.health.failing else "unknown-order",
@@ -335,8 +407,33 @@ class Allocator:
         frame_bytes = frame(checkout_reply(item.seq, item.request_id, answer).encode())
         self._group_commits.next.replies.setdefault(item.peer, []).append(frame_bytes)
 
+    def _queue_command(self, request: CheckoutRequest) -> CheckoutAnswer:
+        """A join of the waiting room, or a ticket's read (its holder checked by the
+        worker's look at its signature: here only that the number is that holder's)."""
+        room = self.room
+        if self.health.failing:
+            return CheckoutAnswer(503, "not-selling", {})
+        if room is None:
+            return CheckoutAnswer(404, "no-queue", {"detail": "this sale has no waiting room"})
+        now_us = time.time_ns() // 1000
+        self._tick_room(now_us)  # a join at the start comes after the draw
+        if request.command == QUEUE_JOIN:
+            joined = room.join(request.user_id, now_us)
+            if isinstance(joined, Refusal):
+                return CheckoutAnswer(joined.status, joined.problem, {"detail": joined.detail})
+            self._take_room_changes()
+            status, ticket = joined
+            return CheckoutAnswer(status, entry=ticket)
+        number = int(request.order_id) if request.order_id.isdigit() else 0
+        read = room.read(number, now_us)
+        if read is None or read["userId"] != request.user_id:
+            return CheckoutAnswer(404, "unknown-ticket", {"detail": "no ticket of this sale"})
+        return CheckoutAnswer(200, entry=read)
+
     # -- what the commits report ------------------------------------------------------
     def _durable(self, group: CommitGroup) -> None:
+        if group.queue is not None:
+            self.board.publish_queue(group.queue)
         orders = group.orders
         if group.counts is not None:
             live, shelves, offers = group.counts
@@ -388,10 +485,16 @@ class Allocator:
                     if book is not self.book:
                         book.events = self.webhooks and book.checkout is not None
                     self.book = book
+                    if book.sale.sale_id != sale.sale_id:
+                        self._open_room(book)
+                    else:
+                        book.gate = self.room
                     if book.checkout is not None and book.sale.lifecycle.phase is Phase.ENDED:
                         book.close_waitlists()  # durable with the next group commit
                         self._take_book_changes()
                     self.board.publish_sale(book.snapshot())
+                    if book.sale.sale_id != sale.sale_id:
+                        self._publish_room()
                     _log_change(answer)
         return admin_reply(request.seq, request.request_id, answer)
 

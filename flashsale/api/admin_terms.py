@@ -18,7 +18,7 @@ from flashsale.catalogue import Product, ProductSettings, parse_products
 from flashsale.clock import RANGE_TEXT, instant_us, representable
 from flashsale.config import Settings, declared
 from flashsale.errors import InvalidInput, InvalidSale
-from flashsale.records import CheckoutTerms, SaleTerms
+from flashsale.records import CheckoutTerms, QueueTerms, SaleTerms
 from flashsale.sale_lifecycle import END, PAUSE, RESUME, SET_END, Change
 from flashsale.setting import Integer, parse_instant
 
@@ -26,9 +26,10 @@ from flashsale.setting import Integer, parse_instant
 STOCK = declared("stock", Integer)
 PER_USER_LIMIT = declared("per_user_limit", Integer)
 SALE_FIELDS = frozenset(
-    {"products", "stock", "perUserLimit", "startsAt", "endsAt", "replaces", "checkout"}
+    {"products", "stock", "perUserLimit", "startsAt", "endsAt", "replaces", "checkout", "queue"}
 )
 CHECKOUT_FIELDS = frozenset({"holdSeconds", "extendSeconds"})
+QUEUE_FIELDS = frozenset({"opensAt", "shuffle", "admitPerMinute", "admittedSeconds", "proofOfWork"})
 
 
 # A hold is long enough to pay and short enough that a unit is not kept for days.
@@ -38,6 +39,8 @@ class Bounds(NamedTuple):
 
 
 HOLD_SECONDS = Bounds(1, 86_400)
+ADMIT_PER_MINUTE = Bounds(1, 1_000_000)
+ADMITTED_SECONDS = Bounds(1, 86_400)
 EXTEND_SECONDS = Bounds(0, 86_400)
 CHANGE_FIELDS = frozenset({"state", "endsAt"})
 # PATCH's `state` and the command each asks for.
@@ -151,7 +154,8 @@ def sale_terms(body: dict[str, Any], default_product: ProductSettings) -> SaleTe
     starts_us, ends_us = _instant_us(body, "startsAt"), _instant_us(body, "endsAt")
     if starts_us is not None and ends_us is not None and ends_us <= starts_us:
         raise InvalidSale("Invalid endsAt", "endsAt must be later than startsAt")
-    return SaleTerms(products, limit, starts_us, ends_us, _checkout(body.get("checkout")))
+    queue = _queue(body.get("queue"), starts_us)
+    return SaleTerms(products, limit, starts_us, ends_us, _checkout(body.get("checkout")), queue)
 
 
 def _checkout(value: Any) -> CheckoutTerms | None:
@@ -168,3 +172,34 @@ def _checkout(value: Any) -> CheckoutTerms | None:
     hold_s = _bounded_int(value, "holdSeconds", None, HOLD_SECONDS)
     extend_s = _bounded_int(value, "extendSeconds", 0, EXTEND_SECONDS)
     return CheckoutTerms(hold_s, extend_s)
+
+
+def _queue(value: Any, starts_us: int | None) -> QueueTerms | None:
+    """`queue`: {opensAt, shuffle, admitPerMinute, admittedSeconds, proofOfWork}, or null
+    or absent (no waiting room). A queue gathers shoppers before `startsAt`: it needs one."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidSale("Invalid queue", "queue must be an object or null")
+    unknown = set(value) - QUEUE_FIELDS
+    if unknown:
+        raise InvalidSale(
+            "Invalid queue",
+            "queue takes opensAt, shuffle, admitPerMinute, admittedSeconds and proofOfWork",
+        )
+    if starts_us is None:
+        raise InvalidSale("Invalid queue", "a sale with a queue needs startsAt")
+    opens_us = _instant_us(value, "opensAt")
+    if opens_us is not None and opens_us >= starts_us:
+        raise InvalidSale("Invalid opensAt", "queue.opensAt must be earlier than startsAt")
+    flags = {}
+    for name, default in (("shuffle", True), ("proofOfWork", False)):
+        flag = value.get(name, default)
+        if not isinstance(flag, bool):
+            raise InvalidSale(f"Invalid {name}", f"queue.{name} must be true or false")
+        flags[name] = flag
+    rate = None
+    if value.get("admitPerMinute") is not None:
+        rate = _bounded_int(value, "admitPerMinute", None, ADMIT_PER_MINUTE)
+    admitted_s = _bounded_int(value, "admittedSeconds", 120, ADMITTED_SECONDS)
+    return QueueTerms(opens_us, flags["shuffle"], rate, admitted_s, flags["proofOfWork"])

@@ -16,6 +16,7 @@ import falcon
 
 from flashsale.api.problems import (
     ALREADY_PURCHASED,
+    NOT_ADMITTED,
     NOT_STARTED,
     PROBLEM_JSON,
     RATE_LIMITED,
@@ -35,6 +36,22 @@ from flashsale.records import Order
 RETRY_AFTER_UNAVAILABLE_S = 1
 # A pause is the operator's: shoppers need not ask every second.
 RETRY_AFTER_PAUSED_S = 5
+
+
+# The refusals that say the same every time: (problem, detail, Retry-After).
+_FIXED_REFUSALS: dict[Outcome, tuple[ProblemType, str, int | None]] = {
+    Outcome.PAUSED: (
+        SALE_PAUSED,
+        "the sale is paused; nothing was bought",
+        RETRY_AFTER_PAUSED_S,
+    ),
+    Outcome.NOT_ADMITTED: (
+        NOT_ADMITTED,
+        "this sale has a waiting room: buy with your admitted ticket (Flash-Sale-Ticket); "
+        "nothing was bought",
+        None,
+    ),
+}
 
 
 def answer_purchase(
@@ -121,14 +138,9 @@ def answer_purchase(
         )
     elif outcome is Outcome.ENDED:
         refuse(resp, SALE_ENDED, outcome, "the sale is over", {"endsAt": iso_from_us(ends_at_us)})
-    elif outcome is Outcome.PAUSED:
-        refuse(
-            resp,
-            SALE_PAUSED,
-            outcome,
-            "the sale is paused; nothing was bought",
-            retry_after_s=RETRY_AFTER_PAUSED_S,
-        )
+    elif outcome in _FIXED_REFUSALS:
+        problem, detail, retry_after = _FIXED_REFUSALS[outcome]
+        refuse(resp, problem, outcome, detail, retry_after_s=retry_after)
     elif outcome is Outcome.RATE_LIMITED:
         refuse(
             resp,

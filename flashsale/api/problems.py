@@ -98,6 +98,15 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
         "Wait for `Retry-After` seconds; the `RateLimit` header says the same.",
     ),
     (
+        "not-admitted",
+        403,
+        "Not admitted",
+        "The sale has a waiting room, and this purchase did not carry an admitted ticket of "
+        "its buyer in `Flash-Sale-Ticket`: none, another person's, a forged one, one whose "
+        "turn has not come, whose admission lapsed (`admittedSeconds`) or that already bought. "
+        "Join the queue (`POST /flash-sale/queue`) and buy once admitted. Nothing was bought.",
+    ),
+    (
         "unavailable",
         503,
         "Busy",
@@ -270,6 +279,51 @@ PROBLEM_ROWS: tuple[tuple[str, int, str, str], ...] = (
         "Waitlist closed",
         "The product's waitlist cannot be joined now (`reason`): it is open only while the "
         "product is sold out with holds outstanding and the sale is open.",
+    ),
+    (
+        "no-queue",
+        404,
+        "No waiting room",
+        "The sale has no waiting room: buy without a ticket.",
+    ),
+    (
+        "queue-not-open",
+        409,
+        "Queue not open",
+        "The waiting room opens at `opensAt`: join then.",
+    ),
+    (
+        "queue-closed",
+        410,
+        "Queue closed",
+        "The sale is sold out or over, so nobody more is admitted; the queue takes nobody.",
+    ),
+    (
+        "ticket-invalid",
+        403,
+        "Invalid ticket",
+        "The ticket's signature does not hold: it was altered, forged or issued for another "
+        "sale. Join the queue for this person's own ticket.",
+    ),
+    (
+        "unknown-ticket",
+        404,
+        "Unknown ticket",
+        "No ticket of the current sale has this number.",
+    ),
+    (
+        "proof-of-work-required",
+        403,
+        "Proof of work required",
+        "This waiting room asks a joining page to solve a challenge first "
+        "(`GET /flash-sale/queue/challenge`, ALTCHA): send its solution as `altcha`.",
+    ),
+    (
+        "proof-of-work-invalid",
+        403,
+        "Invalid proof of work",
+        "The `altcha` solution is wrong, expired, already used, or for another challenge: "
+        "solve a new one.",
     ),
     (
         "invalid-payment-ref",
@@ -472,6 +526,10 @@ SERVER_FULL = BY_SLUG["server-full"]
 EVENT_STREAMS_FULL = BY_SLUG["event-streams-full"]
 EXPORTS_BUSY = BY_SLUG["exports-busy"]
 UI_NOT_BUILT = BY_SLUG["ui-not-built"]
+NOT_ADMITTED = BY_SLUG["not-admitted"]
+NO_QUEUE = BY_SLUG["no-queue"]
+TICKET_INVALID = BY_SLUG["ticket-invalid"]
+UNKNOWN_TICKET = BY_SLUG["unknown-ticket"]
 
 # The type of an error answered by its HTTP code alone: Falcon's own errors (a 405
 # of a route, a malformed conditional header) and the answers the serving layer

@@ -17,6 +17,7 @@ from flashsale.api.guard import PurchaseGuard, rate_headers
 from flashsale.api.identity import LOOKUP_SELF, Identity
 from flashsale.api.problems import NO_PURCHASE, HTTPProblem
 from flashsale.api.problems import NOT_SELLING as NOT_SELLING_PROBLEM
+from flashsale.api.queue import TICKET_HEADER, ticket_of
 from flashsale.api.representations import order_json
 from flashsale.api.sale_ids import sale_in_query, unknown_sale
 from flashsale.breaker import Admission
@@ -124,7 +125,8 @@ class PurchaseResource:
         elif sale is None or place is None:
             decision = Decision(Outcome.UNAVAILABLE)  # the allocator has not recovered yet
         else:
-            decision, retry_after_s = await self._decide(sale, place, user_id, arrival_ns)
+            ticket = req.get_header(TICKET_HEADER) if sale.queue is not None else None
+            decision, retry_after_s = await self._decide(sale, place, user_id, arrival_ns, ticket)
             if decision.outcome is Outcome.RATE_LIMITED:
                 # Counted over every host, in Redis: this host's window tells when to retry.
                 retry_after_s = max(rate.reset_s, 1)
@@ -149,15 +151,21 @@ class PurchaseResource:
         )
 
     async def _decide(
-        self, sale: SaleSnapshot, place: int, user_id: str, arrival_ns: int
+        self, sale: SaleSnapshot, place: int, user_id: str, arrival_ns: int, ticket: str | None
     ) -> tuple[Decision, int]:
         """Answer from shared memory when no sale is possible; else ask the allocator.
+        With a waiting room, a purchase without a ticket of its buyer is refused here;
+        the allocator decides whether the ticket is admitted.
 
         Returns the decision and, for a refusal, the Retry-After in seconds.
         """
         decision = await self._without_allocator(sale, user_id)
         if decision is not None:
             return decision, 1
+        if sale.queue is not None:
+            held = ticket_of(self.board, sale, ticket)
+            if held is None or held.user_id != user_id:
+                return Decision(Outcome.NOT_ADMITTED), 1
         admission, retry_after_s = self.guard.admit()
         if admission is Admission.REJECT:
             return Decision(Outcome.UNAVAILABLE), retry_after_s

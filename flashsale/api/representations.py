@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from flashsale.clock import iso_from_us
-from flashsale.records import Order, SaleRecord
+from flashsale.records import Order, QueueTerms, SaleRecord
 from flashsale.sale_lifecycle import OPEN, SOLD_OUT, admin_state, sale_state
-from flashsale.shm.sale_board import SaleSnapshot
+from flashsale.shm.sale_board import QUEUE_STATES, SaleSnapshot
 
 
 def order_json(order: Order, user_id: str) -> dict[str, Any]:
@@ -54,6 +55,7 @@ def sale_json(sale: SaleSnapshot, at_us: int) -> dict[str, Any]:
             for place, item in enumerate(sale.products)
         ],
         "checkout": None if sale.checkout is None else sale.checkout.spec_json(),
+        **({"queue": queue_status_json(sale)} if sale.queue is not None else {}),
         **(
             {
                 "held": sale.held,
@@ -106,5 +108,33 @@ def sale_resource_json(sale: SaleRecord, sold: Mapping[str, int], at_us: int) ->
         "pausedAt": iso_from_us(lifecycle.paused_at_us),
         "products": products,
         "checkout": None if terms.checkout is None else terms.checkout.spec_json(),
+        "queue": None if terms.queue is None else queue_terms_json(terms.queue),
         "etag": sale.etag,
+    }
+
+
+def queue_terms_json(queue: QueueTerms) -> dict[str, Any]:
+    """A waiting room's terms as the admin API takes and shows them."""
+    return {
+        "opensAt": iso_from_us(queue.opens_at_us),
+        "shuffle": queue.shuffle,
+        "admitPerMinute": queue.admit_per_minute,
+        "admittedSeconds": queue.admitted_s,
+        "proofOfWork": queue.proof_of_work,
+    }
+
+
+def queue_status_json(sale: SaleSnapshot) -> dict[str, Any]:
+    """Where a sale's waiting room stands, for every page at once: each page works out
+    its own place from `serving` ("now serving"), so one stream serves them all."""
+    assert sale.queue is not None
+    now = sale.queue_now
+    rate = sale.queue.admit_per_minute
+    return {
+        "state": QUEUE_STATES[now.state],
+        **queue_terms_json(sale.queue),
+        "length": now.length,
+        "serving": now.serving,
+        "waiting": now.waiting,
+        "estimatedWaitSeconds": (0 if rate is None else math.ceil(now.waiting * 60 / rate)),
     }

@@ -48,6 +48,8 @@ class SaleStatus:
         tag = f"{sale.sale_id}.{sale.version}-{sale.sold}-{body['state']}-{body['breaker']}"
         if sale.checkout is not None:  # holds, waitlists and offers change the page too
             tag += f"-{sale.held}-{body['waitlist']}-{sale.offers}"
+        if sale.queue is not None:  # "now serving" moves every page in the queue
+            tag += "-q{}.{}.{}.{}".format(*sale.queue_now)
         return tag, body, at_us
 
     def complete(self, body: dict[str, Any], at_us: int) -> dict[str, Any]:

@@ -34,6 +34,20 @@ Layout (int64 words):
                                         readers' snapshots are keyed by it too
   216.. product expired[64] allocator   a sale with holds: each product's expired orders
   280.. product cancelled[64] allocator a sale with holds: each product's cancelled orders
+  344   queue_flags         allocator   in the seqlock: -1 no waiting room, else 1 shuffle
+                                        + 2 proof of work
+  345   queue_opens_at_us   allocator   in the seqlock (-1: open from the sale's creation)
+  346   admit_per_minute    allocator   in the seqlock (-1: all at once)
+  347   admitted_s          allocator   in the seqlock
+  348   queue_state         allocator   0 pre-queue, 1 admitting, 2 closed
+  349   queue_length        allocator   tickets issued
+  350   queue_serving       allocator   the highest place admitted
+  351   queue_waiting       allocator   tickets not admitted yet
+  352   queue_changes       allocator   +1 after each durable change of the waiting room,
+                                        written last: readers' snapshots are keyed by it
+  353.. ticket_key[4]       allocator   the store's key that signs the waiting room's
+                                        tickets (32 bytes; 0: not published yet), written
+                                        once at recovery: workers verify tickets with it
   then  catalogue           allocator   in the seqlock: the sale's products as JSON
                                         (name, price, stock...), parsed once per sale
 
@@ -66,7 +80,14 @@ from functools import cached_property
 from typing import NamedTuple
 
 from flashsale.catalogue import MAX_PRODUCTS, Product
-from flashsale.records import CheckoutTerms, Lifecycle, Phase, SaleRecord, SaleTerms
+from flashsale.records import (
+    CheckoutTerms,
+    Lifecycle,
+    Phase,
+    QueueTerms,
+    SaleRecord,
+    SaleTerms,
+)
 from flashsale.sale_lifecycle import OPEN, SOLD_OUT, sale_state
 from flashsale.shm.segment import Words
 
@@ -82,7 +103,13 @@ _OFFERS = _PRODUCT_WAITING + MAX_PRODUCTS
 _HOLD_S, _EXTEND_S, _HOLD_CHANGES = _OFFERS + 1, _OFFERS + 2, _OFFERS + 3
 _PRODUCT_EXPIRED = _HOLD_CHANGES + 1
 _PRODUCT_CANCELLED = _PRODUCT_EXPIRED + MAX_PRODUCTS
-_WORDS = _PRODUCT_CANCELLED + MAX_PRODUCTS
+_Q_FLAGS = _PRODUCT_CANCELLED + MAX_PRODUCTS
+_Q_OPENS, _Q_RATE, _Q_ADMITTED_S = _Q_FLAGS + 1, _Q_FLAGS + 2, _Q_FLAGS + 3
+_Q_STATE, _Q_LENGTH, _Q_SERVING, _Q_WAITING, _Q_CHANGES = range(_Q_FLAGS + 4, _Q_FLAGS + 9)
+_TICKET_KEY = _Q_CHANGES + 1
+_TICKET_KEY_WORDS = 4
+_WORDS = _TICKET_KEY + _TICKET_KEY_WORDS
+_SHUFFLE, _PROOF_OF_WORK = 1, 2
 _PHASES = tuple(Phase)  # by value: the phase word read from the board
 # Room for the largest catalogue flashsale.catalogue allows (64 products of the
 # longest texts, in UTF-8); pages of an anonymous mapping cost nothing until written.
@@ -102,6 +129,19 @@ class ProductStock(NamedTuple):
     @property
     def remaining(self) -> int:
         return max(self.product.stock - self.sold, 0)
+
+
+class QueueFigures(NamedTuple):
+    """Where a sale's waiting room stands (flashsale.allocator.waiting_room)."""
+
+    state: int  # 0 pre-queue, 1 admitting, 2 closed
+    length: int  # tickets issued
+    serving: int  # the highest place admitted
+    waiting: int  # tickets not admitted yet
+
+
+QUEUE_STATES = ("prequeue", "admitting", "closed")
+NO_QUEUE_FIGURES = QueueFigures(0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -124,6 +164,8 @@ class SaleSnapshot:
     # orders are the same while this is (a unit that comes back, a retake), so what
     # was read of them may be kept until it moves. Not part of the sale's value.
     changes: int = field(default=0, compare=False)
+    queue: QueueTerms | None = None  # a waiting room's terms
+    queue_now: QueueFigures = NO_QUEUE_FIGURES  # and where it stands
 
     @classmethod
     def of(
@@ -156,6 +198,7 @@ class SaleSnapshot:
             ended_at_us=lifecycle.ended_at_us,
             checkout=sale.terms.checkout,
             offers=offers,
+            queue=sale.terms.queue,
         )
 
     @property
@@ -174,6 +217,7 @@ class SaleSnapshot:
             self.starts_at_us,
             self.ends_at_us,
             self.checkout,
+            self.queue,
         )
         lifecycle = Lifecycle(self.phase, self.version, self.paused_at_us, self.ended_at_us)
         return SaleRecord(self.sale_id, self.stock, terms, self.created_at_us, lifecycle)
@@ -217,7 +261,7 @@ class SaleBoard:
         self._words = Words(_WORDS, extra_bytes=CATALOGUE_MAX_BYTES)
         self._catalogue = self._words.bytes_after()
         # This process's last snapshot and the (version, sold) it was read at.
-        self._last: tuple[int, int, SaleSnapshot, int] | None = None
+        self._last: tuple[int, int, SaleSnapshot, int, int] | None = None
         # The catalogue parsed at a version: parsing once per sale, not per sold count.
         self._products: tuple[int, tuple[Product, ...]] = (0, ())
 
@@ -253,6 +297,14 @@ class SaleBoard:
             words[_PRODUCT_EXPIRED + place] = item.expired
             words[_PRODUCT_CANCELLED + place] = item.cancelled
         words[_OFFERS] = sale.offers
+        queue = sale.queue
+        if queue is None:
+            words[_Q_FLAGS] = NO_TIME
+        else:
+            words[_Q_FLAGS] = _SHUFFLE * queue.shuffle + _PROOF_OF_WORK * queue.proof_of_work
+            words[_Q_OPENS] = NO_TIME if queue.opens_at_us is None else queue.opens_at_us
+            words[_Q_RATE] = NO_TIME if queue.admit_per_minute is None else queue.admit_per_minute
+            words[_Q_ADMITTED_S] = queue.admitted_s
         words[_SOLD] = sale.sold
         words[_HOLD_CHANGES] += 1
         words[_VERSION] = version + 2
@@ -290,12 +342,37 @@ class SaleBoard:
         words[_COMMITTED] += batch
         words[_HOLD_CHANGES] += 1
 
+    def publish_queue(self, figures: tuple[int, int, int, int, int] | None) -> None:
+        """Where the waiting room stands, once durable: (state, tickets, serving, waiting,
+        changes); None: the sale has none. `queue_changes` last, which readers key on."""
+        words = self._words
+        state, length, serving, waiting, _ = figures or (0, 0, 0, 0, 0)
+        words[_Q_STATE] = state
+        words[_Q_LENGTH] = length
+        words[_Q_SERVING] = serving
+        words[_Q_WAITING] = waiting
+        words[_Q_CHANGES] += 1
+
     def update_sold(self, sold: int, product_sold: dict[int, int]) -> None:
         """Sales made elsewhere (another host's, in the Redis engine), learnt by this host."""
         words = self._words
         for place, product_total in product_sold.items():
             words[_PRODUCT_SOLD + place] = product_total
         words[_SOLD] = sold
+
+    def publish_ticket_key(self, key: bytes) -> None:
+        if len(key) != 8 * _TICKET_KEY_WORDS:
+            raise ValueError(f"a ticket key of {len(key)} bytes")
+        for at in range(_TICKET_KEY_WORDS):
+            word = int.from_bytes(key[8 * at : 8 * at + 8], "big", signed=True)
+            self._words[_TICKET_KEY + at] = word
+
+    def ticket_key(self) -> bytes | None:
+        """The key tickets are signed with (None: no allocator has published it yet)."""
+        words = [self._words[_TICKET_KEY + at] for at in range(_TICKET_KEY_WORDS)]
+        if not any(words):
+            return None
+        return b"".join(word.to_bytes(8, "big", signed=True) for word in words)
 
     def announce_allocator(self, pid: int) -> None:
         self._words[_PID] = pid
@@ -329,6 +406,7 @@ class SaleBoard:
                 version == last[0]
                 and sold == last[1]
                 and changes == last[3]
+                and words[_Q_CHANGES] == last[4]
                 and words[_VERSION] == version
             ):
                 return last[2]
@@ -337,7 +415,9 @@ class SaleBoard:
             if before & 1:
                 continue
             changes = words[_HOLD_CHANGES]
+            queue_changes = words[_Q_CHANGES]
             fields = words[_SALE_ID : _SOLD + 1].tolist()
+            queue_terms = words[_Q_FLAGS : _Q_ADMITTED_S + 1].tolist()
             lifecycle = words[_PHASE : _ENDED_AT + 1].tolist()
             hold_s, extend_s, offers = words[_HOLD_S], words[_EXTEND_S], words[_OFFERS]
             parsed_at, products = self._products
@@ -379,8 +459,10 @@ class SaleBoard:
             checkout=None if hold_s == NO_TIME else CheckoutTerms(hold_s, extend_s),
             offers=offers,
             changes=changes,
+            queue=_queue_terms(*queue_terms),
+            queue_now=QueueFigures(*words[_Q_STATE : _Q_WAITING + 1].tolist()),
         )
-        self._last = (before, sold, snapshot, changes)
+        self._last = (before, sold, snapshot, changes, queue_changes)
         return snapshot
 
     def heartbeat_age_s(self) -> float:
@@ -402,3 +484,15 @@ class SaleBoard:
     @property
     def server_started_at_us(self) -> int:
         return self._words[_STARTED]
+
+
+def _queue_terms(flags: int, opens_at_us: int, rate: int, admitted_s: int) -> QueueTerms | None:
+    if flags == NO_TIME:
+        return None
+    return QueueTerms(
+        None if opens_at_us == NO_TIME else opens_at_us,
+        bool(flags & _SHUFFLE),
+        None if rate == NO_TIME else rate,
+        admitted_s,
+        bool(flags & _PROOF_OF_WORK),
+    )

@@ -414,6 +414,66 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/flash-sale/queue": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        readonly put?: never;
+        /**
+         * Join the sale's waiting room: this person's signed ticket.
+         * @description From `opensAt` until `startsAt` a ticket joins the pre-queue, whose order is drawn at the start; after it, the end of the queue. One ticket a person: joining again answers 200 with the same ticket. Follow `queue.serving` on the status stream; buy with the ticket (`Flash-Sale-Ticket`) once admitted.
+         */
+        readonly post: operations["joinQueue"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/flash-sale/queue/{ticket}": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * A ticket's place and state.
+         * @description Any worker checks the ticket's signature; its place is the allocator's. Pages read it once, then follow `queue.serving` on the status stream.
+         */
+        readonly get: operations["readQueueTicket"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/flash-sale/admin/sales/{sale_id}/queue": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * A sale's waiting room as recorded: every ticket in queue order.
+         * @description Every ticket by place (the order the start drew for the pre-queue, then later arrivals in arrival order), with when its holder joined, was admitted and bought; the pre-queue's tickets without a place yet come last, by number. Cursor-paged: `limit` and `after` (the previous page's `next`).
+         */
+        readonly get: operations["listSaleQueue"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -452,6 +512,8 @@ export interface components {
             readonly cancelled?: number;
             /** @description A sale with checkout: offers made to waitlist entries so far; a page re-reads its entry when it changes. */
             readonly offers?: number;
+            /** @description A sale with a waiting room only. */
+            readonly queue?: components["schemas"]["QueueStatus"];
         };
         readonly Status: components["schemas"]["Sale"] & {
             readonly breaker: components["schemas"]["BreakerState"];
@@ -548,6 +610,7 @@ export interface components {
             /** @description The current sale's id: replace it (it ends, recorded as replaced, and this one starts, atomically). A sale that is no longer the current one is `412`. */
             readonly replaces?: number | null;
             readonly checkout?: components["schemas"]["CheckoutSpec"];
+            readonly queue?: components["schemas"]["QueueSpec"];
         } & (unknown | unknown);
         readonly NewSale: components["schemas"]["SaleResource"] & {
             /** @description The total, under the name this endpoint always gave it. */
@@ -787,7 +850,7 @@ export interface components {
              * Format: uri-reference
              * @enum {string}
              */
-            readonly type: "/problems/already-purchased" | "/problems/sold-out" | "/problems/unknown-product" | "/problems/not-started" | "/problems/sale-ended" | "/problems/sale-paused" | "/problems/rate-limited" | "/problems/unavailable" | "/problems/not-selling" | "/problems/starting" | "/problems/invalid-json" | "/problems/invalid-body" | "/problems/invalid-user-id" | "/problems/invalid-sku" | "/problems/invalid-parameter" | "/problems/invalid-sale" | "/problems/invalid-idempotency-key" | "/problems/bad-request" | "/problems/token-required" | "/problems/invalid-token" | "/problems/no-websocket" | "/problems/not-your-id" | "/problems/not-found" | "/problems/unknown-order" | "/problems/payment-ref-mismatch" | "/problems/hold-expired" | "/problems/hold-cancelled" | "/problems/hold-already-extended" | "/problems/hold-not-extendable" | "/problems/order-confirmed" | "/problems/waitlist-closed" | "/problems/invalid-payment-ref" | "/problems/no-purchase" | "/problems/unknown-sale" | "/problems/sale-in-progress" | "/problems/sale-not-current" | "/problems/sale-already-ended" | "/problems/precondition-failed" | "/problems/idempotency-key-reused" | "/problems/method-not-allowed" | "/problems/request-timeout" | "/problems/payload-too-large" | "/problems/uri-too-long" | "/problems/unsupported-media-type" | "/problems/too-many-wrong-tokens" | "/problems/too-many-connections" | "/problems/too-many-event-streams" | "/problems/headers-too-large" | "/problems/internal-error" | "/problems/not-implemented" | "/problems/server-full" | "/problems/event-streams-full" | "/problems/exports-busy" | "/problems/ui-not-built";
+            readonly type: "/problems/already-purchased" | "/problems/sold-out" | "/problems/unknown-product" | "/problems/not-started" | "/problems/sale-ended" | "/problems/sale-paused" | "/problems/rate-limited" | "/problems/not-admitted" | "/problems/unavailable" | "/problems/not-selling" | "/problems/starting" | "/problems/invalid-json" | "/problems/invalid-body" | "/problems/invalid-user-id" | "/problems/invalid-sku" | "/problems/invalid-parameter" | "/problems/invalid-sale" | "/problems/invalid-idempotency-key" | "/problems/bad-request" | "/problems/token-required" | "/problems/invalid-token" | "/problems/no-websocket" | "/problems/not-your-id" | "/problems/not-found" | "/problems/unknown-order" | "/problems/payment-ref-mismatch" | "/problems/hold-expired" | "/problems/hold-cancelled" | "/problems/hold-already-extended" | "/problems/hold-not-extendable" | "/problems/order-confirmed" | "/problems/waitlist-closed" | "/problems/no-queue" | "/problems/queue-not-open" | "/problems/queue-closed" | "/problems/ticket-invalid" | "/problems/unknown-ticket" | "/problems/proof-of-work-required" | "/problems/proof-of-work-invalid" | "/problems/invalid-payment-ref" | "/problems/no-purchase" | "/problems/unknown-sale" | "/problems/sale-in-progress" | "/problems/sale-not-current" | "/problems/sale-already-ended" | "/problems/precondition-failed" | "/problems/idempotency-key-reused" | "/problems/method-not-allowed" | "/problems/request-timeout" | "/problems/payload-too-large" | "/problems/uri-too-long" | "/problems/unsupported-media-type" | "/problems/too-many-wrong-tokens" | "/problems/too-many-connections" | "/problems/too-many-event-streams" | "/problems/headers-too-large" | "/problems/internal-error" | "/problems/not-implemented" | "/problems/server-full" | "/problems/event-streams-full" | "/problems/exports-busy" | "/problems/ui-not-built";
             readonly title: string;
             /** @description The HTTP code. */
             readonly status: number;
@@ -797,7 +860,7 @@ export interface components {
          * @description What became of a purchase attempt; every purchase answer names it.
          * @enum {string}
          */
-        readonly Outcome: "confirmed" | "already_purchased" | "sold_out" | "not_started" | "ended" | "rate_limited" | "unavailable" | "pending" | "unknown_product" | "paused" | "held";
+        readonly Outcome: "confirmed" | "already_purchased" | "sold_out" | "not_started" | "ended" | "rate_limited" | "unavailable" | "pending" | "unknown_product" | "paused" | "held" | "not_admitted";
         /**
          * @description Derived at the moment of the answer: `ended` (ended by the operator, or past `endsAt`), else `paused`, else `scheduled` (before `startsAt`), else `sold_out` (nothing remains), else `open`.
          * @enum {string}
@@ -842,6 +905,8 @@ export interface components {
             /** @description Its `ETag`, `"sale-<saleId>-v<version>"`: send it as `If-Match`. */
             readonly etag: string;
             readonly checkout: components["schemas"]["CheckoutTerms"];
+            /** @description Sent by every server since waiting rooms (null: none). */
+            readonly queue?: components["schemas"]["QueueTerms"];
         };
         readonly SaleResourceProduct: components["schemas"]["Product"] & {
             readonly stock: number;
@@ -1001,6 +1066,90 @@ export interface components {
                 /** @description The offered hold's checkout token. */
                 readonly checkoutToken: string;
             };
+        };
+        /** @description A waiting room: from `opensAt` (null: the sale's creation) until `startsAt` shoppers join a pre-queue, put in a random order at the start (`shuffle`); later ones join the end. `admitPerMinute` tickets are admitted a minute in queue order (null: all at once), each may buy for `admittedSeconds`, once. null: no waiting room. */
+        readonly QueueTerms: {
+            /** Format: date-time */
+            readonly opensAt: string | null;
+            readonly shuffle: boolean;
+            readonly admitPerMinute: number | null;
+            readonly admittedSeconds: number;
+            /** @description Joining needs an ALTCHA solution (a cost for each join, not bot detection). */
+            readonly proofOfWork: boolean;
+        } | null;
+        /** @description A waiting room for the new sale (needs `startsAt`); null or absent: none. */
+        readonly QueueSpec: {
+            /**
+             * Format: date-time
+             * @description Before `startsAt`; null: from the sale's creation.
+             */
+            readonly opensAt?: string | null;
+            /** @default true */
+            readonly shuffle?: boolean;
+            /** @description null: every ticket admitted at the start. */
+            readonly admitPerMinute?: number | null;
+            /** @default 120 */
+            readonly admittedSeconds?: number;
+            /** @default false */
+            readonly proofOfWork?: boolean;
+        } | null;
+        readonly QueueStatus: components["schemas"]["QueueTerms"] & {
+            /** @enum {unknown} */
+            readonly state: "prequeue" | "admitting" | "closed";
+            /** @description Tickets issued. */
+            readonly length: number;
+            /** @description The highest place admitted. */
+            readonly serving: number;
+            /** @description Tickets not admitted yet. */
+            readonly waiting: number;
+            /** @description For the last in the queue, at the admission rate. */
+            readonly estimatedWaitSeconds: number;
+        };
+        readonly QueueTicket: {
+            /** @description Signed: send it as `Flash-Sale-Ticket` to buy once admitted. The same for every join of the same person. */
+            readonly ticket: string;
+            readonly saleId: number;
+            /** @description The order its holder joined in. */
+            readonly number: number;
+            readonly userId: string;
+            /**
+             * @description `prequeue`: joined before the start, place drawn at the start; `waiting`: placed, not admitted yet; `admitted`: may buy until `admittedUntil`; `used`: bought; `lapsed`: admitted but did not buy in time; `closed`: sold out or over before its turn.
+             * @enum {unknown}
+             */
+            readonly state: "prequeue" | "waiting" | "admitted" | "used" | "lapsed" | "closed";
+            /** @description In the queue (1 first); null in the pre-queue. */
+            readonly place: number | null;
+            /** @description Waiting: tickets before it not admitted yet. */
+            readonly ahead: number | null;
+            readonly serving: number;
+            readonly estimatedWaitSeconds: number | null;
+            /** Format: date-time */
+            readonly admittedUntil: string | null;
+            /** Format: date-time */
+            readonly joinedAt: string;
+        };
+        readonly QueueAuditRow: {
+            readonly place: number | null;
+            readonly number: number;
+            readonly userId: string;
+            /** Format: date-time */
+            readonly joinedAt: string;
+            /** Format: date-time */
+            readonly admittedAt: string | null;
+            /** Format: date-time */
+            readonly usedAt: string | null;
+        };
+        readonly QueueAuditPage: {
+            readonly tickets: readonly components["schemas"]["QueueAuditRow"][];
+            readonly next: string | null;
+            /**
+             * Format: date-time
+             * @description When the start drew the pre-queue's order (null: not yet).
+             */
+            readonly shuffledAt: string | null;
+            readonly serving: number;
+            /** Format: date-time */
+            readonly closedAt: string | null;
         };
     };
     responses: {
@@ -1384,7 +1533,10 @@ export interface operations {
     readonly purchase: {
         readonly parameters: {
             readonly query?: never;
-            readonly header?: never;
+            readonly header?: {
+                /** @description A sale with a waiting room: the buyer's admitted ticket (POST /flash-sale/queue). */
+                readonly "Flash-Sale-Ticket"?: string;
+            };
             readonly path?: never;
             readonly cookie?: never;
         };
@@ -1436,7 +1588,7 @@ export interface operations {
                 };
             };
             readonly 401: components["responses"]["InvalidToken"];
-            /** @description The sale has not started (`startsAt`) or is over (`endsAt`); or, in jwt mode, `userId` is not the token's `sub` (`/problems/not-your-id`, no `outcome`, not counted). Nothing was sold. */
+            /** @description The sale has not started (`startsAt`) or is over (`endsAt`); or, in jwt mode, `userId` is not the token's `sub` (`/problems/not-your-id`, no `outcome`, not counted). Or the sale has a waiting room and the purchase carried no admitted ticket of its buyer (`not_admitted`). Nothing was sold. */
             readonly 403: {
                 headers: {
                     readonly "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
@@ -1446,7 +1598,7 @@ export interface operations {
                 content: {
                     readonly "application/problem+json": (components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
-                        readonly outcome: "not_started" | "ended";
+                        readonly outcome: "not_started" | "ended" | "not_admitted";
                         /** Format: date-time */
                         readonly startsAt?: string | null;
                         /** Format: date-time */
@@ -3692,6 +3844,264 @@ export interface operations {
             readonly 414: components["responses"]["UriTooLong"];
             readonly 431: components["responses"]["HeadersTooLarge"];
             readonly 503: components["responses"]["Unavailable"];
+        };
+    };
+    readonly joinQueue: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                readonly "application/json": {
+                    readonly userId?: components["schemas"]["UserId"];
+                    /** @description The ALTCHA solution (base64 JSON), when the queue asks for proof of work. */
+                    readonly altcha?: string;
+                };
+            };
+        };
+        readonly responses: {
+            /** @description Joined before: the same ticket, as it stands now. */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ticket": "1.17.1796578242.YWxpY2U.44b6HtlmMkiMW9J_dgUU23yGHWRLDx9nUA0xYtiaF1o",
+                     *       "saleId": 1,
+                     *       "number": 17,
+                     *       "userId": "alice",
+                     *       "state": "waiting",
+                     *       "place": 5,
+                     *       "ahead": 2,
+                     *       "serving": 2,
+                     *       "estimatedWaitSeconds": 30,
+                     *       "admittedUntil": null,
+                     *       "joinedAt": "2026-12-06T17:30:42.554Z"
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["QueueTicket"];
+                };
+            };
+            /** @description A new ticket. */
+            readonly 201: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ticket": "1.17.1796578242.YWxpY2U.44b6HtlmMkiMW9J_dgUU23yGHWRLDx9nUA0xYtiaF1o",
+                     *       "saleId": 1,
+                     *       "number": 17,
+                     *       "userId": "alice",
+                     *       "state": "prequeue",
+                     *       "place": null,
+                     *       "ahead": null,
+                     *       "serving": 0,
+                     *       "estimatedWaitSeconds": null,
+                     *       "admittedUntil": null,
+                     *       "joinedAt": "2026-12-06T17:30:42.554Z"
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["QueueTicket"];
+                };
+            };
+            /** @description Invalid JSON, body or userId. */
+            readonly 400: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 401: components["responses"]["InvalidToken"];
+            /** @description jwt mode: `userId` is not the token's `sub`; or the proof of work is missing or wrong. */
+            readonly 403: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The sale has no waiting room. */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            /** @description Before the queue's `opensAt`. */
+            readonly 409: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Sold out or over: the queue is closed. */
+            readonly 410: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 413: components["responses"]["BodyTooLarge"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            readonly 503: components["responses"]["Unavailable"];
+        };
+    };
+    readonly readQueueTicket: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                readonly ticket: string;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The ticket as it stands. */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ticket": "1.17.1796578242.YWxpY2U.44b6HtlmMkiMW9J_dgUU23yGHWRLDx9nUA0xYtiaF1o",
+                     *       "saleId": 1,
+                     *       "number": 17,
+                     *       "userId": "alice",
+                     *       "state": "waiting",
+                     *       "place": 5,
+                     *       "ahead": 2,
+                     *       "serving": 2,
+                     *       "estimatedWaitSeconds": 30,
+                     *       "admittedUntil": null,
+                     *       "joinedAt": "2026-12-06T17:30:42.554Z"
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["QueueTicket"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            /** @description The ticket's signature does not hold for the current sale. */
+            readonly 403: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The sale has no waiting room, or no such ticket. */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            readonly 503: components["responses"]["Unavailable"];
+        };
+    };
+    readonly listSaleQueue: {
+        readonly parameters: {
+            readonly query?: {
+                /** @description Orders a page holds at most: 1 to 1000, in plain digits (default 100); anything else, or given twice, is `400`. */
+                readonly limit?: number;
+                /** @description The `next` of the page before, as it was given: the page starts after it. Opaque and stable (it goes on where it stopped however many orders are sold after it); anything else, a cursor of another sale included, is `400`. */
+                readonly after?: string;
+            };
+            readonly header?: never;
+            readonly path: {
+                /** @description The sale's id (sales are numbered from 1 in the order they were started); anything that is not one, or names no sale, is `404`. */
+                readonly sale_id: number;
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description A page of the queue. */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "tickets": [
+                     *         {
+                     *           "place": 1,
+                     *           "number": 42,
+                     *           "userId": "alice",
+                     *           "joinedAt": "2026-12-06T17:30:42.554Z",
+                     *           "admittedAt": "2026-12-06T17:31:00.010Z",
+                     *           "usedAt": "2026-12-06T17:31:02.200Z"
+                     *         }
+                     *       ],
+                     *       "next": null,
+                     *       "shuffledAt": "2026-12-06T17:31:00.002Z",
+                     *       "serving": 1,
+                     *       "closedAt": null
+                     *     }
+                     */
+                    readonly "application/json": components["schemas"]["QueueAuditPage"];
+                };
+            };
+            /** @description A `limit` or an `after` refused (or a malformed request). */
+            readonly 400: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 401: components["responses"]["AdminTokenRefused"];
+            /** @description No sale has this id, or the admin API is off (no FLASHSALE_ADMIN_TOKEN). */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 429: components["responses"]["AdminTokenGuessed"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            /** @description The journal (or Redis) did not answer in time, or the worker is full. */
+            readonly 503: {
+                headers: {
+                    readonly "Retry-After": components["headers"]["RetryAfter"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
 }
