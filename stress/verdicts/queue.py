@@ -11,7 +11,7 @@ the sale's orders, and what the shoppers and the queue-skippers saw.
 - admission in queue order: the admitted places are the first ones, admitted in place order;
 - queue-skippers bought nothing: every purchase without an admitted ticket of one's own
   (none, forged, another's, one already used) answered 403 not_admitted, no skipper has an
-  order, forged tickets do not read as tickets, and a robbed shopper still bought;
+  order, forged tickets do not read as tickets, and a robbed shopper kept its admission;
 - the admission rate held within a tolerance of admitPerMinute while the queue was not empty;
 - exactly the stock sold (never more), one per person, each order by a used ticket;
 - nobody admitted after the sell-out, and the queue closed: every ticket not admitted ends
@@ -25,7 +25,7 @@ milliseconds; the clients' are wall-clock nanoseconds of the host that ran them.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -235,7 +235,8 @@ def skippers_refused(
 ) -> Check:
     """Every skipper's purchase answered 403 not_admitted; no skipper holds an order; a
     forged ticket read back answers 403 or 404, never 200; and every shopper whose admitted
-    ticket a thief presented still bought (`robbed`: user -> its own purchase's outcome)."""
+    ticket a thief presented kept its admission: its own purchase was not refused
+    not_admitted (`robbed`: user -> its own purchase's outcome; sold_out is no loss)."""
     refused = [a for a in attempts if a.http == 403 and a.outcome == NOT_ADMITTED]
     wrong = [
         f"{a.kind} {a.user}: {a.http or 'no answer'} {a.outcome or ''}".strip()
@@ -245,8 +246,8 @@ def skippers_refused(
     wrong += [f"skipper {user} holds an order" for user in sorted(set(skippers) & set(order_users))]
     valid_forgeries = sum(1 for http in forged_reads if http == 200)
     wrong += ["a forged ticket read back as a ticket"] * valid_forgeries
-    lost = {user: outcome for user, outcome in robbed.items() if outcome != "confirmed"}
-    wrong += [f"robbed {user} ended {outcome}" for user, outcome in sorted(lost.items())]
+    lost = {user: outcome for user, outcome in robbed.items() if outcome == NOT_ADMITTED}
+    wrong += [f"robbed {user} told {outcome}" for user, outcome in sorted(lost.items())]
     kinds: dict[str, int] = defaultdict(int)
     for attempt in attempts:
         kinds[attempt.kind] += 1
@@ -257,7 +258,9 @@ def skippers_refused(
         "answered 403 not_admitted ("
         + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
         + f"); {len(forged_reads)} forged tickets read back, {valid_forgeries} valid; "
-        f"{len(robbed) - len(lost)} of {len(robbed)} robbed shoppers still bought"
+        f"{len(robbed) - len(lost)} of {len(robbed)} robbed shoppers kept their admission ("
+        + _pairs(Counter(robbed.values()))
+        + ")"
         + examples(wrong),
     )
 
@@ -327,6 +330,10 @@ def admission_rate(
 def _span_ms(tickets: Sequence[AuditTicket]) -> int:
     instants = [t.admitted_ms for t in tickets if t.admitted_ms is not None]
     return max(instants) - min(instants) if instants else 0
+
+
+def _pairs(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 
 def _round(value: float | None) -> float | None:

@@ -241,6 +241,7 @@ def test_skippers_refused_pass_only_on_403_not_admitted() -> None:
     assert not skippers_refused(attempts, {"bot2"}, skippers, [], {}).ok
     assert not skippers_refused(attempts, set(), skippers, [200], {}).ok
     assert not skippers_refused(attempts, set(), skippers, [], {"u9": "not_admitted"}).ok
+    assert skippers_refused(attempts, set(), skippers, [], {"u9": "sold_out"}).ok
     assert not skippers_refused([], set(), skippers, [], {}).ok
 
 
