@@ -437,8 +437,12 @@ TICKET_CHARS = string.ascii_letters + string.digits + "-_"
 
 def _tampered(ticket: str, rng: random.Random) -> str:
     """The ticket with one character in its second half changed (its signature, most
-    likely; any change must fail to verify)."""
-    at = rng.randrange(len(ticket) // 2, len(ticket))
+    likely), never the last of a dot-separated part: there, in unpadded base64url, some
+    other characters differ only in unused bits and decode to the very same bytes."""
+    ends = {i - 1 for i, c in enumerate(ticket) if c == "."} | {len(ticket) - 1}
+    places = [i for i, c in enumerate(ticket) if c != "." and i not in ends]
+    later = [i for i in places if i >= len(ticket) // 2]
+    at = rng.choice(later or places or [0])
     others = [c for c in TICKET_CHARS if c != ticket[at]]
     return ticket[:at] + rng.choice(others) + ticket[at + 1 :]
 

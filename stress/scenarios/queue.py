@@ -75,7 +75,8 @@ def run_queue(options: QueueOptions) -> QueueResult:
         status = api.status()
     finally:
         api.close()
-    tickets = [_audit_ticket(t) for t in raw_tickets]
+    told = {end.user: end.final_state for r in results for end in r.people if end.final_state}
+    tickets = [_audit_ticket(t, told) for t in raw_tickets]
     orders = [SoldOrder(str(o.get("userId")), iso_to_ms(o.get("purchasedAt"))) for o in raw_orders]
     skippers = {s.user for plan in plans for s in plan.skippers}
     return judge(
@@ -159,8 +160,10 @@ def _progress(options: QueueOptions, line: str) -> None:
         print(f"stress flash --queue: {line}", file=sys.stderr)
 
 
-def _audit_ticket(raw: dict[str, Any]) -> AuditTicket:
+def _audit_ticket(raw: dict[str, Any], told: dict[str, str]) -> AuditTicket:
+    """A ticket of the record; its state the record's, else what its holder last read."""
     place = raw.get("place")
+    state = raw.get("state") or told.get(str(raw.get("userId")))
     return AuditTicket(
         place if isinstance(place, int) else None,
         int(raw.get("number") or 0),
@@ -168,7 +171,7 @@ def _audit_ticket(raw: dict[str, Any]) -> AuditTicket:
         iso_to_ms(raw.get("joinedAt")),
         iso_to_ms(raw.get("admittedAt")),
         iso_to_ms(raw.get("usedAt")),
-        str(raw.get("state")),
+        None if state is None else str(state),
     )
 
 
@@ -208,7 +211,7 @@ def judge(
     with_ticket = {t.user for t in tickets} - skippers
     forgers = sum(1 for u in skippers if u.endswith("-forged"))
     sold_out_check, sold_out_figures = nobody_admitted_after_sell_out(
-        tickets, orders, options.stock, closed_seen_s
+        tickets, orders, options.stock, closed_seen_s, iso_to_ms(record.get("closedAt"))
     )
     checks = [
         shuffle_check,
@@ -248,7 +251,7 @@ def judge(
         "shuffledAt": record.get("shuffledAt"),
         "serving": record.get("serving"),
         "statusQueue": status.get("queue"),
-        "ticketStates": dict(Counter(t.state for t in tickets)),
+        "ticketStates": dict(Counter(_final(t) for t in tickets)),
         "outcomes": dict(Counter(p.outcome or f"ended {p.final_state}" for p in people)),
         "rank": rank_figures,
         "rate": rate_figures,
@@ -263,6 +266,12 @@ def judge(
         },
     }
     return QueueResult(checks, figures)
+
+
+def _final(ticket: AuditTicket) -> str:
+    if ticket.used_ms is not None:
+        return "used"
+    return ticket.state or ("admitted, unread" if ticket.admitted_ms else "unread")
 
 
 def _first_joins(joins: list[Join]) -> dict[str, Join]:

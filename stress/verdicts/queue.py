@@ -10,12 +10,14 @@ the sale's orders, and what the shoppers and the queue-skippers saw.
   and every later place is behind the whole pre-queue;
 - admission in queue order: the admitted places are the first ones, admitted in place order;
 - queue-skippers bought nothing: every purchase without an admitted ticket of one's own
-  (none, forged, another's, one already used) answered 403 not_admitted, no skipper has an
-  order, forged tickets do not read as tickets, and a robbed shopper kept its admission;
+  (none, forged, another's) answered 403 not_admitted, and one with a used ticket 403 or 409
+  already_purchased; no skipper has an order, forged tickets do not read as tickets, and a
+  robbed shopper kept its admission;
 - the admission rate held within a tolerance of admitPerMinute while the queue was not empty;
 - exactly the stock sold (never more), one per person, each order by a used ticket;
 - nobody admitted after the sell-out, and the queue closed: every ticket not admitted ends
-  closed, and the status said so promptly;
+  closed (the record's state, else its holder's last read), the status said so promptly,
+  and the record's closedAt is the sell-out's;
 - every tab of a person held the same ticket, one of them told 201 (new), the others 200.
 
 Times from the server (joinedAt, admittedAt, usedAt, purchasedAt) are integer
@@ -35,6 +37,9 @@ from stress.verdicts.check import Check, examples
 from stress.verdicts.ranks import bootstrap_interval, spearman
 
 NOT_ADMITTED = "not_admitted"
+# A buyer who presents its used ticket again may be refused either way: the ticket is
+# spent (403 not_admitted), or the purchase is its own, already made (409, the same order).
+REPLAY_ANSWERS = frozenset({(403, NOT_ADMITTED), (409, "already_purchased")})
 # |rho| at most this is a negligible correlation whatever its interval (Cohen's "small"
 # starts at 0.1): with many thousand tickets an interval is narrow enough to exclude 0
 # for a bias nobody could exploit.
@@ -59,7 +64,7 @@ class AuditTicket:
     joined_ms: int | None
     admitted_ms: int | None
     used_ms: int | None
-    state: str
+    state: str | None  # the record's, else its holder's last read; None: not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,15 +238,16 @@ def skippers_refused(
     forged_reads: Sequence[int],
     robbed: Mapping[str, str],
 ) -> Check:
-    """Every skipper's purchase answered 403 not_admitted; no skipper holds an order; a
+    """Every skipper's purchase answered 403 not_admitted (a replayed used ticket: that or
+    409 already_purchased, REPLAY_ANSWERS); no skipper holds an order; a
     forged ticket read back answers 403 or 404, never 200; and every shopper whose admitted
     ticket a thief presented kept its admission: its own purchase was not refused
     not_admitted (`robbed`: user -> its own purchase's outcome; sold_out is no loss)."""
-    refused = [a for a in attempts if a.http == 403 and a.outcome == NOT_ADMITTED]
+    refused = [a for a in attempts if _refused(a)]
     wrong = [
         f"{a.kind} {a.user}: {a.http or 'no answer'} {a.outcome or ''}".strip()
         for a in attempts
-        if a.http != 403 or a.outcome != NOT_ADMITTED
+        if not _refused(a)
     ]
     wrong += [f"skipper {user} holds an order" for user in sorted(set(skippers) & set(order_users))]
     valid_forgeries = sum(1 for http in forged_reads if http == 200)
@@ -255,7 +261,7 @@ def skippers_refused(
         "queue-skippers bought nothing",
         bool(attempts) and not wrong,
         f"{len(refused)} of {len(attempts)} purchases without an admitted ticket of one's own "
-        "answered 403 not_admitted ("
+        "refused ("
         + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
         + f"); {len(forged_reads)} forged tickets read back, {valid_forgeries} valid; "
         f"{len(robbed) - len(lost)} of {len(robbed)} robbed shoppers kept their admission ("
@@ -263,6 +269,11 @@ def skippers_refused(
         + ")"
         + examples(wrong),
     )
+
+
+def _refused(attempt: Attempt) -> bool:
+    answer = (attempt.http, attempt.outcome)
+    return answer in REPLAY_ANSWERS if attempt.kind == "replayed" else answer == (403, NOT_ADMITTED)
 
 
 def admission_rate(
@@ -373,10 +384,13 @@ def nobody_admitted_after_sell_out(
     orders: Sequence[SoldOrder],
     stock: int,
     closed_seen_s: float | None,
+    closed_at_ms: int | None = None,
 ) -> tuple[Check, dict[str, Any]]:
-    """Once the last unit is sold: no admittedAt after it, every ticket not admitted ends
-    closed, and the status showed the queue closed within CLOSED_SEEN_WITHIN_S
-    (`closed_seen_s`: its first sample showing it closed, seconds after the last sale)."""
+    """Once the last unit is sold: no admittedAt after it; every ticket never admitted
+    whose state is known (the record's, else its holder's last read) ends closed; the
+    status showed the queue closed within CLOSED_SEEN_WITHIN_S (`closed_seen_s`: its first
+    sample showing it closed, seconds after the last sale); and the record's closedAt,
+    when it has one, is not before the last sale nor later than that after it."""
     figures: dict[str, Any] = {"soldOut": len(orders) >= stock}
     name = "nobody admitted after the sell-out; the queue closed"
     if len(orders) < stock:
@@ -385,16 +399,20 @@ def nobody_admitted_after_sell_out(
     if last_sale is None:
         return Check(name, False, "no purchasedAt among the orders"), figures
     late = [t for t in tickets if t.admitted_ms is not None and t.admitted_ms > last_sale]
-    open_after = [t for t in tickets if t.admitted_ms is None and t.state != "closed"]
-    admitted_unused = [
-        t for t in tickets if t.admitted_ms is not None and t.used_ms is None
-    ]  # admitted, then the stock ran out before they bought (or they never did)
+    never = [t for t in tickets if t.admitted_ms is None]
+    unknown = [t for t in never if t.state is None]
+    open_after = [t for t in never if t.state is not None and t.state != "closed"]
+    # Admitted, then the stock ran out before they bought (or they never did).
+    admitted_unused = [t for t in tickets if t.admitted_ms is not None and t.used_ms is None]
+    closed_after_s = None if closed_at_ms is None else (closed_at_ms - last_sale) / 1000
     figures.update(
         lastSaleMs=last_sale,
         admittedAfter=len(late),
         notClosed=len(open_after),
+        stateUnknown=len(unknown),
         admittedNotUsed=len(admitted_unused),
         closedSeenAfterS=None if closed_seen_s is None else round(closed_seen_s, 3),
+        closedAtAfterS=closed_after_s,
     )
     problems = [
         f"place {t.place} admitted {(t.admitted_ms or 0) - last_sale} ms after" for t in late
@@ -404,14 +422,17 @@ def nobody_admitted_after_sell_out(
         problems.append("the status never showed the queue closed")
     elif closed_seen_s > CLOSED_SEEN_WITHIN_S:
         problems.append(f"the status showed it closed {closed_seen_s:.2f} s after the last sale")
+    if closed_after_s is not None and not 0 <= closed_after_s <= CLOSED_SEEN_WITHIN_S:
+        problems.append(f"closedAt {closed_after_s:+.3f} s from the last sale")
     seen = "never" if closed_seen_s is None else f"{closed_seen_s:+.2f} s after it"
-    waiting = sum(1 for t in tickets if t.admitted_ms is None)
+    recorded = "" if closed_after_s is None else f", closedAt {closed_after_s:+.3f} s after it"
     return Check(
         name,
         not problems,
-        f"{len(late)} admitted after the last sale; {waiting - len(open_after)} of {waiting} "
-        f"tickets never admitted end closed; status showed closed {seen}; "
-        f"{len(admitted_unused)} admitted without buying" + examples(problems),
+        f"{len(late)} admitted after the last sale; of {len(never)} tickets never admitted "
+        f"{len(never) - len(open_after) - len(unknown)} end closed, {len(unknown)} unread; "
+        f"status showed closed {seen}{recorded}; {len(admitted_unused)} admitted without buying"
+        + examples(problems),
     ), figures
 
 

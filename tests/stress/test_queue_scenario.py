@@ -68,3 +68,20 @@ def test_each_broken_promise_fails_its_check() -> None:
     assert {SHUFFLED, SKIPPERS, RATE, SOLD_OUT} <= failed, format_queue(result)
     shuffle = next(c for c in result.checks if c.name == SHUFFLED)
     assert result.figures["rank"]["rho"] == pytest.approx(1.0), shuffle.detail
+
+
+def test_every_tampered_ticket_is_a_forgery_to_the_service() -> None:
+    """The forgers' altered tickets never verify under the service's own check. (They
+    never change a part's last character: its unused base64url bits let some other
+    characters decode to the very same ticket, which is no forgery.)"""
+    import random
+
+    from flashsale.queue_tickets import Ticket, ticket_text, verified_ticket
+    from stress.client.queue_shopper import _random_like, _tampered
+
+    key = b"k" * 32
+    text = ticket_text(key, Ticket(1, 17, 1_765_000_000, "e9a7ed-p00058"))
+    rng = random.Random(3)
+    for _ in range(500):
+        assert verified_ticket(key, _tampered(text, rng)) is None
+        assert verified_ticket(key, _random_like(text, rng)) is None

@@ -230,10 +230,14 @@ def test_skippers_refused_pass_only_on_403_not_admitted() -> None:
         Attempt("forged", "bot2", 403, "not_admitted"),
         Attempt("stolen", "bot3", 403, "not_admitted"),
         Attempt("replayed", "u7", 403, "not_admitted"),
+        Attempt("replayed", "u8", 409, "already_purchased"),  # its own order, again
     ]
     skippers = {"bot1", "bot2", "bot3"}
     check = skippers_refused(attempts, {"u7"}, skippers, [403, 404], {"u9": "confirmed"})
     assert check.ok, check.detail
+    # A skipper told already_purchased was not refused for its ticket: only a replay may be.
+    own_order = [*attempts, Attempt("stolen", "bot3", 409, "already_purchased")]
+    assert not skippers_refused(own_order, set(), skippers, [], {}).ok
     bought = [*attempts, Attempt("stolen", "bot3", 201, "confirmed")]
     assert not skippers_refused(bought, {"u7", "bot3"}, skippers, [], {}).ok
     limited = [*attempts, Attempt("no_ticket", "bot1", 429, "rate_limited")]
@@ -277,6 +281,23 @@ def test_nobody_admitted_after_the_sell_out_and_the_queue_closed() -> None:
     assert not nobody_admitted_after_sell_out(tickets, orders, 2, None)[0].ok
     never_sold_out = nobody_admitted_after_sell_out(tickets, orders[:1], 2, None)[0]
     assert never_sold_out.ok and "never sold out" in never_sold_out.detail
+
+
+def test_the_records_closed_at_and_tickets_of_unknown_state() -> None:
+    """closedAt, when recorded, is the sell-out's; a ticket whose state nobody read is
+    counted, not failed."""
+    tickets = [
+        _ticket(1, admitted=100, used=150, state="used"),
+        _ticket(2, admitted=200, used=250, state="used"),
+        AuditTicket(3, 3, "u3", 0, None, None, None),
+    ]
+    orders = [SoldOrder("u1", 150), SoldOrder("u2", 250)]
+    check, figures = nobody_admitted_after_sell_out(tickets, orders, 2, 0.3, 260)
+    assert check.ok and "1 unread" in check.detail, check.detail
+    assert figures["closedAtAfterS"] == pytest.approx(0.01)
+    assert not nobody_admitted_after_sell_out(tickets, orders, 2, 0.3, 240)[0].ok  # before
+    late = 250 + int(CLOSED_SEEN_WITHIN_S * 1000) + 1
+    assert not nobody_admitted_after_sell_out(tickets, orders, 2, 0.3, late)[0].ok
 
 
 def test_every_tab_holds_the_same_ticket_one_told_201() -> None:
