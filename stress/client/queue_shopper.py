@@ -189,6 +189,7 @@ class _Process:
         self.tickets: dict[str, str] = {}  # user -> ticket, for the thieves
         self.admitted: dict[str, asyncio.Event] = {}  # victim -> admitted, not bought yet
         self.replays_left = plan.replays
+        self.answered_ns = 0  # the last purchase's answer (one loop: read right after it)
 
     def at(self, seconds: float) -> int:
         return self.release_ns + int(seconds * 1e9)
@@ -366,12 +367,17 @@ class _Process:
         if outcome == "confirmed" and self.replays_left > 0:
             self.replays_left -= 1
             http, again = await self.purchase(tab, plan.user, ticket)
-            self.result.attempts.append(Attempt("replayed", plan.user, http, again))
+            self.result.answers[f"replayed {http} {again}"] += 1
+            self.result.attempts.append(
+                Attempt("replayed", plan.user, http, again, self.answered_ns)
+            )
         return outcome
 
     async def purchase(self, tab: Tab, user: str, ticket: str | None) -> tuple[int, str]:
+        """The purchase's status and outcome (`self.answered_ns`: when it came)."""
         headers = {TICKET_HEADER: ticket} if ticket is not None else {}
         answer = await tab.call("POST", PURCHASE_PATH, {"userId": user}, headers)
+        self.answered_ns = time.time_ns()
         if answer is None:
             return 0, "no answer"
         body = answer.json()
@@ -397,7 +403,7 @@ class _Process:
     async def attempt(self, plan: SkipperPlan, tab: Tab, ticket: str | None) -> None:
         http, outcome = await self.purchase(tab, plan.user, ticket)
         self.result.answers[f"skipper {plan.kind} {http}"] += 1
-        self.result.attempts.append(Attempt(plan.kind, plan.user, http, outcome))
+        self.result.attempts.append(Attempt(plan.kind, plan.user, http, outcome, self.answered_ns))
 
     async def forger(self, plan: SkipperPlan, tab: Tab) -> None:
         body = await self.join(plan.user, 0, self.plan.starts_at_s + plan.at_s)

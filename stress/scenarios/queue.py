@@ -217,7 +217,14 @@ def judge(
         shuffle_check,
         later_in_arrival_order(arrivals, [place_of[u] for u in prequeue if u in place_of]),
         admitted_in_place_order(tickets),
-        skippers_refused(attempts, {o.user for o in orders}, skippers, forged_reads, robbed),
+        skippers_refused(
+            attempts,
+            {o.user for o in orders},
+            skippers,
+            forged_reads,
+            robbed,
+            last_sale_ms * 10**6 - offset_ns if len(orders) >= options.stock else None,
+        ),
         rate_check,
         stock_sold_exactly(
             orders,

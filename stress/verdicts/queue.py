@@ -99,6 +99,7 @@ class Attempt:
     user: str
     http: int  # 0: no answer
     outcome: str | None
+    answered_ns: int = 0  # client clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,18 +238,22 @@ def skippers_refused(
     skippers: Collection[str],
     forged_reads: Sequence[int],
     robbed: Mapping[str, str],
+    sold_out_ns: int | None = None,
 ) -> Check:
     """Every skipper's purchase answered 403 not_admitted (a replayed used ticket: that or
-    409 already_purchased, REPLAY_ANSWERS); no skipper holds an order; a
-    forged ticket read back answers 403 or 404, never 200; and every shopper whose admitted
-    ticket a thief presented kept its admission: its own purchase was not refused
-    not_admitted (`robbed`: user -> its own purchase's outcome; sold_out is no loss)."""
-    refused = [a for a in attempts if _refused(a)]
+    409 already_purchased, REPLAY_ANSWERS), or 410 sold_out once answered after the last
+    sale (`sold_out_ns`, on the client's clock: there is no queue left to skip); no skipper
+    holds an order; a forged ticket read back answers 403 or 404, never 200; and every
+    shopper whose admitted ticket a thief presented kept its admission: its own purchase
+    was not refused not_admitted (`robbed`: user -> its own purchase's outcome; sold_out
+    is no loss)."""
+    refused = [a for a in attempts if _refused(a, sold_out_ns)]
     wrong = [
         f"{a.kind} {a.user}: {a.http or 'no answer'} {a.outcome or ''}".strip()
         for a in attempts
-        if not _refused(a)
+        if not _refused(a, sold_out_ns)
     ]
+    after_sell_out = sum(1 for a in refused if a.http == 410)
     wrong += [f"skipper {user} holds an order" for user in sorted(set(skippers) & set(order_users))]
     valid_forgeries = sum(1 for http in forged_reads if http == 200)
     wrong += ["a forged ticket read back as a ticket"] * valid_forgeries
@@ -263,7 +268,8 @@ def skippers_refused(
         f"{len(refused)} of {len(attempts)} purchases without an admitted ticket of one's own "
         "refused ("
         + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
-        + f"); {len(forged_reads)} forged tickets read back, {valid_forgeries} valid; "
+        + f"; {after_sell_out} of them sold_out after the last sale); "
+        f"{len(forged_reads)} forged tickets read back, {valid_forgeries} valid; "
         f"{len(robbed) - len(lost)} of {len(robbed)} robbed shoppers kept their admission ("
         + _pairs(Counter(robbed.values()))
         + ")"
@@ -271,8 +277,10 @@ def skippers_refused(
     )
 
 
-def _refused(attempt: Attempt) -> bool:
+def _refused(attempt: Attempt, sold_out_ns: int | None) -> bool:
     answer = (attempt.http, attempt.outcome)
+    if answer == (410, "sold_out"):
+        return sold_out_ns is not None and attempt.answered_ns >= sold_out_ns
     return answer in REPLAY_ANSWERS if attempt.kind == "replayed" else answer == (403, NOT_ADMITTED)
 
 

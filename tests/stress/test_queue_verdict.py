@@ -249,6 +249,15 @@ def test_skippers_refused_pass_only_on_403_not_admitted() -> None:
     assert not skippers_refused([], set(), skippers, [], {}).ok
 
 
+def test_a_skipper_told_sold_out_only_after_the_last_sale() -> None:
+    before = Attempt("no_ticket", "bot1", 410, "sold_out", answered_ns=5 * MS)
+    after = Attempt("no_ticket", "bot1", 410, "sold_out", answered_ns=9 * MS)
+    check = skippers_refused([after], set(), {"bot1"}, [], {}, sold_out_ns=8 * MS)
+    assert check.ok and "1 of them sold_out after the last sale" in check.detail
+    assert not skippers_refused([before], set(), {"bot1"}, [], {}, sold_out_ns=8 * MS).ok
+    assert not skippers_refused([after], set(), {"bot1"}, [], {}).ok  # never sold out
+
+
 def test_the_stock_sold_exactly_once_per_person_by_its_ticket() -> None:
     tickets = [_ticket(i, admitted=1, used=2, state="used") for i in range(1, 4)]
     orders = [SoldOrder(f"u{i}", 2) for i in range(1, 4)]
