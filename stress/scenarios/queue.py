@@ -24,7 +24,7 @@ import multiprocess
 
 from stress.api import iso_to_ms, iso_to_ns
 from stress.api_client import Api, ApiError
-from stress.client.queue_shopper import ProcessResult, client_main
+from stress.client.queue_shopper import PersonEnd, ProcessResult, client_main
 from stress.client.release import STARTED, PhaseGate, ReleaseError
 from stress.runs import new_run_id
 from stress.scenarios.queue_plans import QueueOptions, deadline_s, process_plans
@@ -259,7 +259,7 @@ def judge(
         "serving": record.get("serving"),
         "statusQueue": status.get("queue"),
         "ticketStates": dict(Counter(_final(t) for t in tickets)),
-        "outcomes": dict(Counter(p.outcome or f"ended {p.final_state}" for p in people)),
+        "outcomes": dict(Counter(_ended(p) for p in people)),
         "rank": rank_figures,
         "rate": rate_figures,
         "sellOut": sold_out_figures,
@@ -273,6 +273,12 @@ def judge(
         },
     }
     return QueueResult(checks, figures)
+
+
+def _ended(person: PersonEnd) -> str:
+    if person.ticket is None:
+        return "without a ticket"
+    return person.outcome or f"ended {person.final_state or 'unread'}"
 
 
 def _final(ticket: AuditTicket) -> str:

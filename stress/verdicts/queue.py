@@ -50,6 +50,8 @@ MIN_PREQUEUE = 10
 MIN_RATE_ADMISSIONS = 10
 MIN_RATE_SPAN_MS = 2000
 RATE_TOLERANCE = 0.05
+# Without a rate, a ticket is admitted this soon after the start or its join.
+AT_ONCE_MS = 1000
 # The status shows the queue closed this soon after the last unit was sold.
 CLOSED_SEEN_WITHIN_S = 2.0
 
@@ -310,11 +312,7 @@ def admission_rate(
         window.append(ticket)
     name = "the admission rate held"
     if admit_per_minute is None:
-        spread_ms = _span_ms(admitted)
-        ok = bool(admitted) and spread_ms <= 1000
-        return Check(
-            name, ok, f"no admitPerMinute: {len(admitted)} admitted within {spread_ms} ms"
-        ), {"admitted": len(admitted), "spreadMs": spread_ms}
+        return _admitted_at_once(admitted)
     instants = [t.admitted_ms or 0 for t in window]
     span_ms = _span_ms(window)
     figures: dict[str, Any] = {
@@ -344,6 +342,25 @@ def admission_rate(
         f"{rate:.1f}/min against {admit_per_minute}/min set, {off * 100:+.2f} % "
         f"(within {tolerance * 100:g} %)",
     ), figures
+
+
+def _admitted_at_once(admitted: Sequence[AuditTicket]) -> tuple[Check, dict[str, Any]]:
+    """Without admitPerMinute every ticket is admitted at the start, or at its join after
+    it: within AT_ONCE_MS of the later of the two."""
+    first = min((t.admitted_ms or 0 for t in admitted), default=0)
+    waits = [(t.admitted_ms or 0) - max(first, t.joined_ms or first) for t in admitted]
+    slow = [
+        f"place {t.place} after {w} ms"
+        for t, w in zip(admitted, waits, strict=True)
+        if w > AT_ONCE_MS
+    ]
+    longest = max(waits, default=0)
+    return Check(
+        "the admission rate held",
+        bool(admitted) and not slow,
+        f"no admitPerMinute: {len(admitted)} admitted, each within {longest} ms of the first "
+        f"admission or its join (at most {AT_ONCE_MS} ms)" + examples(slow),
+    ), {"admitted": len(admitted), "longestWaitMs": longest}
 
 
 def _span_ms(tickets: Sequence[AuditTicket]) -> int:

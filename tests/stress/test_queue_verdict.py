@@ -219,8 +219,11 @@ def test_too_short_a_window_fails_rather_than_passes() -> None:
 
 def test_without_a_rate_everyone_is_admitted_at_the_start() -> None:
     at_once = [_ticket(i, admitted=5_000 + i) for i in range(1, 50)]
+    at_once.append(_ticket(50, joined=9_000, admitted=9_020))  # a later arrival, at its join
     assert admission_rate(at_once, None)[0].ok
     assert not admission_rate(_admitted_every(50, 100), None)[0].ok
+    kept_waiting = [*at_once, _ticket(51, joined=9_000, admitted=11_000)]
+    assert not admission_rate(kept_waiting, None)[0].ok
 
 
 # -- skippers, the stock, the sell-out, tabs -----------------------------------------------
