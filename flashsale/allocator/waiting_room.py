@@ -11,10 +11,7 @@ each sale (`admits`), and what it changes goes into the next group commit
   arrival order without `shuffle`) and written in one commit; a restart reads them back.
 - Admission: a token bucket from the start, `admitPerMinute` a minute (at most a
   second's worth at once, so a pause or an empty queue saves up no burst), or every
-  place at once; an admitted ticket may buy for `admittedSeconds`, once. At a rate,
-  nobody is admitted to buy nothing: the admissions outstanding (not used, not lapsed)
-  never outnumber the units left, so the last units wait for a buyer's admission to
-  end rather than go to a crowd racing for them.
+  place at once; an admitted ticket may buy for `admittedSeconds`, once.
 - Sold out or ended: the queue closes, and nobody more is admitted.
 """
 
@@ -22,7 +19,6 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -60,15 +56,7 @@ PROOF_KEPT_US = 15 * 60 * 1_000_000
 class Seat:
     """One ticket as the allocator keeps it."""
 
-    __slots__ = (
-        "admitted_at_us",
-        "joined_at_us",
-        "number",
-        "outstanding",
-        "place",
-        "used_at_us",
-        "user_id",
-    )
+    __slots__ = ("admitted_at_us", "joined_at_us", "number", "place", "used_at_us", "user_id")
 
     def __init__(self, row: TicketRow) -> None:
         self.number = row.number
@@ -77,7 +65,6 @@ class Seat:
         self.place = row.place
         self.admitted_at_us = row.admitted_at_us
         self.used_at_us = row.used_at_us
-        self.outstanding = False  # admitted, and neither used nor lapsed (as last counted)
 
 
 @dataclass(frozen=True)
@@ -120,12 +107,6 @@ class WaitingRoom:
         self.serving = stands.serving
         self.budget_at_us = stands.budget_at_us
         self.closed_at_us = stands.closed_at_us
-        # Admitted seats in place order, from the oldest that may still be outstanding.
-        self._admitted: deque[Seat] = deque()
-        self._outstanding = 0
-        for seat in self._by_place[: self.serving]:
-            if seat.used_at_us is None:
-                self._count_admitted(seat)
         self._writes: list[tuple[str, tuple[object, ...]]] = []
         self.changes = 0  # +1 for each change a page would show
         self._proofs: dict[str, int] = {}  # proof-of-work nonces spent: kept until
@@ -133,9 +114,9 @@ class WaitingRoom:
 
     # -- what the loop asks ------------------------------------------------------------
     def tick(self, now_us: int, *, remaining: int, ended: bool, paused: bool) -> bool:
-        """Draw the pre-queue's order at the start, admit whoever is due (`remaining`:
-        the units left), close once the sale is sold out or over. Returns whether
-        anything changed."""
+        """Draw the pre-queue's order at the start, admit whoever is due, close once the
+        sale is sold out (no unit `remaining`) or over, so that nobody more is admitted
+        to buy nothing. Returns whether anything changed."""
         if self.closed_at_us is not None:
             return False
         if remaining <= 0 or ended:
@@ -148,7 +129,7 @@ class WaitingRoom:
                 return False
             self._draw(now_us)
             changed = True
-        return self._admit(now_us, paused, remaining) or changed
+        return self._admit(now_us, paused) or changed
 
     def next_change_us(self, now_us: int) -> int | None:
         """When `tick` next has something to do without a request (None: nothing)."""
@@ -175,13 +156,9 @@ class WaitingRoom:
         self.budget_at_us = max(self.starts_at_us, min(now_us, self.budget_at_us))
         self._save()
 
-    def _admit(self, now_us: int, paused: bool, remaining: int) -> bool:
+    def _admit(self, now_us: int, paused: bool) -> bool:
         top = len(self._by_place)
         rate = self.terms.admit_per_minute
-        if rate is not None:
-            self._lapse(now_us)
-            # No more admissions outstanding than units left.
-            top = min(top, self.serving + max(0, remaining - self._outstanding))
         if paused or self.serving >= top:
             # Nobody to admit (or the sale paused): the time does not count.
             if self.budget_at_us < now_us and rate is not None:
@@ -207,28 +184,9 @@ class WaitingRoom:
         self.serving += count
         for seat in self._by_place[first : self.serving]:
             seat.admitted_at_us = now_us
-            self._count_admitted(seat)
         self._writes.append((ADMIT, (now_us, self.sale_id, first, self.serving)))
         self._save()
         return True
-
-    def _count_admitted(self, seat: Seat) -> None:
-        seat.outstanding = True
-        self._outstanding += 1
-        self._admitted.append(seat)
-
-    def _lapse(self, now_us: int) -> None:
-        """The admissions that ended (used, or past `admittedSeconds`) count no more."""
-        window_us = self.terms.admitted_s * 1_000_000
-        admitted = self._admitted
-        while admitted:
-            seat = admitted[0]
-            if seat.used_at_us is None and now_us < (seat.admitted_at_us or 0) + window_us:
-                break
-            admitted.popleft()
-            if seat.outstanding:
-                seat.outstanding = False
-                self._outstanding -= 1
 
     def _save(self) -> None:
         self._writes.append(
@@ -298,9 +256,6 @@ class WaitingRoom:
         """This person bought: their admission ends."""
         seat = self._by_user[user_id]
         seat.used_at_us = now_us
-        if seat.outstanding:
-            seat.outstanding = False
-            self._outstanding -= 1
         self._writes.append((USE, (now_us, self.sale_id, seat.number)))
 
     # -- what is shown ---------------------------------------------------------------------

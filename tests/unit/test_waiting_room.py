@@ -193,19 +193,3 @@ def test_a_sale_without_a_start_has_no_room(bad: dict[str, object]) -> None:
     terms = SaleTerms((product,), 1, None, None, None, QueueTerms(None, **bad))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("no waiting room")):
         WaitingRoom(SaleRecord(1, 10, terms, 0), KEY)
-
-
-def test_at_a_rate_nobody_is_admitted_to_buy_nothing() -> None:
-    """Admissions outstanding never outnumber the units left: the next is admitted once
-    one is used or lapses."""
-    room = _room(admit_per_minute=6_000, admitted_s=10)
-    for n in range(20):
-        _joined(room, f"u{n}", START_US - S)
-    _tick(room, START_US, remaining=3)
-    _tick(room, START_US + S, remaining=3)
-    assert room.serving == 3  # a hundred a second are due, three units are left
-    room.used(_holder_of(room, 1, START_US + S), START_US + S)
-    _tick(room, START_US + 2 * S, remaining=2)
-    assert room.serving == 3  # one bought, one unit fewer: still two outstanding
-    _tick(room, START_US + 11 * S + 1, remaining=2)  # the two others lapsed
-    assert room.serving == 5
