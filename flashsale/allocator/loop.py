@@ -316,9 +316,10 @@ class Allocator:
         """Move what the waiting room decided into the next group commit, after the
         book's (its rows depend on no order)."""
         room, group = self.room, self._group_commits.next
-        if room is None:
+        writes = room.take_writes() if room is not None else []
+        if room is None or not writes:
             return
-        group.writes += at_index(room.take_writes(), len(group.orders))
+        group.writes += at_index(writes, len(group.orders))
         group.queue = (room.state, room.length, room.serving, room.waiting, room.changes)
 
     def _publish_room(self) -> None:
