@@ -1,0 +1,96 @@
+/**
+ * What the shop page makes of a sale's waiting room for one shopper: from the queue
+ * everyone sees (the status stream's `queue`), this shopper's ticket and the server's
+ * clock, which of the waiting room's moments it is. Pure: the panel words it, the hook
+ * (useQueue) reads the ticket again when the view says so (`due`, `drawing`).
+ */
+import { formatNumber } from '../lib/format';
+import type { QueueStatus, QueueTicket, SaleState } from '../lib/types';
+
+export type QueueView =
+  /** The sale has no queue: Buy as usual. */
+  | { kind: 'off' }
+  /** No ticket, and the pre-queue opens at `opensAt` (server time). */
+  | { kind: 'not_open'; opensAt: string; opensInMs: number }
+  /** No ticket: Buy is replaced by Join the queue. */
+  | { kind: 'join' }
+  /** In the pre-queue: the place is drawn at the start. */
+  | { kind: 'prequeue' }
+  /** The start came; this ticket's place is not read yet. */
+  | { kind: 'drawing' }
+  /** `ahead` places before this one are not admitted yet; `waitMinutes` null: no rate. */
+  | { kind: 'waiting'; place: number; ahead: number; waitMinutes: number | null }
+  /** Now serving reached this place: its admission is being read. */
+  | { kind: 'due'; place: number }
+  /** Admitted: buy within `leftMs` (until `admittedUntil`, server time; null: not said). */
+  | { kind: 'turn'; leftMs: number | null }
+  /** The admission ran out unused. */
+  | { kind: 'lapsed' }
+  /** The admission was used: a purchase was made with it. */
+  | { kind: 'used' }
+  /** Sold out or ended: nobody more is admitted. */
+  | { kind: 'closed' };
+
+const OVER: readonly SaleState[] = ['sold_out', 'ended'];
+
+/**
+ * `nowMs`: the server's clock (this browser's plus the offset). `ticket`: this shopper's
+ * in this sale, as last read, or null.
+ */
+export function queueView(
+  queue: QueueStatus | null | undefined,
+  saleState: SaleState | undefined,
+  ticket: QueueTicket | null,
+  nowMs: number,
+): QueueView {
+  if (!queue) return { kind: 'off' };
+  // A purchase made with it says more than the sell-out it may have caused.
+  if (ticket?.state === 'used') return { kind: 'used' };
+  const closed = queue.state === 'closed' || (saleState !== undefined && OVER.includes(saleState));
+  if (closed || ticket?.state === 'closed') return { kind: 'closed' };
+  if (ticket === null) {
+    const opensAtMs = queue.opensAt ? Date.parse(queue.opensAt) : Number.NaN;
+    if (queue.opensAt && opensAtMs > nowMs) {
+      return { kind: 'not_open', opensAt: queue.opensAt, opensInMs: opensAtMs - nowMs };
+    }
+    return { kind: 'join' };
+  }
+  switch (ticket.state) {
+    case 'lapsed':
+      return { kind: 'lapsed' };
+    case 'admitted': {
+      const untilMs = ticket.admittedUntil ? Date.parse(ticket.admittedUntil) : Number.NaN;
+      if (Number.isNaN(untilMs)) return { kind: 'turn', leftMs: null };
+      // Never more than a turn lasts: a clock read a moment late would show 2:01.
+      const leftMs = Math.min(untilMs - nowMs, queue.admittedSeconds * 1000);
+      return leftMs > 0 ? { kind: 'turn', leftMs } : { kind: 'lapsed' };
+    }
+    case 'prequeue':
+      return queue.state === 'prequeue' ? { kind: 'prequeue' } : { kind: 'drawing' };
+    case 'waiting': {
+      if (ticket.place === null) return { kind: 'drawing' };
+      // The stream's serving is everyone's and newer than the ticket's.
+      const serving = Math.max(queue.serving, ticket.serving);
+      const ahead = ticket.place - serving;
+      if (ahead <= 0) return { kind: 'due', place: ticket.place };
+      const rate = queue.admitPerMinute;
+      return { kind: 'waiting', place: ticket.place, ahead, waitMinutes: rate ? ahead / rate : null };
+    }
+  }
+}
+
+/** "less than a minute", "about 3 minutes", "about 1 h 20 min". */
+export function formatWait(minutes: number): string {
+  if (minutes < 1) return 'less than a minute';
+  const rounded = Math.round(minutes);
+  if (rounded < 60) return rounded === 1 ? 'about 1 minute' : `about ${rounded} minutes`;
+  const hours = Math.floor(rounded / 60);
+  const rest = rounded % 60;
+  return rest === 0 ? `about ${formatNumber(hours)} h` : `about ${formatNumber(hours)} h ${rest} min`;
+}
+
+/** "You are in the queue: 1,204 ahead of you, about 3 minutes". */
+export function waitingTitle(ahead: number, waitMinutes: number | null): string {
+  const wait = waitMinutes === null ? '' : `, ${formatWait(waitMinutes)}`;
+  return `You are in the queue: ${formatNumber(ahead)} ahead of you${wait}`;
+}
