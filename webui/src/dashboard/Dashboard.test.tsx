@@ -400,6 +400,20 @@ describe('Dashboard', () => {
     expect(hooks).toHaveClass('tile--warn');
   });
 
+  it('shows the waiting room of a sale with a queue, from the metrics and the status', async () => {
+    const queue = { length: 2000, waiting: 1700, serving: 300, admitPerMinute: 400, estimatedWaitSeconds: 255 };
+    mockFetch((url) => {
+      if (url.endsWith('/status')) {
+        return json({ ...OPEN_STATUS, queue: { ...queue, state: 'admitting', opensAt: null, admittedSeconds: 120, proofOfWork: false } });
+      }
+      if (url.endsWith('/health')) return json(HEALTH);
+      return json({ ...metricsBody(1), queue });
+    });
+    render(<Dashboard pollMs={30} />);
+    await waitFor(() => expect(screen.getByTestId('tile-waiting-room-wait')).toHaveTextContent('wait 4m 15s'));
+    expect(screen.getByTestId('tile-waiting-room')).toHaveTextContent('admitting · 2,000 in the queue · now serving 300');
+  });
+
   it('has no checkout or webhook tile for a sale without checkout and a server without webhooks', async () => {
     mockFetch((url) => {
       if (url.endsWith('/status')) return json(OPEN_STATUS);
@@ -410,6 +424,7 @@ describe('Dashboard', () => {
     await waitFor(() => expect(screen.getByTestId('tile-allocator')).toHaveTextContent('pid 4242'));
     expect(screen.queryByTestId('tile-checkout')).toBeNull();
     expect(screen.queryByTestId('tile-webhooks')).toBeNull();
+    expect(screen.queryByTestId('tile-waiting-room')).toBeNull();
   });
 
   it('has no per-product table for a sale of one product', async () => {
