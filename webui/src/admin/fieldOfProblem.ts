@@ -15,6 +15,12 @@ export const SALE_FIELDS = [
   'checkout',
   'holdSeconds',
   'extendSeconds',
+  'queue',
+  'opensAt',
+  'shuffle',
+  'admitPerMinute',
+  'admittedSeconds',
+  'proofOfWork',
 ] as const;
 export const PRODUCT_FIELDS = [
   'sku',
