@@ -400,14 +400,23 @@ describe('Dashboard', () => {
     expect(hooks).toHaveClass('tile--warn');
   });
 
-  it('shows the waiting room of a sale with a queue, from the metrics and the status', async () => {
-    const queue = { length: 2000, waiting: 1700, serving: 300, admitPerMinute: 400, estimatedWaitSeconds: 255 };
+  it('shows the waiting room of a sale with a queue, from the status, else the metrics’ sale', async () => {
+    const queue = {
+      state: 'admitting',
+      opensAt: null,
+      shuffle: true,
+      length: 2000,
+      serving: 300,
+      waiting: 1700,
+      admitPerMinute: 400,
+      admittedSeconds: 120,
+      proofOfWork: false,
+      estimatedWaitSeconds: 255,
+    };
     mockFetch((url) => {
-      if (url.endsWith('/status')) {
-        return json({ ...OPEN_STATUS, queue: { ...queue, state: 'admitting', opensAt: null, admittedSeconds: 120, proofOfWork: false } });
-      }
+      if (url.endsWith('/status')) return json({}, 503);
       if (url.endsWith('/health')) return json(HEALTH);
-      return json({ ...metricsBody(1), queue });
+      return json({ ...metricsBody(1), sale: { ...OPEN_STATUS, queue } });
     });
     render(<Dashboard pollMs={30} />);
     await waitFor(() => expect(screen.getByTestId('tile-waiting-room-wait')).toHaveTextContent('wait 4m 15s'));

@@ -144,7 +144,7 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
         >
           {sale ? `${formatNumber(sale.sold)} sold · ${sale.state.replace('_', ' ')}` : 'waiting…'}
         </Tile>
-        <QueueTile figures={latest?.queue} status={live.status?.queue} />
+        <QueueTile queue={sale?.queue} />
         <CheckoutTile sale={sale} />
         <WebhooksTile webhooks={latest?.webhooks ?? undefined} />
         <Tile

@@ -25,7 +25,7 @@ export type SaleAuth = Schemas['Auth'];
 export type SaleProduct = Schemas['ProductStock'];
 
 /** The sale as GET /flash-sale/status and the event stream send it. */
-export type SaleStatus = Schemas['Status'] & { readonly queue?: QueueStatus | null };
+export type SaleStatus = Schemas['Status'];
 
 /** The sale's totals and products, without the shopper's extras (breaker, auth, clock). */
 export type Sale = Schemas['Sale'];
@@ -46,7 +46,7 @@ export type OrderState = Schemas['OrderState'];
 export type WaitlistState = Schemas['WaitlistState'];
 
 /** A problem's `type` (RFC 9457): one of the URIs the document declares. */
-export type ProblemType = Schemas['Problem']['type'] | QueueProblemType;
+export type ProblemType = Schemas['Problem']['type'];
 
 /** Every outcome the operator's metrics count, in the order the dashboard shows them. */
 export const OUTCOME_KINDS = [
@@ -92,7 +92,7 @@ export type WorkersInfo = Schemas['Workers'];
 /** One server process (master, allocator, worker): CPU seconds and resident memory. */
 export type ProcessInfo = Schemas['Process'];
 
-export type Metrics = Schemas['Metrics'] & { readonly queue?: QueueFigures | null };
+export type Metrics = Schemas['Metrics'];
 
 /** A server with an operator token answers only `status` without it. */
 export type Health = Schemas['Health'];
@@ -137,10 +137,10 @@ export type LookupResult =
   | { kind: 'error'; detail: string };
 
 /** The admin API's sale: terms, totals, lifecycle (`phase`, `version`) and its `etag`. */
-export type SaleResource = Schemas['SaleResource'] & { readonly queue?: QueueTerms | null };
+export type SaleResource = Schemas['SaleResource'];
 export type AdminSaleState = Schemas['AdminSaleState'];
 /** What POST /flash-sale/admin/sales takes. */
-export type SaleSpec = Schemas['SaleSpec'] & { readonly queue?: QueueTerms | null };
+export type SaleSpec = Schemas['SaleSpec'];
 export type ProductSpec = Schemas['ProductSpec'];
 /** What PATCH /flash-sale/admin/sales/{saleId} takes: one change. */
 export type SaleChange = Schemas['SaleChange'];
@@ -149,78 +149,25 @@ export type OrdersPage = Schemas['OrdersPage'];
 export type AuditEntry = Schemas['AuditEntry'];
 export type AuditPage = Schemas['AuditPage'];
 
-/*
- * The waiting room (issue 25), written by hand from the contract (CONTRACT-25) until
- * flashsale/api/openapi.json declares it; then these become aliases of its schemas.
- */
-
 /**
- * A sale's queue term: the pre-queue opens at `opensAt` (null: at the sale's creation),
+ * A sale's waiting room: the pre-queue opens at `opensAt` (null: at the sale's creation),
  * is shuffled at the start unless `shuffle` is false, and `admitPerMinute` tickets are
  * admitted a minute (null: all at the start), each for `admittedSeconds`. `proofOfWork`:
- * joining needs an ALTCHA solution.
+ * joining needs an ALTCHA solution. (A sale without one has `queue` null or absent.)
  */
-export interface QueueTerms {
-  readonly opensAt: string | null;
-  readonly shuffle: boolean;
-  readonly admitPerMinute: number | null;
-  readonly admittedSeconds: number;
-  readonly proofOfWork: boolean;
-}
+export type QueueTerms = NonNullable<Schemas['QueueTerms']>;
 
 /**
- * The queue as the status and the event stream send it: tickets issued (`length`),
- * the highest place admitted (`serving`) and the tickets not admitted yet (`waiting`).
- * One for everyone: a page works out its own wait from `serving` and its ticket's place.
+ * The queue as the status and its stream send it: tickets issued (`length`), the highest
+ * place admitted (`serving`), the tickets not admitted yet (`waiting`). One for everyone:
+ * a page works out its own wait from `serving` and its ticket's place.
  */
-export interface QueueStatus {
-  readonly state: 'prequeue' | 'admitting' | 'closed';
-  readonly opensAt: string | null;
-  readonly length: number;
-  readonly serving: number;
-  readonly waiting: number;
-  readonly admitPerMinute: number | null;
-  readonly admittedSeconds: number;
-  readonly proofOfWork: boolean;
-}
-
-export type QueueTicketState = 'prequeue' | 'waiting' | 'admitted' | 'used' | 'lapsed' | 'closed';
+export type QueueStatus = Schemas['QueueStatus'];
 
 /**
  * A shopper's ticket (POST /flash-sale/queue, GET /flash-sale/queue/{ticket}): `ticket`
  * is the signed text a purchase sends in `Flash-Sale-Ticket`; `place` is null in the
  * pre-queue (drawn at the start); `admittedUntil`: an admitted ticket buys before it.
  */
-export interface QueueTicket {
-  readonly ticket: string;
-  readonly saleId: number;
-  readonly number: number;
-  readonly userId: string;
-  readonly state: QueueTicketState;
-  readonly place: number | null;
-  readonly ahead: number | null;
-  readonly serving: number;
-  readonly estimatedWaitSeconds: number | null;
-  readonly admittedUntil: string | null;
-  readonly joinedAt: string;
-}
-
-/** The dashboard's figures of the current sale's queue (GET /flash-sale/metrics `queue`). */
-/** The queue's refusals, and a purchase's without an admitted ticket (`not-admitted`). */
-export type QueueProblemType =
-  | '/problems/not-admitted'
-  | '/problems/no-queue'
-  | '/problems/queue-not-open'
-  | '/problems/queue-closed'
-  | '/problems/proof-of-work-required'
-  | '/problems/proof-of-work-invalid'
-  | '/problems/ticket-invalid'
-  | '/problems/unknown-ticket';
-
-export interface QueueFigures {
-  readonly length: number;
-  readonly waiting: number;
-  readonly serving: number;
-  readonly admitPerMinute: number | null;
-  readonly estimatedWaitSeconds: number | null;
-}
+export type QueueTicket = Schemas['QueueTicket'];
+export type QueueTicketState = QueueTicket['state'];

@@ -19,12 +19,14 @@ const serverIn = (ms: number) => new Date(Date.now() + SKEW_MS + ms).toISOString
 const QUEUE: QueueStatus = {
   state: 'prequeue',
   opensAt: null,
+  shuffle: true,
   length: 1,
   serving: 0,
   waiting: 1,
   admitPerMinute: 400,
   admittedSeconds: 120,
   proofOfWork: false,
+  estimatedWaitSeconds: 0,
 };
 
 function status(queue: Partial<QueueStatus>, sale: Record<string, unknown> = {}) {
@@ -86,6 +88,7 @@ describe('The waiting room', () => {
     render(<Shop pollMs={60_000} />);
     expect(await screen.findByTestId('countdown')).toBeInTheDocument();
     expect(await screen.findByTestId('queue-message')).toHaveTextContent('Join the queue to buy');
+    expect(queueMessage()).toHaveTextContent('a place drawn at random at the start: joining early gains nothing');
     const button = screen.getByTestId('buy-button');
     expect(button).toHaveTextContent('Join the queue');
     // Joining needs the person, as buying does.

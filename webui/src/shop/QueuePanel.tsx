@@ -61,9 +61,11 @@ function QueueMessage({
       return (
         <Message tone="info" title="Join the queue to buy" testId="queue-message" kind={kind}>
           <p>
-            {saleState === 'upcoming'
-              ? 'Everyone who joins before the start gets a place in the queue at the start. '
-              : 'You get the next place at the end of the queue. '}
+            {saleState !== 'upcoming'
+              ? 'You get the next place at the end of the queue. '
+              : queue.shuffle
+                ? 'Everyone who joins before the start gets a place drawn at random at the start: joining early gains nothing. '
+                : 'Those who join before the start are placed in the order they joined. '}
             Shoppers are then let in to buy in turn.
           </p>
         </Message>
