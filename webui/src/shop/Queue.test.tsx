@@ -146,7 +146,7 @@ describe('The waiting room', () => {
     const calls = mockFetch((url) => {
       if (url.endsWith(`/queue/${TICKET}`)) return json(read);
       if (url.endsWith('/purchase')) {
-        read = ticket({ state: 'used', place: 1504 });
+        read = ticket({ state: 'used', place: 1505 });
         return json({ outcome: 'confirmed', orderId: 'o-1', userId: 'alice', position: 7, saleId: 1, sku: 'aurora-anc' }, 201);
       }
       return json({}, 404);
@@ -157,7 +157,7 @@ describe('The waiting room', () => {
     await waitFor(() => expect(ticketReads(calls)).toHaveLength(1));
 
     // The start: the places are drawn, and the page reads its own once.
-    read = ticket({ state: 'waiting', place: 1504, ahead: 1204, serving: 300 });
+    read = ticket({ state: 'waiting', place: 1505, ahead: 1204, serving: 300 });
     act(() => latest(sources).pushStatus(status({ state: 'admitting', length: 2000, serving: 300, waiting: 1700 })));
     await waitFor(() => expect(queueMessage()).toHaveAttribute('data-kind', 'waiting'));
     expect(queueMessage()).toHaveTextContent(`You are in the queue: ${(1204).toLocaleString()} ahead of you, about 3 minutes`);
@@ -170,8 +170,8 @@ describe('The waiting room', () => {
     expect(screen.getByTestId('buy-button')).toBeDisabled();
 
     // Serving reaches the place: the page reads its admission and counts it down.
-    read = ticket({ state: 'admitted', place: 1504, ahead: 0, serving: 1504, admittedUntil: serverIn(120_000) });
-    act(() => latest(sources).pushStatus(status({ state: 'admitting', length: 2000, serving: 1504, waiting: 496 })));
+    read = ticket({ state: 'admitted', place: 1505, ahead: 0, serving: 1505, admittedUntil: serverIn(120_000) });
+    act(() => latest(sources).pushStatus(status({ state: 'admitting', length: 2000, serving: 1505, waiting: 495 })));
     await waitFor(() => expect(queueMessage()).toHaveAttribute('data-kind', 'turn'));
     expect(queueMessage()).toHaveTextContent(/Your turn: buy within (2:00|1:59)/);
 

@@ -21,7 +21,7 @@ const TICKET: QueueTicket = {
   number: 17,
   userId: 'alice',
   state: 'waiting',
-  place: 1504,
+  place: 1505,
   ahead: 1300,
   serving: 204,
   estimatedWaitSeconds: 200,
@@ -50,7 +50,14 @@ describe('queueView', () => {
   });
 
   it('counts those ahead from the stream’s now serving, and the wait from the rate', () => {
-    expect(queueView(QUEUE, 'open', TICKET, NOW)).toEqual({ kind: 'waiting', place: 1504, ahead: 1204, waitMinutes: 3.01 });
+    // Places 301 to 1,504 are before this one: 1,204; it is admitted after 1,205 more.
+    expect(queueView(QUEUE, 'open', TICKET, NOW)).toEqual({
+      kind: 'waiting',
+      place: 1505,
+      ahead: 1204,
+      waitMinutes: 1205 / 400,
+    });
+    expect(queueView({ ...QUEUE, serving: 1504 }, 'open', TICKET, NOW)).toMatchObject({ ahead: 0, waitMinutes: 1 / 400 });
     // No rate: everyone is let in at once, so no wait is said.
     expect(queueView({ ...QUEUE, admitPerMinute: null }, 'open', TICKET, NOW)).toMatchObject({ waitMinutes: null });
     // A ticket read after the stream's last event knows a later serving.
@@ -58,7 +65,7 @@ describe('queueView', () => {
   });
 
   it('is due when serving reaches the place, and the turn counts down to admittedUntil', () => {
-    expect(queueView({ ...QUEUE, serving: 1504 }, 'open', TICKET, NOW)).toEqual({ kind: 'due', place: 1504 });
+    expect(queueView({ ...QUEUE, serving: 1505 }, 'open', TICKET, NOW)).toEqual({ kind: 'due', place: 1505 });
     const admitted = { ...TICKET, state: 'admitted' as const, admittedUntil: at(120_000) };
     expect(queueView(QUEUE, 'open', admitted, NOW)).toEqual({ kind: 'turn', leftMs: 120_000 });
     expect(queueView(QUEUE, 'open', admitted, NOW + 120_000)).toEqual({ kind: 'lapsed' });
@@ -89,5 +96,6 @@ describe('the wait in words', () => {
   it('says those ahead with the shop’s number format', () => {
     expect(waitingTitle(1204, 3.01)).toBe(`You are in the queue: ${(1204).toLocaleString()} ahead of you, about 3 minutes`);
     expect(waitingTitle(5, null)).toBe('You are in the queue: 5 ahead of you');
+    expect(waitingTitle(0, 0.1)).toBe('You are next in the queue, less than a minute');
   });
 });

@@ -18,7 +18,8 @@ export type QueueView =
   | { kind: 'prequeue' }
   /** The start came; this ticket's place is not read yet. */
   | { kind: 'drawing' }
-  /** `ahead` places before this one are not admitted yet; `waitMinutes` null: no rate. */
+  /** `ahead` places before this one are not admitted yet; `waitMinutes` (until this one
+   * is) null: no rate. */
   | { kind: 'waiting'; place: number; ahead: number; waitMinutes: number | null }
   /** Now serving reached this place: its admission is being read. */
   | { kind: 'due'; place: number }
@@ -71,10 +72,13 @@ export function queueView(
       if (ticket.place === null) return { kind: 'drawing' };
       // The stream's serving is everyone's and newer than the ticket's.
       const serving = Math.max(queue.serving, ticket.serving);
-      const ahead = ticket.place - serving;
-      if (ahead <= 0) return { kind: 'due', place: ticket.place };
+      if (ticket.place <= serving) return { kind: 'due', place: ticket.place };
+      // Those before this place not admitted yet (the ticket's `ahead`), and the time
+      // until this one is, at the rate (the ticket's `estimatedWaitSeconds`).
+      const ahead = ticket.place - serving - 1;
       const rate = queue.admitPerMinute;
-      return { kind: 'waiting', place: ticket.place, ahead, waitMinutes: rate ? ahead / rate : null };
+      const waitMinutes = rate ? (ticket.place - serving) / rate : null;
+      return { kind: 'waiting', place: ticket.place, ahead, waitMinutes };
     }
   }
 }
@@ -89,8 +93,9 @@ export function formatWait(minutes: number): string {
   return rest === 0 ? `about ${formatNumber(hours)} h` : `about ${formatNumber(hours)} h ${rest} min`;
 }
 
-/** "You are in the queue: 1,204 ahead of you, about 3 minutes". */
+/** "You are in the queue: 1,204 ahead of you, about 3 minutes"; "You are next in the queue". */
 export function waitingTitle(ahead: number, waitMinutes: number | null): string {
   const wait = waitMinutes === null ? '' : `, ${formatWait(waitMinutes)}`;
+  if (ahead === 0) return `You are next in the queue${wait}`;
   return `You are in the queue: ${formatNumber(ahead)} ahead of you${wait}`;
 }
