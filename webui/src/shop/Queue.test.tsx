@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { QueueStatus, QueueTicket } from '../lib/types';
 import { installFakeEventSource, latest } from '../test/fakeEventSource';
 import { type Call, header, json, mockFetch, OPEN_AUTH, OPEN_STATUS, problem } from '../test/fetchMock';
+import { tokenFor } from '../test/tokens';
 import { Shop } from './Shop';
 import { ticketKey } from './useQueue';
 
@@ -286,6 +287,27 @@ describe('The waiting room', () => {
     await waitFor(() => expect(queueMessage()).toHaveAttribute('data-kind', 'prequeue'));
     expect(JSON.parse(String(joins(calls)[1]?.init?.body))).toEqual({ userId: 'alice', altcha: 'second-payload' });
     expect(widget()).toBeNull();
+  });
+
+  it('joins as the signed-in shopper (jwt mode), keeping the ticket under their subject', async () => {
+    const token = tokenFor('alice');
+    window.sessionStorage.setItem('flashsale.shopperToken', token);
+    const calls = mockFetch((url) => {
+      if (url.endsWith('/status')) return json(status({}, { auth: { mode: 'jwt', tokenCookie: null } }));
+      if (url.endsWith('/queue')) return json(ticket({}), 201);
+      return json({}, 404);
+    });
+    render(<Shop pollMs={60_000} />);
+    expect(await screen.findByTestId('shopper')).toHaveTextContent('alice');
+    expect(screen.queryByTestId('buy-user-id')).toBeNull();
+    const button = screen.getByTestId('buy-button');
+    await waitFor(() => expect(button).toHaveTextContent('Join the queue'));
+    await userEvent.setup().click(button);
+    await waitFor(() => expect(queueMessage()).toHaveAttribute('data-kind', 'prequeue'));
+    const joined = joins(calls)[0];
+    expect(header(joined, 'Authorization')).toBe(`Bearer ${token}`);
+    expect(JSON.parse(String(joined?.init?.body))).toEqual({});
+    expect(window.localStorage.getItem(ticketKey(1, 'alice'))).toContain(TICKET);
   });
 
   it('leaves a sale without a queue as it was', async () => {
