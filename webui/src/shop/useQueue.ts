@@ -151,8 +151,11 @@ export function useQueue(status: SaleStatus | null, clockOffsetMs: number, who: 
       const result = await joinQueue(buyer, proof);
       setJoining(false);
       const joinedAs = 'userId' in buyer ? buyer.userId : who;
-      if (result.kind === 'joined' && joinedAs) store(ticketKey(result.ticket.saleId || (saleId ?? 0), joinedAs), result.ticket);
-      else if (result.kind === 'refused' || result.kind === 'error') setProblem({ key, detail: result.detail });
+      if (result.kind === 'joined' && joinedAs) {
+        store(ticketKey(result.ticket.saleId || (saleId ?? 0), joinedAs), result.ticket);
+      } else if (result.kind === 'refused' || result.kind === 'error') {
+        setProblem({ key, detail: result.detail || 'The shop did not let you join the queue.' });
+      }
       return result;
     },
     [who, saleId, key],
