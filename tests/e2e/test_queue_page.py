@@ -98,8 +98,11 @@ def test_join_early_see_the_place_fall_be_admitted_and_buy(
     server = start_server(env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
     starts_at = datetime.now(UTC) + timedelta(seconds=START_S)
     queue = {"shuffle": False, "admitPerMinute": ADMIT_PER_MINUTE, "admittedSeconds": 120}
+    # More units than tickets: the server admits no more people than units are left, and
+    # the early shoppers hold their admissions without buying.
+    stock = EARLY_SHOPPERS + 4
     sale = Admin(server.url, ADMIN_TOKEN).fresh_sale(
-        {"stock": 3, "startsAt": starts_at.isoformat().replace("+00:00", "Z"), "queue": queue}
+        {"stock": stock, "startsAt": starts_at.isoformat().replace("+00:00", "Z"), "queue": queue}
     )
     sale_id = sale["saleId"]
     assert sale["queue"]["admitPerMinute"] == ADMIT_PER_MINUTE
@@ -184,3 +187,37 @@ def test_join_early_see_the_place_fall_be_admitted_and_buy(
     shot(dashboard, "queue-dashboard-desktop")
     tab.close()
     assert tab_watch.problems == [], "\n".join(tab_watch.problems)
+
+
+def test_proof_of_work_is_solved_in_the_page_before_joining(
+    start_server: Callable[..., Any], open_page: Callable[..., Any]
+) -> None:
+    """A queue that asks for proof of work: the page's ALTCHA widget fetches the server's
+    challenge and solves it (its own workers, under the pages' Content-Security-Policy),
+    Join waits for the solution, and the server takes it; a join without one is refused."""
+    expect = expect_api()
+    server = start_server(env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
+    starts_at = datetime.now(UTC) + timedelta(minutes=5)
+    Admin(server.url, ADMIN_TOKEN).fresh_sale(
+        {
+            "stock": 1,
+            "startsAt": starts_at.isoformat().replace("+00:00", "Z"),
+            "queue": {"proofOfWork": True},
+        }
+    )
+    refused = requests.post(f"{server.url}/flash-sale/queue", json={"userId": "bot"}, timeout=10)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"] == "/problems/proof-of-work-required"
+
+    page = open_page(f"{server.url}/", viewport=PHONE)
+    page.get_by_test_id("buy-user-id").fill("bob")
+    expect(page.locator("altcha-widget")).to_be_visible()
+    join_button = page.get_by_test_id("buy-button")
+    expect(join_button).to_have_text("Join the queue")
+    expect(join_button).to_be_enabled(timeout=60_000)
+    shot(page, "queue-proof-of-work-phone")
+    with page.expect_request(re.compile(r".*/flash-sale/queue$")) as joined:
+        join_button.click()
+    assert "altcha" in (joined.value.post_data_json or {})
+    expect(page.get_by_test_id("queue-message")).to_have_attribute("data-kind", "prequeue")
+    expect(page.locator("altcha-widget")).to_have_count(0)
