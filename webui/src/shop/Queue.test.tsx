@@ -159,20 +159,22 @@ describe('The waiting room', () => {
 
     // The start: the places are drawn, and the page reads its own once.
     read = ticket({ state: 'waiting', place: 1505, ahead: 1204, serving: 300 });
-    act(() => latest(sources).pushStatus(status({ state: 'admitting', length: 2000, serving: 300, waiting: 1700 })));
+    // 40 a minute: the page's own estimate between pushes moves a place in 1.5 s.
+    const admitting = { state: 'admitting' as const, length: 2000, admitPerMinute: 40 };
+    act(() => latest(sources).pushStatus(status({ ...admitting, serving: 300, waiting: 1700 })));
     await waitFor(() => expect(queueMessage()).toHaveAttribute('data-kind', 'waiting'));
-    expect(queueMessage()).toHaveTextContent(`You are in the queue: ${(1204).toLocaleString()} ahead of you, about 3 minutes`);
+    expect(queueMessage()).toHaveTextContent(`You are in the queue: ${(1204).toLocaleString()} ahead of you, about 30 minutes`);
     expect(ticketReads(calls)).toHaveLength(2);
 
     // Now serving moves on the stream; the ticket is not read for that.
-    act(() => latest(sources).pushStatus(status({ state: 'admitting', length: 2000, serving: 1000, waiting: 1000 })));
-    await waitFor(() => expect(queueMessage()).toHaveTextContent('504 ahead of you, about 1 minute'));
+    act(() => latest(sources).pushStatus(status({ ...admitting, serving: 1000, waiting: 1000 })));
+    await waitFor(() => expect(queueMessage()).toHaveTextContent('504 ahead of you, about 13 minutes'));
     expect(ticketReads(calls)).toHaveLength(2);
     expect(screen.getByTestId('buy-button')).toBeDisabled();
 
     // Serving reaches the place: the page reads its admission and counts it down.
     read = ticket({ state: 'admitted', place: 1505, ahead: 0, serving: 1505, admittedUntil: serverIn(120_000) });
-    act(() => latest(sources).pushStatus(status({ state: 'admitting', length: 2000, serving: 1505, waiting: 495 })));
+    act(() => latest(sources).pushStatus(status({ ...admitting, serving: 1505, waiting: 495 })));
     await waitFor(() => expect(queueMessage()).toHaveAttribute('data-kind', 'turn'));
     expect(queueMessage()).toHaveTextContent(/Your turn: buy within (2:00|1:59)/);
 
@@ -185,6 +187,27 @@ describe('The waiting room', () => {
     // The purchase used the turn.
     await waitFor(() => expect(queueMessage()).toHaveAttribute('data-kind', 'used'));
     expect(buy).toBeDisabled();
+  });
+
+  it('moves the place on at the rate between pushes, and reads the ticket when the estimate reaches it', async () => {
+    const sources = installFakeEventSource();
+    window.localStorage.setItem('flashsale.userId', 'alice');
+    const waiting = ticket({ state: 'waiting', place: 304, ahead: 3, serving: 300 });
+    window.localStorage.setItem(ticketKey(1, 'alice'), JSON.stringify(waiting));
+    let admitted = false;
+    const calls = mockFetch((url) => {
+      if (!url.endsWith(`/queue/${TICKET}`)) return json({}, 404);
+      if (!admitted) return json(waiting);
+      return json(ticket({ state: 'admitted', place: 304, serving: 304, admittedUntil: serverIn(120_000) }));
+    });
+    render(<Shop pollMs={60_000} />);
+    // 600 a minute, ten a second: pushed every hundred places, the page counts between.
+    act(() => latest(sources).pushStatus(status({ state: 'admitting', length: 900, serving: 300, admitPerMinute: 600 })));
+    await waitFor(() => expect(queueMessage()).toHaveTextContent('ahead of you'));
+    const readsBefore = ticketReads(calls).length;
+    admitted = true;
+    await waitFor(() => expect(queueMessage()).toHaveAttribute('data-kind', 'turn'), { timeout: 4000 });
+    expect(ticketReads(calls).length).toBeGreaterThan(readsBefore);
   });
 
   it('says clearly when a purchase is refused as not admitted', async () => {

@@ -91,9 +91,13 @@ function QueueMessage({
         </Message>
       );
     case 'due':
-      return (
+      return view.sure ? (
         <Message tone="success" title="Your turn: buy now" testId="queue-message" kind={kind}>
           <p>Checking how long you have…</p>
+        </Message>
+      ) : (
+        <Message tone="info" title="Your turn is coming" testId="queue-message" kind={kind}>
+          <p>Checking with the shop: Buy opens as soon as it says so.</p>
         </Message>
       );
     case 'turn':

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { QueueStatus, QueueTicket } from '../lib/types';
-import { formatWait, queueView, waitingTitle } from './queueView';
+import { formatWait, queueView, servingEstimate, waitingTitle } from './queueView';
 
 const NOW = Date.parse('2026-11-24T15:00:00.000Z');
 const QUEUE: QueueStatus = {
@@ -65,7 +65,8 @@ describe('queueView', () => {
   });
 
   it('is due when serving reaches the place, and the turn counts down to admittedUntil', () => {
-    expect(queueView({ ...QUEUE, serving: 1505 }, 'open', TICKET, NOW)).toEqual({ kind: 'due', place: 1505 });
+    expect(queueView({ ...QUEUE, serving: 1505 }, 'open', TICKET, NOW)).toEqual({ kind: 'due', place: 1505, sure: true });
+    expect(queueView(QUEUE, 'open', { ...TICKET, serving: 1505 }, NOW)).toEqual({ kind: 'due', place: 1505, sure: true });
     const admitted = { ...TICKET, state: 'admitted' as const, admittedUntil: at(120_000) };
     expect(queueView(QUEUE, 'open', admitted, NOW)).toEqual({ kind: 'turn', leftMs: 120_000 });
     expect(queueView(QUEUE, 'open', admitted, NOW + 120_000)).toEqual({ kind: 'lapsed' });
@@ -81,6 +82,31 @@ describe('queueView', () => {
     expect(queueView(QUEUE, 'ended', TICKET, NOW)).toEqual({ kind: 'closed' });
     expect(queueView(QUEUE, 'open', { ...TICKET, state: 'closed' }, NOW)).toEqual({ kind: 'closed' });
     expect(queueView({ ...QUEUE, state: 'closed' }, 'sold_out', { ...TICKET, state: 'used' }, NOW)).toEqual({ kind: 'used' });
+  });
+});
+
+describe('now serving between two pushes', () => {
+  // 400 a minute: the stream moves serving by 66 places (ten seconds) at a time.
+  it('moves on at the rate from the status read, no further than a step nor the last ticket', () => {
+    expect(servingEstimate(QUEUE, NOW, NOW)).toBe(300);
+    expect(servingEstimate(QUEUE, NOW, NOW + 3_000)).toBe(320);
+    expect(servingEstimate(QUEUE, NOW, NOW + 60_000)).toBe(366);
+    expect(servingEstimate({ ...QUEUE, length: 310 }, NOW, NOW + 3_000)).toBe(310);
+    expect(servingEstimate(QUEUE, NOW, NOW - 3_000)).toBe(300);
+  });
+
+  it('stays put without a rate, before the start, after the close, or without a time', () => {
+    expect(servingEstimate({ ...QUEUE, admitPerMinute: null }, NOW, NOW + 3_000)).toBe(300);
+    expect(servingEstimate({ ...QUEUE, state: 'prequeue' }, NOW, NOW + 3_000)).toBe(300);
+    expect(servingEstimate({ ...QUEUE, state: 'closed' }, NOW, NOW + 3_000)).toBe(300);
+    expect(servingEstimate(QUEUE, Number.NaN, NOW + 3_000)).toBe(300);
+  });
+
+  it('lets the place fall between pushes, and says a turn the estimate reached is not sure yet', () => {
+    const near = { ...TICKET, place: 310, serving: 300 };
+    expect(queueView(QUEUE, 'open', near, NOW, NOW)).toMatchObject({ kind: 'waiting', ahead: 9 });
+    expect(queueView(QUEUE, 'open', near, NOW + 600, NOW)).toMatchObject({ kind: 'waiting', ahead: 5 });
+    expect(queueView(QUEUE, 'open', near, NOW + 1_500, NOW)).toEqual({ kind: 'due', place: 310, sure: false });
   });
 });
 

@@ -3,6 +3,9 @@
  * everyone sees (the status stream's `queue`), this shopper's ticket and the server's
  * clock, which of the waiting room's moments it is. Pure: the panel words it, the hook
  * (useQueue) reads the ticket again when the view says so (`due`, `drawing`).
+ *
+ * The stream pushes "now serving" by steps of PUSH_STEP_S seconds of admissions, not
+ * at each one: between two pushes the page moves it on at the admission rate itself.
  */
 import { formatNumber } from '../lib/format';
 import type { QueueStatus, QueueTicket, SaleState } from '../lib/types';
@@ -21,8 +24,12 @@ export type QueueView =
   /** `ahead` places before this one are not admitted yet; `waitMinutes` (until this one
    * is) null: no rate. */
   | { kind: 'waiting'; place: number; ahead: number; waitMinutes: number | null }
-  /** Now serving reached this place: its admission is being read. */
-  | { kind: 'due'; place: number }
+  /**
+   * Now serving reached this place: its admission is being read. `sure`: the server
+   * said so (the stream's serving, or the ticket's); else the page's estimate between
+   * two pushes did, and Buy waits for the ticket's answer.
+   */
+  | { kind: 'due'; place: number; sure: boolean }
   /** Admitted: buy within `leftMs` (until `admittedUntil`, server time; null: not said). */
   | { kind: 'turn'; leftMs: number | null }
   /** The admission ran out unused. */
@@ -34,15 +41,34 @@ export type QueueView =
 
 const OVER: readonly SaleState[] = ['sold_out', 'ended'];
 
+/** The server pushes "now serving" to open pages by steps of this many seconds of
+ * admissions (its QUEUE_STEP_S). */
+export const PUSH_STEP_S = 10;
+
+/**
+ * "Now serving" at `nowMs`, from the queue as the status read at `statusAtMs` (both on
+ * the server's clock) said it: moved on at the admission rate, no further than one step
+ * of the pushes (the next push says where it is), nor past the last ticket.
+ */
+export function servingEstimate(queue: QueueStatus, statusAtMs: number, nowMs: number): number {
+  const rate = queue.admitPerMinute;
+  if (queue.state !== 'admitting' || !rate || Number.isNaN(statusAtMs)) return queue.serving;
+  const moved = Math.floor((Math.max(0, nowMs - statusAtMs) / 60_000) * rate);
+  const step = Math.max(1, Math.floor((rate * PUSH_STEP_S) / 60));
+  return Math.max(queue.serving, Math.min(queue.serving + Math.min(moved, step), queue.length));
+}
+
 /**
  * `nowMs`: the server's clock (this browser's plus the offset). `ticket`: this shopper's
- * in this sale, as last read, or null.
+ * in this sale, as last read, or null. `statusAtMs`: when the status was read (its
+ * `serverTime`); NaN: take its serving as it is.
  */
 export function queueView(
   queue: QueueStatus | null | undefined,
   saleState: SaleState | undefined,
   ticket: QueueTicket | null,
   nowMs: number,
+  statusAtMs = Number.NaN,
 ): QueueView {
   if (!queue) return { kind: 'off' };
   // A purchase made with it says more than the sell-out it may have caused.
@@ -70,9 +96,12 @@ export function queueView(
       return queue.state === 'prequeue' ? { kind: 'prequeue' } : { kind: 'drawing' };
     case 'waiting': {
       if (ticket.place === null) return { kind: 'drawing' };
-      // The stream's serving is everyone's and newer than the ticket's.
-      const serving = Math.max(queue.serving, ticket.serving);
-      if (ticket.place <= serving) return { kind: 'due', place: ticket.place };
+      // What the server said (the status or the ticket, whichever is newer), then what
+      // the rate says since.
+      const known = Math.max(queue.serving, ticket.serving);
+      if (ticket.place <= known) return { kind: 'due', place: ticket.place, sure: true };
+      const serving = Math.max(known, servingEstimate(queue, statusAtMs, nowMs));
+      if (ticket.place <= serving) return { kind: 'due', place: ticket.place, sure: false };
       // Those before this place not admitted yet (the ticket's `ahead`), and the time
       // until this one is, at the rate (the ticket's `estimatedWaitSeconds`).
       const ahead = ticket.place - serving - 1;

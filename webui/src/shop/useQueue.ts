@@ -13,8 +13,13 @@ import { queueView, type QueueView } from './queueView';
  * something changed for it: at the start (its place is drawn) and at its turn.
  */
 const KEY = 'flashsale.queueTicket';
-/** While a read is due (the place drawn, the turn come) and the answer does not show it yet. */
+/**
+ * While a read is due (the place drawn, the turn come) and the answer does not show it
+ * yet: again after this, doubling up to TICKET_RETRY_MAX_MS (a queue held still, e.g.
+ * paused, is not polled by every page in it).
+ */
 export const TICKET_RETRY_MS = 2000;
+export const TICKET_RETRY_MAX_MS = 30_000;
 /**
  * The first read of a place drawn or a turn come is spread over this long: at the start
  * every page in the pre-queue would otherwise read its ticket in the same instant (and,
@@ -98,9 +103,13 @@ export function useQueue(status: SaleStatus | null, clockOffsetMs: number, who: 
   const [problem, setProblem] = useState<{ key: string | null; detail: string } | null>(null);
   const [attempt, setAttempt] = useState<{ due: string | null; count: number }>({ due: null, count: 0 });
 
-  const counting = queue !== null && (ticket?.state === 'admitted' || (!ticket && queue.opensAt !== null));
+  // A countdown (the turn, the opening), or a place that moves between the pushes.
+  const moving = queue?.state === 'admitting' && queue.admitPerMinute !== null && ticket?.state === 'waiting';
+  const counting =
+    queue !== null && (moving || ticket?.state === 'admitted' || (!ticket && queue.opensAt !== null));
   const now = useNow(250, counting);
-  const view = queueView(queue, status?.state, ticket, now + clockOffsetMs);
+  const statusAtMs = status ? Date.parse(status.serverTime) : Number.NaN;
+  const view = queueView(queue, status?.state, ticket, now + clockOffsetMs, statusAtMs);
 
   const read = useCallback(async (readKey: string, held: string) => {
     const answer = await readTicket(held);
@@ -130,8 +139,9 @@ export function useQueue(status: SaleStatus | null, clockOffsetMs: number, who: 
   useEffect(() => {
     if (due === null || !key || !held) return undefined;
     const spreadMs = tries === 0 ? Math.random() * READ_SPREAD_MS : 0;
+    const retryMs = Math.min(TICKET_RETRY_MS * 2 ** tries, TICKET_RETRY_MAX_MS);
     const first = window.setTimeout(() => void read(key, held), spreadMs);
-    const again = window.setTimeout(() => setAttempt({ due, count: tries + 1 }), spreadMs + TICKET_RETRY_MS);
+    const again = window.setTimeout(() => setAttempt({ due, count: tries + 1 }), spreadMs + retryMs);
     return () => {
       window.clearTimeout(first);
       window.clearTimeout(again);
@@ -166,7 +176,8 @@ export function useQueue(status: SaleStatus | null, clockOffsetMs: number, who: 
     if (key && known) void read(key, known);
   }, [key, read]);
 
-  const admittedTicket = held && (view.kind === 'turn' || view.kind === 'due') ? held : null;
+  // The server said this place is admitted; not the page's estimate alone.
+  const admittedTicket = held && (view.kind === 'turn' || (view.kind === 'due' && view.sure)) ? held : null;
   return {
     view,
     ticket,
