@@ -98,8 +98,8 @@ def test_join_early_see_the_place_fall_be_admitted_and_buy(
     server = start_server(env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN})
     starts_at = datetime.now(UTC) + timedelta(seconds=START_S)
     queue = {"shuffle": False, "admitPerMinute": ADMIT_PER_MINUTE, "admittedSeconds": 120}
-    # More units than tickets: the server admits no more people than units are left, and
-    # the early shoppers hold their admissions without buying.
+    # More units than tickets: every admission has a unit to buy, whatever the early
+    # shoppers (who never buy) do with theirs.
     stock = EARLY_SHOPPERS + 4
     sale = Admin(server.url, ADMIN_TOKEN).fresh_sale(
         {"stock": stock, "startsAt": starts_at.isoformat().replace("+00:00", "Z"), "queue": queue}
