@@ -208,6 +208,8 @@ describe('The waiting room', () => {
     admitted = true;
     await waitFor(() => expect(queueMessage()).toHaveAttribute('data-kind', 'turn'), { timeout: 4000 });
     expect(ticketReads(calls).length).toBeGreaterThan(readsBefore);
+    // The figures move with it, not only with the pushes.
+    expect(screen.getByTestId('queue-figures')).toHaveTextContent(/now serving 3(0[4-9]|1\d)/);
   });
 
   it('says clearly when a purchase is refused as not admitted', async () => {

@@ -11,11 +11,14 @@ import { waitingTitle, type QueueView } from './queueView';
 export function QueuePanel({
   view,
   queue,
+  serving,
   saleState,
   problem,
 }: {
   view: QueueView;
   queue: QueueStatus | null;
+  /** Now serving as the page reckons it between the stream's pushes. */
+  serving: number;
   saleState: SaleState | undefined;
   /** Why joining did not go through. */
   problem: string | null;
@@ -33,7 +36,7 @@ export function QueuePanel({
         ) : null}
       </div>
       <p className="hint queue__figures" data-testid="queue-figures">
-        {formatNumber(queue.length)} in the queue · now serving {formatNumber(queue.serving)}
+        {formatNumber(queue.length)} in the queue · now serving {formatNumber(Math.max(serving, queue.serving))}
         {queue.admitPerMinute ? ` · ${formatNumber(queue.admitPerMinute)} let in a minute` : ''}
       </p>
     </section>

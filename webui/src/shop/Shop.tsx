@@ -75,6 +75,7 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
         <QueuePanel
           view={queue.view}
           queue={status?.queue ?? null}
+          serving={queue.serving}
           saleState={status?.state}
           problem={queue.problem}
         />

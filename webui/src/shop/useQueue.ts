@@ -3,7 +3,7 @@ import type { Buyer, JsonObject } from '../lib/api';
 import { joinQueue, type JoinResult, readTicket, ticketOf } from '../lib/queueApi';
 import type { QueueTicket, SaleStatus } from '../lib/types';
 import { useNow } from '../lib/useNow';
-import { queueView, type QueueView } from './queueView';
+import { queueView, type QueueView, servingEstimate } from './queueView';
 
 /**
  * This shopper's place in a sale's waiting room. The ticket is kept in localStorage per
@@ -75,6 +75,8 @@ function parsed(text: string | null): QueueTicket | null {
 
 export interface Queue {
   view: QueueView;
+  /** Now serving as the page reckons it: the server's, moved on at the rate since. */
+  serving: number;
   ticket: QueueTicket | null;
   /** The admitted ticket a purchase sends; null while not this shopper's turn. */
   admittedTicket: string | null;
@@ -180,6 +182,7 @@ export function useQueue(status: SaleStatus | null, clockOffsetMs: number, who: 
   const admittedTicket = held && (view.kind === 'turn' || (view.kind === 'due' && view.sure)) ? held : null;
   return {
     view,
+    serving: queue ? Math.max(servingEstimate(queue, statusAtMs, now + clockOffsetMs), ticket?.serving ?? 0) : 0,
     ticket,
     admittedTicket,
     joining,
