@@ -689,7 +689,7 @@ export interface components {
             } & {
                 readonly [key: string]: number;
             };
-            /** @description Purchase attempts by outcome since the server started. `held`: a unit held for its buyer (a sale with checkout); `paused`: refused while the operator paused the sale. */
+            /** @description Purchase attempts by outcome since the server started. `held`: a unit held for its buyer (a sale with checkout); `paused`: refused while the operator paused the sale; `not_admitted`: refused for want of an admitted ticket (a sale with a waiting room). */
             readonly outcomes: {
                 readonly confirmed: number;
                 readonly already_purchased: number;
@@ -703,6 +703,7 @@ export interface components {
                 readonly unknown_product: number;
                 readonly paused: number;
                 readonly held: number;
+                readonly not_admitted: number;
             };
             /** @description Confirmed purchases among those decided (bad input is not a decision), since the server started. */
             readonly successRate: number;

@@ -62,6 +62,7 @@ export const OUTCOME_KINDS = [
   'unknown_product',
   'paused',
   'held',
+  'not_admitted',
 ] as const satisfies readonly (keyof Schemas['Metrics']['outcomes'])[];
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 // Fails to compile when the document counts an outcome this list leaves out.
