@@ -112,11 +112,13 @@ def _fill(disk: Path) -> Path:
     """Write a file until the disk is full; returns it (delete it to make room again)."""
     filler = disk / "filler"
     chunk = b"\0" * 65536
-    with open(filler, "wb") as out:
+    # Unbuffered: a write that fits in part returns what it wrote, and nothing is left
+    # in a buffer for the close to fail on (the journal's size decides whether the last
+    # chunk fits whole).
+    with open(filler, "wb", buffering=0) as out:
         while True:
             try:
                 out.write(chunk)
-                out.flush()
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC, exc
                 break
