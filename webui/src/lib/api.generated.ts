@@ -1880,7 +1880,8 @@ export interface operations {
                      *         "invalid": 0,
                      *         "unknown_product": 0,
                      *         "paused": 0,
-                     *         "held": 0
+                     *         "held": 0,
+                     *         "not_admitted": 0
                      *       },
                      *       "successRate": 1,
                      *       "latencyMs": {
@@ -1946,7 +1947,8 @@ export interface operations {
                      *           "invalid": 0,
                      *           "unknown_product": 0,
                      *           "paused": 0,
-                     *           "held": 0
+                     *           "held": 0,
+                     *           "not_admitted": 0
                      *         },
                      *         "successRate": 1,
                      *         "queueHighWater": 1
