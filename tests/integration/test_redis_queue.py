@@ -15,12 +15,14 @@ import pytest
 import redis
 import requests
 
+from flashsale.admin_commands import AdminRequest, AuditContext, ChangeSale
 from flashsale.checkout_commands import QUEUE_JOIN, QUEUE_READ, CheckoutRequest
 from flashsale.outcomes import Outcome
 from flashsale.records import QueueTerms, SaleTerms
 from flashsale.redis_engine import waiting_room
 from flashsale.redis_engine.store import BatchPurchase, RedisStore
 from flashsale.redis_engine.waiting_room import Answered, RoomCall
+from flashsale.sale_lifecycle import END, PAUSE, RESUME, Change
 from stress.servers.redis_server import RedisServer
 from tests.support.catalogue import product
 from tests.support.queue_shoppers import audit, buy, join, queue_status
@@ -178,6 +180,34 @@ def test_an_admission_lapses_after_its_admitted_seconds(store) -> None:
     _started(store)
     time.sleep(1.2)
     assert _buy(store, "ann") is Outcome.NOT_ADMITTED
+
+
+def _change(store: RedisStore, sale_id: int, action: str) -> None:
+    context = AuditContext("PATCH", f"/sales/{sale_id}", "{}", False, "127.0.0.1", "none")
+    answer = store.admin(AdminRequest(ChangeSale(sale_id, Change(action)), context))
+    assert answer.status == 200, answer
+
+
+def test_a_pause_admits_nobody_saves_up_no_burst_and_an_end_closes_the_room(store) -> None:
+    sale_id = _sale(store, stock=100, in_s=0.3, admit_per_minute=600)  # 10 a second
+    _join(store, *(f"u{n}" for n in range(60)))
+    _started(store)
+    _change(store, sale_id, PAUSE)
+    paused = waiting_room.tick(store).stands
+    assert paused is not None
+    time.sleep(1.5)
+    assert waiting_room.tick(store).stands == paused  # nobody admitted, nothing written
+    _change(store, sale_id, RESUME)
+    resumed = waiting_room.tick(store).stands
+    # The paused 1.5 s saved up nothing (a second's worth, 10, would come at once).
+    assert resumed is not None and resumed.serving <= paused.serving + 1
+    time.sleep(0.6)
+    later = waiting_room.tick(store).stands
+    assert later is not None and resumed.serving + 3 <= later.serving <= resumed.serving + 8
+    _change(store, sale_id, END)
+    ended = waiting_room.tick(store)
+    assert ended.figures is not None and ended.figures[0] == 2 and ended.figures[3] == 0
+    assert _join(store, "late")[0].problem == "queue-closed"
 
 
 def test_the_pages_list_the_prequeue_by_number_before_the_draw(store) -> None:
