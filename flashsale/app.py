@@ -154,6 +154,7 @@ def create_app(deps: AppDeps) -> EventStreams:
     app.add_route("/flash-sale/waitlist/{sku}", waitlist, suffix="entry")
     queue = QueueResource(view.board, deps.allocator, deps.identity)
     app.add_route("/flash-sale/queue", queue)
+    app.add_route("/flash-sale/queue/challenge", queue, suffix="challenge")
     app.add_route("/flash-sale/queue/{ticket}", queue, suffix="ticket")
     operator = _bearer(deps, settings.operator_token, "operator", "FLASHSALE_OPERATOR_TOKEN")
     app.add_route("/flash-sale/metrics", MetricsResource(view, breaker.as_json, operator))

@@ -34,7 +34,7 @@ from flashsale.clock import now_us
 from flashsale.metrics import MetricsSnapshot, SaleFigures, success_rate
 from flashsale.observe import SENDER_SILENCE_S, ServerView
 from flashsale.outcomes import REPORTED_OUTCOMES
-from flashsale.shm.sale_board import ProductStock, SaleSnapshot
+from flashsale.shm.sale_board import QUEUE_STATES, ProductStock, SaleSnapshot
 from flashsale.shm.slots import ADMIN_ACTIONS, LATENCY_BOUNDS_US, PID, Endpoint
 
 BREAKER_STATES = ("closed", "open", "half_open")
@@ -105,6 +105,8 @@ class FlashSaleCollector(Collector):
             )
             yield from _product_families(sale)
             yield _sale_state(sale.state(now_us()))
+            if sale.queue is not None:
+                yield from _queue_families(sale)
         if snapshot.sale is not None:
             yield from _sale_families(snapshot.sale)
         yield GaugeMetricFamily(
@@ -255,6 +257,28 @@ def _webhook_families(view: ServerView) -> Iterator[Metric]:
     deliveries.add_metric(["failed"], figures.failed)
     deliveries.add_metric(["gave_up"], figures.gave_up)
     yield deliveries
+
+
+def _queue_families(sale: SaleSnapshot) -> Iterator[Metric]:
+    """The current sale's waiting room: its tickets, how many wait, "now serving"."""
+    state, length, serving, waiting = sale.queue_now
+    yield GaugeMetricFamily(
+        "flashsale_queue_tickets", "Tickets the waiting room has issued", value=length
+    )
+    yield GaugeMetricFamily(
+        "flashsale_queue_waiting_tickets", "Tickets not admitted yet", value=waiting
+    )
+    yield GaugeMetricFamily(
+        "flashsale_queue_serving_place", "The highest place admitted (now serving)", value=serving
+    )
+    open_state = GaugeMetricFamily(
+        "flashsale_queue_state",
+        "The waiting room's state (1 for the current one)",
+        labels=["state"],
+    )
+    for code, word in enumerate(QUEUE_STATES):
+        open_state.add_metric([word], 1 if code == state else 0)
+    yield open_state
 
 
 def _product_families(sale: SaleSnapshot) -> Iterator[Metric]:

@@ -80,3 +80,14 @@ def parse_retry_after(value: str | None) -> float | None:
 def str_or_none(value: object) -> str | None:
     """Ids as text: the API may give a sale id as a number."""
     return None if value is None else str(value)
+
+
+# The waiting room (issue 25): joining, reading a ticket, and the header a purchase
+# carries its ticket in.
+QUEUE_PATH = "/flash-sale/queue"
+TICKET_HEADER = "Flash-Sale-Ticket"
+
+
+def queue_audit_path(sale_id: str) -> str:
+    """The operators' record of a sale's queue, paged by place."""
+    return f"{ADMIN_SALES_PATH}/{sale_id}/queue"

@@ -20,6 +20,7 @@ from stress.api import (
     REPLACE_CURRENT_SALE,
     STATUS_PATH,
     orders_path,
+    queue_audit_path,
     sale_path,
 )
 
@@ -94,16 +95,19 @@ class Api:
         starts_at: str | None = None,
         products: Sequence[dict[str, Any]] = (),
         checkout: dict[str, int] | None = None,
+        queue: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A new sale of `stock` items of the default product, or of `products`
         (the admin API's product objects, each with its stock) when given, with the
-        `checkout` window given (None: final sales); it replaces the current sale,
-        even one in progress."""
+        `checkout` window given (None: final sales) and the waiting room's `queue`
+        term (None: no queue); it replaces the current sale, even one in progress."""
         if not self.admin_token:
             raise ApiError("starting a sale needs --admin-token")
         body: dict[str, Any] = {"perUserLimit": per_user_limit, "startsAt": starts_at}
         if checkout is not None:
             body["checkout"] = checkout
+        if queue is not None:
+            body["queue"] = queue
         if products:
             body["products"] = list(products)
         else:
@@ -143,12 +147,22 @@ class Api:
         """Every order of the sale as the server recorded it, in position order."""
         return self._pages(orders_path(sale_id), "orders")
 
+    def queue_record(self, sale_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The recorded order of the sale's queue (every ticket, by place), and the
+        record's other fields (shuffledAt, serving) as its last page gave them."""
+        last: dict[str, Any] = {}
+        tickets = self._pages(queue_audit_path(sale_id), "tickets", last)
+        return tickets, {k: v for k, v in last.items() if k not in ("tickets", "next")}
+
     def audit(self) -> list[dict[str, Any]]:
         """The whole audit trail, oldest first."""
         return self._pages(AUDIT_PATH, "entries")
 
-    def _pages(self, path: str, key: str) -> list[dict[str, Any]]:
-        """Every item of a cursor-paged admin list (`{key: [...], "next": cursor}`)."""
+    def _pages(
+        self, path: str, key: str, last: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a cursor-paged admin list (`{key: [...], "next": cursor}`);
+        `last`, when given, is filled with the last page."""
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
@@ -161,6 +175,9 @@ class Api:
             if answer.status_code != 200:
                 raise ApiError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
             page = decode_json(answer)
+            if last is not None:
+                last.clear()
+                last.update(page)
             found = page.get(key)
             items += found if isinstance(found, list) else []
             following = page.get("next")

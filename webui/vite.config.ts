@@ -23,8 +23,8 @@ export default defineConfig({
         docs: fileURLToPath(new URL('./docs.html', import.meta.url)),
       },
     },
-    // Neither page imports a module lazily: no polyfill to preload one (with two pages it
-    // would be a chunk of its own, one more request for the shop).
+    // The one lazy import is the shop's ALTCHA widget (a queue with proof of work only);
+    // the browsers it supports preload modules without a polyfill.
     modulePreload: { polyfill: false },
     // Swagger UI is one ~1.6 MB chunk, loaded by /docs alone; the shop's stays far below.
     chunkSizeWarningLimit: 2000,

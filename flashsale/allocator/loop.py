@@ -109,6 +109,7 @@ class Allocator:
         self._peers = Peers(self._selector)
         self._stop_r, self._stop_w = os.pipe()
         self._stopping = False
+        self.room: WaitingRoom | None = None  # the sale's waiting room (SQLite engine)
 
     # -- process entry ------------------------------------------------------------
     def run(self, parent_pid: int | None = None) -> None:
@@ -305,7 +306,7 @@ class Allocator:
         phase = sale.lifecycle.phase
         if room.tick(
             now_us,
-            sold_out=self.book.remaining == 0,
+            remaining=self.book.remaining,
             ended=phase is Phase.ENDED or (ends_at_us is not None and now_us >= ends_at_us),
             paused=phase is Phase.PAUSED,
         ):
@@ -315,9 +316,10 @@ class Allocator:
         """Move what the waiting room decided into the next group commit, after the
         book's (its rows depend on no order)."""
         room, group = self.room, self._group_commits.next
-        if room is None:
+        writes = room.take_writes() if room is not None else []
+        if room is None or not writes:
             return
-        group.writes += at_index(room.take_writes(), len(group.orders))
+        group.writes += at_index(writes, len(group.orders))
         group.queue = (room.state, room.length, room.serving, room.waiting, room.changes)
 
     def _publish_room(self) -> None:
@@ -418,7 +420,7 @@ class Allocator:
         now_us = time.time_ns() // 1000
         self._tick_room(now_us)  # a join at the start comes after the draw
         if request.command == QUEUE_JOIN:
-            joined = room.join(request.user_id, now_us)
+            joined = room.join(request.user_id, now_us, request.token)
             if isinstance(joined, Refusal):
                 return CheckoutAnswer(joined.status, joined.problem, {"detail": joined.detail})
             self._take_room_changes()

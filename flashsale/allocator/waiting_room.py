@@ -49,6 +49,8 @@ PREQUEUE, WAITING, ADMITTED, USED, LAPSED, CLOSED = (
 # What the queue as a whole is doing (the status's `queue.state`), and its board code.
 ROOM_STATES = ("prequeue", "admitting", "closed")
 ROOM_PREQUEUE, ROOM_ADMITTING, ROOM_CLOSED = range(3)
+# Longer than a proof-of-work challenge lives (flashsale.api.proof_of_work).
+PROOF_KEPT_US = 15 * 60 * 1_000_000
 
 
 class Seat:
@@ -107,14 +109,17 @@ class WaitingRoom:
         self.closed_at_us = stands.closed_at_us
         self._writes: list[tuple[str, tuple[object, ...]]] = []
         self.changes = 0  # +1 for each change a page would show
+        self._proofs: dict[str, int] = {}  # proof-of-work nonces spent: kept until
+        self._proofs_kept = 1024
 
     # -- what the loop asks ------------------------------------------------------------
-    def tick(self, now_us: int, *, sold_out: bool, ended: bool, paused: bool) -> bool:
+    def tick(self, now_us: int, *, remaining: int, ended: bool, paused: bool) -> bool:
         """Draw the pre-queue's order at the start, admit whoever is due, close once the
-        sale is sold out or over. Returns whether anything changed."""
+        sale is sold out (no unit `remaining`) or over, so that nobody more is admitted
+        to buy nothing. Returns whether anything changed."""
         if self.closed_at_us is not None:
             return False
-        if sold_out or ended:
+        if remaining <= 0 or ended:
             self.closed_at_us = now_us
             self._save()
             return True
@@ -199,11 +204,16 @@ class WaitingRoom:
         self.changes += 1
 
     # -- a shopper's commands ------------------------------------------------------------
-    def join(self, user_id: str, now_us: int) -> tuple[int, dict[str, Any]] | Refusal:
-        """(201 or 200, the ticket's JSON) for this person's ticket, or why not."""
+    def join(
+        self, user_id: str, now_us: int, proof: str | None = None
+    ) -> tuple[int, dict[str, Any]] | Refusal:
+        """(201 or 200, the ticket's JSON) for this person's ticket, or why not. `proof`:
+        the nonce of the proof of work the worker checked, good for one new ticket."""
         seat = self._by_user.get(user_id)
         if seat is not None:
             return 200, self.ticket_json(seat, now_us)
+        if proof is not None and proof in self._proofs:
+            return Refusal(403, "proof-of-work-invalid", "this proof of work was used already")
         if self.closed_at_us is not None:
             return Refusal(410, "queue-closed", "the sale is sold out or over: the queue is closed")
         opens_at_us = self.terms.opens_at_us
@@ -218,7 +228,17 @@ class WaitingRoom:
             self._by_place.append(seat)
         self._writes.append((INSERT_TICKET, (self.sale_id, number, user_id, now_us, place)))
         self.changes += 1
+        if proof is not None:
+            self._spend(proof, now_us)
         return 201, self.ticket_json(seat, now_us)
+
+    def _spend(self, proof: str, now_us: int) -> None:
+        """Remember a proof until its challenge has surely expired (kept in memory: after
+        a restart a proof could buy one more join within its challenge's life)."""
+        self._proofs[proof] = now_us + PROOF_KEPT_US
+        if len(self._proofs) > 2 * self._proofs_kept:
+            self._proofs = {key: until for key, until in self._proofs.items() if until > now_us}
+            self._proofs_kept = max(len(self._proofs), 1024)
 
     def read(self, number: int, now_us: int) -> dict[str, Any] | None:
         """Ticket `number`'s JSON (None: no such ticket)."""

@@ -146,14 +146,14 @@ class StatusBroadcaster:
             self._poller.cancel()
 
     async def _poll(self) -> None:
-        read = self._status.read()
+        read = self._status.read(pushed=True)
         shown, sent_at = (read[0] if read else None), 0.0
         next_beat = time.monotonic() + self.heartbeat_s
         while True:
             await asyncio.sleep(POLL_INTERVAL_S)
             now = time.monotonic()
             try:
-                read = self._status.read()
+                read = self._status.read(pushed=True)
             except Exception:  # a bug here must not leave every page without updates
                 log.exception("reading the sale for the event streams failed")
                 continue
@@ -337,7 +337,7 @@ class EventStreams:
 
     def _status_now(self) -> StatusEvent | None:
         # Its own frame: the status's dict is not held for the stream's life.
-        read = self.status.read()
+        read = self.status.read(pushed=True)
         if read is None:
             return None
         tag, body, at_us = read

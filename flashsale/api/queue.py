@@ -9,6 +9,8 @@ status stream, not by reading their ticket again.
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 import falcon.asgi
 import orjson
@@ -18,11 +20,13 @@ from flashsale.api.checkout import CheckoutGateway, answer, decided
 from flashsale.api.identity import Identity
 from flashsale.api.problems import (
     NO_QUEUE,
+    NOT_FOUND,
     STARTING,
     TICKET_INVALID,
     UNKNOWN_TICKET,
     HTTPProblem,
 )
+from flashsale.api.proof_of_work import checked_nonce, new_challenge
 from flashsale.checkout_commands import QUEUE_JOIN, QUEUE_READ, CheckoutRequest
 from flashsale.queue_tickets import Ticket, verified_ticket
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
@@ -61,10 +65,25 @@ class QueueResource:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         body = await read_json_body(req)
-        user_id, _ = self.identity.buyer(req, _without_proof(body))
-        queued_sale(self.board)
-        result = await decided(self.gateway, CheckoutRequest(QUEUE_JOIN, user_id=user_id))
+        fields, without_proof = _proof_apart(body)
+        user_id, _ = self.identity.buyer(req, without_proof)
+        sale = queued_sale(self.board)
+        nonce = None
+        if sale.queue is not None and sale.queue.proof_of_work:
+            nonce = await checked_nonce(self.board, sale.sale_id, fields.get("altcha"))
+        result = await decided(
+            self.gateway, CheckoutRequest(QUEUE_JOIN, token=nonce, user_id=user_id)
+        )
         answer(resp, result, result.entry)
+
+    async def on_get_challenge(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """An ALTCHA challenge to solve before joining a queue that asks for one."""
+        sale = queued_sale(self.board)
+        key = self.board.ticket_key()
+        if sale.queue is None or not sale.queue.proof_of_work or key is None:
+            raise HTTPProblem(NOT_FOUND, "this queue asks for no proof of work")
+        resp.cache_control = ["no-store"]
+        resp.media = new_challenge(key, sale.sale_id)
 
     async def on_get_ticket(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, ticket: str
@@ -84,14 +103,14 @@ class QueueResource:
         answer(resp, result, result.entry)
 
 
-def _without_proof(body: bytes) -> bytes:
-    """The join's body as the purchase's identity reads it: without `altcha`, the
-    proof of work (flashsale.api.proof_of_work checks it)."""
+def _proof_apart(body: bytes) -> tuple[dict[str, Any], bytes]:
+    """The join's fields, and its body as the purchase's identity reads it: without
+    `altcha`, the proof of work (flashsale.api.proof_of_work checks it)."""
     try:
         fields = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
-        return body  # the identity's parse says what is wrong with it
+        return {}, body  # the identity's parse says what is wrong with it
     if isinstance(fields, dict) and "altcha" in fields:
-        fields.pop("altcha")
-        return orjson.dumps(fields)
-    return body
+        rest = {name: value for name, value in fields.items() if name != "altcha"}
+        return fields, orjson.dumps(rest)
+    return fields if isinstance(fields, dict) else {}, body

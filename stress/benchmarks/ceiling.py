@@ -23,11 +23,15 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+import requests
 
 from stress.api_client import Api
 from stress.benchmarks.closed_loop import Measurement, measure, merge, pick_load_generator
@@ -42,6 +46,9 @@ CEILING_STOCK = 5_000_000
 WARM_UP_S = 1.0
 QUIET_POLL_S = 0.2
 QUIET_TIMEOUT_S = 30.0
+# The burst's shoppers join the waiting room (--queue) within this, on this many threads.
+QUEUE_JOIN_S = 40.0
+QUEUE_JOIN_THREADS = 8
 # The targets of the issue that brought the event loop, on a 2-core host.
 STATUS_FRACTION_TARGET = 0.7
 PURCHASE_FRACTION_TARGET = 0.4
@@ -63,6 +70,7 @@ class CeilingOptions:
     burst_processes: int = 2
     repo: Path | None = None  # holds the reference's config; default: this checkout
     hold_s: int | None = None  # the sales it starts hold each unit this long (None: final)
+    queue: bool = False  # the server's burst sale has a waiting room (all admitted at once)
 
 
 @dataclass
@@ -198,6 +206,11 @@ def measure_ceiling(options: CeilingOptions) -> CeilingResult:
     notes: list[str] = []
     if options.hold_s is not None:
         notes.append(f"sales with a {options.hold_s} s checkout window: every purchase a hold")
+    if options.queue:
+        notes.append(
+            "the server's burst sale has a waiting room: its shoppers joined before the "
+            "start, all admitted at once, each buying with its ticket"
+        )
     api = Api(options.url, options.admin_token)
     try:
         health = api.health() or {}
@@ -282,18 +295,73 @@ def _bursts(
     # Purchases of the closed loop still queued in the server would land in the
     # burst's sale (seen: 37 of 100 items, on the gthread server).
     _wait_until_quiet(api)
-    sale = api.start_sale(options.burst_stock, 1, checkout=_checkout(options))
+    run_id = new_run_id()
+    users = [f"burst-{run_id}-{i}" for i in range(options.burst_users)]
+    tickets = None
+    if options.queue:
+        sale, tickets = queued_burst_sale(api, options, users)
+    else:
+        sale = api.start_sale(options.burst_stock, 1, checkout=_checkout(options))
     for name, side in (("server", result.server), ("reference", result.reference)):
         url, cpu = sides[name]
-        run_id = new_run_id()
-        users = [f"burst-{run_id}-{i}" for i in range(options.burst_users)]
+        if name == "reference":  # its own shoppers: the server's bought once already
+            users = [f"burst-{new_run_id()}-{i}" for i in range(options.burst_users)]
         side.burst, side.burst_server_cpu_s = _with_cpu(
-            cpu, functools.partial(run_burst, url, users, options.burst_processes)
+            cpu,
+            functools.partial(
+                run_burst,
+                url,
+                users,
+                options.burst_processes,
+                tickets=tickets if name == "server" else None,
+            ),
         )
         if name == "server":
             status = api.status()
             if status.get("saleId") == sale.get("saleId"):
                 result.burst_sold = status.get("sold")
+
+
+def queued_burst_sale(
+    api: Api, options: CeilingOptions, users: list[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The burst's sale with a waiting room admitting everyone at its start, and each
+    user's ticket: they join before it (a few threads), then wait for the draw."""
+    start_s = time.time() + QUEUE_JOIN_S
+    starts_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start_s)) + "Z"
+    sale = api.start_sale(
+        options.burst_stock,
+        1,
+        starts_at=starts_at,
+        checkout=_checkout(options),
+        queue={"admitPerMinute": None},
+    )
+    with ThreadPoolExecutor(QUEUE_JOIN_THREADS) as pool:
+        tickets = dict(
+            zip(users, pool.map(functools.partial(_join, api.base_url), users), strict=True)
+        )
+    if time.time() > start_s:
+        raise RuntimeError(f"{len(users)} joins took longer than {QUEUE_JOIN_S} s")
+    deadline = time.monotonic() + QUIET_TIMEOUT_S + QUEUE_JOIN_S
+    while time.monotonic() < deadline:
+        queue = api.status().get("queue") or {}
+        if queue.get("state") == "admitting" and queue.get("serving") == len(users):
+            return sale, tickets
+        time.sleep(QUIET_POLL_S)
+    raise RuntimeError("the waiting room did not admit the burst's shoppers")
+
+
+_sessions = threading.local()
+
+
+def _join(base_url: str, user: str) -> str:
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = requests.Session()
+    answer = session.post(f"{base_url}/flash-sale/queue", json={"userId": user}, timeout=30)
+    answer.raise_for_status()
+    ticket: str = answer.json()["ticket"]
+    return ticket
 
 
 def _wait_until_quiet(api: Api) -> None:

@@ -71,13 +71,20 @@ class BurstResult:
         }
 
 
-def run_burst(url: str | Sequence[str], users: list[str], processes: int = 2) -> BurstResult:
+def run_burst(
+    url: str | Sequence[str],
+    users: list[str],
+    processes: int = 2,
+    *,
+    tickets: dict[str, str] | None = None,
+) -> BurstResult:
     """Every user buys once, on a connection of its own, all released together; over
-    several URLs, user i on URL i mod their count."""
+    several URLs, user i on URL i mod their count. `tickets`: each user's waiting-room
+    ticket, sent with its purchase."""
     raise_nofile_limit()
     urls = [url] if isinstance(url, str) else list(url)
     processes = max(1, min(processes, len(users)))
-    shoppers = [(i % len(urls), user) for i, user in enumerate(users)]
+    shoppers = [(i % len(urls), user, (tickets or {}).get(user)) for i, user in enumerate(users)]
     parts = release_together(
         _shopper_process,
         [(urls, shoppers[i::processes]) for i in range(processes)],
@@ -114,7 +121,7 @@ def run_burst(url: str | Sequence[str], users: list[str], processes: int = 2) ->
 def _shopper_process(
     index: int,
     urls: list[str],
-    shoppers: list[tuple[int, str]],
+    shoppers: list[tuple[int, str, str | None]],
     gate: PhaseGate,
     results: Any,  # multiprocess Queue: this process's outcome
 ) -> None:
@@ -125,7 +132,8 @@ def _shopper_process(
     raise_nofile_limit()
     addresses = [(parts.hostname or "127.0.0.1", parts.port or 80) for parts in map(urlsplit, urls)]
     targets = [
-        (host, *addresses[host], _purchase(addresses[host][0], user)) for host, user in shoppers
+        (host, *addresses[host], _purchase(addresses[host][0], user, ticket))
+        for host, user, ticket in shoppers
     ]
     gate.report(index, STARTED)
     release_ns = gate.release_ns()
@@ -138,9 +146,10 @@ def _shopper_process(
     results.put(outcome)
 
 
-def _purchase(host: str, user: str) -> bytes:
-    """The shopper's one purchase, on a connection of its own."""
-    return json_post(PURCHASE_PATH, host, {"userId": user}, close=True)
+def _purchase(host: str, user: str, ticket: str | None = None) -> bytes:
+    """The shopper's one purchase, on a connection of its own (with its ticket)."""
+    headers = None if ticket is None else {"Flash-Sale-Ticket": ticket}
+    return json_post(PURCHASE_PATH, host, {"userId": user}, close=True, headers=headers)
 
 
 async def _release_all(targets: list[tuple[int, str, int, bytes]], at: float) -> dict[str, Any]:

@@ -84,7 +84,11 @@ class PhaseGate:
 
     def release(self, lead_s: float = START_LEAD_S) -> int:
         """Let every child go at `lead_s` from now; the instant, wall clock ns."""
-        instant_ns = time.time_ns() + int(lead_s * 1e9)
+        return self.release_at(time.time_ns() + int(lead_s * 1e9))
+
+    def release_at(self, instant_ns: int) -> int:
+        """Let every child go at `instant_ns` (wall clock ns), set beforehand: a run that
+        times what it sets up (a sale's start) from the release picks the instant first."""
         self._release_ns.value = instant_ns
         self._open["release"].set()
         return instant_ns

@@ -28,6 +28,12 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="the sales it starts have this checkout window: every purchase a hold "
         "(default: final sales)",
     )
+    ceiling.add_argument(
+        "--queue",
+        action="store_true",
+        help="the burst's sale on the server has a waiting room admitting everyone at the "
+        "start: its shoppers join first, then buy with their tickets",
+    )
     ceiling.set_defaults(handler=_cmd_ceiling)
 
 

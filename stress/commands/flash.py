@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stress.commands.flash_queue import add_queue_options, cmd_queue
 from stress.commands.options import (
     DEFAULT_URL,
     add_ceiling_options,
@@ -43,11 +44,14 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _add_identity_options(flash)
     _add_pause_options(flash)
     _add_checkout_options(flash)
+    add_queue_options(flash)
     add_ceiling_options(flash)
     flash.set_defaults(handler=_cmd_flash_or_checkout)
 
 
 def _cmd_flash_or_checkout(args: argparse.Namespace) -> int:
+    if args.queue:
+        return cmd_queue(args)
     return _cmd_checkout(args) if args.hold_seconds is not None else _cmd_flash(args)
 
 

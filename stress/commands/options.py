@@ -278,4 +278,5 @@ def ceiling_options(args: argparse.Namespace) -> CeilingOptions:
         burst_stock=args.burst_stock,
         burst_processes=args.burst_processes,
         hold_s=getattr(args, "hold_seconds", None),
+        queue=getattr(args, "queue", False),
     )

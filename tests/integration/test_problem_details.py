@@ -11,6 +11,7 @@ hold a type that is in neither.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,6 +23,7 @@ import requests
 from flashsale.api.bearer import FAILURE_LIMIT
 from flashsale.api.problems import BY_SLUG, PROBLEMS
 from flashsale.api.security import CONTENT_SECURITY_POLICY
+from flashsale.queue_tickets import Ticket, ticket_text
 from tests.support.raw_http import RawAnswer, connect, exchange, parse_answer
 from tests.support.sales import start_next_sale
 from tests.support.server import ServerProcess, running_server, wait_until
@@ -506,11 +508,89 @@ def test_checkout_problems(tmp_path):
         assert refused["refundRequired"] is True
 
 
+QUEUE_TYPES = {
+    "no-queue",
+    "queue-not-open",
+    "queue-closed",
+    "ticket-invalid",
+    "unknown-ticket",
+    "not-admitted",
+    "proof-of-work-required",
+    "proof-of-work-invalid",
+}
+
+
+def test_queue_problems(tmp_path):
+    """A sale's waiting room: each refusal of its endpoints, provoked against a real server."""
+    env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
+    with running_server(tmp_path / "queue.db", workers=2, env=env) as server:
+
+        def join(**body: Any) -> RawAnswer:
+            return _http(server, "POST", "/flash-sale/queue", json={"userId": "ana", **body})
+
+        def sale(seconds: float, **queue: Any) -> None:
+            start_next_sale(server.url, ADMIN_TOKEN, stock=1, startsAt=_iso(seconds), queue=queue)
+
+        start_next_sale(server.url, ADMIN_TOKEN, stock=1)
+        assert_problem(join(), 404, "no-queue")
+        sale(600, opensAt=_iso(300))
+        assert_problem(join(), 409, "queue-not-open")
+        sale(600, proofOfWork=True)
+        assert_problem(join(), 403, "proof-of-work-required")
+        assert_problem(join(altcha="eyJ4IjogMX0="), 403, "proof-of-work-invalid")
+
+        sale(2)
+        ticket = json.loads(join().body)["ticket"]
+        sale_id, number, rest = ticket.split(".", 2)
+        forged = f"{sale_id}.{number}.{rest[:-4]}AAAA"
+        assert_problem(_http(server, "GET", f"/flash-sale/queue/{forged}"), 403, "ticket-invalid")
+        wait_until(
+            lambda: (
+                requests.get(server.url + "/flash-sale/status", timeout=10).json()["state"]
+                == "open"
+            ),
+            30,
+        )
+        skipped = _http(server, "POST", PURCHASE, json={"userId": "ben"})
+        assert_problem(skipped, 403, "not-admitted")
+        bought = _http(
+            server, "POST", PURCHASE, json={"userId": "ana"}, headers={"Flash-Sale-Ticket": ticket}
+        )
+        assert bought.status == 201, bought
+        wait_until(
+            lambda: (
+                requests.get(server.url + "/flash-sale/status", timeout=10).json()["queue"]["state"]
+                == "closed"
+            ),
+            30,
+        )
+        assert_problem(join(userId="cat"), 410, "queue-closed")
+        # A ticket of this sale whose number was never issued (signed like one).
+        sale(600)
+        first = json.loads(join().body)["ticket"]
+        read = _http(server, "GET", f"/flash-sale/queue/{first}")
+        assert read.status == 200
+        stale = _http(server, "GET", f"/flash-sale/queue/{ticket}")  # the previous sale's
+        assert_problem(stale, 403, "ticket-invalid")
+        assert_unknown_ticket(server)
+
+
+def assert_unknown_ticket(server: ServerProcess) -> None:
+    """A well-signed ticket of the current sale that the allocator never issued: only the
+    journal's key could sign one, so it is made with it here."""
+    with sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True) as db:
+        (key,) = db.execute("SELECT value FROM meta WHERE name = 'queue_ticket_key'").fetchone()
+    sale_id = requests.get(server.url + "/flash-sale/status", timeout=10).json()["saleId"]
+    never = ticket_text(bytes(key), Ticket(sale_id, 999, 0, "ana"))
+    assert_problem(_http(server, "GET", f"/flash-sale/queue/{never}"), 404, "unknown-ticket")
+
+
 def _walked() -> set[str]:
     """The types the tests above provoke."""
     return (
         {slug for _, _, slug, _ in BEFORE_ANY_SALE}
         | CHECKOUT_TYPES
+        | QUEUE_TYPES
         | {
             "already-purchased",
             "sold-out",

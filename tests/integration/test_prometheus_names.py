@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+
+from tests.support.sales import start_next_sale
+from tests.support.server import wait_until
 
 PROMTOOL = shutil.which("promtool")
 TOKEN = "promtool-operator-token"
@@ -42,3 +46,38 @@ def test_a_real_scrape_has_no_complaint_from_promtool(start_server):
         timeout=60,
     )
     assert (check.returncode, check.stdout + check.stderr) == (0, ""), scrape.text
+
+
+@pytest.mark.skipif(
+    PROMTOOL is None,
+    reason="promtool is not installed (Debian's prometheus package: ./test.sh installs it as root)",
+)
+def test_a_waiting_rooms_figures_pass_promtool(start_server):
+    server = start_server(
+        workers=2,
+        env={"FLASHSALE_OPERATOR_TOKEN": TOKEN, "FLASHSALE_ADMIN_TOKEN": "promtool-admin-token"},
+    )
+    starts = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    start_next_sale(
+        server.url, "promtool-admin-token", stock=5, startsAt=starts, queue={"admitPerMinute": 60}
+    )
+    for user in ("ann", "bob", "cat"):
+        joined = requests.post(f"{server.url}/flash-sale/queue", json={"userId": user}, timeout=10)
+        assert joined.status_code == 201, joined.text
+
+    def scraped() -> str:
+        answer = requests.get(
+            f"{server.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
+        return answer.text
+
+    wait_until(lambda: "flashsale_queue_tickets 3.0" in scraped(), 30, message="3 tickets")
+    scrape = scraped()
+    assert 'flashsale_queue_state{state="prequeue"} 1.0' in scrape
+    assert "flashsale_queue_waiting_tickets 3.0" in scrape
+    assert "flashsale_queue_serving_place 0.0" in scrape
+    assert PROMTOOL is not None
+    check = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=scrape, capture_output=True, text=True, timeout=60
+    )
+    assert (check.returncode, check.stdout + check.stderr) == (0, ""), scrape

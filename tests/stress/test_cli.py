@@ -132,3 +132,23 @@ def test_streams_options_from_the_command_line():
     options = streams_options(parse("streams --phases flood --flood 300 --repo /tmp/x"))
     assert options.phases == ("flood",) and options.flood == 300
     assert str(options.repo) == "/tmp/x"
+
+
+def test_flash_queue_options():
+    from stress.commands.flash_queue import queue_options
+    from stress.scenarios.queue_plans import refused
+
+    args = parse(
+        "flash --queue --admin-token T --url http://h:1 --users 2000 --stock 1500 "
+        "--admit-per-minute 6000 --admitted-seconds 60 --prequeue-seconds 12 "
+        "--later-seconds 8 --skippers 60 --processes 3 --confidence 0.99"
+    )
+    options = queue_options(args)
+    assert args.queue and options.url == "http://h:1" and options.admin_token == "T"
+    assert (options.people, options.stock, options.admit_per_minute) == (2000, 1500, 6000)
+    assert (options.admitted_s, options.prequeue_s, options.later_s) == (60, 12.0, 8.0)
+    assert (options.skippers, options.processes, options.confidence) == (60, 3, 0.99)
+    assert refused(options) is None
+    at_once = queue_options(parse("flash --queue --admit-per-minute 0"))
+    assert at_once.admit_per_minute is None and at_once.stock == 100
+    assert refused(queue_options(parse("flash --queue --prequeue-seconds 0.5"))) is not None

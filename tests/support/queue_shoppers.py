@@ -74,12 +74,21 @@ class CrowdOutcome:
 
 
 def run_shoppers(
-    url: str, *, early: int, late: int, starts_at_s: float, processes: int, timeout_s: float
+    url: str,
+    *,
+    early: int,
+    late: int,
+    starts_at_s: float,
+    prequeue_s: float,
+    processes: int,
+    timeout_s: float,
 ) -> CrowdOutcome:
-    """`early` shoppers join over the last three seconds before the start, `late` ones
-    over the two after it; each buys once admitted."""
-    plan = [(f"e{n}", starts_at_s - 3 + 2.7 * n / early) for n in range(early)]
-    plan += [(f"l{n}", starts_at_s + 0.2 + 1.8 * n / late) for n in range(late)]
+    """`early` shoppers join over the pre-queue's last seconds (from `prequeue_s` before
+    the start until 2 s before it: a shopper whose turn has passed joins at once), `late`
+    ones over the two seconds after it; each buys once admitted."""
+    spread_s = prequeue_s - 2
+    plan = [(f"e{n}", starts_at_s - prequeue_s + spread_s * n / early) for n in range(early)]
+    plan += [(f"l{n}", starts_at_s + 0.5 + 2 * n / late) for n in range(late)]
     slices = [plan[k::processes] for k in range(processes)]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         results = pool.starmap(_shop, [(url, part, starts_at_s, timeout_s) for part in slices])

@@ -193,12 +193,12 @@ def test_a_failed_read_of_the_sale_does_not_end_the_updates():
     class FailsOnce(SaleStatus):
         failed = False
 
-        def read(self):
+        def read(self, *, pushed=False):
             sale = board.sale()
             if not self.failed and sale is not None and sale.sold == 1:
                 self.failed = True
                 raise RuntimeError("a bug in reading the sale")
-            return super().read()
+            return super().read(pushed=pushed)
 
     async def scenario() -> None:
         broadcaster = _broadcaster(status, [])

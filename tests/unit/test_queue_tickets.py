@@ -41,3 +41,14 @@ def test_a_ticket_with_any_part_changed_is_refused(altered: Ticket) -> None:
 )
 def test_malformed_text_is_refused_without_an_exception(text: str) -> None:
     assert verified_ticket(KEY, text) is None
+
+
+def test_only_the_spelling_issued_is_taken() -> None:
+    """base64url's last character may carry unused bits: another spelling of the same
+    bytes is not the ticket issued."""
+    text = ticket_text(KEY, TICKET)
+    head, _, mac = text.rpartition(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    spellings = [f"{head}.{mac[:-1]}{c}" for c in alphabet if c != mac[-1]]
+    assert all(verified_ticket(KEY, spelling) is None for spelling in spellings)
+    assert verified_ticket(KEY, "0" + text) is None  # a sale id with a leading zero

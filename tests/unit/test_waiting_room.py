@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
+from typing import Any
 
 import pytest
 
@@ -40,11 +41,25 @@ def _room(seed: int = 1, **queue: object) -> WaitingRoom:
     return WaitingRoom(_sale(**queue), KEY, rng=random.Random(seed))  # type: ignore[arg-type]
 
 
-def _tick(room: WaitingRoom, at_us: int, **why: bool) -> bool:
-    return room.tick(at_us, sold_out=why.get("sold_out", False), ended=False, paused=False)
+def _tick(room: WaitingRoom, at_us: int, remaining: int = 1_000) -> bool:
+    return room.tick(at_us, remaining=remaining, ended=False, paused=False)
 
 
-def _joined(room: WaitingRoom, user: str, at_us: int) -> dict[str, object]:
+def _ticket(room: WaitingRoom, number: int, at_us: int) -> dict[str, Any]:
+    ticket = room.read(number, at_us)
+    assert ticket is not None
+    return ticket
+
+
+def _holder_of(room: WaitingRoom, place: int, at_us: int) -> str:
+    return next(
+        str(_ticket(room, n, at_us)["userId"])
+        for n in range(1, room.length + 1)
+        if _ticket(room, n, at_us)["place"] == place
+    )
+
+
+def _joined(room: WaitingRoom, user: str, at_us: int) -> dict[str, Any]:
     joined = room.join(user, at_us)
     assert not isinstance(joined, Refusal), joined
     return joined[1]
@@ -57,7 +72,7 @@ def test_the_prequeue_is_drawn_at_the_start_and_later_arrivals_go_to_the_end() -
     assert all(ticket["place"] is None for ticket in early)
     assert not _tick(room, START_US - 1)  # nothing before the start
     assert _tick(room, START_US)
-    places = [room.read(n, START_US)["place"] for n in range(1, 51)]  # type: ignore[index]
+    places = [_ticket(room, n, START_US)["place"] for n in range(1, 51)]
     assert sorted(places) == list(range(1, 51))
     assert places != list(range(1, 51))  # drawn, not in arrival order
     late = [_joined(room, f"late{n}", START_US + n) for n in range(3)]
@@ -69,7 +84,7 @@ def test_without_shuffle_the_prequeue_keeps_arrival_order() -> None:
     for n in range(5):
         _joined(room, f"u{n}", START_US - S)
     _tick(room, START_US)
-    assert [room.read(n, START_US)["place"] for n in range(1, 6)] == [1, 2, 3, 4, 5]  # type: ignore[index]
+    assert [_ticket(room, n, START_US)["place"] for n in range(1, 6)] == [1, 2, 3, 4, 5]
 
 
 def test_one_ticket_a_person_and_no_join_before_the_queue_opens() -> None:
@@ -108,7 +123,7 @@ def test_all_at_once_without_a_rate() -> None:
     late = _joined(room, "late", START_US + S)
     assert late["state"] == WAITING
     _tick(room, START_US + S)
-    assert room.read(21, START_US + S)["state"] == ADMITTED  # type: ignore[index]
+    assert _ticket(room, 21, START_US + S)["state"] == ADMITTED
 
 
 def test_an_admission_is_for_one_purchase_within_its_time() -> None:
@@ -120,10 +135,10 @@ def test_an_admission_is_for_one_purchase_within_its_time() -> None:
     assert room.admits("alice", START_US) and not room.admits("mallory", START_US)
     room.used("alice", START_US + S)
     assert not room.admits("alice", START_US + 2 * S)
-    assert room.read(1, START_US + 2 * S)["state"] == USED  # type: ignore[index]
+    assert _ticket(room, 1, START_US + 2 * S)["state"] == USED
     assert room.admits("bob", START_US + 59 * S)
     assert not room.admits("bob", START_US + 60 * S)
-    assert room.read(2, START_US + 60 * S)["state"] == LAPSED  # type: ignore[index]
+    assert _ticket(room, 2, START_US + 60 * S)["state"] == LAPSED
 
 
 def test_the_sell_out_closes_the_queue() -> None:
@@ -133,11 +148,11 @@ def test_the_sell_out_closes_the_queue() -> None:
     _tick(room, START_US)
     _tick(room, START_US + 2 * S)
     admitted = room.serving
-    assert _tick(room, START_US + 3 * S, sold_out=True)
+    assert _tick(room, START_US + 3 * S, remaining=0)
     assert room.waiting == 0
     _tick(room, START_US + 60 * S)
     assert room.serving == admitted  # nobody admitted to buy nothing
-    assert room.read(10, START_US + 60 * S)["state"] == CLOSED  # type: ignore[index]
+    assert _ticket(room, 10, START_US + 60 * S)["state"] == CLOSED
     assert not room.admits("u9", START_US + 60 * S)
     refused = room.join("late", START_US + 61 * S)
     assert isinstance(refused, Refusal) and refused.status == 410
@@ -155,7 +170,7 @@ def test_the_room_rebuilt_from_its_writes_is_the_same() -> None:
     _tick(room, START_US)
     _tick(room, START_US + S)
     _joined(room, "late", START_US + S + 1)
-    first = room._by_place[0].user_id  # the first admitted buys
+    first = _holder_of(room, 1, START_US + S)  # the first admitted buys
     assert room.admits(first, START_US + S)
     room.used(first, START_US + S)
     for sql, params in room.take_writes():

@@ -6,6 +6,7 @@ import { describeWindow } from './checkoutWindow';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ProblemMessage } from './ProblemMessage';
 import { StateBadge } from './StateBadge';
+import { describeQueue } from './waitingRoom';
 
 type Asked =
   | { kind: 'pause' }
@@ -112,6 +113,8 @@ export function SaleControls({
         <dd data-testid="current-ends">{sale.endsAt ? formatDateTime(sale.endsAt) : 'never'}</dd>
         <dt>Payment window</dt>
         <dd data-testid="current-window">{describeWindow(sale.checkout)}</dd>
+        <dt>Waiting room</dt>
+        <dd data-testid="current-queue">{describeQueue(sale.queue)}</dd>
         {sale.pausedAt ? (
           <>
             <dt>Paused</dt>

@@ -5,6 +5,8 @@ import { Message } from '../shop/Message';
 import { checkoutOf, describeWindow, NO_CHECKOUT, type CheckoutDraft } from './checkoutWindow';
 import { fieldOf, keyOf } from './fieldOfProblem';
 import { ProblemMessage } from './ProblemMessage';
+import { describeQueue, instant, NO_WAITING_ROOM, queueOf, type WaitingRoomDraft } from './waitingRoom';
+import { WaitingRoomFields } from './WaitingRoomFields';
 
 interface ProductDraft {
   sku: string;
@@ -36,19 +38,13 @@ function cents(text: string): number | string {
   return /^\d+(\.\d{1,2})?$/.test(trimmed) ? Math.round(Number(trimmed) * 100) : text;
 }
 
-/** A `datetime-local` value (the browser's zone) as ISO-8601 UTC; '' is not sent. */
-function instant(local: string): string | undefined {
-  if (!local) return undefined;
-  const date = new Date(local);
-  return Number.isNaN(date.getTime()) ? local : date.toISOString();
-}
-
 function specOf(
   products: ProductDraft[],
   perUserLimit: string,
   startsAt: string,
   endsAt: string,
   payWindow: CheckoutDraft,
+  waitingRoom: WaitingRoomDraft,
 ) {
   // Values that are not numbers are sent as typed: the server's answer names the field.
   const spec: Record<string, unknown> = {
@@ -68,11 +64,13 @@ function specOf(
   if (ends) spec.endsAt = ends;
   const checkout = checkoutOf(payWindow);
   if (checkout) spec.checkout = checkout;
+  const queue = queueOf(waitingRoom);
+  if (queue) spec.queue = queue;
   return spec as unknown as SaleSpec;
 }
 
-/** The next sale: its products, the per-shopper limit, when it starts and ends, and its
- * payment window (empty: none, a purchase is final). */
+/** The next sale: its products, the per-shopper limit, when it starts and ends, its
+ * payment window (empty: none, a purchase is final) and its waiting room (off: none). */
 export function SaleForm({
   token,
   onMade,
@@ -88,6 +86,7 @@ export function SaleForm({
   const [startsAt, setStartsAt] = useState('');
   const [endsAt, setEndsAt] = useState('');
   const [payWindow, setPayWindow] = useState<CheckoutDraft>(NO_CHECKOUT);
+  const [waitingRoom, setWaitingRoom] = useState<WaitingRoomDraft>(NO_WAITING_ROOM);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [refusal, setRefusal] = useState<AdminProblem | null>(null);
   const [made, setMade] = useState<SaleResource | null>(null);
@@ -104,7 +103,7 @@ export function SaleForm({
     setMade(null);
     const answer = await createSale(
       token,
-      specOf(products, perUserLimit, startsAt, endsAt, payWindow),
+      specOf(products, perUserLimit, startsAt, endsAt, payWindow, waitingRoom),
       newIdempotencyKey(),
       ifMatch,
     );
@@ -328,6 +327,13 @@ export function SaleForm({
           </div>
         </fieldset>
 
+        <WaitingRoomFields
+          formId={formId}
+          draft={waitingRoom}
+          onChange={setWaitingRoom}
+          errors={{ described, fieldError }}
+        />
+
         <div className="form__row">
           <button type="submit" className="button button--primary" disabled={busy} aria-busy={busy}>
             {busy ? 'Sending…' : startsAt ? 'Schedule the sale' : 'Start the sale'}
@@ -343,6 +349,7 @@ export function SaleForm({
                 {made.products.length === 1 ? '' : 's'}.
               </p>
               <p data-testid="made-window">Payment window: {describeWindow(made.checkout)}.</p>
+              <p data-testid="made-queue">Waiting room: {describeQueue(made.queue)}.</p>
             </Message>
           </div>
         ) : null}

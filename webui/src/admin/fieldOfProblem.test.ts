@@ -15,6 +15,11 @@ describe('fieldOf', () => {
     ['startsAt is not an ISO-8601 time', 'startsAt'],
     ['two products have the same sku', 'form'],
     ["the products' stock adds up to over 10000000", 'form'],
+    ['queue.opensAt must be earlier than startsAt', 'opensAt'],
+    ['queue.shuffle must be true or false', 'shuffle'],
+    ['admitPerMinute must be within [1, 1000000]', 'admitPerMinute'],
+    ['queue must be an object or null', 'queue'],
+    ['a sale with a queue needs startsAt', 'form'],
   ])('%s → %s', (detail, key) => {
     expect(keyOf(fieldOf(refusal(detail)))).toBe(key);
   });

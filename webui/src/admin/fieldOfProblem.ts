@@ -1,7 +1,7 @@
 /**
  * Which field of the sale form a refusal is about. The server names it: a `field`
  * extension member, else the start of the detail ("products[1].priceCents must be ...",
- * "Invalid endsAt: ..."). A detail that names no field (two products with the same sku)
+ * "queue.opensAt must be ...", "Invalid endsAt: ..."). A detail that names no field (two products with the same sku)
  * is the form's.
  */
 import type { AdminProblem } from '../lib/adminApi';
@@ -15,6 +15,12 @@ export const SALE_FIELDS = [
   'checkout',
   'holdSeconds',
   'extendSeconds',
+  'queue',
+  'opensAt',
+  'shuffle',
+  'admitPerMinute',
+  'admittedSeconds',
+  'proofOfWork',
 ] as const;
 export const PRODUCT_FIELDS = [
   'sku',
@@ -35,7 +41,8 @@ export type FieldKey =
   | { kind: 'product'; index: number; field: ProductField }
   | { kind: 'form' };
 
-const NAMED = /^(?:Invalid )?(products\[(\d+)\]\.([A-Za-z]+)|[A-Za-z]+)\b/;
+// A product's field by its index; the waiting room's by `queue.` (its own fields' names).
+const NAMED = /^(?:Invalid )?(?:products\[(\d+)\]\.([A-Za-z]+)|(?:queue\.)?([A-Za-z]+))\b/;
 
 function isSaleField(name: string): name is SaleField {
   return (SALE_FIELDS as readonly string[]).includes(name);
@@ -49,7 +56,7 @@ export function fieldOf(problem: AdminProblem): FieldKey {
   const named = typeof problem.extensions.field === 'string' ? problem.extensions.field : '';
   const match = NAMED.exec(named || problem.detail);
   if (!match) return { kind: 'form' };
-  const [, whole = '', index, productField] = match;
+  const [, index, productField, whole = ''] = match;
   if (index !== undefined && productField !== undefined) {
     return isProductField(productField)
       ? { kind: 'product', index: Number(index), field: productField }

@@ -400,6 +400,29 @@ describe('Dashboard', () => {
     expect(hooks).toHaveClass('tile--warn');
   });
 
+  it('shows the waiting room of a sale with a queue, from the status, else the metrics’ sale', async () => {
+    const queue = {
+      state: 'admitting',
+      opensAt: null,
+      shuffle: true,
+      length: 2000,
+      serving: 300,
+      waiting: 1700,
+      admitPerMinute: 400,
+      admittedSeconds: 120,
+      proofOfWork: false,
+      estimatedWaitSeconds: 255,
+    };
+    mockFetch((url) => {
+      if (url.endsWith('/status')) return json({}, 503);
+      if (url.endsWith('/health')) return json(HEALTH);
+      return json({ ...metricsBody(1), sale: { ...OPEN_STATUS, queue } });
+    });
+    render(<Dashboard pollMs={30} />);
+    await waitFor(() => expect(screen.getByTestId('tile-waiting-room-wait')).toHaveTextContent('wait 4m 15s'));
+    expect(screen.getByTestId('tile-waiting-room')).toHaveTextContent('admitting · 2,000 in the queue · now serving 300');
+  });
+
   it('has no checkout or webhook tile for a sale without checkout and a server without webhooks', async () => {
     mockFetch((url) => {
       if (url.endsWith('/status')) return json(OPEN_STATUS);
@@ -410,6 +433,7 @@ describe('Dashboard', () => {
     await waitFor(() => expect(screen.getByTestId('tile-allocator')).toHaveTextContent('pid 4242'));
     expect(screen.queryByTestId('tile-checkout')).toBeNull();
     expect(screen.queryByTestId('tile-webhooks')).toBeNull();
+    expect(screen.queryByTestId('tile-waiting-room')).toBeNull();
   });
 
   it('has no per-product table for a sale of one product', async () => {

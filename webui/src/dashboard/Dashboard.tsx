@@ -8,6 +8,7 @@ import { LineChart, type ChartSeries } from './LineChart';
 import { OperatorTokenForm } from './OperatorTokenForm';
 import { OutcomesTable } from './OutcomesTable';
 import { ProductStock } from './ProductStock';
+import { QueueTile } from './QueueTile';
 import { StoreTile } from './StoreTile';
 import { OUTCOME_STYLE } from './outcomeStyle';
 import { HISTORY_SAMPLES, PERCENTILES, latencySeries, outcomeRates, processLoads } from './series';
@@ -143,6 +144,7 @@ export function Dashboard({ pollMs = DASHBOARD_POLL_MS }: { pollMs?: number }) {
         >
           {sale ? `${formatNumber(sale.sold)} sold · ${sale.state.replace('_', ' ')}` : 'waiting…'}
         </Tile>
+        <QueueTile queue={sale?.queue} />
         <CheckoutTile sale={sale} />
         <WebhooksTile webhooks={latest?.webhooks ?? undefined} />
         <Tile

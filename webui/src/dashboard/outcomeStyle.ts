@@ -14,4 +14,5 @@ export const OUTCOME_STYLE: Record<OutcomeKind, { label: string; color: string }
   unknown_product: { label: 'unknown product', color: '#5c940d' },
   paused: { label: 'paused', color: '#adb5bd' },
   held: { label: 'held', color: '#f783ac' },
+  not_admitted: { label: 'not admitted', color: '#e8590c' },
 };

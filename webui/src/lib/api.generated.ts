@@ -474,6 +474,26 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/flash-sale/queue/challenge": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * An ALTCHA challenge to solve before joining a queue that asks for proof of work.
+         * @description ALTCHA protocol v2 (PBKDF2/SHA-256), signed by the server and valid for 10 minutes; one solution joins one person. A cost on each join, not bot detection.
+         */
+        readonly get: operations["queueChallenge"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -669,7 +689,7 @@ export interface components {
             } & {
                 readonly [key: string]: number;
             };
-            /** @description Purchase attempts by outcome since the server started. `held`: a unit held for its buyer (a sale with checkout); `paused`: refused while the operator paused the sale. */
+            /** @description Purchase attempts by outcome since the server started. `held`: a unit held for its buyer (a sale with checkout); `paused`: refused while the operator paused the sale; `not_admitted`: refused for want of an admitted ticket (a sale with a waiting room). */
             readonly outcomes: {
                 readonly confirmed: number;
                 readonly already_purchased: number;
@@ -683,6 +703,7 @@ export interface components {
                 readonly unknown_product: number;
                 readonly paused: number;
                 readonly held: number;
+                readonly not_admitted: number;
             };
             /** @description Confirmed purchases among those decided (bad input is not a decision), since the server started. */
             readonly successRate: number;
@@ -4102,6 +4123,60 @@ export interface operations {
                     readonly "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+        };
+    };
+    readonly queueChallenge: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description A challenge (the ALTCHA widget's `challengeurl`). */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "parameters": {
+                     *         "algorithm": "PBKDF2/SHA-256",
+                     *         "nonce": "6f1c0d2e9a8b7c6d5e4f3a2b1c0d9e8f",
+                     *         "salt": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+                     *         "cost": 5000,
+                     *         "keyLength": 32,
+                     *         "keyPrefix": "00",
+                     *         "expiresAt": 1796578842,
+                     *         "data": {
+                     *           "saleId": 1
+                     *         }
+                     *       },
+                     *       "signature": "c2lnbmF0dXJl"
+                     *     }
+                     */
+                    readonly "application/json": {
+                        readonly parameters: Record<string, never>;
+                        readonly signature?: string | null;
+                    };
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            /** @description The sale has no waiting room, or its queue asks for no proof of work. */
+            readonly 404: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 414: components["responses"]["UriTooLong"];
+            readonly 431: components["responses"]["HeadersTooLarge"];
+            readonly 503: components["responses"]["Unavailable"];
         };
     };
 }

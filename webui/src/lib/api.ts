@@ -106,18 +106,28 @@ export function buyerHeaders(buyer: Buyer, headers: Record<string, string>): Rec
   return 'token' in buyer ? { ...headers, Authorization: `Bearer ${buyer.token}` } : headers;
 }
 
+/** The header a purchase carries its waiting-room ticket in (a sale with a queue). */
+export const TICKET_HEADER = 'Flash-Sale-Ticket';
+
 /**
  * `sku`: the product chosen; left out (null) only where the server has no catalogue
- * (older servers) or, by the contract, sells one product.
+ * (older servers) or, by the contract, sells one product. `ticket`: the buyer's admitted
+ * ticket, when the sale has a queue.
  */
-export async function purchase(buyer: Buyer, sku: string | null = null): Promise<PurchaseOutcome> {
+export async function purchase(
+  buyer: Buyer,
+  sku: string | null = null,
+  ticket: string | null = null,
+): Promise<PurchaseOutcome> {
   const body: Record<string, string> = 'token' in buyer ? {} : { userId: buyer.userId };
   if (sku !== null) body.sku = sku;
+  const headers = buyerHeaders(buyer, { 'Content-Type': 'application/json', Accept: 'application/json' });
+  if (ticket !== null) headers[TICKET_HEADER] = ticket;
   let response: Response;
   try {
     response = await fetch(`${API_BASE}/purchase`, {
       method: 'POST',
-      headers: buyerHeaders(buyer, { 'Content-Type': 'application/json', Accept: 'application/json' }),
+      headers,
       body: JSON.stringify(body),
       cache: 'no-store',
       signal: timeoutSignal(),
@@ -173,6 +183,9 @@ export async function purchase(buyer: Buyer, sku: string | null = null): Promise
     case 425:
       if (outcome === 'ended') {
         return { kind: 'ended', endsAt: text(answer, 'endsAt') || null, detail };
+      }
+      if (outcome === 'not_admitted') {
+        return { kind: 'not_admitted', detail };
       }
       // A 403 that names no sale state refuses the buyer, not the moment.
       if (response.status === 403 && outcome !== 'not_started') {

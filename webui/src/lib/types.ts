@@ -62,6 +62,7 @@ export const OUTCOME_KINDS = [
   'unknown_product',
   'paused',
   'held',
+  'not_admitted',
 ] as const satisfies readonly (keyof Schemas['Metrics']['outcomes'])[];
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 // Fails to compile when the document counts an outcome this list leaves out.
@@ -118,6 +119,11 @@ export type PurchaseOutcome =
   | { kind: 'invalid'; detail: string }
   /** 401 (jwt mode): no token, or one the server does not accept; `detail` says which. */
   | { kind: 'unauthorized'; detail: string }
+  /**
+   * 403 with outcome `not_admitted` (a sale with a queue): no admitted ticket of this buyer
+   * came with the purchase (none, not yet admitted, its time lapsed, or used).
+   */
+  | { kind: 'not_admitted'; detail: string }
   /** 403 without a sale state: the server refused this buyer (a `userId` that is not the token's). */
   | { kind: 'forbidden'; detail: string }
   | { kind: 'error'; detail: string };
@@ -143,3 +149,26 @@ export type OrderRow = Schemas['OrderRow'];
 export type OrdersPage = Schemas['OrdersPage'];
 export type AuditEntry = Schemas['AuditEntry'];
 export type AuditPage = Schemas['AuditPage'];
+
+/**
+ * A sale's waiting room: the pre-queue opens at `opensAt` (null: at the sale's creation),
+ * is shuffled at the start unless `shuffle` is false, and `admitPerMinute` tickets are
+ * admitted a minute (null: all at the start), each for `admittedSeconds`. `proofOfWork`:
+ * joining needs an ALTCHA solution. (A sale without one has `queue` null or absent.)
+ */
+export type QueueTerms = NonNullable<Schemas['QueueTerms']>;
+
+/**
+ * The queue as the status and its stream send it: tickets issued (`length`), the highest
+ * place admitted (`serving`), the tickets not admitted yet (`waiting`). One for everyone:
+ * a page works out its own wait from `serving` and its ticket's place.
+ */
+export type QueueStatus = Schemas['QueueStatus'];
+
+/**
+ * A shopper's ticket (POST /flash-sale/queue, GET /flash-sale/queue/{ticket}): `ticket`
+ * is the signed text a purchase sends in `Flash-Sale-Ticket`; `place` is null in the
+ * pre-queue (drawn at the start); `admittedUntil`: an admitted ticket buys before it.
+ */
+export type QueueTicket = Schemas['QueueTicket'];
+export type QueueTicketState = QueueTicket['state'];

@@ -1,11 +1,13 @@
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 import { type Buyer, lookupOrder, purchase } from '../lib/api';
+import type { JoinResult } from '../lib/queueApi';
 import { rememberUserId, rememberedUserId } from '../lib/storage';
 import type { Hold, PurchaseOutcome } from '../lib/types';
 import { useNow } from '../lib/useNow';
 import { userIdProblem } from '../lib/validation';
 import { Message } from './Message';
 import { outcomeMessage } from './outcomeMessage';
+import { QueueProof } from './QueueProof';
 import { ShopperStatus } from './ShopperStatus';
 import { NO_CHOICE, type ProductChoice } from './useProductChoice';
 import type { ShopperIdentity } from './useShopperIdentity';
@@ -19,6 +21,25 @@ const sleep = (ms: number) => new Promise((resolve) => window.setTimeout(resolve
 const OPEN: ShopperIdentity = { kind: 'open' };
 const ignoreRejection = () => undefined;
 const ignoreHold = () => undefined;
+
+/** A sale with a queue: what Buy does for this shopper (useQueue says). */
+export interface QueueGate {
+  /** The admitted ticket a purchase sends; null: not this shopper's turn (Buy is off). */
+  ticket: string | null;
+  /** Why Buy is off, when it is ("Buy opens at your turn in the queue."). */
+  why: string;
+  /** No ticket yet: Buy is replaced by Join the queue. */
+  join: QueueJoin | null;
+}
+
+export interface QueueJoin {
+  /** False before the queue opens. */
+  open: boolean;
+  busy: boolean;
+  /** Joining needs the ALTCHA check solved first. */
+  proofOfWork: boolean;
+  send: (buyer: Buyer, proof: string | null) => Promise<JoinResult>;
+}
 
 /**
  * `identity`: open mode (the default) asks for a user id; jwt mode buys as the
@@ -36,6 +57,7 @@ export function BuyForm({
   onHeld = ignoreHold,
   onUserIdChange = ignoreHold,
   onWaitlist = false,
+  queue = null,
 }: {
   onAnswered: (userId: string) => void;
   identity?: ShopperIdentity;
@@ -50,6 +72,8 @@ export function BuyForm({
   onUserIdChange?: (userId: string) => void;
   /** The shopper joined the waitlist: the checkout tells the rest, not a sold-out message. */
   onWaitlist?: boolean;
+  /** The sale has a queue: Join it first, then Buy at your turn with the ticket. */
+  queue?: QueueGate | null;
 }) {
   const inputId = useId();
   const hintId = useId();
@@ -67,6 +91,11 @@ export function BuyForm({
   const inputRef = useRef<HTMLInputElement>(null);
   const retryTimerRef = useRef<number | undefined>(undefined);
   const now = useNow(250, retry !== null);
+  const join = queue?.join ?? null;
+  const joinMode = join !== null;
+  // The ALTCHA solution for the join; a refused one is solved again (a new widget).
+  const [proof, setProof] = useState<string | null>(null);
+  const [proofRound, setProofRound] = useState(0);
 
   useEffect(() => {
     mountedRef.current = true;
@@ -100,9 +129,24 @@ export function BuyForm({
     };
   }
 
+  async function joinQueue(buyer: Buyer) {
+    if (!join) return;
+    inFlightRef.current = true;
+    setOutcome(null);
+    try {
+      const answer = await join.send(buyer, join.proofOfWork ? proof : null);
+      if (!mountedRef.current) return;
+      if (answer.kind === 'unauthorized' && 'token' in buyer) onRejected(buyer.token, answer.detail);
+      if (answer.kind === 'refused' && answer.refusal.startsWith('proof')) setProofRound((round) => round + 1);
+    } finally {
+      inFlightRef.current = false;
+    }
+  }
+
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    if (inFlightRef.current || waitLeftS > 0 || buyerName === null || !choice.ready) return;
+    if (inFlightRef.current || waitLeftS > 0 || buyerName === null) return;
+    if (!joinMode && (!choice.ready || (queue && queue.ticket === null))) return;
     let buyer: Buyer;
     if (identity.kind === 'signed_in') {
       buyer = { token: identity.token };
@@ -116,11 +160,15 @@ export function BuyForm({
       buyer = { userId };
       rememberUserId(userId);
     }
+    if (joinMode) {
+      await joinQueue(buyer);
+      return;
+    }
     inFlightRef.current = true;
     setBusy('buying');
     setOutcome(null);
     try {
-      let answer = await purchase(buyer, choice.sku);
+      let answer = await purchase(buyer, choice.sku, queue?.ticket ?? null);
       if (!mountedRef.current) return;
       if (answer.kind === 'pending') {
         setOutcome(answer);
@@ -153,8 +201,13 @@ export function BuyForm({
   // would go stale when the hold ends.
   const superseded = outcome?.kind === 'held' || (onWaitlist && outcome?.kind === 'sold_out');
   const message = outcome && !superseded ? outcomeMessage(outcome, choice) : null;
-  const label =
-    busy === 'buying'
+  const waitsForTurn = queue !== null && !joinMode && queue.ticket === null;
+  const joinBlocked = join !== null && (!join.open || join.busy || (join.proofOfWork && proof === null));
+  const label = join
+    ? join.busy
+      ? 'Joining…'
+      : 'Join the queue'
+    : busy === 'buying'
       ? 'Buying…'
       : busy === 'checking'
         ? 'Checking…'
@@ -195,16 +248,21 @@ export function BuyForm({
             type="submit"
             className="button button--primary"
             disabled={
-              paused || busy !== null || waitLeftS > 0 || buyerName === null || !choice.ready
+              joinMode
+                ? joinBlocked || buyerName === null
+                : paused || busy !== null || waitLeftS > 0 || buyerName === null || !choice.ready || waitsForTurn
             }
-            aria-busy={busy !== null}
+            aria-busy={busy !== null || join?.busy === true}
             aria-describedby={asksUserId ? hintId : `${shopperId} ${hintId}`}
             data-testid="buy-button"
           >
             {label}
           </button>
         </div>
+        {join?.open && join.proofOfWork ? <QueueProof key={proofRound} onPayload={setProof} /> : null}
         <p id={hintId} className="hint" data-testid="buy-hint">
+          {join ? 'Join the queue first: Buy opens at your turn. ' : ''}
+          {waitsForTurn ? `${queue.why} ` : ''}
           {choiceHint(choice)}
           {asksUserId ? 'One per shopper. Up to 64 characters, no slashes.' : 'One per shopper.'}
         </p>

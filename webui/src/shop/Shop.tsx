@@ -5,15 +5,18 @@ import { STATUS_POLL_MS, useLiveStatus } from '../lib/useLiveStatus';
 import type { Buyer } from '../lib/api';
 import { rememberedUserId } from '../lib/storage';
 import { userIdProblem } from '../lib/validation';
-import { BuyForm } from './BuyForm';
+import { BuyForm, type QueueGate } from './BuyForm';
 import { CheckoutPanel } from './CheckoutPanel';
 import { OrderLookup } from './OrderLookup';
 import { ProductPicker } from './ProductPicker';
 import { ProductPicture } from './ProductPicture';
+import { QueuePanel } from './QueuePanel';
 import { SaleState } from './SaleState';
 import { StockMeter } from './StockMeter';
 import { useCheckout } from './useCheckout';
 import { useProductChoice } from './useProductChoice';
+import type { QueueView } from './queueView';
+import { type Queue, useQueue } from './useQueue';
 import { type ShopperIdentity, useShopperIdentity } from './useShopperIdentity';
 
 const NO_PRODUCTS: SaleProduct[] = [];
@@ -24,17 +27,22 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
   const { identity, reject } = useShopperIdentity(status === null ? undefined : (status.auth ?? null));
   const choice = useProductChoice(status?.products ?? NO_PRODUCTS);
   const [lastBuyer, setLastBuyer] = useState<string | null>(null);
+  const shown = choice.shown;
+  const [typedId, setTypedId] = useState(rememberedUserId);
+  const buyer = buyerOf(identity, typedId);
+  // A sale with a queue: the ticket of the person on this page (every tab of theirs).
+  const queue = useQueue(status, clockOffsetMs, whoOf(identity, buyer));
+  const { reread } = queue;
   const onAnswered = useCallback(
     (userId: string) => {
       setLastBuyer(userId);
       // The stream brings the change within a second anyway; the shopper's own should show at once.
       refresh();
+      // A purchase with a ticket used its turn.
+      reread();
     },
-    [refresh],
+    [refresh, reread],
   );
-  const shown = choice.shown;
-  const [typedId, setTypedId] = useState(rememberedUserId);
-  const buyer = buyerOf(identity, typedId);
   // A payment changes the stock figures: show them at once, as after a purchase.
   const checkout = useCheckout(status?.offers, buyer && 'userId' in buyer ? buyer.userId : '', refresh);
   // Sold out with units only held: one may come back, to the first on the waitlist.
@@ -64,6 +72,13 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
         </div>
       </section>
       <div className="shop__side">
+        <QueuePanel
+          view={queue.view}
+          queue={status?.queue ?? null}
+          serving={queue.serving}
+          saleState={status?.state}
+          problem={queue.problem}
+        />
         <BuyForm
           onAnswered={onAnswered}
           identity={identity}
@@ -73,6 +88,7 @@ export function Shop({ pollMs = STATUS_POLL_MS }: { pollMs?: number }) {
           onHeld={checkout.held}
           onUserIdChange={setTypedId}
           onWaitlist={checkout.state.entry !== null}
+          queue={gateOf(queue)}
         />
         <CheckoutPanel
           checkout={checkout}
@@ -97,6 +113,33 @@ function buyerOf(identity: ShopperIdentity, typedId: string): Buyer | null {
   if (identity.kind === 'signed_in') return { token: identity.token };
   if (identity.kind !== 'open') return null;
   return typedId && !userIdProblem(typedId) ? { userId: typedId } : null;
+}
+
+/** Whose ticket the page shows: the signed-in shopper's, else the user id typed (if valid). */
+function whoOf(identity: ShopperIdentity, buyer: Buyer | null): string | null {
+  if (identity.kind === 'signed_in') return identity.name;
+  return buyer && 'userId' in buyer ? buyer.userId : null;
+}
+
+/** Why Buy is off in a sale with a queue, by the shopper's moment in it. */
+const BUY_OFF: Partial<Record<QueueView['kind'], string>> = {
+  lapsed: 'Your turn in the queue ran out.',
+  used: 'You used your turn in the queue.',
+  closed: 'The queue is closed.',
+};
+
+/** What Buy does in a sale with a queue; null without one. */
+function gateOf(queue: Queue): QueueGate | null {
+  const { view } = queue;
+  if (view.kind === 'off') return null;
+  const joinable = view.kind === 'join' || view.kind === 'not_open';
+  return {
+    ticket: queue.admittedTicket,
+    why: BUY_OFF[view.kind] ?? 'Buy opens at your turn in the queue.',
+    join: joinable
+      ? { open: view.kind === 'join', busy: queue.joining, proofOfWork: queue.proofOfWork, send: queue.join }
+      : null,
+  };
 }
 
 /** Name, price and description of the product shown; older servers send no catalogue. */

@@ -132,6 +132,12 @@ export function outcomeMessage(
         title: 'Sign in to the shop to buy',
         body: `Your order was not taken. ${asSentence(outcome.detail)}`,
       };
+    case 'not_admitted':
+      return {
+        tone: 'warning',
+        title: 'Not your turn to buy',
+        body: `Your order was not taken: buying needs your turn in the queue.${outcome.detail ? ` ${asSentence(outcome.detail)}` : ''}`,
+      };
     case 'forbidden':
       return {
         tone: 'error',
