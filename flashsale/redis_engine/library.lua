@@ -318,6 +318,8 @@ so every host admits the same people in the same order. Keys of sale ID besides 
                             N:joined, N:place, N:admitted, N:used (us; absent: not yet)
   TAG:sale:ID:qorder        list: ticket numbers by place (place P at index P - 1): the
                             drawn pre-queue, then later joiners in arrival order
+  TAG:sale:ID:proof:SHA1    a proof of work's nonce (its SHA-1) that bought a ticket:
+                            good for one, kept until its challenge has surely expired
 Before the draw every ticket is in the pre-queue: tickets 1..n, none with a place. The
 draw needs randomness Redis has not (math.random is no cryptographic source): a host's
 allocator draws the order with secrets.SystemRandom, and flashsale_queue_tick applies it
@@ -543,10 +545,16 @@ local function queue_tick(keys, args)
 end
 
 -- `user`'s ticket (200), or a new one (201): in the pre-queue until the draw, after it
--- the next place. Refused: 410 queue-closed, 409 queue-not-open (before opensAt).
-local function join_one(base, q, room, now, now_text, user)
+-- the next place. `proof`: the nonce of the proof of work the worker checked ('' none),
+-- good for one new ticket. Refused: 403 proof-of-work-invalid (its nonce bought a
+-- ticket already), 410 queue-closed, 409 queue-not-open (before opensAt).
+local function join_one(base, q, room, now, now_text, user, proof, proof_kept_ms)
   local known = redis.call('HGET', base .. ':qusers', user)
   if known then return {200, '', ticket_reply(base, known)} end
+  local proof_key = proof ~= '' and (base .. ':proof:' .. redis.sha1hex(proof))
+  if proof_key and redis.call('EXISTS', proof_key) == 1 then
+    return {403, 'proof-of-work-invalid', {}}
+  end
   if room.closed then return {410, 'queue-closed', {}} end
   if q.opens and now < q.opens then return {409, 'queue-not-open', {}} end
   local number = room.n + 1
@@ -557,6 +565,7 @@ local function join_one(base, q, room, now, now_text, user)
   end
   redis.call('HSET', base .. ':qtickets', unpack(fields))
   redis.call('HSET', base .. ':qusers', user, number)
+  if proof_key then redis.call('SET', proof_key, 1, 'PX', proof_kept_ms) end
   room.n = number
   return {201, '', ticket_reply(base, number)}
 end
@@ -568,13 +577,15 @@ local function read_one(base, number, user)
   return {200, '', ticket}
 end
 
--- KEYS[1]: TAG:current. ARGV: shoppers' commands of the current sale's waiting room, in
--- the order they came, two arguments each: 'join' and a user id, or a ticket's number
--- and its holder (a read). Decided after a tick, so a join at the start comes after the
--- draw: status 0 (nothing decided) when the caller is to draw first. Returns
--- room_answer's, with each command's answer.
+-- KEYS[1]: TAG:current. ARGV[1]: how long a spent proof of work is kept (ms), then
+-- shoppers' commands of the current sale's waiting room, in the order they came, three
+-- arguments each: 'join', a user id and the nonce of their proof of work ('' none), or
+-- a ticket's number, its holder and '' (a read). Decided after a tick, so a join at the
+-- start comes after the draw: status 0 (nothing decided) when the caller is to draw
+-- first. Returns room_answer's, with each command's answer.
 local function queue_commands(keys, args)
-  if #args == 0 or #args % 2 ~= 0 then
+  local proof_kept_ms = tonumber(args[1])
+  if not proof_kept_ms or #args < 4 or (#args - 1) % 3 ~= 0 then
     return redis.error_reply('ERR flashsale_queue_commands: malformed commands')
   end
   local sale_id = redis.call('GET', keys[1])
@@ -587,7 +598,7 @@ local function queue_commands(keys, args)
   local room = room_of(base, q)
   -- A ticket added: with nobody due, the bucket's time counts from now (write_idle).
   local adds = false
-  for i = 1, #args, 2 do
+  for i = 2, #args, 3 do
     if args[i] == 'join' and redis.call('HEXISTS', base .. ':qusers', args[i + 1]) == 0 then
       adds = true
     end
@@ -596,9 +607,10 @@ local function queue_commands(keys, args)
     return room_answer(0, nil, sale_id, now_text, room_reply(base, q, room, now))
   end
   local answers, issued = {}, room.n
-  for i = 1, #args, 2 do
+  for i = 2, #args, 3 do
     if args[i] == 'join' then
-      answers[#answers + 1] = join_one(base, q, room, now, now_text, args[i + 1])
+      answers[#answers + 1] = join_one(base, q, room, now, now_text, args[i + 1], args[i + 2],
+                                       proof_kept_ms)
     else
       answers[#answers + 1] = read_one(base, args[i], args[i + 1])
     end

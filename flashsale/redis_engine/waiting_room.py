@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from flashsale.allocator.waiting_room import (
+    PROOF_KEPT_US,
     ROOM_ADMITTING,
     ROOM_CLOSED,
     ROOM_PREQUEUE,
@@ -39,6 +40,7 @@ _DETAILS = {
     "queue-closed": "the sale is sold out or over: the queue is closed",
     "queue-not-open": "the queue opens at its opensAt",
     "unknown-ticket": "no ticket of this sale",
+    "proof-of-work-invalid": "this proof of work was used already",
 }
 
 
@@ -94,16 +96,18 @@ def tick(functions: Functions) -> RoomCall:
 
 
 def commands(functions: Functions, requests: Sequence[CheckoutRequest]) -> RoomCall:
-    """Shoppers' joins (a person's ticket: a new one, or theirs again) and ticket reads
-    (the ticket if its number is its holder's), in one call: joins are written, and made
+    """Shoppers' joins (a person's ticket: a new one, or theirs again; a join's `token`
+    is the nonce of its proof of work, good for one new ticket) and ticket reads (the
+    ticket if its number is its holder's), in one call: joins are written, and made
     durable, together. Decided after a tick, so a join at the start comes after the
     draw, which this host makes if nobody has yet."""
-    args: list[str] = []
+    args: list[str | int] = [PROOF_KEPT_US // 1000]
     for request in requests:
         if request.command == QUEUE_JOIN:
-            args += ["join", request.user_id]
+            args += ["join", request.user_id, request.token or ""]
         else:  # a read: its number (digits only: 0 is no ticket's)
-            args += [request.order_id if request.order_id.isdigit() else "0", request.user_id]
+            number = request.order_id if request.order_id.isdigit() else "0"
+            args += [number, request.user_id, ""]
     call = _room_call(functions.call("flashsale_queue_commands", *args))
     for _ in range(DRAW_TRIES):
         if call.status:

@@ -45,9 +45,9 @@ def test_the_figures_are_the_sqlite_rooms(moment: str) -> None:
     now_us = START_US - 1
     if moment != "prequeue":
         now_us = START_US + 3 * S
-        room.tick(now_us, sold_out=False, ended=False, paused=False)
+        room.tick(now_us, remaining=10, ended=False, paused=False)
     if moment == "closed":
-        room.tick(now_us, sold_out=True, ended=False, paused=False)
+        room.tick(now_us, remaining=0, ended=False, paused=False)
     figures = _as_redis(room, now_us).figures
     assert figures is not None
     assert figures[:4] == (room.state, room.length, room.serving, room.waiting)
@@ -56,7 +56,7 @@ def test_the_figures_are_the_sqlite_rooms(moment: str) -> None:
 def test_a_ticket_answer_is_the_sqlite_allocators_body() -> None:
     room = _sqlite_room()
     now_us = START_US + 2 * S
-    room.tick(now_us, sold_out=False, ended=False, paused=False)
+    room.tick(now_us, remaining=10, ended=False, paused=False)
     expected = room.read(3, now_us)
     assert expected is not None and expected["state"] == "admitted"  # 60 a minute: 2 by now
     # Ticket 3 as Redis keeps it: drawn to place 1 or 2, admitted at the tick.
