@@ -2,7 +2,7 @@
 deciding on Redis instead of its own journal.
 
 Each host runs one; all of them decide on one Redis (decisions.py), so
-the stock, one per person and the rate limit hold across hosts.
+the stock, one per person, the rate limit and a waiting room's order hold across hosts.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ class RedisAllocator(Allocator):
         """Due holds are expired in Redis, by its clock (flashsale_expire): queued as a
         call of the Redis thread, between the batches."""
         self._redis.expire_if_due()
+
+    def _tick_room(self, now_us: int | None = None) -> None:
+        """The waiting room is drawn, admitted and closed in Redis, by its clock
+        (flashsale_queue_tick): a tick queued as a call of the Redis thread when due."""
+        self._redis.tick_queue_if_due()
 
     def _decide(self, batch: list[Pending]) -> None:
         self._redis.add([item for item in batch if item.kind == Kind.PURCHASE])

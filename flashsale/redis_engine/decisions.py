@@ -5,7 +5,10 @@ the Redis thread (jobs.py) and go in one FCALL per batch, where the
 sale is decided and made durable (store.py, library.lua). Each host also
 follows the store: every FOLLOW_INTERVAL_S it reads the current sale and its
 sold counts, so another host's sales, and its new sale, reach this host's
-shared memory within a second.
+shared memory within a second. A sale with a waiting room is ticked as often
+(and whenever Redis says an admission falls due): Redis draws, admits and
+closes it by its own clock, once whichever host asks, and each host publishes
+the room's figures it learns, so every host's pages show the same "now serving".
 
 A call whose reply never came (a lost connection, a timeout) has an unknown
 outcome. Its batch is kept and sent again, with the same request ids, once
@@ -19,7 +22,9 @@ health says why (the StoreBoard, as for a journal that cannot be written).
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -36,10 +41,11 @@ from flashsale.allocator.messages import (
     read_purchase_body,
 )
 from flashsale.allocator.peers import Peers, Pending, Replies
-from flashsale.checkout_commands import CheckoutAnswer, CheckoutRequest
+from flashsale.allocator.waiting_room import ROOM_CLOSED
+from flashsale.checkout_commands import QUEUE_COMMANDS, CheckoutAnswer, CheckoutRequest
 from flashsale.outcomes import Outcome
 from flashsale.records import SaleRecord, SaleTerms
-from flashsale.redis_engine import holds
+from flashsale.redis_engine import holds, waiting_room
 from flashsale.redis_engine.jobs import Job, RedisJobs
 from flashsale.redis_engine.store import (
     EXPIRE_BATCH,
@@ -52,6 +58,7 @@ from flashsale.redis_engine.store import (
     RedisStore,
     as_redis_error,
 )
+from flashsale.redis_engine.waiting_room import RoomCall
 from flashsale.shm.sale_board import SaleBoard, SaleSnapshot
 from flashsale.shm.store_board import StoreBoard
 
@@ -62,6 +69,11 @@ PROBE_INTERVAL_S = 1.0
 # A sale with holds is expired at least this often (holds other hosts made, offers made
 # by expiries, a clock between Redis's and ours that differs), besides at its next due.
 EXPIRE_INTERVAL_S = 0.5
+# A waiting room is ticked at least every FOLLOW_INTERVAL_S (other hosts' joins, the
+# start), and when Redis says an admission falls due, but not more often than this.
+QUEUE_TICK_MIN_S = 0.01
+# Shoppers' queue commands (joins, ticket reads) decided in one call at most.
+MAX_QUEUE_COMMANDS = 256
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,10 @@ class RedisDecisions:
         self._next_expire_s = 0.0  # monotonic: when the next hold may fall due
         self._token_key = b""  # the store's checkout key (read at recovery)
         self._holds_shown: tuple[int, holds.Shelves, int] | None = None  # last published
+        self._ticket_key = b""  # the store's key of the waiting room's tickets
+        self._room_shown: tuple[int, int, int, int] | None = None  # last published figures
+        self._next_tick_s = 0.0  # monotonic: when the waiting room is ticked next
+        self._room_sale: SaleRecord | None = None  # the Redis thread's: answers' terms
         self._recover_now()
 
     def _recover_now(self) -> None:
@@ -161,7 +177,27 @@ class RedisDecisions:
             self._answer_checkout(request, _checkout_unavailable(self.health.error))
             return
         self._batch_waiting()
-        self._queue.append(Job(lambda: self._checkout(request), "checkout", request))
+        if CheckoutRequest.decode(request.body).command in QUEUE_COMMANDS:
+            last = self._queue[-1] if self._queue else None
+            if last is not None and last.kind == "queue" and len(last.payload) < MAX_QUEUE_COMMANDS:
+                last.payload.append(request)  # not started yet: one call for them all
+            else:
+                batch = [request]
+                run = functools.partial(self._queue_commands, batch)
+                self._queue.append(Job(run, "queue", batch))
+        else:
+            self._queue.append(Job(lambda: self._checkout(request), "checkout", request))
+
+    def tick_queue_if_due(self) -> None:
+        """Queue a tick of the sale's waiting room when one is due: the draw at the start,
+        an admission, or learning what other hosts' shoppers did."""
+        sale = self._sale
+        if sale is None or sale.terms.queue is None or self.health.failing:
+            return
+        now_s = time.monotonic()
+        if now_s >= self._next_tick_s and not any(job.kind == "tick" for job in self._queue):
+            self._next_tick_s = now_s + FOLLOW_INTERVAL_S  # until this one tells when
+            self._queue.append(Job(lambda: waiting_room.tick(self._store), "tick"))
 
     def expire_if_due(self) -> None:
         """Queue a flashsale_expire call when a hold may have fallen due."""
@@ -176,11 +212,17 @@ class RedisDecisions:
             self._queue.append(Job(self._store.expire, "expire"))
 
     def idle_s(self, heartbeat_s: float) -> float:
-        """How long the loop may sleep: until its heartbeat, or the next hold's expiry."""
+        """How long the loop may sleep: until its heartbeat, the next hold's expiry, or
+        the waiting room's next tick."""
         sale = self._sale
-        if sale is None or sale.terms.checkout is None:
+        if sale is None:
             return heartbeat_s
-        return min(heartbeat_s, max(0.0, self._next_expire_s - time.monotonic()))
+        idle_s, now_s = heartbeat_s, time.monotonic()
+        if sale.terms.checkout is not None:
+            idle_s = min(idle_s, max(0.0, self._next_expire_s - now_s))
+        if sale.terms.queue is not None and not self.health.failing:
+            idle_s = min(idle_s, max(0.0, self._next_tick_s - now_s))
+        return idle_s
 
     def admin(self, request: Pending) -> None:
         """An operator's command: after every purchase read before it, as with SQLite
@@ -262,6 +304,9 @@ class RedisDecisions:
         elif job.kind == "checkout":
             # It may have been done: the buyer sends it again (each command is idempotent).
             self._answer_checkout(job.payload, _checkout_unavailable(f"Redis: {error}"))
+        elif job.kind == "queue":  # a join sent again is the same ticket
+            for request in job.payload:
+                self._answer_checkout(request, _checkout_unavailable(f"Redis: {error}"))
         elif job.kind == "recover":
             self._queue.appendleft(job)
         self.health.failed(error)
@@ -276,10 +321,22 @@ class RedisDecisions:
             self._checkout_done(job.payload, job.result)
         elif job.kind == "expire":
             self._expired(job.result)
+        elif job.kind == "queue":
+            call, answers = job.result
+            self._room_seen(call)
+            replies: Replies = {}
+            for request, answer in zip(job.payload, answers, strict=True):
+                reply = checkout_reply(request.seq, request.request_id, answer)
+                replies.setdefault(request.peer, []).append(frame(reply.encode()))
+            self._peers.send(replies)
+        elif job.kind == "tick":
+            self._room_seen(job.result)
         else:  # recover, follow
-            sale, sold, counts = job.result
+            sale, sold, counts, room = job.result
+            if job.kind == "recover":  # before any ticket is issued: workers verify with it
+                self._board.publish_ticket_key(self._ticket_key)
             if sale is not None:
-                self._publish(sale, sold)
+                self._publish(sale, sold, room)
             elif self._sale is None or self._sale.terms.checkout is None:
                 self._board.update_sold(sold.get("", 0), self._places(sold))
             self._publish_holds(sold, counts, 0, force=sale is not None)
@@ -292,23 +349,26 @@ class RedisDecisions:
             self._unknown = None
 
     # -- the calls (on the Redis thread) ------------------------------------------------
-    def _recover(self) -> tuple[SaleRecord, dict[str, int], Counts]:
+    def _recover(self) -> tuple[SaleRecord, dict[str, int], Counts, RoomCall | None]:
         """The sale, and (a sale with holds) the holds that fell due while no allocator
-        ran expired first, before any purchase is decided here."""
+        ran expired first, before any purchase is decided here; (a sale with a waiting
+        room) where its room stands, ticked."""
         self._store.load_library()
         if self._settings.webhooks:  # before any decision of this host's
             self._store.enable_outbox()
         sale_id = self._store.first_sale(self._settings.first)
         self._token_key = self._store.checkout_key()
+        self._ticket_key = self._store.ticket_key()
         sale = self._store.sale(sale_id)
         if sale.terms.checkout is not None:
             expired = self._store.expire_all()
             if expired.expired:
                 log.warning("allocator: %s holds fell due while stopped: expired", expired.expired)
+        room = waiting_room.tick(self._store) if sale.terms.queue is not None else None
         _, sold, _, counts = self._store.state_with_counts()
-        return sale, sold, counts
+        return sale, sold, counts, room
 
-    def _follow(self) -> tuple[SaleRecord | None, dict[str, int], Counts]:
+    def _follow(self) -> tuple[SaleRecord | None, dict[str, int], Counts, None]:
         """The current sale if it is not the one this host knows (another host made a
         new one, or changed its lifecycle), and its sold counts and hold counts."""
         sale_id, sold, version, counts = self._store.state_with_counts()
@@ -316,8 +376,19 @@ class RedisDecisions:
         if sale_id is None or (
             known is not None and sale_id == known.sale_id and version == known.lifecycle.version
         ):
-            return None, sold, counts
-        return self._store.sale(sale_id), sold, counts
+            return None, sold, counts, None
+        return self._store.sale(sale_id), sold, counts, None
+
+    def _queue_commands(self, batch: list[Pending]) -> tuple[RoomCall, list[CheckoutAnswer]]:
+        """Joins of the waiting room and tickets' reads (the worker checked a ticket's
+        signature: Redis checks that its number is its holder's), and their answers."""
+        call = waiting_room.commands(
+            self._store, [CheckoutRequest.decode(request.body) for request in batch]
+        )
+        sale = self._room_sale
+        if call.stands is not None and (sale is None or sale.sale_id != call.sale_id):
+            sale = self._room_sale = self._store.sale(call.sale_id)  # its terms never change
+        return call, waiting_room.answers_of(call, len(batch), sale, self._ticket_key)
 
     def _checkout(self, request: Pending) -> tuple[CheckoutDone, str | None]:
         command, token = holds.command_json(CheckoutRequest.decode(request.body), self._token_key)
@@ -367,6 +438,14 @@ class RedisDecisions:
                 self._next_follow_s = 0.0  # another host paused, resumed or ended it
         else:
             self._next_follow_s = 0.0  # another host started a sale: learn it now
+        if (
+            sale is not None
+            and sale.terms.queue is not None
+            and result.sale_id == sale.sale_id
+            and result.sold.get("", 0) >= sale.stock
+            and (self._room_shown is None or self._room_shown[0] != ROOM_CLOSED)
+        ):
+            self._next_tick_s = 0.0  # sold out closed the room: show it now
         self._peers.send(replies)
 
     def _admin_done(self, request: Pending, answer: AdminAnswer) -> None:
@@ -452,6 +531,9 @@ class RedisDecisions:
                 self._answer_admin(job.payload, _not_selling(self.health.error))
             elif job.kind == "checkout":
                 self._answer_checkout(job.payload, _checkout_unavailable(self.health.error))
+            elif job.kind == "queue":
+                for request in job.payload:
+                    self._answer_checkout(request, _checkout_unavailable(self.health.error))
         self._queue = kept
         if self._waiting:
             self._refuse(self._waiting)
@@ -463,9 +545,42 @@ class RedisDecisions:
             batch.sort(key=_arrival)
             self._queue.append(Job(_bind(self._decide, batch), "decide", batch))
 
-    def _publish(self, sale: SaleRecord, sold: dict[str, int]) -> None:
+    def _publish(
+        self, sale: SaleRecord, sold: dict[str, int], room: RoomCall | None = None
+    ) -> None:
+        known = self._sale
         self._sale = sale
         self._board.publish_sale(SaleSnapshot.of(sale, sold))
+        if known is None or known.sale_id != sale.sale_id:
+            # Another sale: its own room (none yet, or as recovery ticked it), then ticks.
+            self._room_shown = None
+            if room is None or room.sale_id != sale.sale_id:
+                self._board.publish_queue(None)
+        if sale.terms.queue is not None:
+            self._next_tick_s = 0.0  # a new sale or a change of its lifecycle: tick now
+        if room is not None:
+            self._room_seen(room)
+
+    def _room_seen(self, call: RoomCall) -> None:
+        """Publish the figures of the sale's waiting room that a call of Redis's saw (if
+        they changed), and tick it again when Redis says something falls due."""
+        sale = self._sale
+        figures = call.figures
+        if sale is None or call.sale_id != sale.sale_id or figures is None:
+            if sale is not None and call.sale_id != sale.sale_id:
+                self._next_follow_s = 0.0  # another host started a sale: learn it now
+            return
+        if figures[:4] != self._room_shown:  # the status stream keys on a change
+            self._room_shown = figures[:4]
+            self._board.publish_queue(figures)
+        now_s = time.monotonic()
+        next_s = now_s + FOLLOW_INTERVAL_S
+        if call.stands is not None and call.stands.closed_at_us is not None:
+            next_s = math.inf  # closed for good: nothing more to learn of it
+        elif call.next_change_us is not None:
+            due_s = now_s + (call.next_change_us - call.now_us) / 1e6  # on Redis's clock
+            next_s = min(next_s, max(due_s, now_s + QUEUE_TICK_MIN_S))
+        self._next_tick_s = next_s
 
     def _places(self, sold: dict[str, int]) -> dict[int, int]:
         sale = self._sale

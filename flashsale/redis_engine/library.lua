@@ -11,7 +11,8 @@ Keys: one hash tag (`{flashsale}` by default), so they share one cluster slot.
   TAG:next_sale             the last sale id given out
   TAG:sale:ID               hash: limit, starts, ends (-1: none), created, stock, catalogue,
                             and its lifecycle: phase (active, paused, ended), version (+1 on
-                            each change), paused, ended (-1: none)
+                            each change), paused, ended (-1: none); a sale with a waiting
+                            room has queue (its terms' spec, JSON: see the waiting room below)
   TAG:sale:ID:changes       list: one entry per version: version TAB at_us TAB action TAB
                             phase TAB ends (the first holds the end as created)
   TAG:sale:ID:stock         hash: sku -> its stock
@@ -304,6 +305,388 @@ local function close_at_end(base, terms, now)
   end
 end
 
+--[[
+The waiting room (a sale whose hash has `queue`: the JSON of flashsale.records.QueueTerms's
+spec). flashsale.allocator.waiting_room's rules, mirrored here and decided by Redis's clock,
+so every host admits the same people in the same order. Keys of sale ID besides the above:
+  TAG:sale:ID:room          hash: where the room stands: n (tickets issued), shuffled (the
+                            draw, us), serving (the highest place admitted), budget
+                            (admissions counted up to, us), closed (us), changes (+1 on
+                            each change a page shows); absent: not yet (budget: the start)
+  TAG:sale:ID:qusers        hash: user -> their ticket's number (one ticket a person)
+  TAG:sale:ID:qtickets      hash: per ticket N (1, 2, ... in joining order): N:user,
+                            N:joined, N:place, N:admitted, N:used (us; absent: not yet)
+  TAG:sale:ID:qorder        list: ticket numbers by place (place P at index P - 1): the
+                            drawn pre-queue, then later joiners in arrival order
+  TAG:sale:ID:proof:SHA1    a proof of work's nonce (its SHA-1) that bought a ticket:
+                            good for one, kept until its challenge has surely expired
+Before the draw every ticket is in the pre-queue: tickets 1..n, none with a place. The
+draw needs randomness Redis has not (math.random is no cryptographic source): a host's
+allocator draws the order with secrets.SystemRandom, and flashsale_queue_tick applies it
+only if nobody has drawn yet and the pre-queue is still the n tickets it was drawn from.
+]]
+
+local NOT_ADMITTED = 13
+local PREQUEUE_PAGE = 1000000000000  -- journal_queue.page_key: a page's key past the places
+local CHUNK = 1000  -- items per command: unpack puts them on Lua's stack
+
+local function us(value)
+  return string.format('%d', value)
+end
+
+local function round(value)
+  return math.floor(value + 0.5)
+end
+
+local function present_or_nil(value)
+  if value == nil or value == cjson.null then return nil end
+  return value
+end
+
+-- A sale's waiting room terms (nil: it has none; a queue needs a start).
+local function queue_terms(base)
+  local m = redis.call('HMGET', base, 'queue', 'starts', 'ends', 'phase', 'stock')
+  if not m[1] or m[1] == '' or tonumber(m[2]) < 0 then return nil end
+  local spec = cjson.decode(m[1])
+  return {shuffle = spec.shuffle == true, rate = present_or_nil(spec.admitPerMinute),
+          opens = present_or_nil(spec.opensAtUs), starts = tonumber(m[2]), ends = tonumber(m[3]), phase = m[4] or 'active',
+          stock = tonumber(m[5])}
+end
+
+local function room_of(base, q)
+  local m = redis.call('HMGET', base .. ':room', 'n', 'shuffled', 'serving', 'budget', 'closed',
+                       'changes')
+  return {n = tonumber(m[1] or '0'), shuffled = tonumber(m[2] or ''),
+          serving = tonumber(m[3] or '0'), budget = tonumber(m[4] or '') or q.starts,
+          closed = tonumber(m[5] or ''), changes = tonumber(m[6] or '0')}
+end
+
+local function save_room(base, room)
+  room.changes = room.changes + 1
+  local fields = {'n', room.n, 'serving', room.serving, 'budget', us(room.budget),
+                  'changes', room.changes}
+  if room.shuffled then
+    fields[#fields + 1] = 'shuffled'
+    fields[#fields + 1] = us(room.shuffled)
+  end
+  if room.closed then
+    fields[#fields + 1] = 'closed'
+    fields[#fields + 1] = us(room.closed)
+  end
+  redis.call('HSET', base .. ':room', unpack(fields))
+end
+
+-- Closed at once (the sell-out, an operator's end), if it was open.
+local function close_room(base, now_text)
+  if redis.call('HSETNX', base .. ':room', 'closed', now_text) == 1 then
+    redis.call('HINCRBY', base .. ':room', 'changes', 1)
+  end
+end
+
+local function hset_chunked(key, fields)
+  for first = 1, #fields, 2 * CHUNK do
+    redis.call('HSET', key, unpack(fields, first, math.min(first + 2 * CHUNK - 1, #fields)))
+  end
+end
+
+-- Admit whoever is due at `now` (WaitingRoom._admit): a token bucket of `rate` a minute,
+-- at most a second's worth at once, or every place at once without a rate. With nobody
+-- to admit (or the sale paused) the time does not count: the budget moves to now, written
+-- by a call that writes anyway (`write_idle`: a join, the draw) or at the resume; a tick
+-- alone writes nothing then. Returns whether anyone was admitted.
+local function admit(base, q, room, now, write_idle)
+  local top = redis.call('LLEN', base .. ':qorder')
+  if q.phase == 'paused' or room.serving >= top then
+    if write_idle and q.rate and room.budget < now then
+      room.budget = now
+      redis.call('HSET', base .. ':room', 'budget', us(now))
+    end
+    return false
+  end
+  local count
+  if not q.rate then
+    count = top - room.serving
+  else
+    local interval = 60000000 / q.rate
+    local most = math.max(1, math.ceil(q.rate / 60))  -- a second's worth
+    local due = math.floor((now - room.budget) / interval)
+    if due <= 0 then return false end
+    if due > most then
+      due = most
+      room.budget = now - round(most * interval)
+    end
+    count = math.min(due, top - room.serving)
+    if count < due then  -- the queue ran out: what is left lapses
+      room.budget = now
+    else
+      room.budget = room.budget + round(count * interval)
+    end
+  end
+  local first = room.serving
+  room.serving = first + count
+  local fields, at = {}, us(now)
+  for _, number in ipairs(redis.call('LRANGE', base .. ':qorder', first, room.serving - 1)) do
+    fields[#fields + 1] = number .. ':admitted'
+    fields[#fields + 1] = at
+  end
+  hset_chunked(base .. ':qtickets', fields)
+  save_room(base, room)
+  return true
+end
+
+-- The pre-queue's places: `order` lists tickets 1..n in their drawn order (nil: in
+-- arrival order, a room without shuffle).
+local function draw(base, q, room, now, order)
+  local places, numbers = {}, {}
+  for place = 1, room.n do
+    local number = order and order[place] or place
+    numbers[#numbers + 1] = number
+    places[#places + 1] = number .. ':place'
+    places[#places + 1] = place
+  end
+  for first = 1, #numbers, CHUNK do
+    redis.call('RPUSH', base .. ':qorder', unpack(numbers, first, math.min(first + CHUNK - 1, #numbers)))
+  end
+  hset_chunked(base .. ':qtickets', places)
+  room.shuffled = now
+  room.budget = math.max(q.starts, math.min(now, room.budget))
+  save_room(base, room)
+end
+
+-- The order a host drew (ARGV text: ticket numbers, comma-separated) if it is one of
+-- tickets 1..n, each once; nil else.
+local function parse_order(text, n)
+  local order, seen = {}, {}
+  for item in string.gmatch(text or '', '[^,]+') do
+    local number = tonumber(item)
+    if not number or number < 1 or number > n or number % 1 ~= 0 or seen[number] then
+      return nil
+    end
+    seen[number] = true
+    order[#order + 1] = number
+  end
+  if #order ~= n then return nil end
+  return order
+end
+
+-- WaitingRoom.tick: close once sold out or over, draw at the start, admit whoever is due
+-- (`write_idle`: admit's). Returns 'draw' when the pre-queue is to be drawn and no `order`
+-- for it was given (with shuffle, the caller's), else whether anything changed.
+local function tick(base, q, room, now, order, write_idle)
+  if room.closed then return false end
+  local sold = tonumber(redis.call('HGET', base .. ':sold', WHOLE_SALE) or '0')
+  if sold >= q.stock or q.phase == 'ended' or (q.ends >= 0 and now >= q.ends) then
+    room.closed = now
+    save_room(base, room)
+    return true
+  end
+  if room.shuffled then return admit(base, q, room, now, write_idle) end
+  if now < q.starts then return false end
+  if q.shuffle and not order then return 'draw' end
+  draw(base, q, room, now, q.shuffle and order or nil)
+  admit(base, q, room, now, true)
+  return true
+end
+
+-- When a tick next has something to do (WaitingRoom.next_change_us; '' nothing).
+local function next_change(q, room, top, now)
+  if room.closed then return '' end
+  if not room.shuffled then return us(q.starts) end
+  if room.serving >= top then return '' end
+  if not q.rate then return us(now) end
+  return us(room.budget + math.ceil(60000000 / q.rate))
+end
+
+-- {n, shuffled, serving, budget, closed, changes, places given, next change} ('': none).
+local function room_reply(base, q, room, now)
+  local top = redis.call('LLEN', base .. ':qorder')
+  return {room.n, room.shuffled and us(room.shuffled) or '', room.serving, us(room.budget),
+          room.closed and us(room.closed) or '', room.changes, top, next_change(q, room, top, now)}
+end
+
+-- {number, user, joined, place, admitted, used} of ticket `number` ('': not yet).
+local function ticket_reply(base, number)
+  local n = tostring(number)
+  local t = redis.call('HMGET', base .. ':qtickets', n .. ':user', n .. ':joined', n .. ':place',
+                       n .. ':admitted', n .. ':used')
+  return {n, t[1], t[2], t[3] or '', t[4] or '', t[5] or ''}
+end
+
+-- A queue function's answer: {status (0: the pre-queue is to be drawn first; 404 the sale
+-- has no waiting room; else 200), problem ('' none), sale id, Redis's now (us), the room
+-- (room_reply's; {} none), {each command's {status, problem ('' none), ticket_reply
+-- ({} none)}}}.
+local function room_answer(status, problem, sale_id, now_text, room, answers)
+  return {status, problem or '', sale_id, now_text, room or {}, answers or {}}
+end
+
+-- KEYS[1]: TAG:current. ARGV: '' (a tick), or the sale id, n and order (parse_order's
+-- text) of a draw this host made of that sale's pre-queue of n tickets. Any host's
+-- allocator may call it, at any time: it does what is due by Redis's clock, once.
+-- Returns room_answer's, status 0 when the pre-queue is to be drawn first (again, if it
+-- was not the one the order was drawn from).
+local function queue_tick(keys, args)
+  local sale_id = redis.call('GET', keys[1])
+  if not sale_id then return redis.error_reply('NOSALE no sale has been started') end
+  local base = tag_of(keys[1]) .. ':sale:' .. sale_id
+  local now_text = now_us()
+  local q = queue_terms(base)
+  if not q then return room_answer(404, 'no-queue', sale_id, now_text) end
+  local now = tonumber(now_text)
+  local room = room_of(base, q)
+  local order = nil
+  if args[1] and args[1] ~= '' and args[1] == sale_id and tonumber(args[2]) == room.n then
+    order = parse_order(args[3], room.n)
+    if not order then return redis.error_reply('ERR flashsale_queue_tick: malformed order') end
+  end
+  local ticked = tick(base, q, room, now, order, false)
+  return room_answer(ticked == 'draw' and 0 or 200, nil, sale_id, now_text,
+                     room_reply(base, q, room, now))
+end
+
+-- `user`'s ticket (200), or a new one (201): in the pre-queue until the draw, after it
+-- the next place. `proof`: the nonce of the proof of work the worker checked ('' none),
+-- good for one new ticket. Refused: 403 proof-of-work-invalid (its nonce bought a
+-- ticket already), 410 queue-closed, 409 queue-not-open (before opensAt).
+local function join_one(base, q, room, now, now_text, user, proof, proof_kept_ms)
+  local known = redis.call('HGET', base .. ':qusers', user)
+  if known then return {200, '', ticket_reply(base, known)} end
+  local proof_key = proof ~= '' and (base .. ':proof:' .. redis.sha1hex(proof))
+  if proof_key and redis.call('EXISTS', proof_key) == 1 then
+    return {403, 'proof-of-work-invalid', {}}
+  end
+  if room.closed then return {410, 'queue-closed', {}} end
+  if q.opens and now < q.opens then return {409, 'queue-not-open', {}} end
+  local number = room.n + 1
+  local fields = {number .. ':user', user, number .. ':joined', now_text}
+  if room.shuffled then
+    fields[#fields + 1] = number .. ':place'
+    fields[#fields + 1] = redis.call('RPUSH', base .. ':qorder', number)
+  end
+  redis.call('HSET', base .. ':qtickets', unpack(fields))
+  redis.call('HSET', base .. ':qusers', user, number)
+  if proof_key then redis.call('SET', proof_key, 1, 'PX', proof_kept_ms) end
+  room.n = number
+  return {201, '', ticket_reply(base, number)}
+end
+
+-- Ticket `number` if `user` holds it (the worker checked its signature); 404 else.
+local function read_one(base, number, user)
+  local ticket = ticket_reply(base, number)
+  if ticket[2] ~= user then return {404, 'unknown-ticket', {}} end
+  return {200, '', ticket}
+end
+
+-- KEYS[1]: TAG:current. ARGV[1]: how long a spent proof of work is kept (ms), then
+-- shoppers' commands of the current sale's waiting room, in the order they came, three
+-- arguments each: 'join', a user id and the nonce of their proof of work ('' none), or
+-- a ticket's number, its holder and '' (a read). Decided after a tick, so a join at the
+-- start comes after the draw: status 0 (nothing decided) when the caller is to draw
+-- first. Returns room_answer's, with each command's answer.
+local function queue_commands(keys, args)
+  local proof_kept_ms = tonumber(args[1])
+  if not proof_kept_ms or #args < 4 or (#args - 1) % 3 ~= 0 then
+    return redis.error_reply('ERR flashsale_queue_commands: malformed commands')
+  end
+  local sale_id = redis.call('GET', keys[1])
+  if not sale_id then return redis.error_reply('NOSALE no sale has been started') end
+  local base = tag_of(keys[1]) .. ':sale:' .. sale_id
+  local now_text = now_us()
+  local q = queue_terms(base)
+  if not q then return room_answer(404, 'no-queue', sale_id, now_text) end
+  local now = tonumber(now_text)
+  local room = room_of(base, q)
+  -- A ticket added: with nobody due, the bucket's time counts from now (write_idle).
+  local adds = false
+  for i = 2, #args, 3 do
+    if args[i] == 'join' and redis.call('HEXISTS', base .. ':qusers', args[i + 1]) == 0 then
+      adds = true
+    end
+  end
+  if tick(base, q, room, now, nil, adds) == 'draw' then
+    return room_answer(0, nil, sale_id, now_text, room_reply(base, q, room, now))
+  end
+  local answers, issued = {}, room.n
+  for i = 2, #args, 3 do
+    if args[i] == 'join' then
+      answers[#answers + 1] = join_one(base, q, room, now, now_text, args[i + 1], args[i + 2],
+                                       proof_kept_ms)
+    else
+      answers[#answers + 1] = read_one(base, args[i], args[i + 1])
+    end
+  end
+  if room.n > issued then save_room(base, room) end
+  return room_answer(200, nil, sale_id, now_text, room_reply(base, q, room, now), answers)
+end
+
+-- KEYS[1]: TAG:current. ARGV: sale id, after (journal_queue.page_key's), limit. A page of
+-- the recorded order (journal_queue.tickets_by_place): tickets by place after `after`,
+-- then those without a place (the pre-queue before its draw) by number. Returns
+-- {the room ({} none), {ticket_reply of each}}. Writes nothing.
+local function queue_page(keys, args)
+  local base = tag_of(keys[1]) .. ':sale:' .. args[1]
+  local after, limit = tonumber(args[2]), tonumber(args[3])
+  if not after or not limit or limit < 1 then
+    return redis.error_reply('ERR flashsale_queue_page: malformed page')
+  end
+  local q = queue_terms(base)
+  if not q or redis.call('EXISTS', base .. ':room') == 0 then return {{}, {}} end
+  local room = room_of(base, q)
+  local numbers = {}
+  if after < PREQUEUE_PAGE then
+    numbers = redis.call('LRANGE', base .. ':qorder', after, after + limit - 1)
+  end
+  if #numbers < limit and not room.shuffled then
+    local from = math.max(after - PREQUEUE_PAGE, 0) + 1
+    for number = from, math.min(room.n, from + limit - #numbers - 1) do
+      numbers[#numbers + 1] = number
+    end
+  end
+  local tickets = {}
+  for _, number in ipairs(numbers) do tickets[#tickets + 1] = ticket_reply(base, number) end
+  return {room_reply(base, q, room, 0), tickets}
+end
+
+-- The purchase's gate (WaitingRoom.admits): `user` may buy at `now` with their ticket if
+-- it is admitted, within admittedSeconds, unused and the room open. Its number, or nil.
+local function gate_of(base, queue_json)
+  local spec = cjson.decode(queue_json)
+  local m = redis.call('HMGET', base .. ':room', 'serving', 'closed')
+  return {base = base, admitted_us = spec.admittedSeconds * 1000000,
+          serving = tonumber(m[1] or '0'), closed = m[2] ~= false, used = {}}
+end
+
+local function admitted_ticket(gate, user, now)
+  if gate.closed or gate.used[user] then return nil end
+  local number = redis.call('HGET', gate.base .. ':qusers', user)
+  if not number then return nil end
+  local t = redis.call('HMGET', gate.base .. ':qtickets', number .. ':place',
+                       number .. ':admitted', number .. ':used')
+  local place, admitted = tonumber(t[1] or ''), tonumber(t[2] or '')
+  if t[3] or not place or place > gate.serving or not admitted
+      or now >= admitted + gate.admitted_us then
+    return nil
+  end
+  return number
+end
+
+-- This person bought: their admission ends (in the call that sold).
+local function use_ticket(gate, user, now_text)
+  local number = redis.call('HGET', gate.base .. ':qusers', user)
+  redis.call('HSET', gate.base .. ':qtickets', number .. ':used', now_text)
+  gate.used[user] = true
+end
+
+-- The sale resumed: the paused time does not count for admissions (the ticks while it
+-- was paused wrote nothing).
+local function resume_room(base, now)
+  if redis.call('HEXISTS', base, 'queue') == 0 then return end
+  local m = redis.call('HMGET', base .. ':room', 'shuffled', 'budget', 'closed')
+  if m[1] and not m[3] and tonumber(m[2]) < now then
+    redis.call('HSET', base .. ':room', 'budget', us(now))
+  end
+end
+
 -- KEYS[1]: TAG:current. ARGV: rate limit (0: off), rate window in ms, then for
 -- each purchase: request id, user id, sku, expired ('1': sell nothing to it).
 -- Returns {sale id, the sold hash (flat), {decision of each purchase}, the sale's version,
@@ -332,11 +715,15 @@ local function decide(keys, args)
   end
   local tag = tag_of(current_key)
   local base = tag .. ':sale:' .. sale_id
-  local meta = redis.call('HMGET', base, 'limit', 'starts', 'ends', 'phase', 'version', 'hold_s')
+  local meta = redis.call('HMGET', base, 'limit', 'starts', 'ends', 'phase', 'version', 'hold_s',
+                         'queue', 'stock')
   local limit, starts, ends = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3])
   local phase, version = meta[4] or 'active', meta[5] or '1'
   local now_text = now_us()
   local now = tonumber(now_text)
+  -- A sale with a waiting room sells only to admitted tickets' holders.
+  local gate = nil
+  if meta[7] and meta[7] ~= '' then gate = gate_of(base, meta[7]) end
   -- Webhooks off (the usual case): one look for the whole batch, no event made.
   local outbox_on = redis.call('EXISTS', tag .. ':outbox:on') == 1
   local hold_s = tonumber(meta[6])  -- nil: no checkout window, a sale is final
@@ -432,9 +819,12 @@ local function decide(keys, args)
           outcome, record = ALREADY_PURCHASED, of_product[1].line
         elseif sold[sku] >= stock[sku] then
           outcome = SOLD_OUT
+        elseif gate and not admitted_ticket(gate, user, now) then
+          outcome = NOT_ADMITTED
         elseif expired[k] then
           outcome = EXPIRED
         elseif hold_s then
+          if gate then use_ticket(gate, user, now_text) end
           sold_total = sold_total + 1
           sold[sku] = sold[sku] + 1
           position = position + 1
@@ -450,6 +840,7 @@ local function decide(keys, args)
           outcome = HELD
           record = record .. '\n' .. exp
         else
+          if gate then use_ticket(gate, user, now_text) end
           sold_total = sold_total + 1
           sold[sku] = sold[sku] + 1
           record = table.concat({uuid(ids[k]), user, sku, sold_total, sold[sku], #mine + 1, now_text}, '\t')
@@ -507,6 +898,9 @@ local function decide(keys, args)
       outbox_add(tag, 'sale.sold_out', nil, sale_id, now_text, {saleId = sale_number, sku = skus[k]})
     end
   end
+  if gate and not gate.closed and sold_total >= tonumber(meta[8]) then
+    close_room(base, now_text)  -- sold out: nobody more is admitted to buy nothing
+  end
   for j, user in ipairs(user_list) do
     if counted_users[user] then
       -- The window opens with the user's first counted attempt and expires with it.
@@ -520,15 +914,16 @@ local function decide(keys, args)
 end
 
 -- A new sale from ARGV (from `first`): per-user limit, starts_at_us, ends_at_us (-1:
--- none), catalogue (JSON), hold_s and extend_s of its checkout window ('' '': none), then
--- for each product: sku, stock, its own limit ('' none).
+-- none), catalogue (JSON), hold_s and extend_s of its checkout window ('' '': none), its
+-- waiting room (QueueTerms's spec as JSON; '': none), then for each product: sku, stock,
+-- its own limit ('' none).
 -- Returns its id.
 local function create_sale(current_key, args, first, created)
   local tag = tag_of(current_key)
   local sale_id = redis.call('INCR', tag .. ':next_sale')
   local base = tag .. ':sale:' .. sale_id
   local stock_fields, plimit_fields, sold_fields, total = {}, {}, {WHOLE_SALE, 0}, 0
-  for i = first + 6, #args, 3 do
+  for i = first + 7, #args, 3 do
     stock_fields[#stock_fields + 1] = args[i]
     stock_fields[#stock_fields + 1] = args[i + 1]
     sold_fields[#sold_fields + 1] = args[i]
@@ -546,6 +941,7 @@ local function create_sale(current_key, args, first, created)
   if args[first + 4] ~= '' then
     redis.call('HSET', base, 'hold_s', args[first + 4], 'extend_s', args[first + 5])
   end
+  if args[first + 6] ~= '' then redis.call('HSET', base, 'queue', args[first + 6]) end
   redis.call('HSET', base .. ':stock', unpack(stock_fields))
   if #plimit_fields > 0 then redis.call('HSET', base .. ':plimit', unpack(plimit_fields)) end
   redis.call('HSET', base .. ':sold', unpack(sold_fields))
@@ -588,6 +984,9 @@ local function end_sale(base, life, now, now_text, action)
   if redis.call('HEXISTS', base, 'hold_s') == 1 then
     close_waitlists(base)  -- nobody waiting will be served now
   end
+  if redis.call('HEXISTS', base, 'queue') == 1 then
+    close_room(base, now_text)  -- nobody more is admitted
+  end
 end
 
 -- Replaced: a sale made before lifecycles were stored (no version) that a later one
@@ -613,12 +1012,18 @@ end
 -- A sale's arguments from ARGV[first] on.
 local function check_sale_args(args, first)
   local n = #args - first + 1
-  if n < 9 or (n - 6) % 3 ~= 0 or not tonumber(args[first]) or not tonumber(args[first + 1])
+  if n < 10 or (n - 7) % 3 ~= 0 or not tonumber(args[first]) or not tonumber(args[first + 1])
       or not tonumber(args[first + 2])
       or (args[first + 4] ~= '' and not (tonumber(args[first + 4]) and tonumber(args[first + 5]))) then
     return false
   end
-  for i = first + 6, #args, 3 do
+  if args[first + 6] ~= '' then
+    local ok, spec = pcall(cjson.decode, args[first + 6])
+    if not ok or type(spec) ~= 'table' or type(spec.admittedSeconds) ~= 'number' then
+      return false
+    end
+  end
+  for i = first + 7, #args, 3 do
     if #args[i] == 0 or not tonumber(args[i + 1]) then return false end
   end
   return true
@@ -802,6 +1207,7 @@ local function change_command(keys, command, context, now, now_text)
   elseif action == 'resume' then
     if life.phase ~= 'active' then
       change(base, life, now_text, action, {'phase', 'active', 'paused', -1})
+      resume_room(base, now)
     end
   elseif action == 'end' then
     end_sale(base, life, now, now_text, action)
@@ -1139,4 +1545,8 @@ redis.register_function('flashsale_first_sale', first_sale)
 redis.register_function('flashsale_admin', admin)
 redis.register_function{function_name = 'flashsale_state', callback = state, flags = {'no-writes'}}
 redis.register_function('flashsale_outbox_lease', outbox_lease)
+redis.register_function('flashsale_queue_tick', queue_tick)
+redis.register_function('flashsale_queue_commands', queue_commands)
+redis.register_function{function_name = 'flashsale_queue_page', callback = queue_page,
+                        flags = {'no-writes'}}
 redis.register_function('flashsale_outbox_record', outbox_record)

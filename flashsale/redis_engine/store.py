@@ -38,6 +38,7 @@ from flashsale.admin_commands import (
 from flashsale.catalogue import Product
 from flashsale.errors import Unavailable
 from flashsale.journal import CheckoutRow, WaitlistRow
+from flashsale.journal_queue import QueueRow, TicketRow
 from flashsale.journal_sales import IDEMPOTENCY_KEY_TTL_S, AuditEntry
 from flashsale.outcomes import Outcome
 from flashsale.records import (
@@ -46,9 +47,11 @@ from flashsale.records import (
     ListedOrder,
     OrderRecord,
     Phase,
+    QueueTerms,
     SaleRecord,
     SaleTerms,
 )
+from flashsale.redis_engine import waiting_room
 
 LIBRARY = (Path(__file__).parent / "library.lua").read_text(encoding="utf-8")
 NO_TIME = -1
@@ -189,9 +192,9 @@ class RedisStore:
         """`{flashsale}`: what every key of the engine starts with."""
         return self._tag
 
-    def call(self, function: str, *args: Any) -> Any:
+    def call(self, function: str, *args: Any, read_only: bool = False) -> Any:
         """A function of the library by name (loaded first if the server has none)."""
-        return self._call(function, *args)
+        return self._call(function, *args, read_only=read_only)
 
     def first_sale(self, terms: SaleTerms) -> int:
         """The current sale's id, after creating the first one if the store has none."""
@@ -247,7 +250,15 @@ class RedisStore:
     def checkout_key(self) -> bytes:
         """The secret checkout tokens are MACs under: made once, by whichever host's
         allocator comes first, and kept in Redis (as the journal keeps it in `meta`)."""
-        key = f"{self._tag}:checkout_key"
+        return self._secret("checkout_key")
+
+    def ticket_key(self) -> bytes:
+        """The secret the waiting room's tickets are signed with (flashsale.queue_tickets),
+        kept in Redis as the checkout key is: a ticket issued on one host verifies on all."""
+        return self._secret("ticket_key")
+
+    def _secret(self, name: str) -> bytes:
+        key = f"{self._tag}:{name}"
         self._client.set(key, secrets.token_bytes(32), nx=True)
         value = self._client.get(key)
         return _raw(value)
@@ -407,6 +418,14 @@ class RedisStore:
         with _unavailable_if_failing(self.url):
             return bool(self._client.exists(f"{self._tag}:sale:{sale_id}"))
 
+    def queue_after(
+        self, sale_id: int, after: int, limit: int
+    ) -> tuple[list[TicketRow], QueueRow | None]:
+        """A page of a sale's waiting room in queue order, and where it stands (as
+        JournalReader.queue_after): one read-only call, so the page and the room agree."""
+        with _unavailable_if_failing(self.url):
+            return waiting_room.page(self, sale_id, after, limit)
+
     def orders_after(self, sale_id: int, position: int, limit: int) -> list[ListedOrder]:
         """At most `limit` orders of the sale after `position`, in position order, with
         their state and payment reference: one LRANGE of the sale's orders list, never
@@ -528,12 +547,14 @@ def _sale_of(sale_id: int, fields: dict[bytes, bytes]) -> SaleRecord:
     one without hold_s has no checkout window)."""
     catalogue = json.loads(fields[b"catalogue"])
     hold_s = fields.get(b"hold_s")
+    queue = fields.get(b"queue")
     terms = SaleTerms(
         tuple(Product.from_spec(spec) for spec in catalogue),
         int(fields[b"limit"]),
         _instant(fields[b"starts"]),
         _instant(fields[b"ends"]),
         None if hold_s is None else CheckoutTerms(int(hold_s), int(fields[b"extend_s"])),
+        None if queue is None else QueueTerms.from_spec(json.loads(queue)),
     )
     lifecycle = Lifecycle(
         Phase.of_word(fields.get(b"phase", b"active").decode()),
@@ -571,6 +592,7 @@ def _sale_args(terms: SaleTerms) -> list[Any]:
         catalogue,
         "" if terms.checkout is None else terms.checkout.hold_s,
         "" if terms.checkout is None else terms.checkout.extend_s,
+        "" if terms.queue is None else json.dumps(terms.queue.spec_json()),
     ]
     for product in products:
         limit = "" if product.per_user_limit is None else product.per_user_limit

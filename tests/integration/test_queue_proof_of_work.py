@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import altcha
+import pytest
 import requests
 
+from tests.support.engines import ENGINES, engine_settings
 from tests.support.sales import start_next_sale
 from tests.support.server import running_server
 
@@ -32,10 +34,14 @@ def _join(url: str, user: str, proof: str | int | None = None) -> requests.Respo
     return requests.post(f"{url}/flash-sale/queue", json=body, timeout=TIMEOUT_S)
 
 
-def test_a_join_needs_one_solved_challenge(tmp_path) -> None:
-    with running_server(
-        tmp_path / "j.db", workers=2, env={"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
-    ) as server:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_join_needs_one_solved_challenge(tmp_path, engine: str) -> None:
+    """In the Redis engine the solution is spent in Redis: no host takes it again."""
+    env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
+    with (
+        engine_settings(engine, tmp_path) as (engine_env, _),
+        running_server(tmp_path / "j.db", workers=2, env=env | engine_env) as server,
+    ):
         url = server.url
         # Without proof of work there is no challenge to solve.
         starts = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
