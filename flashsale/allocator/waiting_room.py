@@ -49,6 +49,10 @@ PREQUEUE, WAITING, ADMITTED, USED, LAPSED, CLOSED = (
 # What the queue as a whole is doing (the status's `queue.state`), and its board code.
 ROOM_STATES = ("prequeue", "admitting", "closed")
 ROOM_PREQUEUE, ROOM_ADMITTING, ROOM_CLOSED = range(3)
+# Admissions at a rate happen at most this often, a batch each: each is a write of the
+# group commit (an fsync when no purchase shares it), and a page learns of them by steps
+# of seconds anyway (flashsale.api.status.queue_tag). The rate is the same on average.
+ADMIT_EVERY_US = 250_000
 # Longer than a proof-of-work challenge lives (flashsale.api.proof_of_work).
 PROOF_KEPT_US = 15 * 60 * 1_000_000
 
@@ -109,6 +113,7 @@ class WaitingRoom:
         self.closed_at_us = stands.closed_at_us
         self._writes: list[tuple[str, tuple[object, ...]]] = []
         self.changes = 0  # +1 for each change a page would show
+        self._last_admission_us = 0  # when the last batch was admitted (this process)
         self._proofs: dict[str, int] = {}  # proof-of-work nonces spent: kept until
         self._proofs_kept = 1024
 
@@ -142,7 +147,8 @@ class WaitingRoom:
         rate = self.terms.admit_per_minute
         if rate is None:
             return now_us
-        return self.budget_at_us + math.ceil(60_000_000 / rate)
+        due_us = self.budget_at_us + math.ceil(60_000_000 / rate)
+        return max(due_us, self._last_admission_us + ADMIT_EVERY_US)
 
     def _draw(self, now_us: int) -> None:
         prequeue = [seat for seat in self._by_number if seat.place is None]
@@ -167,6 +173,8 @@ class WaitingRoom:
         if rate is None:
             count = top - self.serving
         else:
+            if now_us < self._last_admission_us + ADMIT_EVERY_US:
+                return False  # the next batch is due then (next_change_us)
             interval_us = 60_000_000 / rate
             most = max(1, math.ceil(rate / 60))  # a second's worth
             due = int((now_us - self.budget_at_us) // interval_us)
@@ -182,6 +190,7 @@ class WaitingRoom:
                 self.budget_at_us += round(count * interval_us)
         first = self.serving
         self.serving += count
+        self._last_admission_us = now_us
         for seat in self._by_place[first : self.serving]:
             seat.admitted_at_us = now_us
         self._writes.append((ADMIT, (now_us, self.sale_id, first, self.serving)))

@@ -41,7 +41,7 @@ from flashsale.allocator.messages import (
     read_purchase_body,
 )
 from flashsale.allocator.peers import Peers, Pending, Replies
-from flashsale.allocator.waiting_room import ROOM_CLOSED
+from flashsale.allocator.waiting_room import ADMIT_EVERY_US, ROOM_CLOSED
 from flashsale.checkout_commands import QUEUE_COMMANDS, CheckoutAnswer, CheckoutRequest
 from flashsale.outcomes import Outcome
 from flashsale.records import SaleRecord, SaleTerms
@@ -70,8 +70,9 @@ PROBE_INTERVAL_S = 1.0
 # by expiries, a clock between Redis's and ours that differs), besides at its next due.
 EXPIRE_INTERVAL_S = 0.5
 # A waiting room is ticked at least every FOLLOW_INTERVAL_S (other hosts' joins, the
-# start), and when Redis says an admission falls due, but not more often than this.
-QUEUE_TICK_MIN_S = 0.01
+# start), and when Redis says an admission falls due, but not more often than this: a
+# batch of admissions a tick (flashsale.allocator.waiting_room.ADMIT_EVERY_US).
+QUEUE_TICK_MIN_S = ADMIT_EVERY_US / 1e6
 # Shoppers' queue commands (joins, ticket reads) decided in one call at most.
 MAX_QUEUE_COMMANDS = 256
 

@@ -13,6 +13,7 @@ import pytest
 
 from flashsale import journal_queue
 from flashsale.allocator.waiting_room import (
+    ADMIT_EVERY_US,
     ADMITTED,
     CLOSED,
     LAPSED,
@@ -108,10 +109,15 @@ def test_admission_follows_the_rate_and_saves_up_no_burst() -> None:
     assert room.serving == 0
     for tenth in range(1, 31):  # three seconds, a tick every tenth of a second
         _tick(room, START_US + tenth * S // 10)
-    assert room.serving == 30
+    # In batches at most every ADMIT_EVERY_US: the last tick's share comes at the next.
+    assert 27 <= room.serving <= 30
+    next_us = room.next_change_us(START_US + 3 * S)
+    assert next_us is not None and next_us <= START_US + 3 * S + ADMIT_EVERY_US
+    _tick(room, START_US + 3 * S + ADMIT_EVERY_US)
+    assert room.serving == 32
     # A pause of the loop for 5 s admits at most a second's worth at once.
     _tick(room, START_US + 8 * S)
-    assert room.serving == 40
+    assert room.serving == 42
 
 
 def test_all_at_once_without_a_rate() -> None:
