@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import multiprocessing.synchronize
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from typing import Any
 
 import requests
 
-from flashsale.processes import usage_of
+from flashsale.processes import stat_fields
 from stress.api import EVENTS_PATH
 from stress.api_client import Api
 from stress.runs import raise_nofile_limit
@@ -42,6 +43,8 @@ OPEN_CONCURRENCY = 200
 START_IN_S = 30.0  # the sale's start, from its creation: most joins come before it
 ADMITTING_TIMEOUT_S = 120.0
 ADMIN_TOKEN = "waiting-pages-admin-token"
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+USER_FIELD, SYSTEM_FIELD = 11, 12  # of /proc/<pid>/stat after the command name
 FIRST_SOURCE_INDEX = 1 << 8  # 127.0.1.0 as an offset in 127.0.0.0/8
 
 
@@ -49,7 +52,12 @@ FIRST_SOURCE_INDEX = 1 << 8  # 127.0.1.0 as an offset in 127.0.0.0/8
 class ProcessCpu:
     role: str
     pid: int
-    cpu_s: float  # over the measured hold
+    user_s: float  # over the measured hold
+    system_s: float
+
+    @property
+    def cpu_s(self) -> float:
+        return self.user_s + self.system_s
 
 
 @dataclass
@@ -71,10 +79,11 @@ class WaitingFigures:
         return sum(p.cpu_s for p in self.cpu)
 
     @property
-    def cpu_per_page_minute_us(self) -> float | None:
-        if not self.pages:
-            return None
-        return self.server_cpu_s / self.pages / (self.hold_s / 60) * 1e6
+    def workers_cpu_s(self) -> float:
+        return sum(p.cpu_s for p in self.cpu if p.role == "worker")
+
+    def per_minute(self, cpu_s: float) -> float:
+        return cpu_s / (self.hold_s / 60)
 
 
 def waiting_phase(
@@ -104,7 +113,7 @@ def waiting_phase(
             for client in clients:
                 client.go.set()
             time.sleep(hold_s)
-            cpu = [ProcessCpu(role, pid, _cpu(pid) - before[pid]) for role, pid in pids]
+            cpu = [ProcessCpu(role, pid, *_cpu(pid, since=before[pid])) for role, pid in pids]
             held_s = time.monotonic() - started
             serving_after = _serving(api)
             for client in clients:
@@ -132,8 +141,11 @@ def waiting_phase(
 
 def format_waiting(w: WaitingFigures) -> list[str]:
     settings = ", ".join(f"{k}={v}" for k, v in w.settings.items())
-    per_process = ", ".join(f"{p.role} {p.cpu_s:.2f}" for p in w.cpu)
-    per_page = w.cpu_per_page_minute_us
+    per_process = ", ".join(
+        f"{p.role} {p.cpu_s:.2f} ({p.user_s:.2f} user + {p.system_s:.2f} system)" for p in w.cpu
+    )
+    pages = max(1, w.pages)
+    server, workers = w.per_minute(w.server_cpu_s), w.per_minute(w.workers_cpu_s)
     return [
         f"waiting: {w.pages} pages open on {w.workers} workers ({settings}: the defaults "
         f"hold 8192 streams and 10000 connections a worker), a waiting room admitting "
@@ -143,8 +155,8 @@ def format_waiting(w: WaitingFigures) -> list[str]:
         f"  a page got {_spread_text(w.events_per_page)} events and "
         f"{_spread_text(w.heartbeats_per_page)} heartbeats (min/max/mean); "
         f"{w.pages_lost} pages closed by the server",
-        f"  server CPU a minute: {w.server_cpu_s / (w.hold_s / 60):.2f} s; per page-minute: "
-        + ("-" if per_page is None else f"{per_page:.1f} us (all of the server's CPU / pages)"),
+        f"  a minute: server {server:.2f} s CPU, workers {workers:.2f} s; per page-minute: "
+        f"{server / pages * 1e6:.1f} us (server), {workers / pages * 1e6:.1f} us (workers)",
     ]
 
 
@@ -158,9 +170,13 @@ def _spread_text(spread: tuple[int, int, float]) -> str:
     return f"{spread[0]}/{spread[1]}/{spread[2]}"
 
 
-def _cpu(pid: int) -> float:
-    usage = usage_of("process", pid)
-    return usage.cpu_s if usage is not None else 0.0
+def _cpu(pid: int, since: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+    """User and system CPU seconds the process has spent (since `since`)."""
+    fields = stat_fields(pid)
+    if fields is None:
+        return (0.0, 0.0)
+    user, system = (int(fields[i]) / CLOCK_TICKS_PER_S for i in (USER_FIELD, SYSTEM_FIELD))
+    return (user - since[0], system - since[1])
 
 
 def _serving(api: Api) -> int:
