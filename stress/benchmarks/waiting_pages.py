@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 import multiprocessing.synchronize
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
