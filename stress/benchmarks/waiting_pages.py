@@ -11,7 +11,8 @@ here). With every page open, the server's CPU (each process's user + system time
 heartbeats it got meanwhile.
 
 The default settings hold 8,192 streams and 10,000 connections a worker: the phase
-raises both (and says so); a worker's sockets stay within its descriptor limit.
+raises both (and says so), within a worker's descriptor limit (here 20,000, which
+cannot be raised: 50,000 pages need more than 2 workers, `--workers 4`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ WAITING_ADMIT_PER_MINUTE = 6000
 WAITING_PER_SOURCE = 64  # within 128 a worker even if one worker gets them all
 PAGES_PER_CLIENT = 12_500
 JOIN_THREADS = 8
-OPEN_BUDGET_S = 120.0  # the longest opening the pages may take (sizes the queue)
+# The longest the pages may take to open (it sizes the queue): at least this, and a
+# second for every OPENED_A_SECOND pages more.
+OPEN_BUDGET_S = 120.0
+OPENED_A_SECOND = 400
 OPEN_CONCURRENCY = 200
 START_IN_S = 30.0  # the sale's start, from its creation: most joins come before it
 ADMITTING_TIMEOUT_S = 120.0
@@ -89,13 +93,16 @@ class WaitingFigures:
 def waiting_phase(
     folder: Path, pages: int, hold_s: float, workers: int, repo: Path | None
 ) -> WaitingFigures:
-    per_worker = min(100_000, pages + 1000)
+    # A worker cannot hold more sockets than its descriptor limit (the launcher's, raised
+    # to its hard limit): bounds beyond it would only turn into failed accepts.
+    per_worker = min(100_000, pages + 1000, raise_nofile_limit() - 1000)
+    open_budget_s = max(OPEN_BUDGET_S, 60 + pages / OPENED_A_SECOND)
     settings = {
         "FLASHSALE_MAX_EVENT_STREAMS": str(per_worker),
         "FLASHSALE_WORKER_CONNECTIONS": str(per_worker + 200),
     }
     env = {**settings, "FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
-    tickets = int(WAITING_ADMIT_PER_MINUTE * (START_IN_S + OPEN_BUDGET_S + hold_s) / 60)
+    tickets = int(WAITING_ADMIT_PER_MINUTE * (START_IN_S + open_budget_s + hold_s) / 60)
     server = FlashSaleServer(folder / "waiting.db", workers=workers, env=env, repo=repo)
     with server:
         api = Api(server.url, ADMIN_TOKEN)
@@ -103,7 +110,7 @@ def waiting_phase(
         clients = _clients(server.port, pages)
         try:
             for client in clients:
-                client.opened.wait(OPEN_BUDGET_S + 60)
+                client.opened.wait(open_budget_s + 60)
             opened = sum(c.count.value for c in clients)
             pids = [("master", server.pid), ("allocator", server.allocator_pid())]
             pids += [("worker", pid) for pid in server.worker_pids()]
