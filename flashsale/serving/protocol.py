@@ -264,11 +264,12 @@ class FlashSaleProtocol(ASGIProtocol):
 
     def direct_body(self) -> DirectBody | None:
         """See RequestReceiver.direct_body."""
-        transport = self.transport
+        # uvloop's transports are not asyncio.Transport's subclasses: no isinstance here.
+        transport = cast(asyncio.Transport | None, self.transport)
         if (
             self._closed
             or self._response_buffer  # the head is not written yet
-            or not isinstance(transport, asyncio.Transport)
+            or transport is None
             or transport.is_closing()
         ):
             return None
