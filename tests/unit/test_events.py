@@ -17,7 +17,7 @@ from flashsale.api.events import (
 from flashsale.api.status import SaleStatus
 from flashsale.config import Settings
 from flashsale.observe import ServerView
-from flashsale.serving.protocol import DirectBody, RequestReceiver
+from flashsale.serving.protocol import DirectBody, FlashSaleProtocol, RequestReceiver
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
 from flashsale.shm.store_board import StoreBoard
@@ -374,3 +374,23 @@ def test_heartbeats_go_only_to_streams_sent_nothing_since_the_last():
         await asyncio.wait_for(asyncio.gather(*served), WAIT_S)
 
     asyncio.run(scenario())
+
+
+def test_the_server_gives_its_transport_once_the_head_is_out_whatever_its_class():
+    class UvloopLikeTransport:  # uvloop's transports do not subclass asyncio.Transport
+        closing = False
+
+        def is_closing(self) -> bool:
+            return self.closing
+
+    transport = UvloopLikeTransport()
+    protocol = object.__new__(FlashSaleProtocol)  # only what direct_body reads
+    protocol.transport = transport  # type: ignore[assignment]
+    protocol._closed = False
+    protocol._chunked_answer = True
+    protocol._response_buffer = b"HTTP/1.1 200 OK\r\n\r\n"
+    assert protocol.direct_body() is None  # the head not written yet
+    protocol._response_buffer = None
+    assert protocol.direct_body() == DirectBody(transport, chunked=True)  # type: ignore[arg-type]
+    transport.closing = True
+    assert protocol.direct_body() is None
