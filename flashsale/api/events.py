@@ -224,7 +224,8 @@ class StatusBroadcaster:
             return
         tag, plain = event.tag, event.payload
         chunk = _chunk(plain)
-        for stream in self._direct:
+        # A copy: a transport's callbacks may end a stream while the writes go out.
+        for stream in tuple(self._direct):
             if stream.shown != tag:  # else the page connected after this change
                 stream.shown = tag
                 self._write(stream, chunk if stream.chunked else plain, now)
@@ -237,7 +238,7 @@ class StatusBroadcaster:
             return
         since = self._previous_beat_at
         chunk = _chunk(HEARTBEAT)
-        for stream in self._direct:
+        for stream in tuple(self._direct):
             if stream.written_at <= since:
                 self._write(stream, chunk if stream.chunked else HEARTBEAT, now)
         self._drop_backlogged()
