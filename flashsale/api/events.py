@@ -13,9 +13,10 @@ between, never builds up a backlog. On this service's server
 `send`; after it the broadcaster writes each event, serialized and framed (as
 an HTTP/1.1 chunk, or plain on HTTP/1.0) once for all, to every stream's
 transport itself: no coroutine is woken for a stream (some 28 us a stream and
-wake, measured on idle streams); what is left is a write, mostly the kernel's. A stream whose
-page has not taken STREAM_BACKLOG_BYTES of what was written is closed instead
-(its page reconnects, to the latest status). A heartbeat goes only to a stream
+wake, measured on idle streams); what is left is a write, mostly the kernel's
+(docs/performance.md, "Pages waiting in a moving queue"). A stream whose page
+has not taken STREAM_BACKLOG_BYTES of what was written is closed instead (its
+page reconnects, to the latest status). A heartbeat goes only to a stream
 sent nothing since the previous one: while events flow there are none, and an
 idle stream is silent for at most twice `heartbeat_s`.
 
