@@ -44,7 +44,6 @@ so no two requests can both pass the check for the last slot.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import random
@@ -229,7 +228,11 @@ class StatusBroadcaster:
         for stream in tuple(self._direct):
             if stream.shown != tag:  # else the page connected after this change
                 stream.shown = tag
-                self._write(stream, chunk if stream.chunked else plain, now)
+                stream.written_at = now
+                try:  # inline, not a call: this runs for every stream
+                    stream.transport.write(chunk if stream.chunked else plain)
+                except (OSError, RuntimeError):
+                    stream.end()  # the connection is going
         self._drop_backlogged()
 
     def _write_heartbeats(self, now: float) -> None:
@@ -241,14 +244,12 @@ class StatusBroadcaster:
         chunk = _chunk(HEARTBEAT)
         for stream in tuple(self._direct):
             if stream.written_at <= since:
-                self._write(stream, chunk if stream.chunked else HEARTBEAT, now)
+                stream.written_at = now
+                try:
+                    stream.transport.write(chunk if stream.chunked else HEARTBEAT)
+                except (OSError, RuntimeError):
+                    stream.end()  # the connection is going
         self._drop_backlogged()
-
-    def _write(self, stream: _DirectStream, data: bytes, now: float) -> None:
-        stream.written_at = now
-        # A connection that is going: its departure ends the stream.
-        with contextlib.suppress(OSError, RuntimeError):
-            stream.transport.write(data)
 
     def _drop_backlogged(self) -> None:
         """Close each stream whose page has not read what was written: a slow reader
