@@ -162,8 +162,13 @@ def format_waiting(w: WaitingFigures) -> list[str]:
         f"  a page got {_spread_text(w.events_per_page)} events and "
         f"{_spread_text(w.heartbeats_per_page)} heartbeats (min/max/mean); "
         f"{w.pages_lost} pages closed by the server",
-        f"  a minute: server {server:.2f} s CPU, workers {workers:.2f} s; per page-minute: "
-        f"{server / pages * 1e6:.1f} us (server), {workers / pages * 1e6:.1f} us (workers)",
+        f"  a minute: server {server:.2f} s CPU, workers {workers:.2f} s"
+        + (
+            f"; per page-minute: {server / pages * 1e6:.1f} us (server), "
+            f"{workers / pages * 1e6:.1f} us (workers)"
+            if w.pages
+            else ""
+        ),
     ]
 
 
