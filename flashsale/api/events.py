@@ -2,18 +2,31 @@
 
 One StatusBroadcaster per worker reads shared memory every POLL_INTERVAL_S.
 When what a page shows has changed (stock, state, breaker) it builds the event
-once and wakes every open stream of this worker; events go out at most every
+once and sends it on every open stream of this worker; events go out at most every
 MIN_EVENT_INTERVAL_S, and a comment every `heartbeat_s` keeps idle
 connections (and proxies) open. The allocator never learns how many pages
 are open.
 
 A stream always sends the latest status: a slow reader misses states in
-between, never builds up a backlog. It holds its connection, a coroutine
-waiting on a future of its own (not one future for all: cancelling a task
-cancels the future it awaits, so one page that left would end every stream).
-It learns that its page went from this service's server, which calls back
-(flashsale.serving.protocol.RequestReceiver.watch_departure); on any other
-ASGI server a task of its own awaits the disconnect.
+between, never builds up a backlog. On this service's server
+(flashsale.serving.protocol) a stream's first event goes out through the ASGI
+`send`; after it the broadcaster writes each event, serialized and framed (as
+an HTTP/1.1 chunk, or plain on HTTP/1.0) once for all, to every stream's
+transport itself: no coroutine is woken for a stream (some 28 us a stream and
+wake, measured on idle streams); what is left is a write, mostly the kernel's
+(docs/performance.md, "Pages waiting in a moving queue"). A stream whose page
+has not taken STREAM_BACKLOG_BYTES of what was written is closed instead (its
+page reconnects, to the latest status). A heartbeat goes only to a stream
+sent nothing since the previous one: while events flow there are none, and an
+idle stream is silent for at most twice `heartbeat_s`.
+
+A stream's coroutine then only waits, on a future of its own (not one future
+for all: cancelling a task cancels the future it awaits, so one page that left
+would end every stream), for its page to go, which the server calls back
+(RequestReceiver.watch_departure), or for the worker to stop; it then ends the
+body through `send`. On any other ASGI server a stream is served through `send`
+alone: its coroutine is woken at each event and heartbeat, and a task of its
+own awaits the disconnect.
 
 Streams are served by EventStreams, an ASGI app in front of Falcon: through
 Falcon's SSE support a stream also held its request, its response and more,
@@ -53,7 +66,7 @@ from flashsale.api.security import RAW_EVERY_ANSWER
 from flashsale.api.status import SaleStatus
 from flashsale.metrics import MetricsRecorder
 from flashsale.serving.address_bounds import AddressCounts, RefusalLog, address_key
-from flashsale.serving.protocol import RequestReceiver
+from flashsale.serving.protocol import DirectBody, RequestReceiver
 from flashsale.shm.slots import Endpoint
 
 log = logging.getLogger(__name__)
@@ -65,6 +78,9 @@ MIN_EVENT_INTERVAL_S = 0.5
 # stream, so that the pages of a restarted worker do not all come back at once.
 RETRY_MS_RANGE = (1000, 4000)
 HEARTBEAT = b": heartbeat\n\n"
+# Bytes written to a stream and not yet taken by its page beyond which the stream is
+# closed (some 100 events): a page that does not read holds no backlog in a worker.
+STREAM_BACKLOG_BYTES = 64 * 1024
 RETRY_AFTER_S = 5
 STREAM_HEADERS = [
     (b"content-type", b"text/event-stream"),
@@ -108,6 +124,25 @@ class StatusEvent:
         )
 
 
+class _DirectStream:
+    """A stream this service's server serves: the broadcaster writes its events to its
+    connection's transport itself (see the module's docstring)."""
+
+    __slots__ = ("chunked", "end", "shown", "transport", "written_at")
+
+    def __init__(self, body: DirectBody, shown: str, end: Callable[[], None]) -> None:
+        self.transport = body.transport
+        self.chunked = body.chunked
+        self.shown = shown  # the tag of the last status it was sent
+        self.written_at = time.monotonic()
+        self.end = end  # ends its coroutine: the page went, or the worker stops
+
+
+def _chunk(payload: bytes) -> bytes:
+    """`payload` as one HTTP/1.1 chunk."""
+    return b"%x\r\n%s\r\n" % (len(payload), payload)
+
+
 class StatusBroadcaster:
     def __init__(
         self,
@@ -128,10 +163,14 @@ class StatusBroadcaster:
         self._event: StatusEvent | None = None  # the latest status event
         self._version = 0  # which event that is
         self._beats = 0  # heartbeats so far
+        # When the latest heartbeat, and the one before, went out.
+        self._last_beat_at = self._previous_beat_at = time.monotonic()
         self._stopping = False
-        # One future for each waiting stream (see the module's docstring), resolved
-        # at the next event, heartbeat or stop.
+        # One future for each stream served through ASGI and waiting (see the module's
+        # docstring), resolved at the next event, heartbeat or stop.
         self._waiters: set[asyncio.Future[None]] = set()
+        # The streams whose events are written to their transport here.
+        self._direct: set[_DirectStream] = set()
         self._poller: asyncio.Task[None] | None = None
 
     # -- the worker's life --------------------------------------------------------------
@@ -142,6 +181,8 @@ class StatusBroadcaster:
         """End every stream (the worker is stopping: they would hold it up)."""
         self._stopping = True
         self._wake_streams()
+        for stream in list(self._direct):
+            stream.end()
         if self._poller is not None:
             self._poller.cancel()
 
@@ -162,9 +203,12 @@ class StatusBroadcaster:
                 self._event = StatusEvent(tag, self._status.complete(body, at_us))
                 self._version += 1
                 shown, sent_at = tag, now
+                self._write_event(self._event, now)
                 self._wake_streams()
             elif now >= next_beat:
                 self._beats += 1
+                self._previous_beat_at, self._last_beat_at = self._last_beat_at, now
+                self._write_heartbeats(now)
                 self._wake_streams()
             if now >= next_beat:
                 next_beat = now + self.heartbeat_s
@@ -174,6 +218,51 @@ class StatusBroadcaster:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    def _write_event(self, event: StatusEvent, now: float) -> None:
+        if not self._direct:
+            return
+        tag, plain = event.tag, event.payload
+        chunk = _chunk(plain)
+        # A copy: a transport's callbacks may end a stream while the writes go out.
+        for stream in tuple(self._direct):
+            if stream.shown != tag:  # else the page connected after this change
+                stream.shown = tag
+                stream.written_at = now
+                try:  # inline, not a call: this runs for every stream
+                    stream.transport.write(chunk if stream.chunked else plain)
+                except (OSError, RuntimeError):
+                    stream.end()  # the connection is going
+        self._drop_backlogged()
+
+    def _write_heartbeats(self, now: float) -> None:
+        """A heartbeat to each stream sent nothing since the previous one (events keep
+        the others open): a stream is silent for at most twice `heartbeat_s`."""
+        if not self._direct:
+            return
+        since = self._previous_beat_at
+        chunk = _chunk(HEARTBEAT)
+        for stream in tuple(self._direct):
+            if stream.written_at <= since:
+                stream.written_at = now
+                try:
+                    stream.transport.write(chunk if stream.chunked else HEARTBEAT)
+                except (OSError, RuntimeError):
+                    stream.end()  # the connection is going
+        self._drop_backlogged()
+
+    def _drop_backlogged(self) -> None:
+        """Close each stream whose page has not read what was written: a slow reader
+        holds no backlog here, and its page reconnects to the latest status."""
+        backlogged = [
+            stream
+            for stream in self._direct
+            if stream.transport.get_write_buffer_size() > STREAM_BACKLOG_BYTES
+        ]
+        for stream in backlogged:
+            log.debug("an event stream's page reads too slowly: closed")
+            stream.end()
+            stream.transport.abort()
 
     # -- one stream -------------------------------------------------------------------
     def admit(self, address: str) -> Refusal | None:
@@ -197,39 +286,84 @@ class StatusBroadcaster:
     async def serve(self, first: StatusEvent, send: AsgiSend, receive: AsgiReceive) -> None:
         """Send `first` (the status when the page connected), then every change and
         heartbeat, until the page goes away or the worker stops."""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] | None = None
-
-        def wake() -> None:
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
+        waiting = _Waiting()
         gone = _departure_of(receive)
-        gone.watch_departure(wake)
+        gone.watch_departure(waiting.wake)
         try:
             await _send_body(send, b"retry: %d\n" % random.randint(*RETRY_MS_RANGE) + first.payload)
-            version, beats, shown = self._version, self._beats, first.tag
+            shown = first.tag
             del first  # sent: not held for as long as the page stays
+            body = gone.direct_body() if isinstance(gone, RequestReceiver) else None
+            if body is not None:
+                await self._serve_direct(_DirectStream(body, shown, waiting.wake), waiting, gone)
+            else:
+                await self._serve_through_asgi(shown, send, waiting, gone)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gone.stop_watching()
+
+    async def _serve_direct(
+        self, stream: _DirectStream, waiting: _Waiting, gone: Departure
+    ) -> None:
+        """The broadcaster writes to the stream; its coroutine only waits for the end."""
+        waiting.stream_of, waiting.direct = stream, self._direct
+        if self._stopping or gone.gone:
+            return
+        self._direct.add(stream)
+        try:
+            await waiting.next()
+        finally:
+            self._direct.discard(stream)
+
+    async def _serve_through_asgi(
+        self, shown: str, send: AsgiSend, waiting: _Waiting, gone: Departure
+    ) -> None:
+        """Any other ASGI server: woken at every event and heartbeat, sends through `send`."""
+        version, beats, written_at = self._version, self._beats, time.monotonic()
+        try:
             while not (self._stopping or gone.gone):
-                waiter = loop.create_future()
-                self._waiters.add(waiter)
-                await waiter
+                await waiting.next(self._waiters)
                 event = self._event
                 if gone.gone:
                     break
                 if self._version != version and event is not None:
                     version = self._version
                     if event.tag != shown:  # else the page connected after this change
-                        shown = event.tag
+                        shown, written_at = event.tag, time.monotonic()
                         await _send_body(send, event.payload)
                 elif self._beats != beats:
                     beats = self._beats
-                    await _send_body(send, HEARTBEAT)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    if written_at <= self._previous_beat_at:  # nothing since the last one
+                        written_at = self._last_beat_at
+                        await _send_body(send, HEARTBEAT)
         finally:
-            if waiter is not None:
-                self._waiters.discard(waiter)
-            gone.stop_watching()
+            if waiting.future is not None:
+                self._waiters.discard(waiting.future)
+
+
+class _Waiting:
+    """What a stream's coroutine waits on: a future of its own (see the module's
+    docstring), resolved by `wake` when its page goes or by the broadcaster."""
+
+    __slots__ = ("direct", "future", "stream_of")
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[None] | None = None
+        self.stream_of: _DirectStream | None = None  # when the broadcaster writes to it
+        self.direct: set[_DirectStream] | None = None
+
+    def next(self, waiters: set[asyncio.Future[None]] | None = None) -> asyncio.Future[None]:
+        self.future = asyncio.get_running_loop().create_future()
+        if waiters is not None:
+            waiters.add(self.future)
+        return self.future
+
+    def wake(self) -> None:
+        if self.direct is not None and self.stream_of is not None:
+            # At once: nothing more is written to a connection that has gone.
+            self.direct.discard(self.stream_of)
+        if self.future is not None and not self.future.done():
+            self.future.set_result(None)
 
 
 class Departure(Protocol):

@@ -74,6 +74,17 @@ LINGER_SHED_S = 1.0
 MAX_LINGERING_SHEDS = 256
 
 
+@dataclass(frozen=True, slots=True)
+class DirectBody:
+    """Where the rest of an answer's body may be written by its app itself, past the
+    ASGI `send` (RequestReceiver.direct_body): the connection's transport, and whether
+    the body is chunked (HTTP/1.1: each write must then be one whole chunk) or runs to
+    the connection's close (HTTP/1.0)."""
+
+    transport: asyncio.Transport
+    chunked: bool
+
+
 @dataclass(frozen=True)
 class ConnectionLimits:
     header_timeout_s: float
@@ -155,6 +166,16 @@ class RequestReceiver(BodyReceiver):
     def stop_watching(self) -> None:
         self.on_gone = None
 
+    def direct_body(self) -> DirectBody | None:
+        """The connection's transport, for an answer whose head and first body bytes
+        went out through `send` and whose body goes on until the client goes (an event
+        stream): one write a message then, with no coroutine woken. None when the
+        answer cannot be written so (HTTP/2, an answer not started or not flushed)."""
+        protocol = self.protocol
+        if isinstance(protocol, FlashSaleProtocol) and not self.gone:
+            return protocol.direct_body()
+        return None
+
     def _wake_waiter(self) -> None:
         super()._wake_waiter()
         on_gone = self.on_gone
@@ -190,6 +211,7 @@ class FlashSaleProtocol(ASGIProtocol):
         self._discarded_bytes = 0
         self._address = ""  # what this connection is counted under per address
         self._sheds_lingering = False  # a shed connection, counted in _lingering_sheds
+        self._chunked_answer = False  # the answer being written has a chunked body
 
     # -- connections ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -239,6 +261,30 @@ class FlashSaleProtocol(ASGIProtocol):
         come are dropped: a request pipelined behind an endless answer could never
         be answered."""
         self._callback_parser = None
+
+    def direct_body(self) -> DirectBody | None:
+        """See RequestReceiver.direct_body."""
+        # uvloop's transports are not asyncio.Transport's subclasses: no isinstance here.
+        transport = cast(asyncio.Transport | None, self.transport)
+        if (
+            self._closed
+            or self._response_buffer  # the head is not written yet
+            or transport is None
+            or transport.is_closing()
+        ):
+            return None
+        return DirectBody(transport, self._chunked_answer)
+
+    def _send_response_start(
+        self, status: int, headers: Any, request: Any, close: bool = False
+    ) -> None:
+        # gunicorn decides the framing in its `send` and adds the header to say so.
+        self._chunked_answer = any(
+            name.lower() == b"transfer-encoding" and b"chunked" in value.lower()
+            for name, value in headers
+            if isinstance(name, bytes) and isinstance(value, bytes)
+        )
+        super()._send_response_start(status, headers, request, close)
 
     def _let_go(self, _: object = None) -> None:
         """Break the cycles through the connection (see the module's docstring)."""

@@ -38,11 +38,12 @@ import requests
 
 from flashsale.processes import processes_in_group, total_resident_bytes, usage_of
 from stress.api import EVENTS_PATH, METRICS_PATH
+from stress.benchmarks.waiting_pages import WaitingFigures, format_waiting, waiting_phase
 from stress.runs import raise_nofile_limit
 from stress.servers.gunicorn_server import FlashSaleServer
 from stress.stats import percentile
 
-PHASES = ("memory", "flood")
+PHASES = ("memory", "flood", "waiting")
 KIB = 1024
 MIB = 1024 * 1024
 FIRST_SOURCE = ipaddress.IPv4Address("127.0.1.1")
@@ -66,6 +67,9 @@ class StreamsOptions:
     per_source: int = 16
     settle_s: float = 12.0
     flood: int = 8000
+    pages: int = 10_000  # waiting
+    hold_s: float = 60.0
+    workers: int = 2
     repo: Path | None = None  # the checkout whose server is measured (default: this one)
 
 
@@ -110,12 +114,14 @@ class FloodFigures:
 class StreamsResult:
     memory: MemoryFigures | None = None
     flood: FloodFigures | None = None
+    waiting: WaitingFigures | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "memory": asdict(self.memory) if self.memory else None,
             "flood": asdict(self.flood) if self.flood else None,
+            "waiting": asdict(self.waiting) if self.waiting else None,
             "options": self.options,
         }
 
@@ -128,6 +134,10 @@ def run_streams(options: StreamsOptions) -> StreamsResult:
             result.memory = _memory_phase(Path(folder), options)
         if "flood" in options.phases:
             result.flood = _flood_phase(Path(folder), options)
+        if "waiting" in options.phases:
+            result.waiting = waiting_phase(
+                Path(folder), options.pages, options.hold_s, options.workers, options.repo
+            )
     return result
 
 
@@ -377,6 +387,8 @@ def format_streams(result: StreamsResult) -> str:
             f"  server RSS {flood.server_rss_before / MIB:.0f} MiB before, "
             f"{flood.server_rss_flooded / MIB:.0f} MiB while flooded",
         ]
+    if result.waiting is not None:
+        lines += format_waiting(result.waiting)
     return "\n".join(lines)
 
 

@@ -19,10 +19,15 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="memory: one worker, --streams pages from many loopback addresses; its "
         "RSS with them open, at once when they have closed and --settle seconds later, for "
         "--rounds rounds. flood: two workers; one address asks for --flood streams at once "
-        "while another reads the status and buys. Linux only (127.0.0.0/8 on lo).",
+        "while another reads the status and buys. waiting (only when asked for): --pages "
+        "pages in a moving waiting room for --hold seconds; the server's CPU meanwhile. "
+        "Linux only (127.0.0.0/8 on lo).",
     )
     streams.add_argument(
-        "--phases", type=_phases, default="memory,flood", help="comma-separated (default all)"
+        "--phases",
+        type=_phases,
+        default="memory,flood",
+        help="comma-separated: memory, flood, waiting (default memory,flood)",
     )
     streams.add_argument(
         "--streams", type=int, default=8000, help="memory: pages a round (default 8000)"
@@ -39,6 +44,15 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     streams.add_argument(
         "--flood", type=int, default=8000, help="flood: streams one address asks for (default 8000)"
+    )
+    streams.add_argument(
+        "--pages", type=int, default=10_000, help="waiting: pages held open (default 10000)"
+    )
+    streams.add_argument(
+        "--hold", type=float, default=60.0, help="waiting: seconds measured (default 60)"
+    )
+    streams.add_argument(
+        "--workers", type=int, default=2, help="waiting: the server's workers (default 2)"
     )
     streams.add_argument(
         "--repo",
@@ -69,6 +83,9 @@ def streams_options(args: argparse.Namespace) -> StreamsOptions:
         per_source=args.per_source,
         settle_s=args.settle,
         flood=args.flood,
+        pages=args.pages,
+        hold_s=args.hold,
+        workers=args.workers,
         repo=args.repo,
     )
 

@@ -147,3 +147,56 @@ def test_a_page_that_sends_more_after_its_request_keeps_its_stream_until_it_leav
     finally:
         conn.close()
     wait_until(lambda: _open_streams(server.url) == 0, 30, message="the page let go")
+
+
+def _read_until(conn: socket.socket, received: bytes, marker: bytes) -> bytes:
+    while marker not in received:
+        chunk = conn.recv(65536)
+        assert chunk, "the stream ended"
+        received += chunk
+    return received
+
+
+def _unchunk(body: bytes) -> tuple[list[bytes], bytes]:
+    """The whole chunks at the start of `body`, and what follows them."""
+    chunks = []
+    while b"\r\n" in body:
+        size_line, rest = body.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if len(rest) < size + 2:
+            break
+        assert rest[size : size + 2] == b"\r\n", "a chunk's length does not match"
+        chunks.append(rest[:size])
+        body = rest[size + 2 :]
+    return chunks, body
+
+
+def test_events_written_past_asgi_are_whole_chunks_and_plain_for_http_1_0(start_server):
+    server = start_server(workers=1, env={"FLASHSALE_STOCK": "5"})
+    chunked = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    plain = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        chunked.sendall(f"GET {EVENTS_PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        plain.sendall(f"GET {EVENTS_PATH} HTTP/1.0\r\n\r\n".encode())
+        heads = [_read_until(conn, b"", b"event: status") for conn in (chunked, plain)]
+        assert b"transfer-encoding: chunked" in heads[0].lower()
+        assert b"transfer-encoding" not in heads[1].lower()
+        wait_until(lambda: _open_streams(server.url) == 2, 30, message="2 streams open")
+        assert _buy(server.url, "direct") == 201
+
+        body = heads[0].split(b"\r\n\r\n", 1)[1]
+        received = _read_until(chunked, body, b'"sold":1')
+        chunks, _ = _unchunk(received)
+        while not any(b'"sold":1' in c for c in chunks):  # the end of its chunk to come
+            more = chunked.recv(65536)
+            assert more, "the stream ended"
+            chunks, _ = _unchunk(received := received + more)
+        assert all(c.endswith(b"\n\n") for c in chunks)  # one whole event or comment each
+
+        plain_body = _read_until(plain, heads[1].split(b"\r\n\r\n", 1)[1], b'"sold":1')
+        assert plain_body.startswith(b"retry: ")
+        assert b"\r\n" not in plain_body  # no chunk framing on an HTTP/1.0 answer
+    finally:
+        chunked.close()
+        plain.close()
+    wait_until(lambda: _open_streams(server.url) == 0, 30, message="both pages let go")

@@ -3,7 +3,10 @@ phase finds the per-address bound."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from stress.benchmarks.streams import StreamsOptions, format_streams, run_streams
+from stress.benchmarks.waiting_pages import ProcessCpu, WaitingFigures, format_waiting
 
 STREAMS_PER_ADDRESS = 128  # FLASHSALE_EVENT_STREAMS_PER_ADDRESS's default, per worker
 
@@ -24,3 +27,26 @@ def test_streams_measures_a_round_and_one_address_gets_its_share_of_streams():
     assert flood.shopper_failures == 0 and flood.purchase == 201
     report = format_streams(result)
     assert "KiB a stream" in report and "429" in report
+
+
+def test_the_waiting_phase_reports_cpu_a_minute_and_per_page():
+    figures = WaitingFigures(
+        pages=1000,
+        workers=2,
+        hold_s=30.0,
+        settings={"FLASHSALE_MAX_EVENT_STREAMS": "2000"},
+        tickets=100,
+        serving_before=10,
+        serving_after=40,
+        cpu=[ProcessCpu("allocator", 1, 0.5, 0.25), ProcessCpu("worker", 2, 0.25, 0.25)],
+        events_per_page=(3, 3, 3.0),
+        heartbeats_per_page=(0, 0, 0.0),
+        pages_lost=0,
+    )
+    report = "\n".join(format_waiting(figures))
+    assert "FLASHSALE_MAX_EVENT_STREAMS=2000" in report  # what the phase changed
+    assert "server 2.50 s CPU, workers 1.00 s" in report  # a minute, from 30 s
+    assert "2500.0 us (server), 1000.0 us (workers)" in report  # a page-minute
+    assert "now serving 10 -> 40" in report
+    no_pages = "\n".join(format_waiting(replace(figures, pages=0)))
+    assert "per page-minute" not in no_pages

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import orjson
 
-from flashsale.api.events import Refusal, StatusBroadcaster, StatusEvent
+from flashsale.api.events import (
+    HEARTBEAT,
+    STREAM_BACKLOG_BYTES,
+    Refusal,
+    StatusBroadcaster,
+    StatusEvent,
+)
 from flashsale.api.status import SaleStatus
 from flashsale.config import Settings
 from flashsale.observe import ServerView
+from flashsale.serving.protocol import DirectBody, FlashSaleProtocol, RequestReceiver
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
 from flashsale.shm.store_board import StoreBoard
@@ -215,3 +223,174 @@ def test_a_failed_read_of_the_sale_does_not_end_the_updates():
     board, plain = _sale()
     status = FailsOnce(plain.view, plain.breaker_state, plain.auth)
     asyncio.run(scenario())
+
+
+# -- the direct path: this service's server, the broadcaster writing to the transport ---
+class Transport(asyncio.Transport):
+    """A connection's transport as the broadcaster sees it: what was written, and how
+    much of it the page has not read (`unread`, set by a test)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+        self.unread = 0
+        self.aborted = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.unread
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def chunks(self) -> list[bytes]:
+        """The written body, unframed: each write must be one whole HTTP/1.1 chunk."""
+        found, rest = [], self.written
+        while rest:
+            size_line, rest = rest.split(b"\r\n", 1)
+            size = int(size_line, 16)
+            assert rest[size : size + 2] == b"\r\n", "a chunk's length does not match"
+            found.append(rest[:size])
+            rest = rest[size + 2 :]
+        return found
+
+    def statuses(self) -> list[dict]:
+        return [
+            orjson.loads(line[len(b"data: ") :])
+            for chunk in self.chunks()
+            for line in chunk.split(b"\n")
+            if line.startswith(b"data: ")
+        ]
+
+
+class DirectPage(Page):
+    """A page on this service's server: the first event through `send`, the rest
+    written to its transport; `receive` is the server's, which calls back on leaving."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transport = Transport()
+        self.receiver = _Receiver(self.transport)
+        self.receive = self.receiver.receive  # type: ignore[method-assign]
+
+    def leave(self) -> None:
+        self.receiver.signal_disconnect()
+
+
+class _Receiver(RequestReceiver):
+    def __init__(self, transport: Transport) -> None:
+        super().__init__(SimpleNamespace(), None)
+        self.set_complete()
+        self._transport = transport
+
+    def direct_body(self) -> DirectBody | None:
+        return None if self.gone else DirectBody(self._transport, chunked=True)
+
+
+async def _until(condition, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, what
+        await asyncio.sleep(0.02)
+
+
+def test_events_reach_a_page_through_its_transport_as_whole_chunks():
+    async def scenario() -> None:
+        board, status = _sale()
+        broadcaster = _broadcaster(status, [])
+        broadcaster.start()
+        page = DirectPage()
+        serving = _serve(broadcaster, status, page)
+        assert [s["sold"] for s in await page.wait_for(1)] == [0]  # through `send`
+        board.publish_sold(3, batch=3, product_sold={0: 3})
+        await _until(lambda: page.transport.statuses(), "an event on the transport")
+        assert [s["sold"] for s in page.transport.statuses()] == [3]
+        assert len(page.sent) == 1  # nothing more went through `send`
+        page.leave()
+        await asyncio.wait_for(serving, WAIT_S)
+        assert broadcaster.open_streams == 0
+        board.publish_sold(4, batch=1, product_sold={0: 4})
+        await asyncio.sleep(0.3)  # nothing is written to a page that left
+        assert [s["sold"] for s in page.transport.statuses()] == [3]
+        broadcaster.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_page_that_does_not_read_is_closed_and_the_others_go_on():
+    async def scenario() -> None:
+        board, status = _sale()
+        broadcaster = _broadcaster(status, [])
+        broadcaster.start()
+        slow, reader = DirectPage(), DirectPage()
+        served = [_serve(broadcaster, status, p) for p in (slow, reader)]
+        for page in (slow, reader):
+            await page.wait_for(1)
+        slow.transport.unread = STREAM_BACKLOG_BYTES + 1
+        board.publish_sold(1, batch=1, product_sold={0: 1})
+        await _until(lambda: slow.transport.aborted, "the slow page closed")
+        slow.leave()  # the connection lost, as the server reports it
+        await asyncio.wait_for(served[0], WAIT_S)
+        board.publish_sold(2, batch=1, product_sold={0: 2})
+        await _until(lambda: len(reader.transport.statuses()) == 2, "the reader's 2nd event")
+        assert [s["sold"] for s in reader.transport.statuses()] == [1, 2]
+        assert [s["sold"] for s in slow.transport.statuses()] == [1]
+        assert broadcaster.open_streams == 1
+        broadcaster.stop()
+        await asyncio.wait_for(served[1], WAIT_S)
+        assert reader.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+    asyncio.run(scenario())
+
+
+def test_heartbeats_go_only_to_streams_sent_nothing_since_the_last():
+    async def scenario() -> None:
+        board, status = _sale()
+        broadcaster = _broadcaster(status, [], heartbeat_s=1.5)
+        broadcaster.start()
+        direct, through_asgi = DirectPage(), Page()
+        served = [_serve(broadcaster, status, p) for p in (direct, through_asgi)]
+        for page in (direct, through_asgi):
+            await page.wait_for(1)
+        for sold in range(1, 8):  # an event every 0.6 s: more often than heartbeats
+            board.publish_sold(sold, batch=1, product_sold={0: sold})
+            await asyncio.sleep(0.6)
+        assert HEARTBEAT not in direct.transport.chunks()
+        assert [s["sold"] for s in direct.transport.statuses()] == list(range(1, 8))
+        assert not any(m.get("body") == HEARTBEAT for m in through_asgi.sent)
+        assert [s["sold"] for s in through_asgi.statuses()] == list(range(8))
+        # Then idle: heartbeats again, on both paths.
+        await _until(lambda: HEARTBEAT in direct.transport.chunks(), "a direct heartbeat")
+        await _until(
+            lambda: any(m.get("body") == HEARTBEAT for m in through_asgi.sent),
+            "a heartbeat through ASGI",
+        )
+        broadcaster.stop()
+        await asyncio.wait_for(asyncio.gather(*served), WAIT_S)
+
+    asyncio.run(scenario())
+
+
+def test_the_server_gives_its_transport_once_the_head_is_out_whatever_its_class():
+    class UvloopLikeTransport:  # uvloop's transports do not subclass asyncio.Transport
+        closing = False
+
+        def is_closing(self) -> bool:
+            return self.closing
+
+    transport = UvloopLikeTransport()
+    protocol = object.__new__(FlashSaleProtocol)  # only what direct_body reads
+    protocol.transport = transport  # type: ignore[assignment]
+    protocol._closed = False
+    protocol._chunked_answer = True
+    protocol._response_buffer = b"HTTP/1.1 200 OK\r\n\r\n"
+    assert protocol.direct_body() is None  # the head not written yet
+    protocol._response_buffer = None
+    assert protocol.direct_body() == DirectBody(transport, chunked=True)  # type: ignore[arg-type]
+    transport.closing = True
+    assert protocol.direct_body() is None
