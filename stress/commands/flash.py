@@ -189,9 +189,8 @@ def _rate(text: str) -> float:
 def _cmd_checkout(args: argparse.Namespace) -> int:
     import os
 
-    import requests
-
-    from stress.api_client import ApiError
+    from stress.commands.verdict_run import run_judged
+    from stress.report.checkout import write_checkout_report
     from stress.scenarios.checkout import CheckoutOptions, format_checkout, run_checkout
 
     if not args.admin_token:
@@ -220,18 +219,9 @@ def _cmd_checkout(args: argparse.Namespace) -> int:
         webhook_secret=secret,
         webhook_port=args.webhook_port,
     )
-    try:
-        result = run_checkout(options)
-    except (ApiError, requests.RequestException, OSError) as exc:
-        print(f"stress flash: cannot run against {url}: {exc}", file=sys.stderr)
-        return 2
-    print(format_checkout(result))
-    if args.report:
-        from stress.report.checkout import write_checkout_report
-
-        write_checkout_report(args.report, result)
-        print(f"\nreport: {args.report / 'report.html'}")
-    return 0 if result.ok else 1
+    return run_judged(
+        lambda: run_checkout(options), url, args.report, format_checkout, write_checkout_report
+    )
 
 
 def _seconds(text: str) -> float:

@@ -126,9 +126,8 @@ def queue_options(args: argparse.Namespace) -> QueueOptions:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    import requests
-
-    from stress.api_client import ApiError
+    from stress.commands.verdict_run import run_judged
+    from stress.report.queue import write_queue_report
     from stress.scenarios.queue import format_queue, run_queue
     from stress.scenarios.queue_plans import refused
 
@@ -140,15 +139,6 @@ def cmd_queue(args: argparse.Namespace) -> int:
     if wrong:
         print(f"stress flash: {wrong}", file=sys.stderr)
         return 2
-    try:
-        result = run_queue(options)
-    except (ApiError, requests.RequestException, OSError) as exc:
-        print(f"stress flash: cannot run against {options.url}: {exc}", file=sys.stderr)
-        return 2
-    print(format_queue(result))
-    if args.report:
-        from stress.report.queue import write_queue_report
-
-        write_queue_report(args.report, result)
-        print(f"\nreport: {args.report / 'report.html'}")
-    return 0 if result.ok else 1
+    return run_judged(
+        lambda: run_queue(options), options.url, args.report, format_queue, write_queue_report
+    )
