@@ -323,7 +323,8 @@ describe('The waiting room', () => {
       return json({}, 404);
     });
     render(<Shop pollMs={60_000} />);
-    expect(await screen.findByTestId('shopper')).toHaveTextContent('alice');
+    // The shopper line is there from the first render ("Loading the sale…"): wait for the name.
+    await waitFor(() => expect(screen.getByTestId('shopper')).toHaveTextContent('alice'));
     expect(screen.queryByTestId('buy-user-id')).toBeNull();
     const button = screen.getByTestId('buy-button');
     await waitFor(() => expect(button).toHaveTextContent('Join the queue'));
