@@ -110,7 +110,9 @@ class LifespanMiddleware:
 
 def create_app(deps: AppDeps) -> EventStreams:
     view, breaker, settings = deps.view, deps.guard.breaker, deps.view.settings
-    status = SaleStatus(view, breaker.state, _auth_json(deps.identity, settings))
+    status = SaleStatus(
+        view, breaker.state, _auth_json(deps.identity, settings), settings.events_heartbeat_s
+    )
     broadcaster = StatusBroadcaster(
         status,
         max_streams=settings.max_event_streams,

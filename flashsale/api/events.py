@@ -4,7 +4,10 @@ One StatusBroadcaster per worker reads shared memory every POLL_INTERVAL_S.
 When what a page shows has changed (stock, state, breaker) it builds the event
 once and sends it on every open stream of this worker; events go out at most every
 MIN_EVENT_INTERVAL_S, and a comment every `heartbeat_s` keeps idle
-connections (and proxies) open. The allocator never learns how many pages
+connections (and proxies) open. A waiting room's "now serving" moves at its
+rate, which its pages follow by themselves: it is pushed at the heartbeats, in
+their place, so that a waiting page costs a write a heartbeat, as an idle one
+does (flashsale.api.status.queue_tag). The allocator never learns how many pages
 are open.
 
 A stream always sends the latest status: a slow reader misses states in
@@ -187,30 +190,36 @@ class StatusBroadcaster:
             self._poller.cancel()
 
     async def _poll(self) -> None:
-        read = self._status.read(pushed=True)
-        shown, sent_at = (read[0] if read else None), 0.0
+        read = self._status.read()
+        shown, prompt_shown = (read.tag, read.prompt_tag) if read else (None, None)
+        sent_at = 0.0
         next_beat = time.monotonic() + self.heartbeat_s
         while True:
             await asyncio.sleep(POLL_INTERVAL_S)
             now = time.monotonic()
+            beat = now >= next_beat
             try:
-                read = self._status.read(pushed=True)
+                read = self._status.read()
             except Exception:  # a bug here must not leave every page without updates
                 log.exception("reading the sale for the event streams failed")
                 continue
-            if read is not None and read[0] != shown and now - sent_at >= MIN_EVENT_INTERVAL_S:
-                tag, body, at_us = read
-                self._event = StatusEvent(tag, self._status.complete(body, at_us))
+            # What a page must know goes out at once; the rest (a waiting room's "now
+            # serving", which its pages follow at the rate) in place of a heartbeat.
+            changed = read is not None and (
+                read.prompt_tag != prompt_shown or (beat and read.tag != shown)
+            )
+            if read is not None and changed and now - sent_at >= MIN_EVENT_INTERVAL_S:
+                self._event = StatusEvent(read.tag, self._status.complete(read.body, read.at_us))
                 self._version += 1
-                shown, sent_at = tag, now
+                shown, prompt_shown, sent_at = read.tag, read.prompt_tag, now
                 self._write_event(self._event, now)
                 self._wake_streams()
-            elif now >= next_beat:
+            elif beat:
                 self._beats += 1
                 self._previous_beat_at, self._last_beat_at = self._last_beat_at, now
                 self._write_heartbeats(now)
                 self._wake_streams()
-            if now >= next_beat:
+            if beat:
                 next_beat = now + self.heartbeat_s
 
     def _wake_streams(self) -> None:
@@ -471,11 +480,10 @@ class EventStreams:
 
     def _status_now(self) -> StatusEvent | None:
         # Its own frame: the status's dict is not held for the stream's life.
-        read = self.status.read(pushed=True)
+        read = self.status.read()
         if read is None:
             return None
-        tag, body, at_us = read
-        return StatusEvent(tag, self.status.complete(body, at_us))
+        return StatusEvent(read.tag, self.status.complete(read.body, read.at_us))
 
 
 async def _refuse(send: AsgiSend, refusal: Refusal) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import falcon
 import falcon.asgi
@@ -21,20 +21,23 @@ def starting_up() -> HTTPProblem:
     )
 
 
-# A queue's "now serving" moves pages at most this often (a page works out the places
-# between from the rate): thousands of waiting pages cost an event a step, not a tick.
-QUEUE_STEP_S = 10
-
-
 def queue_tag(sale: SaleSnapshot) -> str:
-    """What of the waiting room a page must be pushed: its state at once; "now serving"
-    by steps of QUEUE_STEP_S of admissions; the queue's length to two figures."""
+    """What of a waiting room is pushed to open pages at once: its state, and its length
+    to two figures. "Now serving" moves at the rate, which a page follows by itself: the
+    broadcaster pushes it at its heartbeats (flashsale.api.events); admitting all at
+    once has no rate to follow, so there every change of it is pushed."""
     assert sale.queue is not None
     state, length, serving, _ = sale.queue_now
-    rate = sale.queue.admit_per_minute
-    step = 1 if rate is None else max(1, rate * QUEUE_STEP_S // 60)
     figures = max(1, 10 ** (len(str(length)) - 2))
-    return f"-q{state}.{serving // step}.{length // figures}"
+    moving = "" if sale.queue.admit_per_minute is not None else f".{serving}"
+    return f"-q{state}.{length // figures}{moving}"
+
+
+class StatusRead(NamedTuple):
+    tag: str  # everything a page shows: the ETag, and an event's id
+    prompt_tag: str  # what of it an open page is pushed at once (see SaleStatus.read)
+    body: dict[str, Any]  # without the fields of the moment (SaleStatus.complete)
+    at_us: int
 
 
 class SaleStatus:
@@ -42,20 +45,25 @@ class SaleStatus:
     endpoint and the event stream answer the same JSON."""
 
     def __init__(
-        self, view: ServerView, breaker_state: Callable[[], str], auth: dict[str, Any]
+        self,
+        view: ServerView,
+        breaker_state: Callable[[], str],
+        auth: dict[str, Any],
+        heartbeat_s: float,
     ) -> None:
         self.view = view
         self.breaker_state = breaker_state
-        self.auth = auth  # the same for the server's life: not part of the tag
+        # The same for the server's life: not part of the tag.
+        self.auth = auth
+        self.heartbeat_s = heartbeat_s
 
-    def read(self, *, pushed: bool = False) -> tuple[str, dict[str, Any], int] | None:
-        """(tag, body, at_us), without the body's fields of the moment (see complete);
-        None before the allocator has published a sale.
+    def read(self) -> StatusRead | None:
+        """The status; None before the allocator has published a sale.
 
-        The tag covers what a shopper's page shows: it changes when the page should
-        (a pause or a resume changes the sale's lifecycle version). `pushed`: the tag
-        of what is pushed to open pages, in which a waiting room's "now serving" moves
-        by steps (queue_tag).
+        The tag covers what a shopper's page shows: it changes when the page should (a
+        pause or a resume changes the sale's lifecycle version). The prompt tag leaves
+        out a waiting room's "now serving" and its exact length (queue_tag): open pages
+        are pushed those at heartbeats, not at each admission.
         """
         sale = self.view.board.sale()
         if sale is None:
@@ -64,12 +72,15 @@ class SaleStatus:
         body = sale_json(sale, at_us)
         body["breaker"] = self.breaker_state()
         body["auth"] = self.auth
+        body["heartbeatSeconds"] = self.heartbeat_s
         tag = f"{sale.sale_id}.{sale.version}-{sale.sold}-{body['state']}-{body['breaker']}"
         if sale.checkout is not None:  # holds, waitlists and offers change the page too
             tag += f"-{sale.held}-{body['waitlist']}-{sale.offers}"
-        if sale.queue is not None:
-            tag += queue_tag(sale) if pushed else "-q{}.{}.{}.{}".format(*sale.queue_now)
-        return tag, body, at_us
+        if sale.queue is None:
+            return StatusRead(tag, tag, body, at_us)
+        prompt_tag = tag + queue_tag(sale)
+        tag += "-q{}.{}.{}.{}".format(*sale.queue_now)
+        return StatusRead(tag, prompt_tag, body, at_us)
 
     def complete(self, body: dict[str, Any], at_us: int) -> dict[str, Any]:
         body["queueDepth"] = self.view.queue_depth()
@@ -85,7 +96,7 @@ class StatusResource:
         read = self.status.read()
         if read is None:
             raise starting_up()
-        tag, body, at_us = read
+        tag, _, body, at_us = read
         # A page that polls every second gets 304s while nothing changes.
         resp.etag = tag
         resp.cache_control = ["no-cache"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from types import SimpleNamespace
 
 import orjson
@@ -17,6 +18,7 @@ from flashsale.api.events import (
 from flashsale.api.status import SaleStatus
 from flashsale.config import Settings
 from flashsale.observe import ServerView
+from flashsale.records import QueueTerms
 from flashsale.serving.protocol import DirectBody, FlashSaleProtocol, RequestReceiver
 from flashsale.shm.sale_board import SaleBoard
 from flashsale.shm.slots import ProcessSlots
@@ -65,18 +67,18 @@ class Page:
         return self.statuses()
 
 
-def _sale() -> tuple[SaleBoard, SaleStatus]:
+def _sale(queue: QueueTerms | None = None) -> tuple[SaleBoard, SaleStatus]:
     board = SaleBoard()
-    board.publish_sale(snapshot(1, 100))
+    board.publish_sale(replace(snapshot(1, 100), queue=queue))
     view = ServerView(Settings(), board, ProcessSlots(), StoreBoard())
-    return board, SaleStatus(view, lambda: "closed", {"mode": "open", "tokenCookie": None})
+    auth = {"mode": "open", "tokenCookie": None}
+    return board, SaleStatus(view, lambda: "closed", auth, heartbeat_s=15.0)
 
 
 def _first_event(status: SaleStatus) -> StatusEvent:
     read = status.read()
     assert read is not None
-    tag, body, at_us = read
-    return StatusEvent(tag, status.complete(body, at_us))
+    return StatusEvent(read.tag, status.complete(read.body, read.at_us))
 
 
 def _serve(broadcaster: StatusBroadcaster, status: SaleStatus, page: Page) -> asyncio.Task:
@@ -201,12 +203,12 @@ def test_a_failed_read_of_the_sale_does_not_end_the_updates():
     class FailsOnce(SaleStatus):
         failed = False
 
-        def read(self, *, pushed=False):
+        def read(self):
             sale = board.sale()
             if not self.failed and sale is not None and sale.sold == 1:
                 self.failed = True
                 raise RuntimeError("a bug in reading the sale")
-            return super().read(pushed=pushed)
+            return super().read()
 
     async def scenario() -> None:
         broadcaster = _broadcaster(status, [])
@@ -221,7 +223,7 @@ def test_a_failed_read_of_the_sale_does_not_end_the_updates():
         await asyncio.wait_for(serving, WAIT_S)
 
     board, plain = _sale()
-    status = FailsOnce(plain.view, plain.breaker_state, plain.auth)
+    status = FailsOnce(plain.view, plain.breaker_state, plain.auth, plain.heartbeat_s)
     asyncio.run(scenario())
 
 
@@ -372,6 +374,67 @@ def test_heartbeats_go_only_to_streams_sent_nothing_since_the_last():
         )
         broadcaster.stop()
         await asyncio.wait_for(asyncio.gather(*served), WAIT_S)
+
+    asyncio.run(scenario())
+
+
+ADMITTING = 1  # the waiting room's board code (flashsale.allocator.waiting_room)
+QUEUE_CLOSED = 2
+
+
+def _queue(board: SaleBoard, state: int, length: int, serving: int) -> None:
+    board.publish_queue((state, length, serving, length - serving, 0))
+
+
+def test_a_waiting_rooms_now_serving_waits_for_a_heartbeat_and_its_state_does_not():
+    async def scenario() -> None:
+        board, status = _sale(QueueTerms(None, admit_per_minute=600))
+        _queue(board, ADMITTING, 5_000, 100)
+        broadcaster = _broadcaster(status, [], heartbeat_s=60.0)
+        broadcaster.start()
+        page = DirectPage()
+        served = _serve(broadcaster, status, page)
+        await page.wait_for(1)
+        for serving in range(101, 116):  # admissions: pages follow the rate themselves
+            _queue(board, ADMITTING, 5_000, serving)
+            await asyncio.sleep(0.1)
+        assert page.transport.written == b""
+        _queue(board, QUEUE_CLOSED, 5_000, 120)  # the sell-out: every page, at once
+        await _until(lambda: page.transport.statuses(), "the closed queue pushed")
+        assert page.transport.statuses()[-1]["queue"]["state"] == "closed"
+        assert page.transport.statuses()[-1]["queue"]["serving"] == 120
+        assert page.transport.statuses()[-1]["heartbeatSeconds"] == 15.0
+        broadcaster.stop()
+        await asyncio.wait_for(served, WAIT_S)
+
+    asyncio.run(scenario())
+
+
+def test_a_moving_waiting_rooms_pages_get_now_serving_in_place_of_heartbeats():
+    async def scenario() -> None:
+        board, status = _sale(QueueTerms(None, admit_per_minute=600))
+        _queue(board, ADMITTING, 5_000, 100)
+        heartbeat_s = 1.0
+        broadcaster = _broadcaster(status, [], heartbeat_s=heartbeat_s)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        broadcaster.start()
+        page = DirectPage()
+        served = _serve(broadcaster, status, page)
+        await page.wait_for(1)
+        serving = 100
+        while loop.time() - started < 3.5 * heartbeat_s:  # admitting all along
+            serving += 1
+            _queue(board, ADMITTING, 5_000, serving)
+            await asyncio.sleep(0.1)
+        elapsed = loop.time() - started
+        pushed = [s["queue"]["serving"] for s in page.transport.statuses()]
+        # One write a heartbeat: "now serving" as it then was, and no heartbeat besides.
+        assert HEARTBEAT not in page.transport.chunks()
+        assert 2 <= len(pushed) <= elapsed / heartbeat_s + 1, pushed
+        assert pushed == sorted(pushed) and 100 < pushed[-1] <= serving
+        broadcaster.stop()
+        await asyncio.wait_for(served, WAIT_S)
 
     asyncio.run(scenario())
 

@@ -1,5 +1,6 @@
-"""What of a waiting room is pushed to open pages: its state at once, "now serving" by
-steps of ten seconds of admissions, its length to two figures."""
+"""What of a waiting room is pushed to open pages at once: its state, its length to two
+figures; "now serving" only when admitting all at once (at a rate, pages follow it and
+it goes out at heartbeats: tests/unit/test_events.py)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,8 @@ def _sale(rate: int | None, state: int, length: int, serving: int) -> SaleSnapsh
     return replace(snapshot, queue_now=QueueFigures(state, length, serving, length - serving))
 
 
-def test_serving_moves_pages_by_steps_of_ten_seconds() -> None:
-    # 600 a minute: a step is 100 places.
-    assert queue_tag(_sale(600, 1, 5_000, 100)) == queue_tag(_sale(600, 1, 5_000, 199))
-    assert queue_tag(_sale(600, 1, 5_000, 199)) != queue_tag(_sale(600, 1, 5_000, 200))
-    # All at once: every change of serving.
+def test_serving_at_a_rate_waits_and_all_at_once_does_not() -> None:
+    assert queue_tag(_sale(600, 1, 5_000, 100)) == queue_tag(_sale(600, 1, 5_000, 4_000))
     assert queue_tag(_sale(None, 1, 50, 10)) != queue_tag(_sale(None, 1, 50, 11))
 
 

@@ -541,6 +541,8 @@ export interface components {
             /** Format: date-time */
             readonly serverTime: string;
             readonly auth: components["schemas"]["Auth"];
+            /** @description The event stream writes at least this often (a heartbeat, or the status): a waiting room's "now serving" is pushed at these heartbeats while it moves at its rate, and a page moves it on at the rate between them (FLASHSALE_EVENTS_HEARTBEAT_S). */
+            readonly heartbeatSeconds: number;
         };
         readonly AdminSale: components["schemas"]["SaleResource"] & {
             /** @description The total, under the name this endpoint always gave it. */

@@ -86,27 +86,29 @@ describe('queueView', () => {
 });
 
 describe('now serving between two pushes', () => {
-  // 400 a minute: the stream moves serving by 66 places (ten seconds) at a time.
+  // 400 a minute, pushed every 10 s: the stream moves serving by 66 places at a time.
   it('moves on at the rate from the status read, no further than a step nor the last ticket', () => {
-    expect(servingEstimate(QUEUE, NOW, NOW)).toBe(300);
-    expect(servingEstimate(QUEUE, NOW, NOW + 3_000)).toBe(320);
-    expect(servingEstimate(QUEUE, NOW, NOW + 60_000)).toBe(366);
-    expect(servingEstimate({ ...QUEUE, length: 310 }, NOW, NOW + 3_000)).toBe(310);
-    expect(servingEstimate(QUEUE, NOW, NOW - 3_000)).toBe(300);
+    expect(servingEstimate(QUEUE, NOW, NOW, 10)).toBe(300);
+    expect(servingEstimate(QUEUE, NOW, NOW + 3_000, 10)).toBe(320);
+    expect(servingEstimate(QUEUE, NOW, NOW + 60_000, 10)).toBe(366);
+    // Pushed every 30 s (the stream's heartbeat): up to 200 places on.
+    expect(servingEstimate(QUEUE, NOW, NOW + 60_000, 30)).toBe(500);
+    expect(servingEstimate({ ...QUEUE, length: 310 }, NOW, NOW + 3_000, 10)).toBe(310);
+    expect(servingEstimate(QUEUE, NOW, NOW - 3_000, 10)).toBe(300);
   });
 
   it('stays put without a rate, before the start, after the close, or without a time', () => {
-    expect(servingEstimate({ ...QUEUE, admitPerMinute: null }, NOW, NOW + 3_000)).toBe(300);
-    expect(servingEstimate({ ...QUEUE, state: 'prequeue' }, NOW, NOW + 3_000)).toBe(300);
-    expect(servingEstimate({ ...QUEUE, state: 'closed' }, NOW, NOW + 3_000)).toBe(300);
-    expect(servingEstimate(QUEUE, Number.NaN, NOW + 3_000)).toBe(300);
+    expect(servingEstimate({ ...QUEUE, admitPerMinute: null }, NOW, NOW + 3_000, 10)).toBe(300);
+    expect(servingEstimate({ ...QUEUE, state: 'prequeue' }, NOW, NOW + 3_000, 10)).toBe(300);
+    expect(servingEstimate({ ...QUEUE, state: 'closed' }, NOW, NOW + 3_000, 10)).toBe(300);
+    expect(servingEstimate(QUEUE, Number.NaN, NOW + 3_000, 10)).toBe(300);
   });
 
   it('lets the place fall between pushes, and says a turn the estimate reached is not sure yet', () => {
     const near = { ...TICKET, place: 310, serving: 300 };
-    expect(queueView(QUEUE, 'open', near, NOW, NOW)).toMatchObject({ kind: 'waiting', ahead: 9 });
-    expect(queueView(QUEUE, 'open', near, NOW + 600, NOW)).toMatchObject({ kind: 'waiting', ahead: 5 });
-    expect(queueView(QUEUE, 'open', near, NOW + 1_500, NOW)).toEqual({ kind: 'due', place: 310, sure: false });
+    expect(queueView(QUEUE, 'open', near, NOW, NOW, 10)).toMatchObject({ kind: 'waiting', ahead: 9 });
+    expect(queueView(QUEUE, 'open', near, NOW + 600, NOW, 10)).toMatchObject({ kind: 'waiting', ahead: 5 });
+    expect(queueView(QUEUE, 'open', near, NOW + 1_500, NOW, 10)).toEqual({ kind: 'due', place: 310, sure: false });
   });
 });
 

@@ -4,8 +4,8 @@
  * clock, which of the waiting room's moments it is. Pure: the panel words it, the hook
  * (useQueue) reads the ticket again when the view says so (`due`, `drawing`).
  *
- * The stream pushes "now serving" by steps of PUSH_STEP_S seconds of admissions, not
- * at each one: between two pushes the page moves it on at the admission rate itself.
+ * The stream pushes "now serving" at its heartbeats (the status's `heartbeatSeconds`),
+ * not at each admission: between two pushes the page moves it on at the rate itself.
  */
 import { formatNumber } from '../lib/format';
 import type { QueueStatus, QueueTicket, SaleState } from '../lib/types';
@@ -41,27 +41,24 @@ export type QueueView =
 
 const OVER: readonly SaleState[] = ['sold_out', 'ended'];
 
-/** The server pushes "now serving" to open pages by steps of this many seconds of
- * admissions (its QUEUE_STEP_S). */
-export const PUSH_STEP_S = 10;
-
 /**
  * "Now serving" at `nowMs`, from the queue as the status read at `statusAtMs` (both on
- * the server's clock) said it: moved on at the admission rate, no further than one step
- * of the pushes (the next push says where it is), nor past the last ticket.
+ * the server's clock) said it: moved on at the admission rate, no further than the
+ * admissions of `pushEveryS` seconds (the next push, at the stream's next heartbeat,
+ * says where it is), nor past the last ticket.
  */
-export function servingEstimate(queue: QueueStatus, statusAtMs: number, nowMs: number): number {
+export function servingEstimate(queue: QueueStatus, statusAtMs: number, nowMs: number, pushEveryS: number): number {
   const rate = queue.admitPerMinute;
   if (queue.state !== 'admitting' || !rate || Number.isNaN(statusAtMs)) return queue.serving;
   const moved = Math.floor((Math.max(0, nowMs - statusAtMs) / 60_000) * rate);
-  const step = Math.max(1, Math.floor((rate * PUSH_STEP_S) / 60));
+  const step = Math.max(1, Math.floor((rate * pushEveryS) / 60));
   return Math.max(queue.serving, Math.min(queue.serving + Math.min(moved, step), queue.length));
 }
 
 /**
  * `nowMs`: the server's clock (this browser's plus the offset). `ticket`: this shopper's
  * in this sale, as last read, or null. `statusAtMs`: when the status was read (its
- * `serverTime`); NaN: take its serving as it is.
+ * `serverTime`); NaN: take its serving as it is. `pushEveryS`: its `heartbeatSeconds`.
  */
 export function queueView(
   queue: QueueStatus | null | undefined,
@@ -69,6 +66,7 @@ export function queueView(
   ticket: QueueTicket | null,
   nowMs: number,
   statusAtMs = Number.NaN,
+  pushEveryS = 0,
 ): QueueView {
   if (!queue) return { kind: 'off' };
   // A purchase made with it says more than the sell-out it may have caused.
@@ -100,7 +98,7 @@ export function queueView(
       // the rate says since.
       const known = Math.max(queue.serving, ticket.serving);
       if (ticket.place <= known) return { kind: 'due', place: ticket.place, sure: true };
-      const serving = Math.max(known, servingEstimate(queue, statusAtMs, nowMs));
+      const serving = Math.max(known, servingEstimate(queue, statusAtMs, nowMs, pushEveryS));
       if (ticket.place <= serving) return { kind: 'due', place: ticket.place, sure: false };
       // Those before this place not admitted yet (the ticket's `ahead`), and the time
       // until this one is, at the rate (the ticket's `estimatedWaitSeconds`).

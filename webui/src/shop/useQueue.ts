@@ -111,7 +111,8 @@ export function useQueue(status: SaleStatus | null, clockOffsetMs: number, who: 
     queue !== null && (moving || ticket?.state === 'admitted' || (!ticket && queue.opensAt !== null));
   const now = useNow(250, counting);
   const statusAtMs = status ? Date.parse(status.serverTime) : Number.NaN;
-  const view = queueView(queue, status?.state, ticket, now + clockOffsetMs, statusAtMs);
+  const pushEveryS = status?.heartbeatSeconds ?? 0;
+  const view = queueView(queue, status?.state, ticket, now + clockOffsetMs, statusAtMs, pushEveryS);
 
   const read = useCallback(async (readKey: string, held: string) => {
     const answer = await readTicket(held);
@@ -182,7 +183,7 @@ export function useQueue(status: SaleStatus | null, clockOffsetMs: number, who: 
   const admittedTicket = held && (view.kind === 'turn' || (view.kind === 'due' && view.sure)) ? held : null;
   return {
     view,
-    serving: queue ? Math.max(servingEstimate(queue, statusAtMs, now + clockOffsetMs), ticket?.serving ?? 0) : 0,
+    serving: queue ? Math.max(servingEstimate(queue, statusAtMs, now + clockOffsetMs, pushEveryS), ticket?.serving ?? 0) : 0,
     ticket,
     admittedTicket,
     joining,
