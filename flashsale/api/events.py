@@ -75,7 +75,7 @@ from flashsale.shm.slots import Endpoint
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/flash-sale/events"
-POLL_INTERVAL_S = 0.1
+POLL_INTERVAL_S = 0.25
 MIN_EVENT_INTERVAL_S = 0.5
 # How long a browser's EventSource waits before it reconnects; drawn for each
 # stream, so that the pages of a restarted worker do not all come back at once.
