@@ -552,7 +552,7 @@ class Settings:
         silence_s=Number(
             "FLASHSALE_BREAKER_SILENCE_S",
             "allocator heartbeat silence that opens the breaker (and makes health 503)",
-            low=0.1,
+            low=0.5,  # the allocator beats every 0.2 s when idle (allocator/loop.py)
             high=60.0,
         ),
         saturation_s=Number(

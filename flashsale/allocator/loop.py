@@ -55,7 +55,9 @@ from flashsale.webhooks.pruning import PRUNE_EVERY_S, OutboxPruning
 
 log = logging.getLogger("flashsale.allocator")
 
-HEARTBEAT_S = 0.05
+# The loop's longest sleep, and so how often an idle allocator says it is alive: five
+# times within the breaker's default silence (1 s), without waking 20 times a second.
+HEARTBEAT_S = 0.2
 GIL_SWITCH_INTERVAL_S = 0.0002
 # Holds expired in one turn of the loop at most: 10,000 falling due in the same second
 # would otherwise hold up the purchases behind them for the whole batch.
