@@ -8,7 +8,9 @@ from 127.0.1.x (WAITING_PER_SOURCE an address, within the per-address bound), sp
 over client processes of PAGES_PER_CLIENT at most (a process may hold 20,000 sockets
 here). With every page open, the server's CPU (each process's user + system time,
 /proc) is read before and after `--hold` seconds, and each page counts the events and
-heartbeats it got meanwhile.
+heartbeats it got meanwhile. Then the pages close and the same server, its waiting
+room still admitting, is measured as long again: what the server spends with no page
+open, so that what the pages themselves cost is the difference.
 
 The default settings hold 8,192 streams and 10,000 connections a worker: the phase
 raises both (and says so), within a worker's descriptor limit (here 20,000, which
@@ -46,6 +48,7 @@ OPENED_A_SECOND = 400
 OPEN_CONCURRENCY = 200
 START_IN_S = 30.0  # the sale's start, from its creation: most joins come before it
 ADMITTING_TIMEOUT_S = 120.0
+PAGES_CLOSE_S = 5.0
 ADMIN_TOKEN = "waiting-pages-admin-token"
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 USER_FIELD, SYSTEM_FIELD = 11, 12  # of /proc/<pid>/stat after the command name
@@ -74,6 +77,7 @@ class WaitingFigures:
     serving_before: int
     serving_after: int
     cpu: list[ProcessCpu]
+    idle_cpu: list[ProcessCpu]  # the same server, as long, once the pages closed
     events_per_page: tuple[int, int, float]  # min, max, mean over the hold
     heartbeats_per_page: tuple[int, int, float]
     pages_lost: int  # closed by the server during the hold
@@ -85,6 +89,10 @@ class WaitingFigures:
     @property
     def workers_cpu_s(self) -> float:
         return sum(p.cpu_s for p in self.cpu if p.role == "worker")
+
+    @property
+    def idle_cpu_s(self) -> float:
+        return sum(p.cpu_s for p in self.idle_cpu)
 
     def per_minute(self, cpu_s: float) -> float:
         return cpu_s / (self.hold_s / 60)
@@ -102,7 +110,9 @@ def waiting_phase(
         "FLASHSALE_WORKER_CONNECTIONS": str(per_worker + 200),
     }
     env = {**settings, "FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
-    tickets = int(WAITING_ADMIT_PER_MINUTE * (START_IN_S + open_budget_s + hold_s) / 60)
+    # Enough that the room admits through both measurements.
+    admitting_s = START_IN_S + open_budget_s + 2 * hold_s + PAGES_CLOSE_S
+    tickets = int(WAITING_ADMIT_PER_MINUTE * admitting_s / 60)
     server = FlashSaleServer(folder / "waiting.db", workers=workers, env=env, repo=repo)
     with server:
         api = Api(server.url, ADMIN_TOKEN)
@@ -115,12 +125,10 @@ def waiting_phase(
             pids = [("master", server.pid), ("allocator", server.allocator_pid())]
             pids += [("worker", pid) for pid in server.worker_pids()]
             serving_before = _until_admitting(api)
-            before = {pid: _cpu(pid) for _, pid in pids}
             started = time.monotonic()
             for client in clients:
                 client.go.set()
-            time.sleep(hold_s)
-            cpu = [ProcessCpu(role, pid, *_cpu(pid, since=before[pid])) for role, pid in pids]
+            cpu = _cpu_over(pids, hold_s)
             held_s = time.monotonic() - started
             serving_after = _serving(api)
             for client in clients:
@@ -129,6 +137,8 @@ def waiting_phase(
         finally:
             for client in clients:
                 client.end()
+        time.sleep(PAGES_CLOSE_S)  # the server lets go of the closed connections
+        idle_cpu = _cpu_over(pids, hold_s)
     events = [n for c in counts for n in c[0]]
     beats = [n for c in counts for n in c[1]]
     return WaitingFigures(
@@ -140,6 +150,7 @@ def waiting_phase(
         serving_before=serving_before,
         serving_after=serving_after,
         cpu=cpu,
+        idle_cpu=idle_cpu,
         events_per_page=_spread(events),
         heartbeats_per_page=_spread(beats),
         pages_lost=sum(c[2] for c in counts),
@@ -153,6 +164,8 @@ def format_waiting(w: WaitingFigures) -> list[str]:
     )
     pages = max(1, w.pages)
     server, workers = w.per_minute(w.server_cpu_s), w.per_minute(w.workers_cpu_s)
+    idle = w.per_minute(w.idle_cpu_s)
+    idle_per_process = ", ".join(f"{p.role} {p.cpu_s:.2f}" for p in w.idle_cpu)
     return [
         f"waiting: {w.pages} pages open on {w.workers} workers ({settings}: the defaults "
         f"hold 8192 streams and 10000 connections a worker), a waiting room admitting "
@@ -169,6 +182,10 @@ def format_waiting(w: WaitingFigures) -> list[str]:
             if w.pages
             else ""
         ),
+        f"  the same server with no page open, as long: {w.idle_cpu_s:.2f} s CPU "
+        f"({idle_per_process}); a minute: {idle:.2f} s",
+        f"  the pages' own cost a minute: {server - idle:.2f} s "
+        f"({(server - idle) / pages * 1e6:.1f} us a page-minute)",
     ]
 
 
@@ -180,6 +197,13 @@ def _spread(values: list[int]) -> tuple[int, int, float]:
 
 def _spread_text(spread: tuple[int, int, float]) -> str:
     return f"{spread[0]}/{spread[1]}/{spread[2]}"
+
+
+def _cpu_over(pids: list[tuple[str, int]], hold_s: float) -> list[ProcessCpu]:
+    """Each process's CPU over `hold_s` seconds from now."""
+    before = {pid: _cpu(pid) for _, pid in pids}
+    time.sleep(hold_s)
+    return [ProcessCpu(role, pid, *_cpu(pid, since=before[pid])) for role, pid in pids]
 
 
 def _cpu(pid: int, since: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:

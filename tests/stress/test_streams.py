@@ -39,6 +39,7 @@ def test_the_waiting_phase_reports_cpu_a_minute_and_per_page():
         serving_before=10,
         serving_after=40,
         cpu=[ProcessCpu("allocator", 1, 0.5, 0.25), ProcessCpu("worker", 2, 0.25, 0.25)],
+        idle_cpu=[ProcessCpu("allocator", 1, 0.25, 0.0), ProcessCpu("worker", 2, 0.0, 0.25)],
         events_per_page=(3, 3, 3.0),
         heartbeats_per_page=(0, 0, 0.0),
         pages_lost=0,
@@ -48,5 +49,9 @@ def test_the_waiting_phase_reports_cpu_a_minute_and_per_page():
     assert "server 2.50 s CPU, workers 1.00 s" in report  # a minute, from 30 s
     assert "2500.0 us (server), 1000.0 us (workers)" in report  # a page-minute
     assert "now serving 10 -> 40" in report
+    # With no page open, the same server spent 1.00 s a minute: the pages, 1.50 s.
+    idle = "no page open, as long: 0.50 s CPU (allocator 0.25, worker 0.25); a minute: 1.00 s"
+    assert idle in report
+    assert "the pages' own cost a minute: 1.50 s (1500.0 us a page-minute)" in report
     no_pages = "\n".join(format_waiting(replace(figures, pages=0)))
     assert "per page-minute" not in no_pages
