@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import socket
 import time
+from datetime import UTC, datetime, timedelta
 
 import requests
 
+from tests.support.queue_shoppers import join
+from tests.support.sales import start_next_sale
 from tests.support.server import wait_until
 from tests.support.sse import EVENTS_PATH, open_raw_stream, open_stream
 
@@ -200,3 +203,32 @@ def test_events_written_past_asgi_are_whole_chunks_and_plain_for_http_1_0(start_
         chunked.close()
         plain.close()
     wait_until(lambda: _open_streams(server.url) == 0, 30, message="both pages let go")
+
+
+def test_a_waiting_page_gets_now_serving_at_heartbeats_not_at_each_admission(start_server):
+    heartbeat_s, token = 1.5, "admin-token-for-the-pushes"
+    server = start_server(
+        workers=2,
+        env={"FLASHSALE_EVENTS_HEARTBEAT_S": str(heartbeat_s), "FLASHSALE_ADMIN_TOKEN": token},
+    )
+    starts_at = datetime.now(UTC) + timedelta(seconds=4)
+    queue = {"admitPerMinute": 600, "shuffle": False}  # ten a second, 30 s for them all
+    start_next_sale(server.url, token, stock=10, startsAt=starts_at.isoformat(), queue=queue)
+    with requests.Session() as session:
+        for n in range(300):
+            join(server.url, f"waiting-{n}", session)
+    stream = open_stream(server.url)
+    try:
+        first = stream.status_until(lambda status: status["queue"]["state"] == "admitting")
+        assert first["heartbeatSeconds"] == heartbeat_s
+        comments, pushed = stream.parser.comments, []
+        began = time.monotonic()
+        while (elapsed := time.monotonic() - began) < 4 * heartbeat_s:
+            pushed.append(stream.next_status()["queue"]["serving"])
+        # While it moves, "now serving" takes each heartbeat's place: no comment, and
+        # about one event a heartbeat, not one each admission (nor each 0.5 s).
+        assert stream.parser.comments == comments
+        assert 2 <= len(pushed) <= elapsed / heartbeat_s + 2, pushed
+        assert pushed == sorted(pushed) and pushed[-1] < 300, pushed
+    finally:
+        stream.close()
