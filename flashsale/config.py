@@ -441,8 +441,10 @@ class Settings:
             high=100_000,
         ),
     )
+    # Half the 60 s idle timeout of nginx's proxy_read_timeout and of AWS's load
+    # balancers; each is a write to every open page (docs/operations.md).
     events_heartbeat_s: float = setting(
-        15.0,
+        30.0,
         Number(
             "FLASHSALE_EVENTS_HEARTBEAT_S",
             "a comment on an idle event stream this often keeps it, and proxies, open",

@@ -83,7 +83,7 @@ export const LEGACY_STATUS = {
   serverTime: '2026-11-24T15:00:00.000Z',
 } as const;
 
-export const OPEN_STATUS = { ...LEGACY_STATUS, products: [AURORA], heartbeatSeconds: 15 } as const;
+export const OPEN_STATUS = { ...LEGACY_STATUS, products: [AURORA], heartbeatSeconds: 30 } as const;
 
 /** How a server in open mode describes its shoppers' identity (absent from older servers). */
 export const OPEN_AUTH = { mode: 'open', tokenCookie: null } as const;
