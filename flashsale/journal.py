@@ -484,9 +484,17 @@ class Journal:
         """One synced transaction: everything in it is durable together, or not at all."""
         return self._transaction()
 
-    def queue_of_sale(self, sale_id: int) -> tuple[list[TicketRow], QueueRow | None]:
-        """A sale's waiting room as the journal holds it: its tickets and where it stands."""
-        return journal_queue.tickets(self._db, sale_id), journal_queue.queue_row(self._db, sale_id)
+    def queue_of_sale(
+        self, sale_id: int, now_us: int
+    ) -> tuple[list[TicketRow], QueueRow | None, dict[str, int]]:
+        """A sale's waiting room as the journal holds it: its tickets, where it stands,
+        and the proofs of work its joins spent that are still kept at `now_us`."""
+        db = self._db
+        return (
+            journal_queue.tickets(db, sale_id),
+            journal_queue.queue_row(db, sale_id),
+            journal_queue.spent_proofs(db, sale_id, now_us),
+        )
 
     def orders_of_sale(self, sale_id: int) -> list[OrderRecord]:
         return _orders(self._db, "sale_id = ? ORDER BY position", (sale_id,))

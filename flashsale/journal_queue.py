@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS queues (
     budget_at_us   INTEGER NOT NULL DEFAULT 0,
     closed_at_us   INTEGER
 );
+-- The proofs of work that joined someone, until their challenge has surely expired:
+-- a solution joins one person, also across a restart of the allocator.
+CREATE TABLE IF NOT EXISTS queue_proofs (
+    sale_id        INTEGER NOT NULL REFERENCES sales (sale_id),
+    proof          TEXT NOT NULL,
+    kept_until_us  INTEGER NOT NULL,
+    PRIMARY KEY (sale_id, proof)
+) WITHOUT ROWID;
 """
 
 INSERT_TICKET = (
@@ -44,6 +52,8 @@ INSERT_TICKET = (
 SET_PLACE = "UPDATE queue_tickets SET place = ? WHERE sale_id = ? AND number = ?"
 ADMIT = "UPDATE queue_tickets SET admitted_at_us = ? WHERE sale_id = ? AND place > ? AND place <= ?"
 USE = "UPDATE queue_tickets SET used_at_us = ? WHERE sale_id = ? AND number = ?"
+SPEND_PROOF = "INSERT INTO queue_proofs (sale_id, proof, kept_until_us) VALUES (?, ?, ?)"
+PRUNE_PROOFS = "DELETE FROM queue_proofs WHERE sale_id = ? AND kept_until_us <= ?"
 SAVE_QUEUE = (
     "INSERT INTO queues (sale_id, shuffled_at_us, serving, budget_at_us, closed_at_us) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sale_id) DO UPDATE SET "
@@ -83,6 +93,16 @@ def tickets(db: sqlite3.Connection, sale_id: int) -> list[TicketRow]:
         (sale_id,),
     ).fetchall()
     return [TicketRow(*row) for row in rows]
+
+
+def spent_proofs(db: sqlite3.Connection, sale_id: int, now_us: int) -> dict[str, int]:
+    """The proofs of work a sale's joins spent that are still kept at `now_us`: proof ->
+    until when."""
+    rows = db.execute(
+        "SELECT proof, kept_until_us FROM queue_proofs WHERE sale_id = ? AND kept_until_us > ?",
+        (sale_id, now_us),
+    ).fetchall()
+    return dict(rows)
 
 
 def queue_row(db: sqlite3.Connection, sale_id: int) -> QueueRow | None:

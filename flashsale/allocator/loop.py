@@ -218,8 +218,10 @@ class Allocator:
         sale = book.sale
         self.room = None
         if sale.terms.queue is not None and sale.terms.starts_at_us is not None:
-            tickets, stands = self.journal.queue_of_sale(sale.sale_id)
-            self.room = WaitingRoom(sale, self.journal.ticket_key, tickets, stands)
+            now_us = time.time_ns() // 1000
+            tickets, stands, proofs = self.journal.queue_of_sale(sale.sale_id, now_us)
+            key = self.journal.ticket_key
+            self.room = WaitingRoom(sale, key, tickets, stands, spent_proofs=proofs)
         book.gate = self.room
 
     def _expire_at_start(self, book: StockBook) -> None:

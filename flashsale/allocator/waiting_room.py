@@ -28,8 +28,10 @@ from flashsale.journal import Write
 from flashsale.journal_queue import (
     ADMIT,
     INSERT_TICKET,
+    PRUNE_PROOFS,
     SAVE_QUEUE,
     SET_PLACE,
+    SPEND_PROOF,
     USE,
     QueueRow,
     TicketRow,
@@ -88,7 +90,10 @@ class WaitingRoom:
         rows: Iterable[TicketRow] = (),
         stands: QueueRow | None = None,
         rng: secrets.SystemRandom | None = None,
+        spent_proofs: dict[str, int] | None = None,
     ) -> None:
+        """`rows`, `stands` and `spent_proofs` (proof -> kept until): the room as the
+        journal holds it (flashsale.journal_queue)."""
         terms = sale.terms.queue
         if terms is None or sale.terms.starts_at_us is None:
             raise ValueError(f"sale {sale.sale_id} has no waiting room")
@@ -114,8 +119,9 @@ class WaitingRoom:
         self._writes: list[tuple[str, tuple[object, ...]]] = []
         self.changes = 0  # +1 for each change a page would show
         self._last_admission_us = 0  # when the last batch was admitted (this process)
-        self._proofs: dict[str, int] = {}  # proof-of-work nonces spent: kept until
-        self._proofs_kept = 1024
+        # Proof-of-work nonces spent -> kept until (journaled with the join they made).
+        self._proofs: dict[str, int] = dict(spent_proofs or {})
+        self._proofs_kept = max(len(self._proofs), 1024)
 
     # -- what the loop asks ------------------------------------------------------------
     def tick(self, now_us: int, *, remaining: int, ended: bool, paused: bool) -> bool:
@@ -242,12 +248,15 @@ class WaitingRoom:
         return 201, self.ticket_json(seat, now_us)
 
     def _spend(self, proof: str, now_us: int) -> None:
-        """Remember a proof until its challenge has surely expired (kept in memory: after
-        a restart a proof could buy one more join within its challenge's life)."""
-        self._proofs[proof] = now_us + PROOF_KEPT_US
+        """Keep a proof until its challenge has surely expired, in the journal with the
+        join it made: a restart of the allocator does not make it good again."""
+        until_us = now_us + PROOF_KEPT_US
+        self._proofs[proof] = until_us
+        self._writes.append((SPEND_PROOF, (self.sale_id, proof, until_us)))
         if len(self._proofs) > 2 * self._proofs_kept:
             self._proofs = {key: until for key, until in self._proofs.items() if until > now_us}
             self._proofs_kept = max(len(self._proofs), 1024)
+            self._writes.append((PRUNE_PROOFS, (self.sale_id, now_us)))
 
     def read(self, number: int, now_us: int) -> dict[str, Any] | None:
         """Ticket `number`'s JSON (None: no such ticket)."""

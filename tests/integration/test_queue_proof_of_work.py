@@ -3,6 +3,9 @@ sale solved, once; anything else is a 403 and joins nobody."""
 
 from __future__ import annotations
 
+import os
+import signal
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 import altcha
@@ -11,7 +14,7 @@ import requests
 
 from tests.support.engines import ENGINES, engine_settings
 from tests.support.sales import start_next_sale
-from tests.support.server import running_server
+from tests.support.server import running_server, wait_until
 
 ADMIN_TOKEN = "admin-token-for-proof-of-work"
 TIMEOUT_S = 10
@@ -76,3 +79,36 @@ def test_a_join_needs_one_solved_challenge(tmp_path, engine: str) -> None:
         assert _join(url, "bob", _solved(url)).status_code == 201
         status = requests.get(f"{url}/flash-sale/status", timeout=TIMEOUT_S).json()
         assert status["queue"]["length"] == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_spent_solution_stays_spent_across_a_kill_9_of_the_allocator(
+    tmp_path, engine: str
+) -> None:
+    """The SQLite journal keeps the solutions its joins spent (Redis keeps its own)."""
+    env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
+    with (
+        engine_settings(engine, tmp_path) as (engine_env, _),
+        running_server(tmp_path / "j.db", workers=2, env=env | engine_env) as server,
+    ):
+        url = server.url
+        starts = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+        start_next_sale(url, ADMIN_TOKEN, stock=5, startsAt=starts, queue={"proofOfWork": True})
+        proof = _solved(url)
+        assert _join(url, "alice", proof).status_code == 201
+
+        pid = server.allocator_pid()
+        os.kill(pid, signal.SIGKILL)
+        try:
+            wait_until(lambda: server.allocator_pid() != pid, 30, message="a new allocator")
+        finally:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        # Joins wait for the new allocator's recovery (503 meanwhile), then: spent.
+        wait_until(
+            lambda: _join(url, "bob", proof).status_code != 503, 60, message="joins answered"
+        )
+        reused = _join(url, "bob", proof)
+        assert reused.status_code == 403, reused.text
+        assert reused.json()["type"] == "/problems/proof-of-work-invalid"
+        assert _join(url, "bob", _solved(url)).status_code == 201

@@ -18,6 +18,7 @@ from flashsale.allocator.waiting_room import (
     CLOSED,
     LAPSED,
     PREQUEUE,
+    PROOF_KEPT_US,
     USED,
     WAITING,
     Refusal,
@@ -199,3 +200,30 @@ def test_a_sale_without_a_start_has_no_room(bad: dict[str, object]) -> None:
     terms = SaleTerms((product,), 1, None, None, None, QueueTerms(None, **bad))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("no waiting room")):
         WaitingRoom(SaleRecord(1, 10, terms, 0), KEY)
+
+
+def test_a_spent_proof_of_work_stays_spent_in_the_room_rebuilt_until_it_is_kept_no_more() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE sales (sale_id INTEGER PRIMARY KEY)")
+    db.execute("INSERT INTO sales VALUES (1)")
+    journal_queue.create_tables(db)
+    room = _room(proof_of_work=True)
+    joined_at = START_US - 60 * S
+    assert not isinstance(room.join("alice", joined_at, proof="nonce-1"), Refusal)
+    for sql, params in room.take_writes():
+        db.execute(sql, params)
+
+    def rebuilt(at_us: int) -> WaitingRoom:
+        tickets, stands = journal_queue.tickets(db, 1), journal_queue.queue_row(db, 1)
+        proofs = journal_queue.spent_proofs(db, 1, at_us)
+        return WaitingRoom(_sale(proof_of_work=True), KEY, tickets, stands, spent_proofs=proofs)
+
+    again = rebuilt(joined_at + S)
+    refused = again.join("bob", joined_at + S, proof="nonce-1")
+    assert isinstance(refused, Refusal) and refused.problem == "proof-of-work-invalid"
+    assert not isinstance(again.join("bob", joined_at + S, proof="nonce-2"), Refusal)
+    # Once its challenge has surely expired, the journal lets it go (the challenge's own
+    # expiry refuses it then, in the worker).
+    kept_until = joined_at + PROOF_KEPT_US
+    assert journal_queue.spent_proofs(db, 1, kept_until) == {}
+    assert not isinstance(rebuilt(kept_until).join("carol", kept_until, proof="nonce-1"), Refusal)
