@@ -441,13 +441,15 @@ class Settings:
             high=100_000,
         ),
     )
-    # Half the 60 s idle timeout of nginx's proxy_read_timeout and of AWS's load
-    # balancers; each is a write to every open page (docs/operations.md).
+    # Under the 55-60 s idle timeouts of common proxies (nginx's proxy_read_timeout,
+    # AWS's load balancers, Heroku's router); each write to every open page costs
+    # (docs/operations.md).
     events_heartbeat_s: float = setting(
-        30.0,
+        45.0,
         Number(
             "FLASHSALE_EVENTS_HEARTBEAT_S",
-            "a comment on an idle event stream this often keeps it, and proxies, open",
+            "the longest an event stream goes without a write (a comment if nothing "
+            "else), which keeps it open through proxies: keep it under their idle timeout",
             low=0.5,
             high=300.0,
         ),

@@ -3,12 +3,15 @@
 One StatusBroadcaster per worker reads shared memory every POLL_INTERVAL_S.
 When what a page shows has changed (stock, state, breaker) it builds the event
 once and sends it on every open stream of this worker; events go out at most every
-MIN_EVENT_INTERVAL_S, and a comment every `heartbeat_s` keeps idle
-connections (and proxies) open. A waiting room's "now serving" moves at its
-rate, which its pages follow by themselves: it is pushed at the heartbeats, in
-their place, so that a waiting page costs a write a heartbeat, as an idle one
-does (flashsale.api.status.queue_tag). The allocator never learns how many pages
-are open.
+MIN_EVENT_INTERVAL_S. No stream goes `heartbeat_s` without a write, which keeps
+it (and proxies) open: a stream sent nothing for `quiet_s` (`heartbeat_s` less
+SCAN_S and a poll) gets a comment, found by a pass over the streams made when the
+oldest write falls due (SCAN_S apart at least), so that an idle stream costs one
+write each `quiet_s`. A waiting room's "now serving" moves at its rate, which its
+pages follow by themselves: it goes out once the last event is `quiet_s` old, so
+it takes the heartbeats' place and a waiting page costs no more than an idle one
+(flashsale.api.status.queue_tag). The allocator never learns how many pages are
+open.
 
 A stream always sends the latest status: a slow reader misses states in
 between, never builds up a backlog. On this service's server
@@ -20,8 +23,7 @@ wake, measured on idle streams); what is left is a write, mostly the kernel's
 (docs/performance.md, "Pages waiting in a moving queue"). A stream whose page
 has not taken STREAM_BACKLOG_BYTES of what was written is closed instead (its
 page reconnects, to the latest status). A heartbeat goes only to a stream
-sent nothing since the previous one: while events flow there are none, and an
-idle stream is silent for at most twice `heartbeat_s`.
+sent nothing for `quiet_s`: while events flow there are none.
 
 A stream's coroutine then only waits, on a future of its own (not one future
 for all: cancelling a task cancels the future it awaits, so one page that left
@@ -76,6 +78,9 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/flash-sale/events"
 POLL_INTERVAL_S = 0.25
+# How late a look over the streams may find one due a heartbeat, at most (it is a pass
+# over every stream of the worker: made when the oldest write left falls due).
+SCAN_S = 5.0
 MIN_EVENT_INTERVAL_S = 0.5
 # How long a browser's EventSource waits before it reconnects; drawn for each
 # stream, so that the pages of a restarted worker do not all come back at once.
@@ -160,14 +165,16 @@ class StatusBroadcaster:
         self.max_streams = max_streams
         self._by_address = AddressCounts(per_address)
         self._refusals = RefusalLog("event streams", per_address)
-        self.heartbeat_s = heartbeat_s
+        self.heartbeat_s = heartbeat_s  # the longest a stream goes without a write
+        self._scan_s = min(SCAN_S, max(POLL_INTERVAL_S, heartbeat_s / 9))
+        # Silent this long, a stream is due a write: a scan (every _scan_s, checked every
+        # poll) finds it within heartbeat_s.
+        self.quiet_s = max(POLL_INTERVAL_S, heartbeat_s - self._scan_s - POLL_INTERVAL_S)
         self._count_streams = count_streams
         self.open_streams = 0
         self._event: StatusEvent | None = None  # the latest status event
         self._version = 0  # which event that is
-        self._beats = 0  # heartbeats so far
-        # When the latest heartbeat, and the one before, went out.
-        self._last_beat_at = self._previous_beat_at = time.monotonic()
+        self._beats = 0  # scans for heartbeats so far
         self._stopping = False
         # One future for each stream served through ASGI and waiting (see the module's
         # docstring), resolved at the next event, heartbeat or stop.
@@ -192,35 +199,34 @@ class StatusBroadcaster:
     async def _poll(self) -> None:
         read = self._status.read()
         shown, prompt_shown = (read.tag, read.prompt_tag) if read else (None, None)
-        sent_at = 0.0
-        next_beat = time.monotonic() + self.heartbeat_s
+        sent_at = time.monotonic()  # every stream's first event goes out as it connects
+        next_scan = sent_at + self._scan_s
         while True:
             await asyncio.sleep(POLL_INTERVAL_S)
             now = time.monotonic()
-            beat = now >= next_beat
             try:
                 read = self._status.read()
             except Exception:  # a bug here must not leave every page without updates
                 log.exception("reading the sale for the event streams failed")
                 continue
             # What a page must know goes out at once; the rest (a waiting room's "now
-            # serving", which its pages follow at the rate) in place of a heartbeat.
+            # serving", which its pages follow at the rate) once a write is due anyway.
+            since_s = now - sent_at
             changed = read is not None and (
-                read.prompt_tag != prompt_shown or (beat and read.tag != shown)
+                read.prompt_tag != prompt_shown or (since_s >= self.quiet_s and read.tag != shown)
             )
-            if read is not None and changed and now - sent_at >= MIN_EVENT_INTERVAL_S:
+            if read is not None and changed and since_s >= MIN_EVENT_INTERVAL_S:
                 self._event = StatusEvent(read.tag, self._status.complete(read.body, read.at_us))
                 self._version += 1
                 shown, prompt_shown, sent_at = read.tag, read.prompt_tag, now
                 self._write_event(self._event, now)
                 self._wake_streams()
-            elif beat:
+            elif now >= next_scan:  # after an event, at the next poll
+                due = self._write_heartbeats(now)
+                # Streams served through ASGI look at their own silence at each scan.
+                next_scan = now + self._scan_s if self._waiters else max(now + self._scan_s, due)
                 self._beats += 1
-                self._previous_beat_at, self._last_beat_at = self._last_beat_at, now
-                self._write_heartbeats(now)
                 self._wake_streams()
-            if beat:
-                next_beat = now + self.heartbeat_s
 
     def _wake_streams(self) -> None:
         waiters, self._waiters = self._waiters, set()
@@ -244,21 +250,25 @@ class StatusBroadcaster:
                     stream.end()  # the connection is going
         self._drop_backlogged()
 
-    def _write_heartbeats(self, now: float) -> None:
-        """A heartbeat to each stream sent nothing since the previous one (events keep
-        the others open): a stream is silent for at most twice `heartbeat_s`."""
-        if not self._direct:
-            return
-        since = self._previous_beat_at
+    def _write_heartbeats(self, now: float) -> float:
+        """A heartbeat to each stream sent nothing for `quiet_s` (events keep the others
+        open). Returns when the next stream is due one, if none connects meanwhile (a
+        stream that does is due later than any here): no pass over the streams before."""
+        since, oldest, wrote = now - self.quiet_s, now, False
         chunk = _chunk(HEARTBEAT)
         for stream in tuple(self._direct):
-            if stream.written_at <= since:
-                stream.written_at = now
+            written_at = stream.written_at
+            if written_at <= since:
+                stream.written_at, wrote = now, True
                 try:
                     stream.transport.write(chunk if stream.chunked else HEARTBEAT)
                 except (OSError, RuntimeError):
                     stream.end()  # the connection is going
-        self._drop_backlogged()
+            elif written_at < oldest:
+                oldest = written_at
+        if wrote:
+            self._drop_backlogged()
+        return oldest + self.quiet_s
 
     def _drop_backlogged(self) -> None:
         """Close each stream whose page has not read what was written: a slow reader
@@ -342,8 +352,9 @@ class StatusBroadcaster:
                         await _send_body(send, event.payload)
                 elif self._beats != beats:
                     beats = self._beats
-                    if written_at <= self._previous_beat_at:  # nothing since the last one
-                        written_at = self._last_beat_at
+                    now = time.monotonic()
+                    if now - written_at >= self.quiet_s:
+                        written_at = now
                         await _send_body(send, HEARTBEAT)
         finally:
             if waiting.future is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
+from itertools import pairwise
 from types import SimpleNamespace
 
 import orjson
@@ -235,11 +237,13 @@ class Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = b""
+        self.write_times: list[float] = []  # time.monotonic() of each write
         self.unread = 0
         self.aborted = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += bytes(data)
+        self.write_times.append(time.monotonic())
 
     def get_write_buffer_size(self) -> int:
         return self.unread
@@ -350,7 +354,7 @@ def test_a_page_that_does_not_read_is_closed_and_the_others_go_on():
     asyncio.run(scenario())
 
 
-def test_heartbeats_go_only_to_streams_sent_nothing_since_the_last():
+def test_heartbeats_go_only_to_streams_sent_nothing_lately():
     async def scenario() -> None:
         board, status = _sale()
         broadcaster = _broadcaster(status, [], heartbeat_s=1.5)
@@ -374,6 +378,33 @@ def test_heartbeats_go_only_to_streams_sent_nothing_since_the_last():
         )
         broadcaster.stop()
         await asyncio.wait_for(asyncio.gather(*served), WAIT_S)
+
+    asyncio.run(scenario())
+
+
+def test_no_stream_goes_heartbeat_s_without_a_write():
+    """Whenever its last event went out (here at any moment between two looks for
+    silent streams), a heartbeat follows within heartbeat_s."""
+    heartbeat_s, slack_s = 1.0, 0.3  # slack: the event loop's own lateness
+
+    async def scenario() -> None:
+        board, status = _sale()
+        broadcaster = _broadcaster(status, [], heartbeat_s=heartbeat_s)
+        broadcaster.start()
+        page = DirectPage()
+        served = _serve(broadcaster, status, page)
+        await page.wait_for(1)
+        connected_at = time.monotonic()
+        for sold in range(1, 5):
+            board.publish_sold(sold, batch=1, product_sold={0: sold})
+            await asyncio.sleep(1.6 * heartbeat_s)  # then silence, at another phase
+        times = [connected_at, *page.transport.write_times, time.monotonic()]
+        gaps = [round(b - a, 2) for a, b in pairwise(times)]
+        assert max(gaps) <= heartbeat_s + slack_s, gaps
+        assert HEARTBEAT in page.transport.chunks()
+        assert [s["sold"] for s in page.transport.statuses()] == [1, 2, 3, 4]
+        broadcaster.stop()
+        await asyncio.wait_for(served, WAIT_S)
 
     asyncio.run(scenario())
 
@@ -414,7 +445,7 @@ def test_a_moving_waiting_rooms_pages_get_now_serving_in_place_of_heartbeats():
     async def scenario() -> None:
         board, status = _sale(QueueTerms(None, admit_per_minute=600))
         _queue(board, ADMITTING, 5_000, 100)
-        heartbeat_s = 1.0
+        heartbeat_s = 2.0
         broadcaster = _broadcaster(status, [], heartbeat_s=heartbeat_s)
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -429,9 +460,10 @@ def test_a_moving_waiting_rooms_pages_get_now_serving_in_place_of_heartbeats():
             await asyncio.sleep(0.1)
         elapsed = loop.time() - started
         pushed = [s["queue"]["serving"] for s in page.transport.statuses()]
-        # One write a heartbeat: "now serving" as it then was, and no heartbeat besides.
+        # One write each time one is due: "now serving" as it then was, no heartbeat.
         assert HEARTBEAT not in page.transport.chunks()
-        assert 2 <= len(pushed) <= elapsed / heartbeat_s + 1, pushed
+        assert 0 < broadcaster.quiet_s < heartbeat_s
+        assert 2 <= len(pushed) <= elapsed / broadcaster.quiet_s + 1, pushed
         assert pushed == sorted(pushed) and 100 < pushed[-1] <= serving
         broadcaster.stop()
         await asyncio.wait_for(served, WAIT_S)
