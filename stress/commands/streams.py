@@ -49,7 +49,12 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--pages", type=int, default=10_000, help="waiting: pages held open (default 10000)"
     )
     streams.add_argument(
-        "--hold", type=float, default=60.0, help="waiting: seconds measured (default 60)"
+        "--hold",
+        type=float,
+        default=120.0,
+        # A page is written to every 40 s or so (the 45 s heartbeat): a minute alone
+        # would count one write or two, as the phase fell.
+        help="waiting: seconds measured (default 120)",
     )
     streams.add_argument(
         "--workers", type=int, default=2, help="waiting: the server's workers (default 2)"
