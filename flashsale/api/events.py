@@ -167,8 +167,9 @@ class StatusBroadcaster:
         self._refusals = RefusalLog("event streams", per_address)
         self.heartbeat_s = heartbeat_s  # the longest a stream goes without a write
         self._scan_s = min(SCAN_S, max(POLL_INTERVAL_S, heartbeat_s / 9))
-        # Silent this long, a stream is due a write: a scan (every _scan_s, checked every
-        # poll) finds it within heartbeat_s.
+        # Silent this long, a stream is due a write: a pass over the streams (when the
+        # oldest write falls due, _scan_s apart at least, at a poll) finds it within
+        # heartbeat_s.
         self.quiet_s = max(POLL_INTERVAL_S, heartbeat_s - self._scan_s - POLL_INTERVAL_S)
         self._count_streams = count_streams
         self.open_streams = 0

@@ -24,8 +24,9 @@ def starting_up() -> HTTPProblem:
 def queue_tag(sale: SaleSnapshot) -> str:
     """What of a waiting room is pushed to open pages at once: its state, and its length
     to two figures. "Now serving" moves at the rate, which a page follows by itself: the
-    broadcaster pushes it at its heartbeats (flashsale.api.events); admitting all at
-    once has no rate to follow, so there every change of it is pushed."""
+    broadcaster pushes it when a write is due anyway, in a heartbeat's place
+    (flashsale.api.events); admitting all at once has no rate to follow, so there every
+    change of it is pushed."""
     assert sale.queue is not None
     state, length, serving, _ = sale.queue_now
     figures = max(1, 10 ** (len(str(length)) - 2))
@@ -63,7 +64,7 @@ class SaleStatus:
         The tag covers what a shopper's page shows: it changes when the page should (a
         pause or a resume changes the sale's lifecycle version). The prompt tag leaves
         out a waiting room's "now serving" and its exact length (queue_tag): open pages
-        are pushed those at heartbeats, not at each admission.
+        are pushed those in the heartbeats' place, not at each admission.
         """
         sale = self.view.board.sale()
         if sale is None:

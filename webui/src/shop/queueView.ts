@@ -4,8 +4,9 @@
  * clock, which of the waiting room's moments it is. Pure: the panel words it, the hook
  * (useQueue) reads the ticket again when the view says so (`due`, `drawing`).
  *
- * The stream pushes "now serving" at its heartbeats (the status's `heartbeatSeconds`),
- * not at each admission: between two pushes the page moves it on at the rate itself.
+ * The stream pushes "now serving" in its heartbeats' place (within the status's
+ * `heartbeatSeconds`), not at each admission: between two pushes the page moves it on
+ * at the rate itself.
  */
 import { formatNumber } from '../lib/format';
 import type { QueueStatus, QueueTicket, SaleState } from '../lib/types';
@@ -44,8 +45,8 @@ const OVER: readonly SaleState[] = ['sold_out', 'ended'];
 /**
  * "Now serving" at `nowMs`, from the queue as the status read at `statusAtMs` (both on
  * the server's clock) said it: moved on at the admission rate, no further than the
- * admissions of `pushEveryS` seconds (the next push, at the stream's next heartbeat,
- * says where it is), nor past the last ticket.
+ * admissions of `pushEveryS` seconds (the next push, within that, says where it is),
+ * nor past the last ticket.
  */
 export function servingEstimate(queue: QueueStatus, statusAtMs: number, nowMs: number, pushEveryS: number): number {
   const rate = queue.admitPerMinute;
