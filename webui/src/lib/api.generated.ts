@@ -1481,6 +1481,7 @@ export interface operations {
                      *         "mode": "open",
                      *         "tokenCookie": null
                      *       },
+                     *       "heartbeatSeconds": 45,
                      *       "queueDepth": 0,
                      *       "serverTime": "2026-12-06T06:22:47.012Z",
                      *       "checkout": null
