@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import altcha
 import pytest
@@ -14,7 +16,7 @@ import requests
 
 from tests.support.engines import ENGINES, engine_settings
 from tests.support.sales import start_next_sale
-from tests.support.server import running_server, wait_until
+from tests.support.server import ServerProcess, running_server, wait_until
 
 ADMIN_TOKEN = "admin-token-for-proof-of-work"
 TIMEOUT_S = 10
@@ -37,17 +39,28 @@ def _join(url: str, user: str, proof: str | int | None = None) -> requests.Respo
     return requests.post(f"{url}/flash-sale/queue", json=body, timeout=TIMEOUT_S)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_a_join_needs_one_solved_challenge(tmp_path, engine: str) -> None:
-    """In the Redis engine the solution is spent in Redis: no host takes it again."""
+@contextmanager
+def _server(tmp_path: Path, engine: str) -> Iterator[ServerProcess]:
+    """A server of two workers on `engine`, with the operators' token."""
     env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
     with (
         engine_settings(engine, tmp_path) as (engine_env, _),
         running_server(tmp_path / "j.db", workers=2, env=env | engine_env) as server,
     ):
+        yield server
+
+
+def _in_five_minutes() -> str:
+    return (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_join_needs_one_solved_challenge(tmp_path, engine: str) -> None:
+    """In the Redis engine the solution is spent in Redis: no host takes it again."""
+    with _server(tmp_path, engine) as server:
         url = server.url
         # Without proof of work there is no challenge to solve.
-        starts = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+        starts = _in_five_minutes()
         start_next_sale(url, ADMIN_TOKEN, stock=5, startsAt=starts, queue={})
         assert (
             requests.get(f"{url}/flash-sale/queue/challenge", timeout=TIMEOUT_S).status_code == 404
@@ -86,14 +99,10 @@ def test_a_spent_solution_stays_spent_across_a_kill_9_of_the_allocator(
     tmp_path, engine: str
 ) -> None:
     """The SQLite journal keeps the solutions its joins spent (Redis keeps its own)."""
-    env = {"FLASHSALE_ADMIN_TOKEN": ADMIN_TOKEN}
-    with (
-        engine_settings(engine, tmp_path) as (engine_env, _),
-        running_server(tmp_path / "j.db", workers=2, env=env | engine_env) as server,
-    ):
+    with _server(tmp_path, engine) as server:
         url = server.url
-        starts = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
-        start_next_sale(url, ADMIN_TOKEN, stock=5, startsAt=starts, queue={"proofOfWork": True})
+        queue = {"proofOfWork": True}
+        start_next_sale(url, ADMIN_TOKEN, stock=5, startsAt=_in_five_minutes(), queue=queue)
         proof = _solved(url)
         assert _join(url, "alice", proof).status_code == 201
 
