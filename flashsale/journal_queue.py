@@ -52,7 +52,12 @@ INSERT_TICKET = (
 SET_PLACE = "UPDATE queue_tickets SET place = ? WHERE sale_id = ? AND number = ?"
 ADMIT = "UPDATE queue_tickets SET admitted_at_us = ? WHERE sale_id = ? AND place > ? AND place <= ?"
 USE = "UPDATE queue_tickets SET used_at_us = ? WHERE sale_id = ? AND number = ?"
-SPEND_PROOF = "INSERT INTO queue_proofs (sale_id, proof, kept_until_us) VALUES (?, ?, ?)"
+# An upsert: a proof past its keeping (its challenge expired, so no worker passes it on)
+# must never fail the group commit it rides in.
+SPEND_PROOF = (
+    "INSERT INTO queue_proofs (sale_id, proof, kept_until_us) VALUES (?, ?, ?) "
+    "ON CONFLICT (sale_id, proof) DO UPDATE SET kept_until_us = excluded.kept_until_us"
+)
 PRUNE_PROOFS = "DELETE FROM queue_proofs WHERE sale_id = ? AND kept_until_us <= ?"
 SAVE_QUEUE = (
     "INSERT INTO queues (sale_id, shuffled_at_us, serving, budget_at_us, closed_at_us) "

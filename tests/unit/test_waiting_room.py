@@ -226,4 +226,8 @@ def test_a_spent_proof_of_work_stays_spent_in_the_room_rebuilt_until_it_is_kept_
     # expiry refuses it then, in the worker).
     kept_until = joined_at + PROOF_KEPT_US
     assert journal_queue.spent_proofs(db, 1, kept_until) == {}
-    assert not isinstance(rebuilt(kept_until).join("carol", kept_until, proof="nonce-1"), Refusal)
+    late = rebuilt(kept_until)
+    assert not isinstance(late.join("carol", kept_until, proof="nonce-1"), Refusal)
+    for sql, params in late.take_writes():  # its row is still there: written over
+        db.execute(sql, params)
+    assert journal_queue.spent_proofs(db, 1, kept_until) == {"nonce-1": kept_until + PROOF_KEPT_US}
