@@ -1,7 +1,7 @@
 import { act, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installFakeEventSource, latest } from '../test/fakeEventSource';
-import { AURORA, header, json, mockFetch, OPEN_STATUS, problem } from '../test/fetchMock';
+import { ADMITTING_QUEUE, AURORA, header, json, mockFetch, OPEN_STATUS, problem } from '../test/fetchMock';
 import userEvent from '@testing-library/user-event';
 import { Dashboard } from './Dashboard';
 
@@ -401,18 +401,7 @@ describe('Dashboard', () => {
   });
 
   it('shows the waiting room of a sale with a queue, from the status, else the metrics’ sale', async () => {
-    const queue = {
-      state: 'admitting',
-      opensAt: null,
-      shuffle: true,
-      length: 2000,
-      serving: 300,
-      waiting: 1700,
-      admitPerMinute: 400,
-      admittedSeconds: 120,
-      proofOfWork: false,
-      estimatedWaitSeconds: 255,
-    };
+    const queue = ADMITTING_QUEUE;
     mockFetch((url) => {
       if (url.endsWith('/status')) return json({}, 503);
       if (url.endsWith('/health')) return json(HEALTH);

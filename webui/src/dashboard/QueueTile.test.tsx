@@ -1,20 +1,9 @@
 import { render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import type { QueueStatus } from '../lib/types';
+import { ADMITTING_QUEUE } from '../test/fetchMock';
 import { QueueTile } from './QueueTile';
 
-const QUEUE: QueueStatus = {
-  state: 'admitting',
-  opensAt: null,
-  shuffle: true,
-  length: 2000,
-  serving: 300,
-  waiting: 1700,
-  admitPerMinute: 400,
-  admittedSeconds: 120,
-  proofOfWork: false,
-  estimatedWaitSeconds: 255,
-};
+const QUEUE = ADMITTING_QUEUE;
 
 describe('QueueTile', () => {
   it('shows waiting, the queue length, now serving, the rate and the server’s estimated wait', () => {

@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { QueueStatus, QueueTicket } from '../lib/types';
+import { ADMITTING_QUEUE } from '../test/fetchMock';
 import { formatWait, queueView, servingEstimate, waitingTitle } from './queueView';
 
 const NOW = Date.parse('2026-11-24T15:00:00.000Z');
-const QUEUE: QueueStatus = {
-  state: 'admitting',
-  opensAt: null,
-  shuffle: true,
-  length: 2000,
-  serving: 300,
-  waiting: 1700,
-  admitPerMinute: 400,
-  admittedSeconds: 120,
-  proofOfWork: false,
-  estimatedWaitSeconds: 0,
-};
+const QUEUE: QueueStatus = { ...ADMITTING_QUEUE, estimatedWaitSeconds: 0 };
 const TICKET: QueueTicket = {
   ticket: '1.17.0.YWxpY2U.c2ln',
   saleId: 1,

@@ -1,5 +1,5 @@
 import { vi } from 'vitest';
-import type { ProblemType } from '../lib/types';
+import type { ProblemType, QueueStatus } from '../lib/types';
 
 export interface Call {
   url: string;
@@ -87,3 +87,17 @@ export const OPEN_STATUS = { ...LEGACY_STATUS, products: [AURORA], heartbeatSeco
 
 /** How a server in open mode describes its shoppers' identity (absent from older servers). */
 export const OPEN_AUTH = { mode: 'open', tokenCookie: null } as const;
+
+/** A waiting room letting in 400 a minute, 300 of 2,000 served. */
+export const ADMITTING_QUEUE: QueueStatus = {
+  state: 'admitting',
+  opensAt: null,
+  shuffle: true,
+  length: 2000,
+  serving: 300,
+  waiting: 1700,
+  admitPerMinute: 400,
+  admittedSeconds: 120,
+  proofOfWork: false,
+  estimatedWaitSeconds: 255,
+};
