@@ -275,6 +275,13 @@ def test_two_hosts_on_one_redis_deliver_every_event_one_sender_at_a_time(start_s
         # One sender delivered it all: nothing twice, and the hosts' counts add up.
         assert len(receiver.received()) == receiver.requests == 40
         assert receiver.counts.get("duplicate", 0) == 0
+        # A sender counts a delivery once it reads the receiver's 2xx, just after the
+        # receiver has recorded it: wait for the counts rather than read them at once.
+        wait_until(
+            lambda: sum(_webhooks(host)["deliveries"]["delivered"] for host in hosts) >= 40,
+            SETTLE_S,
+            message="40 deliveries counted",
+        )
         figures = [_webhooks(host) for host in hosts]
         assert all(f["alive"] for f in figures)
         assert sorted(f["deliveries"]["delivered"] for f in figures) == [0, 40]
