@@ -520,20 +520,29 @@ local function room_answer(status, problem, sale_id, now_text, room, answers)
   return {status, problem or '', sale_id, now_text, room or {}, answers or {}}
 end
 
+-- The current sale's waiting room at Redis's clock: {sale_id, base, now_text, now, q,
+-- room}; or nil and the reply to give instead (no sale, or a sale without a queue).
+local function current_room(current_key)
+  local sale_id = redis.call('GET', current_key)
+  if not sale_id then return nil, redis.error_reply('NOSALE no sale has been started') end
+  local base = tag_of(current_key) .. ':sale:' .. sale_id
+  local now_text = now_us()
+  local q = queue_terms(base)
+  if not q then return nil, room_answer(404, 'no-queue', sale_id, now_text) end
+  return {sale_id = sale_id, base = base, now_text = now_text, now = tonumber(now_text), q = q,
+          room = room_of(base, q)}
+end
+
 -- KEYS[1]: TAG:current. ARGV: '' (a tick), or the sale id, n and order (parse_order's
 -- text) of a draw this host made of that sale's pre-queue of n tickets. Any host's
 -- allocator may call it, at any time: it does what is due by Redis's clock, once.
 -- Returns room_answer's, status 0 when the pre-queue is to be drawn first (again, if it
 -- was not the one the order was drawn from).
 local function queue_tick(keys, args)
-  local sale_id = redis.call('GET', keys[1])
-  if not sale_id then return redis.error_reply('NOSALE no sale has been started') end
-  local base = tag_of(keys[1]) .. ':sale:' .. sale_id
-  local now_text = now_us()
-  local q = queue_terms(base)
-  if not q then return room_answer(404, 'no-queue', sale_id, now_text) end
-  local now = tonumber(now_text)
-  local room = room_of(base, q)
+  local at, refusal = current_room(keys[1])
+  if not at then return refusal end
+  local sale_id, base, now_text, now = at.sale_id, at.base, at.now_text, at.now
+  local q, room = at.q, at.room
   local order = nil
   if args[1] and args[1] ~= '' and args[1] == sale_id and tonumber(args[2]) == room.n then
     order = parse_order(args[3], room.n)
@@ -588,14 +597,10 @@ local function queue_commands(keys, args)
   if not proof_kept_ms or #args < 4 or (#args - 1) % 3 ~= 0 then
     return redis.error_reply('ERR flashsale_queue_commands: malformed commands')
   end
-  local sale_id = redis.call('GET', keys[1])
-  if not sale_id then return redis.error_reply('NOSALE no sale has been started') end
-  local base = tag_of(keys[1]) .. ':sale:' .. sale_id
-  local now_text = now_us()
-  local q = queue_terms(base)
-  if not q then return room_answer(404, 'no-queue', sale_id, now_text) end
-  local now = tonumber(now_text)
-  local room = room_of(base, q)
+  local at, refusal = current_room(keys[1])
+  if not at then return refusal end
+  local sale_id, base, now_text, now = at.sale_id, at.base, at.now_text, at.now
+  local q, room = at.q, at.room
   -- A ticket added: with nobody due, the bucket's time counts from now (write_idle).
   local adds = false
   for i = 2, #args, 3 do
