@@ -26,18 +26,29 @@ class PipeliningParser(H1CProtocol):
     feed() until a request is whole; remaining(); reset(); feed(what remaining() gave).
     """
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_fed_since_reset", "_pending")
 
     def __init__(self, **options: object) -> None:
         super().__init__(**options)
         # The bytes after the tail the C parser holds, while a request waits for its answer.
         self._pending = bytearray()
+        self._fed_since_reset = 0
 
     @property
     def pending_bytes(self) -> int:
         return len(self._pending)
 
+    @property
+    def untouched(self) -> bool:
+        """Whether not a byte of a next request has come since the last reset()."""
+        return self._fed_since_reset == 0 and not self._pending
+
+    def reset(self) -> None:
+        super().reset()
+        self._fed_since_reset = 0
+
     def feed(self, data: bytes) -> None:
+        self._fed_since_reset += len(data)
         if self.is_complete:
             # A whole request waits for its answer: what follows waits behind it.
             self._pending += data

@@ -38,7 +38,11 @@ for ever. This subclass adds, per connection:
   closed with them unread, the connection would be reset;
 - pipelined requests are all answered, in order: the parser holds them
   (flashsale.serving.pipelining), and while more than gunicorn's read bound
-  (256 KiB) wait unanswered the socket is not read, until half of that is left.
+  (256 KiB) wait unanswered the socket is not read, until half of that is left;
+- a stopping worker closes at once the connections waiting for a request of which
+  nothing has come (close_idle_connections), as nginx and uvicorn do: gunicorn
+  waits for their keep-alive timeout (5 s), so every stop and restart took that
+  long while any client kept a connection open.
 
 All of it runs on the event loop as callbacks: a slow client costs a timer and
 its buffered bytes, never a thread.
@@ -194,6 +198,18 @@ class RequestReceiver(BodyReceiver):
 
 # Shed connections lingering in this worker (one event loop, so a plain counter).
 _lingering_sheds = [0]
+# This worker's open connections, for close_idle_connections.
+_open_connections: set[FlashSaleProtocol] = set()
+
+
+def close_idle_connections() -> int:
+    """Close the connections waiting for a request of which nothing has come; how many.
+    For a stopping worker: one that goes on serving closes the others itself, after
+    their answer."""
+    idle = [connection for connection in _open_connections if connection.idle]
+    for connection in idle:
+        connection.close_idle()
+    return len(idle)
 
 
 class FlashSaleProtocol(ASGIProtocol):
@@ -224,6 +240,7 @@ class FlashSaleProtocol(ASGIProtocol):
             return
         self._address = address
         super().connection_made(transport)
+        _open_connections.add(self)
         self._deadline = self.worker.loop.call_later(
             self._limits.header_timeout_s, self._head_deadline_passed
         )
@@ -247,6 +264,7 @@ class FlashSaleProtocol(ASGIProtocol):
             self._sheds_lingering = False
             _lingering_sheds[0] -= 1
         self._cancel_deadline()
+        _open_connections.discard(self)
         super().connection_lost(exc)
         self._limits.by_address.release(self._address)
         self._address = ""
@@ -254,6 +272,22 @@ class FlashSaleProtocol(ASGIProtocol):
             self._let_go()
         else:  # the connection's task still runs (the app hears of the disconnect)
             self._task.add_done_callback(self._let_go)
+
+    @property
+    def idle(self) -> bool:
+        """Waiting for a request of which not a byte has come: closing it now loses
+        nothing, as the keep-alive timer's close would not."""
+        parser = self._callback_parser
+        return (
+            self._awaiting_request
+            and not self._closed
+            and not self._lingering
+            and parser is not None
+            and parser.untouched
+        )
+
+    def close_idle(self) -> None:
+        self._keepalive_timeout()  # closes, and wakes the connection's loop to end
 
     def answer_lasts(self) -> None:
         """The answer being written lasts as long as the connection: no request will

@@ -29,6 +29,9 @@ What it changes of gunicorn's `ASGIWorker`, and why:
   worker that never heard it. The worker reads that queue once its handlers are in.
 - It calls what the app registered with `when_serving` once it is listening, so
   that health counts a worker as alive only when it can serve.
+- On its way out it closes the connections idle between requests at once
+  (flashsale.serving.protocol.close_idle_connections): gunicorn waits for them to
+  reach their keep-alive timeout, which held every stop 5 s while a client kept one.
 
 Gunicorn's worker timeout still watches the event loop: the worker's main
 coroutine reports to the master once a second, so a loop stuck in a blocking
@@ -53,7 +56,11 @@ from flashsale.api.client_address import ClientAddress
 from flashsale.config import BODY_MAX_BYTES, Settings
 from flashsale.serving.address_bounds import ConnectionsByAddress
 from flashsale.serving.memory_return import MemoryReturn, glibc_malloc_trim
-from flashsale.serving.protocol import ConnectionLimits, FlashSaleProtocol
+from flashsale.serving.protocol import (
+    ConnectionLimits,
+    FlashSaleProtocol,
+    close_idle_connections,
+)
 
 
 class ListenBacklogLoop(uvloop.Loop):
@@ -147,6 +154,14 @@ class FlashSaleWorker(gasgi.ASGIWorker):
         # module-level name; this process is a worker of ours alone.
         gasgi.ASGIProtocol = functools.partial(FlashSaleProtocol, limits=limits)
         super().init_process()
+
+    async def _shutdown(self) -> None:
+        # In the same turn of the loop as the listener's close that begins gunicorn's
+        # shutdown: no connection comes in between. A busy one closes after its answer.
+        closed = close_idle_connections()
+        if closed:
+            self.log.info("Closed %d idle connections", closed)
+        await super()._shutdown()
 
     def _setup_event_loop(self) -> None:
         self.loop = ListenBacklogLoop(self.cfg.backlog)

@@ -19,7 +19,14 @@ import pytest
 import requests
 
 from tests.support.load import journal_orders
-from tests.support.raw_http import chunk, exchange, parse_answer, purchase_head
+from tests.support.raw_http import (
+    chunk,
+    connect,
+    exchange,
+    parse_answer,
+    purchase_head,
+    split_answers,
+)
 from tests.support.server import REPO_ROOT, wait_until
 
 STUCK_LOOP_CONF = REPO_ROOT / "tests" / "support" / "stuck_loop.conf.py"
@@ -226,6 +233,51 @@ def test_a_client_that_half_closes_after_its_request_gets_the_answer(start_serve
     assert answer.status == 201
     assert answer.headers["connection"] == "close"
     assert answer.json()["userId"] == "half-closer"
+
+
+def test_a_stopping_worker_closes_idle_connections_at_once_and_answers_one_under_way(
+    start_server,
+):
+    # gunicorn waits for idle connections to reach their keep-alive timeout (5 s; a
+    # new connection's, the 10 s head deadline) before a worker stops, and logs
+    # "Waiting for N connections"; ours closes them at once. A request already begun
+    # is not idle: it is answered, then its connection closes.
+    server = start_server(workers=1)
+    status = b"GET /flash-sale/status HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = b'{"userId": "under-way"}'
+    request = purchase_head(len(body)) + body
+    with (
+        connect(server.port, timeout_s=60) as kept,
+        connect(server.port, timeout_s=60) as fresh,
+        connect(server.port, timeout_s=60) as under_way,
+    ):
+        kept.sendall(status)
+        answers, _ = split_answers(_read_until(kept, b"}"))
+        assert [a.status for a in answers] == [200]
+        under_way.sendall(request[:30])
+        wait_until(lambda: _open_connections(server) == 3, 30, message="three connections")
+        server.signal(signal.SIGTERM)
+        wait_until(
+            lambda: "Closed 2 idle connections" in server.log(), 60, message="the idle closed"
+        )
+        assert kept.recv(1) == b"" and fresh.recv(1) == b""  # closed by the server
+        under_way.sendall(request[30:])
+        answer = parse_answer(_read_until(under_way, b""))
+        assert (answer.status, answer.headers["connection"]) == (201, "close")
+        assert answer.json()["userId"] == "under-way"
+    assert server.proc is not None and server.proc.wait(timeout=60) == 0
+    assert "Waiting for 2 connections" not in server.log()
+    assert set(journal_orders(server.db_path)) == {"under-way"}
+
+
+def _read_until(conn: socket.socket, end: bytes) -> bytes:
+    """What the server sends until `end` ends it, or (b"") until it closes."""
+    reply = b""
+    while chunk := conn.recv(65536):
+        reply += chunk
+        if end and reply.endswith(end):
+            break
+    return reply
 
 
 def test_beyond_the_connection_bound_a_connection_gets_503_at_once(start_server):
