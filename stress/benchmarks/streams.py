@@ -68,8 +68,9 @@ class StreamsOptions:
     settle_s: float = 12.0
     flood: int = 8000
     pages: int = 10_000  # waiting
-    hold_s: float = 60.0
+    hold_s: float = 120.0
     workers: int = 2
+    engine: str = "sqlite"  # waiting: or "redis", on a redis-server of its own
     repo: Path | None = None  # the checkout whose server is measured (default: this one)
 
 
@@ -136,7 +137,12 @@ def run_streams(options: StreamsOptions) -> StreamsResult:
             result.flood = _flood_phase(Path(folder), options)
         if "waiting" in options.phases:
             result.waiting = waiting_phase(
-                Path(folder), options.pages, options.hold_s, options.workers, options.repo
+                Path(folder),
+                options.pages,
+                options.hold_s,
+                options.workers,
+                options.repo,
+                engine=options.engine,
             )
     return result
 

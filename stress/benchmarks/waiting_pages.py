@@ -10,7 +10,9 @@ here). With every page open, the server's CPU (each process's user + system time
 /proc) is read before and after `--hold` seconds, and each page counts the events and
 heartbeats it got meanwhile. Then the pages close and the same server, its waiting
 room still admitting, is measured as long again: what the server spends with no page
-open, so that what the pages themselves cost is the difference.
+open, so that what the pages themselves cost is the difference. `engine="redis"` decides
+the room in Redis (`--engine-store redis`): a redis-server of its own, whose CPU counts
+with the server's.
 
 The default settings hold 8,192 streams and 10,000 connections a worker: the phase
 raises both (and says so), within a worker's descriptor limit (here 20,000, which
@@ -25,6 +27,7 @@ import multiprocessing.synchronize
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from stress.api import EVENTS_PATH
 from stress.api_client import Api
 from stress.runs import raise_nofile_limit
 from stress.servers.gunicorn_server import FlashSaleServer
+from stress.servers.redis_server import RedisServer
 
 WAITING_ADMIT_PER_MINUTE = 6000
 WAITING_PER_SOURCE = 64  # within 128 a worker even if one worker gets them all
@@ -71,6 +75,7 @@ class ProcessCpu:
 class WaitingFigures:
     pages: int  # open when the measurement began
     workers: int
+    engine: str  # where the waiting room is decided: sqlite (the allocator) or redis
     hold_s: float  # measured, wall clock
     settings: dict[str, str]  # what the phase changed from the defaults
     tickets: int
@@ -99,7 +104,13 @@ class WaitingFigures:
 
 
 def waiting_phase(
-    folder: Path, pages: int, hold_s: float, workers: int, repo: Path | None
+    folder: Path,
+    pages: int,
+    hold_s: float,
+    workers: int,
+    repo: Path | None,
+    *,
+    engine: str = "sqlite",
 ) -> WaitingFigures:
     # A worker cannot hold more sockets than its descriptor limit (the launcher's, raised
     # to its hard limit): bounds beyond it would only turn into failed accepts.
@@ -113,8 +124,13 @@ def waiting_phase(
     # Enough that the room admits through both measurements.
     admitting_s = START_IN_S + open_budget_s + 2 * hold_s + PAGES_CLOSE_S
     tickets = int(WAITING_ADMIT_PER_MINUTE * admitting_s / 60)
-    server = FlashSaleServer(folder / "waiting.db", workers=workers, env=env, repo=repo)
-    with server:
+    with ExitStack() as stack:
+        redis = None
+        if engine == "redis":
+            redis = stack.enter_context(RedisServer(folder / "redis"))
+            env |= {"FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": redis.url}
+        server = FlashSaleServer(folder / "waiting.db", workers=workers, env=env, repo=repo)
+        stack.enter_context(server)
         api = Api(server.url, ADMIN_TOKEN)
         _waiting_sale(api, server.url, tickets)
         clients = _clients(server.port, pages)
@@ -124,6 +140,8 @@ def waiting_phase(
             opened = sum(c.count.value for c in clients)
             pids = [("master", server.pid), ("allocator", server.allocator_pid())]
             pids += [("worker", pid) for pid in server.worker_pids()]
+            if redis is not None:
+                pids.append(("redis-server", redis.pid))
             serving_before = _until_admitting(api)
             started = time.monotonic()
             for client in clients:
@@ -144,6 +162,7 @@ def waiting_phase(
     return WaitingFigures(
         pages=opened,
         workers=workers,
+        engine=engine,
         hold_s=round(held_s, 2),
         settings=settings,
         tickets=tickets,
@@ -168,7 +187,8 @@ def format_waiting(w: WaitingFigures) -> list[str]:
     idle_per_process = ", ".join(f"{p.role} {p.cpu_s:.2f}" for p in w.idle_cpu)
     return [
         f"waiting: {w.pages} pages open on {w.workers} workers ({settings}: the defaults "
-        f"hold 8192 streams and 10000 connections a worker), a waiting room admitting "
+        f"hold 8192 streams and 10000 connections a worker), a waiting room decided by "
+        f"{'Redis' if w.engine == 'redis' else 'the allocator'} admitting "
         f"{WAITING_ADMIT_PER_MINUTE} a minute, {w.tickets} tickets joined",
         f"  over {w.hold_s:.1f} s: now serving {w.serving_before} -> {w.serving_after}",
         f"  server CPU {w.server_cpu_s:.2f} s ({per_process})",

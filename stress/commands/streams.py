@@ -60,6 +60,14 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--workers", type=int, default=2, help="waiting: the server's workers (default 2)"
     )
     streams.add_argument(
+        "--engine-store",
+        dest="engine",
+        choices=("sqlite", "redis"),
+        default="sqlite",
+        help="waiting: where the waiting room is decided, the allocator's SQLite journal or "
+        "Redis (a redis-server of its own, its CPU counted with the server's; default sqlite)",
+    )
+    streams.add_argument(
         "--repo",
         type=Path,
         default=None,
@@ -91,6 +99,7 @@ def streams_options(args: argparse.Namespace) -> StreamsOptions:
         pages=args.pages,
         hold_s=args.hold,
         workers=args.workers,
+        engine=args.engine,
         repo=args.repo,
     )
 

@@ -33,6 +33,7 @@ def test_the_waiting_phase_reports_cpu_a_minute_and_per_page():
     figures = WaitingFigures(
         pages=1000,
         workers=2,
+        engine="redis",
         hold_s=30.0,
         settings={"FLASHSALE_MAX_EVENT_STREAMS": "2000"},
         tickets=100,
@@ -49,6 +50,7 @@ def test_the_waiting_phase_reports_cpu_a_minute_and_per_page():
     assert "server 2.50 s CPU, workers 1.00 s" in report  # a minute, from 30 s
     assert "2500.0 us (server), 1000.0 us (workers)" in report  # a page-minute
     assert "now serving 10 -> 40" in report
+    assert "a waiting room decided by Redis admitting 6000 a minute" in report
     # With no page open, the same server spent 1.00 s a minute: the pages, 1.50 s.
     idle = "no page open, as long: 0.50 s CPU (allocator 0.25, worker 0.25); a minute: 1.00 s"
     assert idle in report
