@@ -101,6 +101,22 @@ def test_what_arrives_behind_a_whole_request_waits_until_it_is_answered():
     assert parser.holds_more()
 
 
+def test_a_parser_is_untouched_until_a_byte_of_a_next_request_comes():
+    # What a stopping worker asks before it closes a connection as idle.
+    connection = Connection()
+    assert connection.parser.untouched  # a new connection
+    connection.read(request(0)[:10])
+    assert not connection.parser.untouched  # half a head: not idle
+    connection.read(request(0)[10:])
+    assert connection.parser.untouched  # answered, and nothing after it
+    connection.read(request(1) + b"P")
+    assert not connection.parser.untouched  # a byte of the next one came with it
+    behind = PipeliningParser()
+    behind.feed(request(0) + request(1, pad=2 * SLICE_BYTES))
+    assert behind.is_complete and behind.pending_bytes > 0
+    assert not behind.untouched  # a request waits behind the one being answered
+
+
 # -- the request head --------------------------------------------------------------
 
 
