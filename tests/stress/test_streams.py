@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from stress.benchmarks.streams import StreamsOptions, format_streams, run_streams
 from stress.benchmarks.waiting_pages import ProcessCpu, WaitingFigures, format_waiting
+from stress.servers.redis_server import redis_server_binary
 
 STREAMS_PER_ADDRESS = 128  # FLASHSALE_EVENT_STREAMS_PER_ADDRESS's default, per worker
 
@@ -27,6 +30,22 @@ def test_streams_measures_a_round_and_one_address_gets_its_share_of_streams():
     assert flood.shopper_failures == 0 and flood.purchase == 201
     report = format_streams(result)
     assert "KiB a stream" in report and "429" in report
+
+
+@pytest.mark.skipif(redis_server_binary() is None, reason="redis-server is not installed")
+def test_the_waiting_phase_holds_its_pages_in_a_moving_room_and_reads_every_process():
+    # Small, on the Redis engine (its code path is the SQLite one's and a redis-server).
+    result = run_streams(
+        StreamsOptions(phases=("waiting",), pages=300, hold_s=3.0, workers=2, engine="redis")
+    )
+    waiting = result.waiting
+    assert waiting is not None and result.memory is None and result.flood is None
+    assert (waiting.pages, waiting.pages_lost, waiting.engine) == (300, 0, "redis")
+    assert waiting.serving_after > waiting.serving_before  # the room moved meanwhile
+    roles = sorted(p.role for p in waiting.cpu)
+    assert roles == ["allocator", "master", "redis-server", "worker", "worker"]
+    assert [p.role for p in waiting.idle_cpu] == [p.role for p in waiting.cpu]
+    assert "decided by Redis" in format_streams(result)
 
 
 def test_the_waiting_phase_reports_cpu_a_minute_and_per_page():
