@@ -236,7 +236,7 @@ def _server(options: ExportOptions, engine: str, orders: int, folder: Path) -> I
     with ExitStack() as stack:
         if engine == "redis":
             redis = stack.enter_context(RedisServer(folder / "redis"))
-            env |= {"FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": redis.url}
+            env |= redis.engine_env
         server = FlashSaleServer(
             folder / "journal.db", workers=options.workers, env=env, repo=options.repo
         )

@@ -161,11 +161,7 @@ class BurstFigures:
 def redis_hosts(redis: RedisServer, count: int, workers: int, folder: Path) -> Iterator[Hosts]:
     """`count` hosts on `redis`, started together, stopped at the end of the block."""
     token = secrets.token_hex(16)
-    env = {
-        "FLASHSALE_ENGINE": "redis",
-        "FLASHSALE_REDIS_URL": redis.url,
-        "FLASHSALE_ADMIN_TOKEN": token,
-    }
+    env = {**redis.engine_env, "FLASHSALE_ADMIN_TOKEN": token}
     with ExitStack() as stack:
         servers = []
         for index in range(count):

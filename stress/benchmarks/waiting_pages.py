@@ -128,7 +128,7 @@ def waiting_phase(
         redis = None
         if engine == "redis":
             redis = stack.enter_context(RedisServer(folder / "redis"))
-            env |= {"FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": redis.url}
+            env |= redis.engine_env
         server = FlashSaleServer(folder / "waiting.db", workers=workers, env=env, repo=repo)
         stack.enter_context(server)
         api = Api(server.url, ADMIN_TOKEN)

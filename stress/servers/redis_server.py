@@ -71,6 +71,11 @@ class RedisServer:
         assert self._proc is not None, "not started"
         return self._proc.pid
 
+    @property
+    def engine_env(self) -> dict[str, str]:
+        """The settings that make a server decide in this Redis."""
+        return {"FLASHSALE_ENGINE": "redis", "FLASHSALE_REDIS_URL": self.url}
+
     def start(self) -> Self:
         """Start it (again, on the same folder after a kill: the AOF is replayed)."""
         binary = redis_server_binary()

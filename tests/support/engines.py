@@ -32,11 +32,4 @@ def engine_settings(
         yield {}, None
         return
     with RedisServer(folder / "redis") as redis:
-        yield (
-            {
-                "FLASHSALE_ENGINE": "redis",
-                "FLASHSALE_REDIS_URL": redis.url,
-                "FLASHSALE_REDIS_TIMEOUT_S": "5",
-            },
-            redis,
-        )
+        yield {**redis.engine_env, "FLASHSALE_REDIS_TIMEOUT_S": "5"}, redis
